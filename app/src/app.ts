@@ -1,0 +1,87 @@
+import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { cors } from 'hono/cors';
+import { requestId } from 'hono/request-id';
+import { getPath } from 'hono/utils/url';
+import { RelayError, errorResponse, toRelayError } from './errors.ts';
+import { accessLog } from './middleware/access-log.ts';
+import { auth } from './middleware/auth.ts';
+import { originSecret } from './middleware/origin-secret.ts';
+import { audioRoutes } from './routes/audio.ts';
+import { billingRoutes } from './routes/billing.ts';
+import { healthRoutes } from './routes/health.ts';
+import { modelRoutes } from './routes/models.ts';
+import { openAiRoutes } from './routes/openai.ts';
+import type { AppDeps, AppEnv } from './types.ts';
+
+export type { AppDeps, AppEnv };
+
+const newRequestId = () => `req_${crypto.randomUUID().replaceAll('-', '')}`;
+
+/** API paths some clients call without the /v1 prefix (their base URL is the bare host). */
+const UNVERSIONED =
+  /^\/(chat\/completions|completions|embeddings|responses|audio\/|images\/(generations|edits|variations)|models|dashboard\/billing\/)/;
+
+const relayPath = (req: Request): string => {
+  const path = getPath(req);
+  return UNVERSIONED.test(path) ? `/v1${path}` : path;
+};
+
+/** Builds the relay. No I/O and no env reads here: everything comes in through `deps`. */
+export function createApp(deps: AppDeps): Hono<AppEnv> {
+  const { config, logger } = deps;
+  const now = deps.now ?? Date.now;
+  const app = new Hono<AppEnv>({ getPath: relayPath });
+
+  app.use(requestId({ generator: newRequestId, limitLength: 128 }));
+  app.use(accessLog(logger, now, deps.inflight));
+  app.use(
+    cors({
+      origin: config.server.corsOrigins.includes('*') ? '*' : [...config.server.corsOrigins],
+      allowMethods: ['GET', 'POST', 'PUT', 'DELETE', 'OPTIONS'],
+      // Empty = echo whatever the preflight asks for (x-stainless-*, and the next SDK's headers).
+      allowHeaders: [],
+      exposeHeaders: ['x-request-id', 'retry-after'],
+      maxAge: 86_400,
+    }),
+  );
+  app.use(originSecret(config.server.originSecret));
+  app.route('/', healthRoutes(deps));
+
+  const api = new Hono<AppEnv>();
+  api.use(
+    bodyLimit({
+      maxSize: config.server.bodyLimitBytes,
+      onError: () => {
+        throw new RelayError(
+          413,
+          'request_too_large',
+          `Request body exceeds the ${config.server.bodyLimitBytes} byte limit.`,
+        );
+      },
+    }),
+  );
+  api.use(auth(deps.store, now));
+  api.route('/', openAiRoutes(deps));
+  api.route('/', audioRoutes(deps));
+  api.route('/', modelRoutes(deps));
+  api.route('/', billingRoutes(deps));
+  app.route('/v1', api);
+
+  app.notFound((c) =>
+    errorResponse(
+      c,
+      new RelayError(404, 'not_found', `Unknown endpoint: ${c.req.method} ${c.req.path}`),
+    ),
+  );
+  app.onError((err, c) => {
+    const relayError = toRelayError(err);
+    if (relayError.status >= 500 && !(err instanceof RelayError)) {
+      logger.error({ err, requestId: c.get('requestId') }, 'unhandled error');
+    }
+    const record = c.get('record');
+    if (record) record.errorCode ??= relayError.code;
+    return errorResponse(c, relayError);
+  });
+  return app;
+}

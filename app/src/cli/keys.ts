@@ -1,0 +1,169 @@
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { SqliteStore } from '../store/sqlite.ts';
+import type { KeyRecord } from '../store/types.ts';
+import { StoreError, microsToUsd } from '../store/types.ts';
+import { parseExpiry, parseUsd } from './parse.ts';
+
+const HELP = `Manage client keys of the relay (the store in RELAY_DATA_DIR, default ./data).
+
+Usage: npm run keys -- <command> [options]
+
+Commands:
+  create  --name N [--quota USD] [--models a,b*] [--expires YYYY-MM-DD]
+          Creates a key and prints it once. Without --quota the key is unlimited.
+  list    [--json]           Lists keys with quota, spend and status (never the keys).
+  topup   --name N --amount USD
+  disable --name N
+  enable  --name N
+
+Exit codes: 0 ok, 1 the command failed (e.g. no such key), 2 bad usage.`;
+
+const fmtUsd = (micros: number | null) =>
+  micros === null ? 'unlimited' : `$${microsToUsd(micros).toFixed(4)}`;
+
+function describe(k: KeyRecord): Record<string, unknown> {
+  return {
+    name: k.name,
+    hint: k.hint,
+    quota: fmtUsd(k.quotaMicros),
+    used: fmtUsd(k.usedMicros),
+    remaining: k.quotaMicros === null ? 'unlimited' : fmtUsd(k.quotaMicros - k.usedMicros),
+    models: k.models.join(','),
+    expires: k.expiresAt === null ? 'never' : new Date(k.expiresAt).toISOString(),
+    enabled: k.enabled,
+  };
+}
+
+export interface CliIo {
+  readonly out: (line: string) => void;
+  readonly err: (line: string) => void;
+}
+
+export function runKeysCli(
+  argv: readonly string[],
+  env: Readonly<Record<string, string | undefined>>,
+  io: CliIo,
+): number {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      options: {
+        name: { type: 'string' },
+        quota: { type: 'string' },
+        models: { type: 'string' },
+        expires: { type: 'string' },
+        amount: { type: 'string' },
+        json: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (err) {
+    io.err(`${(err as Error).message}\n\n${HELP}`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  const command = positionals[0];
+  if (values.help || !command) {
+    (command || values.help ? io.out : io.err)(HELP);
+    return values.help ? 0 : 2;
+  }
+  const needName = () => {
+    if (!values.name) throw new UsageError(`${command} needs --name`);
+    return values.name;
+  };
+
+  let store: SqliteStore | undefined;
+  try {
+    if (!['create', 'list', 'topup', 'disable', 'enable'].includes(command)) {
+      throw new UsageError(`unknown command "${command}"`);
+    }
+    const name = command === 'list' ? undefined : needName();
+    const quota = values.quota === undefined ? null : parseUsdOrUsage(values.quota, '--quota');
+    const expiresAt = values.expires === undefined ? null : parseExpiryOrUsage(values.expires);
+    const amount = command === 'topup' ? parseUsdOrUsage(values.amount ?? '', '--amount') : 0;
+    store = new SqliteStore({ path: join(env.RELAY_DATA_DIR || './data', 'relay.db') });
+    switch (command) {
+      case 'create': {
+        const models = values.models
+          ? values.models
+              .split(',')
+              .map((m) => m.trim())
+              .filter(Boolean)
+          : ['*'];
+        const { record, secret } = store.createKey({
+          name: name!,
+          quotaUsd: quota,
+          models,
+          expiresAt,
+        });
+        io.out(
+          `Created key "${record.name}" (quota ${fmtUsd(record.quotaMicros)}, models ${models.join(',')}).`,
+        );
+        io.out('Store it now: it is shown only this once.');
+        io.out(secret);
+        return 0;
+      }
+      case 'list': {
+        const keys = store.listKeys().map(describe);
+        if (values.json) io.out(JSON.stringify(keys, null, 2));
+        else if (keys.length === 0)
+          io.out('No keys yet. Create one: npm run keys -- create --name <name>');
+        else for (const k of keys) io.out(Object.values(k).join('\t'));
+        return 0;
+      }
+      case 'topup': {
+        const k = store.topUp(name!, amount);
+        io.out(
+          `Topped up "${k.name}" by $${amount}: quota ${fmtUsd(k.quotaMicros)}, used ${fmtUsd(k.usedMicros)}.`,
+        );
+        return 0;
+      }
+      default: {
+        const k = store.setEnabled(name!, command === 'enable');
+        io.out(`Key "${k.name}" is now ${k.enabled ? 'enabled' : 'disabled'}.`);
+        return 0;
+      }
+    }
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.err(`${err.message}\n\n${HELP}`);
+      return 2;
+    }
+    if (err instanceof StoreError) {
+      io.err(`error: ${err.message}`);
+      return 1;
+    }
+    throw err;
+  } finally {
+    store?.close();
+  }
+}
+
+class UsageError extends Error {}
+
+function parseUsdOrUsage(value: string, flag: string): number {
+  try {
+    return parseUsd(value, flag);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
+
+function parseExpiryOrUsage(value: string): number {
+  try {
+    return parseExpiry(value);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
+
+const isMain = process.argv[1] !== undefined && import.meta.filename === process.argv[1];
+if (isMain) {
+  process.exitCode = runKeysCli(process.argv.slice(2), process.env, {
+    out: (l) => console.log(l),
+    err: (l) => console.error(l),
+  });
+}

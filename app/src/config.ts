@@ -1,0 +1,206 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { channelTypes, wellKnownProviders } from './providers/registry.ts';
+
+/** `"env:NAME"` reads the secret from the environment when the config is loaded. */
+const secretRef = z.string().min(1);
+
+const timeoutsSchema = z
+  .object({
+    /** TCP + TLS connect. */
+    connectMs: z.number().int().positive().default(10_000),
+    /** Until the upstream's response headers (and, for streams, its first event). */
+    firstByteMs: z.number().int().positive().default(60_000),
+    /** Longest silence between two body chunks once the response started. */
+    idleMs: z.number().int().positive().default(60_000),
+  })
+  .strict();
+
+export const channelSchema = z
+  .object({
+    name: z
+      .string()
+      .min(1)
+      .regex(/^[\w.-]+$/, 'letters, digits, "_", "-" and "." only'),
+    type: z.enum(channelTypes).default('openai'),
+    baseUrl: z.url({ protocol: /^https?$/ }),
+    apiKey: secretRef,
+    /** Upstream model names (or patterns with `*`) this channel serves. */
+    models: z.array(z.string().min(1)).default([]),
+    /** Client-facing alias → upstream model name. */
+    modelMap: z.record(z.string().min(1), z.string().min(1)).default({}),
+    priority: z.number().int().default(0),
+    weight: z.number().positive().default(1),
+    enabled: z.boolean().default(true),
+    headers: z.record(z.string(), z.string()).default({}),
+    timeouts: timeoutsSchema.default({ connectMs: 10_000, firstByteMs: 60_000, idleMs: 60_000 }),
+  })
+  .strict();
+
+const keySchema = z
+  .object({
+    name: z.string().min(1).max(64),
+    key: z.string().min(16, 'keys must be at least 16 characters'),
+    quota: z.number().nonnegative().nullable().optional(),
+    models: z.array(z.string().min(1)).default(['*']),
+    expiresAt: z.iso.datetime({ offset: true }).or(z.iso.date()).optional(),
+    enabled: z.boolean().default(true),
+  })
+  .strict();
+
+/** USD per 1M tokens (`input`, `output`, `cachedInput`), per image, per request or per audio minute. */
+const priceSchema = z
+  .object({
+    input: z.number().nonnegative().optional(),
+    output: z.number().nonnegative().optional(),
+    cachedInput: z.number().nonnegative().optional(),
+    image: z.number().nonnegative().optional(),
+    request: z.number().nonnegative().optional(),
+    audioMinute: z.number().nonnegative().optional(),
+  })
+  .strict();
+
+const serverSchema = z
+  .object({
+    /** Requests (other than /healthz) must carry it in `x-origin-secret` when set. */
+    originSecret: secretRef.optional(),
+    bodyLimitBytes: z
+      .number()
+      .int()
+      .positive()
+      .default(26 * 1024 * 1024),
+    /** Where clients reach the relay; image URLs are built on it. */
+    publicBaseUrl: z.url().optional(),
+    corsOrigins: z.array(z.string().min(1)).default(['*']),
+    /** SSE comment interval while a stream waits for its first token. */
+    heartbeatMs: z.number().int().positive().default(15_000),
+    /** Completion tokens reserved against quota when a request names no max_tokens. */
+    defaultMaxTokens: z.number().int().positive().default(4096),
+    /** How long SIGTERM waits for in-flight requests and streams. */
+    shutdownGraceMs: z.number().int().positive().default(30_000),
+  })
+  .strict();
+
+export const relayConfigSchema = z
+  .object({
+    server: serverSchema.default(serverSchema.parse({})),
+    channels: z.array(channelSchema).optional(),
+    keys: z.array(keySchema).default([]),
+    prices: z.record(z.string().min(1), priceSchema).default({}),
+    images: z.record(z.string(), z.unknown()).default({ store: 'local' }),
+  })
+  .strict()
+  .superRefine((cfg, ctx) => {
+    const seen = new Set<string>();
+    cfg.channels?.forEach((ch, i) => {
+      if (seen.has(ch.name)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['channels', i, 'name'],
+          message: `duplicate channel name "${ch.name}"`,
+        });
+      }
+      seen.add(ch.name);
+    });
+    const keyNames = new Set<string>();
+    cfg.keys.forEach((k, i) => {
+      if (keyNames.has(k.name)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['keys', i, 'name'],
+          message: `duplicate key name "${k.name}"`,
+        });
+      }
+      keyNames.add(k.name);
+    });
+  });
+
+export type RawRelayConfig = z.infer<typeof relayConfigSchema>;
+export type ChannelConfig = z.infer<typeof channelSchema>;
+export type KeyConfig = z.infer<typeof keySchema>;
+export type Price = z.infer<typeof priceSchema>;
+export type ServerConfig = z.infer<typeof serverSchema> & { originSecret?: string };
+
+/** The config after secrets were resolved and defaults applied: what the app runs on. */
+export interface RelayConfig {
+  readonly server: ServerConfig;
+  readonly channels: readonly ChannelConfig[];
+  readonly keys: readonly KeyConfig[];
+  readonly prices: Readonly<Record<string, Price>>;
+  readonly images: Readonly<Record<string, unknown>>;
+}
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** Validates a config object, resolves `env:` secrets and, with no channels listed, adds env channels. */
+export function parseRelayConfig(input: unknown, env: Env, source = 'config'): RelayConfig {
+  const parsed = relayConfigSchema.safeParse(input);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map(
+      (i) => `  - ${i.path.join('.') || '(root)'}: ${i.message}`,
+    );
+    throw new ConfigError(`Invalid relay config in ${source}:\n${lines.join('\n')}`);
+  }
+  const cfg = parsed.data;
+  const channels = (cfg.channels ?? channelsFromEnv(env)).map((ch, i) => ({
+    ...ch,
+    apiKey: resolveSecret(ch.apiKey, env, `channels.${i}.apiKey`),
+  }));
+  const server: ServerConfig = {
+    ...cfg.server,
+    ...(cfg.server.originSecret !== undefined && {
+      originSecret: resolveSecret(cfg.server.originSecret, env, 'server.originSecret'),
+    }),
+  };
+  const keys = cfg.keys.map((k, i) => ({ ...k, key: resolveSecret(k.key, env, `keys.${i}.key`) }));
+  return { server, channels, keys, prices: cfg.prices, images: cfg.images };
+}
+
+export function resolveSecret(value: string, env: Env, path: string): string {
+  if (!value.startsWith('env:')) return value;
+  const name = value.slice(4);
+  const resolved = env[name];
+  if (resolved === undefined || resolved === '') {
+    throw new ConfigError(`${path}: environment variable ${name} is not set`);
+  }
+  return resolved;
+}
+
+/** A newcomer with only `OPENAI_API_KEY` (or DEEPSEEK_API_KEY, …) set gets a working relay. */
+export function channelsFromEnv(env: Env): ChannelConfig[] {
+  return wellKnownProviders
+    .filter((p) => env[p.keyEnv])
+    .map((p) =>
+      channelSchema.parse({
+        name: p.id,
+        type: p.type,
+        baseUrl: env[p.baseUrlEnv] || p.baseUrl,
+        apiKey: `env:${p.keyEnv}`,
+        models: [...p.models],
+      }),
+    );
+}
+
+/** Reads RELAY_CONFIG (default ./relay.config.json); a missing default file means "all defaults". */
+export function loadRelayConfig(env: Env): RelayConfig {
+  const explicit = env.RELAY_CONFIG;
+  const path = explicit || './relay.config.json';
+  if (!existsSync(path)) {
+    if (explicit) throw new ConfigError(`RELAY_CONFIG points at ${path}, which does not exist`);
+    return parseRelayConfig({}, env, '(defaults)');
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new ConfigError(`${path} is not valid JSON: ${(err as Error).message}`);
+  }
+  return parseRelayConfig(json, env, path);
+}

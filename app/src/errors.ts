@@ -1,0 +1,105 @@
+import type { Context } from 'hono';
+import { HTTPException } from 'hono/http-exception';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+
+/** The OpenAI error `type` values clients switch on. */
+export type ErrorType =
+  | 'invalid_request_error'
+  | 'authentication_error'
+  | 'permission_error'
+  | 'insufficient_quota'
+  | 'rate_limit_error'
+  | 'upstream_error'
+  | 'server_error';
+
+export interface RelayErrorOptions {
+  readonly type?: ErrorType;
+  readonly param?: string | null;
+  readonly cause?: unknown;
+  /** Extra response headers, e.g. Retry-After on a 429. */
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+/**
+ * The one error type the relay throws on purpose. `app.onError` turns it into the
+ * contract's body; anything else reaching onError is a bug and becomes a 500.
+ */
+export class RelayError extends Error {
+  readonly status: ContentfulStatusCode;
+  readonly code: string;
+  readonly type: ErrorType;
+  readonly param: string | null;
+  readonly headers: Readonly<Record<string, string>>;
+
+  constructor(
+    status: ContentfulStatusCode,
+    code: string,
+    message: string,
+    options: RelayErrorOptions = {},
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'RelayError';
+    this.status = status;
+    this.code = code;
+    this.type = options.type ?? defaultType(status);
+    this.param = options.param ?? null;
+    this.headers = options.headers ?? {};
+  }
+}
+
+function defaultType(status: number): ErrorType {
+  if (status === 401) return 'authentication_error';
+  if (status === 403) return 'permission_error';
+  if (status === 429) return 'rate_limit_error';
+  if (status >= 500) return status === 500 ? 'server_error' : 'upstream_error';
+  return 'invalid_request_error';
+}
+
+export interface ErrorBody {
+  error: { message: string; type: string; code: string; param: string | null };
+  request_id: string;
+}
+
+export function errorBody(err: RelayError, requestId: string): ErrorBody {
+  return {
+    error: { message: err.message, type: err.type, code: err.code, param: err.param },
+    request_id: requestId,
+  };
+}
+
+export const invalidRequest = (
+  message: string,
+  param: string | null = null,
+  code = 'invalid_request_error',
+) => new RelayError(400, code, message, { param });
+
+/** Normalises anything thrown into a RelayError; unknown errors are bugs, so they stay opaque. */
+export function toRelayError(err: unknown): RelayError {
+  if (err instanceof RelayError) return err;
+  if (err instanceof HTTPException) {
+    const status = err.status as ContentfulStatusCode;
+    if (status === 413) {
+      return new RelayError(413, 'request_too_large', 'Request body is too large.');
+    }
+    return new RelayError(
+      status,
+      status === 400 ? 'invalid_request_error' : 'http_error',
+      err.message || 'Bad request.',
+    );
+  }
+  return new RelayError(
+    500,
+    'server_error',
+    'The relay hit an unexpected error. It has been logged.',
+    {
+      cause: err,
+    },
+  );
+}
+
+/** The JSON error response, with the request id in body and header alike. */
+export function errorResponse(c: Context, err: RelayError): Response {
+  const requestId = (c.get('requestId') as string | undefined) ?? 'unknown';
+  for (const [name, value] of Object.entries(err.headers)) c.header(name, value);
+  return c.json(errorBody(err, requestId), err.status);
+}

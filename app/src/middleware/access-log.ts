@@ -1,0 +1,54 @@
+import type { MiddlewareHandler } from 'hono';
+import type { Logger } from '../logger.ts';
+import { emfFields } from '../metrics/emf.ts';
+import type { AppEnv, InflightTracker, RequestRecord } from '../types.ts';
+
+/**
+ * One JSON line per request, written when the response is really over: for a stream that is
+ * when the last event went out, not when the handler returned. Never headers, never bodies.
+ */
+export function accessLog(
+  logger: Logger,
+  now: () => number,
+  inflight?: InflightTracker,
+): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const record: RequestRecord = { startedAt: now() };
+    c.set('record', record);
+    let release!: () => void;
+    inflight?.add(new Promise<void>((resolve) => (release = resolve)));
+    try {
+      await next();
+    } finally {
+      const write = () => {
+        const status = record.status ?? c.res.status;
+        const latencyMs = now() - record.startedAt;
+        const line = {
+          requestId: c.get('requestId'),
+          method: c.req.method,
+          path: c.req.path,
+          status,
+          keyName: record.keyName,
+          model: record.model,
+          upstreamModel: record.upstreamModel,
+          channel: record.channel,
+          attempts: record.attempts,
+          promptTokens: record.promptTokens,
+          completionTokens: record.completionTokens,
+          costUsd: record.costMicros === undefined ? undefined : record.costMicros / 1_000_000,
+          usageSource: record.source,
+          errorCode: record.errorCode,
+          latencyMs,
+          ttfbMs: record.ttfbMs,
+          ...emfFields(record, status, latencyMs, now()),
+        };
+        if (status >= 500) logger.error(line, 'request');
+        else if (status >= 400) logger.warn(line, 'request');
+        else logger.info(line, 'request');
+        release?.();
+      };
+      if (record.done) record.done.then(write, write);
+      else write();
+    }
+  };
+}

@@ -1,0 +1,39 @@
+import type { MiddlewareHandler } from 'hono';
+import { RelayError } from '../errors.ts';
+import type { Store } from '../store/types.ts';
+import type { AppEnv } from '../types.ts';
+
+/** Bearer (OpenAI SDKs), x-api-key (Anthropic-style clients) or api-key (Azure-style clients). */
+export function keyFromHeaders(get: (name: string) => string | undefined): string | undefined {
+  const auth = get('authorization');
+  if (auth) {
+    const m = /^Bearer\s+(.+)$/i.exec(auth.trim());
+    return m?.[1]?.trim() || undefined;
+  }
+  return get('x-api-key')?.trim() || get('api-key')?.trim() || undefined;
+}
+
+const invalidKey = (message: string) =>
+  new RelayError(401, 'invalid_api_key', message, { type: 'invalid_request_error' });
+
+export function auth(store: Store, now: () => number): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const secret = keyFromHeaders((n) => c.req.header(n));
+    if (!secret) {
+      throw invalidKey(
+        "You didn't provide an API key. Send it as 'Authorization: Bearer YOUR_KEY'.",
+      );
+    }
+    const key = store.findKeyBySecret(secret);
+    if (!key) throw invalidKey('Incorrect API key provided.');
+    c.get('record').keyName = key.name;
+    if (!key.enabled) throw invalidKey(`API key "${key.name}" has been disabled.`);
+    if (key.expiresAt !== null && key.expiresAt <= now()) {
+      throw invalidKey(
+        `API key "${key.name}" expired on ${new Date(key.expiresAt).toISOString()}.`,
+      );
+    }
+    c.set('key', key);
+    return next();
+  };
+}

@@ -1,0 +1,96 @@
+import type { Price } from '../config.ts';
+import type { Logger } from '../logger.ts';
+import type { KeyRecord, Reservation, Store, UsageSource } from '../store/types.ts';
+import type { RequestRecord } from '../types.ts';
+import type { Billable } from '../usage/pricing.ts';
+import { costMicros } from '../usage/pricing.ts';
+
+export interface SettleInput {
+  readonly status: number;
+  readonly usage: Billable;
+  readonly source: UsageSource;
+  readonly errorCode?: string | null;
+  readonly detail?: Record<string, unknown>;
+}
+
+/**
+ * Exactly one usage row and one quota settlement per request, however the request ends:
+ * success, upstream failure, client hang-up or a bug. A second finish() is ignored.
+ */
+export class Settlement {
+  #done = false;
+  readonly #store: Store;
+  readonly #logger: Logger;
+  readonly #key: KeyRecord;
+  readonly #reservation: Reservation | null;
+  readonly #record: RequestRecord;
+  readonly #requestId: string;
+  readonly #endpoint: string;
+  readonly #now: () => number;
+  price: Price | undefined;
+
+  constructor(args: {
+    store: Store;
+    logger: Logger;
+    key: KeyRecord;
+    reservation: Reservation | null;
+    record: RequestRecord;
+    requestId: string;
+    endpoint: string;
+    price: Price | undefined;
+    now: () => number;
+  }) {
+    this.#store = args.store;
+    this.#logger = args.logger;
+    this.#key = args.key;
+    this.#reservation = args.reservation;
+    this.#record = args.record;
+    this.#requestId = args.requestId;
+    this.#endpoint = args.endpoint;
+    this.price = args.price;
+    this.#now = args.now;
+  }
+
+  get finished(): boolean {
+    return this.#done;
+  }
+
+  finish(input: SettleInput): void {
+    if (this.#done) return;
+    this.#done = true;
+    const rec = this.#record;
+    const cost =
+      (input.status >= 200 && input.status < 300) || input.source === 'partial'
+        ? costMicros(this.price, input.usage)
+        : 0;
+    rec.status ??= input.status;
+    rec.promptTokens = input.usage.promptTokens;
+    rec.completionTokens = input.usage.completionTokens;
+    rec.costMicros = cost;
+    rec.source = input.source;
+    if (input.errorCode) rec.errorCode = input.errorCode;
+    try {
+      this.#store.settle(this.#reservation, {
+        requestId: this.#requestId,
+        keyId: this.#key.id,
+        keyName: this.#key.name,
+        endpoint: this.#endpoint,
+        model: rec.model ?? null,
+        upstreamModel: rec.upstreamModel ?? null,
+        channel: rec.channel ?? null,
+        status: input.status,
+        promptTokens: input.usage.promptTokens,
+        completionTokens: input.usage.completionTokens,
+        costMicros: cost,
+        latencyMs: this.#now() - rec.startedAt,
+        ttfbMs: rec.ttfbMs ?? null,
+        source: input.source,
+        errorCode: input.errorCode ?? null,
+        detail: { ...input.detail, ...(rec.attempts !== undefined && { attempts: rec.attempts }) },
+      });
+    } catch (err) {
+      // The response already went out; losing the row must at least be loud.
+      this.#logger.error({ err, requestId: this.#requestId }, 'failed to write usage row');
+    }
+  }
+}

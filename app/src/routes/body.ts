@@ -1,0 +1,42 @@
+import type { Context } from 'hono';
+import type { z } from 'zod';
+import { RelayError, invalidRequest } from '../errors.ts';
+
+/** Parses a JSON request body and checks it against `schema`; every failure is a clear 4xx. */
+export async function readJson<S extends z.ZodType>(c: Context, schema: S): Promise<z.infer<S>> {
+  const type = c.req.header('content-type') ?? '';
+  if (!/^application\/([\w.+-]+\+)?json\b/i.test(type)) {
+    throw new RelayError(
+      415,
+      'unsupported_media_type',
+      `Expected 'Content-Type: application/json', got '${type.slice(0, 100) || 'none'}'.`,
+    );
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(await c.req.text());
+  } catch (err) {
+    if (err instanceof RelayError || (err as { name?: string }).name === 'HTTPException') throw err;
+    throw invalidRequest(
+      'We could not parse the JSON body of your request. The body must be valid JSON.',
+    );
+  }
+  const parsed = schema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const param = issue?.path.length ? issue.path.join('.') : null;
+    const message = issue
+      ? issue.code === 'invalid_type' && issue.input === undefined
+        ? `Missing required parameter: '${param}'.`
+        : `Invalid ${param ? `'${param}'` : 'body'}: ${issue.message}`
+      : 'Invalid request body.';
+    throw invalidRequest(
+      message,
+      param,
+      issue?.input === undefined && issue?.code === 'invalid_type'
+        ? 'missing_required_parameter'
+        : 'invalid_value',
+    );
+  }
+  return parsed.data;
+}

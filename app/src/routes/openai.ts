@@ -1,0 +1,62 @@
+import { Hono } from 'hono';
+import type { Endpoint } from '../providers/types.ts';
+import type { ProxyJob } from '../proxy/forward.ts';
+import { proxy } from '../proxy/forward.ts';
+import type { AppDeps, AppEnv } from '../types.ts';
+import { estimateTokens } from '../usage/extract.ts';
+import { readJson } from './body.ts';
+import { chatSchema, completionSchema, embeddingSchema, responsesSchema } from './schemas.ts';
+import type { z } from 'zod';
+
+type Body = Record<string, unknown> & {
+  model: string;
+  stream?: boolean | null;
+  stream_options?: { include_usage?: boolean | null } | null;
+  max_tokens?: number | null;
+  max_completion_tokens?: number | null;
+  max_output_tokens?: number | null;
+};
+
+/** Endpoints whose streams only carry usage when asked with stream_options. */
+const USAGE_ON_REQUEST: readonly Endpoint[] = ['/chat/completions', '/completions'];
+
+function jobFor(endpoint: Endpoint, body: Body, rawText: string, deps: AppDeps): ProxyJob {
+  const stream = body.stream === true;
+  const clientWantsUsage = body.stream_options?.include_usage === true;
+  const maxOut = body.max_completion_tokens ?? body.max_tokens ?? body.max_output_tokens;
+  return {
+    endpoint,
+    model: body.model,
+    stream,
+    clientWantsUsage,
+    estimate: {
+      promptTokens: estimateTokens(rawText),
+      completionTokens:
+        endpoint === '/embeddings' ? 0 : (maxOut ?? deps.config.server.defaultMaxTokens),
+    },
+    body: async (route) => {
+      const json: Record<string, unknown> = { ...body, model: route.upstreamModel };
+      // Billing needs the usage chunk; the client only sees it if it asked (see relayStream).
+      if (stream && USAGE_ON_REQUEST.includes(endpoint)) {
+        json.stream_options = { ...(body.stream_options ?? {}), include_usage: true };
+      }
+      return { json };
+    },
+  };
+}
+
+function jsonEndpoint(app: Hono<AppEnv>, deps: AppDeps, endpoint: Endpoint, schema: z.ZodType) {
+  app.post(endpoint, async (c) => {
+    const body = (await readJson(c, schema)) as Body;
+    return proxy(c, deps, jobFor(endpoint, body, JSON.stringify(body), deps));
+  });
+}
+
+export function openAiRoutes(deps: AppDeps): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  jsonEndpoint(app, deps, '/chat/completions', chatSchema);
+  jsonEndpoint(app, deps, '/completions', completionSchema);
+  jsonEndpoint(app, deps, '/embeddings', embeddingSchema);
+  jsonEndpoint(app, deps, '/responses', responsesSchema);
+  return app;
+}

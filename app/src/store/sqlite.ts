@@ -1,0 +1,296 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import type { StatementSync } from 'node:sqlite';
+import { generateKey, hashKey, keyHint } from './secrets.ts';
+import { StoreError, usdToMicros } from './types.ts';
+import type {
+  KeyRecord,
+  Micros,
+  NewKey,
+  Reservation,
+  Store,
+  StoredUsageRow,
+  UsageRow,
+} from './types.ts';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS keys (
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  hash TEXT NOT NULL UNIQUE,
+  hint TEXT NOT NULL,
+  quota_micros INTEGER,
+  used_micros INTEGER NOT NULL DEFAULT 0,
+  reserved_micros INTEGER NOT NULL DEFAULT 0,
+  models TEXT NOT NULL DEFAULT '["*"]',
+  expires_at INTEGER,
+  enabled INTEGER NOT NULL DEFAULT 1,
+  created_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS usage (
+  id INTEGER PRIMARY KEY,
+  request_id TEXT NOT NULL,
+  key_id INTEGER,
+  key_name TEXT,
+  endpoint TEXT NOT NULL,
+  model TEXT,
+  upstream_model TEXT,
+  channel TEXT,
+  status INTEGER NOT NULL,
+  prompt_tokens INTEGER NOT NULL,
+  completion_tokens INTEGER NOT NULL,
+  cost_micros INTEGER NOT NULL,
+  latency_ms INTEGER NOT NULL,
+  ttfb_ms INTEGER,
+  source TEXT NOT NULL,
+  error_code TEXT,
+  detail TEXT,
+  created_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS usage_key_time ON usage (key_id, created_at);
+`;
+
+interface KeyRow {
+  id: number;
+  name: string;
+  hint: string;
+  quota_micros: number | null;
+  used_micros: number;
+  reserved_micros: number;
+  models: string;
+  expires_at: number | null;
+  enabled: number;
+  created_at: number;
+}
+
+function toKey(row: KeyRow): KeyRecord {
+  return {
+    id: row.id,
+    name: row.name,
+    hint: row.hint,
+    quotaMicros: row.quota_micros,
+    usedMicros: row.used_micros,
+    reservedMicros: row.reserved_micros,
+    models: JSON.parse(row.models) as string[],
+    expiresAt: row.expires_at,
+    enabled: row.enabled === 1,
+    createdAt: row.created_at,
+  };
+}
+
+export interface SqliteStoreOptions {
+  /** File path, or ':memory:'. */
+  readonly path: string;
+  readonly now?: () => number;
+}
+
+/**
+ * node:sqlite is synchronous and the relay is one process, so each call below is atomic
+ * with respect to every other request: reserve() cannot interleave with another reserve().
+ */
+export class SqliteStore implements Store {
+  readonly #db: DatabaseSync;
+  readonly #now: () => number;
+  readonly #stmts: Record<string, StatementSync> = {};
+
+  constructor(options: SqliteStoreOptions) {
+    if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
+    this.#db = new DatabaseSync(options.path);
+    this.#now = options.now ?? Date.now;
+    this.#db.exec(
+      'PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;',
+    );
+    this.#db.exec(SCHEMA);
+    // Holds belong to requests of a previous process; none of them is in flight any more.
+    this.#db.exec('UPDATE keys SET reserved_micros = 0 WHERE reserved_micros <> 0');
+  }
+
+  #stmt(sql: string): StatementSync {
+    return (this.#stmts[sql] ??= this.#db.prepare(sql));
+  }
+
+  #tx<T>(fn: () => T): T {
+    this.#db.exec('BEGIN IMMEDIATE');
+    try {
+      const out = fn();
+      this.#db.exec('COMMIT');
+      return out;
+    } catch (err) {
+      this.#db.exec('ROLLBACK');
+      throw err;
+    }
+  }
+
+  #keyByName(name: string): KeyRecord | null {
+    const row = this.#stmt('SELECT * FROM keys WHERE name = ?').get(name) as KeyRow | undefined;
+    return row ? toKey(row) : null;
+  }
+
+  #mustKey(name: string): KeyRecord {
+    const key = this.#keyByName(name);
+    if (!key) throw new StoreError(`no key named "${name}"`);
+    return key;
+  }
+
+  upsertKey(key: NewKey & { readonly key: string }): KeyRecord {
+    const hash = hashKey(key.key);
+    const clash = this.#stmt('SELECT name FROM keys WHERE hash = ? AND name <> ?').get(
+      hash,
+      key.name,
+    ) as { name: string } | undefined;
+    if (clash) throw new StoreError(`key "${key.name}" has the same secret as key "${clash.name}"`);
+    this.#stmt(
+      `INSERT INTO keys (name, hash, hint, quota_micros, models, expires_at, enabled, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (name) DO UPDATE SET hash = excluded.hash, hint = excluded.hint,
+         quota_micros = excluded.quota_micros, models = excluded.models,
+         expires_at = excluded.expires_at, enabled = excluded.enabled`,
+    ).run(
+      key.name,
+      hash,
+      keyHint(key.key),
+      key.quotaUsd == null ? null : usdToMicros(key.quotaUsd),
+      JSON.stringify(key.models ?? ['*']),
+      key.expiresAt ?? null,
+      key.enabled === false ? 0 : 1,
+      this.#now(),
+    );
+    return this.#mustKey(key.name);
+  }
+
+  createKey(key: NewKey): { record: KeyRecord; secret: string } {
+    if (this.#keyByName(key.name)) throw new StoreError(`a key named "${key.name}" already exists`);
+    const secret = generateKey();
+    return { record: this.upsertKey({ ...key, key: secret }), secret };
+  }
+
+  findKeyBySecret(secret: string): KeyRecord | null {
+    const row = this.#stmt('SELECT * FROM keys WHERE hash = ?').get(hashKey(secret)) as
+      KeyRow | undefined;
+    return row ? toKey(row) : null;
+  }
+
+  getKey(name: string): KeyRecord | null {
+    return this.#keyByName(name);
+  }
+
+  listKeys(): KeyRecord[] {
+    return (this.#stmt('SELECT * FROM keys ORDER BY name').all() as unknown as KeyRow[]).map(toKey);
+  }
+
+  topUp(name: string, usd: number): KeyRecord {
+    if (!Number.isFinite(usd) || usd <= 0)
+      throw new StoreError('top-up amount must be a positive number of USD');
+    const key = this.#mustKey(name);
+    if (key.quotaMicros === null)
+      throw new StoreError(`key "${name}" is unlimited; there is nothing to top up`);
+    this.#stmt('UPDATE keys SET quota_micros = quota_micros + ? WHERE id = ?').run(
+      usdToMicros(usd),
+      key.id,
+    );
+    return this.#mustKey(name);
+  }
+
+  setEnabled(name: string, enabled: boolean): KeyRecord {
+    const key = this.#mustKey(name);
+    this.#stmt('UPDATE keys SET enabled = ? WHERE id = ?').run(enabled ? 1 : 0, key.id);
+    return this.#mustKey(name);
+  }
+
+  reserve(keyId: number, micros: Micros): Reservation | null {
+    const amount = Math.max(0, Math.ceil(micros));
+    const res = this.#stmt(
+      `UPDATE keys SET reserved_micros = reserved_micros + ?
+       WHERE id = ? AND (quota_micros IS NULL OR quota_micros - used_micros - reserved_micros >= ?)`,
+    ).run(amount, keyId, amount);
+    return res.changes === 1 ? { keyId, micros: amount } : null;
+  }
+
+  settle(reservation: Reservation | null, usage: UsageRow): void {
+    this.#tx(() => {
+      if (reservation) {
+        this.#stmt(
+          'UPDATE keys SET reserved_micros = MAX(0, reserved_micros - ?) WHERE id = ?',
+        ).run(reservation.micros, reservation.keyId);
+      }
+      if (usage.keyId !== null && usage.costMicros > 0) {
+        this.#stmt('UPDATE keys SET used_micros = used_micros + ? WHERE id = ?').run(
+          usage.costMicros,
+          usage.keyId,
+        );
+      }
+      this.#insertUsage(usage);
+    });
+  }
+
+  recordUsage(usage: UsageRow): void {
+    this.settle(null, usage);
+  }
+
+  #insertUsage(u: UsageRow): void {
+    this.#stmt(
+      `INSERT INTO usage (request_id, key_id, key_name, endpoint, model, upstream_model, channel, status,
+         prompt_tokens, completion_tokens, cost_micros, latency_ms, ttfb_ms, source, error_code, detail, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ).run(
+      u.requestId,
+      u.keyId,
+      u.keyName,
+      u.endpoint,
+      u.model,
+      u.upstreamModel,
+      u.channel,
+      u.status,
+      u.promptTokens,
+      u.completionTokens,
+      Math.round(u.costMicros),
+      Math.round(u.latencyMs),
+      u.ttfbMs === null ? null : Math.round(u.ttfbMs),
+      u.source,
+      u.errorCode,
+      u.detail ? JSON.stringify(u.detail) : null,
+      this.#now(),
+    );
+  }
+
+  usageTotalMicros(keyId: number, fromMs: number, toMs: number): Micros {
+    const row = this.#stmt(
+      'SELECT COALESCE(SUM(cost_micros), 0) AS total FROM usage WHERE key_id = ? AND created_at >= ? AND created_at < ?',
+    ).get(keyId, fromMs, toMs) as { total: number };
+    return row.total;
+  }
+
+  listUsage(filter: { keyId?: number; limit?: number } = {}): StoredUsageRow[] {
+    const rows = (filter.keyId === undefined
+      ? this.#stmt('SELECT * FROM usage ORDER BY id DESC LIMIT ?').all(filter.limit ?? 1000)
+      : this.#stmt('SELECT * FROM usage WHERE key_id = ? ORDER BY id DESC LIMIT ?').all(
+          filter.keyId,
+          filter.limit ?? 1000,
+        )) as unknown as Record<string, unknown>[];
+    return rows.map((r) => ({
+      id: r.id as number,
+      requestId: r.request_id as string,
+      keyId: r.key_id as number | null,
+      keyName: r.key_name as string | null,
+      endpoint: r.endpoint as string,
+      model: r.model as string | null,
+      upstreamModel: r.upstream_model as string | null,
+      channel: r.channel as string | null,
+      status: r.status as number,
+      promptTokens: r.prompt_tokens as number,
+      completionTokens: r.completion_tokens as number,
+      costMicros: r.cost_micros as number,
+      latencyMs: r.latency_ms as number,
+      ttfbMs: r.ttfb_ms as number | null,
+      source: r.source as StoredUsageRow['source'],
+      errorCode: r.error_code as string | null,
+      detail: r.detail ? (JSON.parse(r.detail as string) as Record<string, unknown>) : null,
+      createdAt: r.created_at as number,
+    }));
+  }
+
+  close(): void {
+    if (this.#db.isOpen) this.#db.close();
+  }
+}

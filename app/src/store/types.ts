@@ -1,0 +1,94 @@
+/** Money is kept in integer micro-dollars so that sums never drift. */
+export type Micros = number;
+
+export const MICROS_PER_USD = 1_000_000;
+export const usdToMicros = (usd: number): Micros => Math.round(usd * MICROS_PER_USD);
+export const microsToUsd = (micros: Micros): number => micros / MICROS_PER_USD;
+
+export interface KeyRecord {
+  readonly id: number;
+  readonly name: string;
+  /** First and last characters of the key, enough to recognise it, never enough to use it. */
+  readonly hint: string;
+  /** null = unlimited. */
+  readonly quotaMicros: Micros | null;
+  readonly usedMicros: Micros;
+  readonly reservedMicros: Micros;
+  /** Model name patterns this key may use; `*` matches any run of characters. */
+  readonly models: readonly string[];
+  /** Epoch ms, or null for never. */
+  readonly expiresAt: number | null;
+  readonly enabled: boolean;
+  readonly createdAt: number;
+}
+
+export interface NewKey {
+  readonly name: string;
+  readonly quotaUsd?: number | null;
+  readonly models?: readonly string[];
+  readonly expiresAt?: number | null;
+  readonly enabled?: boolean;
+}
+
+/** Where a usage row's token numbers came from. */
+export type UsageSource = 'upstream' | 'estimated' | 'partial' | 'none';
+
+export interface UsageRow {
+  readonly requestId: string;
+  readonly keyId: number | null;
+  readonly keyName: string | null;
+  readonly endpoint: string;
+  readonly model: string | null;
+  readonly upstreamModel: string | null;
+  readonly channel: string | null;
+  readonly status: number;
+  readonly promptTokens: number;
+  readonly completionTokens: number;
+  readonly costMicros: Micros;
+  readonly latencyMs: number;
+  readonly ttfbMs: number | null;
+  readonly source: UsageSource;
+  readonly errorCode: string | null;
+  /** Endpoint-specific numbers (image count/size/quality, retries…), stored as JSON. */
+  readonly detail?: Readonly<Record<string, unknown>> | null;
+}
+
+export interface StoredUsageRow extends UsageRow {
+  readonly id: number;
+  readonly createdAt: number;
+}
+
+/** A hold on part of a key's remaining quota while a request is in flight. */
+export interface Reservation {
+  readonly keyId: number;
+  readonly micros: Micros;
+}
+
+export interface Store {
+  /** Creates or updates a key by name from the config file; the key itself is only kept as a hash. */
+  upsertKey(key: NewKey & { readonly key: string }): KeyRecord;
+  /** Generates a new key; the returned secret is shown once and never stored. */
+  createKey(key: NewKey): { readonly record: KeyRecord; readonly secret: string };
+  findKeyBySecret(secret: string): KeyRecord | null;
+  getKey(name: string): KeyRecord | null;
+  listKeys(): KeyRecord[];
+  topUp(name: string, usd: number): KeyRecord;
+  setEnabled(name: string, enabled: boolean): KeyRecord;
+  /** Holds `micros` of the key's quota; null when the remaining quota cannot cover it. */
+  reserve(keyId: number, micros: Micros): Reservation | null;
+  /** Releases the hold, charges the real cost and records the usage row, atomically. */
+  settle(reservation: Reservation | null, usage: UsageRow): void;
+  /** A usage row for a request that held no reservation (rejected before it could). */
+  recordUsage(usage: UsageRow): void;
+  /** Sum of cost over [fromMs, toMs). */
+  usageTotalMicros(keyId: number, fromMs: number, toMs: number): Micros;
+  listUsage(filter?: { readonly keyId?: number; readonly limit?: number }): StoredUsageRow[];
+  close(): void;
+}
+
+export class StoreError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StoreError';
+  }
+}

@@ -1,0 +1,51 @@
+import type { RelayConfig } from './config.ts';
+import type { Logger } from './logger.ts';
+import type { KeyRecord, Store, UsageSource } from './store/types.ts';
+import type { UpstreamClient } from './proxy/upstream.ts';
+
+/** Everything the app needs from the outside world, handed in so tests can use real, local parts. */
+export interface AppDeps {
+  readonly config: RelayConfig;
+  readonly store: Store;
+  readonly logger: Logger;
+  readonly upstream?: UpstreamClient;
+  /** Weighted channel choice; injectable for deterministic tests. */
+  readonly random?: () => number;
+  readonly now?: () => number;
+  /** Tracks in-flight requests (streams included) for graceful shutdown. */
+  readonly inflight?: InflightTracker;
+}
+
+/** What the access log and the usage row say about one request; filled in as it goes. */
+export interface RequestRecord {
+  readonly startedAt: number;
+  keyName?: string;
+  model?: string;
+  upstreamModel?: string;
+  channel?: string;
+  status?: number;
+  promptTokens?: number;
+  completionTokens?: number;
+  costMicros?: number;
+  ttfbMs?: number;
+  source?: UsageSource;
+  errorCode?: string;
+  attempts?: number;
+  /** Resolves when the response is over, which for a stream is long after the handler returned. */
+  done?: Promise<void>;
+}
+
+export interface InflightTracker {
+  add(done: Promise<unknown>): void;
+  readonly size: number;
+  /** Resolves when nothing is in flight, or after `ms`, whichever is first; true when drained. */
+  drain(ms: number): Promise<boolean>;
+}
+
+export interface AppEnv {
+  Variables: {
+    requestId: string;
+    key: KeyRecord;
+    record: RequestRecord;
+  };
+}
