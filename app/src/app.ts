@@ -7,6 +7,7 @@ import { RelayError, errorResponse, toRelayError } from './errors.ts';
 import { accessLog } from './middleware/access-log.ts';
 import { auth } from './middleware/auth.ts';
 import { originSecret } from './middleware/origin-secret.ts';
+import { usageRow } from './middleware/usage-row.ts';
 import { audioRoutes } from './routes/audio.ts';
 import { billingRoutes } from './routes/billing.ts';
 import { healthRoutes } from './routes/health.ts';
@@ -62,6 +63,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     }),
   );
   api.use(auth(deps.store, now));
+  api.use(usageRow(deps.store, logger, now));
   api.route('/', openAiRoutes(deps));
   api.route('/', audioRoutes(deps));
   api.route('/', modelRoutes(deps));

@@ -45,7 +45,7 @@ export async function startRelay(options: StartOptions = {}): Promise<RunningRel
   const logger = options.logger ?? createLogger({ level: env.LOG_LEVEL || 'info' });
   const config = loadRelayConfig(env);
   const dataDir = env.RELAY_DATA_DIR || './data';
-  const store = new SqliteStore({ path: join(dataDir, 'relay.db') });
+  const store = new SqliteStore({ path: join(dataDir, 'relay.db'), releaseStaleHolds: true });
   syncConfigKeys(config, store);
   const upstream = createUpstreamClient();
   const inflight = createInflightTracker();

@@ -31,6 +31,8 @@ export interface RequestRecord {
   source?: UsageSource;
   errorCode?: string;
   attempts?: number;
+  /** Set once the request's usage row is written, so that nothing writes a second one. */
+  usageWritten?: boolean;
   /** Resolves when the response is over, which for a stream is long after the handler returned. */
   done?: Promise<void>;
 }

@@ -6,6 +6,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import busboy from 'busboy';
+import { FormData } from 'undici';
 import { RelayError, invalidRequest } from '../errors.ts';
 
 export interface SpooledFile {
@@ -19,7 +20,10 @@ export interface SpooledFile {
 export interface SpooledForm {
   readonly fields: ReadonlyMap<string, string[]>;
   readonly files: readonly SpooledFile[];
-  /** A fresh multipart body for one upstream attempt; files stream from disk, never whole into memory. */
+  /**
+   * A fresh multipart body for one upstream attempt; files stream from disk, never whole into
+   * memory. undici's own FormData, because its fetch only recognises its own class.
+   */
   toFormData(overrides: Readonly<Record<string, string>>): Promise<FormData>;
   cleanup(): Promise<void>;
 }

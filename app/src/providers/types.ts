@@ -1,3 +1,4 @@
+import type { FormData } from 'undici';
 import type { ChannelConfig } from '../config.ts';
 
 /** The OpenAI-style endpoints a channel can serve; the path after `/v1`. */
@@ -12,7 +13,7 @@ export type Endpoint =
   | '/images/variations';
 
 /** What fetch accepts as a request body. */
-export type UpstreamBody = NonNullable<RequestInit['body']>;
+export type UpstreamBody = string | FormData;
 
 export interface UpstreamRequest {
   readonly url: string;

@@ -1,4 +1,5 @@
 import type { Context } from 'hono';
+import type { FormData } from 'undici';
 import { RelayError } from '../errors.ts';
 import type { Endpoint } from '../providers/types.ts';
 import { adapterFor } from '../providers/registry.ts';

@@ -59,6 +59,7 @@ export class Settlement {
     if (this.#done) return;
     this.#done = true;
     const rec = this.#record;
+    rec.usageWritten = true;
     const cost =
       (input.status >= 200 && input.status < 300) || input.source === 'partial'
         ? costMicros(this.price, input.usage)

@@ -25,18 +25,14 @@ export async function readJson<S extends z.ZodType>(c: Context, schema: S): Prom
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const param = issue?.path.length ? issue.path.join('.') : null;
-    const message = issue
-      ? issue.code === 'invalid_type' && issue.input === undefined
+    // zod 4 leaves the input out of issues; its message is how a missing field shows.
+    const missing = issue?.code === 'invalid_type' && /received undefined$/.test(issue.message);
+    const message = !issue
+      ? 'Invalid request body.'
+      : missing
         ? `Missing required parameter: '${param}'.`
-        : `Invalid ${param ? `'${param}'` : 'body'}: ${issue.message}`
-      : 'Invalid request body.';
-    throw invalidRequest(
-      message,
-      param,
-      issue?.input === undefined && issue?.code === 'invalid_type'
-        ? 'missing_required_parameter'
-        : 'invalid_value',
-    );
+        : `Invalid ${param ? `'${param}'` : 'request body'}: ${issue.message}`;
+    throw invalidRequest(message, param, missing ? 'missing_required_parameter' : 'invalid_value');
   }
   return parsed.data;
 }

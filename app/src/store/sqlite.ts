@@ -83,6 +83,11 @@ export interface SqliteStoreOptions {
   /** File path, or ':memory:'. */
   readonly path: string;
   readonly now?: () => number;
+  /**
+   * Drop quota holds left by a previous process (only the relay process itself should: a CLI
+   * opening the same file must not release holds of requests that are still in flight).
+   */
+  readonly releaseStaleHolds?: boolean;
 }
 
 /**
@@ -102,8 +107,8 @@ export class SqliteStore implements Store {
       'PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;',
     );
     this.#db.exec(SCHEMA);
-    // Holds belong to requests of a previous process; none of them is in flight any more.
-    this.#db.exec('UPDATE keys SET reserved_micros = 0 WHERE reserved_micros <> 0');
+    if (options.releaseStaleHolds)
+      this.#db.exec('UPDATE keys SET reserved_micros = 0 WHERE reserved_micros <> 0');
   }
 
   #stmt(sql: string): StatementSync {
@@ -214,13 +219,33 @@ export class SqliteStore implements Store {
           'UPDATE keys SET reserved_micros = MAX(0, reserved_micros - ?) WHERE id = ?',
         ).run(reservation.micros, reservation.keyId);
       }
+      let row = usage;
       if (usage.keyId !== null && usage.costMicros > 0) {
+        // The hold was an estimate; if the upstream used more, the key is charged at most what it
+        // has left, so that no interleaving of requests ever takes it past its quota. The row keeps
+        // the full cost in `detail` for the operator.
+        const key = this.#stmt(
+          'SELECT quota_micros, used_micros, reserved_micros FROM keys WHERE id = ?',
+        ).get(usage.keyId) as
+          { quota_micros: number | null; used_micros: number; reserved_micros: number } | undefined;
+        const room =
+          key && key.quota_micros !== null
+            ? Math.max(0, key.quota_micros - key.used_micros - key.reserved_micros)
+            : Infinity;
+        const charged = Math.min(Math.ceil(usage.costMicros), room);
+        if (charged < usage.costMicros) {
+          row = {
+            ...usage,
+            costMicros: charged,
+            detail: { ...usage.detail, uncappedCostMicros: Math.ceil(usage.costMicros) },
+          };
+        }
         this.#stmt('UPDATE keys SET used_micros = used_micros + ? WHERE id = ?').run(
-          usage.costMicros,
+          charged,
           usage.keyId,
         );
       }
-      this.#insertUsage(usage);
+      this.#insertUsage(row);
     });
   }
 
