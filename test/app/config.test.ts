@@ -1,0 +1,66 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, parseRelayConfig } from '../../app/src/config.ts';
+
+describe('relay config', () => {
+  it('accepts the documented shape and resolves env: secrets', () => {
+    const cfg = parseRelayConfig(
+      {
+        channels: [
+          {
+            name: 'deepseek',
+            type: 'openai',
+            baseUrl: 'https://api.deepseek.com/v1',
+            apiKey: 'env:DEEPSEEK_API_KEY',
+            models: ['deepseek-chat', 'deepseek-reasoner'],
+            modelMap: { 'deepseek-r1': 'deepseek-reasoner' },
+            priority: 0,
+            weight: 1,
+          },
+        ],
+        keys: [{ name: 'alice', key: 'sk-alice-0123456789abcdef', quota: 5.0, models: ['*'] }],
+        prices: { 'deepseek-chat': { input: 0.27, output: 1.1 } },
+        images: { store: 'local' },
+      },
+      { DEEPSEEK_API_KEY: 'sk-ds' },
+    );
+    expect(cfg.channels[0]).toMatchObject({ apiKey: 'sk-ds', timeouts: { firstByteMs: 60_000 } });
+    expect(cfg.keys[0]?.quota).toBe(5);
+  });
+
+  it('with no channels listed, picks providers up from well-known environment variables', () => {
+    const cfg = parseRelayConfig(
+      {},
+      {
+        OPENAI_API_KEY: 'sk-o',
+        OPENAI_BASE_URL: 'http://127.0.0.1:1/v1',
+        DEEPSEEK_API_KEY: 'sk-d',
+      },
+    );
+    expect(cfg.channels.map((c) => [c.name, c.baseUrl, c.apiKey])).toEqual([
+      ['openai', 'http://127.0.0.1:1/v1', 'sk-o'],
+      ['deepseek', 'https://api.deepseek.com/v1', 'sk-d'],
+    ]);
+    expect(cfg.channels[1]?.models).toEqual(['deepseek-*']);
+    expect(parseRelayConfig({}, {}).channels).toEqual([]);
+  });
+
+  it.each([
+    [{ channels: [{ name: 'x', baseUrl: 'not a url', apiKey: 'k' }] }, 'channels.0.baseUrl'],
+    [{ channels: [{ name: 'x', baseUrl: 'https://a', apiKey: 'env:MISSING_VAR' }] }, 'MISSING_VAR'],
+    [{ keys: [{ name: 'a', key: 'short' }] }, 'keys.0.key'],
+    [
+      {
+        keys: [
+          { name: 'a', key: 'sk-0123456789abcdef' },
+          { name: 'a', key: 'sk-0123456789abcdeg' },
+        ],
+      },
+      'duplicate key name',
+    ],
+    [{ prices: { m: { input: -1 } } }, 'prices.m.input'],
+    [{ surprise: true }, 'surprise'],
+  ])('rejects %j naming the bad setting', (input, needle) => {
+    expect(() => parseRelayConfig(input, {})).toThrow(ConfigError);
+    expect(() => parseRelayConfig(input, {})).toThrow(needle);
+  });
+});

@@ -1,0 +1,85 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { SqliteStore } from '../../app/src/store/sqlite.ts';
+
+const CLI = join(import.meta.dirname, '../../app/src/cli/keys.ts');
+
+function keys(dataDir: string, ...args: string[]) {
+  const r = spawnSync(process.execPath, [CLI, ...args], {
+    env: { ...process.env, RELAY_DATA_DIR: dataDir },
+    encoding: 'utf8',
+  });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+describe('npm run keys', () => {
+  it('creates a key, prints it once, and stores only its hash', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'keys-cli-'));
+    const created = keys(
+      dir,
+      'create',
+      '--name',
+      'alice',
+      '--quota',
+      '5',
+      '--models',
+      'gpt-4o*,deepseek-*',
+    );
+    expect(created.code).toBe(0);
+    const secret = created.out.trim().split('\n').at(-1)!;
+    expect(secret).toMatch(/^sk-relay-[\w-]{32}$/);
+
+    const listed = keys(dir, 'list', '--json');
+    expect(listed.code).toBe(0);
+    expect(listed.out).not.toContain(secret);
+    expect(JSON.parse(listed.out)).toEqual([
+      expect.objectContaining({
+        name: 'alice',
+        quota: '$5.0000',
+        used: '$0.0000',
+        models: 'gpt-4o*,deepseek-*',
+        enabled: true,
+      }),
+    ]);
+    const store = new SqliteStore({ path: join(dir, 'relay.db') });
+    try {
+      expect(store.findKeyBySecret(secret)?.name).toBe('alice');
+      expect(
+        execFileSync('grep', ['-c', secret, join(dir, 'relay.db')], { encoding: 'utf8' }).trim(),
+      ).toBe('0');
+    } catch (err) {
+      // grep exits 1 when the secret is nowhere in the file, which is the point
+      expect((err as { status?: number }).status).toBe(1);
+    } finally {
+      store.close();
+    }
+  });
+
+  it('tops up, disables and re-enables by name', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'keys-cli-'));
+    keys(dir, 'create', '--name', 'bob', '--quota', '1');
+    expect(keys(dir, 'topup', '--name', 'bob', '--amount', '2.5').code).toBe(0);
+    expect(keys(dir, 'disable', '--name', 'bob').out).toContain('disabled');
+    const store = new SqliteStore({ path: join(dir, 'relay.db') });
+    expect(store.getKey('bob')).toMatchObject({ quotaMicros: 3_500_000, enabled: false });
+    store.close();
+    expect(keys(dir, 'enable', '--name', 'bob').out).toContain('enabled');
+  });
+
+  it('exits 2 on bad usage and 1 when the key does not exist, with a message either way', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'keys-cli-'));
+    const usage = keys(dir, 'create');
+    expect(usage.code).toBe(2);
+    expect(usage.err).toContain('needs --name');
+    expect(keys(dir, 'frobnicate').code).toBe(2);
+    expect(keys(dir, 'create', '--name', 'x', '--quota', '-3').code).toBe(2);
+    const missing = keys(dir, 'topup', '--name', 'ghost', '--amount', '1');
+    expect(missing.code).toBe(1);
+    expect(missing.err).toContain('no key named "ghost"');
+    keys(dir, 'create', '--name', 'dup');
+    expect(keys(dir, 'create', '--name', 'dup').code).toBe(1);
+  });
+});
