@@ -4,7 +4,8 @@ import { lstat, mkdir, open, readdir, rename, rmdir, unlink } from 'node:fs/prom
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { ImageError, isImageError } from './errors.ts';
+import { trackedBody } from './body.ts';
+import { ImageError } from './errors.ts';
 import { extOfKey, imageUrl, isImageKey } from './keys.ts';
 import { imageTypeForExt } from './sniff.ts';
 import type { DeleteResult, ImageBody, ImageEntry, ImageStore, StoredImage } from './types.ts';
@@ -29,14 +30,16 @@ export function createLocalImageStore({ root, publicBaseUrl }: LocalImageStoreOp
     const file = fileOf(key);
     // Write beside the target and rename: readers and listings never see a partial image.
     const tmp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
+    const { stream, bodyError } = trackedBody(body);
     try {
       await mkdir(join(file, '..'), { recursive: true });
-      const source = body instanceof Uint8Array ? Readable.from([body]) : Readable.from(body);
-      await pipeline(source, createWriteStream(tmp, { flags: 'wx', mode: 0o644 }));
+      await pipeline(stream, createWriteStream(tmp, { flags: 'wx', mode: 0o644 }));
       await rename(tmp, file);
     } catch (err) {
+      stream.destroy();
       await unlink(tmp).catch(() => undefined);
-      if (isImageError(err)) throw err;
+      const failed = bodyError();
+      if (failed) throw failed.error;
       throw new ImageError(503, 'image_store_failed', 'could not write the image to the store', {
         cause: err,
       });

@@ -128,23 +128,10 @@ async function store(
   stored: string[],
 ): Promise<string> {
   const key = newImageKey(type, options.now?.() ?? new Date());
-  // Whatever the store wraps it in, a failing download is reported as the download's error.
-  let sourceError: unknown;
-  const source: ImageBody =
-    body instanceof Uint8Array
-      ? body
-      : (async function* () {
-          try {
-            yield* body;
-          } catch (err) {
-            sourceError = err;
-            throw err;
-          }
-        })();
   try {
-    await options.store.put(key, source, type.contentType);
+    await options.store.put(key, body, type.contentType);
   } catch (err) {
-    if (sourceError !== undefined) throw sourceError;
+    // Stores throw the body's own error (e.g. a download past its limit) or an ImageError.
     throw err instanceof ImageError
       ? err
       : new ImageError(503, 'image_store_failed', 'could not store the image', { cause: err });

@@ -7,9 +7,9 @@ import {
 } from '@aws-sdk/client-s3';
 import type { S3ClientConfig } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { Readable } from 'node:stream';
 import type { S3ImagesConfig } from './config.ts';
-import { ImageError, isImageError } from './errors.ts';
+import { trackedBody } from './body.ts';
+import { ImageError } from './errors.ts';
 import { IMAGE_CACHE_CONTROL, extOfKey, imageUrl, isImageKey } from './keys.ts';
 import { imageTypeForExt } from './sniff.ts';
 import type { DeleteResult, ImageBody, ImageEntry, ImageStore, StoredImage } from './types.ts';
@@ -53,6 +53,7 @@ export function createS3ImageStore(
 
   async function put(key: string, body: ImageBody, contentType: string): Promise<void> {
     if (!isImageKey(key)) throw new TypeError(`not an image key: ${JSON.stringify(key)}`);
+    const { stream, bodyError } = trackedBody(body);
     const upload = new Upload({
       client,
       partSize: PART_SIZE,
@@ -61,7 +62,8 @@ export function createS3ImageStore(
       params: {
         Bucket: bucket,
         Key: prefix + key,
-        Body: body instanceof Uint8Array ? body : Readable.from(body),
+        // A buffer goes as is (known length, a single PutObject); a stream goes part by part.
+        Body: body instanceof Uint8Array ? body : stream,
         ContentType: contentType,
         CacheControl: IMAGE_CACHE_CONTROL,
       },
@@ -69,7 +71,9 @@ export function createS3ImageStore(
     try {
       await upload.done();
     } catch (err) {
-      if (isImageError(err)) throw err;
+      stream.destroy();
+      const failed = bodyError();
+      if (failed) throw failed.error;
       throw storeFailed('write to', err);
     }
   }
