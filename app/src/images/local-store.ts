@@ -85,7 +85,7 @@ export function createLocalImageStore({ root, publicBaseUrl }: LocalImageStoreOp
             if (!isImageKey(key)) continue; // temp files and anything foreign are not images
             const stats = await lstat(fileOf(key)).catch((err: unknown) => {
               if (isMissing(err)) return null; // deleted while listing
-              throw err;
+              throw listFailed(err);
             });
             if (!stats?.isFile() || stats.mtimeMs >= cutoff) continue;
             yield { key, size: stats.size, lastModified: stats.mtime };
@@ -146,11 +146,14 @@ function assertKey(key: string): void {
   if (!isImageKey(key)) throw new TypeError(`not an image key: ${JSON.stringify(key)}`);
 }
 
+const listFailed = (cause: unknown): ImageError =>
+  new ImageError(503, 'image_store_failed', 'could not list the image store', { cause });
+
 async function sortedDir(dir: string, pattern: RegExp): Promise<string[]> {
   try {
     return (await readdir(dir)).filter((name) => pattern.test(name)).sort();
   } catch (err) {
     if (isMissing(err)) return [];
-    throw err;
+    throw listFailed(err);
   }
 }

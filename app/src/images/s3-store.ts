@@ -100,7 +100,16 @@ export function createS3ImageStore(
   async function* list(options: { olderThan?: Date } = {}): AsyncIterable<ImageEntry> {
     const cutoff = options.olderThan?.getTime() ?? Infinity;
     const pages = paginateListObjectsV2({ client }, { Bucket: bucket, Prefix: prefix });
-    for await (const page of pages) {
+    const iterator = pages[Symbol.asyncIterator]();
+    for (;;) {
+      let next;
+      try {
+        next = await iterator.next();
+      } catch (err) {
+        throw storeFailed('list', err);
+      }
+      if (next.done) return;
+      const page = next.value;
       for (const object of page.Contents ?? []) {
         const key = object.Key?.slice(prefix.length) ?? '';
         const lastModified = object.LastModified ?? new Date(0);
