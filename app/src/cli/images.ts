@@ -206,6 +206,11 @@ function describe(error: unknown): string {
 }
 
 if (import.meta.main) {
+  // `npm run images -- list | head` closes stdout early: that is the reader's choice, not a failure.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw error;
+  });
   process.exitCode = await runImagesCli(process.argv.slice(2), {
     env: process.env,
     stdout: process.stdout,

@@ -18,6 +18,8 @@ export interface ImageDownload {
   type: ImageType;
   /** All of the image's bytes, the sniffed head included; throws ImageError past maxBytes. */
   body: AsyncIterable<Uint8Array>;
+  /** Releases the connection when the body will not be read to the end; safe to repeat. */
+  cancel: () => void;
 }
 
 const DEFAULT_MAX_REDIRECTS = 3;
@@ -119,7 +121,7 @@ export async function openImageDownload(
       release();
     }
   }
-  return { type, body: body() };
+  return { type, body: body(), cancel: release };
 }
 
 /** Collects a download whose size is already bounded by openImageDownload. */

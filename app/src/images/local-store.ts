@@ -60,7 +60,12 @@ export function createLocalImageStore({ root, publicBaseUrl }: LocalImageStoreOp
         cause: err,
       });
     }
-    const stats = await handle.stat();
+    const stats = await handle.stat().catch(async (err: unknown) => {
+      await handle.close();
+      throw new ImageError(503, 'image_store_failed', 'could not read the image from the store', {
+        cause: err,
+      });
+    });
     if (!stats.isFile()) {
       await handle.close();
       return null;

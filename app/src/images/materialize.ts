@@ -113,12 +113,16 @@ async function fromUrl(
   stored: string[],
 ): Promise<ClientImage> {
   const download = await openImageDownload(url, options.download);
-  if (options.responseFormat === 'url') {
-    return { url: await store(options, download.type, download.body, stored) };
+  try {
+    if (options.responseFormat === 'url') {
+      return { url: await store(options, download.type, download.body, stored) };
+    }
+    const bytes = await readAll(download.body);
+    if (options.archive) await store(options, download.type, bytes, stored);
+    return { b64_json: bytes.toString('base64') };
+  } finally {
+    download.cancel(); // a no-op once the body was read to the end
   }
-  const bytes = await readAll(download.body);
-  if (options.archive) await store(options, download.type, bytes, stored);
-  return { b64_json: bytes.toString('base64') };
 }
 
 async function store(
