@@ -1,0 +1,17 @@
+export { imagesConfigSchema } from './config.ts';
+export type { ImagesConfig, S3ImagesConfig } from './config.ts';
+export { createImageStore } from './create-store.ts';
+export type { ImageStoreContext } from './create-store.ts';
+export { openImageDownload } from './download.ts';
+export type { DownloadOptions, ImageDownload } from './download.ts';
+export { ImageError, isImageError } from './errors.ts';
+export type { ImageErrorCode } from './errors.ts';
+export { IMAGE_CACHE_CONTROL, isImageKey, newImageKey } from './keys.ts';
+export { materializeImages } from './materialize.ts';
+export type { ImagesResponseBody, MaterializeOptions } from './materialize.ts';
+export { pruneImages } from './prune.ts';
+export type { PruneResult } from './prune.ts';
+export { imagesHandler, serveImage } from './serve.ts';
+export { sniffImageType } from './sniff.ts';
+export type { ImageType } from './sniff.ts';
+export type { DeleteResult, ImageBody, ImageEntry, ImageStore, StoredImage } from './types.ts';
