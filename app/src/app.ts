@@ -9,6 +9,8 @@ import { auth } from './middleware/auth.ts';
 import { originSecret } from './middleware/origin-secret.ts';
 import { usageRow } from './middleware/usage-row.ts';
 import { audioRoutes } from './routes/audio.ts';
+import { imageRoutes } from './routes/images.ts';
+import { imagesHandler, isImageError } from './images/index.ts';
 import { billingRoutes } from './routes/billing.ts';
 import { healthRoutes } from './routes/health.ts';
 import { modelRoutes } from './routes/models.ts';
@@ -48,6 +50,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   );
   app.use(originSecret(config.server.originSecret));
   app.route('/', healthRoutes(deps));
+  // Public on purpose: image URLs are shared; their ids are unguessable.
+  if (deps.imageStore) app.get('/images/*', imagesHandler(deps.imageStore));
 
   const api = new Hono<AppEnv>();
   api.use(
@@ -66,6 +70,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   api.use(usageRow(deps.store, logger, now));
   api.route('/', openAiRoutes(deps));
   api.route('/', audioRoutes(deps));
+  if (deps.imageStore) api.route('/', imageRoutes(deps, deps.imageStore));
   api.route('/', modelRoutes(deps));
   api.route('/', billingRoutes(deps));
   app.route('/v1', api);
@@ -77,7 +82,9 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     ),
   );
   app.onError((err, c) => {
-    const relayError = toRelayError(err);
+    const relayError = isImageError(err)
+      ? new RelayError(err.status, err.code, err.message, { type: err.type, cause: err })
+      : toRelayError(err);
     if (relayError.status >= 500 && !(err instanceof RelayError)) {
       logger.error({ err, requestId: c.get('requestId') }, 'unhandled error');
     }

@@ -1,5 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { imagesConfigSchema } from './images/config.ts';
+import type { ImagesConfig } from './images/config.ts';
 import { channelTypes, wellKnownProviders } from './providers/registry.ts';
 
 /** `"env:NAME"` reads the secret from the environment when the config is loaded. */
@@ -87,7 +89,7 @@ export const relayConfigSchema = z
     channels: z.array(channelSchema).optional(),
     keys: z.array(keySchema).default([]),
     prices: z.record(z.string().min(1), priceSchema).default({}),
-    images: z.record(z.string(), z.unknown()).default({ store: 'local' }),
+    images: imagesConfigSchema,
   })
   .strict()
   .superRefine((cfg, ctx) => {
@@ -127,7 +129,7 @@ export interface RelayConfig {
   readonly channels: readonly ChannelConfig[];
   readonly keys: readonly KeyConfig[];
   readonly prices: Readonly<Record<string, Price>>;
-  readonly images: Readonly<Record<string, unknown>>;
+  readonly images: ImagesConfig;
 }
 
 export class ConfigError extends Error {

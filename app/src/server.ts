@@ -9,6 +9,7 @@ import type { Logger } from './logger.ts';
 import { createUpstreamClient } from './proxy/upstream.ts';
 import { SqliteStore } from './store/sqlite.ts';
 import { createInflightTracker } from './inflight.ts';
+import { createImageStore } from './images/index.ts';
 import { parseExpiry } from './cli/parse.ts';
 
 export interface RunningRelay {
@@ -49,9 +50,14 @@ export async function startRelay(options: StartOptions = {}): Promise<RunningRel
   syncConfigKeys(config, store);
   const upstream = createUpstreamClient();
   const inflight = createInflightTracker();
-  const app = createApp({ config, store, logger, upstream, inflight });
-
   const port = options.port ?? Number(env.PORT || 8787);
+  const imageStore = createImageStore(config.images, {
+    dataDir,
+    // Without a configured public URL, images are served by this relay on this host.
+    publicBaseUrl: config.server.publicBaseUrl ?? `http://localhost:${port}`,
+  });
+  const app = createApp({ config, store, logger, upstream, inflight, imageStore });
+
   const server = await new Promise<ServerType>((resolve) => {
     const s = serve(
       { fetch: app.fetch, port, hostname: options.host ?? env.HOST ?? '0.0.0.0' },

@@ -1,6 +1,7 @@
 import type { RelayConfig } from './config.ts';
 import type { Logger } from './logger.ts';
 import type { KeyRecord, Store, UsageSource } from './store/types.ts';
+import type { ImageStore } from './images/index.ts';
 import type { UpstreamClient } from './proxy/upstream.ts';
 
 /** Everything the app needs from the outside world, handed in so tests can use real, local parts. */
@@ -9,6 +10,8 @@ export interface AppDeps {
   readonly store: Store;
   readonly logger: Logger;
   readonly upstream?: UpstreamClient;
+  /** Where generated images are kept; without one the image endpoints are not served. */
+  readonly imageStore?: ImageStore;
   /** Weighted channel choice; injectable for deterministic tests. */
   readonly random?: () => number;
   readonly now?: () => number;

@@ -87,15 +87,13 @@ describe('the Chatbox desktop client', () => {
     const text = await res.text();
     const events = text.split('\n\n').filter(Boolean);
     expect(events.at(-1)).toBe('data: [DONE]');
-    const chunks = events
-      .slice(0, -1)
-      .map(
-        (e) =>
-          JSON.parse(e.replace(/^data: /, '')) as {
-            model: string;
-            choices: { delta: { content?: string | null; reasoning_content?: string } }[];
-          },
-      );
+    const chunks = events.slice(0, -1).map(
+      (e) =>
+        JSON.parse(e.replace(/^data: /, '')) as {
+          model: string;
+          choices: { delta: { content?: string | null; reasoning_content?: string } }[];
+        },
+    );
     expect(chunks.every((c) => c.model === 'deepseek-reasoner')).toBe(true);
     expect(chunks.map((c) => c.choices[0]?.delta.reasoning_content ?? '').join('')).toBe(
       '用户在打招呼。',

@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { imagesConfigSchema } from '../images/config.ts';
-import type { ImagesConfig } from '../images/config.ts';
+import type { ImageStoreConfig } from '../images/config.ts';
 import { createImageStore } from '../images/create-store.ts';
 import { formatBytes, parseAge } from '../images/duration.ts';
 import { pruneImages } from '../images/prune.ts';
@@ -121,7 +121,7 @@ async function loadStore(env: NodeJS.ProcessEnv): Promise<ImageStore> {
       throw new ConfigError(`cannot read ${path}: ${describe(error)}`);
     }
   }
-  let images: ImagesConfig = { store: 'local' };
+  let images: ImageStoreConfig = { store: 'local' };
   let publicBaseUrl = '';
   if (text !== undefined) {
     let json: unknown;

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { S3ClientConfig } from '@aws-sdk/client-s3';
-import type { ImagesConfig } from './config.ts';
+import type { ImageStoreConfig } from './config.ts';
 import { createLocalImageStore } from './local-store.ts';
 import { createS3ImageStore } from './s3-store.ts';
 import type { ImageStore } from './types.ts';
@@ -14,7 +14,7 @@ export interface ImageStoreContext {
 }
 
 /** No I/O happens here: folders are made and connections opened on first use. */
-export function createImageStore(config: ImagesConfig, context: ImageStoreContext): ImageStore {
+export function createImageStore(config: ImageStoreConfig, context: ImageStoreContext): ImageStore {
   if (config.store === 's3') {
     return createS3ImageStore(config, {
       publicBaseUrl: context.publicBaseUrl,

@@ -1,5 +1,5 @@
 export { imagesConfigSchema } from './config.ts';
-export type { ImagesConfig, S3ImagesConfig } from './config.ts';
+export type { ImageStoreConfig, ImagesConfig, S3ImagesConfig } from './config.ts';
 export { createImageStore } from './create-store.ts';
 export type { ImageStoreContext } from './create-store.ts';
 export { openImageDownload } from './download.ts';

@@ -7,7 +7,9 @@ import {
 } from '@aws-sdk/client-s3';
 import type { S3ClientConfig } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import type { S3ImagesConfig } from './config.ts';
+import type { ImageStoreConfig } from './config.ts';
+
+type S3ImagesConfig = Extract<ImageStoreConfig, { store: 's3' }>;
 import { trackedBody } from './body.ts';
 import { ImageError } from './errors.ts';
 import { IMAGE_CACHE_CONTROL, extOfKey, imageUrl, isImageKey } from './keys.ts';

@@ -35,7 +35,10 @@ export interface ProxyJob {
   readonly images?: number;
   readonly detail?: Record<string, unknown>;
   /** Rewrites a successful JSON answer before the client sees it (images are stored, URLs replaced). */
-  readonly transformJson?: (json: unknown, route: Route) => Promise<unknown>;
+  readonly transformJson?: (
+    json: unknown,
+    route: Route,
+  ) => Promise<{ body: unknown; images?: number }>;
 }
 
 export interface OpenedUpstream {

@@ -57,20 +57,23 @@ export async function relayJson({
   const usage = usageFromPayload(json);
   const status = opened.res.status;
   let out: Buffer | string = bytes;
-  if (job.transformJson && json !== undefined) {
-    out = JSON.stringify(await job.transformJson(json, opened.route));
+  let images = job.images ?? 0;
+  if (job.transformJson && json !== undefined && status >= 200 && status < 300) {
+    const transformed = await job.transformJson(json, opened.route);
+    out = JSON.stringify(transformed.body);
+    images = transformed.images ?? images;
   }
   settlement.finish({
     status,
     usage: usage
-      ? { ...usage, images: job.images ?? 0 }
+      ? { ...usage, images }
       : {
           promptTokens: job.estimate.promptTokens,
-          completionTokens: estimateTokens(bytes.toString('utf8')),
-          images: job.images ?? 0,
+          completionTokens: job.transformJson ? 0 : estimateTokens(bytes.toString('utf8')),
+          images,
         },
     source: usage ? 'upstream' : 'estimated',
-    ...(job.detail && { detail: job.detail }),
+    detail: { ...job.detail, ...(images > 0 && { images }) },
   });
   return c.body(out as unknown as ArrayBuffer, status as 200, { 'content-type': contentType });
 }

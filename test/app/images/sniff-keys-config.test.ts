@@ -85,8 +85,12 @@ describe('image keys', () => {
 
 describe('imagesConfigSchema', () => {
   it('defaults to the local store', () => {
-    expect(imagesConfigSchema.parse(undefined)).toEqual({ store: 'local' });
-    expect(imagesConfigSchema.parse({ store: 'local' })).toEqual({ store: 'local' });
+    const defaults = { archive: true, maxImageBytes: 50 * 1024 * 1024, downloadTimeoutMs: 60_000 };
+    expect(imagesConfigSchema.parse(undefined)).toEqual({ store: 'local', ...defaults });
+    expect(imagesConfigSchema.parse({ store: 'local' })).toEqual({ store: 'local', ...defaults });
+    expect(imagesConfigSchema.parse({ store: 'local', archive: false })).toMatchObject({
+      archive: false,
+    });
   });
 
   it('accepts an S3-compatible store and defaults the prefix to images/', () => {
@@ -100,6 +104,9 @@ describe('imagesConfigSchema', () => {
       }),
     ).toEqual({
       store: 's3',
+      archive: true,
+      maxImageBytes: 50 * 1024 * 1024,
+      downloadTimeoutMs: 60_000,
       bucket: 'relay-images',
       region: 'auto',
       prefix: 'images/',
