@@ -58,6 +58,13 @@ export function processIo(): Io {
     progressStream: process.stderr,
     signal: controller.signal,
     readStdin: async () => {
+      // Typing a secret into a terminal would echo it; insist on a pipe.
+      if (process.stdin.isTTY) {
+        throw new CliError(
+          'pipe the value in (printf %s "$KEY" | ...) or use --from-env',
+          EXIT.usage,
+        );
+      }
       const chunks: Buffer[] = [];
       for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
       return Buffer.concat(chunks).toString('utf8');

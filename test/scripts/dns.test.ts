@@ -76,7 +76,7 @@ describe('dns diff', () => {
     expect(out).toContain('+ www.example.com. A 600  203.0.113.10');
     expect(out).toContain('+ *.dev.example.com. A 300  203.0.113.30');
     expect(out).toMatch(
-      /~ mail\.example\.com\. A 3600  203\.0\.113\.25\n {4}was 3600 {2}203\.0\.113\.99/,
+      /~ mail\.example\.com\. A 3600 {2}203\.0\.113\.25\n {4}was 3600 {2}203\.0\.113\.99/,
     );
     expect(out).toContain(
       "! api.example.com. A: kept the Route 53 alias; the zone file's 198.51.100.7 is not imported",
