@@ -1,0 +1,158 @@
+import { parseArgs } from 'node:util';
+import { GetCommandInvocationCommand, SendCommandCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { awsClientConfig, REGION_HELP } from './lib/aws.ts';
+import {
+  CliError,
+  EXIT,
+  EXIT_CODES_HELP,
+  processIo,
+  runScript,
+  sleep,
+  usageError,
+} from './lib/cli.ts';
+import type { Io } from './lib/cli.ts';
+import { remoteKeysScript } from './lib/remote-keys.ts';
+import { parseDuration } from './lib/time.ts';
+
+const USAGE = `Run the relay's keys CLI on the deployed host through SSM Run Command.
+
+Usage:
+  npm run keys-remote -- --instance-id i-0123 [options] -- <keys command>
+
+  npm run keys-remote -- --instance-id i-0123 -- create --name alice --quota 5
+  npm run keys-remote -- --instance-id i-0123 -- list
+  npm run keys-remote -- --instance-id i-0123 -- topup --name alice --amount 10
+  npm run keys-remote -- --instance-id i-0123 -- disable --name alice
+
+The command runs as the service's user with the running service's environment
+(node /opt/llm-relay/app/keys.mjs ...). Its output is printed here.
+
+Note: "create" prints the new key once; SSM keeps command output in its history
+(visible to whoever may call ssm:GetCommandInvocation) for 30 days.
+
+Options:
+  --instance-id ID   the relay host (InstanceId output of the relay stack; or RELAY_INSTANCE_ID)
+  --service NAME     systemd unit of the relay (default llm-relay)
+  --app-dir DIR      where keys.mjs is on the host (default /opt/llm-relay/app)
+  --timeout D        how long to wait for the command (default 2m)
+  --dry-run          print the script that would run; send nothing
+${REGION_HELP}
+
+${EXIT_CODES_HELP}`;
+
+const OPTIONS = {
+  'instance-id': { type: 'string' },
+  service: { type: 'string' },
+  'app-dir': { type: 'string' },
+  timeout: { type: 'string' },
+  'dry-run': { type: 'boolean' },
+  region: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+const KEYS_COMMANDS = new Set(['create', 'list', 'topup', 'disable', 'enable', 'delete', 'show']);
+const PENDING = new Set(['Pending', 'InProgress', 'Delayed']);
+
+export async function runKeysRemote(argv: string[], io: Io): Promise<number> {
+  return runScript(async () => {
+    let parsed;
+    try {
+      parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+    } catch (error) {
+      throw usageError(error);
+    }
+    const { values, positionals: keysArgs } = parsed;
+    if (values.help) {
+      io.stdout(USAGE);
+      return EXIT.ok;
+    }
+    if (!keysArgs[0] || !KEYS_COMMANDS.has(keysArgs[0])) {
+      throw new CliError(
+        'give the keys command after "--", e.g. -- create --name alice (see --help)',
+        EXIT.usage,
+      );
+    }
+    const instanceId = values['instance-id'] ?? io.env.RELAY_INSTANCE_ID;
+    if (!instanceId || !/^i-[0-9a-f]{8,17}$/.test(instanceId)) {
+      throw new CliError(
+        `--instance-id must be an EC2 instance id (i-0123...); got ${JSON.stringify(instanceId ?? '')}`,
+        EXIT.usage,
+      );
+    }
+    const script = remoteKeysScript(keysArgs, {
+      service: values.service ?? 'llm-relay',
+      appDir: values['app-dir'] ?? '/opt/llm-relay/app',
+    });
+    const timeoutMs = parseDuration(values.timeout ?? '2m', '--timeout');
+    if (values['dry-run']) {
+      io.stdout(`dry run: would run on ${instanceId} (AWS-RunShellScript):\n${script}`);
+      return EXIT.ok;
+    }
+
+    const client = new SSMClient(awsClientConfig(io, values.region));
+    try {
+      const sent = await client.send(
+        new SendCommandCommand({
+          InstanceIds: [instanceId],
+          DocumentName: 'AWS-RunShellScript',
+          Comment: `llm-relay keys ${keysArgs[0]}`,
+          TimeoutSeconds: Math.max(30, Math.ceil(timeoutMs / 1000)),
+          Parameters: {
+            commands: [script],
+            executionTimeout: [String(Math.ceil(timeoutMs / 1000))],
+          },
+        }),
+      );
+      const commandId = sent.Command?.CommandId;
+      if (!commandId) throw new CliError('SSM returned no command id');
+
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        await sleep(io.pollIntervalMs ?? 1000, io.signal);
+        let invocation;
+        try {
+          invocation = await client.send(
+            new GetCommandInvocationCommand({ CommandId: commandId, InstanceId: instanceId }),
+          );
+        } catch (error) {
+          // The invocation appears a moment after SendCommand returns.
+          if ((error as { name?: string }).name !== 'InvocationDoesNotExist') throw error;
+          invocation = undefined;
+        }
+        const status = invocation?.Status ?? 'Pending';
+        if (!PENDING.has(status)) {
+          if (invocation?.StandardOutputContent)
+            io.stdout(invocation.StandardOutputContent.trimEnd());
+          if (invocation?.StandardErrorContent)
+            io.stderr(invocation.StandardErrorContent.trimEnd());
+          if (status === 'Success') return EXIT.ok;
+          io.stderr(
+            `error: keys ${keysArgs[0]} on ${instanceId} ended ${status}` +
+              (invocation?.ResponseCode !== undefined ? ` (exit ${invocation.ResponseCode})` : '') +
+              ` — command ${commandId}`,
+          );
+          return EXIT.checkFailed;
+        }
+        if (Date.now() > deadline || io.signal?.aborted) {
+          throw new CliError(
+            `command ${commandId} still ${status} after ${values.timeout ?? '2m'}; check it in the SSM console`,
+          );
+        }
+      }
+    } catch (error) {
+      if ((error as { name?: string }).name === 'InvalidInstanceId') {
+        throw new CliError(
+          `instance ${instanceId} is not reachable through SSM (wrong id or region, stopped, or the SSM agent is offline)`,
+          EXIT.notFound,
+        );
+      }
+      throw error;
+    } finally {
+      client.destroy();
+    }
+  }, io);
+}
+
+if (import.meta.main) {
+  process.exitCode = await runKeysRemote(process.argv.slice(2), processIo());
+}

@@ -1,0 +1,125 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { runSecrets } from '../../scripts/secrets.ts';
+import { startFakeSsm } from '../fixtures/aws/ssm.ts';
+import type { FakeSsm } from '../fixtures/aws/ssm.ts';
+import { captureIo } from '../fixtures/io.ts';
+
+const SECRET = 'sk-live-DO-NOT-PRINT-0123456789';
+
+let ssm: FakeSsm;
+beforeEach(async () => {
+  ssm = await startFakeSsm({ instances: [], pageSize: 2 });
+});
+afterEach(() => ssm.close());
+
+async function secrets(args: string[], overrides: Parameters<typeof captureIo>[1] = {}) {
+  const io = captureIo(ssm.endpoint, overrides);
+  const code = await runSecrets(args, io);
+  const printed = [...io.out, ...io.err, io.progress()].join('\n');
+  return { code, io, printed };
+}
+
+describe('secrets put', () => {
+  it('stores a provider key from stdin as a SecureString under <prefix>/env/<NAME> without printing it', async () => {
+    const { code, io, printed } = await secrets(['put', 'DEEPSEEK_API_KEY'], {
+      readStdin: async () => `${SECRET}\n`,
+    });
+    expect(code).toBe(0);
+    expect(ssm.parameters.get('/llm-relay/env/DEEPSEEK_API_KEY')).toMatchObject({
+      Type: 'SecureString',
+      Value: SECRET,
+    });
+    expect(io.out[0]).toBe('put /llm-relay/env/DEEPSEEK_API_KEY (SecureString, version 1)');
+    expect(printed).not.toContain(SECRET);
+  });
+
+  it('takes the value from a named environment variable, a custom prefix and a KMS key', async () => {
+    const { code, printed } = await secrets(
+      [
+        'put',
+        'OPENAI_API_KEY',
+        '--from-env',
+        'MY_OPENAI',
+        '--prefix',
+        '/team-relay',
+        '--kms-key-id',
+        'alias/relay',
+      ],
+      { env: { AWS_REGION: 'eu-west-1', AWS_ENDPOINT_URL: ssm.endpoint, MY_OPENAI: SECRET } },
+    );
+    expect(code).toBe(0);
+    expect(ssm.parameters.get('/team-relay/env/OPENAI_API_KEY')).toMatchObject({
+      Value: SECRET,
+      KeyId: 'alias/relay',
+    });
+    expect(printed).not.toContain(SECRET);
+  });
+
+  it('writes nothing in a dry run, and refuses bad names and empty values with exit 2', async () => {
+    const dry = await secrets(['put', 'DEEPSEEK_API_KEY', '--dry-run'], {
+      readStdin: async () => SECRET,
+    });
+    expect(dry.code).toBe(0);
+    expect(dry.io.out).toEqual([
+      'dry run: would put /llm-relay/env/DEEPSEEK_API_KEY (SecureString, value hidden)',
+    ]);
+    expect(dry.printed).not.toContain(SECRET);
+    expect((await secrets(['put', 'deepseek-key'], { readStdin: async () => SECRET })).code).toBe(
+      2,
+    );
+    expect((await secrets(['put', 'EMPTY'], { readStdin: async () => '\n' })).code).toBe(2);
+    expect((await secrets(['put', 'X', '--from-env', 'UNSET_VAR'])).code).toBe(2);
+    expect(ssm.requests).toHaveLength(0);
+  });
+});
+
+describe('secrets import, list, delete', () => {
+  it('imports an env file with a progress bar, lists names across pages without values, deletes one', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'secrets-'));
+    const file = join(dir, 'providers.env');
+    writeFileSync(
+      file,
+      `# provider keys\nDEEPSEEK_API_KEY=${SECRET}\nexport OPENAI_API_KEY="sk-openai-quoted"\n\nMOONSHOT_API_KEY='sk-moon'\n`,
+    );
+    const imported = await secrets(['import', file]);
+    expect(imported.code).toBe(0);
+    expect([...ssm.parameters.keys()]).toEqual([
+      '/llm-relay/env/DEEPSEEK_API_KEY',
+      '/llm-relay/env/OPENAI_API_KEY',
+      '/llm-relay/env/MOONSHOT_API_KEY',
+    ]);
+    expect(ssm.parameters.get('/llm-relay/env/OPENAI_API_KEY')!.Value).toBe('sk-openai-quoted');
+    expect(imported.io.progress()).toContain('ssm [');
+    expect(imported.io.progress()).toContain('3/3');
+    expect(imported.printed).not.toMatch(/sk-(live|openai|moon)/);
+
+    const listed = await secrets(['list']);
+    expect(listed.code).toBe(0);
+    expect(listed.io.out.slice(2).map((l) => l.split(/\s+/).slice(0, 3))).toEqual([
+      ['/llm-relay/env/DEEPSEEK_API_KEY', 'SecureString', '1'],
+      ['/llm-relay/env/MOONSHOT_API_KEY', 'SecureString', '1'],
+      ['/llm-relay/env/OPENAI_API_KEY', 'SecureString', '1'],
+    ]);
+    const pages = ssm.requests.filter((r) => r.operation === 'AmazonSSM.GetParametersByPath');
+    expect(pages.map((r) => JSON.parse(r.body))).toMatchObject([
+      { Path: '/llm-relay/env', WithDecryption: false },
+      { NextToken: '2', WithDecryption: false },
+    ]);
+    expect(listed.printed).not.toMatch(/sk-|CIPHERTEXT/);
+
+    expect((await secrets(['delete', 'MOONSHOT_API_KEY', '--dry-run'])).io.out).toEqual([
+      'dry run: would delete /llm-relay/env/MOONSHOT_API_KEY',
+    ]);
+    expect(ssm.parameters.size).toBe(3);
+    expect((await secrets(['delete', 'MOONSHOT_API_KEY'])).code).toBe(0);
+    expect(ssm.parameters.has('/llm-relay/env/MOONSHOT_API_KEY')).toBe(false);
+    const missing = await secrets(['delete', 'MOONSHOT_API_KEY']);
+    expect(missing.code).toBe(4);
+    expect(missing.io.err[0]).toBe(
+      'error: parameter /llm-relay/env/MOONSHOT_API_KEY does not exist',
+    );
+  });
+});
