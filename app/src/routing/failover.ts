@@ -276,7 +276,7 @@ export async function runWithFailover<C extends CandidateChannel, T>(
         });
         if (!canRetry) break;
         try {
-          await clock.sleep(delayMs, controller.signal);
+          if (delayMs > 0) await clock.sleep(delayMs, controller.signal);
         } catch {
           if (clientAborted()) return stop('aborted', abortedFailure(), channel);
           return stop('budget', lastFailure, channel);

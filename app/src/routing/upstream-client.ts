@@ -53,6 +53,7 @@ export interface UpstreamClientOptions {
 }
 
 const DEFAULT_TEXT_LIMIT = 1 << 20;
+const BACKSTOP_MS = 1_000;
 
 interface ErrorLike {
   code?: unknown;
@@ -125,9 +126,39 @@ export function createUpstreamClient(options: UpstreamClientOptions = {}): Upstr
   return {
     async request(req) {
       const timeouts = { ...DEFAULT_TIMEOUTS, ...req.timeouts };
-      const signal = req.signal;
-      const aborted = (): boolean => signal?.aborted === true;
-      if (aborted()) throw new UpstreamError(classifyTransportError(undefined, 'headers', true));
+      const outer = req.signal;
+      if (outer?.aborted)
+        throw new UpstreamError(classifyTransportError(undefined, 'headers', true));
+
+      // Our own timers: undici's header/body timeouts run on a ~0.5-1 s coarse clock, too
+      // loose for short per-channel limits; undici's stay as a backstop.
+      const controller = new AbortController();
+      let timedOut: UpstreamFailure | undefined;
+      let timer: NodeJS.Timeout | undefined;
+      const arm = (kind: FailureKind, ms: number, message: string): void => {
+        clearTimeout(timer);
+        timer = setTimeout(() => {
+          timedOut = { kind, message };
+          controller.abort(new UpstreamError(timedOut));
+        }, ms);
+      };
+      const disarm = (): void => clearTimeout(timer);
+      const onOuterAbort = (): void => controller.abort(outer?.reason);
+      outer?.addEventListener('abort', onOuterAbort, { once: true });
+      const finish = (): void => {
+        disarm();
+        outer?.removeEventListener('abort', onOuterAbort);
+      };
+      const toError = (err: unknown, phase: 'headers' | 'body'): UpstreamError => {
+        if (err instanceof UpstreamError) return err;
+        if (timedOut) return new UpstreamError(timedOut, { cause: err });
+        return new UpstreamError(classifyTransportError(err, phase, outer?.aborted === true), {
+          cause: err,
+        });
+      };
+
+      // First byte counts from the start, connect included: it is the client's wait.
+      arm('timeout-first-byte', timeouts.firstByteMs, 'upstream sent no response headers in time');
       let res: Awaited<ReturnType<typeof request>>;
       try {
         res = await request(req.url, {
@@ -135,32 +166,38 @@ export function createUpstreamClient(options: UpstreamClientOptions = {}): Upstr
           method: req.method ?? 'POST',
           headers: req.headers ?? {},
           body: req.body ?? null,
-          headersTimeout: timeouts.firstByteMs,
-          bodyTimeout: timeouts.idleMs,
-          signal: signal ?? null,
+          headersTimeout: timeouts.firstByteMs + BACKSTOP_MS,
+          bodyTimeout: timeouts.idleMs + BACKSTOP_MS,
+          signal: controller.signal,
         });
       } catch (err) {
-        throw new UpstreamError(classifyTransportError(err, 'headers', aborted()), { cause: err });
+        finish();
+        throw toError(err, 'headers');
       }
+      disarm();
       const nodeBody = res.body;
       const iterator = nodeBody[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
-      const mapBodyError = (err: unknown): UpstreamError =>
-        err instanceof UpstreamError
-          ? err
-          : new UpstreamError(classifyTransportError(err, 'body', aborted()), { cause: err });
 
       const body = new ReadableStream<Uint8Array>(
         {
-          async pull(controller) {
+          async pull(ctrl) {
+            arm('timeout-idle', timeouts.idleMs, 'upstream went silent mid-response');
             try {
               const { value, done } = await iterator.next();
-              if (done) controller.close();
-              else controller.enqueue(new Uint8Array(value.buffer, value.byteOffset, value.length));
+              disarm();
+              if (done) {
+                finish();
+                ctrl.close();
+              } else {
+                ctrl.enqueue(new Uint8Array(value.buffer, value.byteOffset, value.length));
+              }
             } catch (err) {
-              controller.error(mapBodyError(err));
+              finish();
+              ctrl.error(toError(err, 'body'));
             }
           },
           cancel() {
+            finish();
             // Destroying the undici body aborts the request, which closes the socket.
             nodeBody.destroy();
           },
