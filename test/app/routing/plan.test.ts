@@ -25,11 +25,12 @@ describe('planAttemptOrder', () => {
     expect(names(order).sort()).toEqual(['a', 'c']);
   });
 
-  it('splits first picks by weight within a priority (seeded, 20k draws)', () => {
+  it('splits first picks by weight within a priority (seeded, 10k draws)', () => {
     const random = seededRandom(42);
     const firsts = { a: 0, b: 0, c: 0 };
     const seconds = { a: 0, b: 0, c: 0 };
-    const runs = 20_000;
+    const runs = 10_000;
+    const lasts = new Set<string>();
     for (let i = 0; i < runs; i++) {
       const order = planAttemptOrder(
         [
@@ -40,11 +41,11 @@ describe('planAttemptOrder', () => {
         ],
         { random },
       );
-      expect(order).toHaveLength(4);
-      expect(order[3]?.name).toBe('backup');
+      lasts.add(`${order.length}:${order[3]?.name}`);
       firsts[order[0]?.name as 'a' | 'b' | 'c']++;
       seconds[order[1]?.name as 'a' | 'b' | 'c']++;
     }
+    expect([...lasts]).toEqual(['4:backup']);
     expect(firsts.a / runs).toBeCloseTo(0.6, 1);
     expect(firsts.b / runs).toBeCloseTo(0.3, 1);
     expect(firsts.c / runs).toBeCloseTo(0.1, 1);
