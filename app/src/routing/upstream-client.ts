@@ -1,4 +1,4 @@
-import { Agent, request } from 'undici';
+import { Agent, request, type FormData } from 'undici';
 import { UpstreamError, type FailureKind, type UpstreamFailure } from './failure.ts';
 
 export interface UpstreamTimeouts {
@@ -20,8 +20,9 @@ export const DEFAULT_TIMEOUTS: UpstreamTimeouts = {
 export interface UpstreamRequest {
   url: string;
   method?: 'GET' | 'POST';
-  headers?: Record<string, string>;
-  body?: string | Uint8Array;
+  headers?: Record<string, string> | Headers;
+  /** FormData is undici's (multipart uploads such as audio transcriptions). */
+  body?: string | Uint8Array | FormData | null;
   timeouts?: Partial<UpstreamTimeouts>;
   /** Client disconnect (or the failover budget): closes the upstream socket. */
   signal?: AbortSignal;
@@ -164,7 +165,8 @@ export function createUpstreamClient(options: UpstreamClientOptions = {}): Upstr
         res = await request(req.url, {
           dispatcher: agentFor(timeouts.connectMs),
           method: req.method ?? 'POST',
-          headers: req.headers ?? {},
+          headers:
+            req.headers instanceof Headers ? Object.fromEntries(req.headers) : (req.headers ?? {}),
           body: req.body ?? null,
           headersTimeout: timeouts.firstByteMs + BACKSTOP_MS,
           bodyTimeout: timeouts.idleMs + BACKSTOP_MS,

@@ -39,7 +39,12 @@ afterEach(() => {
 });
 
 function setup(
-  opts: { stream?: boolean; signal?: AbortSignal; maxAttemptsPerChannel?: number } = {},
+  opts: {
+    stream?: boolean;
+    signal?: AbortSignal;
+    maxAttemptsPerChannel?: number;
+    timeouts?: typeof SHORT;
+  } = {},
 ) {
   const clock = new ManualClock();
   const breaker = new BreakerRegistry(clock, { failureThreshold: 3 });

@@ -172,3 +172,25 @@ describe('createUpstreamClient', () => {
     expect(up.requests).toHaveLength(0);
   });
 });
+
+describe('request bodies and headers', () => {
+  it('accepts a Headers object and an undici FormData body', async () => {
+    const { FormData } = await import('undici');
+    const form = new FormData();
+    form.set('model', 'whisper-1');
+    form.set('file', new Blob([new Uint8Array([1, 2, 3])]), 'a.wav');
+    up.script({ kind: 'ok' });
+    const res = await client.request({
+      url: `${up.baseUrl}/audio/transcriptions`,
+      headers: new Headers({ authorization: 'Bearer sk-form' }),
+      body: form,
+      timeouts,
+    });
+    await res.text();
+    expect(up.requests[0]?.headers.authorization).toBe('Bearer sk-form');
+    expect(String(up.requests[0]?.headers['content-type'])).toMatch(
+      /^multipart\/form-data; boundary=/,
+    );
+    expect(String(up.requests[0]?.body)).toContain('name="model"');
+  });
+});
