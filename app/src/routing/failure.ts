@@ -1,0 +1,223 @@
+import { parseRetryAfter, type HeaderSource } from './backoff.ts';
+
+/**
+ * Why an upstream attempt failed. The kind alone decides retry, failover and breaker effect
+ * (see failurePolicy), so transports and response parsers only have to classify.
+ *
+ * - connect: refused, reset or dropped connection (before or during the response)
+ * - timeout-connect / timeout-first-byte / timeout-idle: the three per-channel timeouts
+ * - http-status: any other non-2xx status (retryable or not, see isRetryableStatus)
+ * - auth: 401/403 — the channel's key is rejected
+ * - insufficient-quota: the channel's account is out of money or quota
+ * - model: the channel does not serve this model (404, or 400 model_not_found)
+ * - malformed: a 2xx body that is not the wire format (bad JSON, broken SSE)
+ * - stream-error: an `{"error":…}` object inside a 200 stream
+ * - aborted: the client went away; never retried, never held against the channel
+ */
+export type FailureKind =
+  | 'connect'
+  | 'timeout-connect'
+  | 'timeout-first-byte'
+  | 'timeout-idle'
+  | 'http-status'
+  | 'auth'
+  | 'insufficient-quota'
+  | 'model'
+  | 'malformed'
+  | 'stream-error'
+  | 'aborted';
+
+/** The upstream's own OpenAI-shaped error, kept so a client error can be passed through. */
+export interface UpstreamErrorBody {
+  message: string;
+  type: string | null;
+  code: string | null;
+  param: string | null;
+}
+
+export interface UpstreamFailure {
+  kind: FailureKind;
+  /** Short description for logs; never contains request headers or keys. */
+  message: string;
+  status?: number;
+  retryAfterMs?: number;
+  error?: UpstreamErrorBody;
+}
+
+/** Thrown by the upstream client so attempt code needs no try/catch for transport failures. */
+export class UpstreamError extends Error {
+  readonly failure: UpstreamFailure;
+  constructor(failure: UpstreamFailure, options?: ErrorOptions) {
+    super(failure.message, options);
+    this.name = 'UpstreamError';
+    this.failure = failure;
+  }
+}
+
+export function isUpstreamError(value: unknown): value is UpstreamError {
+  return value instanceof UpstreamError;
+}
+
+/** Statuses worth asking again: timeouts, conflicts, rate limits and server faults. */
+export function isRetryableStatus(status: number): boolean {
+  return status === 408 || status === 409 || status === 429 || (status >= 500 && status <= 599);
+}
+
+export interface FailurePolicy {
+  /** Ask the same channel again after a backoff. */
+  retrySameChannel: boolean;
+  /** Move to the next channel when this one is given up. False = answer the client now. */
+  failover: boolean;
+  /** What the failure counts against: nothing, the channel, the channel+model, or the key. */
+  breaker: 'none' | 'channel' | 'model' | 'dead';
+}
+
+export function failurePolicy(failure: Pick<UpstreamFailure, 'kind' | 'status'>): FailurePolicy {
+  switch (failure.kind) {
+    case 'connect':
+    case 'timeout-connect':
+      return { retrySameChannel: true, failover: true, breaker: 'channel' };
+    case 'http-status':
+      return failure.status !== undefined && isRetryableStatus(failure.status)
+        ? { retrySameChannel: true, failover: true, breaker: 'channel' }
+        : // The request itself is wrong: every channel would say the same, and the channel is
+          // healthy, so the client gets the answer as is.
+          { retrySameChannel: false, failover: false, breaker: 'none' };
+    // A channel that sat silent for a whole timeout, or talked nonsense, is unlikely to do
+    // better straight away; waiting for it again would spend the client's time budget.
+    case 'timeout-first-byte':
+    case 'timeout-idle':
+    case 'malformed':
+    case 'stream-error':
+      return { retrySameChannel: false, failover: true, breaker: 'channel' };
+    case 'auth':
+    case 'insufficient-quota':
+      return { retrySameChannel: false, failover: true, breaker: 'dead' };
+    case 'model':
+      return { retrySameChannel: false, failover: true, breaker: 'model' };
+    case 'aborted':
+      return { retrySameChannel: false, failover: false, breaker: 'none' };
+  }
+}
+
+const MAX_MESSAGE = 300;
+
+function str(value: unknown): string | null {
+  return typeof value === 'string' ? value : typeof value === 'number' ? String(value) : null;
+}
+
+/** Reads `{"error":{…}}` (or a bare `{"message":…}`) from an upstream body; tolerant of junk. */
+export function parseUpstreamErrorBody(text: string | undefined): UpstreamErrorBody | undefined {
+  if (!text) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  return upstreamErrorFromObject(parsed);
+}
+
+export function upstreamErrorFromObject(parsed: unknown): UpstreamErrorBody | undefined {
+  if (typeof parsed !== 'object' || parsed === null) return undefined;
+  const outer = parsed as Record<string, unknown>;
+  const inner =
+    typeof outer.error === 'object' && outer.error !== null
+      ? (outer.error as Record<string, unknown>)
+      : typeof outer.error === 'string'
+        ? { message: outer.error }
+        : outer;
+  const message = str(inner.message);
+  if (message === null) return undefined;
+  return {
+    message: message.slice(0, MAX_MESSAGE),
+    type: str(inner.type),
+    code: str(inner.code),
+    param: str(inner.param),
+  };
+}
+
+const QUOTA_CODES = new Set([
+  'insufficient_quota',
+  'billing_hard_limit_reached',
+  'billing_not_active',
+]);
+const BILLING_TEXT = /billing|quota|balance|credit|payment|insufficient[ _]funds/i;
+const MODEL_CODES = new Set(['model_not_found', 'model_not_available', 'invalid_model']);
+const MODEL_TEXT =
+  /model\b.*\b(does not exist|not exist|not found|not supported|unsupported|unknown|is not available)/i;
+
+export interface HttpFailureInput {
+  status: number;
+  headers?: HeaderSource;
+  /** The response body (bounded by the caller); used for the error code and message. */
+  bodyText?: string;
+  /** Epoch ms, for Retry-After HTTP-dates. */
+  now: number;
+}
+
+/**
+ * Classifies a non-2xx upstream answer. Decisions:
+ * - 402 always means the channel's account cannot pay: insufficient-quota.
+ * - 429 is a rate limit unless its code says the quota is gone (OpenAI's insufficient_quota).
+ * - 403 is auth unless it talks about billing/quota (some providers answer 403 to unpaid
+ *   accounts); both mark the key dead, the kind only makes the log honest.
+ * - 404 from a model endpoint means the channel lacks the model the relay thought it had
+ *   (or a wrong baseUrl); 400 counts as model only with a model code or wording, because a
+ *   plain 400 is about the client's request and must reach the client.
+ * - "overloaded" answers arrive as 429/5xx/529 and are ordinary retryable statuses.
+ */
+export function classifyHttpFailure(input: HttpFailureInput): UpstreamFailure {
+  const { status } = input;
+  const error = parseUpstreamErrorBody(input.bodyText);
+  const retryAfterMs = parseRetryAfter(input.headers, input.now);
+  const base = {
+    status,
+    ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+    ...(error ? { error } : {}),
+  };
+  const code = error?.code ?? error?.type ?? '';
+  const text = error?.message ?? '';
+  const quotaCode = QUOTA_CODES.has(code) || QUOTA_CODES.has(error?.type ?? '');
+
+  if (
+    status === 402 ||
+    (status === 429 && quotaCode) ||
+    (status === 403 && (quotaCode || BILLING_TEXT.test(text)))
+  ) {
+    return {
+      kind: 'insufficient-quota',
+      message: `upstream ${status}: insufficient quota`,
+      ...base,
+    };
+  }
+  if (status === 401 || status === 403) {
+    return { kind: 'auth', message: `upstream ${status}: key rejected`, ...base };
+  }
+  if (status === 404 || (status === 400 && (MODEL_CODES.has(code) || MODEL_TEXT.test(text)))) {
+    return { kind: 'model', message: `upstream ${status}: model not available`, ...base };
+  }
+  return { kind: 'http-status', message: `upstream ${status}`, ...base };
+}
+
+/** An `{"error":…}` object found inside a 200 event stream. */
+export function classifyStreamError(payload: unknown): UpstreamFailure {
+  const error = upstreamErrorFromObject(payload);
+  const code = error?.code ?? error?.type ?? '';
+  if (QUOTA_CODES.has(code)) {
+    return {
+      kind: 'insufficient-quota',
+      message: 'upstream stream error: insufficient quota',
+      ...(error ? { error } : {}),
+    };
+  }
+  return {
+    kind: 'stream-error',
+    message: 'upstream sent an error inside the stream',
+    ...(error ? { error } : {}),
+  };
+}
+
+export function abortedFailure(): UpstreamFailure {
+  return { kind: 'aborted', message: 'client disconnected' };
+}

@@ -1,0 +1,243 @@
+import { Agent, request, type FormData } from 'undici';
+import { UpstreamError, type FailureKind, type UpstreamFailure } from './failure.ts';
+
+export interface UpstreamTimeouts {
+  /** TCP (and TLS) connect. */
+  connectMs: number;
+  /** From request sent to complete response headers. */
+  firstByteMs: number;
+  /** Longest silence between two body chunks. */
+  idleMs: number;
+}
+
+export const DEFAULT_TIMEOUTS: UpstreamTimeouts = {
+  connectMs: 10_000,
+  // CloudFront's default origin read timeout; see DESIGN.md.
+  firstByteMs: 60_000,
+  idleMs: 60_000,
+};
+
+export interface UpstreamRequest {
+  url: string;
+  method?: 'GET' | 'POST';
+  headers?: Record<string, string> | Headers;
+  /** FormData is undici's (multipart uploads such as audio transcriptions). */
+  body?: string | Uint8Array | FormData | null;
+  timeouts?: Partial<UpstreamTimeouts>;
+  /** Client disconnect (or the failover budget): closes the upstream socket. */
+  signal?: AbortSignal;
+}
+
+export interface UpstreamResponse {
+  status: number;
+  headers: Headers;
+  /**
+   * The body as a Web stream (async-iterable, pipes into TextDecoderStream and
+   * eventsource-parser's EventSourceParserStream). It errors with UpstreamError whose kind
+   * is timeout-idle, connect (dropped mid-body) or aborted. Cancelling it closes the socket.
+   */
+  body: ReadableStream<Uint8Array>;
+  /** Reads the whole body as UTF-8, at most `maxBytes` (the rest is dropped, socket closed). */
+  text(maxBytes?: number): Promise<string>;
+}
+
+export interface UpstreamClient {
+  request(req: UpstreamRequest): Promise<UpstreamResponse>;
+  close(): Promise<void>;
+}
+
+export interface UpstreamClientOptions {
+  /** Idle keep-alive sockets are closed after this long. */
+  keepAliveTimeoutMs?: number;
+  /** Sockets per origin. */
+  connectionsPerOrigin?: number;
+}
+
+const DEFAULT_TEXT_LIMIT = 1 << 20;
+const BACKSTOP_MS = 1_000;
+
+interface ErrorLike {
+  code?: unknown;
+  name?: unknown;
+}
+
+/** Maps undici / socket errors to a failure; `phase` tells a dropped body from a refused connect. */
+export function classifyTransportError(
+  err: unknown,
+  phase: 'headers' | 'body',
+  aborted: boolean,
+): UpstreamFailure {
+  const { code, name } = (typeof err === 'object' && err !== null ? err : {}) as ErrorLike;
+  const fail = (kind: FailureKind, message: string): UpstreamFailure => ({ kind, message });
+  if (aborted || code === 'UND_ERR_ABORTED' || name === 'AbortError') {
+    return fail('aborted', 'request aborted');
+  }
+  switch (code) {
+    case 'UND_ERR_CONNECT_TIMEOUT':
+      return fail('timeout-connect', 'upstream connect timed out');
+    case 'UND_ERR_HEADERS_TIMEOUT':
+      return fail('timeout-first-byte', 'upstream sent no response headers in time');
+    case 'UND_ERR_BODY_TIMEOUT':
+      return fail('timeout-idle', 'upstream went silent mid-response');
+    case 'UND_ERR_HEADERS_OVERFLOW':
+    case 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH':
+      return fail('malformed', `upstream response malformed (${code})`);
+  }
+  if (typeof code === 'string' && code.startsWith('HPE_')) {
+    return fail('malformed', `upstream response malformed (${code})`);
+  }
+  const codeText = typeof code === 'string' ? ` (${code})` : '';
+  return fail(
+    'connect',
+    phase === 'headers'
+      ? `upstream connection failed${codeText}`
+      : `upstream connection dropped mid-response${codeText}`,
+  );
+}
+
+function toHeaders(raw: Record<string, string | string[] | undefined>): Headers {
+  const headers = new Headers();
+  for (const [key, value] of Object.entries(raw)) {
+    if (value === undefined) continue;
+    for (const v of Array.isArray(value) ? value : [value]) headers.append(key, v);
+  }
+  return headers;
+}
+
+/**
+ * HTTP client for upstream providers: one undici Agent (keep-alive pool per origin) per
+ * connect timeout value, since undici sets that per dispatcher; first-byte and idle timeouts
+ * are per request. Every failure surfaces as UpstreamError with a FailureKind.
+ */
+export function createUpstreamClient(options: UpstreamClientOptions = {}): UpstreamClient {
+  const agents = new Map<number, Agent>();
+  const agentFor = (connectMs: number): Agent => {
+    let agent = agents.get(connectMs);
+    if (!agent) {
+      agent = new Agent({
+        connect: { timeout: connectMs },
+        keepAliveTimeout: options.keepAliveTimeoutMs ?? 4_000,
+        connections: options.connectionsPerOrigin ?? 64,
+      });
+      agents.set(connectMs, agent);
+    }
+    return agent;
+  };
+
+  return {
+    async request(req) {
+      const timeouts = { ...DEFAULT_TIMEOUTS, ...req.timeouts };
+      const outer = req.signal;
+      if (outer?.aborted)
+        throw new UpstreamError(classifyTransportError(undefined, 'headers', true));
+
+      // Our own timers: undici's header/body timeouts run on a ~0.5-1 s coarse clock, too
+      // loose for short per-channel limits; undici's stay as a backstop.
+      const controller = new AbortController();
+      let timedOut: UpstreamFailure | undefined;
+      let timer: NodeJS.Timeout | undefined;
+      const arm = (kind: FailureKind, ms: number, message: string): void => {
+        clearTimeout(timer);
+        timer = setTimeout(() => {
+          timedOut = { kind, message };
+          controller.abort(new UpstreamError(timedOut));
+        }, ms);
+      };
+      const disarm = (): void => clearTimeout(timer);
+      const onOuterAbort = (): void => controller.abort(outer?.reason);
+      outer?.addEventListener('abort', onOuterAbort, { once: true });
+      const finish = (): void => {
+        disarm();
+        outer?.removeEventListener('abort', onOuterAbort);
+      };
+      const toError = (err: unknown, phase: 'headers' | 'body'): UpstreamError => {
+        if (err instanceof UpstreamError) return err;
+        if (timedOut) return new UpstreamError(timedOut, { cause: err });
+        return new UpstreamError(classifyTransportError(err, phase, outer?.aborted === true), {
+          cause: err,
+        });
+      };
+
+      // First byte counts from the start, connect included: it is the client's wait.
+      arm('timeout-first-byte', timeouts.firstByteMs, 'upstream sent no response headers in time');
+      let res: Awaited<ReturnType<typeof request>>;
+      try {
+        res = await request(req.url, {
+          dispatcher: agentFor(timeouts.connectMs),
+          method: req.method ?? 'POST',
+          headers:
+            req.headers instanceof Headers ? Object.fromEntries(req.headers) : (req.headers ?? {}),
+          body: req.body ?? null,
+          headersTimeout: timeouts.firstByteMs + BACKSTOP_MS,
+          bodyTimeout: timeouts.idleMs + BACKSTOP_MS,
+          signal: controller.signal,
+        });
+      } catch (err) {
+        finish();
+        throw toError(err, 'headers');
+      }
+      disarm();
+      const nodeBody = res.body;
+      const iterator = nodeBody[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+
+      const body = new ReadableStream<Uint8Array>(
+        {
+          async pull(ctrl) {
+            arm('timeout-idle', timeouts.idleMs, 'upstream went silent mid-response');
+            try {
+              const { value, done } = await iterator.next();
+              disarm();
+              if (done) {
+                finish();
+                ctrl.close();
+              } else {
+                ctrl.enqueue(new Uint8Array(value.buffer, value.byteOffset, value.length));
+              }
+            } catch (err) {
+              finish();
+              ctrl.error(toError(err, 'body'));
+            }
+          },
+          cancel() {
+            finish();
+            // Destroying the undici body aborts the request, which closes the socket.
+            nodeBody.destroy();
+          },
+        },
+        { highWaterMark: 0 },
+      );
+
+      return {
+        status: res.statusCode,
+        headers: toHeaders(res.headers),
+        body,
+        async text(maxBytes = DEFAULT_TEXT_LIMIT) {
+          const reader = body.getReader();
+          const decoder = new TextDecoder();
+          let out = '';
+          let size = 0;
+          try {
+            for (;;) {
+              const { value, done } = await reader.read();
+              if (done) break;
+              const room = maxBytes - size;
+              size += value.byteLength;
+              out += decoder.decode(value.subarray(0, Math.max(0, room)), { stream: true });
+              if (size >= maxBytes) {
+                await reader.cancel();
+                break;
+              }
+            }
+          } finally {
+            reader.releaseLock();
+          }
+          return out + decoder.decode();
+        },
+      };
+    },
+    async close() {
+      await Promise.all([...agents.values()].map((a) => a.close()));
+      agents.clear();
+    },
+  };
+}

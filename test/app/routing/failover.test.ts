@@ -1,0 +1,290 @@
+import { describe, expect, it } from 'vitest';
+import { BreakerRegistry } from '../../../app/src/routing/breaker.ts';
+import {
+  runWithFailover,
+  type AttemptContext,
+  type AttemptResult,
+  type FailoverEvent,
+  type FailoverOptions,
+} from '../../../app/src/routing/failover.ts';
+import { UpstreamError, type UpstreamFailure } from '../../../app/src/routing/failure.ts';
+import { ManualClock } from '../../fixtures/manual-clock.ts';
+import { seededRandom } from '../../fixtures/seeded-random.ts';
+
+interface Ch {
+  name: string;
+  priority?: number;
+  weight?: number;
+}
+
+type Script = Record<
+  string,
+  Array<
+    UpstreamFailure | 'ok' | 'throw' | ((ctx: AttemptContext) => Promise<AttemptResult<string>>)
+  >
+>;
+
+/** A scripted upstream per channel: each call takes the next outcome. */
+function scripted(script: Script) {
+  const calls: string[] = [];
+  const attempt = async (ch: Ch, ctx: AttemptContext): Promise<AttemptResult<string>> => {
+    calls.push(ch.name);
+    const next = script[ch.name]?.shift() ?? 'ok';
+    if (next === 'ok') return { ok: true, value: `from ${ch.name}` };
+    if (next === 'throw') throw new Error('bug in attempt');
+    if (typeof next === 'function') return next(ctx);
+    return { ok: false, failure: next };
+  };
+  return { calls, attempt };
+}
+
+const s500: UpstreamFailure = { kind: 'http-status', status: 500, message: 'upstream 500' };
+const s400: UpstreamFailure = { kind: 'http-status', status: 400, message: 'upstream 400' };
+
+function setup(script: Script, over: Partial<FailoverOptions<Ch, string>> = {}) {
+  const clock = new ManualClock();
+  const breaker = new BreakerRegistry(clock, { failureThreshold: 3, cooldownMs: 10_000 });
+  const events: FailoverEvent[] = [];
+  const { calls, attempt } = scripted(script);
+  const options: FailoverOptions<Ch, string> = {
+    candidates: [{ name: 'a' }, { name: 'b', priority: 1 }, { name: 'c', priority: 2 }],
+    attempt,
+    maxAttemptsPerChannel: 2,
+    maxTotalMs: 60_000,
+    clock,
+    breaker,
+    backoff: { baseMs: 100, capMs: 1_000 },
+    random: seededRandom(3),
+    onAttempt: (e) => void events.push(e),
+    ...over,
+  };
+  return { clock, breaker, events, calls, run: () => runWithFailover(options) };
+}
+
+describe('runWithFailover', () => {
+  it('retries a retryable failure on the same channel after a jittered backoff', async () => {
+    const t = setup({ a: [s500, 'ok'] });
+    const running = t.run();
+    await t.clock.waitForSleepers(2); // budget timer + backoff
+    const backoff = t.clock.pending()[0] as number;
+    expect(backoff).toBeGreaterThanOrEqual(0);
+    expect(backoff).toBeLessThan(100);
+    await t.clock.advance(backoff);
+    const result = await running;
+    expect(result).toMatchObject({ ok: true, value: 'from a', channel: { name: 'a' } });
+    expect(t.calls).toEqual(['a', 'a']);
+    expect(t.events.map((e) => e.type)).toEqual(['attempt', 'failure', 'attempt', 'success']);
+  });
+
+  it('fails over after the per-channel attempts are spent, never returning to a channel', async () => {
+    const t = setup(
+      { a: [s500, s500], b: [s500, s500], c: ['ok'] },
+      { backoff: { baseMs: 0, capMs: 0 } },
+    );
+    const result = await t.run();
+    expect(result.ok).toBe(true);
+    expect(t.calls).toEqual(['a', 'a', 'b', 'b', 'c']);
+    expect(result.attempts.map((a) => [a.channel, a.channelAttempt, a.ok])).toEqual([
+      ['a', 1, false],
+      ['a', 2, false],
+      ['b', 1, false],
+      ['b', 2, false],
+      ['c', 1, true],
+    ]);
+  });
+
+  it('passes a 400 straight back without retry or failover', async () => {
+    const t = setup({ a: [s400] });
+    const result = await t.run();
+    expect(result).toMatchObject({ ok: false, reason: 'client-error', failure: { status: 400 } });
+    expect(t.calls).toEqual(['a']);
+    expect(t.breaker.snapshot()[0]?.failuresInWindow).toBe(0);
+  });
+
+  it('fails over at once on timeouts, auth and model errors', async () => {
+    const t = setup({
+      a: [{ kind: 'timeout-first-byte', message: 't' }],
+      b: [{ kind: 'auth', status: 401, message: 'k' }],
+      c: [{ kind: 'model', status: 404, message: 'm' }],
+    });
+    const result = await t.run();
+    expect(result).toMatchObject({ ok: false, reason: 'exhausted', failure: { kind: 'model' } });
+    expect(t.calls).toEqual(['a', 'b', 'c']);
+    expect(t.breaker.snapshot().find((s) => s.channel === 'b')?.dead).toBe(true);
+  });
+
+  it('waits exactly Retry-After, and fails over when it exceeds the cap', async () => {
+    const t = setup(
+      { a: [{ ...s500, status: 429, retryAfterMs: 2_000 }, 'ok'] },
+      { retryAfterCapMs: 5_000 },
+    );
+    const running = t.run();
+    await t.clock.waitForSleepers(2);
+    expect(t.clock.pending()).toEqual([2_000, 60_000]);
+    await t.clock.advance(1_999);
+    expect(t.calls).toEqual(['a']);
+    await t.clock.advance(1);
+    expect((await running).ok).toBe(true);
+    expect(t.calls).toEqual(['a', 'a']);
+
+    const long = setup(
+      { a: [{ ...s500, status: 429, retryAfterMs: 30_000 }] },
+      { retryAfterCapMs: 5_000 },
+    );
+    expect((await long.run()).ok).toBe(true);
+    expect(long.calls).toEqual(['a', 'b']);
+  });
+
+  it('skips channels whose breaker refuses, and reports when none is left', async () => {
+    const t = setup({});
+    for (let i = 0; i < 3; i++) {
+      const adm = t.breaker.acquire('a');
+      if (adm.admitted) adm.permit.failure(s500);
+    }
+    const result = await t.run();
+    expect(t.calls).toEqual(['b']);
+    expect(result.ok).toBe(true);
+
+    const none = setup({}, { candidates: [{ name: 'a' }] });
+    for (let i = 0; i < 3; i++) {
+      const adm = none.breaker.acquire('a');
+      if (adm.admitted) adm.permit.failure(s500);
+    }
+    await none.clock.advance(4_000);
+    expect(await none.run()).toMatchObject({
+      ok: false,
+      reason: 'no-channel',
+      retryAfterMs: 6_000,
+    });
+    expect(none.calls).toEqual([]);
+  });
+
+  it('stops the retry loop on a client abort during backoff, without blaming the channel', async () => {
+    const client = new AbortController();
+    const t = setup(
+      { a: [s500, 'ok'] },
+      { signal: client.signal, backoff: { baseMs: 1_000, capMs: 1_000 }, random: () => 0.5 },
+    );
+    const running = t.run();
+    await t.clock.waitForSleepers(2);
+    client.abort();
+    const result = await running;
+    expect(result).toMatchObject({ ok: false, reason: 'aborted' });
+    expect(t.calls).toEqual(['a']);
+    expect(t.clock.pending()).toEqual([]);
+  });
+
+  it('does not count an attempt that failed because the client left', async () => {
+    const client = new AbortController();
+    const t = setup(
+      {
+        a: [
+          async () => {
+            client.abort();
+            return { ok: false, failure: { kind: 'connect', message: 'socket closed' } };
+          },
+        ],
+      },
+      { signal: client.signal },
+    );
+    expect(await t.run()).toMatchObject({
+      ok: false,
+      reason: 'aborted',
+      failure: { kind: 'aborted' },
+    });
+    expect(t.breaker.snapshot()[0]).toMatchObject({ failuresInWindow: 0, lastFailure: null });
+  });
+
+  it('after commit a failure ends the run: no failover, breaker told', async () => {
+    const t = setup({
+      a: [
+        async (ctx) => {
+          ctx.commit();
+          expect(ctx.remainingMs()).toBe(Infinity);
+          return { ok: false, failure: { kind: 'timeout-idle', message: 'silent' } };
+        },
+      ],
+    });
+    const result = await t.run();
+    expect(result).toMatchObject({
+      ok: false,
+      reason: 'committed',
+      committed: true,
+      failure: { kind: 'timeout-idle' },
+    });
+    expect(t.calls).toEqual(['a']);
+    expect(t.breaker.snapshot()[0]?.failuresInWindow).toBe(1);
+  });
+
+  it('the time budget aborts an attempt before commit, but not after', async () => {
+    const hang = (ctx: AttemptContext): Promise<AttemptResult<string>> =>
+      new Promise((_, reject) =>
+        ctx.signal.addEventListener('abort', () =>
+          reject(new UpstreamError({ kind: 'aborted', message: 'aborted' })),
+        ),
+      );
+    const t = setup({ a: [hang] }, { maxTotalMs: 5_000 });
+    const running = t.run();
+    await t.clock.waitForSleepers(1);
+    await t.clock.advance(5_000);
+    expect(await running).toMatchObject({ ok: false, reason: 'budget' });
+    expect(t.breaker.snapshot()[0]?.failuresInWindow).toBe(0);
+
+    let release: (() => void) | undefined;
+    const long = setup(
+      {
+        a: [
+          async (ctx) => {
+            ctx.commit();
+            await new Promise<void>((r) => (release = r));
+            return { ok: !ctx.signal.aborted, value: 'streamed' } as AttemptResult<string>;
+          },
+        ],
+      },
+      { maxTotalMs: 5_000 },
+    );
+    const streaming = long.run();
+    await long.clock.advance(60_000);
+    release?.();
+    expect(await streaming).toMatchObject({ ok: true, value: 'streamed', committed: true });
+  });
+
+  it('does not retry on the same channel when the backoff would overrun the budget', async () => {
+    const t = setup(
+      { a: [s500], b: ['ok'] },
+      { maxTotalMs: 500, backoff: { baseMs: 10_000, capMs: 10_000 }, random: () => 0.9 },
+    );
+    expect((await t.run()).ok).toBe(true);
+    expect(t.calls).toEqual(['a', 'b']);
+  });
+
+  it('maps a thrown UpstreamError to a failure and lets other throws through', async () => {
+    const t = setup({
+      a: [
+        async () => {
+          throw new UpstreamError({ kind: 'timeout-first-byte', message: 'slow' });
+        },
+      ],
+    });
+    expect((await t.run()).ok).toBe(true);
+    expect(t.calls).toEqual(['a', 'b']);
+
+    const bug = setup({ a: ['throw'] });
+    await expect(bug.run()).rejects.toThrow('bug in attempt');
+    // The permit was released: the channel is still admitted and unblamed.
+    expect(bug.breaker.peek('a').admitted).toBe(true);
+    expect(bug.breaker.snapshot()[0]?.failuresInWindow).toBe(0);
+  });
+
+  it('a half-open probe that succeeds closes the circuit', async () => {
+    const t = setup({ a: ['ok'] });
+    for (let i = 0; i < 3; i++) {
+      const adm = t.breaker.acquire('a');
+      if (adm.admitted) adm.permit.failure(s500);
+    }
+    await t.clock.advance(10_000);
+    const result = await t.run();
+    expect(result.ok && result.attempts[0]?.probe).toBe(true);
+    expect(t.breaker.snapshot()[0]?.state).toBe('closed');
+  });
+});

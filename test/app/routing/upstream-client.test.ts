@@ -1,0 +1,196 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { UpstreamError, type FailureKind } from '../../../app/src/routing/failure.ts';
+import {
+  createUpstreamClient,
+  type UpstreamClient,
+} from '../../../app/src/routing/upstream-client.ts';
+import { startFaultUpstream, type FaultUpstream } from '../../fixtures/fault-upstream.ts';
+
+let up: FaultUpstream;
+let client: UpstreamClient;
+const timeouts = { connectMs: 1_000, firstByteMs: 200, idleMs: 200 };
+
+beforeAll(async () => {
+  up = await startFaultUpstream();
+  client = createUpstreamClient();
+});
+afterAll(async () => {
+  await client.close();
+  await up.close();
+});
+afterEach(() => {
+  up.requests.length = 0;
+});
+
+// Abort tests use these, so that only the abort can close the socket within 1 s.
+const slow = { connectMs: 10_000, firstByteMs: 10_000, idleMs: 10_000 };
+
+const chat = (stream: boolean, signal?: AbortSignal, t = timeouts) =>
+  client.request({
+    url: `${up.baseUrl}/chat/completions`,
+    headers: { 'content-type': 'application/json', authorization: 'Bearer sk-test' },
+    body: JSON.stringify({ model: 'm', stream, messages: [] }),
+    timeouts: t,
+    ...(signal ? { signal } : {}),
+  });
+
+async function kindOf(p: Promise<unknown>): Promise<FailureKind> {
+  try {
+    await p;
+  } catch (err) {
+    if (err instanceof UpstreamError) return err.failure.kind;
+    throw err;
+  }
+  throw new Error('expected an UpstreamError');
+}
+
+async function drain(body: ReadableStream<Uint8Array>): Promise<string> {
+  let out = '';
+  const decoder = new TextDecoder();
+  for await (const bytes of body) out += decoder.decode(bytes, { stream: true });
+  return out;
+}
+
+describe('createUpstreamClient', () => {
+  it('returns status, headers and the body; sends method, headers and body', async () => {
+    up.script({ kind: 'ok', content: 'hello there' });
+    const res = await chat(false);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('application/json');
+    const json = JSON.parse(await res.text()) as {
+      choices: Array<{ message: { content: string } }>;
+    };
+    expect(json.choices[0]?.message.content).toBe('hello there');
+    expect(up.requests[0]).toMatchObject({
+      method: 'POST',
+      path: '/v1/chat/completions',
+      body: { model: 'm', stream: false },
+    });
+    expect(up.requests[0]?.headers.authorization).toBe('Bearer sk-test');
+  });
+
+  it('reuses keep-alive connections for sequential requests to the same origin', async () => {
+    // undici may open a second socket while the first is still being released, so the check
+    // is "fewer sockets than requests", which fails without keep-alive.
+    for (let i = 0; i < 4; i++) await (await chat(false)).text();
+    expect(up.requests).toHaveLength(4);
+    expect(new Set(up.requests.map((r) => r.remotePort)).size).toBeLessThan(4);
+  });
+
+  it('streams SSE as a Web ReadableStream', async () => {
+    up.script({ kind: 'ok', content: 'a b' });
+    const res = await chat(true);
+    expect(res.headers.get('content-type')).toContain('text/event-stream');
+    const text = await drain(res.body);
+    expect(text.endsWith('data: [DONE]\n\n')).toBe(true);
+    expect(text).toContain('"content":"a "');
+  });
+
+  it('non-2xx bodies are readable, bounded by text(maxBytes)', async () => {
+    up.script({ kind: 'status', status: 503, body: 'x'.repeat(100_000) });
+    const res = await chat(false);
+    expect(res.status).toBe(503);
+    expect(await res.text(1_000)).toHaveLength(1_000);
+  });
+
+  it('refused connection → connect', async () => {
+    const s = createServer();
+    await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+    const { port } = s.address() as AddressInfo;
+    await new Promise<void>((r) => s.close(() => r()));
+    const kind = await kindOf(
+      client.request({ url: `http://127.0.0.1:${port}/v1/chat/completions`, body: '{}', timeouts }),
+    );
+    expect(kind).toBe('connect');
+  });
+
+  it('no headers in time → timeout-first-byte, and the socket is closed', async () => {
+    up.script({ kind: 'hang-before-headers' });
+    expect(await kindOf(chat(true))).toBe('timeout-first-byte');
+    await up.requests[0]?.closed;
+  });
+
+  it('silence between chunks → timeout-idle from the body stream', async () => {
+    up.script({ kind: 'hang-mid-stream', afterChunks: 2 });
+    const res = await chat(true);
+    expect(await kindOf(drain(res.body))).toBe('timeout-idle');
+    await up.requests[0]?.closed;
+  });
+
+  it('slow chunks within the idle limit are fine', async () => {
+    up.script({ kind: 'ok', content: 'one two three', chunkDelayMs: 60, firstChunkDelayMs: 100 });
+    const res = await chat(true);
+    expect(await drain(res.body)).toContain('[DONE]');
+  });
+
+  it('socket dropped mid-body → connect', async () => {
+    up.script({ kind: 'drop-mid-stream', afterChunks: 2 });
+    const res = await chat(true);
+    expect(await kindOf(drain(res.body))).toBe('connect');
+  });
+
+  it('abort before headers → aborted, upstream socket closed within 1 s', async () => {
+    up.script({ kind: 'hang-before-headers' });
+    const ac = new AbortController();
+    const pending = chat(true, ac.signal, slow);
+    await up.waitForRequests(1);
+    const at = performance.now();
+    ac.abort();
+    expect(await kindOf(pending)).toBe('aborted');
+    expect(((await up.requests[0]?.closed) as number) - at).toBeLessThan(1_000);
+  });
+
+  it('abort mid-body and body cancel both close the upstream socket within 1 s', async () => {
+    up.script(
+      { kind: 'hang-mid-stream', afterChunks: 2 },
+      { kind: 'hang-mid-stream', afterChunks: 2 },
+    );
+    const ac = new AbortController();
+    const res = await chat(true, ac.signal, slow);
+    const reader = res.body.getReader();
+    await reader.read();
+    const at = performance.now();
+    ac.abort();
+    expect(await kindOf(reader.read())).toBe('aborted');
+    expect(((await up.requests[0]?.closed) as number) - at).toBeLessThan(1_000);
+
+    const res2 = await chat(true, undefined, slow);
+    const r2 = res2.body.getReader();
+    await r2.read();
+    const at2 = performance.now();
+    await r2.cancel();
+    expect(((await up.requests[1]?.closed) as number) - at2).toBeLessThan(1_000);
+  });
+
+  it('an already aborted signal sends nothing', async () => {
+    const ac = new AbortController();
+    ac.abort();
+    expect(await kindOf(chat(true, ac.signal))).toBe('aborted');
+    expect(up.requests).toHaveLength(0);
+  });
+});
+
+describe('request bodies and headers', () => {
+  it('accepts a Headers object and an undici FormData body', async () => {
+    const { FormData } = await import('undici');
+    const form = new FormData();
+    form.set('model', 'whisper-1');
+    form.set('file', new Blob([new Uint8Array([1, 2, 3])]), 'a.wav');
+    up.script({ kind: 'ok' });
+    const res = await client.request({
+      url: `${up.baseUrl}/audio/transcriptions`,
+      headers: new Headers({ authorization: 'Bearer sk-form' }),
+      body: form,
+      timeouts,
+    });
+    await res.text();
+    expect(up.requests[0]?.headers.authorization).toBe('Bearer sk-form');
+    expect(String(up.requests[0]?.headers['content-type'])).toMatch(
+      /^multipart\/form-data; boundary=/,
+    );
+    expect(String(up.requests[0]?.body)).toContain('name="model"');
+  });
+});
