@@ -15,6 +15,7 @@ import { billingRoutes } from './routes/billing.ts';
 import { healthRoutes } from './routes/health.ts';
 import { modelRoutes } from './routes/models.ts';
 import { openAiRoutes } from './routes/openai.ts';
+import { resolveRuntime } from './runtime.ts';
 import type { AppDeps, AppEnv } from './types.ts';
 
 export type { AppDeps, AppEnv };
@@ -32,12 +33,13 @@ const relayPath = (req: Request): string => {
 
 /** Builds the relay. No I/O and no env reads here: everything comes in through `deps`. */
 export function createApp(deps: AppDeps): Hono<AppEnv> {
-  const { config, logger } = deps;
-  const now = deps.now ?? Date.now;
+  const rt = resolveRuntime(deps);
+  const { config, logger } = rt;
+  const now = () => rt.clock.now();
   const app = new Hono<AppEnv>({ getPath: relayPath });
 
   app.use(requestId({ generator: newRequestId, limitLength: 128 }));
-  app.use(accessLog(logger, now, deps.inflight));
+  app.use(accessLog(logger, now, rt.inflight));
   app.use(
     cors({
       origin: config.server.corsOrigins.includes('*') ? '*' : [...config.server.corsOrigins],
@@ -49,7 +51,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     }),
   );
   app.use(originSecret(config.server.originSecret));
-  app.route('/', healthRoutes(deps));
+  app.route('/', healthRoutes(rt));
   // Public on purpose: image URLs are shared; their ids are unguessable.
   if (deps.imageStore) app.get('/images/*', imagesHandler(deps.imageStore));
 
@@ -66,13 +68,13 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
       },
     }),
   );
-  api.use(auth(deps.store, now));
-  api.use(usageRow(deps.store, logger, now));
-  api.route('/', openAiRoutes(deps));
-  api.route('/', audioRoutes(deps));
-  if (deps.imageStore) api.route('/', imageRoutes(deps, deps.imageStore));
-  api.route('/', modelRoutes(deps));
-  api.route('/', billingRoutes(deps));
+  api.use(auth(rt.store, now));
+  api.use(usageRow(rt.store, logger, now));
+  api.route('/', openAiRoutes(rt));
+  api.route('/', audioRoutes(rt));
+  if (deps.imageStore) api.route('/', imageRoutes(rt, deps.imageStore));
+  api.route('/', modelRoutes(rt));
+  api.route('/', billingRoutes(rt));
   app.route('/v1', api);
 
   app.notFound((c) =>

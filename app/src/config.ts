@@ -78,6 +78,10 @@ const serverSchema = z
     heartbeatMs: z.number().int().positive().default(15_000),
     /** Completion tokens reserved against quota when a request names no max_tokens. */
     defaultMaxTokens: z.number().int().positive().default(4096),
+    /** Tries on one channel (first try included) before failing over to the next. */
+    maxAttemptsPerChannel: z.number().int().min(1).max(10).default(2),
+    /** Time a request may spend on retries and failover before its first content byte. */
+    requestBudgetMs: z.number().int().positive().default(120_000),
     /** How long SIGTERM waits for in-flight requests and streams. */
     shutdownGraceMs: z.number().int().positive().default(30_000),
   })

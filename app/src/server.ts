@@ -6,7 +6,7 @@ import { ConfigError, loadRelayConfig } from './config.ts';
 import type { RelayConfig } from './config.ts';
 import { createLogger } from './logger.ts';
 import type { Logger } from './logger.ts';
-import { createUpstreamClient } from './proxy/upstream.ts';
+import { createUpstreamClient } from './routing/upstream-client.ts';
 import { SqliteStore } from './store/sqlite.ts';
 import { createInflightTracker } from './inflight.ts';
 import { createImageStore } from './images/index.ts';

@@ -2,7 +2,9 @@ import type { RelayConfig } from './config.ts';
 import type { Logger } from './logger.ts';
 import type { KeyRecord, Store, UsageSource } from './store/types.ts';
 import type { ImageStore } from './images/index.ts';
-import type { UpstreamClient } from './proxy/upstream.ts';
+import type { BreakerRegistry } from './routing/breaker.ts';
+import type { Clock } from './routing/clock.ts';
+import type { UpstreamClient } from './routing/upstream-client.ts';
 
 /** Everything the app needs from the outside world, handed in so tests can use real, local parts. */
 export interface AppDeps {
@@ -14,7 +16,10 @@ export interface AppDeps {
   readonly imageStore?: ImageStore;
   /** Weighted channel choice; injectable for deterministic tests. */
   readonly random?: () => number;
-  readonly now?: () => number;
+  /** Time for timeouts, backoff, breakers and latency; a manual clock in tests. */
+  readonly clock?: Clock;
+  /** Circuit state per channel; shared so /healthz can show it. */
+  readonly breaker?: BreakerRegistry;
   /** Tracks in-flight requests (streams included) for graceful shutdown. */
   readonly inflight?: InflightTracker;
 }

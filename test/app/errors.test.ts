@@ -180,22 +180,13 @@ describe('every failure is a contract error, never a 500', () => {
     expect(upstream.requests.length).toBe(before + 1);
   });
 
-  it("an upstream 401 (the relay's provider key) becomes a 502, never the client's 401", async () => {
-    upstream.overrides.push((_req, res) => {
-      openAiError(res, 401, 'Incorrect API key provided: up-key-123', 'invalid_api_key');
-      return true;
-    });
-    const res = await post(chat());
-    expect(res.status).toBe(502);
-    expect(res.body.error.code).toBe('upstream_auth_failed');
-    expect(JSON.stringify(res.body)).not.toContain('up-key-123');
-  });
-
-  it('an upstream 500 becomes a 502 and the usage row records the failure at no cost', async () => {
-    upstream.overrides.push((_req, res) => {
-      openAiError(res, 500, 'The server had an error', null, 'server_error');
-      return true;
-    });
+  it('an upstream that keeps failing with 500 becomes a 502 after its retries, at no cost to the key', async () => {
+    for (let i = 0; i < 2; i++) {
+      upstream.overrides.push((_req, res) => {
+        openAiError(res, 500, 'The server had an error', null, 'server_error');
+        return true;
+      });
+    }
     const res = await post(chat());
     expect(res.status).toBe(502);
     expect(res.body.error.code).toBe('upstream_error');
@@ -242,5 +233,16 @@ describe('every failure is a contract error, never a 500', () => {
       });
       expect(res.headers.get('x-request-id')).toMatch(/^req_/);
     }
+  });
+  // Last: a rejected provider key marks the channel dead, as it should, for the tests after it.
+  it("an upstream 401 (the relay's provider key) becomes a 502, never the client's 401", async () => {
+    upstream.overrides.push((_req, res) => {
+      openAiError(res, 401, 'Incorrect API key provided: up-key-123', 'invalid_api_key');
+      return true;
+    });
+    const res = await post(chat());
+    expect(res.status).toBe(502);
+    expect(res.body.error.code).toBe('upstream_auth_failed');
+    expect(JSON.stringify(res.body)).not.toContain('up-key-123');
   });
 });

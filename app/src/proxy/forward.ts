@@ -4,18 +4,28 @@ import { RelayError } from '../errors.ts';
 import type { Endpoint } from '../providers/types.ts';
 import { adapterFor } from '../providers/registry.ts';
 import type { Route } from '../routing/channels.ts';
-import { orderRoutes, routesFor } from '../routing/channels.ts';
+import { routesFor } from '../routing/channels.ts';
+import { runWithFailover } from '../routing/failover.ts';
+import type {
+  AttemptContext,
+  AttemptResult,
+  FailoverEvent,
+  FailoverResult,
+} from '../routing/failover.ts';
+import { classifyHttpFailure } from '../routing/failure.ts';
 import { matchesAny } from '../routing/patterns.ts';
-import type { AppDeps, AppEnv } from '../types.ts';
+import { SSE_HEADERS } from '../streaming/sse.ts';
+import { startHeartbeat } from '../streaming/heartbeat.ts';
+import type { AppEnv } from '../types.ts';
+import type { RelayRuntime } from '../runtime.ts';
+import { estimateTokens, usageFromPayload } from '../usage/extract.ts';
 import { costMicros, priceFor } from '../usage/pricing.ts';
+import { clientErrorFor } from './client-error.ts';
+import { ClientStream } from './client-stream.ts';
 import { forwardHeaders } from './headers.ts';
 import { Settlement } from './settlement.ts';
-import { relayJson } from './json.ts';
-import { relayStream } from './stream.ts';
-import type { AttemptFailure } from './upstream-errors.ts';
-import { failureFromStatus, failureFromTransport, readBounded } from './upstream-errors.ts';
-import type { UpstreamResponse } from './upstream.ts';
-import { UpstreamFailure, createUpstreamClient } from './upstream.ts';
+import { errorEvent, relayStreamAttempt } from './stream-attempt.ts';
+import type { StreamTally } from './stream-attempt.ts';
 
 export type UpstreamPayload =
   { readonly json: Record<string, unknown> } | { readonly form: FormData };
@@ -27,7 +37,7 @@ export interface ProxyJob {
   readonly stream: boolean;
   /** Whether the client itself asked for the usage chunk (`stream_options.include_usage`). */
   readonly clientWantsUsage: boolean;
-  /** The upstream body for one attempt: JSON rewritten for that channel, or a raw body. */
+  /** The upstream body for one attempt: JSON rewritten for that channel, or a fresh multipart form. */
   readonly body: (route: Route) => Promise<UpstreamPayload>;
   /** Tokens to hold quota for before the call. */
   readonly estimate: { readonly promptTokens: number; readonly completionTokens: number };
@@ -41,151 +51,366 @@ export interface ProxyJob {
   ) => Promise<{ body: unknown; images?: number }>;
 }
 
-export interface OpenedUpstream {
-  readonly route: Route;
-  readonly res: UpstreamResponse;
+interface JsonAnswer {
+  readonly status: number;
+  readonly contentType: string;
+  readonly text: string;
+  readonly json: unknown;
 }
 
-const defaultClient = createUpstreamClient();
+type Candidate = Route & {
+  readonly name: string;
+  readonly priority: number;
+  readonly weight: number;
+};
+
+const MAX_JSON_BYTES = 256 * 1024 * 1024;
+const MAX_ERROR_BYTES = 64 * 1024;
 
 export function modelNotFound(model: string): RelayError {
   return new RelayError(
     404,
     'model_not_found',
     `The model \`${model}\` does not exist or your key does not have access to it.`,
-    { param: 'model' },
+    {
+      param: 'model',
+    },
   );
 }
 
 /**
- * The relay's one proxy path: pick channels, hold quota, try channels in order until one
- * answers, then hand the answer to the JSON or SSE relayer, which settles usage exactly once.
+ * The relay's one proxy path: check the model, hold quota, then let the failover runner try
+ * channels (retries with backoff, breakers, time budget) until one answers. A JSON answer is
+ * returned whole; a stream is held until its first content, kept alive by heartbeats while a
+ * model thinks, and ended with an error event (never a fake [DONE]) if it breaks later.
+ * Exactly one usage row is written, however the request ends.
  */
-export async function proxy(c: Context<AppEnv>, deps: AppDeps, job: ProxyJob): Promise<Response> {
+export async function proxy(
+  c: Context<AppEnv>,
+  rt: RelayRuntime,
+  job: ProxyJob,
+): Promise<Response> {
   const key = c.get('key');
   const record = c.get('record');
   const requestId = c.get('requestId');
-  const now = deps.now ?? Date.now;
+  const { config, store, logger, clock } = rt;
   record.model = job.model;
 
   if (!matchesAny(key.models, job.model)) throw modelNotFound(job.model);
-  const routes = orderRoutes(routesFor(deps.config.channels, job.model), deps.random);
+  const routes = routesFor(config.channels, job.model);
   if (routes.length === 0) throw modelNotFound(job.model);
 
-  const price = priceFor(deps.config.prices, job.model, routes[0]?.upstreamModel);
+  const price = priceFor(config.prices, job.model, routes[0]?.upstreamModel);
   const hold = costMicros(price, { ...job.estimate, images: job.images ?? 0 });
-  const reservation = deps.store.reserve(key.id, hold);
+  const reservation = store.reserve(key.id, hold);
   if (!reservation) {
-    const remaining =
-      key.quotaMicros === null ? 0 : key.quotaMicros - key.usedMicros - key.reservedMicros;
+    const fresh = store.getKey(key.name) ?? key;
+    const left =
+      fresh.quotaMicros === null
+        ? 0
+        : Math.max(0, fresh.quotaMicros - fresh.usedMicros - fresh.reservedMicros);
     throw new RelayError(
       429,
       'insufficient_quota',
-      `This key's remaining quota ($${(Math.max(0, remaining) / 1e6).toFixed(4)}) cannot cover this request ` +
-        `(up to $${(hold / 1e6).toFixed(4)}). Top up the key or lower max_tokens.`,
+      `This key's remaining quota ($${(left / 1e6).toFixed(4)}) cannot cover this request (up to $${(hold / 1e6).toFixed(4)}). ` +
+        'Top up the key or lower max_tokens.',
       { type: 'insufficient_quota' },
     );
   }
   const settlement = new Settlement({
-    store: deps.store,
-    logger: deps.logger,
+    store,
+    logger,
     key,
     reservation,
     record,
     requestId,
     endpoint: job.endpoint,
     price,
-    now,
+    now: () => clock.now(),
   });
 
-  // The client hanging up aborts whatever upstream call is in flight.
-  const abort = new AbortController();
-  const clientSignal = c.req.raw.signal;
-  const onClientAbort = () => abort.abort(new UpstreamFailure('aborted', 'client went away'));
-  if (clientSignal.aborted) onClientAbort();
-  else clientSignal.addEventListener('abort', onClientAbort, { once: true });
-
-  try {
-    const opened = await openUpstream(c, deps, job, routes, abort.signal);
-    if ('failure' in opened) {
-      settlement.finish({
-        status: opened.failure.error.status,
-        usage: { promptTokens: 0, completionTokens: 0 },
-        source: 'none',
-        errorCode: opened.failure.error.code,
-      });
-      throw opened.failure.error;
-    }
-    record.channel = opened.route.channel.name;
-    record.upstreamModel = opened.route.upstreamModel;
-    settlement.price = priceFor(deps.config.prices, job.model, opened.route.upstreamModel);
-    const isSse = (opened.res.headers.get('content-type') ?? '').includes('text/event-stream');
-    const args = { c, deps, job, opened, settlement, abort, clientSignal, onClientAbort };
-    return job.stream && isSse ? await relayStream(args) : await relayJson(args);
-  } catch (err) {
-    clientSignal.removeEventListener('abort', onClientAbort);
-    if (!settlement.finished) {
-      const status = err instanceof RelayError ? err.status : 500;
-      settlement.finish({
-        status,
-        usage: { promptTokens: 0, completionTokens: 0 },
-        source: 'none',
-        errorCode: err instanceof RelayError ? err.code : 'server_error',
-      });
-    }
-    throw err;
-  }
-}
-
-/** Tries each route once, in order, until one answers 2xx; keeps the most telling failure. */
-async function openUpstream(
-  c: Context<AppEnv>,
-  deps: AppDeps,
-  job: ProxyJob,
-  routes: readonly Route[],
-  signal: AbortSignal,
-): Promise<OpenedUpstream | { failure: AttemptFailure }> {
-  const client = deps.upstream ?? defaultClient;
-  const record = c.get('record');
   const headers = forwardHeaders(c.req.raw.headers);
-  let last: AttemptFailure | undefined;
-  record.attempts = 0;
-  for (const route of routes) {
-    record.attempts++;
-    const body = await job.body(route);
+  const candidates: Candidate[] = routes.map((r) => ({
+    ...r,
+    name: r.channel.name,
+    priority: r.channel.priority,
+    weight: r.channel.weight,
+  }));
+  const sink = new ClientStream();
+  let streamOpen = false;
+  let tally: StreamTally | undefined;
+  let answer!: (
+    value:
+      | { kind: 'stream' }
+      | { kind: 'json'; value: JsonAnswer; route: Route }
+      | { kind: 'error'; error: RelayError },
+  ) => void;
+  const decided = new Promise<Parameters<typeof answer>[0]>((resolve) => (answer = resolve));
+  const openStream = () => {
+    if (streamOpen) return;
+    streamOpen = true;
+    answer({ kind: 'stream' });
+  };
+
+  // Until the first content, comments keep CloudFront (60 s read timeout) and clients waiting.
+  const heartbeat = job.stream
+    ? startHeartbeat({
+        clock,
+        intervalMs: config.server.heartbeatMs,
+        onBeat: async (comment) => {
+          openStream();
+          await sink.write(comment);
+        },
+      })
+    : undefined;
+
+  const send = async (route: Route, ctx: AttemptContext) => {
+    const payload = await job.body(route);
     const req = adapterFor(route.channel.type).buildRequest({
       channel: route.channel,
       endpoint: job.endpoint,
       headers,
-      ...body,
+      ...payload,
     });
-    let res: UpstreamResponse;
-    try {
-      res = await client.send(req, { signal, timeouts: route.channel.timeouts });
-    } catch (err) {
-      last = failureFromTransport(
-        err instanceof UpstreamFailure ? err : new UpstreamFailure('network', String(err)),
-      );
-      deps.logger.warn(
-        { requestId: c.get('requestId'), channel: route.channel.name, kind: last.kind },
+    const t = route.channel.timeouts;
+    return rt.upstream.request({
+      url: req.url,
+      method: req.method,
+      headers: req.headers,
+      body: req.body,
+      timeouts: {
+        connectMs: t.connectMs,
+        idleMs: t.idleMs,
+        firstByteMs: Math.max(1, Math.min(t.firstByteMs, ctx.remainingMs())),
+      },
+      signal: ctx.signal,
+    });
+  };
+
+  const attempt = async (
+    cand: Candidate,
+    ctx: AttemptContext,
+  ): Promise<AttemptResult<JsonAnswer | StreamTally>> => {
+    const res = await send(cand, ctx);
+    if (res.status < 200 || res.status > 299) {
+      const bodyText = await res.text(MAX_ERROR_BYTES).catch(() => '');
+      return {
+        ok: false,
+        failure: classifyHttpFailure({
+          status: res.status,
+          headers: res.headers,
+          bodyText,
+          now: clock.now(),
+        }),
+      };
+    }
+    const contentType = res.headers.get('content-type') ?? 'application/json';
+    if (job.stream && contentType.includes('text/event-stream')) {
+      return relayStreamAttempt({
+        res,
+        ctx,
+        sink,
+        clientWantsUsage: job.clientWantsUsage,
+        onCommit: (t) => {
+          tally = t;
+          heartbeat?.stop();
+          record.channel = cand.channel.name;
+          record.upstreamModel = cand.upstreamModel;
+          record.ttfbMs = clock.now() - record.startedAt;
+          settlement.price = priceFor(config.prices, job.model, cand.upstreamModel);
+          openStream();
+        },
+      });
+    }
+    const text = await res.text(MAX_JSON_BYTES);
+    let json: unknown;
+    if (contentType.includes('json')) {
+      try {
+        json = JSON.parse(text);
+      } catch {
+        return {
+          ok: false,
+          failure: { kind: 'malformed', message: 'upstream JSON answer does not parse' },
+        };
+      }
+    }
+    ctx.commit();
+    record.ttfbMs = clock.now() - record.startedAt;
+    return { ok: true, value: { status: res.status, contentType, text, json } };
+  };
+
+  const onAttempt = (e: FailoverEvent) => {
+    if (e.type === 'failure') {
+      logger.warn(
+        {
+          requestId,
+          channel: e.channel,
+          attempt: e.attemptNo,
+          kind: e.failure.kind,
+          upstreamStatus: e.failure.status,
+          next: e.next,
+        },
         'upstream attempt failed',
       );
-      if (!last.retryable) break;
-      continue;
     }
-    if (res.status >= 200 && res.status < 300) return { route, res };
-    const text = await readBounded(res.body);
-    last = failureFromStatus(res.status, res.headers, text, route.channel.name);
-    deps.logger.warn(
-      {
-        requestId: c.get('requestId'),
-        channel: route.channel.name,
-        upstreamStatus: res.status,
-        kind: last.kind,
-      },
-      'upstream attempt failed',
-    );
-    if (!last.retryable) break;
+  };
+
+  const run: Promise<FailoverResult<Candidate, JsonAnswer | StreamTally>> = runWithFailover({
+    candidates,
+    model: job.model,
+    attempt,
+    maxAttemptsPerChannel: config.server.maxAttemptsPerChannel,
+    maxTotalMs: config.server.requestBudgetMs,
+    clock,
+    breaker: rt.breaker,
+    random: rt.random,
+    signal: c.req.raw.signal,
+    onAttempt,
+  });
+
+  // What happens after the answer: the stream's end, and the one settlement.
+  const finished = run.then(
+    (result) => {
+      heartbeat?.stop();
+      record.attempts = result.attempts.length;
+      if (result.ok) {
+        if ('text' in result.value) {
+          record.channel = result.channel.channel.name;
+          record.upstreamModel = result.channel.upstreamModel;
+          settlement.price = priceFor(config.prices, job.model, result.channel.upstreamModel);
+          answer({ kind: 'json', value: result.value, route: result.channel });
+          return;
+        }
+        sink.close();
+        settleStream(200, 'upstream');
+        return;
+      }
+      const error = clientErrorFor(result.reason, result.failure, result.retryAfterMs);
+      if (result.reason !== 'aborted') {
+        logger.warn(
+          {
+            requestId,
+            reason: result.reason,
+            kind: result.failure?.kind,
+            attempts: result.attempts.length,
+          },
+          'no upstream could answer',
+        );
+      }
+      if (streamOpen) {
+        // Headers (and maybe content) are out: the only honest ending left is an error event.
+        const ended =
+          error.code === 'client_closed_request'
+            ? Promise.resolve()
+            : sink.write(errorEvent(error, requestId)).catch(() => {});
+        return ended.then(() => {
+          sink.close();
+          settleStream(error.status, tally ? 'partial' : 'none', error.code);
+        });
+      }
+      settlement.finish({
+        status: error.status,
+        usage: { promptTokens: 0, completionTokens: 0 },
+        source: 'none',
+        errorCode: error.code,
+      });
+      answer({ kind: 'error', error });
+    },
+    (err: unknown) => {
+      heartbeat?.stop();
+      logger.error({ err, requestId }, 'proxy failed unexpectedly');
+      const error = new RelayError(
+        500,
+        'server_error',
+        'The relay hit an unexpected error. It has been logged.',
+      );
+      if (streamOpen) {
+        return sink
+          .write(errorEvent(error, requestId))
+          .catch(() => {})
+          .then(() => {
+            sink.close();
+            settleStream(500, 'partial', error.code);
+          });
+      }
+      settlement.finish({
+        status: 500,
+        usage: { promptTokens: 0, completionTokens: 0 },
+        source: 'none',
+        errorCode: error.code,
+      });
+      answer({ kind: 'error', error });
+    },
+  );
+
+  function settleStream(
+    status: number,
+    source: 'upstream' | 'partial' | 'none',
+    errorCode?: string,
+  ) {
+    record.status = status;
+    const usage = tally?.usage ?? {
+      promptTokens: tally ? job.estimate.promptTokens : 0,
+      completionTokens: estimateTokens(tally?.generated ?? ''),
+    };
+    settlement.finish({
+      status,
+      usage,
+      source: source === 'upstream' ? (tally?.usage ? 'upstream' : 'estimated') : source,
+      errorCode: errorCode ?? null,
+    });
   }
-  return { failure: last ?? { retryable: false, kind: 'none', error: modelNotFound(job.model) } };
+
+  const decision = await decided;
+  if (decision.kind === 'error') throw decision.error;
+  if (decision.kind === 'stream') {
+    record.done = finished.then(() => {});
+    return c.body(sink.readable, 200, SSE_HEADERS);
+  }
+  return relayJsonAnswer(c, job, decision.value, decision.route, settlement);
+}
+
+/** Bills a whole JSON answer from its usage object and passes its bytes on unchanged (or transformed). */
+async function relayJsonAnswer(
+  c: Context<AppEnv>,
+  job: ProxyJob,
+  answer: JsonAnswer,
+  route: Route,
+  settlement: Settlement,
+): Promise<Response> {
+  let out = answer.text;
+  let images = job.images ?? 0;
+  try {
+    if (job.transformJson && answer.json !== undefined) {
+      const transformed = await job.transformJson(answer.json, route);
+      out = JSON.stringify(transformed.body);
+      images = transformed.images ?? images;
+    }
+  } catch (err) {
+    const status =
+      err instanceof RelayError || (err as { status?: number }).status
+        ? ((err as { status: number }).status ?? 500)
+        : 500;
+    settlement.finish({
+      status,
+      usage: { promptTokens: 0, completionTokens: 0 },
+      source: 'none',
+      errorCode: (err as { code?: string }).code ?? 'server_error',
+    });
+    throw err;
+  }
+  const usage = usageFromPayload(answer.json);
+  settlement.finish({
+    status: answer.status,
+    usage: usage
+      ? { ...usage, images }
+      : {
+          promptTokens: job.estimate.promptTokens,
+          completionTokens: job.transformJson ? 0 : estimateTokens(answer.text),
+          images,
+        },
+    source: usage ? 'upstream' : 'estimated',
+    detail: { ...job.detail, ...(images > 0 && { images }) },
+  });
+  return c.body(out, answer.status as 200, { 'content-type': answer.contentType });
 }

@@ -4,10 +4,11 @@ import { Hono } from 'hono';
 import { invalidRequest } from '../errors.ts';
 import { spoolMultipart } from '../multipart/spool.ts';
 import { proxy } from '../proxy/forward.ts';
-import type { AppDeps, AppEnv } from '../types.ts';
+import type { RelayRuntime } from '../runtime.ts';
+import type { AppEnv } from '../types.ts';
 
 export function audioRoutes(
-  deps: AppDeps,
+  deps: RelayRuntime,
   tmpRoot = join(tmpdir(), 'llm-relay-uploads'),
 ): Hono<AppEnv> {
   const app = new Hono<AppEnv>();

@@ -1,6 +1,7 @@
 import { Hono } from 'hono';
 import { invalidRequest } from '../errors.ts';
-import type { AppDeps, AppEnv } from '../types.ts';
+import type { RelayRuntime } from '../runtime.ts';
+import type { AppEnv } from '../types.ts';
 
 /** What one-api answers for an unlimited key, so clients show "unlimited" rather than $0. */
 const UNLIMITED_USD = 100_000_000;
@@ -15,9 +16,9 @@ function parseDate(value: string | undefined, param: string): number | undefined
 }
 
 /** The legacy balance endpoints chat clients (Chatbox, NextChat, …) call to show what is left. */
-export function billingRoutes(deps: AppDeps): Hono<AppEnv> {
+export function billingRoutes(deps: RelayRuntime): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
-  const now = deps.now ?? Date.now;
+  const now = () => deps.clock.now();
 
   app.get('/dashboard/billing/subscription', (c) => {
     const key = deps.store.getKey(c.get('key').name) ?? c.get('key');

@@ -10,7 +10,8 @@ import type { SpooledForm } from '../multipart/spool.ts';
 import type { Endpoint } from '../providers/types.ts';
 import type { ProxyJob } from '../proxy/forward.ts';
 import { proxy } from '../proxy/forward.ts';
-import type { AppDeps, AppEnv } from '../types.ts';
+import type { RelayRuntime } from '../runtime.ts';
+import type { AppEnv } from '../types.ts';
 import { estimateTokens } from '../usage/extract.ts';
 import { readJson } from './body.ts';
 
@@ -33,7 +34,7 @@ const DEFAULT_MODEL = 'dall-e-2';
  * under the relay's own base URL (or base64, still archived when configured).
  */
 export function imageRoutes(
-  deps: AppDeps,
+  deps: RelayRuntime,
   store: ImageStore,
   tmpRoot = join(tmpdir(), 'llm-relay-uploads'),
 ): Hono<AppEnv> {

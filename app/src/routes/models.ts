@@ -1,13 +1,14 @@
 import { Hono } from 'hono';
 import { listModelIds } from '../routing/channels.ts';
 import { matchesAny } from '../routing/patterns.ts';
-import type { AppDeps, AppEnv } from '../types.ts';
+import type { RelayRuntime } from '../runtime.ts';
+import type { AppEnv } from '../types.ts';
 import { modelNotFound } from '../proxy/forward.ts';
 
 /** Only what this key may use: a client's model picker should never offer a model that then fails. */
-export function modelRoutes(deps: AppDeps): Hono<AppEnv> {
+export function modelRoutes(deps: RelayRuntime): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
-  const created = Math.floor((deps.now ?? Date.now)() / 1000);
+  const created = Math.floor(deps.clock.now() / 1000);
   const visible = (keyModels: readonly string[]) =>
     [...listModelIds(deps.config.channels)]
       .filter(([id]) => matchesAny(keyModels, id))

@@ -2,7 +2,8 @@ import { Hono } from 'hono';
 import type { Endpoint } from '../providers/types.ts';
 import type { ProxyJob } from '../proxy/forward.ts';
 import { proxy } from '../proxy/forward.ts';
-import type { AppDeps, AppEnv } from '../types.ts';
+import type { RelayRuntime } from '../runtime.ts';
+import type { AppEnv } from '../types.ts';
 import { estimateTokens } from '../usage/extract.ts';
 import { readJson } from './body.ts';
 import { chatSchema, completionSchema, embeddingSchema, responsesSchema } from './schemas.ts';
@@ -20,7 +21,7 @@ type Body = Record<string, unknown> & {
 /** Endpoints whose streams only carry usage when asked with stream_options. */
 const USAGE_ON_REQUEST: readonly Endpoint[] = ['/chat/completions', '/completions'];
 
-function jobFor(endpoint: Endpoint, body: Body, rawText: string, deps: AppDeps): ProxyJob {
+function jobFor(endpoint: Endpoint, body: Body, rawText: string, deps: RelayRuntime): ProxyJob {
   const stream = body.stream === true;
   const clientWantsUsage = body.stream_options?.include_usage === true;
   const maxOut = body.max_completion_tokens ?? body.max_tokens ?? body.max_output_tokens;
@@ -45,14 +46,19 @@ function jobFor(endpoint: Endpoint, body: Body, rawText: string, deps: AppDeps):
   };
 }
 
-function jsonEndpoint(app: Hono<AppEnv>, deps: AppDeps, endpoint: Endpoint, schema: z.ZodType) {
+function jsonEndpoint(
+  app: Hono<AppEnv>,
+  deps: RelayRuntime,
+  endpoint: Endpoint,
+  schema: z.ZodType,
+) {
   app.post(endpoint, async (c) => {
     const body = (await readJson(c, schema)) as Body;
     return proxy(c, deps, jobFor(endpoint, body, JSON.stringify(body), deps));
   });
 }
 
-export function openAiRoutes(deps: AppDeps): Hono<AppEnv> {
+export function openAiRoutes(deps: RelayRuntime): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   jsonEndpoint(app, deps, '/chat/completions', chatSchema);
   jsonEndpoint(app, deps, '/completions', completionSchema);

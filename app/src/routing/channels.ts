@@ -19,38 +19,6 @@ export function routesFor(channels: readonly ChannelConfig[], model: string): Ro
   return routes;
 }
 
-/**
- * Attempt order: lower priority first; within a priority, a weighted random shuffle so that
- * weight splits load and every channel still gets its turn when another fails.
- */
-export function orderRoutes(routes: readonly Route[], random: () => number = Math.random): Route[] {
-  const byPriority = new Map<number, Route[]>();
-  for (const r of routes) {
-    const list = byPriority.get(r.channel.priority) ?? [];
-    list.push(r);
-    byPriority.set(r.channel.priority, list);
-  }
-  return [...byPriority.keys()]
-    .sort((a, b) => a - b)
-    .flatMap((p) => weightedShuffle(byPriority.get(p) ?? [], random));
-}
-
-function weightedShuffle(routes: Route[], random: () => number): Route[] {
-  const pool = [...routes];
-  const out: Route[] = [];
-  while (pool.length > 0) {
-    const total = pool.reduce((s, r) => s + r.channel.weight, 0);
-    let pick = random() * total;
-    let i = 0;
-    for (; i < pool.length - 1; i++) {
-      pick -= pool[i]!.channel.weight;
-      if (pick < 0) break;
-    }
-    out.push(...pool.splice(i, 1));
-  }
-  return out;
-}
-
 /** The concrete model ids a client may ask for: literal model names and aliases, no patterns. */
 export function listModelIds(channels: readonly ChannelConfig[]): Map<string, string> {
   const ids = new Map<string, string>();

@@ -1,0 +1,108 @@
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { RelayError } from '../errors.ts';
+import type { FailoverStop } from '../routing/failover.ts';
+import type { UpstreamFailure } from '../routing/failure.ts';
+
+/**
+ * What the client hears when no channel could answer. The relay's own trouble (its provider
+ * key rejected, its provider account empty) is a 502, never the client's 401 or 429, and an
+ * upstream's auth message is never echoed: it can quote part of the provider key.
+ */
+export function clientErrorFor(
+  reason: FailoverStop,
+  failure: UpstreamFailure | undefined,
+  retryAfterMs?: number,
+): RelayError {
+  const retryAfter = (ms: number | undefined) =>
+    ms === undefined
+      ? {}
+      : { headers: { 'retry-after': String(Math.max(1, Math.ceil(ms / 1000))) } };
+  if (reason === 'aborted')
+    return new RelayError(
+      499 as ContentfulStatusCode,
+      'client_closed_request',
+      'Client closed the request.',
+    );
+  if (reason === 'no-channel') {
+    return new RelayError(
+      503,
+      'channels_unavailable',
+      'Every channel for this model is cooling down after failures. Try again shortly.',
+      {
+        type: 'upstream_error',
+        ...retryAfter(retryAfterMs),
+      },
+    );
+  }
+  if (reason === 'client-error' && failure?.status !== undefined) {
+    const e = failure.error;
+    return new RelayError(
+      failure.status as ContentfulStatusCode,
+      e?.code ?? 'invalid_request_error',
+      e?.message ?? `Upstream rejected the request (HTTP ${failure.status}).`,
+      {
+        type: 'invalid_request_error',
+        param: e?.param ?? null,
+      },
+    );
+  }
+  if (!failure)
+    return new RelayError(504, 'upstream_timeout', 'No upstream answered within the time budget.');
+  const said = failure.error?.message ? `: ${failure.error.message}` : '';
+  switch (failure.kind) {
+    case 'timeout-connect':
+    case 'timeout-first-byte':
+    case 'timeout-idle':
+      return new RelayError(504, 'upstream_timeout', `Upstream timed out (${failure.message}).`);
+    case 'connect':
+      return new RelayError(
+        502,
+        'upstream_unreachable',
+        `Upstream unreachable or the connection dropped (${failure.message}).`,
+      );
+    case 'auth':
+      return new RelayError(
+        502,
+        'upstream_auth_failed',
+        "Upstream rejected the relay's credentials for this model. The operator needs to check the channel.",
+      );
+    case 'insufficient-quota':
+      return new RelayError(
+        502,
+        'upstream_quota_exhausted',
+        "The relay's upstream account for this model is out of quota. The operator needs to top it up.",
+      );
+    case 'model':
+      return new RelayError(404, 'model_not_found', `No upstream serves this model${said}.`, {
+        param: 'model',
+      });
+    case 'malformed':
+      return new RelayError(
+        502,
+        'upstream_malformed_response',
+        `Upstream answered with something that is not the OpenAI wire format (${failure.message}).`,
+      );
+    case 'stream-error':
+      return new RelayError(502, 'upstream_error', `Upstream failed mid-stream${said}.`);
+    case 'aborted':
+      return new RelayError(
+        499 as ContentfulStatusCode,
+        'client_closed_request',
+        'Client closed the request.',
+      );
+    case 'http-status':
+      if (failure.status === 429) {
+        return new RelayError(
+          429,
+          'rate_limit_exceeded',
+          `Upstream is rate limiting${said}.`,
+          retryAfter(failure.retryAfterMs),
+        );
+      }
+      return new RelayError(
+        502,
+        'upstream_error',
+        `Upstream failed with HTTP ${failure.status ?? '?'}${said}.`,
+      );
+  }
+}
