@@ -22,6 +22,14 @@ type Init = {
   };
 };
 
+interface AgentConfig {
+  metrics: {
+    append_dimensions: Record<string, string>;
+    metrics_collected: Record<string, Record<string, unknown>>;
+  };
+  logs: { logs_collected: { files: { collect_list: Record<string, unknown>[] } } };
+}
+
 function instanceOf(s: Synthesized) {
   const { logicalId, resource } = onlyResource(s.relay, 'AWS::EC2::Instance');
   const init = (resource.Metadata as Record<string, unknown>)['AWS::CloudFormation::Init'] as Init;
@@ -324,7 +332,7 @@ describe('relay host', () => {
   describe('CloudWatch agent config', () => {
     const agentConfig = () => {
       const p = onlyResource(s.relay, 'AWS::SSM::Parameter').resource.Properties!;
-      return { name: p.Name, config: JSON.parse(joined(p.Value)) as Record<string, any> };
+      return { name: p.Name, config: JSON.parse(joined(p.Value)) as AgentConfig };
     };
 
     it('lives in an SSM parameter named AmazonCloudWatch-… so the managed policy can read it', () => {
