@@ -1,4 +1,4 @@
-import { CfnOutput, Stack } from 'aws-cdk-lib';
+import { CfnOutput, Fn, Stack } from 'aws-cdk-lib';
 import type { StackProps } from 'aws-cdk-lib';
 import type * as route53 from 'aws-cdk-lib/aws-route53';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
@@ -49,16 +49,24 @@ export class StatefulStack extends Stack {
       expirationDays: props.imageExpirationDays,
       corsOrigins: props.corsOrigins,
     });
-    this.zone = new RelayHostedZone(this, 'Dns', {
+    const dns = new RelayHostedZone(this, 'Dns', {
       zoneName: props.zoneName,
       hostedZoneId: props.hostedZoneId,
-    }).zone;
+    });
+    this.zone = dns.zone;
     const logGroup = new RelayLogGroup(this, 'RelayLog', {
       logGroupName: props.logGroupName,
       retentionDays: props.logRetentionDays,
     }).logGroup;
     this.logGroupName = props.logGroupName ?? '/llm-relay/relay';
 
+    if (dns.nameServers) {
+      // Nothing under the zone resolves until the registrar delegates to these.
+      new CfnOutput(this, 'NameServers', {
+        description: `Set these as the name servers of ${props.zoneName} at its registrar`,
+        value: Fn.join(',', dns.nameServers),
+      });
+    }
     new CfnOutput(this, 'ImageBucketName', { value: this.images.bucket.bucketName });
     new CfnOutput(this, 'RelayLogGroupName', { value: logGroup.logGroupName });
   }

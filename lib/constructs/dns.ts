@@ -1,4 +1,3 @@
-import { CfnOutput, Fn } from 'aws-cdk-lib';
 import type * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import * as route53 from 'aws-cdk-lib/aws-route53';
 import * as targets from 'aws-cdk-lib/aws-route53-targets';
@@ -18,6 +17,11 @@ export interface RelayHostedZoneProps {
 /** The public hosted zone that holds the API domain (created, or imported by id). */
 export class RelayHostedZone extends Construct {
   readonly zone: route53.IHostedZone;
+  /**
+   * Name servers of a created zone, to set at the registrar; undefined for an imported zone,
+   * whose delegation already exists.
+   */
+  readonly nameServers?: string[];
 
   constructor(scope: Construct, id: string, props: RelayHostedZoneProps) {
     super(scope, id);
@@ -30,11 +34,7 @@ export class RelayHostedZone extends Construct {
     }
     const zone = new route53.PublicHostedZone(this, 'Zone', { zoneName: props.zoneName });
     this.zone = zone;
-    // Delegation at the old registrar needs these four names; nothing resolves until it is done.
-    new CfnOutput(this, 'NameServers', {
-      description: `Set these as the name servers of ${props.zoneName} at its registrar`,
-      value: Fn.join(',', zone.hostedZoneNameServers ?? []),
-    });
+    this.nameServers = zone.hostedZoneNameServers;
   }
 }
 
