@@ -1,0 +1,114 @@
+import { App, Validations } from 'aws-cdk-lib';
+import type { Environment } from 'aws-cdk-lib';
+import cdkNag from 'cdk-nag';
+import { DeployConfigError, readDeployConfig } from '../lib/config.ts';
+import type { DeployConfig } from '../lib/config.ts';
+import { CertificateStack } from '../lib/certificate-stack.ts';
+import { MonitoringStack } from '../lib/monitoring-stack.ts';
+import { RelayStack } from '../lib/relay-stack.ts';
+import { StatefulStack } from '../lib/stateful-stack.ts';
+import { buildRelay } from '../scripts/build-relay.ts';
+
+export interface RelayStacks {
+  readonly stateful: StatefulStack;
+  readonly certificate: CertificateStack;
+  readonly relay: RelayStack;
+  readonly monitoring: MonitoringStack;
+}
+
+export interface ComposeOptions {
+  /** Directory holding the relay bundle the host runs (see scripts/build-relay.ts). */
+  readonly relayBundleDir: string;
+  /**
+   * Run the cdk-nag AwsSolutions pack at synth; findings fail the synth.
+   * @default true
+   */
+  readonly nag?: boolean;
+}
+
+/** Adds the relay's stacks to `app`, wired together, from validated settings. */
+export function composeApp(app: App, config: DeployConfig, options: ComposeOptions): RelayStacks {
+  const env: Environment = { account: config.account, region: config.region };
+  // Both ends of a reference that crosses regions (zone → certificate → distribution) need this.
+  const crossRegionReferences = config.region !== 'us-east-1';
+  const name = (suffix: string) => `${config.stackPrefix}-${suffix}`;
+
+  const stateful = new StatefulStack(app, name('Stateful'), {
+    env,
+    crossRegionReferences,
+    description: 'llm-relay: image bucket, access logs, relay log group, hosted zone (retained)',
+    zoneName: config.hostedZone.zoneName,
+    hostedZoneId: config.hostedZone.kind === 'import' ? config.hostedZone.hostedZoneId : undefined,
+    corsOrigins: config.corsOrigins,
+    imageExpirationDays: config.imageExpirationDays,
+    accessLogExpirationDays: config.accessLogExpirationDays,
+    logGroupName: config.logGroupName,
+    logRetentionDays: config.logRetentionDays,
+  });
+
+  const certificate = new CertificateStack(app, name('Certificate'), {
+    env: { account: config.account, region: 'us-east-1' },
+    crossRegionReferences,
+    description: 'llm-relay: ACM certificate for CloudFront (us-east-1)',
+    domainName: config.apiDomain,
+    zone: stateful.zone,
+  });
+
+  const relay = new RelayStack(app, name('Relay'), {
+    env,
+    crossRegionReferences,
+    description: 'llm-relay: relay host, CloudFront distribution, API DNS records',
+    apiDomain: config.apiDomain,
+    zone: stateful.zone,
+    certificate: certificate.certificate,
+    images: stateful.images,
+    accessLogBucket: stateful.accessLogBucket,
+    logGroupName: stateful.logGroupName,
+    relayBundleDir: options.relayBundleDir,
+    relayConfig: config.relayConfig,
+    instanceType: config.instanceType,
+    instanceArch: config.instanceArch,
+    relayPort: config.relayPort,
+    originProtocol: config.originProtocol,
+    originReadTimeoutSeconds: config.originReadTimeoutSeconds,
+    cloudfrontPrefixListId:
+      'id' in config.cloudfrontPrefixList ? config.cloudfrontPrefixList.id : undefined,
+    corsOrigins: config.corsOrigins,
+    ssmPrefix: config.ssmPrefix,
+  });
+
+  const monitoring = new MonitoringStack(app, name('Monitoring'), {
+    env,
+    description: 'llm-relay: dashboard and alarms',
+    instanceId: relay.host.instance.instanceId,
+    distributionId: relay.distribution.distributionId,
+    alarmEmail: config.alarmEmail,
+    idleAlarmHours: config.idleAlarmHours,
+    dashboardName: config.stackPrefix,
+  });
+
+  if (options.nag ?? true) {
+    Validations.of(app).addPlugins(new cdkNag.AwsSolutionsChecks(app));
+  }
+  return { stateful, certificate, relay, monitoring };
+}
+
+async function main(): Promise<void> {
+  const app = new App();
+  const config = readDeployConfig((key) => app.node.tryGetContext(key));
+  // Built on every synth, exactly as deployed: the asset hash follows the bundle's content.
+  const relayBundleDir = await buildRelay();
+  composeApp(app, config, { relayBundleDir });
+  app.synth();
+}
+
+if (import.meta.main) {
+  try {
+    await main();
+  } catch (error) {
+    // A settings mistake is the operator's to fix: the message alone says what and how.
+    if (!(error instanceof DeployConfigError)) throw error;
+    console.error(error.message);
+    process.exitCode = 1;
+  }
+}

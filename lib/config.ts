@@ -1,0 +1,393 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { z } from 'zod';
+
+/**
+ * Every deploy setting is CDK context (`cdk.json`, `cdk.context.json` or `-c key=value`).
+ * Values given with `-c` arrive as strings, so numbers, lists and objects are also accepted
+ * in their string (JSON) form.
+ */
+
+/** Retention values CloudWatch Logs accepts; anything else fails at deploy time, so fail at synth. */
+const LOG_RETENTION_DAYS = [
+  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288,
+  3653,
+] as const;
+
+/**
+ * The AWS-managed prefix list `com.amazonaws.global.cloudfront.origin-facing` has a different id
+ * in every region. Known ids let `cdk synth` run offline; other regions need
+ * `cloudfrontPrefixListId` or a lookup (which needs `account` and credentials once, then is cached
+ * in cdk.context.json).
+ */
+export const KNOWN_CLOUDFRONT_PREFIX_LISTS: Readonly<Record<string, string>> = {
+  'us-east-1': 'pl-3b927c52',
+  'us-west-2': 'pl-82a045eb',
+};
+
+/** One example per key: every error message names the key and shows a value that would work. */
+export const CONTEXT_EXAMPLES: Readonly<Record<string, string>> = {
+  account: '-c account=123456789012',
+  region: '-c region=us-east-1',
+  stackPrefix: '-c stackPrefix=LlmRelay',
+  apiDomain: '-c apiDomain=api.example.com',
+  hostedZoneName: '-c hostedZoneName=example.com',
+  hostedZoneId: '-c hostedZoneId=Z0123456789ABCDEFGHIJ (with hostedZoneName)',
+  instanceType: '-c instanceType=t4g.small',
+  instanceArch: '-c instanceArch=arm64',
+  relayPort: '-c relayPort=8787',
+  originProtocol: '-c originProtocol=http-only',
+  originReadTimeoutSeconds: '-c originReadTimeoutSeconds=60',
+  cloudfrontPrefixListId: '-c cloudfrontPrefixListId=pl-3b927c52',
+  corsOrigins: '-c corsOrigins=https://chat.example.com,https://app.example.com',
+  imageExpirationDays: '-c imageExpirationDays=90',
+  accessLogExpirationDays: '-c accessLogExpirationDays=90',
+  logGroupName: '-c logGroupName=/llm-relay/relay',
+  logRetentionDays: '-c logRetentionDays=30',
+  ssmPrefix: '-c ssmPrefix=/llm-relay',
+  relayConfigFile: '-c relayConfigFile=relay.deploy.json',
+  relayConfig:
+    '"relayConfig": {"channels": [{"name": "deepseek", "type": "openai", "baseUrl": "https://api.deepseek.com/v1", "apiKey": "env:DEEPSEEK_API_KEY", "models": ["deepseek-chat"]}]} in cdk.context.json',
+  alarmEmail: '-c alarmEmail=ops@example.com',
+  idleAlarmHours: '-c idleAlarmHours=24 (0 turns the alarm off)',
+  githubRepo: '-c githubRepo=octo-org/llm-relay',
+  githubBranch: '-c githubBranch=main',
+  githubEnvironment: '-c githubEnvironment=production',
+};
+
+const DOMAIN = /^(?=.{1,253}$)(?!-)([a-z0-9-]{1,63}\.)+[a-z]{2,63}$/;
+const ENV_REF = /^env:[A-Z_][A-Z0-9_]*$/;
+
+const jsonish = (value: unknown): unknown => {
+  if (typeof value !== 'string') return value;
+  const text = value.trim();
+  if (text.startsWith('{') || text.startsWith('[')) {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      return value;
+    }
+  }
+  return value;
+};
+
+const stringList = (value: unknown): unknown => {
+  const parsed = jsonish(value);
+  return typeof parsed === 'string'
+    ? parsed
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)
+    : parsed;
+};
+
+const optionalString = (value: unknown): unknown => (value === '' ? undefined : value);
+
+const intIn = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+/**
+ * The part of the relay's own config (app/src/config.ts owns the full schema) that the deploy
+ * must police: the file ends up in CloudFormation metadata, so it must hold no secrets.
+ */
+const relayConfigSchema = z.looseObject({
+  server: z.looseObject({}).optional(),
+  channels: z
+    .array(
+      z.looseObject({
+        name: z.string().min(1),
+        apiKey: z
+          .string()
+          .regex(
+            ENV_REF,
+            'must be "env:NAME": the key itself goes to SSM (npm run secrets), never into the template',
+          )
+          .optional(),
+      }),
+    )
+    .optional(),
+  keys: z
+    .array(z.unknown())
+    .max(
+      0,
+      'must be empty: client keys are secrets; create them on the host with the keys CLI instead',
+    )
+    .optional(),
+});
+
+export type RelayConfigInput = z.infer<typeof relayConfigSchema>;
+
+const contextSchema = z
+  .object({
+    account: z.preprocess(
+      optionalString,
+      z
+        .string()
+        .regex(/^\d{12}$/, 'must be a 12-digit AWS account id')
+        .optional(),
+    ),
+    region: z
+      .string()
+      .regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS region name')
+      .default('us-east-1'),
+    stackPrefix: z
+      .string()
+      .regex(/^[A-Za-z][A-Za-z0-9-]{0,40}$/, 'must be letters, digits and dashes')
+      .default('LlmRelay'),
+    apiDomain: z.string({ error: 'is required' }).toLowerCase().regex(DOMAIN, 'must be a DNS name'),
+    hostedZoneName: z.preprocess(
+      optionalString,
+      z.string().toLowerCase().regex(DOMAIN, 'must be a DNS name').optional(),
+    ),
+    hostedZoneId: z.preprocess(
+      optionalString,
+      z
+        .string()
+        .regex(/^Z[A-Z0-9]{4,31}$/, 'must be a Route 53 hosted zone id')
+        .optional(),
+    ),
+    instanceType: z
+      .string()
+      .regex(/^[a-z][a-z0-9-]*\.[a-z0-9]+$/, 'must be an EC2 instance type')
+      .default('t4g.small'),
+    instanceArch: z.preprocess(optionalString, z.enum(['arm64', 'x86_64']).optional()),
+    relayPort: intIn(1024, 65535).default(8787),
+    originProtocol: z.enum(['http-only', 'https-only', 'match-viewer']).default('http-only'),
+    originReadTimeoutSeconds: intIn(1, 180).default(60),
+    cloudfrontPrefixListId: z.preprocess(
+      optionalString,
+      z
+        .string()
+        .regex(/^pl-[0-9a-f]{8,17}$/, 'must be a prefix list id')
+        .optional(),
+    ),
+    corsOrigins: z.preprocess(
+      stringList,
+      z
+        .array(z.string().regex(/^(\*|https?:\/\/[^\s/]+)$/, 'must be "*" or an origin'))
+        .min(1)
+        .default(['*']),
+    ),
+    imageExpirationDays: intIn(1, 36500).default(90),
+    accessLogExpirationDays: intIn(1, 36500).default(90),
+    logGroupName: z
+      .string()
+      .regex(/^[\w\-./#]{1,512}$/, 'must be a CloudWatch Logs group name')
+      .default('/llm-relay/relay'),
+    logRetentionDays: z.coerce
+      .number()
+      .refine((n) => (LOG_RETENTION_DAYS as readonly number[]).includes(n), {
+        message: `must be one of ${LOG_RETENTION_DAYS.join(', ')}`,
+      })
+      .default(30),
+    ssmPrefix: z
+      .string()
+      .regex(/^(\/[\w.-]+)+$/, 'must start with "/" and not end with "/"')
+      .default('/llm-relay'),
+    relayConfigFile: z.preprocess(optionalString, z.string().optional()),
+    relayConfig: z.preprocess(jsonish, relayConfigSchema.optional()),
+    alarmEmail: z.preprocess(optionalString, z.email('must be an email address').optional()),
+    idleAlarmHours: intIn(0, 24).default(24),
+    githubRepo: z.preprocess(
+      optionalString,
+      z
+        .string()
+        .regex(/^[\w.-]+\/[\w.-]+$/, 'must be "owner/name"')
+        .optional(),
+    ),
+    githubBranch: z.string().min(1).default('main'),
+    githubEnvironment: z.string().min(1).default('production'),
+  })
+  .superRefine((c, ctx) => {
+    if (c.hostedZoneId && !c.hostedZoneName) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['hostedZoneName'],
+        message: 'is required when hostedZoneId is set (an imported zone is not looked up)',
+      });
+    }
+    // The base schema already reported a malformed apiDomain; zone checks would only add noise.
+    if (!DOMAIN.test(c.apiDomain)) return;
+    const zone = c.hostedZoneName ?? parentDomain(c.apiDomain);
+    if (zone && c.apiDomain !== zone && !c.apiDomain.endsWith(`.${zone}`)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['apiDomain'],
+        message: `must be inside the hosted zone ${zone}`,
+      });
+    }
+    if (!c.hostedZoneName && !zone) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['hostedZoneName'],
+        message: 'is required when apiDomain has no parent domain',
+      });
+    }
+    if (c.relayConfig && c.relayConfigFile) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['relayConfig'],
+        message: 'cannot be combined with relayConfigFile; use one of them',
+      });
+    }
+  });
+
+export type CloudFrontPrefixList = { readonly id: string } | { readonly lookup: true };
+
+/** Validated deploy settings; everything a stack needs, nothing read from context later. */
+export interface DeployConfig {
+  readonly account: string | undefined;
+  readonly region: string;
+  readonly stackPrefix: string;
+  readonly apiDomain: string;
+  readonly hostedZone:
+    | { readonly kind: 'create'; readonly zoneName: string }
+    | { readonly kind: 'import'; readonly zoneName: string; readonly hostedZoneId: string };
+  readonly instanceType: string;
+  readonly instanceArch: 'arm64' | 'x86_64';
+  readonly relayPort: number;
+  readonly originProtocol: 'http-only' | 'https-only' | 'match-viewer';
+  readonly originReadTimeoutSeconds: number;
+  readonly cloudfrontPrefixList: CloudFrontPrefixList;
+  readonly corsOrigins: readonly string[];
+  readonly imageExpirationDays: number;
+  readonly accessLogExpirationDays: number;
+  readonly logGroupName: string;
+  readonly logRetentionDays: number;
+  readonly ssmPrefix: string;
+  /** The operator's relay config (channels, prices…), without the parts the deploy owns. */
+  readonly relayConfig: Readonly<Record<string, unknown>>;
+  readonly alarmEmail: string | undefined;
+  readonly idleAlarmHours: number;
+  readonly github: {
+    readonly repository: string | undefined;
+    readonly branch: string;
+    readonly environment: string;
+  };
+}
+
+export class DeployConfigError extends Error {
+  override readonly name = 'DeployConfigError';
+}
+
+function parentDomain(domain: string): string | undefined {
+  const dot = domain.indexOf('.');
+  const parent = dot < 0 ? '' : domain.slice(dot + 1);
+  return parent.includes('.') ? parent : undefined;
+}
+
+/** Graviton instance families carry a "g" right after the generation number (t4g, m7g, c8gd). */
+function inferArch(instanceType: string): 'arm64' | 'x86_64' {
+  const family = instanceType.split('.')[0] ?? '';
+  return /^[a-z]+\d+g/.test(family) ? 'arm64' : 'x86_64';
+}
+
+function describe(issues: readonly z.core.$ZodIssue[]): string {
+  return issues
+    .map((issue) => {
+      const [key, ...rest] = issue.path.map(String);
+      const where = [key, ...rest].filter(Boolean).join('.');
+      const example = key ? CONTEXT_EXAMPLES[key] : undefined;
+      return `  - context "${where}": ${issue.message}${example ? ` (example: ${example})` : ''}`;
+    })
+    .join('\n');
+}
+
+/**
+ * Reads and validates the deploy settings once. `getContext` is usually
+ * `(key) => app.node.tryGetContext(key)`; `env` supplies the CLI's default account.
+ * Throws DeployConfigError naming every bad key with an example.
+ */
+export function readDeployConfig(
+  getContext: (key: string) => unknown,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+  cwd: string = process.cwd(),
+): DeployConfig {
+  const raw: Record<string, unknown> = {};
+  for (const key of Object.keys(contextSchema.shape)) raw[key] = getContext(key);
+  raw.account ??= env.CDK_DEFAULT_ACCOUNT;
+
+  const parsed = contextSchema.safeParse(raw);
+  if (!parsed.success) {
+    throw new DeployConfigError(`Invalid deploy settings:\n${describe(parsed.error.issues)}`);
+  }
+  const c = parsed.data;
+
+  let relayConfig: RelayConfigInput = c.relayConfig ?? {};
+  if (c.relayConfigFile) relayConfig = loadRelayConfigFile(resolve(cwd, c.relayConfigFile));
+
+  const instanceArch = c.instanceArch ?? inferArch(c.instanceType);
+  if (instanceArch !== inferArch(c.instanceType)) {
+    throw new DeployConfigError(
+      `Invalid deploy settings:\n  - context "instanceArch": ${instanceArch} does not match instance type ${c.instanceType} (example: ${CONTEXT_EXAMPLES.instanceArch})`,
+    );
+  }
+
+  const knownPrefixList = KNOWN_CLOUDFRONT_PREFIX_LISTS[c.region];
+  const cloudfrontPrefixList: CloudFrontPrefixList = c.cloudfrontPrefixListId
+    ? { id: c.cloudfrontPrefixListId }
+    : knownPrefixList
+      ? { id: knownPrefixList }
+      : { lookup: true };
+  if ('lookup' in cloudfrontPrefixList && !c.account) {
+    throw new DeployConfigError(
+      `Invalid deploy settings:\n  - context "cloudfrontPrefixListId": region ${c.region} has no built-in CloudFront prefix list id; set it, or set "account" so it can be looked up (example: ${CONTEXT_EXAMPLES.cloudfrontPrefixListId})`,
+    );
+  }
+
+  const zoneName = c.hostedZoneName ?? parentDomain(c.apiDomain) ?? c.apiDomain;
+  return {
+    account: c.account,
+    region: c.region,
+    stackPrefix: c.stackPrefix,
+    apiDomain: c.apiDomain,
+    hostedZone: c.hostedZoneId
+      ? { kind: 'import', zoneName, hostedZoneId: c.hostedZoneId }
+      : { kind: 'create', zoneName },
+    instanceType: c.instanceType,
+    instanceArch,
+    relayPort: c.relayPort,
+    originProtocol: c.originProtocol,
+    originReadTimeoutSeconds: c.originReadTimeoutSeconds,
+    cloudfrontPrefixList,
+    corsOrigins: c.corsOrigins,
+    imageExpirationDays: c.imageExpirationDays,
+    accessLogExpirationDays: c.accessLogExpirationDays,
+    logGroupName: c.logGroupName,
+    logRetentionDays: c.logRetentionDays,
+    ssmPrefix: c.ssmPrefix,
+    relayConfig,
+    alarmEmail: c.alarmEmail,
+    idleAlarmHours: c.idleAlarmHours,
+    github: {
+      repository: c.githubRepo,
+      branch: c.githubBranch,
+      environment: c.githubEnvironment,
+    },
+  };
+}
+
+function loadRelayConfigFile(path: string): RelayConfigInput {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    throw new DeployConfigError(
+      `Invalid deploy settings:\n  - context "relayConfigFile": cannot read ${path} (example: ${CONTEXT_EXAMPLES.relayConfigFile})`,
+    );
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new DeployConfigError(
+      `Invalid deploy settings:\n  - context "relayConfigFile": ${path} is not valid JSON`,
+    );
+  }
+  const parsed = relayConfigSchema.safeParse(json);
+  if (!parsed.success) {
+    // Report under relayConfigFile so the operator knows which setting pointed at the file.
+    const issues = parsed.error.issues.map((i) => ({ ...i, path: ['relayConfigFile', ...i.path] }));
+    throw new DeployConfigError(`Invalid deploy settings:\n${describe(issues)}`);
+  }
+  return parsed.data;
+}

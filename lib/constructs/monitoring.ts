@@ -1,0 +1,271 @@
+import { Duration, Stack, Validations } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
+import { Construct } from 'constructs';
+import { ROOT_DISK_DIMENSIONS } from './relay-host-files.ts';
+
+/** Embedded Metric Format names the relay emits (CONTRACTS.md): namespace, dimensions, metrics. */
+export const RELAY_METRICS = {
+  namespace: 'LlmRelay',
+  service: 'llm-relay',
+} as const;
+
+export interface RelayMonitoringProps {
+  readonly instanceId: string;
+  readonly distributionId: string;
+  /**
+   * Email address subscribed to the alarm topic.
+   * @default - no subscription; subscribe to the topic yourself
+   */
+  readonly alarmEmail?: string;
+  /**
+   * Hours without a single relay request before the idle alarm fires; 0 turns it off.
+   * @default 24
+   */
+  readonly idleAlarmHours?: number;
+  /**
+   * Dashboard name.
+   * @default 'llm-relay'
+   */
+  readonly dashboardName?: string;
+}
+
+const FIVE_MINUTES = Duration.minutes(5);
+
+/** The ops dashboard and the alarms (to one SNS topic) for the relay host, relay and CloudFront. */
+export class RelayMonitoring extends Construct {
+  readonly dashboard: cloudwatch.Dashboard;
+  readonly topic: sns.Topic;
+  readonly alarms: cloudwatch.Alarm[] = [];
+
+  constructor(scope: Construct, id: string, props: RelayMonitoringProps) {
+    super(scope, id);
+    const region = Stack.of(this).region;
+
+    this.topic = new sns.Topic(this, 'AlarmTopic', {
+      displayName: 'llm-relay alarms',
+      enforceSSL: true,
+    });
+    Validations.of(this.topic).acknowledge({
+      id: 'AwsSolutions-SNS2',
+      reason:
+        'Alarm notifications carry metric names and thresholds only; CloudWatch cannot publish to a topic encrypted with the AWS-managed SNS key, and a customer key is not worth it for this data.',
+    });
+    if (props.alarmEmail) {
+      this.topic.addSubscription(new subscriptions.EmailSubscription(props.alarmEmail));
+    }
+    const notify = new actions.SnsAction(this.topic);
+
+    const host = { InstanceId: props.instanceId };
+    const cpu = new cloudwatch.Metric({
+      namespace: 'AWS/EC2',
+      metricName: 'CPUUtilization',
+      dimensionsMap: host,
+      statistic: 'Average',
+      period: FIVE_MINUTES,
+    });
+    // Exactly the dimensions the agent publishes (append_dimensions InstanceId, drop_device).
+    const memory = new cloudwatch.Metric({
+      namespace: 'CWAgent',
+      metricName: 'mem_used_percent',
+      dimensionsMap: host,
+      statistic: 'Maximum',
+      period: FIVE_MINUTES,
+    });
+    const disk = new cloudwatch.Metric({
+      namespace: 'CWAgent',
+      metricName: 'disk_used_percent',
+      dimensionsMap: { ...host, ...ROOT_DISK_DIMENSIONS },
+      statistic: 'Maximum',
+      period: FIVE_MINUTES,
+    });
+
+    const relay = (metricName: string, statistic: string, label?: string) =>
+      new cloudwatch.Metric({
+        namespace: RELAY_METRICS.namespace,
+        metricName,
+        dimensionsMap: { Service: RELAY_METRICS.service },
+        statistic,
+        period: FIVE_MINUTES,
+        label,
+      });
+    const requests = relay('Requests', 'Sum', 'requests');
+    const errors4xx = relay('Errors4xx', 'Sum', '4xx');
+    const errors5xx = relay('Errors5xx', 'Sum', '5xx');
+    const byModel = (metricName: string, label: string) =>
+      new cloudwatch.MathExpression({
+        expression: `SEARCH('{${RELAY_METRICS.namespace},Service,Model} MetricName="${metricName}" Service="${RELAY_METRICS.service}"', 'Sum', 300)`,
+        label,
+        period: FIVE_MINUTES,
+      });
+
+    // CloudFront publishes its metrics in us-east-1 only, with Region=Global.
+    const edge = (metricName: string, statistic: string, label: string) =>
+      new cloudwatch.Metric({
+        namespace: 'AWS/CloudFront',
+        metricName,
+        dimensionsMap: { DistributionId: props.distributionId, Region: 'Global' },
+        statistic,
+        period: FIVE_MINUTES,
+        region: 'us-east-1',
+        label,
+      });
+
+    this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
+      dashboardName: props.dashboardName ?? 'llm-relay',
+      defaultInterval: Duration.hours(24),
+    });
+    this.dashboard.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: 'Relay requests and errors',
+        left: [requests, errors4xx, errors5xx],
+        width: 8,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Latency (ms)',
+        left: [relay('Latency', 'p50', 'p50'), relay('Latency', 'p99', 'p99')],
+        width: 8,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Time to first byte (ms)',
+        left: [relay('TimeToFirstByte', 'p50', 'p50'), relay('TimeToFirstByte', 'p99', 'p99')],
+        width: 8,
+      }),
+    );
+    this.dashboard.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: 'Tokens by model',
+        left: [byModel('PromptTokens', 'prompt'), byModel('CompletionTokens', 'completion')],
+        width: 12,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Cost by model (USD)',
+        left: [byModel('CostUSD', 'cost')],
+        width: 12,
+      }),
+    );
+    this.dashboard.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: 'CloudFront requests',
+        left: [edge('Requests', 'Sum', 'requests')],
+        width: 12,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'CloudFront error rates (%)',
+        left: [edge('4xxErrorRate', 'Average', '4xx %'), edge('5xxErrorRate', 'Average', '5xx %')],
+        width: 12,
+      }),
+    );
+    this.dashboard.addWidgets(
+      new cloudwatch.GraphWidget({ title: 'Host CPU (%)', left: [cpu], width: 8 }),
+      new cloudwatch.GraphWidget({ title: 'Host memory used (%)', left: [memory], width: 8 }),
+      new cloudwatch.GraphWidget({ title: 'Host root disk used (%)', left: [disk], width: 8 }),
+    );
+
+    const alarm = (
+      id: string,
+      alarmProps: cloudwatch.AlarmProps,
+      ...extra: cloudwatch.IAlarmAction[]
+    ) => {
+      const a = new cloudwatch.Alarm(this, id, alarmProps);
+      a.addAlarmAction(notify, ...extra);
+      a.addOkAction(notify);
+      this.alarms.push(a);
+      return a;
+    };
+
+    alarm('Relay5xxRate', {
+      alarmDescription: 'More than 5 % of relay requests end in 5xx (upstream failures or bugs).',
+      metric: new cloudwatch.MathExpression({
+        expression: 'IF(requests > 0, 100 * errors / requests, 0)',
+        usingMetrics: { requests, errors: errors5xx },
+        period: FIVE_MINUTES,
+        label: 'relay 5xx %',
+      }),
+      threshold: 5,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 3,
+      datapointsToAlarm: 2,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    // An alarm can only watch metrics of its own region, and CloudFront's live in us-east-1.
+    if (region === 'us-east-1') {
+      alarm('Edge5xxRate', {
+        alarmDescription: 'More than 5 % of CloudFront responses are 5xx (origin unreachable?).',
+        metric: edge('5xxErrorRate', 'Average', 'CloudFront 5xx %'),
+        threshold: 5,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 3,
+        datapointsToAlarm: 2,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
+    }
+    alarm(
+      'HostSystemStatus',
+      {
+        alarmDescription: 'The host failed its system status check; EC2 recovers it in place.',
+        metric: new cloudwatch.Metric({
+          namespace: 'AWS/EC2',
+          metricName: 'StatusCheckFailed_System',
+          dimensionsMap: host,
+          statistic: 'Maximum',
+          period: Duration.minutes(1),
+        }),
+        threshold: 0,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 2,
+        treatMissingData: cloudwatch.TreatMissingData.MISSING,
+      },
+      // Recovery keeps the instance id, ENI, Elastic IP and EBS volume: nothing downstream changes.
+      new actions.Ec2Action(actions.Ec2InstanceAction.RECOVER),
+    );
+    alarm(
+      'HostInstanceStatus',
+      {
+        alarmDescription: 'The host failed its instance status check; it is rebooted.',
+        metric: new cloudwatch.Metric({
+          namespace: 'AWS/EC2',
+          metricName: 'StatusCheckFailed_Instance',
+          dimensionsMap: host,
+          statistic: 'Maximum',
+          period: Duration.minutes(1),
+        }),
+        threshold: 0,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 3,
+        treatMissingData: cloudwatch.TreatMissingData.MISSING,
+      },
+      new actions.Ec2Action(actions.Ec2InstanceAction.REBOOT),
+    );
+    alarm('HostDiskUsed', {
+      alarmDescription: 'Root disk (SQLite data, logs) is more than 85 % full.',
+      metric: disk,
+      threshold: 85,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 2,
+      treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+    });
+    alarm('HostMemoryUsed', {
+      alarmDescription: 'Host memory is more than 90 % used.',
+      metric: memory,
+      threshold: 90,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 3,
+      treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+    });
+    const idleHours = props.idleAlarmHours ?? 24;
+    if (idleHours > 0) {
+      alarm('NoRequests', {
+        alarmDescription: `No relay request for ${idleHours} h although clients are expected: the relay, its log shipping or the edge is broken.`,
+        metric: relay('Requests', 'Sum', 'requests').with({ period: Duration.hours(1) }),
+        threshold: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+        evaluationPeriods: idleHours,
+        // No EMF line at all is exactly the failure this alarm is for.
+        treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+      });
+    }
+  }
+}

@@ -1,0 +1,73 @@
+import { CfnOutput, Fn, Stack } from 'aws-cdk-lib';
+import type { StackProps } from 'aws-cdk-lib';
+import type * as route53 from 'aws-cdk-lib/aws-route53';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import type { Construct } from 'constructs';
+import { AccessLogBucket } from './constructs/access-log-bucket.ts';
+import { RelayHostedZone } from './constructs/dns.ts';
+import { ImageBucket } from './constructs/image-bucket.ts';
+import { RelayLogGroup } from './constructs/relay-log-group.ts';
+
+export interface StatefulStackProps extends StackProps {
+  /** DNS name of the hosted zone holding the API domain. */
+  readonly zoneName: string;
+  /**
+   * Existing zone to import instead of creating one.
+   * @default - a new public hosted zone
+   */
+  readonly hostedZoneId?: string;
+  /** @default ['*'] */
+  readonly corsOrigins?: readonly string[];
+  /** @default 90 */
+  readonly imageExpirationDays?: number;
+  /** @default 90 */
+  readonly accessLogExpirationDays?: number;
+  /** @default '/llm-relay/relay' */
+  readonly logGroupName?: string;
+  /** @default 30 */
+  readonly logRetentionDays?: number;
+}
+
+/**
+ * What must survive a redeploy or teardown of the relay: images, logs, DNS. Termination
+ * protection is on, and every resource here is retained.
+ */
+export class StatefulStack extends Stack {
+  readonly zone: route53.IHostedZone;
+  readonly images: ImageBucket;
+  readonly accessLogBucket: s3.Bucket;
+  readonly logGroupName: string;
+
+  constructor(scope: Construct, id: string, props: StatefulStackProps) {
+    super(scope, id, { terminationProtection: true, ...props });
+
+    this.accessLogBucket = new AccessLogBucket(this, 'AccessLogs', {
+      expirationDays: props.accessLogExpirationDays,
+    }).bucket;
+    this.images = new ImageBucket(this, 'Images', {
+      accessLogBucket: this.accessLogBucket,
+      expirationDays: props.imageExpirationDays,
+      corsOrigins: props.corsOrigins,
+    });
+    const dns = new RelayHostedZone(this, 'Dns', {
+      zoneName: props.zoneName,
+      hostedZoneId: props.hostedZoneId,
+    });
+    this.zone = dns.zone;
+    const logGroup = new RelayLogGroup(this, 'RelayLog', {
+      logGroupName: props.logGroupName,
+      retentionDays: props.logRetentionDays,
+    }).logGroup;
+    this.logGroupName = props.logGroupName ?? '/llm-relay/relay';
+
+    if (dns.nameServers) {
+      // Nothing under the zone resolves until the registrar delegates to these.
+      new CfnOutput(this, 'NameServers', {
+        description: `Set these as the name servers of ${props.zoneName} at its registrar`,
+        value: Fn.join(',', dns.nameServers),
+      });
+    }
+    new CfnOutput(this, 'ImageBucketName', { value: this.images.bucket.bucketName });
+    new CfnOutput(this, 'RelayLogGroupName', { value: logGroup.logGroupName });
+  }
+}

@@ -1,0 +1,75 @@
+import { existsSync } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+
+/** Repository root, whatever directory the script is started from. */
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+/** What the host runs: `node server.mjs` and `node keys.mjs …` (see CONTRACTS.md). */
+export const RELAY_ENTRY_POINTS: Readonly<Record<string, string>> = {
+  server: 'app/src/server.ts',
+  keys: 'app/src/cli/keys.ts',
+};
+
+export const DEFAULT_RELAY_OUTDIR = join(REPO_ROOT, 'dist', 'relay');
+
+export interface BuildRelayOptions {
+  /**
+   * Where `server.mjs` and `keys.mjs` are written; the directory is emptied first so a stale
+   * file never ships (the CDK asset hashes the whole directory).
+   * @default dist/relay
+   */
+  readonly outdir?: string;
+  /**
+   * Repository whose app/src is bundled.
+   * @default the repository this script lives in
+   */
+  readonly root?: string;
+}
+
+/**
+ * Bundles the relay into self-contained ES modules for the host. Everything, including
+ * node_modules, is inlined: the host gets Node.js 24 and these files, no `npm install`, and there
+ * is no native addon (SQLite is node:sqlite), so one bundle serves x86_64 and arm64 alike.
+ */
+export async function buildRelay(options: BuildRelayOptions = {}): Promise<string> {
+  const root = options.root ?? REPO_ROOT;
+  const outdir = resolve(options.outdir ?? DEFAULT_RELAY_OUTDIR);
+  const entryPoints = Object.entries(RELAY_ENTRY_POINTS).map(([out, src]) => ({
+    out,
+    in: join(root, src),
+  }));
+  const missing = entryPoints.filter((e) => !existsSync(e.in)).map((e) => e.in);
+  if (missing.length > 0) {
+    throw new Error(`Cannot bundle the relay: missing entry point(s) ${missing.join(', ')}`);
+  }
+
+  await rm(outdir, { recursive: true, force: true });
+  await mkdir(outdir, { recursive: true });
+  await build({
+    entryPoints,
+    outdir,
+    outExtension: { '.js': '.mjs' },
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node24',
+    // Bundled CommonJS dependencies still call require() for Node built-ins; ESM has none.
+    banner: {
+      js: "import { createRequire as __relayCreateRequire } from 'node:module';\nconst require = __relayCreateRequire(import.meta.url);",
+    },
+    // Readable stack traces in the host's logs matter more than a few hundred KB.
+    minify: false,
+    legalComments: 'none',
+    logLevel: 'warning',
+    absWorkingDir: root,
+  });
+  return outdir;
+}
+
+if (import.meta.main) {
+  const outdir = await buildRelay({ outdir: process.argv[2] });
+  console.log(`relay bundle written to ${outdir}`);
+}

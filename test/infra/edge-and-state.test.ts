@@ -1,0 +1,361 @@
+import { Match } from 'aws-cdk-lib/assertions';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { joined, onlyResource, resourceNamed, synth } from './helpers.ts';
+import type { Synthesized } from './helpers.ts';
+
+// Managed policy ids CloudFront documents; the behaviors must use exactly these.
+const CACHING_DISABLED = '4135ea2d-6df8-44a3-9df3-4b5a84be39ad';
+const CACHING_OPTIMIZED = '658327ea-f89d-4fab-a63d-7e88639e58f6';
+const ALL_VIEWER_EXCEPT_HOST_HEADER = 'b689b0a8-53d0-40ab-baf2-68738e2966ac';
+
+interface Behavior {
+  PathPattern?: string;
+  TargetOriginId: string;
+  CachePolicyId: string;
+  OriginRequestPolicyId?: string;
+  AllowedMethods: string[];
+  Compress: boolean;
+  ViewerProtocolPolicy: string;
+  ResponseHeadersPolicyId: unknown;
+}
+interface DistributionConfig {
+  Aliases: string[];
+  DefaultCacheBehavior: Behavior;
+  CacheBehaviors: Behavior[];
+  Origins: Record<string, any>[]; // eslint-disable-line @typescript-eslint/no-explicit-any
+  ViewerCertificate: Record<string, unknown>;
+  Logging: Record<string, unknown>;
+  HttpVersion: string;
+}
+
+describe('edge, DNS and state', () => {
+  let s: Synthesized;
+  let dist: DistributionConfig;
+  beforeAll(() => {
+    s = synth();
+    dist = onlyResource(s.relay, 'AWS::CloudFront::Distribution').resource.Properties!
+      .DistributionConfig as DistributionConfig;
+  });
+
+  const origin = (id: string) => dist.Origins.find((o) => o.Id === id)!;
+  const behavior = (path: string) => dist.CacheBehaviors.find((b) => b.PathPattern === path)!;
+
+  describe('CloudFront → relay host', () => {
+    it('uses the instance public DNS name (not an IP) as a plain-HTTP custom origin on the relay port', () => {
+      const instance = onlyResource(s.relay, 'AWS::EC2::Instance').logicalId;
+      const relay = origin(dist.DefaultCacheBehavior.TargetOriginId);
+      expect(relay.DomainName).toEqual({ 'Fn::GetAtt': [instance, 'PublicDnsName'] });
+      expect(relay.CustomOriginConfig).toMatchObject({
+        OriginProtocolPolicy: 'http-only',
+        HTTPPort: 8787,
+        OriginReadTimeout: 60,
+      });
+    });
+
+    it('sends the origin secret header through a Secrets Manager dynamic reference', () => {
+      const secret = onlyResource(s.relay, 'AWS::SecretsManager::Secret');
+      const relay = origin(dist.DefaultCacheBehavior.TargetOriginId);
+      expect(relay.OriginCustomHeaders).toHaveLength(1);
+      expect(relay.OriginCustomHeaders[0].HeaderName).toBe('x-origin-secret');
+      expect(joined(relay.OriginCustomHeaders[0].HeaderValue)).toBe(
+        `{{resolve:secretsmanager:<${secret.logicalId}>:SecretString:::}}`,
+      );
+      expect(secret.resource.Properties!.GenerateSecretString).toMatchObject({
+        ExcludePunctuation: true,
+        PasswordLength: 48,
+      });
+      expect(secret.resource.Properties!.SecretString).toBeUndefined();
+    });
+
+    it('/v1/* is never cached, forwards every viewer header but Host, allows all methods, no compression', () => {
+      for (const b of [behavior('/v1/*'), dist.DefaultCacheBehavior]) {
+        expect(b).toMatchObject({
+          CachePolicyId: CACHING_DISABLED,
+          OriginRequestPolicyId: ALL_VIEWER_EXCEPT_HOST_HEADER,
+          Compress: false,
+          ViewerProtocolPolicy: 'redirect-to-https',
+          TargetOriginId: dist.DefaultCacheBehavior.TargetOriginId,
+        });
+        expect([...b.AllowedMethods].sort()).toEqual(
+          ['DELETE', 'GET', 'HEAD', 'OPTIONS', 'PATCH', 'POST', 'PUT'].sort(),
+        );
+      }
+    });
+
+    it('follows originProtocol and originReadTimeoutSeconds from context', () => {
+      const other = synth({
+        context: { originProtocol: 'https-only', originReadTimeoutSeconds: 30 },
+      });
+      other.relay.hasResourceProperties('AWS::CloudFront::Distribution', {
+        DistributionConfig: {
+          Origins: Match.arrayWith([
+            Match.objectLike({
+              CustomOriginConfig: Match.objectLike({
+                OriginProtocolPolicy: 'https-only',
+                HTTPSPort: 8787,
+                OriginReadTimeout: 30,
+              }),
+            }),
+          ]),
+        },
+      });
+    });
+  });
+
+  describe('CloudFront → image bucket', () => {
+    it('/images/* reads the bucket through Origin Access Control and is cached', () => {
+      const images = behavior('/images/*');
+      expect(images).toMatchObject({ CachePolicyId: CACHING_OPTIMIZED, Compress: true });
+      expect(images.AllowedMethods).toEqual(['GET', 'HEAD', 'OPTIONS']);
+      const o = origin(images.TargetOriginId);
+      const oac = onlyResource(s.relay, 'AWS::CloudFront::OriginAccessControl');
+      expect(o.OriginAccessControlId).toEqual({ 'Fn::GetAtt': [oac.logicalId, 'Id'] });
+      expect(o.S3OriginConfig).toEqual({ OriginAccessIdentity: '' });
+      expect(joined(o.DomainName)).toMatch(/<import:.*ImagesBucket.*RegionalDomainName/);
+      expect(oac.resource.Properties!.OriginAccessControlConfig).toMatchObject({
+        OriginAccessControlOriginType: 's3',
+        SigningBehavior: 'always',
+        SigningProtocol: 'sigv4',
+      });
+    });
+
+    it('the bucket policy lets CloudFront (this account only) read images/* and nothing else', () => {
+      const policy = resourceNamed(s.stateful, 'AWS::S3::BucketPolicy', 'ImagesBucketPolicy');
+      const bucket = resourceNamed(s.stateful, 'AWS::S3::Bucket', 'ImagesBucket').logicalId;
+      expect(policy.resource.Properties!.Bucket).toEqual({ Ref: bucket });
+      const statements = (
+        policy.resource.Properties!.PolicyDocument as { Statement: Record<string, unknown>[] }
+      ).Statement;
+      const cf = statements.filter((st) => JSON.stringify(st.Principal).includes('cloudfront'));
+      expect(cf).toHaveLength(1);
+      expect(cf[0]).toMatchObject({ Effect: 'Allow', Action: 's3:GetObject' });
+      expect(joined(cf[0]!.Resource)).toBe(`<${bucket}.Arn>/images/*`);
+      expect(
+        joined(
+          (cf[0]!.Condition as Record<string, Record<string, unknown>>).ArnLike!['AWS:SourceArn'],
+        ),
+      ).toBe('arn:<AWS::Partition>:cloudfront::<AWS::AccountId>:distribution/*');
+    });
+  });
+
+  describe('viewer side', () => {
+    it('redirects HTTP to HTTPS with TLS 1.2+, the ACM certificate and the custom domain', () => {
+      expect(dist.Aliases).toEqual(['api.example.com']);
+      expect(dist.ViewerCertificate).toMatchObject({
+        MinimumProtocolVersion: 'TLSv1.2_2021',
+        SslSupportMethod: 'sni-only',
+      });
+      expect(joined(dist.ViewerCertificate.AcmCertificateArn)).toMatch(
+        /<import:LlmRelay-Certificate:ExportsOutputRefApiCertificate/,
+      );
+    });
+
+    it('adds CORS headers for the configured origins and the relay methods', () => {
+      const policy = onlyResource(s.relay, 'AWS::CloudFront::ResponseHeadersPolicy');
+      expect(dist.DefaultCacheBehavior.ResponseHeadersPolicyId).toEqual({ Ref: policy.logicalId });
+      expect(behavior('/images/*').ResponseHeadersPolicyId).toEqual({ Ref: policy.logicalId });
+      const cors = (
+        policy.resource.Properties!.ResponseHeadersPolicyConfig as {
+          CorsConfig: Record<string, { Items: string[] }>;
+        }
+      ).CorsConfig;
+      expect(cors.AccessControlAllowOrigins!.Items).toEqual(['*']);
+      expect(cors.AccessControlAllowMethods!.Items).toEqual([
+        'GET',
+        'POST',
+        'PUT',
+        'DELETE',
+        'OPTIONS',
+      ]);
+      expect(cors.AccessControlAllowHeaders!.Items).toEqual(['*']);
+
+      const other = synth({ context: { corsOrigins: ['https://chat.example.com'] } });
+      other.relay.hasResourceProperties('AWS::CloudFront::ResponseHeadersPolicy', {
+        ResponseHeadersPolicyConfig: {
+          CorsConfig: Match.objectLike({
+            AccessControlAllowOrigins: { Items: ['https://chat.example.com'] },
+          }),
+        },
+      });
+    });
+
+    it('writes standard access logs to the access-log bucket', () => {
+      expect(joined(dist.Logging.Bucket)).toMatch(/<import:.*AccessLogsBucket.*RegionalDomainName/);
+      expect(dist.Logging.Prefix).toBe('cloudfront/');
+    });
+  });
+
+  describe('certificate', () => {
+    it('lives in us-east-1 and is DNS-validated in the hosted zone', () => {
+      expect(s.stacks.certificate.region).toBe('us-east-1');
+      const cert = onlyResource(s.certificate, 'AWS::CertificateManager::Certificate');
+      expect(cert.resource.Properties).toMatchObject({
+        DomainName: 'api.example.com',
+        ValidationMethod: 'DNS',
+      });
+      const options = cert.resource.Properties!.DomainValidationOptions as {
+        HostedZoneId: unknown;
+      }[];
+      expect(joined(options[0]!.HostedZoneId)).toMatch(/<import:LlmRelay-Stateful:.*Zone/);
+    });
+
+    it('stays in us-east-1 when everything else is elsewhere, with cross-region references', () => {
+      const eu = synth({ context: { region: 'eu-west-1', cloudfrontPrefixListId: 'pl-4fa04526' } });
+      expect(eu.stacks.certificate.region).toBe('us-east-1');
+      expect(eu.stacks.relay.region).toBe('eu-west-1');
+      expect(eu.stacks.stateful.region).toBe('eu-west-1');
+      eu.certificate.resourceCountIs('Custom::CrossRegionExportReader', 1);
+      eu.relay.resourceCountIs('Custom::CrossRegionExportReader', 1);
+    });
+  });
+
+  describe('DNS', () => {
+    it('creates the hosted zone by default and outputs its name servers', () => {
+      s.stateful.hasResourceProperties('AWS::Route53::HostedZone', { Name: 'example.com.' });
+      const zone = onlyResource(s.stateful, 'AWS::Route53::HostedZone').logicalId;
+      expect(s.stateful.findOutputs('NameServers').NameServers!.Value).toEqual({
+        'Fn::Join': [',', { 'Fn::GetAtt': [zone, 'NameServers'] }],
+      });
+    });
+
+    it('imports the zone by id and name from context, without creating one', () => {
+      const imported = synth({
+        context: { hostedZoneId: 'Z0123456789ABCDEFGHIJ', hostedZoneName: 'example.com' },
+      });
+      imported.stateful.resourceCountIs('AWS::Route53::HostedZone', 0);
+      expect(imported.stateful.findOutputs('NameServers')).toEqual({});
+      imported.relay.hasResourceProperties('AWS::Route53::RecordSet', {
+        HostedZoneId: 'Z0123456789ABCDEFGHIJ',
+        Type: 'A',
+      });
+      imported.certificate.hasResourceProperties('AWS::CertificateManager::Certificate', {
+        DomainValidationOptions: [
+          { DomainName: 'api.example.com', HostedZoneId: 'Z0123456789ABCDEFGHIJ' },
+        ],
+      });
+    });
+
+    it('points A and AAAA alias records for the API domain at the distribution', () => {
+      const distribution = onlyResource(s.relay, 'AWS::CloudFront::Distribution').logicalId;
+      for (const type of ['A', 'AAAA']) {
+        s.relay.hasResourceProperties('AWS::Route53::RecordSet', {
+          Name: 'api.example.com.',
+          Type: type,
+          AliasTarget: {
+            DNSName: { 'Fn::GetAtt': [distribution, 'DomainName'] },
+            HostedZoneId: Match.anyValue(),
+          },
+        });
+      }
+      s.relay.resourceCountIs('AWS::Route53::RecordSet', 2);
+    });
+  });
+
+  describe('stateful stack', () => {
+    it('has termination protection on', () => {
+      expect(s.stacks.stateful.terminationProtection).toBe(true);
+      expect(s.stacks.relay.terminationProtection).toBe(false);
+    });
+
+    it('keeps images private, encrypted, TLS-only, unversioned, expiring, with CORS for GET', () => {
+      const bucket = resourceNamed(s.stateful, 'AWS::S3::Bucket', 'ImagesBucket').resource;
+      expect(bucket.DeletionPolicy).toBe('Retain');
+      expect(bucket.Properties).toMatchObject({
+        PublicAccessBlockConfiguration: {
+          BlockPublicAcls: true,
+          BlockPublicPolicy: true,
+          IgnorePublicAcls: true,
+          RestrictPublicBuckets: true,
+        },
+        BucketEncryption: {
+          ServerSideEncryptionConfiguration: [
+            { ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } },
+          ],
+        },
+        LifecycleConfiguration: {
+          Rules: [
+            expect.objectContaining({ Prefix: 'images/', ExpirationInDays: 90, Status: 'Enabled' }),
+          ],
+        },
+        CorsConfiguration: {
+          CorsRules: [
+            expect.objectContaining({ AllowedMethods: ['GET', 'HEAD'], AllowedOrigins: ['*'] }),
+          ],
+        },
+      });
+      expect(bucket.Properties!.VersioningConfiguration).toBeUndefined();
+      const policy = resourceNamed(s.stateful, 'AWS::S3::BucketPolicy', 'ImagesBucketPolicy')
+        .resource.Properties!;
+      expect(JSON.stringify(policy)).toContain('"aws:SecureTransport":"false"');
+    });
+
+    it('follows imageExpirationDays from context', () => {
+      const other = synth({ context: { imageExpirationDays: 7 } });
+      other.stateful.hasResourceProperties('AWS::S3::Bucket', {
+        LifecycleConfiguration: {
+          Rules: [Match.objectLike({ Prefix: 'images/', ExpirationInDays: 7 })],
+        },
+      });
+    });
+
+    it('has an access-log bucket that takes CloudFront logs and the image bucket server access logs', () => {
+      const logs = resourceNamed(s.stateful, 'AWS::S3::Bucket', 'AccessLogsBucket');
+      expect(logs.resource.Properties).toMatchObject({
+        OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerPreferred' }] },
+        LifecycleConfiguration: { Rules: [expect.objectContaining({ ExpirationInDays: 90 })] },
+      });
+      const images = resourceNamed(s.stateful, 'AWS::S3::Bucket', 'ImagesBucket').resource;
+      expect(images.Properties!.LoggingConfiguration).toEqual({
+        DestinationBucketName: { Ref: logs.logicalId },
+        LogFilePrefix: 's3/images/',
+      });
+    });
+
+    it('creates the relay log group with the configured retention', () => {
+      s.stateful.hasResourceProperties('AWS::Logs::LogGroup', {
+        LogGroupName: '/llm-relay/relay',
+        RetentionInDays: 30,
+      });
+      const other = synth({ context: { logGroupName: '/acme/relay', logRetentionDays: 90 } });
+      other.stateful.hasResourceProperties('AWS::Logs::LogGroup', {
+        LogGroupName: '/acme/relay',
+        RetentionInDays: 90,
+      });
+    });
+
+    it('gives every relay-stack log group a retention', () => {
+      for (const group of Object.values(s.relay.findResources('AWS::Logs::LogGroup'))) {
+        expect(group.Properties.RetentionInDays).toBeGreaterThan(0);
+      }
+    });
+
+    it('offers the image writer policy: put/get on images/* of this bucket only', () => {
+      const bucket = resourceNamed(s.stateful, 'AWS::S3::Bucket', 'ImagesBucket').logicalId;
+      const policy = onlyResource(s.stateful, 'AWS::IAM::ManagedPolicy').resource.Properties!;
+      expect((policy.PolicyDocument as { Statement: unknown[] }).Statement).toEqual([
+        {
+          Effect: 'Allow',
+          Action: ['s3:PutObject', 's3:GetObject', 's3:AbortMultipartUpload'],
+          Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucket, 'Arn'] }, '/images/*']] },
+        },
+      ]);
+    });
+  });
+
+  describe('outputs', () => {
+    it('give the API base URL, instance id, bucket and dashboard URL', () => {
+      const relayOutputs = s.relay.findOutputs('*');
+      expect(relayOutputs.ApiBaseUrl!.Value).toBe('https://api.example.com/v1');
+      expect(relayOutputs.InstanceId!.Value).toEqual({
+        Ref: onlyResource(s.relay, 'AWS::EC2::Instance').logicalId,
+      });
+      expect(joined(relayOutputs.ImageBucketName!.Value)).toMatch(/ImagesBucket/);
+      expect(joined(s.stateful.findOutputs('ImageBucketName').ImageBucketName!.Value)).toMatch(
+        /ImagesBucket/,
+      );
+      expect(joined(s.monitoring.findOutputs('DashboardUrl').DashboardUrl!.Value)).toMatch(
+        /^https:\/\/us-east-1\.console\.aws\.amazon\.com\/cloudwatch\/home\?region=us-east-1#dashboards:name=<.*Dashboard.*>$/,
+      );
+    });
+  });
+});

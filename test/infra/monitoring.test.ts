@@ -1,0 +1,202 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { joined, onlyResource, synth } from './helpers.ts';
+import type { Synthesized } from './helpers.ts';
+
+interface Widget {
+  properties: { title: string; metrics?: unknown[][]; region: string };
+}
+
+/** Dashboard body with references shown as <import:…> so metric arrays can be read. */
+function dashboard(s: Synthesized): Widget[] {
+  const body = onlyResource(s.monitoring, 'AWS::CloudWatch::Dashboard').resource.Properties!
+    .DashboardBody;
+  return (JSON.parse(joined(body)) as { widgets: Widget[] }).widgets;
+}
+
+function widget(s: Synthesized, title: string): Widget {
+  const w = dashboard(s).find((x) => x.properties.title === title);
+  if (!w) throw new Error(`no widget "${title}"`);
+  return w;
+}
+
+/** A dashboard metric row: [namespace, name, dim1, val1, …, {options}] → parts. */
+function rows(w: Widget) {
+  return (w.properties.metrics ?? []).map((row) => {
+    const options = (typeof row.at(-1) === 'object' ? row.at(-1) : {}) as Record<string, unknown>;
+    const parts = row.filter((x) => typeof x === 'string') as string[];
+    return { parts, options };
+  });
+}
+
+const INSTANCE = /<import:LlmRelay-Relay:ExportsOutputRefHostInstance[^>]*>/;
+
+describe('monitoring', () => {
+  let s: Synthesized;
+  beforeAll(() => {
+    s = synth({ context: { alarmEmail: 'ops@example.com' } });
+  });
+
+  describe('dashboard', () => {
+    it('shows host CPU, memory and root disk with exactly the dimensions the agent publishes', () => {
+      const [cpu] = rows(widget(s, 'Host CPU (%)'));
+      expect(cpu!.parts.slice(0, 3)).toEqual(['AWS/EC2', 'CPUUtilization', 'InstanceId']);
+      expect(cpu!.parts[3]).toMatch(INSTANCE);
+
+      const [mem] = rows(widget(s, 'Host memory used (%)'));
+      expect(mem!.parts.slice(0, 3)).toEqual(['CWAgent', 'mem_used_percent', 'InstanceId']);
+      expect(mem!.parts).toHaveLength(4);
+
+      const [disk] = rows(widget(s, 'Host root disk used (%)'));
+      expect(disk!.parts.slice(0, 3)).toEqual(['CWAgent', 'disk_used_percent', 'InstanceId']);
+      const pairs = disk!.parts.slice(4);
+      const dims = Object.fromEntries(
+        pairs.flatMap((_, i) => (i % 2 ? [] : [[pairs[i], pairs[i + 1]]])),
+      );
+      expect(dims).toEqual({ path: '/', fstype: 'xfs' });
+    });
+
+    it('shows relay requests, errors by status class, latency and TTFB percentiles', () => {
+      const requests = rows(widget(s, 'Relay requests and errors'));
+      expect(requests.map((r) => r.parts)).toEqual([
+        ['LlmRelay', 'Requests', 'Service', 'llm-relay'],
+        ['LlmRelay', 'Errors4xx', 'Service', 'llm-relay'],
+        ['LlmRelay', 'Errors5xx', 'Service', 'llm-relay'],
+      ]);
+      for (const [title, metric] of [
+        ['Latency (ms)', 'Latency'],
+        ['Time to first byte (ms)', 'TimeToFirstByte'],
+      ] as const) {
+        const r = rows(widget(s, title));
+        expect(r.map((x) => x.parts[1])).toEqual([metric, metric]);
+        expect(r.map((x) => x.options.stat)).toEqual(['p50', 'p99']);
+      }
+    });
+
+    it('shows tokens and cost by model through SEARCH over the Model dimension', () => {
+      const tokens = JSON.stringify(widget(s, 'Tokens by model').properties.metrics);
+      expect(tokens).toContain('{LlmRelay,Service,Model} MetricName=\\"PromptTokens\\"');
+      expect(tokens).toContain('{LlmRelay,Service,Model} MetricName=\\"CompletionTokens\\"');
+      expect(JSON.stringify(widget(s, 'Cost by model (USD)').properties.metrics)).toContain(
+        'MetricName=\\"CostUSD\\"',
+      );
+    });
+
+    it('shows CloudFront requests and 4xx/5xx rates from us-east-1 (Region=Global)', () => {
+      const dist = /<import:LlmRelay-Relay:ExportsOutputRefEdgeDistribution[^>]*>/;
+      const requests = rows(widget(s, 'CloudFront requests'));
+      const rates = rows(widget(s, 'CloudFront error rates (%)'));
+      for (const r of [...requests, ...rates]) {
+        expect(r.parts[0]).toBe('AWS/CloudFront');
+        expect(r.parts[3]).toMatch(dist);
+        expect(r.parts.slice(4)).toEqual(['Region', 'Global']);
+        expect(r.options.region).toBe('us-east-1');
+      }
+      expect(rates.map((r) => r.parts[1])).toEqual(['4xxErrorRate', '5xxErrorRate']);
+    });
+  });
+
+  describe('alarms', () => {
+    const alarm = (id: string) => {
+      const found = Object.entries(s.monitoring.findResources('AWS::CloudWatch::Alarm')).find(
+        ([k]) => k.includes(id),
+      );
+      if (!found) throw new Error(`no alarm ${id}`);
+      return found[1].Properties as Record<string, unknown>;
+    };
+    /** The watched metric, whether the alarm uses the plain or the Metrics (labelled) form. */
+    const metric = (id: string) => {
+      const a = alarm(id) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+      const stat = a.Metrics?.[0]?.MetricStat;
+      return stat
+        ? { ...stat.Metric, Period: stat.Period, Stat: stat.Stat }
+        : {
+            Namespace: a.Namespace,
+            MetricName: a.MetricName,
+            Dimensions: a.Dimensions,
+            Period: a.Period,
+          };
+    };
+    const topic = () => ({ Ref: onlyResource(s.monitoring, 'AWS::SNS::Topic').logicalId });
+
+    it('all notify the SNS topic, which has the email subscription from context', () => {
+      const alarms = Object.values(s.monitoring.findResources('AWS::CloudWatch::Alarm'));
+      expect(alarms.length).toBe(7);
+      for (const a of alarms) expect(a.Properties.AlarmActions).toContainEqual(topic());
+      s.monitoring.hasResourceProperties('AWS::SNS::Subscription', {
+        Protocol: 'email',
+        Endpoint: 'ops@example.com',
+        TopicArn: topic(),
+      });
+    });
+
+    it('has no email subscription when alarmEmail is not set', () => {
+      synth().monitoring.resourceCountIs('AWS::SNS::Subscription', 0);
+    });
+
+    it('fires on a relay 5xx rate above 5 %', () => {
+      const a = alarm('Relay5xxRate');
+      expect(a).toMatchObject({ Threshold: 5, ComparisonOperator: 'GreaterThanThreshold' });
+      expect(JSON.stringify(a.Metrics)).toContain('100 * errors / requests');
+      expect(JSON.stringify(a.Metrics)).toContain('"MetricName":"Errors5xx"');
+    });
+
+    it('fires on a CloudFront 5xx rate above 5 % (alarms must share the metric region)', () => {
+      expect(metric('Edge5xxRate')).toMatchObject({
+        Namespace: 'AWS/CloudFront',
+        MetricName: '5xxErrorRate',
+      });
+      expect(alarm('Edge5xxRate').Threshold).toBe(5);
+      const eu = synth({ context: { region: 'eu-west-1', cloudfrontPrefixListId: 'pl-4fa04526' } });
+      const euAlarms = Object.keys(eu.monitoring.findResources('AWS::CloudWatch::Alarm'));
+      expect(euAlarms.some((k) => k.includes('Edge5xxRate'))).toBe(false);
+    });
+
+    it('recovers the host on a failed system status check', () => {
+      const a = alarm('HostSystemStatus');
+      expect(a).toMatchObject({ MetricName: 'StatusCheckFailed_System', Namespace: 'AWS/EC2' });
+      expect(JSON.stringify(a.AlarmActions)).toContain(':automate:');
+      expect(JSON.stringify(a.AlarmActions)).toContain('ec2:recover');
+    });
+
+    it('fires when the root disk is above 85 % and memory above 90 %', () => {
+      expect(alarm('HostDiskUsed')).toMatchObject({
+        Namespace: 'CWAgent',
+        MetricName: 'disk_used_percent',
+        Threshold: 85,
+      });
+      const disk = alarm('HostDiskUsed').Dimensions as { Name: string; Value: unknown }[];
+      expect(disk.map((d) => d.Name).sort()).toEqual(['InstanceId', 'fstype', 'path']);
+      expect(alarm('HostMemoryUsed')).toMatchObject({
+        Namespace: 'CWAgent',
+        MetricName: 'mem_used_percent',
+        Threshold: 90,
+      });
+    });
+
+    it('fires when there is no request for idleAlarmHours, counting silence as breaching', () => {
+      expect(metric('NoRequests')).toMatchObject({
+        Namespace: 'LlmRelay',
+        MetricName: 'Requests',
+        Period: 3600,
+        Stat: 'Sum',
+      });
+      expect(alarm('NoRequests')).toMatchObject({
+        EvaluationPeriods: 24,
+        ComparisonOperator: 'LessThanThreshold',
+        Threshold: 1,
+        TreatMissingData: 'breaching',
+      });
+      const off = synth({ context: { idleAlarmHours: 0 } });
+      expect(
+        Object.keys(off.monitoring.findResources('AWS::CloudWatch::Alarm')).some((k) =>
+          k.includes('NoRequests'),
+        ),
+      ).toBe(false);
+    });
+
+    it('the topic only accepts TLS publishers', () => {
+      const policy = onlyResource(s.monitoring, 'AWS::SNS::TopicPolicy').resource.Properties!;
+      expect(JSON.stringify(policy)).toContain('"aws:SecureTransport":"false"');
+    });
+  });
+});

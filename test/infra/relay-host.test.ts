@@ -1,0 +1,403 @@
+import { Match } from 'aws-cdk-lib/assertions';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { fakeBundle, joined, onlyResource, resourceNamed, synth } from './helpers.ts';
+import type { Synthesized } from './helpers.ts';
+
+type Init = {
+  configSets: Record<string, string[]>;
+  system: {
+    packages: { yum: Record<string, unknown> };
+    commands: Record<string, { command: string }>;
+  };
+  relay: {
+    sources: Record<string, unknown>;
+    files: Record<string, { content: unknown; mode: string; owner: string; group: string }>;
+    commands: Record<string, { command: string; env?: Record<string, string> }>;
+    services: {
+      systemd: Record<
+        string,
+        { enabled: boolean; ensureRunning: boolean; files?: string[]; sources?: string[] }
+      >;
+    };
+  };
+};
+
+interface AgentConfig {
+  metrics: {
+    append_dimensions: Record<string, string>;
+    metrics_collected: Record<string, Record<string, unknown>>;
+  };
+  logs: { logs_collected: { files: { collect_list: Record<string, unknown>[] } } };
+}
+
+function instanceOf(s: Synthesized) {
+  const { logicalId, resource } = onlyResource(s.relay, 'AWS::EC2::Instance');
+  const init = (resource.Metadata as Record<string, unknown>)['AWS::CloudFormation::Init'] as Init;
+  return { logicalId, resource, props: resource.Properties!, init };
+}
+
+function file(init: Init, path: string): string {
+  const f = init.relay.files[path];
+  if (!f) throw new Error(`no Init file ${path}`);
+  return joined(f.content);
+}
+
+describe('relay host', () => {
+  let s: Synthesized;
+  beforeAll(() => {
+    s = synth({
+      context: {
+        relayConfig: {
+          channels: [
+            {
+              name: 'deepseek',
+              type: 'openai',
+              baseUrl: 'https://api.deepseek.com/v1',
+              apiKey: 'env:DEEPSEEK_API_KEY',
+              models: ['deepseek-chat'],
+            },
+          ],
+          prices: { 'deepseek-chat': { input: 0.27, output: 1.1 } },
+          images: { store: 'local' },
+        },
+      },
+    });
+  });
+
+  describe('instance', () => {
+    it('runs the configured Graviton type on AL2023 resolved at launch, so new AMIs never replace it', () => {
+      const { props } = instanceOf(s);
+      expect(props.InstanceType).toBe('t4g.small');
+      expect(props.ImageId).toBe(
+        'resolve:ssm:/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64',
+      );
+    });
+
+    it('follows instanceType and its architecture from context', () => {
+      const x86 = synth({ context: { instanceType: 't3.small' } });
+      const { props } = instanceOf(x86);
+      expect(props.InstanceType).toBe('t3.small');
+      expect(props.ImageId).toMatch(/al2023-ami-kernel-default-x86_64$/);
+    });
+
+    it('requires IMDSv2', () => {
+      s.relay.hasResourceProperties('AWS::EC2::LaunchTemplate', {
+        LaunchTemplateData: { MetadataOptions: { HttpTokens: 'required' } },
+      });
+      const { props } = instanceOf(s);
+      expect(props.LaunchTemplate).toBeDefined();
+    });
+
+    it('has an encrypted gp3 root volume', () => {
+      expect(instanceOf(s).props.BlockDeviceMappings).toEqual([
+        { DeviceName: '/dev/xvda', Ebs: { Encrypted: true, VolumeType: 'gp3', VolumeSize: 20 } },
+      ]);
+    });
+
+    it('has no SSH key pair', () => {
+      expect(instanceOf(s).props.KeyName).toBeUndefined();
+      s.relay.resourceCountIs('AWS::EC2::KeyPair', 0);
+    });
+
+    it('boots with the Elastic IP already on its network interface, so PublicDnsName is final', () => {
+      const { resource, props } = instanceOf(s);
+      const eni = onlyResource(s.relay, 'AWS::EC2::NetworkInterface');
+      const association = onlyResource(s.relay, 'AWS::EC2::EIPAssociation');
+      const eip = onlyResource(s.relay, 'AWS::EC2::EIP');
+      expect(props.NetworkInterfaces).toEqual([
+        { DeviceIndex: '0', NetworkInterfaceId: { Ref: eni.logicalId } },
+      ]);
+      expect(props.SubnetId).toBeUndefined();
+      expect(association.resource.Properties).toEqual({
+        AllocationId: { 'Fn::GetAtt': [eip.logicalId, 'AllocationId'] },
+        NetworkInterfaceId: { Ref: eni.logicalId },
+      });
+      expect(resource.DependsOn).toContain(association.logicalId);
+    });
+
+    it('sits in a public subnet', () => {
+      const eni = onlyResource(s.relay, 'AWS::EC2::NetworkInterface');
+      const subnetRef = (eni.resource.Properties!.SubnetId as { Ref: string }).Ref;
+      const subnet = s.relay.toJSON().Resources[subnetRef];
+      expect(subnet.Properties.MapPublicIpOnLaunch).toBe(true);
+      s.relay.resourceCountIs('AWS::EC2::NatGateway', 0);
+    });
+  });
+
+  describe('security group', () => {
+    it('admits only the CloudFront origin-facing prefix list, only on the relay port', () => {
+      const ingress = s.relay.findResources('AWS::EC2::SecurityGroupIngress');
+      expect(Object.values(ingress).map((r) => r.Properties)).toEqual([
+        expect.objectContaining({
+          IpProtocol: 'tcp',
+          FromPort: 8787,
+          ToPort: 8787,
+          SourcePrefixListId: 'pl-3b927c52',
+        }),
+      ]);
+      const sg = onlyResource(s.relay, 'AWS::EC2::SecurityGroup');
+      expect(sg.resource.Properties!.SecurityGroupIngress).toBeUndefined();
+    });
+
+    it('is open to nothing else: no 0.0.0.0/0 or ::/0 ingress and no port 22 anywhere', () => {
+      const json = JSON.stringify(
+        Object.values(s.relay.findResources('AWS::EC2::SecurityGroupIngress')).concat(
+          Object.values(s.relay.findResources('AWS::EC2::SecurityGroup')).map(
+            (r) => r.Properties.SecurityGroupIngress ?? [],
+          ),
+        ),
+      );
+      expect(json).not.toContain('0.0.0.0/0');
+      expect(json).not.toContain('::/0');
+      expect(json).not.toMatch(/"FromPort":22\b/);
+    });
+
+    it('follows relayPort and cloudfrontPrefixListId from context', () => {
+      const other = synth({
+        context: { relayPort: 9000, region: 'eu-west-1', cloudfrontPrefixListId: 'pl-4fa04526' },
+      });
+      other.relay.hasResourceProperties('AWS::EC2::SecurityGroupIngress', {
+        FromPort: 9000,
+        ToPort: 9000,
+        SourcePrefixListId: 'pl-4fa04526',
+      });
+    });
+  });
+
+  describe('IAM role', () => {
+    it('has exactly the SSM core and CloudWatch agent managed policies plus the image writer policy', () => {
+      const role = resourceNamed(s.relay, 'AWS::IAM::Role', 'HostRole');
+      const managed = role.resource.Properties!.ManagedPolicyArns as unknown[];
+      const names = managed.map(joined);
+      expect(names).toEqual(
+        expect.arrayContaining([
+          expect.stringMatching(/:iam::aws:policy\/AmazonSSMManagedInstanceCore$/),
+          expect.stringMatching(/:iam::aws:policy\/CloudWatchAgentServerPolicy$/),
+          expect.stringMatching(/^<import:.*ImagesWriterPolicy/),
+        ]),
+      );
+      expect(names).toHaveLength(3);
+    });
+
+    it('reads the origin secret and only the SSM parameters under <ssmPrefix>/env', () => {
+      const secret = onlyResource(s.relay, 'AWS::SecretsManager::Secret');
+      s.relay.hasResourceProperties('AWS::IAM::Policy', {
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            Match.objectLike({
+              Action: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'],
+              Resource: { Ref: secret.logicalId },
+            }),
+          ]),
+        },
+      });
+      const policy = resourceNamed(s.relay, 'AWS::IAM::Policy', 'HostRoleDefaultPolicy');
+      const statements = (
+        policy.resource.Properties!.PolicyDocument as {
+          Statement: { Action: string | string[]; Resource: unknown }[];
+        }
+      ).Statement;
+      const ssm = statements.find((st) => [st.Action].flat().includes('ssm:GetParametersByPath'));
+      expect(ssm).toBeDefined();
+      expect([ssm!.Resource].flat().map(joined)).toEqual([
+        'arn:<AWS::Partition>:ssm:us-east-1:<AWS::AccountId>:parameter/llm-relay/env',
+        'arn:<AWS::Partition>:ssm:us-east-1:<AWS::AccountId>:parameter/llm-relay/env/*',
+      ]);
+      // Nothing in the role's own policy touches the image bucket or grants s3:PutObject broadly.
+      expect(JSON.stringify(statements)).not.toContain('s3:PutObject');
+    });
+  });
+
+  describe('CloudFormation Init (the workload)', () => {
+    it('installs Node.js 24, the CloudWatch agent and logrotate from AL2023', () => {
+      const { init } = instanceOf(s);
+      expect(init.configSets).toEqual({ default: ['system', 'relay'] });
+      expect(Object.keys(init.system.packages.yum).sort()).toEqual([
+        'amazon-cloudwatch-agent',
+        'logrotate',
+        'nodejs24',
+      ]);
+      expect(init.system.commands['10-user']!.command).toContain(
+        'useradd --system --user-group --home-dir /var/lib/llm-relay --shell /sbin/nologin llm-relay',
+      );
+    });
+
+    it('ships the bundle as an asset into /opt/llm-relay/app', () => {
+      const { init } = instanceOf(s);
+      expect(Object.keys(init.relay.sources)).toEqual(['/opt/llm-relay/app']);
+      expect(joined(init.relay.sources['/opt/llm-relay/app'])).toMatch(/[0-9a-f]{64}\.zip$/);
+    });
+
+    it('runs the relay under systemd as an unprivileged user, restarting always, data on the volume', () => {
+      const unit = file(instanceOf(s).init, '/etc/systemd/system/llm-relay.service');
+      expect(unit).toContain('User=llm-relay\n');
+      expect(unit).toContain('Restart=always\n');
+      expect(unit).toContain('ExecStart=/usr/bin/node-24 /opt/llm-relay/app/server.mjs\n');
+      expect(unit).toContain('Environment=PORT=8787\n');
+      expect(unit).toContain('Environment=RELAY_CONFIG=/etc/llm-relay/relay.config.json\n');
+      expect(unit).toContain('Environment=RELAY_DATA_DIR=/var/lib/llm-relay\n');
+      expect(unit).toContain('StandardOutput=append:/var/log/llm-relay/relay.log\n');
+      expect(unit).toContain('ExecStartPre=+/usr/local/libexec/llm-relay/fetch-secrets\n');
+      expect(unit).toContain('EnvironmentFile=/etc/llm-relay/relay.env\n');
+      const { init } = instanceOf(s);
+      expect(init.relay.services.systemd['llm-relay']).toMatchObject({
+        enabled: true,
+        ensureRunning: true,
+        sources: ['/opt/llm-relay/app'],
+      });
+      expect(init.relay.services.systemd['llm-relay']!.files).toEqual(
+        expect.arrayContaining([
+          '/etc/llm-relay/relay.config.json',
+          '/etc/systemd/system/llm-relay.service',
+        ]),
+      );
+    });
+
+    it('writes the relay config: operator channels kept, images on S3, origin secret from env', () => {
+      const { init } = instanceOf(s);
+      const f = init.relay.files['/etc/llm-relay/relay.config.json']!;
+      expect(f).toMatchObject({ owner: 'root', group: 'llm-relay', mode: '000640' });
+      const config = JSON.parse(
+        file(init, '/etc/llm-relay/relay.config.json').replace(/<import:[^>]+>/, 'BUCKET'),
+      ) as Record<string, unknown>;
+      expect(config).toEqual({
+        channels: [
+          {
+            name: 'deepseek',
+            type: 'openai',
+            baseUrl: 'https://api.deepseek.com/v1',
+            apiKey: 'env:DEEPSEEK_API_KEY',
+            models: ['deepseek-chat'],
+          },
+        ],
+        prices: { 'deepseek-chat': { input: 0.27, output: 1.1 } },
+        server: {
+          originSecret: 'env:RELAY_ORIGIN_SECRET',
+          publicBaseUrl: 'https://api.example.com',
+        },
+        images: { store: 's3', bucket: 'BUCKET', region: 'us-east-1', prefix: 'images/' },
+      });
+      expect(file(init, '/etc/llm-relay/relay.config.json')).toMatch(
+        /<import:LlmRelay-Stateful:ExportsOutputRefImagesBucket/,
+      );
+    });
+
+    it('fetches provider keys and the origin secret at service start into a root-only file', () => {
+      const { init } = instanceOf(s);
+      expect(init.relay.files['/usr/local/libexec/llm-relay/fetch-secrets']).toMatchObject({
+        owner: 'root',
+        mode: '000700',
+      });
+      const script = file(init, '/usr/local/libexec/llm-relay/fetch-secrets');
+      const secret = onlyResource(s.relay, 'AWS::SecretsManager::Secret');
+      expect(script).toContain(`--secret-id '<${secret.logicalId}>'`);
+      expect(script).toContain("--path '/llm-relay/env/'");
+      expect(script).toContain('--with-decryption');
+      expect(script).toContain('umask 077');
+      expect(script).toContain('chmod 0600');
+      expect(script).toContain("out='/etc/llm-relay/relay.env'");
+    });
+
+    it("keeps cfn-hup polling every minute with a hook on this instance's Init metadata", () => {
+      const { init, logicalId } = instanceOf(s);
+      expect(file(init, '/etc/cfn/cfn-hup.conf')).toContain('interval=1\n');
+      expect(file(init, '/etc/cfn/cfn-hup.conf')).toContain('stack=LlmRelay-Relay\n');
+      const hook = file(init, '/etc/cfn/hooks.d/cfn-auto-reloader.conf');
+      expect(hook).toContain(`path=Resources.${logicalId}.Metadata.AWS::CloudFormation::Init\n`);
+      expect(hook).toContain(
+        `action=/opt/aws/bin/cfn-init -v --stack LlmRelay-Relay --resource ${logicalId} --configsets default --region us-east-1\n`,
+      );
+      expect(init.relay.services.systemd['cfn-hup']).toMatchObject({
+        enabled: true,
+        ensureRunning: true,
+      });
+    });
+
+    it('rotates the relay log', () => {
+      const rotate = file(instanceOf(s).init, '/etc/logrotate.d/llm-relay');
+      expect(rotate).toMatch(/^\/var\/log\/llm-relay\/\*\.log \{/);
+      expect(rotate).toContain('copytruncate');
+    });
+
+    it('starts the CloudWatch agent from its SSM parameter', () => {
+      const { init } = instanceOf(s);
+      const cmd = init.relay.commands['20-cloudwatch-agent']!;
+      expect(cmd.command).toContain(
+        'amazon-cloudwatch-agent-ctl -a fetch-config -m ec2 -s -c ssm:AmazonCloudWatch-LlmRelay-Relay-relay',
+      );
+      expect(cmd.env?.AGENT_CONFIG_SHA256).toMatch(/^[0-9a-f]{64}$/);
+    });
+  });
+
+  describe('CloudWatch agent config', () => {
+    const agentConfig = () => {
+      const p = onlyResource(s.relay, 'AWS::SSM::Parameter').resource.Properties!;
+      return { name: p.Name, config: JSON.parse(joined(p.Value)) as AgentConfig };
+    };
+
+    it('lives in an SSM parameter named AmazonCloudWatch-… so the managed policy can read it', () => {
+      expect(agentConfig().name).toMatch(/^AmazonCloudWatch-/);
+    });
+
+    it('collects mem_used_percent and root disk used_percent every 60 s with InstanceId', () => {
+      const { config } = agentConfig();
+      expect(config.metrics.append_dimensions).toEqual({ InstanceId: '${aws:InstanceId}' });
+      expect(config.metrics.metrics_collected.mem).toEqual({
+        measurement: ['mem_used_percent'],
+        metrics_collection_interval: 60,
+      });
+      expect(config.metrics.metrics_collected.disk).toMatchObject({
+        measurement: ['used_percent'],
+        resources: ['/'],
+        drop_device: true,
+        metrics_collection_interval: 60,
+      });
+    });
+
+    it('ships the relay log file to the relay log group', () => {
+      const { config } = agentConfig();
+      expect(config.logs.logs_collected.files.collect_list).toEqual([
+        {
+          file_path: '/var/log/llm-relay/relay.log',
+          log_group_name: '/llm-relay/relay',
+          log_stream_name: '{instance_id}',
+          timezone: 'UTC',
+        },
+      ]);
+    });
+  });
+
+  describe('updates in place', () => {
+    const variants = () => {
+      const base = synth({ bundleDir: fakeBundle('a') });
+      const newCode = synth({ bundleDir: fakeBundle('b') });
+      const newConfig = synth({
+        bundleDir: fakeBundle('a'),
+        context: { relayConfig: { prices: { 'gpt-4o': { input: 2.5, output: 10 } } } },
+      });
+      return [base, newCode, newConfig].map(instanceOf);
+    };
+
+    it('a new bundle or relay config changes the Init metadata but not the instance id or UserData', () => {
+      const [base, newCode, newConfig] = variants();
+      for (const changed of [newCode!, newConfig!]) {
+        expect(changed.logicalId).toBe(base!.logicalId);
+        expect(changed.props.UserData).toEqual(base!.props.UserData);
+        expect(changed.props.ImageId).toEqual(base!.props.ImageId);
+        expect(changed.props.NetworkInterfaces).toEqual(base!.props.NetworkInterfaces);
+        expect(changed.init).not.toEqual(base!.init);
+      }
+      expect(newCode!.init.relay.sources).not.toEqual(base!.init.relay.sources);
+      expect(file(newConfig!.init, '/etc/llm-relay/relay.config.json')).not.toBe(
+        file(base!.init, '/etc/llm-relay/relay.config.json'),
+      );
+    });
+
+    it('user data carries no fingerprint of the config', () => {
+      const [base] = variants();
+      const userData = joined((base!.props.UserData as { 'Fn::Base64': unknown })['Fn::Base64']);
+      expect(userData).toContain('/opt/aws/bin/cfn-init -v');
+      expect(userData).not.toMatch(/[0-9a-f]{16}/);
+    });
+  });
+});
