@@ -4,6 +4,7 @@ import cdkNag from 'cdk-nag';
 import { DeployConfigError, readDeployConfig } from '../lib/config.ts';
 import type { DeployConfig } from '../lib/config.ts';
 import { CertificateStack } from '../lib/certificate-stack.ts';
+import { GithubDeployStack } from '../lib/github-deploy-stack.ts';
 import { MonitoringStack } from '../lib/monitoring-stack.ts';
 import { RelayStack } from '../lib/relay-stack.ts';
 import { StatefulStack } from '../lib/stateful-stack.ts';
@@ -14,6 +15,8 @@ export interface RelayStacks {
   readonly certificate: CertificateStack;
   readonly relay: RelayStack;
   readonly monitoring: MonitoringStack;
+  /** Only with context `githubRepo`: the OIDC provider and role the deploy workflow assumes. */
+  readonly githubDeploy?: GithubDeployStack;
 }
 
 export interface ComposeOptions {
@@ -87,10 +90,20 @@ export function composeApp(app: App, config: DeployConfig, options: ComposeOptio
     dashboardName: config.stackPrefix,
   });
 
+  const githubDeploy = config.github.repository
+    ? new GithubDeployStack(app, name('GithubDeploy'), {
+        env,
+        description: 'llm-relay: GitHub OIDC provider and the deploy role (deploy once by hand)',
+        repository: config.github.repository,
+        branch: config.github.branch,
+        environment: config.github.environment,
+      })
+    : undefined;
+
   if (options.nag ?? true) {
     Validations.of(app).addPlugins(new cdkNag.AwsSolutionsChecks(app));
   }
-  return { stateful, certificate, relay, monitoring };
+  return { stateful, certificate, relay, monitoring, ...(githubDeploy && { githubDeploy }) };
 }
 
 async function main(): Promise<void> {
