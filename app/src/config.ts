@@ -42,7 +42,12 @@ export const channelSchema = z
 const keySchema = z
   .object({
     name: z.string().min(1).max(64),
-    key: z.string().min(16, 'keys must be at least 16 characters'),
+    key: z
+      .string()
+      .refine(
+        (k) => k.startsWith('env:') || k.length >= 16,
+        'keys must be at least 16 characters (or "env:NAME")',
+      ),
     quota: z.number().nonnegative().nullable().optional(),
     models: z.array(z.string().min(1)).default(['*']),
     expiresAt: z.iso.datetime({ offset: true }).or(z.iso.date()).optional(),
@@ -165,7 +170,12 @@ export function parseRelayConfig(input: unknown, env: Env, source = 'config'): R
       originSecret: resolveSecret(cfg.server.originSecret, env, 'server.originSecret'),
     }),
   };
-  const keys = cfg.keys.map((k, i) => ({ ...k, key: resolveSecret(k.key, env, `keys.${i}.key`) }));
+  const keys = cfg.keys.map((k, i) => {
+    const key = resolveSecret(k.key, env, `keys.${i}.key`);
+    if (key.length < 16)
+      throw new ConfigError(`keys.${i}.key: keys must be at least 16 characters`);
+    return { ...k, key };
+  });
   return { server, channels, keys, prices: cfg.prices, images: cfg.images };
 }
 

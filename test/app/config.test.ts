@@ -48,6 +48,7 @@ describe('relay config', () => {
     [{ channels: [{ name: 'x', baseUrl: 'not a url', apiKey: 'k' }] }, 'channels.0.baseUrl'],
     [{ channels: [{ name: 'x', baseUrl: 'https://a', apiKey: 'env:MISSING_VAR' }] }, 'MISSING_VAR'],
     [{ keys: [{ name: 'a', key: 'short' }] }, 'keys.0.key'],
+    [{ keys: [{ name: 'a', key: 'env:SHORT_KEY' }] }, 'keys.0.key'],
     [
       {
         keys: [
@@ -60,7 +61,8 @@ describe('relay config', () => {
     [{ prices: { m: { input: -1 } } }, 'prices.m.input'],
     [{ surprise: true }, 'surprise'],
   ])('rejects %j naming the bad setting', (input, needle) => {
-    expect(() => parseRelayConfig(input, {})).toThrow(ConfigError);
-    expect(() => parseRelayConfig(input, {})).toThrow(needle);
+    const env = { SHORT_KEY: 'tiny' };
+    expect(() => parseRelayConfig(input, env)).toThrow(ConfigError);
+    expect(() => parseRelayConfig(input, env)).toThrow(needle);
   });
 });

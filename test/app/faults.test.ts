@@ -128,13 +128,11 @@ const contentOf = (text: string) =>
     .join('');
 
 const chat = (r: Rig, stream = false) =>
-  r
-    .client()
-    .chat.completions.create({
-      model: 'm',
-      messages: [{ role: 'user', content: 'hi' }],
-      stream,
-    } as never) as Promise<OpenAI.ChatCompletion>;
+  r.client().chat.completions.create({
+    model: 'm',
+    messages: [{ role: 'user', content: 'hi' }],
+    stream,
+  } as never) as Promise<OpenAI.ChatCompletion>;
 
 describe('retries and failover before any content', () => {
   it('a 500 is retried on the same channel, and the retry answers', () =>
@@ -309,13 +307,11 @@ describe('failures after content was sent', () => {
   it('the SDK surfaces that error event as an exception instead of a finished answer', () =>
     withRig(async (r) => {
       r.primary.script({ kind: 'drop-mid-stream', afterChunks: 3 });
-      const stream = await r
-        .client()
-        .chat.completions.create({
-          model: 'm',
-          messages: [{ role: 'user', content: 'hi' }],
-          stream: true,
-        });
+      const stream = await r.client().chat.completions.create({
+        model: 'm',
+        messages: [{ role: 'user', content: 'hi' }],
+        stream: true,
+      });
       let content = '';
       await expect(
         (async () => {

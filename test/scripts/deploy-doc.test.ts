@@ -46,7 +46,7 @@ describe('docs/deploy.md', () => {
 
   it('names the context keys the contracts define', () => {
     for (const key of [
-      'domainName',
+      'apiDomain',
       'hostedZoneName',
       'ssmPrefix',
       'logGroupName',
