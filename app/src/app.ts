@@ -1,10 +1,10 @@
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { cors } from 'hono/cors';
-import { requestId } from 'hono/request-id';
 import { getPath } from 'hono/utils/url';
 import { RelayError, errorResponse, toRelayError } from './errors.ts';
 import { accessLog } from './middleware/access-log.ts';
+import { requestId } from './middleware/request-id.ts';
 import { auth } from './middleware/auth.ts';
 import { originSecret } from './middleware/origin-secret.ts';
 import { usageRow } from './middleware/usage-row.ts';
@@ -19,8 +19,6 @@ import { resolveRuntime } from './runtime.ts';
 import type { AppDeps, AppEnv } from './types.ts';
 
 export type { AppDeps, AppEnv };
-
-const newRequestId = () => `req_${crypto.randomUUID().replaceAll('-', '')}`;
 
 /** API paths some clients call without the /v1 prefix (their base URL is the bare host). */
 const UNVERSIONED =
@@ -38,7 +36,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   const now = () => rt.clock.now();
   const app = new Hono<AppEnv>({ getPath: relayPath });
 
-  app.use(requestId({ generator: newRequestId, limitLength: 128 }));
+  app.use(requestId());
   app.use(accessLog(logger, now, rt.inflight));
   app.use(
     cors({

@@ -160,14 +160,20 @@ export function parseRelayConfig(input: unknown, env: Env, source = 'config'): R
     throw new ConfigError(`Invalid relay config in ${source}:\n${lines.join('\n')}`);
   }
   const cfg = parsed.data;
-  const channels = (cfg.channels ?? channelsFromEnv(env)).map((ch, i) => ({
-    ...ch,
-    apiKey: resolveSecret(ch.apiKey, env, `channels.${i}.apiKey`),
-  }));
+  const channels = (cfg.channels ?? channelsFromEnv(env)).map((ch, i) => {
+    const apiKey = resolveSecret(ch.apiKey, env, `channels.${i}.apiKey`);
+    headerSafe(`Bearer ${apiKey}`, `channels.${i}.apiKey`);
+    for (const [name, value] of Object.entries(ch.headers))
+      headerSafe(value, `channels.${i}.headers.${name}`);
+    return { ...ch, apiKey };
+  });
   const server: ServerConfig = {
     ...cfg.server,
     ...(cfg.server.originSecret !== undefined && {
-      originSecret: resolveSecret(cfg.server.originSecret, env, 'server.originSecret'),
+      originSecret: headerSafe(
+        resolveSecret(cfg.server.originSecret, env, 'server.originSecret'),
+        'server.originSecret',
+      ),
     }),
   };
   const keys = cfg.keys.map((k, i) => {
@@ -177,6 +183,17 @@ export function parseRelayConfig(input: unknown, env: Env, source = 'config'): R
     return { ...k, key };
   });
   return { server, channels, keys, prices: cfg.prices, images: cfg.images };
+}
+
+/** A value that would break an HTTP header; the message names the setting, never the value. */
+function headerSafe(value: string, path: string): string {
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u0008\u000a-\u001f\u007f]/.test(value) || value !== value.trim()) {
+    throw new ConfigError(
+      `${path}: contains a line break, control character or surrounding space (a pasted secret?)`,
+    );
+  }
+  return value;
 }
 
 export function resolveSecret(value: string, env: Env, path: string): string {

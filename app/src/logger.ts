@@ -22,15 +22,37 @@ const REDACT = [
   '*.originSecret',
 ];
 
-export function createLogger(
-  options: { level?: string; destination?: pino.DestinationStream } = {},
-): Logger {
+export interface LoggerOptions {
+  readonly level?: string;
+  readonly destination?: pino.DestinationStream;
+  /**
+   * Secret values (provider keys, origin secret) to blank out of logged errors: an error's
+   * message or stack can quote a value that no field path would catch. Read at log time, so
+   * the list can be filled once the config is loaded.
+   */
+  readonly secrets?: () => readonly string[];
+}
+
+export function createLogger(options: LoggerOptions = {}): Logger {
+  const scrub = (text: unknown) => {
+    if (typeof text !== 'string') return text;
+    let out = text;
+    for (const secret of options.secrets?.() ?? [])
+      if (secret.length >= 8) out = out.split(secret).join('[redacted]');
+    return out;
+  };
   return pino(
     {
       level: options.level ?? 'info',
       base: { service: 'llm-relay' },
       redact: { paths: REDACT, censor: '[redacted]' },
       formatters: { level: (label) => ({ level: label }) },
+      serializers: {
+        err: (err: Error) => {
+          const out = pino.stdSerializers.err(err) as unknown as Record<string, unknown>;
+          return { ...out, message: scrub(out.message), stack: scrub(out.stack) };
+        },
+      },
     },
     options.destination,
   );

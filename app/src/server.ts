@@ -43,8 +43,15 @@ function syncConfigKeys(config: RelayConfig, store: SqliteStore): void {
 
 export async function startRelay(options: StartOptions = {}): Promise<RunningRelay> {
   const env = options.env ?? process.env;
-  const logger = options.logger ?? createLogger({ level: env.LOG_LEVEL || 'info' });
+  const secrets: string[] = [];
+  const logger =
+    options.logger ?? createLogger({ level: env.LOG_LEVEL || 'info', secrets: () => secrets });
   const config = loadRelayConfig(env);
+  secrets.push(
+    ...config.channels.map((c) => c.apiKey),
+    ...config.channels.flatMap((c) => Object.values(c.headers)),
+  );
+  if (config.server.originSecret) secrets.push(config.server.originSecret);
   const dataDir = env.RELAY_DATA_DIR || './data';
   const store = new SqliteStore({ path: join(dataDir, 'relay.db'), releaseStaleHolds: true });
   syncConfigKeys(config, store);

@@ -44,6 +44,14 @@ describe('relay config', () => {
     expect(parseRelayConfig({}, {}).channels).toEqual([]);
   });
 
+  it('refuses a provider key with a line break, without ever quoting it', () => {
+    const input = { channels: [{ name: 'x', baseUrl: 'https://a', apiKey: 'env:K' }] };
+    const attempt = () => parseRelayConfig(input, { K: 'sk-proj-TOPSECRET\nline2' });
+    expect(attempt).toThrow(ConfigError);
+    expect(attempt).toThrow('channels.0.apiKey');
+    expect(attempt).not.toThrow(/TOPSECRET/);
+  });
+
   it.each([
     [{ channels: [{ name: 'x', baseUrl: 'not a url', apiKey: 'k' }] }, 'channels.0.baseUrl'],
     [{ channels: [{ name: 'x', baseUrl: 'https://a', apiKey: 'env:MISSING_VAR' }] }, 'MISSING_VAR'],

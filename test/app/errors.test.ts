@@ -226,6 +226,21 @@ describe('every failure is a contract error, never a 500', () => {
     }
   });
 
+  it('ignores a request id the client tries to choose', async () => {
+    const res = await post(chat({ model: 'nope' }), { 'x-request-id': 'client-chosen' });
+    expect(res.requestId).toMatch(/^req_[0-9a-f]{32}$/);
+    expect(res.body.request_id).toBe(res.requestId);
+  });
+
+  it('holds quota for the largest token limit the request names, times its choices', async () => {
+    // $0.000001 left cannot cover 100000 output tokens, whichever limit the provider honours
+    const res = await post(chat({ max_completion_tokens: 1, max_tokens: 100_000, n: 8 }), {
+      authorization: `Bearer ${POOR}`,
+    });
+    expect(res.status).toBe(429);
+    expect(res.body.error.code).toBe('insufficient_quota');
+  });
+
   it('every response, success included, carries x-request-id', async () => {
     for (const path of ['/healthz', '/v1/models', '/nowhere']) {
       const res = await fetch(`${t.baseUrl}${path}`, {

@@ -259,6 +259,52 @@ describe('retries and failover before any content', () => {
     }));
 });
 
+describe('edges found in review', () => {
+  it("a redirect from a misconfigured upstream is the channel's failure, not the client's status", () =>
+    withRig(async (r) => {
+      r.primary.script({
+        kind: 'status',
+        status: 301,
+        headers: { location: 'https://elsewhere.example/v1' },
+        body: '',
+      });
+      const res = await chat(r);
+      expect(res.choices[0]?.message.content).toBe('Hello from the fault upstream.');
+      expect(r.backup.requests).toHaveLength(1);
+    }));
+
+  it('running out of time budget is a 504 upstream_timeout, never a "client closed" 499', async () => {
+    const r = await rig(
+      { requestBudgetMs: 400 },
+      { connectMs: 1000, firstByteMs: 5000, idleMs: 5000 },
+    );
+    try {
+      r.primary.script({ kind: 'hang-before-headers' });
+      const { status, text } = await r.raw({});
+      expect(status).toBe(504);
+      expect(JSON.parse(text)).toMatchObject({ error: { code: 'upstream_timeout' } });
+      expect(await r.lastRow()).toMatchObject({ status: 504, errorCode: 'upstream_timeout' });
+    } finally {
+      await r.close();
+    }
+  });
+
+  it('a stream answered with a whole JSON body after heartbeats went out ends with an error event, and is settled', () =>
+    withRig(
+      async (r) => {
+        r.primary.script({ kind: 'ok', stream: false, headersDelayMs: 350 });
+        const { status, text } = await r.raw({ stream: true });
+        expect(status).toBe(200);
+        expect(events(text)[0]).toBe(': keep-alive');
+        const last = JSON.parse(dataOf(text).at(-1)!) as { error: { code: string } };
+        expect(last.error.code).toBe('upstream_malformed_response');
+        expect(await r.lastRow()).toMatchObject({ status: 502, costMicros: 0 });
+        expect(r.relay.store().getKey('fault-client')!.reservedMicros).toBe(0);
+      },
+      { heartbeatMs: 100 },
+    ));
+});
+
 describe('failures after content was sent', () => {
   it.each<[string, FaultStep, number, string]>([
     [

@@ -14,9 +14,14 @@ export class ClientGone extends Error {
 export class ClientStream {
   readonly readable: ReadableStream<Uint8Array>;
   readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
+  readonly #stallMs: number;
   #closed = false;
 
-  constructor() {
+  /**
+   * @param stallMs a client that takes no bytes for this long is treated as gone: otherwise a
+   * reader that never reads would hold the request, its upstream and its quota hold forever.
+   */
+  constructor(stallMs = 120_000) {
     const pipe = new TransformStream<Uint8Array, Uint8Array>(
       undefined,
       { highWaterMark: 64 },
@@ -24,17 +29,27 @@ export class ClientStream {
     );
     this.readable = pipe.readable;
     this.#writer = pipe.writable.getWriter();
+    this.#stallMs = stallMs;
     // A cancelled body (client hung up) rejects pending and later writes; nobody awaits `closed`.
     this.#writer.closed.catch(() => {});
   }
 
   async write(text: string): Promise<void> {
     if (this.#closed) throw new ClientGone();
+    let timer: NodeJS.Timeout | undefined;
     try {
-      await this.#writer.write(encoder.encode(text));
+      await Promise.race([
+        this.#writer.write(encoder.encode(text)),
+        new Promise(
+          (_, reject) => (timer = setTimeout(() => reject(new ClientGone()), this.#stallMs)),
+        ),
+      ]);
     } catch {
       this.#closed = true;
+      this.#writer.abort(new ClientGone()).catch(() => {});
       throw new ClientGone();
+    } finally {
+      clearTimeout(timer);
     }
   }
 

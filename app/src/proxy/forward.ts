@@ -1,7 +1,7 @@
 import type { Context } from 'hono';
 import type { FormData } from 'undici';
 import { RelayError } from '../errors.ts';
-import type { Endpoint } from '../providers/types.ts';
+import type { Endpoint, UpstreamRequest } from '../providers/types.ts';
 import { adapterFor } from '../providers/registry.ts';
 import type { Route } from '../routing/channels.ts';
 import { routesFor } from '../routing/channels.ts';
@@ -12,7 +12,7 @@ import type {
   FailoverEvent,
   FailoverResult,
 } from '../routing/failover.ts';
-import { classifyHttpFailure } from '../routing/failure.ts';
+import { UpstreamError, classifyHttpFailure } from '../routing/failure.ts';
 import { matchesAny } from '../routing/patterns.ts';
 import { SSE_HEADERS } from '../streaming/sse.ts';
 import { startHeartbeat } from '../streaming/heartbeat.ts';
@@ -166,12 +166,21 @@ export async function proxy(
 
   const send = async (route: Route, ctx: AttemptContext) => {
     const payload = await job.body(route);
-    const req = adapterFor(route.channel.type).buildRequest({
-      channel: route.channel,
-      endpoint: job.endpoint,
-      headers,
-      ...payload,
-    });
+    let req: UpstreamRequest;
+    try {
+      req = adapterFor(route.channel.type).buildRequest({
+        channel: route.channel,
+        endpoint: job.endpoint,
+        headers,
+        ...payload,
+      });
+    } catch {
+      // Never log the cause: a header error quotes the header's value, i.e. the provider key.
+      throw new UpstreamError({
+        kind: 'malformed',
+        message: `channel ${route.channel.name} could not build a request (check its apiKey and headers)`,
+      });
+    }
     const t = route.channel.timeouts;
     return rt.upstream.request({
       url: req.url,
@@ -274,6 +283,22 @@ export async function proxy(
       heartbeat?.stop();
       record.attempts = result.attempts.length;
       if (result.ok) {
+        if ('text' in result.value && streamOpen) {
+          // Heartbeats already promised SSE, and the upstream answered a whole JSON body
+          // (some models ignore `stream`): the one honest ending left is an error event.
+          const error = new RelayError(
+            502,
+            'upstream_malformed_response',
+            'Upstream answered this streaming request with a non-streaming body.',
+          );
+          return sink
+            .write(errorEvent(error, requestId))
+            .catch(() => {})
+            .then(() => {
+              sink.close();
+              settleStream(error.status, 'none', error.code);
+            });
+        }
         if ('text' in result.value) {
           record.channel = result.channel.channel.name;
           record.upstreamModel = result.channel.upstreamModel;
@@ -299,10 +324,9 @@ export async function proxy(
       }
       if (streamOpen) {
         // Headers (and maybe content) are out: the only honest ending left is an error event.
-        const ended =
-          error.code === 'client_closed_request'
-            ? Promise.resolve()
-            : sink.write(errorEvent(error, requestId)).catch(() => {});
+        const ended = c.req.raw.signal.aborted
+          ? Promise.resolve()
+          : sink.write(errorEvent(error, requestId)).catch(() => {});
         return ended.then(() => {
           sink.close();
           settleStream(error.status, tally ? 'partial' : 'none', error.code);

@@ -90,8 +90,19 @@ export class Settlement {
         detail: { ...input.detail, ...(rec.attempts !== undefined && { attempts: rec.attempts }) },
       });
     } catch (err) {
-      // The response already went out; losing the row must at least be loud.
+      // The response already went out; losing the row must at least be loud, and the hold
+      // must not outlive the request (it would shrink the key's quota until a restart).
       this.#logger.error({ err, requestId: this.#requestId }, 'failed to write usage row');
+      if (this.#reservation) {
+        try {
+          this.#store.release(this.#reservation);
+        } catch (releaseErr) {
+          this.#logger.error(
+            { err: releaseErr, requestId: this.#requestId },
+            'failed to release quota hold',
+          );
+        }
+      }
     }
   }
 }

@@ -61,7 +61,19 @@ export async function relayStreamAttempt(
 
   try {
     for (;;) {
-      const { done, value: msg } = await reader.read();
+      let next: Awaited<ReturnType<typeof reader.read>>;
+      try {
+        next = await reader.read();
+      } catch (err) {
+        if (err instanceof UpstreamError || ctx.signal.aborted) throw err;
+        // The SSE parser gave up (an event beyond its buffer limit): that is the upstream's fault.
+        failure = {
+          kind: 'malformed',
+          message: 'upstream sent an event the SSE parser could not take',
+        };
+        break;
+      }
+      const { done, value: msg } = next;
       if (done) break;
       if (msg.data === DONE_DATA) {
         finished = true;
@@ -81,7 +93,7 @@ export async function relayStreamAttempt(
         };
         break;
       }
-      if (json.error !== undefined || json.type === 'error') {
+      if (json.error != null || json.type === 'error') {
         failure = classifyStreamError(
           json.type === 'error' && json.error === undefined ? { error: json } : json,
         );

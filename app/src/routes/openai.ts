@@ -16,6 +16,8 @@ type Body = Record<string, unknown> & {
   max_tokens?: number | null;
   max_completion_tokens?: number | null;
   max_output_tokens?: number | null;
+  n?: number | null;
+  best_of?: number | null;
 };
 
 /** Endpoints whose streams only carry usage when asked with stream_options. */
@@ -24,7 +26,15 @@ const USAGE_ON_REQUEST: readonly Endpoint[] = ['/chat/completions', '/completion
 function jobFor(endpoint: Endpoint, body: Body, rawText: string, deps: RelayRuntime): ProxyJob {
   const stream = body.stream === true;
   const clientWantsUsage = body.stream_options?.include_usage === true;
-  const maxOut = body.max_completion_tokens ?? body.max_tokens ?? body.max_output_tokens;
+  // Providers differ in which limit they honour, so hold for the largest one, once per choice.
+  const limits = [body.max_completion_tokens, body.max_tokens, body.max_output_tokens].filter(
+    (v): v is number => typeof v === 'number',
+  );
+  const choices = Math.max(
+    1,
+    ...[body.n, body.best_of].filter((v): v is number => typeof v === 'number' && v > 0),
+  );
+  const maxOut = limits.length > 0 ? Math.max(...limits) * choices : undefined;
   return {
     endpoint,
     model: body.model,
@@ -33,7 +43,7 @@ function jobFor(endpoint: Endpoint, body: Body, rawText: string, deps: RelayRunt
     estimate: {
       promptTokens: estimateTokens(rawText),
       completionTokens:
-        endpoint === '/embeddings' ? 0 : (maxOut ?? deps.config.server.defaultMaxTokens),
+        endpoint === '/embeddings' ? 0 : (maxOut ?? deps.config.server.defaultMaxTokens * choices),
     },
     body: async (route) => {
       const json: Record<string, unknown> = { ...body, model: route.upstreamModel };

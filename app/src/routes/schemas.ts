@@ -11,6 +11,8 @@ const base = {
   max_tokens: z.number().int().nonnegative().nullish(),
   max_completion_tokens: z.number().int().nonnegative().nullish(),
   max_output_tokens: z.number().int().nonnegative().nullish(),
+  n: z.number().int().min(1).max(128).nullish(),
+  best_of: z.number().int().min(1).max(128).nullish(),
 };
 
 const contentPart = z.looseObject({ type: z.string() });

@@ -246,7 +246,12 @@ export async function runWithFailover<C extends CandidateChannel, T>(
         if (budgetExpired && !committed) {
           permit.release();
           emit({ type: 'failure', channel: channel.name, attemptNo, failure, next: 'stop' });
-          return stop('budget', lastFailure ?? failure, channel);
+          // The attempt died of the budget's own abort: that says nothing about the channel.
+          return stop(
+            'budget',
+            lastFailure ?? (failure.kind === 'aborted' ? undefined : failure),
+            channel,
+          );
         }
         permit.failure(failure);
         lastFailure = failure;

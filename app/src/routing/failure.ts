@@ -119,6 +119,9 @@ export function parseUpstreamErrorBody(text: string | undefined): UpstreamErrorB
 }
 
 export function upstreamErrorFromObject(parsed: unknown): UpstreamErrorBody | undefined {
+  // Gemini's OpenAI endpoint wraps its error in a one-element array.
+  if (Array.isArray(parsed))
+    return parsed.length > 0 ? upstreamErrorFromObject(parsed[0]) : undefined;
   if (typeof parsed !== 'object' || parsed === null) return undefined;
   const outer = parsed as Record<string, unknown>;
   const inner =
@@ -143,6 +146,9 @@ const QUOTA_CODES = new Set([
   'billing_not_active',
 ]);
 const BILLING_TEXT = /billing|quota|balance|credit|payment|insufficient[ _]funds/i;
+/** Providers that answer a bad key with a 400 (Gemini) still say so in words. */
+const KEY_TEXT =
+  /api[ _-]?key\b.*\b(not valid|invalid|incorrect|expired)|(invalid|incorrect) api[ _-]?key/i;
 const MODEL_CODES = new Set(['model_not_found', 'model_not_available', 'invalid_model']);
 const MODEL_TEXT =
   /model\b.*\b(does not exist|not exist|not found|not supported|unsupported|unknown|is not available)/i;
@@ -191,11 +197,16 @@ export function classifyHttpFailure(input: HttpFailureInput): UpstreamFailure {
       ...base,
     };
   }
-  if (status === 401 || status === 403) {
+  if (status === 401 || status === 403 || (status === 400 && KEY_TEXT.test(text))) {
     return { kind: 'auth', message: `upstream ${status}: key rejected`, ...base };
   }
   if (status === 404 || (status === 400 && (MODEL_CODES.has(code) || MODEL_TEXT.test(text)))) {
     return { kind: 'model', message: `upstream ${status}: model not available`, ...base };
+  }
+  if (status < 400) {
+    // A redirect or other oddity means a wrong baseUrl, not a client mistake: undici follows
+    // no redirects, and passing a 3xx on would hand the client a status with no meaning here.
+    return { kind: 'malformed', message: `upstream answered HTTP ${status}`, ...base };
   }
   return { kind: 'http-status', message: `upstream ${status}`, ...base };
 }

@@ -249,6 +249,13 @@ export class SqliteStore implements Store {
     });
   }
 
+  release(reservation: Reservation): void {
+    this.#stmt('UPDATE keys SET reserved_micros = MAX(0, reserved_micros - ?) WHERE id = ?').run(
+      reservation.micros,
+      reservation.keyId,
+    );
+  }
+
   recordUsage(usage: UsageRow): void {
     this.settle(null, usage);
   }

@@ -78,6 +78,8 @@ export interface Store {
   reserve(keyId: number, micros: Micros): Reservation | null;
   /** Releases the hold, charges the real cost and records the usage row, atomically. */
   settle(reservation: Reservation | null, usage: UsageRow): void;
+  /** Gives a hold back without charging; for when settle() itself failed. */
+  release(reservation: Reservation): void;
   /** A usage row for a request that held no reservation (rejected before it could). */
   recordUsage(usage: UsageRow): void;
   /** Sum of cost over [fromMs, toMs). */
