@@ -91,7 +91,11 @@ export async function spoolMultipart(
       stream.on('data', (chunk: Buffer) => (file.size += chunk.length));
       stream.on('limit', () => (tooLarge = true));
       files.push(file);
-      writes.push(pipeline(stream, createWriteStream(path)));
+      const write = pipeline(stream, createWriteStream(path));
+      // Awaited below, but only once the whole form is read: a form that breaks off mid-file
+      // (truncated body, client gone) fails this first, and an unhandled rejection kills the relay.
+      write.catch(() => undefined);
+      writes.push(write);
     });
     try {
       await pipeline(Readable.fromWeb(request.body as WebReadableStream), bb);

@@ -2,6 +2,30 @@ import type { Context } from 'hono';
 import type { z } from 'zod';
 import { RelayError, invalidRequest } from '../errors.ts';
 
+/**
+ * Deepest nesting a request body may have. Real requests (tool schemas included) stay far
+ * below it; far deeper bodies parse fine (JSON.parse is iterative) but overflow the stack of
+ * every recursive walk after it (JSON.stringify when the body is forwarded), which was a 500.
+ */
+export const MAX_JSON_DEPTH = 256;
+
+/** Nesting depth of a parsed JSON value, without recursion (so it cannot overflow itself). */
+export function jsonDepth(value: unknown, limit = Infinity): number {
+  let max = 0;
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (typeof v !== 'object' || v === null) continue;
+    const d = depth + 1;
+    if (d > max) max = d;
+    if (max > limit) return max;
+    for (const child of Array.isArray(v) ? v : Object.values(v)) {
+      if (typeof child === 'object' && child !== null) stack.push([child, d]);
+    }
+  }
+  return max;
+}
+
 /** Parses a JSON request body and checks it against `schema`; every failure is a clear 4xx. */
 export async function readJson<S extends z.ZodType>(c: Context, schema: S): Promise<z.infer<S>> {
   const type = c.req.header('content-type') ?? '';
@@ -19,6 +43,13 @@ export async function readJson<S extends z.ZodType>(c: Context, schema: S): Prom
     if (err instanceof RelayError || (err as { name?: string }).name === 'HTTPException') throw err;
     throw invalidRequest(
       'We could not parse the JSON body of your request. The body must be valid JSON.',
+    );
+  }
+  if (jsonDepth(json, MAX_JSON_DEPTH) > MAX_JSON_DEPTH) {
+    throw invalidRequest(
+      `The JSON body is nested too deeply (more than ${MAX_JSON_DEPTH} levels).`,
+      null,
+      'invalid_value',
     );
   }
   const parsed = schema.safeParse(json);

@@ -1,0 +1,272 @@
+/**
+ * Graceful shutdown of the real entry point: `node app/src/server.ts` as a child process, as
+ * systemd runs it, with a loopback upstream whose streams take a while. SIGTERM while streams are
+ * in flight must let them finish (or, past server.shutdownGraceMs, cut them), refuse new
+ * connections, exit 0, and leave a usage row for every request.
+ */
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer, connect } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { SqliteStore } from '../../app/src/store/sqlite.ts';
+import { startOpenAiUpstream } from '../fixtures/openai-upstream.ts';
+import type { FakeUpstream } from '../fixtures/openai-upstream.ts';
+
+const CLIENT_KEY = 'sk-shutdown-0123456789abcdef';
+const UPSTREAM_KEY = 'sk-upstream-shutdown-1';
+const SERVER_TS = join(import.meta.dirname, '../../app/src/server.ts');
+/** 20 chunks of 4 characters: the fixture streams a reply 4 characters per chunk. */
+const REPLY = Array.from({ length: 20 }, (_, i) => `w${String(i).padStart(2, '0')} `).join('');
+
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+  const { port } = srv.address() as AddressInfo;
+  await new Promise<void>((resolve) => srv.close(() => resolve()));
+  return port;
+}
+
+interface Child {
+  readonly proc: ChildProcess;
+  readonly baseUrl: string;
+  readonly dataDir: string;
+  readonly stdout: string[];
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>;
+}
+
+async function startChild(upstream: FakeUpstream, server: Record<string, unknown>): Promise<Child> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'relay-shutdown-'));
+  const configPath = join(dataDir, 'relay.config.json');
+  writeFileSync(
+    configPath,
+    JSON.stringify({
+      server,
+      channels: [
+        {
+          name: 'loopback',
+          type: 'openai',
+          baseUrl: upstream.url,
+          apiKey: 'env:TEST_SHUTDOWN_UPSTREAM_KEY',
+          models: ['gpt-4o-mini'],
+        },
+      ],
+      keys: [{ name: 'alice', key: CLIENT_KEY, models: ['*'] }],
+      prices: { 'gpt-4o-mini': { input: 0.15, output: 0.6 } },
+    }),
+  );
+  const port = await freePort();
+  const proc = spawn(process.execPath, [SERVER_TS], {
+    env: {
+      PATH: process.env.PATH,
+      RELAY_CONFIG: configPath,
+      RELAY_DATA_DIR: dataDir,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'info',
+      TEST_SHUTDOWN_UPSTREAM_KEY: UPSTREAM_KEY,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const stdout: string[] = [];
+  let partial = '';
+  proc.stdout!.on('data', (c: Buffer) => {
+    const lines = (partial + c.toString('utf8')).split('\n');
+    partial = lines.pop() ?? '';
+    stdout.push(...lines.filter(Boolean));
+  });
+  proc.stderr!.on('data', (c: Buffer) => stdout.push(`stderr: ${c.toString('utf8')}`));
+  const exited = once(proc, 'exit').then(([code, signal]) => ({
+    code: code as number | null,
+    signal: signal as NodeJS.Signals | null,
+    at: performance.now(),
+  }));
+  const baseUrl = `http://127.0.0.1:${port}`;
+  // Up when /healthz answers; bounded.
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    if (proc.exitCode !== null) throw new Error(`relay exited early:\n${stdout.join('\n')}`);
+    const ok = await fetch(`${baseUrl}/healthz`, { signal: AbortSignal.timeout(1_000) })
+      .then((r) => r.ok)
+      .catch(() => false);
+    if (ok) break;
+    if (Date.now() > deadline) throw new Error(`relay did not start:\n${stdout.join('\n')}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return { proc, baseUrl, dataDir, stdout, exited };
+}
+
+interface OpenStream {
+  readonly requestId: string;
+  /** Resolves with the first body bytes. */
+  readonly first: Promise<void>;
+  /** Resolves with the whole SSE text, or what arrived before the connection was cut. */
+  readonly text: Promise<{ text: string; cut: boolean }>;
+}
+
+async function openStream(baseUrl: string): Promise<OpenStream> {
+  const res = await fetch(`${baseUrl}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${CLIENT_KEY}`, 'content-type': 'application/json' },
+    body: JSON.stringify({
+      model: 'gpt-4o-mini',
+      stream: true,
+      messages: [{ role: 'user', content: 'count' }],
+    }),
+    signal: AbortSignal.timeout(20_000),
+  });
+  expect(res.status).toBe(200);
+  const reader = res.body!.getReader();
+  const decoder = new TextDecoder();
+  let text = '';
+  let gotFirst!: () => void;
+  const first = new Promise<void>((resolve) => (gotFirst = resolve));
+  const all = (async () => {
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) return { text, cut: false };
+        text += decoder.decode(value, { stream: true });
+        gotFirst();
+      }
+    } catch {
+      return { text, cut: true };
+    }
+  })();
+  return { requestId: res.headers.get('x-request-id')!, first, text: all };
+}
+
+/** The assistant text of an SSE chat stream. */
+function contentOf(sse: string): string {
+  let out = '';
+  for (const line of sse.split('\n')) {
+    if (!line.startsWith('data: ') || line === 'data: [DONE]') continue;
+    const chunk = JSON.parse(line.slice(6)) as {
+      choices?: { delta?: { content?: string | null } }[];
+    };
+    out += chunk.choices?.[0]?.delta?.content ?? '';
+  }
+  return out;
+}
+
+/** Whether a new TCP connection to the port is accepted (and kept) within a short bound. */
+function acceptsConnections(baseUrl: string): Promise<boolean> {
+  const { port } = new URL(baseUrl);
+  return new Promise((resolve) => {
+    const s = connect({ host: '127.0.0.1', port: Number(port) });
+    const done = (v: boolean) => {
+      clearTimeout(timer);
+      s.destroy();
+      resolve(v);
+    };
+    const timer = setTimeout(() => done(false), 1_000);
+    s.on('connect', () => {
+      // Connected: ask for /healthz and see whether an answer comes back.
+      s.write('GET /healthz HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\n\r\n');
+    });
+    s.on('data', () => done(true));
+    s.on('error', () => done(false));
+    s.on('close', () => done(false));
+  });
+}
+
+describe('SIGTERM on the real relay process', () => {
+  const cleanup: (() => Promise<unknown> | void)[] = [];
+  afterEach(async () => {
+    for (const fn of cleanup.splice(0).reverse()) await fn();
+  });
+
+  it('lets 20 active streams finish, refuses new connections, exits 0 and loses no usage row', async () => {
+    const upstream = await startOpenAiUpstream({
+      apiKey: UPSTREAM_KEY,
+      reply: REPLY,
+      chunkDelayMs: 50,
+    });
+    cleanup.push(() => upstream.close());
+    const child = await startChild(upstream, { shutdownGraceMs: 15_000 });
+    cleanup.push(() => void (child.proc.exitCode === null && child.proc.kill('SIGKILL')));
+
+    const streams = await Promise.all(Array.from({ length: 20 }, () => openStream(child.baseUrl)));
+    await Promise.all(streams.map((s) => s.first));
+    const termAt = performance.now();
+    expect(child.proc.kill('SIGTERM')).toBe(true);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(await acceptsConnections(child.baseUrl), 'a new connection after SIGTERM').toBe(false);
+
+    const results = await Promise.all(streams.map((s) => s.text));
+    for (const r of results) {
+      expect(r.cut).toBe(false);
+      expect(r.text.trimEnd().endsWith('data: [DONE]')).toBe(true);
+      expect(contentOf(r.text)).toBe(REPLY);
+    }
+    const exit = await Promise.race([
+      child.exited,
+      new Promise<never>((_, reject) =>
+        setTimeout(() => reject(new Error('relay did not exit within 10 s of SIGTERM')), 10_000),
+      ),
+    ]);
+    expect(exit, child.stdout.slice(-5).join('\n')).toMatchObject({ code: 0, signal: null });
+    expect(exit.at - termAt).toBeLessThan(10_000);
+
+    const store = new SqliteStore({ path: join(child.dataDir, 'relay.db') });
+    try {
+      const rows = store
+        .listUsage({ limit: 100 })
+        .filter((r) => r.endpoint === '/chat/completions');
+      expect(rows.map((r) => r.requestId).sort()).toEqual(streams.map((s) => s.requestId).sort());
+      for (const row of rows) {
+        expect(row).toMatchObject({ status: 200, keyName: 'alice', model: 'gpt-4o-mini' });
+        expect(row.completionTokens).toBeGreaterThan(0);
+      }
+    } finally {
+      store.close();
+    }
+    // The shutdown was logged as such, and nothing was cut.
+    expect(child.stdout.some((l) => l.includes('shutting down'))).toBe(true);
+    expect(child.stdout.some((l) => l.includes('grace period over'))).toBe(false);
+  });
+
+  it('honours the grace deadline: a long stream is cut, the process exits, its usage row stays', async () => {
+    const upstream = await startOpenAiUpstream({
+      apiKey: UPSTREAM_KEY,
+      reply: REPLY,
+      chunkDelayMs: 500, // 20 chunks: a 10 s stream
+    });
+    cleanup.push(() => upstream.close());
+    const child = await startChild(upstream, { shutdownGraceMs: 500 });
+    cleanup.push(() => void (child.proc.exitCode === null && child.proc.kill('SIGKILL')));
+
+    const stream = await openStream(child.baseUrl);
+    await stream.first;
+    const termAt = performance.now();
+    child.proc.kill('SIGTERM');
+    const result = await stream.text;
+    expect(result.text.includes('data: [DONE]'), 'the stream was cut, not finished').toBe(false);
+
+    const exit = await Promise.race([
+      child.exited,
+      new Promise<never>((_, reject) =>
+        setTimeout(() => reject(new Error('relay did not exit within 5 s of SIGTERM')), 5_000),
+      ),
+    ]);
+    expect(exit, child.stdout.slice(-5).join('\n')).toMatchObject({ code: 0, signal: null });
+    // Liveness bound only: well before the stream would have ended by itself (10 s).
+    expect(exit.at - termAt).toBeLessThan(5_000);
+    expect(child.stdout.some((l) => l.includes('grace period over'))).toBe(true);
+
+    const store = new SqliteStore({ path: join(child.dataDir, 'relay.db') });
+    try {
+      const rows = store.listUsage({ limit: 10 });
+      expect(rows.map((r) => r.requestId)).toEqual([stream.requestId]);
+      // Cut by the shutdown: not a clean 200 (499: client side closed), billed for what was sent.
+      expect(rows[0]!.status).not.toBe(200);
+      expect(rows[0]).toMatchObject({ keyName: 'alice', model: 'gpt-4o-mini' });
+    } finally {
+      store.close();
+    }
+  });
+});
