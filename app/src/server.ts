@@ -112,6 +112,8 @@ export async function startRelay(options: StartOptions = {}): Promise<RunningRel
           'grace period over; closing remaining connections',
         );
       if ('closeAllConnections' in server) server.closeAllConnections();
+      // Streams cut just now settle their usage rows as they unwind; let them, before the store closes.
+      await inflight.drain(2_000);
       await closed;
       await upstream.close();
       store.close();
