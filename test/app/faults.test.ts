@@ -8,6 +8,8 @@ import OpenAI from 'openai';
 import { afterAll, describe, expect, it } from 'vitest';
 import { performance } from 'node:perf_hooks';
 import { startFaultUpstream } from '../fixtures/fault-upstream.ts';
+import { sseWrite, startOpenAiUpstream } from '../fixtures/openai-upstream.ts';
+import type { Override } from '../fixtures/openai-upstream.ts';
 import type { FaultStep, FaultUpstream } from '../fixtures/fault-upstream.ts';
 import { eventually, startTestRelay } from '../fixtures/relay-harness.ts';
 import type { TestRelay } from '../fixtures/relay-harness.ts';
@@ -303,6 +305,53 @@ describe('edges found in review', () => {
       },
       { heartbeatMs: 100 },
     ));
+});
+
+describe('connection reuse', () => {
+  it('a finished stream leaves its upstream connection open for the next request, even when the body ends after [DONE]', async () => {
+    // The closing chunk arrives in its own packet after [DONE], as it can from a real provider.
+    const ports: number[] = [];
+    const upstream = await startOpenAiUpstream({ apiKey: 'k' });
+    const lateEnd: Override = (req, res) => {
+      ports.push(res.socket!.remotePort!);
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      sseWrite(res, {
+        id: 'c',
+        object: 'chat.completion.chunk',
+        created: 1,
+        model: 'm',
+        choices: [{ index: 0, delta: { content: 'hi' }, finish_reason: 'stop' }],
+      });
+      sseWrite(res, '[DONE]');
+      setTimeout(() => res.end(), 50);
+      return req.path !== '';
+    };
+    upstream.overrides.push(lateEnd, lateEnd);
+    const relay = await startTestRelay({
+      channels: [{ name: 'u', baseUrl: upstream.url, apiKey: 'k', models: ['m'] }],
+      keys: [{ name: 'reuse', key: CLIENT_KEY }],
+    });
+    try {
+      for (let i = 0; i < 2; i++) {
+        const res = await fetch(`${relay.baseUrl}/v1/chat/completions`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${CLIENT_KEY}`, 'content-type': 'application/json' },
+          body: JSON.stringify({
+            model: 'm',
+            stream: true,
+            messages: [{ role: 'user', content: 'x' }],
+          }),
+        });
+        expect(await res.text()).toContain('data: [DONE]');
+      }
+      expect(ports).toHaveLength(2);
+      expect(ports[1]).toBe(ports[0]);
+    } finally {
+      allLogs.push(...relay.rawLog);
+      await relay.close();
+      await upstream.close();
+    }
+  });
 });
 
 describe('failures after content was sent', () => {

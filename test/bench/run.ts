@@ -12,7 +12,8 @@
  * time budget, so the whole run takes well under a minute. Numbers depend on the machine and
  * on the client, upstream and relay sharing its cores: compare rows, not runs across machines.
  *
- * Options (env): BENCH_SECONDS (per scenario, default 3), BENCH_MAX_REQUESTS (default 20000).
+ * Options (env): BENCH_SECONDS (per scenario, default 3), BENCH_MAX_REQUESTS (default 20000),
+ * BENCH_RELAY_ARGS (extra node flags for the relay process, e.g. --cpu-prof).
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -137,18 +138,24 @@ async function main(): Promise<void> {
     }),
   );
   const port = await freePort();
-  const relay = spawn(process.execPath, [join(import.meta.dirname, '../../app/src/server.ts')], {
-    env: {
-      PATH: process.env.PATH,
-      RELAY_CONFIG: configPath,
-      RELAY_DATA_DIR: dataDir,
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      LOG_LEVEL: 'info',
-      BENCH_UPSTREAM_KEY: UPSTREAM_KEY,
+  // BENCH_RELAY_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the relay process.
+  const nodeArgs = (process.env.BENCH_RELAY_ARGS ?? '').split(' ').filter(Boolean);
+  const relay = spawn(
+    process.execPath,
+    [...nodeArgs, join(import.meta.dirname, '../../app/src/server.ts')],
+    {
+      env: {
+        PATH: process.env.PATH,
+        RELAY_CONFIG: configPath,
+        RELAY_DATA_DIR: dataDir,
+        PORT: String(port),
+        HOST: '127.0.0.1',
+        LOG_LEVEL: 'info',
+        BENCH_UPSTREAM_KEY: UPSTREAM_KEY,
+      },
+      stdio: ['ignore', 'ignore', 'inherit'],
     },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
+  );
   const relayBase = `http://127.0.0.1:${port}/v1`;
   try {
     const deadline = Date.now() + 15_000;

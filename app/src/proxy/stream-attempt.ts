@@ -123,7 +123,8 @@ export async function relayStreamAttempt(
       failure = { kind: 'aborted', message: 'client disconnected' };
     else throw err;
   } finally {
-    reader.cancel().catch(() => {});
+    if (finished && !failure) await drain(reader);
+    else reader.cancel().catch(() => {});
   }
   // A clean end of the body without [DONE] or a finish is a cut answer, not a finished one.
   if (!failure && !finished)
@@ -168,4 +169,26 @@ function generatedText(json: Record<string, unknown>): string {
     }
   }
   return out;
+}
+
+/**
+ * After [DONE] the upstream only has its closing bytes left; reading them (rather than
+ * cancelling) lets undici keep the connection for the next request. Bounded, so an upstream
+ * that lingers after [DONE] cannot hold the client's stream open.
+ */
+async function drain(reader: ReadableStreamDefaultReader<unknown>): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), 1_000)));
+  try {
+    for (let i = 0; i < 8; i++) {
+      const r = await Promise.race([reader.read(), late]);
+      if (r === 'late') break;
+      if (r.done) return;
+    }
+  } catch {
+    return;
+  } finally {
+    clearTimeout(timer);
+  }
+  reader.cancel().catch(() => {});
 }

@@ -96,6 +96,9 @@ export interface FailoverOptions<C extends CandidateChannel, T> {
 
 export const DEFAULT_RETRY_AFTER_CAP_MS = 10_000;
 
+/** Shared reason for cancelling the budget timer: a fresh DOMException per request is costly. */
+const SETTLED = new Error('failover settled');
+
 class BudgetExceeded extends Error {
   constructor() {
     super('time budget for the request exhausted');
@@ -205,7 +208,7 @@ export async function runWithFailover<C extends CandidateChannel, T>(
           remainingMs: () => (committed ? Infinity : Math.max(0, deadline - clock.now())),
           commit: () => {
             committed = true;
-            budgetTimer.abort();
+            budgetTimer.abort(SETTLED);
           },
         };
         let result: AttemptResult<T>;
@@ -290,7 +293,7 @@ export async function runWithFailover<C extends CandidateChannel, T>(
     }
     return stop('exhausted', lastFailure, lastChannel);
   } finally {
-    budgetTimer.abort();
+    budgetTimer.abort(SETTLED);
     options.signal?.removeEventListener('abort', onClientAbort);
   }
 

@@ -3,6 +3,9 @@ import type { Clock } from '../routing/clock.ts';
 /** An SSE comment: clients and SDKs ignore it, but it keeps CloudFront's read timer from firing. */
 export const KEEP_ALIVE_COMMENT = ': keep-alive\n\n';
 
+/** One shared abort reason: aborting without one builds a DOMException (with a stack) per request. */
+const STOPPED = new Error('heartbeat stopped');
+
 export interface HeartbeatOptions {
   clock: Clock;
   /** Gap between beats; the first beat comes one interval after start. */
@@ -44,16 +47,16 @@ export function startHeartbeat(options: HeartbeatOptions): Heartbeat {
       try {
         await options.onBeat(KEEP_ALIVE_COMMENT);
       } catch {
-        controller.abort();
+        controller.abort(STOPPED);
         return;
       }
     }
-    controller.abort();
+    controller.abort(STOPPED);
   };
   const done = loop();
 
   return {
-    stop: () => controller.abort(),
+    stop: () => controller.abort(STOPPED),
     get beats() {
       return beats;
     },
