@@ -29,6 +29,8 @@ export interface RequestRecord {
   readonly startedAt: number;
   keyName?: string;
   model?: string;
+  /** The model is one a channel serves: only then is it a metric dimension (clients choose it). */
+  routed?: boolean;
   upstreamModel?: string;
   channel?: string;
   status?: number;

@@ -48,7 +48,8 @@ export function emfFields(
       ],
     },
     Service: SERVICE,
-    Model: record.model ?? 'none',
+    // A client can send any model name; unrouted ones must not each become a billed metric.
+    Model: record.routed && record.model ? record.model : 'none',
     ...metrics,
   };
 }

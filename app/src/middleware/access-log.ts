@@ -40,9 +40,11 @@ export function accessLog(
           errorCode: record.errorCode,
           latencyMs,
           ttfbMs: record.ttfbMs,
-          ...emfFields(record, status, latencyMs, now()),
+          ...(c.req.path === '/healthz' ? {} : emfFields(record, status, latencyMs, now())),
         };
-        if (status >= 500) logger.error(line, 'request');
+        // Health probes are not traffic: no metrics, and no noise in the log at info.
+        if (c.req.path === '/healthz' && status < 500) logger.debug(line, 'request');
+        else if (status >= 500) logger.error(line, 'request');
         else if (status >= 400) logger.warn(line, 'request');
         else logger.info(line, 'request');
         release?.();

@@ -99,6 +99,7 @@ export async function proxy(
   if (!matchesAny(key.models, job.model)) throw modelNotFound(job.model);
   const routes = routesFor(config.channels, job.model);
   if (routes.length === 0) throw modelNotFound(job.model);
+  record.routed = true;
 
   const price = priceFor(config.prices, job.model, routes[0]?.upstreamModel);
   const hold = costMicros(price, { ...job.estimate, images: job.images ?? 0 });
