@@ -8,6 +8,7 @@ import { requestId } from './middleware/request-id.ts';
 import { auth } from './middleware/auth.ts';
 import { originSecret } from './middleware/origin-secret.ts';
 import { usageRow } from './middleware/usage-row.ts';
+import { rateLimit } from './middleware/rate-limit.ts';
 import { audioRoutes } from './routes/audio.ts';
 import { imageRoutes } from './routes/images.ts';
 import { imagesHandler, isImageError } from './images/index.ts';
@@ -68,6 +69,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   );
   api.use(auth(rt.store, now));
   api.use(usageRow(rt.store, logger, now));
+  api.use(rateLimit(now));
   api.route('/', openAiRoutes(rt));
   api.route('/', audioRoutes(rt));
   if (deps.imageStore) api.route('/', imageRoutes(rt, deps.imageStore));

@@ -51,6 +51,8 @@ const keySchema = z
     quota: z.number().nonnegative().nullable().optional(),
     models: z.array(z.string().min(1)).default(['*']),
     expiresAt: z.iso.datetime({ offset: true }).or(z.iso.date()).optional(),
+    /** Requests per minute; absent = no limit. */
+    rpm: z.number().int().positive().optional(),
     enabled: z.boolean().default(true),
   })
   .strict();

@@ -36,6 +36,7 @@ function syncConfigKeys(config: RelayConfig, store: SqliteStore): void {
       quotaUsd: k.quota ?? null,
       models: k.models,
       expiresAt: k.expiresAt ? parseExpiry(k.expiresAt) : null,
+      rpm: k.rpm ?? null,
       enabled: k.enabled,
     });
   }

@@ -27,6 +27,8 @@ describe('npm run keys', () => {
       '5',
       '--models',
       'gpt-4o*,deepseek-*',
+      '--rpm',
+      '60',
     );
     expect(created.code).toBe(0);
     const secret = created.out.trim().split('\n').at(-1)!;
@@ -41,6 +43,7 @@ describe('npm run keys', () => {
         quota: '$5.0000',
         used: '$0.0000',
         models: 'gpt-4o*,deepseek-*',
+        rpm: 60,
         enabled: true,
       }),
     ]);
@@ -76,6 +79,7 @@ describe('npm run keys', () => {
     expect(usage.err).toContain('needs --name');
     expect(keys(dir, 'frobnicate').code).toBe(2);
     expect(keys(dir, 'create', '--name', 'x', '--quota', '-3').code).toBe(2);
+    expect(keys(dir, 'create', '--name', 'x', '--rpm', '0').code).toBe(2);
     const missing = keys(dir, 'topup', '--name', 'ghost', '--amount', '1');
     expect(missing.code).toBe(1);
     expect(missing.err).toContain('no key named "ghost"');

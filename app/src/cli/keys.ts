@@ -10,8 +10,9 @@ const HELP = `Manage client keys of the relay (the store in RELAY_DATA_DIR, defa
 Usage: npm run keys -- <command> [options]
 
 Commands:
-  create  --name N [--quota USD] [--models a,b*] [--expires YYYY-MM-DD]
-          Creates a key and prints it once. Without --quota the key is unlimited.
+  create  --name N [--quota USD] [--models a,b*] [--expires YYYY-MM-DD] [--rpm N]
+          Creates a key and prints it once. Without --quota the key is unlimited;
+          --rpm limits its requests per minute.
   list    [--json]           Lists keys with quota, spend and status (never the keys).
   topup   --name N --amount USD
   disable --name N
@@ -31,6 +32,7 @@ function describe(k: KeyRecord): Record<string, unknown> {
     remaining: k.quotaMicros === null ? 'unlimited' : fmtUsd(k.quotaMicros - k.usedMicros),
     models: k.models.join(','),
     expires: k.expiresAt === null ? 'never' : new Date(k.expiresAt).toISOString(),
+    rpm: k.rpm ?? 'unlimited',
     enabled: k.enabled,
   };
 }
@@ -55,6 +57,7 @@ export function runKeysCli(
         quota: { type: 'string' },
         models: { type: 'string' },
         expires: { type: 'string' },
+        rpm: { type: 'string' },
         amount: { type: 'string' },
         json: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
@@ -93,11 +96,13 @@ export function runKeysCli(
               .map((m) => m.trim())
               .filter(Boolean)
           : ['*'];
+        const rpm = values.rpm === undefined ? null : parseRpm(values.rpm);
         const { record, secret } = store.createKey({
           name: name!,
           quotaUsd: quota,
           models,
           expiresAt,
+          rpm,
         });
         io.out(
           `Created key "${record.name}" (quota ${fmtUsd(record.quotaMicros)}, models ${models.join(',')}).`,
@@ -150,6 +155,12 @@ function parseUsdOrUsage(value: string, flag: string): number {
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
+}
+
+function parseRpm(value: string): number {
+  if (!/^[1-9]\d*$/.test(value))
+    throw new UsageError(`--rpm must be a positive whole number, got "${value}"`);
+  return Number(value);
 }
 
 function parseExpiryOrUsage(value: string): number {

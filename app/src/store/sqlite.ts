@@ -25,6 +25,7 @@ CREATE TABLE IF NOT EXISTS keys (
   reserved_micros INTEGER NOT NULL DEFAULT 0,
   models TEXT NOT NULL DEFAULT '["*"]',
   expires_at INTEGER,
+  rpm INTEGER,
   enabled INTEGER NOT NULL DEFAULT 1,
   created_at INTEGER NOT NULL
 );
@@ -60,6 +61,7 @@ interface KeyRow {
   reserved_micros: number;
   models: string;
   expires_at: number | null;
+  rpm: number | null;
   enabled: number;
   created_at: number;
 }
@@ -74,6 +76,7 @@ function toKey(row: KeyRow): KeyRecord {
     reservedMicros: row.reserved_micros,
     models: JSON.parse(row.models) as string[],
     expiresAt: row.expires_at,
+    rpm: row.rpm ?? null,
     enabled: row.enabled === 1,
     createdAt: row.created_at,
   };
@@ -107,8 +110,17 @@ export class SqliteStore implements Store {
       'PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;',
     );
     this.#db.exec(SCHEMA);
+    this.#migrate();
     if (options.releaseStaleHolds)
       this.#db.exec('UPDATE keys SET reserved_micros = 0 WHERE reserved_micros <> 0');
+  }
+
+  /** Columns added after the first release, for databases created before them. */
+  #migrate(): void {
+    const columns = new Set(
+      (this.#db.prepare('PRAGMA table_info(keys)').all() as { name: string }[]).map((c) => c.name),
+    );
+    if (!columns.has('rpm')) this.#db.exec('ALTER TABLE keys ADD COLUMN rpm INTEGER');
   }
 
   #stmt(sql: string): StatementSync {
@@ -146,11 +158,11 @@ export class SqliteStore implements Store {
     ) as { name: string } | undefined;
     if (clash) throw new StoreError(`key "${key.name}" has the same secret as key "${clash.name}"`);
     this.#stmt(
-      `INSERT INTO keys (name, hash, hint, quota_micros, models, expires_at, enabled, created_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+      `INSERT INTO keys (name, hash, hint, quota_micros, models, expires_at, rpm, enabled, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (name) DO UPDATE SET hash = excluded.hash, hint = excluded.hint,
          quota_micros = excluded.quota_micros, models = excluded.models,
-         expires_at = excluded.expires_at, enabled = excluded.enabled`,
+         expires_at = excluded.expires_at, rpm = excluded.rpm, enabled = excluded.enabled`,
     ).run(
       key.name,
       hash,
@@ -158,6 +170,7 @@ export class SqliteStore implements Store {
       key.quotaUsd == null ? null : usdToMicros(key.quotaUsd),
       JSON.stringify(key.models ?? ['*']),
       key.expiresAt ?? null,
+      key.rpm ?? null,
       key.enabled === false ? 0 : 1,
       this.#now(),
     );

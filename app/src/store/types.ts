@@ -18,6 +18,8 @@ export interface KeyRecord {
   readonly models: readonly string[];
   /** Epoch ms, or null for never. */
   readonly expiresAt: number | null;
+  /** Requests per minute this key may make; null = no limit. */
+  readonly rpm: number | null;
   readonly enabled: boolean;
   readonly createdAt: number;
 }
@@ -27,6 +29,7 @@ export interface NewKey {
   readonly quotaUsd?: number | null;
   readonly models?: readonly string[];
   readonly expiresAt?: number | null;
+  readonly rpm?: number | null;
   readonly enabled?: boolean;
 }
 

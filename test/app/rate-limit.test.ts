@@ -1,0 +1,76 @@
+import { Writable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApp } from '../../app/src/app.ts';
+import { parseRelayConfig } from '../../app/src/config.ts';
+import { createLogger } from '../../app/src/logger.ts';
+import { SqliteStore } from '../../app/src/store/sqlite.ts';
+import { ManualClock } from '../fixtures/manual-clock.ts';
+import { startOpenAiUpstream } from '../fixtures/openai-upstream.ts';
+import type { FakeUpstream } from '../fixtures/openai-upstream.ts';
+
+const LIMITED = 'sk-limited-0123456789abcdef';
+const FREE = 'sk-free-0123456789abcdefgh';
+
+describe('requests per minute per key', () => {
+  let upstream: FakeUpstream;
+  let store: SqliteStore;
+  let clock: ManualClock;
+  let app: ReturnType<typeof createApp>;
+
+  beforeAll(async () => {
+    upstream = await startOpenAiUpstream({ apiKey: 'up' });
+    store = new SqliteStore({ path: ':memory:' });
+    store.upsertKey({ name: 'limited', key: LIMITED, rpm: 3 });
+    store.upsertKey({ name: 'free', key: FREE });
+    clock = new ManualClock();
+    const config = parseRelayConfig(
+      { channels: [{ name: 'u', baseUrl: upstream.url, apiKey: 'up', models: ['m'] }] },
+      {},
+    );
+    const logger = createLogger({ destination: new Writable({ write: (_c, _e, cb) => cb() }) });
+    app = createApp({ config, store, logger, clock });
+  });
+  afterAll(async () => {
+    store?.close();
+    await upstream?.close();
+  });
+
+  const chat = (key: string) =>
+    app.request('/v1/chat/completions', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'x' }] }),
+    });
+
+  it('admits the limit, then answers 429 rate_limit_exceeded with Retry-After, leaving other keys alone', async () => {
+    for (let i = 0; i < 3; i++) {
+      const res = await chat(LIMITED);
+      expect(res.status).toBe(200);
+      expect(res.headers.get('x-ratelimit-limit-requests')).toBe('3');
+      expect(res.headers.get('x-ratelimit-remaining-requests')).toBe(String(2 - i));
+    }
+    const refused = await chat(LIMITED);
+    expect(refused.status).toBe(429);
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(await refused.json()).toMatchObject({
+      error: { code: 'rate_limit_exceeded', type: 'rate_limit_error' },
+    });
+    expect((await chat(FREE)).status).toBe(200);
+    // refused requests still leave a usage row
+    expect(store.listUsage({ limit: 1 })[0]).toMatchObject({ keyName: 'free' });
+    expect(store.listUsage({ limit: 2 })[1]).toMatchObject({
+      keyName: 'limited',
+      status: 429,
+      errorCode: 'rate_limit_exceeded',
+    });
+  });
+
+  it('slides: half a minute into the next window, half of the last minute still counts', async () => {
+    await clock.advance(90_000);
+    // previous window: 3 requests × 0.5 overlap = 1.5, so one more fits and a second does not
+    expect((await chat(LIMITED)).status).toBe(200);
+    expect((await chat(LIMITED)).status).toBe(429);
+    await clock.advance(60_000);
+    expect((await chat(LIMITED)).status).toBe(200);
+  });
+});

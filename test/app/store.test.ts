@@ -1,0 +1,82 @@
+import { DatabaseSync } from 'node:sqlite';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { SqliteStore } from '../../app/src/store/sqlite.ts';
+import type { UsageRow } from '../../app/src/store/types.ts';
+
+const row = (keyId: number, costMicros: number): UsageRow => ({
+  requestId: `req_${Math.random()}`,
+  keyId,
+  keyName: 'k',
+  endpoint: '/chat/completions',
+  model: 'm',
+  upstreamModel: 'm',
+  channel: 'c',
+  status: 200,
+  promptTokens: 1,
+  completionTokens: 1,
+  costMicros,
+  latencyMs: 1,
+  ttfbMs: 1,
+  source: 'upstream',
+  errorCode: null,
+});
+
+describe('the SQLite store', () => {
+  it('holds, settles and releases quota in micro-dollars', () => {
+    const store = new SqliteStore({ path: ':memory:' });
+    const key = store.upsertKey({ name: 'k', key: 'sk-store-0123456789abcdef', quotaUsd: 0.001 });
+    const hold = store.reserve(key.id, 600)!;
+    expect(hold).toEqual({ keyId: key.id, micros: 600 });
+    expect(store.reserve(key.id, 600)).toBeNull();
+    store.settle(hold, row(key.id, 250));
+    expect(store.getKey('k')).toMatchObject({ usedMicros: 250, reservedMicros: 0 });
+    const again = store.reserve(key.id, 700)!;
+    store.release(again);
+    expect(store.getKey('k')).toMatchObject({ usedMicros: 250, reservedMicros: 0 });
+    store.close();
+  });
+
+  it('never charges past the quota, keeping the full cost in the row for the operator', () => {
+    const store = new SqliteStore({ path: ':memory:' });
+    const key = store.upsertKey({ name: 'k', key: 'sk-store-0123456789abcdef', quotaUsd: 0.001 });
+    store.settle(store.reserve(key.id, 100), row(key.id, 5_000));
+    expect(store.getKey('k')!.usedMicros).toBe(1_000);
+    expect(store.listUsage({ limit: 1 })[0]).toMatchObject({
+      costMicros: 1_000,
+      detail: { uncappedCostMicros: 5_000 },
+    });
+    store.close();
+  });
+
+  it('adds columns introduced later to a database created before them', () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'store-migrate-')), 'relay.db');
+    const old = new DatabaseSync(path);
+    old.exec(`CREATE TABLE keys (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, hash TEXT NOT NULL UNIQUE, hint TEXT NOT NULL,
+      quota_micros INTEGER, used_micros INTEGER NOT NULL DEFAULT 0, reserved_micros INTEGER NOT NULL DEFAULT 0,
+      models TEXT NOT NULL DEFAULT '["*"]', expires_at INTEGER, enabled INTEGER NOT NULL DEFAULT 1, created_at INTEGER NOT NULL)`);
+    old.exec(`INSERT INTO keys (name, hash, hint, created_at) VALUES ('legacy', 'h', 'sk-…', 0)`);
+    old.close();
+    const store = new SqliteStore({ path });
+    expect(store.getKey('legacy')).toMatchObject({ name: 'legacy', rpm: null });
+    store.upsertKey({ name: 'new', key: 'sk-store-0123456789abcdef', rpm: 30 });
+    expect(store.getKey('new')!.rpm).toBe(30);
+    store.close();
+  });
+
+  it('releases holds left by a crashed process only when the relay itself opens the store', () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'store-holds-')), 'relay.db');
+    const first = new SqliteStore({ path });
+    const key = first.upsertKey({ name: 'k', key: 'sk-store-0123456789abcdef', quotaUsd: 1 });
+    first.reserve(key.id, 500);
+    first.close();
+    const cli = new SqliteStore({ path });
+    expect(cli.getKey('k')!.reservedMicros).toBe(500);
+    cli.close();
+    const relay = new SqliteStore({ path, releaseStaleHolds: true });
+    expect(relay.getKey('k')!.reservedMicros).toBe(0);
+    relay.close();
+  });
+});
