@@ -1,7 +1,29 @@
+import { spawnSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { fakeBundle, joined, onlyResource, resourceNamed, synth } from './helpers.ts';
 import type { Synthesized } from './helpers.ts';
+
+/** The Node.js major the project pins (exact devDependency `node`); the host must run the same. */
+const PINNED_NODE_MAJOR = (
+  JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    devDependencies: Record<string, string>;
+  }
+).devDependencies.node!.split('.')[0]!;
+
+/** Runs an Init shell command with `node` replaced by a stub that reports `version`. */
+function runWithNodeStub(command: string, node: string, version: string | undefined) {
+  const dir = mkdtempSync(join(tmpdir(), 'node-stub-'));
+  const stub = join(dir, 'node');
+  if (version !== undefined) {
+    writeFileSync(stub, `#!/bin/sh\necho ${version}\n`);
+    chmodSync(stub, 0o755);
+  }
+  return spawnSync('/bin/sh', ['-c', command.replaceAll(node, stub)], { encoding: 'utf8' });
+}
 
 type Init = {
   configSets: Record<string, string[]>;
@@ -209,17 +231,34 @@ describe('relay host', () => {
   });
 
   describe('CloudFormation Init (the workload)', () => {
-    it('installs Node.js 24, the CloudWatch agent and logrotate from AL2023', () => {
+    it('installs the pinned Node.js major, the CloudWatch agent and logrotate from AL2023', () => {
       const { init } = instanceOf(s);
+      expect(PINNED_NODE_MAJOR).toBe('24');
       expect(init.configSets).toEqual({ default: ['system', 'relay'] });
       expect(Object.keys(init.system.packages.yum).sort()).toEqual([
         'amazon-cloudwatch-agent',
         'logrotate',
-        'nodejs24',
+        `nodejs${PINNED_NODE_MAJOR}`,
       ]);
       expect(init.system.commands['10-user']!.command).toContain(
         'useradd --system --user-group --home-dir /var/lib/llm-relay --shell /sbin/nologin llm-relay',
       );
+    });
+
+    it('fails cfn-init unless /usr/bin/node-<pinned major> runs that major', () => {
+      const { init } = instanceOf(s);
+      // Keys sort after the user and directory commands; cfn-init runs commands in key order.
+      expect(Object.keys(init.system.commands)).toEqual(['10-user', '20-dirs', '30-node']);
+      const check = init.system.commands['30-node']!.command;
+      const node = `/usr/bin/node-${PINNED_NODE_MAJOR}`;
+      expect(check).toContain(`${node} -p`);
+      expect(runWithNodeStub(check, node, PINNED_NODE_MAJOR).status).toBe(0);
+      const wrong = runWithNodeStub(check, node, '22');
+      expect(wrong.status).toBe(1);
+      expect(wrong.stderr).toContain(`is not Node.js ${PINNED_NODE_MAJOR} (got: 22)`);
+      const missing = runWithNodeStub(check, node, undefined);
+      expect(missing.status).toBe(1);
+      expect(missing.stderr).toContain('(got: none)');
     });
 
     it('ships the bundle as an asset into /opt/llm-relay/app', () => {
@@ -232,7 +271,11 @@ describe('relay host', () => {
       const unit = file(instanceOf(s).init, '/etc/systemd/system/llm-relay.service');
       expect(unit).toContain('User=llm-relay\n');
       expect(unit).toContain('Restart=always\n');
-      expect(unit).toContain('ExecStart=/usr/bin/node-24 /opt/llm-relay/app/server.mjs\n');
+      expect(unit).toContain(
+        `ExecStart=/usr/bin/node-${PINNED_NODE_MAJOR} /opt/llm-relay/app/server.mjs\n`,
+      );
+      // A start that cannot exec node fails `systemctl start`, hence cfn-init and the signal.
+      expect(unit).toContain('Type=exec\n');
       expect(unit).toContain('Environment=PORT=8787\n');
       expect(unit).toContain('Environment=RELAY_CONFIG=/etc/llm-relay/relay.config.json\n');
       expect(unit).toContain('Environment=RELAY_DATA_DIR=/var/lib/llm-relay\n');
