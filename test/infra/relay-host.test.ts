@@ -418,26 +418,57 @@ describe('relay host', () => {
         bundleDir: fakeBundle('a'),
         context: { relayConfig: { prices: { 'gpt-4o': { input: 2.5, output: 10 } } } },
       });
-      return [base, newCode, newConfig].map(instanceOf);
+      return [base, newCode, newConfig];
     };
 
-    it('a new bundle or relay config changes the Init metadata but not the instance id or UserData', () => {
+    /** The relay stack's template with the instance's Init metadata taken out. */
+    const withoutInit = (s: Synthesized) => {
+      const json = structuredClone(s.relay.toJSON()) as {
+        Resources: Record<string, { Metadata?: Record<string, unknown> }>;
+      };
+      const { logicalId } = instanceOf(s);
+      delete json.Resources[logicalId]!.Metadata!['AWS::CloudFormation::Init'];
+      return json;
+    };
+
+    it('a new bundle or relay config changes only the Init metadata: nothing cfn-hup cannot apply', () => {
       const [base, newCode, newConfig] = variants();
       for (const changed of [newCode!, newConfig!]) {
-        expect(changed.logicalId).toBe(base!.logicalId);
-        expect(changed.props.UserData).toEqual(base!.props.UserData);
-        expect(changed.props.ImageId).toEqual(base!.props.ImageId);
-        expect(changed.props.NetworkInterfaces).toEqual(base!.props.NetworkInterfaces);
-        expect(changed.init).not.toEqual(base!.init);
+        // Every other resource and property, the instance's UserData, LaunchTemplate and
+        // CreationPolicy included, is byte for byte the same: CloudFormation updates only metadata.
+        expect(withoutInit(changed)).toEqual(withoutInit(base!));
+        expect(instanceOf(changed).init).not.toEqual(instanceOf(base!).init);
       }
-      expect(newCode!.init.relay.sources).not.toEqual(base!.init.relay.sources);
-      expect(file(newConfig!.init, '/etc/llm-relay/relay.config.json')).not.toBe(
-        file(base!.init, '/etc/llm-relay/relay.config.json'),
+      expect(instanceOf(newCode!).init.relay.sources).not.toEqual(
+        instanceOf(base!).init.relay.sources,
+      );
+      expect(file(instanceOf(newConfig!).init, '/etc/llm-relay/relay.config.json')).not.toBe(
+        file(instanceOf(base!).init, '/etc/llm-relay/relay.config.json'),
       );
     });
 
+    it('an agent config change reaches the host through the Init metadata, not a new instance', () => {
+      const base = synth();
+      const changed = synth({ context: { logGroupName: '/acme/relay' } });
+      const agentCommand = (x: Synthesized) =>
+        instanceOf(x).init.relay.commands['20-cloudwatch-agent']!;
+      expect(agentCommand(changed).env).not.toEqual(agentCommand(base).env);
+      const instance = (x: Synthesized) => {
+        const { logicalId, resource } = instanceOf(x);
+        const { Metadata, ...rest } = resource as { Metadata: Record<string, unknown> };
+        const { 'AWS::CloudFormation::Init': _init, ...otherMetadata } = Metadata;
+        return { logicalId, rest, otherMetadata };
+      };
+      expect(instance(changed)).toEqual(instance(base));
+    });
+
+    it('the instance keeps the plain logical id: user data does not salt it (userDataCausesReplacement off)', () => {
+      const { logicalId } = instanceOf(synth());
+      expect(logicalId).toMatch(/^HostInstance[0-9A-F]{8}$/);
+    });
+
     it('user data carries no fingerprint of the config', () => {
-      const [base] = variants();
+      const [base] = variants().map(instanceOf);
       const userData = joined((base!.props.UserData as { 'Fn::Base64': unknown })['Fn::Base64']);
       expect(userData).toContain('/opt/aws/bin/cfn-init -v');
       expect(userData).not.toMatch(/[0-9a-f]{16}/);
