@@ -455,9 +455,9 @@ describe('relay host', () => {
       expect(agentCommand(changed).env).not.toEqual(agentCommand(base).env);
       const instance = (x: Synthesized) => {
         const { logicalId, resource } = instanceOf(x);
-        const { Metadata, ...rest } = resource as { Metadata: Record<string, unknown> };
-        const { 'AWS::CloudFormation::Init': _init, ...otherMetadata } = Metadata;
-        return { logicalId, rest, otherMetadata };
+        const copy = structuredClone(resource) as { Metadata?: Record<string, unknown> };
+        delete copy.Metadata!['AWS::CloudFormation::Init'];
+        return { logicalId, copy };
       };
       expect(instance(changed)).toEqual(instance(base));
     });
