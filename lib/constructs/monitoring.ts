@@ -97,7 +97,9 @@ export class RelayMonitoring extends Construct {
     const byModel = (metricName: string, label: string) =>
       new cloudwatch.MathExpression({
         expression: `SEARCH('{${RELAY_METRICS.namespace},Service,Model} MetricName="${metricName}" Service="${RELAY_METRICS.service}"', 'Sum', 300)`,
-        label,
+        // A fixed label would name every series of the search alike; the dynamic label adds the
+        // model each series belongs to.
+        label: `${label} \${PROP('Dim.Model')}`,
         period: FIVE_MINUTES,
       });
 

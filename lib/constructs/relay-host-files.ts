@@ -3,10 +3,18 @@
  * the host layout reads in one place; values may be CDK tokens (resolved into Fn::Join).
  */
 
+/**
+ * Node.js major the host runs: the one the project pins (package.json devDependency `node`).
+ * AL2023 ships it as the namespaced package `nodejs<major>` whose executable is
+ * `/usr/bin/node-<major>`; plain `node` is an `alternatives` link that may point elsewhere.
+ */
+export const NODE_MAJOR = 24;
+export const NODE_PACKAGE = `nodejs${NODE_MAJOR}`;
+
 /** Where things live on the host. */
 export const HOST_PATHS = {
   /** Namespaced executable of AL2023's nodejs24 package: stays Node 24 whatever `node` points to. */
-  node: '/usr/bin/node-24',
+  node: `/usr/bin/node-${NODE_MAJOR}`,
   appDir: '/opt/llm-relay/app',
   configDir: '/etc/llm-relay',
   configFile: '/etc/llm-relay/relay.config.json',
@@ -35,7 +43,9 @@ Wants=network-online.target
 After=network-online.target
 
 [Service]
-Type=simple
+# exec, not simple: "systemctl start" fails when the executable cannot be started, so cfn-init (and
+# with it the creation signal) fails instead of reporting a relay that only crash-loops.
+Type=exec
 User=${RELAY_USER}
 Group=${RELAY_USER}
 Environment=NODE_ENV=production
@@ -159,6 +169,14 @@ region=${o.region}
 interval=1
 verbose=true
 `;
+}
+
+/**
+ * Fails cfn-init (and so the instance's creation signal) when the runtime is not the pinned major,
+ * e.g. if a package named nodejs<major> ever stops providing /usr/bin/node-<major>.
+ */
+export function nodeVersionCheck(): string {
+  return `v="$(${HOST_PATHS.node} -p 'process.versions.node.split(".")[0]')" && test "$v" = ${NODE_MAJOR} || { echo "llm-relay: ${HOST_PATHS.node} is not Node.js ${NODE_MAJOR} (got: \${v:-none})" >&2; exit 1; }`;
 }
 
 /** Re-runs cfn-init whenever the instance's Init metadata changes: the in-place update path. */

@@ -10,6 +10,7 @@ import { IMAGE_KEY_PREFIX } from './image-bucket.ts';
 import type { ImageBucket } from './image-bucket.ts';
 import {
   HOST_PATHS,
+  NODE_PACKAGE,
   RELAY_SERVICE,
   RELAY_USER,
   cfnAutoReloaderHook,
@@ -19,6 +20,7 @@ import {
   fetchSecretsScript,
   keysWrapperScript,
   logrotateConfig,
+  nodeVersionCheck,
   relayUnit,
 } from './relay-host-files.ts';
 
@@ -285,7 +287,7 @@ export class RelayHost extends Construct {
       configs: {
         // Runtime, agent and the service user must exist before files are chowned to it.
         system: new ec2.InitConfig([
-          ec2.InitPackage.yum('nodejs24'),
+          ec2.InitPackage.yum(NODE_PACKAGE),
           ec2.InitPackage.yum('amazon-cloudwatch-agent'),
           ec2.InitPackage.yum('logrotate'),
           ec2.InitCommand.shellCommand(
@@ -296,6 +298,7 @@ export class RelayHost extends Construct {
             `install -d -o root -g ${RELAY_USER} -m 0750 ${HOST_PATHS.configDir} && install -d -o ${RELAY_USER} -g ${RELAY_USER} -m 0750 ${HOST_PATHS.dataDir} ${HOST_PATHS.logDir}`,
             { key: '20-dirs' },
           ),
+          ec2.InitCommand.shellCommand(nodeVersionCheck(), { key: '30-node' }),
         ]),
         relay: new ec2.InitConfig([
           ec2.InitSource.fromAsset(HOST_PATHS.appDir, props.bundleDir, {

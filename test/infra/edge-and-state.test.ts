@@ -82,6 +82,40 @@ describe('edge, DNS and state', () => {
       }
     });
 
+    it('routes every relay path but /images/* to the relay, uncached and with Authorization', () => {
+      // CloudFront tries the cache behaviors in order and falls back to the default one.
+      const glob = (pattern: string) =>
+        new RegExp(`^${pattern.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')}$`);
+      const route = (path: string) =>
+        dist.CacheBehaviors.find((b) => glob(b.PathPattern!).test(path)) ??
+        dist.DefaultCacheBehavior;
+      expect(dist.CacheBehaviors.map((b) => b.PathPattern)).toEqual(['/v1/*', '/images/*']);
+      const relayOrigin = dist.DefaultCacheBehavior.TargetOriginId;
+      for (const path of [
+        '/v1/chat/completions',
+        '/chat/completions',
+        '/dashboard/billing/subscription',
+        '/v1/dashboard/billing/usage',
+        '/healthz',
+        '/',
+      ]) {
+        expect(route(path), path).toMatchObject({
+          TargetOriginId: relayOrigin,
+          CachePolicyId: CACHING_DISABLED,
+          OriginRequestPolicyId: ALL_VIEWER_EXCEPT_HOST_HEADER,
+          Compress: false,
+        });
+      }
+      const image = route('/images/2026/01/02/abc.png');
+      expect(image.TargetOriginId).not.toBe(relayOrigin);
+      expect(origin(image.TargetOriginId).S3OriginConfig).toBeDefined();
+    });
+
+    it('leaves the response completion timeout unset, so a stream lives as long as it sends', () => {
+      const relay = origin(dist.DefaultCacheBehavior.TargetOriginId);
+      expect(relay.ResponseCompletionTimeout).toBeUndefined();
+    });
+
     it('follows originProtocol and originReadTimeoutSeconds from context', () => {
       const other = synth({
         context: { originProtocol: 'https-only', originReadTimeoutSeconds: 30 },

@@ -1,4 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
+import { emfFields } from '../../app/src/metrics/emf.ts';
+import type { RequestRecord } from '../../app/src/types.ts';
 import { joined, onlyResource, synth } from './helpers.ts';
 import type { Synthesized } from './helpers.ts';
 
@@ -92,6 +94,120 @@ describe('monitoring', () => {
         expect(r.options.region).toBe('us-east-1');
       }
       expect(rates.map((r) => r.parts[1])).toEqual(['4xxErrorRate', '5xxErrorRate']);
+    });
+  });
+
+  describe('metrics exist as published', () => {
+    /** Dimension names → values of a dashboard row. */
+    const dims = (parts: string[]) =>
+      Object.fromEntries(
+        parts.slice(2).flatMap((_, i, rest) => (i % 2 ? [] : [[rest[i], rest[i + 1]]])),
+      ) as Record<string, string>;
+    const allRows = () => dashboard(s).flatMap((w) => rows(w));
+    const alarmDims = (id: string) => {
+      const found = Object.entries(s.monitoring.findResources('AWS::CloudWatch::Alarm')).find(
+        ([k]) => k.includes(id),
+      )!;
+      return Object.fromEntries(
+        (found[1].Properties.Dimensions as { Name: string; Value: unknown }[]).map((d) => [
+          d.Name,
+          joined(d.Value),
+        ]),
+      );
+    };
+
+    it('host memory and disk use exactly the dimension names the agent config makes it publish', () => {
+      // What the agent publishes, read from its synthesized config: append_dimensions replace the
+      // host dimension; disk adds path and fstype, plus device unless drop_device is set.
+      const param = onlyResource(s.relay, 'AWS::SSM::Parameter').resource.Properties!;
+      const agent = JSON.parse(joined(param.Value)) as {
+        metrics: {
+          append_dimensions: Record<string, string>;
+          metrics_collected: { disk: { resources: string[]; drop_device?: boolean } };
+        };
+      };
+      const appended = Object.keys(agent.metrics.append_dimensions);
+      const disk = agent.metrics.metrics_collected.disk;
+      expect(disk.resources).toEqual(['/']);
+      const published = {
+        mem_used_percent: [...appended].sort(),
+        disk_used_percent: [
+          ...appended,
+          'path',
+          'fstype',
+          ...(disk.drop_device ? [] : ['device']),
+        ].sort(),
+      };
+
+      for (const [metric, names] of Object.entries(published)) {
+        const used = allRows().filter((r) => r.parts[0] === 'CWAgent' && r.parts[1] === metric);
+        expect(used.length, metric).toBeGreaterThan(0);
+        for (const r of used) expect(Object.keys(dims(r.parts)).sort(), metric).toEqual(names);
+      }
+      expect(Object.keys(alarmDims('HostMemoryUsed')).sort()).toEqual(published.mem_used_percent);
+      expect(Object.keys(alarmDims('HostDiskUsed')).sort()).toEqual(published.disk_used_percent);
+      // Values: the root mount and the file system AL2023 formats it with.
+      expect(alarmDims('HostDiskUsed')).toMatchObject({ path: disk.resources[0], fstype: 'xfs' });
+      expect(alarmDims('HostDiskUsed').InstanceId).toMatch(INSTANCE);
+    });
+
+    it('relay metrics, dimensions and Service value are exactly what the relay emits (app/src/metrics/emf.ts)', () => {
+      const record = {
+        startedAt: 0,
+        model: 'gpt-4o',
+        promptTokens: 1,
+        completionTokens: 1,
+        costMicros: 1,
+        ttfbMs: 1,
+      } as RequestRecord;
+      const line = emfFields(record, 200, 10, 0) as {
+        _aws: {
+          CloudWatchMetrics: {
+            Namespace: string;
+            Dimensions: string[][];
+            Metrics: { Name: string }[];
+          }[];
+        };
+        Service: string;
+      };
+      const [directive] = line._aws.CloudWatchMetrics;
+      const emitted = new Set(directive!.Metrics.map((m) => m.Name));
+      const dimensionSets = directive!.Dimensions.map((set) => [...set].sort().join(','));
+
+      const relayRows = allRows().filter((r) => r.parts[0] === directive!.Namespace);
+      const shown = new Set(relayRows.map((r) => r.parts[1]));
+      for (const r of relayRows) {
+        expect(dimensionSets).toContain(Object.keys(dims(r.parts)).sort().join(','));
+        expect(dims(r.parts).Service).toBe(line.Service);
+      }
+      // Per-model searches: the {Namespace,Service,Model} schema and an emitted metric name.
+      const searches = dashboard(s)
+        .flatMap((w) => w.properties.metrics ?? [])
+        .flatMap((row) => row.filter((x) => typeof x === 'object'))
+        .map((o) => (o as { expression?: string }).expression)
+        .filter((e): e is string => !!e?.startsWith('SEARCH('));
+      expect(searches.length).toBeGreaterThan(0);
+      for (const e of searches) {
+        const m = /^SEARCH\('\{([^}]+)\} MetricName="(\w+)" Service="([^"]+)"'/.exec(e);
+        expect(m, e).not.toBeNull();
+        const [namespace, ...schema] = m![1]!.split(',');
+        expect(namespace).toBe(directive!.Namespace);
+        expect(dimensionSets).toContain(schema.sort().join(','));
+        expect(m![3]).toBe(line.Service);
+        shown.add(m![2]!);
+      }
+      // Every metric the relay emits is on the dashboard, and nothing else from its namespace.
+      expect([...shown].sort()).toEqual([...emitted].sort());
+    });
+
+    it('labels each per-model series with its model', () => {
+      const labels = dashboard(s)
+        .flatMap((w) => w.properties.metrics ?? [])
+        .flatMap((row) => row.filter((x) => typeof x === 'object'))
+        .filter((o) => String((o as { expression?: string }).expression).startsWith('SEARCH('))
+        .map((o) => (o as { label?: string }).label);
+      expect(labels.length).toBeGreaterThan(0);
+      for (const label of labels) expect(label).toMatch(/\$\{PROP\('Dim\.Model'\)\}$/);
     });
   });
 

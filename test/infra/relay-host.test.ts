@@ -1,7 +1,29 @@
+import { spawnSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { fakeBundle, joined, onlyResource, resourceNamed, synth } from './helpers.ts';
 import type { Synthesized } from './helpers.ts';
+
+/** The Node.js major the project pins (exact devDependency `node`); the host must run the same. */
+const PINNED_NODE_MAJOR = (
+  JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    devDependencies: Record<string, string>;
+  }
+).devDependencies.node!.split('.')[0]!;
+
+/** Runs an Init shell command with `node` replaced by a stub that reports `version`. */
+function runWithNodeStub(command: string, node: string, version: string | undefined) {
+  const dir = mkdtempSync(join(tmpdir(), 'node-stub-'));
+  const stub = join(dir, 'node');
+  if (version !== undefined) {
+    writeFileSync(stub, `#!/bin/sh\necho ${version}\n`);
+    chmodSync(stub, 0o755);
+  }
+  return spawnSync('/bin/sh', ['-c', command.replaceAll(node, stub)], { encoding: 'utf8' });
+}
 
 type Init = {
   configSets: Record<string, string[]>;
@@ -209,17 +231,34 @@ describe('relay host', () => {
   });
 
   describe('CloudFormation Init (the workload)', () => {
-    it('installs Node.js 24, the CloudWatch agent and logrotate from AL2023', () => {
+    it('installs the pinned Node.js major, the CloudWatch agent and logrotate from AL2023', () => {
       const { init } = instanceOf(s);
+      expect(PINNED_NODE_MAJOR).toBe('24');
       expect(init.configSets).toEqual({ default: ['system', 'relay'] });
       expect(Object.keys(init.system.packages.yum).sort()).toEqual([
         'amazon-cloudwatch-agent',
         'logrotate',
-        'nodejs24',
+        `nodejs${PINNED_NODE_MAJOR}`,
       ]);
       expect(init.system.commands['10-user']!.command).toContain(
         'useradd --system --user-group --home-dir /var/lib/llm-relay --shell /sbin/nologin llm-relay',
       );
+    });
+
+    it('fails cfn-init unless /usr/bin/node-<pinned major> runs that major', () => {
+      const { init } = instanceOf(s);
+      // Keys sort after the user and directory commands; cfn-init runs commands in key order.
+      expect(Object.keys(init.system.commands)).toEqual(['10-user', '20-dirs', '30-node']);
+      const check = init.system.commands['30-node']!.command;
+      const node = `/usr/bin/node-${PINNED_NODE_MAJOR}`;
+      expect(check).toContain(`${node} -p`);
+      expect(runWithNodeStub(check, node, PINNED_NODE_MAJOR).status).toBe(0);
+      const wrong = runWithNodeStub(check, node, '22');
+      expect(wrong.status).toBe(1);
+      expect(wrong.stderr).toContain(`is not Node.js ${PINNED_NODE_MAJOR} (got: 22)`);
+      const missing = runWithNodeStub(check, node, undefined);
+      expect(missing.status).toBe(1);
+      expect(missing.stderr).toContain('(got: none)');
     });
 
     it('ships the bundle as an asset into /opt/llm-relay/app', () => {
@@ -232,7 +271,11 @@ describe('relay host', () => {
       const unit = file(instanceOf(s).init, '/etc/systemd/system/llm-relay.service');
       expect(unit).toContain('User=llm-relay\n');
       expect(unit).toContain('Restart=always\n');
-      expect(unit).toContain('ExecStart=/usr/bin/node-24 /opt/llm-relay/app/server.mjs\n');
+      expect(unit).toContain(
+        `ExecStart=/usr/bin/node-${PINNED_NODE_MAJOR} /opt/llm-relay/app/server.mjs\n`,
+      );
+      // A start that cannot exec node fails `systemctl start`, hence cfn-init and the signal.
+      expect(unit).toContain('Type=exec\n');
       expect(unit).toContain('Environment=PORT=8787\n');
       expect(unit).toContain('Environment=RELAY_CONFIG=/etc/llm-relay/relay.config.json\n');
       expect(unit).toContain('Environment=RELAY_DATA_DIR=/var/lib/llm-relay\n');
@@ -375,26 +418,57 @@ describe('relay host', () => {
         bundleDir: fakeBundle('a'),
         context: { relayConfig: { prices: { 'gpt-4o': { input: 2.5, output: 10 } } } },
       });
-      return [base, newCode, newConfig].map(instanceOf);
+      return [base, newCode, newConfig];
     };
 
-    it('a new bundle or relay config changes the Init metadata but not the instance id or UserData', () => {
+    /** The relay stack's template with the instance's Init metadata taken out. */
+    const withoutInit = (s: Synthesized) => {
+      const json = structuredClone(s.relay.toJSON()) as {
+        Resources: Record<string, { Metadata?: Record<string, unknown> }>;
+      };
+      const { logicalId } = instanceOf(s);
+      delete json.Resources[logicalId]!.Metadata!['AWS::CloudFormation::Init'];
+      return json;
+    };
+
+    it('a new bundle or relay config changes only the Init metadata: nothing cfn-hup cannot apply', () => {
       const [base, newCode, newConfig] = variants();
       for (const changed of [newCode!, newConfig!]) {
-        expect(changed.logicalId).toBe(base!.logicalId);
-        expect(changed.props.UserData).toEqual(base!.props.UserData);
-        expect(changed.props.ImageId).toEqual(base!.props.ImageId);
-        expect(changed.props.NetworkInterfaces).toEqual(base!.props.NetworkInterfaces);
-        expect(changed.init).not.toEqual(base!.init);
+        // Every other resource and property, the instance's UserData, LaunchTemplate and
+        // CreationPolicy included, is byte for byte the same: CloudFormation updates only metadata.
+        expect(withoutInit(changed)).toEqual(withoutInit(base!));
+        expect(instanceOf(changed).init).not.toEqual(instanceOf(base!).init);
       }
-      expect(newCode!.init.relay.sources).not.toEqual(base!.init.relay.sources);
-      expect(file(newConfig!.init, '/etc/llm-relay/relay.config.json')).not.toBe(
-        file(base!.init, '/etc/llm-relay/relay.config.json'),
+      expect(instanceOf(newCode!).init.relay.sources).not.toEqual(
+        instanceOf(base!).init.relay.sources,
+      );
+      expect(file(instanceOf(newConfig!).init, '/etc/llm-relay/relay.config.json')).not.toBe(
+        file(instanceOf(base!).init, '/etc/llm-relay/relay.config.json'),
       );
     });
 
+    it('an agent config change reaches the host through the Init metadata, not a new instance', () => {
+      const base = synth();
+      const changed = synth({ context: { logGroupName: '/acme/relay' } });
+      const agentCommand = (x: Synthesized) =>
+        instanceOf(x).init.relay.commands['20-cloudwatch-agent']!;
+      expect(agentCommand(changed).env).not.toEqual(agentCommand(base).env);
+      const instance = (x: Synthesized) => {
+        const { logicalId, resource } = instanceOf(x);
+        const copy = structuredClone(resource) as { Metadata?: Record<string, unknown> };
+        delete copy.Metadata!['AWS::CloudFormation::Init'];
+        return { logicalId, copy };
+      };
+      expect(instance(changed)).toEqual(instance(base));
+    });
+
+    it('the instance keeps the plain logical id: user data does not salt it (userDataCausesReplacement off)', () => {
+      const { logicalId } = instanceOf(synth());
+      expect(logicalId).toMatch(/^HostInstance[0-9A-F]{8}$/);
+    });
+
     it('user data carries no fingerprint of the config', () => {
-      const [base] = variants();
+      const [base] = variants().map(instanceOf);
       const userData = joined((base!.props.UserData as { 'Fn::Base64': unknown })['Fn::Base64']);
       expect(userData).toContain('/opt/aws/bin/cfn-init -v');
       expect(userData).not.toMatch(/[0-9a-f]{16}/);
