@@ -1,16 +1,6 @@
-import { parseArgs } from 'node:util';
 import { GetCommandInvocationCommand, SendCommandCommand, SSMClient } from '@aws-sdk/client-ssm';
-import { awsClientConfig, REGION_HELP } from './lib/aws.ts';
-import {
-  CliError,
-  EXIT,
-  EXIT_CODES_HELP,
-  processIo,
-  runScript,
-  sleep,
-  usageError,
-} from './lib/cli.ts';
-import type { Io } from './lib/cli.ts';
+import { awsClientConfig } from './lib/aws.ts';
+import { CliError, defineScript, EXIT, processIo, sleep } from './lib/cli.ts';
 import { remoteKeysScript } from './lib/remote-keys.ts';
 import { parseDuration } from './lib/time.ts';
 
@@ -35,10 +25,7 @@ Options:
   --service NAME     systemd unit of the relay (default llm-relay)
   --app-dir DIR      where keys.mjs is on the host (default /opt/llm-relay/app)
   --timeout D        how long to wait for the command (default 2m)
-  --dry-run          print the script that would run; send nothing
-${REGION_HELP}
-
-${EXIT_CODES_HELP}`;
+  --dry-run          print the script that would run; send nothing`;
 
 const OPTIONS = {
   'instance-id': { type: 'string' },
@@ -46,26 +33,15 @@ const OPTIONS = {
   'app-dir': { type: 'string' },
   timeout: { type: 'string' },
   'dry-run': { type: 'boolean' },
-  region: { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
 } as const;
 
 const KEYS_COMMANDS = new Set(['create', 'list', 'topup', 'disable', 'enable', 'delete', 'show']);
 const PENDING = new Set(['Pending', 'InProgress', 'Delayed']);
 
-export async function runKeysRemote(argv: string[], io: Io): Promise<number> {
-  return runScript(async () => {
-    let parsed;
-    try {
-      parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
-    } catch (error) {
-      throw usageError(error);
-    }
-    const { values, positionals: keysArgs } = parsed;
-    if (values.help) {
-      io.stdout(USAGE);
-      return EXIT.ok;
-    }
+export const runKeysRemote = defineScript({
+  usage: USAGE,
+  options: OPTIONS,
+  async run({ values, positionals: keysArgs }, io) {
     if (!keysArgs[0] || !KEYS_COMMANDS.has(keysArgs[0])) {
       throw new CliError(
         'give the keys command after "--", e.g. -- create --name alice (see --help)',
@@ -150,8 +126,8 @@ export async function runKeysRemote(argv: string[], io: Io): Promise<number> {
     } finally {
       client.destroy();
     }
-  }, io);
-}
+  },
+});
 
 if (import.meta.main) {
   process.exitCode = await runKeysRemote(process.argv.slice(2), processIo());

@@ -1,5 +1,4 @@
 import { readFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
 import {
   DeleteParameterCommand,
   GetParametersByPathCommand,
@@ -7,17 +6,8 @@ import {
   SSMClient,
 } from '@aws-sdk/client-ssm';
 import type { Parameter } from '@aws-sdk/client-ssm';
-import { awsClientConfig, REGION_HELP } from './lib/aws.ts';
-import {
-  CliError,
-  EXIT,
-  EXIT_CODES_HELP,
-  processIo,
-  required,
-  runScript,
-  usageError,
-} from './lib/cli.ts';
-import type { Io } from './lib/cli.ts';
+import { awsClientConfig } from './lib/aws.ts';
+import { CliError, defineScript, EXIT, processIo, required } from './lib/cli.ts';
 import { startProgress } from './lib/progress.ts';
 import { renderTable } from './lib/table.ts';
 
@@ -41,18 +31,13 @@ Options:
   --from-env VAR    put: read the value from this environment variable (default: stdin)
   --prefix P        parameter prefix, the CDK context ssmPrefix (default /llm-relay)
   --kms-key-id K    encrypt with this KMS key instead of the account's aws/ssm key
-  --dry-run         show what would be written or deleted; write nothing
-${REGION_HELP}
-
-${EXIT_CODES_HELP}`;
+  --dry-run         show what would be written or deleted; write nothing`;
 
 const OPTIONS = {
   'from-env': { type: 'string' },
   prefix: { type: 'string' },
   'kms-key-id': { type: 'string' },
   'dry-run': { type: 'boolean' },
-  region: { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
 } as const;
 
 const ENV_NAME = /^[A-Z_][A-Z0-9_]*$/;
@@ -83,19 +68,10 @@ export function parseEnvFile(text: string): [string, string][] {
   return entries;
 }
 
-export async function runSecrets(argv: string[], io: Io): Promise<number> {
-  return runScript(async () => {
-    let parsed;
-    try {
-      parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
-    } catch (error) {
-      throw usageError(error);
-    }
-    const { values, positionals } = parsed;
-    if (values.help) {
-      io.stdout(USAGE);
-      return EXIT.ok;
-    }
+export const runSecrets = defineScript({
+  usage: USAGE,
+  options: OPTIONS,
+  async run({ values, positionals }, io) {
     const [command, arg, ...extra] = positionals;
     if (!command || !['put', 'import', 'list', 'delete'].includes(command) || extra.length) {
       throw new CliError('give one command: put, import, list or delete (see --help)', EXIT.usage);
@@ -211,8 +187,8 @@ export async function runSecrets(argv: string[], io: Io): Promise<number> {
     } finally {
       client.destroy();
     }
-  }, io);
-}
+  },
+});
 
 if (import.meta.main) {
   process.exitCode = await runSecrets(process.argv.slice(2), processIo());
