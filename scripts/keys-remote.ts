@@ -1,4 +1,6 @@
 import { GetCommandInvocationCommand, SendCommandCommand, SSMClient } from '@aws-sdk/client-ssm';
+// The host's layout as the CDK construct writes it, so the defaults cannot drift from it.
+import { HOST_PATHS, RELAY_SERVICE } from '../lib/constructs/relay-host-files.ts';
 import { awsClientConfig } from './lib/aws.ts';
 import { CliError, defineScript, EXIT, processIo, sleep } from './lib/cli.ts';
 import { remoteKeysScript } from './lib/remote-keys.ts';
@@ -15,15 +17,16 @@ Usage:
   npm run keys-remote -- --instance-id i-0123 -- disable --name alice
 
 The command runs as the service's user with the running service's environment
-(node /opt/llm-relay/app/keys.mjs ...). Its output is printed here.
+(node ${HOST_PATHS.appDir}/keys.mjs ...). Its output is printed here.
 
 Note: "create" prints the new key once; SSM keeps command output in its history
 (visible to whoever may call ssm:GetCommandInvocation) for 30 days.
 
 Options:
-  --instance-id ID   the relay host (InstanceId output of the relay stack; or RELAY_INSTANCE_ID)
-  --service NAME     systemd unit of the relay (default llm-relay)
-  --app-dir DIR      where keys.mjs is on the host (default /opt/llm-relay/app)
+  --instance-id ID   the relay host: the InstanceId output of the <stackPrefix>-Relay stack
+                     (default RELAY_INSTANCE_ID)
+  --service NAME     systemd unit of the relay (default ${RELAY_SERVICE})
+  --app-dir DIR      where keys.mjs is on the host (default ${HOST_PATHS.appDir})
   --timeout D        how long to wait for the command (default 2m)
   --dry-run          print the script that would run; send nothing`;
 
@@ -49,15 +52,22 @@ export const runKeysRemote = defineScript({
       );
     }
     const instanceId = values['instance-id'] ?? io.env.RELAY_INSTANCE_ID;
-    if (!instanceId || !/^i-[0-9a-f]{8,17}$/.test(instanceId)) {
+    if (!instanceId) {
       throw new CliError(
-        `--instance-id must be an EC2 instance id (i-0123...); got ${JSON.stringify(instanceId ?? '')}`,
+        'missing --instance-id: the relay host, the InstanceId output of the LlmRelay-Relay stack ' +
+          '(aws cloudformation describe-stacks --stack-name LlmRelay-Relay), or set RELAY_INSTANCE_ID',
+        EXIT.usage,
+      );
+    }
+    if (!/^i-[0-9a-f]{8,17}$/.test(instanceId)) {
+      throw new CliError(
+        `--instance-id must be an EC2 instance id (i-0123...); got ${JSON.stringify(instanceId)}`,
         EXIT.usage,
       );
     }
     const script = remoteKeysScript(keysArgs, {
-      service: values.service ?? 'llm-relay',
-      appDir: values['app-dir'] ?? '/opt/llm-relay/app',
+      service: values.service ?? RELAY_SERVICE,
+      appDir: values['app-dir'] ?? HOST_PATHS.appDir,
     });
     const timeoutMs = parseDuration(values.timeout ?? '2m', '--timeout');
     if (values['dry-run']) {

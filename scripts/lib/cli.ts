@@ -154,7 +154,7 @@ export function defineScript<const O extends ParseArgsOptionsConfig>(
   spec: ScriptSpec<O>,
 ): (argv: string[], io: Io) => Promise<number> {
   const options = { ...spec.options, ...COMMON_OPTIONS } as WithCommon<O>;
-  const usage = `${spec.usage}\n${REGION_HELP}\n\n${EXIT_CODES_HELP}`;
+  const usage = `${spec.usage}\n\n${REGION_HELP}\n\n${EXIT_CODES_HELP}`;
   return (argv, io) =>
     runScript(async () => {
       let parsed: ParsedCommandLine<O>;
