@@ -1,17 +1,7 @@
 import { readFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
 import { Route53Client } from '@aws-sdk/client-route-53';
-import { awsClientConfig, REGION_HELP } from './lib/aws.ts';
-import {
-  CliError,
-  EXIT,
-  EXIT_CODES_HELP,
-  positiveInt,
-  processIo,
-  required,
-  runScript,
-  usageError,
-} from './lib/cli.ts';
+import { awsClientConfig } from './lib/aws.ts';
+import { CliError, defineScript, EXIT, positiveInt, processIo, required } from './lib/cli.ts';
 import type { Io } from './lib/cli.ts';
 import { checkCloudFront, checkDelegation, makeResolver } from './lib/dns-check.ts';
 import type { CheckResult } from './lib/dns-check.ts';
@@ -51,10 +41,7 @@ Options:
   --batch-size N        import: changes per Route 53 change batch (default 100, max 1000)
   --default-ttl S       TTL for records without one when the file has no $TTL (default 3600)
   --api-name N          check: the API host name (default api.<domain>)
-  --resolver IP[:PORT]  check: ask this DNS server (repeatable; default the system's)
-${REGION_HELP}
-
-${EXIT_CODES_HELP}`;
+  --resolver IP[:PORT]  check: ask this DNS server (repeatable; default the system's)`;
 
 const OPTIONS = {
   domain: { type: 'string' },
@@ -64,23 +51,12 @@ const OPTIONS = {
   'default-ttl': { type: 'string' },
   'api-name': { type: 'string' },
   resolver: { type: 'string', multiple: true },
-  region: { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
 } as const;
 
-export async function runDns(argv: string[], io: Io): Promise<number> {
-  return runScript(async () => {
-    let parsed;
-    try {
-      parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
-    } catch (error) {
-      throw usageError(error);
-    }
-    const { values, positionals } = parsed;
-    if (values.help) {
-      io.stdout(USAGE);
-      return EXIT.ok;
-    }
+export const runDns = defineScript({
+  usage: USAGE,
+  options: OPTIONS,
+  async run({ values, positionals }, io) {
     const [command, file, ...extra] = positionals;
     if (!command || !['diff', 'import', 'check'].includes(command) || extra.length) {
       throw new CliError('give one command: diff, import or check (see --help)', EXIT.usage);
@@ -156,8 +132,8 @@ export async function runDns(argv: string[], io: Io): Promise<number> {
     } finally {
       client.destroy();
     }
-  }, io);
-}
+  },
+});
 
 async function checkApi(
   client: Route53Client,

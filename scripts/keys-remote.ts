@@ -1,16 +1,8 @@
-import { parseArgs } from 'node:util';
 import { GetCommandInvocationCommand, SendCommandCommand, SSMClient } from '@aws-sdk/client-ssm';
-import { awsClientConfig, REGION_HELP } from './lib/aws.ts';
-import {
-  CliError,
-  EXIT,
-  EXIT_CODES_HELP,
-  processIo,
-  runScript,
-  sleep,
-  usageError,
-} from './lib/cli.ts';
-import type { Io } from './lib/cli.ts';
+// The host's layout as the CDK construct writes it, so the defaults cannot drift from it.
+import { HOST_PATHS, RELAY_SERVICE } from '../lib/constructs/relay-host-files.ts';
+import { awsClientConfig } from './lib/aws.ts';
+import { CliError, defineScript, EXIT, processIo, sleep } from './lib/cli.ts';
 import { remoteKeysScript } from './lib/remote-keys.ts';
 import { parseDuration } from './lib/time.ts';
 
@@ -25,20 +17,18 @@ Usage:
   npm run keys-remote -- --instance-id i-0123 -- disable --name alice
 
 The command runs as the service's user with the running service's environment
-(node /opt/llm-relay/app/keys.mjs ...). Its output is printed here.
+(node ${HOST_PATHS.appDir}/keys.mjs ...). Its output is printed here.
 
 Note: "create" prints the new key once; SSM keeps command output in its history
 (visible to whoever may call ssm:GetCommandInvocation) for 30 days.
 
 Options:
-  --instance-id ID   the relay host (InstanceId output of the relay stack; or RELAY_INSTANCE_ID)
-  --service NAME     systemd unit of the relay (default llm-relay)
-  --app-dir DIR      where keys.mjs is on the host (default /opt/llm-relay/app)
+  --instance-id ID   the relay host: the InstanceId output of the <stackPrefix>-Relay stack
+                     (default RELAY_INSTANCE_ID)
+  --service NAME     systemd unit of the relay (default ${RELAY_SERVICE})
+  --app-dir DIR      where keys.mjs is on the host (default ${HOST_PATHS.appDir})
   --timeout D        how long to wait for the command (default 2m)
-  --dry-run          print the script that would run; send nothing
-${REGION_HELP}
-
-${EXIT_CODES_HELP}`;
+  --dry-run          print the script that would run; send nothing`;
 
 const OPTIONS = {
   'instance-id': { type: 'string' },
@@ -46,26 +36,15 @@ const OPTIONS = {
   'app-dir': { type: 'string' },
   timeout: { type: 'string' },
   'dry-run': { type: 'boolean' },
-  region: { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
 } as const;
 
 const KEYS_COMMANDS = new Set(['create', 'list', 'topup', 'disable', 'enable', 'delete', 'show']);
 const PENDING = new Set(['Pending', 'InProgress', 'Delayed']);
 
-export async function runKeysRemote(argv: string[], io: Io): Promise<number> {
-  return runScript(async () => {
-    let parsed;
-    try {
-      parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
-    } catch (error) {
-      throw usageError(error);
-    }
-    const { values, positionals: keysArgs } = parsed;
-    if (values.help) {
-      io.stdout(USAGE);
-      return EXIT.ok;
-    }
+export const runKeysRemote = defineScript({
+  usage: USAGE,
+  options: OPTIONS,
+  async run({ values, positionals: keysArgs }, io) {
     if (!keysArgs[0] || !KEYS_COMMANDS.has(keysArgs[0])) {
       throw new CliError(
         'give the keys command after "--", e.g. -- create --name alice (see --help)',
@@ -73,15 +52,22 @@ export async function runKeysRemote(argv: string[], io: Io): Promise<number> {
       );
     }
     const instanceId = values['instance-id'] ?? io.env.RELAY_INSTANCE_ID;
-    if (!instanceId || !/^i-[0-9a-f]{8,17}$/.test(instanceId)) {
+    if (!instanceId) {
       throw new CliError(
-        `--instance-id must be an EC2 instance id (i-0123...); got ${JSON.stringify(instanceId ?? '')}`,
+        'missing --instance-id: the relay host, the InstanceId output of the LlmRelay-Relay stack ' +
+          '(aws cloudformation describe-stacks --stack-name LlmRelay-Relay), or set RELAY_INSTANCE_ID',
+        EXIT.usage,
+      );
+    }
+    if (!/^i-[0-9a-f]{8,17}$/.test(instanceId)) {
+      throw new CliError(
+        `--instance-id must be an EC2 instance id (i-0123...); got ${JSON.stringify(instanceId)}`,
         EXIT.usage,
       );
     }
     const script = remoteKeysScript(keysArgs, {
-      service: values.service ?? 'llm-relay',
-      appDir: values['app-dir'] ?? '/opt/llm-relay/app',
+      service: values.service ?? RELAY_SERVICE,
+      appDir: values['app-dir'] ?? HOST_PATHS.appDir,
     });
     const timeoutMs = parseDuration(values.timeout ?? '2m', '--timeout');
     if (values['dry-run']) {
@@ -150,8 +136,8 @@ export async function runKeysRemote(argv: string[], io: Io): Promise<number> {
     } finally {
       client.destroy();
     }
-  }, io);
-}
+  },
+});
 
 if (import.meta.main) {
   process.exitCode = await runKeysRemote(process.argv.slice(2), processIo());

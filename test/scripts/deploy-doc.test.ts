@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { runDns } from '../../scripts/dns.ts';
 import { runKeysRemote } from '../../scripts/keys-remote.ts';
@@ -7,6 +8,7 @@ import { runLogs } from '../../scripts/logs.ts';
 import { runSecrets } from '../../scripts/secrets.ts';
 import type { Io } from '../../scripts/lib/cli.ts';
 import { captureIo } from '../fixtures/io.ts';
+import { synth } from '../infra/helpers.ts';
 
 const guide = readFileSync(join(import.meta.dirname, '../../docs/deploy.md'), 'utf8');
 const scripts: Record<string, (argv: string[], io: Io) => Promise<number>> = {
@@ -56,5 +58,60 @@ describe('docs/deploy.md', () => {
     ]) {
       expect(guide).toContain(`"${key}"`);
     }
+  });
+
+  it('reads only stack outputs that exist, from stacks that exist, under their real names', () => {
+    // The app as the guide configures it: a created zone (NameServers) and the deploy role stack.
+    const { stacks } = synth({ context: { githubRepo: 'your-org/llm-relay' } });
+    const outputs = new Map(
+      Object.values(stacks).map((stack) => [
+        stack.stackName,
+        // ExportsOutput* are CDK's own cross-stack references, not outputs for people.
+        Object.keys(Template.fromStack(stack).toJSON().Outputs ?? {}).filter(
+          (key) => !key.startsWith('ExportsOutput'),
+        ),
+      ]),
+    );
+    expect([...outputs.keys()].sort()).toEqual([
+      'LlmRelay-Certificate',
+      'LlmRelay-GithubDeploy',
+      'LlmRelay-Monitoring',
+      'LlmRelay-Relay',
+      'LlmRelay-Stateful',
+    ]);
+
+    const reads = [...guide.matchAll(/\boutput ([A-Z]\w+) ([A-Z]\w+)\b/g)].map((m) => [
+      m[1]!,
+      m[2]!,
+    ]);
+    expect(reads.length).toBeGreaterThanOrEqual(6);
+    for (const [stack, key] of reads) {
+      expect(outputs.get(`LlmRelay-${stack}`), `output ${stack} ${key}`).toContain(key);
+    }
+    // The table of outputs lists each stack's outputs exactly.
+    for (const [name, keys] of outputs) {
+      const row = new RegExp(`^\\| \`${name}\` +\\|[^|]+\\|(.*)\\|$`, 'm').exec(guide);
+      expect(row, name).not.toBeNull();
+      const listed = [...row![1]!.matchAll(/`([A-Z]\w+)`/g)].map((m) => m[1]);
+      expect(listed.sort(), name).toEqual([...keys].sort());
+    }
+    for (const [, name] of guide.matchAll(/npx cdk deploy (LlmRelay-\w+)/g)) {
+      expect(outputs.has(name!), name).toBe(true);
+    }
+  }, 60_000);
+
+  it('does not tell anyone to build before cdk deploy: the CDK app bundles the relay itself', () => {
+    expect(readFileSync(join(import.meta.dirname, '../../bin/relay.ts'), 'utf8')).toContain(
+      'await buildRelay()',
+    );
+    expect(guide).not.toContain('npm run build');
+  });
+
+  it('bootstraps the main region and us-east-1, and covers the prefix list outside us-east-1/us-west-2', () => {
+    expect(guide).toMatch(
+      /npx cdk bootstrap aws:\/\/\$ACCOUNT\/eu-west-1 aws:\/\/\$ACCOUNT\/us-east-1/,
+    );
+    expect(guide).toContain('"cloudfrontPrefixListId"');
+    expect(guide).toContain('com.amazonaws.global.cloudfront.origin-facing');
   });
 });

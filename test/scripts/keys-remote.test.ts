@@ -153,7 +153,16 @@ describe('keys on the deployed host', () => {
     expect(unknown.io.err[0]).toContain(
       'instance i-00000000000000000 is not reachable through SSM',
     );
-    expect((await keysRemote(['--', 'list'])).code).toBe(2);
+    const missing = await keysRemote(['--', 'list']);
+    expect(missing.code).toBe(2);
+    expect(missing.io.err[0]).toMatch(
+      /^error: missing --instance-id: the relay host, the InstanceId output of the LlmRelay-Relay stack .* or set RELAY_INSTANCE_ID$/,
+    );
+    const malformed = await keysRemote(['--instance-id', 'web-1', '--', 'list']);
+    expect(malformed.code).toBe(2);
+    expect(malformed.io.err[0]).toBe(
+      'error: --instance-id must be an EC2 instance id (i-0123...); got "web-1"',
+    );
     expect((await keysRemote(['--instance-id', INSTANCE])).code).toBe(2);
     expect((await keysRemote(['--instance-id', INSTANCE, '--', 'rm', '-rf'])).code).toBe(2);
   });

@@ -11,7 +11,8 @@ function requestLine(minutesAgo: number, fields: Record<string, unknown>) {
   const line = {
     time: at(minutesAgo),
     level: 30,
-    msg: 'request completed',
+    // The relay's access-log line as app/src/middleware/access-log.ts writes it.
+    msg: 'request',
     method: 'POST',
     path: '/v1/chat/completions',
     latencyMs: 800,
@@ -49,7 +50,7 @@ beforeEach(async () => {
       model: 'gpt-4o',
       channel: 'openai',
       status: 502,
-      msg: 'upstream failed',
+      errorCode: 'upstream_error',
     }),
     requestLine(20, {
       requestId: 'req-a2',
@@ -64,7 +65,7 @@ beforeEach(async () => {
       model: 'deepseek-chat',
       channel: 'deepseek',
       status: 429,
-      msg: 'quota exhausted',
+      errorCode: 'insufficient_quota',
     }),
     requestLine(90, {
       requestId: 'req-old',
@@ -87,9 +88,9 @@ describe('logs search', () => {
     expect(io.out).toEqual([
       '2026-11-20T11:10:00.000Z  INFO   listening on 8787',
       '2026-11-20T11:20:00.000Z  200  POST /v1/chat/completions  key=alice  model=deepseek-chat  via=deepseek  800ms (ttfb 120ms)  tokens 10/20  $0.000100  req=req-a1',
-      '2026-11-20T11:30:00.000Z  502  POST /v1/chat/completions  key=bob  model=gpt-4o  via=openai  800ms (ttfb 120ms)  tokens 10/20  $0.000100  req=req-b1  — upstream failed',
+      '2026-11-20T11:30:00.000Z  502  POST /v1/chat/completions  key=bob  model=gpt-4o  via=openai  800ms (ttfb 120ms)  tokens 10/20  $0.000100  req=req-b1  error=upstream_error',
       '2026-11-20T11:40:00.000Z  200  POST /v1/chat/completions  key=alice  model=gpt-4o  via=openai  800ms (ttfb 120ms)  tokens 10/20  $0.000100  req=req-a2',
-      '2026-11-20T11:50:00.000Z  429  POST /v1/chat/completions  key=alice  model=deepseek-chat  via=deepseek  800ms (ttfb 120ms)  tokens 10/20  $0.000100  req=req-a3  — quota exhausted',
+      '2026-11-20T11:50:00.000Z  429  POST /v1/chat/completions  key=alice  model=deepseek-chat  via=deepseek  800ms (ttfb 120ms)  tokens 10/20  $0.000100  req=req-a3  error=insufficient_quota',
       '2026-11-20T11:55:00.000Z  plain text from the agent',
     ]);
     const calls = logs.requests.filter((r) => r.operation === 'Logs_20140328.FilterLogEvents');

@@ -74,6 +74,41 @@ describe('secrets put', () => {
     expect((await secrets(['put', 'X', '--from-env', 'UNSET_VAR'])).code).toBe(2);
     expect(ssm.requests).toHaveLength(0);
   });
+
+  it('refuses names the host sets itself, before any AWS call', async () => {
+    // The stack's origin secret comes from Secrets Manager; a parameter would override it.
+    const origin = await secrets(['put', 'RELAY_ORIGIN_SECRET'], { readStdin: async () => SECRET });
+    expect(origin.code).toBe(2);
+    expect(origin.io.err[0]).toMatch(
+      /^error: RELAY_ORIGIN_SECRET is set by the relay host itself .*Secrets Manager/,
+    );
+    for (const name of ['RELAY_DATA_DIR', 'PORT', 'AWS_ACCESS_KEY_ID']) {
+      expect((await secrets(['put', name], { readStdin: async () => 'x' })).code, name).toBe(2);
+    }
+    expect(origin.printed).not.toContain(SECRET);
+    expect(ssm.requests).toHaveLength(0);
+  });
+
+  it.each([
+    ['a newline inside', `${SECRET}\nsecond-line`, 'contains a control character (newline, tab…)'],
+    ['a tab', `${SECRET}\tx`, 'contains a control character (newline, tab…)'],
+    ['surrounding spaces', ` ${SECRET}`, 'starts or ends with whitespace'],
+    ['a backslash', `${SECRET}\\x`, 'contains a backslash'],
+    ['a leading quote', `"${SECRET}`, 'starts with a quote'],
+  ])(
+    'refuses a value with %s (the host env file would change it), naming the variable, never the value',
+    async (_what, value, problem) => {
+      const { code, io, printed } = await secrets(['put', 'DEEPSEEK_API_KEY'], {
+        readStdin: async () => value,
+      });
+      expect(code).toBe(2);
+      expect(io.err).toEqual([
+        `error: the value for DEEPSEEK_API_KEY ${problem}, which the host's environment file cannot carry unchanged`,
+      ]);
+      expect(printed).not.toContain(SECRET);
+      expect(ssm.requests).toHaveLength(0);
+    },
+  );
 });
 
 describe('secrets import, list, delete', () => {
@@ -84,6 +119,16 @@ describe('secrets import, list, delete', () => {
       file,
       `# provider keys\nDEEPSEEK_API_KEY=${SECRET}\nexport OPENAI_API_KEY="sk-openai-quoted"\n\nMOONSHOT_API_KEY='sk-moon'\n`,
     );
+    const bad = join(dir, 'bad.env');
+    writeFileSync(bad, `OPENAI_API_KEY=sk-fine\nDEEPSEEK_API_KEY= ${SECRET}\\\n`);
+    const refused = await secrets(['import', bad]);
+    expect(refused.code).toBe(2);
+    expect(refused.io.err).toEqual([
+      "error: line 2: the value for DEEPSEEK_API_KEY contains a backslash, which the host's environment file cannot carry unchanged",
+    ]);
+    expect(refused.printed).not.toContain(SECRET);
+    expect(ssm.requests).toHaveLength(0);
+
     const imported = await secrets(['import', file]);
     expect(imported.code).toBe(0);
     expect([...ssm.parameters.keys()]).toEqual([
@@ -105,7 +150,7 @@ describe('secrets import, list, delete', () => {
     ]);
     const pages = ssm.requests.filter((r) => r.operation === 'AmazonSSM.GetParametersByPath');
     expect(pages.map((r) => JSON.parse(r.body))).toMatchObject([
-      { Path: '/llm-relay/env', WithDecryption: false },
+      { Path: '/llm-relay/env', Recursive: true, WithDecryption: false },
       { NextToken: '2', WithDecryption: false },
     ]);
     expect(listed.printed).not.toMatch(/sk-|CIPHERTEXT/);
