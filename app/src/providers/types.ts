@@ -41,4 +41,8 @@ export interface BuildRequestInput {
 export interface ProviderAdapter {
   readonly type: string;
   buildRequest(input: BuildRequestInput): UpstreamRequest;
+  /** The upstream's model list, for channels configured with model patterns. */
+  buildListModels(channel: ChannelConfig): UpstreamRequest;
+  /** Model ids out of the list endpoint's JSON answer. */
+  parseModelList(json: unknown): string[];
 }

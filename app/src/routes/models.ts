@@ -1,5 +1,5 @@
 import { Hono } from 'hono';
-import { listModelIds } from '../routing/channels.ts';
+import { ModelCatalog } from '../routing/catalog.ts';
 import { matchesAny } from '../routing/patterns.ts';
 import type { RelayRuntime } from '../runtime.ts';
 import type { AppEnv } from '../types.ts';
@@ -9,16 +9,24 @@ import { modelNotFound } from '../proxy/forward.ts';
 export function modelRoutes(deps: RelayRuntime): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   const created = Math.floor(deps.clock.now() / 1000);
-  const visible = (keyModels: readonly string[]) =>
-    [...listModelIds(deps.config.channels)]
+  const catalog = new ModelCatalog({
+    channels: deps.config.channels,
+    upstream: deps.upstream,
+    clock: deps.clock,
+    logger: deps.logger,
+  });
+  const visible = async (keyModels: readonly string[]) =>
+    [...(await catalog.list())]
       .filter(([id]) => matchesAny(keyModels, id))
       .sort(([a], [b]) => a.localeCompare(b))
       .map(([id, channel]) => ({ id, object: 'model' as const, created, owned_by: channel }));
 
-  app.get('/models', (c) => c.json({ object: 'list', data: visible(c.get('key').models) }));
-  app.get('/models/:id{.+}', (c) => {
+  app.get('/models', async (c) =>
+    c.json({ object: 'list', data: await visible(c.get('key').models) }),
+  );
+  app.get('/models/:id{.+}', async (c) => {
     const id = c.req.param('id');
-    const model = visible(c.get('key').models).find((m) => m.id === id);
+    const model = (await visible(c.get('key').models)).find((m) => m.id === id);
     if (!model) throw modelNotFound(id);
     return c.json(model);
   });

@@ -18,14 +18,3 @@ export function routesFor(channels: readonly ChannelConfig[], model: string): Ro
   }
   return routes;
 }
-
-/** The concrete model ids a client may ask for: literal model names and aliases, no patterns. */
-export function listModelIds(channels: readonly ChannelConfig[]): Map<string, string> {
-  const ids = new Map<string, string>();
-  for (const ch of channels) {
-    if (!ch.enabled) continue;
-    for (const m of ch.models) if (!m.includes('*') && !ids.has(m)) ids.set(m, ch.name);
-    for (const alias of Object.keys(ch.modelMap)) if (!ids.has(alias)) ids.set(alias, ch.name);
-  }
-  return ids;
-}

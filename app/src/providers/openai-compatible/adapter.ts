@@ -24,6 +24,22 @@ export const openAiCompatibleAdapter: ProviderAdapter = {
     }
     return { url: joinUrl(channel.baseUrl, endpoint), method: 'POST', headers: out, body };
   },
+  buildListModels(channel) {
+    const headers = new Headers({
+      authorization: `Bearer ${channel.apiKey}`,
+      'user-agent': 'llm-relay',
+      accept: 'application/json',
+    });
+    for (const [name, value] of Object.entries(channel.headers)) headers.set(name, value);
+    return { url: joinUrl(channel.baseUrl, '/models'), method: 'GET', headers, body: null };
+  },
+  parseModelList(json) {
+    const data = (json as { data?: unknown } | null)?.data;
+    if (!Array.isArray(data)) return [];
+    return data
+      .map((m: { id?: unknown }) => m?.id)
+      .filter((id): id is string => typeof id === 'string' && id.length > 0 && id.length <= 256);
+  },
 };
 
 function joinUrl(base: string, path: string): string {
