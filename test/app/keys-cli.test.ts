@@ -86,4 +86,57 @@ describe('npm run keys', () => {
     keys(dir, 'create', '--name', 'dup');
     expect(keys(dir, 'create', '--name', 'dup').code).toBe(1);
   });
+
+  it('reports requests, tokens and spend per key and model over a period', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'keys-cli-'));
+    const store = new SqliteStore({ path: join(dir, 'relay.db') });
+    const key = store.upsertKey({ name: 'carol', key: 'sk-carol-0123456789abcdef' });
+    const row = (model: string, status: number, cost: number) => ({
+      requestId: `req_${model}_${status}_${cost}`,
+      keyId: key.id,
+      keyName: 'carol',
+      endpoint: '/chat/completions',
+      model,
+      upstreamModel: model,
+      channel: 'c',
+      status,
+      promptTokens: 10,
+      completionTokens: 5,
+      costMicros: cost,
+      latencyMs: 1,
+      ttfbMs: 1,
+      source: 'upstream' as const,
+      errorCode: null,
+    });
+    store.recordUsage(row('gpt-4o', 200, 300));
+    store.recordUsage(row('gpt-4o', 502, 0));
+    store.recordUsage(row('deepseek-chat', 200, 100));
+    store.close();
+    const report = keys(dir, 'usage', '--name', 'carol', '--json');
+    expect(report.code).toBe(0);
+    expect(JSON.parse(report.out)).toEqual([
+      {
+        keyName: 'carol',
+        model: 'gpt-4o',
+        requests: 2,
+        errors: 1,
+        promptTokens: 20,
+        completionTokens: 10,
+        costMicros: 300,
+        costUsd: 0.0003,
+      },
+      {
+        keyName: 'carol',
+        model: 'deepseek-chat',
+        requests: 1,
+        errors: 0,
+        promptTokens: 10,
+        completionTokens: 5,
+        costMicros: 100,
+        costUsd: 0.0001,
+      },
+    ]);
+    expect(keys(dir, 'usage', '--until', '2000-01-01').out).toContain('No usage');
+    expect(keys(dir, 'usage', '--since', 'yesterday-ish').code).toBe(2);
+  });
 });

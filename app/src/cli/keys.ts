@@ -14,6 +14,8 @@ Commands:
           Creates a key and prints it once. Without --quota the key is unlimited;
           --rpm limits its requests per minute.
   list    [--json]           Lists keys with quota, spend and status (never the keys).
+  usage   [--name N] [--since YYYY-MM-DD] [--until YYYY-MM-DD] [--json]
+          Requests, tokens and spend per key and model (--until is exclusive).
   topup   --name N --amount USD
   disable --name N
   enable  --name N
@@ -58,6 +60,8 @@ export function runKeysCli(
         models: { type: 'string' },
         expires: { type: 'string' },
         rpm: { type: 'string' },
+        since: { type: 'string' },
+        until: { type: 'string' },
         amount: { type: 'string' },
         json: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
@@ -80,10 +84,10 @@ export function runKeysCli(
 
   let store: SqliteStore | undefined;
   try {
-    if (!['create', 'list', 'topup', 'disable', 'enable'].includes(command)) {
+    if (!['create', 'list', 'topup', 'disable', 'enable', 'usage'].includes(command)) {
       throw new UsageError(`unknown command "${command}"`);
     }
-    const name = command === 'list' ? undefined : needName();
+    const name = command === 'list' || command === 'usage' ? values.name : needName();
     const quota = values.quota === undefined ? null : parseUsdOrUsage(values.quota, '--quota');
     const expiresAt = values.expires === undefined ? null : parseExpiryOrUsage(values.expires);
     const amount = command === 'topup' ? parseUsdOrUsage(values.amount ?? '', '--amount') : 0;
@@ -117,6 +121,40 @@ export function runKeysCli(
         else if (keys.length === 0)
           io.out('No keys yet. Create one: npm run keys -- create --name <name>');
         else for (const k of keys) io.out(Object.values(k).join('\t'));
+        return 0;
+      }
+      case 'usage': {
+        const fromMs = values.since ? parseExpiryOrUsage(values.since) : 0;
+        const toMs = values.until ? parseExpiryOrUsage(values.until) : Number.MAX_SAFE_INTEGER;
+        const rows = store.usageSummary({ ...(name && { keyName: name }), fromMs, toMs });
+        if (values.json) {
+          io.out(
+            JSON.stringify(
+              rows.map((r) => ({ ...r, costUsd: microsToUsd(r.costMicros) })),
+              null,
+              2,
+            ),
+          );
+          return 0;
+        }
+        if (rows.length === 0) {
+          io.out('No usage in that period.');
+          return 0;
+        }
+        io.out(['key', 'model', 'requests', 'errors', 'prompt', 'completion', 'cost'].join('\t'));
+        for (const r of rows) {
+          io.out(
+            [
+              r.keyName ?? '-',
+              r.model ?? '-',
+              r.requests,
+              r.errors,
+              r.promptTokens,
+              r.completionTokens,
+              fmtUsd(r.costMicros),
+            ].join('\t'),
+          );
+        }
         return 0;
       }
       case 'topup': {

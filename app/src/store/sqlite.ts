@@ -12,6 +12,7 @@ import type {
   Store,
   StoredUsageRow,
   UsageRow,
+  UsageSummaryRow,
 } from './types.ts';
 
 const SCHEMA = `
@@ -304,6 +305,27 @@ export class SqliteStore implements Store {
       'SELECT COALESCE(SUM(cost_micros), 0) AS total FROM usage WHERE key_id = ? AND created_at >= ? AND created_at < ?',
     ).get(keyId, fromMs, toMs) as { total: number };
     return row.total;
+  }
+
+  usageSummary(filter: { keyName?: string; fromMs: number; toMs: number }): UsageSummaryRow[] {
+    const rows = this.#stmt(
+      `SELECT key_name, model, COUNT(*) AS requests, SUM(status >= 400) AS errors,
+         SUM(prompt_tokens) AS prompt, SUM(completion_tokens) AS completion, SUM(cost_micros) AS cost
+       FROM usage WHERE created_at >= ? AND created_at < ? AND (? IS NULL OR key_name = ?)
+       GROUP BY key_name, model ORDER BY cost DESC, requests DESC`,
+    ).all(filter.fromMs, filter.toMs, filter.keyName ?? null, filter.keyName ?? null) as Record<
+      string,
+      number | string | null
+    >[];
+    return rows.map((r) => ({
+      keyName: r.key_name as string | null,
+      model: r.model as string | null,
+      requests: Number(r.requests),
+      errors: Number(r.errors),
+      promptTokens: Number(r.prompt),
+      completionTokens: Number(r.completion),
+      costMicros: Number(r.cost),
+    }));
   }
 
   listUsage(filter: { keyId?: number; limit?: number } = {}): StoredUsageRow[] {

@@ -61,6 +61,16 @@ export interface StoredUsageRow extends UsageRow {
   readonly createdAt: number;
 }
 
+export interface UsageSummaryRow {
+  readonly keyName: string | null;
+  readonly model: string | null;
+  readonly requests: number;
+  readonly errors: number;
+  readonly promptTokens: number;
+  readonly completionTokens: number;
+  readonly costMicros: Micros;
+}
+
 /** A hold on part of a key's remaining quota while a request is in flight. */
 export interface Reservation {
   readonly keyId: number;
@@ -88,6 +98,12 @@ export interface Store {
   /** Sum of cost over [fromMs, toMs). */
   usageTotalMicros(keyId: number, fromMs: number, toMs: number): Micros;
   listUsage(filter?: { readonly keyId?: number; readonly limit?: number }): StoredUsageRow[];
+  /** Totals per key and model over [fromMs, toMs), for reports. */
+  usageSummary(filter: {
+    readonly keyName?: string;
+    readonly fromMs: number;
+    readonly toMs: number;
+  }): UsageSummaryRow[];
   close(): void;
 }
 
