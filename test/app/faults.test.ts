@@ -176,6 +176,11 @@ describe('retries and failover before any content', () => {
       expect(r.primary.requests).toHaveLength(2);
       const gap = r.primary.requests[1]!.receivedAt - r.primary.requests[0]!.receivedAt;
       expect(gap).toBeGreaterThanOrEqual(280);
+      expect(await r.lastRow()).toMatchObject({
+        channel: 'primary',
+        status: 200,
+        detail: { attempts: 2 },
+      });
     }));
 
   it('an upstream that hangs before its headers hits the first-byte timeout and the next channel answers', () =>
@@ -221,6 +226,12 @@ describe('retries and failover before any content', () => {
       expect(contentOf(text)).toBe('Hello from the fault upstream.');
       expect(r.primary.requests).toHaveLength(1);
       expect(r.backup.requests).toHaveLength(1);
+      expect(await r.lastRow()).toMatchObject({
+        channel: 'backup',
+        status: 200,
+        source: 'upstream',
+        detail: { attempts: 2 },
+      });
     }),
   );
 
