@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { imagesConfigSchema } from './images/config.ts';
 import type { ImagesConfig } from './images/config.ts';
-import { channelTypes, wellKnownProviders } from './providers/registry.ts';
+import { channelTypes, defaultChannelType, wellKnownProviders } from './providers/registry.ts';
 
 /** `"env:NAME"` reads the secret from the environment when the config is loaded. */
 const secretRef = z.string().min(1);
@@ -24,7 +24,7 @@ export const channelSchema = z
       .string()
       .min(1)
       .regex(/^[\w.-]+$/, 'letters, digits, "_", "-" and "." only'),
-    type: z.enum(channelTypes).default('openai'),
+    type: z.enum(channelTypes).default(defaultChannelType),
     baseUrl: z.url({ protocol: /^https?$/ }),
     apiKey: secretRef,
     /** Upstream model names (or patterns with `*`) this channel serves. */

@@ -11,6 +11,8 @@ export const adapters = {
 
 export type ChannelType = keyof typeof adapters;
 export const channelTypes = Object.keys(adapters) as [ChannelType, ...ChannelType[]];
+/** A channel without a `type` speaks the OpenAI wire format. */
+export const defaultChannelType: ChannelType = 'openai';
 
 export function adapterFor(type: ChannelType): ProviderAdapter {
   return adapters[type];
