@@ -104,29 +104,28 @@ export const relayConfigSchema = z
   })
   .strict()
   .superRefine((cfg, ctx) => {
-    const seen = new Set<string>();
-    cfg.channels?.forEach((ch, i) => {
-      if (seen.has(ch.name)) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['channels', i, 'name'],
-          message: `duplicate channel name "${ch.name}"`,
-        });
-      }
-      seen.add(ch.name);
-    });
-    const keyNames = new Set<string>();
-    cfg.keys.forEach((k, i) => {
-      if (keyNames.has(k.name)) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['keys', i, 'name'],
-          message: `duplicate key name "${k.name}"`,
-        });
-      }
-      keyNames.add(k.name);
-    });
+    uniqueNames(cfg.channels ?? [], 'channels', 'channel', ctx);
+    uniqueNames(cfg.keys, 'keys', 'key', ctx);
   });
+
+function uniqueNames(
+  items: readonly { name: string }[],
+  section: string,
+  what: string,
+  ctx: z.RefinementCtx,
+): void {
+  const seen = new Set<string>();
+  items.forEach((item, i) => {
+    if (seen.has(item.name)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [section, i, 'name'],
+        message: `duplicate ${what} name "${item.name}"`,
+      });
+    }
+    seen.add(item.name);
+  });
+}
 
 export type RawRelayConfig = z.infer<typeof relayConfigSchema>;
 export type ChannelConfig = z.infer<typeof channelSchema>;
