@@ -45,7 +45,13 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
       allowMethods: ['GET', 'POST', 'PUT', 'DELETE', 'OPTIONS'],
       // Empty = echo whatever the preflight asks for (x-stainless-*, and the next SDK's headers).
       allowHeaders: [],
-      exposeHeaders: ['x-request-id', 'retry-after'],
+      exposeHeaders: [
+        'x-request-id',
+        'retry-after',
+        'x-ratelimit-limit-requests',
+        'x-ratelimit-remaining-requests',
+        'x-ratelimit-reset-requests',
+      ],
       maxAge: 86_400,
     }),
   );

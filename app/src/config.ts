@@ -89,6 +89,8 @@ const serverSchema = z
     maxAttemptsPerChannel: z.number().int().min(1).max(10).default(2),
     /** Time a request may spend on retries and failover before its first content byte. */
     requestBudgetMs: z.number().int().positive().default(120_000),
+    /** A streaming client that takes no bytes for this long is treated as gone. */
+    clientStallMs: z.number().int().positive().default(120_000),
     /** How long SIGTERM waits for in-flight requests and streams. */
     shutdownGraceMs: z.number().int().positive().default(30_000),
   })
@@ -164,8 +166,11 @@ export function parseRelayConfig(input: unknown, env: Env, source = 'config'): R
   const channels = (cfg.channels ?? channelsFromEnv(env)).map((ch, i) => {
     const apiKey = resolveSecret(ch.apiKey, env, `channels.${i}.apiKey`);
     headerSafe(`Bearer ${apiKey}`, `channels.${i}.apiKey`);
-    for (const [name, value] of Object.entries(ch.headers))
+    for (const [name, value] of Object.entries(ch.headers)) {
+      if (!HEADER_NAME.test(name))
+        throw new ConfigError(`channels.${i}.headers: "${name}" is not a valid header name`);
       headerSafe(value, `channels.${i}.headers.${name}`);
+    }
     return { ...ch, apiKey };
   });
   const server: ServerConfig = {
@@ -179,6 +184,7 @@ export function parseRelayConfig(input: unknown, env: Env, source = 'config'): R
   };
   const keys = cfg.keys.map((k, i) => {
     const key = resolveSecret(k.key, env, `keys.${i}.key`);
+    headerSafe(key, `keys.${i}.key`);
     if (key.length < 16)
       throw new ConfigError(`keys.${i}.key: keys must be at least 16 characters`);
     return { ...k, key };
@@ -188,14 +194,16 @@ export function parseRelayConfig(input: unknown, env: Env, source = 'config'): R
 
 /** A value that would break an HTTP header; the message names the setting, never the value. */
 function headerSafe(value: string, path: string): string {
-  // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u0008\u000a-\u001f\u007f]/.test(value) || value !== value.trim()) {
+  // HTTP header values are visible ASCII (and tab): anything else would fail on every request.
+  if (!/^[\t\x20-\x7e]*$/.test(value) || value !== value.trim()) {
     throw new ConfigError(
-      `${path}: contains a line break, control character or surrounding space (a pasted secret?)`,
+      `${path}: contains a line break, a non-ASCII or control character, or surrounding space (a pasted secret?)`,
     );
   }
   return value;
 }
+
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 export function resolveSecret(value: string, env: Env, path: string): string {
   if (!value.startsWith('env:')) return value;

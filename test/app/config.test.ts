@@ -53,6 +53,28 @@ describe('relay config', () => {
   });
 
   it.each([
+    [
+      'a zero-width space in a provider key',
+      { channels: [{ name: 'x', baseUrl: 'https://a', apiKey: 'sk-abc\u200bdef' }] },
+      'channels.0.apiKey',
+    ],
+    [
+      'a bad header name',
+      {
+        channels: [{ name: 'x', baseUrl: 'https://a', apiKey: 'k', headers: { 'bad name': 'v' } }],
+      },
+      'not a valid header name',
+    ],
+    [
+      'a client key with a trailing newline',
+      { keys: [{ name: 'a', key: 'env:NL_KEY' }] },
+      'keys.0.key',
+    ],
+  ])('refuses %s', (_what, input, needle) => {
+    expect(() => parseRelayConfig(input, { NL_KEY: 'sk-0123456789abcdef\n' })).toThrow(needle);
+  });
+
+  it.each([
     [{ channels: [{ name: 'x', baseUrl: 'not a url', apiKey: 'k' }] }, 'channels.0.baseUrl'],
     [{ channels: [{ name: 'x', baseUrl: 'https://a', apiKey: 'env:MISSING_VAR' }] }, 'MISSING_VAR'],
     [{ keys: [{ name: 'a', key: 'short' }] }, 'keys.0.key'],

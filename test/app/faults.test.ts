@@ -302,6 +302,26 @@ describe('edges found in review', () => {
     }
   });
 
+  it('a budget that runs out on the last channel is a 504, whatever an earlier channel said', async () => {
+    const r = await rig(
+      { requestBudgetMs: 400 },
+      { connectMs: 1000, firstByteMs: 5000, idleMs: 5000 },
+    );
+    try {
+      r.primary.script({
+        kind: 'status',
+        status: 404,
+        error: { message: 'The model `m` does not exist', code: 'model_not_found' },
+      });
+      r.backup.script({ kind: 'hang-before-headers' });
+      const { status, text } = await r.raw({});
+      expect(status).toBe(504);
+      expect(JSON.parse(text)).toMatchObject({ error: { code: 'upstream_timeout' } });
+    } finally {
+      await r.close();
+    }
+  });
+
   it('a stream answered with a whole JSON body after heartbeats went out ends with an error event, and is settled', () =>
     withRig(
       async (r) => {
@@ -322,9 +342,11 @@ describe('connection reuse', () => {
   it('a finished stream leaves its upstream connection open for the next request, even when the body ends after [DONE]', async () => {
     // The closing chunk arrives in its own packet after [DONE], as it can from a real provider.
     const ports: number[] = [];
+    const ended: Promise<void>[] = [];
     const upstream = await startOpenAiUpstream({ apiKey: 'k' });
     const lateEnd: Override = (req, res) => {
       ports.push(res.socket!.remotePort!);
+      ended.push(new Promise((resolve) => res.on('finish', () => resolve())));
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       sseWrite(res, {
         id: 'c',
@@ -354,6 +376,10 @@ describe('connection reuse', () => {
           }),
         });
         expect(await res.text()).toContain('data: [DONE]');
+        // The client has its answer before the upstream body ends; the relay drains it in the
+        // background, so the next request is sent once the upstream is really done.
+        await ended[i];
+        await new Promise((r) => setTimeout(r, 50));
       }
       expect(ports).toHaveLength(2);
       expect(ports[1]).toBe(ports[0]);

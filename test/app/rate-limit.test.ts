@@ -73,4 +73,20 @@ describe('requests per minute per key', () => {
     await clock.advance(60_000);
     expect((await chat(LIMITED)).status).toBe(200);
   });
+
+  it('a client that waits exactly as long as Retry-After says is let in', async () => {
+    store.upsertKey({ name: 'burst', key: 'sk-burst-0123456789abcdef', rpm: 2 });
+    await clock.advance(10 * 60_000);
+    const burst = 'sk-burst-0123456789abcdef';
+    expect((await chat(burst)).status).toBe(200);
+    expect((await chat(burst)).status).toBe(200);
+    const refused = await chat(burst);
+    expect(refused.status).toBe(429);
+    const wait = Number(refused.headers.get('retry-after'));
+    expect(refused.headers.get('x-ratelimit-reset-requests')).toBe(`${wait}s`);
+    await clock.advance(wait * 1000 - 1500);
+    expect((await chat(burst)).status).toBe(429);
+    await clock.advance(1500);
+    expect((await chat(burst)).status).toBe(200);
+  });
 });

@@ -46,8 +46,10 @@ export function clientErrorFor(
       },
     );
   }
-  if (!failure)
+  // Out of time is a timeout, whatever an earlier channel said before the last one went quiet.
+  if (reason === 'budget' || !failure) {
     return new RelayError(504, 'upstream_timeout', 'No upstream answered within the time budget.');
+  }
   const said = failure.error?.message ? `: ${failure.error.message}` : '';
   switch (failure.kind) {
     case 'timeout-connect':

@@ -137,7 +137,7 @@ export async function proxy(
     priority: r.channel.priority,
     weight: r.channel.weight,
   }));
-  const sink = new ClientStream();
+  const sink = new ClientStream(config.server.clientStallMs);
   let streamOpen = false;
   let tally: StreamTally | undefined;
   let answer!: (

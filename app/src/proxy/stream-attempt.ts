@@ -123,7 +123,8 @@ export async function relayStreamAttempt(
       failure = { kind: 'aborted', message: 'client disconnected' };
     else throw err;
   } finally {
-    if (finished && !failure) await drain(reader);
+    // Detached: the client has its answer; the drain only keeps the socket reusable.
+    if (finished && !failure) void drain(reader);
     else reader.cancel().catch(() => {});
   }
   // A clean end of the body without [DONE] or a finish is a cut answer, not a finished one.

@@ -7,7 +7,8 @@ import type { UpstreamClient } from './upstream-client.ts';
 
 const FRESH_MS = 10 * 60_000;
 const RETRY_MS = 60_000;
-const TIMEOUTS = { connectMs: 5_000, firstByteMs: 10_000, idleMs: 10_000 };
+const TIMEOUTS = { connectMs: 3_000, firstByteMs: 5_000, idleMs: 5_000 };
+const LOAD_DEADLINE_MS = 5_000;
 
 interface Entry {
   ids: readonly string[];
@@ -59,11 +60,22 @@ export class ModelCatalog {
     return ids;
   }
 
+  /**
+   * Only the very first load is waited for; after that a stale list is served as is while a
+   * fresh one loads in the background, so a slow upstream never stalls a model picker.
+   */
   async #refresh(channel: ChannelConfig): Promise<void> {
+    const entry = this.#entries.get(channel.name);
+    const loading = this.#load(channel);
+    if (!entry) await loading;
+  }
+
+  #load(channel: ChannelConfig): Promise<void> {
     const entry = this.#entries.get(channel.name);
     const now = this.#clock.now();
     if (entry?.refreshing) return entry.refreshing;
-    if (entry && now - entry.at < (entry.ids.length > 0 ? FRESH_MS : RETRY_MS)) return;
+    if (entry && now - entry.at < (entry.ids.length > 0 ? FRESH_MS : RETRY_MS))
+      return Promise.resolve();
     const next: Entry = { ids: entry?.ids ?? [], at: now };
     next.refreshing = this.#fetch(channel)
       .then(
@@ -97,6 +109,8 @@ export class ModelCatalog {
       method: 'GET',
       headers: req.headers,
       timeouts: TIMEOUTS,
+      // One overall deadline: a list that trickles in must not hold the first caller for long.
+      signal: AbortSignal.timeout(LOAD_DEADLINE_MS),
     });
     if (res.status !== 200) {
       await res.text(4096).catch(() => '');

@@ -146,12 +146,30 @@ const QUOTA_CODES = new Set([
   'billing_not_active',
 ]);
 const BILLING_TEXT = /billing|quota|balance|credit|payment|insufficient[ _]funds/i;
-/** Providers that answer a bad key with a 400 (Gemini) still say so in words. */
-const KEY_TEXT =
-  /api[ _-]?key\b.*\b(not valid|invalid|incorrect|expired)|(invalid|incorrect) api[ _-]?key/i;
+/**
+ * Gemini answers a bad key with a 400; only its structured `reason` is trusted, because an
+ * error message often echoes what the client sent ("Invalid value: '<your role>'"), and a
+ * client must never be able to make the relay think its provider key is dead.
+ */
+function saysKeyInvalid(bodyText: string | undefined): boolean {
+  if (!bodyText || !bodyText.includes('API_KEY_INVALID')) return false;
+  try {
+    const parsed = JSON.parse(bodyText) as unknown;
+    const outer = (Array.isArray(parsed) ? parsed[0] : parsed) as
+      { error?: { details?: unknown } } | undefined;
+    const details = outer?.error?.details;
+    return (
+      Array.isArray(details) &&
+      details.some((d: { reason?: unknown }) => d?.reason === 'API_KEY_INVALID')
+    );
+  } catch {
+    return false;
+  }
+}
 const MODEL_CODES = new Set(['model_not_found', 'model_not_available', 'invalid_model']);
+/** Anchored at the start: a message that merely contains these words may be echoed client input. */
 const MODEL_TEXT =
-  /model\b.*\b(does not exist|not exist|not found|not supported|unsupported|unknown|is not available)/i;
+  /^(the )?model\b[^.]{0,200}?\b(does not exist|not exist|not found|not supported|unsupported|is not available)/i;
 
 export interface HttpFailureInput {
   status: number;
@@ -197,10 +215,11 @@ export function classifyHttpFailure(input: HttpFailureInput): UpstreamFailure {
       ...base,
     };
   }
-  if (status === 401 || status === 403 || (status === 400 && KEY_TEXT.test(text))) {
+  if (status === 401 || status === 403 || (status === 400 && saysKeyInvalid(input.bodyText))) {
     return { kind: 'auth', message: `upstream ${status}: key rejected`, ...base };
   }
-  if (status === 404 || (status === 400 && (MODEL_CODES.has(code) || MODEL_TEXT.test(text)))) {
+  const aboutModel = MODEL_CODES.has(code) || MODEL_TEXT.test(text);
+  if (status === 404 || (status === 400 && aboutModel)) {
     return { kind: 'model', message: `upstream ${status}: model not available`, ...base };
   }
   if (status < 400) {

@@ -75,6 +75,40 @@ describe('classifyHttpFailure', () => {
     expect(classifyHttpFailure({ status: 403, bodyText: 'Forbidden', now }).kind).toBe('auth');
   });
 
+  it('never takes client text echoed in a 400 for a dead key or a missing model', () => {
+    for (const echoed of [
+      "Invalid value: 'api key invalid'. Supported values are: 'system', 'user'.",
+      "Invalid value: 'model unknown'.",
+    ]) {
+      const f = classifyHttpFailure({
+        status: 400,
+        bodyText: body({ message: echoed, code: 'invalid_value', param: 'messages[0].role' }),
+        now,
+      });
+      expect(f.kind).toBe('http-status');
+    }
+  });
+
+  it("reads Gemini's bad-key 400 from its structured reason", () => {
+    const gemini = JSON.stringify([
+      {
+        error: {
+          code: 400,
+          message: 'API key not valid. Please pass a valid API key.',
+          status: 'INVALID_ARGUMENT',
+          details: [
+            {
+              '@type': 'type.googleapis.com/google.rpc.ErrorInfo',
+              reason: 'API_KEY_INVALID',
+              domain: 'googleapis.com',
+            },
+          ],
+        },
+      },
+    ]);
+    expect(classifyHttpFailure({ status: 400, bodyText: gemini, now }).kind).toBe('auth');
+  });
+
   it('maps 404 and model-specific 400s to model, other 400s stay client errors', () => {
     expect(
       classifyHttpFailure({

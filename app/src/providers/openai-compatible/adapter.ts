@@ -36,9 +36,13 @@ export const openAiCompatibleAdapter: ProviderAdapter = {
   parseModelList(json) {
     const data = (json as { data?: unknown } | null)?.data;
     if (!Array.isArray(data)) return [];
-    return data
-      .map((m: { id?: unknown }) => m?.id)
-      .filter((id): id is string => typeof id === 'string' && id.length > 0 && id.length <= 256);
+    return (
+      data
+        .map((m: { id?: unknown }) => m?.id)
+        // Gemini lists `models/gemini-…` but is called with `gemini-…`.
+        .map((id) => (typeof id === 'string' ? id.replace(/^models\//, '') : id))
+        .filter((id): id is string => typeof id === 'string' && id.length > 0 && id.length <= 256)
+    );
   },
 };
 

@@ -1,0 +1,35 @@
+import { describe, expect, it } from 'vitest';
+import { ClientGone, ClientStream } from '../../app/src/proxy/client-stream.ts';
+
+describe('the SSE body written to a client', () => {
+  it('passes writes through to a reader that reads', async () => {
+    const sink = new ClientStream(1_000);
+    const reader = sink.readable.getReader();
+    const read = reader.read();
+    await sink.write('data: 1\n\n');
+    expect(new TextDecoder().decode((await read).value)).toBe('data: 1\n\n');
+    sink.close();
+    expect((await reader.read()).done).toBe(true);
+  });
+
+  it('gives up on a client that stops taking bytes, instead of buffering forever', async () => {
+    const sink = new ClientStream(100);
+    const started = performance.now();
+    let writes = 0;
+    await expect(
+      (async () => {
+        for (; writes < 10_000; writes++) await sink.write('data: x\n\n');
+      })(),
+    ).rejects.toBeInstanceOf(ClientGone);
+    // the queue holds a bounded number of events, then the stall timer fires
+    expect(writes).toBeLessThan(200);
+    expect(performance.now() - started).toBeLessThan(5_000);
+    await expect(sink.write('more')).rejects.toBeInstanceOf(ClientGone);
+  });
+
+  it('treats a cancelled body (client hung up) as gone', async () => {
+    const sink = new ClientStream(10_000);
+    await sink.readable.cancel();
+    await expect(sink.write('data: x\n\n')).rejects.toBeInstanceOf(ClientGone);
+  });
+});
