@@ -536,7 +536,15 @@ describe('circuit breakers', () => {
       expect(calls).toBe(5);
       await chat(r);
       expect(r.primary.requests.length).toBe(calls);
-      const health = (await (await fetch(`${r.relay.baseUrl}/healthz`)).json()) as {
+      const anonymous = (await (await fetch(`${r.relay.baseUrl}/healthz`)).json()) as Record<
+        string,
+        unknown
+      >;
+      expect(anonymous).toEqual({ status: 'degraded', uptimeSeconds: expect.any(Number) });
+      const withKey = await fetch(`${r.relay.baseUrl}/healthz`, {
+        headers: { authorization: `Bearer ${CLIENT_KEY}` },
+      });
+      const health = (await withKey.json()) as {
         status: string;
         circuits: { channel: string; state: string }[];
       };
