@@ -178,6 +178,21 @@ describe('POST /v1/images/generations with the official SDK', () => {
     });
   });
 
+  it('passes /v1/images/variations through as multipart and answers b64_json when asked', async () => {
+    const source = makePng(3, 3, [9, 9, 9]);
+    const res = await local.client(KEY).images.createVariation({
+      model: 'dall-e-3',
+      image: await toFile(source, 'v.png', { type: 'image/png' }),
+      response_format: 'b64_json',
+      n: 1,
+    });
+    expect(Buffer.from(res.data![0]!.b64_json!, 'base64').equals(IMAGE)).toBe(true);
+    const sent = upstream.requests.at(-1)!;
+    expect(sent.path).toBe('/v1/images/variations');
+    expect(sent.fields).toMatchObject({ model: 'dall-e-3', response_format: 'b64_json', n: '1' });
+    expect(sent.files?.[0]).toMatchObject({ field: 'image', size: source.length });
+  });
+
   it('rejects a missing prompt with a 400 before calling the upstream', async () => {
     const before = upstream.requests.length;
     const res = await fetch(`${local.baseUrl}/v1/images/generations`, {
