@@ -4,47 +4,31 @@
  * in flight must let them finish (or, past server.shutdownGraceMs, cut them), refuse new
  * connections, exit 0, and leave a usage row for every request.
  */
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer, connect } from 'node:net';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SqliteStore } from '../../app/src/store/sqlite.ts';
 import { startOpenAiUpstream } from '../fixtures/openai-upstream.ts';
 import type { FakeUpstream } from '../fixtures/openai-upstream.ts';
+import { spawnRelay } from '../fixtures/relay-process.ts';
+import type { RelayProcess } from '../fixtures/relay-process.ts';
 
 const CLIENT_KEY = 'sk-shutdown-0123456789abcdef';
 const UPSTREAM_KEY = 'sk-upstream-shutdown-1';
-const SERVER_TS = join(import.meta.dirname, '../../app/src/server.ts');
 /** 20 chunks of 4 characters: the fixture streams a reply 4 characters per chunk. */
 const REPLY = Array.from({ length: 20 }, (_, i) => `w${String(i).padStart(2, '0')} `).join('');
 
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const { port } = srv.address() as AddressInfo;
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
-}
-
 interface Child {
-  readonly proc: ChildProcess;
+  readonly proc: RelayProcess['proc'];
   readonly baseUrl: string;
   readonly dataDir: string;
   readonly stdout: string[];
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>;
+  readonly exited: RelayProcess['exited'];
 }
 
 async function startChild(upstream: FakeUpstream, server: Record<string, unknown>): Promise<Child> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'relay-shutdown-'));
-  const configPath = join(dataDir, 'relay.config.json');
-  writeFileSync(
-    configPath,
-    JSON.stringify({
+  const relay = await spawnRelay({
+    config: {
       server,
       channels: [
         {
@@ -57,47 +41,16 @@ async function startChild(upstream: FakeUpstream, server: Record<string, unknown
       ],
       keys: [{ name: 'alice', key: CLIENT_KEY, models: ['*'] }],
       prices: { 'gpt-4o-mini': { input: 0.15, output: 0.6 } },
-    }),
-  );
-  const port = await freePort();
-  const proc = spawn(process.execPath, [SERVER_TS], {
-    env: {
-      PATH: process.env.PATH,
-      RELAY_CONFIG: configPath,
-      RELAY_DATA_DIR: dataDir,
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      LOG_LEVEL: 'info',
-      TEST_SHUTDOWN_UPSTREAM_KEY: UPSTREAM_KEY,
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { TEST_SHUTDOWN_UPSTREAM_KEY: UPSTREAM_KEY },
   });
-  const stdout: string[] = [];
-  let partial = '';
-  proc.stdout!.on('data', (c: Buffer) => {
-    const lines = (partial + c.toString('utf8')).split('\n');
-    partial = lines.pop() ?? '';
-    stdout.push(...lines.filter(Boolean));
-  });
-  proc.stderr!.on('data', (c: Buffer) => stdout.push(`stderr: ${c.toString('utf8')}`));
-  const exited = once(proc, 'exit').then(([code, signal]) => ({
-    code: code as number | null,
-    signal: signal as NodeJS.Signals | null,
-    at: performance.now(),
-  }));
-  const baseUrl = `http://127.0.0.1:${port}`;
-  // Up when /healthz answers; bounded.
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    if (proc.exitCode !== null) throw new Error(`relay exited early:\n${stdout.join('\n')}`);
-    const ok = await fetch(`${baseUrl}/healthz`, { signal: AbortSignal.timeout(1_000) })
-      .then((r) => r.ok)
-      .catch(() => false);
-    if (ok) break;
-    if (Date.now() > deadline) throw new Error(`relay did not start:\n${stdout.join('\n')}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return { proc, baseUrl, dataDir, stdout, exited };
+  return {
+    proc: relay.proc,
+    baseUrl: relay.baseUrl,
+    dataDir: relay.dataDir,
+    stdout: relay.output,
+    exited: relay.exited,
+  };
 }
 
 interface OpenStream {

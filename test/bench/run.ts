@@ -15,14 +15,10 @@
  * Options (env): BENCH_SECONDS (per scenario, default 3), BENCH_MAX_REQUESTS (default 20000),
  * BENCH_RELAY_ARGS (extra node flags for the relay process, e.g. --cpu-prof).
  */
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { Agent, request } from 'undici';
 import { startOpenAiUpstream } from '../fixtures/openai-upstream.ts';
+import { spawnRelay } from '../fixtures/relay-process.ts';
 
 const UPSTREAM_KEY = 'sk-bench-upstream-0123456789';
 const CLIENT_KEY = 'sk-bench-client-0123456789';
@@ -30,14 +26,6 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const MAX_REQUESTS = Number(process.env.BENCH_MAX_REQUESTS ?? 20_000);
 const WARMUP = 200;
 const CONCURRENCY = [1, 32];
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const { port } = srv.address() as AddressInfo;
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
-}
 
 const dispatcher = new Agent({ connections: 64, keepAliveTimeout: 30_000, pipelining: 1 });
 
@@ -119,11 +107,10 @@ function pct(values: number[], p: number): number {
 
 async function main(): Promise<void> {
   const upstream = await startOpenAiUpstream({ apiKey: UPSTREAM_KEY });
-  const dataDir = mkdtempSync(join(tmpdir(), 'relay-bench-'));
-  const configPath = join(dataDir, 'relay.config.json');
-  writeFileSync(
-    configPath,
-    JSON.stringify({
+  // BENCH_RELAY_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the relay process.
+  const nodeArgs = (process.env.BENCH_RELAY_ARGS ?? '').split(' ').filter(Boolean);
+  const relay = await spawnRelay({
+    config: {
       channels: [
         {
           name: 'loopback',
@@ -135,42 +122,14 @@ async function main(): Promise<void> {
       ],
       keys: [{ name: 'bench', key: CLIENT_KEY, models: ['*'] }],
       prices: { 'gpt-4o-mini': { input: 0.15, output: 0.6 } },
-    }),
-  );
-  const port = await freePort();
-  // BENCH_RELAY_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the relay process.
-  const nodeArgs = (process.env.BENCH_RELAY_ARGS ?? '').split(' ').filter(Boolean);
-  const relay = spawn(
-    process.execPath,
-    [...nodeArgs, join(import.meta.dirname, '../../app/src/server.ts')],
-    {
-      env: {
-        PATH: process.env.PATH,
-        RELAY_CONFIG: configPath,
-        RELAY_DATA_DIR: dataDir,
-        PORT: String(port),
-        HOST: '127.0.0.1',
-        LOG_LEVEL: 'info',
-        BENCH_UPSTREAM_KEY: UPSTREAM_KEY,
-      },
-      stdio: ['ignore', 'ignore', 'inherit'],
     },
-  );
-  const relayBase = `http://127.0.0.1:${port}/v1`;
+    env: { BENCH_UPSTREAM_KEY: UPSTREAM_KEY },
+    nodeArgs,
+    // Info logs to nowhere, as in production where they go to a file, not a pipe we read.
+    capture: false,
+  });
+  const relayBase = `${relay.baseUrl}/v1`;
   try {
-    const deadline = Date.now() + 15_000;
-    for (;;) {
-      const up = await fetch(`http://127.0.0.1:${port}/healthz`, {
-        signal: AbortSignal.timeout(1_000),
-      }).then(
-        (r) => r.ok,
-        () => false,
-      );
-      if (up) break;
-      if (relay.exitCode !== null || Date.now() > deadline) throw new Error('relay did not start');
-      await new Promise((r) => setTimeout(r, 50));
-    }
-
     const targets = [
       { name: 'direct', base: upstream.url, auth: UPSTREAM_KEY },
       { name: 'relay', base: relayBase, auth: CLIENT_KEY },
@@ -215,21 +174,13 @@ async function main(): Promise<void> {
       `\n${SECONDS} s per scenario, node ${process.version}, total ${((performance.now() - began) / 1000).toFixed(1)} s`,
     );
   } finally {
-    relay.kill('SIGTERM');
-    await new Promise<void>((resolve) => {
-      if (relay.exitCode !== null) return resolve();
-      const t = setTimeout(() => {
-        relay.kill('SIGKILL');
-        resolve();
-      }, 5_000);
-      relay.once('exit', () => {
-        clearTimeout(t);
-        resolve();
-      });
-    });
+    relay.proc.kill('SIGTERM');
+    const killer = setTimeout(() => relay.proc.kill('SIGKILL'), 5_000);
+    await relay.exited;
+    clearTimeout(killer);
     await dispatcher.close();
     await upstream.close();
-    rmSync(dataDir, { recursive: true, force: true });
+    rmSync(relay.dataDir, { recursive: true, force: true });
   }
 }
 
