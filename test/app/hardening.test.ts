@@ -130,6 +130,18 @@ const anyJson = fc.oneof(
 
 const goodMessages = [{ role: 'user', content: 'hi' }];
 
+/** A well-formed chat request: the relay must keep serving these whatever else is thrown at it. */
+const sendGoodChat = (t: TestRelay) =>
+  send(t, {
+    method: 'POST',
+    path: '/v1/chat/completions',
+    headers: [
+      ['authorization', `Bearer ${OPEN_KEY}`],
+      ['content-type', 'application/json'],
+    ],
+    body: JSON.stringify({ model: 'gpt-4o-mini', messages: goodMessages }),
+  });
+
 /** A chat-shaped body where any field may be right, wrong, missing or absurd. */
 const chatBody = fc.record(
   {
@@ -414,15 +426,7 @@ describe('input hardening: the relay answers anything without a 500', () => {
       { TEST_HARD_KEY: UPSTREAM_KEY },
     );
     // Warm up (JIT, SQLite, first upstream connection), then take the memory baseline.
-    const ok = await send(t, {
-      method: 'POST',
-      path: '/v1/chat/completions',
-      headers: [
-        ['authorization', `Bearer ${OPEN_KEY}`],
-        ['content-type', 'application/json'],
-      ],
-      body: JSON.stringify({ model: 'gpt-4o-mini', messages: goodMessages }),
-    });
+    const ok = await sendGoodChat(t);
     expect(ok.status).toBe(200);
     gc();
     baseline = process.memoryUsage();
@@ -681,15 +685,7 @@ describe('input hardening: the relay answers anything without a 500', () => {
       await Promise.all(sockets.map((s) => once(s, 'connect')));
       await new Promise((r) => setTimeout(r, 300));
       // Meanwhile, a normal client is served as usual.
-      const res = await send(t, {
-        method: 'POST',
-        path: '/v1/chat/completions',
-        headers: [
-          ['authorization', `Bearer ${OPEN_KEY}`],
-          ['content-type', 'application/json'],
-        ],
-        body: JSON.stringify({ model: 'gpt-4o-mini', messages: goodMessages }),
-      });
+      const res = await sendGoodChat(t);
       expect(res.status).toBe(200);
       const health = await send(t, { method: 'GET', path: '/healthz' });
       expect(health.status).toBe(200);
