@@ -1,9 +1,9 @@
 import { Hono } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import { cors } from 'hono/cors';
 import { getPath } from 'hono/utils/url';
 import { RelayError, errorResponse, toRelayError } from './errors.ts';
 import { accessLog } from './middleware/access-log.ts';
+import { bodyLimit } from './middleware/body-limit.ts';
 import { requestId } from './middleware/request-id.ts';
 import { auth } from './middleware/auth.ts';
 import { originSecret } from './middleware/origin-secret.ts';
@@ -47,6 +47,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
       allowHeaders: [],
       exposeHeaders: [
         'x-request-id',
+        'x-relay-overhead-ms',
+        'server-timing',
         'retry-after',
         'x-ratelimit-limit-requests',
         'x-ratelimit-remaining-requests',
@@ -61,18 +63,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   if (deps.imageStore) app.get('/images/*', imagesHandler(deps.imageStore));
 
   const api = new Hono<AppEnv>();
-  api.use(
-    bodyLimit({
-      maxSize: config.server.bodyLimitBytes,
-      onError: () => {
-        throw new RelayError(
-          413,
-          'request_too_large',
-          `Request body exceeds the ${config.server.bodyLimitBytes} byte limit.`,
-        );
-      },
-    }),
-  );
+  api.use(bodyLimit(config.server.bodyLimitBytes));
   api.use(auth(rt.store, now));
   api.use(usageRow(rt.store, logger, now));
   api.use(rateLimit(now));

@@ -1,0 +1,31 @@
+import type { MiddlewareHandler } from 'hono';
+import { bodyLimit as bufferingBodyLimit } from 'hono/body-limit';
+import { RelayError } from '../errors.ts';
+import type { AppEnv } from '../types.ts';
+
+/**
+ * Refuses bodies over `maxBytes` with a 413. A declared Content-Length is checked up front
+ * and the body is left alone, so the route reads it straight off the socket; Node's parser
+ * never reads past that length. Only a chunked body of unknown size goes through Hono's
+ * counting middleware, which has to buffer it into a new Request: fine for the rare upload that
+ * streams, too costly for every chat request (it built a Web stream and a Request each time).
+ */
+export function bodyLimit(maxBytes: number): MiddlewareHandler<AppEnv> {
+  const tooLarge = () =>
+    new RelayError(413, 'request_too_large', `Request body exceeds the ${maxBytes} byte limit.`);
+  const counting = bufferingBodyLimit({
+    maxSize: maxBytes,
+    onError: () => {
+      throw tooLarge();
+    },
+  });
+  return async (c, next) => {
+    const length = c.req.header('content-length');
+    if (length !== undefined && c.req.header('transfer-encoding') === undefined) {
+      if (Number(length) > maxBytes) throw tooLarge();
+      return next();
+    }
+    if (c.req.method === 'GET' || c.req.method === 'HEAD') return next();
+    return counting(c, next);
+  };
+}
