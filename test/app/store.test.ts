@@ -79,4 +79,56 @@ describe('the SQLite store', () => {
     expect(relay.getKey('k')!.reservedMicros).toBe(0);
     relay.close();
   });
+
+  describe('group commit (settleSoon)', () => {
+    const fileStore = () => {
+      const path = join(mkdtempSync(join(tmpdir(), 'store-group-')), 'relay.db');
+      return { path, store: new SqliteStore({ path }) };
+    };
+    const rowsSeenBy = (path: string) => {
+      const db = new DatabaseSync(path);
+      const { n } = db.prepare('SELECT COUNT(*) AS n FROM usage').get() as { n: number };
+      db.close();
+      return n;
+    };
+
+    it('commits everything queued in one turn together, before any of it resolves', async () => {
+      const { path, store } = fileStore();
+      const key = store.upsertKey({ name: 'k', key: 'sk-group-0123456789abcdef', quotaUsd: 1 });
+      const settled = Array.from({ length: 50 }, () =>
+        store.settleSoon(store.reserve(key.id, 100), row(key.id, 40)),
+      );
+      // Queued, not yet written: another connection (the keys CLI, say) sees nothing yet.
+      expect(rowsSeenBy(path)).toBe(0);
+      await Promise.all(settled);
+      expect(rowsSeenBy(path)).toBe(50);
+      expect(store.getKey('k')).toMatchObject({ usedMicros: 2000, reservedMicros: 0 });
+      store.close();
+    });
+
+    it('writes the good rows of a batch when one of them cannot be written', async () => {
+      const { path, store } = fileStore();
+      const key = store.upsertKey({ name: 'k', key: 'sk-group-0123456789abcdef', quotaUsd: 1 });
+      const bad = { ...row(key.id, 40), status: null as unknown as number }; // NOT NULL column
+      const results = await Promise.allSettled([
+        store.settleSoon(store.reserve(key.id, 100), row(key.id, 40)),
+        store.settleSoon(store.reserve(key.id, 100), bad),
+        store.settleSoon(store.reserve(key.id, 100), row(key.id, 40)),
+      ]);
+      expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+      expect(rowsSeenBy(path)).toBe(2);
+      // The failed one rolled back alone: its hold is still there for the caller to release.
+      expect(store.getKey('k')).toMatchObject({ usedMicros: 80, reservedMicros: 100 });
+      store.close();
+    });
+
+    it('commits what is still queued when the store closes (shutdown loses no row)', () => {
+      const { path, store } = fileStore();
+      const key = store.upsertKey({ name: 'k', key: 'sk-group-0123456789abcdef', quotaUsd: 1 });
+      const pending = store.settleSoon(store.reserve(key.id, 100), row(key.id, 40));
+      store.close();
+      expect(rowsSeenBy(path)).toBe(1);
+      return expect(pending).resolves.toBeUndefined();
+    });
+  });
 });

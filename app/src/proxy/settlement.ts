@@ -1,6 +1,6 @@
 import type { Price } from '../config.ts';
 import type { Logger } from '../logger.ts';
-import type { KeyRecord, Reservation, Store, UsageSource } from '../store/types.ts';
+import type { KeyRecord, Reservation, Store, UsageRow, UsageSource } from '../store/types.ts';
 import type { RequestRecord } from '../types.ts';
 import type { Billable } from '../usage/pricing.ts';
 import { costMicros } from '../usage/pricing.ts';
@@ -55,8 +55,13 @@ export class Settlement {
     return this.#done;
   }
 
-  finish(input: SettleInput): void {
-    if (this.#done) return;
+  /**
+   * Resolves once the row is committed (group commit, see Store.settleSoon); never rejects:
+   * a failed write is logged and the hold given back. A JSON answer waits for it, so a served
+   * request always has its row; a stream's end does not need to.
+   */
+  finish(input: SettleInput): Promise<void> {
+    if (this.#done) return Promise.resolve();
     this.#done = true;
     const rec = this.#record;
     rec.usageWritten = true;
@@ -70,27 +75,26 @@ export class Settlement {
     rec.costMicros = cost;
     rec.source = input.source;
     if (input.errorCode) rec.errorCode = input.errorCode;
-    try {
-      this.#store.settle(this.#reservation, {
-        requestId: this.#requestId,
-        keyId: this.#key.id,
-        keyName: this.#key.name,
-        endpoint: this.#endpoint,
-        model: rec.model ?? null,
-        upstreamModel: rec.upstreamModel ?? null,
-        channel: rec.channel ?? null,
-        status: input.status,
-        promptTokens: input.usage.promptTokens,
-        completionTokens: input.usage.completionTokens,
-        costMicros: cost,
-        latencyMs: this.#now() - rec.startedAt,
-        ttfbMs: rec.ttfbMs ?? null,
-        source: input.source,
-        errorCode: input.errorCode ?? null,
-        detail: { ...input.detail, ...(rec.attempts !== undefined && { attempts: rec.attempts }) },
-      });
-    } catch (err) {
-      // The response already went out; losing the row must at least be loud, and the hold
+    const usage: UsageRow = {
+      requestId: this.#requestId,
+      keyId: this.#key.id,
+      keyName: this.#key.name,
+      endpoint: this.#endpoint,
+      model: rec.model ?? null,
+      upstreamModel: rec.upstreamModel ?? null,
+      channel: rec.channel ?? null,
+      status: input.status,
+      promptTokens: input.usage.promptTokens,
+      completionTokens: input.usage.completionTokens,
+      costMicros: cost,
+      latencyMs: this.#now() - rec.startedAt,
+      ttfbMs: rec.ttfbMs ?? null,
+      source: input.source,
+      errorCode: input.errorCode ?? null,
+      detail: { ...input.detail, ...(rec.attempts !== undefined && { attempts: rec.attempts }) },
+    };
+    return this.#store.settleSoon(this.#reservation, usage).catch((err: unknown) => {
+      // The response may already be out; losing the row must at least be loud, and the hold
       // must not outlive the request (it would shrink the key's quota until a restart).
       this.#logger.error({ err, requestId: this.#requestId }, 'failed to write usage row');
       if (this.#reservation) {
@@ -103,6 +107,6 @@ export class Settlement {
           );
         }
       }
-    }
+    });
   }
 }

@@ -102,6 +102,12 @@ export class SqliteStore implements Store {
   readonly #db: DatabaseSync;
   readonly #now: () => number;
   readonly #stmts: Record<string, StatementSync> = {};
+  #queued: {
+    reservation: Reservation | null;
+    usage: UsageRow;
+    resolve: () => void;
+    reject: (err: unknown) => void;
+  }[] = [];
 
   constructor(options: SqliteStoreOptions) {
     if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
@@ -129,13 +135,13 @@ export class SqliteStore implements Store {
   }
 
   #tx<T>(fn: () => T): T {
-    this.#db.exec('BEGIN IMMEDIATE');
+    this.#stmt('BEGIN IMMEDIATE').run();
     try {
       const out = fn();
-      this.#db.exec('COMMIT');
+      this.#stmt('COMMIT').run();
       return out;
     } catch (err) {
-      this.#db.exec('ROLLBACK');
+      if (this.#db.isTransaction) this.#stmt('ROLLBACK').run();
       throw err;
     }
   }
@@ -227,40 +233,80 @@ export class SqliteStore implements Store {
   }
 
   settle(reservation: Reservation | null, usage: UsageRow): void {
-    this.#tx(() => {
-      if (reservation) {
-        this.#stmt(
-          'UPDATE keys SET reserved_micros = MAX(0, reserved_micros - ?) WHERE id = ?',
-        ).run(reservation.micros, reservation.keyId);
-      }
-      let row = usage;
-      if (usage.keyId !== null && usage.costMicros > 0) {
-        // The hold was an estimate; if the upstream used more, the key is charged at most what it
-        // has left, so that no interleaving of requests ever takes it past its quota. The row keeps
-        // the full cost in `detail` for the operator.
-        const key = this.#stmt(
-          'SELECT quota_micros, used_micros, reserved_micros FROM keys WHERE id = ?',
-        ).get(usage.keyId) as
-          { quota_micros: number | null; used_micros: number; reserved_micros: number } | undefined;
-        const room =
-          key && key.quota_micros !== null
-            ? Math.max(0, key.quota_micros - key.used_micros - key.reserved_micros)
-            : Infinity;
-        const charged = Math.min(Math.ceil(usage.costMicros), room);
-        if (charged < usage.costMicros) {
-          row = {
-            ...usage,
-            costMicros: charged,
-            detail: { ...usage.detail, uncappedCostMicros: Math.ceil(usage.costMicros) },
-          };
-        }
-        this.#stmt('UPDATE keys SET used_micros = used_micros + ? WHERE id = ?').run(
-          charged,
-          usage.keyId,
-        );
-      }
-      this.#insertUsage(row);
+    this.#tx(() => this.#settleOne(reservation, usage));
+  }
+
+  settleSoon(reservation: Reservation | null, usage: UsageRow): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.#queued.push({ reservation, usage, resolve, reject });
+      if (this.#queued.length === 1) setImmediate(() => this.#commitQueued());
     });
+  }
+
+  /**
+   * One transaction for every settlement queued since the last turn: a commit (a WAL append
+   * and its locking) costs far more than the statements in it, so under load this turns
+   * hundreds of commits a second into tens. If the batch fails, each settlement is retried on
+   * its own, so one bad row cannot take the others down with it.
+   */
+  #commitQueued(): void {
+    const batch = this.#queued;
+    this.#queued = [];
+    if (batch.length === 0 || !this.#db.isOpen) {
+      for (const q of batch) q.reject(new StoreError('the store is closed'));
+      return;
+    }
+    try {
+      this.#tx(() => {
+        for (const q of batch) this.#settleOne(q.reservation, q.usage);
+      });
+      for (const q of batch) q.resolve();
+    } catch {
+      for (const q of batch) {
+        try {
+          this.settle(q.reservation, q.usage);
+          q.resolve();
+        } catch (err) {
+          q.reject(err);
+        }
+      }
+    }
+  }
+
+  #settleOne(reservation: Reservation | null, usage: UsageRow): void {
+    if (reservation) {
+      this.#stmt('UPDATE keys SET reserved_micros = MAX(0, reserved_micros - ?) WHERE id = ?').run(
+        reservation.micros,
+        reservation.keyId,
+      );
+    }
+    let row = usage;
+    if (usage.keyId !== null && usage.costMicros > 0) {
+      // The hold was an estimate; if the upstream used more, the key is charged at most what it
+      // has left, so that no interleaving of requests ever takes it past its quota. The row keeps
+      // the full cost in `detail` for the operator.
+      const key = this.#stmt(
+        'SELECT quota_micros, used_micros, reserved_micros FROM keys WHERE id = ?',
+      ).get(usage.keyId) as
+        { quota_micros: number | null; used_micros: number; reserved_micros: number } | undefined;
+      const room =
+        key && key.quota_micros !== null
+          ? Math.max(0, key.quota_micros - key.used_micros - key.reserved_micros)
+          : Infinity;
+      const charged = Math.min(Math.ceil(usage.costMicros), room);
+      if (charged < usage.costMicros) {
+        row = {
+          ...usage,
+          costMicros: charged,
+          detail: { ...usage.detail, uncappedCostMicros: Math.ceil(usage.costMicros) },
+        };
+      }
+      this.#stmt('UPDATE keys SET used_micros = used_micros + ? WHERE id = ?').run(
+        charged,
+        usage.keyId,
+      );
+    }
+    this.#insertUsage(row);
   }
 
   release(reservation: Reservation): void {
@@ -358,6 +404,7 @@ export class SqliteStore implements Store {
   }
 
   close(): void {
+    if (this.#db.isOpen && this.#queued.length > 0) this.#commitQueued();
     if (this.#db.isOpen) this.#db.close();
   }
 }

@@ -91,6 +91,12 @@ export interface Store {
   reserve(keyId: number, micros: Micros): Reservation | null;
   /** Releases the hold, charges the real cost and records the usage row, atomically. */
   settle(reservation: Reservation | null, usage: UsageRow): void;
+  /**
+   * settle(), group-committed: settlements queued in the same event-loop turn share one
+   * transaction. Resolves once this one is committed (so a caller that answers after it still
+   * never answers a request whose row could be lost); rejects if it could not be written.
+   */
+  settleSoon(reservation: Reservation | null, usage: UsageRow): Promise<void>;
   /** Gives a hold back without charging; for when settle() itself failed. */
   release(reservation: Reservation): void;
   /** A usage row for a request that held no reservation (rejected before it could). */
@@ -104,6 +110,7 @@ export interface Store {
     readonly fromMs: number;
     readonly toMs: number;
   }): UsageSummaryRow[];
+  /** Commits queued settlements, then closes. */
   close(): void;
 }
 
