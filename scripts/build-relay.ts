@@ -60,8 +60,12 @@ export async function buildRelay(options: BuildRelayOptions = {}): Promise<strin
     banner: {
       js: "import { createRequire as __relayCreateRequire } from 'node:module';\nconst require = __relayCreateRequire(import.meta.url);",
     },
-    // Readable stack traces in the host's logs matter more than a few hundred KB.
-    minify: false,
+    // Whitespace and syntax only: identifiers stay, so stack traces in the host's logs still
+    // name real functions. Halves the bundle (4 MB to 2 MB), which V8 keeps in memory as
+    // source text and parses at every start.
+    minifyWhitespace: true,
+    minifySyntax: true,
+    minifyIdentifiers: false,
     legalComments: 'none',
     logLevel: 'warning',
     absWorkingDir: root,
