@@ -27,6 +27,14 @@ export interface AppDeps {
 /** What the access log and the usage row say about one request; filled in as it goes. */
 export interface RequestRecord {
   readonly startedAt: number;
+  /** performance.now() at the start: the overhead header needs sub-millisecond time. */
+  readonly startedAtHr: number;
+  /** Time spent waiting on upstreams (and their backoff), which is not the relay's overhead. */
+  upstreamWaitMs: number;
+  /** Set while an upstream wait is in progress (performance.now() at its start). */
+  waitingSince?: number | undefined;
+  /** The relay's own time, as stamped on the response's headers. */
+  relayMs?: number;
   keyName?: string;
   model?: string;
   /** The model is one a channel serves: only then is it a metric dimension (clients choose it). */

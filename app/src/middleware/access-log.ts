@@ -1,6 +1,7 @@
 import type { MiddlewareHandler } from 'hono';
 import type { Logger } from '../logger.ts';
 import { emfFields } from '../metrics/emf.ts';
+import { OVERHEAD_HEADER, startTiming, timingHeaders } from '../timing.ts';
 import type { AppEnv, InflightTracker, RequestRecord } from '../types.ts';
 
 /**
@@ -12,13 +13,22 @@ export function accessLog(
   now: () => number,
   inflight?: InflightTracker,
 ): MiddlewareHandler<AppEnv> {
+  // The line is built field by field from the record below, never from headers or bodies, so
+  // the logger's redaction (which walks every line and costs more than the rest of the log
+  // write) has nothing to find here. Errors logged elsewhere still go through it.
+  const log = logger.child({}, { redact: [] });
   return async (c, next) => {
-    const record: RequestRecord = { startedAt: now() };
+    const record: RequestRecord = { startedAt: now(), ...startTiming() };
     c.set('record', record);
     let release!: () => void;
     inflight?.add(new Promise<void>((resolve) => (release = resolve)));
     try {
       await next();
+      // Answers the proxy did not stamp before sending (models, health, billing, 404s).
+      if (!c.res.headers.has(OVERHEAD_HEADER)) {
+        for (const [name, value] of Object.entries(timingHeaders(record)))
+          c.res.headers.set(name, value);
+      }
     } finally {
       const write = () => {
         const status = record.status ?? c.res.status;
@@ -40,13 +50,14 @@ export function accessLog(
           errorCode: record.errorCode,
           latencyMs,
           ttfbMs: record.ttfbMs,
+          relayMs: record.relayMs,
           ...(c.req.path === '/healthz' ? {} : emfFields(record, status, latencyMs, now())),
         };
         // Health probes are not traffic: no metrics, and no noise in the log at info.
-        if (c.req.path === '/healthz' && status < 500) logger.debug(line, 'request');
-        else if (status >= 500) logger.error(line, 'request');
-        else if (status >= 400) logger.warn(line, 'request');
-        else logger.info(line, 'request');
+        if (c.req.path === '/healthz' && status < 500) log.debug(line, 'request');
+        else if (status >= 500) log.error(line, 'request');
+        else if (status >= 400) log.warn(line, 'request');
+        else log.info(line, 'request');
         release?.();
       };
       if (record.done) record.done.then(write, write);

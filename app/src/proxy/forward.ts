@@ -16,6 +16,7 @@ import { UpstreamError, classifyHttpFailure } from '../routing/failure.ts';
 import { matchesAny } from '../routing/patterns.ts';
 import { SSE_HEADERS } from '../streaming/sse.ts';
 import { startHeartbeat } from '../streaming/heartbeat.ts';
+import { timingHeaders, upstreamWaits } from '../timing.ts';
 import type { AppEnv } from '../types.ts';
 import type { RelayRuntime } from '../runtime.ts';
 import { estimateTokens, usageFromPayload } from '../usage/extract.ts';
@@ -137,7 +138,9 @@ export async function proxy(
     priority: r.channel.priority,
     weight: r.channel.weight,
   }));
-  const sink = new ClientStream(config.server.clientStallMs);
+  // Only streams have a client-side pipe; a JSON answer never pays for one.
+  let clientStream: ClientStream | undefined;
+  const sink = () => (clientStream ??= new ClientStream(config.server.clientStallMs));
   let streamOpen = false;
   let tally: StreamTally | undefined;
   let answer!: (
@@ -160,11 +163,12 @@ export async function proxy(
         intervalMs: config.server.heartbeatMs,
         onBeat: async (comment) => {
           openStream();
-          await sink.write(comment);
+          await sink().write(comment);
         },
       })
     : undefined;
 
+  const waits = upstreamWaits(record);
   const send = async (route: Route, ctx: AttemptContext) => {
     const payload = await job.body(route);
     let req: UpstreamRequest;
@@ -194,6 +198,7 @@ export async function proxy(
         firstByteMs: Math.max(1, Math.min(t.firstByteMs, ctx.remainingMs())),
       },
       signal: ctx.signal,
+      waits,
     });
   };
 
@@ -219,7 +224,7 @@ export async function proxy(
       return relayStreamAttempt({
         res,
         ctx,
-        sink,
+        sink: sink(),
         clientWantsUsage: job.clientWantsUsage,
         onCommit: (t) => {
           tally = t;
@@ -250,6 +255,8 @@ export async function proxy(
   };
 
   const onAttempt = (e: FailoverEvent) => {
+    // Backoff and Retry-After waits are the upstream's doing, not relay overhead.
+    if (e.type === 'failure' && e.delayMs) record.upstreamWaitMs += e.delayMs;
     if (e.type === 'failure') {
       logger.warn(
         {
@@ -292,12 +299,12 @@ export async function proxy(
             'upstream_malformed_response',
             'Upstream answered this streaming request with a non-streaming body.',
           );
-          return sink
+          return sink()
             .write(errorEvent(error, requestId))
             .catch(() => {})
             .then(() => {
-              sink.close();
-              settleStream(error.status, 'none', error.code);
+              sink().close();
+              return settleStream(error.status, 'none', error.code);
             });
         }
         if ('text' in result.value) {
@@ -307,9 +314,8 @@ export async function proxy(
           answer({ kind: 'json', value: result.value, route: result.channel });
           return;
         }
-        sink.close();
-        settleStream(200, 'upstream');
-        return;
+        sink().close();
+        return settleStream(200, 'upstream');
       }
       const error = clientErrorFor(result.reason, result.failure, result.retryAfterMs);
       if (result.reason !== 'aborted') {
@@ -327,19 +333,23 @@ export async function proxy(
         // Headers (and maybe content) are out: the only honest ending left is an error event.
         const ended = c.req.raw.signal.aborted
           ? Promise.resolve()
-          : sink.write(errorEvent(error, requestId)).catch(() => {});
+          : sink()
+              .write(errorEvent(error, requestId))
+              .catch(() => {});
         return ended.then(() => {
-          sink.close();
-          settleStream(error.status, tally ? 'partial' : 'none', error.code);
+          sink().close();
+          return settleStream(error.status, tally ? 'partial' : 'none', error.code);
         });
       }
-      settlement.finish({
-        status: error.status,
-        usage: { promptTokens: 0, completionTokens: 0 },
-        source: 'none',
-        errorCode: error.code,
-      });
-      answer({ kind: 'error', error });
+      // The client hears about the failure once its row is committed, as with a success.
+      return settlement
+        .finish({
+          status: error.status,
+          usage: { promptTokens: 0, completionTokens: 0 },
+          source: 'none',
+          errorCode: error.code,
+        })
+        .then(() => answer({ kind: 'error', error }));
     },
     (err: unknown) => {
       heartbeat?.stop();
@@ -350,21 +360,22 @@ export async function proxy(
         'The relay hit an unexpected error. It has been logged.',
       );
       if (streamOpen) {
-        return sink
+        return sink()
           .write(errorEvent(error, requestId))
           .catch(() => {})
           .then(() => {
-            sink.close();
-            settleStream(500, 'partial', error.code);
+            sink().close();
+            return settleStream(500, 'partial', error.code);
           });
       }
-      settlement.finish({
-        status: 500,
-        usage: { promptTokens: 0, completionTokens: 0 },
-        source: 'none',
-        errorCode: error.code,
-      });
-      answer({ kind: 'error', error });
+      return settlement
+        .finish({
+          status: 500,
+          usage: { promptTokens: 0, completionTokens: 0 },
+          source: 'none',
+          errorCode: error.code,
+        })
+        .then(() => answer({ kind: 'error', error }));
     },
   );
 
@@ -372,13 +383,13 @@ export async function proxy(
     status: number,
     source: 'upstream' | 'partial' | 'none',
     errorCode?: string,
-  ) {
+  ): Promise<void> {
     record.status = status;
     const usage = tally?.usage ?? {
       promptTokens: tally ? job.estimate.promptTokens : 0,
       completionTokens: estimateTokens(tally?.generated ?? ''),
     };
-    settlement.finish({
+    return settlement.finish({
       status,
       usage,
       source: source === 'upstream' ? (tally?.usage ? 'upstream' : 'estimated') : source,
@@ -390,7 +401,7 @@ export async function proxy(
   if (decision.kind === 'error') throw decision.error;
   if (decision.kind === 'stream') {
     record.done = finished.then(() => {});
-    return c.body(sink.readable, 200, SSE_HEADERS);
+    return c.body(sink().readable, 200, { ...SSE_HEADERS, ...timingHeaders(record) });
   }
   return relayJsonAnswer(c, job, decision.value, decision.route, settlement);
 }
@@ -416,7 +427,7 @@ async function relayJsonAnswer(
       err instanceof RelayError || (err as { status?: number }).status
         ? ((err as { status: number }).status ?? 500)
         : 500;
-    settlement.finish({
+    await settlement.finish({
       status,
       usage: { promptTokens: 0, completionTokens: 0 },
       source: 'none',
@@ -425,7 +436,7 @@ async function relayJsonAnswer(
     throw err;
   }
   const usage = usageFromPayload(answer.json);
-  settlement.finish({
+  await settlement.finish({
     status: answer.status,
     usage: usage
       ? { ...usage, images }
@@ -437,5 +448,8 @@ async function relayJsonAnswer(
     source: usage ? 'upstream' : 'estimated',
     detail: { ...job.detail, ...(images > 0 && { images }) },
   });
-  return c.body(out, answer.status as 200, { 'content-type': answer.contentType });
+  return c.body(out, answer.status as 200, {
+    'content-type': answer.contentType,
+    ...timingHeaders(c.get('record')),
+  });
 }

@@ -26,6 +26,13 @@ export interface UpstreamRequest {
   timeouts?: Partial<UpstreamTimeouts>;
   /** Client disconnect (or the failover budget): closes the upstream socket. */
   signal?: AbortSignal;
+  /** Told when each wait on the upstream (headers, then every body chunk) begins and ends. */
+  waits?: WaitObserver;
+}
+
+export interface WaitObserver {
+  begin(): void;
+  end(): void;
 }
 
 export interface UpstreamResponse {
@@ -161,6 +168,8 @@ export function createUpstreamClient(options: UpstreamClientOptions = {}): Upstr
       // First byte counts from the start, connect included: it is the client's wait.
       arm('timeout-first-byte', timeouts.firstByteMs, 'upstream sent no response headers in time');
       let res: Awaited<ReturnType<typeof request>>;
+      const waits = req.waits;
+      waits?.begin();
       try {
         res = await request(req.url, {
           dispatcher: agentFor(timeouts.connectMs),
@@ -173,65 +182,76 @@ export function createUpstreamClient(options: UpstreamClientOptions = {}): Upstr
           signal: controller.signal,
         });
       } catch (err) {
+        waits?.end();
         finish();
         throw toError(err, 'headers');
       }
+      waits?.end();
       disarm();
       const nodeBody = res.body;
       const iterator = nodeBody[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
-
-      const body = new ReadableStream<Uint8Array>(
-        {
-          async pull(ctrl) {
-            arm('timeout-idle', timeouts.idleMs, 'upstream went silent mid-response');
-            try {
-              const { value, done } = await iterator.next();
-              disarm();
-              if (done) {
-                finish();
-                ctrl.close();
-              } else {
-                ctrl.enqueue(new Uint8Array(value.buffer, value.byteOffset, value.length));
+      /** One body chunk under the idle timer; undefined at the end. */
+      const next = async (): Promise<Buffer | undefined> => {
+        arm('timeout-idle', timeouts.idleMs, 'upstream went silent mid-response');
+        waits?.begin();
+        try {
+          const { value, done } = await iterator.next();
+          waits?.end();
+          disarm();
+          if (done) finish();
+          return done ? undefined : value;
+        } catch (err) {
+          waits?.end();
+          finish();
+          throw toError(err, 'body');
+        }
+      };
+      const cancel = (): void => {
+        finish();
+        // Destroying the undici body aborts the request, which closes the socket.
+        nodeBody.destroy();
+      };
+      // Built on first use: a JSON answer is read with text() and never pays for a Web stream.
+      let web: ReadableStream<Uint8Array> | undefined;
+      const webBody = () =>
+        (web ??= new ReadableStream<Uint8Array>(
+          {
+            async pull(ctrl) {
+              try {
+                const value = await next();
+                if (value === undefined) ctrl.close();
+                else ctrl.enqueue(new Uint8Array(value.buffer, value.byteOffset, value.length));
+              } catch (err) {
+                ctrl.error(err);
               }
-            } catch (err) {
-              finish();
-              ctrl.error(toError(err, 'body'));
-            }
+            },
+            cancel,
           },
-          cancel() {
-            finish();
-            // Destroying the undici body aborts the request, which closes the socket.
-            nodeBody.destroy();
-          },
-        },
-        { highWaterMark: 0 },
-      );
+          { highWaterMark: 0 },
+        ));
 
       return {
         status: res.statusCode,
         headers: toHeaders(res.headers),
-        body,
+        get body() {
+          return webBody();
+        },
         async text(maxBytes = DEFAULT_TEXT_LIMIT) {
-          const reader = body.getReader();
-          const decoder = new TextDecoder();
-          let out = '';
+          if (web) throw new Error('upstream body already read as a stream');
+          const chunks: Buffer[] = [];
           let size = 0;
-          try {
-            for (;;) {
-              const { value, done } = await reader.read();
-              if (done) break;
-              const room = maxBytes - size;
-              size += value.byteLength;
-              out += decoder.decode(value.subarray(0, Math.max(0, room)), { stream: true });
-              if (size >= maxBytes) {
-                await reader.cancel();
-                break;
-              }
+          for (let chunk = await next(); chunk !== undefined; chunk = await next()) {
+            const room = maxBytes - size;
+            size += chunk.length;
+            chunks.push(room < chunk.length ? chunk.subarray(0, Math.max(0, room)) : chunk);
+            if (size >= maxBytes) {
+              cancel();
+              break;
             }
-          } finally {
-            reader.releaseLock();
           }
-          return out + decoder.decode();
+          // Decoded once, whole: a multi-byte character split across chunks stays intact, and
+          // one cut at maxBytes becomes U+FFFD like a streaming TextDecoder would make it.
+          return Buffer.concat(chunks).toString('utf8');
         },
       };
     },
