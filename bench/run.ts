@@ -446,6 +446,8 @@ function machine() {
     os: `${os.type()} ${os.release()} ${os.arch()}`,
     wrk: `${wrk.stdout}${wrk.stderr}`.split('\n')[0]?.trim() ?? 'unknown',
     date: new Date().toISOString(),
+    /** 1-minute load average when the bench starts: above ~0.5, something else is running. */
+    loadAverage: Number(os.loadavg()[0]!.toFixed(2)),
   };
 }
 
@@ -516,6 +518,7 @@ async function main(): Promise<void> {
         ['OS', info.os],
         ['wrk', info.wrk],
         ['date', info.date],
+        ['load average (1 min) at start', String(info.loadAverage)],
       ],
     ),
   );
@@ -1137,7 +1140,9 @@ async function main(): Promise<void> {
     }
     const warn = levels.get(40) ?? 0;
     const error = (levels.get(50) ?? 0) + (levels.get(60) ?? 0);
-    results.relayLog = { bytes: log.length, lines: log.split('\n').length - 1, warn, error };
+    const logBytes = statSync(logPath).size;
+    const logLines = log.split('\n').length - 1;
+    results.relayLog = { bytes: logBytes, lines: logLines, warn, error };
     if (warn + error > 0) {
       const sample = log
         .split('\n')
@@ -1152,8 +1157,12 @@ async function main(): Promise<void> {
     say('## Notes');
     say();
     say(
-      `- relay log: ${int(log.split('\n').length - 1)} lines, ${int(log.length)} bytes, ${warn} warn, ${error} error`,
+      `- relay log: ${int(logLines)} lines, ${int(logBytes)} bytes (${int(logBytes / logLines)} per line), ` +
+        `${warn} warn, ${error} error`,
     );
+    const loadEnd = Number(os.loadavg()[0]!.toFixed(2));
+    results.loadAverageAtEnd = loadEnd;
+    say(`- load average (1 min) at the end: ${loadEnd}`);
     for (const n of notes) say(`- ${n}`);
     results.notes = notes;
   } finally {
