@@ -1,0 +1,1188 @@
+/**
+ * Relay overhead benchmark: `npm run bench` (not part of `npm test`). See bench/README.md.
+ *
+ * Builds the relay as it ships (esbuild bundle, scripts/build-relay.ts) and runs it as its own
+ * process with a temp config, SQLite data dir and info logs going to a file; starts the bench
+ * upstream (bench/upstream.ts) as separate processes; then measures every scenario both directly
+ * against the upstream and through the relay, in the same run:
+ *   - build: bundle size; start-up: spawn → first 200 from /healthz (3 starts);
+ *   - non-streaming chat with wrk at 1, 10, 50, 200 connections;
+ *   - streaming chat (20 chunks) with an undici client at 1 and 10 concurrent streams;
+ *   - chunk forwarding: do 20 chunks sent 5 ms apart arrive as 20 separate reads?
+ *   - relay RSS: after start, idle after warm-up, and peak under 1,000 concurrent open streams.
+ * On Linux with taskset and ≥ 2 cores the relay runs alone on CPU 0; the upstreams, wrk and this
+ * process share CPU 1. Results: a table on stdout and JSON under bench/results/.
+ *
+ * Env: BENCH_SECONDS (per scenario, default 5), BENCH_REPEATS (default 2), BENCH_CONNECTIONS
+ * (default 1,10,50,200), BENCH_STREAMS (default 1,10), BENCH_OPEN_STREAMS (default 1000),
+ * BENCH_QUICK=1 (1 s scenarios, 1 repeat: a smoke run), BENCH_NO_PIN=1 (never pin),
+ * BENCH_RELAY_ARGS (node flags for the relay, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import { delimiter, join, relative } from 'node:path';
+import { Agent, request } from 'undici';
+import { buildRelay } from '../scripts/build-relay.ts';
+
+const BENCH_DIR = import.meta.dirname;
+const REPO_ROOT = join(BENCH_DIR, '..');
+const UPSTREAM_TS = join(BENCH_DIR, 'upstream.ts');
+const WRK_LUA = join(BENCH_DIR, 'wrk-chat.lua');
+const UPSTREAM_KEY = 'sk-bench-upstream-0123456789';
+const CLIENT_KEY = 'sk-bench-client-0123456789';
+const MODEL = 'gpt-4o-mini';
+const CHUNKS = 20;
+
+const envNumber = (name: string, fallback: number): number => {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} must be a positive number`);
+  return n;
+};
+const envList = (name: string, fallback: number[]): number[] => {
+  const raw = process.env[name];
+  if (!raw) return fallback;
+  const list = raw.split(',').map((s) => Number(s.trim()));
+  if (list.some((n) => !Number.isInteger(n) || n <= 0)) {
+    throw new Error(`${name} must be a comma list of positive integers`);
+  }
+  return list;
+};
+
+const QUICK = process.env.BENCH_QUICK === '1';
+const SECONDS = QUICK ? 1 : envNumber('BENCH_SECONDS', 5);
+const REPEATS = QUICK ? 1 : Math.round(envNumber('BENCH_REPEATS', 2));
+const CONNECTIONS = envList('BENCH_CONNECTIONS', [1, 10, 50, 200]);
+const STREAMS = envList('BENCH_STREAMS', [1, 10]);
+const OPEN_STREAMS = Math.round(envNumber('BENCH_OPEN_STREAMS', 1000));
+const WARMUP_SECONDS = 1;
+const STARTS = 3;
+const RELAY_ARGS = (process.env.BENCH_RELAY_ARGS ?? '').split(' ').filter(Boolean);
+
+// ---------------------------------------------------------------------------------------------
+// Small helpers
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+function onPath(cmd: string): boolean {
+  return (process.env.PATH ?? '')
+    .split(delimiter)
+    .some((dir) => dir !== '' && existsSync(join(dir, cmd)));
+}
+
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+  const { port } = srv.address() as AddressInfo;
+  await new Promise<void>((resolve) => srv.close(() => resolve()));
+  return port;
+}
+
+function pct(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+const mean = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+/** max − min as % of the mean: how far repetitions disagree. */
+const spread = (xs: readonly number[]) =>
+  xs.length < 2 ? 0 : ((Math.max(...xs) - Math.min(...xs)) / Math.abs(mean(xs))) * 100;
+const median = (xs: readonly number[]) =>
+  pct(
+    [...xs].sort((a, b) => a - b),
+    50,
+  );
+const ms3 = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : '—');
+const signed = (x: number) => (x >= 0 ? '+' : '') + ms3(x);
+const int = (x: number) => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : '—');
+const pc = (x: number) => `${x.toFixed(1)}%`;
+const mb = (kib: number) => `${(kib / 1024).toFixed(1)} MB`;
+
+/** A markdown table; columns of short numbers align right, the others left. */
+function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const right = header.map((_, i) =>
+    rows.every((r) => /^[+-]?[\d—]/.test(r[i] ?? '') && (r[i] ?? '').length <= 24),
+  );
+  const line = (cells: string[]) =>
+    `| ${cells.map((c, i) => (right[i] ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join(' | ')} |`;
+  const rule = widths.map((w, i) => (right[i] ? `${'-'.repeat(w + 1)}:` : '-'.repeat(w + 2)));
+  return [line(header), `|${rule.join('|')}|`, ...rows.map(line)].join('\n');
+}
+
+const say = (s = '') => process.stdout.write(`${s}\n`);
+const progress = (s: string) => process.stderr.write(`  … ${s}\n`);
+
+// ---------------------------------------------------------------------------------------------
+// Processes: every child is tracked and stopped in `finally` (and on Ctrl-C).
+
+const children = new Set<ChildProcess>();
+
+interface Layout {
+  pinned: boolean;
+  relayCpu: string;
+  otherCpu: string;
+  note: string;
+}
+
+function spawnTracked(
+  cpu: string | null,
+  cmd: string,
+  args: string[],
+  opts: Parameters<typeof spawn>[2],
+): ChildProcess {
+  const proc =
+    cpu === null ? spawn(cmd, args, opts) : spawn('taskset', ['-c', cpu, cmd, ...args], opts);
+  children.add(proc);
+  proc.once('exit', () => children.delete(proc));
+  return proc;
+}
+
+async function stopChild(proc: ChildProcess): Promise<void> {
+  if (proc.exitCode !== null || proc.signalCode !== null) return;
+  const exited = once(proc, 'exit');
+  proc.kill('SIGTERM');
+  const killer = setTimeout(() => proc.kill('SIGKILL'), 5_000);
+  await exited;
+  clearTimeout(killer);
+}
+
+interface Upstream {
+  name: string;
+  proc: ChildProcess;
+  port: number;
+  base: string;
+}
+
+async function startUpstream(name: string, gapMs: number, cpu: string | null): Promise<Upstream> {
+  const proc = spawnTracked(cpu, process.execPath, [UPSTREAM_TS], {
+    env: {
+      PATH: process.env.PATH,
+      BENCH_UPSTREAM_KEY: UPSTREAM_KEY,
+      BENCH_CHUNKS: String(CHUNKS),
+      BENCH_GAP_MS: String(gapMs),
+    },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`upstream ${name} did not start`)), 10_000);
+    proc.stdout!.on('data', (c: Buffer) => {
+      out += c.toString('utf8');
+      const nl = out.indexOf('\n');
+      if (nl < 0) return;
+      clearTimeout(timer);
+      resolve((JSON.parse(out.slice(0, nl)) as { port: number }).port);
+    });
+    proc.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`upstream ${name} exited with ${code}`));
+    });
+  });
+  proc.stdout!.resume();
+  return { name, proc, port, base: `http://127.0.0.1:${port}/v1` };
+}
+
+interface Relay {
+  proc: ChildProcess;
+  port: number;
+  base: string;
+  startupMs: number;
+}
+
+async function startRelay(
+  outdir: string,
+  configPath: string,
+  dataDir: string,
+  logPath: string,
+  cpu: string | null,
+  nodeArgs: string[],
+): Promise<Relay> {
+  const port = await freePort();
+  const log = openSync(logPath, 'a');
+  const t0 = performance.now();
+  const proc = spawnTracked(cpu, process.execPath, [...nodeArgs, join(outdir, 'server.mjs')], {
+    env: {
+      PATH: process.env.PATH,
+      RELAY_CONFIG: configPath,
+      RELAY_DATA_DIR: dataDir,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'info',
+      BENCH_UPSTREAM_KEY: UPSTREAM_KEY,
+    },
+    // Production logs go to a file (journald/CloudWatch agent), not a pipe this process reads.
+    stdio: ['ignore', log, log],
+  });
+  closeSync(log);
+  const poll = new Agent({ connections: 1, pipelining: 0 });
+  try {
+    const deadline = t0 + 20_000;
+    for (;;) {
+      if (proc.exitCode !== null) {
+        throw new Error(`relay exited early (code ${proc.exitCode}); see ${logPath}`);
+      }
+      const ok = await request(`http://127.0.0.1:${port}/healthz`, {
+        dispatcher: poll,
+        signal: AbortSignal.timeout(1_000),
+      }).then(
+        async (r) => {
+          await r.body.dump();
+          return r.statusCode === 200;
+        },
+        () => false,
+      );
+      if (ok) break;
+      if (performance.now() > deadline) throw new Error(`relay did not start; see ${logPath}`);
+      await sleep(5);
+    }
+  } catch (err) {
+    await stopChild(proc);
+    throw err;
+  } finally {
+    await poll.close();
+  }
+  return { proc, port, base: `http://127.0.0.1:${port}/v1`, startupMs: performance.now() - t0 };
+}
+
+/** Resident set size of a process in KiB. */
+function rssKiB(pid: number): number {
+  try {
+    const m = /VmRSS:\s+(\d+)\s+kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    if (m) return Number(m[1]);
+  } catch {
+    // Not Linux: ask ps.
+  }
+  const r = spawnSync('ps', ['-o', 'rss=', '-p', String(pid)], { encoding: 'utf8' });
+  return Number(r.stdout.trim()) || NaN;
+}
+
+/** Established TCP connections whose server side is `port` (Linux only; NaN elsewhere). */
+function connectionsTo(port: number): number {
+  try {
+    const hex = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+    let n = 0;
+    for (const line of readFileSync('/proc/net/tcp', 'utf8').split('\n')) {
+      const cols = line.trim().split(/\s+/);
+      if (cols[1]?.endsWith(hex) && cols[3] === '01') n++;
+    }
+    return n;
+  } catch {
+    return NaN;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Load: wrk for non-streaming chat
+
+interface WrkResult {
+  requests: number;
+  duration_us: number;
+  bytes: number;
+  errors: { connect: number; read: number; write: number; timeout: number };
+  non2xx: number;
+  latency_us: { p50: number; p90: number; p99: number; max: number; mean: number };
+}
+
+async function runWrk(
+  cpu: string | null,
+  url: string,
+  auth: string,
+  body: string,
+  connections: number,
+  seconds: number,
+): Promise<WrkResult> {
+  const args = ['-t1', `-c${connections}`, `-d${seconds}s`, '--timeout', '10s', '-s', WRK_LUA, url];
+  const proc = spawnTracked(cpu, 'wrk', args, {
+    env: { PATH: process.env.PATH, BENCH_BODY: body, BENCH_AUTH: auth },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  proc.stdout!.on('data', (c: Buffer) => (out += c.toString('utf8')));
+  proc.stderr!.on('data', (c: Buffer) => (out += c.toString('utf8')));
+  const killer = setTimeout(() => proc.kill('SIGKILL'), (seconds + 30) * 1000);
+  const [code] = (await once(proc, 'exit')) as [number | null];
+  clearTimeout(killer);
+  const line = out.split('\n').find((l) => l.startsWith('{"requests"'));
+  if (code !== 0 || !line) throw new Error(`wrk ${args.join(' ')} failed (${code}):\n${out}`);
+  return JSON.parse(line) as WrkResult;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Load: undici client for streaming chat
+
+interface StreamSample {
+  ok: boolean;
+  ttfbMs: number;
+  totalMs: number;
+  /** [ms since request start, bytes] per body read. */
+  reads: Array<[number, number]>;
+  text: string;
+  error?: string;
+}
+
+async function streamOnce(
+  dispatcher: Agent,
+  base: string,
+  auth: string,
+  model: string,
+  keepReads: boolean,
+  timeoutMs = 30_000,
+): Promise<StreamSample> {
+  const t0 = performance.now();
+  const reads: Array<[number, number]> = [];
+  let ttfbMs = NaN;
+  let text = '';
+  try {
+    const res = await request(`${base}/chat/completions`, {
+      method: 'POST',
+      dispatcher,
+      headers: { authorization: `Bearer ${auth}`, 'content-type': 'application/json' },
+      body: chatBody(model, true),
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    for await (const chunk of res.body) {
+      const at = performance.now() - t0;
+      if (Number.isNaN(ttfbMs)) ttfbMs = at;
+      const s = (chunk as Buffer).toString('utf8');
+      if (keepReads) reads.push([at, s.length]);
+      text += s;
+    }
+    const totalMs = performance.now() - t0;
+    const ok = res.statusCode === 200 && text.trimEnd().endsWith('data: [DONE]');
+    const error = ok ? undefined : `HTTP ${res.statusCode}: ${text.slice(0, 200)}`;
+    return { ok, ttfbMs, totalMs, reads, text: keepReads ? text : '', error };
+  } catch (err) {
+    const error = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+    return { ok: false, ttfbMs, totalMs: performance.now() - t0, reads, text, error };
+  }
+}
+
+interface StreamLoad {
+  streams: number;
+  seconds: number;
+  failed: number;
+  firstError?: string;
+  ttfbMs: { p50: number; p99: number };
+  totalMs: { p50: number; p99: number };
+}
+
+async function streamLoad(
+  base: string,
+  auth: string,
+  concurrency: number,
+  seconds: number,
+): Promise<StreamLoad> {
+  const dispatcher = new Agent({ connections: concurrency, keepAliveTimeout: 30_000 });
+  const ttfb: number[] = [];
+  const total: number[] = [];
+  let failed = 0;
+  let firstError: string | undefined;
+  const started = performance.now();
+  const until = started + seconds * 1000;
+  const worker = async () => {
+    while (performance.now() < until) {
+      const s = await streamOnce(dispatcher, base, auth, MODEL, false);
+      if (s.ok) {
+        ttfb.push(s.ttfbMs);
+        total.push(s.totalMs);
+      } else {
+        failed++;
+        firstError ??= s.error;
+        await sleep(10);
+      }
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: concurrency }, worker));
+  } finally {
+    await dispatcher.close();
+  }
+  ttfb.sort((a, b) => a - b);
+  total.sort((a, b) => a - b);
+  return {
+    streams: total.length,
+    seconds: (performance.now() - started) / 1000,
+    failed,
+    firstError,
+    ttfbMs: { p50: pct(ttfb, 50), p99: pct(ttfb, 99) },
+    totalMs: { p50: pct(total, 50), p99: pct(total, 99) },
+  };
+}
+
+function chatBody(model: string, stream: boolean): string {
+  return JSON.stringify({
+    model,
+    messages: [{ role: 'user', content: 'Say hello.' }],
+    ...(stream ? { stream: true, stream_options: { include_usage: true } } : {}),
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Machine and CPU layout
+
+function machine() {
+  const wrk = spawnSync('wrk', ['-v'], { encoding: 'utf8' });
+  return {
+    cores: os.availableParallelism(),
+    cpuModel: os.cpus()[0]?.model.trim() ?? 'unknown',
+    totalMemoryMB: Math.round(os.totalmem() / 1024 / 1024),
+    node: process.version,
+    os: `${os.type()} ${os.release()} ${os.arch()}`,
+    wrk: `${wrk.stdout}${wrk.stderr}`.split('\n')[0]?.trim() ?? 'unknown',
+    date: new Date().toISOString(),
+    /** 1-minute load average when the bench starts: above ~0.5, something else is running. */
+    loadAverage: Number(os.loadavg()[0]!.toFixed(2)),
+  };
+}
+
+function pinLayout(): Layout {
+  const unpinned = (note: string): Layout => ({
+    pinned: false,
+    relayCpu: 'any',
+    otherCpu: 'any',
+    note,
+  });
+  if (process.env.BENCH_NO_PIN === '1') return unpinned('unpinned (BENCH_NO_PIN=1)');
+  if (process.platform !== 'linux' || !onPath('taskset')) {
+    return unpinned('unpinned: taskset not available (Linux util-linux); numbers are noisier');
+  }
+  if (os.availableParallelism() < 2) return unpinned('unpinned: fewer than 2 cores');
+  // -a: every thread of this process (libuv pool, GC helpers), not just the main one.
+  const r = spawnSync('taskset', ['-a', '-pc', '1', String(process.pid)], { encoding: 'utf8' });
+  if (r.status !== 0) return unpinned(`unpinned: taskset failed: ${r.stderr.trim()}`);
+  return {
+    pinned: true,
+    relayCpu: '0',
+    otherCpu: '1',
+    note: 'relay alone on CPU 0; upstreams, wrk and the bench process (undici client) on CPU 1',
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+
+interface Target {
+  name: 'direct' | 'relay';
+  base: string;
+  auth: string;
+}
+
+async function main(): Promise<void> {
+  if (!onPath('wrk')) {
+    console.error(
+      'npm run bench needs wrk (HTTP load generator) on PATH:\n' +
+        '  Debian/Ubuntu: sudo apt-get install wrk\n' +
+        '  macOS:         brew install wrk',
+    );
+    process.exit(2);
+  }
+  const began = performance.now();
+  const info = machine();
+  const layout = pinLayout();
+  const relayCpu = layout.pinned ? layout.relayCpu : null;
+  const otherCpu = layout.pinned ? layout.otherCpu : null;
+  const tmp = mkdtempSync(join(os.tmpdir(), 'llm-relay-bench-'));
+  const onSignal = () => {
+    for (const c of children) c.kill('SIGKILL');
+    rmSync(tmp, { recursive: true, force: true });
+    process.exit(130);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+
+  say('# llm-relay benchmark');
+  say();
+  say(
+    table(
+      ['machine', ''],
+      [
+        ['cores', String(info.cores)],
+        ['CPU', info.cpuModel],
+        ['memory', `${info.totalMemoryMB} MB`],
+        ['node', info.node],
+        ['OS', info.os],
+        ['wrk', info.wrk],
+        ['date', info.date],
+        ['load average (1 min) at start', String(info.loadAverage)],
+      ],
+    ),
+  );
+  say();
+  say(`CPU layout: ${layout.note}`);
+  say(
+    `Scenarios: ${SECONDS} s each, ${REPEATS} repetition(s), ${WARMUP_SECONDS} s warm-up per target` +
+      (QUICK ? ' (BENCH_QUICK=1: smoke run, numbers are rough)' : ''),
+  );
+  say();
+
+  const results: Record<string, unknown> = {
+    machine: info,
+    layout,
+    settings: {
+      seconds: SECONDS,
+      repeats: REPEATS,
+      connections: CONNECTIONS,
+      streams: STREAMS,
+      openStreams: OPEN_STREAMS,
+      quick: QUICK,
+      relayArgs: RELAY_ARGS,
+    },
+  };
+  const notes: string[] = [];
+  let relay: Relay | undefined;
+  const upstreams: Upstream[] = [];
+  try {
+    // --- Build, exactly as it ships.
+    progress('building the relay bundle');
+    const outdir = join(tmp, 'relay');
+    const tb = performance.now();
+    await buildRelay({ outdir });
+    const buildMs = performance.now() - tb;
+    const bundleBytes = statSync(join(outdir, 'server.mjs')).size;
+
+    // --- Upstreams: fast (no gaps), gap (5 ms between chunks), slow (50 ms: ~1 s per stream).
+    progress('starting upstreams');
+    const fast = await startUpstream('fast', 0, otherCpu);
+    const gap = await startUpstream('gap', 5, otherCpu);
+    const slow = await startUpstream('slow', 50, otherCpu);
+    upstreams.push(fast, gap, slow);
+
+    const price = { input: 0.15, output: 0.6 };
+    const channel = (name: string, up: Upstream, model: string) => ({
+      name,
+      type: 'openai',
+      baseUrl: up.base,
+      apiKey: 'env:BENCH_UPSTREAM_KEY',
+      models: [model],
+      ...(model === MODEL ? {} : { modelMap: { [model]: MODEL } }),
+    });
+    const config = {
+      channels: [
+        channel('fast', fast, MODEL),
+        channel('gap', gap, 'bench-gap'),
+        channel('slow', slow, 'bench-slow'),
+      ],
+      // A quota, so every request holds and settles it (1e9 USD never runs out).
+      keys: [{ name: 'bench', key: CLIENT_KEY, quota: 1e9, models: ['*'] }],
+      prices: { [MODEL]: price, 'bench-gap': price, 'bench-slow': price },
+    };
+    const configPath = join(tmp, 'relay.config.json');
+    const dataDir = join(tmp, 'data');
+    const logPath = join(tmp, 'relay.log');
+    mkdirSync(dataDir);
+    writeFileSync(configPath, JSON.stringify(config, null, 2));
+
+    // --- Start-up time: the first start creates the SQLite file, the others reopen it.
+    const startups: number[] = [];
+    for (let i = 0; i < STARTS; i++) {
+      progress(`start-up ${i + 1}/${STARTS}`);
+      const r = await startRelay(outdir, configPath, dataDir, logPath, relayCpu, []);
+      startups.push(r.startupMs);
+      await stopChild(r.proc);
+    }
+    results.build = { bundleBytes, buildMs };
+    results.startup = {
+      runsMs: startups,
+      minMs: Math.min(...startups),
+      medianMs: median(startups),
+    };
+    say('## Build and start-up');
+    say();
+    say(
+      table(
+        ['what', 'value'],
+        [
+          [
+            'bundle dist/relay/server.mjs',
+            `${int(bundleBytes)} bytes (${(bundleBytes / 1024 / 1024).toFixed(2)} MiB)`,
+          ],
+          ['esbuild time', `${ms3(buildMs)} ms`],
+          ...startups.map((s, i) => [
+            `start-up ${i + 1} (spawn → /healthz 200)${i === 0 ? ', new DB' : ''}`,
+            `${ms3(s)} ms`,
+          ]),
+          ['start-up best / median', `${ms3(Math.min(...startups))} / ${ms3(median(startups))} ms`],
+        ],
+      ),
+    );
+    say();
+
+    // --- The relay under test.
+    progress('starting the relay');
+    relay = await startRelay(outdir, configPath, dataDir, logPath, relayCpu, RELAY_ARGS);
+    const relayPid = relay.proc.pid!;
+    const rssAfterStart = rssKiB(relayPid);
+    const targets: Target[] = [
+      { name: 'direct', base: fast.base, auth: UPSTREAM_KEY },
+      { name: 'relay', base: relay.base, auth: CLIENT_KEY },
+    ];
+
+    // Sanity: one request of each kind through each target.
+    const check = new Agent({ connections: 2 });
+    for (const t of targets) {
+      const r = await request(`${t.base}/chat/completions`, {
+        method: 'POST',
+        dispatcher: check,
+        headers: { authorization: `Bearer ${t.auth}`, 'content-type': 'application/json' },
+        body: chatBody(MODEL, false),
+        signal: AbortSignal.timeout(10_000),
+      });
+      const text = await r.body.text();
+      if (r.statusCode !== 200 || !text.includes('"choices"')) {
+        throw new Error(`${t.name}: chat answered ${r.statusCode}: ${text.slice(0, 300)}`);
+      }
+      const s = await streamOnce(check, t.base, t.auth, MODEL, false, 10_000);
+      if (!s.ok) throw new Error(`${t.name}: stream failed: ${s.error}`);
+    }
+    await check.close();
+
+    // --- Non-streaming chat with wrk.
+    const jsonBody = chatBody(MODEL, false);
+    for (const t of targets) {
+      progress(`warm-up ${t.name} (wrk ${WARMUP_SECONDS} s)`);
+      await runWrk(otherCpu, `${t.base}/chat/completions`, t.auth, jsonBody, 10, WARMUP_SECONDS);
+    }
+    await sleep(500);
+    const rssIdle = rssKiB(relayPid);
+
+    interface WrkRun {
+      target: string;
+      connections: number;
+      rep: number;
+      rps: number;
+      p50: number;
+      p90: number;
+      p99: number;
+      requests: number;
+      errors: number;
+      non2xx: number;
+      raw: WrkResult;
+    }
+    const wrkRuns: WrkRun[] = [];
+    for (const c of CONNECTIONS) {
+      for (let rep = 1; rep <= REPEATS; rep++) {
+        // Direct and relay back to back, so drift in the machine hits both rows alike.
+        for (const t of targets) {
+          progress(`non-stream ${t.name} c=${c} rep ${rep}`);
+          const w = await runWrk(
+            otherCpu,
+            `${t.base}/chat/completions`,
+            t.auth,
+            jsonBody,
+            c,
+            SECONDS,
+          );
+          const e = w.errors;
+          wrkRuns.push({
+            target: t.name,
+            connections: c,
+            rep,
+            rps: w.requests / (w.duration_us / 1e6),
+            p50: w.latency_us.p50 / 1000,
+            p90: w.latency_us.p90 / 1000,
+            p99: w.latency_us.p99 / 1000,
+            requests: w.requests,
+            errors: e.connect + e.read + e.write + e.timeout,
+            non2xx: w.non2xx,
+            raw: w,
+          });
+        }
+      }
+    }
+    const rssAfterLoad = rssKiB(relayPid);
+
+    say('## Non-streaming chat (wrk, -t1, keep-alive)');
+    say();
+    say(
+      table(
+        [
+          'target',
+          'conns',
+          'rep',
+          'requests',
+          'req/s',
+          'p50 ms',
+          'p90 ms',
+          'p99 ms',
+          'sock errs',
+          'non-2xx',
+        ],
+        wrkRuns.map((r) => [
+          r.target,
+          String(r.connections),
+          String(r.rep),
+          int(r.requests),
+          int(r.rps),
+          ms3(r.p50),
+          ms3(r.p90),
+          ms3(r.p99),
+          String(r.errors),
+          String(r.non2xx),
+        ]),
+      ),
+    );
+    say();
+    const wrkSummary = CONNECTIONS.map((c) => {
+      const pick = (target: string) =>
+        wrkRuns.filter((r) => r.connections === c && r.target === target);
+      const agg = (target: string) => {
+        const rs = pick(target);
+        const m = (k: 'rps' | 'p50' | 'p90' | 'p99') => mean(rs.map((r) => r[k]));
+        const s = (k: 'rps' | 'p50' | 'p90' | 'p99') => spread(rs.map((r) => r[k]));
+        return {
+          rps: m('rps'),
+          p50: m('p50'),
+          p90: m('p90'),
+          p99: m('p99'),
+          spread: { rps: s('rps'), p50: s('p50'), p90: s('p90'), p99: s('p99') },
+        };
+      };
+      const direct = agg('direct');
+      const rel = agg('relay');
+      return {
+        connections: c,
+        direct,
+        relay: rel,
+        relayPctOfDirect: (rel.rps / direct.rps) * 100,
+        addedMs: {
+          p50: rel.p50 - direct.p50,
+          p90: rel.p90 - direct.p90,
+          p99: rel.p99 - direct.p99,
+        },
+      };
+    });
+    say(`Mean of ${REPEATS} repetition(s); spread = (max − min) / mean across repetitions.`);
+    say();
+    say(
+      table(
+        [
+          'conns',
+          'target',
+          'req/s',
+          'p50 ms',
+          'p90 ms',
+          'p99 ms',
+          'spread req/s',
+          'spread p50',
+          'spread p90',
+          'spread p99',
+        ],
+        wrkSummary.flatMap((s) =>
+          (['direct', 'relay'] as const).map((k) => [
+            String(s.connections),
+            k,
+            int(s[k].rps),
+            ms3(s[k].p50),
+            ms3(s[k].p90),
+            ms3(s[k].p99),
+            pc(s[k].spread.rps),
+            pc(s[k].spread.p50),
+            pc(s[k].spread.p90),
+            pc(s[k].spread.p99),
+          ]),
+        ),
+      ),
+    );
+    say();
+    say('Relay vs direct (relay − direct):');
+    say();
+    say(
+      table(
+        ['conns', 'relay req/s % of direct', 'added p50 ms', 'added p90 ms', 'added p99 ms'],
+        wrkSummary.map((s) => [
+          String(s.connections),
+          pc(s.relayPctOfDirect),
+          signed(s.addedMs.p50),
+          signed(s.addedMs.p90),
+          signed(s.addedMs.p99),
+        ]),
+      ),
+    );
+    say();
+    const wrkErrors = wrkRuns.filter((r) => r.errors > 0 || r.non2xx > 0);
+    if (wrkErrors.length > 0) {
+      notes.push(
+        `wrk reported errors or non-2xx in ${wrkErrors.length} run(s): ` +
+          wrkErrors
+            .map(
+              (r) =>
+                `${r.target} c=${r.connections} rep ${r.rep}: ${JSON.stringify(r.raw.errors)} non2xx=${r.non2xx}`,
+            )
+            .join('; '),
+      );
+    }
+    results.nonStreaming = {
+      runs: wrkRuns,
+      summary: wrkSummary,
+    };
+
+    // --- Streaming chat with undici.
+    for (const t of targets) {
+      progress(`warm-up ${t.name} streams (${WARMUP_SECONDS} s)`);
+      await streamLoad(t.base, t.auth, Math.max(...STREAMS), WARMUP_SECONDS);
+    }
+    interface StreamRun extends StreamLoad {
+      target: string;
+      concurrency: number;
+      rep: number;
+      streamsPerSecond: number;
+    }
+    const streamRuns: StreamRun[] = [];
+    for (const c of STREAMS) {
+      for (let rep = 1; rep <= REPEATS; rep++) {
+        for (const t of targets) {
+          progress(`stream ${t.name} c=${c} rep ${rep}`);
+          const r = await streamLoad(t.base, t.auth, c, SECONDS);
+          streamRuns.push({
+            target: t.name,
+            concurrency: c,
+            rep,
+            streamsPerSecond: r.streams / r.seconds,
+            ...r,
+          });
+          if (r.failed > 0) {
+            notes.push(`stream ${t.name} c=${c} rep ${rep}: ${r.failed} failed (${r.firstError})`);
+          }
+        }
+      }
+    }
+    say(`## Streaming chat (undici client, ${CHUNKS} chunks, no gaps upstream)`);
+    say();
+    say('TTFB = first body byte at the client; total = last byte.');
+    say();
+    say(
+      table(
+        [
+          'target',
+          'conc',
+          'rep',
+          'done',
+          'failed',
+          'streams/s',
+          'TTFB p50',
+          'TTFB p99',
+          'total p50',
+          'total p99',
+        ],
+        streamRuns.map((r) => [
+          r.target,
+          String(r.concurrency),
+          String(r.rep),
+          int(r.streams),
+          String(r.failed),
+          int(r.streamsPerSecond),
+          ms3(r.ttfbMs.p50),
+          ms3(r.ttfbMs.p99),
+          ms3(r.totalMs.p50),
+          ms3(r.totalMs.p99),
+        ]),
+      ),
+    );
+    say();
+    const streamSummary = STREAMS.map((c) => {
+      const agg = (target: string) => {
+        const rs = streamRuns.filter((r) => r.concurrency === c && r.target === target);
+        const vals = {
+          sps: rs.map((r) => r.streamsPerSecond),
+          ttfb50: rs.map((r) => r.ttfbMs.p50),
+          ttfb99: rs.map((r) => r.ttfbMs.p99),
+          total50: rs.map((r) => r.totalMs.p50),
+          total99: rs.map((r) => r.totalMs.p99),
+        };
+        return {
+          streamsPerSecond: mean(vals.sps),
+          ttfbP50: mean(vals.ttfb50),
+          ttfbP99: mean(vals.ttfb99),
+          totalP50: mean(vals.total50),
+          totalP99: mean(vals.total99),
+          spread: {
+            streamsPerSecond: spread(vals.sps),
+            ttfbP50: spread(vals.ttfb50),
+            ttfbP99: spread(vals.ttfb99),
+            totalP50: spread(vals.total50),
+            totalP99: spread(vals.total99),
+          },
+        };
+      };
+      const direct = agg('direct');
+      const rel = agg('relay');
+      return {
+        concurrency: c,
+        direct,
+        relay: rel,
+        relayPctOfDirect: (rel.streamsPerSecond / direct.streamsPerSecond) * 100,
+        addedMs: {
+          ttfbP50: rel.ttfbP50 - direct.ttfbP50,
+          ttfbP99: rel.ttfbP99 - direct.ttfbP99,
+          totalP50: rel.totalP50 - direct.totalP50,
+          totalP99: rel.totalP99 - direct.totalP99,
+        },
+      };
+    });
+    say(`Mean of ${REPEATS} repetition(s), spread in brackets:`);
+    say();
+    say(
+      table(
+        [
+          'streams',
+          'target',
+          'streams/s',
+          'TTFB p50 ms',
+          'TTFB p99 ms',
+          'total p50 ms',
+          'total p99 ms',
+        ],
+        streamSummary.flatMap((s) =>
+          (['direct', 'relay'] as const).map((k) => {
+            const a = s[k];
+            const w = (v: number, sp: number) => `${ms3(v)} (${pc(sp)})`;
+            return [
+              String(s.concurrency),
+              k,
+              `${int(a.streamsPerSecond)} (${pc(a.spread.streamsPerSecond)})`,
+              w(a.ttfbP50, a.spread.ttfbP50),
+              w(a.ttfbP99, a.spread.ttfbP99),
+              w(a.totalP50, a.spread.totalP50),
+              w(a.totalP99, a.spread.totalP99),
+            ];
+          }),
+        ),
+      ),
+    );
+    say();
+    say(
+      table(
+        [
+          'streams',
+          'relay streams/s % of direct',
+          'added TTFB p50',
+          'added TTFB p99',
+          'added total p50',
+          'added total p99',
+        ],
+        streamSummary.map((s) => [
+          String(s.concurrency),
+          pc(s.relayPctOfDirect),
+          signed(s.addedMs.ttfbP50),
+          signed(s.addedMs.ttfbP99),
+          signed(s.addedMs.totalP50),
+          signed(s.addedMs.totalP99),
+        ]),
+      ),
+    );
+    say();
+    results.streaming = { runs: streamRuns, summary: streamSummary };
+
+    // --- Chunk forwarding: 20 chunks 5 ms apart; does each reach the client on its own?
+    progress('chunk forwarding check');
+    const fwd = new Agent({ connections: 1 });
+    const forwarding: Record<string, unknown> = {};
+    say(`## Chunk forwarding (${CHUNKS} content chunks sent 5 ms apart)`);
+    say();
+    const fwdRows: string[][] = [];
+    for (const t of [
+      { name: 'direct', base: gap.base, auth: UPSTREAM_KEY, model: MODEL },
+      { name: 'relay', base: relay.base, auth: CLIENT_KEY, model: 'bench-gap' },
+    ]) {
+      const s = await streamOnce(fwd, t.base, t.auth, t.model, true, 10_000);
+      // Re-split the body per read to see which reads carried content tokens.
+      let offset = 0;
+      const contentReads: number[] = [];
+      for (const [at, len] of s.reads) {
+        const piece = s.text.slice(offset, offset + len);
+        offset += len;
+        if (/"content":"tok\d+ "/.test(piece)) contentReads.push(at);
+      }
+      const contentChunks = (s.text.match(/"content":"tok\d+ "/g) ?? []).length;
+      const overMs = contentReads.length > 0 ? contentReads.at(-1)! - contentReads[0]! : 0;
+      const pass = s.ok && contentChunks === CHUNKS && contentReads.length >= CHUNKS * 0.9;
+      const line =
+        `${contentChunks} content chunks arrived in ${contentReads.length} separate reads ` +
+        `spread over ${overMs.toFixed(1)} ms (${s.reads.length} reads in all)`;
+      fwdRows.push([t.name, line, pass ? 'PASS' : 'FAIL']);
+      forwarding[t.name] = {
+        ok: s.ok,
+        error: s.error,
+        contentChunks,
+        contentReads: contentReads.length,
+        reads: s.reads.length,
+        spreadMs: overMs,
+        readTimesMs: s.reads.map(([at]) => at),
+        pass,
+      };
+    }
+    await fwd.close();
+    say(table(['target', 'result', 'expect ~20 reads'], fwdRows));
+    say();
+    results.chunkForwarding = forwarding;
+
+    // --- Many open streams: RSS under 1,000 concurrent streams (~1.1 s each upstream).
+    progress(`${OPEN_STREAMS} concurrent streams through the relay`);
+    const relayBase = relay.base;
+    const canCount = existsSync('/proc/net/tcp');
+    const many = new Agent({ connections: OPEN_STREAMS + 10, keepAliveTimeout: 10_000 });
+    let peakRss = rssKiB(relayPid);
+    let peakUpstreamConns = 0;
+    let tick = 0;
+    const sampler = setInterval(() => {
+      peakRss = Math.max(peakRss, rssKiB(relayPid));
+      if (tick++ % 4 === 0) {
+        const n = connectionsTo(slow.port);
+        if (Number.isFinite(n)) peakUpstreamConns = Math.max(peakUpstreamConns, n);
+      }
+    }, 50);
+    const t0 = performance.now();
+    const samples = await Promise.all(
+      Array.from({ length: OPEN_STREAMS }, () =>
+        streamOnce(many, relayBase, CLIENT_KEY, 'bench-slow', false, 120_000),
+      ),
+    );
+    const wallMs = performance.now() - t0;
+    clearInterval(sampler);
+    peakRss = Math.max(peakRss, rssKiB(relayPid));
+    await many.close();
+    const completed = samples.filter((s) => s.ok);
+    const dropped = samples.length - completed.length;
+    const totals = completed.map((s) => s.totalMs).sort((a, b) => a - b);
+    const ttfbs = completed.map((s) => s.ttfbMs).sort((a, b) => a - b);
+    const errorKinds = new Map<string, number>();
+    for (const s of samples.filter((x) => !x.ok)) {
+      const k = (s.error ?? 'unknown').slice(0, 120);
+      errorKinds.set(k, (errorKinds.get(k) ?? 0) + 1);
+    }
+    await sleep(500);
+    const rssAfterStreams = rssKiB(relayPid);
+    const queued = canCount && peakUpstreamConns < OPEN_STREAMS;
+
+    say(`## Relay memory (RSS) and ${OPEN_STREAMS} concurrent open streams`);
+    say();
+    say(
+      table(
+        ['what', 'value'],
+        [
+          ['RSS after start-up', mb(rssAfterStart)],
+          ['RSS idle after warm-up', mb(rssIdle)],
+          ['RSS after the non-streaming runs', mb(rssAfterLoad)],
+          [`RSS peak, ${OPEN_STREAMS} concurrent streams (sampled every 50 ms)`, mb(peakRss)],
+          ['RSS 0.5 s after they ended', mb(rssAfterStreams)],
+          [
+            'streams completed with [DONE]',
+            `${completed.length} of ${OPEN_STREAMS} (${dropped} dropped)`,
+          ],
+          [
+            'wall time for all streams',
+            `${ms3(wallMs)} ms (one stream alone: ~${(CHUNKS + 2) * 50} ms upstream)`,
+          ],
+          ['client TTFB p50 / p99', `${ms3(pct(ttfbs, 50))} / ${ms3(pct(ttfbs, 99))} ms`],
+          ['client total p50 / p99', `${ms3(pct(totals, 50))} / ${ms3(pct(totals, 99))} ms`],
+          [
+            'peak relay → upstream connections',
+            canCount ? String(peakUpstreamConns) : 'n/a (no /proc/net/tcp)',
+          ],
+        ],
+      ),
+    );
+    say();
+    if (queued) {
+      const line =
+        `The relay held at most ${peakUpstreamConns} upstream connections, so the other streams ` +
+        `queued in the relay (its undici Agent allows 64 connections per origin and the relay ` +
+        `config has no setting for it).`;
+      say(line);
+      say();
+    }
+    if (dropped > 0) {
+      notes.push(
+        `${dropped} of ${OPEN_STREAMS} open streams did not complete: ` +
+          [...errorKinds].map(([k, n]) => `${n}× ${k}`).join('; '),
+      );
+    }
+    results.openStreams = {
+      count: OPEN_STREAMS,
+      completed: completed.length,
+      dropped,
+      errors: Object.fromEntries(errorKinds),
+      wallMs,
+      ttfbMs: { p50: pct(ttfbs, 50), p99: pct(ttfbs, 99) },
+      totalMs: { p50: pct(totals, 50), p99: pct(totals, 99) },
+      peakUpstreamConnections: peakUpstreamConns,
+    };
+    results.rssKiB = {
+      afterStart: rssAfterStart,
+      idle: rssIdle,
+      afterNonStreaming: rssAfterLoad,
+      peakOpenStreams: peakRss,
+      afterOpenStreams: rssAfterStreams,
+    };
+
+    // --- The relay's own log: one line per request; warnings and errors are worth a look.
+    await stopChild(relay.proc);
+    const log = readFileSync(logPath, 'utf8');
+    const levels = new Map<number, number>();
+    for (const m of log.matchAll(/"level":(\d+)/g)) {
+      const l = Number(m[1]);
+      levels.set(l, (levels.get(l) ?? 0) + 1);
+    }
+    const warn = levels.get(40) ?? 0;
+    const error = (levels.get(50) ?? 0) + (levels.get(60) ?? 0);
+    const logBytes = statSync(logPath).size;
+    const logLines = log.split('\n').length - 1;
+    results.relayLog = { bytes: logBytes, lines: logLines, warn, error };
+    if (warn + error > 0) {
+      const sample = log
+        .split('\n')
+        .filter((l) => /"level":(4|5|6)\d/.test(l))
+        .slice(0, 3)
+        .map((l) => l.slice(0, 300));
+      notes.push(
+        `relay log has ${warn} warn and ${error} error lines, e.g.:\n${sample.join('\n')}`,
+      );
+    }
+
+    say('## Notes');
+    say();
+    say(
+      `- relay log: ${int(logLines)} lines, ${int(logBytes)} bytes (${int(logBytes / logLines)} per line), ` +
+        `${warn} warn, ${error} error`,
+    );
+    const loadEnd = Number(os.loadavg()[0]!.toFixed(2));
+    results.loadAverageAtEnd = loadEnd;
+    say(`- load average (1 min) at the end: ${loadEnd}`);
+    for (const n of notes) say(`- ${n}`);
+    results.notes = notes;
+  } finally {
+    progress('stopping processes');
+    if (relay) await stopChild(relay.proc);
+    await Promise.all(upstreams.map((u) => stopChild(u.proc)));
+    for (const c of children) await stopChild(c);
+    rmSync(tmp, { recursive: true, force: true });
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+
+  const totalS = (performance.now() - began) / 1000;
+  results.totalSeconds = totalS;
+  const dir = join(BENCH_DIR, 'results');
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `${info.date.replace(/:/g, '-')}.json`);
+  writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+  say();
+  say(`Total ${totalS.toFixed(1)} s. Full results: ${relative(REPO_ROOT, file)}`);
+}
+
+await main();
