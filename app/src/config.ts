@@ -93,6 +93,11 @@ const serverSchema = z
     clientStallMs: z.number().int().positive().default(120_000),
     /** How long SIGTERM waits for in-flight requests and streams. */
     shutdownGraceMs: z.number().int().positive().default(30_000),
+    /**
+     * Open connections per upstream origin. Each stream holds one for its whole length, so
+     * this caps concurrent streams to one provider; requests past it wait for a free one.
+     */
+    upstreamConnections: z.number().int().positive().default(1024),
   })
   .strict();
 

@@ -31,7 +31,9 @@ export function resolveRuntime(deps: AppDeps): RelayRuntime {
     logger: deps.logger,
     clock,
     breaker: deps.breaker ?? new BreakerRegistry(clock),
-    upstream: deps.upstream ?? createUpstreamClient(),
+    upstream:
+      deps.upstream ??
+      createUpstreamClient({ connectionsPerOrigin: deps.config.server.upstreamConnections }),
     random: deps.random ?? Math.random,
     ...(deps.imageStore && { imageStore: deps.imageStore }),
     ...(deps.inflight && { inflight: deps.inflight }),

@@ -56,7 +56,9 @@ export async function startRelay(options: StartOptions = {}): Promise<RunningRel
   const dataDir = env.RELAY_DATA_DIR || './data';
   const store = new SqliteStore({ path: join(dataDir, 'relay.db'), releaseStaleHolds: true });
   syncConfigKeys(config, store);
-  const upstream = createUpstreamClient();
+  const upstream = createUpstreamClient({
+    connectionsPerOrigin: config.server.upstreamConnections,
+  });
   const inflight = createInflightTracker();
   const port = options.port ?? Number(env.PORT || 8787);
   const imageStore = createImageStore(config.images, {
