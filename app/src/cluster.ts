@@ -173,13 +173,11 @@ export async function runWorker(
   start: (input: RelayConfigInput, workerId: number) => Promise<WorkerRelay>,
 ): Promise<void> {
   const workerId = cluster.worker?.id ?? 0;
-  let relay: WorkerRelay | undefined;
-  let stopSignal: NodeJS.Signals | undefined;
+  const running: { relay?: WorkerRelay } = {};
   const stop = (signal: NodeJS.Signals): void => {
-    stopSignal ??= signal;
-    // Before the relay is up there is nothing to drain.
-    if (!relay) return process.exit(0);
-    relay.shutdown(signal).then(
+    // Still starting: nothing in flight, nothing to drain.
+    if (!running.relay) return process.exit(0);
+    running.relay.shutdown(signal).then(
       () => process.exit(0),
       () => process.exit(1),
     );
@@ -196,6 +194,5 @@ export async function runWorker(
     process.on('message', onMessage);
     process.send!({ type: 'relay:config?' } satisfies ConfigRequest);
   });
-  relay = await start(input, workerId);
-  if (stopSignal) stop(stopSignal);
+  running.relay = await start(input, workerId);
 }
