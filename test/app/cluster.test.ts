@@ -3,6 +3,8 @@
  * workers sharing the port, against a loopback upstream. Quota and rate limits are one budget
  * for the whole relay, not one per worker, and a worker that dies is replaced.
  */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SqliteStore } from '../../app/src/store/sqlite.ts';
@@ -169,5 +171,27 @@ describe('a relay with two workers', () => {
       .at(-1)!;
     expect(replacement.worker).toBe(3);
     expect(replacement.pid).not.toBe(victim.pid);
+  });
+});
+
+describe('a cluster whose workers keep dying', () => {
+  it('restarts them with backoff a bounded number of times, then gives up with exit code 1', async () => {
+    const script = join(import.meta.dirname, '../fixtures/crashing-cluster.ts');
+    const proc = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let stdout = '';
+    proc.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
+    const timer = setTimeout(() => proc.kill('SIGKILL'), 10_000);
+    const [code] = (await once(proc, 'exit')) as [number | null];
+    clearTimeout(timer);
+    const lines = stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { msg: string; restartInMs?: number });
+    expect(code, stdout).toBe(1);
+    const restarts = lines.filter((l) => l.msg === 'worker died unexpectedly; restarting it');
+    // maxCrashes: 3 restarts, doubling from 10 ms; the fourth death inside the window ends it.
+    expect(restarts.map((l) => l.restartInMs)).toEqual([10, 20, 40]);
+    expect(lines.filter((l) => l.msg === 'workers keep crashing: giving up')).toHaveLength(1);
+    expect(lines.at(-1)?.msg).toBe('all workers stopped');
   });
 });
