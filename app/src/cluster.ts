@@ -121,7 +121,8 @@ export function runPrimary(options: PrimaryOptions): Promise<number> {
     clearTimeout(deadline);
     for (const t of restarts) clearTimeout(t);
     logger.info({ reason: stopping, failed }, 'all workers stopped');
-    finish(failed ? 1 : 0);
+    // The caller exits right after: the last lines must be out of pino's buffer first.
+    logger.flush(() => finish(failed ? 1 : 0));
   };
 
   const kill = (why: string): void => {
