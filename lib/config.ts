@@ -46,6 +46,7 @@ export const CONTEXT_EXAMPLES: Readonly<Record<string, string>> = {
   logRetentionDays: '-c logRetentionDays=30',
   ssmPrefix: '-c ssmPrefix=/llm-relay',
   relayConfigFile: '-c relayConfigFile=relay.deploy.json',
+  relayWorkers: '-c relayWorkers=2 (or auto: one per vCPU)',
   relayConfig:
     '"relayConfig": {"channels": [{"name": "deepseek", "type": "openai", "baseUrl": "https://api.deepseek.com/v1", "apiKey": "env:DEEPSEEK_API_KEY", "models": ["deepseek-chat"]}]} in cdk.context.json',
   alarmEmail: '-c alarmEmail=ops@example.com',
@@ -82,6 +83,8 @@ const stringList = (value: unknown): unknown => {
 };
 
 const optionalString = (value: unknown): unknown => (value === '' ? undefined : value);
+
+const WORKERS_MESSAGE = 'must be a whole number from 1 to 256 or "auto"';
 
 const intIn = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
@@ -185,6 +188,23 @@ const contextSchema = z
       .default('/llm-relay'),
     relayConfigFile: z.preprocess(optionalString, z.string().optional()),
     relayConfig: z.preprocess(jsonish, relayConfigSchema.optional()),
+    /** The relay's server.workers; unset leaves the relay config's own (default 1). */
+    relayWorkers: z.preprocess(
+      optionalString,
+      z
+        .union(
+          [
+            z.literal('auto'),
+            z.coerce
+              .number(WORKERS_MESSAGE)
+              .int(WORKERS_MESSAGE)
+              .min(1, WORKERS_MESSAGE)
+              .max(256, WORKERS_MESSAGE),
+          ],
+          WORKERS_MESSAGE,
+        )
+        .optional(),
+    ),
     alarmEmail: z.preprocess(optionalString, z.email('must be an email address').optional()),
     idleAlarmHours: intIn(0, 24).default(24),
     githubRepo: z.preprocess(
@@ -314,6 +334,9 @@ export function readDeployConfig(
 
   let relayConfig: RelayConfigInput = c.relayConfig ?? {};
   if (c.relayConfigFile) relayConfig = loadRelayConfigFile(resolve(cwd, c.relayConfigFile));
+  if (c.relayWorkers !== undefined) {
+    relayConfig = { ...relayConfig, server: { ...relayConfig.server, workers: c.relayWorkers } };
+  }
 
   const instanceArch = c.instanceArch ?? inferArch(c.instanceType);
   if (instanceArch !== inferArch(c.instanceType)) {

@@ -66,7 +66,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   api.use(bodyLimit(config.server.bodyLimitBytes));
   api.use(auth(rt.store, now));
   api.use(usageRow(rt.store, logger, now));
-  api.use(rateLimit(now));
+  api.use(rateLimit(now, deps.rateWindows));
   api.route('/', openAiRoutes(rt));
   api.route('/', audioRoutes(rt));
   if (deps.imageStore) api.route('/', imageRoutes(rt, deps.imageStore));

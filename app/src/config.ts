@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { imagesConfigSchema } from './images/config.ts';
 import type { ImagesConfig } from './images/config.ts';
@@ -69,6 +70,18 @@ const priceSchema = z
   })
   .strict();
 
+/** More would be a typo, not a machine: each worker is a whole Node process. */
+const MAX_WORKERS = 256;
+
+/** Relay processes sharing the port: a count, or "auto" for one per available CPU. */
+const workersSchema = z.union([z.number().int().positive().max(MAX_WORKERS), z.literal('auto')]);
+
+/** RELAY_WORKERS arrives as text: the same values as the file's `server.workers`. */
+const workersEnvSchema = z.union([
+  z.literal('auto'),
+  z.coerce.number().int().positive().max(MAX_WORKERS),
+]);
+
 const serverSchema = z
   .object({
     /** Requests (other than /healthz) must carry it in `x-origin-secret` when set. */
@@ -98,6 +111,8 @@ const serverSchema = z
      * this caps concurrent streams to one provider; requests past it wait for a free one.
      */
     upstreamConnections: z.number().int().positive().default(1024),
+    /** 1 = one process (the default); more = a cluster primary forking that many workers. */
+    workers: workersSchema.default(1),
   })
   .strict();
 
@@ -138,7 +153,11 @@ export type RawRelayConfig = z.infer<typeof relayConfigSchema>;
 export type ChannelConfig = z.infer<typeof channelSchema>;
 export type KeyConfig = z.infer<typeof keySchema>;
 export type Price = z.infer<typeof priceSchema>;
-export type ServerConfig = z.infer<typeof serverSchema> & { originSecret?: string };
+/** `workers` is resolved to a count ("auto" and RELAY_WORKERS applied). */
+export type ServerConfig = Omit<z.infer<typeof serverSchema>, 'workers'> & {
+  originSecret?: string;
+  workers: number;
+};
 
 /** The config after secrets were resolved and defaults applied: what the app runs on. */
 export interface RelayConfig {
@@ -180,6 +199,7 @@ export function parseRelayConfig(input: unknown, env: Env, source = 'config'): R
   });
   const server: ServerConfig = {
     ...cfg.server,
+    workers: workerCount(cfg.server.workers, env.RELAY_WORKERS),
     ...(cfg.server.originSecret !== undefined && {
       originSecret: headerSafe(
         resolveSecret(cfg.server.originSecret, env, 'server.originSecret'),
@@ -195,6 +215,21 @@ export function parseRelayConfig(input: unknown, env: Env, source = 'config'): R
     return { ...k, key };
   });
   return { server, channels, keys, prices: cfg.prices, images: cfg.images };
+}
+
+/** RELAY_WORKERS, when set, wins over the file, so one config serves a laptop and a big host. */
+function workerCount(fromFile: number | 'auto', fromEnv: string | undefined): number {
+  let value = fromFile;
+  if (fromEnv !== undefined && fromEnv.trim() !== '') {
+    const parsed = workersEnvSchema.safeParse(fromEnv.trim());
+    if (!parsed.success) {
+      throw new ConfigError(
+        `RELAY_WORKERS: must be a positive integer up to ${MAX_WORKERS} or "auto" (got "${fromEnv}")`,
+      );
+    }
+    value = parsed.data;
+  }
+  return value === 'auto' ? availableParallelism() : value;
 }
 
 /** A value that would break an HTTP header; the message names the setting, never the value. */
@@ -235,19 +270,28 @@ export function channelsFromEnv(env: Env): ChannelConfig[] {
     );
 }
 
+/** The config file's JSON, before validation, and where it came from (for error messages). */
+export interface RelayConfigInput {
+  readonly json: unknown;
+  readonly source: string;
+}
+
 /** Reads RELAY_CONFIG (default ./relay.config.json); a missing default file means "all defaults". */
-export function loadRelayConfig(env: Env): RelayConfig {
+export function readRelayConfigInput(env: Env): RelayConfigInput {
   const explicit = env.RELAY_CONFIG;
   const path = explicit || './relay.config.json';
   if (!existsSync(path)) {
     if (explicit) throw new ConfigError(`RELAY_CONFIG points at ${path}, which does not exist`);
-    return parseRelayConfig({}, env, '(defaults)');
+    return { json: {}, source: '(defaults)' };
   }
-  let json: unknown;
   try {
-    json = JSON.parse(readFileSync(path, 'utf8'));
+    return { json: JSON.parse(readFileSync(path, 'utf8')) as unknown, source: path };
   } catch (err) {
     throw new ConfigError(`${path} is not valid JSON: ${(err as Error).message}`);
   }
-  return parseRelayConfig(json, env, path);
+}
+
+export function loadRelayConfig(env: Env): RelayConfig {
+  const { json, source } = readRelayConfigInput(env);
+  return parseRelayConfig(json, env, source);
 }

@@ -20,6 +20,7 @@ export interface RelayRuntime {
   readonly random: () => number;
   readonly imageStore?: ImageStore;
   readonly inflight?: InflightTracker;
+  readonly workerId?: number;
 }
 
 /** No I/O: an undici pool and a breaker registry open nothing until first used. */
@@ -37,5 +38,6 @@ export function resolveRuntime(deps: AppDeps): RelayRuntime {
     random: deps.random ?? Math.random,
     ...(deps.imageStore && { imageStore: deps.imageStore }),
     ...(deps.inflight && { inflight: deps.inflight }),
+    ...(deps.workerId !== undefined && { workerId: deps.workerId }),
   };
 }

@@ -1,14 +1,17 @@
+import cluster from 'node:cluster';
 import { join } from 'node:path';
 import { serve } from '@hono/node-server';
 import type { ServerType } from '@hono/node-server';
 import { createApp } from './app.ts';
-import { ConfigError, loadRelayConfig } from './config.ts';
+import { runPrimary, runWorker } from './cluster.ts';
+import { ConfigError, loadRelayConfig, parseRelayConfig, readRelayConfigInput } from './config.ts';
 import type { RelayConfig } from './config.ts';
 import { createLogger } from './logger.ts';
 import type { Logger } from './logger.ts';
 import { createUpstreamClient } from './routing/upstream-client.ts';
 import { SqliteStore } from './store/sqlite.ts';
 import { createInflightTracker } from './inflight.ts';
+import { SqliteRateWindows } from './ratelimit/sqlite.ts';
 import { createImageStore } from './images/index.ts';
 import { parseExpiry } from './cli/parse.ts';
 
@@ -25,6 +28,14 @@ export interface StartOptions {
   /** Port 0 picks a free one (tests). */
   readonly port?: number;
   readonly host?: string;
+  /** Already loaded and validated (a cluster worker gets it from the primary). */
+  readonly config?: RelayConfig;
+  /**
+   * Set in a cluster worker. The primary already released stale holds and synced the config's
+   * keys (a restarted worker doing either would wipe the live holds of the others); rate
+   * windows are shared through the database; log lines carry `worker`.
+   */
+  readonly workerId?: number;
 }
 
 /** Upserts the config file's keys; only their hashes reach the store. */
@@ -42,20 +53,45 @@ function syncConfigKeys(config: RelayConfig, store: SqliteStore): void {
   }
 }
 
+/** Provider keys, extra headers and the origin secret: what the logger blanks out of errors. */
+function secretsOf(config: RelayConfig): string[] {
+  return [
+    ...config.channels.map((c) => c.apiKey),
+    ...config.channels.flatMap((c) => Object.values(c.headers)),
+    ...(config.server.originSecret ? [config.server.originSecret] : []),
+  ];
+}
+
+const dbPath = (dataDir: string) => join(dataDir, 'relay.db');
+
+/**
+ * What a start does once, before any request: schema and migrations, dropping quota holds a
+ * previous run left, the config file's keys. The cluster primary runs it before forking.
+ */
+export function prepareStore(config: RelayConfig, dataDir: string): void {
+  const store = new SqliteStore({ path: dbPath(dataDir), releaseStaleHolds: true });
+  try {
+    syncConfigKeys(config, store);
+  } finally {
+    store.close();
+  }
+  // Its table too, so that workers starting together do not all race to create it.
+  new SqliteRateWindows({ path: dbPath(dataDir) }).close();
+}
+
 export async function startRelay(options: StartOptions = {}): Promise<RunningRelay> {
   const env = options.env ?? process.env;
   const secrets: string[] = [];
-  const logger =
+  const baseLogger =
     options.logger ?? createLogger({ level: env.LOG_LEVEL || 'info', secrets: () => secrets });
-  const config = loadRelayConfig(env);
-  secrets.push(
-    ...config.channels.map((c) => c.apiKey),
-    ...config.channels.flatMap((c) => Object.values(c.headers)),
-  );
-  if (config.server.originSecret) secrets.push(config.server.originSecret);
+  const inWorker = options.workerId !== undefined;
+  const logger = inWorker ? baseLogger.child({ worker: options.workerId }) : baseLogger;
+  const config = options.config ?? loadRelayConfig(env);
+  secrets.push(...secretsOf(config));
   const dataDir = env.RELAY_DATA_DIR || './data';
-  const store = new SqliteStore({ path: join(dataDir, 'relay.db'), releaseStaleHolds: true });
-  syncConfigKeys(config, store);
+  const store = new SqliteStore({ path: dbPath(dataDir), releaseStaleHolds: !inWorker });
+  if (!inWorker) syncConfigKeys(config, store);
+  const rateWindows = inWorker ? new SqliteRateWindows({ path: dbPath(dataDir) }) : undefined;
   const upstream = createUpstreamClient({
     connectionsPerOrigin: config.server.upstreamConnections,
   });
@@ -66,7 +102,16 @@ export async function startRelay(options: StartOptions = {}): Promise<RunningRel
     // Without a configured public URL, images are served by this relay on this host.
     publicBaseUrl: config.server.publicBaseUrl ?? `http://localhost:${port}`,
   });
-  const app = createApp({ config, store, logger, upstream, inflight, imageStore });
+  const app = createApp({
+    config,
+    store,
+    logger,
+    upstream,
+    inflight,
+    imageStore,
+    ...(rateWindows && { rateWindows }),
+    ...(options.workerId !== undefined && { workerId: options.workerId }),
+  });
 
   const server = await new Promise<ServerType>((resolve) => {
     const s = serve(
@@ -120,23 +165,49 @@ export async function startRelay(options: StartOptions = {}): Promise<RunningRel
       await closed;
       await upstream.close();
       store.close();
+      rateWindows?.close();
       logger.info('stopped');
     })());
   return { server, port: actualPort, shutdown };
 }
 
-const isMain = process.argv[1] !== undefined && import.meta.filename === process.argv[1];
-if (isMain) {
+/** One process, as before `server.workers` existed: it serves, and drains on SIGTERM/SIGINT. */
+async function runSingle(config: RelayConfig): Promise<void> {
+  const relay = await startRelay({ config });
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.once(signal, () => {
+      relay.shutdown(signal).then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
+    });
+  }
+}
+
+async function main(): Promise<void> {
+  const env = process.env;
+  if (cluster.isWorker) {
+    // The primary validated this input already; parsing it here applies defaults and env: secrets.
+    return runWorker((input, workerId) =>
+      startRelay({ config: parseRelayConfig(input.json, env, input.source), workerId }),
+    );
+  }
   try {
-    const relay = await startRelay();
-    for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-      process.once(signal, () => {
-        relay.shutdown(signal).then(
-          () => process.exit(0),
-          () => process.exit(1),
-        );
-      });
-    }
+    const input = readRelayConfigInput(env);
+    const config = parseRelayConfig(input.json, env, input.source);
+    if (config.server.workers <= 1) return await runSingle(config);
+    const secrets = secretsOf(config);
+    const logger = createLogger({ level: env.LOG_LEVEL || 'info', secrets: () => secrets }).child({
+      role: 'primary',
+    });
+    prepareStore(config, env.RELAY_DATA_DIR || './data');
+    const code = await runPrimary({
+      workers: config.server.workers,
+      input,
+      logger,
+      shutdownGraceMs: config.server.shutdownGraceMs,
+    });
+    process.exit(code);
   } catch (err) {
     if (err instanceof ConfigError) {
       console.error(err.message);
@@ -145,3 +216,6 @@ if (isMain) {
     throw err;
   }
 }
+
+const isMain = process.argv[1] !== undefined && import.meta.filename === process.argv[1];
+if (isMain) await main();

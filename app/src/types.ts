@@ -4,6 +4,7 @@ import type { KeyRecord, Store, UsageSource } from './store/types.ts';
 import type { ImageStore } from './images/index.ts';
 import type { BreakerRegistry } from './routing/breaker.ts';
 import type { Clock } from './routing/clock.ts';
+import type { RateWindows } from './ratelimit/window.ts';
 import type { UpstreamClient } from './routing/upstream-client.ts';
 
 /** Everything the app needs from the outside world, handed in so tests can use real, local parts. */
@@ -22,6 +23,10 @@ export interface AppDeps {
   readonly breaker?: BreakerRegistry;
   /** Tracks in-flight requests (streams included) for graceful shutdown. */
   readonly inflight?: InflightTracker;
+  /** Per-key rpm counters; in this process's memory unless given (cluster workers share theirs). */
+  readonly rateWindows?: RateWindows;
+  /** The cluster worker id, when this app runs in one; shown to operators on /healthz. */
+  readonly workerId?: number;
 }
 
 /** What the access log and the usage row say about one request; filled in as it goes. */

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, parseRelayConfig } from '../../app/src/config.ts';
 
@@ -94,5 +95,34 @@ describe('relay config', () => {
     const env = { SHORT_KEY: 'tiny' };
     expect(() => parseRelayConfig(input, env)).toThrow(ConfigError);
     expect(() => parseRelayConfig(input, env)).toThrow(needle);
+  });
+
+  describe('server.workers', () => {
+    it('is one process unless asked: a count, or "auto" for every available CPU', () => {
+      expect(parseRelayConfig({}, {}).server.workers).toBe(1);
+      expect(parseRelayConfig({ server: { workers: 3 } }, {}).server.workers).toBe(3);
+      expect(parseRelayConfig({ server: { workers: 'auto' } }, {}).server.workers).toBe(
+        availableParallelism(),
+      );
+    });
+
+    it('RELAY_WORKERS overrides the file with the same values; an empty one is unset', () => {
+      const file = { server: { workers: 3 } };
+      expect(parseRelayConfig(file, { RELAY_WORKERS: '2' }).server.workers).toBe(2);
+      expect(parseRelayConfig(file, { RELAY_WORKERS: 'auto' }).server.workers).toBe(
+        availableParallelism(),
+      );
+      expect(parseRelayConfig(file, { RELAY_WORKERS: '' }).server.workers).toBe(3);
+    });
+
+    it.each([0, -1, 1.5, 'all', '2', 1000])('rejects server.workers = %j, naming it', (workers) => {
+      expect(() => parseRelayConfig({ server: { workers } }, {})).toThrow(ConfigError);
+      expect(() => parseRelayConfig({ server: { workers } }, {})).toThrow('server.workers');
+    });
+
+    it.each(['0', 'many', '1.5', '-2', '1000'])('rejects RELAY_WORKERS=%s, naming it', (value) => {
+      expect(() => parseRelayConfig({}, { RELAY_WORKERS: value })).toThrow(ConfigError);
+      expect(() => parseRelayConfig({}, { RELAY_WORKERS: value })).toThrow('RELAY_WORKERS');
+    });
   });
 });

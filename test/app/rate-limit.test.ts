@@ -1,8 +1,14 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../app/src/app.ts';
 import { parseRelayConfig } from '../../app/src/config.ts';
 import { createLogger } from '../../app/src/logger.ts';
+import { SqliteRateWindows } from '../../app/src/ratelimit/sqlite.ts';
+import { memoryRateWindows } from '../../app/src/ratelimit/window.ts';
+import type { RateWindows } from '../../app/src/ratelimit/window.ts';
 import { SqliteStore } from '../../app/src/store/sqlite.ts';
 import { ManualClock } from '../fixtures/manual-clock.ts';
 import { startOpenAiUpstream } from '../fixtures/openai-upstream.ts';
@@ -11,11 +17,20 @@ import type { FakeUpstream } from '../fixtures/openai-upstream.ts';
 const LIMITED = 'sk-limited-0123456789abcdef';
 const FREE = 'sk-free-0123456789abcdefgh';
 
-describe('requests per minute per key', () => {
+const tempDb = () => join(mkdtempSync(join(tmpdir(), 'rate-windows-')), 'relay.db');
+
+/** The same rules whether the counters live in memory or in the SQLite file cluster workers share. */
+const WINDOWS: [string, () => RateWindows][] = [
+  ['in memory (one process)', () => memoryRateWindows()],
+  ['shared in SQLite (cluster workers)', () => new SqliteRateWindows({ path: tempDb() })],
+];
+
+describe.each(WINDOWS)('requests per minute per key, counted %s', (_name, makeWindows) => {
   let upstream: FakeUpstream;
   let store: SqliteStore;
   let clock: ManualClock;
   let app: ReturnType<typeof createApp>;
+  let windows: RateWindows;
 
   beforeAll(async () => {
     upstream = await startOpenAiUpstream({ apiKey: 'up' });
@@ -28,9 +43,11 @@ describe('requests per minute per key', () => {
       {},
     );
     const logger = createLogger({ destination: new Writable({ write: (_c, _e, cb) => cb() }) });
-    app = createApp({ config, store, logger, clock });
+    windows = makeWindows();
+    app = createApp({ config, store, logger, clock, rateWindows: windows });
   });
   afterAll(async () => {
+    windows?.close?.();
     store?.close();
     await upstream?.close();
   });
@@ -88,5 +105,29 @@ describe('requests per minute per key', () => {
     expect((await chat(burst)).status).toBe(429);
     await clock.advance(1500);
     expect((await chat(burst)).status).toBe(200);
+  });
+});
+
+describe('rate windows shared through one SQLite file', () => {
+  it('two connections (as two workers hold) admit exactly rpm between them, and agree on the wait', () => {
+    const path = tempDb();
+    const a = new SqliteRateWindows({ path });
+    const b = new SqliteRateWindows({ path });
+    try {
+      const t = 1_000_000;
+      const admitted = Array.from({ length: 12 }, (_, i) => (i % 2 ? a : b).hit(7, 5, t + i));
+      expect(admitted.filter((x) => x.admitted)).toHaveLength(5);
+      const refusedA = a.hit(7, 5, t + 20);
+      const refusedB = b.hit(7, 5, t + 20);
+      expect(refusedA).toMatchObject({ admitted: false });
+      expect(refusedB.waitMs).toBe(refusedA.waitMs);
+      // Another key has its own window.
+      expect(a.hit(8, 5, t + 20).admitted).toBe(true);
+      // A minute later, with the previous minute weighing almost nothing, the next one fits.
+      expect(b.hit(7, 5, t + 2 * 60_000).admitted).toBe(true);
+    } finally {
+      a.close();
+      b.close();
+    }
   });
 });

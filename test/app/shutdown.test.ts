@@ -183,6 +183,68 @@ describe('SIGTERM on the real relay process', () => {
     expect(child.stdout.some((l) => l.includes('grace period over'))).toBe(false);
   });
 
+  it('with two workers: SIGTERM to the primary lets every worker finish its streams, then exits 0', async () => {
+    const upstream = await startOpenAiUpstream({
+      apiKey: UPSTREAM_KEY,
+      reply: REPLY,
+      chunkDelayMs: 50,
+    });
+    cleanup.push(() => upstream.close());
+    const child = await startChild(upstream, { shutdownGraceMs: 15_000, workers: 2 });
+    cleanup.push(() => void (child.proc.exitCode === null && child.proc.kill('SIGKILL')));
+    const logs = () =>
+      child.stdout
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as { msg?: string; worker?: number; requestId?: string });
+    const listening = () => logs().filter((l) => l.msg === 'worker listening').length;
+    for (const deadline = Date.now() + 10_000; listening() < 2;) {
+      if (Date.now() > deadline) throw new Error('the second worker never listened');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+
+    const streams = await Promise.all(Array.from({ length: 20 }, () => openStream(child.baseUrl)));
+    await Promise.all(streams.map((s) => s.first));
+    const termAt = performance.now();
+    expect(child.proc.kill('SIGTERM')).toBe(true);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(await acceptsConnections(child.baseUrl), 'a new connection after SIGTERM').toBe(false);
+
+    const results = await Promise.all(streams.map((s) => s.text));
+    for (const r of results) {
+      expect(r.cut).toBe(false);
+      expect(contentOf(r.text)).toBe(REPLY);
+    }
+    const exit = await Promise.race([
+      child.exited,
+      new Promise<never>((_, reject) =>
+        setTimeout(() => reject(new Error('relay did not exit within 10 s of SIGTERM')), 10_000),
+      ),
+    ]);
+    expect(exit, child.stdout.slice(-5).join('\n')).toMatchObject({ code: 0, signal: null });
+    expect(exit.at - termAt).toBeLessThan(10_000);
+
+    const store = new SqliteStore({ path: join(child.dataDir, 'relay.db') });
+    try {
+      const rows = store.listUsage({ limit: 100 });
+      expect(rows.map((r) => r.requestId).sort()).toEqual(streams.map((s) => s.requestId).sort());
+      for (const row of rows) expect(row).toMatchObject({ status: 200, keyName: 'alice' });
+    } finally {
+      store.close();
+    }
+    // Both workers had streams to drain, and each said so.
+    const ids = new Set(streams.map((s) => s.requestId));
+    const servedBy = new Set(
+      logs()
+        .filter((l) => l.requestId && ids.has(l.requestId))
+        .map((l) => l.worker),
+    );
+    expect([...servedBy].sort()).toEqual([1, 2]);
+    const drained = logs().filter((l) => l.msg?.startsWith('shutting down'));
+    expect(drained.map((l) => l.worker).sort()).toEqual([1, 2]);
+    expect(logs().some((l) => l.msg === 'all workers stopped')).toBe(true);
+    expect(child.stdout.some((l) => l.includes('grace period over'))).toBe(false);
+  });
+
   it('honours the grace deadline: a long stream is cut, the process exits, its usage row stays', async () => {
     const upstream = await startOpenAiUpstream({
       apiKey: UPSTREAM_KEY,

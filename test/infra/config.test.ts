@@ -62,6 +62,18 @@ describe('deploy settings (CDK context)', () => {
     });
   });
 
+  it("relayWorkers sets the relay's server.workers, keeping the rest of its server section", () => {
+    const base = { relayConfig: { server: { bodyLimitBytes: 1024 } } };
+    expect(read(withDefaults({ ...base, relayWorkers: '2' })).relayConfig).toEqual({
+      server: { bodyLimitBytes: 1024, workers: 2 },
+    });
+    expect(read(withDefaults({ relayWorkers: 'auto' })).relayConfig).toEqual({
+      server: { workers: 'auto' },
+    });
+    // Unset: the relay config decides (the relay's default is one process).
+    expect(read(withDefaults(base)).relayConfig).toEqual(base.relayConfig);
+  });
+
   it('imports a hosted zone by id and name, without a lookup', () => {
     const config = read(
       withDefaults({ hostedZoneId: 'Z0123456789ABCDEFGHIJ', hostedZoneName: 'example.com' }),
@@ -164,6 +176,8 @@ describe('deploy settings (CDK context)', () => {
         'ssmPrefix',
         /start with/,
       ],
+      ['no relay workers', { relayWorkers: 0 }, 'relayWorkers', /1 to 256 or "auto"/],
+      ['relay workers by name', { relayWorkers: 'many' }, 'relayWorkers', /1 to 256 or "auto"/],
       ['a bad alarm email', { alarmEmail: 'ops' }, 'alarmEmail', /email/],
       ['an idle alarm longer than a day', { idleAlarmHours: 48 }, 'idleAlarmHours', /<=24/],
       ['a githubRepo without owner', { githubRepo: 'llm-relay' }, 'githubRepo', /owner\/name/],

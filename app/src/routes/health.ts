@@ -25,6 +25,8 @@ export function healthRoutes(deps: RelayRuntime): Hono<AppEnv> {
       channels: deps.config.channels.filter((ch) => ch.enabled).map((ch) => ch.name),
       // Circuit states only (no upstream messages: those can quote key fragments).
       circuits,
+      // Breakers are per worker: the answer describes the worker that happened to take the request.
+      ...(deps.workerId !== undefined && { worker: deps.workerId }),
     });
   });
   return app;
