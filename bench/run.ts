@@ -37,6 +37,7 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import { delimiter, join, relative } from 'node:path';
 import { Agent, request } from 'undici';
+import { RELAY_NODE_FLAGS } from '../app/src/node-flags.ts';
 import { buildRelay } from '../scripts/build-relay.ts';
 
 const BENCH_DIR = import.meta.dirname;
@@ -216,19 +217,24 @@ async function startRelay(
   const port = await freePort();
   const log = openSync(logPath, 'a');
   const t0 = performance.now();
-  const proc = spawnTracked(cpu, process.execPath, [...nodeArgs, join(outdir, 'server.mjs')], {
-    env: {
-      PATH: process.env.PATH,
-      RELAY_CONFIG: configPath,
-      RELAY_DATA_DIR: dataDir,
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      LOG_LEVEL: 'info',
-      BENCH_UPSTREAM_KEY: UPSTREAM_KEY,
+  const proc = spawnTracked(
+    cpu,
+    process.execPath,
+    [...RELAY_NODE_FLAGS, ...nodeArgs, join(outdir, 'server.mjs')],
+    {
+      env: {
+        PATH: process.env.PATH,
+        RELAY_CONFIG: configPath,
+        RELAY_DATA_DIR: dataDir,
+        PORT: String(port),
+        HOST: '127.0.0.1',
+        LOG_LEVEL: 'info',
+        BENCH_UPSTREAM_KEY: UPSTREAM_KEY,
+      },
+      // Production logs go to a file (journald/CloudWatch agent), not a pipe this process reads.
+      stdio: ['ignore', log, log],
     },
-    // Production logs go to a file (journald/CloudWatch agent), not a pipe this process reads.
-    stdio: ['ignore', log, log],
-  });
+  );
   closeSync(log);
   const poll = new Agent({ connections: 1, pipelining: 0 });
   try {

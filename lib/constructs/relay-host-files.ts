@@ -2,6 +2,7 @@
  * Text of the files CloudFormation Init writes on the relay host. Kept apart from the construct so
  * the host layout reads in one place; values may be CDK tokens (resolved into Fn::Join).
  */
+import { RELAY_NODE_FLAGS } from '../../app/src/node-flags.ts';
 
 /**
  * Node.js major the host runs: the one the project pins (package.json devDependency `node`).
@@ -57,7 +58,7 @@ Environment=AWS_REGION=${o.region}
 # for the service after the fetch, at every (re)start.
 ExecStartPre=+${HOST_PATHS.fetchSecrets}
 EnvironmentFile=${HOST_PATHS.envFile}
-ExecStart=${HOST_PATHS.node} ${HOST_PATHS.appDir}/server.mjs
+ExecStart=${HOST_PATHS.node} ${RELAY_NODE_FLAGS.join(' ')} ${HOST_PATHS.appDir}/server.mjs
 WorkingDirectory=${HOST_PATHS.dataDir}
 StandardOutput=append:${HOST_PATHS.logFile}
 StandardError=journal

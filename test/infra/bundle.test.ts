@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildRelay, REPO_ROOT, RELAY_ENTRY_POINTS } from '../../scripts/build-relay.ts';
+import { RELAY_NODE_FLAGS } from '../../app/src/node-flags.ts';
 
 // The relay's entry points arrive with the app branch; until then there is nothing to bundle.
 const relayPresent = Object.values(RELAY_ENTRY_POINTS).every((p) => existsSync(join(REPO_ROOT, p)));
@@ -99,8 +100,8 @@ describe.skipIf(!relayPresent)('bundled relay (as the host runs it)', () => {
     );
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
-    // Same command line as the systemd unit: node <bundle>/server.mjs, nothing else on disk.
-    child = spawn(process.execPath, [join(outdir, 'server.mjs')], {
+    // Same command line as the systemd unit: node <flags> <bundle>/server.mjs, nothing else on disk.
+    child = spawn(process.execPath, [...RELAY_NODE_FLAGS, join(outdir, 'server.mjs')], {
       cwd: work,
       env: {
         PATH: process.env.PATH,

@@ -272,7 +272,7 @@ describe('relay host', () => {
       expect(unit).toContain('User=llm-relay\n');
       expect(unit).toContain('Restart=always\n');
       expect(unit).toContain(
-        `ExecStart=/usr/bin/node-${PINNED_NODE_MAJOR} /opt/llm-relay/app/server.mjs\n`,
+        `ExecStart=/usr/bin/node-${PINNED_NODE_MAJOR} --max-semi-space-size=8 /opt/llm-relay/app/server.mjs\n`,
       );
       // A start that cannot exec node fails `systemctl start`, hence cfn-init and the signal.
       expect(unit).toContain('Type=exec\n');
