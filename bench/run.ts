@@ -1106,9 +1106,9 @@ async function main(): Promise<void> {
     say();
     if (queued) {
       const line =
-        `The relay held at most ${peakUpstreamConns} upstream connections, so the other streams ` +
-        `queued in the relay (its undici Agent allows 64 connections per origin and the relay ` +
-        `config has no setting for it).`;
+        `The relay held at most ${peakUpstreamConns} upstream connections at once: the others ` +
+        `had not started yet or had already ended (server.upstreamConnections caps this, 1024 ` +
+        `per origin by default; past the cap, streams wait in the relay).`;
       say(line);
       say();
     }
