@@ -33,6 +33,23 @@ export interface LoggerOptions {
   readonly secrets?: () => readonly string[];
 }
 
+/**
+ * stdout, written in blocks of at least 4 KiB (and at least every 250 ms) instead of one write
+ * per line: under load the per-line write was a tenth of the relay's CPU. Lines still buffered
+ * are written on exit, crashes included; only a SIGKILL can lose the last few.
+ */
+function bufferedStdout(): pino.DestinationStream {
+  const dest = pino.destination({ dest: process.stdout.fd || 1, minLength: 4096, sync: false });
+  setInterval(() => {
+    try {
+      dest.flush();
+    } catch {
+      // Nothing buffered yet, or a write still in flight: the next tick takes it.
+    }
+  }, 250).unref();
+  return dest;
+}
+
 export function createLogger(options: LoggerOptions = {}): Logger {
   const scrub = (text: unknown) => {
     if (typeof text !== 'string') return text;
@@ -54,6 +71,6 @@ export function createLogger(options: LoggerOptions = {}): Logger {
         },
       },
     },
-    options.destination,
+    options.destination ?? bufferedStdout(),
   );
 }
