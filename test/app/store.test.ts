@@ -106,6 +106,32 @@ describe('the SQLite store', () => {
       store.close();
     });
 
+    it('applies holds and settlements queued in one turn in order, so a batch never overspends', async () => {
+      const { path, store } = fileStore();
+      const key = store.upsertKey({
+        name: 'k',
+        key: 'sk-group-0123456789abcdef',
+        quotaUsd: 0.00025,
+      });
+      const first = store.reserveSoon(key.id, 100);
+      const second = store.reserveSoon(key.id, 100);
+      const third = store.reserveSoon(key.id, 100); // 300 > 250: refused inside the same batch
+      const [a, b, c] = await Promise.all([first, second, third]);
+      expect([a, b, c]).toEqual([
+        { keyId: key.id, micros: 100 },
+        { keyId: key.id, micros: 100 },
+        null,
+      ]);
+      // A settlement that frees room lets a later hold of the same turn through.
+      const settled = store.settleSoon(a, row(key.id, 30));
+      const fourth = store.reserveSoon(key.id, 100);
+      await settled;
+      expect(await fourth).toEqual({ keyId: key.id, micros: 100 });
+      expect(rowsSeenBy(path)).toBe(1);
+      expect(store.getKey('k')).toMatchObject({ usedMicros: 30, reservedMicros: 200 });
+      store.close();
+    });
+
     it('writes the good rows of a batch when one of them cannot be written', async () => {
       const { path, store } = fileStore();
       const key = store.upsertKey({ name: 'k', key: 'sk-group-0123456789abcdef', quotaUsd: 1 });

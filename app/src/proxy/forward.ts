@@ -104,7 +104,7 @@ export async function proxy(
 
   const price = priceFor(config.prices, job.model, routes[0]?.upstreamModel);
   const hold = costMicros(price, { ...job.estimate, images: job.images ?? 0 });
-  const reservation = store.reserve(key.id, hold);
+  const reservation = await store.reserveSoon(key.id, hold);
   if (!reservation) {
     const fresh = store.getKey(key.name) ?? key;
     const left =

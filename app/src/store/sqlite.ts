@@ -103,9 +103,8 @@ export class SqliteStore implements Store {
   readonly #now: () => number;
   readonly #stmts: Record<string, StatementSync> = {};
   #queued: {
-    reservation: Reservation | null;
-    usage: UsageRow;
-    resolve: () => void;
+    run: () => unknown;
+    resolve: (value: unknown) => void;
     reject: (err: unknown) => void;
   }[] = [];
 
@@ -236,41 +235,49 @@ export class SqliteStore implements Store {
     this.#tx(() => this.#settleOne(reservation, usage));
   }
 
+  reserveSoon(keyId: number, micros: Micros): Promise<Reservation | null> {
+    return this.#enqueue(() => this.reserve(keyId, micros));
+  }
+
   settleSoon(reservation: Reservation | null, usage: UsageRow): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      this.#queued.push({ reservation, usage, resolve, reject });
+    return this.#enqueue(() => this.#settleOne(reservation, usage));
+  }
+
+  #enqueue<T>(run: () => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.#queued.push({ run, resolve: resolve as (value: unknown) => void, reject });
       if (this.#queued.length === 1) setImmediate(() => this.#commitQueued());
     });
   }
 
   /**
-   * One transaction for every settlement queued since the last turn: a commit (a WAL append
-   * and its locking) costs far more than the statements in it, so under load this turns
-   * hundreds of commits a second into tens. If the batch fails, each settlement is retried on
-   * its own, so one bad row cannot take the others down with it.
+   * One transaction for every hold and settlement queued since the last turn, in the order they
+   * were asked for: a commit (a WAL append and its locking) costs far more than the statements
+   * in it, so under load this turns thousands of commits a second into tens. If the batch fails,
+   * each one is retried in a transaction of its own, so one bad row cannot take the others down.
    */
   #commitQueued(): void {
     const batch = this.#queued;
     this.#queued = [];
-    if (batch.length === 0 || !this.#db.isOpen) {
+    if (batch.length === 0) return;
+    if (!this.#db.isOpen) {
       for (const q of batch) q.reject(new StoreError('the store is closed'));
       return;
     }
+    let results: unknown[] | undefined;
     try {
-      this.#tx(() => {
-        for (const q of batch) this.#settleOne(q.reservation, q.usage);
-      });
-      for (const q of batch) q.resolve();
+      results = this.#tx(() => batch.map((q) => q.run()));
     } catch {
       for (const q of batch) {
         try {
-          this.settle(q.reservation, q.usage);
-          q.resolve();
+          q.resolve(this.#tx(q.run));
         } catch (err) {
           q.reject(err);
         }
       }
+      return;
     }
+    batch.forEach((q, i) => q.resolve(results[i]));
   }
 
   #settleOne(reservation: Reservation | null, usage: UsageRow): void {

@@ -89,11 +89,13 @@ export interface Store {
   setEnabled(name: string, enabled: boolean): KeyRecord;
   /** Holds `micros` of the key's quota; null when the remaining quota cannot cover it. */
   reserve(keyId: number, micros: Micros): Reservation | null;
+  /** reserve(), group-committed with the other holds and settlements of this turn. */
+  reserveSoon(keyId: number, micros: Micros): Promise<Reservation | null>;
   /** Releases the hold, charges the real cost and records the usage row, atomically. */
   settle(reservation: Reservation | null, usage: UsageRow): void;
   /**
-   * settle(), group-committed: settlements queued in the same event-loop turn share one
-   * transaction. Resolves once this one is committed (so a caller that answers after it still
+   * settle(), group-committed: holds and settlements queued in the same event-loop turn share
+   * one transaction, in order. Resolves once this one is committed (so a caller that answers after it still
    * never answers a request whose row could be lost); rejects if it could not be written.
    */
   settleSoon(reservation: Reservation | null, usage: UsageRow): Promise<void>;
