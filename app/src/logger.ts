@@ -35,18 +35,28 @@ export interface LoggerOptions {
 
 /**
  * stdout, written in blocks of at least 4 KiB (and at least every 250 ms) instead of one write
- * per line: under load the per-line write was a tenth of the relay's CPU. Lines still buffered
- * are written on exit, crashes included; only a SIGKILL can lose the last few.
+ * per line: under load the per-line write was a tenth of the relay's CPU. Synchronous, so a
+ * saturated relay slows down instead of queueing log lines in memory (asynchronous writes run on
+ * a pool thread that competes for the same core: the queue grew by tens of MB under load).
+ * Lines still buffered are written on exit, crashes included; only a SIGKILL can lose the last few.
  */
 function bufferedStdout(): pino.DestinationStream {
-  const dest = pino.destination({ dest: process.stdout.fd || 1, minLength: 4096, sync: false });
+  const dest = pino.destination({ dest: process.stdout.fd || 1, minLength: 4096, sync: true });
   setInterval(() => {
     try {
-      dest.flush();
+      dest.flushSync();
     } catch {
-      // Nothing buffered yet, or a write still in flight: the next tick takes it.
+      // Closed at exit, which wrote what was left.
     }
   }, 250).unref();
+  // pino registers its exit flush only for asynchronous destinations.
+  process.once('exit', () => {
+    try {
+      dest.flushSync();
+    } catch {
+      // Nothing left to write.
+    }
+  });
   return dest;
 }
 
