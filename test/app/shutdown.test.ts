@@ -10,6 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { SqliteStore } from '../../app/src/store/sqlite.ts';
 import { startOpenAiUpstream } from '../fixtures/openai-upstream.ts';
 import type { FakeUpstream } from '../fixtures/openai-upstream.ts';
+import { eventually } from '../fixtures/relay-harness.ts';
 import { spawnRelay } from '../fixtures/relay-process.ts';
 import type { RelayProcess } from '../fixtures/relay-process.ts';
 
@@ -181,6 +182,16 @@ describe('SIGTERM on the real relay process', () => {
     // The shutdown was logged as such, and nothing was cut.
     expect(child.stdout.some((l) => l.includes('shutting down'))).toBe(true);
     expect(child.stdout.some((l) => l.includes('grace period over'))).toBe(false);
+    // Every stream's log line reached stdout, though the streams ended just before the exit and
+    // logs are written in blocks: what was still buffered was written on the way out.
+    const logged = await eventually(() => {
+      const ids = child.stdout
+        .filter((l) => l.includes('"msg":"request"'))
+        .map((l) => (JSON.parse(l) as { requestId: string }).requestId);
+      expect(ids.length).toBe(streams.length);
+      return ids;
+    });
+    expect(logged.sort()).toEqual(streams.map((s) => s.requestId).sort());
   });
 
   it('with two workers: SIGTERM to the primary lets every worker finish its streams, then exits 0', async () => {
