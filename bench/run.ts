@@ -43,6 +43,7 @@ import { buildRelay } from '../scripts/build-relay.ts';
 const BENCH_DIR = import.meta.dirname;
 const REPO_ROOT = join(BENCH_DIR, '..');
 const UPSTREAM_TS = join(BENCH_DIR, 'upstream.ts');
+const FLOOR_TS = join(BENCH_DIR, 'floor-proxy.ts');
 const WRK_LUA = join(BENCH_DIR, 'wrk-chat.lua');
 const UPSTREAM_KEY = 'sk-bench-upstream-0123456789';
 const CLIENT_KEY = 'sk-bench-client-0123456789';
@@ -170,6 +171,25 @@ interface Upstream {
   base: string;
 }
 
+/** The port a child prints as its first stdout line (`{"port":N}`); the rest is drained. */
+async function portFromStdout(proc: ChildProcess, name: string): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`${name} did not start`)), 10_000);
+    proc.stdout!.on('data', (c: Buffer) => {
+      out += c.toString('utf8');
+      const nl = out.indexOf('\n');
+      if (nl < 0) return;
+      clearTimeout(timer);
+      resolve((JSON.parse(out.slice(0, nl)) as { port: number }).port);
+    });
+    proc.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${name} exited with ${code}`));
+    });
+  });
+}
+
 async function startUpstream(name: string, gapMs: number, cpu: string | null): Promise<Upstream> {
   const proc = spawnTracked(cpu, process.execPath, [UPSTREAM_TS], {
     env: {
@@ -180,21 +200,7 @@ async function startUpstream(name: string, gapMs: number, cpu: string | null): P
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
-  const port = await new Promise<number>((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`upstream ${name} did not start`)), 10_000);
-    proc.stdout!.on('data', (c: Buffer) => {
-      out += c.toString('utf8');
-      const nl = out.indexOf('\n');
-      if (nl < 0) return;
-      clearTimeout(timer);
-      resolve((JSON.parse(out.slice(0, nl)) as { port: number }).port);
-    });
-    proc.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`upstream ${name} exited with ${code}`));
-    });
-  });
+  const port = await portFromStdout(proc, `upstream ${name}`);
   proc.stdout!.resume();
   return { name, proc, port, base: `http://127.0.0.1:${port}/v1` };
 }
@@ -836,6 +842,69 @@ async function main(): Promise<void> {
       runs: wrkRuns,
       summary: wrkSummary,
     };
+
+    // --- The floor: a bare Hono + undici pass-through on the relay's core.
+    const floorProc = spawnTracked(relayCpu, process.execPath, [...RELAY_NODE_FLAGS, FLOOR_TS], {
+      env: { PATH: process.env.PATH, FLOOR_UPSTREAM: fast.base, FLOOR_UPSTREAM_KEY: UPSTREAM_KEY },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const floorBase = `http://127.0.0.1:${await portFromStdout(floorProc, 'floor proxy')}/v1`;
+    floorProc.stdout!.resume();
+    progress('warm-up floor (wrk 1 s)');
+    await runWrk(otherCpu, `${floorBase}/chat/completions`, 'x', jsonBody, 10, WARMUP_SECONDS);
+    const floorSummary = [];
+    for (const c of CONNECTIONS) {
+      const reps: WrkResult[] = [];
+      for (let rep = 1; rep <= REPEATS; rep++) {
+        progress(`non-stream floor c=${c} rep ${rep}`);
+        reps.push(
+          await runWrk(otherCpu, `${floorBase}/chat/completions`, 'x', jsonBody, c, SECONDS),
+        );
+      }
+      const rps = mean(reps.map((w) => w.requests / (w.duration_us / 1e6)));
+      const p50 = mean(reps.map((w) => w.latency_us.p50 / 1000));
+      const p99 = mean(reps.map((w) => w.latency_us.p99 / 1000));
+      const s = wrkSummary.find((x) => x.connections === c)!;
+      floorSummary.push({
+        connections: c,
+        rps,
+        p50,
+        p99,
+        floorPctOfDirect: (rps / s.direct.rps) * 100,
+        relayPctOfFloor: (s.relay.rps / rps) * 100,
+        addedOverFloorMs: { p50: s.relay.p50 - p50, p99: s.relay.p99 - p99 },
+      });
+    }
+    await stopChild(floorProc);
+    say(
+      'Floor: the least a relay on this stack can do (bench/floor-proxy.ts: Hono + undici ' +
+        "pass-through, no auth, quota, usage row or log line), on the relay's core:",
+    );
+    say();
+    say(
+      table(
+        [
+          'conns',
+          'floor req/s',
+          'floor % of direct',
+          'floor p50 ms',
+          'floor p99 ms',
+          'relay % of floor',
+          'relay p50 − floor p50',
+        ],
+        floorSummary.map((f) => [
+          String(f.connections),
+          int(f.rps),
+          pc(f.floorPctOfDirect),
+          ms3(f.p50),
+          ms3(f.p99),
+          pc(f.relayPctOfFloor),
+          signed(f.addedOverFloorMs.p50),
+        ]),
+      ),
+    );
+    say();
+    results.floor = floorSummary;
 
     // --- Streaming chat with undici.
     for (const t of targets) {
