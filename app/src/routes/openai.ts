@@ -64,7 +64,9 @@ function jsonEndpoint(
 ) {
   app.post(endpoint, async (c) => {
     const body = (await readJson(c, schema)) as Body;
-    return proxy(c, deps, jobFor(endpoint, body, JSON.stringify(body), deps));
+    // The text as received (Hono keeps it): estimating from it spares re-serialising a long
+    // conversation just to count its bytes.
+    return proxy(c, deps, jobFor(endpoint, body, await c.req.text(), deps));
   });
 }
 
