@@ -138,6 +138,13 @@ export class RelayMonitoring extends Construct {
     );
     this.dashboard.addWidgets(
       new cloudwatch.GraphWidget({
+        title: 'Relay overhead (ms, without upstream waits)',
+        left: [relay('RelayOverhead', 'p50', 'p50'), relay('RelayOverhead', 'p99', 'p99')],
+        width: 24,
+      }),
+    );
+    this.dashboard.addWidgets(
+      new cloudwatch.GraphWidget({
         title: 'Tokens by model',
         left: [byModel('PromptTokens', 'prompt'), byModel('CompletionTokens', 'completion')],
         width: 12,

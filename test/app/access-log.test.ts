@@ -98,6 +98,10 @@ describe('the per-request log line', () => {
     });
     expect(line.CostUSD).toBeCloseTo((30 * 2.5 + 12 * 10) / 1e6, 9);
     expect(directive!.Metrics.map((m) => m.Name)).toContain('TimeToFirstByte');
+    // The relay's own time, the same number the client saw in x-relay-overhead-ms.
+    expect(directive!.Metrics.map((m) => m.Name)).toContain('RelayOverhead');
+    expect(line.RelayOverhead).toBe(line.relayMs);
+    expect(line.relayMs).toBe(Number(raw.headers.get('x-relay-overhead-ms')));
   });
 
   it('never makes a metric dimension out of a model name no channel serves', async () => {

@@ -57,7 +57,7 @@ describe('monitoring', () => {
       expect(dims).toEqual({ path: '/', fstype: 'xfs' });
     });
 
-    it('shows relay requests, errors by status class, latency and TTFB percentiles', () => {
+    it('shows relay requests, errors by status class, latency, TTFB and overhead percentiles', () => {
       const requests = rows(widget(s, 'Relay requests and errors'));
       expect(requests.map((r) => r.parts)).toEqual([
         ['LlmRelay', 'Requests', 'Service', 'llm-relay'],
@@ -67,6 +67,7 @@ describe('monitoring', () => {
       for (const [title, metric] of [
         ['Latency (ms)', 'Latency'],
         ['Time to first byte (ms)', 'TimeToFirstByte'],
+        ['Relay overhead (ms, without upstream waits)', 'RelayOverhead'],
       ] as const) {
         const r = rows(widget(s, title));
         expect(r.map((x) => x.parts[1])).toEqual([metric, metric]);
@@ -159,6 +160,7 @@ describe('monitoring', () => {
         completionTokens: 1,
         costMicros: 1,
         ttfbMs: 1,
+        relayMs: 0.5,
       } as RequestRecord;
       const line = emfFields(record, 200, 10, 0) as {
         _aws: {

@@ -12,6 +12,7 @@ const METRICS = [
   { Name: 'PromptTokens', Unit: 'Count' },
   { Name: 'CompletionTokens', Unit: 'Count' },
   { Name: 'CostUSD', Unit: 'None' },
+  { Name: 'RelayOverhead', Unit: 'Milliseconds' },
 ] as const;
 
 /**
@@ -36,6 +37,8 @@ export function emfFields(
   };
   // A request that never reached an upstream has no first byte; leaving it out keeps p99 honest.
   if (record.ttfbMs !== undefined) metrics.TimeToFirstByte = record.ttfbMs;
+  // The relay's own time (x-relay-overhead-ms), so ops see the overhead users see.
+  if (record.relayMs !== undefined) metrics.RelayOverhead = record.relayMs;
   return {
     _aws: {
       Timestamp: timestamp,
