@@ -51,6 +51,13 @@ describe('the relay-overhead headers', () => {
       }),
     });
 
+  /** The upstream's next answer comes UPSTREAM_DELAY_MS late (its headers included). */
+  const delayNextAnswer = () =>
+    upstream.overrides.push(async () => {
+      await sleep(UPSTREAM_DELAY_MS);
+      return false;
+    });
+
   /** The headers' story must add up: relay time + upstream wait never exceeds what the client waited. */
   function expectConsistent(res: Response, clientMs: number, minUpstreamMs: number) {
     const overhead = Number(res.headers.get('x-relay-overhead-ms'));
@@ -64,10 +71,7 @@ describe('the relay-overhead headers', () => {
   }
 
   it('leaves the upstream’s wait out of a JSON answer’s overhead', async () => {
-    upstream.overrides.push(async () => {
-      await sleep(UPSTREAM_DELAY_MS);
-      return false;
-    });
+    delayNextAnswer();
     const started = performance.now();
     const res = await chat(false);
     await res.json();
@@ -76,10 +80,7 @@ describe('the relay-overhead headers', () => {
   });
 
   it('counts a wait still in progress when heartbeats send a stream’s headers early', async () => {
-    upstream.overrides.push(async () => {
-      await sleep(UPSTREAM_DELAY_MS);
-      return false;
-    });
+    delayNextAnswer();
     const started = performance.now();
     const res = await chat(true);
     const headersAt = performance.now() - started;

@@ -128,6 +128,40 @@ function acceptsConnections(baseUrl: string): Promise<boolean> {
   });
 }
 
+/** Sends SIGTERM and checks that the port stops taking connections; returns when it was sent. */
+async function terminate(child: Child): Promise<number> {
+  const termAt = performance.now();
+  expect(child.proc.kill('SIGTERM')).toBe(true);
+  await new Promise((r) => setTimeout(r, 100));
+  expect(await acceptsConnections(child.baseUrl), 'a new connection after SIGTERM').toBe(false);
+  return termAt;
+}
+
+/** Waits (at most `withinMs`) for the process to exit, and checks it exited cleanly in time. */
+async function expectCleanExit(child: Child, termAt: number, withinMs: number): Promise<void> {
+  const exit = await Promise.race([
+    child.exited,
+    new Promise<never>((_, reject) =>
+      setTimeout(
+        () => reject(new Error(`relay did not exit within ${withinMs} ms of SIGTERM`)),
+        withinMs,
+      ),
+    ),
+  ]);
+  expect(exit, child.stdout.slice(-5).join('\n')).toMatchObject({ code: 0, signal: null });
+  expect(exit.at - termAt).toBeLessThan(withinMs);
+}
+
+/** The usage rows the child left in its database. */
+function usageRowsOf(child: Child, limit = 100) {
+  const store = new SqliteStore({ path: join(child.dataDir, 'relay.db') });
+  try {
+    return store.listUsage({ limit });
+  } finally {
+    store.close();
+  }
+}
+
 describe('SIGTERM on the real relay process', () => {
   const cleanup: (() => Promise<unknown> | void)[] = [];
   afterEach(async () => {
@@ -146,10 +180,7 @@ describe('SIGTERM on the real relay process', () => {
 
     const streams = await Promise.all(Array.from({ length: 20 }, () => openStream(child.baseUrl)));
     await Promise.all(streams.map((s) => s.first));
-    const termAt = performance.now();
-    expect(child.proc.kill('SIGTERM')).toBe(true);
-    await new Promise((r) => setTimeout(r, 100));
-    expect(await acceptsConnections(child.baseUrl), 'a new connection after SIGTERM').toBe(false);
+    const termAt = await terminate(child);
 
     const results = await Promise.all(streams.map((s) => s.text));
     for (const r of results) {
@@ -157,27 +188,13 @@ describe('SIGTERM on the real relay process', () => {
       expect(r.text.trimEnd().endsWith('data: [DONE]')).toBe(true);
       expect(contentOf(r.text)).toBe(REPLY);
     }
-    const exit = await Promise.race([
-      child.exited,
-      new Promise<never>((_, reject) =>
-        setTimeout(() => reject(new Error('relay did not exit within 10 s of SIGTERM')), 10_000),
-      ),
-    ]);
-    expect(exit, child.stdout.slice(-5).join('\n')).toMatchObject({ code: 0, signal: null });
-    expect(exit.at - termAt).toBeLessThan(10_000);
+    await expectCleanExit(child, termAt, 10_000);
 
-    const store = new SqliteStore({ path: join(child.dataDir, 'relay.db') });
-    try {
-      const rows = store
-        .listUsage({ limit: 100 })
-        .filter((r) => r.endpoint === '/chat/completions');
-      expect(rows.map((r) => r.requestId).sort()).toEqual(streams.map((s) => s.requestId).sort());
-      for (const row of rows) {
-        expect(row).toMatchObject({ status: 200, keyName: 'alice', model: 'gpt-4o-mini' });
-        expect(row.completionTokens).toBeGreaterThan(0);
-      }
-    } finally {
-      store.close();
+    const rows = usageRowsOf(child).filter((r) => r.endpoint === '/chat/completions');
+    expect(rows.map((r) => r.requestId).sort()).toEqual(streams.map((s) => s.requestId).sort());
+    for (const row of rows) {
+      expect(row).toMatchObject({ status: 200, keyName: 'alice', model: 'gpt-4o-mini' });
+      expect(row.completionTokens).toBeGreaterThan(0);
     }
     // The shutdown was logged as such, and nothing was cut.
     expect(child.stdout.some((l) => l.includes('shutting down'))).toBe(true);
@@ -215,33 +232,18 @@ describe('SIGTERM on the real relay process', () => {
 
     const streams = await Promise.all(Array.from({ length: 20 }, () => openStream(child.baseUrl)));
     await Promise.all(streams.map((s) => s.first));
-    const termAt = performance.now();
-    expect(child.proc.kill('SIGTERM')).toBe(true);
-    await new Promise((r) => setTimeout(r, 100));
-    expect(await acceptsConnections(child.baseUrl), 'a new connection after SIGTERM').toBe(false);
+    const termAt = await terminate(child);
 
     const results = await Promise.all(streams.map((s) => s.text));
     for (const r of results) {
       expect(r.cut).toBe(false);
       expect(contentOf(r.text)).toBe(REPLY);
     }
-    const exit = await Promise.race([
-      child.exited,
-      new Promise<never>((_, reject) =>
-        setTimeout(() => reject(new Error('relay did not exit within 10 s of SIGTERM')), 10_000),
-      ),
-    ]);
-    expect(exit, child.stdout.slice(-5).join('\n')).toMatchObject({ code: 0, signal: null });
-    expect(exit.at - termAt).toBeLessThan(10_000);
+    await expectCleanExit(child, termAt, 10_000);
 
-    const store = new SqliteStore({ path: join(child.dataDir, 'relay.db') });
-    try {
-      const rows = store.listUsage({ limit: 100 });
-      expect(rows.map((r) => r.requestId).sort()).toEqual(streams.map((s) => s.requestId).sort());
-      for (const row of rows) expect(row).toMatchObject({ status: 200, keyName: 'alice' });
-    } finally {
-      store.close();
-    }
+    const rows = usageRowsOf(child);
+    expect(rows.map((r) => r.requestId).sort()).toEqual(streams.map((s) => s.requestId).sort());
+    for (const row of rows) expect(row).toMatchObject({ status: 200, keyName: 'alice' });
     // Both workers had streams to drain, and each said so.
     const ids = new Set(streams.map((s) => s.requestId));
     const servedBy = new Set(
@@ -273,26 +275,14 @@ describe('SIGTERM on the real relay process', () => {
     const result = await stream.text;
     expect(result.text.includes('data: [DONE]'), 'the stream was cut, not finished').toBe(false);
 
-    const exit = await Promise.race([
-      child.exited,
-      new Promise<never>((_, reject) =>
-        setTimeout(() => reject(new Error('relay did not exit within 5 s of SIGTERM')), 5_000),
-      ),
-    ]);
-    expect(exit, child.stdout.slice(-5).join('\n')).toMatchObject({ code: 0, signal: null });
     // Liveness bound only: well before the stream would have ended by itself (10 s).
-    expect(exit.at - termAt).toBeLessThan(5_000);
+    await expectCleanExit(child, termAt, 5_000);
     expect(child.stdout.some((l) => l.includes('grace period over'))).toBe(true);
 
-    const store = new SqliteStore({ path: join(child.dataDir, 'relay.db') });
-    try {
-      const rows = store.listUsage({ limit: 10 });
-      expect(rows.map((r) => r.requestId)).toEqual([stream.requestId]);
-      // Cut by the shutdown: not a clean 200 (499: client side closed), billed for what was sent.
-      expect(rows[0]!.status).not.toBe(200);
-      expect(rows[0]).toMatchObject({ keyName: 'alice', model: 'gpt-4o-mini' });
-    } finally {
-      store.close();
-    }
+    const rows = usageRowsOf(child, 10);
+    expect(rows.map((r) => r.requestId)).toEqual([stream.requestId]);
+    // Cut by the shutdown: not a clean 200 (499: client side closed), billed for what was sent.
+    expect(rows[0]!.status).not.toBe(200);
+    expect(rows[0]).toMatchObject({ keyName: 'alice', model: 'gpt-4o-mini' });
   });
 });
