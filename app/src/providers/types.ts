@@ -15,10 +15,13 @@ export type Endpoint =
 /** What fetch accepts as a request body. */
 export type UpstreamBody = string | FormData;
 
+/** Header names in lower case: a plain record, since one is built for every request. */
+export type HeaderRecord = Record<string, string>;
+
 export interface UpstreamRequest {
   readonly url: string;
   readonly method: 'POST' | 'GET';
-  readonly headers: Headers;
+  readonly headers: Readonly<HeaderRecord>;
   readonly body: UpstreamBody | null;
 }
 
@@ -26,7 +29,7 @@ export interface BuildRequestInput {
   readonly channel: ChannelConfig;
   readonly endpoint: Endpoint;
   /** Headers from the client that survived the forwarding allowlist. */
-  readonly headers: Headers;
+  readonly headers: Readonly<HeaderRecord>;
   /** JSON body already rewritten for this upstream (model name mapped, usage requested). */
   readonly json?: Record<string, unknown>;
   /** A multipart body; fetch writes its content type with the boundary. */

@@ -131,7 +131,7 @@ export async function proxy(
     now: () => clock.now(),
   });
 
-  const headers = forwardHeaders(c.req.raw.headers);
+  const headers = forwardHeaders((name) => c.req.header(name));
   const candidates: Candidate[] = routes.map((r) => ({
     ...r,
     name: r.channel.name,

@@ -1,12 +1,17 @@
+import type { HeaderRecord } from '../providers/types.ts';
+
 /**
  * Client headers an upstream may see. An allowlist, because the alternative leaks: cookies,
  * tracing (sentry-trace, baggage), browser fingerprints (sec-*), the client's own key, and
  * hop-by-hop headers that describe our connection, not theirs.
  */
-const FORWARDED = new Set(['openai-beta']);
+const FORWARDED = ['openai-beta'] as const;
 
-export function forwardHeaders(incoming: Headers): Headers {
-  const out = new Headers();
-  for (const [name, value] of incoming) if (FORWARDED.has(name)) out.set(name, value);
+export function forwardHeaders(get: (name: string) => string | undefined): HeaderRecord {
+  const out: HeaderRecord = {};
+  for (const name of FORWARDED) {
+    const value = get(name);
+    if (value !== undefined) out[name] = value;
+  }
   return out;
 }

@@ -1,36 +1,45 @@
 import type {
   BuildRequestInput,
+  HeaderRecord,
   ProviderAdapter,
   UpstreamBody,
   UpstreamRequest,
 } from '../types.ts';
 
+/** The channel's own headers win, whatever case the config spells them in. */
+function withChannelHeaders(out: HeaderRecord, channel: { headers: Record<string, string> }): void {
+  for (const [name, value] of Object.entries(channel.headers)) out[name.toLowerCase()] = value;
+}
+
 export const openAiCompatibleAdapter: ProviderAdapter = {
   type: 'openai',
   buildRequest({ channel, endpoint, headers, json, form }: BuildRequestInput): UpstreamRequest {
-    const out = new Headers(headers);
-    // The channel's key replaces whatever the client sent: the client's key is ours, not theirs.
-    out.set('authorization', `Bearer ${channel.apiKey}`);
-    out.set('user-agent', 'llm-relay');
-    out.set('accept', json?.stream === true ? 'text/event-stream' : 'application/json');
-    for (const [name, value] of Object.entries(channel.headers)) out.set(name, value);
+    const out: HeaderRecord = {
+      ...headers,
+      // The channel's key replaces whatever the client sent: the client's key is ours, not theirs.
+      authorization: `Bearer ${channel.apiKey}`,
+      'user-agent': 'llm-relay',
+      accept: json?.stream === true ? 'text/event-stream' : 'application/json',
+    };
+    withChannelHeaders(out, channel);
     let body: UpstreamBody | null = null;
     if (json) {
-      out.set('content-type', 'application/json');
+      out['content-type'] = 'application/json';
       body = JSON.stringify(json);
     } else if (form) {
-      out.delete('content-type');
+      // fetch writes the multipart content type, boundary included.
+      delete out['content-type'];
       body = form;
     }
     return { url: joinUrl(channel.baseUrl, endpoint), method: 'POST', headers: out, body };
   },
   buildListModels(channel) {
-    const headers = new Headers({
+    const headers: HeaderRecord = {
       authorization: `Bearer ${channel.apiKey}`,
       'user-agent': 'llm-relay',
       accept: 'application/json',
-    });
-    for (const [name, value] of Object.entries(channel.headers)) headers.set(name, value);
+    };
+    withChannelHeaders(headers, channel);
     return { url: joinUrl(channel.baseUrl, '/models'), method: 'GET', headers, body: null };
   },
   parseModelList(json) {
