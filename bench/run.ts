@@ -36,6 +36,7 @@ import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import { delimiter, join, relative } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { Agent, request } from 'undici';
 import { RELAY_NODE_FLAGS } from '../app/src/node-flags.ts';
 import { buildRelay } from '../scripts/build-relay.ts';
@@ -1208,20 +1209,32 @@ async function main(): Promise<void> {
     // --- The relay's own log: one line per request; warnings and errors are worth a look.
     await stopChild(relay.proc);
     const log = readFileSync(logPath, 'utf8');
-    const levels = new Map<number, number>();
-    for (const m of log.matchAll(/"level":(\d+)/g)) {
-      const l = Number(m[1]);
-      levels.set(l, (levels.get(l) ?? 0) + 1);
-    }
-    const warn = levels.get(40) ?? 0;
-    const error = (levels.get(50) ?? 0) + (levels.get(60) ?? 0);
+    // The relay writes level labels ("level":"warn"), not pino's numbers.
+    const levels = new Map<string, number>();
+    for (const m of log.matchAll(/"level":"(\w+)"/g))
+      levels.set(m[1]!, (levels.get(m[1]!) ?? 0) + 1);
+    const warn = levels.get('warn') ?? 0;
+    const error = (levels.get('error') ?? 0) + (levels.get('fatal') ?? 0);
     const logBytes = statSync(logPath).size;
     const logLines = log.split('\n').length - 1;
-    results.relayLog = { bytes: logBytes, lines: logLines, warn, error };
+    // Nothing lost under load: one usage row per request the relay answered, one log line each.
+    const requestLines = (log.match(/"msg":"request"/g) ?? []).length;
+    const db = new DatabaseSync(join(dataDir, 'relay.db'), { readOnly: true });
+    const usageRows = (db.prepare('SELECT COUNT(*) AS n FROM usage').get() as { n: number }).n;
+    const heldMicros = (
+      db.prepare('SELECT COALESCE(SUM(reserved_micros), 0) AS n FROM keys').get() as { n: number }
+    ).n;
+    db.close();
+    results.relayLog = { bytes: logBytes, lines: logLines, warn, error, requestLines };
+    results.usage = { rows: usageRows, heldMicrosAfterStop: heldMicros };
+    if (usageRows !== requestLines) {
+      notes.push(`usage rows (${usageRows}) and request log lines (${requestLines}) differ`);
+    }
+    if (heldMicros !== 0) notes.push(`quota still held after the relay stopped: ${heldMicros} µ$`);
     if (warn + error > 0) {
       const sample = log
         .split('\n')
-        .filter((l) => /"level":(4|5|6)\d/.test(l))
+        .filter((l) => /"level":"(warn|error|fatal)"/.test(l))
         .slice(0, 3)
         .map((l) => l.slice(0, 300));
       notes.push(
@@ -1231,9 +1244,17 @@ async function main(): Promise<void> {
 
     say('## Notes');
     say();
+    // wrk closes its connections with requests in flight when a run ends: those log a 499.
+    const clientClosed = (log.match(/"level":"warn"[^\n]*"status":499,/g) ?? []).length;
     say(
       `- relay log: ${int(logLines)} lines, ${int(logBytes)} bytes (${int(logBytes / logLines)} per line), ` +
-        `${warn} warn, ${error} error`,
+        `${warn} warn (${clientClosed} of them 499: the load generator hanging up mid-request ` +
+        `as a run ends), ${error} error`,
+    );
+    say(
+      `- usage rows: ${int(usageRows)}, request log lines: ${int(requestLines)}` +
+        `${usageRows === requestLines ? ' (one row per request)' : ' (DIFFERENT)'}; ` +
+        `quota still held after stop: ${heldMicros} µ$`,
     );
     const loadEnd = Number(os.loadavg()[0]!.toFixed(2));
     results.loadAverageAtEnd = loadEnd;
