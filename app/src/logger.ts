@@ -1,3 +1,4 @@
+import { fstatSync } from 'node:fs';
 import { pino } from 'pino';
 import type { Logger } from 'pino';
 
@@ -33,30 +34,42 @@ export interface LoggerOptions {
   readonly secrets?: () => readonly string[];
 }
 
+/** One stdout destination per process, however many loggers write to it. */
+let sharedStdout: pino.DestinationStream | undefined;
+
 /**
- * stdout, written in blocks of at least 4 KiB (and at least every 250 ms) instead of one write
- * per line: under load the per-line write was a tenth of the relay's CPU. Synchronous, so a
- * saturated relay slows down instead of queueing log lines in memory (asynchronous writes run on
- * a pool thread that competes for the same core: the queue grew by tens of MB under load).
- * Lines still buffered are written on exit, crashes included; only a SIGKILL can lose the last few.
+ * stdout, written synchronously: a saturated relay slows down instead of queueing lines in
+ * memory (asynchronous writes run on a pool thread that competes for the same core: the queue
+ * grew by tens of MB under load), and a process that exits right after logging loses nothing.
+ * - A regular file (production: systemd's StandardOutput=append:) gets blocks of at least 4 KiB,
+ *   flushed at least every 250 ms and on exit: under load one write per line was a tenth of the
+ *   relay's CPU. A SIGKILL can lose the last 250 ms.
+ * - A pipe, socket or terminal gets one write per line: cluster workers share it, and only
+ *   writes of at most PIPE_BUF (4 KiB) bytes are atomic, so blocks of lines could tear.
  */
-function bufferedStdout(): pino.DestinationStream {
-  const dest = pino.destination({ dest: process.stdout.fd || 1, minLength: 4096, sync: true });
-  setInterval(() => {
-    try {
-      dest.flushSync();
-    } catch {
-      // Closed at exit, which wrote what was left.
-    }
-  }, 250).unref();
-  // pino registers its exit flush only for asynchronous destinations.
-  process.once('exit', () => {
-    try {
-      dest.flushSync();
-    } catch {
-      // Nothing left to write.
-    }
-  });
+export function stdoutDestination(): pino.DestinationStream {
+  if (sharedStdout) return sharedStdout;
+  const fd = process.stdout.fd || 1;
+  let isFile = false;
+  try {
+    isFile = fstatSync(fd).isFile();
+  } catch {
+    // Not inspectable: treat it like a pipe.
+  }
+  const dest = pino.destination({ dest: fd, minLength: isFile ? 4096 : 0, sync: true });
+  if (isFile) {
+    const flush = () => {
+      try {
+        dest.flushSync();
+      } catch {
+        // Nothing buffered, or already closed at exit.
+      }
+    };
+    setInterval(flush, 250).unref();
+    // pino registers its exit flush only for asynchronous destinations.
+    process.once('exit', flush);
+  }
+  sharedStdout = dest;
   return dest;
 }
 
@@ -81,6 +94,6 @@ export function createLogger(options: LoggerOptions = {}): Logger {
         },
       },
     },
-    options.destination ?? bufferedStdout(),
+    options.destination ?? stdoutDestination(),
   );
 }
