@@ -148,6 +148,17 @@ describe('the SQLite store', () => {
       store.close();
     });
 
+    it('refuses holds still queued when the store closes, so none outlives its request', async () => {
+      const { path, store } = fileStore();
+      const key = store.upsertKey({ name: 'k', key: 'sk-group-0123456789abcdef', quotaUsd: 1 });
+      const hold = store.reserveSoon(key.id, 100);
+      store.close();
+      await expect(hold).rejects.toThrow(/closed/);
+      const db = new DatabaseSync(path);
+      expect(db.prepare('SELECT reserved_micros FROM keys').get()).toEqual({ reserved_micros: 0 });
+      db.close();
+    });
+
     it('commits what is still queued when the store closes (shutdown loses no row)', () => {
       const { path, store } = fileStore();
       const key = store.upsertKey({ name: 'k', key: 'sk-group-0123456789abcdef', quotaUsd: 1 });

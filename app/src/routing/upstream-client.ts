@@ -251,7 +251,9 @@ export function createUpstreamClient(options: UpstreamClientOptions = {}): Upstr
           }
           // Decoded once, whole: a multi-byte character split across chunks stays intact, and
           // one cut at maxBytes becomes U+FFFD like a streaming TextDecoder would make it.
-          return Buffer.concat(chunks).toString('utf8');
+          const text = Buffer.concat(chunks).toString('utf8');
+          // A byte-order mark is not part of the JSON (TextDecoder drops it too).
+          return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
         },
       };
     },

@@ -98,11 +98,18 @@ export interface SqliteStoreOptions {
  * node:sqlite is synchronous and the relay is one process, so each call below is atomic
  * with respect to every other request: reserve() cannot interleave with another reserve().
  */
+/** SQLITE_BUSY or SQLITE_LOCKED (extended codes included), as node:sqlite reports them. */
+function isBusy(err: unknown): boolean {
+  const code = (err as { errcode?: unknown }).errcode;
+  return typeof code === 'number' && ((code & 0xff) === 5 || (code & 0xff) === 6);
+}
+
 export class SqliteStore implements Store {
   readonly #db: DatabaseSync;
   readonly #now: () => number;
   readonly #stmts: Record<string, StatementSync> = {};
   #queued: {
+    kind: 'hold' | 'settle';
     run: () => unknown;
     resolve: (value: unknown) => void;
     reject: (err: unknown) => void;
@@ -236,16 +243,16 @@ export class SqliteStore implements Store {
   }
 
   reserveSoon(keyId: number, micros: Micros): Promise<Reservation | null> {
-    return this.#enqueue(() => this.reserve(keyId, micros));
+    return this.#enqueue('hold', () => this.reserve(keyId, micros));
   }
 
   settleSoon(reservation: Reservation | null, usage: UsageRow): Promise<void> {
-    return this.#enqueue(() => this.#settleOne(reservation, usage));
+    return this.#enqueue('settle', () => this.#settleOne(reservation, usage));
   }
 
-  #enqueue<T>(run: () => T): Promise<T> {
+  #enqueue<T>(kind: 'hold' | 'settle', run: () => T): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.#queued.push({ run, resolve: resolve as (value: unknown) => void, reject });
+      this.#queued.push({ kind, run, resolve: resolve as (value: unknown) => void, reject });
       if (this.#queued.length === 1) setImmediate(() => this.#commitQueued());
     });
   }
@@ -267,7 +274,12 @@ export class SqliteStore implements Store {
     let results: unknown[] | undefined;
     try {
       results = this.#tx(() => batch.map((q) => q.run()));
-    } catch {
+    } catch (err) {
+      // Locked by another process past busy_timeout: each retry would wait as long again.
+      if (isBusy(err)) {
+        for (const q of batch) q.reject(err);
+        return;
+      }
       for (const q of batch) {
         try {
           q.resolve(this.#tx(q.run));
@@ -411,6 +423,11 @@ export class SqliteStore implements Store {
   }
 
   close(): void {
+    // Settlements still queued are written; holds are refused, since their requests would
+    // run against a closed store and leave the hold behind.
+    const holds = this.#queued.filter((q) => q.kind === 'hold');
+    this.#queued = this.#queued.filter((q) => q.kind === 'settle');
+    for (const q of holds) q.reject(new StoreError('the store is closed'));
     if (this.#db.isOpen && this.#queued.length > 0) this.#commitQueued();
     if (this.#db.isOpen) this.#db.close();
   }

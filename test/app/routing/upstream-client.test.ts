@@ -96,6 +96,17 @@ describe('createUpstreamClient', () => {
     expect(await res.text(1_000)).toHaveLength(1_000);
   });
 
+  it('text() leaves out a byte-order mark, as a TextDecoder does, so the JSON still parses', async () => {
+    up.script({
+      kind: 'status',
+      status: 200,
+      body: '\uFEFF{"object":"list","data":[]}',
+      headers: { 'content-type': 'application/json; charset=utf-8' },
+    });
+    const res = await chat(false);
+    expect(JSON.parse(await res.text())).toEqual({ object: 'list', data: [] });
+  });
+
   it('refused connection → connect', async () => {
     const s = createServer();
     await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
