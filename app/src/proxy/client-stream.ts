@@ -36,21 +36,33 @@ export class ClientStream {
 
   async write(text: string): Promise<void> {
     if (this.#closed) throw new ClientGone();
+    const bytes = encoder.encode(text);
+    if ((this.#writer.desiredSize ?? 0) > 0) {
+      // Room in the pipe: nothing to wait for, so no stall timer (one per chunk added up).
+      // A failure here means the client went away; the next write reports it.
+      this.#writer.write(bytes).catch(() => this.#gone());
+      return;
+    }
     let timer: NodeJS.Timeout | undefined;
     try {
       await Promise.race([
-        this.#writer.write(encoder.encode(text)),
+        this.#writer.write(bytes),
         new Promise(
           (_, reject) => (timer = setTimeout(() => reject(new ClientGone()), this.#stallMs)),
         ),
       ]);
     } catch {
-      this.#closed = true;
-      this.#writer.abort(new ClientGone()).catch(() => {});
+      this.#gone();
       throw new ClientGone();
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  #gone(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#writer.abort(new ClientGone()).catch(() => {});
   }
 
   close(): void {
