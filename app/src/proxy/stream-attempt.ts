@@ -4,7 +4,8 @@ import type { AttemptContext, AttemptResult } from '../routing/failover.ts';
 import type { UpstreamFailure } from '../routing/failure.ts';
 import { UpstreamError, classifyStreamError } from '../routing/failure.ts';
 import type { UpstreamResponse } from '../routing/upstream-client.ts';
-import { DONE_DATA, frameData, frameEvent, parseSse } from '../streaming/sse.ts';
+import { DONE_DATA, frameData, frameEvent, sseEvents } from '../streaming/sse.ts';
+import type { EventSourceMessage } from '../streaming/sse.ts';
 import type { TokenUsage } from '../usage/extract.ts';
 import { usageFromPayload } from '../usage/extract.ts';
 import { ClientGone } from './client-stream.ts';
@@ -50,7 +51,8 @@ export async function relayStreamAttempt(
   let committed = false;
   let finished = false;
   let failure: UpstreamFailure | undefined;
-  const reader = parseSse(res.body).getReader();
+  const chunks = res.chunks();
+  const events = sseEvents(chunks);
 
   const commit = async () => {
     committed = true;
@@ -61,9 +63,9 @@ export async function relayStreamAttempt(
 
   try {
     for (;;) {
-      let next: Awaited<ReturnType<typeof reader.read>>;
+      let next: IteratorResult<EventSourceMessage, void>;
       try {
-        next = await reader.read();
+        next = await events.next();
       } catch (err) {
         if (err instanceof UpstreamError || ctx.signal.aborted) throw err;
         // The SSE parser gave up (an event beyond its buffer limit): that is the upstream's fault.
@@ -124,8 +126,10 @@ export async function relayStreamAttempt(
     else throw err;
   } finally {
     // Detached: the client has its answer; the drain only keeps the socket reusable.
-    if (finished && !failure) void drain(reader);
-    else reader.cancel().catch(() => {});
+    // Closing goes to the chunks, not the parser: it must not wait for a read in progress.
+    const close = () => void chunks.return?.().catch(() => {});
+    if (finished && !failure) void drain(events, close);
+    else close();
   }
   // A clean end of the body without [DONE] or a finish is a cut answer, not a finished one.
   if (!failure && !finished)
@@ -177,12 +181,12 @@ function generatedText(json: Record<string, unknown>): string {
  * cancelling) lets undici keep the connection for the next request. Bounded, so an upstream
  * that lingers after [DONE] cannot hold the client's stream open.
  */
-async function drain(reader: ReadableStreamDefaultReader<unknown>): Promise<void> {
+async function drain(events: AsyncGenerator<unknown, void>, close: () => void): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), 1_000)));
   try {
     for (let i = 0; i < 8; i++) {
-      const r = await Promise.race([reader.read(), late]);
+      const r = await Promise.race([events.next(), late]);
       if (r === 'late') break;
       if (r.done) return;
     }
@@ -191,5 +195,5 @@ async function drain(reader: ReadableStreamDefaultReader<unknown>): Promise<void
   } finally {
     clearTimeout(timer);
   }
-  reader.cancel().catch(() => {});
+  close();
 }

@@ -46,6 +46,11 @@ export interface UpstreamResponse {
   body: ReadableStream<Uint8Array>;
   /** Reads the whole body as UTF-8, at most `maxBytes` (the rest is dropped, socket closed). */
   text(maxBytes?: number): Promise<string>;
+  /**
+   * The body as raw chunks, under the same timeouts and errors as `body`, without a Web stream
+   * in between (the SSE path). Ending the iteration early closes the socket.
+   */
+  chunks(): AsyncIterableIterator<Uint8Array>;
 }
 
 export interface UpstreamClient {
@@ -235,6 +240,23 @@ export function createUpstreamClient(options: UpstreamClientOptions = {}): Upstr
         headers: toHeaders(res.headers),
         get body() {
           return webBody();
+        },
+        chunks() {
+          if (web) throw new Error('upstream body already read as a stream');
+          const iterator: AsyncIterableIterator<Uint8Array> = {
+            [Symbol.asyncIterator]: () => iterator,
+            next: async () => {
+              const value = await next();
+              return value === undefined
+                ? { done: true, value: undefined }
+                : { done: false, value };
+            },
+            return: async () => {
+              cancel();
+              return { done: true, value: undefined };
+            },
+          };
+          return iterator;
         },
         async text(maxBytes = DEFAULT_TEXT_LIMIT) {
           if (web) throw new Error('upstream body already read as a stream');
