@@ -65,3 +65,66 @@ describe('quota under concurrency', () => {
     expect(rows.filter((r) => r.status === 429)).toHaveLength(refused.length);
   });
 });
+
+describe('holds while a request runs', () => {
+  let upstream: FakeUpstream;
+  let t: TestRelay;
+  const LIMITED = 'sk-limited-0123456789abcdef';
+  const UNLIMITED = 'sk-unlimited-0123456789abcdef';
+
+  beforeAll(async () => {
+    upstream = await startOpenAiUpstream({ apiKey: 'up', promptTokens: 10, completionTokens: 10 });
+    t = await startTestRelay({
+      channels: [{ name: 'u', baseUrl: upstream.url, apiKey: 'up', models: ['m'] }],
+      keys: [
+        { name: 'limited', key: LIMITED, quota: 1 },
+        { name: 'unlimited', key: UNLIMITED },
+      ],
+      prices: { m: { input: 1, output: 1 } },
+    });
+  });
+  afterAll(async () => {
+    await t?.close();
+    await upstream?.close();
+  });
+
+  /** What the key holds while the upstream sits on its answer, then after it. */
+  async function holdDuring(secret: string, name: string) {
+    let release!: () => void;
+    const answered = new Promise<void>((r) => (release = r));
+    let reached!: () => void;
+    const atUpstream = new Promise<void>((r) => (reached = r));
+    upstream.overrides.push(async () => {
+      reached();
+      await answered;
+      return false;
+    });
+    const res = fetch(`${t.baseUrl}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        model: 'm',
+        max_tokens: 50,
+        messages: [{ role: 'user', content: 'hi' }],
+      }),
+    });
+    await atUpstream;
+    const store = t.store();
+    const during = store.getKey(name)!.reservedMicros;
+    release();
+    expect((await res).status).toBe(200);
+    const after = store.getKey(name)!;
+    return { during, after: after.reservedMicros, used: after.usedMicros };
+  }
+
+  it('a key with a quota holds its estimate until the answer is settled', async () => {
+    const r = await holdDuring(LIMITED, 'limited');
+    expect(r.during).toBeGreaterThan(0);
+    expect(r).toMatchObject({ after: 0, used: 20 });
+  });
+
+  it('a key without a quota holds nothing (no write before the upstream call), and is still billed', async () => {
+    const r = await holdDuring(UNLIMITED, 'unlimited');
+    expect(r).toEqual({ during: 0, after: 0, used: 20 });
+  });
+});

@@ -104,7 +104,9 @@ export async function proxy(
 
   const price = priceFor(config.prices, job.model, routes[0]?.upstreamModel);
   const hold = costMicros(price, { ...job.estimate, images: job.images ?? 0 });
-  const reservation = await store.reserveSoon(key.id, hold);
+  // A key without a quota has nothing to hold against: no transaction before the upstream call.
+  const reservation =
+    key.quotaMicros === null ? { keyId: key.id, micros: 0 } : await store.reserveSoon(key.id, hold);
   if (!reservation) {
     const fresh = store.getKey(key.name) ?? key;
     const left =

@@ -293,7 +293,7 @@ export class SqliteStore implements Store {
   }
 
   #settleOne(reservation: Reservation | null, usage: UsageRow): void {
-    if (reservation) {
+    if (reservation && reservation.micros > 0) {
       this.#stmt('UPDATE keys SET reserved_micros = MAX(0, reserved_micros - ?) WHERE id = ?').run(
         reservation.micros,
         reservation.keyId,
