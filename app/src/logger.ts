@@ -56,18 +56,29 @@ export function stdoutDestination(): pino.DestinationStream {
   } catch {
     // Not inspectable: treat it like a pipe.
   }
-  const dest = pino.destination({ dest: fd, minLength: isFile ? 4096 : 0, sync: true });
+  if (!isFile) {
+    // A non-blocking pipe that is full makes a synchronous write sleep 100 ms and retry; a
+    // blocking one waits only as long as the reader needs.
+    (
+      process.stdout as { _handle?: { setBlocking?: (on: boolean) => void } }
+    )._handle?.setBlocking?.(true);
+  }
+  const dest = pino.destination({
+    dest: fd,
+    sync: true,
+    minLength: isFile ? 4096 : 0,
+    // Writes what is buffered without an fsync (flushSync would fsync four times a second).
+    ...(isFile && { periodicFlush: 250 }),
+  });
   if (isFile) {
-    const flush = () => {
+    // pino registers its exit flush only for asynchronous destinations.
+    process.once('exit', () => {
       try {
         dest.flushSync();
       } catch {
-        // Nothing buffered, or already closed at exit.
+        // Nothing buffered, or already closed.
       }
-    };
-    setInterval(flush, 250).unref();
-    // pino registers its exit flush only for asynchronous destinations.
-    process.once('exit', flush);
+    });
   }
   sharedStdout = dest;
   return dest;

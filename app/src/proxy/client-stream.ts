@@ -22,9 +22,12 @@ export class ClientStream {
    * reader that never reads would hold the request, its upstream and its quota hold forever.
    */
   constructor(stallMs = 120_000) {
+    // 64 events queue for the client; the writable side holds one more. Writes only wait (and
+    // arm the stall timer) once those are taken, so a client that stops reading pins at most
+    // ~65 events, however fast the upstream is.
     const pipe = new TransformStream<Uint8Array, Uint8Array>(
       undefined,
-      { highWaterMark: 64 },
+      { highWaterMark: 1 },
       { highWaterMark: 64 },
     );
     this.readable = pipe.readable;
