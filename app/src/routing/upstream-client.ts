@@ -38,17 +38,12 @@ export interface WaitObserver {
 export interface UpstreamResponse {
   status: number;
   headers: Headers;
-  /**
-   * The body as a Web stream (async-iterable, pipes into TextDecoderStream and
-   * eventsource-parser's EventSourceParserStream). It errors with UpstreamError whose kind
-   * is timeout-idle, connect (dropped mid-body) or aborted. Cancelling it closes the socket.
-   */
-  body: ReadableStream<Uint8Array>;
   /** Reads the whole body as UTF-8, at most `maxBytes` (the rest is dropped, socket closed). */
   text(maxBytes?: number): Promise<string>;
   /**
-   * The body as raw chunks, under the same timeouts and errors as `body`, without a Web stream
-   * in between (the SSE path). Ending the iteration early closes the socket.
+   * The body as it arrives, chunk by chunk (the SSE path), with no Web stream in between. It
+   * throws UpstreamError whose kind is timeout-idle, connect (dropped mid-body) or aborted.
+   * Ending the iteration early closes the socket. Read the body once, one way or the other.
    */
   chunks(): AsyncIterableIterator<Uint8Array>;
 }
@@ -216,33 +211,10 @@ export function createUpstreamClient(options: UpstreamClientOptions = {}): Upstr
         // Destroying the undici body aborts the request, which closes the socket.
         nodeBody.destroy();
       };
-      // Built on first use: a JSON answer is read with text() and never pays for a Web stream.
-      let web: ReadableStream<Uint8Array> | undefined;
-      const webBody = () =>
-        (web ??= new ReadableStream<Uint8Array>(
-          {
-            async pull(ctrl) {
-              try {
-                const value = await next();
-                if (value === undefined) ctrl.close();
-                else ctrl.enqueue(new Uint8Array(value.buffer, value.byteOffset, value.length));
-              } catch (err) {
-                ctrl.error(err);
-              }
-            },
-            cancel,
-          },
-          { highWaterMark: 0 },
-        ));
-
       return {
         status: res.statusCode,
         headers: toHeaders(res.headers),
-        get body() {
-          return webBody();
-        },
         chunks() {
-          if (web) throw new Error('upstream body already read as a stream');
           const iterator: AsyncIterableIterator<Uint8Array> = {
             [Symbol.asyncIterator]: () => iterator,
             next: async () => {
@@ -259,7 +231,6 @@ export function createUpstreamClient(options: UpstreamClientOptions = {}): Upstr
           return iterator;
         },
         async text(maxBytes = DEFAULT_TEXT_LIMIT) {
-          if (web) throw new Error('upstream body already read as a stream');
           const chunks: Buffer[] = [];
           let size = 0;
           for (let chunk = await next(); chunk !== undefined; chunk = await next()) {
