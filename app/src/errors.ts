@@ -1,5 +1,3 @@
-import { timingHeaders } from './timing.ts';
-import type { RequestRecord } from './types.ts';
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
@@ -103,8 +101,5 @@ export function toRelayError(err: unknown): RelayError {
 export function errorResponse(c: Context, err: RelayError): Response {
   const requestId = (c.get('requestId') as string | undefined) ?? 'unknown';
   for (const [name, value] of Object.entries(err.headers)) c.header(name, value);
-  const record = c.get('record') as RequestRecord | undefined;
-  if (record)
-    for (const [name, value] of Object.entries(timingHeaders(record))) c.header(name, value);
   return c.json(errorBody(err, requestId), err.status);
 }

@@ -1,10 +1,6 @@
 import type { WaitObserver } from './routing/upstream-client.ts';
 import type { RequestRecord } from './types.ts';
 
-/** Names of the headers that tell a client how much of its wait was the relay's own. */
-export const OVERHEAD_HEADER = 'x-relay-overhead-ms';
-export const SERVER_TIMING_HEADER = 'server-timing';
-
 /** A fresh record's timing fields: a precise clock, unlike the wall clock the rows use. */
 export function startTiming(): Pick<RequestRecord, 'startedAtHr' | 'upstreamWaitMs'> {
   return { startedAtHr: performance.now(), upstreamWaitMs: 0 };
@@ -24,30 +20,24 @@ export function upstreamWaits(record: RequestRecord): WaitObserver {
   };
 }
 
-/**
- * Time the relay spent on this request up to now, without the time it waited on upstreams
- * (connect, response headers, body chunks) or on their Retry-After and backoff. For a stream
- * this is measured when the headers go out, so it covers everything before the first byte.
- */
-export function relayMs(record: RequestRecord, at = performance.now()): number {
-  return Math.max(0, at - record.startedAtHr - waitedMs(record, at));
-}
-
+/** Upstream waits so far, a wait still open included. */
 function waitedMs(record: RequestRecord, at: number): number {
   return record.upstreamWaitMs + (record.waitingSince === undefined ? 0 : at - record.waitingSince);
 }
 
 /**
  * `x-relay-overhead-ms` for curl and dashboards, and the standard `Server-Timing` that browser
- * dev tools chart. Stamped once, on the response's own headers, before it is sent.
+ * dev tools chart: the time the relay spent on the request so far, without the time it waited
+ * on upstreams (connect, headers, body chunks) or on their Retry-After and backoff. Taken as
+ * the response leaves the middleware, before it is sent: for a stream, before its first byte.
  */
 export function timingHeaders(record: RequestRecord): Record<string, string> {
   const now = performance.now();
-  const relay = relayMs(record, now).toFixed(3);
+  const waited = waitedMs(record, now);
+  const relay = Math.max(0, now - record.startedAtHr - waited).toFixed(3);
   record.relayMs = Number(relay);
-  const upstream = waitedMs(record, now).toFixed(3);
   return {
-    [OVERHEAD_HEADER]: relay,
-    [SERVER_TIMING_HEADER]: `relay;dur=${relay};desc="relay processing", upstream;dur=${upstream};desc="waiting on upstream"`,
+    'x-relay-overhead-ms': relay,
+    'server-timing': `relay;dur=${relay};desc="relay processing", upstream;dur=${waited.toFixed(3)};desc="waiting on upstream"`,
   };
 }

@@ -1,7 +1,7 @@
 import type { MiddlewareHandler } from 'hono';
 import type { Logger } from '../logger.ts';
 import { emfFields } from '../metrics/emf.ts';
-import { OVERHEAD_HEADER, startTiming, timingHeaders } from '../timing.ts';
+import { startTiming, timingHeaders } from '../timing.ts';
 import type { AppEnv, InflightTracker, RequestRecord } from '../types.ts';
 
 /**
@@ -24,11 +24,9 @@ export function accessLog(
     inflight?.add(new Promise<void>((resolve) => (release = resolve)));
     try {
       await next();
-      // Answers the proxy did not stamp before sending (models, health, billing, 404s).
-      if (!c.res.headers.has(OVERHEAD_HEADER)) {
-        for (const [name, value] of Object.entries(timingHeaders(record)))
-          c.res.headers.set(name, value);
-      }
+      // Every answer is stamped here, once: none (a stream's included) has been sent yet.
+      for (const [name, value] of Object.entries(timingHeaders(record)))
+        c.res.headers.set(name, value);
     } finally {
       const write = () => {
         const status = record.status ?? c.res.status;

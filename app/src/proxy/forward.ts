@@ -16,7 +16,7 @@ import { UpstreamError, classifyHttpFailure } from '../routing/failure.ts';
 import { matchesAny } from '../routing/patterns.ts';
 import { SSE_HEADERS } from '../streaming/sse.ts';
 import { startHeartbeat } from '../streaming/heartbeat.ts';
-import { timingHeaders, upstreamWaits } from '../timing.ts';
+import { upstreamWaits } from '../timing.ts';
 import type { AppEnv } from '../types.ts';
 import type { RelayRuntime } from '../runtime.ts';
 import { estimateTokens, usageFromPayload } from '../usage/extract.ts';
@@ -403,7 +403,7 @@ export async function proxy(
   if (decision.kind === 'error') throw decision.error;
   if (decision.kind === 'stream') {
     record.done = finished.then(() => {});
-    return c.body(sink().readable, 200, { ...SSE_HEADERS, ...timingHeaders(record) });
+    return c.body(sink().readable, 200, SSE_HEADERS);
   }
   return relayJsonAnswer(c, job, decision.value, decision.route, settlement);
 }
@@ -450,8 +450,5 @@ async function relayJsonAnswer(
     source: usage ? 'upstream' : 'estimated',
     detail: { ...job.detail, ...(images > 0 && { images }) },
   });
-  return c.body(out, answer.status as 200, {
-    'content-type': answer.contentType,
-    ...timingHeaders(c.get('record')),
-  });
+  return c.body(out, answer.status as 200, { 'content-type': answer.contentType });
 }
