@@ -116,6 +116,25 @@ const int = (x: number) => (Number.isFinite(x) ? Math.round(x).toLocaleString('e
 const pc = (x: number) => `${x.toFixed(1)}%`;
 const mb = (kib: number) => `${(kib / 1024).toFixed(1)} MB`;
 
+/** The mean of each metric over repetitions, with its spread under `spread`. */
+function summarize<K extends string>(
+  reps: readonly Readonly<Record<K, number>>[],
+  keys: readonly K[],
+): Record<K, number> & { spread: Record<K, number> } {
+  const over = (f: (xs: number[]) => number) =>
+    Object.fromEntries(keys.map((k) => [k, f(reps.map((r) => r[k]))])) as Record<K, number>;
+  return { ...over(mean), spread: over(spread) };
+}
+
+/** relay − direct, metric by metric. */
+function added<K extends string>(
+  relay: Readonly<Record<K, number>>,
+  direct: Readonly<Record<K, number>>,
+  keys: readonly K[],
+): Record<K, number> {
+  return Object.fromEntries(keys.map((k) => [k, relay[k] - direct[k]])) as Record<K, number>;
+}
+
 /** A markdown table; columns of short numbers align right, the others left. */
 function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
@@ -750,21 +769,13 @@ async function main(): Promise<void> {
       ),
     );
     say();
+    const WRK_METRICS = ['rps', 'p50', 'p90', 'p99'] as const;
     const wrkSummary = CONNECTIONS.map((c) => {
-      const pick = (target: string) =>
-        wrkRuns.filter((r) => r.connections === c && r.target === target);
-      const agg = (target: string) => {
-        const rs = pick(target);
-        const m = (k: 'rps' | 'p50' | 'p90' | 'p99') => mean(rs.map((r) => r[k]));
-        const s = (k: 'rps' | 'p50' | 'p90' | 'p99') => spread(rs.map((r) => r[k]));
-        return {
-          rps: m('rps'),
-          p50: m('p50'),
-          p90: m('p90'),
-          p99: m('p99'),
-          spread: { rps: s('rps'), p50: s('p50'), p90: s('p90'), p99: s('p99') },
-        };
-      };
+      const agg = (target: string) =>
+        summarize(
+          wrkRuns.filter((r) => r.connections === c && r.target === target),
+          WRK_METRICS,
+        );
       const direct = agg('direct');
       const rel = agg('relay');
       return {
@@ -772,11 +783,7 @@ async function main(): Promise<void> {
         direct,
         relay: rel,
         relayPctOfDirect: (rel.rps / direct.rps) * 100,
-        addedMs: {
-          p50: rel.p50 - direct.p50,
-          p90: rel.p90 - direct.p90,
-          p99: rel.p99 - direct.p99,
-        },
+        addedMs: added(rel, direct, ['p50', 'p90', 'p99']),
       };
     });
     say(`Mean of ${REPEATS} repetition(s); spread = (max − min) / mean across repetitions.`);
@@ -970,31 +977,27 @@ async function main(): Promise<void> {
       ),
     );
     say();
+    const STREAM_METRICS = [
+      'streamsPerSecond',
+      'ttfbP50',
+      'ttfbP99',
+      'totalP50',
+      'totalP99',
+    ] as const;
     const streamSummary = STREAMS.map((c) => {
-      const agg = (target: string) => {
-        const rs = streamRuns.filter((r) => r.concurrency === c && r.target === target);
-        const vals = {
-          sps: rs.map((r) => r.streamsPerSecond),
-          ttfb50: rs.map((r) => r.ttfbMs.p50),
-          ttfb99: rs.map((r) => r.ttfbMs.p99),
-          total50: rs.map((r) => r.totalMs.p50),
-          total99: rs.map((r) => r.totalMs.p99),
-        };
-        return {
-          streamsPerSecond: mean(vals.sps),
-          ttfbP50: mean(vals.ttfb50),
-          ttfbP99: mean(vals.ttfb99),
-          totalP50: mean(vals.total50),
-          totalP99: mean(vals.total99),
-          spread: {
-            streamsPerSecond: spread(vals.sps),
-            ttfbP50: spread(vals.ttfb50),
-            ttfbP99: spread(vals.ttfb99),
-            totalP50: spread(vals.total50),
-            totalP99: spread(vals.total99),
-          },
-        };
-      };
+      const agg = (target: string) =>
+        summarize(
+          streamRuns
+            .filter((r) => r.concurrency === c && r.target === target)
+            .map((r) => ({
+              streamsPerSecond: r.streamsPerSecond,
+              ttfbP50: r.ttfbMs.p50,
+              ttfbP99: r.ttfbMs.p99,
+              totalP50: r.totalMs.p50,
+              totalP99: r.totalMs.p99,
+            })),
+          STREAM_METRICS,
+        );
       const direct = agg('direct');
       const rel = agg('relay');
       return {
@@ -1002,12 +1005,7 @@ async function main(): Promise<void> {
         direct,
         relay: rel,
         relayPctOfDirect: (rel.streamsPerSecond / direct.streamsPerSecond) * 100,
-        addedMs: {
-          ttfbP50: rel.ttfbP50 - direct.ttfbP50,
-          ttfbP99: rel.ttfbP99 - direct.ttfbP99,
-          totalP50: rel.totalP50 - direct.totalP50,
-          totalP99: rel.totalP99 - direct.totalP99,
-        },
+        addedMs: added(rel, direct, ['ttfbP50', 'ttfbP99', 'totalP50', 'totalP99']),
       };
     });
     say(`Mean of ${REPEATS} repetition(s), spread in brackets:`);

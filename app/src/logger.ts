@@ -47,7 +47,7 @@ let sharedStdout: pino.DestinationStream | undefined;
  * - A pipe, socket or terminal gets one write per line: cluster workers share it, and only
  *   writes of at most PIPE_BUF (4 KiB) bytes are atomic, so blocks of lines could tear.
  */
-export function stdoutDestination(): pino.DestinationStream {
+function stdoutDestination(): pino.DestinationStream {
   if (sharedStdout) return sharedStdout;
   const fd = process.stdout.fd || 1;
   let isFile = false;
