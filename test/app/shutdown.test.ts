@@ -168,15 +168,21 @@ describe('SIGTERM on the real relay process', () => {
     for (const fn of cleanup.splice(0).reverse()) await fn();
   });
 
-  it('lets 20 active streams finish, refuses new connections, exits 0 and loses no usage row', async () => {
+  /** A streaming upstream (chunks `chunkDelayMs` apart) and the relay in front of it. */
+  async function startRelayOver(chunkDelayMs: number, server: Record<string, unknown>) {
     const upstream = await startOpenAiUpstream({
       apiKey: UPSTREAM_KEY,
       reply: REPLY,
-      chunkDelayMs: 50,
+      chunkDelayMs,
     });
     cleanup.push(() => upstream.close());
-    const child = await startChild(upstream, { shutdownGraceMs: 15_000 });
+    const child = await startChild(upstream, server);
     cleanup.push(() => void (child.proc.exitCode === null && child.proc.kill('SIGKILL')));
+    return child;
+  }
+
+  it('lets 20 active streams finish, refuses new connections, exits 0 and loses no usage row', async () => {
+    const child = await startRelayOver(50, { shutdownGraceMs: 15_000 });
 
     const streams = await Promise.all(Array.from({ length: 20 }, () => openStream(child.baseUrl)));
     await Promise.all(streams.map((s) => s.first));
@@ -212,14 +218,7 @@ describe('SIGTERM on the real relay process', () => {
   });
 
   it('with two workers: SIGTERM to the primary lets every worker finish its streams, then exits 0', async () => {
-    const upstream = await startOpenAiUpstream({
-      apiKey: UPSTREAM_KEY,
-      reply: REPLY,
-      chunkDelayMs: 50,
-    });
-    cleanup.push(() => upstream.close());
-    const child = await startChild(upstream, { shutdownGraceMs: 15_000, workers: 2 });
-    cleanup.push(() => void (child.proc.exitCode === null && child.proc.kill('SIGKILL')));
+    const child = await startRelayOver(50, { shutdownGraceMs: 15_000, workers: 2 });
     const logs = () =>
       child.stdout
         .filter((l) => l.startsWith('{'))
@@ -259,14 +258,8 @@ describe('SIGTERM on the real relay process', () => {
   });
 
   it('honours the grace deadline: a long stream is cut, the process exits, its usage row stays', async () => {
-    const upstream = await startOpenAiUpstream({
-      apiKey: UPSTREAM_KEY,
-      reply: REPLY,
-      chunkDelayMs: 500, // 20 chunks: a 10 s stream
-    });
-    cleanup.push(() => upstream.close());
-    const child = await startChild(upstream, { shutdownGraceMs: 500 });
-    cleanup.push(() => void (child.proc.exitCode === null && child.proc.kill('SIGKILL')));
+    // 20 chunks 500 ms apart: a 10 s stream
+    const child = await startRelayOver(500, { shutdownGraceMs: 500 });
 
     const stream = await openStream(child.baseUrl);
     await stream.first;
