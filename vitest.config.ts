@@ -6,7 +6,8 @@ export default defineConfig({
       {
         test: {
           name: 'app',
-          include: ['test/app/**/*.test.ts'],
+          // Unit tests sit beside their module; end-to-end tests live under test/app.
+          include: ['app/src/**/*.test.ts', 'test/app/**/*.test.ts'],
           testTimeout: 20_000,
           hookTimeout: 20_000,
         },

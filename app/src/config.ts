@@ -58,11 +58,18 @@ const keySchema = z
   })
   .strict();
 
-/** USD per 1M tokens (`input`, `output`, `cachedInput`), per image, per request or per audio minute. */
+/**
+ * USD per 1M tokens (`input`, `output`, and the prompt cache's `cacheRead`, `cacheWrite5m`,
+ * `cacheWrite1h`), per image, per request or per audio minute. `cachedInput` is the older
+ * name of `cacheRead`. An unpriced cache kind costs what plain input costs.
+ */
 const priceSchema = z
   .object({
     input: z.number().nonnegative().optional(),
     output: z.number().nonnegative().optional(),
+    cacheRead: z.number().nonnegative().optional(),
+    cacheWrite5m: z.number().nonnegative().optional(),
+    cacheWrite1h: z.number().nonnegative().optional(),
     cachedInput: z.number().nonnegative().optional(),
     image: z.number().nonnegative().optional(),
     request: z.number().nonnegative().optional(),

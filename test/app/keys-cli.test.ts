@@ -91,7 +91,7 @@ describe('npm run keys', () => {
     const dir = mkdtempSync(join(tmpdir(), 'keys-cli-'));
     const store = new SqliteStore({ path: join(dir, 'relay.db') });
     const key = store.upsertKey({ name: 'carol', key: 'sk-carol-0123456789abcdef' });
-    const row = (model: string, status: number, cost: number) => ({
+    const row = (model: string, status: number, cost: number, cacheRead = 0) => ({
       requestId: `req_${model}_${status}_${cost}`,
       keyId: key.id,
       keyName: 'carol',
@@ -102,13 +102,16 @@ describe('npm run keys', () => {
       status,
       promptTokens: 10,
       completionTokens: 5,
+      cacheReadTokens: cacheRead,
+      cacheWrite1hTokens: cacheRead > 0 ? 2 : 0,
+      reasoningTokens: cacheRead > 0 ? 1 : 0,
       costMicros: cost,
       latencyMs: 1,
       ttfbMs: 1,
       source: 'upstream' as const,
       errorCode: null,
     });
-    store.recordUsage(row('gpt-4o', 200, 300));
+    store.recordUsage(row('gpt-4o', 200, 300, 6));
     store.recordUsage(row('gpt-4o', 502, 0));
     store.recordUsage(row('deepseek-chat', 200, 100));
     store.close();
@@ -122,6 +125,9 @@ describe('npm run keys', () => {
         errors: 1,
         promptTokens: 20,
         completionTokens: 10,
+        cacheReadTokens: 6,
+        cacheWriteTokens: 2,
+        reasoningTokens: 1,
         costMicros: 300,
         costUsd: 0.0003,
       },
@@ -132,10 +138,18 @@ describe('npm run keys', () => {
         errors: 0,
         promptTokens: 10,
         completionTokens: 5,
+        cacheReadTokens: 0,
+        cacheWriteTokens: 0,
+        reasoningTokens: 0,
         costMicros: 100,
         costUsd: 0.0001,
       },
     ]);
+    const table = keys(dir, 'usage', '--name', 'carol').out.split('\n');
+    expect(table[0]).toBe(
+      'key\tmodel\trequests\terrors\tprompt\tcache read\tcache write\tcompletion\treasoning\tcost',
+    );
+    expect(table[1]).toBe('carol\tgpt-4o\t2\t1\t20\t6\t2\t10\t1\t$0.0003');
     expect(keys(dir, 'usage', '--until', '2000-01-01').out).toContain('No usage');
     expect(keys(dir, 'usage', '--since', 'yesterday-ish').code).toBe(2);
   });

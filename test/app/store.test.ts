@@ -66,6 +66,45 @@ describe('the SQLite store', () => {
     store.close();
   });
 
+  it('adds the cache and reasoning token columns to a usage table from before them', () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'store-migrate-usage-')), 'relay.db');
+    const old = new DatabaseSync(path);
+    old.exec(`CREATE TABLE usage (id INTEGER PRIMARY KEY, request_id TEXT NOT NULL, key_id INTEGER, key_name TEXT,
+      endpoint TEXT NOT NULL, model TEXT, upstream_model TEXT, channel TEXT, status INTEGER NOT NULL,
+      prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL, cost_micros INTEGER NOT NULL,
+      latency_ms INTEGER NOT NULL, ttfb_ms INTEGER, source TEXT NOT NULL, error_code TEXT, detail TEXT,
+      created_at INTEGER NOT NULL)`);
+    old.exec(`INSERT INTO usage (request_id, key_name, endpoint, model, status, prompt_tokens, completion_tokens,
+      cost_micros, latency_ms, source, created_at) VALUES ('old', 'k', '/chat/completions', 'm', 200, 10, 5, 7, 1, 'upstream', 0)`);
+    old.close();
+    const store = new SqliteStore({ path });
+    store.settle(null, {
+      ...row(1, 3),
+      cacheReadTokens: 4,
+      cacheWrite5mTokens: 2,
+      cacheWrite1hTokens: 1,
+      reasoningTokens: 3,
+    });
+    const [fresh, legacy] = store.listUsage();
+    expect(legacy).toMatchObject({ requestId: 'old', cacheReadTokens: 0, reasoningTokens: 0 });
+    expect(fresh).toMatchObject({
+      cacheReadTokens: 4,
+      cacheWrite5mTokens: 2,
+      cacheWrite1hTokens: 1,
+      reasoningTokens: 3,
+    });
+    expect(store.usageSummary({ fromMs: 0, toMs: Number.MAX_SAFE_INTEGER })).toEqual([
+      expect.objectContaining({
+        model: 'm',
+        requests: 2,
+        cacheReadTokens: 4,
+        cacheWriteTokens: 3,
+        reasoningTokens: 3,
+      }),
+    ]);
+    store.close();
+  });
+
   it('releases holds left by a crashed process only when the relay itself opens the store', () => {
     const path = join(mkdtempSync(join(tmpdir(), 'store-holds-')), 'relay.db');
     const first = new SqliteStore({ path });

@@ -15,7 +15,8 @@ Commands:
           --rpm limits its requests per minute.
   list    [--json]           Lists keys with quota, spend and status (never the keys).
   usage   [--name N] [--since YYYY-MM-DD] [--until YYYY-MM-DD] [--json]
-          Requests, tokens and spend per key and model (--until is exclusive).
+          Requests, tokens and spend per key and model (--until is exclusive);
+          cache reads, cache writes and reasoning are parts of prompt and completion.
   topup   --name N --amount USD
   disable --name N
   enable  --name N
@@ -141,7 +142,20 @@ export function runKeysCli(
           io.out('No usage in that period.');
           return 0;
         }
-        io.out(['key', 'model', 'requests', 'errors', 'prompt', 'completion', 'cost'].join('\t'));
+        io.out(
+          [
+            'key',
+            'model',
+            'requests',
+            'errors',
+            'prompt',
+            'cache read',
+            'cache write',
+            'completion',
+            'reasoning',
+            'cost',
+          ].join('\t'),
+        );
         for (const r of rows) {
           io.out(
             [
@@ -150,7 +164,10 @@ export function runKeysCli(
               r.requests,
               r.errors,
               r.promptTokens,
+              r.cacheReadTokens,
+              r.cacheWriteTokens,
               r.completionTokens,
+              r.reasoningTokens,
               fmtUsd(r.costMicros),
             ].join('\t'),
           );

@@ -20,7 +20,7 @@ import { upstreamWaits } from '../timing.ts';
 import type { AppEnv } from '../types.ts';
 import type { RelayRuntime } from '../runtime.ts';
 import { estimateTokens, usageFromPayload } from '../usage/extract.ts';
-import { costMicros, priceFor } from '../usage/pricing.ts';
+import { holdMicros, priceFor } from '../usage/pricing.ts';
 import { clientErrorFor } from './client-error.ts';
 import { ClientStream } from './client-stream.ts';
 import { forwardHeaders } from './headers.ts';
@@ -103,7 +103,7 @@ export async function proxy(
   record.routed = true;
 
   const price = priceFor(config.prices, job.model, routes[0]?.upstreamModel);
-  const hold = costMicros(price, { ...job.estimate, images: job.images ?? 0 });
+  const hold = holdMicros(price, { ...job.estimate, images: job.images ?? 0 });
   // A key without a quota has nothing to hold against: no transaction before the upstream call.
   const reservation =
     key.quotaMicros === null ? { keyId: key.id, micros: 0 } : await store.reserveSoon(key.id, hold);

@@ -42,6 +42,10 @@ CREATE TABLE IF NOT EXISTS usage (
   status INTEGER NOT NULL,
   prompt_tokens INTEGER NOT NULL,
   completion_tokens INTEGER NOT NULL,
+  cache_read_tokens INTEGER NOT NULL DEFAULT 0,
+  cache_write_5m_tokens INTEGER NOT NULL DEFAULT 0,
+  cache_write_1h_tokens INTEGER NOT NULL DEFAULT 0,
+  reasoning_tokens INTEGER NOT NULL DEFAULT 0,
   cost_micros INTEGER NOT NULL,
   latency_ms INTEGER NOT NULL,
   ttfb_ms INTEGER,
@@ -52,6 +56,14 @@ CREATE TABLE IF NOT EXISTS usage (
 );
 CREATE INDEX IF NOT EXISTS usage_key_time ON usage (key_id, created_at);
 `;
+
+/** Token columns added with prompt caching and reasoning; rows from before read as 0. */
+const USAGE_TOKEN_COLUMNS = [
+  'cache_read_tokens',
+  'cache_write_5m_tokens',
+  'cache_write_1h_tokens',
+  'reasoning_tokens',
+] as const;
 
 interface KeyRow {
   id: number;
@@ -130,10 +142,18 @@ export class SqliteStore implements Store {
 
   /** Columns added after the first release, for databases created before them. */
   #migrate(): void {
-    const columns = new Set(
-      (this.#db.prepare('PRAGMA table_info(keys)').all() as { name: string }[]).map((c) => c.name),
-    );
-    if (!columns.has('rpm')) this.#db.exec('ALTER TABLE keys ADD COLUMN rpm INTEGER');
+    const columnsOf = (table: string) =>
+      new Set(
+        (this.#db.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[]).map(
+          (c) => c.name,
+        ),
+      );
+    if (!columnsOf('keys').has('rpm')) this.#db.exec('ALTER TABLE keys ADD COLUMN rpm INTEGER');
+    const usage = columnsOf('usage');
+    for (const column of USAGE_TOKEN_COLUMNS) {
+      if (!usage.has(column))
+        this.#db.exec(`ALTER TABLE usage ADD COLUMN ${column} INTEGER NOT NULL DEFAULT 0`);
+    }
   }
 
   #stmt(sql: string): StatementSync {
@@ -342,8 +362,10 @@ export class SqliteStore implements Store {
   #insertUsage(u: UsageRow): void {
     this.#stmt(
       `INSERT INTO usage (request_id, key_id, key_name, endpoint, model, upstream_model, channel, status,
-         prompt_tokens, completion_tokens, cost_micros, latency_ms, ttfb_ms, source, error_code, detail, created_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         prompt_tokens, completion_tokens, cache_read_tokens, cache_write_5m_tokens,
+         cache_write_1h_tokens, reasoning_tokens, cost_micros, latency_ms, ttfb_ms, source,
+         error_code, detail, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ).run(
       u.requestId,
       u.keyId,
@@ -355,6 +377,10 @@ export class SqliteStore implements Store {
       u.status,
       u.promptTokens,
       u.completionTokens,
+      u.cacheReadTokens ?? 0,
+      u.cacheWrite5mTokens ?? 0,
+      u.cacheWrite1hTokens ?? 0,
+      u.reasoningTokens ?? 0,
       Math.round(u.costMicros),
       Math.round(u.latencyMs),
       u.ttfbMs === null ? null : Math.round(u.ttfbMs),
@@ -375,7 +401,10 @@ export class SqliteStore implements Store {
   usageSummary(filter: { keyName?: string; fromMs: number; toMs: number }): UsageSummaryRow[] {
     const rows = this.#stmt(
       `SELECT key_name, model, COUNT(*) AS requests, SUM(status >= 400) AS errors,
-         SUM(prompt_tokens) AS prompt, SUM(completion_tokens) AS completion, SUM(cost_micros) AS cost
+         SUM(prompt_tokens) AS prompt, SUM(completion_tokens) AS completion,
+         SUM(cache_read_tokens) AS cache_read,
+         SUM(cache_write_5m_tokens + cache_write_1h_tokens) AS cache_write,
+         SUM(reasoning_tokens) AS reasoning, SUM(cost_micros) AS cost
        FROM usage WHERE created_at >= ? AND created_at < ? AND (? IS NULL OR key_name = ?)
        GROUP BY key_name, model ORDER BY cost DESC, requests DESC`,
     ).all(filter.fromMs, filter.toMs, filter.keyName ?? null, filter.keyName ?? null) as Record<
@@ -389,6 +418,9 @@ export class SqliteStore implements Store {
       errors: Number(r.errors),
       promptTokens: Number(r.prompt),
       completionTokens: Number(r.completion),
+      cacheReadTokens: Number(r.cache_read),
+      cacheWriteTokens: Number(r.cache_write),
+      reasoningTokens: Number(r.reasoning),
       costMicros: Number(r.cost),
     }));
   }
@@ -412,6 +444,10 @@ export class SqliteStore implements Store {
       status: r.status as number,
       promptTokens: r.prompt_tokens as number,
       completionTokens: r.completion_tokens as number,
+      cacheReadTokens: r.cache_read_tokens as number,
+      cacheWrite5mTokens: r.cache_write_5m_tokens as number,
+      cacheWrite1hTokens: r.cache_write_1h_tokens as number,
+      reasoningTokens: r.reasoning_tokens as number,
       costMicros: r.cost_micros as number,
       latencyMs: r.latency_ms as number,
       ttfbMs: r.ttfb_ms as number | null,

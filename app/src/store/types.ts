@@ -47,6 +47,11 @@ export interface UsageRow {
   readonly status: number;
   readonly promptTokens: number;
   readonly completionTokens: number;
+  /** Parts of promptTokens / completionTokens with prices of their own; absent = 0. */
+  readonly cacheReadTokens?: number;
+  readonly cacheWrite5mTokens?: number;
+  readonly cacheWrite1hTokens?: number;
+  readonly reasoningTokens?: number;
   readonly costMicros: Micros;
   readonly latencyMs: number;
   readonly ttfbMs: number | null;
@@ -68,6 +73,9 @@ export interface UsageSummaryRow {
   readonly errors: number;
   readonly promptTokens: number;
   readonly completionTokens: number;
+  readonly cacheReadTokens: number;
+  readonly cacheWriteTokens: number;
+  readonly reasoningTokens: number;
   readonly costMicros: Micros;
 }
 
