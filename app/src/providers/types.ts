@@ -1,16 +1,11 @@
 import type { FormData } from 'undici';
 import type { ChannelConfig } from '../config.ts';
-
-/** The OpenAI-style endpoints a channel can serve; the path after `/v1`. */
-export type Endpoint =
-  | '/chat/completions'
-  | '/completions'
-  | '/embeddings'
-  | '/responses'
-  | '/audio/transcriptions'
-  | '/images/generations'
-  | '/images/edits'
-  | '/images/variations';
+import type { ChatEvent, ChatRequest, ChatResponse } from '../core/chat.ts';
+import type { UpstreamFailure } from '../core/failure.ts';
+import type { DialectName, Operation, ProxyJob } from '../core/job.ts';
+import type { HeaderSource } from '../core/retry-after.ts';
+import type { EventSourceMessage } from '../streaming/sse.ts';
+import type { TokenUsage } from '../usage/extract.ts';
 
 /** What fetch accepts as a request body. */
 export type UpstreamBody = string | FormData;
@@ -25,27 +20,97 @@ export interface UpstreamRequest {
   readonly body: UpstreamBody | null;
 }
 
+/**
+ * One attempt's request. Exactly one of `json`, `form` (both the client's own body, rewritten
+ * for this route: same dialect in and out) or `chat` (the neutral request, to translate) is set.
+ */
 export interface BuildRequestInput {
   readonly channel: ChannelConfig;
-  readonly endpoint: Endpoint;
-  /** Headers from the client that survived the forwarding allowlist. */
+  readonly operation: Operation;
+  readonly stream: boolean;
+  /** Output tokens to ask for when the client named no limit and the upstream requires one. */
+  readonly defaultMaxTokens: number;
+  /** Client headers an upstream of the client's dialect may see; empty when translating. */
   readonly headers: Readonly<HeaderRecord>;
-  /** JSON body already rewritten for this upstream (model name mapped, usage requested). */
   readonly json?: Record<string, unknown>;
   /** A multipart body; fetch writes its content type with the boundary. */
   readonly form?: FormData;
+  /** The neutral request, model already mapped to the upstream's name. */
+  readonly chat?: ChatRequest;
+}
+
+export interface HttpFailureInput {
+  readonly status: number;
+  readonly headers?: HeaderSource;
+  /** The response body (bounded by the caller); used for the error code and message. */
+  readonly bodyText?: string;
+  /** Epoch ms, for Retry-After HTTP-dates. */
+  readonly now: number;
+}
+
+/** A whole 2xx JSON answer, read. */
+export interface DecodedJson {
+  readonly usage?: TokenUsage;
+  /** The neutral answer; set only when the caller asked to translate. */
+  readonly response?: ChatResponse;
+  /** A 2xx that is not an answer (an error object, an empty candidate). */
+  readonly failure?: UpstreamFailure;
+}
+
+/** What one upstream SSE message means, for the proxy's bookkeeping and for translation. */
+export interface DecodedEvent {
+  /** Neutral events; filled only when translating. */
+  readonly events: readonly ChatEvent[];
+  /** Pass the message on as is to a client of the upstream's own dialect. */
+  readonly forward: boolean;
+  /** It carries part of the answer (text, reasoning, a tool call), not just bookkeeping. */
+  readonly content: boolean;
+  /** Usage totals reported so far. */
+  readonly usage?: TokenUsage;
+  /** The upstream has said its last word. */
+  readonly finished: boolean;
+  /** An error event inside the stream. */
+  readonly failure?: UpstreamFailure;
+  /** Text the model produced, for an estimate when the upstream reports no usage. */
+  readonly text?: string;
+}
+
+/** Reads one upstream's stream. One per attempt: decoders keep per-stream state. */
+export interface StreamDecoder {
+  decode(message: EventSourceMessage): DecodedEvent;
 }
 
 /**
- * What it takes to speak to one kind of upstream. The OpenAI-compatible adapter covers
- * every provider with an OpenAI-style endpoint; a native adapter (Anthropic Messages,
- * Gemini generateContent) would translate the body and the stream here instead.
+ * What it takes to speak to one kind of upstream: build the request (the client's own body when
+ * the dialects match, the neutral request otherwise), decode answers and stream events, and
+ * classify errors. Everything provider-specific lives behind this.
  */
 export interface ProviderAdapter {
   readonly type: string;
+  /** The wire format the upstream speaks: a job in this dialect passes through untranslated. */
+  readonly dialect: DialectName;
+  /** Whether a channel of this type can serve the operation for a client of `dialect`. */
+  serves(operation: Operation, dialect: DialectName): boolean;
   buildRequest(input: BuildRequestInput): UpstreamRequest;
+  /** Classifies a non-2xx answer. */
+  classifyError(input: HttpFailureInput): UpstreamFailure;
+  decodeJson(json: unknown, job: ProxyJob, translate: boolean): DecodedJson;
+  streamDecoder(job: ProxyJob, translate: boolean): StreamDecoder;
   /** The upstream's model list, for channels configured with model patterns. */
   buildListModels(channel: ChannelConfig): UpstreamRequest;
   /** Model ids out of the list endpoint's JSON answer. */
   parseModelList(json: unknown): string[];
+}
+
+/** The channel's own headers win, whatever case the config spells them in. */
+export function withChannelHeaders(
+  out: HeaderRecord,
+  channel: { readonly headers: Readonly<Record<string, string>> },
+): HeaderRecord {
+  for (const [name, value] of Object.entries(channel.headers)) out[name.toLowerCase()] = value;
+  return out;
+}
+
+export function joinUrl(base: string, path: string): string {
+  return base.replace(/\/+$/, '') + path;
 }

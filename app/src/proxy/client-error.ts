@@ -1,7 +1,7 @@
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { RelayError } from '../errors.ts';
 import type { FailoverStop } from '../routing/failover.ts';
-import type { UpstreamFailure } from '../routing/failure.ts';
+import type { UpstreamFailure } from '../core/failure.ts';
 
 /**
  * What the client hears when no channel could answer. The relay's own trouble (its provider

@@ -1,5 +1,6 @@
 import type { Clock } from './clock.ts';
-import { failurePolicy, type FailureKind, type UpstreamFailure } from './failure.ts';
+import type { FailureKind, UpstreamFailure } from '../core/failure.ts';
+import { failurePolicy } from './failure.ts';
 
 export interface BreakerOptions {
   /** Failures within `windowMs` that open a circuit. */

@@ -3,11 +3,11 @@ import type { BreakerRegistry } from './breaker.ts';
 import type { Clock } from './clock.ts';
 import {
   abortedFailure,
-  failurePolicy,
   isUpstreamError,
   type FailureKind,
   type UpstreamFailure,
-} from './failure.ts';
+} from '../core/failure.ts';
+import { failurePolicy } from './failure.ts';
 import { planAttemptOrder, type CandidateChannel } from './plan.ts';
 
 export interface AttemptContext {

@@ -1,5 +1,5 @@
 import { Agent, request, type FormData } from 'undici';
-import { UpstreamError, type FailureKind, type UpstreamFailure } from './failure.ts';
+import { UpstreamError, type FailureKind, type UpstreamFailure } from '../core/failure.ts';
 
 export interface UpstreamTimeouts {
   /** TCP (and TLS) connect. */

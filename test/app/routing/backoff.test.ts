@@ -1,9 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  backoffDelay,
-  MAX_RETRY_AFTER_MS,
-  parseRetryAfter,
-} from '../../../app/src/routing/backoff.ts';
+import { backoffDelay } from '../../../app/src/routing/backoff.ts';
+import { MAX_RETRY_AFTER_MS, parseRetryAfter } from '../../../app/src/core/retry-after.ts';
 
 describe('backoffDelay (full jitter)', () => {
   const opts = { baseMs: 100, capMs: 1_000 };

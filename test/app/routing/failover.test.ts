@@ -7,7 +7,7 @@ import {
   type FailoverEvent,
   type FailoverOptions,
 } from '../../../app/src/routing/failover.ts';
-import { UpstreamError, type UpstreamFailure } from '../../../app/src/routing/failure.ts';
+import { UpstreamError, type UpstreamFailure } from '../../../app/src/core/failure.ts';
 import { ManualClock } from '../../fixtures/manual-clock.ts';
 import { seededRandom } from '../../fixtures/seeded-random.ts';
 

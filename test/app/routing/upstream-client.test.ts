@@ -2,7 +2,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { UpstreamError, type FailureKind } from '../../../app/src/routing/failure.ts';
+import { UpstreamError, type FailureKind } from '../../../app/src/core/failure.ts';
 import {
   createUpstreamClient,
   type UpstreamClient,
