@@ -7,7 +7,9 @@ import { bodyLimit } from './middleware/body-limit.ts';
 import { requestId } from './middleware/request-id.ts';
 import { auth } from './middleware/auth.ts';
 import { originSecret } from './middleware/origin-secret.ts';
-import { usageRow } from './middleware/usage-row.ts';
+import { usage } from './middleware/usage.ts';
+import { dialect } from './middleware/dialect.ts';
+import { openAiDialect } from './dialects/openai/index.ts';
 import { rateLimit } from './middleware/rate-limit.ts';
 import { audioRoutes } from './routes/audio.ts';
 import { imageRoutes } from './routes/images.ts';
@@ -38,6 +40,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>({ getPath: relayPath });
 
   app.use(requestId());
+  app.use(dialect([], openAiDialect));
   app.use(accessLog(logger, now, rt.inflight));
   app.use(
     cors({
@@ -65,7 +68,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   const api = new Hono<AppEnv>();
   api.use(bodyLimit(config.server.bodyLimitBytes));
   api.use(auth(rt.store, now));
-  api.use(usageRow(rt.store, logger, now));
+  api.use(usage(rt.store, logger, now));
   api.use(rateLimit(now, deps.rateWindows));
   api.route('/', openAiRoutes(rt));
   api.route('/', audioRoutes(rt));

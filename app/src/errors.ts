@@ -1,6 +1,7 @@
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import type { AppEnv } from './types.ts';
 
 /** The OpenAI error `type` values clients switch on. */
 export type ErrorType =
@@ -55,18 +56,6 @@ function defaultType(status: number): ErrorType {
   return 'invalid_request_error';
 }
 
-export interface ErrorBody {
-  error: { message: string; type: string; code: string; param: string | null };
-  request_id: string;
-}
-
-export function errorBody(err: RelayError, requestId: string): ErrorBody {
-  return {
-    error: { message: err.message, type: err.type, code: err.code, param: err.param },
-    request_id: requestId,
-  };
-}
-
 export const invalidRequest = (
   message: string,
   param: string | null = null,
@@ -97,9 +86,12 @@ export function toRelayError(err: unknown): RelayError {
   );
 }
 
-/** The JSON error response, with the request id in body and header alike. */
-export function errorResponse(c: Context, err: RelayError): Response {
-  const requestId = (c.get('requestId') as string | undefined) ?? 'unknown';
+/**
+ * The JSON error response in the caller's dialect (set by the dialect middleware before
+ * anything can fail), with the request id in body and header alike.
+ */
+export function errorResponse(c: Context<AppEnv>, err: RelayError): Response {
+  const requestId = c.get('requestId') ?? 'unknown';
   for (const [name, value] of Object.entries(err.headers)) c.header(name, value);
-  return c.json(errorBody(err, requestId), err.status);
+  return c.json(c.get('dialect').errorBody(err, requestId) as object, err.status);
 }

@@ -1,4 +1,6 @@
 import type { RelayConfig } from './config.ts';
+import type { ClientDialect } from './core/job.ts';
+import type { RequestUsage } from './usage/request-usage.ts';
 import type { Logger } from './logger.ts';
 import type { KeyRecord, Store, UsageSource } from './store/types.ts';
 import type { ImageStore } from './images/index.ts';
@@ -54,8 +56,6 @@ export interface RequestRecord {
   source?: UsageSource;
   errorCode?: string;
   attempts?: number;
-  /** Set once the request's usage row is written, so that nothing writes a second one. */
-  usageWritten?: boolean;
   /** Resolves when the response is over, which for a stream is long after the handler returned. */
   done?: Promise<void>;
 }
@@ -70,7 +70,11 @@ export interface InflightTracker {
 export interface AppEnv {
   Variables: {
     requestId: string;
+    /** The wire format the caller speaks: errors and streams answer in it. */
+    dialect: ClientDialect;
     key: KeyRecord;
     record: RequestRecord;
+    /** The request's usage row and quota hold (authenticated requests only). */
+    usage: RequestUsage;
   };
 }

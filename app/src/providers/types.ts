@@ -67,8 +67,10 @@ export interface DecodedEvent {
   readonly content: boolean;
   /** Usage totals reported so far. */
   readonly usage?: TokenUsage;
-  /** The upstream has said its last word. */
+  /** The answer is complete: a clean end of the body after this is a success, not a cut. */
   readonly finished: boolean;
+  /** Nothing after this is worth reading ([DONE], message_stop): stop and drain the body. */
+  readonly last: boolean;
   /** An error event inside the stream. */
   readonly failure?: UpstreamFailure;
   /** Text the model produced, for an estimate when the upstream reports no usage. */

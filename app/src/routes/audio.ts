@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { Hono } from 'hono';
 import { invalidRequest } from '../errors.ts';
 import { spoolMultipart } from '../multipart/spool.ts';
-import { proxy } from '../proxy/forward.ts';
+import { openAiDialect } from '../dialects/openai/index.ts';
+import { proxy } from '../proxy/proxy.ts';
 import type { RelayRuntime } from '../runtime.ts';
 import type { AppEnv } from '../types.ts';
 
@@ -32,6 +33,8 @@ export function audioRoutes(
       }
       const stream = form.fields.get('stream')?.[0] === 'true';
       const res = await proxy(c, deps, {
+        dialect: openAiDialect,
+        operation: '/audio/transcriptions',
         endpoint: '/audio/transcriptions',
         model,
         stream,

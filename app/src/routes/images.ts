@@ -7,9 +7,9 @@ import type { ImageStore } from '../images/index.ts';
 import { materializeImages } from '../images/index.ts';
 import { spoolMultipart } from '../multipart/spool.ts';
 import type { SpooledForm } from '../multipart/spool.ts';
-import type { Endpoint } from '../providers/types.ts';
-import type { ProxyJob } from '../proxy/forward.ts';
-import { proxy } from '../proxy/forward.ts';
+import type { OpenAiOnlyEndpoint, ProxyJob } from '../core/job.ts';
+import { openAiDialect } from '../dialects/openai/index.ts';
+import { proxy } from '../proxy/proxy.ts';
 import type { RelayRuntime } from '../runtime.ts';
 import type { AppEnv } from '../types.ts';
 import { estimateTokens } from '../usage/extract.ts';
@@ -53,7 +53,7 @@ export function imageRoutes(
     };
 
   const job = (
-    endpoint: Endpoint,
+    endpoint: OpenAiOnlyEndpoint,
     model: string,
     n: number,
     detail: Record<string, unknown>,
@@ -61,6 +61,8 @@ export function imageRoutes(
     signal: AbortSignal,
     prompt: string,
   ): Omit<ProxyJob, 'body'> => ({
+    dialect: openAiDialect,
+    operation: endpoint,
     endpoint,
     model,
     stream: false,

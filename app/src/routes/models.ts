@@ -3,7 +3,7 @@ import { ModelCatalog } from '../routing/catalog.ts';
 import { matchesAny } from '../routing/patterns.ts';
 import type { RelayRuntime } from '../runtime.ts';
 import type { AppEnv } from '../types.ts';
-import { modelNotFound } from '../proxy/forward.ts';
+import { modelNotFound } from '../proxy/admission.ts';
 
 /** Only what this key may use: a client's model picker should never offer a model that then fails. */
 export function modelRoutes(deps: RelayRuntime): Hono<AppEnv> {

@@ -1,13 +1,16 @@
 import { Hono } from 'hono';
-import type { Endpoint } from '../providers/types.ts';
-import type { ProxyJob } from '../proxy/forward.ts';
-import { proxy } from '../proxy/forward.ts';
+import type { z } from 'zod';
+import type { ChatRequest } from '../core/chat.ts';
+import type { Operation, ProxyJob } from '../core/job.ts';
+import { openAiChatToNeutral } from '../dialects/openai/chat-request.ts';
+import { openAiDialect } from '../dialects/openai/index.ts';
+import { forwardHeaders } from '../proxy/headers.ts';
+import { proxy } from '../proxy/proxy.ts';
 import type { RelayRuntime } from '../runtime.ts';
 import type { AppEnv } from '../types.ts';
 import { estimateTokens } from '../usage/extract.ts';
 import { readJson } from './body.ts';
 import { chatSchema, completionSchema, embeddingSchema, responsesSchema } from './schemas.ts';
-import type { z } from 'zod';
 
 type Body = Record<string, unknown> & {
   model: string;
@@ -20,12 +23,20 @@ type Body = Record<string, unknown> & {
   best_of?: number | null;
 };
 
-/** Endpoints whose streams only carry usage when asked with stream_options. */
-const USAGE_ON_REQUEST: readonly Endpoint[] = ['/chat/completions', '/completions'];
+/** OpenAI headers an OpenAI-compatible upstream may see. */
+const FORWARDED = ['openai-beta'];
 
-function jobFor(endpoint: Endpoint, body: Body, rawText: string, deps: RelayRuntime): ProxyJob {
+/** Endpoints whose streams only carry usage when asked with stream_options. */
+const USAGE_ON_REQUEST: readonly string[] = ['/chat/completions', '/completions'];
+
+function jobFor(
+  endpoint: '/chat/completions' | '/completions' | '/embeddings' | '/responses',
+  body: Body,
+  rawText: string,
+  deps: RelayRuntime,
+  headers: Record<string, string>,
+): ProxyJob {
   const stream = body.stream === true;
-  const clientWantsUsage = body.stream_options?.include_usage === true;
   // Providers differ in which limit they honour, so hold for the largest one, once per choice.
   const limits = [body.max_completion_tokens, body.max_tokens, body.max_output_tokens].filter(
     (v): v is number => typeof v === 'number',
@@ -35,19 +46,25 @@ function jobFor(endpoint: Endpoint, body: Body, rawText: string, deps: RelayRunt
     ...[body.n, body.best_of].filter((v): v is number => typeof v === 'number' && v > 0),
   );
   const maxOut = limits.length > 0 ? Math.max(...limits) * choices : undefined;
+  const operation: Operation = endpoint === '/chat/completions' ? 'chat' : endpoint;
+  let chat: ChatRequest | undefined;
   return {
+    dialect: openAiDialect,
+    operation,
     endpoint,
     model: body.model,
     stream,
-    clientWantsUsage,
+    clientWantsUsage: body.stream_options?.include_usage === true,
+    headers,
     estimate: {
       promptTokens: estimateTokens(rawText),
       completionTokens:
         endpoint === '/embeddings' ? 0 : (maxOut ?? deps.config.server.defaultMaxTokens * choices),
     },
+    ...(operation === 'chat' && { chat: () => (chat ??= openAiChatToNeutral(body)) }),
     body: async (route) => {
       const json: Record<string, unknown> = { ...body, model: route.upstreamModel };
-      // Billing needs the usage chunk; the client only sees it if it asked (see relayStream).
+      // Billing needs the usage chunk; the client only sees it if it asked (see the decoder).
       if (stream && USAGE_ON_REQUEST.includes(endpoint)) {
         json.stream_options = { ...(body.stream_options ?? {}), include_usage: true };
       }
@@ -59,14 +76,15 @@ function jobFor(endpoint: Endpoint, body: Body, rawText: string, deps: RelayRunt
 function jsonEndpoint(
   app: Hono<AppEnv>,
   deps: RelayRuntime,
-  endpoint: Endpoint,
+  endpoint: '/chat/completions' | '/completions' | '/embeddings' | '/responses',
   schema: z.ZodType,
 ) {
   app.post(endpoint, async (c) => {
     const body = (await readJson(c, schema)) as Body;
     // The text as received (Hono keeps it): estimating from it spares re-serialising a long
     // conversation just to count its bytes.
-    return proxy(c, deps, jobFor(endpoint, body, await c.req.text(), deps));
+    const headers = forwardHeaders(FORWARDED, (n) => c.req.header(n));
+    return proxy(c, deps, jobFor(endpoint, body, await c.req.text(), deps, headers));
   });
 }
 

@@ -1,3 +1,4 @@
+import { usageFromPayload } from '../../usage/extract.ts';
 import type {
   BuildRequestInput,
   HeaderRecord,
@@ -5,41 +6,69 @@ import type {
   UpstreamBody,
   UpstreamRequest,
 } from '../types.ts';
+import { joinUrl, withChannelHeaders } from '../types.ts';
+import { neutralToOpenAiChat } from './chat-request.ts';
+import { openAiChatToResponse } from './chat-response.ts';
+import { classifyOpenAiFailure } from './errors.ts';
+import { OpenAiChatDecoder, OpenAiObservingDecoder } from './stream.ts';
 
-/** The channel's own headers win, whatever case the config spells them in. */
-function withChannelHeaders(out: HeaderRecord, channel: { headers: Record<string, string> }): void {
-  for (const [name, value] of Object.entries(channel.headers)) out[name.toLowerCase()] = value;
+function authHeaders(apiKey: string, accept: string): HeaderRecord {
+  // The channel's key replaces whatever the client sent: the client's key is ours, not theirs.
+  return { authorization: `Bearer ${apiKey}`, 'user-agent': 'llm-relay', accept };
 }
 
+/** Every provider with an OpenAI-style endpoint: OpenAI, DeepSeek, xAI, Qwen, Moonshot, vLLM… */
 export const openAiCompatibleAdapter: ProviderAdapter = {
   type: 'openai',
-  buildRequest({ channel, endpoint, headers, json, form }: BuildRequestInput): UpstreamRequest {
+  dialect: 'openai',
+  // Other dialects reach it through the neutral chat; token counting is answered locally.
+  serves: (operation, dialect) =>
+    dialect === 'openai' ? operation !== 'count_tokens' : operation === 'chat',
+  buildRequest({
+    channel,
+    operation,
+    stream,
+    headers,
+    json,
+    form,
+    chat,
+  }: BuildRequestInput): UpstreamRequest {
     const out: HeaderRecord = {
       ...headers,
-      // The channel's key replaces whatever the client sent: the client's key is ours, not theirs.
-      authorization: `Bearer ${channel.apiKey}`,
-      'user-agent': 'llm-relay',
-      accept: json?.stream === true ? 'text/event-stream' : 'application/json',
+      ...authHeaders(channel.apiKey, stream ? 'text/event-stream' : 'application/json'),
     };
     withChannelHeaders(out, channel);
     let body: UpstreamBody | null = null;
-    if (json) {
+    const payload = chat ? neutralToOpenAiChat(chat) : json;
+    if (payload) {
       out['content-type'] = 'application/json';
-      body = JSON.stringify(json);
+      body = JSON.stringify(payload);
     } else if (form) {
       // fetch writes the multipart content type, boundary included.
       delete out['content-type'];
       body = form;
     }
-    return { url: joinUrl(channel.baseUrl, endpoint), method: 'POST', headers: out, body };
+    const path = operation === 'chat' ? '/chat/completions' : operation;
+    return { url: joinUrl(channel.baseUrl, path), method: 'POST', headers: out, body };
   },
+  classifyError: classifyOpenAiFailure,
+  decodeJson(json, _job, translate) {
+    const usage = usageFromPayload(json);
+    if (!translate) return usage ? { usage } : {};
+    const response = openAiChatToResponse(json);
+    if (!response) {
+      return {
+        failure: { kind: 'malformed', message: 'upstream answer is not a chat completion' },
+      };
+    }
+    return { response, ...(usage && { usage }) };
+  },
+  streamDecoder: (job, translate) =>
+    job.operation === 'chat'
+      ? new OpenAiChatDecoder({ translate, clientWantsUsage: job.clientWantsUsage })
+      : new OpenAiObservingDecoder(),
   buildListModels(channel) {
-    const headers: HeaderRecord = {
-      authorization: `Bearer ${channel.apiKey}`,
-      'user-agent': 'llm-relay',
-      accept: 'application/json',
-    };
-    withChannelHeaders(headers, channel);
+    const headers = withChannelHeaders(authHeaders(channel.apiKey, 'application/json'), channel);
     return { url: joinUrl(channel.baseUrl, '/models'), method: 'GET', headers, body: null };
   },
   parseModelList(json) {
@@ -54,7 +83,3 @@ export const openAiCompatibleAdapter: ProviderAdapter = {
     );
   },
 };
-
-function joinUrl(base: string, path: string): string {
-  return base.replace(/\/+$/, '') + path;
-}

@@ -2,8 +2,8 @@ import type { Price } from '../config.ts';
 import type { Logger } from '../logger.ts';
 import type { KeyRecord, Reservation, Store, UsageRow, UsageSource } from '../store/types.ts';
 import type { RequestRecord } from '../types.ts';
-import type { Billable } from '../usage/pricing.ts';
-import { costMicros } from '../usage/pricing.ts';
+import type { Billable } from './pricing.ts';
+import { costMicros } from './pricing.ts';
 
 export interface SettleInput {
   readonly status: number;
@@ -13,41 +13,42 @@ export interface SettleInput {
   readonly detail?: Record<string, unknown>;
 }
 
+const NOTHING: Billable = { promptTokens: 0, completionTokens: 0 };
+
 /**
- * Exactly one usage row and one quota settlement per request, however the request ends:
- * success, upstream failure, client hang-up or a bug. A second finish() is ignored.
+ * The one usage row of an authenticated request and the quota it holds: made for every such
+ * request before its handler runs, held by the proxy, and written exactly once however the
+ * request ends (answered, refused before any upstream call, failed, hung up on, or a bug).
+ * The seam a different store (a fleet's) plugs into.
  */
-export class Settlement {
-  #done = false;
+export class RequestUsage {
   readonly #store: Store;
   readonly #logger: Logger;
   readonly #key: KeyRecord;
-  readonly #reservation: Reservation | null;
   readonly #record: RequestRecord;
   readonly #requestId: string;
   readonly #endpoint: string;
   readonly #now: () => number;
+  #reservation: Reservation | null = null;
+  #done = false;
+  /** What the request's tokens cost; set once the route (and so the upstream model) is known. */
   price: Price | undefined;
 
   constructor(args: {
     store: Store;
     logger: Logger;
     key: KeyRecord;
-    reservation: Reservation | null;
     record: RequestRecord;
     requestId: string;
     endpoint: string;
-    price: Price | undefined;
     now: () => number;
   }) {
     this.#store = args.store;
     this.#logger = args.logger;
     this.#key = args.key;
-    this.#reservation = args.reservation;
     this.#record = args.record;
     this.#requestId = args.requestId;
     this.#endpoint = args.endpoint;
-    this.price = args.price;
     this.#now = args.now;
   }
 
@@ -56,26 +57,34 @@ export class Settlement {
   }
 
   /**
-   * Resolves once the row is committed (group commit, see Store.settleSoon); never rejects:
-   * a failed write is logged and the hold given back. A JSON answer waits for it, so a served
-   * request always has its row; a stream's end does not need to.
+   * Holds `micros` of the key's quota until the row is written; false when what is left cannot
+   * cover it. A key without a quota holds nothing: no transaction before the upstream call.
+   */
+  async hold(micros: number): Promise<boolean> {
+    if (this.#key.quotaMicros === null || micros <= 0) return true;
+    this.#reservation = await this.#store.reserveSoon(this.#key.id, micros);
+    return this.#reservation !== null;
+  }
+
+  /**
+   * Writes the row and settles the hold. Resolves once the row is committed (group commit, see
+   * Store.settleSoon); never rejects: a failed write is logged and the hold given back. A JSON
+   * answer waits for it, so a served request always has its row. A second call is ignored.
    */
   finish(input: SettleInput): Promise<void> {
     if (this.#done) return Promise.resolve();
     this.#done = true;
     const rec = this.#record;
-    rec.usageWritten = true;
-    const cost =
-      (input.status >= 200 && input.status < 300) || input.source === 'partial'
-        ? costMicros(this.price, input.usage)
-        : 0;
+    const billed = (input.status >= 200 && input.status < 300) || input.source === 'partial';
+    const cost = billed ? costMicros(this.price, input.usage) : 0;
     rec.status ??= input.status;
     rec.promptTokens = input.usage.promptTokens;
     rec.completionTokens = input.usage.completionTokens;
     rec.costMicros = cost;
     rec.source = input.source;
     if (input.errorCode) rec.errorCode = input.errorCode;
-    const usage: UsageRow = {
+    const u = input.usage;
+    const row: UsageRow = {
       requestId: this.#requestId,
       keyId: this.#key.id,
       keyName: this.#key.name,
@@ -84,12 +93,12 @@ export class Settlement {
       upstreamModel: rec.upstreamModel ?? null,
       channel: rec.channel ?? null,
       status: input.status,
-      promptTokens: input.usage.promptTokens,
-      completionTokens: input.usage.completionTokens,
-      cacheReadTokens: input.usage.cacheReadTokens ?? 0,
-      cacheWrite5mTokens: input.usage.cacheWrite5mTokens ?? 0,
-      cacheWrite1hTokens: input.usage.cacheWrite1hTokens ?? 0,
-      reasoningTokens: input.usage.reasoningTokens ?? 0,
+      promptTokens: u.promptTokens,
+      completionTokens: u.completionTokens,
+      cacheReadTokens: u.cacheReadTokens ?? 0,
+      cacheWrite5mTokens: u.cacheWrite5mTokens ?? 0,
+      cacheWrite1hTokens: u.cacheWrite1hTokens ?? 0,
+      reasoningTokens: u.reasoningTokens ?? 0,
       costMicros: cost,
       latencyMs: this.#now() - rec.startedAt,
       ttfbMs: rec.ttfbMs ?? null,
@@ -97,7 +106,7 @@ export class Settlement {
       errorCode: input.errorCode ?? null,
       detail: { ...input.detail, ...(rec.attempts !== undefined && { attempts: rec.attempts }) },
     };
-    return this.#store.settleSoon(this.#reservation, usage).catch((err: unknown) => {
+    return this.#store.settleSoon(this.#reservation, row).catch((err: unknown) => {
       // The response may already be out; losing the row must at least be loud, and the hold
       // must not outlive the request (it would shrink the key's quota until a restart).
       this.#logger.error({ err, requestId: this.#requestId }, 'failed to write usage row');
@@ -112,5 +121,10 @@ export class Settlement {
         }
       }
     });
+  }
+
+  /** The row of a request that ended without an upstream answer (refused, bad body, a bug). */
+  finishUnanswered(status: number, errorCode: string | null): Promise<void> {
+    return this.finish({ status, usage: NOTHING, source: 'none', errorCode });
   }
 }

@@ -1,0 +1,239 @@
+import type { ChatEvent } from '../../core/chat.ts';
+import type { UpstreamFailure } from '../../core/failure.ts';
+import { DONE_DATA } from '../../streaming/sse.ts';
+import type { EventSourceMessage } from '../../streaming/sse.ts';
+import type { TokenUsage } from '../../usage/extract.ts';
+import { usageFromPayload } from '../../usage/extract.ts';
+import type { DecodedEvent, StreamDecoder } from '../types.ts';
+import { reasoningOf, stopReasonOf } from './chat-response.ts';
+import { classifyOpenAiStreamError } from './errors.ts';
+
+type Json = Record<string, unknown>;
+
+const NO_EVENTS: readonly ChatEvent[] = [];
+const SKIP: DecodedEvent = {
+  events: NO_EVENTS,
+  forward: false,
+  content: false,
+  finished: false,
+  last: false,
+};
+/** [DONE]: forwarded as is to an OpenAI client; a translating encoder writes its own end. */
+const DONE: DecodedEvent = {
+  events: NO_EVENTS,
+  forward: true,
+  content: false,
+  finished: true,
+  last: true,
+};
+
+/** Events after which an upstream is done talking (responses, transcriptions). */
+const TERMINAL_TYPES = new Set([
+  'response.completed',
+  'response.incomplete',
+  'response.failed',
+  'transcript.text.done',
+]);
+
+const NOT_AN_OBJECT: UpstreamFailure = {
+  kind: 'malformed',
+  message: 'upstream sent an event that is not a JSON object',
+};
+
+/**
+ * The message's JSON object, or why it is not one: an event that is not an object is not the
+ * wire format, and an error object inside a 200 stream is the upstream giving up.
+ */
+function parse(msg: EventSourceMessage): { json: Json } | { failure: UpstreamFailure } {
+  let json: unknown;
+  try {
+    json = JSON.parse(msg.data);
+  } catch {
+    return { failure: NOT_AN_OBJECT };
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json))
+    return { failure: NOT_AN_OBJECT };
+  const obj = json as Json;
+  if (obj.error == null && obj.type !== 'error') return { json: obj };
+  return {
+    failure: classifyOpenAiStreamError(
+      obj.type === 'error' && obj.error === undefined ? { error: obj } : obj,
+    ),
+  };
+}
+
+/** Chat completion chunks: what the proxy needs to know, and in translation the neutral events. */
+export class OpenAiChatDecoder implements StreamDecoder {
+  readonly #translate: boolean;
+  /** Pass-through: hide the usage chunk the relay asked for on the client's behalf. */
+  readonly #hideUsage: boolean;
+  #started = false;
+  #stopped = false;
+  /** The open neutral block: its index and what it holds. */
+  #open: { index: number; kind: 'text' | 'thinking' | 'tool'; tool?: number } | undefined;
+  #blocks = 0;
+  /** OpenAI tool_calls index → the neutral block that carries it. */
+  readonly #toolBlocks = new Map<number, number>();
+
+  constructor(opts: { translate: boolean; clientWantsUsage: boolean }) {
+    this.#translate = opts.translate;
+    this.#hideUsage = !opts.translate && !opts.clientWantsUsage;
+  }
+
+  decode(msg: EventSourceMessage): DecodedEvent {
+    if (msg.data === DONE_DATA) return this.#finish(DONE);
+    const parsed = parse(msg);
+    if ('failure' in parsed) return { ...SKIP, failure: parsed.failure };
+    const { json } = parsed;
+    const usage = usageFromPayload(json);
+    const choices = Array.isArray(json.choices) ? (json.choices as Json[]) : [];
+    const choice = choices[0];
+    const delta = (choice?.delta ?? {}) as Json;
+    const finish = choices.some((c) => c?.finish_reason);
+    let text = '';
+    let content = false;
+    for (const c of choices) {
+      const d = (c?.delta ?? {}) as Json;
+      const piece = (typeof d.content === 'string' ? d.content : '') + (reasoningOf(d) ?? '');
+      text += piece;
+      if (piece.length > 0 || (Array.isArray(d.tool_calls) && d.tool_calls.length > 0))
+        content = true;
+      for (const t of Array.isArray(d.tool_calls) ? (d.tool_calls as Json[]) : []) {
+        const args = (t?.function as Json | undefined)?.arguments;
+        if (typeof args === 'string') text += args;
+      }
+    }
+    const usageOnly = choices.length === 0 && json.usage != null;
+    return {
+      events: this.#translate ? this.#events(json, delta, choice, usage) : NO_EVENTS,
+      forward: !(usageOnly && this.#hideUsage),
+      content,
+      // The finish chunk completes the answer; the usage chunk and [DONE] may still follow.
+      finished: finish,
+      last: false,
+      ...(usage && { usage }),
+      ...(text && { text }),
+    };
+  }
+
+  #finish(done: DecodedEvent): DecodedEvent {
+    if (!this.#translate) return done;
+    return { ...done, events: this.#closeAll(null) };
+  }
+
+  #events(
+    json: Json,
+    delta: Json,
+    choice: Json | undefined,
+    usage: TokenUsage | undefined,
+  ): ChatEvent[] {
+    const out: ChatEvent[] = [];
+    if (!this.#started) {
+      this.#started = true;
+      out.push({
+        type: 'start',
+        ...(typeof json.id === 'string' && { id: json.id }),
+        ...(typeof json.model === 'string' && { model: json.model }),
+      });
+    }
+    const reasoning = reasoningOf(delta);
+    if (reasoning)
+      this.#into(out, 'thinking').push({
+        type: 'delta',
+        index: this.#open!.index,
+        delta: { type: 'thinking', text: reasoning },
+      });
+    if (typeof delta.content === 'string' && delta.content !== '') {
+      this.#into(out, 'text').push({
+        type: 'delta',
+        index: this.#open!.index,
+        delta: { type: 'text', text: delta.content },
+      });
+    }
+    for (const t of Array.isArray(delta.tool_calls) ? (delta.tool_calls as Json[]) : [])
+      this.#tool(out, t);
+    if (choice?.finish_reason) out.push(...this.#closeAll(stopReasonOf(choice.finish_reason)));
+    if (usage) out.push({ type: 'usage', usage });
+    return out;
+  }
+
+  /** Makes the open block one of `kind`, closing the one before. */
+  #into(out: ChatEvent[], kind: 'text' | 'thinking'): ChatEvent[] {
+    if (this.#open?.kind !== kind) {
+      this.#close(out);
+      this.#open = { index: this.#blocks++, kind };
+      out.push({ type: 'block_start', index: this.#open.index, block: { type: kind } });
+    }
+    return out;
+  }
+
+  #tool(out: ChatEvent[], t: Json): void {
+    const fn = (t.function ?? {}) as Json;
+    const toolIndex =
+      typeof t.index === 'number' ? t.index : (this.#open?.tool ?? this.#toolBlocks.size);
+    const isNew = !this.#toolBlocks.has(toolIndex);
+    if (isNew) {
+      this.#close(out);
+      const index = this.#blocks++;
+      this.#toolBlocks.set(toolIndex, index);
+      this.#open = { index, kind: 'tool', tool: toolIndex };
+      const id =
+        typeof t.id === 'string' && t.id !== '' ? t.id : `call_${index}_${Date.now().toString(36)}`;
+      out.push({
+        type: 'block_start',
+        index,
+        block: { type: 'tool_call', id, name: typeof fn.name === 'string' ? fn.name : '' },
+      });
+    }
+    const args = fn.arguments;
+    const index = this.#toolBlocks.get(toolIndex)!;
+    // Arguments for a tool call whose block was already closed cannot be placed any more.
+    if (typeof args === 'string' && args !== '' && this.#open?.index === index) {
+      out.push({ type: 'delta', index, delta: { type: 'tool_input', json: args } });
+    }
+  }
+
+  #close(out: ChatEvent[]): void {
+    if (this.#open) out.push({ type: 'block_stop', index: this.#open.index });
+    this.#open = undefined;
+  }
+
+  #closeAll(reason: ReturnType<typeof stopReasonOf>): ChatEvent[] {
+    const out: ChatEvent[] = [];
+    this.#close(out);
+    if (!this.#stopped && (reason !== null || this.#started)) {
+      this.#stopped = true;
+      out.push({ type: 'stop', reason: reason ?? 'end_turn' });
+    }
+    return out;
+  }
+}
+
+/**
+ * The other OpenAI streams (completions, responses, transcriptions): passed through as they
+ * are, read only for content, usage and the end.
+ */
+export class OpenAiObservingDecoder implements StreamDecoder {
+  decode(msg: EventSourceMessage): DecodedEvent {
+    if (msg.data === DONE_DATA) return DONE;
+    const parsed = parse(msg);
+    if ('failure' in parsed) return { ...SKIP, failure: parsed.failure };
+    const { json } = parsed;
+    const usage = usageFromPayload(json);
+    let text = typeof json.delta === 'string' ? json.delta : '';
+    const choices = Array.isArray(json.choices) ? (json.choices as Json[]) : [];
+    for (const c of choices) if (typeof c?.text === 'string') text += c.text;
+    const finished =
+      (typeof json.type === 'string' && TERMINAL_TYPES.has(json.type)) ||
+      choices.some((c) => c?.finish_reason);
+    return {
+      events: NO_EVENTS,
+      forward: true,
+      content: text.length > 0,
+      finished,
+      last: false,
+      ...(usage && { usage }),
+      ...(text && { text }),
+    };
+  }
+}

@@ -1,0 +1,82 @@
+import type { Price } from '../config.ts';
+import type { ProxyJob } from '../core/job.ts';
+import { RelayError } from '../errors.ts';
+import { adapterFor } from '../providers/registry.ts';
+import type { Route } from '../routing/channels.ts';
+import { routesFor } from '../routing/channels.ts';
+import { matchesAny } from '../routing/patterns.ts';
+import type { RelayRuntime } from '../runtime.ts';
+import type { KeyRecord } from '../store/types.ts';
+import { holdMicros, priceFor } from '../usage/pricing.ts';
+import type { RequestUsage } from '../usage/request-usage.ts';
+
+/** A route as the failover runner plans it. */
+export type Candidate = Route & {
+  readonly name: string;
+  readonly priority: number;
+  readonly weight: number;
+};
+
+export function modelNotFound(model: string): RelayError {
+  return new RelayError(
+    404,
+    'model_not_found',
+    `The model \`${model}\` does not exist or your key does not have access to it.`,
+    { param: 'model' },
+  );
+}
+
+/**
+ * The channels that may serve this job: the key must allow the model, and a channel must serve
+ * it and be able to speak the operation (natively or translated). A request that will be
+ * translated is parsed into neutral form now, so content no upstream could take is a 400
+ * before anything is held or sent.
+ */
+export function admit(rt: RelayRuntime, key: KeyRecord, job: ProxyJob): Candidate[] {
+  if (!matchesAny(key.models, job.model)) throw modelNotFound(job.model);
+  const routes = routesFor(rt.config.channels, job.model).filter((r) =>
+    adapterFor(r.channel.type).serves(job.operation, job.dialect.name),
+  );
+  if (routes.length === 0) throw modelNotFound(job.model);
+  if (job.chat && routes.some((r) => adapterFor(r.channel.type).dialect !== job.dialect.name)) {
+    job.chat();
+  }
+  return routes.map((r) => ({
+    ...r,
+    name: r.channel.name,
+    priority: r.channel.priority,
+    weight: r.channel.weight,
+  }));
+}
+
+/** The price of the job's tokens through this route (none for a free job). */
+export function priceOf(
+  rt: RelayRuntime,
+  job: ProxyJob,
+  upstreamModel: string | undefined,
+): Price | undefined {
+  return job.free ? undefined : priceFor(rt.config.prices, job.model, upstreamModel);
+}
+
+/** Holds what the job may cost at most; a key that cannot cover it gets a 429 it can act on. */
+export async function holdQuota(
+  rt: RelayRuntime,
+  key: KeyRecord,
+  usage: RequestUsage,
+  job: ProxyJob,
+): Promise<void> {
+  const hold = holdMicros(usage.price, { ...job.estimate, images: job.images ?? 0 });
+  if (await usage.hold(hold)) return;
+  const fresh = rt.store.getKey(key.name) ?? key;
+  const left =
+    fresh.quotaMicros === null
+      ? 0
+      : Math.max(0, fresh.quotaMicros - fresh.usedMicros - fresh.reservedMicros);
+  throw new RelayError(
+    429,
+    'insufficient_quota',
+    `This key's remaining quota ($${(left / 1e6).toFixed(4)}) cannot cover this request (up to $${(hold / 1e6).toFixed(4)}). ` +
+      'Top up the key or lower max_tokens.',
+    { type: 'insufficient_quota' },
+  );
+}

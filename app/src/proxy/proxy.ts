@@ -1,0 +1,243 @@
+import type { Context } from 'hono';
+import type { ProxyJob } from '../core/job.ts';
+import { RelayError } from '../errors.ts';
+import { runWithFailover } from '../routing/failover.ts';
+import type { FailoverEvent, FailoverResult } from '../routing/failover.ts';
+import type { RelayRuntime } from '../runtime.ts';
+import { upstreamWaits } from '../timing.ts';
+import type { AppEnv, RequestRecord } from '../types.ts';
+import { estimateTokens } from '../usage/extract.ts';
+import type { RequestUsage } from '../usage/request-usage.ts';
+import { admit, holdQuota, priceOf } from './admission.ts';
+import type { Candidate } from './admission.ts';
+import { createAttempt } from './attempt.ts';
+import type { StreamTally } from './stream-attempt.ts';
+import type { Answer, JsonAnswer } from './attempt.ts';
+import { clientErrorFor } from './client-error.ts';
+import { Reply } from './reply.ts';
+
+/**
+ * The relay's one proxy path, whatever the dialects: admission (model, key, channels) → hold
+ * (quota) → failover (channels tried with retries, breakers and a time budget until one
+ * answers) → settle (the one usage row). A JSON answer is returned whole; a stream is held
+ * until its first content, kept alive by heartbeats while a model thinks, and ended with an
+ * error frame (never a fake ending) if it breaks later.
+ */
+export async function proxy(
+  c: Context<AppEnv>,
+  rt: RelayRuntime,
+  job: ProxyJob,
+): Promise<Response> {
+  const key = c.get('key');
+  const record = c.get('record');
+  const usage = c.get('usage');
+  record.model = job.model;
+  const candidates = admit(rt, key, job);
+  record.routed = true;
+  usage.price = priceOf(rt, job, candidates[0]?.upstreamModel);
+  await holdQuota(rt, key, usage, job);
+
+  const reply = new Reply(c, rt, job);
+  // The committed stream's tally, kept up to date as it runs: a stream that breaks later is
+  // billed for what it had produced.
+  let tally: StreamTally | undefined;
+  const served = (route: Candidate) => {
+    record.channel = route.channel.name;
+    record.upstreamModel = route.upstreamModel;
+    record.ttfbMs = rt.clock.now() - record.startedAt;
+    usage.price = priceOf(rt, job, route.upstreamModel);
+  };
+  const run = runWithFailover({
+    candidates,
+    model: job.model,
+    attempt: createAttempt({
+      rt,
+      job,
+      reply,
+      waits: upstreamWaits(record),
+      onCommit: (route, t) => {
+        tally = t;
+        reply.stopHeartbeat();
+        served(route);
+        reply.openStream();
+      },
+    }),
+    maxAttemptsPerChannel: rt.config.server.maxAttemptsPerChannel,
+    maxTotalMs: rt.config.server.requestBudgetMs,
+    clock: rt.clock,
+    breaker: rt.breaker,
+    random: rt.random,
+    signal: c.req.raw.signal,
+    onAttempt: logAttempt(rt, record, c.get('requestId')),
+  });
+  const ended = run
+    .then((result) => settle(rt, c, job, reply, usage, result, served, tally))
+    .catch((err: unknown) => crashed(rt, c, job, reply, usage, err, tally));
+  return reply.response(ended);
+}
+
+function logAttempt(rt: RelayRuntime, record: RequestRecord, requestId: string) {
+  return (e: FailoverEvent) => {
+    // Backoff and Retry-After waits are the upstream's doing, not relay overhead.
+    if (e.type === 'failure' && e.delayMs) record.upstreamWaitMs += e.delayMs;
+    if (e.type !== 'failure') return;
+    rt.logger.warn(
+      {
+        requestId,
+        channel: e.channel,
+        attempt: e.attemptNo,
+        kind: e.failure.kind,
+        upstreamStatus: e.failure.status,
+        next: e.next,
+      },
+      'upstream attempt failed',
+    );
+  };
+}
+
+/** After the failover runner is done: the answer (or the error), and the one usage row. */
+async function settle(
+  rt: RelayRuntime,
+  c: Context<AppEnv>,
+  job: ProxyJob,
+  reply: Reply,
+  usage: RequestUsage,
+  result: FailoverResult<Candidate, Answer>,
+  served: (route: Candidate) => void,
+  tally: StreamTally | undefined,
+): Promise<void> {
+  reply.stopHeartbeat();
+  const record = c.get('record');
+  record.attempts = result.attempts.length;
+  if (result.ok && result.value.kind === 'stream') {
+    reply.sink.close();
+    record.status = 200;
+    return finishStream(usage, job, result.value, 200, 'upstream');
+  }
+  if (result.ok && reply.streaming) {
+    // Heartbeats already promised SSE, and the upstream answered a whole JSON body (some models
+    // ignore `stream`): the one honest ending left is an error frame.
+    const error = new RelayError(
+      502,
+      'upstream_malformed_response',
+      'Upstream answered this streaming request with a non-streaming body.',
+    );
+    record.status = error.status;
+    await reply.failStream(error);
+    return finishStream(usage, job, undefined, error.status, 'none', error.code);
+  }
+  if (result.ok) {
+    served(result.channel);
+    return answerJson(c, job, reply, usage, result.value as JsonAnswer, result.channel);
+  }
+  const error = clientErrorFor(result.reason, result.failure, result.retryAfterMs);
+  if (result.reason !== 'aborted') {
+    rt.logger.warn(
+      {
+        requestId: c.get('requestId'),
+        reason: result.reason,
+        kind: result.failure?.kind,
+        attempts: result.attempts.length,
+      },
+      'no upstream could answer',
+    );
+  }
+  if (reply.streaming) {
+    record.status = error.status;
+    await reply.failStream(error);
+    return finishStream(usage, job, tally, error.status, tally ? 'partial' : 'none', error.code);
+  }
+  // The client hears about the failure once its row is committed, as with a success.
+  await usage.finishUnanswered(error.status, error.code);
+  reply.error(error);
+}
+
+/** A bug: logged, answered with a 500 in the client's dialect, and the row still written. */
+async function crashed(
+  rt: RelayRuntime,
+  c: Context<AppEnv>,
+  job: ProxyJob,
+  reply: Reply,
+  usage: RequestUsage,
+  err: unknown,
+  tally: StreamTally | undefined,
+): Promise<void> {
+  reply.stopHeartbeat();
+  rt.logger.error({ err, requestId: c.get('requestId') }, 'proxy failed unexpectedly');
+  const error = new RelayError(
+    500,
+    'server_error',
+    'The relay hit an unexpected error. It has been logged.',
+  );
+  if (reply.streaming) {
+    c.get('record').status = 500;
+    await reply.failStream(error);
+    return finishStream(usage, job, tally, 500, 'partial', error.code);
+  }
+  await usage.finishUnanswered(500, error.code);
+  reply.error(error);
+}
+
+function finishStream(
+  usage: RequestUsage,
+  job: ProxyJob,
+  tally: StreamTally | undefined,
+  status: number,
+  source: 'upstream' | 'partial' | 'none',
+  errorCode?: string,
+): Promise<void> {
+  const reported = tally?.usage;
+  return usage.finish({
+    status,
+    usage: reported ?? {
+      promptTokens: tally ? job.estimate.promptTokens : 0,
+      completionTokens: estimateTokens(tally?.generated ?? ''),
+    },
+    source: source === 'upstream' ? (reported ? 'upstream' : 'estimated') : source,
+    errorCode: errorCode ?? null,
+  });
+}
+
+/** Bills a whole JSON answer and hands it to the client: as received, translated, or transformed. */
+async function answerJson(
+  c: Context<AppEnv>,
+  job: ProxyJob,
+  reply: Reply,
+  usage: RequestUsage,
+  answer: JsonAnswer,
+  route: Candidate,
+): Promise<void> {
+  let body = answer.text;
+  let contentType = answer.contentType;
+  let images = job.images ?? 0;
+  try {
+    if (answer.translate && answer.decoded.response) {
+      body = JSON.stringify(job.dialect.renderJson(answer.decoded.response, job));
+      contentType = 'application/json';
+    } else if (job.transformJson && answer.json !== undefined) {
+      const transformed = await job.transformJson(answer.json, route);
+      body = JSON.stringify(transformed.body);
+      images = transformed.images ?? images;
+    }
+  } catch (err) {
+    // Image storage fails with errors of its own (app.onError renders them); anything else is a bug.
+    const status = (err as { status?: number }).status ?? 500;
+    await usage.finishUnanswered(status, (err as { code?: string }).code ?? 'server_error');
+    reply.error(err);
+    return;
+  }
+  const reported = answer.decoded.usage;
+  await usage.finish({
+    status: answer.status,
+    usage: reported
+      ? { ...reported, images }
+      : {
+          promptTokens: job.estimate.promptTokens,
+          completionTokens: job.transformJson ? 0 : estimateTokens(answer.text),
+          images,
+        },
+    source: reported ? 'upstream' : 'estimated',
+    detail: { ...job.detail, ...(images > 0 && { images }) },
+  });
+  reply.json({ status: answer.status, contentType, body });
+}

@@ -1,0 +1,105 @@
+import type { Context } from 'hono';
+import type { ProxyJob } from '../core/job.ts';
+import type { RelayError } from '../errors.ts';
+import type { RelayRuntime } from '../runtime.ts';
+import { startHeartbeat } from '../streaming/heartbeat.ts';
+import type { Heartbeat } from '../streaming/heartbeat.ts';
+import { SSE_HEADERS } from '../streaming/sse.ts';
+import type { AppEnv } from '../types.ts';
+import { ClientStream } from './client-stream.ts';
+
+/** A whole JSON answer, ready for the client (already in the client's dialect). */
+export interface JsonReply {
+  readonly status: number;
+  readonly contentType: string;
+  readonly body: string;
+}
+
+type Decision =
+  | { readonly kind: 'stream' }
+  | { readonly kind: 'json'; readonly value: JsonReply }
+  /** Thrown from the handler, so app.onError answers it (RelayError, or an image store's error). */
+  | { readonly kind: 'error'; readonly error: unknown };
+
+/**
+ * The client's side of one proxied request. Nothing is sent until there is something to say:
+ * the first content (or a heartbeat, for a stream whose model thinks), the whole JSON answer,
+ * or the error. Once a stream is open, the only honest ending for a failure is an error frame.
+ */
+export class Reply {
+  readonly #c: Context<AppEnv>;
+  readonly #job: ProxyJob;
+  readonly #stallMs: number;
+  #sink: ClientStream | undefined;
+  #decide!: (d: Decision) => void;
+  readonly #decided = new Promise<Decision>((resolve) => (this.#decide = resolve));
+  #streaming = false;
+  readonly #heartbeat: Heartbeat | undefined;
+
+  constructor(c: Context<AppEnv>, rt: RelayRuntime, job: ProxyJob) {
+    this.#c = c;
+    this.#job = job;
+    this.#stallMs = rt.config.server.clientStallMs;
+    // Until the first content, heartbeats keep CloudFront (60 s read timeout) and clients waiting.
+    this.#heartbeat = job.stream
+      ? startHeartbeat({
+          clock: rt.clock,
+          intervalMs: rt.config.server.heartbeatMs,
+          onBeat: async () => {
+            this.openStream();
+            await this.sink.write(job.dialect.heartbeat);
+          },
+        })
+      : undefined;
+  }
+
+  /** Only streams have a client-side pipe; a JSON answer never pays for one. */
+  get sink(): ClientStream {
+    return (this.#sink ??= new ClientStream(this.#stallMs));
+  }
+
+  /** Response headers are out (SSE): from here on every ending is written into the stream. */
+  get streaming(): boolean {
+    return this.#streaming;
+  }
+
+  stopHeartbeat(): void {
+    this.#heartbeat?.stop();
+  }
+
+  openStream(): void {
+    if (this.#streaming) return;
+    this.#streaming = true;
+    this.#decide({ kind: 'stream' });
+  }
+
+  json(value: JsonReply): void {
+    this.#decide({ kind: 'json', value });
+  }
+
+  error(error: unknown): void {
+    this.#decide({ kind: 'error', error });
+  }
+
+  /** Ends an open stream with the dialect's error frame (skipped when the client already left). */
+  async failStream(error: RelayError): Promise<void> {
+    if (!this.#c.req.raw.signal.aborted) {
+      await this.sink
+        .write(this.#job.dialect.streamError(error, this.#c.get('requestId')))
+        .catch(() => {});
+    }
+    this.sink.close();
+  }
+
+  /** The Response for the handler to return, once there is one; `ended` settles when all is done. */
+  async response(ended: Promise<void>): Promise<Response> {
+    const decision = await this.#decided;
+    if (decision.kind === 'error') throw decision.error;
+    if (decision.kind === 'stream') {
+      this.#c.get('record').done = ended;
+      return this.#c.body(this.sink.readable, 200, SSE_HEADERS);
+    }
+    const { status, body, contentType } = decision.value;
+    return this.#c.body(body, status as 200, { 'content-type': contentType });
+  }
+}
