@@ -49,6 +49,14 @@ export function admit(rt: RelayRuntime, key: KeyRecord, job: ProxyJob): Candidat
   }));
 }
 
+/** No channel for the model counts tokens itself (none speaks Messages): the relay estimates. */
+export function countableLocally(rt: RelayRuntime, key: KeyRecord, job: ProxyJob): boolean {
+  if (!matchesAny(key.models, job.model)) return false;
+  return !routesFor(rt.config.channels, job.model).some((r) =>
+    adapterFor(r.channel.type).serves(job.operation, job.dialect.name),
+  );
+}
+
 /** The price of the job's tokens through this route (none for a free job). */
 export function priceOf(
   rt: RelayRuntime,
