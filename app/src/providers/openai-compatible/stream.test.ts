@@ -12,7 +12,10 @@ const GOLDEN = new URL(
 
 async function messages(text: string): Promise<EventSourceMessage[]> {
   const out: EventSourceMessage[] = [];
-  for await (const m of sseEvents([new TextEncoder().encode(text)])) out.push(m);
+  async function* body() {
+    yield new TextEncoder().encode(text);
+  }
+  for await (const m of sseEvents(body())) out.push(m);
   return out;
 }
 
