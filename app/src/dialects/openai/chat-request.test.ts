@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { RelayError } from '../../errors.ts';
+import type { RelayError } from '../../errors.ts';
 import { openAiChatToNeutral } from './chat-request.ts';
 
 describe('openAiChatToNeutral', () => {
