@@ -457,6 +457,62 @@ async function streamLoad(
   };
 }
 
+const MESSAGES_MODEL = 'claude-bench';
+
+function messagesBody(model: string, stream: boolean): string {
+  return JSON.stringify({
+    model,
+    max_tokens: 256,
+    messages: [{ role: 'user', content: 'Say hello.' }],
+    ...(stream ? { stream: true } : {}),
+  });
+}
+
+/** Each client dialect against each upstream dialect, through the running relay. */
+async function benchDialects(base: string, cpu: string | null) {
+  const cases = [
+    { name: 'chat → openai (pass-through)', path: 'chat/completions', model: MODEL, chat: true },
+    {
+      name: 'messages → anthropic (pass-through)',
+      path: 'messages',
+      model: MESSAGES_MODEL,
+      chat: false,
+    },
+    { name: 'messages → openai (translated)', path: 'messages', model: MODEL, chat: false },
+    {
+      name: 'chat → anthropic (translated)',
+      path: 'chat/completions',
+      model: MESSAGES_MODEL,
+      chat: true,
+    },
+  ];
+  const rows = [];
+  for (const stream of [false, true]) {
+    for (const c of cases) {
+      const body = c.chat ? chatBody(c.model, stream) : messagesBody(c.model, stream);
+      progress(`dialects ${c.name} ${stream ? 'stream' : 'JSON'}`);
+      await runWrk(cpu, `${base}/${c.path}`, CLIENT_KEY, body, 10, WARMUP_SECONDS);
+      const reps: WrkResult[] = [];
+      for (let rep = 1; rep <= REPEATS; rep++)
+        reps.push(await runWrk(cpu, `${base}/${c.path}`, CLIENT_KEY, body, 10, SECONDS));
+      rows.push({
+        name: c.name,
+        stream,
+        rps: mean(reps.map((w) => w.requests / (w.duration_us / 1e6))),
+        p50: mean(reps.map((w) => w.latency_us.p50 / 1000)),
+        p99: mean(reps.map((w) => w.latency_us.p99 / 1000)),
+        non2xx: reps.reduce((n, w) => n + w.non2xx, 0),
+        pctOfChat: 0,
+      });
+    }
+  }
+  for (const r of rows) {
+    const chat = rows.find((x) => x.stream === r.stream && x.name.startsWith('chat → openai'))!;
+    r.pctOfChat = (r.rps / chat.rps) * 100;
+  }
+  return rows;
+}
+
 function chatBody(model: string, stream: boolean): string {
   return JSON.stringify({
     model,
@@ -608,10 +664,12 @@ async function main(): Promise<void> {
         channel('fast', fast, MODEL),
         channel('gap', gap, 'bench-gap'),
         channel('slow', slow, 'bench-slow'),
+        // The same fast upstream, spoken to in Anthropic's Messages for the dialect scenarios.
+        { ...channel('fast-messages', fast, MESSAGES_MODEL), type: 'anthropic' },
       ],
       // A quota, so every request holds and settles it (1e9 USD never runs out).
       keys: [{ name: 'bench', key: CLIENT_KEY, quota: 1e9, models: ['*'] }],
-      prices: { [MODEL]: price, 'bench-gap': price, 'bench-slow': price },
+      prices: { [MODEL]: price, 'bench-gap': price, 'bench-slow': price, [MESSAGES_MODEL]: price },
     };
     const configPath = join(tmp, 'relay.config.json');
     const dataDir = join(tmp, 'data');
@@ -913,6 +971,38 @@ async function main(): Promise<void> {
     );
     say();
     results.floor = floorSummary;
+
+    // --- Dialects: Messages in, pass-through and translated, against chat pass-through.
+    const dialects = await benchDialects(relay.base, otherCpu);
+    say(
+      'Dialects (wrk, 10 connections, JSON and stream bodies read whole): chat and Messages ' +
+        'passed through to an upstream of their own dialect, and each translated to the other:',
+    );
+    say();
+    say(
+      table(
+        [
+          'client → upstream',
+          'body',
+          'req/s',
+          'p50 ms',
+          'p99 ms',
+          '% of chat pass-through',
+          'non-2xx',
+        ],
+        dialects.map((d) => [
+          d.name,
+          d.stream ? 'stream' : 'JSON',
+          int(d.rps),
+          ms3(d.p50),
+          ms3(d.p99),
+          pc(d.pctOfChat),
+          String(d.non2xx),
+        ]),
+      ),
+    );
+    say();
+    results.dialects = dialects;
 
     // --- Streaming chat with undici.
     for (const t of targets) {

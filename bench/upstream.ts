@@ -5,7 +5,10 @@
  *   - stream: BENCH_CHUNKS content chunks (default 20), BENCH_GAP_MS apart (default 0, all in
  *     one write), then the usage chunk when stream_options.include_usage asks for it, and [DONE];
  *   - GET /v1/models: the one model.
- * The key is checked as OpenAI does (401 otherwise). Request bodies are read in full but parsed
+ * and in Anthropic's (for the Messages scenarios):
+ *   - POST /v1/messages, JSON: one message with usage; stream: message_start, a ping, one text
+ *     block of BENCH_CHUNKS deltas, message_delta with usage, message_stop.
+ * The key is checked as each provider does (401 otherwise). Request bodies are read in full but parsed
  * only for the two flags that change the answer, found by substring: a JSON parse per request
  * would make the baseline slower than the upstream a relay really talks to.
  *
@@ -13,6 +16,7 @@
  * Env: BENCH_UPSTREAM_KEY (required), BENCH_CHUNKS, BENCH_GAP_MS, PORT (default: any free port).
  */
 import { createServer } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 const KEY = process.env.BENCH_UPSTREAM_KEY;
@@ -82,12 +86,75 @@ const unauthorized = Buffer.from(
     },
   }),
 );
+const message = Buffer.from(
+  JSON.stringify({
+    id: 'msg_bench',
+    type: 'message',
+    role: 'assistant',
+    model: MODEL,
+    content: [{ type: 'text', text: 'Hello! How can I help you today?' }],
+    stop_reason: 'end_turn',
+    stop_sequence: null,
+    usage: {
+      input_tokens: 12,
+      output_tokens: CHUNKS,
+      cache_creation_input_tokens: 0,
+      cache_read_input_tokens: 0,
+    },
+  }),
+);
+const event = (type: string, data: Record<string, unknown>) =>
+  `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`;
+const messageFrames: string[] = [
+  event('message_start', {
+    message: {
+      id: 'msg_bench',
+      type: 'message',
+      role: 'assistant',
+      model: MODEL,
+      content: [],
+      stop_reason: null,
+      stop_sequence: null,
+      usage: {
+        input_tokens: 12,
+        output_tokens: 1,
+        cache_creation_input_tokens: 0,
+        cache_read_input_tokens: 0,
+      },
+    },
+  }),
+  event('ping', {}),
+  event('content_block_start', { index: 0, content_block: { type: 'text', text: '' } }),
+];
+for (let i = 0; i < CHUNKS; i++)
+  messageFrames.push(
+    event('content_block_delta', { index: 0, delta: { type: 'text_delta', text: `tok${i} ` } }),
+  );
+messageFrames.push(
+  event('content_block_stop', { index: 0 }),
+  event('message_delta', {
+    delta: { stop_reason: 'end_turn', stop_sequence: null },
+    usage: { output_tokens: CHUNKS },
+  }),
+  event('message_stop', {}),
+);
+const messagesAtOnce = Buffer.from(messageFrames.join(''));
+const anthropicUnauthorized = Buffer.from(
+  JSON.stringify({
+    type: 'error',
+    error: { type: 'authentication_error', message: 'invalid x-api-key' },
+  }),
+);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const server = createServer((req, res) => {
   const body: Buffer[] = [];
   req.on('data', (c: Buffer) => body.push(c));
   req.on('end', () => {
+    if (req.url === '/v1/messages') {
+      answerMessages(req.headers['x-api-key'] === KEY, Buffer.concat(body).toString('latin1'), res);
+      return;
+    }
     if (req.headers.authorization !== `Bearer ${KEY}`) {
       res.writeHead(401, { 'content-type': 'application/json' }).end(unauthorized);
       return;
@@ -119,6 +186,30 @@ const server = createServer((req, res) => {
     })();
   });
 });
+function answerMessages(authorized: boolean, text: string, res: ServerResponse): void {
+  if (!authorized) {
+    res.writeHead(401, { 'content-type': 'application/json' }).end(anthropicUnauthorized);
+    return;
+  }
+  if (!/"stream"\s*:\s*true/.test(text)) {
+    res.writeHead(200, { 'content-type': 'application/json' }).end(message);
+    return;
+  }
+  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+  if (GAP_MS <= 0) {
+    res.end(messagesAtOnce);
+    return;
+  }
+  void (async () => {
+    for (const f of messageFrames) {
+      if (res.destroyed) return;
+      res.write(f);
+      await sleep(GAP_MS);
+    }
+    res.end();
+  })();
+}
+
 server.keepAliveTimeout = 65_000;
 server.listen(Number(process.env.PORT ?? 0), '127.0.0.1', () => {
   process.stdout.write(`${JSON.stringify({ port: (server.address() as AddressInfo).port })}\n`);
