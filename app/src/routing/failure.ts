@@ -1,8 +1,9 @@
 import { parseRetryAfter, type HeaderSource } from './backoff.ts';
 
 /**
- * Why an upstream attempt failed. The kind alone decides retry, failover and breaker effect
- * (see failurePolicy), so transports and response parsers only have to classify.
+ * Why an upstream attempt failed. The kind decides retry and failover (see failurePolicy) and,
+ * with whether content was already sent, which circuit it counts against (see attribution.ts),
+ * so transports and response parsers only have to classify.
  *
  * - connect: refused, reset or dropped connection (before or during the response)
  * - timeout-connect / timeout-first-byte / timeout-idle: the three per-channel timeouts
@@ -42,6 +43,8 @@ export interface UpstreamFailure {
   status?: number;
   retryAfterMs?: number;
   error?: UpstreamErrorBody;
+  /** The connection broke after the response had started (not a connect failure). */
+  midResponse?: boolean;
 }
 
 /** Thrown by the upstream client so attempt code needs no try/catch for transport failures. */
@@ -68,35 +71,33 @@ export interface FailurePolicy {
   retrySameChannel: boolean;
   /** Move to the next channel when this one is given up. False = answer the client now. */
   failover: boolean;
-  /** What the failure counts against: nothing, the channel, the channel+model, or the key. */
-  breaker: 'none' | 'channel' | 'model' | 'dead';
 }
 
 export function failurePolicy(failure: Pick<UpstreamFailure, 'kind' | 'status'>): FailurePolicy {
   switch (failure.kind) {
     case 'connect':
     case 'timeout-connect':
-      return { retrySameChannel: true, failover: true, breaker: 'channel' };
+      return { retrySameChannel: true, failover: true };
     case 'http-status':
       return failure.status !== undefined && isRetryableStatus(failure.status)
-        ? { retrySameChannel: true, failover: true, breaker: 'channel' }
+        ? { retrySameChannel: true, failover: true }
         : // The request itself is wrong: every channel would say the same, and the channel is
           // healthy, so the client gets the answer as is.
-          { retrySameChannel: false, failover: false, breaker: 'none' };
+          { retrySameChannel: false, failover: false };
     // A channel that sat silent for a whole timeout, or talked nonsense, is unlikely to do
     // better straight away; waiting for it again would spend the client's time budget.
     case 'timeout-first-byte':
     case 'timeout-idle':
     case 'malformed':
     case 'stream-error':
-      return { retrySameChannel: false, failover: true, breaker: 'channel' };
+      return { retrySameChannel: false, failover: true };
+    // The key, the account or the model is wrong on this channel: another one may be fine.
     case 'auth':
     case 'insufficient-quota':
-      return { retrySameChannel: false, failover: true, breaker: 'dead' };
     case 'model':
-      return { retrySameChannel: false, failover: true, breaker: 'model' };
+      return { retrySameChannel: false, failover: true };
     case 'aborted':
-      return { retrySameChannel: false, failover: false, breaker: 'none' };
+      return { retrySameChannel: false, failover: false };
   }
 }
 

@@ -47,7 +47,7 @@ function setup(
   } = {},
 ) {
   const clock = new ManualClock();
-  const breaker = new BreakerRegistry(clock, { failureThreshold: 3 });
+  const breaker = new BreakerRegistry(clock, { consecutiveFailures: 3 });
   const view: ClientView = { sent: [] };
   const channels: TestChannel[] = [
     { name: 'a', baseUrl: a.baseUrl, priority: 0, timeouts: opts.timeouts ?? SHORT },
@@ -90,7 +90,11 @@ describe('runWithFailover over real sockets', () => {
     expect(a.requests).toHaveLength(2);
     expect(b.requests).toHaveLength(0);
     expect(contentOf(t.view.sent)).toBe('all good here');
-    expect(t.breaker.snapshot()[0]).toMatchObject({ state: 'closed', failuresInWindow: 1 });
+    // The channel answered: the 500 counts against the model on it, not the whole channel.
+    expect(t.breaker.snapshot()).toMatchObject([
+      { channel: 'a', model: null, state: 'closed', callsInWindow: 2, failuresInWindow: 0 },
+      { channel: 'a', model: 'm1', state: 'closed', callsInWindow: 2, failuresInWindow: 1 },
+    ]);
   });
 
   it('ok stream carries reasoning, tool-call deltas and the usage chunk through', async () => {
@@ -137,9 +141,9 @@ describe('runWithFailover over real sockets', () => {
     ]);
     expect(a.requests).toHaveLength(1); // no same-channel retry after a silent channel
     await a.requests[0]?.closed;
-    expect(t.breaker.snapshot().find((s) => s.channel === 'a')?.lastFailure?.kind).toBe(
-      'timeout-first-byte',
-    );
+    expect(
+      t.breaker.snapshot().find((s) => s.channel === 'a' && s.model === 'm1')?.lastFailure?.kind,
+    ).toBe('timeout-first-byte');
   });
 
   it('400 is passed back: no retry, no failover, upstream message kept', async () => {
