@@ -1,7 +1,9 @@
 import { attributeFailure, type AttributedFailure } from './attribution.ts';
+import { Circuit, type CircuitSnapshot, type CircuitState, type OpenCause } from './circuit.ts';
 import type { Clock } from './clock.ts';
-import type { FailureKind, UpstreamFailure } from './failure.ts';
-import { RollingWindow } from './rolling-window.ts';
+import type { UpstreamFailure } from './failure.ts';
+
+export type { CircuitSnapshot, CircuitState, OpenCause } from './circuit.ts';
 
 export interface BreakerOptions {
   /** The sliding window over which calls and failures are counted. */
@@ -42,59 +44,12 @@ export const DEFAULT_BREAKER_OPTIONS: Readonly<BreakerOptions> = {
   maxModelCircuits: 10_000,
 };
 
-export type CircuitState = 'closed' | 'open' | 'half-open';
-
-/**
- * Why a circuit is open: connection failures, a rejected key, its own failures, a model the
- * channel does not serve, or (channel circuits) failures of several models on the channel.
- */
-export type OpenCause = 'connection' | 'dead' | 'failures' | 'not-served' | 'models';
-
-interface LastFailure {
-  kind: FailureKind;
-  status: number | null;
-  at: number;
-}
-
-interface Circuit {
-  readonly channel: string;
-  readonly model: string | null;
-  readonly window: RollingWindow;
-  /** Failures in a row (channel circuits: connection failures in a row). */
-  consecutive: number;
-  openedAt: number | null;
-  retryAt: number | null;
-  cause: OpenCause | null;
-  /** For a channel opened across models: those models. */
-  models: readonly string[];
-  probeStartedAt: number | null;
-  lastFailure: LastFailure | null;
-  lastUsedAt: number;
-}
-
 interface ChannelEntry {
   readonly circuit: Circuit;
   readonly models: Map<string, Circuit>;
 }
 
-/** What an admin endpoint may show: no messages (upstream texts can echo key fragments). */
-export interface CircuitSnapshot {
-  channel: string;
-  model: string | null;
-  state: CircuitState;
-  dead: boolean;
-  cause: OpenCause | null;
-  /** Channel circuits opened across models: which models. */
-  models?: string[];
-  callsInWindow: number;
-  /** Channel circuits count connection failures here; model failures show on model circuits. */
-  failuresInWindow: number;
-  consecutiveFailures: number;
-  openedAt: number | null;
-  retryAt: number | null;
-  probeInFlight: boolean;
-  lastFailure: LastFailure | null;
-}
+export type PermitFailure = AttributedFailure & Pick<UpstreamFailure, 'retryAfterMs'>;
 
 /** The right to send one request; settle it exactly once (later calls are ignored). */
 export interface Permit {
@@ -108,10 +63,7 @@ export interface Permit {
    * Records the failure where attributeFailure says it belongs. `committed`: content had
    * already reached the client (decides where a dropped connection counts).
    */
-  failure(
-    failure: AttributedFailure & Pick<UpstreamFailure, 'retryAfterMs'>,
-    committed?: boolean,
-  ): void;
+  failure(failure: PermitFailure, committed?: boolean): void;
   /** Neither: e.g. the client left. Frees a probe slot without judging the channel. */
   release(): void;
 }
@@ -138,8 +90,6 @@ export type Standing =
       failedAt: number;
     };
 
-type Verdict = { ok: true; probe: boolean } | { ok: false; retryAt: number };
-
 /** How a permit treats the channel circuit: judged as usual, as its probe, passed in panic, or not at all. */
 type ChannelRole = 'normal' | 'probe' | 'panic' | 'bypass';
 
@@ -165,18 +115,17 @@ export class BreakerRegistry {
   standing(channel: string, model?: string): Standing {
     const entry = this.#channels.get(channel);
     if (!entry) return { admitted: true };
-    const modelCircuit = model === undefined ? undefined : entry.models.get(model);
-    const mv = modelCircuit ? this.#verdict(modelCircuit) : undefined;
+    const mv = model === undefined ? undefined : entry.models.get(model)?.verdict();
     if (mv && !mv.ok) return { admitted: false, by: 'model', retryAt: mv.retryAt };
     const c = entry.circuit;
-    const cv = this.#verdict(c);
+    const cv = c.verdict();
     if (cv.ok) return { admitted: true };
     return {
       admitted: false,
       by: 'channel',
       retryAt: cv.retryAt,
       cause: c.cause ?? 'failures',
-      otherModelsOnly: this.#otherModelsOnly(c, model),
+      otherModelsOnly: otherModelsOnly(c, model),
       failedAt: c.lastFailure?.at ?? c.openedAt ?? 0,
     };
   }
@@ -196,14 +145,14 @@ export class BreakerRegistry {
     const now = this.#clock.now();
     const entry = this.#entry(channel);
     const modelCircuit = model === undefined ? undefined : this.#modelCircuit(entry, model, now);
-    const mv = modelCircuit ? this.#verdict(modelCircuit) : { ok: true as const, probe: false };
-    if (!mv.ok) return this.#refusal(modelCircuit as Circuit, mv.retryAt);
+    const mv = modelCircuit?.verdict() ?? { ok: true as const, probe: false };
+    if (!mv.ok) return refusal(modelCircuit as Circuit, mv.retryAt);
     const c = entry.circuit;
-    const cv = this.#verdict(c);
+    const cv = c.verdict();
     let role: ChannelRole = 'normal';
     if (!cv.ok) {
-      if (!options.panic) return this.#refusal(c, cv.retryAt);
-      role = this.#otherModelsOnly(c, model) ? 'bypass' : 'panic';
+      if (!options.panic) return refusal(c, cv.retryAt);
+      role = otherModelsOnly(c, model) ? 'bypass' : 'panic';
     } else if (cv.probe) {
       role = 'probe';
       c.probeStartedAt = now;
@@ -219,54 +168,22 @@ export class BreakerRegistry {
   snapshot(): CircuitSnapshot[] {
     const out: CircuitSnapshot[] = [];
     for (const entry of this.#channels.values()) {
-      out.push(this.#snap(entry.circuit));
+      out.push(entry.circuit.snapshot());
       for (const c of entry.models.values()) {
-        const snap = this.#snap(c);
+        const snap = c.snapshot();
         if (snap.state !== 'closed' || snap.failuresInWindow > 0) out.push(snap);
       }
     }
     return out;
   }
 
-  #snap(c: Circuit): CircuitSnapshot {
-    const { calls, failures } = c.window.totals(this.#clock.now());
-    return {
-      channel: c.channel,
-      model: c.model,
-      state: this.#state(c),
-      dead: c.cause === 'dead',
-      cause: c.cause,
-      ...(c.cause === 'models' && { models: [...c.models] }),
-      callsInWindow: calls,
-      failuresInWindow: failures,
-      consecutiveFailures: c.consecutive,
-      openedAt: c.openedAt,
-      retryAt: c.retryAt,
-      probeInFlight: this.#probeInFlight(c),
-      lastFailure: c.lastFailure ? { ...c.lastFailure } : null,
-    };
-  }
-
-  #newCircuit(channel: string, model: string | null, now: number): Circuit {
-    return {
-      channel,
-      model,
-      window: new RollingWindow(this.#options.windowMs),
-      consecutive: 0,
-      openedAt: null,
-      retryAt: null,
-      cause: null,
-      models: [],
-      probeStartedAt: null,
-      lastFailure: null,
-      lastUsedAt: now,
-    };
-  }
-
   #entry(channel: string): ChannelEntry {
     let entry = this.#channels.get(channel);
     if (!entry) {
-      entry = { circuit: this.#newCircuit(channel, null, this.#clock.now()), models: new Map() };
+      entry = {
+        circuit: new Circuit(channel, null, this.#options, this.#clock),
+        models: new Map(),
+      };
       this.#channels.set(channel, entry);
     }
     return entry;
@@ -276,7 +193,7 @@ export class BreakerRegistry {
     let circuit = entry.models.get(model);
     if (!circuit) {
       if (this.#modelCircuits >= this.#options.maxModelCircuits) this.#evict(now);
-      circuit = this.#newCircuit(entry.circuit.channel, model, now);
+      circuit = new Circuit(entry.circuit.channel, model, this.#options, this.#clock);
       entry.models.set(model, circuit);
       this.#modelCircuits++;
     }
@@ -294,7 +211,7 @@ export class BreakerRegistry {
       for (const c of entry.models.values()) all.push({ entry, c });
     }
     const target = Math.floor(this.#options.maxModelCircuits * 0.9);
-    const closedFirst = (c: Circuit) => (this.#state(c) === 'closed' ? 0 : 1);
+    const closedFirst = (c: Circuit) => (c.state() === 'closed' ? 0 : 1);
     all.sort((a, b) => closedFirst(a.c) - closedFirst(b.c) || a.c.lastUsedAt - b.c.lastUsedAt);
     let left = all.length;
     for (const { entry, c } of all) {
@@ -304,96 +221,6 @@ export class BreakerRegistry {
       left--;
     }
     this.#modelCircuits = left;
-  }
-
-  #refusal(c: Circuit, retryAt: number): Admission {
-    return { admitted: false, state: this.#state(c), dead: c.cause === 'dead', retryAt };
-  }
-
-  #otherModelsOnly(c: Circuit, model: string | undefined): boolean {
-    return c.cause === 'models' && model !== undefined && !c.models.includes(model);
-  }
-
-  #state(c: Circuit): CircuitState {
-    if (c.retryAt === null) return 'closed';
-    return this.#clock.now() < c.retryAt ? 'open' : 'half-open';
-  }
-
-  #probeInFlight(c: Circuit): boolean {
-    return (
-      c.probeStartedAt !== null &&
-      this.#clock.now() - c.probeStartedAt < this.#options.probeLeaseMs &&
-      this.#state(c) === 'half-open'
-    );
-  }
-
-  #verdict(c: Circuit): Verdict {
-    const state = this.#state(c);
-    if (state === 'closed') return { ok: true, probe: false };
-    if (state === 'open') return { ok: false, retryAt: c.retryAt as number };
-    if (this.#probeInFlight(c)) {
-      // A probe usually settles long before its lease; if it fails, a cooldown follows.
-      const started = c.probeStartedAt as number;
-      const { probeLeaseMs, cooldownMs } = this.#options;
-      return { ok: false, retryAt: started + Math.min(probeLeaseMs, cooldownMs) };
-    }
-    return { ok: true, probe: true };
-  }
-
-  #close(c: Circuit): void {
-    c.window.reset();
-    c.consecutive = 0;
-    c.openedAt = null;
-    c.retryAt = null;
-    c.cause = null;
-    c.models = [];
-    c.probeStartedAt = null;
-  }
-
-  #open(c: Circuit, cause: OpenCause, cooldownMs: number): void {
-    const now = this.#clock.now();
-    c.openedAt = now;
-    c.retryAt = now + cooldownMs;
-    c.cause = cause;
-    c.probeStartedAt = null;
-  }
-
-  #cooldown(retryAfterMs: number | undefined): number {
-    if (retryAfterMs === undefined) return this.#options.cooldownMs;
-    return Math.min(Math.max(0, retryAfterMs), this.#options.maxCooldownMs);
-  }
-
-  /** A call that did not fail on this circuit's account. Ignored unless the circuit is closed. */
-  #recordOk(c: Circuit): void {
-    if (c.retryAt !== null) return;
-    c.window.record(this.#clock.now(), false);
-    c.consecutive = 0;
-  }
-
-  /** Counts a failure on a closed circuit; true when the circuit should open. */
-  #recordFailure(c: Circuit, failure: Pick<UpstreamFailure, 'kind' | 'status'>): boolean {
-    const now = this.#clock.now();
-    const o = this.#options;
-    // Failures in a row count only within a window: one a day for a week is not an outage.
-    if (c.lastFailure && now - c.lastFailure.at > o.windowMs) c.consecutive = 0;
-    c.lastFailure = { kind: failure.kind, status: failure.status ?? null, at: now };
-    // A late failure from a request admitted before the circuit opened changes nothing.
-    if (c.retryAt !== null) return false;
-    c.window.record(now, true);
-    c.consecutive++;
-    const { calls, failures } = c.window.totals(now);
-    if (calls >= o.minimumCalls) return failures / calls >= o.failureRate;
-    return c.consecutive >= o.consecutiveFailures;
-  }
-
-  #failed(c: Circuit, failure: Pick<UpstreamFailure, 'kind' | 'status'>): void {
-    c.lastFailure = { kind: failure.kind, status: failure.status ?? null, at: this.#clock.now() };
-  }
-
-  /** A probe (or panic request) failed: a fresh cooldown, and a dead key stays dead. */
-  #reopen(c: Circuit, cause: OpenCause, retryAfterMs: number | undefined): void {
-    if (c.cause === 'dead') this.#open(c, 'dead', this.#options.deadProbeIntervalMs);
-    else this.#open(c, cause, this.#cooldown(retryAfterMs));
   }
 
   #permit(
@@ -414,18 +241,17 @@ export class BreakerRegistry {
       if (modelProbe && modelCircuit) modelCircuit.probeStartedAt = null;
     };
     /** The channel answered: it can be reached, whatever the answer said about the model. */
-    const channelAnswered = (closes: boolean): void => {
-      if (role === 'normal') this.#recordOk(channel);
-      else if (role !== 'bypass') {
-        if (closes || channel.cause === 'connection') this.#close(channel);
-        else this.#reopen(channel, channel.cause ?? 'failures', undefined);
-      }
+    const channelAnswered = (failure?: AttributedFailure): void => {
+      if (role === 'normal') channel.recordOk();
+      else if (role === 'bypass') return;
+      else if (!failure || channel.cause === 'connection') channel.close();
+      else channel.reopen(failure, channel.cause ?? 'failures', undefined);
     };
     const success = (): void => {
-      channelAnswered(true);
+      channelAnswered();
       if (!modelCircuit) return;
-      if (modelProbe) this.#close(modelCircuit);
-      else this.#recordOk(modelCircuit);
+      if (modelProbe) modelCircuit.close();
+      else modelCircuit.recordOk();
     };
     return {
       probe: role === 'probe' || modelProbe,
@@ -441,7 +267,7 @@ export class BreakerRegistry {
             return;
           }
           if (target === 'model' && modelCircuit) {
-            channelAnswered(false);
+            channelAnswered(failure);
             this.#modelFailed(entry, modelCircuit, failure, modelProbe);
             return;
           }
@@ -451,24 +277,16 @@ export class BreakerRegistry {
     };
   }
 
-  #modelFailed(
-    entry: ChannelEntry,
-    c: Circuit,
-    failure: AttributedFailure & Pick<UpstreamFailure, 'retryAfterMs'>,
-    wasProbe: boolean,
-  ): void {
+  #modelFailed(entry: ChannelEntry, c: Circuit, failure: PermitFailure, wasProbe: boolean): void {
     const cause: OpenCause = failure.kind === 'model' ? 'not-served' : 'failures';
-    if (wasProbe) {
-      this.#failed(c, failure);
-      this.#open(c, cause, this.#cooldown(failure.retryAfterMs));
-    } else if (this.#recordFailure(c, failure)) {
-      this.#open(c, cause, this.#cooldown(failure.retryAfterMs));
-    } else return;
+    if (wasProbe) c.reopen(failure, cause, failure.retryAfterMs);
+    else if (c.recordFailure(failure)) c.openFor(cause, failure.retryAfterMs);
+    else return;
     if (cause === 'failures') this.#openAcrossModels(entry, failure);
   }
 
   /** Several models failing on one channel: the channel itself is in trouble. */
-  #openAcrossModels(entry: ChannelEntry, failure: Pick<UpstreamFailure, 'kind' | 'status'>): void {
+  #openAcrossModels(entry: ChannelEntry, failure: PermitFailure): void {
     const channel = entry.circuit;
     if (channel.retryAt !== null) return;
     const failing: string[] = [];
@@ -476,37 +294,39 @@ export class BreakerRegistry {
       if (c.retryAt !== null && c.cause === 'failures') failing.push(model);
     }
     if (failing.length < this.#options.modelsToOpenChannel) return;
-    this.#failed(channel, failure);
-    this.#open(channel, 'models', this.#options.cooldownMs);
+    channel.noteFailure(failure);
+    channel.open('models', this.#options.cooldownMs);
     channel.models = failing;
   }
 
   #channelFailed(
     c: Circuit,
-    failure: AttributedFailure & Pick<UpstreamFailure, 'retryAfterMs'>,
+    failure: PermitFailure,
     target: 'connection' | 'dead' | 'model',
     role: ChannelRole,
   ): void {
-    const o = this.#options;
     if (target === 'dead') {
-      this.#failed(c, failure);
-      this.#open(c, 'dead', Math.max(o.deadProbeIntervalMs, this.#cooldown(failure.retryAfterMs)));
+      c.noteFailure(failure);
+      c.openDead(failure.retryAfterMs);
       return;
     }
     // Without a model to blame, a model failure lands here too (callers that name no model).
     const cause: OpenCause = target === 'connection' ? 'connection' : 'failures';
     if (role === 'bypass') return;
     if (role === 'probe' || role === 'panic') {
-      this.#failed(c, failure);
-      this.#reopen(c, cause, failure.retryAfterMs);
+      c.reopen(failure, cause, failure.retryAfterMs);
       return;
     }
-    const trips = this.#recordFailure(c, failure);
-    if (
-      trips ||
-      (cause === 'connection' && c.retryAt === null && c.consecutive >= o.connectFailures)
-    ) {
-      this.#open(c, cause, this.#cooldown(failure.retryAfterMs));
-    }
+    const trips = c.recordFailure(failure);
+    const fast = cause === 'connection' && c.consecutive >= this.#options.connectFailures;
+    if (c.retryAt === null && (trips || fast)) c.openFor(cause, failure.retryAfterMs);
   }
+}
+
+function refusal(c: Circuit, retryAt: number): Admission {
+  return { admitted: false, state: c.state(), dead: c.cause === 'dead', retryAt };
+}
+
+function otherModelsOnly(c: Circuit, model: string | undefined): boolean {
+  return c.cause === 'models' && model !== undefined && !c.models.includes(model);
 }
