@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { imagesConfigSchema } from './images/config.ts';
 import type { ImagesConfig } from './images/config.ts';
 import { channelTypes, defaultChannelType, wellKnownProviders } from './providers/registry.ts';
+import { DEFAULT_BREAKER_OPTIONS } from './routing/breaker.ts';
 
 /** `"env:NAME"` reads the secret from the environment when the config is loaded. */
 const secretRef = z.string().min(1);
@@ -77,6 +78,39 @@ const priceSchema = z
   })
   .strict();
 
+/** Circuit breakers per channel and per channel+model; README "Circuit breakers" explains them. */
+const breakerSchema = z
+  .object({
+    /** The sliding window over which calls and failures are counted. */
+    windowMs: z.number().int().min(1_000).default(DEFAULT_BREAKER_OPTIONS.windowMs),
+    /** Calls in the window from which the failure rate is judged. */
+    minimumCalls: z.number().int().min(1).default(DEFAULT_BREAKER_OPTIONS.minimumCalls),
+    /** Share of failed calls that opens a circuit, once minimumCalls is reached. */
+    failureRate: z.number().gt(0).max(1).default(DEFAULT_BREAKER_OPTIONS.failureRate),
+    /** Below minimumCalls: failures in a row that open a circuit. */
+    consecutiveFailures: z
+      .number()
+      .int()
+      .min(1)
+      .default(DEFAULT_BREAKER_OPTIONS.consecutiveFailures),
+    /** Connection failures in a row that open a channel at any volume. */
+    connectFailures: z.number().int().min(1).default(DEFAULT_BREAKER_OPTIONS.connectFailures),
+    /** Models whose circuits are open on one channel before the whole channel opens. */
+    modelsToOpenChannel: z
+      .number()
+      .int()
+      .min(2)
+      .default(DEFAULT_BREAKER_OPTIONS.modelsToOpenChannel),
+    cooldownMs: z.number().int().min(0).default(DEFAULT_BREAKER_OPTIONS.cooldownMs),
+    maxCooldownMs: z.number().int().min(0).default(DEFAULT_BREAKER_OPTIONS.maxCooldownMs),
+    deadProbeIntervalMs: z
+      .number()
+      .int()
+      .min(1_000)
+      .default(DEFAULT_BREAKER_OPTIONS.deadProbeIntervalMs),
+  })
+  .strict();
+
 /** More would be a typo, not a machine: each worker is a whole Node process. */
 const MAX_WORKERS = 256;
 
@@ -120,6 +154,7 @@ const serverSchema = z
     upstreamConnections: z.number().int().positive().default(1024),
     /** 1 = one process (the default); more = a cluster primary forking that many workers. */
     workers: workersSchema.default(1),
+    breaker: breakerSchema.default(breakerSchema.parse({})),
   })
   .strict();
 

@@ -31,7 +31,7 @@ export function resolveRuntime(deps: AppDeps): RelayRuntime {
     store: deps.store,
     logger: deps.logger,
     clock,
-    breaker: deps.breaker ?? new BreakerRegistry(clock),
+    breaker: deps.breaker ?? new BreakerRegistry(clock, deps.config.server.breaker),
     upstream:
       deps.upstream ??
       createUpstreamClient({ connectionsPerOrigin: deps.config.server.upstreamConnections }),

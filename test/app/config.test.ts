@@ -45,6 +45,28 @@ describe('relay config', () => {
     expect(parseRelayConfig({}, {}).channels).toEqual([]);
   });
 
+  it('breaker thresholds: documented defaults, overrides, and a clear error for a bad one', () => {
+    expect(parseRelayConfig({}, {}).server.breaker).toEqual({
+      windowMs: 30_000,
+      minimumCalls: 20,
+      failureRate: 0.5,
+      consecutiveFailures: 5,
+      connectFailures: 3,
+      modelsToOpenChannel: 2,
+      cooldownMs: 30_000,
+      maxCooldownMs: 600_000,
+      deadProbeIntervalMs: 300_000,
+    });
+    const tuned = parseRelayConfig({ server: { breaker: { failureRate: 0.25 } } }, {});
+    expect(tuned.server.breaker).toMatchObject({ failureRate: 0.25, minimumCalls: 20 });
+    expect(() => parseRelayConfig({ server: { breaker: { failureRate: 50 } } }, {})).toThrow(
+      'server.breaker.failureRate',
+    );
+    expect(() => parseRelayConfig({ server: { breaker: { threshold: 5 } } }, {})).toThrow(
+      'threshold',
+    );
+  });
+
   it('refuses a provider key with a line break, without ever quoting it', () => {
     const input = { channels: [{ name: 'x', baseUrl: 'https://a', apiKey: 'env:K' }] };
     const attempt = () => parseRelayConfig(input, { K: 'sk-proj-TOPSECRET\nline2' });

@@ -397,13 +397,13 @@ describe('failures after content was sent', () => {
       'hangs mid-stream (idle timeout)',
       { kind: 'hang-mid-stream', afterChunks: 3 },
       504,
-      'upstream_timeout',
+      'stream_interrupted',
     ],
     [
       'drops its socket mid-stream',
       { kind: 'drop-mid-stream', afterChunks: 3 },
       502,
-      'upstream_unreachable',
+      'stream_interrupted',
     ],
     [
       'sends an error object mid-stream',
@@ -449,7 +449,7 @@ describe('failures after content was sent', () => {
         (async () => {
           for await (const chunk of stream) content += chunk.choices[0]?.delta.content ?? '';
         })(),
-      ).rejects.toThrow(/Upstream unreachable/);
+      ).rejects.toThrow(/stream was interrupted \(its connection dropped\)/);
       expect(content).toBe('one two ');
     }));
 });
@@ -527,30 +527,36 @@ describe('client disconnects', () => {
 });
 
 describe('circuit breakers', () => {
-  it('a channel failing again and again is skipped until it cools down, and /healthz shows it open', () =>
+  it('a model failing again and again on a channel is skipped there until it cools down, and /healthz names it', () =>
     withRig(async (r) => {
       r.primary.setDefault({ kind: 'status', status: 500 });
-      // two attempts per request on primary: three requests put five failures in the window
+      // two attempts per request on primary: three requests put five failures in a row
       for (let i = 0; i < 3; i++) await chat(r);
       const calls = r.primary.requests.length;
       expect(calls).toBe(5);
       await chat(r);
       expect(r.primary.requests.length).toBe(calls);
+      // One model's circuit is not the relay's health.
       const anonymous = (await (await fetch(`${r.relay.baseUrl}/healthz`)).json()) as Record<
         string,
         unknown
       >;
-      expect(anonymous).toEqual({ status: 'degraded', uptimeSeconds: expect.any(Number) });
+      expect(anonymous).toEqual({ status: 'ok', uptimeSeconds: expect.any(Number) });
       const withKey = await fetch(`${r.relay.baseUrl}/healthz`, {
         headers: { authorization: `Bearer ${CLIENT_KEY}` },
       });
       const health = (await withKey.json()) as {
         status: string;
-        circuits: { channel: string; state: string }[];
+        openModels: { model: string; channels: string[] }[];
+        circuits: { channel: string; model: string | null; state: string }[];
       };
-      expect(health.status).toBe('degraded');
+      expect(health.status).toBe('ok');
+      expect(health.openModels).toEqual([{ model: 'm', channels: ['primary'] }]);
       expect(health.circuits).toContainEqual(
-        expect.objectContaining({ channel: 'primary', state: 'open' }),
+        expect.objectContaining({ channel: 'primary', model: 'm', state: 'open' }),
+      );
+      expect(health.circuits).toContainEqual(
+        expect.objectContaining({ channel: 'primary', model: null, state: 'closed' }),
       );
     }));
 

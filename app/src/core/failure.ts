@@ -1,7 +1,8 @@
 /**
- * Why an upstream attempt failed: the taxonomy adapters classify into and routing decides on
- * (retry, failover, breaker; see routing/failure.ts). The kind alone decides, so transports
- * and response parsers only have to classify.
+ * Why an upstream attempt failed: the taxonomy adapters classify into and routing decides on.
+ * The kind decides retry and failover (routing/failure.ts) and, with whether content was
+ * already sent, which circuit it counts against (routing/attribution.ts), so transports and
+ * response parsers only have to classify.
  *
  * - connect: refused, reset or dropped connection (before or during the response)
  * - timeout-connect / timeout-first-byte / timeout-idle: the three per-channel timeouts
@@ -41,6 +42,8 @@ export interface UpstreamFailure {
   status?: number;
   retryAfterMs?: number;
   error?: UpstreamErrorBody;
+  /** The connection broke after the response had started (not a connect failure). */
+  midResponse?: boolean;
 }
 
 /** Thrown by the upstream client so attempt code needs no try/catch for transport failures. */

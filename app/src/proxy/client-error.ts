@@ -27,7 +27,7 @@ export function clientErrorFor(
     return new RelayError(
       503,
       'channels_unavailable',
-      'Every channel for this model is cooling down after failures. Try again shortly.',
+      'This model failed repeatedly on every channel that serves it and is cooling down. Try again after Retry-After.',
       {
         type: 'upstream_error',
         ...retryAfter(retryAfterMs),
@@ -51,6 +51,15 @@ export function clientErrorFor(
     return new RelayError(504, 'upstream_timeout', 'No upstream answered within the time budget.');
   }
   const said = failure.error?.message ? `: ${failure.error.message}` : '';
+  // After content the upstream was reached and answered: what broke is this one stream.
+  if (reason === 'committed' && (failure.kind === 'connect' || failure.kind === 'timeout-idle')) {
+    const cause = failure.kind === 'connect' ? 'its connection dropped' : 'it went silent';
+    return new RelayError(
+      failure.kind === 'connect' ? 502 : 504,
+      'stream_interrupted',
+      `The upstream stream was interrupted (${cause}); the answer is incomplete.`,
+    );
+  }
   switch (failure.kind) {
     case 'timeout-connect':
     case 'timeout-first-byte':

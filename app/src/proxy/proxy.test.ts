@@ -43,7 +43,7 @@ afterEach(() => {
 
 function setup(opts: { maxAttemptsPerChannel?: number; timeouts?: typeof SHORT } = {}) {
   const clock = new ManualClock();
-  const breaker = new BreakerRegistry(clock, { failureThreshold: 3 });
+  const breaker = new BreakerRegistry(clock, { consecutiveFailures: 3 });
   const store = new SqliteStore({ path: ':memory:' });
   store.upsertKey({ name: 'k', key: KEY, quotaUsd: 10 });
   const logs: Record<string, unknown>[] = [];
@@ -112,7 +112,11 @@ describe('the proxy over real sockets', () => {
     expect(payloads.at(-1)).toBe('[DONE]');
     expect(a.requests).toHaveLength(2);
     expect(b.requests).toHaveLength(0);
-    expect(t.breaker.snapshot()[0]).toMatchObject({ state: 'closed', failuresInWindow: 1 });
+    // The channel answered: the 500 counts against the model on it, not the whole channel.
+    expect(t.breaker.snapshot()).toMatchObject([
+      { channel: 'a', model: null, state: 'closed', callsInWindow: 2, failuresInWindow: 0 },
+      { channel: 'a', model: 'm1', state: 'closed', callsInWindow: 2, failuresInWindow: 1 },
+    ]);
     // A stream's row is written as it ends, just after the client saw the end.
     await eventually(() =>
       expect(t.store.listUsage()).toEqual([

@@ -80,6 +80,10 @@ function logAttempt(rt: RelayRuntime, record: RequestRecord, requestId: string) 
   return (e: FailoverEvent) => {
     // Backoff and Retry-After waits are the upstream's doing, not relay overhead.
     if (e.type === 'failure' && e.delayMs) record.upstreamWaitMs += e.delayMs;
+    if (e.type === 'attempt' && e.panic) {
+      // Every circuit for the model refused: this channel is tried anyway (panic routing).
+      rt.logger.warn({ requestId, channel: e.channel, attempt: e.attemptNo }, 'panic attempt');
+    }
     if (e.type !== 'failure') return;
     rt.logger.warn(
       {

@@ -1,5 +1,6 @@
 import { Hono } from 'hono';
 import { keyFromHeaders } from '../middleware/auth.ts';
+import type { CircuitSnapshot } from '../routing/breaker.ts';
 import type { RelayRuntime } from '../runtime.ts';
 import type { AppEnv } from '../types.ts';
 
@@ -7,6 +8,9 @@ import type { AppEnv } from '../types.ts';
  * Liveness for anyone (load balancers, uptime checks, `curl` on the host). Which channels exist
  * and how their circuits stand is operator information, shown only to a request that carries a
  * valid key: /healthz is reachable through the CDN without one.
+ *
+ * `degraded` means a whole channel is out (its circuit is open). A model whose own circuits are
+ * open leaves the relay `ok`, and is named under `openModels` for keyed requests.
  */
 export function healthRoutes(deps: RelayRuntime): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
@@ -14,7 +18,7 @@ export function healthRoutes(deps: RelayRuntime): Hono<AppEnv> {
   app.get('/healthz', (c) => {
     const circuits = deps.breaker.snapshot();
     const body = {
-      status: circuits.some((s) => s.state !== 'closed') ? 'degraded' : 'ok',
+      status: circuits.some((s) => s.model === null && s.state !== 'closed') ? 'degraded' : 'ok',
       uptimeSeconds: Math.round((deps.clock.now() - started) / 1000),
     };
     const secret = keyFromHeaders((n) => c.req.header(n));
@@ -23,6 +27,7 @@ export function healthRoutes(deps: RelayRuntime): Hono<AppEnv> {
     return c.json({
       ...body,
       channels: deps.config.channels.filter((ch) => ch.enabled).map((ch) => ch.name),
+      openModels: openModels(circuits),
       // Circuit states only (no upstream messages: those can quote key fragments).
       circuits,
       // Breakers are per worker: the answer describes the worker that happened to take the request.
@@ -30,4 +35,16 @@ export function healthRoutes(deps: RelayRuntime): Hono<AppEnv> {
     });
   });
   return app;
+}
+
+/** Models with an open (or half-open) circuit, and the channels it is open on. */
+function openModels(circuits: readonly CircuitSnapshot[]): { model: string; channels: string[] }[] {
+  const byModel = new Map<string, string[]>();
+  for (const s of circuits) {
+    if (s.model === null || s.state === 'closed') continue;
+    const list = byModel.get(s.model) ?? [];
+    list.push(s.channel);
+    byModel.set(s.model, list);
+  }
+  return [...byModel].map(([model, channels]) => ({ model, channels }));
 }

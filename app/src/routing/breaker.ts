@@ -1,11 +1,23 @@
+import { attributeFailure, type AttributedFailure } from './attribution.ts';
+import { Circuit, type CircuitSnapshot, type CircuitState, type OpenCause } from './circuit.ts';
 import type { Clock } from './clock.ts';
-import type { FailureKind, UpstreamFailure } from '../core/failure.ts';
-import { failurePolicy } from './failure.ts';
+import type { UpstreamFailure } from '../core/failure.ts';
+
+export type { CircuitSnapshot, CircuitState, OpenCause } from './circuit.ts';
 
 export interface BreakerOptions {
-  /** Failures within `windowMs` that open a circuit. */
-  failureThreshold: number;
+  /** The sliding window over which calls and failures are counted. */
   windowMs: number;
+  /** Calls in the window from which the failure rate is judged; below it, failures in a row. */
+  minimumCalls: number;
+  /** Share of failed calls (0–1) in the window that opens a circuit, once minimumCalls is reached. */
+  failureRate: number;
+  /** Below minimumCalls: failures in a row that open a circuit. */
+  consecutiveFailures: number;
+  /** Connection failures in a row (refused, TLS, DNS, connect timeout) that open a channel, at any volume. */
+  connectFailures: number;
+  /** Channel+model circuits opened by failures on one channel that open the whole channel. */
+  modelsToOpenChannel: number;
   /** How long an opened circuit refuses before admitting a probe (unless Retry-After says). */
   cooldownMs: number;
   /** Ceiling for a Retry-After-driven cooldown. */
@@ -14,51 +26,44 @@ export interface BreakerOptions {
   deadProbeIntervalMs: number;
   /** A probe that never reports back frees its slot after this long. */
   probeLeaseMs: number;
+  /** Channel+model circuits kept at most: on pattern channels clients choose the model names. */
+  maxModelCircuits: number;
 }
 
-export const DEFAULT_BREAKER_OPTIONS: BreakerOptions = {
-  failureThreshold: 5,
-  windowMs: 60_000,
+export const DEFAULT_BREAKER_OPTIONS: Readonly<BreakerOptions> = {
+  windowMs: 30_000,
+  minimumCalls: 20,
+  failureRate: 0.5,
+  consecutiveFailures: 5,
+  connectFailures: 3,
+  modelsToOpenChannel: 2,
   cooldownMs: 30_000,
   maxCooldownMs: 600_000,
   deadProbeIntervalMs: 300_000,
   probeLeaseMs: 180_000,
+  maxModelCircuits: 10_000,
 };
 
-export type CircuitState = 'closed' | 'open' | 'half-open';
-
-interface Circuit {
-  readonly channel: string;
-  readonly model: string | null;
-  failures: number[];
-  openedAt: number | null;
-  retryAt: number | null;
-  dead: boolean;
-  probeStartedAt: number | null;
-  lastFailure: { kind: FailureKind; status: number | null; at: number } | null;
+interface ChannelEntry {
+  readonly circuit: Circuit;
+  readonly models: Map<string, Circuit>;
 }
 
-/** What an admin endpoint may show: no messages (upstream texts can echo key fragments). */
-export interface CircuitSnapshot {
-  channel: string;
-  model: string | null;
-  state: CircuitState;
-  dead: boolean;
-  failuresInWindow: number;
-  openedAt: number | null;
-  retryAt: number | null;
-  probeInFlight: boolean;
-  lastFailure: { kind: FailureKind; status: number | null; at: number } | null;
-}
+export type PermitFailure = AttributedFailure & Pick<UpstreamFailure, 'retryAfterMs'>;
 
 /** The right to send one request; settle it exactly once (later calls are ignored). */
 export interface Permit {
   /** True when this request is the single half-open probe of a circuit. */
   readonly probe: boolean;
+  /** True when the request passes an open channel circuit (panic routing, see acquire). */
+  readonly panic: boolean;
   /** The channel answered usefully (including a client-error answer). */
   success(): void;
-  /** Records the failure where failurePolicy says it belongs. */
-  failure(failure: Pick<UpstreamFailure, 'kind' | 'status' | 'retryAfterMs'>): void;
+  /**
+   * Records the failure where attributeFailure says it belongs. `committed`: content had
+   * already reached the client (decides where a dropped connection counts).
+   */
+  failure(failure: PermitFailure, committed?: boolean): void;
   /** Neither: e.g. the client left. Frees a probe slot without judging the channel. */
   release(): void;
 }
@@ -67,207 +72,261 @@ export type Admission =
   | { admitted: true; permit: Permit }
   | { admitted: false; state: CircuitState; dead: boolean; retryAt: number };
 
-type Verdict = { ok: true; probe: boolean } | { ok: false; retryAt: number };
+/**
+ * How one channel stands for one model, for planning. `by: 'model'` is the model's own circuit
+ * (nothing gets past it); `by: 'channel'` is the whole channel's, which panic routing may pass.
+ */
+export type Standing =
+  | { admitted: true }
+  | { admitted: false; by: 'model'; retryAt: number }
+  | {
+      admitted: false;
+      by: 'channel';
+      retryAt: number;
+      cause: OpenCause;
+      /** Opened across models, none of them this one. */
+      otherModelsOnly: boolean;
+      /** When the channel last failed: panic routing tries the least recent first. */
+      failedAt: number;
+    };
+
+/** How a permit treats the channel circuit: judged as usual, as its probe, passed in panic, or not at all. */
+type ChannelRole = 'normal' | 'probe' | 'panic' | 'bypass';
 
 /**
- * Circuit breakers per channel and per channel+model. A channel+model circuit exists only
- * once a model-specific failure happened, so the registry stays as small as the trouble.
+ * Circuit breakers per channel and per channel+model. A circuit opens on a failure rate over a
+ * sliding window once the window holds enough calls, or on failures in a row below that volume;
+ * a channel also opens at once on connection failures in a row, on a rejected key, and when
+ * several of its models' circuits are open. After a cooldown one probe is let through; its
+ * success closes the circuit.
  */
 export class BreakerRegistry {
   readonly #clock: Clock;
   readonly #options: BreakerOptions;
-  readonly #circuits = new Map<string, Circuit>();
+  readonly #channels = new Map<string, ChannelEntry>();
+  #modelCircuits = 0;
 
   constructor(clock: Clock, options: Partial<BreakerOptions> = {}) {
     this.#clock = clock;
     this.#options = { ...DEFAULT_BREAKER_OPTIONS, ...options };
   }
 
-  /** Would `acquire` admit now? No side effects: for planning. */
+  /** How the channel stands for the model now. No side effects: for planning. */
+  standing(channel: string, model?: string): Standing {
+    const entry = this.#channels.get(channel);
+    if (!entry) return { admitted: true };
+    const mv = model === undefined ? undefined : entry.models.get(model)?.verdict();
+    if (mv && !mv.ok) return { admitted: false, by: 'model', retryAt: mv.retryAt };
+    const c = entry.circuit;
+    const cv = c.verdict();
+    if (cv.ok) return { admitted: true };
+    return {
+      admitted: false,
+      by: 'channel',
+      retryAt: cv.retryAt,
+      cause: c.cause ?? 'failures',
+      otherModelsOnly: otherModelsOnly(c, model),
+      failedAt: c.lastFailure?.at ?? c.openedAt ?? 0,
+    };
+  }
+
+  /** Would `acquire` admit now? No side effects. */
   peek(channel: string, model?: string): { admitted: boolean; retryAt: number | null } {
-    const verdicts = this.#related(channel, model).map((c) => this.#verdict(c));
-    const refused = verdicts.filter((v): v is { ok: false; retryAt: number } => !v.ok);
-    if (refused.length === 0) return { admitted: true, retryAt: null };
-    return { admitted: false, retryAt: Math.max(...refused.map((v) => v.retryAt)) };
+    const s = this.standing(channel, model);
+    return s.admitted ? { admitted: true, retryAt: null } : { admitted: false, retryAt: s.retryAt };
   }
 
-  acquire(channel: string, model?: string): Admission {
-    const circuits = this.#related(channel, model);
-    const verdicts = circuits.map((c) => this.#verdict(c));
-    const refusedAt = verdicts.findIndex((v) => !v.ok);
-    if (refusedAt >= 0) {
-      const circuit = circuits[refusedAt] as Circuit;
-      const retryAt = Math.max(...verdicts.map((v) => (v.ok ? 0 : v.retryAt)));
-      return { admitted: false, state: this.#state(circuit), dead: circuit.dead, retryAt };
-    }
-    const probed = circuits.filter((_, i) => (verdicts[i] as { probe: boolean }).probe);
+  /**
+   * `panic`: let the request past the channel circuit (never past the model's own). A channel
+   * opened only by other models' failures is passed untouched; any other open channel circuit
+   * is judged by the outcome as if it were probed, so one success closes it.
+   */
+  acquire(channel: string, model?: string, options: { panic?: boolean } = {}): Admission {
     const now = this.#clock.now();
-    for (const c of probed) c.probeStartedAt = now;
-    return { admitted: true, permit: this.#permit(channel, model, probed) };
+    const entry = this.#entry(channel);
+    const modelCircuit = model === undefined ? undefined : this.#modelCircuit(entry, model, now);
+    const mv = modelCircuit?.verdict() ?? { ok: true as const, probe: false };
+    if (!mv.ok) return refusal(modelCircuit as Circuit, mv.retryAt);
+    const c = entry.circuit;
+    const cv = c.verdict();
+    let role: ChannelRole = 'normal';
+    if (!cv.ok) {
+      if (!options.panic) return refusal(c, cv.retryAt);
+      role = otherModelsOnly(c, model) ? 'bypass' : 'panic';
+    } else if (cv.probe) {
+      role = 'probe';
+      c.probeStartedAt = now;
+    }
+    if (mv.probe) (modelCircuit as Circuit).probeStartedAt = now;
+    return { admitted: true, permit: this.#permit(entry, modelCircuit, role, mv.probe) };
   }
 
+  /**
+   * Channel circuits, and channel+model circuits that are open or saw failures in the window
+   * (healthy ones are left out: there is one per model in use).
+   */
   snapshot(): CircuitSnapshot[] {
-    const now = this.#clock.now();
-    return [...this.#circuits.values()].map((c) => ({
-      channel: c.channel,
-      model: c.model,
-      state: this.#state(c),
-      dead: c.dead,
-      failuresInWindow: c.failures.filter((t) => t > now - this.#options.windowMs).length,
-      openedAt: c.openedAt,
-      retryAt: c.retryAt,
-      probeInFlight: this.#probeInFlight(c),
-      lastFailure: c.lastFailure ? { ...c.lastFailure } : null,
-    }));
-  }
-
-  #key(channel: string, model: string | null): string {
-    return model === null ? `c:${channel}` : `m:${channel}\u0000${model}`;
-  }
-
-  #get(channel: string, model: string | null): Circuit {
-    const key = this.#key(channel, model);
-    let circuit = this.#circuits.get(key);
-    if (!circuit) {
-      circuit = {
-        channel,
-        model,
-        failures: [],
-        openedAt: null,
-        retryAt: null,
-        dead: false,
-        probeStartedAt: null,
-        lastFailure: null,
-      };
-      this.#circuits.set(key, circuit);
+    const out: CircuitSnapshot[] = [];
+    for (const entry of this.#channels.values()) {
+      out.push(entry.circuit.snapshot());
+      for (const c of entry.models.values()) {
+        const snap = c.snapshot();
+        if (snap.state !== 'closed' || snap.failuresInWindow > 0) out.push(snap);
+      }
     }
+    return out;
+  }
+
+  #entry(channel: string): ChannelEntry {
+    let entry = this.#channels.get(channel);
+    if (!entry) {
+      entry = {
+        circuit: new Circuit(channel, null, this.#options, this.#clock),
+        models: new Map(),
+      };
+      this.#channels.set(channel, entry);
+    }
+    return entry;
+  }
+
+  #modelCircuit(entry: ChannelEntry, model: string, now: number): Circuit {
+    let circuit = entry.models.get(model);
+    if (!circuit) {
+      if (this.#modelCircuits >= this.#options.maxModelCircuits) this.#evict(now);
+      circuit = new Circuit(entry.circuit.channel, model, this.#options, this.#clock);
+      entry.models.set(model, circuit);
+      this.#modelCircuits++;
+    }
+    circuit.lastUsedAt = now;
     return circuit;
   }
 
-  #related(channel: string, model: string | undefined): Circuit[] {
-    const list = [this.#get(channel, null)];
-    const modelCircuit =
-      model === undefined ? undefined : this.#circuits.get(this.#key(channel, model));
-    if (modelCircuit) list.push(modelCircuit);
-    return list;
-  }
-
-  #state(c: Circuit): CircuitState {
-    if (c.retryAt === null) return 'closed';
-    return this.#clock.now() < c.retryAt ? 'open' : 'half-open';
-  }
-
-  #probeInFlight(c: Circuit): boolean {
-    return (
-      c.probeStartedAt !== null &&
-      this.#clock.now() - c.probeStartedAt < this.#options.probeLeaseMs &&
-      this.#state(c) === 'half-open'
-    );
-  }
-
-  #verdict(c: Circuit): Verdict {
-    const state = this.#state(c);
-    if (state === 'closed') return { ok: true, probe: false };
-    if (state === 'open') return { ok: false, retryAt: c.retryAt as number };
-    if (this.#probeInFlight(c)) {
-      return { ok: false, retryAt: (c.probeStartedAt as number) + this.#options.probeLeaseMs };
+  /**
+   * Makes room for new channel+model circuits: first the closed ones idle for a whole window,
+   * then, if that was not enough, the least recently used (open ones last).
+   */
+  #evict(now: number): void {
+    const all: Array<{ entry: ChannelEntry; c: Circuit }> = [];
+    for (const entry of this.#channels.values()) {
+      for (const c of entry.models.values()) all.push({ entry, c });
     }
-    return { ok: true, probe: true };
-  }
-
-  #close(c: Circuit): void {
-    c.failures = [];
-    c.openedAt = null;
-    c.retryAt = null;
-    c.dead = false;
-    c.probeStartedAt = null;
-  }
-
-  #open(c: Circuit, cooldownMs: number): void {
-    const now = this.#clock.now();
-    c.openedAt = now;
-    c.retryAt = now + cooldownMs;
-    c.probeStartedAt = null;
-  }
-
-  #cooldown(retryAfterMs: number | undefined): number {
-    if (retryAfterMs === undefined) return this.#options.cooldownMs;
-    return Math.min(Math.max(0, retryAfterMs), this.#options.maxCooldownMs);
-  }
-
-  #recordFailure(
-    c: Circuit,
-    failure: Pick<UpstreamFailure, 'kind' | 'status' | 'retryAfterMs'>,
-    wasProbe: boolean,
-    dead: boolean,
-  ): void {
-    const now = this.#clock.now();
-    c.lastFailure = { kind: failure.kind, status: failure.status ?? null, at: now };
-    if (dead) {
-      c.dead = true;
-      this.#open(
-        c,
-        Math.max(this.#options.deadProbeIntervalMs, this.#cooldown(failure.retryAfterMs)),
-      );
-      return;
+    const target = Math.floor(this.#options.maxModelCircuits * 0.9);
+    const closedFirst = (c: Circuit) => (c.state() === 'closed' ? 0 : 1);
+    all.sort((a, b) => closedFirst(a.c) - closedFirst(b.c) || a.c.lastUsedAt - b.c.lastUsedAt);
+    let left = all.length;
+    for (const { entry, c } of all) {
+      const idle = closedFirst(c) === 0 && c.lastUsedAt <= now - this.#options.windowMs;
+      if (left <= target && !idle) break;
+      entry.models.delete(c.model as string);
+      left--;
     }
-    if (wasProbe) {
-      this.#open(
-        c,
-        c.dead ? this.#options.deadProbeIntervalMs : this.#cooldown(failure.retryAfterMs),
-      );
-      return;
-    }
-    // A late failure from a request admitted before the circuit opened changes nothing.
-    if (this.#state(c) !== 'closed') return;
-    c.failures = c.failures.filter((t) => t > now - this.#options.windowMs);
-    c.failures.push(now);
-    if (c.failures.length >= this.#options.failureThreshold) {
-      this.#open(c, this.#cooldown(failure.retryAfterMs));
-    }
+    this.#modelCircuits = left;
   }
 
-  #permit(channel: string, model: string | undefined, probed: Circuit[]): Permit {
+  #permit(
+    entry: ChannelEntry,
+    modelCircuit: Circuit | undefined,
+    role: ChannelRole,
+    modelProbe: boolean,
+  ): Permit {
+    const channel = entry.circuit;
     let settled = false;
     const once = (fn: () => void): void => {
       if (settled) return;
       settled = true;
       fn();
     };
-    const closeProbed = (): void => {
-      for (const c of probed) this.#close(c);
+    const freeSlots = (): void => {
+      if (role === 'probe') channel.probeStartedAt = null;
+      if (modelProbe && modelCircuit) modelCircuit.probeStartedAt = null;
+    };
+    /** The channel answered: it can be reached, whatever the answer said about the model. */
+    const channelAnswered = (failure?: AttributedFailure): void => {
+      if (role === 'normal') channel.recordOk();
+      else if (role === 'bypass') return;
+      else if (!failure || channel.cause === 'connection') channel.close();
+      else channel.reopen(failure, channel.cause ?? 'failures', undefined);
+    };
+    const success = (): void => {
+      channelAnswered();
+      if (!modelCircuit) return;
+      if (modelProbe) modelCircuit.close();
+      else modelCircuit.recordOk();
     };
     return {
-      probe: probed.length > 0,
-      success: () => once(() => closeProbed()),
-      release: () =>
+      probe: role === 'probe' || modelProbe,
+      panic: role === 'panic' || role === 'bypass',
+      success: () => once(success),
+      release: () => once(freeSlots),
+      failure: (failure, committed = false) =>
         once(() => {
-          for (const c of probed) c.probeStartedAt = null;
-        }),
-      failure: (failure) =>
-        once(() => {
-          const target = failurePolicy(failure).breaker;
-          if (failure.kind === 'aborted') {
-            for (const c of probed) c.probeStartedAt = null;
-            return;
-          }
+          const target = attributeFailure(failure, committed);
           if (target === 'none') {
-            closeProbed();
+            if (failure.kind === 'aborted') freeSlots();
+            else success();
             return;
           }
-          const circuit =
-            target === 'model' && model !== undefined
-              ? this.#get(channel, model)
-              : this.#get(channel, null);
-          for (const c of probed) {
-            if (c === circuit) continue;
-            // A model-specific answer proves the channel itself works; any other failure
-            // says nothing about the model, so its probe slot is just handed back.
-            if (target === 'model') this.#close(c);
-            else c.probeStartedAt = null;
+          if (target === 'model' && modelCircuit) {
+            channelAnswered(failure);
+            this.#modelFailed(entry, modelCircuit, failure, modelProbe);
+            return;
           }
-          this.#recordFailure(circuit, failure, probed.includes(circuit), target === 'dead');
+          if (modelProbe && modelCircuit) modelCircuit.probeStartedAt = null;
+          this.#channelFailed(channel, failure, target, role);
         }),
     };
   }
+
+  #modelFailed(entry: ChannelEntry, c: Circuit, failure: PermitFailure, wasProbe: boolean): void {
+    const cause: OpenCause = failure.kind === 'model' ? 'not-served' : 'failures';
+    if (wasProbe) c.reopen(failure, cause, failure.retryAfterMs);
+    else if (c.recordFailure(failure)) c.openFor(cause, failure.retryAfterMs);
+    else return;
+    if (cause === 'failures') this.#openAcrossModels(entry, failure);
+  }
+
+  /** Several models failing on one channel: the channel itself is in trouble. */
+  #openAcrossModels(entry: ChannelEntry, failure: PermitFailure): void {
+    const channel = entry.circuit;
+    if (channel.retryAt !== null) return;
+    const failing: string[] = [];
+    for (const [model, c] of entry.models) {
+      if (c.retryAt !== null && c.cause === 'failures') failing.push(model);
+    }
+    if (failing.length < this.#options.modelsToOpenChannel) return;
+    channel.noteFailure(failure);
+    channel.open('models', this.#options.cooldownMs);
+    channel.models = failing;
+  }
+
+  #channelFailed(
+    c: Circuit,
+    failure: PermitFailure,
+    target: 'connection' | 'dead' | 'model',
+    role: ChannelRole,
+  ): void {
+    if (target === 'dead') {
+      c.noteFailure(failure);
+      c.openDead(failure.retryAfterMs);
+      return;
+    }
+    // Without a model to blame, a model failure lands here too (callers that name no model).
+    const cause: OpenCause = target === 'connection' ? 'connection' : 'failures';
+    if (role === 'bypass') return;
+    if (role === 'probe' || role === 'panic') {
+      c.reopen(failure, cause, failure.retryAfterMs);
+      return;
+    }
+    const trips = c.recordFailure(failure);
+    const fast = cause === 'connection' && c.consecutive >= this.#options.connectFailures;
+    if (c.retryAt === null && (trips || fast)) c.openFor(cause, failure.retryAfterMs);
+  }
+}
+
+function refusal(c: Circuit, retryAt: number): Admission {
+  return { admitted: false, state: c.state(), dead: c.cause === 'dead', retryAt };
+}
+
+function otherModelsOnly(c: Circuit, model: string | undefined): boolean {
+  return c.cause === 'models' && model !== undefined && !c.models.includes(model);
 }

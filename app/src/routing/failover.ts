@@ -1,5 +1,6 @@
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.ts';
 import type { BreakerRegistry } from './breaker.ts';
+import { planWithBreakers } from './breaker-plan.ts';
 import type { Clock } from './clock.ts';
 import {
   abortedFailure,
@@ -8,7 +9,7 @@ import {
   type UpstreamFailure,
 } from '../core/failure.ts';
 import { failurePolicy } from './failure.ts';
-import { planAttemptOrder, type CandidateChannel } from './plan.ts';
+import type { CandidateChannel } from './plan.ts';
 
 export interface AttemptContext {
   /** 1-based across the whole request. */
@@ -19,6 +20,8 @@ export interface AttemptContext {
   signal: AbortSignal;
   /** This request is the breaker's single half-open probe for the channel. */
   probe: boolean;
+  /** This request passes an open channel circuit: nothing else was left (panic routing). */
+  panic: boolean;
   /** Budget left in ms; Infinity once committed. Use it to shorten the first-byte timeout. */
   remainingMs(): number;
   /**
@@ -35,12 +38,20 @@ export interface AttemptRecord {
   attemptNo: number;
   channelAttempt: number;
   probe: boolean;
+  panic: boolean;
   ok: boolean;
   failure?: { kind: FailureKind; status?: number };
 }
 
 export type FailoverEvent =
-  | { type: 'attempt'; channel: string; attemptNo: number; channelAttempt: number; probe: boolean }
+  | {
+      type: 'attempt';
+      channel: string;
+      attemptNo: number;
+      channelAttempt: number;
+      probe: boolean;
+      panic: boolean;
+    }
   | { type: 'skip'; channel: string; retryAt: number }
   | {
       type: 'failure';
@@ -58,7 +69,8 @@ export type FailoverEvent =
  * - aborted: the client went away
  * - exhausted: every admitted channel failed (see `failure` for the last one)
  * - budget: maxTotalMs ran out before any content was sent
- * - no-channel: every breaker refuses (see `retryAfterMs`)
+ * - no-channel: the model's own circuits (or dead keys) refuse on every channel (see
+ *   `retryAfterMs`); open channel circuits alone never end here (see planWithBreakers)
  * - committed: content was already sent when the attempt failed; end the stream with an error
  */
 export type FailoverStop =
@@ -78,7 +90,7 @@ export type FailoverResult<C, T> =
 
 export interface FailoverOptions<C extends CandidateChannel, T> {
   candidates: readonly C[];
-  /** The upstream model name, for per channel+model breakers. */
+  /** The model, for channel+model breakers (the client's name for it). */
   model?: string;
   attempt: (channel: C, ctx: AttemptContext) => Promise<AttemptResult<T>>;
   maxAttemptsPerChannel: number;
@@ -162,19 +174,12 @@ export async function runWithFailover<C extends CandidateChannel, T>(
   });
 
   try {
-    const order = planAttemptOrder(options.candidates, {
-      random,
-      admits: (c) => breaker.peek(c.name, model).admitted,
-    });
+    const plan = planWithBreakers(options.candidates, { breaker, model, now: clock.now(), random });
+    const order = plan.order;
     if (order.length === 0) {
-      const now = clock.now();
-      const waits = options.candidates
-        .map((c) => breaker.peek(c.name, model).retryAt)
-        .filter((t): t is number => t !== null)
-        .map((t) => Math.max(0, t - now));
       return {
         ...stop('no-channel'),
-        ...(waits.length > 0 ? { retryAfterMs: Math.min(...waits) } : {}),
+        ...(plan.retryAfterMs !== undefined && { retryAfterMs: plan.retryAfterMs }),
       };
     }
 
@@ -185,7 +190,9 @@ export async function runWithFailover<C extends CandidateChannel, T>(
       for (let channelAttempt = 1; channelAttempt <= maxPerChannel; channelAttempt++) {
         if (clientAborted()) return stop('aborted', abortedFailure(), channel);
         if (budgetExpired) return stop('budget', lastFailure, lastChannel);
-        const admission = breaker.acquire(channel.name, model);
+        const admission = breaker.acquire(channel.name, model, {
+          panic: plan.panic.has(channel.name),
+        });
         if (!admission.admitted) {
           emit({ type: 'skip', channel: channel.name, retryAt: admission.retryAt });
           break;
@@ -199,12 +206,14 @@ export async function runWithFailover<C extends CandidateChannel, T>(
           attemptNo,
           channelAttempt,
           probe: permit.probe,
+          panic: permit.panic,
         });
         const ctx: AttemptContext = {
           attemptNo,
           channelAttempt,
           signal: controller.signal,
           probe: permit.probe,
+          panic: permit.panic,
           remainingMs: () => (committed ? Infinity : Math.max(0, deadline - clock.now())),
           commit: () => {
             committed = true;
@@ -227,6 +236,7 @@ export async function runWithFailover<C extends CandidateChannel, T>(
           attemptNo,
           channelAttempt,
           probe: permit.probe,
+          panic: permit.panic,
           ok: result.ok,
         };
         attempts.push(record);
@@ -256,7 +266,7 @@ export async function runWithFailover<C extends CandidateChannel, T>(
             channel,
           );
         }
-        permit.failure(failure);
+        permit.failure(failure, committed);
         lastFailure = failure;
         if (committed) {
           emit({ type: 'failure', channel: channel.name, attemptNo, failure, next: 'stop' });

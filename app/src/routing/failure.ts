@@ -10,34 +10,32 @@ export interface FailurePolicy {
   retrySameChannel: boolean;
   /** Move to the next channel when this one is given up. False = answer the client now. */
   failover: boolean;
-  /** What the failure counts against: nothing, the channel, the channel+model, or the key. */
-  breaker: 'none' | 'channel' | 'model' | 'dead';
 }
 
 export function failurePolicy(failure: Pick<UpstreamFailure, 'kind' | 'status'>): FailurePolicy {
   switch (failure.kind) {
     case 'connect':
     case 'timeout-connect':
-      return { retrySameChannel: true, failover: true, breaker: 'channel' };
+      return { retrySameChannel: true, failover: true };
     case 'http-status':
       return failure.status !== undefined && isRetryableStatus(failure.status)
-        ? { retrySameChannel: true, failover: true, breaker: 'channel' }
+        ? { retrySameChannel: true, failover: true }
         : // The request itself is wrong: every channel would say the same, and the channel is
           // healthy, so the client gets the answer as is.
-          { retrySameChannel: false, failover: false, breaker: 'none' };
+          { retrySameChannel: false, failover: false };
     // A channel that sat silent for a whole timeout, or talked nonsense, is unlikely to do
     // better straight away; waiting for it again would spend the client's time budget.
     case 'timeout-first-byte':
     case 'timeout-idle':
     case 'malformed':
     case 'stream-error':
-      return { retrySameChannel: false, failover: true, breaker: 'channel' };
+      return { retrySameChannel: false, failover: true };
+    // The key, the account or the model is wrong on this channel: another one may be fine.
     case 'auth':
     case 'insufficient-quota':
-      return { retrySameChannel: false, failover: true, breaker: 'dead' };
     case 'model':
-      return { retrySameChannel: false, failover: true, breaker: 'model' };
+      return { retrySameChannel: false, failover: true };
     case 'aborted':
-      return { retrySameChannel: false, failover: false, breaker: 'none' };
+      return { retrySameChannel: false, failover: false };
   }
 }

@@ -94,12 +94,12 @@ export function classifyTransportError(
     return fail('malformed', `upstream response malformed (${code})`);
   }
   const codeText = typeof code === 'string' ? ` (${code})` : '';
-  return fail(
-    'connect',
-    phase === 'headers'
-      ? `upstream connection failed${codeText}`
-      : `upstream connection dropped mid-response${codeText}`,
-  );
+  if (phase === 'headers') return fail('connect', `upstream connection failed${codeText}`);
+  // The channel was reachable: breakers must not read this as a connect failure.
+  return {
+    ...fail('connect', `upstream connection dropped mid-response${codeText}`),
+    midResponse: true,
+  };
 }
 
 function toHeaders(raw: Record<string, string | string[] | undefined>): Headers {

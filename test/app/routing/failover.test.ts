@@ -43,7 +43,7 @@ const s400: UpstreamFailure = { kind: 'http-status', status: 400, message: 'upst
 
 function setup(script: Script, over: Partial<FailoverOptions<Ch, string>> = {}) {
   const clock = new ManualClock();
-  const breaker = new BreakerRegistry(clock, { failureThreshold: 3, cooldownMs: 10_000 });
+  const breaker = new BreakerRegistry(clock, { consecutiveFailures: 3, cooldownMs: 10_000 });
   const events: FailoverEvent[] = [];
   const { calls, attempt } = scripted(script);
   const options: FailoverOptions<Ch, string> = {
@@ -286,5 +286,85 @@ describe('runWithFailover', () => {
     const result = await t.run();
     expect(result.ok && result.attempts[0]?.probe).toBe(true);
     expect(t.breaker.snapshot()[0]?.state).toBe('closed');
+  });
+});
+
+describe('panic routing', () => {
+  const refused: UpstreamFailure = { kind: 'connect', message: 'ECONNREFUSED' };
+  function failOn(t: ReturnType<typeof setup>, channel: string, model: string, f: UpstreamFailure) {
+    for (let i = 0; i < 3; i++) {
+      const adm = t.breaker.acquire(channel, model);
+      if (adm.admitted) adm.permit.failure(f);
+    }
+  }
+
+  it('when every channel is open from connection failures, the least recently failed one is tried anyway', async () => {
+    const t = setup({}, { model: 'm' });
+    for (const name of ['b', 'a', 'c']) {
+      failOn(t, name, 'm', refused);
+      await t.clock.advance(1_000);
+    }
+    expect(t.breaker.peek('a', 'm').admitted).toBe(false);
+    const result = await t.run();
+    expect(result).toMatchObject({ ok: true, channel: { name: 'b' } });
+    expect(t.calls).toEqual(['b']);
+    expect(result.attempts[0]).toMatchObject({ channel: 'b', panic: true });
+    // It answered: b is closed again, the others stay open until their own probes.
+    expect(t.breaker.peek('b', 'm').admitted).toBe(true);
+    expect(t.breaker.peek('a', 'm').admitted).toBe(false);
+  });
+
+  it('channel circuits open only because of other models do not refuse this model', async () => {
+    const t = setup({}, { model: 'z' });
+    for (const name of ['a', 'b', 'c']) {
+      failOn(t, name, 'x', s500);
+      failOn(t, name, 'y', s500);
+    }
+    expect(t.breaker.peek('a', 'z').admitted).toBe(false);
+    const result = await t.run();
+    expect(result).toMatchObject({ ok: true, channel: { name: 'a' } });
+    expect(t.calls).toEqual(['a']);
+  });
+
+  it("answers no-channel only when the model's own circuits are open on every channel, with the soonest retry", async () => {
+    const t = setup({}, { model: 'm' });
+    for (const name of ['a', 'b', 'c']) {
+      failOn(t, name, 'm', s500);
+      await t.clock.advance(1_000);
+    }
+    await t.clock.advance(500);
+    expect(await t.run()).toMatchObject({ ok: false, reason: 'no-channel', retryAfterMs: 6_500 });
+    expect(t.calls).toEqual([]);
+    // Another model on the same channels is untouched.
+    const other = await runWithFailover({
+      candidates: [{ name: 'a' }],
+      model: 'other',
+      attempt: async () => ({ ok: true, value: 'fine' }),
+      maxAttemptsPerChannel: 1,
+      maxTotalMs: 1_000,
+      clock: t.clock,
+      breaker: t.breaker,
+    });
+    expect(other.ok).toBe(true);
+  });
+
+  it("a channel open from connection failures is tried when the model's own circuits refuse the rest", async () => {
+    const t = setup({}, { model: 'm' });
+    failOn(t, 'a', 'm', s500);
+    failOn(t, 'b', 'm', s500);
+    failOn(t, 'c', 'other', refused);
+    const result = await t.run();
+    expect(result).toMatchObject({ ok: true, channel: { name: 'c' } });
+    expect(t.calls).toEqual(['c']);
+  });
+
+  it('never tries a channel whose key was rejected', async () => {
+    const t = setup({}, { model: 'm', candidates: [{ name: 'a' }, { name: 'b' }] });
+    for (const name of ['a', 'b']) {
+      const adm = t.breaker.acquire(name, 'm');
+      if (adm.admitted) adm.permit.failure({ kind: 'auth', status: 401 });
+    }
+    expect(await t.run()).toMatchObject({ ok: false, reason: 'no-channel' });
+    expect(t.calls).toEqual([]);
   });
 });

@@ -23,23 +23,18 @@ describe('failurePolicy', () => {
       'malformed',
       'stream-error',
     ] as const) {
-      expect(failurePolicy({ kind })).toEqual({
-        retrySameChannel: false,
-        failover: true,
-        breaker: 'channel',
-      });
+      expect(failurePolicy({ kind })).toEqual({ retrySameChannel: false, failover: true });
     }
   });
-  it('marks the key dead for auth and quota, the model for model errors', () => {
-    expect(failurePolicy({ kind: 'auth', status: 401 }).breaker).toBe('dead');
-    expect(failurePolicy({ kind: 'insufficient-quota', status: 429 }).breaker).toBe('dead');
-    expect(failurePolicy({ kind: 'model', status: 404 }).breaker).toBe('model');
+  it('fails over at once when the key, the account or the model is wrong on the channel', () => {
+    for (const kind of ['auth', 'insufficient-quota', 'model'] as const) {
+      expect(failurePolicy({ kind })).toEqual({ retrySameChannel: false, failover: true });
+    }
   });
   it('never retries or penalises an abort', () => {
     expect(failurePolicy({ kind: 'aborted' })).toEqual({
       retrySameChannel: false,
       failover: false,
-      breaker: 'none',
     });
   });
 });
@@ -57,6 +52,17 @@ describe('classifyTransportError', () => {
     expect(
       classifyTransportError(Object.assign(new Error('x'), { code }), 'body', false).kind,
     ).toBe(kind);
+  });
+  it('tells a connection that dropped mid-response from one that never answered', () => {
+    const err = Object.assign(new Error('x'), { code: 'ECONNRESET' });
+    expect(classifyTransportError(err, 'headers', false)).toEqual({
+      kind: 'connect',
+      message: 'upstream connection failed (ECONNRESET)',
+    });
+    expect(classifyTransportError(err, 'body', false)).toMatchObject({
+      kind: 'connect',
+      midResponse: true,
+    });
   });
   it('an aborted signal wins over whatever error the abort caused', () => {
     expect(

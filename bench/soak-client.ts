@@ -1,0 +1,81 @@
+/**
+ * One soak request as a client sees it, reduced to an outcome label: how it ended, and for
+ * errors the status and the relay's error code (from the JSON body or the stream's error event).
+ */
+import { createParser } from 'eventsource-parser';
+import { request, type Dispatcher } from 'undici';
+import type { ClientRequest } from './soak-mix.ts';
+
+export interface Outcome {
+  /** e.g. "json 200", "stream complete", "stream interrupted stream_interrupted", "client abort". */
+  readonly label: string;
+  /** A 5xx the client heard (status, or an error event's code after a 200): its cause. */
+  readonly serverError?: string;
+}
+
+const errorCode = (text: string): string => {
+  try {
+    return (JSON.parse(text) as { error?: { code?: string } }).error?.code ?? 'no code';
+  } catch {
+    return 'not JSON';
+  }
+};
+
+/** Reads an SSE body: did it end with [DONE], an error event, or neither? */
+async function streamEnd(body: AsyncIterable<Buffer>): Promise<'done' | 'cut' | { error: string }> {
+  let end: 'done' | 'cut' | { error: string } = 'cut';
+  const parser = createParser({
+    onEvent: (e) => {
+      if (e.data === '[DONE]') end = 'done';
+      else if (e.data.startsWith('{"error"')) end = { error: errorCode(e.data) };
+    },
+  });
+  const decoder = new TextDecoder();
+  for await (const chunk of body) parser.feed(decoder.decode(chunk, { stream: true }));
+  return end;
+}
+
+export async function sendOnce(
+  dispatcher: Dispatcher,
+  baseUrl: string,
+  apiKey: string,
+  req: ClientRequest,
+): Promise<Outcome> {
+  const abort = new AbortController();
+  const timer =
+    req.abortAfterMs === undefined ? undefined : setTimeout(() => abort.abort(), req.abortAfterMs);
+  const kind = req.stream ? 'stream' : 'json';
+  try {
+    const res = await request(`${baseUrl}/v1/chat/completions`, {
+      method: 'POST',
+      dispatcher,
+      signal: abort.signal,
+      headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        model: req.model,
+        stream: req.stream,
+        messages: [{ role: 'user', content: 'Say hello.' }],
+      }),
+    });
+    if (res.statusCode !== 200) {
+      const code = errorCode(await res.body.text());
+      const label = `${kind} ${res.statusCode} ${code}`;
+      return res.statusCode >= 500
+        ? { label, serverError: `${res.statusCode} ${code}` }
+        : { label };
+    }
+    if (!req.stream) {
+      await res.body.dump({ limit: Infinity });
+      return { label: 'json 200' };
+    }
+    const end = await streamEnd(res.body);
+    if (end === 'done') return { label: 'stream complete' };
+    if (end === 'cut') return { label: 'stream ended without [DONE] or an error event' };
+    return { label: `stream error event ${end.error}`, serverError: `event ${end.error}` };
+  } catch (err) {
+    if (abort.signal.aborted) return { label: 'client abort' };
+    return { label: `client transport error: ${(err as Error).message}` };
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,210 @@
+/**
+ * Circuit breakers under traffic, through the real relay: two loopback upstreams that both serve
+ * a healthy model and a flaky one, the official SDK as the client, /healthz as an operator
+ * reads it. A flaky model must cost its own traffic and nothing else.
+ */
+import OpenAI from 'openai';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startFaultUpstream } from '../fixtures/fault-upstream.ts';
+import type { FaultUpstream } from '../fixtures/fault-upstream.ts';
+import { eventually, startTestRelay } from '../fixtures/relay-harness.ts';
+import type { TestRelay } from '../fixtures/relay-harness.ts';
+
+const CLIENT_KEY = 'sk-breaker-client-0123456789abcdef';
+const MODELS = ['test-chat', 'test-drop'];
+
+const cleanup: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const fn of cleanup.splice(0).reverse()) await fn();
+});
+
+/** Channels A and B, same priority, both serving test-chat and test-drop. */
+async function twoChannels(
+  channelsFor: (a: FaultUpstream, b: FaultUpstream) => Record<string, unknown>[] = (a, b) => [
+    { name: 'A', baseUrl: a.baseUrl, apiKey: 'sk-up-a', models: MODELS },
+    { name: 'B', baseUrl: b.baseUrl, apiKey: 'sk-up-b', models: MODELS },
+  ],
+): Promise<{ relay: TestRelay; a: FaultUpstream; b: FaultUpstream; client: OpenAI }> {
+  const a = await startFaultUpstream();
+  const b = await startFaultUpstream();
+  cleanup.push(
+    () => a.close(),
+    () => b.close(),
+  );
+  const relay = await startTestRelay({
+    server: { heartbeatMs: 60_000 },
+    channels: channelsFor(a, b),
+    keys: [{ name: 'breakers', key: CLIENT_KEY }],
+  });
+  cleanup.push(() => relay.close());
+  return { relay, a, b, client: relay.client(CLIENT_KEY) };
+}
+
+/** The flaky model's streams break after three chunks: content reached the client, then nothing. */
+function dropFlakyStreams(...ups: FaultUpstream[]): void {
+  for (const up of ups) {
+    up.setPicker((body) =>
+      body.model === 'test-drop' ? { kind: 'drop-mid-stream', afterChunks: 3 } : undefined,
+    );
+  }
+}
+
+type Outcome = 'complete' | 'interrupted' | `${number} ${string}`;
+
+async function streamOutcome(client: OpenAI, model: string): Promise<Outcome> {
+  try {
+    const stream = await client.chat.completions.create({
+      model,
+      stream: true,
+      messages: [{ role: 'user', content: 'hi' }],
+    });
+    let text = '';
+    for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? '';
+    return text === 'Hello from the fault upstream.' ? 'complete' : `0 short: ${text}`;
+  } catch (err) {
+    if (err instanceof OpenAI.APIError && err.status === undefined) {
+      return (err.error as { code?: string } | undefined)?.code === 'stream_interrupted'
+        ? 'interrupted'
+        : `0 ${err.message}`;
+    }
+    if (err instanceof OpenAI.APIError) return `${err.status} ${err.code ?? ''}`;
+    throw err;
+  }
+}
+
+async function jsonOutcome(client: OpenAI, model: string): Promise<Outcome> {
+  try {
+    const res = await client.chat.completions.create({
+      model,
+      messages: [{ role: 'user', content: 'hi' }],
+    });
+    return res.choices[0]?.message.content === 'Hello from the fault upstream.'
+      ? 'complete'
+      : '0 short';
+  } catch (err) {
+    if (err instanceof OpenAI.APIError) return `${err.status} ${err.code ?? ''}`;
+    throw err;
+  }
+}
+
+const tally = (outcomes: readonly Outcome[]) =>
+  outcomes.reduce<Record<string, number>>((acc, o) => ({ ...acc, [o]: (acc[o] ?? 0) + 1 }), {});
+
+async function health(relay: TestRelay, key?: string) {
+  const res = await fetch(`${relay.baseUrl}/healthz`, {
+    headers: key ? { authorization: `Bearer ${key}` } : {},
+  });
+  return (await res.json()) as {
+    status: string;
+    openModels?: { model: string; channels: string[] }[];
+    circuits?: { channel: string; model: string | null; state: string; cause: string | null }[];
+  };
+}
+
+describe('one flaky model on two channels', () => {
+  it('its streams dropping after content never get the healthy model refused, on either channel', async () => {
+    const { relay, a, b, client } = await twoChannels();
+    dropFlakyStreams(a, b);
+    const healthy: Outcome[] = [];
+    const flaky: Outcome[] = [];
+    // Twenty rounds of the issue's mix: flaky streams beside healthy JSON and streams.
+    for (let round = 0; round < 20; round++) {
+      const [drops, chats] = await Promise.all([
+        Promise.all([1, 2, 3].map(() => streamOutcome(client, 'test-drop'))),
+        Promise.all([
+          jsonOutcome(client, 'test-chat'),
+          jsonOutcome(client, 'test-chat'),
+          streamOutcome(client, 'test-chat'),
+          streamOutcome(client, 'test-chat'),
+        ]),
+      ]);
+      flaky.push(...drops);
+      healthy.push(...chats);
+    }
+
+    expect(tally(healthy)).toEqual({ complete: 80 });
+    // The flaky model is cut off once its own circuits are open on both channels, and only then.
+    const flakyTally = tally(flaky);
+    expect(Object.keys(flakyTally).sort()).toEqual(['503 channels_unavailable', 'interrupted']);
+    expect(flakyTally.interrupted).toBeGreaterThanOrEqual(10);
+    expect(flaky.slice(-3)).toEqual(Array(3).fill('503 channels_unavailable'));
+    // Both channels carried healthy traffic throughout.
+    const served = (up: FaultUpstream) =>
+      up.requests.filter((r) => (r.body as { model?: string }).model === 'test-chat').length;
+    expect(served(a) + served(b)).toBe(80);
+    expect(served(a)).toBeGreaterThan(10);
+    expect(served(b)).toBeGreaterThan(10);
+
+    // One model's trouble is not the relay's: `ok`, with the model named for operators.
+    expect(await health(relay)).toEqual({ status: 'ok', uptimeSeconds: expect.any(Number) });
+    const keyed = await health(relay, CLIENT_KEY);
+    expect(keyed.status).toBe('ok');
+    expect(keyed.openModels).toEqual([
+      { model: 'test-drop', channels: expect.arrayContaining(['A', 'B']) },
+    ]);
+    for (const channel of ['A', 'B']) {
+      expect(keyed.circuits).toContainEqual(
+        expect.objectContaining({ channel, model: null, state: 'closed' }),
+      );
+    }
+
+    // Every request, refused or not, has its usage row; interrupted streams bill as partial.
+    const store = relay.store();
+    const rows = await eventually(() => {
+      const all = store.listUsage({ limit: 1_000 });
+      expect(all).toHaveLength(140);
+      return all;
+    });
+    expect(rows.filter((r) => r.errorCode === 'stream_interrupted').map((r) => r.source)).toEqual(
+      Array(flakyTally.interrupted).fill('partial'),
+    );
+  });
+
+  it('a model refused everywhere gets a 503 with Retry-After, in the contract shape', async () => {
+    const { relay, a, b } = await twoChannels();
+    dropFlakyStreams(a, b);
+    const client = relay.client(CLIENT_KEY);
+    for (let i = 0; i < 12; i++) await streamOutcome(client, 'test-drop');
+    const res = await fetch(`${relay.baseUrl}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${CLIENT_KEY}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'test-drop', messages: [{ role: 'user', content: 'x' }] }),
+    });
+    expect(res.status).toBe(503);
+    const retryAfter = Number(res.headers.get('retry-after'));
+    expect(retryAfter).toBeGreaterThan(0);
+    expect(retryAfter).toBeLessThanOrEqual(30);
+    expect(await res.json()).toMatchObject({
+      error: { code: 'channels_unavailable', type: 'upstream_error' },
+      request_id: res.headers.get('x-request-id'),
+    });
+  });
+});
+
+describe('whole channels', () => {
+  it('a channel nobody can connect to is `degraded` on /healthz and skipped, the other serves', async () => {
+    const { relay, client } = await twoChannels((_a, b) => [
+      { name: 'A', baseUrl: 'http://127.0.0.1:9/v1', apiKey: 'sk-up-a', models: MODELS },
+      { name: 'B', baseUrl: b.baseUrl, apiKey: 'sk-up-b', models: MODELS, priority: 1 },
+    ]);
+    const outcomes: Outcome[] = [];
+    for (let i = 0; i < 4; i++) outcomes.push(await jsonOutcome(client, 'test-chat'));
+    expect(tally(outcomes)).toEqual({ complete: 4 });
+    expect(await health(relay)).toMatchObject({ status: 'degraded' });
+    const keyed = await health(relay, CLIENT_KEY);
+    expect(keyed.circuits).toContainEqual(
+      expect.objectContaining({ channel: 'A', model: null, state: 'open', cause: 'connection' }),
+    );
+  });
+
+  it('with every channel unreachable, requests still try the least recently failed one: 502, not a 503 storm', async () => {
+    const { relay, client } = await twoChannels(() => [
+      { name: 'A', baseUrl: 'http://127.0.0.1:9/v1', apiKey: 'sk-up-a', models: MODELS },
+      { name: 'B', baseUrl: 'http://127.0.0.1:9/v1', apiKey: 'sk-up-b', models: MODELS },
+    ]);
+    const outcomes: Outcome[] = [];
+    for (let i = 0; i < 6; i++) outcomes.push(await jsonOutcome(client, 'test-chat'));
+    expect(tally(outcomes)).toEqual({ '502 upstream_unreachable': 6 });
+    expect((await health(relay)).status).toBe('degraded');
+  });
+});
