@@ -102,6 +102,13 @@ const serverSchema = z
     maxAttemptsPerChannel: z.number().int().min(1).max(10).default(2),
     /** Time a request may spend on retries and failover before its first content byte. */
     requestBudgetMs: z.number().int().positive().default(120_000),
+    /**
+     * Longest a non-streaming request may take, retries and the whole answer included; past it
+     * the client gets a 504 that suggests `stream: true`. Behind a CDN, keep it below the CDN's
+     * origin read timeout, which would otherwise cut the request while the relay still bills it
+     * (the CDK app derives it). Unset: only `requestBudgetMs` applies.
+     */
+    nonStreamBudgetMs: z.number().int().positive().optional(),
     /** A streaming client that takes no bytes for this long is treated as gone. */
     clientStallMs: z.number().int().positive().default(120_000),
     /** How long SIGTERM waits for in-flight requests and streams. */

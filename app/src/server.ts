@@ -14,6 +14,7 @@ import { createInflightTracker } from './inflight.ts';
 import { SqliteRateWindows } from './ratelimit/sqlite.ts';
 import { createImageStore } from './images/index.ts';
 import { parseExpiry } from './cli/parse.ts';
+import { readBuildId } from './build-info.ts';
 
 export interface RunningRelay {
   readonly server: ServerType;
@@ -102,6 +103,7 @@ export async function startRelay(options: StartOptions = {}): Promise<RunningRel
     // Without a configured public URL, images are served by this relay on this host.
     publicBaseUrl: config.server.publicBaseUrl ?? `http://localhost:${port}`,
   });
+  const build = readBuildId();
   const app = createApp({
     config,
     store,
@@ -111,6 +113,7 @@ export async function startRelay(options: StartOptions = {}): Promise<RunningRel
     imageStore,
     ...(rateWindows && { rateWindows }),
     ...(options.workerId !== undefined && { workerId: options.workerId }),
+    ...(build !== undefined && { build }),
   });
 
   const server = await new Promise<ServerType>((resolve) => {
@@ -132,6 +135,7 @@ export async function startRelay(options: StartOptions = {}): Promise<RunningRel
       channels: config.channels.map((c) => c.name),
       keys: store.listKeys().length,
       dataDir,
+      ...(build !== undefined && { build }),
     },
     'llm-relay listening',
   );

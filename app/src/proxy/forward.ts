@@ -24,6 +24,7 @@ import { costMicros, priceFor } from '../usage/pricing.ts';
 import { clientErrorFor } from './client-error.ts';
 import { ClientStream } from './client-stream.ts';
 import { forwardHeaders } from './headers.ts';
+import { nonStreamTimeout, requestBudgetFor } from './non-stream-budget.ts';
 import { Settlement } from './settlement.ts';
 import { errorEvent, relayStreamAttempt } from './stream-attempt.ts';
 import type { StreamTally } from './stream-attempt.ts';
@@ -279,7 +280,7 @@ export async function proxy(
     model: job.model,
     attempt,
     maxAttemptsPerChannel: config.server.maxAttemptsPerChannel,
-    maxTotalMs: config.server.requestBudgetMs,
+    maxTotalMs: requestBudgetFor(job.stream, config.server),
     clock,
     breaker: rt.breaker,
     random: rt.random,
@@ -319,7 +320,9 @@ export async function proxy(
         sink().close();
         return settleStream(200, 'upstream');
       }
-      const error = clientErrorFor(result.reason, result.failure, result.retryAfterMs);
+      const error =
+        nonStreamTimeout(job.stream, config.server, result, clock.now() - record.startedAt) ??
+        clientErrorFor(result.reason, result.failure, result.retryAfterMs);
       if (result.reason !== 'aborted') {
         logger.warn(
           {
