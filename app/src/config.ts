@@ -3,6 +3,8 @@ import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { imagesConfigSchema } from './images/config.ts';
 import type { ImagesConfig } from './images/config.ts';
+import { backupConfigSchema } from './store/backup-config.ts';
+import type { BackupConfig } from './store/backup-config.ts';
 import { channelTypes, defaultChannelType, wellKnownProviders } from './providers/registry.ts';
 
 /** `"env:NAME"` reads the secret from the environment when the config is loaded. */
@@ -130,6 +132,7 @@ export const relayConfigSchema = z
     keys: z.array(keySchema).default([]),
     prices: z.record(z.string().min(1), priceSchema).default({}),
     images: imagesConfigSchema,
+    backup: backupConfigSchema,
   })
   .strict()
   .superRefine((cfg, ctx) => {
@@ -173,6 +176,8 @@ export interface RelayConfig {
   readonly keys: readonly KeyConfig[];
   readonly prices: Readonly<Record<string, Price>>;
   readonly images: ImagesConfig;
+  /** Online database backups to S3; absent = none. */
+  readonly backup?: BackupConfig;
 }
 
 export class ConfigError extends Error {
@@ -221,7 +226,14 @@ export function parseRelayConfig(input: unknown, env: Env, source = 'config'): R
       throw new ConfigError(`keys.${i}.key: keys must be at least 16 characters`);
     return { ...k, key };
   });
-  return { server, channels, keys, prices: cfg.prices, images: cfg.images };
+  return {
+    server,
+    channels,
+    keys,
+    prices: cfg.prices,
+    images: cfg.images,
+    ...(cfg.backup && { backup: cfg.backup }),
+  };
 }
 
 /** RELAY_WORKERS, when set, wins over the file, so one config serves a laptop and a big host. */

@@ -15,6 +15,7 @@ import { SqliteRateWindows } from './ratelimit/sqlite.ts';
 import { createImageStore } from './images/index.ts';
 import { parseExpiry } from './cli/parse.ts';
 import { readBuildId } from './build-info.ts';
+import { scheduleBackups } from './store/backup.ts';
 
 export interface RunningRelay {
   readonly server: ServerType;
@@ -103,6 +104,11 @@ export async function startRelay(options: StartOptions = {}): Promise<RunningRel
     // Without a configured public URL, images are served by this relay on this host.
     publicBaseUrl: config.server.publicBaseUrl ?? `http://localhost:${port}`,
   });
+  // One process backs up: the single relay, or the cluster primary (not its workers).
+  const backups =
+    config.backup && !inWorker
+      ? scheduleBackups({ dbPath: dbPath(dataDir), config: config.backup, logger })
+      : undefined;
   const build = readBuildId();
   const app = createApp({
     config,
@@ -168,6 +174,7 @@ export async function startRelay(options: StartOptions = {}): Promise<RunningRel
       await inflight.drain(2_000);
       await closed;
       await upstream.close();
+      await backups?.stop();
       store.close();
       rateWindows?.close();
       logger.info('stopped');
@@ -204,13 +211,17 @@ async function main(): Promise<void> {
     const logger = createLogger({ level: env.LOG_LEVEL || 'info', secrets: () => secrets }).child({
       role: 'primary',
     });
-    prepareStore(config, env.RELAY_DATA_DIR || './data');
+    const dataDir = env.RELAY_DATA_DIR || './data';
+    prepareStore(config, dataDir);
+    const backups =
+      config.backup && scheduleBackups({ dbPath: dbPath(dataDir), config: config.backup, logger });
     const code = await runPrimary({
       workers: config.server.workers,
       input,
       logger,
       shutdownGraceMs: config.server.shutdownGraceMs,
     });
+    if (backups) await backups.stop();
     process.exit(code);
   } catch (err) {
     if (err instanceof ConfigError) {
