@@ -1,0 +1,12 @@
+import { synth, onlyResource } from './test/infra/helpers.ts';
+const s = synth({});
+const r = s.relay.toJSON().Resources;
+for (const id of ['HostElasticIpC445F0B8','HostElasticIpAssociation7E74C55D','HostInterface9C406B71','HostInstance2C59A3BE']) console.log(id, r[id].DependsOn);
+console.log(JSON.stringify(r.HostDataVolume69DDA6FB, null, 1));
+console.log(JSON.stringify(r.HostInstance2C59A3BE.Properties.Volumes), r.HostInstance2C59A3BE.Properties.DisableApiTermination, JSON.stringify(r.HostInstance2C59A3BE.Properties.Tags));
+console.log(JSON.stringify(s.relay.findResources('AWS::Backup::BackupPlan'), null, 1));
+console.log(JSON.stringify(s.relay.findResources('AWS::Backup::BackupSelection'), null, 1).slice(0,1500));
+console.log(JSON.stringify(s.relay.findResources('AWS::Backup::BackupVault'), null, 1));
+console.log(JSON.stringify(s.certificate.findResources('AWS::WAFv2::WebACL'), null, 1).slice(0, 600));
+const d = onlyResource(s.relay, 'AWS::CloudFront::Distribution').resource.Properties!.DistributionConfig as any;
+console.log(JSON.stringify(d.WebACLId));
