@@ -15,6 +15,7 @@ import { SqliteRateWindows } from './ratelimit/sqlite.ts';
 import { createImageStore } from './images/index.ts';
 import { parseExpiry } from './cli/parse.ts';
 import { readBuildId } from './build-info.ts';
+import { isMainModule } from './main-module.ts';
 import { scheduleBackups } from './store/backup.ts';
 
 export interface RunningRelay {
@@ -232,5 +233,5 @@ async function main(): Promise<void> {
   }
 }
 
-const isMain = process.argv[1] !== undefined && import.meta.filename === process.argv[1];
+const isMain = isMainModule(import.meta.filename);
 if (isMain) await main();

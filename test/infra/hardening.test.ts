@@ -7,20 +7,20 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { joined, onlyResource, resourceNamed, synth } from './helpers.ts';
 import type { Synthesized } from './helpers.ts';
 
-type Resource = {
-  Type: string;
-  Properties: Record<string, unknown>;
-  DependsOn?: string[];
-  DeletionPolicy?: string;
-  UpdateReplacePolicy?: string;
-};
+// Init metadata is free-form JSON; the assertions below say what they expect of it.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Json = any;
 
 let s: Synthesized;
-let resources: Record<string, Resource>;
 beforeAll(() => {
   s = synth();
-  resources = s.relay.toJSON().Resources as Record<string, Resource>;
 });
+
+/** The relay instance's CloudFormation Init metadata. */
+const initOf = (x: Synthesized): Json =>
+  (onlyResource(x.relay, 'AWS::EC2::Instance').resource.Metadata as Record<string, Json>)[
+    'AWS::CloudFormation::Init'
+  ];
 
 const logicalIdOf = (type: string, prefix = '') => resourceNamed(s.relay, type, prefix).logicalId;
 
@@ -72,7 +72,7 @@ describe('data that survives the host', () => {
     expect(instance.Properties!.Volumes).toEqual([
       { Device: '/dev/sdf', VolumeId: { Ref: volume } },
     ]);
-    const init = (instance.Metadata as Record<string, any>)['AWS::CloudFormation::Init']; // eslint-disable-line @typescript-eslint/no-explicit-any
+    const init = initOf(s);
     const mount = joined(init.system.files['/usr/local/libexec/llm-relay/mount-data'].content);
     expect(mount).toContain(`volume='<${volume}>'`);
     expect(mount).toContain("mnt='/var/lib/llm-relay'");
@@ -90,11 +90,7 @@ describe('data that survives the host', () => {
     const after = onlyResource(grown.relay, 'AWS::EC2::Volume');
     expect(after.logicalId).toBe(before.logicalId);
     expect(after.resource.Properties!.Size).toBe(40);
-    const env = (x: Synthesized) =>
-      (
-        onlyResource(x.relay, 'AWS::EC2::Instance').resource.Metadata as Record<string, any>
-      ) // eslint-disable-line @typescript-eslint/no-explicit-any
-      ['AWS::CloudFormation::Init'].system.commands['15-data-volume'].env;
+    const env = (x: Synthesized) => initOf(x).system.commands['15-data-volume'].env;
     expect(env(s)).toEqual({ DATA_VOLUME_GIB: '20' });
     expect(env(grown)).toEqual({ DATA_VOLUME_GIB: '40' });
     expect(onlyResource(grown.relay, 'AWS::EC2::Instance').logicalId).toBe(
@@ -136,10 +132,7 @@ describe('data that survives the host', () => {
   });
 
   it('is also backed up hourly by the relay itself, to its own prefix of the image bucket', () => {
-    const init = (
-      onlyResource(s.relay, 'AWS::EC2::Instance').resource.Metadata as Record<string, any>
-    ) // eslint-disable-line @typescript-eslint/no-explicit-any
-    ['AWS::CloudFormation::Init'];
+    const init = initOf(s);
     const config = JSON.parse(
       joined(init.relay.files['/etc/llm-relay/relay.config.json'].content).replaceAll(
         /<import:[^>]+>/g,
@@ -181,7 +174,7 @@ describe('WAF', () => {
   it('a us-east-1 web ACL with the IP reputation list and a per-IP rate limit guards the distribution', () => {
     const acl = onlyResource(s.certificate, 'AWS::WAFv2::WebACL').resource.Properties!;
     expect(acl).toMatchObject({ Scope: 'CLOUDFRONT', DefaultAction: { Allow: {} } });
-    const rules = acl.Rules as Record<string, any>[]; // eslint-disable-line @typescript-eslint/no-explicit-any
+    const rules = acl.Rules as Json[];
     expect(rules.map((r) => r.Statement)).toEqual([
       {
         ManagedRuleGroupStatement: {
@@ -312,10 +305,7 @@ describe('OS patching', () => {
   });
 
   it("lets dnf see new AL2023 releases, not only the AMI's", () => {
-    const init = (
-      onlyResource(s.relay, 'AWS::EC2::Instance').resource.Metadata as Record<string, any>
-    ) // eslint-disable-line @typescript-eslint/no-explicit-any
-    ['AWS::CloudFormation::Init'];
+    const init = initOf(s);
     expect(joined(init.system.files['/etc/dnf/vars/releasever'].content)).toBe('latest\n');
     const other = synth({ context: { patchSchedule: 'cron(30 2 ? * WED *)' } });
     other.relay.hasResourceProperties('AWS::SSM::Association', {
@@ -326,10 +316,7 @@ describe('OS patching', () => {
 
 describe('non-streaming budget under the CloudFront read timeout', () => {
   const budget = (x: Synthesized) => {
-    const init = (
-      onlyResource(x.relay, 'AWS::EC2::Instance').resource.Metadata as Record<string, any>
-    ) // eslint-disable-line @typescript-eslint/no-explicit-any
-    ['AWS::CloudFormation::Init'];
+    const init = initOf(x);
     const text = joined(init.relay.files['/etc/llm-relay/relay.config.json'].content);
     return (JSON.parse(text.replaceAll(/<[^>]+>/g, 'x')) as { server: Record<string, number> })
       .server.nonStreamBudgetMs;

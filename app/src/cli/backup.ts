@@ -5,6 +5,7 @@ import { ConfigError, readRelayConfigInput } from '../config.ts';
 import { backupConfigSchema } from '../store/backup-config.ts';
 import type { BackupConfig } from '../store/backup-config.ts';
 import { backupToS3, listBackups, restoreFromS3, s3ClientFor } from '../store/backup.ts';
+import { isMainModule } from '../main-module.ts';
 import type { CliIo } from './keys.ts';
 
 const HELP = `Back up and restore the relay's database (RELAY_DATA_DIR/relay.db, default ./data) with
@@ -110,7 +111,7 @@ export async function runBackupCli(
   }
 }
 
-const isMain = process.argv[1] !== undefined && import.meta.filename === process.argv[1];
+const isMain = isMainModule(import.meta.filename);
 if (isMain) {
   process.exitCode = await runBackupCli(process.argv.slice(2), process.env, {
     out: (l) => console.log(l),
