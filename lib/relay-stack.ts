@@ -152,7 +152,8 @@ export class RelayStack extends Stack {
     });
     new CfnOutput(this, 'OpsReadOnlyPolicyArn', {
       value: this.opsPolicy.managedPolicyArn,
-      description: 'Attach to the ops role or group: logs, dashboards, alarms, SSM shell on the host',
+      description:
+        'Attach to the ops role or group: logs, dashboards, alarms, SSM shell on the host',
     });
   }
 }

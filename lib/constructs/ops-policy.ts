@@ -36,7 +36,8 @@ export class OpsReadOnlyPolicy extends Construct {
     const ownSessions = `arn:${stack.partition}:ssm:${stack.region}:${stack.account}:session/\${aws:userid}-*`;
 
     this.policy = new iam.ManagedPolicy(this, 'Policy', {
-      description: 'llm-relay ops: read the relay log, dashboards, metrics and alarms; SSM shell on the host',
+      description:
+        'llm-relay ops: read the relay log, dashboards, metrics and alarms; SSM shell on the host',
       statements: [
         new iam.PolicyStatement({
           sid: 'RelayLogRead',

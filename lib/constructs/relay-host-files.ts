@@ -318,6 +318,13 @@ if ! blkid "$dev" >/dev/null 2>&1; then
   mkfs.xfs -L llm-relay-data "$dev"
 fi
 uuid="$(blkid -s UUID -o value "$dev")"
+# A replaced volume (dataVolumeSnapshotId, a new zone): let go of the old one first.
+if mountpoint -q "$mnt" && [[ "$(readlink -f "$(findmnt -n -o SOURCE "$mnt")")" != "$dev" ]]; then
+  echo "llm-relay: $mnt holds another volume; switching to $volume"
+  systemctl stop ${RELAY_SERVICE} 2>/dev/null || true
+  umount "$mnt"
+  sed -i "\\|[[:space:]]$mnt[[:space:]]|d" /etc/fstab
+fi
 if ! mountpoint -q "$mnt"; then
   mkdir -p "$mnt"
   fresh="$(mktemp -d)"

@@ -1,7 +1,8 @@
-import { Duration, Stack, Validations } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import * as origins from 'aws-cdk-lib/aws-cloudfront-origins';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
@@ -131,6 +132,11 @@ export class RelayOrigin extends Construct {
         resources: cr.AwsCustomResourcePolicy.ANY_RESOURCE,
       }),
       installLatestAwsSdk: false,
+      // The function's own log, kept a month like the VPC's flow logs, gone with the stack.
+      logGroup: new logs.LogGroup(this, 'LookupLog', {
+        retention: logs.RetentionDays.ONE_MONTH,
+        removalPolicy: RemovalPolicy.DESTROY,
+      }),
     });
     lookup.node.addDependency(this.vpcOrigin, distribution);
     // A separate ingress resource: inline in the group, the group would depend on the lookup,

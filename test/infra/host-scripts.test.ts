@@ -28,6 +28,7 @@ import {
   relayUnit,
 } from '../../lib/constructs/relay-host-files.ts';
 import { buildRelay } from '../../scripts/build-relay.ts';
+import { joined, onlyResource, synth } from './helpers.ts';
 import {
   hostSandbox,
   installFakeAws,
@@ -91,6 +92,33 @@ function writeHostConfig(sandbox: HostSandbox): void {
 let bundleDir: string;
 beforeAll(async () => {
   bundleDir = await buildRelay({ outdir: mkdtempSync(join(tmpdir(), 'relay-dist-')) });
+});
+
+describe('the scripts cfn-init writes', () => {
+  it('all parse as bash, tokens resolved as CloudFormation would put them', () => {
+    const { resource } = onlyResource(synth().relay, 'AWS::EC2::Instance');
+    const init = (resource.Metadata as Record<string, Record<string, { files?: object }>>)[
+      'AWS::CloudFormation::Init'
+    ]!;
+    const scripts = Object.values(init)
+      .flatMap((config) => Object.entries(config.files ?? {}))
+      .map(([path, f]) => ({ path, text: joined((f as { content: unknown }).content) }))
+      .filter(({ text }) => text.startsWith('#!/bin/bash'));
+    expect(scripts.map((x) => x.path).sort()).toEqual(
+      [
+        HOST_PATHS.backupWrapper,
+        HOST_PATHS.keysWrapper,
+        HOST_PATHS.activateRelease,
+        HOST_PATHS.fetchSecrets,
+        HOST_PATHS.mountData,
+      ].sort(),
+    );
+    for (const { path, text } of scripts) {
+      const check = spawnSync('bash', ['-n'], { input: text, encoding: 'utf8' });
+      expect(check.stderr, path).toBe('');
+      expect(check.status, path).toBe(0);
+    }
+  });
 });
 
 describe('systemd starts the relay on a fresh host', () => {
