@@ -15,8 +15,6 @@ import {
   statSync,
   writeFileSync,
 } from 'node:fs';
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -38,17 +36,10 @@ import {
   stopFakeService,
 } from '../fixtures/host-sandbox.ts';
 import type { HostSandbox } from '../fixtures/host-sandbox.ts';
+import { freePort } from '../fixtures/relay-process.ts';
 
 const ORIGIN_SECRET = 'origin-secret-from-secrets-manager-0123';
 const CLIENT_KEY = 'sk-host-client-0123456789abcdef';
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 async function health(port: number): Promise<{ http: number; build?: string } | undefined> {
   try {
