@@ -39,12 +39,14 @@ export function composeApp(app: App, config: DeployConfig, options: ComposeOptio
   const stateful = new StatefulStack(app, name('Stateful'), {
     env,
     crossRegionReferences,
-    description: 'llm-relay: image bucket, access logs, relay log group, hosted zone (retained)',
+    description:
+      'llm-relay: image and backup bucket, access logs, relay log group, hosted zone (retained)',
     zoneName: config.hostedZone.zoneName,
     hostedZoneId: config.hostedZone.kind === 'import' ? config.hostedZone.hostedZoneId : undefined,
     corsOrigins: config.corsOrigins,
     imageExpirationDays: config.imageExpirationDays,
     accessLogExpirationDays: config.accessLogExpirationDays,
+    backupExpirationDays: config.backupRetentionDays,
     logGroupName: config.logGroupName,
     logRetentionDays: config.logRetentionDays,
   });
@@ -52,15 +54,17 @@ export function composeApp(app: App, config: DeployConfig, options: ComposeOptio
   const certificate = new CertificateStack(app, name('Certificate'), {
     env: { account: config.account, region: 'us-east-1' },
     crossRegionReferences,
-    description: 'llm-relay: ACM certificate for CloudFront (us-east-1)',
+    description: 'llm-relay: ACM certificate and WAF web ACL for CloudFront (us-east-1)',
     domainName: config.apiDomain,
     zone: stateful.zone,
+    ...(config.waf.enabled && { waf: { rateLimit: config.waf.rateLimit } }),
   });
 
   const relay = new RelayStack(app, name('Relay'), {
     env,
     crossRegionReferences,
-    description: 'llm-relay: relay host, CloudFront distribution, API DNS records',
+    description:
+      'llm-relay: relay host and data volume, CloudFront distribution, API DNS records (protected)',
     apiDomain: config.apiDomain,
     zone: stateful.zone,
     certificate: certificate.certificate,
@@ -71,13 +75,19 @@ export function composeApp(app: App, config: DeployConfig, options: ComposeOptio
     relayConfig: config.relayConfig,
     instanceType: config.instanceType,
     instanceArch: config.instanceArch,
+    availabilityZone: config.availabilityZone,
+    dataVolumeGiB: config.dataVolumeGiB,
+    dataVolumeSnapshotId: config.dataVolumeSnapshotId,
+    backupRetentionDays: config.backupRetentionDays,
+    patchSchedule: config.patchSchedule,
     relayPort: config.relayPort,
-    originProtocol: config.originProtocol,
+    originType: config.originType,
     originReadTimeoutSeconds: config.originReadTimeoutSeconds,
     cloudfrontPrefixListId:
       'id' in config.cloudfrontPrefixList ? config.cloudfrontPrefixList.id : undefined,
     corsOrigins: config.corsOrigins,
     ssmPrefix: config.ssmPrefix,
+    webAclArn: certificate.webAclArn,
   });
 
   const monitoring = new MonitoringStack(app, name('Monitoring'), {
@@ -95,7 +105,6 @@ export function composeApp(app: App, config: DeployConfig, options: ComposeOptio
         env,
         description: 'llm-relay: GitHub OIDC provider and the deploy role (deploy once by hand)',
         repository: config.github.repository,
-        branch: config.github.branch,
         environment: config.github.environment,
       })
     : undefined;

@@ -4,15 +4,25 @@ import type * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import type * as route53 from 'aws-cdk-lib/aws-route53';
 import type { Construct } from 'constructs';
 import { ApiCertificate } from './constructs/certificate.ts';
+import { RelayWebAcl } from './constructs/web-acl.ts';
 
 export interface CertificateStackProps extends StackProps {
   readonly domainName: string;
   readonly zone: route53.IHostedZone;
+  /**
+   * The WAF web ACL for the distribution; undefined leaves it out.
+   * @default - no web ACL
+   */
+  readonly waf?: { readonly rateLimit: number };
 }
 
-/** Always in us-east-1, the only region CloudFront takes certificates from. */
+/**
+ * Always in us-east-1, the only region CloudFront takes certificates and web ACLs from: the API
+ * certificate and, unless turned off, the WAF web ACL.
+ */
 export class CertificateStack extends Stack {
   readonly certificate: acm.ICertificate;
+  readonly webAclArn?: string;
 
   constructor(scope: Construct, id: string, props: CertificateStackProps) {
     super(scope, id, props);
@@ -23,5 +33,10 @@ export class CertificateStack extends Stack {
       domainName: props.domainName,
       zone: props.zone,
     }).certificate;
+    if (props.waf) {
+      this.webAclArn = new RelayWebAcl(this, 'Waf', {
+        rateLimit: props.waf.rateLimit,
+      }).webAcl.attrArn;
+    }
   }
 }

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import { relayConfigSchema as relaySchema } from '../app/src/config.ts';
 
 /**
  * Every deploy setting is CDK context (`cdk.json`, `cdk.context.json` or `-c key=value`).
@@ -35,9 +36,19 @@ export const CONTEXT_EXAMPLES: Readonly<Record<string, string>> = {
   hostedZoneId: '-c hostedZoneId=Z0123456789ABCDEFGHIJ (with hostedZoneName)',
   instanceType: '-c instanceType=t4g.small',
   instanceArch: '-c instanceArch=arm64',
+  availabilityZone:
+    '-c availabilityZone=us-east-1b (one that offers the instance type: aws ec2 describe-instance-type-offerings --location-type availability-zone --filters Name=instance-type,Values=t4g.small)',
+  dataVolumeGiB: '-c dataVolumeGiB=40 (grow only)',
+  dataVolumeSnapshotId: '-c dataVolumeSnapshotId=snap-0123456789abcdef0',
+  backupRetentionDays: '-c backupRetentionDays=35',
+  patchSchedule: '-c patchSchedule="cron(0 4 ? * SUN *)"',
   relayPort: '-c relayPort=8787',
+  originType: '-c originType=vpc-origin (or public-dns)',
   originProtocol: '-c originProtocol=http-only',
-  originReadTimeoutSeconds: '-c originReadTimeoutSeconds=60',
+  originReadTimeoutSeconds:
+    '-c originReadTimeoutSeconds=60 (10 to 180; above 60 after a CloudFront quota increase)',
+  waf: '-c waf=false',
+  wafRateLimit: '-c wafRateLimit=2000 (requests per IP per 5 minutes)',
   cloudfrontPrefixListId: '-c cloudfrontPrefixListId=pl-3b927c52',
   corsOrigins: '-c corsOrigins=https://chat.example.com,https://app.example.com',
   imageExpirationDays: '-c imageExpirationDays=90',
@@ -52,7 +63,6 @@ export const CONTEXT_EXAMPLES: Readonly<Record<string, string>> = {
   alarmEmail: '-c alarmEmail=ops@example.com',
   idleAlarmHours: '-c idleAlarmHours=24 (0 turns the alarm off)',
   githubRepo: '-c githubRepo=octo-org/llm-relay',
-  githubBranch: '-c githubBranch=main',
   githubEnvironment: '-c githubEnvironment=production',
 };
 
@@ -83,6 +93,10 @@ const stringList = (value: unknown): unknown => {
 };
 
 const optionalString = (value: unknown): unknown => (value === '' ? undefined : value);
+
+/** `-c waf=false` arrives as the string "false". */
+const booleanish = (value: unknown): unknown =>
+  value === 'true' ? true : value === 'false' ? false : value;
 
 const WORKERS_MESSAGE = 'must be a whole number from 1 to 256 or "auto"';
 
@@ -153,9 +167,40 @@ const contextSchema = z
       .regex(/^[a-z][a-z0-9-]*\.[a-z0-9]+$/, 'must be an EC2 instance type')
       .default('t4g.small'),
     instanceArch: z.preprocess(optionalString, z.enum(['arm64', 'x86_64']).optional()),
+    availabilityZone: z.preprocess(
+      optionalString,
+      z
+        .string()
+        .regex(/^[a-z]{2}(-[a-z]+)+-\d[a-z]$/, 'must be an Availability Zone name')
+        .optional(),
+    ),
+    dataVolumeGiB: intIn(1, 16384).default(20),
+    dataVolumeSnapshotId: z.preprocess(
+      optionalString,
+      z
+        .string()
+        .regex(/^snap-[0-9a-f]{8,17}$/, 'must be an EBS snapshot id')
+        .optional(),
+    ),
+    backupRetentionDays: intIn(1, 36500).default(35),
+    patchSchedule: z
+      .string()
+      .regex(/^cron\(.+\)$|^rate\(.+\)$/, 'must be a cron(…) or rate(…) expression')
+      .default('cron(0 4 ? * SUN *)'),
     relayPort: intIn(1024, 65535).default(8787),
-    originProtocol: z.enum(['http-only', 'https-only', 'match-viewer']).default('http-only'),
-    originReadTimeoutSeconds: intIn(1, 180).default(60),
+    originType: z.enum(['vpc-origin', 'public-dns']).default('vpc-origin'),
+    // The relay serves plain HTTP: an HTTPS origin needs a certificate for the host's own name,
+    // which does not exist, so those two values would only ever produce 502s.
+    originProtocol: z
+      .enum(['http-only', 'https-only', 'match-viewer'])
+      .refine((p) => p === 'http-only', {
+        message:
+          'must be http-only: the relay serves plain HTTP, so https-only and match-viewer give 502 on every request',
+      })
+      .default('http-only'),
+    originReadTimeoutSeconds: intIn(10, 180).default(60),
+    waf: z.preprocess(booleanish, z.boolean('must be true or false').default(true)),
+    wafRateLimit: intIn(10, 2_000_000_000).default(2000),
     cloudfrontPrefixListId: z.preprocess(
       optionalString,
       z
@@ -214,7 +259,6 @@ const contextSchema = z
         .regex(/^[\w.-]+\/[\w.-]+$/, 'must be "owner/name"')
         .optional(),
     ),
-    githubBranch: z.string().min(1).default('main'),
     githubEnvironment: z.string().min(1).default('production'),
   })
   .superRefine((c, ctx) => {
@@ -242,6 +286,13 @@ const contextSchema = z
         message: 'is required when apiDomain has no parent domain',
       });
     }
+    if (c.availabilityZone && !c.availabilityZone.startsWith(c.region)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['availabilityZone'],
+        message: `must be a zone of region ${c.region}`,
+      });
+    }
     if (c.relayConfig && c.relayConfigFile) {
       ctx.addIssue({
         code: 'custom',
@@ -264,10 +315,19 @@ export interface DeployConfig {
     | { readonly kind: 'import'; readonly zoneName: string; readonly hostedZoneId: string };
   readonly instanceType: string;
   readonly instanceArch: 'arm64' | 'x86_64';
+  /** undefined: the region's first zone by name. */
+  readonly availabilityZone: string | undefined;
+  readonly dataVolumeGiB: number;
+  readonly dataVolumeSnapshotId: string | undefined;
+  readonly backupRetentionDays: number;
+  readonly patchSchedule: string;
   readonly relayPort: number;
-  readonly originProtocol: 'http-only' | 'https-only' | 'match-viewer';
+  readonly originType: 'vpc-origin' | 'public-dns';
+  readonly originProtocol: 'http-only';
   readonly originReadTimeoutSeconds: number;
+  /** Only the public-DNS origin admits CloudFront's public address ranges. */
   readonly cloudfrontPrefixList: CloudFrontPrefixList;
+  readonly waf: { readonly enabled: boolean; readonly rateLimit: number };
   readonly corsOrigins: readonly string[];
   readonly imageExpirationDays: number;
   readonly accessLogExpirationDays: number;
@@ -280,7 +340,6 @@ export interface DeployConfig {
   readonly idleAlarmHours: number;
   readonly github: {
     readonly repository: string | undefined;
-    readonly branch: string;
     readonly environment: string;
   };
 }
@@ -337,6 +396,7 @@ export function readDeployConfig(
   if (c.relayWorkers !== undefined) {
     relayConfig = { ...relayConfig, server: { ...relayConfig.server, workers: c.relayWorkers } };
   }
+  checkWithRelaySchema(relayConfig, c.relayConfigFile ? 'relayConfigFile' : 'relayConfig');
 
   const instanceArch = c.instanceArch ?? inferArch(c.instanceType);
   if (instanceArch !== inferArch(c.instanceType)) {
@@ -351,7 +411,7 @@ export function readDeployConfig(
     : knownPrefixList
       ? { id: knownPrefixList }
       : { lookup: true };
-  if ('lookup' in cloudfrontPrefixList && !c.account) {
+  if ('lookup' in cloudfrontPrefixList && c.originType === 'public-dns' && !c.account) {
     throw new DeployConfigError(
       `Invalid deploy settings:\n  - context "cloudfrontPrefixListId": region ${c.region} has no built-in CloudFront prefix list id; set it, or set "account" so it can be looked up (example: ${CONTEXT_EXAMPLES.cloudfrontPrefixListId})`,
     );
@@ -368,10 +428,17 @@ export function readDeployConfig(
       : { kind: 'create', zoneName },
     instanceType: c.instanceType,
     instanceArch,
+    availabilityZone: c.availabilityZone,
+    dataVolumeGiB: c.dataVolumeGiB,
+    dataVolumeSnapshotId: c.dataVolumeSnapshotId,
+    backupRetentionDays: c.backupRetentionDays,
+    patchSchedule: c.patchSchedule,
     relayPort: c.relayPort,
-    originProtocol: c.originProtocol,
+    originType: c.originType,
+    originProtocol: 'http-only',
     originReadTimeoutSeconds: c.originReadTimeoutSeconds,
     cloudfrontPrefixList,
+    waf: { enabled: c.waf, rateLimit: c.wafRateLimit },
     corsOrigins: c.corsOrigins,
     imageExpirationDays: c.imageExpirationDays,
     accessLogExpirationDays: c.accessLogExpirationDays,
@@ -383,7 +450,6 @@ export function readDeployConfig(
     idleAlarmHours: c.idleAlarmHours,
     github: {
       repository: c.githubRepo,
-      branch: c.githubBranch,
       environment: c.githubEnvironment,
     },
   };
@@ -413,4 +479,16 @@ function loadRelayConfigFile(path: string): RelayConfigInput {
     throw new DeployConfigError(`Invalid deploy settings:\n${describe(issues)}`);
   }
   return parsed.data;
+}
+
+/**
+ * The relay's own schema (app/src/config.ts), so a typo or a wrong type fails `cdk synth` with its
+ * path instead of the service on the host. Only the operator's part is checked: the deploy adds
+ * the origin secret, public URL, image and backup stores itself.
+ */
+function checkWithRelaySchema(config: RelayConfigInput, key: string): void {
+  const parsed = relaySchema.safeParse(config);
+  if (parsed.success) return;
+  const issues = parsed.error.issues.map((i) => ({ ...i, path: [key, ...i.path] }));
+  throw new DeployConfigError(`Invalid deploy settings:\n${describe(issues)}`);
 }

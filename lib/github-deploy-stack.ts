@@ -6,8 +6,6 @@ import { GithubDeployRole } from './constructs/github-deploy-role.ts';
 export interface GithubDeployStackProps extends StackProps {
   /** Context `githubRepo`: "owner/name" or "owner@ownerId/name@repoId". */
   readonly repository: string;
-  /** Context `githubBranch`, default "main". */
-  readonly branch: string;
   /** Context `githubEnvironment`, default "production". */
   readonly environment: string;
   readonly bootstrapQualifier?: string;
@@ -22,7 +20,6 @@ export class GithubDeployStack extends Stack {
     super(scope, id, props);
     const deploy = new GithubDeployRole(this, 'GithubDeploy', {
       repository: props.repository,
-      branch: props.branch,
       environment: props.environment,
       bootstrapQualifier: props.bootstrapQualifier,
       existingProviderArn: props.existingProviderArn,

@@ -2,25 +2,30 @@ import { CfnOutput, Duration, Stack } from 'aws-cdk-lib';
 import type { StackProps } from 'aws-cdk-lib';
 import type * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import type * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
+import type * as iam from 'aws-cdk-lib/aws-iam';
 import type * as route53 from 'aws-cdk-lib/aws-route53';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
 import { ApiAliasRecords } from './constructs/dns.ts';
+import { HostPatching } from './constructs/host-patching.ts';
 import type { ImageBucket } from './constructs/image-bucket.ts';
 import { RelayEdge } from './constructs/edge.ts';
-import type { OriginProtocol } from './constructs/edge.ts';
 import { RelayNetwork } from './constructs/network.ts';
+import { OpsReadOnlyPolicy } from './constructs/ops-policy.ts';
 import { OriginSecret } from './constructs/origin-secret.ts';
 import { RelayHost } from './constructs/relay-host.ts';
+import { RelayOrigin } from './constructs/relay-origin.ts';
+import type { RelayOriginType } from './constructs/relay-origin.ts';
+import { VolumeBackup } from './constructs/volume-backup.ts';
 
 export interface RelayStackProps extends StackProps {
   readonly apiDomain: string;
   readonly zone: route53.IHostedZone;
   readonly certificate: acm.ICertificate;
-  readonly images: Pick<ImageBucket, 'bucket' | 'writerPolicy'>;
+  readonly images: Pick<ImageBucket, 'bucket' | 'writerPolicy' | 'backupPolicy'>;
   readonly accessLogBucket: s3.IBucket;
   readonly logGroupName: string;
-  /** Directory with the esbuild bundle of the relay (server.mjs, keys.mjs). */
+  /** Directory with the esbuild bundle of the relay (server.mjs, keys.mjs, backup.mjs). */
   readonly relayBundleDir: string;
   /** @default {} */
   readonly relayConfig?: Readonly<Record<string, unknown>>;
@@ -28,63 +33,107 @@ export interface RelayStackProps extends StackProps {
   readonly instanceType?: string;
   /** @default 'arm64' */
   readonly instanceArch?: 'arm64' | 'x86_64';
+  /** @default - the region's first zone by name */
+  readonly availabilityZone?: string;
+  /** @default 20 */
+  readonly dataVolumeGiB?: number;
+  /** @default - an empty data volume */
+  readonly dataVolumeSnapshotId?: string;
+  /** Days AWS Backup keeps each daily snapshot of the data volume. @default 35 */
+  readonly backupRetentionDays?: number;
+  /** @default 'cron(0 4 ? * SUN *)' */
+  readonly patchSchedule?: string;
   /** @default 8787 */
   readonly relayPort?: number;
-  /** @default 'http-only' */
-  readonly originProtocol?: OriginProtocol;
+  /** @default 'vpc-origin' */
+  readonly originType?: RelayOriginType;
   /** @default 60 */
   readonly originReadTimeoutSeconds?: number;
-  /** @default - looked up by name */
+  /** Public-DNS origin only. @default - looked up by name */
   readonly cloudfrontPrefixListId?: string;
   /** @default ['*'] */
   readonly corsOrigins?: readonly string[];
   /** @default '/llm-relay' */
   readonly ssmPrefix?: string;
+  /** CLOUDFRONT-scope web ACL from the us-east-1 stack. @default - none */
+  readonly webAclArn?: string;
 }
 
-/** The relay host and the CloudFront edge in front of it, on the API domain. */
+/**
+ * The relay host, its data volume and the CloudFront edge in front of it, on the API domain.
+ * Termination protection is on: deleting this stack would stop the API (the data volume leaves a
+ * final snapshot, and the backup vault stays).
+ */
 export class RelayStack extends Stack {
   readonly host: RelayHost;
   readonly distribution: cloudfront.Distribution;
+  readonly opsPolicy: iam.ManagedPolicy;
 
   constructor(scope: Construct, id: string, props: RelayStackProps) {
-    super(scope, id, props);
-    const network = new RelayNetwork(this, 'Network');
+    super(scope, id, { terminationProtection: true, ...props });
+    const network = new RelayNetwork(this, 'Network', {
+      availabilityZone: props.availabilityZone,
+    });
     const originSecret = new OriginSecret(this, 'OriginSecret').secret;
+    const readTimeout = Duration.seconds(props.originReadTimeoutSeconds ?? 60);
 
     this.host = new RelayHost(this, 'Host', {
       vpc: network.vpc,
+      subnet: network.subnet,
       bundleDir: props.relayBundleDir,
       relayConfig: props.relayConfig,
       publicBaseUrl: `https://${props.apiDomain}`,
       imageBucket: props.images,
       originSecret,
+      originReadTimeout: readTimeout,
       logGroupName: props.logGroupName,
       ssmPrefix: props.ssmPrefix,
       instanceType: props.instanceType,
       architecture: props.instanceArch,
       port: props.relayPort,
-      cloudfrontPrefixListId: props.cloudfrontPrefixListId,
+      dataVolumeGiB: props.dataVolumeGiB,
+      dataVolumeSnapshotId: props.dataVolumeSnapshotId,
+    });
+    new VolumeBackup(this, 'Backup', {
+      volume: this.host.dataVolume.volume,
+      retentionDays: props.backupRetentionDays,
+    });
+    new HostPatching(this, 'Patching', {
+      instance: this.host.instance,
+      schedule: props.patchSchedule,
     });
 
-    this.distribution = new RelayEdge(this, 'Edge', {
-      originDomainName: this.host.publicDnsName,
-      originPort: this.host.port,
-      originProtocol: props.originProtocol,
-      originReadTimeout: Duration.seconds(props.originReadTimeoutSeconds ?? 60),
+    const origin = new RelayOrigin(this, 'Origin', {
+      instance: this.host.instance,
+      securityGroup: this.host.securityGroup,
+      vpc: network.vpc,
+      port: this.host.port,
+      publicDnsName: this.host.publicDnsName,
       originSecret,
+      type: props.originType,
+      readTimeout,
+      cloudfrontPrefixListId: props.cloudfrontPrefixListId,
+    });
+    this.distribution = new RelayEdge(this, 'Edge', {
+      relayOrigin: origin.origin,
       imageBucket: props.images.bucket,
       domainName: props.apiDomain,
       certificate: props.certificate,
       logBucket: props.accessLogBucket,
       corsOrigins: props.corsOrigins,
+      webAclArn: props.webAclArn,
     }).distribution;
+    origin.admitVpcOrigin(this.distribution);
 
     new ApiAliasRecords(this, 'ApiRecords', {
       zone: props.zone,
       domainName: props.apiDomain,
       distribution: this.distribution,
     });
+    this.opsPolicy = new OpsReadOnlyPolicy(this, 'Ops', {
+      logGroupName: props.logGroupName,
+      instance: this.host.instance,
+    }).policy;
 
     new CfnOutput(this, 'ApiBaseUrl', { value: `https://${props.apiDomain}/v1` });
     new CfnOutput(this, 'InstanceId', {
@@ -96,5 +145,15 @@ export class RelayStack extends Stack {
       value: this.distribution.distributionDomainName,
     });
     new CfnOutput(this, 'ImageBucketName', { value: props.images.bucket.bucketName });
+    new CfnOutput(this, 'DataVolumeId', { value: this.host.dataVolume.volume.volumeId });
+    new CfnOutput(this, 'RelayBuild', {
+      value: this.host.buildId,
+      description: 'Build id of the relay bundle this deploy shipped; /healthz reports it',
+    });
+    new CfnOutput(this, 'OpsReadOnlyPolicyArn', {
+      value: this.opsPolicy.managedPolicyArn,
+      description:
+        'Attach to the ops role or group: logs, dashboards, alarms, SSM shell on the host',
+    });
   }
 }

@@ -22,6 +22,8 @@ export interface StatefulStackProps extends StackProps {
   readonly imageExpirationDays?: number;
   /** @default 90 */
   readonly accessLogExpirationDays?: number;
+  /** Days the relay's hourly database backups (backups/ in the image bucket) are kept. @default 35 */
+  readonly backupExpirationDays?: number;
   /** @default '/llm-relay/relay' */
   readonly logGroupName?: string;
   /** @default 30 */
@@ -29,7 +31,7 @@ export interface StatefulStackProps extends StackProps {
 }
 
 /**
- * What must survive a redeploy or teardown of the relay: images, logs, DNS. Termination
+ * What must survive a redeploy or teardown of the relay: images, database backups, logs, DNS. Termination
  * protection is on, and every resource here is retained.
  */
 export class StatefulStack extends Stack {
@@ -48,6 +50,7 @@ export class StatefulStack extends Stack {
       accessLogBucket: this.accessLogBucket,
       expirationDays: props.imageExpirationDays,
       corsOrigins: props.corsOrigins,
+      backupExpirationDays: props.backupExpirationDays,
     });
     const dns = new RelayHostedZone(this, 'Dns', {
       zoneName: props.zoneName,

@@ -1,16 +1,18 @@
 import { existsSync } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { BUILD_ID_FILE, bundleBuildId } from '../app/src/build-info.ts';
 
 /** Repository root, whatever directory the script is started from. */
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
-/** What the host runs: `node server.mjs` and `node keys.mjs …` (see CONTRACTS.md). */
+/** What the host runs: `node server.mjs`, `node keys.mjs …` and `node backup.mjs …`. */
 export const RELAY_ENTRY_POINTS: Readonly<Record<string, string>> = {
   server: 'app/src/server.ts',
   keys: 'app/src/cli/keys.ts',
+  backup: 'app/src/cli/backup.ts',
 };
 
 export const DEFAULT_RELAY_OUTDIR = join(REPO_ROOT, 'dist', 'relay');
@@ -30,7 +32,7 @@ export interface BuildRelayOptions {
 }
 
 /**
- * Bundles the relay into self-contained ES modules for the host. Everything, including
+ * Bundles the relay into self-contained ES modules for the host, plus the `build-id` file. Everything, including
  * node_modules, is inlined: the host gets Node.js 24 and these files, no `npm install`, and there
  * is no native addon (SQLite is node:sqlite), so one bundle serves x86_64 and arm64 alike.
  */
@@ -70,6 +72,8 @@ export async function buildRelay(options: BuildRelayOptions = {}): Promise<strin
     logLevel: 'warning',
     absWorkingDir: root,
   });
+  // The bundle's own name: the host's release directory and what /healthz reports.
+  await writeFile(join(outdir, BUILD_ID_FILE), `${bundleBuildId(outdir)}\n`);
   return outdir;
 }
 

@@ -17,7 +17,7 @@ Usage:
   npm run keys-remote -- --instance-id i-0123 -- disable --name alice
 
 The command runs as the service's user with the running service's environment
-(node ${HOST_PATHS.appDir}/keys.mjs ...). Its output is printed here.
+(node ${HOST_PATHS.current}/keys.mjs ...). Its output is printed here.
 
 Note: "create" prints the new key once; SSM keeps command output in its history
 (visible to whoever may call ssm:GetCommandInvocation) for 30 days.
@@ -26,7 +26,7 @@ Options:
   --instance-id ID   the relay host: the InstanceId output of the <stackPrefix>-Relay stack
                      (default RELAY_INSTANCE_ID)
   --service NAME     systemd unit of the relay (default ${RELAY_SERVICE})
-  --app-dir DIR      where keys.mjs is on the host (default ${HOST_PATHS.appDir})
+  --app-dir DIR      where keys.mjs is on the host (default ${HOST_PATHS.current})
   --timeout D        how long to wait for the command (default 2m)
   --dry-run          print the script that would run; send nothing`;
 
@@ -67,7 +67,7 @@ export const runKeysRemote = defineScript({
     }
     const script = remoteKeysScript(keysArgs, {
       service: values.service ?? RELAY_SERVICE,
-      appDir: values['app-dir'] ?? HOST_PATHS.appDir,
+      appDir: values['app-dir'] ?? HOST_PATHS.current,
     });
     const timeoutMs = parseDuration(values.timeout ?? '2m', '--timeout');
     if (values['dry-run']) {

@@ -3,6 +3,8 @@ import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { imagesConfigSchema } from './images/config.ts';
 import type { ImagesConfig } from './images/config.ts';
+import { backupConfigSchema } from './store/backup-config.ts';
+import type { BackupConfig } from './store/backup-config.ts';
 import { channelTypes, defaultChannelType, wellKnownProviders } from './providers/registry.ts';
 import { DEFAULT_BREAKER_OPTIONS } from './routing/breaker.ts';
 
@@ -143,6 +145,13 @@ const serverSchema = z
     maxAttemptsPerChannel: z.number().int().min(1).max(10).default(2),
     /** Time a request may spend on retries and failover before its first content byte. */
     requestBudgetMs: z.number().int().positive().default(120_000),
+    /**
+     * Longest a non-streaming request may take, retries and the whole answer included; past it
+     * the client gets a 504 that suggests `stream: true`. Behind a CDN, keep it below the CDN's
+     * origin read timeout, which would otherwise cut the request while the relay still bills it
+     * (the CDK app derives it). Unset: only `requestBudgetMs` applies.
+     */
+    nonStreamBudgetMs: z.number().int().positive().optional(),
     /** A streaming client that takes no bytes for this long is treated as gone. */
     clientStallMs: z.number().int().positive().default(120_000),
     /** How long SIGTERM waits for in-flight requests and streams. */
@@ -165,6 +174,7 @@ export const relayConfigSchema = z
     keys: z.array(keySchema).default([]),
     prices: z.record(z.string().min(1), priceSchema).default({}),
     images: imagesConfigSchema,
+    backup: backupConfigSchema,
   })
   .strict()
   .superRefine((cfg, ctx) => {
@@ -208,6 +218,8 @@ export interface RelayConfig {
   readonly keys: readonly KeyConfig[];
   readonly prices: Readonly<Record<string, Price>>;
   readonly images: ImagesConfig;
+  /** Online database backups to S3; absent = none. */
+  readonly backup?: BackupConfig;
 }
 
 export class ConfigError extends Error {
@@ -256,7 +268,14 @@ export function parseRelayConfig(input: unknown, env: Env, source = 'config'): R
       throw new ConfigError(`keys.${i}.key: keys must be at least 16 characters`);
     return { ...k, key };
   });
-  return { server, channels, keys, prices: cfg.prices, images: cfg.images };
+  return {
+    server,
+    channels,
+    keys,
+    prices: cfg.prices,
+    images: cfg.images,
+    ...(cfg.backup && { backup: cfg.backup }),
+  };
 }
 
 /** RELAY_WORKERS, when set, wins over the file, so one config serves a laptop and a big host. */

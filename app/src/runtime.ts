@@ -21,6 +21,7 @@ export interface RelayRuntime {
   readonly imageStore?: ImageStore;
   readonly inflight?: InflightTracker;
   readonly workerId?: number;
+  readonly build?: string;
 }
 
 /** No I/O: an undici pool and a breaker registry open nothing until first used. */
@@ -39,5 +40,6 @@ export function resolveRuntime(deps: AppDeps): RelayRuntime {
     ...(deps.imageStore && { imageStore: deps.imageStore }),
     ...(deps.inflight && { inflight: deps.inflight }),
     ...(deps.workerId !== undefined && { workerId: deps.workerId }),
+    ...(deps.build !== undefined && { build: deps.build }),
   };
 }

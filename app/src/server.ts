@@ -14,6 +14,9 @@ import { createInflightTracker } from './inflight.ts';
 import { SqliteRateWindows } from './ratelimit/sqlite.ts';
 import { createImageStore } from './images/index.ts';
 import { parseExpiry } from './cli/parse.ts';
+import { readBuildId } from './build-info.ts';
+import { isMainModule } from './main-module.ts';
+import { scheduleBackups } from './store/backup.ts';
 
 export interface RunningRelay {
   readonly server: ServerType;
@@ -102,6 +105,12 @@ export async function startRelay(options: StartOptions = {}): Promise<RunningRel
     // Without a configured public URL, images are served by this relay on this host.
     publicBaseUrl: config.server.publicBaseUrl ?? `http://localhost:${port}`,
   });
+  // One process backs up: the single relay, or the cluster primary (not its workers).
+  const backups =
+    config.backup && !inWorker
+      ? scheduleBackups({ dbPath: dbPath(dataDir), config: config.backup, logger })
+      : undefined;
+  const build = readBuildId();
   const app = createApp({
     config,
     store,
@@ -111,6 +120,7 @@ export async function startRelay(options: StartOptions = {}): Promise<RunningRel
     imageStore,
     ...(rateWindows && { rateWindows }),
     ...(options.workerId !== undefined && { workerId: options.workerId }),
+    ...(build !== undefined && { build }),
   });
 
   const server = await new Promise<ServerType>((resolve) => {
@@ -132,6 +142,7 @@ export async function startRelay(options: StartOptions = {}): Promise<RunningRel
       channels: config.channels.map((c) => c.name),
       keys: store.listKeys().length,
       dataDir,
+      ...(build !== undefined && { build }),
     },
     'llm-relay listening',
   );
@@ -164,6 +175,7 @@ export async function startRelay(options: StartOptions = {}): Promise<RunningRel
       await inflight.drain(2_000);
       await closed;
       await upstream.close();
+      await backups?.stop();
       store.close();
       rateWindows?.close();
       logger.info('stopped');
@@ -200,13 +212,17 @@ async function main(): Promise<void> {
     const logger = createLogger({ level: env.LOG_LEVEL || 'info', secrets: () => secrets }).child({
       role: 'primary',
     });
-    prepareStore(config, env.RELAY_DATA_DIR || './data');
+    const dataDir = env.RELAY_DATA_DIR || './data';
+    prepareStore(config, dataDir);
+    const backups =
+      config.backup && scheduleBackups({ dbPath: dbPath(dataDir), config: config.backup, logger });
     const code = await runPrimary({
       workers: config.server.workers,
       input,
       logger,
       shutdownGraceMs: config.server.shutdownGraceMs,
     });
+    if (backups) await backups.stop();
     process.exit(code);
   } catch (err) {
     if (err instanceof ConfigError) {
@@ -217,5 +233,5 @@ async function main(): Promise<void> {
   }
 }
 
-const isMain = process.argv[1] !== undefined && import.meta.filename === process.argv[1];
+const isMain = isMainModule(import.meta.filename);
 if (isMain) await main();

@@ -29,6 +29,8 @@ export interface AppDeps {
   readonly rateWindows?: RateWindows;
   /** The cluster worker id, when this app runs in one; shown to operators on /healthz. */
   readonly workerId?: number;
+  /** The running bundle's id (see build-info.ts), reported by /healthz; absent from source. */
+  readonly build?: string;
 }
 
 /** What the access log and the usage row say about one request; filled in as it goes. */

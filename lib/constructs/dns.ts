@@ -1,3 +1,4 @@
+import { RemovalPolicy } from 'aws-cdk-lib';
 import type * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import * as route53 from 'aws-cdk-lib/aws-route53';
 import * as targets from 'aws-cdk-lib/aws-route53-targets';
@@ -33,6 +34,9 @@ export class RelayHostedZone extends Construct {
       return;
     }
     const zone = new route53.PublicHostedZone(this, 'Zone', { zoneName: props.zoneName });
+    // Its name servers are at the registrar: a new zone after a replacement or a stack deletion
+    // would get different ones, and the domain would stop resolving until the registrar changed.
+    zone.applyRemovalPolicy(RemovalPolicy.RETAIN);
     this.zone = zone;
     this.nameServers = zone.hostedZoneNameServers;
   }

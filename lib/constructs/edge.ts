@@ -3,35 +3,11 @@ import type * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import * as origins from 'aws-cdk-lib/aws-cloudfront-origins';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
-import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import { ORIGIN_SECRET_HEADER } from './origin-secret.ts';
-
-export type OriginProtocol = 'http-only' | 'https-only' | 'match-viewer';
-
-const ORIGIN_PROTOCOL: Record<OriginProtocol, cloudfront.OriginProtocolPolicy> = {
-  'http-only': cloudfront.OriginProtocolPolicy.HTTP_ONLY,
-  'https-only': cloudfront.OriginProtocolPolicy.HTTPS_ONLY,
-  'match-viewer': cloudfront.OriginProtocolPolicy.MATCH_VIEWER,
-};
 
 export interface RelayEdgeProps {
-  /** Stable public DNS name of the relay host (never an IP: CloudFront origins are names). */
-  readonly originDomainName: string;
-  /** Port the relay listens on. */
-  readonly originPort: number;
-  /**
-   * What the relay serves. The relay speaks plain HTTP; anything else gives 502.
-   * @default 'http-only'
-   */
-  readonly originProtocol?: OriginProtocol;
-  /**
-   * Wait for the first byte and between bytes. Above 60 s needs a CloudFront quota increase.
-   * @default Duration.seconds(60)
-   */
-  readonly originReadTimeout?: Duration;
-  /** Secret CloudFront sends in the x-origin-secret header; the relay rejects requests without it. */
-  readonly originSecret: secretsmanager.ISecret;
+  /** The relay host as an origin (see RelayOrigin): plain HTTP with the origin secret header. */
+  readonly relayOrigin: cloudfront.IOrigin;
   /** Bucket holding generated images under images/. */
   readonly imageBucket: s3.IBucket;
   /** Custom domain, e.g. api.example.com. */
@@ -41,33 +17,26 @@ export interface RelayEdgeProps {
   /** Bucket for CloudFront standard access logs (ACLs enabled). */
   readonly logBucket: s3.IBucket;
   /**
-   * Origins allowed by CORS.
+   * Origins allowed to read images from a browser (the relay answers CORS for its API itself).
    * @default ['*']
    */
   readonly corsOrigins?: readonly string[];
+  /**
+   * ARN of a CLOUDFRONT-scope WAF web ACL (us-east-1) to attach.
+   * @default - no web ACL
+   */
+  readonly webAclArn?: string;
 }
 
 /**
- * CloudFront in front of the relay host (/v1/*, never cached) and the image bucket (/images/*,
- * cached, through Origin Access Control), on the custom domain.
+ * CloudFront in front of the relay host (everything but /images/*, never cached) and the image
+ * bucket (/images/*, cached, through Origin Access Control), on the custom domain.
  */
 export class RelayEdge extends Construct {
   readonly distribution: cloudfront.Distribution;
 
   constructor(scope: Construct, id: string, props: RelayEdgeProps) {
     super(scope, id);
-
-    const relayOrigin = new origins.HttpOrigin(props.originDomainName, {
-      protocolPolicy: ORIGIN_PROTOCOL[props.originProtocol ?? 'http-only'],
-      httpPort: props.originPort,
-      httpsPort: props.originPort,
-      readTimeout: props.originReadTimeout ?? Duration.seconds(60),
-      customHeaders: {
-        // A dynamic reference: CloudFormation resolves it at deploy time; the template and the
-        // synthesized assembly only ever contain {{resolve:secretsmanager:…}}.
-        [ORIGIN_SECRET_HEADER]: props.originSecret.secretValue.unsafeUnwrap(),
-      },
-    });
 
     // The bucket lives in the stateful stack; its policy admits this account's distributions
     // (see ImageBucket), so the origin must not try to edit that policy from here.
@@ -79,14 +48,17 @@ export class RelayEdge extends Construct {
       originAccessControlId: imagesOac.originAccessControlId,
     });
 
-    const corsHeaders = new cloudfront.ResponseHeadersPolicy(this, 'Cors', {
-      comment: 'llm-relay CORS for browser clients',
+    // Images only: they are plain GETs without credentials. The API's CORS is the relay's own
+    // (it echoes the requested headers, Authorization included, and exposes x-request-id,
+    // retry-after, x-ratelimit-* and x-relay-overhead-ms); a policy here would override it with
+    // "Allow-Headers: *", which under the Fetch spec never covers Authorization.
+    const imageCors = new cloudfront.ResponseHeadersPolicy(this, 'ImageCors', {
+      comment: 'llm-relay CORS for images read by browsers',
       corsBehavior: {
         accessControlAllowOrigins: [...(props.corsOrigins ?? ['*'])],
-        accessControlAllowMethods: ['GET', 'POST', 'PUT', 'DELETE', 'OPTIONS'],
-        // SDKs send x-stainless-* and others; listing them would break the next SDK release.
+        accessControlAllowMethods: ['GET', 'HEAD', 'OPTIONS'],
         accessControlAllowHeaders: ['*'],
-        accessControlExposeHeaders: ['x-request-id'],
+        accessControlExposeHeaders: ['content-length', 'etag'],
         accessControlAllowCredentials: false,
         accessControlMaxAge: Duration.minutes(10),
         originOverride: true,
@@ -94,13 +66,13 @@ export class RelayEdge extends Construct {
     });
 
     const relayBehavior: cloudfront.BehaviorOptions = {
-      origin: relayOrigin,
+      origin: props.relayOrigin,
       viewerProtocolPolicy: cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
       allowedMethods: cloudfront.AllowedMethods.ALLOW_ALL,
       cachePolicy: cloudfront.CachePolicy.CACHING_DISABLED,
-      // Everything but Host: Authorization and SDK headers must reach the relay.
+      // Everything but Host: Authorization, Origin, the preflight's Access-Control-Request-*
+      // and SDK headers must reach the relay, which answers CORS itself.
       originRequestPolicy: cloudfront.OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER,
-      responseHeadersPolicy: corsHeaders,
       // CloudFront buffers to compress, which would hold back SSE chunks.
       compress: false,
     };
@@ -121,32 +93,33 @@ export class RelayEdge extends Construct {
           allowedMethods: cloudfront.AllowedMethods.ALLOW_GET_HEAD_OPTIONS,
           cachedMethods: cloudfront.CachedMethods.CACHE_GET_HEAD_OPTIONS,
           cachePolicy: cloudfront.CachePolicy.CACHING_OPTIMIZED,
-          responseHeadersPolicy: corsHeaders,
+          responseHeadersPolicy: imageCors,
           compress: true,
         },
       },
       enableLogging: true,
       logBucket: props.logBucket,
       logFilePrefix: 'cloudfront/',
+      ...(props.webAclArn && { webAclId: props.webAclArn }),
     });
 
     const v = Validations.of(this.distribution);
-    if ((props.originProtocol ?? 'http-only') !== 'https-only') {
-      v.acknowledge({
-        id: 'AwsSolutions-CFR5',
-        reason:
-          'The relay serves plain HTTP (an HTTPS origin needs a certificate for the EC2 host name, which does not exist); the origin accepts only CloudFront addresses carrying the secret header.',
-      });
-    }
+    v.acknowledge({
+      id: 'AwsSolutions-CFR5',
+      reason:
+        'The relay serves plain HTTP (an HTTPS origin needs a certificate for the host name, which does not exist); by default the hop is a VPC origin inside AWS, and the relay checks the secret header.',
+    });
     v.acknowledge({
       id: 'AwsSolutions-CFR1',
       reason:
         "An API for the operator's own team and clients worldwide; geo restriction would block legitimate travelling users. Access is controlled by relay API keys.",
     });
-    v.acknowledge({
-      id: 'AwsSolutions-CFR2',
-      reason:
-        'WAF costs more than the single relay host; the relay authenticates every request with an API key and enforces quota, and the origin only accepts CloudFront with the secret header.',
-    });
+    if (!props.webAclArn) {
+      v.acknowledge({
+        id: 'AwsSolutions-CFR2',
+        reason:
+          'The operator turned the WAF off (context waf=false); the relay authenticates every request with an API key, enforces quota and rpm, and the origin only accepts CloudFront.',
+      });
+    }
   }
 }

@@ -12,10 +12,16 @@ export interface GithubDeployRoleProps {
    * immutable subject claims (the default for repositories created after 2026-07-15).
    */
   readonly repository: string;
-  /** Branch whose jobs without an environment may deploy. */
-  readonly branch: string;
-  /** GitHub environment whose jobs may deploy (jobs in an environment get `environment:<name>` subjects). */
+  /**
+   * GitHub environment whose jobs may deploy (jobs in an environment get `environment:<name>`
+   * subjects). Only this subject is trusted: its required reviewers and branch rules are the gate.
+   */
   readonly environment: string;
+  /**
+   * Longest session the deploy job may ask for; at least the job's timeout (deploy.yml).
+   * @default Duration.hours(2)
+   */
+  readonly maxSessionDuration?: Duration;
   /** Qualifier of the `cdk bootstrap` roles this role may assume. */
   readonly bootstrapQualifier?: string;
   /**
@@ -29,11 +35,12 @@ const REPOSITORY_PATTERN =
   /^(?<owner>[A-Za-z0-9-]+)(?<ownerId>@\d+)?\/(?<name>[A-Za-z0-9._-]+)(?<repoId>@\d+)?$/;
 
 /**
- * The subjects GitHub puts in the OIDC token for this repository's deploy jobs. With IDs
- * given, only the immutable form is trusted: keeping the name-only form too would let a
- * recycled owner or repository name assume the role.
+ * The one subject GitHub puts in the OIDC token of this repository's deploy jobs: jobs in the
+ * environment. A `ref:refs/heads/<branch>` subject would let any workflow on that branch assume
+ * the role without the environment's reviewers. With IDs given, only the immutable form is
+ * trusted: the name-only form would let a recycled owner or repository name assume the role.
  */
-export function githubSubjects(repository: string, branch: string, environment: string): string[] {
+export function githubSubjects(repository: string, environment: string): string[] {
   const match = REPOSITORY_PATTERN.exec(repository);
   if (!match?.groups) {
     throw new Error(
@@ -46,12 +53,8 @@ export function githubSubjects(repository: string, branch: string, environment: 
       `githubRepo ${JSON.stringify(repository)}: give both the owner ID and the repository ID, or neither`,
     );
   }
-  if (!branch.trim()) throw new Error('githubBranch must not be empty');
   if (!environment.trim()) throw new Error('githubEnvironment must not be empty');
-  return [
-    `repo:${repository}:ref:refs/heads/${branch}`,
-    `repo:${repository}:environment:${environment}`,
-  ];
+  return [`repo:${repository}:environment:${environment}`];
 }
 
 /** GitHub's OIDC provider and a role that GitHub Actions can only use to run `cdk deploy`. */
@@ -61,7 +64,7 @@ export class GithubDeployRole extends Construct {
 
   constructor(scope: Construct, id: string, props: GithubDeployRoleProps) {
     super(scope, id);
-    const subjects = githubSubjects(props.repository, props.branch, props.environment);
+    const subjects = githubSubjects(props.repository, props.environment);
     const qualifier = props.bootstrapQualifier ?? CDK_DEFAULT_QUALIFIER;
 
     const provider = props.existingProviderArn
@@ -76,7 +79,9 @@ export class GithubDeployRole extends Construct {
 
     this.role = new iam.Role(this, 'Role', {
       description: `GitHub Actions deploys for ${props.repository} (cdk deploy via the bootstrap roles)`,
-      maxSessionDuration: Duration.hours(1),
+      // The job asks for as long as its timeout (deploy.yml): a deploy waiting on CloudFront and
+      // the instance's creation signal must not lose its credentials half way.
+      maxSessionDuration: props.maxSessionDuration ?? Duration.hours(2),
       assumedBy: new iam.FederatedPrincipal(
         this.providerArn,
         {

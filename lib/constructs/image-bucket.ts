@@ -6,6 +6,8 @@ import { acknowledgeWildcardResource } from '../nag.ts';
 
 /** Key prefix of generated images; CloudFront's /images/* path maps onto it unchanged. */
 export const IMAGE_KEY_PREFIX = 'images/';
+/** Key prefix of the relay's database backups: never served (OAC reads images/* only). */
+export const BACKUP_KEY_PREFIX = 'backups/';
 
 export interface ImageBucketProps {
   /** Bucket that receives S3 server access logs. */
@@ -20,13 +22,23 @@ export interface ImageBucketProps {
    * @default ['*']
    */
   readonly corsOrigins?: readonly string[];
+  /**
+   * Days after which database backups under backups/ are deleted.
+   * @default 35
+   */
+  readonly backupExpirationDays?: number;
 }
 
-/** Private bucket for generated images; read through CloudFront (OAC), written by the relay. */
+/**
+ * Private bucket for generated images, read through CloudFront (OAC) and written by the relay;
+ * also where the relay puts its hourly database backups, under a prefix of their own.
+ */
 export class ImageBucket extends Construct {
   readonly bucket: s3.Bucket;
   /** What the relay's S3 image store needs and nothing more; attach it to the relay host's role. */
   readonly writerPolicy: iam.ManagedPolicy;
+  /** What the relay's database backups need: write, list and read back under backups/ only. */
+  readonly backupPolicy: iam.ManagedPolicy;
 
   constructor(scope: Construct, id: string, props: ImageBucketProps) {
     super(scope, id);
@@ -42,6 +54,11 @@ export class ImageBucket extends Construct {
         {
           prefix: IMAGE_KEY_PREFIX,
           expiration: Duration.days(props.expirationDays ?? 90),
+          abortIncompleteMultipartUploadAfter: Duration.days(1),
+        },
+        {
+          prefix: BACKUP_KEY_PREFIX,
+          expiration: Duration.days(props.backupExpirationDays ?? 35),
           abortIncompleteMultipartUploadAfter: Duration.days(1),
         },
       ],
@@ -88,6 +105,27 @@ export class ImageBucket extends Construct {
       this.writerPolicy,
       images,
       'Object keys are generated per image (images/yyyy/mm/dd/<id>.<ext>); the grant is confined to that prefix of this one bucket.',
+    );
+
+    const backups = this.bucket.arnForObjects(`${BACKUP_KEY_PREFIX}*`);
+    this.backupPolicy = new iam.ManagedPolicy(this, 'BackupPolicy', {
+      description: 'llm-relay database backups: put, get and list under backups/ only',
+      statements: [
+        new iam.PolicyStatement({
+          actions: ['s3:PutObject', 's3:GetObject', 's3:AbortMultipartUpload'],
+          resources: [backups],
+        }),
+        new iam.PolicyStatement({
+          actions: ['s3:ListBucket'],
+          resources: [this.bucket.bucketArn],
+          conditions: { StringLike: { 's3:prefix': [`${BACKUP_KEY_PREFIX}*`] } },
+        }),
+      ],
+    });
+    acknowledgeWildcardResource(
+      this.backupPolicy,
+      backups,
+      'One object per hourly backup (backups/sqlite/yyyy/mm/dd/relay-<time>.db.gz); the grant is confined to that prefix of this one bucket.',
     );
   }
 }

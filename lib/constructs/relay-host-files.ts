@@ -16,24 +16,42 @@ export const NODE_PACKAGE = `nodejs${NODE_MAJOR}`;
 export const HOST_PATHS = {
   /** Namespaced executable of AL2023's nodejs24 package: stays Node 24 whatever `node` points to. */
   node: `/usr/bin/node-${NODE_MAJOR}`,
-  appDir: '/opt/llm-relay/app',
+  root: '/opt/llm-relay',
+  /** One directory per bundle, named after its build id; `current` points at the live one. */
+  releasesDir: '/opt/llm-relay/releases',
+  current: '/opt/llm-relay/current',
   configDir: '/etc/llm-relay',
   configFile: '/etc/llm-relay/relay.config.json',
   envFile: '/etc/llm-relay/relay.env',
   fetchSecrets: '/usr/local/libexec/llm-relay/fetch-secrets',
+  activateRelease: '/usr/local/libexec/llm-relay/activate-release',
+  mountData: '/usr/local/libexec/llm-relay/mount-data',
   keysWrapper: '/usr/local/bin/llm-relay-keys',
+  backupWrapper: '/usr/local/bin/llm-relay-backup',
+  /** On its own EBS volume (see mountDataScript), not on the root volume. */
   dataDir: '/var/lib/llm-relay',
   logDir: '/var/log/llm-relay',
   logFile: '/var/log/llm-relay/relay.log',
   unit: '/etc/systemd/system/llm-relay.service',
+  /** dnf's persistent override of the release version AL2023 pins to its AMI. */
+  dnfReleasever: '/etc/dnf/vars/releasever',
 } as const;
 
 export const RELAY_SERVICE = 'llm-relay';
 export const RELAY_USER = 'llm-relay';
 
+/** The bundle file a release directory must hold before it may go live. */
+export const RELEASE_ENTRY = 'server.mjs';
+
 export interface RelayUnitOptions {
   readonly port: number;
   readonly region: string;
+  /**
+   * How long systemd waits after SIGTERM before SIGKILL. Must clearly exceed the relay's
+   * shutdownGraceMs (plus the cluster primary's 5 s backstop), or SIGKILL cuts the usage rows
+   * that the drain is about to write.
+   */
+  readonly stopTimeoutSeconds: number;
 }
 
 /** The relay's systemd unit: unprivileged user, secrets fetched as root just before each start. */
@@ -42,6 +60,8 @@ export function relayUnit(o: RelayUnitOptions): string {
 Description=llm-relay (OpenAI-compatible LLM API relay)
 Wants=network-online.target
 After=network-online.target
+# The database lives on its own volume: never start on an empty directory of the root volume.
+RequiresMountsFor=${HOST_PATHS.dataDir}
 
 [Service]
 # exec, not simple: "systemctl start" fails when the executable cannot be started, so cfn-init (and
@@ -54,17 +74,19 @@ Environment=PORT=${o.port}
 Environment=RELAY_CONFIG=${HOST_PATHS.configFile}
 Environment=RELAY_DATA_DIR=${HOST_PATHS.dataDir}
 Environment=AWS_REGION=${o.region}
-# "+" runs the fetch as root: only root can read the 0600 file it writes, and systemd reads it
-# for the service after the fetch, at every (re)start.
+# "+" runs the fetch as root: only root can read the 0600 file it writes.
 ExecStartPre=+${HOST_PATHS.fetchSecrets}
-EnvironmentFile=${HOST_PATHS.envFile}
-ExecStart=${HOST_PATHS.node} ${RELAY_NODE_FLAGS.join(' ')} ${HOST_PATHS.appDir}/server.mjs
+# systemd reads this file before every command, ExecStartPre included, and the fetch above only
+# writes it: "-" lets the first start (no file yet) reach the fetch, and ExecStart reads it fresh.
+EnvironmentFile=-${HOST_PATHS.envFile}
+# Through the link: activate-release switches it and restarts, and switches back if unhealthy.
+ExecStart=${HOST_PATHS.node} ${RELAY_NODE_FLAGS.join(' ')} ${HOST_PATHS.current}/${RELEASE_ENTRY}
 WorkingDirectory=${HOST_PATHS.dataDir}
 StandardOutput=append:${HOST_PATHS.logFile}
 StandardError=journal
 Restart=always
 RestartSec=2
-TimeoutStopSec=30
+TimeoutStopSec=${o.stopTimeoutSeconds}
 StateDirectory=llm-relay
 StateDirectoryMode=0750
 LogsDirectory=llm-relay
@@ -136,7 +158,190 @@ while IFS= read -r line; do
 done <'${HOST_PATHS.envFile}'
 export RELAY_CONFIG='${HOST_PATHS.configFile}' RELAY_DATA_DIR='${HOST_PATHS.dataDir}'
 cd '${HOST_PATHS.dataDir}'
-exec runuser -u ${RELAY_USER} -- ${HOST_PATHS.node} ${HOST_PATHS.appDir}/keys.mjs "$@"
+exec runuser -u ${RELAY_USER} -- ${HOST_PATHS.node} ${HOST_PATHS.current}/keys.mjs "$@"
+`;
+}
+
+/**
+ * `sudo llm-relay-backup now | list | restore --latest`: the backup CLI as the service's user. A
+ * restore stops the relay first (a database in use must not be replaced) and starts it again.
+ */
+export function backupWrapperScript(): string {
+  return `#!/bin/bash
+# Written by CloudFormation Init (llm-relay): backs up and restores the live database (see README).
+set -euo pipefail
+if [[ $EUID -ne 0 ]]; then exec sudo "$0" "$@"; fi
+export RELAY_CONFIG='${HOST_PATHS.configFile}' RELAY_DATA_DIR='${HOST_PATHS.dataDir}'
+cd '${HOST_PATHS.dataDir}'
+if [[ "\${1:-}" == restore ]]; then
+  systemctl stop ${RELAY_SERVICE}
+  trap 'systemctl start ${RELAY_SERVICE}' EXIT
+fi
+runuser -u ${RELAY_USER} -- ${HOST_PATHS.node} ${HOST_PATHS.current}/backup.mjs "$@"
+`;
+}
+
+export interface ActivateReleaseOptions {
+  readonly port: number;
+  /**
+   * How long a restarted relay has to answer /healthz with its own build id.
+   * @default 90
+   */
+  readonly healthTimeoutSeconds?: number;
+  /**
+   * Releases kept on disk, the live one included.
+   * @default 3
+   */
+  readonly keepReleases?: number;
+}
+
+/**
+ * `activate-release <build id> <fingerprint>`: points `current` at releases/<build id>, restarts
+ * the relay and waits for /healthz to report that build. An unhealthy release is switched back to
+ * the previous one (restarted and checked again) and the command fails, so cfn-init, and with it
+ * the deploy's creation signal or cfn-hup's log, reports it. The fingerprint (the release plus
+ * the config and unit it runs with) makes a re-run with nothing new a no-op: no restart.
+ * LLM_RELAY_ROOT, LLM_RELAY_PORT and LLM_RELAY_HEALTH_TIMEOUT override the defaults (tests).
+ */
+export function activateReleaseScript(o: ActivateReleaseOptions): string {
+  return `#!/bin/bash
+# Written by CloudFormation Init (llm-relay): switches a release live, keeps it only if healthy.
+set -euo pipefail
+id="\${1:?usage: activate-release <build id> [fingerprint]}"
+want="\${2:-$id}"
+root="\${LLM_RELAY_ROOT:-${HOST_PATHS.root}}"
+port="\${LLM_RELAY_PORT:-${o.port}}"
+wait_s="\${LLM_RELAY_HEALTH_TIMEOUT:-${o.healthTimeoutSeconds ?? 90}}"
+keep=${o.keepReleases ?? 3}
+service=${RELAY_SERVICE}
+current="$root/current"
+state="$root/.activated"
+
+if [[ ! "$id" =~ ^[0-9a-f]{16}$ ]]; then
+  echo "llm-relay: '$id' is not a build id" >&2
+  exit 2
+fi
+if [[ ! -f "$root/releases/$id/${RELEASE_ENTRY}" ]]; then
+  echo "llm-relay: release $id is not installed under $root/releases" >&2
+  exit 1
+fi
+
+live="$(readlink "$current" 2>/dev/null || true)"
+if [[ "$live" == "releases/$id" && "$(cat "$state" 2>/dev/null || true)" == "$want" ]] &&
+  systemctl is-active --quiet "$service"; then
+  echo "llm-relay: release $id is already live"
+  exit 0
+fi
+previous="\${live#releases/}"
+
+# A new link renamed over the old one: the switch is atomic, never a missing "current".
+point() { ln -sfn "releases/$1" "$current.next" && mv -Tf "$current.next" "$current"; }
+# The relay answers /healthz with its build id once it serves (no key, no origin secret needed).
+healthy() {
+  local deadline=$((SECONDS + wait_s)) body
+  while ((SECONDS < deadline)); do
+    if body="$(curl -fsS --max-time 2 "http://127.0.0.1:$port/healthz" 2>/dev/null)" &&
+      [[ "$body" == *"\\"build\\":\\"$1\\""* ]]; then
+      return 0
+    fi
+    sleep 1
+  done
+  return 1
+}
+restart() {
+  systemctl daemon-reload
+  # Type=exec: this fails at once when node cannot start; the health check decides either way.
+  systemctl restart "$service" || true
+}
+
+point "$id"
+restart
+if healthy "$id"; then
+  echo "$want" >"$state"
+  # Keep the newest releases (and always the live and the previous one); drop the rest.
+  find "$root/releases" -mindepth 1 -maxdepth 1 -type d -printf '%T@ %f\\n' | sort -rn |
+    tail -n +$((keep + 1)) | while read -r _ name; do
+    [[ "$name" == "$id" || "$name" == "$previous" ]] || rm -rf "\${root:?}/releases/$name"
+  done
+  echo "llm-relay: release $id is live"
+  exit 0
+fi
+
+echo "llm-relay: release $id did not report healthy within \${wait_s}s" >&2
+if [[ -n "$previous" && "$previous" != "$id" && -f "$root/releases/$previous/${RELEASE_ENTRY}" ]]; then
+  echo "llm-relay: rolling back to release $previous" >&2
+  point "$previous"
+  restart
+  if healthy "$previous"; then
+    echo "llm-relay: release $previous is live again" >&2
+  else
+    echo "llm-relay: release $previous is not healthy either" >&2
+  fi
+fi
+exit 1
+`;
+}
+
+export interface MountDataOptions {
+  /** EBS volume id (a token is fine): Nitro hosts name the device after it. */
+  readonly volumeId: string;
+}
+
+/**
+ * Finds the data volume, makes its file system on first use, mounts it on the data directory
+ * (by UUID, nofail, in fstab) and grows the file system to the volume's size. A host that kept
+ * its database on the root volume (before this volume existed) has it copied over first.
+ * Runs at every cfn-init: each step is a no-op once done.
+ */
+export function mountDataScript(o: MountDataOptions): string {
+  return `#!/bin/bash
+# Written by CloudFormation Init (llm-relay): mounts the data volume on ${HOST_PATHS.dataDir}.
+set -euo pipefail
+volume='${o.volumeId}'
+mnt='${HOST_PATHS.dataDir}'
+dev=''
+# Nitro: NVMe, named after the volume id without its dash; Xen: the attachment's device name.
+for _ in $(seq 1 90); do
+  for candidate in "/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_\${volume/-/}" /dev/sdf /dev/xvdf; do
+    if [[ -b "$candidate" ]]; then
+      dev="$(readlink -f "$candidate")"
+      break 2
+    fi
+  done
+  sleep 2
+done
+if [[ -z "$dev" ]]; then
+  echo "llm-relay: data volume $volume is not attached" >&2
+  exit 1
+fi
+if ! blkid "$dev" >/dev/null 2>&1; then
+  mkfs.xfs -L llm-relay-data "$dev"
+fi
+uuid="$(blkid -s UUID -o value "$dev")"
+# A replaced volume (dataVolumeSnapshotId, a new zone): let go of the old one first.
+if mountpoint -q "$mnt" && [[ "$(readlink -f "$(findmnt -n -o SOURCE "$mnt")")" != "$dev" ]]; then
+  echo "llm-relay: $mnt holds another volume; switching to $volume"
+  systemctl stop ${RELAY_SERVICE} 2>/dev/null || true
+  umount "$mnt"
+  sed -i "\\|[[:space:]]$mnt[[:space:]]|d" /etc/fstab
+fi
+if ! mountpoint -q "$mnt"; then
+  mkdir -p "$mnt"
+  fresh="$(mktemp -d)"
+  mount "$dev" "$fresh"
+  if [[ -z "$(ls -A "$fresh")" && -n "$(ls -A "$mnt" 2>/dev/null)" ]]; then
+    echo "llm-relay: moving the existing data in $mnt onto the data volume"
+    systemctl stop ${RELAY_SERVICE} 2>/dev/null || true
+    cp -a "$mnt/." "$fresh/"
+  fi
+  umount "$fresh"
+  rmdir "$fresh"
+  grep -q "UUID=$uuid" /etc/fstab || echo "UUID=$uuid $mnt xfs defaults,nofail,noatime 0 2" >>/etc/fstab
+  systemctl daemon-reload
+  mount "$mnt"
+fi
+# A larger volume (dataVolumeGiB raised) takes effect here; a no-op otherwise.
+xfs_growfs "$mnt" >/dev/null
 `;
 }
 

@@ -5,14 +5,19 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
+import { bundleBuildId } from '../../app/src/build-info.ts';
+import { relayConfigSchema } from '../../app/src/config.ts';
 import { acknowledgeWildcardAction, acknowledgeWildcardResource } from '../nag.ts';
-import { IMAGE_KEY_PREFIX } from './image-bucket.ts';
+import { DataVolume } from './data-volume.ts';
+import { BACKUP_KEY_PREFIX, IMAGE_KEY_PREFIX } from './image-bucket.ts';
 import type { ImageBucket } from './image-bucket.ts';
 import {
   HOST_PATHS,
   NODE_PACKAGE,
   RELAY_SERVICE,
   RELAY_USER,
+  activateReleaseScript,
+  backupWrapperScript,
   cfnAutoReloaderHook,
   cfnHupConfig,
   cfnHupUnit,
@@ -20,30 +25,43 @@ import {
   fetchSecretsScript,
   keysWrapperScript,
   logrotateConfig,
+  mountDataScript,
   nodeVersionCheck,
   relayUnit,
 } from './relay-host-files.ts';
 
-/** Name of the AWS-managed prefix list of CloudFront's origin-facing addresses. */
-export const CLOUDFRONT_ORIGIN_FACING_PREFIX_LIST = 'com.amazonaws.global.cloudfront.origin-facing';
+/**
+ * Time the relay keeps between its non-streaming budget and CloudFront's origin read timeout:
+ * writing the usage row and sending a large answer come after the budget check.
+ */
+export const NON_STREAM_MARGIN_MS = 5_000;
+/** systemd's stop timeout past the relay's drain: the cluster primary's 5 s backstop, plus 10 s. */
+export const STOP_MARGIN_SECONDS = 15;
 
 export interface RelayHostProps {
   readonly vpc: ec2.IVpc;
-  /** Directory holding the esbuild bundle (server.mjs, keys.mjs) that the host runs. */
+  /** The public subnet the host lives in; its Availability Zone is the data volume's too. */
+  readonly subnet: ec2.ISubnet;
+  /** Directory holding the esbuild bundle (server.mjs, keys.mjs, backup.mjs) the host runs. */
   readonly bundleDir: string;
   /**
    * The operator's relay config (channels, prices…). `server.originSecret`,
-   * `server.publicBaseUrl` and `images` are set by this construct.
+   * `server.publicBaseUrl`, `server.nonStreamBudgetMs`, `images` and `backup` are set here.
    * @default {}
    */
   readonly relayConfig?: Readonly<Record<string, unknown>>;
   /** Public https base URL of the API, used in image URLs. */
   readonly publicBaseUrl: string;
-  /** Where generated images go; the host's role gets the bucket's writer policy. */
-  readonly imageBucket: Pick<ImageBucket, 'bucket' | 'writerPolicy'>;
+  /** Where generated images and database backups go; the role gets the bucket's two policies. */
+  readonly imageBucket: Pick<ImageBucket, 'bucket' | 'writerPolicy' | 'backupPolicy'>;
   readonly originSecret: secretsmanager.ISecret;
   /** Name of the (existing) log group the agent ships the relay's JSON log to. */
   readonly logGroupName: string;
+  /**
+   * CloudFront's origin read timeout: non-streaming requests must end before it.
+   * @default Duration.seconds(60)
+   */
+  readonly originReadTimeout?: Duration;
   /**
    * Prefix under which provider keys live in SSM Parameter Store (`<prefix>/env/NAME`).
    * @default '/llm-relay'
@@ -60,37 +78,47 @@ export interface RelayHostProps {
    */
   readonly architecture?: 'arm64' | 'x86_64';
   /**
-   * Port the relay listens on; the only port open, and only to CloudFront.
+   * Port the relay listens on; the only port open, and only to CloudFront (see RelayOrigin).
    * @default 8787
    */
   readonly port?: number;
   /**
-   * Id of the CloudFront origin-facing prefix list in this region.
-   * @default - looked up by name (a context lookup; needs an account in the stack's env)
-   */
-  readonly cloudfrontPrefixListId?: string;
-  /**
-   * Size of the encrypted gp3 root volume, which also holds the SQLite data and logs.
+   * Size of the encrypted gp3 root volume: the OS, the releases and the logs.
    * @default 20
    */
   readonly rootVolumeGiB?: number;
+  /**
+   * Size of the data volume that holds the SQLite database; it can grow in place, never shrink.
+   * @default 20
+   */
+  readonly dataVolumeGiB?: number;
+  /**
+   * Create the data volume from this snapshot (an AWS Backup recovery point, or a final snapshot).
+   * @default - an empty volume
+   */
+  readonly dataVolumeSnapshotId?: string;
 }
 
 const CONFIG_SETS = ['default'];
 
 /**
  * The EC2 instance that runs the relay under systemd, installed and updated in place by
- * CloudFormation Init. A change of bundle or config changes only the Init metadata, which cfn-hup
- * applies on the running instance: replacing it would lose the SQLite data on its volume.
+ * CloudFormation Init. The database lives on its own EBS volume, so neither a replaced instance
+ * nor a stack deletion takes it along. A change of bundle or config changes only the Init
+ * metadata, which cfn-hup applies on the running instance: each bundle goes into its own release
+ * directory and stays live only if the relay reports healthy with it.
  */
 export class RelayHost extends Construct {
   readonly instance: ec2.Instance;
   readonly securityGroup: ec2.SecurityGroup;
   readonly role: iam.Role;
-  /** Stable public DNS name (it belongs to the Elastic IP): the CloudFront origin. */
+  readonly dataVolume: DataVolume;
+  /** Stable public DNS name (it belongs to the Elastic IP): the public-DNS CloudFront origin. */
   readonly publicDnsName: string;
   readonly agentConfigParameter: ssm.StringParameter;
   readonly port: number;
+  /** Id of the bundle shipped with this synth: its release directory and what /healthz reports. */
+  readonly buildId: string;
 
   constructor(scope: Construct, id: string, props: RelayHostProps) {
     super(scope, id);
@@ -99,6 +127,7 @@ export class RelayHost extends Construct {
     const arch = props.architecture ?? 'arm64';
     const ssmPrefix = props.ssmPrefix ?? '/llm-relay';
     this.port = port;
+    this.buildId = bundleBuildId(props.bundleDir);
 
     this.securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', {
       vpc: props.vpc,
@@ -106,21 +135,10 @@ export class RelayHost extends Construct {
       // Upstream providers, dnf, SSM and CloudWatch are all reached over the internet.
       allowAllOutbound: true,
     });
-    const prefixListId =
-      props.cloudfrontPrefixListId ??
-      ec2.PrefixList.fromLookup(this, 'CloudFrontPrefixList', {
-        prefixListName: CLOUDFRONT_ORIGIN_FACING_PREFIX_LIST,
-      }).prefixListId;
-    // One rule for one port: the prefix list weighs ~55 of a group's 60 rules.
-    this.securityGroup.addIngressRule(
-      ec2.Peer.prefixList(prefixListId),
-      ec2.Port.tcp(port),
-      'CloudFront origin-facing addresses only',
-    );
 
     this.role = new iam.Role(this, 'Role', {
       assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com'),
-      description: 'llm-relay host: SSM sessions, CloudWatch agent, images, relay secrets',
+      description: 'llm-relay host: SSM sessions, CloudWatch agent, images, backups, relay secrets',
       managedPolicies: [
         iam.ManagedPolicy.fromAwsManagedPolicyName('AmazonSSMManagedInstanceCore'),
         iam.ManagedPolicy.fromAwsManagedPolicyName('CloudWatchAgentServerPolicy'),
@@ -135,13 +153,17 @@ export class RelayHost extends Construct {
       stringValue: JSON.stringify(cloudWatchAgentConfig({ logGroupName: props.logGroupName })),
     });
 
+    this.dataVolume = new DataVolume(this, 'Data', {
+      availabilityZone: props.subnet.availabilityZone,
+      sizeGiB: props.dataVolumeGiB,
+      snapshotId: props.dataVolumeSnapshotId,
+    });
+
     // The ENI carries the Elastic IP before the instance exists, so the instance boots with its
     // final address and PublicDnsName already names the Elastic IP. Associating an EIP after
     // launch would leave CloudFront pointing at the auto-assigned name that stops resolving.
-    const subnet = props.vpc.selectSubnets({ subnetType: ec2.SubnetType.PUBLIC }).subnets[0];
-    if (!subnet) throw new Error('RelayHost needs a VPC with a public subnet');
     const eni = new ec2.CfnNetworkInterface(this, 'Interface', {
-      subnetId: subnet.subnetId,
+      subnetId: props.subnet.subnetId,
       groupSet: [this.securityGroup.securityGroupId],
       description: 'llm-relay host (holds the Elastic IP)',
     });
@@ -157,7 +179,7 @@ export class RelayHost extends Construct {
 
     this.instance = new ec2.Instance(this, 'Instance', {
       vpc: props.vpc,
-      vpcSubnets: { subnets: [subnet] },
+      vpcSubnets: { subnets: [props.subnet] },
       instanceType: new ec2.InstanceType(props.instanceType ?? 't4g.small'),
       // "resolve:ssm:" is resolved by EC2 at launch, so the template never changes when AWS
       // publishes a new AL2023 image; a deploy-time SSM parameter would replace the host.
@@ -170,6 +192,8 @@ export class RelayHost extends Construct {
       securityGroup: this.securityGroup,
       requireImdsv2: true,
       ssmSessionPermissions: false,
+      // A console click or a stray script must not terminate the host holding the data volume.
+      disableApiTermination: true,
       blockDevices: [
         {
           deviceName: '/dev/xvda',
@@ -195,7 +219,20 @@ export class RelayHost extends Construct {
     cfnInstance.addPropertyOverride('NetworkInterfaces', [
       { DeviceIndex: '0', NetworkInterfaceId: eni.ref },
     ]);
+    // Attached at launch, so cfn-init finds it while the instance is still being created (a
+    // VolumeAttachment would wait for the creation signal that cfn-init is about to send).
+    cfnInstance.addPropertyOverride('Volumes', [
+      { Device: '/dev/sdf', VolumeId: this.dataVolume.volume.volumeId },
+    ]);
     cfnInstance.addResourceDependency(eipAssociation);
+    // An EIP association needs the VPC's internet gateway attached, and cfn-init needs the
+    // default route (dnf, CloudFormation, SSM): CloudFormation orders neither on its own.
+    const needs = [props.subnet.internetConnectivityEstablished];
+    const attachment = props.vpc.node.tryFindChild('VPCGW');
+    if (attachment) needs.push(attachment);
+    for (const resource of [eip, eipAssociation, eni, cfnInstance]) {
+      resource.node.addDependency(...needs);
+    }
     // cfn-init reads the agent config and the secrets while the instance is being created.
     this.instance.node.addDependency(this.agentConfigParameter, this.role);
     this.publicDnsName = this.instance.instancePublicDnsName;
@@ -228,6 +265,7 @@ export class RelayHost extends Construct {
   private grantRelayAccess(props: RelayHostProps, ssmPrefix: string): void {
     const stack = Stack.of(this);
     this.role.addManagedPolicy(props.imageBucket.writerPolicy);
+    this.role.addManagedPolicy(props.imageBucket.backupPolicy);
     props.originSecret.grantRead(this.role);
     const envPath = `${ssmPrefix}/env`.slice(1);
     const envParameters = Arn.format(
@@ -251,12 +289,58 @@ export class RelayHost extends Construct {
     );
   }
 
+  /** The relay config the host runs: the operator's, plus what this deployment decides. */
+  private hostRelayConfig(props: RelayHostProps): {
+    readonly config: Record<string, unknown>;
+    readonly stopTimeoutSeconds: number;
+  } {
+    const operator = props.relayConfig ?? {};
+    // Defaults as the relay applies them (the operator's part was validated at synth already).
+    const parsed = relayConfigSchema.parse(operator);
+    const readTimeoutMs = (props.originReadTimeout ?? Duration.seconds(60)).toMilliseconds();
+    const cap = readTimeoutMs - NON_STREAM_MARGIN_MS;
+    const own = parsed.server.nonStreamBudgetMs;
+    if (own !== undefined && own > cap) {
+      throw new Error(
+        `relayConfig.server.nonStreamBudgetMs (${own}) must stay below CloudFront's origin read timeout: at most ${cap} for originReadTimeoutSeconds ${readTimeoutMs / 1000}`,
+      );
+    }
+    const operatorServer = operator.server as Record<string, unknown> | undefined;
+    const operatorBackup = operator.backup as Record<string, unknown> | undefined;
+    const bucket = props.imageBucket.bucket;
+    return {
+      config: {
+        ...operator,
+        server: {
+          ...operatorServer,
+          originSecret: 'env:RELAY_ORIGIN_SECRET',
+          publicBaseUrl: props.publicBaseUrl,
+          nonStreamBudgetMs: own ?? cap,
+        },
+        images: {
+          store: 's3',
+          bucket: bucket.bucketName,
+          region: bucket.stack.region,
+          prefix: IMAGE_KEY_PREFIX,
+        },
+        backup: {
+          ...(operatorBackup?.intervalMinutes !== undefined && {
+            intervalMinutes: operatorBackup.intervalMinutes,
+          }),
+          bucket: bucket.bucketName,
+          region: bucket.stack.region,
+          prefix: `${BACKUP_KEY_PREFIX}sqlite/`,
+        },
+      },
+      stopTimeoutSeconds: Math.ceil(parsed.server.shutdownGraceMs / 1000) + STOP_MARGIN_SECONDS,
+    };
+  }
+
   private buildInit(
     props: RelayHostProps,
     o: { readonly port: number; readonly ssmPrefix: string },
   ): ec2.CloudFormationInit {
     const stack = Stack.of(this);
-    const restartRelay = new ec2.InitServiceRestartHandle();
     const restartCfnHup = new ec2.InitServiceRestartHandle();
     const logicalId = stack.resolve(stack.getLogicalId(this.instance.instance)) as string;
     const hup = {
@@ -266,72 +350,78 @@ export class RelayHost extends Construct {
       configSets: CONFIG_SETS,
     };
     const agentConfig = JSON.stringify(cloudWatchAgentConfig({ logGroupName: props.logGroupName }));
-    const relayConfig = {
-      ...props.relayConfig,
-      server: {
-        ...(props.relayConfig?.server as Record<string, unknown> | undefined),
-        originSecret: 'env:RELAY_ORIGIN_SECRET',
-        publicBaseUrl: props.publicBaseUrl,
-      },
-      images: {
-        store: 's3',
-        bucket: props.imageBucket.bucket.bucketName,
-        region: props.imageBucket.bucket.stack.region,
-        prefix: IMAGE_KEY_PREFIX,
-      },
-    };
-    const envParameterPath = `${o.ssmPrefix}/env/`;
+    const { config, stopTimeoutSeconds } = this.hostRelayConfig(props);
+    const configText = JSON.stringify(config, null, 2);
+    const unitText = relayUnit({ port: o.port, region: stack.region, stopTimeoutSeconds });
+    const fetchSecretsText = fetchSecretsScript({
+      region: stack.region,
+      originSecretArn: props.originSecret.secretArn,
+      envParameterPath: `${o.ssmPrefix}/env/`,
+    });
+    const release = `${HOST_PATHS.releasesDir}/${this.buildId}`;
+    // What the relay runs with: a change to any of it means a restart (and a health check).
+    const fingerprint = sha256(
+      JSON.stringify(stack.resolve([this.buildId, configText, unitText, fetchSecretsText])),
+    ).slice(0, 16);
 
     return ec2.CloudFormationInit.fromConfigSets({
       configSets: { default: ['system', 'relay'] },
       configs: {
-        // Runtime, agent and the service user must exist before files are chowned to it.
+        // Runtime, agent, data volume and the service user must exist before files are chowned.
         system: new ec2.InitConfig([
           ec2.InitPackage.yum(NODE_PACKAGE),
           ec2.InitPackage.yum('amazon-cloudwatch-agent'),
           ec2.InitPackage.yum('logrotate'),
+          // AL2023 pins dnf to its AMI's release; Patch Manager's weekly run should see updates.
+          ec2.InitFile.fromString(HOST_PATHS.dnfReleasever, 'latest\n', { mode: '000644' }),
+          ec2.InitFile.fromString(
+            HOST_PATHS.mountData,
+            mountDataScript({ volumeId: this.dataVolume.volume.volumeId }),
+            { owner: 'root', group: 'root', mode: '000700' },
+          ),
           ec2.InitCommand.shellCommand(
             `id -u ${RELAY_USER} >/dev/null 2>&1 || useradd --system --user-group --home-dir ${HOST_PATHS.dataDir} --shell /sbin/nologin ${RELAY_USER}`,
             { key: '10-user' },
           ),
+          ec2.InitCommand.shellCommand(HOST_PATHS.mountData, {
+            key: '15-data-volume',
+            // The size in the metadata: growing the volume re-runs this, which grows the file system.
+            env: { DATA_VOLUME_GIB: String(props.dataVolumeGiB ?? 20) },
+          }),
           ec2.InitCommand.shellCommand(
-            `install -d -o root -g ${RELAY_USER} -m 0750 ${HOST_PATHS.configDir} && install -d -o ${RELAY_USER} -g ${RELAY_USER} -m 0750 ${HOST_PATHS.dataDir} ${HOST_PATHS.logDir}`,
+            `install -d -o root -g ${RELAY_USER} -m 0750 ${HOST_PATHS.configDir} && install -d -o ${RELAY_USER} -g ${RELAY_USER} -m 0750 ${HOST_PATHS.dataDir} ${HOST_PATHS.logDir} && install -d -m 0755 ${HOST_PATHS.releasesDir}`,
             { key: '20-dirs' },
           ),
           ec2.InitCommand.shellCommand(nodeVersionCheck(), { key: '30-node' }),
         ]),
         relay: new ec2.InitConfig([
-          ec2.InitSource.fromAsset(HOST_PATHS.appDir, props.bundleDir, {
-            serviceRestartHandles: [restartRelay],
-          }),
-          ec2.InitFile.fromString(HOST_PATHS.configFile, JSON.stringify(relayConfig, null, 2), {
+          ec2.InitSource.fromAsset(release, props.bundleDir),
+          ec2.InitFile.fromString(HOST_PATHS.configFile, configText, {
             owner: 'root',
             group: RELAY_USER,
             mode: '000640',
-            serviceRestartHandles: [restartRelay],
+          }),
+          ec2.InitFile.fromString(HOST_PATHS.fetchSecrets, fetchSecretsText, {
+            owner: 'root',
+            group: 'root',
+            mode: '000700',
           }),
           ec2.InitFile.fromString(
-            HOST_PATHS.fetchSecrets,
-            fetchSecretsScript({
-              region: stack.region,
-              originSecretArn: props.originSecret.secretArn,
-              envParameterPath,
-            }),
-            { owner: 'root', group: 'root', mode: '000700', serviceRestartHandles: [restartRelay] },
+            HOST_PATHS.activateRelease,
+            activateReleaseScript({ port: o.port }),
+            { owner: 'root', group: 'root', mode: '000700' },
           ),
           ec2.InitFile.fromString(HOST_PATHS.keysWrapper, keysWrapperScript(), {
             owner: 'root',
             group: 'root',
             mode: '000755',
           }),
-          ec2.InitFile.fromString(
-            HOST_PATHS.unit,
-            relayUnit({ port: o.port, region: stack.region }),
-            {
-              mode: '000644',
-              serviceRestartHandles: [restartRelay],
-            },
-          ),
+          ec2.InitFile.fromString(HOST_PATHS.backupWrapper, backupWrapperScript(), {
+            owner: 'root',
+            group: 'root',
+            mode: '000755',
+          }),
+          ec2.InitFile.fromString(HOST_PATHS.unit, unitText, { mode: '000644' }),
           ec2.InitFile.fromString('/etc/logrotate.d/llm-relay', logrotateConfig(), {
             mode: '000644',
           }),
@@ -361,10 +451,13 @@ export class RelayHost extends Construct {
               env: { AGENT_CONFIG_SHA256: sha256(agentConfig) },
             },
           ),
-          ec2.InitService.enable(RELAY_SERVICE, {
-            serviceManager: ec2.ServiceManager.SYSTEMD,
-            serviceRestartHandle: restartRelay,
-          }),
+          // Restarts the relay only when its release, config or unit changed, keeps the new
+          // release only if /healthz reports it, and fails cfn-init otherwise.
+          ec2.InitCommand.shellCommand(
+            `${HOST_PATHS.activateRelease} ${this.buildId} ${fingerprint}`,
+            { key: '30-activate-release' },
+          ),
+          ec2.InitService.enable(RELAY_SERVICE, { serviceManager: ec2.ServiceManager.SYSTEMD }),
           ec2.InitService.enable('cfn-hup', {
             serviceManager: ec2.ServiceManager.SYSTEMD,
             serviceRestartHandle: restartCfnHup,
@@ -389,7 +482,7 @@ export class RelayHost extends Construct {
     v.acknowledge({
       id: 'AwsSolutions-EC29',
       reason:
-        'A single stateful host by design (SQLite on its volume, Elastic IP on a fixed ENI); an Auto Scaling group would replace it and lose both. Status-check alarms recover it instead.',
+        'A single stateful host by design (SQLite on its data volume, Elastic IP on a fixed ENI); an Auto Scaling group would replace it. API termination is disabled and status-check alarms recover it instead.',
     });
     v.acknowledge({
       id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore]',

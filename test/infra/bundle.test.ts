@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildRelay, REPO_ROOT, RELAY_ENTRY_POINTS } from '../../scripts/build-relay.ts';
 import { RELAY_NODE_FLAGS } from '../../app/src/node-flags.ts';
+import { bundleBuildId } from '../../app/src/build-info.ts';
 
 // The relay's entry points arrive with the app branch; until then there is nothing to bundle.
 const relayPresent = Object.values(RELAY_ENTRY_POINTS).every((p) => existsSync(join(REPO_ROOT, p)));
@@ -124,9 +125,21 @@ describe.skipIf(!relayPresent)('bundled relay (as the host runs it)', () => {
     await new Promise((r) => upstream?.server.close(r));
   });
 
-  it('is exactly server.mjs and keys.mjs, with no native addons', () => {
+  it('is exactly server.mjs, keys.mjs, backup.mjs and its build id, with no native addons', () => {
     const files = readdirSync(outdir).sort();
-    expect(files).toEqual(['keys.mjs', 'server.mjs']);
+    expect(files).toEqual(['backup.mjs', 'build-id', 'keys.mjs', 'server.mjs']);
+  });
+
+  it('names itself by content: the build id the CDK app names the release after', () => {
+    const id = readFileSync(join(outdir, 'build-id'), 'utf8').trim();
+    expect(id).toMatch(/^[0-9a-f]{16}$/);
+    expect(bundleBuildId(outdir)).toBe(id);
+  });
+
+  it('reports that build id on /healthz, without a key or the origin secret', async () => {
+    const res = await fetch(`${base}/healthz`);
+    const body = (await res.json()) as { status: string; build?: string };
+    expect(body.build).toBe(readFileSync(join(outdir, 'build-id'), 'utf8').trim());
   });
 
   it('runs with node alone and answers a chat request through the upstream', async () => {

@@ -7,19 +7,15 @@ describe('the deploy-role stack in the composed app', () => {
     expect(synth().stacks.githubDeploy).toBeUndefined();
   });
 
-  it('is added with the repository, branch and environment from context', () => {
+  it('is added with the repository and environment from context', () => {
     const { stacks } = synth({
-      context: {
-        githubRepo: 'octo-org/llm-relay',
-        githubBranch: 'release',
-        githubEnvironment: 'prod',
-      },
+      context: { githubRepo: 'octo-org/llm-relay', githubEnvironment: 'prod' },
     });
     expect(stacks.githubDeploy?.stackName).toBe('LlmRelay-GithubDeploy');
     const trust = JSON.stringify(
       Template.fromStack(stacks.githubDeploy!).findResources('AWS::IAM::Role'),
     );
-    expect(trust).toContain('repo:octo-org/llm-relay:ref:refs/heads/release');
     expect(trust).toContain('repo:octo-org/llm-relay:environment:prod');
+    expect(trust).not.toContain('refs/heads');
   });
 });

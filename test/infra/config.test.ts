@@ -5,6 +5,15 @@ import { describe, expect, it } from 'vitest';
 import { DeployConfigError, readDeployConfig } from '../../lib/config.ts';
 import { CDK_JSON_CONTEXT } from './helpers.ts';
 
+/** A channel as the relay's own schema accepts it. */
+const DEEPSEEK = {
+  name: 'ds',
+  type: 'openai',
+  baseUrl: 'https://api.deepseek.com/v1',
+  apiKey: 'env:DEEPSEEK_API_KEY',
+  models: ['deepseek-chat'],
+};
+
 const read = (context: Record<string, unknown>, env: Record<string, string> = {}, cwd?: string) =>
   readDeployConfig((key) => context[key], env, cwd);
 
@@ -33,15 +42,22 @@ describe('deploy settings (CDK context)', () => {
       hostedZone: { kind: 'create', zoneName: 'example.com' },
       instanceType: 't4g.small',
       instanceArch: 'arm64',
+      availabilityZone: undefined,
+      dataVolumeGiB: 20,
+      dataVolumeSnapshotId: undefined,
+      backupRetentionDays: 35,
+      patchSchedule: 'cron(0 4 ? * SUN *)',
       relayPort: 8787,
+      originType: 'vpc-origin',
       originProtocol: 'http-only',
       originReadTimeoutSeconds: 60,
       cloudfrontPrefixList: { id: 'pl-3b927c52' },
+      waf: { enabled: true, rateLimit: 2000 },
       corsOrigins: ['*'],
       logGroupName: '/llm-relay/relay',
       logRetentionDays: 30,
       ssmPrefix: '/llm-relay',
-      github: { repository: undefined, branch: 'main', environment: 'production' },
+      github: { repository: undefined, environment: 'production' },
     });
   });
 
@@ -51,15 +67,33 @@ describe('deploy settings (CDK context)', () => {
         relayPort: '9000',
         originReadTimeoutSeconds: '30',
         corsOrigins: 'https://chat.example.com, https://app.example.com',
-        relayConfig: '{"channels":[{"name":"ds","apiKey":"env:DEEPSEEK_API_KEY"}]}',
+        relayConfig: `{"channels":[${JSON.stringify(DEEPSEEK)}]}`,
+        waf: 'false',
+        wafRateLimit: '500',
+        dataVolumeGiB: '40',
       }),
     );
     expect(config.relayPort).toBe(9000);
     expect(config.originReadTimeoutSeconds).toBe(30);
     expect(config.corsOrigins).toEqual(['https://chat.example.com', 'https://app.example.com']);
-    expect(config.relayConfig).toEqual({
-      channels: [{ name: 'ds', apiKey: 'env:DEEPSEEK_API_KEY' }],
-    });
+    expect(config.relayConfig).toEqual({ channels: [DEEPSEEK] });
+    expect(config.waf).toEqual({ enabled: false, rateLimit: 500 });
+    expect(config.dataVolumeGiB).toBe(40);
+  });
+
+  it('takes an Availability Zone of the region, and the public-DNS origin as an option', () => {
+    const config = read(
+      withDefaults({
+        region: 'eu-west-1',
+        availabilityZone: 'eu-west-1b',
+        originType: 'public-dns',
+        cloudfrontPrefixListId: 'pl-4fa04526',
+      }),
+    );
+    expect(config.availabilityZone).toBe('eu-west-1b');
+    expect(config.originType).toBe('public-dns');
+    // The VPC origin needs no CloudFront address list, so no lookup and no account either.
+    expect(read(withDefaults({ region: 'eu-west-1' })).originType).toBe('vpc-origin');
   });
 
   it("relayWorkers sets the relay's server.workers, keeping the rest of its server section", () => {
@@ -108,14 +142,9 @@ describe('deploy settings (CDK context)', () => {
 
   it('loads the relay config from relayConfigFile', () => {
     const dir = mkdtempSync(join(tmpdir(), 'relay-cfg-'));
-    writeFileSync(
-      join(dir, 'relay.deploy.json'),
-      JSON.stringify({ channels: [{ name: 'oa', apiKey: 'env:OPENAI_API_KEY' }] }),
-    );
+    writeFileSync(join(dir, 'relay.deploy.json'), JSON.stringify({ channels: [DEEPSEEK] }));
     const config = read(withDefaults({ relayConfigFile: 'relay.deploy.json' }), {}, dir);
-    expect(config.relayConfig).toEqual({
-      channels: [{ name: 'oa', apiKey: 'env:OPENAI_API_KEY' }],
-    });
+    expect(config.relayConfig).toEqual({ channels: [DEEPSEEK] });
   });
 
   describe('rejects, naming the key and showing an example:', () => {
@@ -141,6 +170,41 @@ describe('deploy settings (CDK context)', () => {
       ['a non-numeric port', { relayPort: 'eighty' }, 'relayPort', /number/],
       ['an unknown origin protocol', { originProtocol: 'tls' }, 'originProtocol', /http-only/],
       [
+        'an HTTPS origin protocol toward a relay that serves HTTP',
+        { originProtocol: 'https-only' },
+        'originProtocol',
+        /must be http-only.*502/,
+      ],
+      [
+        'the viewer-matching origin protocol',
+        { originProtocol: 'match-viewer' },
+        'originProtocol',
+        /must be http-only.*502/,
+      ],
+      ['an unknown origin type', { originType: 'alb' }, 'originType', /vpc-origin/],
+      [
+        'a read timeout shorter than the non-streaming margin',
+        { originReadTimeoutSeconds: 5 },
+        'originReadTimeoutSeconds',
+        />=10/,
+      ],
+      [
+        'an Availability Zone of another region',
+        { availabilityZone: 'us-west-2a' },
+        'availabilityZone',
+        /zone of region us-east-1/,
+      ],
+      [
+        'an Availability Zone id',
+        { availabilityZone: 'use1-az1' },
+        'availabilityZone',
+        /Zone name/,
+      ],
+      ['a waf flag that is not a boolean', { waf: 'maybe' }, 'waf', /true or false/],
+      ['a tiny WAF rate limit', { wafRateLimit: 5 }, 'wafRateLimit', />=10/],
+      ['a bad snapshot id', { dataVolumeSnapshotId: 'vol-1' }, 'dataVolumeSnapshotId', /snapshot/],
+      ['a bad patch schedule', { patchSchedule: 'sundays' }, 'patchSchedule', /cron/],
+      [
         "a read timeout above CloudFront's maximum",
         { originReadTimeoutSeconds: 600 },
         'originReadTimeoutSeconds',
@@ -153,8 +217,8 @@ describe('deploy settings (CDK context)', () => {
         /prefix list id/,
       ],
       [
-        'a region without a known prefix list and no account to look it up',
-        { region: 'eu-west-1' },
+        'a public-DNS origin in a region without a known prefix list and no account to look it up',
+        { region: 'eu-west-1', originType: 'public-dns' },
         'cloudfrontPrefixListId',
         /look(ed)? up/,
       ],
@@ -198,6 +262,24 @@ describe('deploy settings (CDK context)', () => {
         { relayConfig: { keys: [{ name: 'alice', key: 'sk-alice-0123456789abcdef' }] } },
         'relayConfig.keys',
         /keys CLI/,
+      ],
+      [
+        "a typo the relay's own schema rejects",
+        { relayConfig: { channels: [DEEPSEEK], prices: { 'deepseek-chat': { inptu: 1 } } } },
+        'relayConfig.prices.deepseek-chat',
+        /Unrecognized key.*inptu/,
+      ],
+      [
+        'a channel without a base URL',
+        { relayConfig: { channels: [{ name: 'ds', apiKey: 'env:DEEPSEEK_API_KEY' }] } },
+        'relayConfig.channels.0.baseUrl',
+        /expected string/,
+      ],
+      [
+        'a wrong type in the server section',
+        { relayConfig: { server: { heartbeatMs: '15s' } } },
+        'relayConfig.server.heartbeatMs',
+        /expected number/,
       ],
       [
         'both relayConfig and relayConfigFile',

@@ -41,15 +41,40 @@ describe('edge, DNS and state', () => {
   const behavior = (path: string) => dist.CacheBehaviors.find((b) => b.PathPattern === path)!;
 
   describe('CloudFront → relay host', () => {
-    it('uses the instance public DNS name (not an IP) as a plain-HTTP custom origin on the relay port', () => {
+    it('reaches the instance through a VPC origin by default: plain HTTP to its private address, inside AWS', () => {
       const instance = onlyResource(s.relay, 'AWS::EC2::Instance').logicalId;
+      const vpcOrigin = onlyResource(s.relay, 'AWS::CloudFront::VpcOrigin');
       const relay = origin(dist.DefaultCacheBehavior.TargetOriginId);
+      expect(relay.DomainName).toEqual({ 'Fn::GetAtt': [instance, 'PrivateDnsName'] });
+      expect(relay.CustomOriginConfig).toBeUndefined();
+      expect(relay.VpcOriginConfig).toEqual({
+        VpcOriginId: { 'Fn::GetAtt': [vpcOrigin.logicalId, 'Id'] },
+        OriginReadTimeout: 60,
+      });
+      const endpoint = vpcOrigin.resource.Properties!.VpcOriginEndpointConfig as Record<
+        string,
+        unknown
+      >;
+      expect(joined(endpoint.Arn)).toBe(
+        `arn:<AWS::Partition>:ec2:us-east-1:<AWS::AccountId>:instance/<${instance}>`,
+      );
+      expect(endpoint).toMatchObject({ HTTPPort: 8787, OriginProtocolPolicy: 'http-only' });
+    });
+
+    it('keeps the public-DNS origin as an option: the Elastic IP name, plain HTTP, the prefix list', () => {
+      const pub = synth({ context: { originType: 'public-dns', originReadTimeoutSeconds: 30 } });
+      const d = onlyResource(pub.relay, 'AWS::CloudFront::Distribution').resource.Properties!
+        .DistributionConfig as DistributionConfig;
+      const relay = d.Origins.find((o) => o.Id === d.DefaultCacheBehavior.TargetOriginId)!;
+      const instance = onlyResource(pub.relay, 'AWS::EC2::Instance').logicalId;
       expect(relay.DomainName).toEqual({ 'Fn::GetAtt': [instance, 'PublicDnsName'] });
       expect(relay.CustomOriginConfig).toMatchObject({
         OriginProtocolPolicy: 'http-only',
         HTTPPort: 8787,
-        OriginReadTimeout: 60,
+        OriginReadTimeout: 30,
       });
+      pub.relay.resourceCountIs('AWS::CloudFront::VpcOrigin', 0);
+      pub.relay.resourceCountIs('Custom::AWS', 0);
     });
 
     it('sends the origin secret header through a Secrets Manager dynamic reference', () => {
@@ -116,23 +141,18 @@ describe('edge, DNS and state', () => {
       expect(relay.ResponseCompletionTimeout).toBeUndefined();
     });
 
-    it('follows originProtocol and originReadTimeoutSeconds from context', () => {
-      const other = synth({
-        context: { originProtocol: 'https-only', originReadTimeoutSeconds: 30 },
-      });
+    it('follows originReadTimeoutSeconds from context, and refuses origin protocols that can only 502', () => {
+      const other = synth({ context: { originReadTimeoutSeconds: 30 } });
       other.relay.hasResourceProperties('AWS::CloudFront::Distribution', {
         DistributionConfig: {
           Origins: Match.arrayWith([
-            Match.objectLike({
-              CustomOriginConfig: Match.objectLike({
-                OriginProtocolPolicy: 'https-only',
-                HTTPSPort: 8787,
-                OriginReadTimeout: 30,
-              }),
-            }),
+            Match.objectLike({ VpcOriginConfig: Match.objectLike({ OriginReadTimeout: 30 }) }),
           ]),
         },
       });
+      for (const originProtocol of ['https-only', 'match-viewer']) {
+        expect(() => synth({ context: { originProtocol } })).toThrow(/must be http-only/);
+      }
     });
   });
 
@@ -184,9 +204,16 @@ describe('edge, DNS and state', () => {
       );
     });
 
-    it('adds CORS headers for the configured origins and the relay methods', () => {
+    it("leaves the API's CORS to the relay: no response headers policy on any relay path", () => {
+      // A policy there overrides the relay's own CORS; its "Allow-Headers: *" never covers
+      // Authorization (Fetch spec), so browser SDKs fail their preflight (see cors-browser.test.ts).
+      for (const b of [dist.DefaultCacheBehavior, behavior('/v1/*')]) {
+        expect(b.ResponseHeadersPolicyId).toBeUndefined();
+      }
+    });
+
+    it('adds CORS for images only, for the configured origins', () => {
       const policy = onlyResource(s.relay, 'AWS::CloudFront::ResponseHeadersPolicy');
-      expect(dist.DefaultCacheBehavior.ResponseHeadersPolicyId).toEqual({ Ref: policy.logicalId });
       expect(behavior('/images/*').ResponseHeadersPolicyId).toEqual({ Ref: policy.logicalId });
       const cors = (
         policy.resource.Properties!.ResponseHeadersPolicyConfig as {
@@ -194,14 +221,7 @@ describe('edge, DNS and state', () => {
         }
       ).CorsConfig;
       expect(cors.AccessControlAllowOrigins!.Items).toEqual(['*']);
-      expect(cors.AccessControlAllowMethods!.Items).toEqual([
-        'GET',
-        'POST',
-        'PUT',
-        'DELETE',
-        'OPTIONS',
-      ]);
-      expect(cors.AccessControlAllowHeaders!.Items).toEqual(['*']);
+      expect(cors.AccessControlAllowMethods!.Items).toEqual(['GET', 'HEAD', 'OPTIONS']);
 
       const other = synth({ context: { corsOrigins: ['https://chat.example.com'] } });
       other.relay.hasResourceProperties('AWS::CloudFront::ResponseHeadersPolicy', {
@@ -244,7 +264,13 @@ describe('edge, DNS and state', () => {
   });
 
   describe('DNS', () => {
-    it('creates the hosted zone by default and outputs its name servers', () => {
+    it('creates the hosted zone by default, retained (its name servers are at the registrar)', () => {
+      const created = onlyResource(s.stateful, 'AWS::Route53::HostedZone').resource;
+      expect(created.DeletionPolicy).toBe('Retain');
+      expect(created.UpdateReplacePolicy).toBe('Retain');
+    });
+
+    it('outputs the name servers of the created zone', () => {
       s.stateful.hasResourceProperties('AWS::Route53::HostedZone', { Name: 'example.com.' });
       const zone = onlyResource(s.stateful, 'AWS::Route53::HostedZone').logicalId;
       expect(s.stateful.findOutputs('NameServers').NameServers!.Value).toEqual({
@@ -286,9 +312,9 @@ describe('edge, DNS and state', () => {
   });
 
   describe('stateful stack', () => {
-    it('has termination protection on', () => {
+    it('has termination protection on, as has the relay stack', () => {
       expect(s.stacks.stateful.terminationProtection).toBe(true);
-      expect(s.stacks.relay.terminationProtection).toBe(false);
+      expect(s.stacks.relay.terminationProtection).toBe(true);
     });
 
     it('keeps images private, encrypted, TLS-only, unversioned, expiring, with CORS for GET', () => {
@@ -309,6 +335,11 @@ describe('edge, DNS and state', () => {
         LifecycleConfiguration: {
           Rules: [
             expect.objectContaining({ Prefix: 'images/', ExpirationInDays: 90, Status: 'Enabled' }),
+            expect.objectContaining({
+              Prefix: 'backups/',
+              ExpirationInDays: 35,
+              Status: 'Enabled',
+            }),
           ],
         },
         CorsConfiguration: {
@@ -323,11 +354,14 @@ describe('edge, DNS and state', () => {
       expect(JSON.stringify(policy)).toContain('"aws:SecureTransport":"false"');
     });
 
-    it('follows imageExpirationDays from context', () => {
-      const other = synth({ context: { imageExpirationDays: 7 } });
+    it('follows imageExpirationDays and backupRetentionDays from context', () => {
+      const other = synth({ context: { imageExpirationDays: 7, backupRetentionDays: 14 } });
       other.stateful.hasResourceProperties('AWS::S3::Bucket', {
         LifecycleConfiguration: {
-          Rules: [Match.objectLike({ Prefix: 'images/', ExpirationInDays: 7 })],
+          Rules: [
+            Match.objectLike({ Prefix: 'images/', ExpirationInDays: 7 }),
+            Match.objectLike({ Prefix: 'backups/', ExpirationInDays: 14 }),
+          ],
         },
       });
     });
@@ -365,7 +399,8 @@ describe('edge, DNS and state', () => {
 
     it('offers the image writer policy: put/get on images/* of this bucket only', () => {
       const bucket = resourceNamed(s.stateful, 'AWS::S3::Bucket', 'ImagesBucket').logicalId;
-      const policy = onlyResource(s.stateful, 'AWS::IAM::ManagedPolicy').resource.Properties!;
+      const policy = resourceNamed(s.stateful, 'AWS::IAM::ManagedPolicy', 'ImagesWriterPolicy')
+        .resource.Properties!;
       expect((policy.PolicyDocument as { Statement: unknown[] }).Statement).toEqual([
         {
           Effect: 'Allow',

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { App, Validations } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
@@ -18,7 +19,6 @@ function synth(
   const stack = new GithubDeployStack(app, 'GithubDeploy', {
     env: stackEnv,
     repository,
-    branch: 'main',
     environment: 'production',
     ...extra,
   });
@@ -49,7 +49,7 @@ describe('GitHub deploy role stack', () => {
     template.resourceCountIs('Custom::AWSCDKOpenIdConnectProvider', 0);
   });
 
-  it('trusts only web identities from that provider, with the audience and both subject forms pinned by StringEquals', () => {
+  it('trusts only web identities from that provider, with the audience and the environment subject pinned by StringEquals', () => {
     const { template } = synth('acme/llm-relay');
     const trust = trustStatement(template);
     expect(trust.Effect).toBe('Allow');
@@ -60,21 +60,36 @@ describe('GitHub deploy role stack', () => {
     expect(Object.keys(trust.Condition)).toEqual(['StringEquals']);
     expect(trust.Condition.StringEquals).toEqual({
       'token.actions.githubusercontent.com:aud': 'sts.amazonaws.com',
-      'token.actions.githubusercontent.com:sub': [
-        'repo:acme/llm-relay:ref:refs/heads/main',
-        'repo:acme/llm-relay:environment:production',
-      ],
+      'token.actions.githubusercontent.com:sub': ['repo:acme/llm-relay:environment:production'],
     });
+  });
+
+  it('never trusts a branch subject: any workflow on main could skip the environment reviewers', () => {
+    const { template } = synth('acme/llm-relay');
+    expect(JSON.stringify(trustStatement(template))).not.toContain(':ref:');
+    expect(JSON.stringify(trustStatement(template))).not.toMatch(/StringLike|\*/);
+  });
+
+  it('lets a session last as long as the deploy job may run (deploy.yml timeout-minutes)', () => {
+    const workflow = readFileSync(
+      new URL('../../.github/workflows/deploy.yml', import.meta.url),
+      'utf8',
+    );
+    const timeoutMinutes = Number(/^ {4}timeout-minutes: (\d+)$/m.exec(workflow)?.[1]);
+    const requested = Number(/^ {10}role-duration-seconds: (\d+)$/m.exec(workflow)?.[1]);
+    expect(timeoutMinutes).toBeGreaterThan(0);
+    expect(requested).toBeGreaterThanOrEqual(timeoutMinutes * 60);
+    const role = Object.values(
+      synth('acme/llm-relay').template.findResources('AWS::IAM::Role'),
+    )[0]!;
+    expect(role.Properties.MaxSessionDuration).toBeGreaterThanOrEqual(requested);
   });
 
   it('uses only the immutable subject form when the repository is given with owner and repository IDs', () => {
     const { template } = synth('acme@123456/llm-relay@456789');
     expect(
       trustStatement(template).Condition.StringEquals!['token.actions.githubusercontent.com:sub'],
-    ).toEqual([
-      'repo:acme@123456/llm-relay@456789:ref:refs/heads/main',
-      'repo:acme@123456/llm-relay@456789:environment:production',
-    ]);
+    ).toEqual(['repo:acme@123456/llm-relay@456789:environment:production']);
   });
 
   it('may only assume the cdk bootstrap roles of the account', () => {
@@ -113,11 +128,9 @@ describe('GitHub deploy role stack', () => {
   });
 
   it('rejects repository names that would produce a subject GitHub never issues', () => {
-    expect(() => githubSubjects('llm-relay', 'main', 'production')).toThrow(/githubRepo/);
-    expect(() => githubSubjects('acme/llm-relay@1', 'main', 'production')).toThrow(
-      /both the owner ID/,
-    );
-    expect(() => githubSubjects('acme/llm-relay', 'main', ' ')).toThrow(/githubEnvironment/);
+    expect(() => githubSubjects('llm-relay', 'production')).toThrow(/githubRepo/);
+    expect(() => githubSubjects('acme/llm-relay@1', 'production')).toThrow(/both the owner ID/);
+    expect(() => githubSubjects('acme/llm-relay', ' ')).toThrow(/githubEnvironment/);
   });
 
   it('passes cdk-nag AwsSolutions with every acknowledgement carrying a reason', () => {

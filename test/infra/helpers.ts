@@ -23,6 +23,7 @@ export function fakeBundle(marker = 'v1'): string {
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'server.mjs'), `// server ${marker}\n`);
   writeFileSync(join(dir, 'keys.mjs'), `// keys ${marker}\n`);
+  writeFileSync(join(dir, 'backup.mjs'), `// backup ${marker}\n`);
   return dir;
 }
 
@@ -121,6 +122,8 @@ export function joined(value: unknown): string {
 export function normalizedTemplate(template: Template): unknown {
   const text = JSON.stringify(template.toJSON())
     .replace(/[0-9a-f]{64}(\.zip|\.json)?/g, '[HASH]$1')
+    // The bundle's build id (release directory, activation, output) and the activation fingerprint.
+    .replace(/\b[0-9a-f]{16}\b/g, '[BUILD]')
     .replace(/cdk-out-[A-Za-z0-9]+/g, 'cdk-out-[TMP]');
   return JSON.parse(text);
 }

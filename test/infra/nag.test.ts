@@ -41,7 +41,25 @@ describe('cdk-nag AwsSolutions', () => {
         hostedZoneId: 'Z0123456789ABCDEFGHIJ',
         hostedZoneName: 'example.com',
         alarmEmail: 'ops@example.com',
-        relayConfig: { channels: [{ name: 'ds', apiKey: 'env:DEEPSEEK_API_KEY' }] },
+        relayConfig: {
+          channels: [
+            {
+              name: 'ds',
+              baseUrl: 'https://api.deepseek.com/v1',
+              apiKey: 'env:DEEPSEEK_API_KEY',
+              models: ['deepseek-chat'],
+            },
+          ],
+        },
+      },
+    ],
+    [
+      'the public-DNS origin, no WAF, a chosen zone and a GitHub deploy role',
+      {
+        originType: 'public-dns',
+        waf: false,
+        availabilityZone: 'us-east-1b',
+        githubRepo: 'acme/llm-relay',
       },
     ],
   ])('has zero unacknowledged findings with %s', (_name, context) => {

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { relayConfigSchema } from '../../app/src/config.ts';
 import { fakeBundle, joined, onlyResource, resourceNamed, synth } from './helpers.ts';
 import type { Synthesized } from './helpers.ts';
 
@@ -147,18 +148,41 @@ describe('relay host', () => {
   });
 
   describe('security group', () => {
-    it('admits only the CloudFront origin-facing prefix list, only on the relay port', () => {
+    it('admits only the VPC origin security group CloudFront creates, only on the relay port', () => {
       const ingress = s.relay.findResources('AWS::EC2::SecurityGroupIngress');
+      const lookup = onlyResource(s.relay, 'Custom::AWS');
       expect(Object.values(ingress).map((r) => r.Properties)).toEqual([
         expect.objectContaining({
           IpProtocol: 'tcp',
           FromPort: 8787,
           ToPort: 8787,
-          SourcePrefixListId: 'pl-3b927c52',
+          SourceSecurityGroupId: { 'Fn::GetAtt': [lookup.logicalId, 'SecurityGroups.0.GroupId'] },
         }),
       ]);
       const sg = onlyResource(s.relay, 'AWS::EC2::SecurityGroup');
       expect(sg.resource.Properties!.SecurityGroupIngress).toBeUndefined();
+      // Not CloudFront's public address ranges: only the VPC origin reaches the host.
+      expect(JSON.stringify(ingress)).not.toContain('SourcePrefixListId');
+    });
+
+    it('finds that group by name in this VPC once the VPC origin and the distribution exist', () => {
+      const lookup = onlyResource(s.relay, 'Custom::AWS').resource;
+      const call = JSON.parse(joined((lookup.Properties as { Create: unknown }).Create)) as {
+        action: string;
+        parameters: { Filters: { Name: string; Values: string[] }[] };
+      };
+      const vpc = onlyResource(s.relay, 'AWS::EC2::VPC').logicalId;
+      expect(call.action).toBe('DescribeSecurityGroups');
+      expect(call.parameters.Filters).toEqual([
+        { Name: 'vpc-id', Values: [`<${vpc}>`] },
+        { Name: 'group-name', Values: ['CloudFront-VPCOrigins-Service-SG'] },
+      ]);
+      expect(lookup.DependsOn).toEqual(
+        expect.arrayContaining([
+          onlyResource(s.relay, 'AWS::CloudFront::VpcOrigin').logicalId,
+          onlyResource(s.relay, 'AWS::CloudFront::Distribution').logicalId,
+        ]),
+      );
     });
 
     it('is open to nothing else: no 0.0.0.0/0 or ::/0 ingress and no port 22 anywhere', () => {
@@ -174,20 +198,28 @@ describe('relay host', () => {
       expect(json).not.toMatch(/"FromPort":22\b/);
     });
 
-    it('follows relayPort and cloudfrontPrefixListId from context', () => {
+    it('with the public-DNS origin, admits the CloudFront prefix list instead (relayPort, id from context)', () => {
       const other = synth({
-        context: { relayPort: 9000, region: 'eu-west-1', cloudfrontPrefixListId: 'pl-4fa04526' },
+        context: {
+          originType: 'public-dns',
+          relayPort: 9000,
+          region: 'eu-west-1',
+          cloudfrontPrefixListId: 'pl-4fa04526',
+        },
       });
-      other.relay.hasResourceProperties('AWS::EC2::SecurityGroupIngress', {
-        FromPort: 9000,
-        ToPort: 9000,
-        SourcePrefixListId: 'pl-4fa04526',
-      });
+      const ingress = Object.values(other.relay.findResources('AWS::EC2::SecurityGroupIngress'));
+      expect(ingress.map((r) => r.Properties)).toEqual([
+        expect.objectContaining({
+          FromPort: 9000,
+          ToPort: 9000,
+          SourcePrefixListId: 'pl-4fa04526',
+        }),
+      ]);
     });
   });
 
   describe('IAM role', () => {
-    it('has exactly the SSM core and CloudWatch agent managed policies plus the image writer policy', () => {
+    it('has exactly the SSM core and CloudWatch agent managed policies plus the image and backup policies', () => {
       const role = resourceNamed(s.relay, 'AWS::IAM::Role', 'HostRole');
       const managed = role.resource.Properties!.ManagedPolicyArns as unknown[];
       const names = managed.map(joined);
@@ -196,9 +228,10 @@ describe('relay host', () => {
           expect.stringMatching(/:iam::aws:policy\/AmazonSSMManagedInstanceCore$/),
           expect.stringMatching(/:iam::aws:policy\/CloudWatchAgentServerPolicy$/),
           expect.stringMatching(/^<import:.*ImagesWriterPolicy/),
+          expect.stringMatching(/^<import:.*ImagesBackupPolicy/),
         ]),
       );
-      expect(names).toHaveLength(3);
+      expect(names).toHaveLength(4);
     });
 
     it('reads the origin secret and only the SSM parameters under <ssmPrefix>/env', () => {
@@ -248,7 +281,12 @@ describe('relay host', () => {
     it('fails cfn-init unless /usr/bin/node-<pinned major> runs that major', () => {
       const { init } = instanceOf(s);
       // Keys sort after the user and directory commands; cfn-init runs commands in key order.
-      expect(Object.keys(init.system.commands)).toEqual(['10-user', '20-dirs', '30-node']);
+      expect(Object.keys(init.system.commands)).toEqual([
+        '10-user',
+        '15-data-volume',
+        '20-dirs',
+        '30-node',
+      ]);
       const check = init.system.commands['30-node']!.command;
       const node = `/usr/bin/node-${PINNED_NODE_MAJOR}`;
       expect(check).toContain(`${node} -p`);
@@ -261,18 +299,41 @@ describe('relay host', () => {
       expect(missing.stderr).toContain('(got: none)');
     });
 
-    it('ships the bundle as an asset into /opt/llm-relay/app', () => {
+    it('ships each bundle as an asset into a release directory named after its build id', () => {
       const { init } = instanceOf(s);
-      expect(Object.keys(init.relay.sources)).toEqual(['/opt/llm-relay/app']);
-      expect(joined(init.relay.sources['/opt/llm-relay/app'])).toMatch(/[0-9a-f]{64}\.zip$/);
+      const build = s.stacks.relay.host.buildId;
+      expect(build).toMatch(/^[0-9a-f]{16}$/);
+      expect(Object.keys(init.relay.sources)).toEqual([`/opt/llm-relay/releases/${build}`]);
+      expect(joined(init.relay.sources[`/opt/llm-relay/releases/${build}`])).toMatch(
+        /[0-9a-f]{64}\.zip$/,
+      );
+      expect(s.relay.findOutputs('RelayBuild').RelayBuild!.Value).toBe(build);
     });
 
-    it('runs the relay under systemd as an unprivileged user, restarting always, data on the volume', () => {
+    it('activates the release after the files are written, with its id and a fingerprint', () => {
+      const { init } = instanceOf(s);
+      expect(Object.keys(init.relay.commands)).toEqual([
+        '10-daemon-reload',
+        '20-cloudwatch-agent',
+        '30-activate-release',
+      ]);
+      expect(init.relay.commands['30-activate-release']!.command).toMatch(
+        new RegExp(
+          `^/usr/local/libexec/llm-relay/activate-release ${s.stacks.relay.host.buildId} [0-9a-f]{16}$`,
+        ),
+      );
+      expect(init.relay.files['/usr/local/libexec/llm-relay/activate-release']).toMatchObject({
+        owner: 'root',
+        mode: '000700',
+      });
+    });
+
+    it('runs the relay under systemd as an unprivileged user, restarting always, from the live release', () => {
       const unit = file(instanceOf(s).init, '/etc/systemd/system/llm-relay.service');
       expect(unit).toContain('User=llm-relay\n');
       expect(unit).toContain('Restart=always\n');
       expect(unit).toContain(
-        `ExecStart=/usr/bin/node-${PINNED_NODE_MAJOR} --max-semi-space-size=8 /opt/llm-relay/app/server.mjs\n`,
+        `ExecStart=/usr/bin/node-${PINNED_NODE_MAJOR} --max-semi-space-size=8 /opt/llm-relay/current/server.mjs\n`,
       );
       // A start that cannot exec node fails `systemctl start`, hence cfn-init and the signal.
       expect(unit).toContain('Type=exec\n');
@@ -281,19 +342,29 @@ describe('relay host', () => {
       expect(unit).toContain('Environment=RELAY_DATA_DIR=/var/lib/llm-relay\n');
       expect(unit).toContain('StandardOutput=append:/var/log/llm-relay/relay.log\n');
       expect(unit).toContain('ExecStartPre=+/usr/local/libexec/llm-relay/fetch-secrets\n');
-      expect(unit).toContain('EnvironmentFile=/etc/llm-relay/relay.env\n');
+      // Optional: systemd reads it before ExecStartPre too, and only the fetch creates it.
+      expect(unit).toContain('EnvironmentFile=-/etc/llm-relay/relay.env\n');
+      // Never on an empty directory of the root volume if the data volume failed to mount.
+      expect(unit).toContain('RequiresMountsFor=/var/lib/llm-relay\n');
       const { init } = instanceOf(s);
-      expect(init.relay.services.systemd['llm-relay']).toMatchObject({
+      // Restarts are activate-release's (health-checked); cfn-init only keeps it enabled.
+      expect(init.relay.services.systemd['llm-relay']).toEqual({
         enabled: true,
         ensureRunning: true,
-        sources: ['/opt/llm-relay/app'],
       });
-      expect(init.relay.services.systemd['llm-relay']!.files).toEqual(
-        expect.arrayContaining([
-          '/etc/llm-relay/relay.config.json',
-          '/etc/systemd/system/llm-relay.service',
-        ]),
-      );
+    });
+
+    it("gives the relay's drain time to finish before systemd's SIGKILL", () => {
+      const stopAfter = (x: Synthesized) =>
+        Number(
+          /^TimeoutStopSec=(\d+)$/m.exec(
+            file(instanceOf(x).init, '/etc/systemd/system/llm-relay.service'),
+          )?.[1],
+        );
+      // shutdownGraceMs 30 s by default, plus the cluster primary's own 5 s backstop.
+      expect(stopAfter(s)).toBeGreaterThanOrEqual(30 + 5 + 5);
+      const longer = synth({ context: { relayConfig: { server: { shutdownGraceMs: 90_000 } } } });
+      expect(stopAfter(longer)).toBeGreaterThanOrEqual(90 + 5 + 5);
     });
 
     it('writes the relay config: operator channels kept, images on S3, origin secret from env', () => {
@@ -301,7 +372,10 @@ describe('relay host', () => {
       const f = init.relay.files['/etc/llm-relay/relay.config.json']!;
       expect(f).toMatchObject({ owner: 'root', group: 'llm-relay', mode: '000640' });
       const config = JSON.parse(
-        file(init, '/etc/llm-relay/relay.config.json').replace(/<import:[^>]+>/, 'BUCKET'),
+        file(init, '/etc/llm-relay/relay.config.json').replaceAll(
+          /<import:[^>]+>/g,
+          'relay-bucket',
+        ),
       ) as Record<string, unknown>;
       expect(config).toEqual({
         channels: [
@@ -317,12 +391,17 @@ describe('relay host', () => {
         server: {
           originSecret: 'env:RELAY_ORIGIN_SECRET',
           publicBaseUrl: 'https://api.example.com',
+          // CloudFront's 60 s read timeout less the margin: see non-stream-budget.test.ts.
+          nonStreamBudgetMs: 55_000,
         },
-        images: { store: 's3', bucket: 'BUCKET', region: 'us-east-1', prefix: 'images/' },
+        images: { store: 's3', bucket: 'relay-bucket', region: 'us-east-1', prefix: 'images/' },
+        backup: { bucket: 'relay-bucket', region: 'us-east-1', prefix: 'backups/sqlite/' },
       });
       expect(file(init, '/etc/llm-relay/relay.config.json')).toMatch(
         /<import:LlmRelay-Stateful:ExportsOutputRefImagesBucket/,
       );
+      // What the host gets is what the relay accepts.
+      expect(relayConfigSchema.safeParse(config).success).toBe(true);
     });
 
     it('fetches provider keys and the origin secret at service start into a root-only file', () => {
@@ -421,13 +500,18 @@ describe('relay host', () => {
       return [base, newCode, newConfig];
     };
 
-    /** The relay stack's template with the instance's Init metadata taken out. */
+    /**
+     * The relay stack's template with the instance's Init metadata taken out, and the output that
+     * names the build (an output is no resource: changing it replaces nothing).
+     */
     const withoutInit = (s: Synthesized) => {
       const json = structuredClone(s.relay.toJSON()) as {
         Resources: Record<string, { Metadata?: Record<string, unknown> }>;
+        Outputs: Record<string, unknown>;
       };
       const { logicalId } = instanceOf(s);
       delete json.Resources[logicalId]!.Metadata!['AWS::CloudFormation::Init'];
+      delete json.Outputs.RelayBuild;
       return json;
     };
 

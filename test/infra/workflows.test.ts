@@ -63,7 +63,7 @@ describe('GitHub Actions workflows', () => {
     const synthStep = deploy.indexOf('run: npx cdk synth --quiet --output cdk.out');
     const diff = deploy.indexOf('run: npx cdk diff --app cdk.out $STACKS');
     const apply = deploy.indexOf(
-      'run: npx cdk deploy --app cdk.out --require-approval never $STACKS',
+      'run: npx cdk deploy --app cdk.out --require-approval never --outputs-file cdk-outputs.json $STACKS',
     );
     expect(synthStep).toBeGreaterThan(deploy.indexOf('aws-actions/configure-aws-credentials'));
     expect(diff).toBeGreaterThan(synthStep);
@@ -76,6 +76,23 @@ describe('GitHub Actions workflows', () => {
     expect(deploy).toMatch(/^ {4}environment: production$/m);
     expect(deploy).toMatch(/^ {2}workflow_dispatch:$/m);
     expect(deploy).toMatch(/^ {2}push:\n {4}branches: \[main\]$/m);
+  });
+
+  it('deploy ends with a smoke test through CloudFront that needs the build it shipped', () => {
+    const deploy = read('deploy.yml');
+    const apply = deploy.indexOf('--outputs-file cdk-outputs.json');
+    const smoke = deploy.indexOf(
+      'run: npm run check-deploy -- --outputs cdk-outputs.json --timeout 15m --interval 15s',
+    );
+    expect(apply).toBeGreaterThan(0);
+    expect(smoke).toBeGreaterThan(apply);
+    // The last step: the job fails when the API does not serve the new build in time.
+    expect(deploy.slice(smoke)).not.toMatch(/^ {6}- /m);
+    expect(deploy.slice(smoke)).not.toContain('continue-on-error');
+    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
+      scripts: Record<string, string>;
+    };
+    expect(pkg.scripts['check-deploy']).toBe('node scripts/check-deploy.ts');
   });
 
   it('deploy selects every stack but the deploy role’s own, from a real cloud assembly', async () => {

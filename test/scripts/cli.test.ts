@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 const ROOT = join(import.meta.dirname, '../..');
-const SCRIPTS = ['logs', 'dns', 'secrets', 'keys-remote'];
+const SCRIPTS = ['logs', 'dns', 'secrets', 'keys-remote', 'check-deploy'];
 
 /** Runs a script as `npm run <name>` would: its own Node process, a clean environment. */
 function runScript(name: string, args: string[], env: Record<string, string>) {

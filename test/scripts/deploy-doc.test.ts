@@ -53,8 +53,9 @@ describe('docs/deploy.md', () => {
       'ssmPrefix',
       'logGroupName',
       'githubRepo',
-      'githubBranch',
       'githubEnvironment',
+      'availabilityZone',
+      'waf',
     ]) {
       expect(guide).toContain(`"${key}"`);
     }

@@ -142,7 +142,7 @@ describe('keys on the deployed host', () => {
     ]);
     expect(code).toBe(0);
     expect(io.out[0]).toBe(`dry run: would run on ${INSTANCE} (AWS-RunShellScript):`);
-    expect(io.out.join('\n')).toContain("'/opt/llm-relay/app/keys.mjs'");
+    expect(io.out.join('\n')).toContain("'/opt/llm-relay/current/keys.mjs'");
     expect(io.out.join('\n')).toContain("unit='llm-relay'");
     expect(ssm.requests.length).toBe(before);
   });

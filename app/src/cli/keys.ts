@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { SqliteStore } from '../store/sqlite.ts';
 import type { KeyRecord } from '../store/types.ts';
 import { StoreError, microsToUsd } from '../store/types.ts';
+import { isMainModule } from '../main-module.ts';
 import { parseExpiry, parseUsd } from './parse.ts';
 
 const HELP = `Manage client keys of the relay (the store in RELAY_DATA_DIR, default ./data).
@@ -226,7 +227,7 @@ function parseExpiryOrUsage(value: string): number {
   }
 }
 
-const isMain = process.argv[1] !== undefined && import.meta.filename === process.argv[1];
+const isMain = isMainModule(import.meta.filename);
 if (isMain) {
   process.exitCode = runKeysCli(process.argv.slice(2), process.env, {
     out: (l) => console.log(l),

@@ -14,6 +14,7 @@ import { createAttempt } from './attempt.ts';
 import type { StreamTally } from './stream-attempt.ts';
 import type { Answer, JsonAnswer } from './attempt.ts';
 import { clientErrorFor } from './client-error.ts';
+import { nonStreamTimeout, requestBudgetFor } from './non-stream-budget.ts';
 import { Reply } from './reply.ts';
 
 /**
@@ -63,7 +64,7 @@ export async function proxy(
       },
     }),
     maxAttemptsPerChannel: rt.config.server.maxAttemptsPerChannel,
-    maxTotalMs: rt.config.server.requestBudgetMs,
+    maxTotalMs: requestBudgetFor(job.stream, rt.config.server),
     clock: rt.clock,
     breaker: rt.breaker,
     random: rt.random,
@@ -134,7 +135,9 @@ async function settle(
     served(result.channel);
     return answerJson(c, job, reply, usage, result.value as JsonAnswer, result.channel);
   }
-  const error = clientErrorFor(result.reason, result.failure, result.retryAfterMs);
+  const error =
+    nonStreamTimeout(job.stream, rt.config.server, result, rt.clock.now() - record.startedAt) ??
+    clientErrorFor(result.reason, result.failure, result.retryAfterMs);
   if (result.reason !== 'aborted') {
     rt.logger.warn(
       {

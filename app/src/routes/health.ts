@@ -20,6 +20,8 @@ export function healthRoutes(deps: RelayRuntime): Hono<AppEnv> {
     const body = {
       status: circuits.some((s) => s.model === null && s.state !== 'closed') ? 'degraded' : 'ok',
       uptimeSeconds: Math.round((deps.clock.now() - started) / 1000),
+      // Public: a deploy checks through the CDN that the relay answering is the one it shipped.
+      ...(deps.build !== undefined && { build: deps.build }),
     };
     const secret = keyFromHeaders((n) => c.req.header(n));
     const key = secret ? deps.store.findKeyBySecret(secret) : null;

@@ -1,0 +1,344 @@
+/**
+ * What a first real deploy would hit, and what keeps the data and the host safe afterwards
+ * (issue "Deploy hardening"), checked on the synthesized templates.
+ */
+import { Match } from 'aws-cdk-lib/assertions';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { joined, onlyResource, resourceNamed, synth } from './helpers.ts';
+import type { Synthesized } from './helpers.ts';
+
+// Init metadata is free-form JSON; the assertions below say what they expect of it.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Json = any;
+
+let s: Synthesized;
+beforeAll(() => {
+  s = synth();
+});
+
+/** The relay instance's CloudFormation Init metadata. */
+const initOf = (x: Synthesized): Json =>
+  (onlyResource(x.relay, 'AWS::EC2::Instance').resource.Metadata as Record<string, Json>)[
+    'AWS::CloudFormation::Init'
+  ];
+
+const logicalIdOf = (type: string, prefix = '') => resourceNamed(s.relay, type, prefix).logicalId;
+
+describe('ordering on the first deploy', () => {
+  it('the Elastic IP, its association, the ENI and the instance wait for the gateway attachment and the default route', () => {
+    const attachment = onlyResource(s.relay, 'AWS::EC2::VPCGatewayAttachment').logicalId;
+    const route = onlyResource(s.relay, 'AWS::EC2::Route').logicalId;
+    for (const type of [
+      'AWS::EC2::EIP',
+      'AWS::EC2::EIPAssociation',
+      'AWS::EC2::NetworkInterface',
+      'AWS::EC2::Instance',
+    ]) {
+      const { resource } = onlyResource(s.relay, type);
+      expect(resource.DependsOn, type).toEqual(expect.arrayContaining([attachment, route]));
+    }
+  });
+});
+
+describe('Availability Zone', () => {
+  it('is the first zone by name unless set; when set, the subnet and the data volume use it', () => {
+    const subnet = onlyResource(s.relay, 'AWS::EC2::Subnet').resource.Properties!;
+    expect(subnet.AvailabilityZone).toEqual({ 'Fn::Select': [0, { 'Fn::GetAZs': '' }] });
+
+    const chosen = synth({ context: { availabilityZone: 'us-east-1b' } });
+    expect(
+      onlyResource(chosen.relay, 'AWS::EC2::Subnet').resource.Properties!.AvailabilityZone,
+    ).toBe('us-east-1b');
+    expect(
+      onlyResource(chosen.relay, 'AWS::EC2::Volume').resource.Properties!.AvailabilityZone,
+    ).toBe('us-east-1b');
+  });
+});
+
+describe('data that survives the host', () => {
+  it('lives on its own encrypted gp3 volume that leaves a snapshot when deleted or replaced', () => {
+    const volume = onlyResource(s.relay, 'AWS::EC2::Volume').resource;
+    expect(volume.Properties).toMatchObject({ Encrypted: true, VolumeType: 'gp3', Size: 20 });
+    expect(volume.DeletionPolicy).toBe('Snapshot');
+    expect(volume.UpdateReplacePolicy).toBe('Snapshot');
+    // In the instance's zone: a volume attaches only within its own.
+    const subnet = onlyResource(s.relay, 'AWS::EC2::Subnet').resource.Properties!;
+    expect(volume.Properties!.AvailabilityZone).toEqual(subnet.AvailabilityZone);
+  });
+
+  it('is attached at launch and mounted on the data directory before anything is written there', () => {
+    const volume = onlyResource(s.relay, 'AWS::EC2::Volume').logicalId;
+    const instance = onlyResource(s.relay, 'AWS::EC2::Instance').resource;
+    expect(instance.Properties!.Volumes).toEqual([
+      { Device: '/dev/sdf', VolumeId: { Ref: volume } },
+    ]);
+    const init = initOf(s);
+    const mount = joined(init.system.files['/usr/local/libexec/llm-relay/mount-data'].content);
+    expect(mount).toContain(`volume='<${volume}>'`);
+    expect(mount).toContain("mnt='/var/lib/llm-relay'");
+    expect(mount).toContain('xfs_growfs');
+    const order = Object.keys(init.system.commands);
+    expect(order.indexOf('15-data-volume')).toBeLessThan(order.indexOf('20-dirs'));
+    expect(init.system.commands['15-data-volume'].command).toBe(
+      '/usr/local/libexec/llm-relay/mount-data',
+    );
+  });
+
+  it('grows in place: a larger dataVolumeGiB changes the volume size and re-runs the mount, nothing else', () => {
+    const grown = synth({ context: { dataVolumeGiB: 40 } });
+    const before = onlyResource(s.relay, 'AWS::EC2::Volume');
+    const after = onlyResource(grown.relay, 'AWS::EC2::Volume');
+    expect(after.logicalId).toBe(before.logicalId);
+    expect(after.resource.Properties!.Size).toBe(40);
+    const env = (x: Synthesized) => initOf(x).system.commands['15-data-volume'].env;
+    expect(env(s)).toEqual({ DATA_VOLUME_GIB: '20' });
+    expect(env(grown)).toEqual({ DATA_VOLUME_GIB: '40' });
+    expect(onlyResource(grown.relay, 'AWS::EC2::Instance').logicalId).toBe(
+      onlyResource(s.relay, 'AWS::EC2::Instance').logicalId,
+    );
+  });
+
+  it('can start from a snapshot (a recovery point)', () => {
+    const restored = synth({ context: { dataVolumeSnapshotId: 'snap-0123456789abcdef0' } });
+    expect(onlyResource(restored.relay, 'AWS::EC2::Volume').resource.Properties!.SnapshotId).toBe(
+      'snap-0123456789abcdef0',
+    );
+  });
+
+  it('is backed up daily by AWS Backup, kept 35 days in a retained vault', () => {
+    const vault = onlyResource(s.relay, 'AWS::Backup::BackupVault');
+    expect(vault.resource.DeletionPolicy).toBe('Retain');
+    const plan = onlyResource(s.relay, 'AWS::Backup::BackupPlan').resource.Properties!
+      .BackupPlan as { BackupPlanRule: Record<string, unknown>[] };
+    expect(plan.BackupPlanRule).toEqual([
+      expect.objectContaining({
+        ScheduleExpression: 'cron(0 5 * * ? *)',
+        Lifecycle: { DeleteAfterDays: 35 },
+        TargetBackupVault: { 'Fn::GetAtt': [vault.logicalId, 'BackupVaultName'] },
+      }),
+    ]);
+    const selection = onlyResource(s.relay, 'AWS::Backup::BackupSelection').resource.Properties!
+      .BackupSelection as { Resources: unknown[] };
+    const volume = onlyResource(s.relay, 'AWS::EC2::Volume').logicalId;
+    expect(selection.Resources.map(joined)).toEqual([
+      `arn:<AWS::Partition>:ec2:us-east-1:<AWS::AccountId>:volume/<${volume}>`,
+    ]);
+    const shorter = synth({ context: { backupRetentionDays: 7 } });
+    shorter.relay.hasResourceProperties('AWS::Backup::BackupPlan', {
+      BackupPlan: {
+        BackupPlanRule: [Match.objectLike({ Lifecycle: { DeleteAfterDays: 7 } })],
+      },
+    });
+  });
+
+  it('is also backed up hourly by the relay itself, to its own prefix of the image bucket', () => {
+    const init = initOf(s);
+    const config = JSON.parse(
+      joined(init.relay.files['/etc/llm-relay/relay.config.json'].content).replaceAll(
+        /<import:[^>]+>/g,
+        'bucket',
+      ),
+    ) as { backup: Record<string, unknown> };
+    expect(config.backup).toEqual({
+      bucket: 'bucket',
+      region: 'us-east-1',
+      prefix: 'backups/sqlite/',
+    });
+    const bucket = resourceNamed(s.stateful, 'AWS::S3::Bucket', 'ImagesBucket').logicalId;
+    const policy = resourceNamed(s.stateful, 'AWS::IAM::ManagedPolicy', 'ImagesBackupPolicy')
+      .resource.Properties!.PolicyDocument as { Statement: Record<string, unknown>[] };
+    expect(policy.Statement).toEqual([
+      {
+        Effect: 'Allow',
+        Action: ['s3:PutObject', 's3:GetObject', 's3:AbortMultipartUpload'],
+        Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucket, 'Arn'] }, '/backups/*']] },
+      },
+      {
+        Effect: 'Allow',
+        Action: 's3:ListBucket',
+        Resource: { 'Fn::GetAtt': [bucket, 'Arn'] },
+        Condition: { StringLike: { 's3:prefix': ['backups/*'] } },
+      },
+    ]);
+  });
+
+  it('is protected from deletion: the relay stack and the instance', () => {
+    expect(s.stacks.relay.terminationProtection).toBe(true);
+    expect(
+      onlyResource(s.relay, 'AWS::EC2::Instance').resource.Properties!.DisableApiTermination,
+    ).toBe(true);
+  });
+});
+
+describe('WAF', () => {
+  it('a us-east-1 web ACL with the IP reputation list and a per-IP rate limit guards the distribution', () => {
+    const acl = onlyResource(s.certificate, 'AWS::WAFv2::WebACL').resource.Properties!;
+    expect(acl).toMatchObject({ Scope: 'CLOUDFRONT', DefaultAction: { Allow: {} } });
+    const rules = acl.Rules as Json[];
+    expect(rules.map((r) => r.Statement)).toEqual([
+      {
+        ManagedRuleGroupStatement: {
+          VendorName: 'AWS',
+          Name: 'AWSManagedRulesAmazonIpReputationList',
+        },
+      },
+      {
+        RateBasedStatement: { Limit: 2000, AggregateKeyType: 'IP', EvaluationWindowSec: 300 },
+      },
+    ]);
+    // A block looks like any other rate limit to an OpenAI SDK: 429 with the error shape.
+    expect(rules[1]!.Action.Block.CustomResponse.ResponseCode).toBe(429);
+    const body = (acl.CustomResponseBodies as Record<string, { Content: string }>)['rate-limited']!;
+    expect(JSON.parse(body.Content)).toMatchObject({
+      error: { type: 'rate_limit_error', code: 'rate_limit_exceeded' },
+    });
+
+    const dist = onlyResource(s.relay, 'AWS::CloudFront::Distribution').resource.Properties!
+      .DistributionConfig as { WebACLId: unknown };
+    expect(joined(dist.WebACLId)).toMatch(
+      /<import:LlmRelay-Certificate:ExportsOutputFnGetAttWafWebAcl.*Arn/,
+    );
+  });
+
+  it('follows wafRateLimit, reaches a distribution in another region, and can be turned off', () => {
+    const eu = synth({
+      context: { region: 'eu-west-1', wafRateLimit: 500 },
+    });
+    eu.certificate.hasResourceProperties('AWS::WAFv2::WebACL', {
+      Rules: Match.arrayWith([
+        Match.objectLike({ Statement: { RateBasedStatement: Match.objectLike({ Limit: 500 }) } }),
+      ]),
+    });
+    const dist = onlyResource(eu.relay, 'AWS::CloudFront::Distribution').resource.Properties!
+      .DistributionConfig as { WebACLId: unknown };
+    expect(JSON.stringify(dist.WebACLId)).toMatch(/ExportsReader.*WafWebAcl.*Arn/);
+
+    const off = synth({ context: { waf: false } });
+    off.certificate.resourceCountIs('AWS::WAFv2::WebACL', 0);
+    const offDist = onlyResource(off.relay, 'AWS::CloudFront::Distribution').resource.Properties!
+      .DistributionConfig as { WebACLId?: unknown };
+    expect(offDist.WebACLId).toBeUndefined();
+  });
+});
+
+describe('read-only ops policy', () => {
+  type Statement = { Sid: string; Action: string | string[]; Resource: unknown };
+  const statements = () =>
+    (
+      resourceNamed(s.relay, 'AWS::IAM::ManagedPolicy', 'OpsPolicy').resource.Properties!
+        .PolicyDocument as { Statement: Statement[] }
+    ).Statement;
+  const bySid = (sid: string) => statements().find((st) => st.Sid === sid)!;
+
+  it("reads the relay's log group (Logs Insights, FilterLogEvents) and nothing else's", () => {
+    const logs = bySid('RelayLogRead');
+    expect(logs.Action).toEqual(
+      expect.arrayContaining(['logs:StartQuery', 'logs:FilterLogEvents']),
+    );
+    expect([logs.Resource].flat().map(joined)).toEqual([
+      'arn:<AWS::Partition>:logs:us-east-1:<AWS::AccountId>:log-group:/llm-relay/relay',
+      'arn:<AWS::Partition>:logs:us-east-1:<AWS::AccountId>:log-group:/llm-relay/relay:*',
+    ]);
+  });
+
+  it('reads dashboards, metrics and alarms, and writes nothing anywhere', () => {
+    const actions = statements().flatMap((st) => [st.Action].flat());
+    expect(actions).toEqual(
+      expect.arrayContaining([
+        'cloudwatch:GetDashboard',
+        'cloudwatch:GetMetricData',
+        'cloudwatch:DescribeAlarms',
+        'logs:GetQueryResults',
+      ]),
+    );
+    const writes = actions.filter(
+      (a) =>
+        !/:(Get|List|Describe|Filter|StartQuery|StopQuery|StartSession|TerminateSession|ResumeSession)/.test(
+          a,
+        ),
+    );
+    expect(writes).toEqual([]);
+  });
+
+  it('opens a Session Manager shell on this instance only, and is an output', () => {
+    const instance = onlyResource(s.relay, 'AWS::EC2::Instance').logicalId;
+    const shell = bySid('ShellOnTheRelayHost');
+    expect(shell.Action).toBe('ssm:StartSession');
+    expect([shell.Resource].flat().map(joined)).toEqual([
+      `arn:<AWS::Partition>:ec2:us-east-1:<AWS::AccountId>:instance/<${instance}>`,
+      'arn:<AWS::Partition>:ssm:us-east-1:<AWS::AccountId>:document/SSM-SessionManagerRunShell',
+    ]);
+    const policy = logicalIdOf('AWS::IAM::ManagedPolicy', 'OpsPolicy');
+    expect(s.relay.findOutputs('OpsReadOnlyPolicyArn').OpsReadOnlyPolicyArn!.Value).toEqual({
+      Ref: policy,
+    });
+  });
+});
+
+describe('OS patching', () => {
+  it('an AL2023 patch baseline for this host, installed weekly (rebooting only if needed), scanned daily', () => {
+    const baseline = onlyResource(s.relay, 'AWS::SSM::PatchBaseline').resource.Properties!;
+    expect(baseline).toMatchObject({
+      OperatingSystem: 'AMAZON_LINUX_2023',
+      PatchGroups: ['LlmRelay-Relay-relay'],
+    });
+    const instance = onlyResource(s.relay, 'AWS::EC2::Instance');
+    expect(instance.resource.Properties!.Tags).toEqual(
+      expect.arrayContaining([{ Key: 'Patch Group', Value: 'LlmRelay-Relay-relay' }]),
+    );
+    const associations = Object.values(s.relay.findResources('AWS::SSM::Association')).map(
+      (a) => a.Properties,
+    );
+    expect(associations).toEqual([
+      expect.objectContaining({
+        Name: 'AWS-RunPatchBaseline',
+        ScheduleExpression: 'cron(0 4 ? * SUN *)',
+        ApplyOnlyAtCronInterval: true,
+        Parameters: { Operation: ['Install'], RebootOption: ['RebootIfNeeded'] },
+        Targets: [{ Key: 'InstanceIds', Values: [{ Ref: instance.logicalId }] }],
+      }),
+      expect.objectContaining({
+        Name: 'AWS-RunPatchBaseline',
+        Parameters: { Operation: ['Scan'], RebootOption: ['NoReboot'] },
+      }),
+    ]);
+  });
+
+  it("lets dnf see new AL2023 releases, not only the AMI's", () => {
+    const init = initOf(s);
+    expect(joined(init.system.files['/etc/dnf/vars/releasever'].content)).toBe('latest\n');
+    const other = synth({ context: { patchSchedule: 'cron(30 2 ? * WED *)' } });
+    other.relay.hasResourceProperties('AWS::SSM::Association', {
+      ScheduleExpression: 'cron(30 2 ? * WED *)',
+    });
+  });
+});
+
+describe('non-streaming budget under the CloudFront read timeout', () => {
+  const budget = (x: Synthesized) => {
+    const init = initOf(x);
+    const text = joined(init.relay.files['/etc/llm-relay/relay.config.json'].content);
+    return (JSON.parse(text.replaceAll(/<[^>]+>/g, 'x')) as { server: Record<string, number> })
+      .server.nonStreamBudgetMs;
+  };
+
+  it('is derived from originReadTimeoutSeconds, 5 s short of it', () => {
+    expect(budget(s)).toBe(55_000);
+    expect(budget(synth({ context: { originReadTimeoutSeconds: 180 } }))).toBe(175_000);
+  });
+
+  it("keeps an operator's lower value and refuses one the CDN would cut", () => {
+    const lower = { relayConfig: { server: { nonStreamBudgetMs: 30_000 } } };
+    expect(budget(synth({ context: lower }))).toBe(30_000);
+    const higher = { relayConfig: { server: { nonStreamBudgetMs: 58_000 } } };
+    expect(() => synth({ context: higher })).toThrow(/must stay below.*at most 55000/);
+  });
+});
+
+describe('relay config validated at synth with the relay schema', () => {
+  it('a typo fails the synth, naming the path, before anything reaches a host', () => {
+    expect(() => synth({ context: { relayConfig: { server: { heartbeatMS: 1000 } } } })).toThrow(
+      /relayConfig\.server.*heartbeatMS/,
+    );
+  });
+});
