@@ -55,14 +55,30 @@ export const countTokensRequestSchema = z.looseObject({
 export type MessagesRequest = z.infer<typeof messagesRequestSchema>;
 export type CountTokensRequest = z.infer<typeof countTokensRequestSchema>;
 
+type Issue = z.core.$ZodIssue;
+
+/**
+ * The issue to report: for a value that fits no branch of a union (content as a string or
+ * blocks), the branch it came closest to, so the message names the field inside it.
+ */
+function deepest(issue: Issue): { path: PropertyKey[]; message: string } {
+  if (issue.code !== 'invalid_union' || issue.errors.length === 0) return issue;
+  const inner = issue.errors
+    .map((branch) => branch[0])
+    .filter((i): i is Issue => i !== undefined)
+    .map(deepest)
+    .sort((a, b) => b.path.length - a.path.length)[0];
+  return inner && inner.path.length > 0
+    ? { path: [...issue.path, ...inner.path], message: inner.message }
+    : issue;
+}
+
 /** A clear 400 naming the first thing wrong, in the field's own path (messages.0.role). */
 function badRequest(error: z.ZodError): RelayError {
   const issue = error.issues[0];
-  const path = issue?.path.join('.') ?? '';
-  return invalidRequest(
-    `${path ? `${path}: ` : ''}${issue?.message ?? 'invalid request'}`,
-    path || null,
-  );
+  const { path, message } = issue ? deepest(issue) : { path: [], message: 'invalid request' };
+  const name = path.map(String).join('.');
+  return invalidRequest(`${name ? `${name}: ` : ''}${message}`, name || null);
 }
 
 export function parseMessagesRequest(body: unknown): MessagesRequest {
