@@ -318,6 +318,32 @@ describe('toMessagesRequest', () => {
     expect(thinking).not.toHaveProperty('top_k');
   });
 
+  it('keeps only the last 4 cache marks, as Anthropic takes no more', () => {
+    const mark = { ttl: '5m' as const };
+    const body = build(
+      chat({
+        tools: [{ name: 'f', inputSchema: {}, cache: mark }],
+        system: [{ type: 'text', text: 'sys', cache: mark }],
+        messages: [
+          user({ type: 'text', text: 'one', cache: mark }),
+          assistant({ type: 'text', text: 'two', cache: mark }),
+          user({
+            type: 'tool_result',
+            toolCallId: 't',
+            content: [{ type: 'text', text: 'r', cache: mark }],
+            cache: mark,
+          }),
+        ],
+      }),
+    );
+    const marked = JSON.stringify(body).match(/"cache_control"/g);
+    expect(marked).toHaveLength(4);
+    expect((body.tools as Record<string, unknown>[])[0]).not.toHaveProperty('cache_control');
+    expect((body.system as Record<string, unknown>[])[0]).not.toHaveProperty('cache_control');
+    const last = (body.messages as { content: Record<string, unknown>[] }[])[2]!.content[0]!;
+    expect(last.cache_control).toEqual({ type: 'ephemeral', ttl: '5m' });
+  });
+
   it('keeps stop sequences Anthropic takes, a JSON schema as output_config.format, and the stream flag', () => {
     const body = build(
       chat({

@@ -4,6 +4,7 @@
  * of another dialect could not send them back anyway.
  */
 import type { ChatResponse, OutputPart, StopReason } from '../../core/chat.ts';
+import { isObject, str } from './json.ts';
 import type { ToolNameMap } from './names.ts';
 import { readAnthropicUsage } from './usage.ts';
 
@@ -20,11 +21,6 @@ const STOP_REASONS: Readonly<Record<string, StopReason>> = {
 export function neutralStopReason(reason: unknown): StopReason | null {
   return typeof reason === 'string' ? (STOP_REASONS[reason] ?? null) : null;
 }
-
-const str = (v: unknown): string => (typeof v === 'string' ? v : '');
-
-const isObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 export function outputPart(block: unknown, names: ToolNameMap): OutputPart | undefined {
   if (!isObject(block)) return undefined;

@@ -8,17 +8,13 @@ import type { BlockDelta, BlockStart, ChatEvent, StopReason } from '../../core/c
 import type { EventSourceMessage } from '../../streaming/sse.ts';
 import type { DecodedEvent, StreamDecoder } from '../types.ts';
 import { classifyAnthropicErrorEvent } from './errors.ts';
+import { isObject, str } from './json.ts';
+import type { Json } from './json.ts';
 import type { ToolNameMap } from './names.ts';
 import { neutralStopReason } from './response.ts';
 import { mergeAnthropicUsage, readAnthropicUsage } from './usage.ts';
 
-type Json = Record<string, unknown>;
-
 const NOTHING: DecodedEvent = { events: [], forward: true, content: false, finished: false };
-
-const isObject = (v: unknown): v is Json =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
-const str = (v: unknown): string => (typeof v === 'string' ? v : '');
 
 /** A content_block_delta's delta in neutral words, or undefined for kinds with none (citations). */
 function neutralDelta(delta: Json): BlockDelta | undefined {

@@ -4,14 +4,13 @@
  * their sum, with the cache parts kept as parts of it.
  */
 import type { TokenUsage } from '../../usage/extract.ts';
+import { isObject } from './json.ts';
+import type { Json } from './json.ts';
 
 const num = (v: unknown): number | undefined =>
   typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : undefined;
 
-const record = (v: unknown): Record<string, unknown> | undefined =>
-  typeof v === 'object' && v !== null && !Array.isArray(v)
-    ? (v as Record<string, unknown>)
-    : undefined;
+const record = (v: unknown): Json | undefined => (isObject(v) ? v : undefined);
 
 /**
  * `usage` of a message, a message_start or a merge of message_delta usages. Cache writes split
