@@ -106,6 +106,30 @@ describe('golden JSON through the neutral answer', () => {
   );
 });
 
+describe('thinking across the neutral chat', () => {
+  it('keeps signed and redacted thinking of an Anthropic client on the way to an Anthropic channel', () => {
+    const history = [
+      { role: 'user', content: 'What is the GCD of 1071 and 462?' },
+      {
+        role: 'assistant',
+        content: [
+          { type: 'thinking', thinking: 'Use Euclid.', signature: 'EqQBCgIYAhIM1gbcDa9GJwZA2b' },
+          { type: 'redacted_thinking', data: 'EmwKAhgBEgy3va3pzix' },
+          { type: 'tool_use', id: 'toolu_01', name: 'calc', input: { a: 1071, b: 462 } },
+        ],
+      },
+      { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_01', content: '21' }] },
+    ];
+    const body = toMessagesRequest(
+      toChatRequest(
+        parseMessagesRequest({ model: 'claude-sonnet-4-5', max_tokens: 64, messages: history }),
+      ),
+      1,
+    );
+    expect((body.messages as { content: unknown[] }[])[1]!.content).toEqual(history[1]!.content);
+  });
+});
+
 describe('golden OpenAI function calling against an Anthropic channel, and back', () => {
   const request = json('openai-tools.request.json');
   const fn = (request.tools as { function: Record<string, unknown> }[])[0]!.function;

@@ -77,10 +77,22 @@ describe('anthropicAdapter', () => {
   });
 
   it('passes an Anthropic client’s body and beta headers through, with the channel’s key', async () => {
+    // History with signed thinking and a redacted block: the upstream must get them verbatim.
     const json = {
       model: 'claude-sonnet-4-5',
       max_tokens: 64,
-      messages: [{ role: 'user', content: 'Hi' }],
+      messages: [
+        { role: 'user', content: 'Hi' },
+        {
+          role: 'assistant',
+          content: [
+            { type: 'thinking', thinking: 'Greet back.', signature: 'EqQBCgIYAhIM1gbcDa9GJwZA2b' },
+            { type: 'redacted_thinking', data: 'EmwKAhgBEgy3va3pzix' },
+            { type: 'text', text: 'Hello!' },
+          ],
+        },
+        { role: 'user', content: 'Again' },
+      ],
     };
     const req = anthropicAdapter.buildRequest(
       input({
@@ -105,6 +117,7 @@ describe('anthropicAdapter', () => {
     expect(JSON.stringify(req.headers)).not.toContain('sk-relay-client-key');
     const res = await send(req);
     expect(res.status).toBe(200);
+    expect(upstream.requests.at(-1)!.json).toEqual(json);
     const decoded = anthropicAdapter.decodeJson(await res.json(), job(), false);
     expect(decoded).toEqual({
       usage: { promptTokens: 100, completionTokens: 30, cacheReadTokens: 60 },

@@ -11,6 +11,7 @@
  * - thinking keeps its signature; thinking without one (another provider's reasoning) cannot be
  *   verified by Anthropic and is dropped;
  * - sampling and thinking settings follow what the model accepts (models.ts, thinking.ts);
+ * - at most 4 cache marks, the last ones (Anthropic refuses more);
  * - response_format json_schema becomes output_config.format; json_object has no Anthropic
  *   equivalent (structured outputs always take a schema) and is left out.
  */
@@ -224,6 +225,26 @@ function sampling(chat: ChatRequest, traits: ModelTraits, thinking: boolean): Bl
 /** Whitespace-only stop sequences are refused by Anthropic. */
 const stopSequences = (stop: readonly string[]) => stop.filter(hasText);
 
+/** Anthropic refuses a request with more than this many cache_control marks. */
+export const MAX_CACHE_MARKS = 4;
+
+/**
+ * Keeps the last MAX_CACHE_MARKS marks in prompt order (tools, system, messages; a tool
+ * result's own blocks before the result). The last breakpoints cache the longest prefix, so
+ * they are the ones worth keeping when a client of another dialect marks more.
+ */
+function limitCacheMarks(tools: Block[], system: Block[], turns: Turn[]): void {
+  const inOrder: Block[] = [...tools, ...system];
+  for (const turn of turns) {
+    for (const block of turn.content) {
+      if (Array.isArray(block.content)) inOrder.push(...(block.content as Block[]));
+      inOrder.push(block);
+    }
+  }
+  const marked = inOrder.filter((b) => b.cache_control !== undefined);
+  for (const block of marked.slice(0, -MAX_CACHE_MARKS)) delete block.cache_control;
+}
+
 export function toMessagesRequest(
   chat: ChatRequest,
   defaultMaxTokens: number,
@@ -241,11 +262,13 @@ export function toMessagesRequest(
       ? { type: 'json_schema', schema: chat.responseFormat.schema }
       : undefined;
   const thinkingOn = think.thinking !== undefined && think.thinking.type !== 'disabled';
+  const messages = toMessages(chat.messages);
+  limitCacheMarks(tools, system, messages);
   return {
     model: chat.model,
     max_tokens: think.maxTokens,
     ...(system.length > 0 && { system }),
-    messages: toMessages(chat.messages),
+    messages,
     ...(tools.length > 0 && { tools }),
     ...(toolChoice && { tool_choice: toolChoice }),
     ...(stop.length > 0 && { stop_sequences: stop }),

@@ -76,6 +76,14 @@ describe('AnthropicStreamDecoder, pass-through', () => {
     expect(neutral(decoded)).toEqual([]);
   });
 
+  it('forwards thinking and its signature_delta as they came', async () => {
+    const raw = golden('stream-thinking.sse');
+    const decoded = await decodeAll(raw, false);
+    expect(decoded.every((d) => d.forward && !d.failure)).toBe(true);
+    const signature = (await messages(raw)).find((m) => m.data.includes('signature_delta'))!;
+    expect(JSON.parse(signature.data).delta.signature).toBe('EqQBCgIYAhIM1gbcDa9GJwZA2b...');
+  });
+
   it('sees content only in text, thinking and input deltas with text, and in tool_use starts', async () => {
     const thinking = await decodeAll(golden('stream-thinking.sse'), false);
     // start, thinking block start, 2 thinking deltas, signature, stop, text start, text, stop, delta, stop
