@@ -122,6 +122,10 @@ describe('AnthropicStreamEncoder', () => {
       { type: 'block_stop', index: 4 },
       { type: 'block_stop', index: 4 },
       ...toolCall(7, 'call_x', 'f', ['{}']),
+      // The same index started twice: the first block must still be closed.
+      { type: 'block_start', index: 8, block: { type: 'tool_call', id: 'call_y', name: 'g' } },
+      { type: 'block_start', index: 8, block: { type: 'tool_call', id: 'call_z', name: 'h' } },
+      { type: 'block_stop', index: 8 },
       // A delta for a block nobody started opens one rather than being lost.
       { type: 'delta', index: 12, delta: { type: 'text', text: 'b' } },
       { type: 'stop', reason: 'end_turn' },
@@ -130,7 +134,7 @@ describe('AnthropicStreamEncoder', () => {
     const indexes = events
       .filter((e) => e.event === 'content_block_start')
       .map((e) => e.data.index);
-    expect(indexes).toEqual([0, 1, 2]);
+    expect(indexes).toEqual([0, 1, 2, 3, 4]);
   });
 
   it('starts with real input counts: the upstream’s when it gave them, else the relay’s estimate', () => {

@@ -114,7 +114,8 @@ export class AnthropicStreamEncoder implements StreamEncoder {
   #blockStart(index: number, start: BlockStart): string {
     // Whatever is open for another upstream block ends here, unless it is a tool call
     // (its input may still be arriving, and a tool call cannot be split in two).
-    let out = this.#closeTextAndThinking();
+    // A second start for the same upstream index (a decoder's slip) ends the first block.
+    let out = this.#closeTextAndThinking() + this.#blockStop(this.#blocks.get(index));
     const block: Block = { start, open: false };
     this.#blocks.set(index, block);
     if (start.type === 'tool_call' || start.type === 'redacted_thinking') out += this.#open(block);
