@@ -44,26 +44,12 @@ function baseHeaders(
   return withChannelHeaders(out, channel);
 }
 
-/** Keys a count_tokens request may carry (it refuses max_tokens, stream and sampling). */
-const COUNT_KEYS = [
-  'model',
-  'messages',
-  'system',
-  'tools',
-  'tool_choice',
-  'thinking',
-  'output_config',
-];
-
+/** A neutral chat as a Messages body (counting is pass-through only: see serves). */
 function translatedBody(input: BuildRequestInput): Record<string, unknown> {
-  if (!input.chat)
-    throw new Error('anthropic adapter: a request needs json (pass-through) or chat');
-  const body = toMessagesRequest(input.chat, input.defaultMaxTokens);
-  if (input.operation === 'count_tokens') {
-    return Object.fromEntries(Object.entries(body).filter(([key]) => COUNT_KEYS.includes(key)));
-  }
-  const { stream: _stream, ...rest } = body;
-  return input.stream ? { ...rest, stream: true } : rest;
+  if (!input.chat || input.operation !== 'chat')
+    throw new Error('anthropic adapter: only chat translates; other requests pass through as json');
+  const { stream: _stream, ...body } = toMessagesRequest(input.chat, input.defaultMaxTokens);
+  return input.stream ? { ...body, stream: true } : body;
 }
 
 export const anthropicAdapter: ProviderAdapter = {
