@@ -10,6 +10,8 @@ import { originSecret } from './middleware/origin-secret.ts';
 import { usage } from './middleware/usage.ts';
 import { dialect } from './middleware/dialect.ts';
 import { openAiDialect } from './dialects/openai/index.ts';
+import { anthropicDialect } from './dialects/anthropic/index.ts';
+import { anthropicRoutes } from './routes/anthropic.ts';
 import { rateLimit } from './middleware/rate-limit.ts';
 import { audioRoutes } from './routes/audio.ts';
 import { imageRoutes } from './routes/images.ts';
@@ -40,7 +42,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>({ getPath: relayPath });
 
   app.use(requestId());
-  app.use(dialect([], openAiDialect));
+  app.use(dialect([['/v1/messages', anthropicDialect]], openAiDialect));
   app.use(accessLog(logger, now, rt.inflight));
   app.use(
     cors({
@@ -71,6 +73,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   api.use(usage(rt.store, logger, now));
   api.use(rateLimit(now, deps.rateWindows));
   api.route('/', openAiRoutes(rt));
+  api.route('/', anthropicRoutes(rt));
   api.route('/', audioRoutes(rt));
   if (deps.imageStore) api.route('/', imageRoutes(rt, deps.imageStore));
   api.route('/', modelRoutes(rt));

@@ -1,4 +1,5 @@
 import type { ProviderAdapter } from './types.ts';
+import { anthropicAdapter } from './anthropic/adapter.ts';
 import { openAiCompatibleAdapter } from './openai-compatible/adapter.ts';
 
 /**
@@ -7,6 +8,7 @@ import { openAiCompatibleAdapter } from './openai-compatible/adapter.ts';
  */
 export const adapters = {
   openai: openAiCompatibleAdapter,
+  anthropic: anthropicAdapter,
 } as const satisfies Record<string, ProviderAdapter>;
 
 export type ChannelType = keyof typeof adapters;
@@ -30,7 +32,7 @@ export interface WellKnownProvider {
   readonly models: readonly string[];
 }
 
-/** Every provider here speaks the OpenAI wire format at the given base URL. */
+/** Anthropic speaks Messages natively; every other provider here the OpenAI wire format. */
 export const wellKnownProviders: readonly WellKnownProvider[] = [
   {
     id: 'openai',
@@ -63,7 +65,7 @@ export const wellKnownProviders: readonly WellKnownProvider[] = [
     keyEnv: 'ANTHROPIC_API_KEY',
     baseUrlEnv: 'ANTHROPIC_BASE_URL',
     baseUrl: 'https://api.anthropic.com/v1',
-    type: 'openai',
+    type: 'anthropic',
     models: ['claude-*'],
   },
   {
