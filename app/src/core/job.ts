@@ -84,6 +84,8 @@ export interface ClientDialect {
   streamError(error: RelayError, requestId: string): string;
   /** A frame this dialect's clients ignore, sent while a model thinks before its first token. */
   readonly heartbeat: string;
+  /** The header this dialect's SDKs read the request id from, besides `x-request-id`. */
+  readonly requestIdHeader?: string;
   /** A neutral answer (from an upstream of another dialect) as this dialect's JSON body. */
   renderJson(response: ChatResponse, job: ProxyJob): unknown;
   streamEncoder(job: ProxyJob): StreamEncoder;

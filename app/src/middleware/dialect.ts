@@ -12,7 +12,9 @@ export function dialect(
 ): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const path = c.req.path;
-    c.set('dialect', byPrefix.find(([prefix]) => path.startsWith(prefix))?.[1] ?? fallback);
-    return next();
+    const d = byPrefix.find(([prefix]) => path.startsWith(prefix))?.[1] ?? fallback;
+    c.set('dialect', d);
+    await next();
+    if (d.requestIdHeader) c.res.headers.set(d.requestIdHeader, c.get('requestId'));
   };
 }

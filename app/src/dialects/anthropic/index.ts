@@ -9,6 +9,8 @@ export const anthropicDialect: ClientDialect = {
   errorBody: anthropicErrorBody,
   streamError: anthropicStreamError,
   heartbeat: ANTHROPIC_PING,
+  // The Anthropic SDKs read it into error.requestID and message._request_id.
+  requestIdHeader: 'request-id',
   renderJson: (response, job) => renderMessage(response, job.model),
   streamEncoder: (job) => new AnthropicStreamEncoder(job.model, job.estimate.promptTokens),
 };
