@@ -88,7 +88,10 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
       logger.error({ err, requestId: c.get('requestId') }, 'unhandled error');
     }
     const record = c.get('record');
-    if (record) record.errorCode ??= relayError.code;
+    if (record) {
+      record.errorCode ??= relayError.code;
+      record.errorMessage ??= relayError.message;
+    }
     return errorResponse(c, relayError);
   });
   return app;

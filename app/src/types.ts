@@ -53,6 +53,8 @@ export interface RequestRecord {
   ttfbMs?: number;
   source?: UsageSource;
   errorCode?: string;
+  /** What the client was told, for the usage row (the console's request list shows it). */
+  errorMessage?: string;
   attempts?: number;
   /** Set once the request's usage row is written, so that nothing writes a second one. */
   usageWritten?: boolean;

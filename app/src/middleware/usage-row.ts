@@ -36,6 +36,7 @@ export function usageRow(
         ttfbMs: null,
         source: 'none',
         errorCode: record.errorCode ?? null,
+        errorMessage: record.errorMessage ?? null,
       });
     } catch (err) {
       logger.error({ err, requestId: c.get('requestId') }, 'failed to write usage row');

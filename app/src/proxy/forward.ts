@@ -301,6 +301,7 @@ export async function proxy(
             'upstream_malformed_response',
             'Upstream answered this streaming request with a non-streaming body.',
           );
+          record.errorMessage = error.message;
           return sink()
             .write(errorEvent(error, requestId))
             .catch(() => {})
@@ -320,6 +321,7 @@ export async function proxy(
         return settleStream(200, 'upstream');
       }
       const error = clientErrorFor(result.reason, result.failure, result.retryAfterMs);
+      record.errorMessage = error.message;
       if (result.reason !== 'aborted') {
         logger.warn(
           {
@@ -361,6 +363,7 @@ export async function proxy(
         'server_error',
         'The relay hit an unexpected error. It has been logged.',
       );
+      record.errorMessage = error.message;
       if (streamOpen) {
         return sink()
           .write(errorEvent(error, requestId))

@@ -75,6 +75,7 @@ export class Settlement {
     rec.costMicros = cost;
     rec.source = input.source;
     if (input.errorCode) rec.errorCode = input.errorCode;
+    const errorMessage = input.status >= 400 ? (rec.errorMessage ?? null) : null;
     const usage: UsageRow = {
       requestId: this.#requestId,
       keyId: this.#key.id,
@@ -95,6 +96,7 @@ export class Settlement {
       ttfbMs: rec.ttfbMs ?? null,
       source: input.source,
       errorCode: input.errorCode ?? null,
+      errorMessage,
       detail: { ...input.detail, ...(rec.attempts !== undefined && { attempts: rec.attempts }) },
     };
     return this.#store.settleSoon(this.#reservation, usage).catch((err: unknown) => {
