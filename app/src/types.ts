@@ -1,6 +1,8 @@
 import type { RelayConfig } from './config.ts';
 import type { Logger } from './logger.ts';
 import type { KeyRecord, Store, UsageSource } from './store/types.ts';
+import type { AdminStore } from './store/admin-types.ts';
+import type { ChannelState } from './routing/channel-state.ts';
 import type { ImageStore } from './images/index.ts';
 import type { BreakerRegistry } from './routing/breaker.ts';
 import type { Clock } from './routing/clock.ts';
@@ -27,6 +29,10 @@ export interface AppDeps {
   readonly rateWindows?: RateWindows;
   /** The cluster worker id, when this app runs in one; shown to operators on /healthz. */
   readonly workerId?: number;
+  /** Keys, usage reports, audit and sessions for /admin; without it /admin is not served. */
+  readonly admin?: AdminStore;
+  /** Runtime channel switches, loaded before serving; made from `admin` when absent. */
+  readonly channelState?: ChannelState;
 }
 
 /** What the access log and the usage row say about one request; filled in as it goes. */

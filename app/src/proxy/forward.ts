@@ -98,7 +98,7 @@ export async function proxy(
   record.model = job.model;
 
   if (!matchesAny(key.models, job.model)) throw modelNotFound(job.model);
-  const routes = routesFor(config.channels, job.model);
+  const routes = routesFor(config.channels, job.model, rt.channelState.isOn);
   if (routes.length === 0) throw modelNotFound(job.model);
   record.routed = true;
 
