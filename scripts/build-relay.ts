@@ -3,6 +3,8 @@ import { mkdir, rm } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import type { Plugin } from 'esbuild';
+import { buildConsole } from '../app/src/admin/console-build.ts';
 
 /** Repository root, whatever directory the script is started from. */
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -27,6 +29,23 @@ export interface BuildRelayOptions {
    * @default the repository this script lives in
    */
   readonly root?: string;
+}
+
+/**
+ * The admin console, built now and inlined: the module that would build it at run time
+ * (app/src/admin/console-assets.ts) is replaced by one that holds the built files.
+ */
+async function consolePlugin(): Promise<Plugin> {
+  const bundle = await buildConsole();
+  return {
+    name: 'admin-console',
+    setup(b) {
+      b.onLoad({ filter: /[\\/]admin[\\/]console-assets\.ts$/ }, () => ({
+        contents: `const bundle = ${JSON.stringify(bundle)};\nexport async function loadConsoleAssets() { return bundle; }\n`,
+        loader: 'js',
+      }));
+    },
+  };
 }
 
 /**
@@ -69,6 +88,7 @@ export async function buildRelay(options: BuildRelayOptions = {}): Promise<strin
     legalComments: 'none',
     logLevel: 'warning',
     absWorkingDir: root,
+    plugins: [await consolePlugin()],
   });
   return outdir;
 }

@@ -17,6 +17,7 @@ import { healthRoutes } from './routes/health.ts';
 import { modelRoutes } from './routes/models.ts';
 import { openAiRoutes } from './routes/openai.ts';
 import { resolveRuntime } from './runtime.ts';
+import { adminRoutes } from './admin/routes.ts';
 import type { AppDeps, AppEnv } from './types.ts';
 
 export type { AppDeps, AppEnv };
@@ -73,6 +74,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   api.route('/', modelRoutes(rt));
   api.route('/', billingRoutes(rt));
   app.route('/v1', api);
+  if (rt.admin) app.route('/', adminRoutes(rt, rt.admin));
 
   app.notFound((c) =>
     errorResponse(
