@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import { parseCidr } from './constructs/admin-access.ts';
 
 /**
  * Every deploy setting is CDK context (`cdk.json`, `cdk.context.json` or `-c key=value`).
@@ -40,6 +41,7 @@ export const CONTEXT_EXAMPLES: Readonly<Record<string, string>> = {
   originReadTimeoutSeconds: '-c originReadTimeoutSeconds=60',
   cloudfrontPrefixListId: '-c cloudfrontPrefixListId=pl-3b927c52',
   corsOrigins: '-c corsOrigins=https://chat.example.com,https://app.example.com',
+  adminCidrs: '-c adminCidrs=203.0.113.0/24,2001:db8::/32',
   imageExpirationDays: '-c imageExpirationDays=90',
   accessLogExpirationDays: '-c accessLogExpirationDays=90',
   logGroupName: '-c logGroupName=/llm-relay/relay',
@@ -115,6 +117,22 @@ const relayConfigSchema = z.looseObject({
       'must be empty: client keys are secrets; create them on the host with the keys CLI instead',
     )
     .optional(),
+  admin: z
+    .looseObject({
+      keys: z
+        .array(
+          z.looseObject({
+            key: z
+              .string()
+              .regex(
+                ENV_REF,
+                'must be "env:NAME": admin keys go to SSM (npm run secrets -- admin-key), never into the template',
+              ),
+          }),
+        )
+        .optional(),
+    })
+    .optional(),
 });
 
 export type RelayConfigInput = z.infer<typeof relayConfigSchema>;
@@ -169,6 +187,21 @@ const contextSchema = z
         .array(z.string().regex(/^(\*|https?:\/\/[^\s/]+)$/, 'must be "*" or an origin'))
         .min(1)
         .default(['*']),
+    ),
+    adminCidrs: z.preprocess(
+      stringList,
+      z
+        .array(
+          z.string().refine((cidr) => {
+            try {
+              parseCidr(cidr);
+              return true;
+            } catch {
+              return false;
+            }
+          }, 'must be an IPv4 or IPv6 CIDR such as 203.0.113.0/24'),
+        )
+        .default([]),
     ),
     imageExpirationDays: intIn(1, 36500).default(90),
     accessLogExpirationDays: intIn(1, 36500).default(90),
@@ -269,6 +302,8 @@ export interface DeployConfig {
   readonly originReadTimeoutSeconds: number;
   readonly cloudfrontPrefixList: CloudFrontPrefixList;
   readonly corsOrigins: readonly string[];
+  /** Empty: /admin open to any address. */
+  readonly adminCidrs: readonly string[];
   readonly imageExpirationDays: number;
   readonly accessLogExpirationDays: number;
   readonly logGroupName: string;
@@ -373,6 +408,7 @@ export function readDeployConfig(
     originReadTimeoutSeconds: c.originReadTimeoutSeconds,
     cloudfrontPrefixList,
     corsOrigins: c.corsOrigins,
+    adminCidrs: c.adminCidrs,
     imageExpirationDays: c.imageExpirationDays,
     accessLogExpirationDays: c.accessLogExpirationDays,
     logGroupName: c.logGroupName,

@@ -38,6 +38,8 @@ export interface RelayStackProps extends StackProps {
   readonly cloudfrontPrefixListId?: string;
   /** @default ['*'] */
   readonly corsOrigins?: readonly string[];
+  /** @default - /admin open to any address */
+  readonly adminCidrs?: readonly string[];
   /** @default '/llm-relay' */
   readonly ssmPrefix?: string;
 }
@@ -78,6 +80,7 @@ export class RelayStack extends Stack {
       certificate: props.certificate,
       logBucket: props.accessLogBucket,
       corsOrigins: props.corsOrigins,
+      adminCidrs: props.adminCidrs,
     }).distribution;
 
     new ApiAliasRecords(this, 'ApiRecords', {

@@ -5,6 +5,7 @@ import * as origins from 'aws-cdk-lib/aws-cloudfront-origins';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import { AdminAccess } from './admin-access.ts';
 import { ORIGIN_SECRET_HEADER } from './origin-secret.ts';
 
 export type OriginProtocol = 'http-only' | 'https-only' | 'match-viewer';
@@ -45,6 +46,12 @@ export interface RelayEdgeProps {
    * @default ['*']
    */
   readonly corsOrigins?: readonly string[];
+  /**
+   * Source CIDRs allowed to reach /admin (the console and its API), checked by a CloudFront
+   * Function at the edge.
+   * @default - any address (admin keys and the login rate limit still guard it)
+   */
+  readonly adminCidrs?: readonly string[];
 }
 
 /**
@@ -105,6 +112,30 @@ export class RelayEdge extends Construct {
       compress: false,
     };
 
+    // The console and its API: never cached, cookies and Authorization through, and no CORS
+    // policy (the console is same-origin; the relay sets its own security headers).
+    const adminAccess =
+      props.adminCidrs && props.adminCidrs.length > 0
+        ? new AdminAccess(this, 'AdminAccess', { cidrs: props.adminCidrs })
+        : undefined;
+    const adminBehavior: cloudfront.BehaviorOptions = {
+      origin: relayOrigin,
+      viewerProtocolPolicy: cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
+      allowedMethods: cloudfront.AllowedMethods.ALLOW_ALL,
+      cachePolicy: cloudfront.CachePolicy.CACHING_DISABLED,
+      originRequestPolicy: cloudfront.OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER,
+      // The relay gzips the console's files itself; CSV exports stream.
+      compress: false,
+      ...(adminAccess && {
+        functionAssociations: [
+          {
+            function: adminAccess.function,
+            eventType: cloudfront.FunctionEventType.VIEWER_REQUEST,
+          },
+        ],
+      }),
+    };
+
     this.distribution = new cloudfront.Distribution(this, 'Distribution', {
       comment: `llm-relay ${props.domainName}`,
       domainNames: [props.domainName],
@@ -115,6 +146,8 @@ export class RelayEdge extends Construct {
       defaultBehavior: relayBehavior,
       additionalBehaviors: {
         '/v1/*': relayBehavior,
+        '/admin': adminBehavior,
+        '/admin/*': adminBehavior,
         '/images/*': {
           origin: imagesOrigin,
           viewerProtocolPolicy: cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
