@@ -3,7 +3,7 @@ import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'cdk.out/', 'dist/', 'data/', 'coverage/'] },
+  { ignores: ['node_modules/', 'cdk.out/', 'dist/', 'data/', 'coverage/', 'test-artifacts/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -17,4 +17,6 @@ export default tseslint.config(
       'no-console': 'off',
     },
   },
+  // The admin console runs in the browser.
+  { files: ['app/console/**'], languageOptions: { globals: globals.browser } },
 );

@@ -86,6 +86,7 @@ export function composeApp(app: App, config: DeployConfig, options: ComposeOptio
     cloudfrontPrefixListId:
       'id' in config.cloudfrontPrefixList ? config.cloudfrontPrefixList.id : undefined,
     corsOrigins: config.corsOrigins,
+    adminCidrs: config.adminCidrs,
     ssmPrefix: config.ssmPrefix,
     webAclArn: certificate.webAclArn,
   });

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { relayConfigSchema as relaySchema } from '../app/src/config.ts';
+import { parseCidr } from './constructs/admin-access.ts';
 
 /**
  * Every deploy setting is CDK context (`cdk.json`, `cdk.context.json` or `-c key=value`).
@@ -51,6 +52,7 @@ export const CONTEXT_EXAMPLES: Readonly<Record<string, string>> = {
   wafRateLimit: '-c wafRateLimit=2000 (requests per IP per 5 minutes)',
   cloudfrontPrefixListId: '-c cloudfrontPrefixListId=pl-3b927c52',
   corsOrigins: '-c corsOrigins=https://chat.example.com,https://app.example.com',
+  adminCidrs: '-c adminCidrs=203.0.113.0/24,2001:db8::/32',
   imageExpirationDays: '-c imageExpirationDays=90',
   accessLogExpirationDays: '-c accessLogExpirationDays=90',
   logGroupName: '-c logGroupName=/llm-relay/relay',
@@ -128,6 +130,22 @@ const relayConfigSchema = z.looseObject({
       0,
       'must be empty: client keys are secrets; create them on the host with the keys CLI instead',
     )
+    .optional(),
+  admin: z
+    .looseObject({
+      keys: z
+        .array(
+          z.looseObject({
+            key: z
+              .string()
+              .regex(
+                ENV_REF,
+                'must be "env:NAME": admin keys go to SSM (npm run secrets -- admin-key), never into the template',
+              ),
+          }),
+        )
+        .optional(),
+    })
     .optional(),
 });
 
@@ -214,6 +232,21 @@ const contextSchema = z
         .array(z.string().regex(/^(\*|https?:\/\/[^\s/]+)$/, 'must be "*" or an origin'))
         .min(1)
         .default(['*']),
+    ),
+    adminCidrs: z.preprocess(
+      stringList,
+      z
+        .array(
+          z.string().refine((cidr) => {
+            try {
+              parseCidr(cidr);
+              return true;
+            } catch {
+              return false;
+            }
+          }, 'must be an IPv4 or IPv6 CIDR such as 203.0.113.0/24'),
+        )
+        .default([]),
     ),
     imageExpirationDays: intIn(1, 36500).default(90),
     accessLogExpirationDays: intIn(1, 36500).default(90),
@@ -329,6 +362,8 @@ export interface DeployConfig {
   readonly cloudfrontPrefixList: CloudFrontPrefixList;
   readonly waf: { readonly enabled: boolean; readonly rateLimit: number };
   readonly corsOrigins: readonly string[];
+  /** Empty: /admin open to any address. */
+  readonly adminCidrs: readonly string[];
   readonly imageExpirationDays: number;
   readonly accessLogExpirationDays: number;
   readonly logGroupName: string;
@@ -440,6 +475,7 @@ export function readDeployConfig(
     cloudfrontPrefixList,
     waf: { enabled: c.waf, rateLimit: c.wafRateLimit },
     corsOrigins: c.corsOrigins,
+    adminCidrs: c.adminCidrs,
     imageExpirationDays: c.imageExpirationDays,
     accessLogExpirationDays: c.accessLogExpirationDays,
     logGroupName: c.logGroupName,

@@ -53,6 +53,8 @@ export interface RelayStackProps extends StackProps {
   readonly cloudfrontPrefixListId?: string;
   /** @default ['*'] */
   readonly corsOrigins?: readonly string[];
+  /** @default - /admin open to any address */
+  readonly adminCidrs?: readonly string[];
   /** @default '/llm-relay' */
   readonly ssmPrefix?: string;
   /** CLOUDFRONT-scope web ACL from the us-east-1 stack. @default - none */
@@ -122,6 +124,7 @@ export class RelayStack extends Stack {
       logBucket: props.accessLogBucket,
       corsOrigins: props.corsOrigins,
       webAclArn: props.webAclArn,
+      adminCidrs: props.adminCidrs,
     }).distribution;
     origin.admitVpcOrigin(this.distribution);
 

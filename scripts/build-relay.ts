@@ -4,6 +4,8 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { BUILD_ID_FILE, bundleBuildId } from '../app/src/build-info.ts';
+import type { Plugin } from 'esbuild';
+import { buildConsole } from '../app/src/admin/console-build.ts';
 
 /** Repository root, whatever directory the script is started from. */
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -29,6 +31,23 @@ export interface BuildRelayOptions {
    * @default the repository this script lives in
    */
   readonly root?: string;
+}
+
+/**
+ * The admin console, built now and inlined: the module that would build it at run time
+ * (app/src/admin/console-assets.ts) is replaced by one that holds the built files.
+ */
+async function consolePlugin(): Promise<Plugin> {
+  const bundle = await buildConsole();
+  return {
+    name: 'admin-console',
+    setup(b) {
+      b.onLoad({ filter: /[\\/]admin[\\/]console-assets\.ts$/ }, () => ({
+        contents: `const bundle = ${JSON.stringify(bundle)};\nexport async function loadConsoleAssets() { return bundle; }\n`,
+        loader: 'js',
+      }));
+    },
+  };
 }
 
 /**
@@ -71,6 +90,7 @@ export async function buildRelay(options: BuildRelayOptions = {}): Promise<strin
     legalComments: 'none',
     logLevel: 'warning',
     absWorkingDir: root,
+    plugins: [await consolePlugin()],
   });
   // The bundle's own name: the host's release directory and what /healthz reports.
   await writeFile(join(outdir, BUILD_ID_FILE), `${bundleBuildId(outdir)}\n`);

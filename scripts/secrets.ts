@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import {
   DeleteParameterCommand,
@@ -22,16 +23,21 @@ Usage:
   npm run secrets -- import providers.env      (KEY=value lines; # comments)
   npm run secrets -- list
   npm run secrets -- delete DEEPSEEK_API_KEY
+  npm run secrets -- admin-key                (a new random ADMIN_KEY, printed once)
+  npm run secrets -- admin-key --from-env MY_ADMIN_KEY
 
 New values reach the relay when its service restarts (docs/deploy.md shows how); a
 deploy restarts it only when the host's files change.
+admin-key puts ADMIN_KEY, the key of the admin console at https://<apiDomain>/admin:
+a new random one (shown once: keep it in a password manager) unless --from-env names one.
 Names the host sets itself are refused: RELAY_ORIGIN_SECRET (the stack generates it in
 Secrets Manager; see docs/deploy.md for rotating it), RELAY_CONFIG, RELAY_DATA_DIR, PORT,
 NODE_ENV and AWS_*. So are values the host's environment file cannot carry unchanged:
 control characters, surrounding whitespace, backslashes, a leading quote.
 
 Options:
-  --from-env VAR    put: read the value from this environment variable (default: stdin)
+  --from-env VAR    put, admin-key: read the value from this environment variable
+                    (put's default: stdin; admin-key's: a new random key)
   --prefix P        parameter prefix, the CDK context ssmPrefix (default /llm-relay)
   --kms-key-id K    encrypt with this KMS key instead of the account's aws/ssm key
   --dry-run         show what would be written or deleted; write nothing`;
@@ -113,6 +119,11 @@ export function checkSecretValue(name: string, value: string): void {
   }
 }
 
+const ADMIN_KEY_NAME = 'ADMIN_KEY';
+
+/** 192 random bits: an admin key nobody has to invent. */
+const newAdminKey = () => `relay-admin-${randomBytes(24).toString('base64url')}`;
+
 /** KEY=value lines; quotes around the value are removed, as dotenv does. */
 export function parseEnvFile(text: string): [string, string][] {
   const entries: [string, string][] = [];
@@ -138,8 +149,16 @@ export const runSecrets = defineScript({
   options: OPTIONS,
   async run({ values, positionals }, io) {
     const [command, arg, ...extra] = positionals;
-    if (!command || !['put', 'import', 'list', 'delete'].includes(command) || extra.length) {
-      throw new CliError('give one command: put, import, list or delete (see --help)', EXIT.usage);
+    if (
+      !command ||
+      !['put', 'import', 'list', 'delete', 'admin-key'].includes(command) ||
+      extra.length ||
+      (command === 'admin-key' && arg !== undefined)
+    ) {
+      throw new CliError(
+        'give one command: put, import, list, delete or admin-key (see --help)',
+        EXIT.usage,
+      );
     }
     const prefix = (values.prefix ?? '/llm-relay').replace(/\/$/, '');
     if (!prefix.startsWith('/')) throw new CliError('--prefix must start with /', EXIT.usage);
@@ -148,7 +167,17 @@ export const runSecrets = defineScript({
 
     // Read every input before any AWS call, so a usage mistake never half-applies.
     let entries: [string, string][] = [];
-    if (command === 'put') {
+    let generated: string | undefined;
+    if (command === 'admin-key') {
+      const from = values['from-env'];
+      const value = from ? io.env[from] : (generated = newAdminKey());
+      if (value === undefined)
+        throw new CliError(`environment variable ${from} is not set`, EXIT.usage);
+      checkSecretValue(ADMIN_KEY_NAME, value);
+      if (value.length < 16)
+        throw new CliError('an admin key must be at least 16 characters', EXIT.usage);
+      entries = [[ADMIN_KEY_NAME, value]];
+    } else if (command === 'put') {
       const name = writableName(arg);
       let value: string | undefined;
       if (values['from-env']) {
@@ -249,6 +278,11 @@ export const runSecrets = defineScript({
         progress.stop();
       }
       io.stdout('the relay picks new values up when it restarts');
+      if (generated) {
+        io.stdout('');
+        io.stdout('The admin key (shown only now; the console at /admin asks for it):');
+        io.stdout(generated);
+      }
       return EXIT.ok;
     } finally {
       client.destroy();

@@ -21,6 +21,7 @@ import { healthRoutes } from './routes/health.ts';
 import { modelRoutes } from './routes/models.ts';
 import { openAiRoutes } from './routes/openai.ts';
 import { resolveRuntime } from './runtime.ts';
+import { adminRoutes } from './admin/routes.ts';
 import type { AppDeps, AppEnv } from './types.ts';
 
 export type { AppDeps, AppEnv };
@@ -79,6 +80,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   api.route('/', modelRoutes(rt));
   api.route('/', billingRoutes(rt));
   app.route('/v1', api);
+  if (rt.admin) app.route('/', adminRoutes(rt, rt.admin));
 
   app.notFound((c) =>
     errorResponse(
@@ -94,7 +96,10 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
       logger.error({ err, requestId: c.get('requestId') }, 'unhandled error');
     }
     const record = c.get('record');
-    if (record) record.errorCode ??= relayError.code;
+    if (record) {
+      record.errorCode ??= relayError.code;
+      record.errorMessage ??= relayError.message;
+    }
     return errorResponse(c, relayError);
   });
   return app;

@@ -7,6 +7,7 @@ import { backupConfigSchema } from './store/backup-config.ts';
 import type { BackupConfig } from './store/backup-config.ts';
 import { channelTypes, defaultChannelType, wellKnownProviders } from './providers/registry.ts';
 import { DEFAULT_BREAKER_OPTIONS } from './routing/breaker.ts';
+import { hashKey, keyHint } from './store/secrets.ts';
 
 /** `"env:NAME"` reads the secret from the environment when the config is loaded. */
 const secretRef = z.string().min(1);
@@ -167,9 +168,47 @@ const serverSchema = z
   })
   .strict();
 
+/** Operators of the admin console and API; separate from client keys in every way. */
+const adminSchema = z
+  .object({
+    keys: z
+      .array(z.object({ name: z.string().min(1).max(64), key: secretRef }).strict())
+      .default([]),
+    /** How long a console login lasts. */
+    sessionHours: z
+      .number()
+      .positive()
+      .max(24 * 30)
+      .default(12),
+  })
+  .strict();
+
+const isTimeZone = (zone: string): boolean => {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+const usageSchema = z
+  .object({
+    /** Raw usage rows older than this are pruned; the daily rollups stay. */
+    retainDays: z.number().int().positive().max(36_500).default(90),
+    /** Where "today" and "this month" begin, for rollups and the console. */
+    timeZone: z
+      .string()
+      .refine(isTimeZone, 'must be an IANA time zone such as "UTC" or "Asia/Shanghai"')
+      .default('UTC'),
+  })
+  .strict();
+
 export const relayConfigSchema = z
   .object({
     server: serverSchema.default(serverSchema.parse({})),
+    admin: adminSchema.default(adminSchema.parse({})),
+    usage: usageSchema.default(usageSchema.parse({})),
     channels: z.array(channelSchema).optional(),
     keys: z.array(keySchema).default([]),
     prices: z.record(z.string().min(1), priceSchema).default({}),
@@ -180,6 +219,7 @@ export const relayConfigSchema = z
   .superRefine((cfg, ctx) => {
     uniqueNames(cfg.channels ?? [], 'channels', 'channel', ctx);
     uniqueNames(cfg.keys, 'keys', 'key', ctx);
+    uniqueNames(cfg.admin.keys, 'admin.keys', 'admin key', ctx);
   });
 
 function uniqueNames(
@@ -211,9 +251,25 @@ export type ServerConfig = Omit<z.infer<typeof serverSchema>, 'workers'> & {
   workers: number;
 };
 
+export type UsageConfig = z.infer<typeof usageSchema>;
+
+/** An admin key as the relay keeps it: the key itself is dropped once hashed. */
+export interface AdminKeyConfig {
+  readonly name: string;
+  readonly hash: string;
+  readonly hint: string;
+}
+
+export interface AdminConfig {
+  readonly keys: readonly AdminKeyConfig[];
+  readonly sessionHours: number;
+}
+
 /** The config after secrets were resolved and defaults applied: what the app runs on. */
 export interface RelayConfig {
   readonly server: ServerConfig;
+  readonly admin: AdminConfig;
+  readonly usage: UsageConfig;
   readonly channels: readonly ChannelConfig[];
   readonly keys: readonly KeyConfig[];
   readonly prices: Readonly<Record<string, Price>>;
@@ -268,14 +324,44 @@ export function parseRelayConfig(input: unknown, env: Env, source = 'config'): R
       throw new ConfigError(`keys.${i}.key: keys must be at least 16 characters`);
     return { ...k, key };
   });
+  const admin = { ...cfg.admin, keys: adminKeys(cfg.admin.keys, keys, env) };
   return {
     server,
+    admin,
+    usage: cfg.usage,
     channels,
     keys,
     prices: cfg.prices,
     images: cfg.images,
     ...(cfg.backup && { backup: cfg.backup }),
   };
+}
+
+/**
+ * The config's admin keys plus `ADMIN_KEY` (named "admin"), hashed. An admin key must never
+ * double as a client key: the two are looked up in different places, so a shared secret
+ * would make one of them silently stop working as intended.
+ */
+function adminKeys(
+  configured: readonly { name: string; key: string }[],
+  clientKeys: readonly { key: string }[],
+  env: Env,
+): AdminKeyConfig[] {
+  const entries = configured.map((k, i) => ({
+    name: k.name,
+    key: resolveSecret(k.key, env, `admin.keys.${i}.key`),
+    path: `admin.keys.${i}.key`,
+  }));
+  if (env.ADMIN_KEY && !entries.some((k) => k.name === 'admin'))
+    entries.push({ name: 'admin', key: env.ADMIN_KEY, path: 'ADMIN_KEY' });
+  return entries.map(({ name, key, path }) => {
+    headerSafe(key, path);
+    if (key.length < 16)
+      throw new ConfigError(`${path}: admin keys must be at least 16 characters`);
+    if (clientKeys.some((c) => c.key === key))
+      throw new ConfigError(`${path}: an admin key must not also be a client key`);
+    return { name, hash: hashKey(key), hint: keyHint(key) };
+  });
 }
 
 /** RELAY_WORKERS, when set, wins over the file, so one config serves a laptop and a big host. */

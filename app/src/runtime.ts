@@ -6,7 +6,9 @@ import type { Clock } from './routing/clock.ts';
 import { systemClock } from './routing/clock.ts';
 import { createUpstreamClient } from './routing/upstream-client.ts';
 import type { UpstreamClient } from './routing/upstream-client.ts';
+import type { AdminStore } from './store/admin-types.ts';
 import type { Store } from './store/types.ts';
+import { ChannelState, memoryChannelOverrides } from './routing/channel-state.ts';
 import type { AppDeps, InflightTracker } from './types.ts';
 
 /** AppDeps with every default filled in: what routes and the proxy work with. */
@@ -16,6 +18,10 @@ export interface RelayRuntime {
   readonly logger: Logger;
   readonly clock: Clock;
   readonly breaker: BreakerRegistry;
+  /** Channels switched on or off at runtime (admin console), on top of the config. */
+  readonly channelState: ChannelState;
+  /** Admin views of the store; without one, /admin is not served. */
+  readonly admin?: AdminStore;
   readonly upstream: UpstreamClient;
   readonly random: () => number;
   readonly imageStore?: ImageStore;
@@ -33,6 +39,10 @@ export function resolveRuntime(deps: AppDeps): RelayRuntime {
     logger: deps.logger,
     clock,
     breaker: deps.breaker ?? new BreakerRegistry(clock, deps.config.server.breaker),
+    channelState:
+      deps.channelState ??
+      new ChannelState(deps.admin?.channels ?? memoryChannelOverrides(), clock),
+    ...(deps.admin && { admin: deps.admin }),
     upstream:
       deps.upstream ??
       createUpstreamClient({ connectionsPerOrigin: deps.config.server.upstreamConnections }),

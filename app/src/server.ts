@@ -17,6 +17,9 @@ import { parseExpiry } from './cli/parse.ts';
 import { readBuildId } from './build-info.ts';
 import { isMainModule } from './main-module.ts';
 import { scheduleBackups } from './store/backup.ts';
+import { ChannelState } from './routing/channel-state.ts';
+import { systemClock } from './routing/clock.ts';
+import { startUsagePruner } from './usage/retention.ts';
 
 export interface RunningRelay {
   readonly server: ServerType;
@@ -72,7 +75,11 @@ const dbPath = (dataDir: string) => join(dataDir, 'relay.db');
  * previous run left, the config file's keys. The cluster primary runs it before forking.
  */
 export function prepareStore(config: RelayConfig, dataDir: string): void {
-  const store = new SqliteStore({ path: dbPath(dataDir), releaseStaleHolds: true });
+  const store = new SqliteStore({
+    path: dbPath(dataDir),
+    releaseStaleHolds: true,
+    timeZone: config.usage.timeZone,
+  });
   try {
     syncConfigKeys(config, store);
   } finally {
@@ -92,8 +99,25 @@ export async function startRelay(options: StartOptions = {}): Promise<RunningRel
   const config = options.config ?? loadRelayConfig(env);
   secrets.push(...secretsOf(config));
   const dataDir = env.RELAY_DATA_DIR || './data';
-  const store = new SqliteStore({ path: dbPath(dataDir), releaseStaleHolds: !inWorker });
+  const store = new SqliteStore({
+    path: dbPath(dataDir),
+    releaseStaleHolds: !inWorker,
+    timeZone: config.usage.timeZone,
+  });
   if (!inWorker) syncConfigKeys(config, store);
+  // Channels switched off in the console stay off from the first request on.
+  const channelState = new ChannelState(store.admin.channels, systemClock);
+  await channelState.load();
+  // One process prunes: any other worker doing it too would only find nothing to delete.
+  const pruner =
+    options.workerId === undefined || options.workerId === 1
+      ? startUsagePruner({
+          retention: store.admin.retention,
+          retainDays: config.usage.retainDays,
+          clock: systemClock,
+          logger,
+        })
+      : undefined;
   const rateWindows = inWorker ? new SqliteRateWindows({ path: dbPath(dataDir) }) : undefined;
   const upstream = createUpstreamClient({
     connectionsPerOrigin: config.server.upstreamConnections,
@@ -118,6 +142,8 @@ export async function startRelay(options: StartOptions = {}): Promise<RunningRel
     upstream,
     inflight,
     imageStore,
+    admin: store.admin,
+    channelState,
     ...(rateWindows && { rateWindows }),
     ...(options.workerId !== undefined && { workerId: options.workerId }),
     ...(build !== undefined && { build }),
@@ -151,6 +177,9 @@ export async function startRelay(options: StartOptions = {}): Promise<RunningRel
       'no channels configured: set OPENAI_API_KEY (or DEEPSEEK_API_KEY, …) or write relay.config.json',
     );
   }
+  if (config.admin.keys.length === 0) {
+    logger.info('admin console at /admin is locked: set ADMIN_KEY to use it');
+  }
   if (store.listKeys().length === 0) {
     logger.warn('no client keys yet: create one with `npm run keys -- create --name <you>`');
   }
@@ -176,6 +205,7 @@ export async function startRelay(options: StartOptions = {}): Promise<RunningRel
       await closed;
       await upstream.close();
       await backups?.stop();
+      await pruner?.stop();
       store.close();
       rateWindows?.close();
       logger.info('stopped');

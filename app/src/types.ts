@@ -3,6 +3,8 @@ import type { ClientDialect } from './core/job.ts';
 import type { RequestUsage } from './usage/request-usage.ts';
 import type { Logger } from './logger.ts';
 import type { KeyRecord, Store, UsageSource } from './store/types.ts';
+import type { AdminStore } from './store/admin-types.ts';
+import type { ChannelState } from './routing/channel-state.ts';
 import type { ImageStore } from './images/index.ts';
 import type { BreakerRegistry } from './routing/breaker.ts';
 import type { Clock } from './routing/clock.ts';
@@ -31,6 +33,10 @@ export interface AppDeps {
   readonly workerId?: number;
   /** The running bundle's id (see build-info.ts), reported by /healthz; absent from source. */
   readonly build?: string;
+  /** Keys, usage reports, audit and sessions for /admin; without it /admin is not served. */
+  readonly admin?: AdminStore;
+  /** Runtime channel switches, loaded before serving; made from `admin` when absent. */
+  readonly channelState?: ChannelState;
 }
 
 /** What the access log and the usage row say about one request; filled in as it goes. */
@@ -57,6 +63,8 @@ export interface RequestRecord {
   ttfbMs?: number;
   source?: UsageSource;
   errorCode?: string;
+  /** What the client was told, for the usage row (the console's request list shows it). */
+  errorMessage?: string;
   attempts?: number;
   /** Resolves when the response is over, which for a stream is long after the handler returned. */
   done?: Promise<void>;

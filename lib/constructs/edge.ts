@@ -4,6 +4,7 @@ import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import * as origins from 'aws-cdk-lib/aws-cloudfront-origins';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import { AdminAccess } from './admin-access.ts';
 
 export interface RelayEdgeProps {
   /** The relay host as an origin (see RelayOrigin): plain HTTP with the origin secret header. */
@@ -26,6 +27,12 @@ export interface RelayEdgeProps {
    * @default - no web ACL
    */
   readonly webAclArn?: string;
+  /**
+   * Source CIDRs allowed to reach /admin (the console and its API), checked by a CloudFront
+   * Function at the edge.
+   * @default - any address (admin keys and the login rate limit still guard it)
+   */
+  readonly adminCidrs?: readonly string[];
 }
 
 /**
@@ -77,6 +84,24 @@ export class RelayEdge extends Construct {
       compress: false,
     };
 
+    // The console and its API: never cached, cookies and Authorization through, and no CORS
+    // policy (the console is same-origin; the relay sets its own security headers).
+    const adminAccess =
+      props.adminCidrs && props.adminCidrs.length > 0
+        ? new AdminAccess(this, 'AdminAccess', { cidrs: props.adminCidrs })
+        : undefined;
+    const adminBehavior: cloudfront.BehaviorOptions = {
+      ...relayBehavior,
+      ...(adminAccess && {
+        functionAssociations: [
+          {
+            function: adminAccess.function,
+            eventType: cloudfront.FunctionEventType.VIEWER_REQUEST,
+          },
+        ],
+      }),
+    };
+
     this.distribution = new cloudfront.Distribution(this, 'Distribution', {
       comment: `llm-relay ${props.domainName}`,
       domainNames: [props.domainName],
@@ -87,6 +112,8 @@ export class RelayEdge extends Construct {
       defaultBehavior: relayBehavior,
       additionalBehaviors: {
         '/v1/*': relayBehavior,
+        '/admin': adminBehavior,
+        '/admin/*': adminBehavior,
         '/images/*': {
           origin: imagesOrigin,
           viewerProtocolPolicy: cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,

@@ -5,6 +5,7 @@
  * prompt with cache marks, a dozen tools, adaptive thinking and beta headers.
  */
 import { execFile } from 'node:child_process';
+import type { ServerResponse } from 'node:http';
 import { mkdtempSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -179,10 +180,7 @@ describe('Claude Code through the relay', { timeout: 60_000 }, () => {
 
   it('runs a tool loop on a channel that speaks OpenAI: tool call, tool result, answer', async () => {
     // The model asks Claude Code to run a command, then answers with what the command printed.
-    const answer = (
-      req: { json?: Record<string, unknown> },
-      res: import('node:http').ServerResponse,
-    ) => {
+    const answer = (req: { json?: Record<string, unknown> }, res: ServerResponse) => {
       const messages = (req.json?.messages ?? []) as { role: string; content?: unknown }[];
       const result = messages.find((m) => m.role === 'tool');
       res.writeHead(200, { 'content-type': 'text/event-stream' });

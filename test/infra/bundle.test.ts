@@ -159,6 +159,19 @@ describe.skipIf(!relayPresent)('bundled relay (as the host runs it)', () => {
     expect(upstream.seen.some((line) => line.includes('Bearer sk-upstream-test'))).toBe(true);
   });
 
+  it('serves the admin console from the bundle itself: no esbuild, no console sources on the host', async () => {
+    const headers = { 'x-origin-secret': originSecret };
+    const page = await fetch(`${base}/admin`, { headers });
+    const html = await page.text();
+    expect(page.status, html).toBe(200);
+    const script = /src="(\/admin\/assets\/main-\w+\.js)"/.exec(html)?.[1];
+    expect(script).toBeDefined();
+    const js = await fetch(`${base}${script}`, { headers });
+    expect(js.status).toBe(200);
+    expect(js.headers.get('content-type')).toContain('javascript');
+    expect((await js.text()).length).toBeGreaterThan(10_000);
+  });
+
   it('rejects requests without the origin secret with 403', async () => {
     const res = await fetch(`${base}/v1/models`, {
       headers: { authorization: 'Bearer sk-tester-0123456789abcdef' },

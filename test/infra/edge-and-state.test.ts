@@ -114,7 +114,12 @@ describe('edge, DNS and state', () => {
       const route = (path: string) =>
         dist.CacheBehaviors.find((b) => glob(b.PathPattern!).test(path)) ??
         dist.DefaultCacheBehavior;
-      expect(dist.CacheBehaviors.map((b) => b.PathPattern)).toEqual(['/v1/*', '/images/*']);
+      expect(dist.CacheBehaviors.map((b) => b.PathPattern)).toEqual([
+        '/v1/*',
+        '/admin',
+        '/admin/*',
+        '/images/*',
+      ]);
       const relayOrigin = dist.DefaultCacheBehavior.TargetOriginId;
       for (const path of [
         '/v1/chat/completions',
@@ -122,6 +127,8 @@ describe('edge, DNS and state', () => {
         '/dashboard/billing/subscription',
         '/v1/dashboard/billing/usage',
         '/healthz',
+        '/admin',
+        '/admin/api/keys',
         '/',
       ]) {
         expect(route(path), path).toMatchObject({

@@ -168,3 +168,38 @@ describe('secrets import, list, delete', () => {
     );
   });
 });
+
+describe('secrets admin-key', () => {
+  it('puts a new random ADMIN_KEY and prints it once, for the first console login', async () => {
+    const { code, io } = await secrets(['admin-key']);
+    expect(code).toBe(0);
+    const stored = ssm.parameters.get('/llm-relay/env/ADMIN_KEY');
+    expect(stored).toMatchObject({ Type: 'SecureString' });
+    const key = stored!.Value as string;
+    expect(key).toMatch(/^relay-admin-[\w-]{32}$/);
+    expect(io.out.filter((line) => line.includes(key))).toEqual([key]);
+    const again = await secrets(['admin-key']);
+    expect(again.code).toBe(0);
+    expect(ssm.parameters.get('/llm-relay/env/ADMIN_KEY')!.Value).not.toBe(key);
+  });
+
+  it('takes a chosen key from an environment variable without printing it, and checks it', async () => {
+    const env = { AWS_REGION: 'eu-west-1', AWS_ENDPOINT_URL: ssm.endpoint };
+    const chosen = await secrets(['admin-key', '--from-env', 'MINE', '--prefix', '/team'], {
+      env: { ...env, MINE: SECRET },
+    });
+    expect(chosen.code).toBe(0);
+    expect(ssm.parameters.get('/team/env/ADMIN_KEY')!.Value).toBe(SECRET);
+    expect(chosen.printed).not.toContain(SECRET);
+    const short = await secrets(['admin-key', '--from-env', 'MINE'], {
+      env: { ...env, MINE: 'short' },
+    });
+    expect(short.code).toBe(2);
+    expect((await secrets(['admin-key', 'EXTRA'])).code).toBe(2);
+    const dry = await secrets(['admin-key', '--dry-run']);
+    expect(dry.io.out).toEqual([
+      'dry run: would put /llm-relay/env/ADMIN_KEY (SecureString, value hidden)',
+    ]);
+    expect(ssm.parameters.has('/llm-relay/env/ADMIN_KEY')).toBe(false);
+  });
+});

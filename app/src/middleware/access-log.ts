@@ -49,7 +49,10 @@ export function accessLog(
           latencyMs,
           ttfbMs: record.ttfbMs,
           relayMs: record.relayMs,
-          ...(c.req.path === '/healthz' ? {} : emfFields(record, status, latencyMs, now())),
+          // Health probes and the admin console are not API traffic: no metrics from them.
+          ...(c.req.path === '/healthz' || c.req.path.startsWith('/admin')
+            ? {}
+            : emfFields(record, status, latencyMs, now())),
         };
         // Health probes are not traffic: no metrics, and no noise in the log at info.
         if (c.req.path === '/healthz' && status < 500) log.debug(line, 'request');

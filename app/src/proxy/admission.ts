@@ -34,7 +34,7 @@ export function modelNotFound(model: string): RelayError {
  */
 export function admit(rt: RelayRuntime, key: KeyRecord, job: ProxyJob): Candidate[] {
   if (!matchesAny(key.models, job.model)) throw modelNotFound(job.model);
-  const routes = routesFor(rt.config.channels, job.model).filter((r) =>
+  const routes = routesFor(rt.config.channels, job.model, rt.channelState.isOn).filter((r) =>
     adapterFor(r.channel.type).serves(job.operation, job.dialect.name),
   );
   if (routes.length === 0) throw modelNotFound(job.model);
@@ -52,7 +52,7 @@ export function admit(rt: RelayRuntime, key: KeyRecord, job: ProxyJob): Candidat
 /** No channel for the model counts tokens itself (none speaks Messages): the relay estimates. */
 export function countableLocally(rt: RelayRuntime, key: KeyRecord, job: ProxyJob): boolean {
   if (!matchesAny(key.models, job.model)) return false;
-  return !routesFor(rt.config.channels, job.model).some((r) =>
+  return !routesFor(rt.config.channels, job.model, rt.channelState.isOn).some((r) =>
     adapterFor(r.channel.type).serves(job.operation, job.dialect.name),
   );
 }

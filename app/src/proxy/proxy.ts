@@ -128,6 +128,7 @@ async function settle(
       'Upstream answered this streaming request with a non-streaming body.',
     );
     record.status = error.status;
+    record.errorMessage = error.message;
     await reply.failStream(error);
     return finishStream(usage, job, undefined, error.status, 'none', error.code);
   }
@@ -138,6 +139,7 @@ async function settle(
   const error =
     nonStreamTimeout(job.stream, rt.config.server, result, rt.clock.now() - record.startedAt) ??
     clientErrorFor(result.reason, result.failure, result.retryAfterMs);
+  record.errorMessage = error.message;
   if (result.reason !== 'aborted') {
     rt.logger.warn(
       {
@@ -176,6 +178,7 @@ async function crashed(
     'server_error',
     'The relay hit an unexpected error. It has been logged.',
   );
+  c.get('record').errorMessage = error.message;
   if (reply.streaming) {
     c.get('record').status = 500;
     await reply.failStream(error);

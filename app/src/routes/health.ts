@@ -28,7 +28,7 @@ export function healthRoutes(deps: RelayRuntime): Hono<AppEnv> {
     if (!key?.enabled) return c.json(body);
     return c.json({
       ...body,
-      channels: deps.config.channels.filter((ch) => ch.enabled).map((ch) => ch.name),
+      channels: deps.config.channels.filter(deps.channelState.isOn).map((ch) => ch.name),
       openModels: openModels(circuits),
       // Circuit states only (no upstream messages: those can quote key fragments).
       circuits,

@@ -7,11 +7,18 @@ export interface Route {
   readonly upstreamModel: string;
 }
 
-/** Every enabled channel that serves `model`, directly or through a `modelMap` alias. */
-export function routesFor(channels: readonly ChannelConfig[], model: string): Route[] {
+/**
+ * Every usable channel that serves `model`, directly or through a `modelMap` alias. Usable
+ * means enabled in the config, unless the caller knows better (channels switched at runtime).
+ */
+export function routesFor(
+  channels: readonly ChannelConfig[],
+  model: string,
+  usable: (channel: ChannelConfig) => boolean = (channel) => channel.enabled,
+): Route[] {
   const routes: Route[] = [];
   for (const channel of channels) {
-    if (!channel.enabled) continue;
+    if (!usable(channel)) continue;
     const mapped = Object.hasOwn(channel.modelMap, model) ? channel.modelMap[model] : undefined;
     if (mapped !== undefined) routes.push({ channel, upstreamModel: mapped });
     else if (matchesAny(channel.models, model)) routes.push({ channel, upstreamModel: model });

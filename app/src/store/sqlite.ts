@@ -2,7 +2,12 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import type { StatementSync } from 'node:sqlite';
+import { DayCalendar } from '../usage/days.ts';
+import type { AdminStore, KeyPatch } from './admin-types.ts';
 import { generateKey, hashKey, keyHint } from './secrets.ts';
+import { ADMIN_SCHEMA, createSqliteAdminStore } from './sqlite-admin.ts';
+import { DailyRollups, ROLLUP_SCHEMA } from './sqlite-rollups.ts';
+import { toStoredUsageRow } from './sqlite-rows.ts';
 import { StoreError, usdToMicros } from './types.ts';
 import type {
   KeyRecord,
@@ -51,10 +56,20 @@ CREATE TABLE IF NOT EXISTS usage (
   ttfb_ms INTEGER,
   source TEXT NOT NULL,
   error_code TEXT,
+  error_message TEXT,
   detail TEXT,
   created_at INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS usage_key_time ON usage (key_id, created_at);
+`;
+
+/**
+ * For the admin console: time ranges, and lookups by request id (ids are time-ordered, so both
+ * indexes grow at their end and cost little per row). Created after the column migrations.
+ */
+const USAGE_INDEXES = `
+CREATE INDEX IF NOT EXISTS usage_time ON usage (created_at);
+CREATE INDEX IF NOT EXISTS usage_request ON usage (request_id);
 `;
 
 /** Token columns added with prompt caching and reasoning; rows from before read as 0. */
@@ -104,6 +119,12 @@ export interface SqliteStoreOptions {
    * opening the same file must not release holds of requests that are still in flight).
    */
   readonly releaseStaleHolds?: boolean;
+  /**
+   * The zone daily rollups are counted in (config `usage.timeZone`). When it differs from the
+   * one the rollups were written in, they are rebuilt from the raw rows still kept.
+   * @default the zone last configured, else UTC
+   */
+  readonly timeZone?: string;
 }
 
 /**
@@ -120,6 +141,8 @@ export class SqliteStore implements Store {
   readonly #db: DatabaseSync;
   readonly #now: () => number;
   readonly #stmts: Record<string, StatementSync> = {};
+  readonly #rollups: DailyRollups;
+  #admin: AdminStore | undefined;
   #queued: {
     kind: 'hold' | 'settle';
     run: () => unknown;
@@ -134,10 +157,34 @@ export class SqliteStore implements Store {
     this.#db.exec(
       'PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;',
     );
+    const fresh = !this.#hasTable('usage_daily');
     this.#db.exec(SCHEMA);
     this.#migrate();
+    this.#db.exec(USAGE_INDEXES);
+    this.#db.exec(ROLLUP_SCHEMA);
+    this.#db.exec(ADMIN_SCHEMA);
+    const stored = DailyRollups.storedZone(this.#db);
+    const zone = options.timeZone ?? stored ?? 'UTC';
+    this.#rollups = new DailyRollups(this.#db, new DayCalendar(zone), this.#now);
+    if (fresh || stored !== zone) {
+      this.#rollups.rebuild();
+      this.#rollups.seal();
+    }
     if (options.releaseStaleHolds)
       this.#db.exec('UPDATE keys SET reserved_micros = 0 WHERE reserved_micros <> 0');
+  }
+
+  #hasTable(name: string): boolean {
+    return (
+      this.#db
+        .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?")
+        .get(name) !== undefined
+    );
+  }
+
+  /** Admin API views over this same connection (see admin-types.ts). */
+  get admin(): AdminStore {
+    return (this.#admin ??= createSqliteAdminStore(this.#db, this, this.#rollups));
   }
 
   /** Columns added after the first release, for databases created before them. */
@@ -154,6 +201,8 @@ export class SqliteStore implements Store {
       if (!usage.has(column))
         this.#db.exec(`ALTER TABLE usage ADD COLUMN ${column} INTEGER NOT NULL DEFAULT 0`);
     }
+    if (!usage.has('error_message'))
+      this.#db.exec('ALTER TABLE usage ADD COLUMN error_message TEXT');
   }
 
   #stmt(sql: string): StatementSync {
@@ -244,9 +293,32 @@ export class SqliteStore implements Store {
   }
 
   setEnabled(name: string, enabled: boolean): KeyRecord {
+    return this.updateKey(name, { enabled });
+  }
+
+  /** Changes only the fields given; spend and holds stay. */
+  updateKey(name: string, patch: KeyPatch): KeyRecord {
     const key = this.#mustKey(name);
-    this.#stmt('UPDATE keys SET enabled = ? WHERE id = ?').run(enabled ? 1 : 0, key.id);
+    const sets: string[] = [];
+    const values: (string | number | null)[] = [];
+    const set = (column: string, value: string | number | null) => {
+      sets.push(`${column} = ?`);
+      values.push(value);
+    };
+    if (patch.quotaUsd !== undefined)
+      set('quota_micros', patch.quotaUsd === null ? null : usdToMicros(patch.quotaUsd));
+    if (patch.models !== undefined) set('models', JSON.stringify(patch.models));
+    if (patch.expiresAt !== undefined) set('expires_at', patch.expiresAt);
+    if (patch.rpm !== undefined) set('rpm', patch.rpm);
+    if (patch.enabled !== undefined) set('enabled', patch.enabled ? 1 : 0);
+    if (sets.length > 0)
+      this.#db.prepare(`UPDATE keys SET ${sets.join(', ')} WHERE id = ?`).run(...values, key.id);
     return this.#mustKey(name);
+  }
+
+  deleteKey(name: string): void {
+    const key = this.#mustKey(name);
+    this.#stmt('DELETE FROM keys WHERE id = ?').run(key.id);
   }
 
   reserve(keyId: number, micros: Micros): Reservation | null {
@@ -360,12 +432,13 @@ export class SqliteStore implements Store {
   }
 
   #insertUsage(u: UsageRow): void {
+    const createdAt = this.#now();
     this.#stmt(
       `INSERT INTO usage (request_id, key_id, key_name, endpoint, model, upstream_model, channel, status,
          prompt_tokens, completion_tokens, cache_read_tokens, cache_write_5m_tokens,
          cache_write_1h_tokens, reasoning_tokens, cost_micros, latency_ms, ttfb_ms, source,
-         error_code, detail, created_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         error_code, error_message, detail, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ).run(
       u.requestId,
       u.keyId,
@@ -386,9 +459,11 @@ export class SqliteStore implements Store {
       u.ttfbMs === null ? null : Math.round(u.ttfbMs),
       u.source,
       u.errorCode,
+      u.errorMessage ?? null,
       u.detail ? JSON.stringify(u.detail) : null,
-      this.#now(),
+      createdAt,
     );
+    this.#rollups.add(u, createdAt);
   }
 
   usageTotalMicros(keyId: number, fromMs: number, toMs: number): Micros {
@@ -432,30 +507,7 @@ export class SqliteStore implements Store {
           filter.keyId,
           filter.limit ?? 1000,
         )) as unknown as Record<string, unknown>[];
-    return rows.map((r) => ({
-      id: r.id as number,
-      requestId: r.request_id as string,
-      keyId: r.key_id as number | null,
-      keyName: r.key_name as string | null,
-      endpoint: r.endpoint as string,
-      model: r.model as string | null,
-      upstreamModel: r.upstream_model as string | null,
-      channel: r.channel as string | null,
-      status: r.status as number,
-      promptTokens: r.prompt_tokens as number,
-      completionTokens: r.completion_tokens as number,
-      cacheReadTokens: r.cache_read_tokens as number,
-      cacheWrite5mTokens: r.cache_write_5m_tokens as number,
-      cacheWrite1hTokens: r.cache_write_1h_tokens as number,
-      reasoningTokens: r.reasoning_tokens as number,
-      costMicros: r.cost_micros as number,
-      latencyMs: r.latency_ms as number,
-      ttfbMs: r.ttfb_ms as number | null,
-      source: r.source as StoredUsageRow['source'],
-      errorCode: r.error_code as string | null,
-      detail: r.detail ? (JSON.parse(r.detail as string) as Record<string, unknown>) : null,
-      createdAt: r.created_at as number,
-    }));
+    return rows.map(toStoredUsageRow);
   }
 
   close(): void {

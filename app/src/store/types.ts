@@ -57,6 +57,8 @@ export interface UsageRow {
   readonly ttfbMs: number | null;
   readonly source: UsageSource;
   readonly errorCode: string | null;
+  /** What the client was told when the request failed (absent = none). */
+  readonly errorMessage?: string | null;
   /** Endpoint-specific numbers (image count/size/quality, retries…), stored as JSON. */
   readonly detail?: Readonly<Record<string, unknown>> | null;
 }

@@ -84,6 +84,7 @@ export class RequestUsage {
     rec.source = input.source;
     if (input.errorCode) rec.errorCode = input.errorCode;
     const u = input.usage;
+    const errorMessage = input.status >= 400 ? (rec.errorMessage ?? null) : null;
     const row: UsageRow = {
       requestId: this.#requestId,
       keyId: this.#key.id,
@@ -104,6 +105,7 @@ export class RequestUsage {
       ttfbMs: rec.ttfbMs ?? null,
       source: input.source,
       errorCode: input.errorCode ?? null,
+      errorMessage,
       detail: { ...input.detail, ...(rec.attempts !== undefined && { attempts: rec.attempts }) },
     };
     return this.#store.settleSoon(this.#reservation, row).catch((err: unknown) => {

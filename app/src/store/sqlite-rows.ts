@@ -1,0 +1,30 @@
+import type { StoredUsageRow } from './types.ts';
+
+/** A `usage` table row as SQLite returns it, mapped to the store's type. */
+export function toStoredUsageRow(r: Record<string, unknown>): StoredUsageRow {
+  return {
+    id: r.id as number,
+    requestId: r.request_id as string,
+    keyId: r.key_id as number | null,
+    keyName: r.key_name as string | null,
+    endpoint: r.endpoint as string,
+    model: r.model as string | null,
+    upstreamModel: r.upstream_model as string | null,
+    channel: r.channel as string | null,
+    status: r.status as number,
+    promptTokens: r.prompt_tokens as number,
+    completionTokens: r.completion_tokens as number,
+    cacheReadTokens: r.cache_read_tokens as number,
+    cacheWrite5mTokens: r.cache_write_5m_tokens as number,
+    cacheWrite1hTokens: r.cache_write_1h_tokens as number,
+    reasoningTokens: r.reasoning_tokens as number,
+    costMicros: r.cost_micros as number,
+    latencyMs: r.latency_ms as number,
+    ttfbMs: r.ttfb_ms as number | null,
+    source: r.source as StoredUsageRow['source'],
+    errorCode: r.error_code as string | null,
+    errorMessage: (r.error_message as string | null | undefined) ?? null,
+    detail: r.detail ? (JSON.parse(r.detail as string) as Record<string, unknown>) : null,
+    createdAt: r.created_at as number,
+  };
+}

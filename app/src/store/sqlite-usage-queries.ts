@@ -1,0 +1,341 @@
+import type { DatabaseSync, SQLInputValue } from 'node:sqlite';
+import type {
+  ChannelStats,
+  ExportQuery,
+  LiveStats,
+  Page,
+  Percentiles,
+  RequestsQuery,
+  UsageFilter,
+  UsageGroup,
+  UsageGroupRow,
+  UsageQueries,
+  UsageReportQuery,
+  UsageRetention,
+} from './admin-types.ts';
+import { COUNTERS } from './sqlite-rollups.ts';
+import type { DailyRollups, Dimension } from './sqlite-rollups.ts';
+import { toStoredUsageRow } from './sqlite-rows.ts';
+import { addDays } from '../usage/days.ts';
+import type { StoredUsageRow } from './types.ts';
+
+const GROUP_COLUMN: Record<UsageGroup, string> = {
+  key: 'key_name',
+  model: 'model',
+  channel: 'channel',
+  day: 'day',
+};
+
+const EXPORT_BATCH = 1_000;
+
+const SUMS = COUNTERS.map((c) => `SUM(${c}) AS ${c}`).join(', ');
+
+/** The one dimension that can answer `q` from usage_daily_dim, if any. */
+function dimensionFor(q: UsageReportQuery): Dimension | undefined {
+  const filters = (['key', 'model', 'channel'] as const).filter((d) => q[d] !== undefined);
+  if (q.groupBy === 'day') {
+    if (filters.length === 0) return 'channel';
+    return filters.length === 1 ? filters[0] : undefined;
+  }
+  return filters.every((d) => d === q.groupBy) ? q.groupBy : undefined;
+}
+
+/** Sums rows of the same group (finished days from one table, today from the other). */
+function mergeGroups(rows: readonly UsageGroupRow[]): UsageGroupRow[] {
+  const by = new Map<string, Record<string, number | string>>();
+  for (const r of rows) {
+    const seen = by.get(r.group);
+    if (!seen) by.set(r.group, { ...r });
+    else
+      for (const [k, v] of Object.entries(r))
+        if (typeof v === 'number') seen[k] = (seen[k] as number) + v;
+  }
+  return [...by.values()] as unknown as UsageGroupRow[];
+}
+
+/** Days in order; anything else by cost, then requests, then name. */
+function sortReport(rows: UsageGroupRow[], groupBy: UsageGroup): UsageGroupRow[] {
+  if (groupBy === 'day') return rows.sort((a, b) => (a.group < b.group ? -1 : 1));
+  return rows.sort(
+    (a, b) =>
+      b.costMicros - a.costMicros ||
+      b.requests - a.requests ||
+      (a.group < b.group ? -1 : a.group > b.group ? 1 : 0),
+  );
+}
+
+/** Nearest-rank percentile of values sorted ascending. */
+function percentile(sorted: Float64Array, p: number): number | null {
+  if (sorted.length === 0) return null;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))]!;
+}
+
+function percentiles(values: number[]): Percentiles {
+  const sorted = Float64Array.from(values).sort();
+  return { p50: percentile(sorted, 0.5), p99: percentile(sorted, 0.99) };
+}
+
+/** `AND column = ?` for each filter given, with its values. */
+function filterSql(f: UsageFilter): { sql: string; values: SQLInputValue[] } {
+  const parts: string[] = [];
+  const values: SQLInputValue[] = [];
+  for (const [field, column] of [
+    ['key', 'key_name'],
+    ['model', 'model'],
+    ['channel', 'channel'],
+  ] as const) {
+    const value = f[field];
+    if (value !== undefined) {
+      parts.push(`AND ${column} = ?`);
+      values.push(value);
+    }
+  }
+  return { sql: parts.join(' '), values };
+}
+
+/** "createdAt.id" of the last row on a page; rows are ordered by (created_at, id). */
+const cursorOf = (row: { createdAt: number; id: number }) => `${row.createdAt}.${row.id}`;
+
+function parseCursor(cursor: string | undefined): [number, number] | undefined {
+  if (!cursor) return undefined;
+  const m = /^(\d+)\.(\d+)$/.exec(cursor);
+  return m ? [Number(m[1]), Number(m[2])] : undefined;
+}
+
+/**
+ * Reports from the daily rollups; "now" views, request lists and exports from raw rows
+ * through the created_at and request_id indexes, so no query scans the whole usage table.
+ */
+export class SqliteUsageQueries implements UsageQueries, UsageRetention {
+  readonly #db: DatabaseSync;
+  readonly #rollups: DailyRollups;
+
+  constructor(db: DatabaseSync, rollups: DailyRollups) {
+    this.#db = db;
+    this.#rollups = rollups;
+  }
+
+  /**
+   * From usage_daily_dim for finished days when one dimension answers the question (grouped
+   * by it, or by day with at most that one filter), from usage_daily for the rest.
+   */
+  async report(q: UsageReportQuery): Promise<UsageGroupRow[]> {
+    const dim = dimensionFor(q);
+    if (!dim) return sortReport(this.#fromFull(q, q.fromDay, q.toDay), q.groupBy);
+    const sealed = this.#rollups.seal();
+    const parts: UsageGroupRow[] = [];
+    const sealedTo = sealed < q.toDay ? sealed : q.toDay;
+    if (q.fromDay <= sealedTo) parts.push(...this.#fromDim(q, dim, q.fromDay, sealedTo));
+    const openFrom = sealed === '' || q.fromDay > sealed ? q.fromDay : addDays(sealed, 1);
+    if (openFrom <= q.toDay) parts.push(...this.#fromFull(q, openFrom, q.toDay));
+    return sortReport(mergeGroups(parts), q.groupBy);
+  }
+
+  #fromFull(q: UsageReportQuery, fromDay: string, toDay: string): UsageGroupRow[] {
+    const f = filterSql(q);
+    return this.#sum(
+      `SELECT ${GROUP_COLUMN[q.groupBy]} AS grp, ${SUMS} FROM usage_daily
+       WHERE day >= ? AND day <= ? ${f.sql} GROUP BY grp`,
+      [fromDay, toDay, ...f.values],
+    );
+  }
+
+  #fromDim(q: UsageReportQuery, dim: Dimension, fromDay: string, toDay: string): UsageGroupRow[] {
+    const filter = q[dim];
+    return this.#sum(
+      `SELECT ${q.groupBy === 'day' ? 'day' : 'value'} AS grp, ${SUMS} FROM usage_daily_dim
+       WHERE dim = ? AND day >= ? AND day <= ? ${filter === undefined ? '' : 'AND value = ?'}
+       GROUP BY grp`,
+      [dim, fromDay, toDay, ...(filter === undefined ? [] : [filter])],
+    );
+  }
+
+  #sum(sql: string, values: SQLInputValue[]): UsageGroupRow[] {
+    const rows = this.#db.prepare(sql).all(...values) as Record<string, number | string>[];
+    return rows.map((r) => ({
+      group: String(r.grp),
+      requests: Number(r.requests),
+      errors: Number(r.errors),
+      serverErrors: Number(r.server_errors),
+      promptTokens: Number(r.prompt_tokens),
+      completionTokens: Number(r.completion_tokens),
+      cacheReadTokens: Number(r.cache_read_tokens),
+      cacheWrite5mTokens: Number(r.cache_write_5m_tokens),
+      cacheWrite1hTokens: Number(r.cache_write_1h_tokens),
+      reasoningTokens: Number(r.reasoning_tokens),
+      costMicros: Number(r.cost_micros),
+      latencyMsSum: Number(r.latency_ms_sum),
+      ttfbMsSum: Number(r.ttfb_ms_sum),
+      ttfbCount: Number(r.ttfb_count),
+    }));
+  }
+
+  async live(q: { fromMs: number; toMs: number; bucketMs: number }): Promise<LiveStats> {
+    const stmt = this.#db.prepare(
+      `SELECT created_at, status, latency_ms, ttfb_ms, cost_micros FROM usage
+       WHERE created_at >= ? AND created_at < ?`,
+    );
+    stmt.setReturnArrays(true);
+    const rows = stmt.all(q.fromMs, q.toMs) as unknown as [
+      number,
+      number,
+      number,
+      number | null,
+      number,
+    ][];
+    const count = Math.max(1, Math.ceil((q.toMs - q.fromMs) / q.bucketMs));
+    const buckets = Array.from({ length: count }, (_, i) => ({
+      at: q.fromMs + i * q.bucketMs,
+      requests: 0,
+      errors: 0,
+    }));
+    let errors = 0;
+    let serverErrors = 0;
+    let cost = 0;
+    const latency: number[] = [];
+    const ttfb: number[] = [];
+    for (const [at, status, latencyMs, ttfbMs, costMicros] of rows) {
+      const bucket = buckets[Math.floor((at - q.fromMs) / q.bucketMs)]!;
+      bucket.requests++;
+      cost += costMicros;
+      if (status >= 400) {
+        bucket.errors++;
+        errors++;
+        if (status >= 500) serverErrors++;
+        continue;
+      }
+      latency.push(latencyMs);
+      if (ttfbMs !== null) ttfb.push(ttfbMs);
+    }
+    return {
+      requests: rows.length,
+      errors,
+      serverErrors,
+      costMicros: cost,
+      latencyMs: percentiles(latency),
+      ttfbMs: percentiles(ttfb),
+      buckets,
+    };
+  }
+
+  async channels(q: { fromMs: number; toMs: number }): Promise<ChannelStats[]> {
+    const stmt = this.#db.prepare(
+      `SELECT channel, created_at, status, latency_ms, error_code, error_message FROM usage
+       WHERE created_at >= ? AND created_at < ? AND channel IS NOT NULL ORDER BY created_at`,
+    );
+    stmt.setReturnArrays(true);
+    const rows = stmt.all(q.fromMs, q.toMs) as unknown as [
+      string,
+      number,
+      number,
+      number,
+      string | null,
+      string | null,
+    ][];
+    const by = new Map<
+      string,
+      {
+        requests: number;
+        errors: number;
+        serverErrors: number;
+        latency: number[];
+        lastError: ChannelStats['lastError'];
+      }
+    >();
+    for (const [channel, at, status, latencyMs, code, message] of rows) {
+      let s = by.get(channel);
+      if (!s)
+        by.set(
+          channel,
+          (s = { requests: 0, errors: 0, serverErrors: 0, latency: [], lastError: null }),
+        );
+      s.requests++;
+      if (status < 400) {
+        s.latency.push(latencyMs);
+        continue;
+      }
+      s.errors++;
+      if (status >= 500) s.serverErrors++;
+      s.lastError = { at, status, code, message };
+    }
+    return [...by].map(([channel, s]) => ({
+      channel,
+      requests: s.requests,
+      errors: s.errors,
+      serverErrors: s.serverErrors,
+      latencyMs: percentiles(s.latency),
+      lastError: s.lastError,
+    }));
+  }
+
+  async lastUsed(keyIds: readonly number[]): Promise<Map<number, number>> {
+    const stmt = this.#db.prepare('SELECT MAX(created_at) AS t FROM usage WHERE key_id = ?');
+    const out = new Map<number, number>();
+    for (const id of keyIds) {
+      const row = stmt.get(id) as { t: number | null };
+      if (row.t !== null) out.set(id, row.t);
+    }
+    return out;
+  }
+
+  async requests(q: RequestsQuery): Promise<Page<StoredUsageRow>> {
+    const f = filterSql(q);
+    const parts = [f.sql];
+    const values = [...f.values];
+    const add = (sql: string, ...v: SQLInputValue[]) => {
+      parts.push(sql);
+      values.push(...v);
+    };
+    if (q.requestId !== undefined) add('AND request_id = ?', q.requestId);
+    if (q.status === 'error') add('AND status >= 400');
+    else if (q.status === 'ok') add('AND status < 400');
+    else if (q.status !== undefined) add('AND status = ?', q.status);
+    if (q.fromMs !== undefined) add('AND created_at >= ?', q.fromMs);
+    if (q.toMs !== undefined) add('AND created_at < ?', q.toMs);
+    const cursor = parseCursor(q.cursor);
+    if (cursor)
+      add('AND (created_at < ? OR (created_at = ? AND id < ?))', cursor[0], cursor[0], cursor[1]);
+    const rows = (
+      this.#db
+        .prepare(
+          `SELECT * FROM usage WHERE 1 = 1 ${parts.join(' ')}
+           ORDER BY created_at DESC, id DESC LIMIT ?`,
+        )
+        .all(...values, q.limit + 1) as Record<string, unknown>[]
+    ).map(toStoredUsageRow);
+    const page = rows.slice(0, q.limit);
+    return { rows: page, next: rows.length > q.limit ? cursorOf(page[page.length - 1]!) : null };
+  }
+
+  async *exportRows(q: ExportQuery): AsyncIterable<readonly StoredUsageRow[]> {
+    const f = filterSql(q);
+    const stmt = this.#db.prepare(
+      `SELECT * FROM usage WHERE created_at >= ? AND created_at < ? ${f.sql}
+         AND (created_at > ? OR (created_at = ? AND id > ?))
+       ORDER BY created_at, id LIMIT ${EXPORT_BATCH}`,
+    );
+    let after: [number, number] = [q.fromMs - 1, 0];
+    for (;;) {
+      const rows = (
+        stmt.all(q.fromMs, q.toMs, ...f.values, after[0], after[0], after[1]) as Record<
+          string,
+          unknown
+        >[]
+      ).map(toStoredUsageRow);
+      if (rows.length > 0) yield rows;
+      if (rows.length < EXPORT_BATCH) return;
+      const last = rows[rows.length - 1]!;
+      after = [last.createdAt, last.id];
+    }
+  }
+
+  async pruneBefore(cutoffMs: number, batchSize: number): Promise<number> {
+    const res = this.#db
+      .prepare(
+        `DELETE FROM usage WHERE id IN
+           (SELECT id FROM usage WHERE created_at < ? ORDER BY created_at LIMIT ?)`,
+      )
+      .run(cutoffMs, batchSize);
+    return Number(res.changes);
+  }
+}
