@@ -53,6 +53,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
       allowHeaders: [],
       exposeHeaders: [
         'x-request-id',
+        // The Anthropic SDKs read the request id from it.
+        'request-id',
         'x-relay-overhead-ms',
         'server-timing',
         'retry-after',
@@ -82,12 +84,14 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route('/v1', api);
   if (rt.admin) app.route('/', adminRoutes(rt, rt.admin));
 
-  app.notFound((c) =>
-    errorResponse(
+  app.notFound((c) => {
+    const record = c.get('record');
+    if (record) record.errorCode ??= 'not_found';
+    return errorResponse(
       c,
       new RelayError(404, 'not_found', `Unknown endpoint: ${c.req.method} ${c.req.path}`),
-    ),
-  );
+    );
+  });
   app.onError((err, c) => {
     const relayError = isImageError(err)
       ? new RelayError(err.status, err.code, err.message, { type: err.type, cause: err })

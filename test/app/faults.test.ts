@@ -322,16 +322,31 @@ describe('edges found in review', () => {
     }
   });
 
-  it('a stream answered with a whole JSON body after heartbeats went out ends with an error event, and is settled', () =>
+  it('a stream answered with a whole JSON body (after heartbeats went out) is written as a stream of that answer, and billed', () =>
     withRig(
       async (r) => {
-        r.primary.script({ kind: 'ok', stream: false, headersDelayMs: 350 });
+        r.primary.script({
+          kind: 'ok',
+          stream: false,
+          headersDelayMs: 350,
+          content: 'whole answer',
+        });
         const { status, text } = await r.raw({ stream: true });
         expect(status).toBe(200);
         expect(events(text)[0]).toBe(': keep-alive');
-        const last = JSON.parse(dataOf(text).at(-1)!) as { error: { code: string } };
-        expect(last.error.code).toBe('upstream_malformed_response');
-        expect(await r.lastRow()).toMatchObject({ status: 502, costMicros: 0 });
+        const data = dataOf(text);
+        expect(data.at(-1)).toBe('[DONE]');
+        const content = data
+          .slice(0, -1)
+          .map(
+            (d) =>
+              (JSON.parse(d) as { choices: { delta?: { content?: string } }[] }).choices[0]?.delta
+                ?.content ?? '',
+          )
+          .join('');
+        expect(content).toBe('whole answer');
+        expect(await r.lastRow()).toMatchObject({ status: 200, source: 'upstream' });
+        expect((await r.lastRow()).costMicros).toBeGreaterThan(0);
         expect(r.relay.store().getKey('fault-client')!.reservedMicros).toBe(0);
       },
       { heartbeatMs: 100 },

@@ -139,24 +139,28 @@ describe('POST /v1/messages', () => {
       });
     });
 
-    it('streams the upstream frames byte for byte, signature_delta included', async () => {
-      const res = await fetch(`${t.baseUrl}/v1/messages?beta=true`, {
-        method: 'POST',
-        headers: {
-          'x-api-key': KEY,
-          'content-type': 'application/json',
-          'anthropic-version': '2023-06-01',
-        },
-        body: JSON.stringify({
-          model: 'claude-sonnet-4-5',
-          max_tokens: 256,
-          stream: true,
-          messages: [{ role: 'user', content: 'Hello' }],
-        }),
-      });
+    it('streams the upstream frames unchanged, signature_delta included', async () => {
+      const request = (base: string, key: string) =>
+        fetch(`${base}/messages?beta=true`, {
+          method: 'POST',
+          headers: {
+            'x-api-key': key,
+            'content-type': 'application/json',
+            'anthropic-version': '2023-06-01',
+          },
+          body: JSON.stringify({
+            model: 'claude-sonnet-4-5',
+            max_tokens: 256,
+            stream: true,
+            messages: [{ role: 'user', content: 'Hello' }],
+          }),
+        });
+      const res = await request(`${t.baseUrl}/v1`, KEY);
       const text = await res.text();
       expect(res.headers.get('content-type')).toContain('text/event-stream');
-      expect(text).toContain('event: message_start');
+      // Every event and its data exactly as the upstream sent them, in order.
+      const direct = await (await request(claude.url, 'up-anthropic-key')).text();
+      expect(text).toBe(direct);
       expect(text).toContain('"type":"signature_delta"');
       expect(text.trimEnd().endsWith('data: {"type":"message_stop"}')).toBe(true);
       const stream = sdk.messages.stream({
@@ -208,6 +212,23 @@ describe('POST /v1/messages', () => {
       });
       expect(rows[0]).toMatchObject({ endpoint: '/messages/count_tokens', costMicros: 0 });
     });
+  });
+
+  it('answers count_tokens with an estimate where the channel cannot count, and chat stays up', async () => {
+    for (let i = 0; i < 8; i++) {
+      const count = await sdk.messages.countTokens({
+        model: 'claude-sonnet-4-5-nocount',
+        messages: [{ role: 'user', content: 'x'.repeat(300) }],
+      });
+      expect(count.input_tokens).toBeGreaterThanOrEqual(100);
+    }
+    // Eight failed counts are not chat failures: the model's circuit stays closed.
+    const msg = await sdk.messages.create({
+      model: 'claude-sonnet-4-5-nocount',
+      max_tokens: 64,
+      messages: [{ role: 'user', content: 'Hello' }],
+    });
+    expect(msg.content.at(-1)).toMatchObject({ type: 'text', text: 'Hello from Claude.' });
   });
 
   describe('to a channel that speaks OpenAI: translated', () => {
@@ -270,6 +291,40 @@ describe('POST /v1/messages', () => {
           promptTokens: 11,
         }),
       );
+    });
+
+    it('streams an answer the upstream sent whole (it ignored stream) as Messages events', async () => {
+      openai.overrides.push((req, res) => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(
+          JSON.stringify({
+            id: 'chatcmpl-whole',
+            object: 'chat.completion',
+            created: 1,
+            model: req.json?.model,
+            choices: [
+              {
+                index: 0,
+                message: { role: 'assistant', content: 'All at once.' },
+                finish_reason: 'stop',
+              },
+            ],
+            usage: { prompt_tokens: 9, completion_tokens: 3, total_tokens: 12 },
+          }),
+        );
+        return true;
+      });
+      const final = await sdk.messages
+        .stream({
+          model: 'deepseek-chat',
+          max_tokens: 50,
+          messages: [{ role: 'user', content: 'Hi' }],
+        })
+        .finalMessage();
+      expect(final.content).toEqual([
+        expect.objectContaining({ type: 'text', text: 'All at once.' }),
+      ]);
+      expect(final.usage).toMatchObject({ input_tokens: 9, output_tokens: 3 });
     });
 
     it('streams a tool call as tool_use with its input in pieces', async () => {
@@ -366,6 +421,18 @@ describe('POST /v1/messages', () => {
       expect(text).not.toContain('message_stop');
       const error = text.split('event: error\ndata: ')[1]!.split('\n')[0]!;
       expect(JSON.parse(error)).toMatchObject({ type: 'error', error: { type: 'api_error' } });
+      // Billed for what it produced: at least the text the client received, not the 1 output
+      // token message_start announced.
+      const row = await eventually(() => {
+        const r = t
+          .store()
+          .listUsage()
+          .find((u) => u.status >= 500 && u.model === 'claude-sonnet-4-5');
+        expect(r).toBeDefined();
+        return r!;
+      });
+      expect(row.source).toBe('partial');
+      expect(row.completionTokens).toBeGreaterThan(1);
     });
   });
 
@@ -560,5 +627,81 @@ describe('an OpenAI client on an Anthropic channel', () => {
       },
     });
     expect(final.usage).toMatchObject({ prompt_tokens: 48, completion_tokens: 20 });
+    expect(
+      (final.choices[0]!.message as unknown as Record<string, unknown>).thinking_blocks,
+    ).toEqual([{ type: 'thinking', thinking: 'Weather needs a tool.', signature: 'sig-abc' }]);
+  });
+});
+
+describe('a request only its own dialect can carry', () => {
+  let claude: AnthropicUpstream;
+  let openai: FakeUpstream;
+  let t: TestRelay;
+
+  beforeAll(async () => {
+    claude = await startAnthropicUpstream({ apiKey: 'up-anthropic-key' });
+    openai = await startOpenAiUpstream({ apiKey: 'up-openai-key' });
+    t = await startTestRelay({
+      channels: [
+        // The Anthropic channel comes first, but cannot take n = 2.
+        {
+          name: 'claude',
+          type: 'anthropic',
+          baseUrl: claude.url,
+          apiKey: 'up-anthropic-key',
+          models: ['mixed'],
+          priority: 0,
+        },
+        {
+          name: 'gpt',
+          baseUrl: openai.url,
+          apiKey: 'up-openai-key',
+          models: ['mixed'],
+          priority: 1,
+        },
+      ],
+      keys: [{ name: 'dev', key: KEY }],
+    });
+  });
+  afterAll(async () => {
+    await t?.close();
+    await claude?.close();
+    await openai?.close();
+  });
+
+  it('goes to the channels that speak that dialect, and is a 400 only when none does', async () => {
+    const res = await t.client(KEY).chat.completions.create({
+      model: 'mixed',
+      n: 2,
+      messages: [{ role: 'user', content: 'Two answers, please.' }],
+    });
+    expect(res.choices[0]!.message.content).toBeTruthy();
+    expect(claude.requests).toHaveLength(0);
+    expect(openai.requests.at(-1)!.json).toMatchObject({ n: 2 });
+    const onlyClaude = await startTestRelay({
+      channels: [
+        {
+          name: 'claude',
+          type: 'anthropic',
+          baseUrl: claude.url,
+          apiKey: 'up-anthropic-key',
+          models: ['mixed'],
+        },
+      ],
+      keys: [{ name: 'dev', key: KEY }],
+    });
+    try {
+      const refused = await onlyClaude
+        .client(KEY)
+        .chat.completions.create({
+          model: 'mixed',
+          n: 2,
+          messages: [{ role: 'user', content: 'x' }],
+        })
+        .catch((e: unknown) => e);
+      expect(refused).toMatchObject({ status: 400, param: 'n' });
+    } finally {
+      await onlyClaude.close();
+    }
   });
 });

@@ -8,7 +8,7 @@
  * signatures, redacted thinking, cache marks), so nothing one dialect can say is lost on the
  * way to a dialect that can say it too.
  */
-import type { TokenUsage } from '../usage/extract.ts';
+import type { TokenUsage } from './usage.ts';
 
 /** A prompt-cache breakpoint on a block (Anthropic's `cache_control`, Bedrock's `cachePoint`). */
 export interface CacheMark {
@@ -209,12 +209,55 @@ export type ChatEvent =
       readonly stopSequence?: string | null;
     };
 
-/** Does this event carry something a client would see as the answer (not bookkeeping)? */
-export function isContent(event: ChatEvent): boolean {
-  if (event.type === 'block_start')
-    return event.block.type !== 'text' && event.block.type !== 'thinking';
-  if (event.type !== 'delta') return false;
-  const d = event.delta;
-  if (d.type === 'text' || d.type === 'thinking') return d.text.length > 0;
-  return d.type === 'tool_input' ? d.json.length > 0 : false;
+/**
+ * A whole answer as the events a stream of it would have carried: for a streaming client whose
+ * upstream answered in one piece (some models ignore `stream`).
+ */
+export function eventsOf(response: ChatResponse): ChatEvent[] {
+  const out: ChatEvent[] = [{ type: 'start', id: response.id, model: response.model }];
+  response.content.forEach((part, index) => {
+    switch (part.type) {
+      case 'text':
+        out.push({ type: 'block_start', index, block: { type: 'text' } });
+        out.push({ type: 'delta', index, delta: { type: 'text', text: part.text } });
+        break;
+      case 'thinking':
+        out.push({ type: 'block_start', index, block: { type: 'thinking' } });
+        out.push({ type: 'delta', index, delta: { type: 'thinking', text: part.text } });
+        if (part.signature)
+          out.push({
+            type: 'delta',
+            index,
+            delta: { type: 'signature', signature: part.signature },
+          });
+        break;
+      case 'redacted_thinking':
+        out.push({
+          type: 'block_start',
+          index,
+          block: { type: 'redacted_thinking', data: part.data },
+        });
+        break;
+      case 'tool_call':
+        out.push({
+          type: 'block_start',
+          index,
+          block: { type: 'tool_call', id: part.id, name: part.name },
+        });
+        out.push({
+          type: 'delta',
+          index,
+          delta: { type: 'tool_input', json: JSON.stringify(part.input) },
+        });
+        break;
+    }
+    out.push({ type: 'block_stop', index });
+  });
+  out.push({
+    type: 'stop',
+    reason: response.stopReason,
+    ...(response.stopSequence !== undefined && { stopSequence: response.stopSequence }),
+  });
+  if (response.usage) out.push({ type: 'usage', usage: response.usage });
+  return out;
 }

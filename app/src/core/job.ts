@@ -55,8 +55,6 @@ export interface ProxyJob {
   readonly headers?: Readonly<Record<string, string>>;
   /** Tokens to hold quota for before the call. */
   readonly estimate: { readonly promptTokens: number; readonly completionTokens: number };
-  /** Nothing is billed (token counting); the request still leaves its usage row. */
-  readonly free?: boolean;
   /** Extra billable units known up front (image count). */
   readonly images?: number;
   readonly detail?: Record<string, unknown>;
@@ -84,6 +82,8 @@ export interface ClientDialect {
   streamError(error: RelayError, requestId: string): string;
   /** A frame this dialect's clients ignore, sent while a model thinks before its first token. */
   readonly heartbeat: string;
+  /** How this dialect's clients send their key, for the error that says none was sent. */
+  readonly keyHint: string;
   /** The header this dialect's SDKs read the request id from, besides `x-request-id`. */
   readonly requestIdHeader?: string;
   /** A neutral answer (from an upstream of another dialect) as this dialect's JSON body. */

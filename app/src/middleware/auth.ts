@@ -20,9 +20,11 @@ export function auth(store: Store, now: () => number): MiddlewareHandler<AppEnv>
   return async (c, next) => {
     const secret = keyFromHeaders((n) => c.req.header(n));
     if (!secret) {
-      throw invalidKey(
-        "You didn't provide an API key. Send it as 'Authorization: Bearer YOUR_KEY'.",
-      );
+      const header =
+        c.get('dialect')?.name === 'anthropic'
+          ? "'x-api-key: YOUR_KEY'"
+          : "'Authorization: Bearer YOUR_KEY'";
+      throw invalidKey(`You didn't provide an API key. Send it as ${header}.`);
     }
     const key = store.findKeyBySecret(secret);
     if (!key) throw invalidKey('Incorrect API key provided.');

@@ -5,7 +5,7 @@ import type { UpstreamFailure } from '../core/failure.ts';
 import type { DialectName, Operation, ProxyJob } from '../core/job.ts';
 import type { HeaderSource } from '../core/retry-after.ts';
 import type { EventSourceMessage } from '../streaming/sse.ts';
-import type { TokenUsage } from '../usage/extract.ts';
+import type { TokenUsage } from '../core/usage.ts';
 
 /** What fetch accepts as a request body. */
 export type UpstreamBody = string | FormData;

@@ -28,18 +28,26 @@ export function modelNotFound(model: string): RelayError {
 
 /**
  * The channels that may serve this job: the key must allow the model, and a channel must serve
- * it and be able to speak the operation (natively or translated). A request that will be
- * translated is parsed into neutral form now, so content no upstream could take is a 400
- * before anything is held or sent.
+ * it and be able to speak the operation (natively or translated). A request that may be
+ * translated is parsed into neutral form now: content no other dialect can take leaves only the
+ * channels of the client's own dialect, and is a 400 before anything is held or sent when none
+ * is left.
  */
 export function admit(rt: RelayRuntime, key: KeyRecord, job: ProxyJob): Candidate[] {
   if (!matchesAny(key.models, job.model)) throw modelNotFound(job.model);
-  const routes = routesFor(rt.config.channels, job.model, rt.channelState.isOn).filter((r) =>
+  let routes = routesFor(rt.config.channels, job.model, rt.channelState.isOn).filter((r) =>
     adapterFor(r.channel.type).serves(job.operation, job.dialect.name),
   );
   if (routes.length === 0) throw modelNotFound(job.model);
-  if (job.chat && routes.some((r) => adapterFor(r.channel.type).dialect !== job.dialect.name)) {
-    job.chat();
+  const native = (r: Route) => adapterFor(r.channel.type).dialect === job.dialect.name;
+  if (job.chat && !routes.every(native)) {
+    try {
+      job.chat();
+    } catch (err) {
+      // What only the client's own dialect can say still goes to the channels that speak it.
+      if (!(err instanceof RelayError) || !routes.some(native)) throw err;
+      routes = routes.filter(native);
+    }
   }
   return routes.map((r) => ({
     ...r,
@@ -49,21 +57,13 @@ export function admit(rt: RelayRuntime, key: KeyRecord, job: ProxyJob): Candidat
   }));
 }
 
-/** No channel for the model counts tokens itself (none speaks Messages): the relay estimates. */
-export function countableLocally(rt: RelayRuntime, key: KeyRecord, job: ProxyJob): boolean {
-  if (!matchesAny(key.models, job.model)) return false;
-  return !routesFor(rt.config.channels, job.model, rt.channelState.isOn).some((r) =>
-    adapterFor(r.channel.type).serves(job.operation, job.dialect.name),
-  );
-}
-
-/** The price of the job's tokens through this route (none for a free job). */
+/** The price of the job's tokens through this route. */
 export function priceOf(
   rt: RelayRuntime,
   job: ProxyJob,
   upstreamModel: string | undefined,
 ): Price | undefined {
-  return job.free ? undefined : priceFor(rt.config.prices, job.model, upstreamModel);
+  return priceFor(rt.config.prices, job.model, upstreamModel);
 }
 
 /** Holds what the job may cost at most; a key that cannot cover it gets a 429 it can act on. */

@@ -157,7 +157,9 @@ async function readJson(
   } else if (translate) {
     return malformed(`upstream answered ${contentType.slice(0, 60)}, not JSON`);
   }
-  const decoded = json === undefined ? {} : adapter.decodeJson(json, job, translate);
+  // A streaming chat client answered in one piece still gets a stream: read it in neutral form.
+  const neutral = translate || (job.stream && job.operation === 'chat');
+  const decoded = json === undefined ? {} : adapter.decodeJson(json, job, neutral);
   if (decoded.failure) return { ok: false, failure: decoded.failure };
   ctx.commit();
   return {

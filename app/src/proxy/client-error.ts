@@ -91,7 +91,7 @@ export function clientErrorFor(
       return new RelayError(
         502,
         'upstream_malformed_response',
-        `Upstream answered with something that is not the OpenAI wire format (${failure.message}).`,
+        `Upstream answered with something that is not the wire format its channel speaks (${failure.message}).`,
       );
     case 'stream-error':
       return new RelayError(502, 'upstream_error', `Upstream failed mid-stream${said}.`);

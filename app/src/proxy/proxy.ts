@@ -1,4 +1,5 @@
 import type { Context } from 'hono';
+import { eventsOf } from '../core/chat.ts';
 import type { ProxyJob } from '../core/job.ts';
 import { RelayError } from '../errors.ts';
 import { runWithFailover } from '../routing/failover.ts';
@@ -119,9 +120,15 @@ async function settle(
     record.status = 200;
     return finishStream(usage, job, result.value, 200, 'upstream');
   }
+  if (result.ok && job.stream && result.value.kind === 'json' && result.value.decoded.response) {
+    // The upstream ignored `stream` and answered whole: the client still gets the stream it
+    // asked for, written from the answer, in its own dialect.
+    served(result.channel);
+    return streamWhole(job, reply, usage, result.value);
+  }
   if (result.ok && reply.streaming) {
-    // Heartbeats already promised SSE, and the upstream answered a whole JSON body (some models
-    // ignore `stream`): the one honest ending left is an error frame.
+    // Heartbeats already promised SSE, and the upstream answered a whole body that is not a
+    // chat answer: the one honest ending left is an error frame.
     const error = new RelayError(
       502,
       'upstream_malformed_response',
@@ -188,6 +195,11 @@ async function crashed(
   reply.error(error);
 }
 
+/**
+ * The row of a stream. A finished stream is billed as its upstream reported it. A cut one was
+ * billed as far as it got: what the upstream reported so far (Anthropic reports input at the
+ * start and output only at the end), and at least what the relay saw it produce.
+ */
 function finishStream(
   usage: RequestUsage,
   job: ProxyJob,
@@ -197,14 +209,44 @@ function finishStream(
   errorCode?: string,
 ): Promise<void> {
   const reported = tally?.usage;
+  const produced = estimateTokens(tally?.generated ?? '');
+  const billed =
+    source === 'upstream' && reported
+      ? reported
+      : {
+          ...reported,
+          promptTokens: reported?.promptTokens ?? (tally ? job.estimate.promptTokens : 0),
+          completionTokens: Math.max(reported?.completionTokens ?? 0, produced),
+        };
   return usage.finish({
     status,
-    usage: reported ?? {
-      promptTokens: tally ? job.estimate.promptTokens : 0,
-      completionTokens: estimateTokens(tally?.generated ?? ''),
-    },
+    usage: billed,
     source: source === 'upstream' ? (reported ? 'upstream' : 'estimated') : source,
     errorCode: errorCode ?? null,
+  });
+}
+
+async function streamWhole(
+  job: ProxyJob,
+  reply: Reply,
+  usage: RequestUsage,
+  answer: JsonAnswer,
+): Promise<void> {
+  const encoder = job.dialect.streamEncoder(job);
+  const frames = eventsOf(answer.decoded.response!)
+    .map((e) => encoder.encode(e))
+    .join('');
+  reply.openStream();
+  await reply.sink.write(frames + encoder.end()).catch(() => {});
+  reply.sink.close();
+  const reported = answer.decoded.usage;
+  await usage.finish({
+    status: 200,
+    usage: reported ?? {
+      promptTokens: job.estimate.promptTokens,
+      completionTokens: estimateTokens(answer.text),
+    },
+    source: reported ? 'upstream' : 'estimated',
   });
 }
 

@@ -6,7 +6,7 @@ import type { AttemptContext, AttemptResult } from '../routing/failover.ts';
 import type { UpstreamResponse } from '../routing/upstream-client.ts';
 import { frameEvent, sseEvents } from '../streaming/sse.ts';
 import type { EventSourceMessage } from '../streaming/sse.ts';
-import type { TokenUsage } from '../usage/extract.ts';
+import type { TokenUsage } from '../core/usage.ts';
 import { ClientGone } from './client-stream.ts';
 import type { ClientStream } from './client-stream.ts';
 

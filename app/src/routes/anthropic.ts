@@ -7,15 +7,15 @@ import {
   anthropicDialect,
   parseCountTokensRequest,
   parseMessagesRequest,
-  toChatRequest,
+  readChatRequest,
 } from '../dialects/anthropic/index.ts';
 import type { CountTokensRequest, MessagesRequest } from '../dialects/anthropic/index.ts';
-import { admit, countableLocally } from '../proxy/admission.ts';
+import { countTokens } from '../proxy/count-tokens.ts';
 import { forwardHeaders } from '../proxy/headers.ts';
 import { proxy } from '../proxy/proxy.ts';
 import type { RelayRuntime } from '../runtime.ts';
 import type { AppEnv } from '../types.ts';
-import { estimateTokens } from '../usage/extract.ts';
+import { estimatePromptTokens } from '../usage/extract.ts';
 import { readJson } from './body.ts';
 
 /**
@@ -32,6 +32,7 @@ function jobFor(
   rawText: string,
   headers: Record<string, string>,
   rt: RelayRuntime,
+  requestId: string,
 ): ProxyJob {
   let chat: ChatRequest | undefined;
   return {
@@ -44,16 +45,26 @@ function jobFor(
     clientWantsUsage: true,
     headers,
     estimate: {
-      promptTokens: estimateTokens(rawText),
+      promptTokens: estimatePromptTokens(rawText),
       completionTokens:
         operation === 'count_tokens'
           ? 0
           : ((body as MessagesRequest).max_tokens ?? rt.config.server.defaultMaxTokens),
     },
-    free: operation === 'count_tokens',
-    chat: () => (chat ??= toChatRequest(body as MessagesRequest)),
+    chat: () => (chat ??= translate(body as MessagesRequest, rt, requestId)),
     body: async (route) => ({ json: { ...body, model: route.upstreamModel } }),
   };
+}
+
+/**
+ * The request in neutral form. What only Anthropic can do (server tools such as web search, file
+ * ids) is left out rather than refused, so an agent that mixes them with its own tools still
+ * works on other channels; what was left out is logged for the operator.
+ */
+function translate(body: MessagesRequest, rt: RelayRuntime, requestId: string): ChatRequest {
+  const { chat, dropped } = readChatRequest(body);
+  if (dropped.length > 0) rt.logger.warn({ requestId, dropped }, 'translation left features out');
+  return chat;
 }
 
 /** Claude Code, the Anthropic SDKs and every client that speaks Messages. */
@@ -66,17 +77,12 @@ export function anthropicRoutes(rt: RelayRuntime): Hono<AppEnv> {
   };
   app.post('/messages', async (c) => {
     const { body, headers, raw } = await read(c, parseMessagesRequest);
-    return proxy(c, rt, jobFor('chat', body, raw, headers, rt));
+    return proxy(c, rt, jobFor('chat', body, raw, headers, rt, c.get('requestId')));
   });
   app.post('/messages/count_tokens', async (c) => {
     const { body, headers, raw } = await read(c, parseCountTokensRequest);
-    const job = jobFor('count_tokens', body, raw, headers, rt);
-    // An upstream that speaks Messages counts exactly; for the others the relay estimates,
-    // which is all a client uses the count for (deciding when to compact a conversation).
-    if (!countableLocally(rt, c.get('key'), job)) return proxy(c, rt, job);
-    admit(rt, c.get('key'), { ...job, operation: 'chat' });
-    c.get('record').model = job.model;
-    return c.json({ input_tokens: job.estimate.promptTokens });
+    const job = jobFor('count_tokens', body, raw, headers, rt, c.get('requestId'));
+    return countTokens(c, rt, job, () => ({ input_tokens: job.estimate.promptTokens }));
   });
   return app;
 }

@@ -8,7 +8,7 @@ import { forwardHeaders } from '../proxy/headers.ts';
 import { proxy } from '../proxy/proxy.ts';
 import type { RelayRuntime } from '../runtime.ts';
 import type { AppEnv } from '../types.ts';
-import { estimateTokens } from '../usage/extract.ts';
+import { estimatePromptTokens } from '../usage/extract.ts';
 import { readJson } from './body.ts';
 import { chatSchema, completionSchema, embeddingSchema, responsesSchema } from './schemas.ts';
 
@@ -57,7 +57,7 @@ function jobFor(
     clientWantsUsage: body.stream_options?.include_usage === true,
     headers,
     estimate: {
-      promptTokens: estimateTokens(rawText),
+      promptTokens: estimatePromptTokens(rawText),
       completionTokens:
         endpoint === '/embeddings' ? 0 : (maxOut ?? deps.config.server.defaultMaxTokens * choices),
     },

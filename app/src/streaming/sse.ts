@@ -13,7 +13,6 @@ export function frameEvent(msg: EventSourceMessage): string {
 }
 
 export const frameData = (data: string): string => frameEvent({ data });
-export const frameComment = (text: string): string => `: ${text}\n\n`;
 export const DONE_DATA = '[DONE]';
 
 export const SSE_HEADERS: Readonly<Record<string, string>> = {

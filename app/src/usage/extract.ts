@@ -1,23 +1,4 @@
-/**
- * Token counts as the upstream reported them, in one meaning whatever the dialect:
- * `promptTokens` is every input token (cache reads and cache writes included, as OpenAI
- * counts them; Anthropic reports them apart and is summed up on the way in) and
- * `completionTokens` every output token (reasoning included). The other counts are parts of
- * those two, each billed at its own price. `undefined` fields were not reported.
- */
-export interface TokenUsage {
-  readonly promptTokens: number;
-  readonly completionTokens: number;
-  /** Input tokens read from the provider's prompt cache. */
-  readonly cacheReadTokens?: number;
-  /** Input tokens written to the prompt cache with a 5-minute lifetime (Anthropic's default). */
-  readonly cacheWrite5mTokens?: number;
-  /** Input tokens written to the prompt cache with a 1-hour lifetime. */
-  readonly cacheWrite1hTokens?: number;
-  /** Output tokens spent thinking. */
-  readonly reasoningTokens?: number;
-  readonly audioSeconds?: number;
-}
+import type { TokenUsage } from '../core/usage.ts';
 
 const num = (v: unknown): number | undefined =>
   typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : undefined;
@@ -58,6 +39,21 @@ export function usageFromPayload(payload: unknown): TokenUsage | undefined {
   if (direct) return direct;
   const nested = p.response as Record<string, unknown> | undefined;
   return nested ? readUsage(nested.usage) : undefined;
+}
+
+/** Inline media (base64 of at least 1 KiB): an image costs a model about this many tokens, whatever its size. */
+const MEDIA = /[A-Za-z0-9+/]{1024,}={0,2}/g;
+const TOKENS_PER_MEDIA = 1_600;
+
+/**
+ * A request body's prompt tokens, roughly: its text as estimateTokens counts it, with each inline
+ * image or file counted as one image (the model sees pixels, not base64), so a screenshot does
+ * not hold dollars of quota or count as half a million tokens.
+ */
+export function estimatePromptTokens(body: string): number {
+  let media = 0;
+  const text = body.length < 1024 ? body : body.replace(MEDIA, () => (media++, ''));
+  return estimateTokens(text) + media * TOKENS_PER_MEDIA;
 }
 
 /** A rough count for when the upstream reports nothing: ~3 UTF-8 bytes a token covers CJK and Latin alike. */

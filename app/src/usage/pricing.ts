@@ -1,6 +1,6 @@
 import type { Price } from '../config.ts';
 import type { Micros } from '../store/types.ts';
-import type { TokenUsage } from './extract.ts';
+import type { TokenUsage } from '../core/usage.ts';
 
 export interface Billable extends TokenUsage {
   readonly images?: number;

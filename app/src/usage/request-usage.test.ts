@@ -88,12 +88,14 @@ describe('RequestUsage', () => {
   it('gives the hold back and says so when the row cannot be written', async () => {
     const { store, usage, lines } = setup(1);
     expect(await usage.hold(400)).toBe(true);
-    store.close();
+    // The row cannot be written (a full disk, a locked database): the store refuses it.
+    store.settleSoon = () => Promise.reject(new Error('disk I/O error'));
     await usage.finish({
       status: 200,
       usage: { promptTokens: 1, completionTokens: 1 },
       source: 'upstream',
     });
     expect(lines.some((l) => l.msg === 'failed to write usage row')).toBe(true);
+    expect(store.getKey('k')!.reservedMicros).toBe(0);
   });
 });

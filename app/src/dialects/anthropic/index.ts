@@ -9,6 +9,7 @@ export const anthropicDialect: ClientDialect = {
   errorBody: anthropicErrorBody,
   streamError: anthropicStreamError,
   heartbeat: ANTHROPIC_PING,
+  keyHint: "'x-api-key: YOUR_KEY'",
   // The Anthropic SDKs read it into error.requestID and message._request_id.
   requestIdHeader: 'request-id',
   renderJson: (response, job) => renderMessage(response, job.model),

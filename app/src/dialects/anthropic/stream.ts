@@ -13,7 +13,7 @@
 import type { BlockDelta, BlockStart, ChatEvent, StopReason } from '../../core/chat.ts';
 import type { StreamEncoder } from '../../core/job.ts';
 import { frameEvent } from '../../streaming/sse.ts';
-import type { TokenUsage } from '../../usage/extract.ts';
+import type { TokenUsage } from '../../core/usage.ts';
 import { estimateTokens } from '../../usage/extract.ts';
 import { anthropicBlock, anthropicStopReason, messageId } from './response.ts';
 import { anthropicUsage } from './usage.ts';

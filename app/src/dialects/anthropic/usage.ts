@@ -4,7 +4,7 @@
  * always present (as Anthropic sends them), since clients such as Claude Code add them up to
  * show context use.
  */
-import type { TokenUsage } from '../../usage/extract.ts';
+import type { TokenUsage } from '../../core/usage.ts';
 
 export interface AnthropicUsage {
   input_tokens: number;

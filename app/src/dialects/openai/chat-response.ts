@@ -1,5 +1,5 @@
 import type { ChatResponse, OutputPart, StopReason, ToolCallPart } from '../../core/chat.ts';
-import type { TokenUsage } from '../../usage/extract.ts';
+import type { TokenUsage } from '../../core/usage.ts';
 
 /** OpenAI's finish_reason for a neutral stop. */
 export function finishReason(

@@ -78,6 +78,10 @@ describe('OpenAiChatEncoder', () => {
       prompt_tokens_details: { cached_tokens: 8 },
     });
     expect(sse).toContain('"reasoning_content":"Two cities."');
+    // The signed block, whole, for the client to send back on its next turn.
+    expect(
+      (final.choices[0]!.message as unknown as Record<string, unknown>).thinking_blocks,
+    ).toEqual([{ type: 'thinking', thinking: 'Two cities.', signature: 'sig' }]);
     expect(sse.trimEnd().endsWith('data: [DONE]')).toBe(true);
   });
 

@@ -1,7 +1,7 @@
 import type { ChatEvent, StopReason } from '../../core/chat.ts';
 import type { StreamEncoder } from '../../core/job.ts';
 import { DONE_DATA, frameData } from '../../streaming/sse.ts';
-import type { TokenUsage } from '../../usage/extract.ts';
+import type { TokenUsage } from '../../core/usage.ts';
 import { finishReason, openAiUsage } from './chat-response.ts';
 
 export interface ChatChunkOptions {
@@ -25,6 +25,11 @@ export class OpenAiChatEncoder implements StreamEncoder {
   /** Neutral block index → this stream's tool_calls index. */
   readonly #tools = new Map<number, number>();
   #usage: TokenUsage | undefined;
+  /** Thinking of this answer, for `thinking_blocks`: the open block's text, then each whole one. */
+  #thinking = '';
+  #signature = '';
+  readonly #thinkingBlocks: Record<string, unknown>[] = [];
+  #thinkingOpen = false;
   #stop: StopReason | null | undefined;
   #stopped = false;
 
@@ -51,6 +56,16 @@ export class OpenAiChatEncoder implements StreamEncoder {
         if (event.usage) this.#usage = event.usage;
         return this.#chunk({ role: 'assistant', content: '' });
       case 'block_start': {
+        if (event.block.type === 'thinking') {
+          this.#thinkingOpen = true;
+          this.#thinking = '';
+          this.#signature = '';
+          return '';
+        }
+        if (event.block.type === 'redacted_thinking') {
+          this.#thinkingBlocks.push({ type: 'redacted_thinking', data: event.block.data });
+          return this.#chunk({ thinking_blocks: [...this.#thinkingBlocks] });
+        }
         if (event.block.type !== 'tool_call') return '';
         const index = this.#tools.size;
         this.#tools.set(event.index, index);
@@ -68,7 +83,14 @@ export class OpenAiChatEncoder implements StreamEncoder {
       case 'delta': {
         const d = event.delta;
         if (d.type === 'text') return d.text ? this.#chunk({ content: d.text }) : '';
-        if (d.type === 'thinking') return d.text ? this.#chunk({ reasoning_content: d.text }) : '';
+        if (d.type === 'thinking') {
+          this.#thinking += d.text;
+          return d.text ? this.#chunk({ reasoning_content: d.text }) : '';
+        }
+        if (d.type === 'signature') {
+          this.#signature += d.signature;
+          return '';
+        }
         if (d.type === 'tool_input') {
           const index = this.#tools.get(event.index);
           if (index === undefined || d.json === '') return '';
@@ -84,8 +106,25 @@ export class OpenAiChatEncoder implements StreamEncoder {
         this.#stopped = true;
         return this.#chunk({}, finishReason(event.reason, this.#tools.size > 0) ?? 'stop');
       case 'block_stop':
-        return '';
+        return this.#endThinking();
     }
+  }
+
+  /**
+   * A signed thinking block, whole, as `thinking_blocks` (LiteLLM's field; the openai SDK keeps it
+   * on the message): a client that sends it back keeps a Claude tool loop with thinking valid.
+   * Each time the list so far, since accumulators keep the last value of an unknown field.
+   */
+  #endThinking(): string {
+    if (!this.#thinkingOpen) return '';
+    this.#thinkingOpen = false;
+    if (!this.#signature) return '';
+    this.#thinkingBlocks.push({
+      type: 'thinking',
+      thinking: this.#thinking,
+      signature: this.#signature,
+    });
+    return this.#chunk({ thinking_blocks: [...this.#thinkingBlocks] });
   }
 
   end(): string {

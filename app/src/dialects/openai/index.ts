@@ -12,6 +12,7 @@ export const openAiDialect: ClientDialect = {
   errorBody: openAiErrorBody,
   streamError: openAiStreamError,
   heartbeat: KEEP_ALIVE_COMMENT,
+  keyHint: "'Authorization: Bearer YOUR_KEY'",
   renderJson: (response, job) => renderChatCompletion(response, job.model, unixNow()),
   streamEncoder: (job) =>
     new OpenAiChatEncoder({

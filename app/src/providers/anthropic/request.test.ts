@@ -298,6 +298,26 @@ describe('toMessagesRequest', () => {
     expect(body.tool_choice).toEqual({ type: 'any' });
   });
 
+  it('sends thinking only while every turn of the running tool loop starts with signed thinking', () => {
+    const call = { type: 'tool_call' as const, id: 'toolu_1', name: 'weather', input: {} };
+    const result = { type: 'tool_result' as const, toolCallId: 'toolu_1', content: [text('18C')] };
+    const signed = { type: 'thinking' as const, text: 'Need weather.', signature: 'sig' };
+    const loop = (...first: ChatMessage['content']) =>
+      chat({
+        model: 'claude-sonnet-4-5',
+        thinking: { enabled: true, budgetTokens: 2048 },
+        maxTokens: 8000,
+        messages: [user(text('Weather?')), assistant(...first, call), user(result)],
+      });
+    expect(build(loop(signed))).toMatchObject({
+      thinking: { type: 'enabled', budget_tokens: 2048 },
+    });
+    // A client that dropped the signed block (or reasoning from another provider): no thinking,
+    // which Anthropic would refuse with a 400 for this conversation.
+    expect(build(loop())).not.toHaveProperty('thinking');
+    expect(build(loop({ type: 'thinking', text: 'unsigned' }))).not.toHaveProperty('thinking');
+  });
+
   it('sends sampling only as the model takes it', () => {
     expect(build(chat({ temperature: 1.6, topP: 0.9, topK: 40.4 }))).toMatchObject({
       temperature: 1,

@@ -245,16 +245,39 @@ function limitCacheMarks(tools: Block[], system: Block[], turns: Turn[]): void {
   for (const block of marked.slice(0, -MAX_CACHE_MARKS)) delete block.cache_control;
 }
 
+/**
+ * Anthropic refuses thinking when an assistant turn of the tool loop still under way does not
+ * start with its signed thinking (a client that dropped it, or reasoning from another provider):
+ * such a conversation can only go on without thinking.
+ */
+function toolLoopUnsigned(messages: readonly Turn[]): boolean {
+  const lastAsk = messages.findLastIndex(
+    (m) => m.role === 'user' && m.content.some((b) => b.type !== 'tool_result'),
+  );
+  return messages.slice(lastAsk + 1).some((m) => {
+    if (m.role !== 'assistant') return false;
+    const blocks = m.content;
+    const first = blocks[0]?.type;
+    return (
+      blocks.some((b) => b.type === 'tool_use') &&
+      first !== 'thinking' &&
+      first !== 'redacted_thinking'
+    );
+  });
+}
+
 export function toMessagesRequest(
   chat: ChatRequest,
   defaultMaxTokens: number,
 ): Record<string, unknown> {
   const traits = modelTraits(chat.model);
+  const messages = toMessages(chat.messages);
   const tools = chat.tools.map(toolBlock);
   const toolChoice =
     tools.length > 0 ? toolChoiceBlock(chat.toolChoice, chat.parallelToolCalls) : undefined;
   const forced = toolChoice?.type === 'any' || toolChoice?.type === 'tool';
-  const think = thinkingParams(chat.thinking, traits, chat.maxTokens ?? defaultMaxTokens, forced);
+  const thinking = toolLoopUnsigned(messages) ? undefined : chat.thinking;
+  const think = thinkingParams(thinking, traits, chat.maxTokens ?? defaultMaxTokens, forced);
   const system = chat.system.map(textBlock).filter((b): b is Block => b !== undefined);
   const stop = stopSequences(chat.stop);
   const format =
@@ -262,7 +285,6 @@ export function toMessagesRequest(
       ? { type: 'json_schema', schema: chat.responseFormat.schema }
       : undefined;
   const thinkingOn = think.thinking !== undefined && think.thinking.type !== 'disabled';
-  const messages = toMessages(chat.messages);
   limitCacheMarks(tools, system, messages);
   return {
     model: chat.model,

@@ -173,8 +173,8 @@ export class AnthropicStreamDecoder implements StreamDecoder {
 
   #blockStop(index: number): DecodedEvent {
     const at = this.#open.get(index);
-    if (at === undefined || !this.#translate) return NOTHING;
     this.#open.delete(index);
+    if (at === undefined || !this.#translate) return NOTHING;
     return { ...NOTHING, events: [{ type: 'block_stop', index: at }] };
   }
 

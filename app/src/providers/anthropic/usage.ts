@@ -3,7 +3,7 @@
  * disjoint parts (`input_tokens` excludes cache reads and writes); TokenUsage.promptTokens is
  * their sum, with the cache parts kept as parts of it.
  */
-import type { TokenUsage } from '../../usage/extract.ts';
+import type { TokenUsage } from '../../core/usage.ts';
 import { isObject } from './json.ts';
 import type { Json } from './json.ts';
 

@@ -34,6 +34,7 @@ describe('OpenAiChatDecoder', () => {
       { type: 'delta', index: 1, delta: { type: 'text', text: 'Checking ' } },
       { type: 'delta', index: 1, delta: { type: 'text', text: 'both.' } },
       { type: 'block_stop', index: 1 },
+      // Tool calls come whole when the answer finishes (their arguments may interleave).
       {
         type: 'block_start',
         index: 2,
@@ -46,8 +47,7 @@ describe('OpenAiChatDecoder', () => {
         index: 3,
         block: { type: 'tool_call', id: 'call_def', name: 'get_current_weather' },
       },
-      { type: 'delta', index: 3, delta: { type: 'tool_input', json: '{"location": ' } },
-      { type: 'delta', index: 3, delta: { type: 'tool_input', json: '"Rome"}' } },
+      { type: 'delta', index: 3, delta: { type: 'tool_input', json: '{"location": "Rome"}' } },
       { type: 'block_stop', index: 3 },
       { type: 'stop', reason: 'tool_use' },
       {
@@ -74,6 +74,65 @@ describe('OpenAiChatDecoder', () => {
     ]);
     expect(decoded.findIndex((d) => d.finished)).toBe(10);
     expect(decoded.at(-1)).toMatchObject({ finished: true, last: true });
+  });
+
+  it('keeps interleaved arguments with their call, and tells index-less calls apart by id', async () => {
+    const chunk = (delta: object, finish: string | null = null) =>
+      `data: ${JSON.stringify({ id: 'c', choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
+    const call = (t: object) => chunk({ tool_calls: [t] });
+    const interleaved =
+      call({
+        index: 0,
+        id: 'call_a',
+        type: 'function',
+        function: { name: 'weather', arguments: '' },
+      }) +
+      call({
+        index: 1,
+        id: 'call_b',
+        type: 'function',
+        function: { name: 'weather', arguments: '' },
+      }) +
+      call({ index: 0, function: { arguments: '{"city":"Paris"}' } }) +
+      call({ index: 1, function: { arguments: '{"city":"Rome"}' } }) +
+      chunk({}, 'tool_calls');
+    // Gemini's OpenAI endpoint: every call whole, no index.
+    const indexless =
+      call({
+        id: 'g1',
+        type: 'function',
+        function: { name: 'weather', arguments: '{"city":"Paris"}' },
+      }) +
+      call({ id: 'g2', type: 'function', function: { name: 'time', arguments: '{"tz":"CET"}' } }) +
+      chunk({}, 'tool_calls');
+    for (const [text, expected] of [
+      [
+        interleaved,
+        [
+          ['call_a', 'weather', '{"city":"Paris"}'],
+          ['call_b', 'weather', '{"city":"Rome"}'],
+        ],
+      ],
+      [
+        indexless,
+        [
+          ['g1', 'weather', '{"city":"Paris"}'],
+          ['g2', 'time', '{"tz":"CET"}'],
+        ],
+      ],
+    ] as const) {
+      const decoder = new OpenAiChatDecoder({ translate: true, clientWantsUsage: false });
+      const events = (await messages(text)).flatMap((m) => decoder.decode(m).events);
+      const starts = events.flatMap((e) =>
+        e.type === 'block_start' && e.block.type === 'tool_call'
+          ? [[e.block.id, e.block.name]]
+          : [],
+      );
+      const inputs = events.flatMap((e) =>
+        e.type === 'delta' && e.delta.type === 'tool_input' ? [e.delta.json] : [],
+      );
+      expect(starts.map((s, i) => [...s, inputs[i]])).toEqual(expected);
+    }
   });
 
   it('in pass-through forwards every frame but the usage chunk the client did not ask for', async () => {

@@ -2,7 +2,7 @@ import type { ChatEvent } from '../../core/chat.ts';
 import type { UpstreamFailure } from '../../core/failure.ts';
 import { DONE_DATA } from '../../streaming/sse.ts';
 import type { EventSourceMessage } from '../../streaming/sse.ts';
-import type { TokenUsage } from '../../usage/extract.ts';
+import type { TokenUsage } from '../../core/usage.ts';
 import { usageFromPayload } from '../../usage/extract.ts';
 import type { DecodedEvent, StreamDecoder } from '../types.ts';
 import { reasoningOf, stopReasonOf } from './chat-response.ts';
@@ -69,11 +69,16 @@ export class OpenAiChatDecoder implements StreamDecoder {
   readonly #hideUsage: boolean;
   #started = false;
   #stopped = false;
-  /** The open neutral block: its index and what it holds. */
-  #open: { index: number; kind: 'text' | 'thinking' | 'tool'; tool?: number } | undefined;
+  /** The open neutral text or thinking block. */
+  #open: { index: number; kind: 'text' | 'thinking' } | undefined;
   #blocks = 0;
-  /** OpenAI tool_calls index → the neutral block that carries it. */
-  readonly #toolBlocks = new Map<number, number>();
+  /** Tool calls so far, in the order they began. */
+  readonly #calls: {
+    index: number | undefined;
+    id: string | undefined;
+    name: string;
+    args: string;
+  }[] = [];
 
   constructor(opts: { translate: boolean; clientWantsUsage: boolean }) {
     this.#translate = opts.translate;
@@ -151,7 +156,7 @@ export class OpenAiChatDecoder implements StreamDecoder {
       });
     }
     for (const t of Array.isArray(delta.tool_calls) ? (delta.tool_calls as Json[]) : [])
-      this.#tool(out, t);
+      this.#tool(t);
     if (choice?.finish_reason) out.push(...this.#closeAll(stopReasonOf(choice.finish_reason)));
     if (usage) out.push({ type: 'usage', usage });
     return out;
@@ -167,29 +172,36 @@ export class OpenAiChatDecoder implements StreamDecoder {
     return out;
   }
 
-  #tool(out: ChatEvent[], t: Json): void {
+  /**
+   * Tool calls are gathered whole and emitted when the answer finishes, each as one block: the
+   * arguments of parallel calls may arrive interleaved (or for a call whose block another call
+   * already followed), and some upstreams (Gemini's OpenAI endpoint) send calls without an
+   * `index`, told apart only by their id.
+   */
+  #tool(t: Json): void {
     const fn = (t.function ?? {}) as Json;
-    const toolIndex =
-      typeof t.index === 'number' ? t.index : (this.#open?.tool ?? this.#toolBlocks.size);
-    const isNew = !this.#toolBlocks.has(toolIndex);
-    if (isNew) {
-      this.#close(out);
-      const index = this.#blocks++;
-      this.#toolBlocks.set(toolIndex, index);
-      this.#open = { index, kind: 'tool', tool: toolIndex };
-      const id =
-        typeof t.id === 'string' && t.id !== '' ? t.id : `call_${index}_${Date.now().toString(36)}`;
-      out.push({
-        type: 'block_start',
-        index,
-        block: { type: 'tool_call', id, name: typeof fn.name === 'string' ? fn.name : '' },
-      });
+    const id = typeof t.id === 'string' && t.id !== '' ? t.id : undefined;
+    let call =
+      typeof t.index === 'number' ? this.#calls.find((c) => c.index === t.index) : undefined;
+    if (call && id && call.id && call.id !== id) call = undefined;
+    if (!call && typeof t.index !== 'number' && !id) call = this.#calls.at(-1);
+    if (!call) {
+      call = { index: typeof t.index === 'number' ? t.index : undefined, id, name: '', args: '' };
+      this.#calls.push(call);
     }
-    const args = fn.arguments;
-    const index = this.#toolBlocks.get(toolIndex)!;
-    // Arguments for a tool call whose block was already closed cannot be placed any more.
-    if (typeof args === 'string' && args !== '' && this.#open?.index === index) {
-      out.push({ type: 'delta', index, delta: { type: 'tool_input', json: args } });
+    call.id ??= id;
+    if (typeof fn.name === 'string' && call.name === '') call.name = fn.name;
+    if (typeof fn.arguments === 'string') call.args += fn.arguments;
+  }
+
+  #emitCalls(out: ChatEvent[]): void {
+    for (const call of this.#calls.splice(0)) {
+      const index = this.#blocks++;
+      const id = call.id ?? `call_${index}_${Date.now().toString(36)}`;
+      out.push({ type: 'block_start', index, block: { type: 'tool_call', id, name: call.name } });
+      if (call.args !== '')
+        out.push({ type: 'delta', index, delta: { type: 'tool_input', json: call.args } });
+      out.push({ type: 'block_stop', index });
     }
   }
 
@@ -201,6 +213,7 @@ export class OpenAiChatDecoder implements StreamDecoder {
   #closeAll(reason: ReturnType<typeof stopReasonOf>): ChatEvent[] {
     const out: ChatEvent[] = [];
     this.#close(out);
+    this.#emitCalls(out);
     if (!this.#stopped && (reason !== null || this.#started)) {
       this.#stopped = true;
       out.push({ type: 'stop', reason: reason ?? 'end_turn' });
