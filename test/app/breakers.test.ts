@@ -87,6 +87,23 @@ async function jsonOutcome(client: OpenAI, model: string): Promise<Outcome> {
   }
 }
 
+/** One raw chat request: status, Retry-After and the error body as any HTTP client sees them. */
+async function post(relay: TestRelay, model: string, stream = false) {
+  const res = await fetch(`${relay.baseUrl}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${CLIENT_KEY}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ model, stream, messages: [{ role: 'user', content: 'x' }] }),
+  });
+  const text = await res.text();
+  let error: { code?: string; message?: string } | undefined;
+  try {
+    error = (JSON.parse(text) as { error?: typeof error }).error;
+  } catch {
+    error = undefined;
+  }
+  return { status: res.status, retryAfter: res.headers.get('retry-after'), error, text };
+}
+
 const tally = (outcomes: readonly Outcome[]) =>
   outcomes.reduce<Record<string, number>>((acc, o) => ({ ...acc, [o]: (acc[o] ?? 0) + 1 }), {});
 
@@ -206,5 +223,49 @@ describe('whole channels', () => {
     for (let i = 0; i < 6; i++) outcomes.push(await jsonOutcome(client, 'test-chat'));
     expect(tally(outcomes)).toEqual({ '502 upstream_unreachable': 6 });
     expect((await health(relay)).status).toBe('degraded');
+  });
+});
+
+describe('what an upstream error blames', () => {
+  it('a 403 for a model the project may not use refuses that model only, as a 404', async () => {
+    const { relay, a, b } = await twoChannels();
+    for (const up of [a, b]) {
+      up.setPicker((body) =>
+        body.model === 'test-drop'
+          ? {
+              kind: 'status',
+              status: 403,
+              error: {
+                message: 'Project `proj_abc` does not have access to model `test-drop`',
+                type: 'invalid_request_error',
+                code: 'model_not_found',
+              },
+            }
+          : undefined,
+      );
+    }
+    const refused = await post(relay, 'test-drop');
+    expect(refused).toMatchObject({ status: 404, error: { code: 'model_not_found' } });
+    for (let i = 0; i < 4; i++) expect((await post(relay, 'test-chat')).status).toBe(200);
+    expect((await health(relay)).status).toBe('ok');
+  });
+
+  it('a rejected key is the news, not the model: 502, then a 503 that says the keys were rejected', async () => {
+    const { relay, a, b } = await twoChannels();
+    for (const up of [a, b]) {
+      up.setDefault({
+        kind: 'status',
+        status: 401,
+        error: { message: 'Incorrect API key provided: sk-up-***', code: 'invalid_api_key' },
+      });
+    }
+    const first = await post(relay, 'test-chat');
+    expect(first).toMatchObject({ status: 502, error: { code: 'upstream_auth_failed' } });
+    expect(first.error?.message).not.toMatch(/model/i);
+    const then = await post(relay, 'test-chat');
+    expect(then).toMatchObject({ status: 503, error: { code: 'channels_unavailable' } });
+    expect(then.error?.message).toMatch(/key/);
+    expect(then.error?.message).not.toMatch(/model failed|cooling down/);
+    expect(Number(then.retryAfter)).toBeGreaterThan(0);
   });
 });

@@ -138,7 +138,7 @@ async function settle(
   }
   const error =
     nonStreamTimeout(job.stream, rt.config.server, result, rt.clock.now() - record.startedAt) ??
-    clientErrorFor(result.reason, result.failure, result.retryAfterMs);
+    clientErrorFor(result.reason, result.failure, result.retryAfterMs, result.refused);
   record.errorMessage = error.message;
   if (result.reason !== 'aborted') {
     rt.logger.warn(

@@ -1,5 +1,5 @@
 import type { UpstreamFailure } from '../core/failure.ts';
-import { isRetryableStatus } from './failure.ts';
+import { isRefusalStatus, isRetryableStatus } from './failure.ts';
 
 /**
  * Which circuit a failed attempt counts against:
@@ -31,9 +31,12 @@ export function attributeFailure(failure: AttributedFailure, committed: boolean)
     case 'auth':
     case 'insufficient-quota':
       return 'dead';
-    case 'http-status':
-      // The request itself is wrong: every channel would say the same, and this one answered.
-      return failure.status !== undefined && isRetryableStatus(failure.status) ? 'model' : 'none';
+    case 'http-status': {
+      // A client error: the request itself is wrong, every channel would say the same, and this
+      // one answered. A refusal (403) is this channel's, for this model.
+      const s = failure.status;
+      return s !== undefined && (isRetryableStatus(s) || isRefusalStatus(s)) ? 'model' : 'none';
+    }
     case 'timeout-first-byte':
     case 'timeout-idle':
     case 'malformed':

@@ -8,6 +8,12 @@ import { planAttemptOrder, type CandidateChannel } from './plan.ts';
  */
 const PANIC_CAUSES: ReadonlySet<OpenCause> = new Set(['connection', 'models']);
 
+/**
+ * Why no channel is left for a request: the model's own circuits are cooling down somewhere,
+ * or every channel that serves it has its key or account rejected.
+ */
+export type Refusal = 'model' | 'dead';
+
 export interface BreakerPlan<C> {
   /** Channels to try, in order. */
   readonly order: C[];
@@ -15,6 +21,8 @@ export interface BreakerPlan<C> {
   readonly panic: ReadonlySet<string>;
   /** With an empty order: how long until one of the model's circuits admits again. */
   readonly retryAfterMs?: number;
+  /** With an empty order: why. */
+  readonly refused?: Refusal;
 }
 
 /**
@@ -58,12 +66,17 @@ export function planWithBreakers<C extends CandidateChannel>(
   if (leastRecent)
     return { order: [leastRecent.channel], panic: new Set([leastRecent.channel.name]) };
 
-  const waits = [...standings.values()].map((s) =>
-    s.admitted ? 0 : Math.max(0, s.retryAt - opts.now),
-  );
+  const refusals = [...standings.values()].filter((s) => !s.admitted);
+  const waits = refusals.map((s) => Math.max(0, s.retryAt - opts.now));
   return {
     order: [],
     panic: new Set(),
-    ...(waits.length > 0 && { retryAfterMs: Math.min(...waits) }),
+    ...(waits.length > 0 && { retryAfterMs: Math.min(...waits), refused: refusalOf(refusals) }),
   };
+}
+
+/** Every channel's key rejected is the operator's to fix; anything else cools down by itself. */
+function refusalOf(refusals: readonly Standing[]): Refusal {
+  const dead = (s: Standing) => !s.admitted && s.by === 'channel' && s.cause === 'dead';
+  return refusals.every(dead) ? 'dead' : 'model';
 }

@@ -78,7 +78,7 @@ export type Admission =
  */
 export type Standing =
   | { admitted: true }
-  | { admitted: false; by: 'model'; retryAt: number }
+  | { admitted: false; by: 'model'; retryAt: number; cause: OpenCause }
   | {
       admitted: false;
       by: 'channel';
@@ -115,8 +115,11 @@ export class BreakerRegistry {
   standing(channel: string, model?: string): Standing {
     const entry = this.#channels.get(channel);
     if (!entry) return { admitted: true };
-    const mv = model === undefined ? undefined : entry.models.get(model)?.verdict();
-    if (mv && !mv.ok) return { admitted: false, by: 'model', retryAt: mv.retryAt };
+    const mc = model === undefined ? undefined : entry.models.get(model);
+    const mv = mc?.verdict();
+    if (mc && mv && !mv.ok) {
+      return { admitted: false, by: 'model', retryAt: mv.retryAt, cause: mc.cause ?? 'failures' };
+    }
     const c = entry.circuit;
     const cv = c.verdict();
     if (cv.ok) return { admitted: true };

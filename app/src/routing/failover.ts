@@ -1,6 +1,6 @@
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.ts';
 import type { BreakerRegistry } from './breaker.ts';
-import { planWithBreakers } from './breaker-plan.ts';
+import { planWithBreakers, type Refusal } from './breaker-plan.ts';
 import type { Clock } from './clock.ts';
 import {
   abortedFailure,
@@ -86,6 +86,8 @@ export type FailoverResult<C, T> =
       committed: boolean;
       attempts: AttemptRecord[];
       retryAfterMs?: number;
+      /** With no-channel: why no channel was left. */
+      refused?: Refusal;
     };
 
 export interface FailoverOptions<C extends CandidateChannel, T> {
@@ -180,6 +182,7 @@ export async function runWithFailover<C extends CandidateChannel, T>(
       return {
         ...stop('no-channel'),
         ...(plan.retryAfterMs !== undefined && { retryAfterMs: plan.retryAfterMs }),
+        ...(plan.refused !== undefined && { refused: plan.refused }),
       };
     }
 

@@ -14,6 +14,7 @@ describe('attributeFailure', () => {
     [{ kind: 'http-status', status: 429 }, 'model', 'model'],
     [{ kind: 'http-status', status: 400 }, 'none', 'none'],
     [{ kind: 'http-status', status: 422 }, 'none', 'none'],
+    [{ kind: 'http-status', status: 403 }, 'model', 'model'],
     [{ kind: 'timeout-first-byte' }, 'model', 'model'],
     [{ kind: 'timeout-idle' }, 'model', 'model'],
     [{ kind: 'malformed' }, 'model', 'model'],

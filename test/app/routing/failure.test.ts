@@ -31,6 +31,12 @@ describe('failurePolicy', () => {
       expect(failurePolicy({ kind })).toEqual({ retrySameChannel: false, failover: true });
     }
   });
+  it('fails over without a same-channel retry when a channel refuses (403)', () => {
+    expect(failurePolicy({ kind: 'http-status', status: 403 })).toEqual({
+      retrySameChannel: false,
+      failover: true,
+    });
+  });
   it('never retries or penalises an abort', () => {
     expect(failurePolicy({ kind: 'aborted' })).toEqual({
       retrySameChannel: false,
