@@ -161,7 +161,7 @@ export class BreakerRegistry {
       c.probeStartedAt = now;
     }
     if (mv.probe) (modelCircuit as Circuit).probeStartedAt = now;
-    return { admitted: true, permit: this.#permit(entry, modelCircuit, role, mv.probe) };
+    return { admitted: true, permit: this.#permit(entry, modelCircuit, role, mv.probe, now) };
   }
 
   /**
@@ -231,6 +231,7 @@ export class BreakerRegistry {
     modelCircuit: Circuit | undefined,
     role: ChannelRole,
     modelProbe: boolean,
+    startedAt: number,
   ): Permit {
     const channel = entry.circuit;
     let settled = false;
@@ -239,9 +240,13 @@ export class BreakerRegistry {
       settled = true;
       fn();
     };
+    // A probe whose lease ran out may have been followed by another: its slot is not ours to free.
+    const freeSlot = (c: Circuit): void => {
+      if (c.probeStartedAt === startedAt) c.probeStartedAt = null;
+    };
     const freeSlots = (): void => {
-      if (role === 'probe') channel.probeStartedAt = null;
-      if (modelProbe && modelCircuit) modelCircuit.probeStartedAt = null;
+      if (role === 'probe') freeSlot(channel);
+      if (modelProbe && modelCircuit) freeSlot(modelCircuit);
     };
     /** The channel answered: it can be reached, whatever the answer said about the model. */
     const channelAnswered = (failure?: AttributedFailure): void => {
@@ -274,7 +279,7 @@ export class BreakerRegistry {
             this.#modelFailed(entry, modelCircuit, failure, modelProbe);
             return;
           }
-          if (modelProbe && modelCircuit) modelCircuit.probeStartedAt = null;
+          if (modelProbe && modelCircuit) freeSlot(modelCircuit);
           this.#channelFailed(channel, failure, target, role);
         }),
     };

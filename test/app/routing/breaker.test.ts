@@ -308,6 +308,26 @@ describe('probes', () => {
     expect(permit(b, 'a', 'm').probe).toBe(true);
   });
 
+  it("a probe that ends after its lease leaves the next probe's slot alone", async () => {
+    const clock = new ManualClock();
+    const b = new BreakerRegistry(clock, opts);
+    fail(b, 'a', 3, e500, 'm');
+    fail(b, 'c', 2, refused, 'm');
+    await clock.advance(5_000);
+    const first = permit(b, 'a', 'm');
+    const firstOfChannel = permit(b, 'c', 'm');
+    await clock.advance(30_000); // both leases over, both still running
+    const second = permit(b, 'a', 'm');
+    const secondOfChannel = permit(b, 'c', 'm');
+    expect([second.probe, secondOfChannel.probe]).toEqual([true, true]);
+    first.release();
+    firstOfChannel.failure({ kind: 'aborted' });
+    // The second probes are still in flight: nobody else gets in.
+    expect(b.acquire('a', 'm').admitted).toBe(false);
+    expect(b.acquire('c', 'm').admitted).toBe(false);
+    expect(stateOf(b, 'a', 'm')?.probeInFlight).toBe(true);
+  });
+
   it('a client error answer is a healthy channel: it does not count and closes a probe', async () => {
     const clock = new ManualClock();
     const b = new BreakerRegistry(clock, opts);
