@@ -1,9 +1,16 @@
-import { attributeFailure, type AttributedFailure } from './attribution.ts';
 import { Circuit, type CircuitSnapshot, type CircuitState, type OpenCause } from './circuit.ts';
 import type { Clock } from './clock.ts';
-import type { UpstreamFailure } from '../core/failure.ts';
+import {
+  CircuitPermit,
+  type ChannelRole,
+  type ChannelTarget,
+  type Permit,
+  type PermitFailure,
+  type PermitJudge,
+} from './permit.ts';
 
 export type { CircuitSnapshot, CircuitState, OpenCause } from './circuit.ts';
+export type { Permit, PermitFailure } from './permit.ts';
 
 export interface BreakerOptions {
   /** The sliding window over which calls and failures are counted. */
@@ -49,25 +56,6 @@ interface ChannelEntry {
   readonly models: Map<string, Circuit>;
 }
 
-export type PermitFailure = AttributedFailure & Pick<UpstreamFailure, 'retryAfterMs'>;
-
-/** The right to send one request; settle it exactly once (later calls are ignored). */
-export interface Permit {
-  /** True when this request is the single half-open probe of a circuit. */
-  readonly probe: boolean;
-  /** True when the request passes an open channel circuit (panic routing, see acquire). */
-  readonly panic: boolean;
-  /** The channel answered usefully (including a client-error answer). */
-  success(): void;
-  /**
-   * Records the failure where attributeFailure says it belongs. `committed`: content had
-   * already reached the client (decides where a dropped connection counts).
-   */
-  failure(failure: PermitFailure, committed?: boolean): void;
-  /** Neither: e.g. the client left. Frees a probe slot without judging the channel. */
-  release(): void;
-}
-
 export type Admission =
   | { admitted: true; permit: Permit }
   | { admitted: false; state: CircuitState; dead: boolean; retryAt: number };
@@ -89,9 +77,6 @@ export type Standing =
       /** When the channel last failed: panic routing tries the least recent first. */
       failedAt: number;
     };
-
-/** How a permit treats the channel circuit: judged as usual, as its probe, passed in panic, or not at all. */
-type ChannelRole = 'normal' | 'probe' | 'panic' | 'bypass';
 
 /**
  * Circuit breakers per channel and per channel+model. A circuit opens on a failure rate over a
@@ -161,7 +146,8 @@ export class BreakerRegistry {
       c.probeStartedAt = now;
     }
     if (mv.probe) (modelCircuit as Circuit).probeStartedAt = now;
-    return { admitted: true, permit: this.#permit(entry, modelCircuit, role, mv.probe, now) };
+    const grant = { channel: c, model: modelCircuit, role, modelProbe: mv.probe, startedAt: now };
+    return { admitted: true, permit: new CircuitPermit(grant, this.#judge(entry)) };
   }
 
   /**
@@ -226,62 +212,11 @@ export class BreakerRegistry {
     this.#modelCircuits = left;
   }
 
-  #permit(
-    entry: ChannelEntry,
-    modelCircuit: Circuit | undefined,
-    role: ChannelRole,
-    modelProbe: boolean,
-    startedAt: number,
-  ): Permit {
-    const channel = entry.circuit;
-    let settled = false;
-    const once = (fn: () => void): void => {
-      if (settled) return;
-      settled = true;
-      fn();
-    };
-    // A probe whose lease ran out may have been followed by another: its slot is not ours to free.
-    const freeSlot = (c: Circuit): void => {
-      if (c.probeStartedAt === startedAt) c.probeStartedAt = null;
-    };
-    const freeSlots = (): void => {
-      if (role === 'probe') freeSlot(channel);
-      if (modelProbe && modelCircuit) freeSlot(modelCircuit);
-    };
-    /** The channel answered: it can be reached, whatever the answer said about the model. */
-    const channelAnswered = (failure?: AttributedFailure): void => {
-      if (role === 'normal') channel.recordOk();
-      else if (role === 'bypass') return;
-      else if (!failure || channel.cause === 'connection') channel.close();
-      else channel.reopen(failure, channel.cause ?? 'failures', undefined);
-    };
-    const success = (): void => {
-      channelAnswered();
-      if (!modelCircuit) return;
-      if (modelProbe) modelCircuit.close();
-      else modelCircuit.recordOk();
-    };
+  #judge(entry: ChannelEntry): PermitJudge {
     return {
-      probe: role === 'probe' || modelProbe,
-      panic: role === 'panic' || role === 'bypass',
-      success: () => once(success),
-      release: () => once(freeSlots),
-      failure: (failure, committed = false) =>
-        once(() => {
-          const target = attributeFailure(failure, committed);
-          if (target === 'none') {
-            if (failure.kind === 'aborted') freeSlots();
-            else success();
-            return;
-          }
-          if (target === 'model' && modelCircuit) {
-            channelAnswered(failure);
-            this.#modelFailed(entry, modelCircuit, failure, modelProbe);
-            return;
-          }
-          if (modelProbe && modelCircuit) freeSlot(modelCircuit);
-          this.#channelFailed(channel, failure, target, role);
-        }),
+      modelFailed: (c, failure, wasProbe) => this.#modelFailed(entry, c, failure, wasProbe),
+      channelFailed: (failure, target, role) =>
+        this.#channelFailed(entry.circuit, failure, target, role),
     };
   }
 
@@ -310,7 +245,7 @@ export class BreakerRegistry {
   #channelFailed(
     c: Circuit,
     failure: PermitFailure,
-    target: 'connection' | 'dead' | 'model',
+    target: ChannelTarget,
     role: ChannelRole,
   ): void {
     if (target === 'dead') {
