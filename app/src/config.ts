@@ -111,6 +111,11 @@ const breakerSchema = z
       .int()
       .min(1_000)
       .default(DEFAULT_BREAKER_OPTIONS.deadProbeIntervalMs),
+    /**
+     * A probe holds its circuit's one slot until its first content (or its failure); one that
+     * never reports back frees it after this long. Keep it above `requestBudgetMs`.
+     */
+    probeLeaseMs: z.number().int().min(1_000).default(DEFAULT_BREAKER_OPTIONS.probeLeaseMs),
   })
   .strict();
 

@@ -6,7 +6,7 @@
 import OpenAI from 'openai';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startFaultUpstream } from '../fixtures/fault-upstream.ts';
-import type { FaultUpstream } from '../fixtures/fault-upstream.ts';
+import type { FaultStep, FaultUpstream } from '../fixtures/fault-upstream.ts';
 import { eventually, startTestRelay } from '../fixtures/relay-harness.ts';
 import type { TestRelay } from '../fixtures/relay-harness.ts';
 
@@ -267,5 +267,32 @@ describe('what an upstream error blames', () => {
     expect(then.error?.message).toMatch(/key/);
     expect(then.error?.message).not.toMatch(/model failed|cooling down/);
     expect(Number(then.retryAfter)).toBeGreaterThan(0);
+  });
+});
+
+describe('probes', () => {
+  it('a recovered model is served again as soon as its probe streams content, not when the stream ends', async () => {
+    const up = await startFaultUpstream();
+    cleanup.push(() => up.close());
+    const relay = await startTestRelay({
+      server: { heartbeatMs: 60_000, maxAttemptsPerChannel: 1, breaker: { cooldownMs: 1_000 } },
+      channels: [{ name: 'A', baseUrl: up.baseUrl, apiKey: 'sk-up-a', models: ['test-chat'] }],
+      keys: [{ name: 'breakers', key: CLIENT_KEY }],
+    });
+    cleanup.push(() => relay.close());
+    up.script(...Array<FaultStep>(5).fill({ kind: 'status', status: 500 }));
+    for (let i = 0; i < 5; i++) expect((await post(relay, 'test-chat')).status).toBe(502);
+    expect((await post(relay, 'test-chat')).status).toBe(503);
+    await new Promise((r) => setTimeout(r, 1_100));
+    // The upstream has recovered; the probe is a slow stream (20 words, 100 ms apart).
+    up.setDefault({ kind: 'ok', chunkDelayMs: 100, content: Array(20).fill('w').join(' ') });
+    const probe = post(relay, 'test-chat', true);
+    await up.waitForRequests(6);
+    await new Promise((r) => setTimeout(r, 300));
+    const during = await post(relay, 'test-chat');
+    expect(during.status).toBe(200);
+    const streamed = await probe;
+    expect(streamed.status).toBe(200);
+    expect(streamed.text).toContain('[DONE]');
   });
 });

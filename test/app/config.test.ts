@@ -56,9 +56,17 @@ describe('relay config', () => {
       cooldownMs: 30_000,
       maxCooldownMs: 600_000,
       deadProbeIntervalMs: 300_000,
+      probeLeaseMs: 180_000,
     });
-    const tuned = parseRelayConfig({ server: { breaker: { failureRate: 0.25 } } }, {});
-    expect(tuned.server.breaker).toMatchObject({ failureRate: 0.25, minimumCalls: 20 });
+    const tuned = parseRelayConfig(
+      { server: { breaker: { failureRate: 0.25, probeLeaseMs: 90_000 } } },
+      {},
+    );
+    expect(tuned.server.breaker).toMatchObject({
+      failureRate: 0.25,
+      minimumCalls: 20,
+      probeLeaseMs: 90_000,
+    });
     expect(() => parseRelayConfig({ server: { breaker: { failureRate: 50 } } }, {})).toThrow(
       'server.breaker.failureRate',
     );

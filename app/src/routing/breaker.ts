@@ -31,7 +31,7 @@ export interface BreakerOptions {
   maxCooldownMs: number;
   /** How often a dead key (401/403/no quota) gets a probe. */
   deadProbeIntervalMs: number;
-  /** A probe that never reports back frees its slot after this long. */
+  /** A probe passes at its first content; one that never reports back frees its slot after this long. */
   probeLeaseMs: number;
   /** Channel+model circuits kept at most: on pattern channels clients choose the model names. */
   maxModelCircuits: number;

@@ -221,6 +221,7 @@ export async function runWithFailover<C extends CandidateChannel, T>(
           commit: () => {
             committed = true;
             budgetTimer.abort(SETTLED);
+            permit.answered();
           },
         };
         let result: AttemptResult<T>;

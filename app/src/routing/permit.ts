@@ -10,6 +10,12 @@ export interface Permit {
   readonly probe: boolean;
   /** True when the request passes an open channel circuit (panic routing, see acquire). */
   readonly panic: boolean;
+  /**
+   * Content is on its way to the client (the attempt's commit): a probe has passed, so its
+   * circuits close now and other requests get in, however long the answer goes on streaming.
+   * A failure after this counts as an ordinary failure of the model.
+   */
+  answered(): void;
   /** The channel answered usefully (including a client-error answer). */
   success(): void;
   /**
@@ -49,12 +55,22 @@ export class CircuitPermit implements Permit {
   readonly #grant: PermitGrant;
   readonly #judge: PermitJudge;
   #settled = false;
+  /** answered() came first: the channel and any probe were judged then. */
+  #passed = false;
 
   constructor(grant: PermitGrant, judge: PermitJudge) {
     this.#grant = grant;
     this.#judge = judge;
     this.probe = grant.role === 'probe' || grant.modelProbe;
     this.panic = grant.role === 'panic' || grant.role === 'bypass';
+  }
+
+  answered(): void {
+    if (this.#settled || this.#passed) return;
+    this.#channelAnswered();
+    const { model, modelProbe } = this.#grant;
+    if (modelProbe && model) model.close();
+    this.#passed = true;
   }
 
   success(): void {
@@ -76,11 +92,12 @@ export class CircuitPermit implements Permit {
     }
     if (target === 'model' && model) {
       this.#channelAnswered(failure);
-      this.#judge.modelFailed(model, failure, modelProbe);
+      this.#judge.modelFailed(model, failure, modelProbe && !this.#passed);
       return;
     }
     if (modelProbe && model) this.#freeSlot(model);
-    this.#judge.channelFailed(failure, target, role);
+    const passedRole = role === 'bypass' ? role : 'normal';
+    this.#judge.channelFailed(failure, target, this.#passed ? passedRole : role);
   }
 
   #settle(): boolean {
@@ -93,12 +110,13 @@ export class CircuitPermit implements Permit {
     this.#channelAnswered();
     const { model, modelProbe } = this.#grant;
     if (!model) return;
-    if (modelProbe) model.close();
+    if (modelProbe && !this.#passed) model.close();
     else model.recordOk();
   }
 
   /** The channel answered: it can be reached, whatever the answer said about the model. */
   #channelAnswered(failure?: AttributedFailure): void {
+    if (this.#passed) return;
     const { channel, role } = this.#grant;
     if (role === 'normal') channel.recordOk();
     else if (role === 'bypass') return;

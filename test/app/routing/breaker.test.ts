@@ -255,6 +255,28 @@ describe('probes', () => {
     expect(permit(b, 'a', 'm').probe).toBe(false);
   });
 
+  it('a probe passes at its first content: the circuit closes while the answer still streams', async () => {
+    const clock = new ManualClock();
+    const b = new BreakerRegistry(clock, opts);
+    fail(b, 'a', 3, e500, 'm');
+    fail(b, 'c', 2, refused, 'm');
+    await clock.advance(5_000);
+    const probe = permit(b, 'a', 'm');
+    const channelProbe = permit(b, 'c', 'm');
+    expect([probe.probe, channelProbe.probe]).toEqual([true, true]);
+    probe.answered();
+    channelProbe.answered();
+    expect(stateOf(b, 'a', 'm')).toBeUndefined(); // closed and clean
+    expect(stateOf(b, 'c')?.state).toBe('closed');
+    expect(permit(b, 'a', 'm').probe).toBe(false);
+    expect(permit(b, 'c', 'other').probe).toBe(false);
+    // The stream breaks later: an ordinary failure of the model, not a failed probe.
+    probe.failure(dropped, true);
+    expect(stateOf(b, 'a', 'm')).toMatchObject({ state: 'closed', failuresInWindow: 1 });
+    channelProbe.success();
+    expect(stateOf(b, 'c')).toMatchObject({ state: 'closed', failuresInWindow: 0 });
+  });
+
   it('re-opens with a fresh cooldown when the probe fails', async () => {
     const clock = new ManualClock();
     const b = new BreakerRegistry(clock, opts);

@@ -276,6 +276,30 @@ describe('runWithFailover', () => {
     expect(bug.breaker.snapshot()[0]?.failuresInWindow).toBe(0);
   });
 
+  it('a probe passes at its commit: other requests get in while it still streams', async () => {
+    let release: (() => void) | undefined;
+    const t = setup({
+      a: [
+        async (ctx) => {
+          ctx.commit();
+          await new Promise<void>((r) => (release = r));
+          return { ok: true, value: 'streamed' };
+        },
+      ],
+    });
+    for (let i = 0; i < 3; i++) {
+      const adm = t.breaker.acquire('a');
+      if (adm.admitted) adm.permit.failure(s500);
+    }
+    await t.clock.advance(10_000);
+    const probe = t.run();
+    await new Promise((r) => setImmediate(r));
+    expect(release).toBeDefined();
+    expect(t.breaker.peek('a').admitted).toBe(true);
+    release?.();
+    expect(await probe).toMatchObject({ ok: true, attempts: [{ probe: true }] });
+  });
+
   it('a half-open probe that succeeds closes the circuit', async () => {
     const t = setup({ a: ['ok'] });
     for (let i = 0; i < 3; i++) {
