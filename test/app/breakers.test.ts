@@ -24,6 +24,7 @@ async function twoChannels(
     { name: 'A', baseUrl: a.baseUrl, apiKey: 'sk-up-a', models: MODELS },
     { name: 'B', baseUrl: b.baseUrl, apiKey: 'sk-up-b', models: MODELS },
   ],
+  server: Record<string, unknown> = {},
 ): Promise<{ relay: TestRelay; a: FaultUpstream; b: FaultUpstream; client: OpenAI }> {
   const a = await startFaultUpstream();
   const b = await startFaultUpstream();
@@ -32,7 +33,7 @@ async function twoChannels(
     () => b.close(),
   );
   const relay = await startTestRelay({
-    server: { heartbeatMs: 60_000 },
+    server: { heartbeatMs: 60_000, ...server },
     channels: channelsFor(a, b),
     keys: [{ name: 'breakers', key: CLIENT_KEY }],
   });
@@ -212,6 +213,20 @@ describe('whole channels', () => {
     expect(keyed.circuits).toContainEqual(
       expect.objectContaining({ channel: 'A', model: null, state: 'open', cause: 'connection' }),
     );
+  });
+
+  it('a channel circuit that half-opened and was never tried again stops counting as `degraded`', async () => {
+    const { relay, client } = await twoChannels(
+      (_a, b) => [
+        { name: 'A', baseUrl: 'http://127.0.0.1:9/v1', apiKey: 'sk-up-a', models: MODELS },
+        { name: 'B', baseUrl: b.baseUrl, apiKey: 'sk-up-b', models: MODELS, priority: 1 },
+      ],
+      { breaker: { windowMs: 1_000, cooldownMs: 200 } },
+    );
+    for (let i = 0; i < 4; i++) await jsonOutcome(client, 'test-chat');
+    expect((await health(relay)).status).toBe('degraded');
+    await new Promise((r) => setTimeout(r, 1_300));
+    expect((await health(relay)).status).toBe('ok');
   });
 
   it('with every channel unreachable, requests still try the least recently failed one: 502, not a 503 storm', async () => {

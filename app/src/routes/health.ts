@@ -18,7 +18,7 @@ export function healthRoutes(deps: RelayRuntime): Hono<AppEnv> {
   app.get('/healthz', (c) => {
     const circuits = deps.breaker.snapshot();
     const body = {
-      status: circuits.some((s) => s.model === null && s.state !== 'closed') ? 'degraded' : 'ok',
+      status: circuits.some((s) => s.model === null && s.tripped) ? 'degraded' : 'ok',
       uptimeSeconds: Math.round((deps.clock.now() - started) / 1000),
       // Public: a deploy checks through the CDN that the relay answering is the one it shipped.
       ...(deps.build !== undefined && { build: deps.build }),
@@ -39,11 +39,11 @@ export function healthRoutes(deps: RelayRuntime): Hono<AppEnv> {
   return app;
 }
 
-/** Models with an open (or half-open) circuit, and the channels it is open on. */
+/** Models with a tripped circuit (open, or opened within the window), and where. */
 function openModels(circuits: readonly CircuitSnapshot[]): { model: string; channels: string[] }[] {
   const byModel = new Map<string, string[]>();
   for (const s of circuits) {
-    if (s.model === null || s.state === 'closed') continue;
+    if (s.model === null || !s.tripped) continue;
     const list = byModel.get(s.model) ?? [];
     list.push(s.channel);
     byModel.set(s.model, list);

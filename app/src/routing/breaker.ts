@@ -234,7 +234,7 @@ export class BreakerRegistry {
     if (channel.retryAt !== null) return;
     const failing: string[] = [];
     for (const [model, c] of entry.models) {
-      if (c.retryAt !== null && c.cause === 'failures') failing.push(model);
+      if (c.cause === 'failures' && c.tripped()) failing.push(model);
     }
     if (failing.length < this.#options.modelsToOpenChannel) return;
     channel.noteFailure(failure);

@@ -43,6 +43,8 @@ export interface CircuitSnapshot {
   openedAt: number | null;
   retryAt: number | null;
   probeInFlight: boolean;
+  /** Cooling down, or opened within the window: what /healthz and the channel count as open. */
+  tripped: boolean;
   lastFailure: LastFailure | null;
 }
 
@@ -80,9 +82,28 @@ export class Circuit {
     this.lastUsedAt = clock.now();
   }
 
+  /** Half-open with no probe for a whole window since it could have had one: closed again. */
   state(): CircuitState {
     if (this.retryAt === null) return 'closed';
-    return this.#clock.now() < this.retryAt ? 'open' : 'half-open';
+    const now = this.#clock.now();
+    if (now < this.retryAt) return 'open';
+    const leaseEnd =
+      this.probeStartedAt === null ? 0 : this.probeStartedAt + this.#rules.probeLeaseMs;
+    if (now - Math.max(this.retryAt, leaseEnd) < this.#rules.windowMs) return 'half-open';
+    // Nobody asked since: the failures that opened it say nothing about now.
+    this.close();
+    return 'closed';
+  }
+
+  /**
+   * Open in the sense that matters for judging the channel or the relay: still cooling down,
+   * or opened within the window. A circuit that half-opened long ago and waits for a probe
+   * nobody sends is no news.
+   */
+  tripped(): boolean {
+    const state = this.state();
+    if (state === 'closed') return false;
+    return state === 'open' || this.#clock.now() - (this.openedAt as number) < this.#rules.windowMs;
   }
 
   probeInFlight(): boolean {
@@ -198,6 +219,7 @@ export class Circuit {
       openedAt: this.openedAt,
       retryAt: this.retryAt,
       probeInFlight: this.probeInFlight(),
+      tripped: this.tripped(),
       lastFailure: this.lastFailure ? { ...this.lastFailure } : null,
     };
   }

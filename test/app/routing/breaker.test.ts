@@ -213,6 +213,41 @@ describe('across models', () => {
     expect(b.standing('a', 'x')).toMatchObject({ by: 'model' });
   });
 
+  it('a model circuit left half-open long ago neither opens the channel nor stays half-open', async () => {
+    const clock = new ManualClock();
+    const b = new BreakerRegistry(clock, opts);
+    fail(b, 'a', 3, e500, 'old'); // opens; nobody asks for it again
+    await clock.advance(3_600_000);
+    expect(stateOf(b, 'a', 'old')).toBeUndefined(); // closed and clean again
+    ok(b, 'a', 5, 'healthy');
+    fail(b, 'a', 3, e500, 'blip');
+    expect(stateOf(b, 'a')?.state).toBe('closed');
+    expect(admitted(b, 'a', 'healthy')).toBe(true);
+  });
+
+  it('only circuits cooling down or opened within the window count towards opening the channel', async () => {
+    const clock = new ManualClock();
+    const b = new BreakerRegistry(clock, opts);
+    fail(b, 'a', 2, e500, 'slow');
+    // Retry-After kept it cooling for 20 s; half-open since 5 s, opened 25 s ago.
+    permit(b, 'a', 'slow').failure({ kind: 'http-status', status: 429, retryAfterMs: 20_000 });
+    await clock.advance(25_000);
+    expect(stateOf(b, 'a', 'slow')).toMatchObject({ state: 'half-open', tripped: false });
+    fail(b, 'a', 3, e500, 'blip');
+    expect(stateOf(b, 'a')?.state).toBe('closed');
+    // Opened within the window, half-open or not, it does count.
+    const fresh = new BreakerRegistry(clock, opts);
+    fail(fresh, 'a', 3, e500, 'x');
+    await clock.advance(6_000);
+    expect(stateOf(fresh, 'a', 'x')).toMatchObject({ state: 'half-open', tripped: true });
+    fail(fresh, 'a', 3, e500, 'y');
+    expect(stateOf(fresh, 'a')).toMatchObject({
+      state: 'open',
+      cause: 'models',
+      models: ['x', 'y'],
+    });
+  });
+
   it('models the channel does not serve never open the channel (clients choose model names)', () => {
     const b = new BreakerRegistry(new ManualClock(), opts);
     for (const m of ['no-1', 'no-2', 'no-3']) fail(b, 'a', 3, { kind: 'model', status: 404 }, m);
@@ -481,6 +516,7 @@ describe('snapshots', () => {
         openedAt: clock.now(),
         retryAt: clock.now() + 120_000,
         probeInFlight: false,
+        tripped: true,
         lastFailure: { kind: 'auth', status: 401, at: clock.now() },
       },
     ]);
