@@ -3,6 +3,7 @@
  * a healthy model and a flaky one, the official SDK as the client, /healthz as an operator
  * reads it. A flaky model must cost its own traffic and nothing else.
  */
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import OpenAI from 'openai';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startFaultUpstream } from '../fixtures/fault-upstream.ts';
@@ -227,6 +228,52 @@ describe('whole channels', () => {
     expect((await health(relay)).status).toBe('degraded');
     await new Promise((r) => setTimeout(r, 1_300));
     expect((await health(relay)).status).toBe('ok');
+  });
+
+  it('a dead channel takes one panic request at a time; the others get a 503 with Retry-After', async () => {
+    // A port nobody listens on (refused), later taken by a server that accepts and never answers.
+    const port = await new Promise<number>((resolve) => {
+      const probe = createServer().listen(0, '127.0.0.1', () => {
+        const { port } = probe.address() as AddressInfo;
+        probe.close(() => resolve(port));
+      });
+    });
+    const up = await startTestRelay({
+      server: { heartbeatMs: 60_000, maxAttemptsPerChannel: 1 },
+      channels: [
+        {
+          name: 'A',
+          baseUrl: `http://127.0.0.1:${port}/v1`,
+          apiKey: 'sk-up-a',
+          models: MODELS,
+          timeouts: { connectMs: 1_000, firstByteMs: 1_500, idleMs: 1_000 },
+        },
+      ],
+      keys: [{ name: 'breakers', key: CLIENT_KEY }],
+    });
+    cleanup.push(() => up.close());
+    for (let i = 0; i < 3; i++) {
+      expect(await post(up, 'test-chat')).toMatchObject({
+        status: 502,
+        error: { code: 'upstream_unreachable' },
+      });
+    }
+    const sockets: Socket[] = [];
+    const silent = createServer((socket) => void sockets.push(socket));
+    await new Promise<void>((r) => silent.listen(port, '127.0.0.1', r));
+    cleanup.push(async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((r) => silent.close(() => r()));
+    });
+    const panicPass = post(up, 'test-chat');
+    await eventually(() => expect(sockets).toHaveLength(1));
+    const others = await Promise.all([post(up, 'test-chat'), post(up, 'test-drop')]);
+    for (const other of others) {
+      expect(other).toMatchObject({ status: 503, error: { code: 'channels_unavailable' } });
+      expect(Number(other.retryAfter)).toBeGreaterThanOrEqual(1);
+    }
+    expect(sockets).toHaveLength(1);
+    expect(await panicPass).toMatchObject({ status: 504 });
   });
 
   it('with every channel unreachable, requests still try the least recently failed one: 502, not a 503 storm', async () => {

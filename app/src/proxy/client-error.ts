@@ -129,5 +129,7 @@ export function clientErrorFor(
 const NO_CHANNEL: Record<Refusal, string> = {
   model:
     'This model failed repeatedly on every channel that serves it and is cooling down. Try again after Retry-After.',
+  channel:
+    'Every channel that serves this model is failing, and each is already being tried by another request. Try again after Retry-After.',
   dead: "Every channel that serves this model has its upstream key or account rejected. The operator needs to check the channels' keys.",
 };

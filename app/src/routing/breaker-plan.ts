@@ -1,4 +1,4 @@
-import type { BreakerRegistry, OpenCause, Standing } from './breaker.ts';
+import type { BreakerRegistry, OpenCause, Refusal, Standing } from './breaker.ts';
 import { planAttemptOrder, type CandidateChannel } from './plan.ts';
 
 /**
@@ -8,11 +8,7 @@ import { planAttemptOrder, type CandidateChannel } from './plan.ts';
  */
 const PANIC_CAUSES: ReadonlySet<OpenCause> = new Set(['connection', 'models']);
 
-/**
- * Why no channel is left for a request: the model's own circuits are cooling down somewhere,
- * or every channel that serves it has its key or account rejected.
- */
-export type Refusal = 'model' | 'dead';
+export type { Refusal } from './breaker.ts';
 
 export interface BreakerPlan<C> {
   /** Channels to try, in order. */
@@ -30,10 +26,12 @@ export interface BreakerPlan<C> {
  * - channels whose breakers admit, in priority and weight order;
  * - a channel whose circuit opened only because of other models is as good as admitted for
  *   this model when nothing else is left;
- * - with nothing admitted, the channel that failed least recently is tried anyway: an open
- *   channel circuit is a guess from recent failures, not a verdict (see PANIC_CAUSES);
- * - only when the model's own circuits (or dead keys) refuse on every channel is the answer
- *   "no channel", with how long until the soonest one admits again.
+ * - with nothing admitted, the channel that failed least recently is tried anyway, once: an
+ *   open channel circuit is a guess from recent failures, not a verdict (see PANIC_CAUSES);
+ *   a channel takes one such panic request at a time, so a dead one never sees the whole
+ *   request rate;
+ * - otherwise the answer is "no channel", with how long until the soonest one admits again
+ *   and why (see Refusal).
  */
 export function planWithBreakers<C extends CandidateChannel>(
   candidates: readonly C[],
@@ -59,24 +57,34 @@ export function planWithBreakers<C extends CandidateChannel>(
   let leastRecent: { channel: C; failedAt: number } | undefined;
   for (const channel of candidates) {
     const s = standingOf(channel);
-    if (s.admitted || s.by !== 'channel' || !PANIC_CAUSES.has(s.cause)) continue;
+    if (!panicable(s) || s.panicBusyUntil !== null) continue;
     if (!leastRecent || s.failedAt < leastRecent.failedAt)
       leastRecent = { channel, failedAt: s.failedAt };
   }
   if (leastRecent)
     return { order: [leastRecent.channel], panic: new Set([leastRecent.channel.name]) };
-
-  const refusals = [...standings.values()].filter((s) => !s.admitted);
-  const waits = refusals.map((s) => Math.max(0, s.retryAt - opts.now));
-  return {
-    order: [],
-    panic: new Set(),
-    ...(waits.length > 0 && { retryAfterMs: Math.min(...waits), refused: refusalOf(refusals) }),
-  };
+  return noChannel([...standings.values()], opts.now);
 }
 
-/** Every channel's key rejected is the operator's to fix; anything else cools down by itself. */
-function refusalOf(refusals: readonly Standing[]): Refusal {
+type ChannelStanding = Extract<Standing, { by: 'channel' }>;
+
+function panicable(s: Standing): s is ChannelStanding {
+  return !s.admitted && s.by === 'channel' && PANIC_CAUSES.has(s.cause);
+}
+
+/**
+ * Nothing to try: how long until something admits again, and why. Channels whose one panic
+ * request is in flight are free again once it reports back; every channel's key rejected is
+ * the operator's to fix; anything else is the model's own circuits cooling down.
+ */
+function noChannel<C>(standings: readonly Standing[], now: number): BreakerPlan<C> {
+  const refusals = standings.filter((s) => !s.admitted);
+  if (refusals.length === 0) return { order: [], panic: new Set() };
+  const busy = refusals.filter(panicable);
+  const waits = refusals.map((s) =>
+    Math.max(0, (panicable(s) ? (s.panicBusyUntil ?? s.retryAt) : s.retryAt) - now),
+  );
   const dead = (s: Standing) => !s.admitted && s.by === 'channel' && s.cause === 'dead';
-  return refusals.every(dead) ? 'dead' : 'model';
+  const refused: Refusal = busy.length > 0 ? 'channel' : refusals.every(dead) ? 'dead' : 'model';
+  return { order: [], panic: new Set(), retryAfterMs: Math.min(...waits), refused };
 }

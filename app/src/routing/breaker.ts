@@ -58,7 +58,14 @@ interface ChannelEntry {
 
 export type Admission =
   | { admitted: true; permit: Permit }
-  | { admitted: false; state: CircuitState; dead: boolean; retryAt: number };
+  | { admitted: false; state: CircuitState; dead: boolean; retryAt: number; refused: Refusal };
+
+/**
+ * Why a request finds no channel: the model's own circuits are cooling down, the channels are
+ * failing and each already has its one panic request in flight, or every channel's key or
+ * account is rejected.
+ */
+export type Refusal = 'model' | 'channel' | 'dead';
 
 /**
  * How one channel stands for one model, for planning. `by: 'model'` is the model's own circuit
@@ -76,6 +83,8 @@ export type Standing =
       otherModelsOnly: boolean;
       /** When the channel last failed: panic routing tries the least recent first. */
       failedAt: number;
+      /** A panic pass would have to wait for the one in flight, until about then; null: free. */
+      panicBusyUntil: number | null;
     };
 
 /**
@@ -115,6 +124,7 @@ export class BreakerRegistry {
       cause: c.cause ?? 'failures',
       otherModelsOnly: otherModelsOnly(c, model),
       failedAt: c.lastFailure?.at ?? c.openedAt ?? 0,
+      panicBusyUntil: c.slotTaken() ? c.slotFreeAt() : null,
     };
   }
 
@@ -127,20 +137,26 @@ export class BreakerRegistry {
   /**
    * `panic`: let the request past the channel circuit (never past the model's own). A channel
    * opened only by other models' failures is passed untouched; any other open channel circuit
-   * is judged by the outcome as if it were probed, so one success closes it.
+   * is judged by the outcome as if it were probed, so one success closes it, and takes one
+   * panic request at a time (the probe's slot): a dead channel must not receive the whole
+   * request rate.
    */
   acquire(channel: string, model?: string, options: { panic?: boolean } = {}): Admission {
     const now = this.#clock.now();
     const entry = this.#entry(channel);
     const modelCircuit = model === undefined ? undefined : this.#modelCircuit(entry, model, now);
     const mv = modelCircuit?.verdict() ?? { ok: true as const, probe: false };
-    if (!mv.ok) return refusal(modelCircuit as Circuit, mv.retryAt);
+    if (!mv.ok) return refusal(modelCircuit as Circuit, mv.retryAt, 'model');
     const c = entry.circuit;
     const cv = c.verdict();
     let role: ChannelRole = 'normal';
     if (!cv.ok) {
-      if (!options.panic) return refusal(c, cv.retryAt);
+      if (!options.panic) return refusal(c, cv.retryAt, channelRefusal(c));
       role = otherModelsOnly(c, model) ? 'bypass' : 'panic';
+      if (role === 'panic') {
+        if (c.slotTaken()) return refusal(c, c.slotFreeAt(), channelRefusal(c));
+        c.probeStartedAt = now;
+      }
     } else if (cv.probe) {
       role = 'probe';
       c.probeStartedAt = now;
@@ -255,8 +271,9 @@ export class BreakerRegistry {
     }
     // Without a model to blame, a model failure lands here too (callers that name no model).
     const cause: OpenCause = target === 'connection' ? 'connection' : 'failures';
-    if (role === 'bypass') return;
-    if (role === 'probe' || role === 'panic') {
+    // Passing a channel opened by other models: only news that it cannot be reached counts.
+    if (role === 'bypass' && cause !== 'connection') return;
+    if (role === 'probe' || role === 'panic' || role === 'bypass') {
       c.reopen(failure, cause, failure.retryAfterMs);
       return;
     }
@@ -266,8 +283,14 @@ export class BreakerRegistry {
   }
 }
 
-function refusal(c: Circuit, retryAt: number): Admission {
-  return { admitted: false, state: c.state(), dead: c.cause === 'dead', retryAt };
+function refusal(c: Circuit, retryAt: number, refused: Refusal): Admission {
+  return { admitted: false, state: c.state(), dead: c.cause === 'dead', retryAt, refused };
+}
+
+/** A channel circuit of callers that name no model is that model's own. */
+function channelRefusal(c: Circuit): Refusal {
+  if (c.cause === 'dead') return 'dead';
+  return c.cause === 'failures' ? 'model' : 'channel';
 }
 
 function otherModelsOnly(c: Circuit, model: string | undefined): boolean {

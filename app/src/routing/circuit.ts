@@ -106,12 +106,22 @@ export class Circuit {
     return state === 'open' || this.#clock.now() - (this.openedAt as number) < this.#rules.windowMs;
   }
 
-  probeInFlight(): boolean {
+  /** The one slot is held (by a probe, or by a panic pass), until it reports back or its lease ends. */
+  slotTaken(): boolean {
     return (
       this.probeStartedAt !== null &&
-      this.#clock.now() - this.probeStartedAt < this.#rules.probeLeaseMs &&
-      this.state() === 'half-open'
+      this.#clock.now() - this.probeStartedAt < this.#rules.probeLeaseMs
     );
+  }
+
+  /** When the slot's holder is expected back: it usually settles long before its lease. */
+  slotFreeAt(): number {
+    const { probeLeaseMs, cooldownMs } = this.#rules;
+    return (this.probeStartedAt ?? this.#clock.now()) + Math.min(probeLeaseMs, cooldownMs);
+  }
+
+  probeInFlight(): boolean {
+    return this.slotTaken() && this.state() === 'half-open';
   }
 
   /** Would this circuit let a request through now, and as its probe? */
@@ -119,14 +129,8 @@ export class Circuit {
     const state = this.state();
     if (state === 'closed') return { ok: true, probe: false };
     if (state === 'open') return { ok: false, retryAt: this.retryAt as number };
-    if (this.probeInFlight()) {
-      // A probe usually settles long before its lease; if it fails, a cooldown follows.
-      const { probeLeaseMs, cooldownMs } = this.#rules;
-      return {
-        ok: false,
-        retryAt: (this.probeStartedAt as number) + Math.min(probeLeaseMs, cooldownMs),
-      };
-    }
+    // If the probe fails, a cooldown follows.
+    if (this.slotTaken()) return { ok: false, retryAt: this.slotFreeAt() };
     return { ok: true, probe: true };
   }
 

@@ -69,8 +69,9 @@ export type FailoverEvent =
  * - aborted: the client went away
  * - exhausted: every admitted channel failed (see `failure` for the last one)
  * - budget: maxTotalMs ran out before any content was sent
- * - no-channel: the model's own circuits (or dead keys) refuse on every channel (see
- *   `retryAfterMs`); open channel circuits alone never end here (see planWithBreakers)
+ * - no-channel: the model's own circuits (or dead keys) refuse on every channel, or each
+ *   failing channel already has its one panic request in flight (see `retryAfterMs` and
+ *   `refused`, and planWithBreakers)
  * - committed: content was already sent when the attempt failed; end the stream with an error
  */
 export type FailoverStop =
@@ -166,7 +167,7 @@ export async function runWithFailover<C extends CandidateChannel, T>(
     reason: FailoverStop,
     failure?: UpstreamFailure,
     channel?: C,
-  ): FailoverResult<C, T> => ({
+  ): Extract<FailoverResult<C, T>, { ok: false }> => ({
     ok: false,
     reason,
     committed,
@@ -189,6 +190,8 @@ export async function runWithFailover<C extends CandidateChannel, T>(
     let lastFailure: UpstreamFailure | undefined;
     let lastChannel: C | undefined;
     let attemptNo = 0;
+    /** The soonest refusal at acquire, for a request that never got to try a channel. */
+    let refusal: { retryAt: number; refused: Refusal } | undefined;
     for (const channel of order) {
       for (let channelAttempt = 1; channelAttempt <= maxPerChannel; channelAttempt++) {
         if (clientAborted()) return stop('aborted', abortedFailure(), channel);
@@ -198,6 +201,7 @@ export async function runWithFailover<C extends CandidateChannel, T>(
         });
         if (!admission.admitted) {
           emit({ type: 'skip', channel: channel.name, retryAt: admission.retryAt });
+          if (!refusal || admission.retryAt < refusal.retryAt) refusal = admission;
           break;
         }
         const { permit } = admission;
@@ -285,6 +289,7 @@ export async function runWithFailover<C extends CandidateChannel, T>(
         }
         const delayMs = retryDelay(failure, channelAttempt, policy.retrySameChannel);
         const canRetry =
+          !permit.singleTry &&
           channelAttempt < maxPerChannel &&
           delayMs !== undefined &&
           clock.now() + delayMs < deadline;
@@ -304,6 +309,13 @@ export async function runWithFailover<C extends CandidateChannel, T>(
           return stop('budget', lastFailure, channel);
         }
       }
+    }
+    if (attemptNo === 0 && refusal) {
+      return {
+        ...stop('no-channel'),
+        retryAfterMs: Math.max(0, refusal.retryAt - clock.now()),
+        refused: refusal.refused,
+      };
     }
     return stop('exhausted', lastFailure, lastChannel);
   } finally {

@@ -11,6 +11,11 @@ export interface Permit {
   /** True when the request passes an open channel circuit (panic routing, see acquire). */
   readonly panic: boolean;
   /**
+   * One try only: a panic pass through a channel that failed on its own account. Retrying it
+   * would multiply what a dead channel receives by the attempts per channel.
+   */
+  readonly singleTry: boolean;
+  /**
    * Content is on its way to the client (the attempt's commit): a probe has passed, so its
    * circuits close now and other requests get in, however long the answer goes on streaming.
    * A failure after this counts as an ordinary failure of the model.
@@ -52,6 +57,7 @@ export interface PermitGrant {
 export class CircuitPermit implements Permit {
   readonly probe: boolean;
   readonly panic: boolean;
+  readonly singleTry: boolean;
   readonly #grant: PermitGrant;
   readonly #judge: PermitJudge;
   #settled = false;
@@ -63,6 +69,7 @@ export class CircuitPermit implements Permit {
     this.#judge = judge;
     this.probe = grant.role === 'probe' || grant.modelProbe;
     this.panic = grant.role === 'panic' || grant.role === 'bypass';
+    this.singleTry = grant.role === 'panic';
   }
 
   answered(): void {
@@ -131,7 +138,7 @@ export class CircuitPermit implements Permit {
 
   #freeSlots(): void {
     const { channel, model, modelProbe, role } = this.#grant;
-    if (role === 'probe') this.#freeSlot(channel);
+    if (role === 'probe' || role === 'panic') this.#freeSlot(channel);
     if (modelProbe && model) this.#freeSlot(model);
   }
 }

@@ -276,6 +276,7 @@ describe('probes', () => {
       state: 'open',
       dead: false,
       retryAt: clock.now() + 5_000,
+      refused: 'model',
     });
     await clock.advance(4_999);
     expect(admitted(b, 'a', 'm')).toBe(false);
@@ -479,6 +480,48 @@ describe('panic admission', () => {
     const p = b.acquire('a', 'm', { panic: true });
     if (p.admitted) p.permit.failure(refused);
     expect(stateOf(b, 'a')).toMatchObject({ state: 'open', retryAt: clock.now() + 5_000 });
+  });
+
+  it('takes one panic request at a time per channel; a refused one is told when to come back', async () => {
+    const clock = new ManualClock();
+    const b = new BreakerRegistry(clock, opts);
+    fail(b, 'a', 2, refused, 'm');
+    const first = b.acquire('a', 'm', { panic: true });
+    expect(first.admitted && first.permit.singleTry).toBe(true);
+    expect(b.standing('a', 'm')).toMatchObject({
+      by: 'channel',
+      panicBusyUntil: clock.now() + 5_000,
+    });
+    expect(b.acquire('a', 'other', { panic: true })).toMatchObject({
+      admitted: false,
+      refused: 'channel',
+      retryAt: clock.now() + 5_000,
+    });
+    await clock.advance(1_000);
+    if (first.admitted) first.permit.failure(refused);
+    expect(stateOf(b, 'a')).toMatchObject({
+      state: 'open',
+      cause: 'connection',
+      probeInFlight: false,
+    });
+    expect(b.acquire('a', 'm', { panic: true }).admitted).toBe(true);
+  });
+
+  it('a connection failure while passing a channel opened by other models makes it a connection outage', () => {
+    const b = new BreakerRegistry(new ManualClock(), opts);
+    ok(b, 'a', 1, 'x');
+    ok(b, 'a', 1, 'y');
+    fail(b, 'a', 3, e500, 'x');
+    fail(b, 'a', 3, e500, 'y');
+    const pass = b.acquire('a', 'z', { panic: true });
+    expect(pass.admitted && pass.permit.singleTry).toBe(false);
+    if (pass.admitted) pass.permit.failure(refused);
+    expect(stateOf(b, 'a')).toMatchObject({
+      state: 'open',
+      cause: 'connection',
+      lastFailure: { kind: 'connect' },
+    });
+    expect(b.standing('a', 'z')).toMatchObject({ by: 'channel', otherModelsOnly: false });
   });
 
   it('a channel opened by other models is passed untouched: this model’s outcome says nothing about them', () => {

@@ -382,6 +382,78 @@ describe('panic routing', () => {
     expect(t.calls).toEqual(['c']);
   });
 
+  it('a dead channel gets one try per request in panic, never a retry', async () => {
+    const t = setup({}, { model: 'm', candidates: [{ name: 'a' }] });
+    let upstreamCalls = 0;
+    const attempt = async (): Promise<AttemptResult<string>> => {
+      upstreamCalls++;
+      return { ok: false, failure: refused };
+    };
+    const results = [];
+    for (let i = 0; i < 20; i++) {
+      results.push(
+        await runWithFailover({
+          candidates: [{ name: 'a' }],
+          model: 'm',
+          attempt,
+          maxAttemptsPerChannel: 2,
+          maxTotalMs: 60_000,
+          clock: t.clock,
+          breaker: t.breaker,
+          backoff: { baseMs: 0, capMs: 0 },
+        }),
+      );
+    }
+    // Two tries, the third failure opens the channel; then one panic try per request.
+    expect(upstreamCalls).toBe(2 + 1 + 18);
+    expect(results.slice(2).every((r) => r.attempts.length === 1 && r.attempts[0]?.panic)).toBe(
+      true,
+    );
+    expect(t.breaker.snapshot()[0]).toMatchObject({ state: 'open', cause: 'connection' });
+  });
+
+  it('one panic request in flight per channel: the others get no-channel with a retry time', async () => {
+    const t = setup({}, { model: 'm', candidates: [{ name: 'a' }, { name: 'b' }] });
+    failOn(t, 'a', 'm', refused);
+    failOn(t, 'b', 'm', refused);
+    const releases: Array<() => void> = [];
+    const calls: string[] = [];
+    const run = () =>
+      runWithFailover({
+        candidates: [{ name: 'a' }, { name: 'b' }],
+        model: 'm',
+        attempt: (ch) => {
+          calls.push(ch.name);
+          return new Promise<AttemptResult<string>>((resolve) =>
+            releases.push(() => resolve({ ok: false, failure: refused })),
+          );
+        },
+        maxAttemptsPerChannel: 2,
+        maxTotalMs: 60_000,
+        clock: t.clock,
+        breaker: t.breaker,
+      });
+    const inFlight = [run(), run()];
+    const refusedNow = await Promise.all([run(), run(), run()]);
+    expect(calls.sort()).toEqual(['a', 'b']); // one per channel
+    for (const r of refusedNow) {
+      expect(r).toMatchObject({
+        ok: false,
+        reason: 'no-channel',
+        refused: 'channel',
+        attempts: [],
+      });
+      expect(r.ok === false && r.retryAfterMs).toBeGreaterThan(0);
+    }
+    for (const release of releases) release();
+    await Promise.all(inFlight);
+    // Both reported back (and failed): the next request may try again.
+    const again = run();
+    expect(calls).toHaveLength(3);
+    releases[2]?.();
+    expect(await again).toMatchObject({ ok: false, reason: 'exhausted' });
+  });
+
   it('never tries a channel whose key was rejected', async () => {
     const t = setup({}, { model: 'm', candidates: [{ name: 'a' }, { name: 'b' }] });
     for (const name of ['a', 'b']) {
