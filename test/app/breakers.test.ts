@@ -358,3 +358,43 @@ describe('probes', () => {
     expect(streamed.text).toContain('[DONE]');
   });
 });
+
+describe('circuits follow the upstream model', () => {
+  it('an alias and its target share one circuit: their failures add up, and nothing else is touched', async () => {
+    const up = await startFaultUpstream();
+    cleanup.push(() => up.close());
+    up.setPicker((body) =>
+      body.model === 'test-drop' ? { kind: 'status', status: 500 } : undefined,
+    );
+    const relay = await startTestRelay({
+      server: { heartbeatMs: 60_000, maxAttemptsPerChannel: 1 },
+      channels: [
+        {
+          name: 'A',
+          baseUrl: up.baseUrl,
+          apiKey: 'sk-up-a',
+          models: MODELS,
+          modelMap: { fast: 'test-drop', quick: 'test-drop' },
+        },
+      ],
+      keys: [{ name: 'breakers', key: CLIENT_KEY }],
+    });
+    cleanup.push(() => relay.close());
+    for (const model of ['fast', 'test-drop', 'quick', 'fast', 'test-drop']) {
+      expect((await post(relay, model)).status).toBe(502);
+    }
+    // Five failures of one upstream model, under three names: its circuit is open for all three.
+    for (const model of ['fast', 'quick', 'test-drop']) {
+      expect(await post(relay, model)).toMatchObject({
+        status: 503,
+        error: { code: 'channels_unavailable' },
+      });
+    }
+    expect((await post(relay, 'test-chat')).status).toBe(200);
+    const keyed = await health(relay, CLIENT_KEY);
+    expect(keyed).toMatchObject({
+      status: 'ok',
+      openModels: [{ model: 'test-drop', channels: ['A'] }],
+    });
+  });
+});

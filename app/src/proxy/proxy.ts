@@ -51,6 +51,8 @@ export async function proxy(
   const run = runWithFailover({
     candidates,
     model: job.model,
+    // Circuits follow the upstream's model: an alias and its target are one model there.
+    modelOf: (route) => route.upstreamModel,
     attempt: createAttempt({
       rt,
       job,

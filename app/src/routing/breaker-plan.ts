@@ -35,10 +35,16 @@ export interface BreakerPlan<C> {
  */
 export function planWithBreakers<C extends CandidateChannel>(
   candidates: readonly C[],
-  opts: { breaker: BreakerRegistry; model: string | undefined; now: number; random: () => number },
+  opts: {
+    breaker: BreakerRegistry;
+    /** The model as each channel knows it (its circuits are keyed on that name). */
+    modelOf: (channel: C) => string | undefined;
+    now: number;
+    random: () => number;
+  },
 ): BreakerPlan<C> {
   const standings = new Map<string, Standing>();
-  for (const c of candidates) standings.set(c.name, opts.breaker.standing(c.name, opts.model));
+  for (const c of candidates) standings.set(c.name, opts.breaker.standing(c.name, opts.modelOf(c)));
   const standingOf = (c: C) => standings.get(c.name) as Standing;
 
   const admitted = planAttemptOrder(candidates, {

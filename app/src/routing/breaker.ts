@@ -244,13 +244,13 @@ export class BreakerRegistry {
     if (cause === 'failures') this.#openAcrossModels(entry, failure);
   }
 
-  /** Several models failing on one channel: the channel itself is in trouble. */
+  /** Several models that worked there failing on one channel: the channel itself is in trouble. */
   #openAcrossModels(entry: ChannelEntry, failure: PermitFailure): void {
     const channel = entry.circuit;
     if (channel.retryAt !== null) return;
     const failing: string[] = [];
     for (const [model, c] of entry.models) {
-      if (c.cause === 'failures' && c.tripped()) failing.push(model);
+      if (c.cause === 'failures' && c.proven && c.tripped()) failing.push(model);
     }
     if (failing.length < this.#options.modelsToOpenChannel) return;
     channel.noteFailure(failure);

@@ -68,6 +68,12 @@ export class Circuit {
   models: readonly string[] = [];
   probeStartedAt: number | null = null;
   lastFailure: LastFailure | null = null;
+  /**
+   * A model circuit whose model has answered on this channel at least once. Only those count
+   * towards opening the channel across models: a name that never got an answer there (made
+   * up by a client on a pattern channel, or never served) says nothing about the channel.
+   */
+  proven = false;
   lastUsedAt: number;
   readonly #window: RollingWindow;
   readonly #rules: CircuitRules;

@@ -93,8 +93,13 @@ export type FailoverResult<C, T> =
 
 export interface FailoverOptions<C extends CandidateChannel, T> {
   candidates: readonly C[];
-  /** The model, for channel+model breakers (the client's name for it). */
+  /** The model, for channel+model breakers, when every candidate knows it by the same name. */
   model?: string;
+  /**
+   * The model as this candidate's upstream knows it (an alias resolved), for channel+model
+   * breakers: two client names for one upstream model share its circuit. Default: `model`.
+   */
+  modelOf?: (candidate: C) => string | undefined;
   attempt: (channel: C, ctx: AttemptContext) => Promise<AttemptResult<T>>;
   maxAttemptsPerChannel: number;
   maxTotalMs: number;
@@ -131,7 +136,8 @@ class BudgetExceeded extends Error {
 export async function runWithFailover<C extends CandidateChannel, T>(
   options: FailoverOptions<C, T>,
 ): Promise<FailoverResult<C, T>> {
-  const { clock, breaker, model } = options;
+  const { clock, breaker } = options;
+  const modelOf = options.modelOf ?? (() => options.model);
   const random = options.random ?? Math.random;
   const retryAfterCap = options.retryAfterCapMs ?? DEFAULT_RETRY_AFTER_CAP_MS;
   const maxPerChannel = Math.max(1, Math.floor(options.maxAttemptsPerChannel));
@@ -177,7 +183,12 @@ export async function runWithFailover<C extends CandidateChannel, T>(
   });
 
   try {
-    const plan = planWithBreakers(options.candidates, { breaker, model, now: clock.now(), random });
+    const plan = planWithBreakers(options.candidates, {
+      breaker,
+      modelOf,
+      now: clock.now(),
+      random,
+    });
     const order = plan.order;
     if (order.length === 0) {
       return {
@@ -196,7 +207,7 @@ export async function runWithFailover<C extends CandidateChannel, T>(
       for (let channelAttempt = 1; channelAttempt <= maxPerChannel; channelAttempt++) {
         if (clientAborted()) return stop('aborted', abortedFailure(), channel);
         if (budgetExpired) return stop('budget', lastFailure, lastChannel);
-        const admission = breaker.acquire(channel.name, model, {
+        const admission = breaker.acquire(channel.name, modelOf(channel), {
           panic: plan.panic.has(channel.name),
         });
         if (!admission.admitted) {

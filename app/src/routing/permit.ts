@@ -77,11 +77,14 @@ export class CircuitPermit implements Permit {
     this.#channelAnswered();
     const { model, modelProbe } = this.#grant;
     if (modelProbe && model) model.close();
+    if (model) model.proven = true;
     this.#passed = true;
   }
 
   success(): void {
-    if (this.#settle()) this.#succeeded();
+    if (!this.#settle()) return;
+    if (this.#grant.model) this.#grant.model.proven = true;
+    this.#succeeded();
   }
 
   release(): void {

@@ -202,8 +202,10 @@ describe('attribution of each failure kind, before content and after', () => {
 });
 
 describe('across models', () => {
-  it('a channel on which several models fail opens as a whole, naming them', () => {
+  it('a channel on which several models that worked there fail opens as a whole, naming them', () => {
     const b = new BreakerRegistry(new ManualClock(), opts);
+    ok(b, 'a', 1, 'x');
+    ok(b, 'a', 1, 'y');
     fail(b, 'a', 3, e500, 'x');
     expect(stateOf(b, 'a')?.state).toBe('closed');
     fail(b, 'a', 3, e500, 'y');
@@ -237,6 +239,8 @@ describe('across models', () => {
     expect(stateOf(b, 'a')?.state).toBe('closed');
     // Opened within the window, half-open or not, it does count.
     const fresh = new BreakerRegistry(clock, opts);
+    ok(fresh, 'a', 1, 'x');
+    ok(fresh, 'a', 1, 'y');
     fail(fresh, 'a', 3, e500, 'x');
     await clock.advance(6_000);
     expect(stateOf(fresh, 'a', 'x')).toMatchObject({ state: 'half-open', tripped: true });
@@ -246,6 +250,24 @@ describe('across models', () => {
       cause: 'models',
       models: ['x', 'y'],
     });
+  });
+
+  it('names that never got an answer on the channel never open it, whatever the upstream says', () => {
+    const b = new BreakerRegistry(new ManualClock(), opts);
+    // A pattern channel: clients make names up, and this upstream answers them with 500s.
+    for (const m of ['made-up-1', 'made-up-2', 'made-up-3']) fail(b, 'a', 3, e500, m);
+    expect(stateOf(b, 'a', 'made-up-3')?.state).toBe('open');
+    expect(stateOf(b, 'a')?.state).toBe('closed');
+    expect(admitted(b, 'a', 'real')).toBe(true);
+    // A model that streamed content once counts, even if that stream broke.
+    const streamed = permit(b, 'a', 'real');
+    streamed.answered();
+    streamed.failure(dropped, true);
+    fail(b, 'a', 2, e500, 'real');
+    expect(stateOf(b, 'a')).toMatchObject({ state: 'closed' });
+    ok(b, 'a', 1, 'other');
+    fail(b, 'a', 3, e500, 'other');
+    expect(stateOf(b, 'a')).toMatchObject({ state: 'open', models: ['real', 'other'] });
   });
 
   it('models the channel does not serve never open the channel (clients choose model names)', () => {
@@ -526,6 +548,8 @@ describe('panic admission', () => {
 
   it('a channel opened by other models is passed untouched: this model’s outcome says nothing about them', () => {
     const b = new BreakerRegistry(new ManualClock(), opts);
+    ok(b, 'a', 1, 'x');
+    ok(b, 'a', 1, 'y');
     fail(b, 'a', 3, e500, 'x');
     fail(b, 'a', 3, e500, 'y');
     const p = b.acquire('a', 'z', { panic: true });

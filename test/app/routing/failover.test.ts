@@ -341,8 +341,11 @@ describe('panic routing', () => {
   it('channel circuits open only because of other models do not refuse this model', async () => {
     const t = setup({}, { model: 'z' });
     for (const name of ['a', 'b', 'c']) {
-      failOn(t, name, 'x', s500);
-      failOn(t, name, 'y', s500);
+      for (const model of ['x', 'y']) {
+        const adm = t.breaker.acquire(name, model);
+        if (adm.admitted) adm.permit.success(); // both worked there before
+        failOn(t, name, model, s500);
+      }
     }
     expect(t.breaker.peek('a', 'z').admitted).toBe(false);
     const result = await t.run();
@@ -380,6 +383,29 @@ describe('panic routing', () => {
     const result = await t.run();
     expect(result).toMatchObject({ ok: true, channel: { name: 'c' } });
     expect(t.calls).toEqual(['c']);
+  });
+
+  it('keys channel+model circuits on each candidate’s own name for the model (modelOf)', async () => {
+    // Two client names (an alias and the model itself) for one upstream model on channel a.
+    const t = setup({}, { candidates: [{ name: 'a' }] });
+    const run = (model: string) =>
+      runWithFailover({
+        candidates: [{ name: 'a' }],
+        model,
+        modelOf: () => 'upstream-m',
+        attempt: async () => ({ ok: false, failure: s500 }),
+        maxAttemptsPerChannel: 1,
+        maxTotalMs: 60_000,
+        clock: t.clock,
+        breaker: t.breaker,
+      });
+    await run('alias');
+    await run('upstream-m');
+    await run('alias');
+    expect(t.breaker.snapshot().filter((c) => c.model !== null)).toMatchObject([
+      { model: 'upstream-m', state: 'open', failuresInWindow: 3 },
+    ]);
+    expect(await run('another-alias')).toMatchObject({ reason: 'no-channel', refused: 'model' });
   });
 
   it('a dead channel gets one try per request in panic, never a retry', async () => {
