@@ -312,6 +312,19 @@ describe('what an upstream error blames', () => {
     expect((await health(relay)).status).toBe('ok');
   });
 
+  it('a model whose requests are reset before any answer opens its own circuit, not the channel', async () => {
+    const { relay, a } = await twoChannels(
+      (a) => [{ name: 'A', baseUrl: a.baseUrl, apiKey: 'sk-up-a', models: MODELS }],
+      { maxAttemptsPerChannel: 1 },
+    );
+    // The upstream takes the connection and the request, then hangs up before answering.
+    a.setPicker((body) => (body.model === 'test-drop' ? { kind: 'reset' } : undefined));
+    for (let i = 0; i < 6; i++) await post(relay, 'test-drop');
+    expect((await post(relay, 'test-chat')).status).toBe(200);
+    const keyed = await health(relay, CLIENT_KEY);
+    expect(keyed).toMatchObject({ status: 'ok', openModels: [{ model: 'test-drop' }] });
+  });
+
   it('a rejected key is the news, not the model: 502, then a 503 that says the keys were rejected', async () => {
     const { relay, a, b } = await twoChannels();
     for (const up of [a, b]) {

@@ -4,7 +4,8 @@
  * already sent, which circuit it counts against (routing/attribution.ts), so transports and
  * response parsers only have to classify.
  *
- * - connect: refused, reset or dropped connection (before or during the response)
+ * - connect: refused, reset or dropped connection (before or during the response; `reached`
+ *   and `midResponse` tell a channel that cannot be reached from one that hung up on a request)
  * - timeout-connect / timeout-first-byte / timeout-idle: the three per-channel timeouts
  * - http-status: any other non-2xx status (retryable or not, see isRetryableStatus)
  * - auth: 401, or an answer that says the key is invalid — the channel's key is rejected
@@ -45,6 +46,11 @@ export interface UpstreamFailure {
   error?: UpstreamErrorBody;
   /** The connection broke after the response had started (not a connect failure). */
   midResponse?: boolean;
+  /**
+   * The connection was made, and the request maybe sent, before it broke (a reset, a closed
+   * socket): the channel can be reached, so this is no connect failure of the whole channel.
+   */
+  reached?: boolean;
 }
 
 /** Thrown by the upstream client so attempt code needs no try/catch for transport failures. */

@@ -124,9 +124,10 @@ describe('failure rate over a sliding window', () => {
 describe('attribution of each failure kind, before content and after', () => {
   type Where = 'channel' | 'dead' | 'model' | 'not-served' | 'nothing';
   const cases: Array<[string, Failure, Where, Where]> = [
-    ['connection refused, reset, TLS or DNS', refused, 'channel', 'model'],
+    ['connection refused, TLS or DNS', refused, 'channel', 'model'],
     ['connect timeout', { kind: 'timeout-connect' }, 'channel', 'channel'],
     ['connection dropped mid-response', { kind: 'connect', midResponse: true }, 'model', 'model'],
+    ['connection reset before the response', { kind: 'connect', reached: true }, 'model', 'model'],
     ['HTTP 500', e500, 'model', 'model'],
     ['HTTP 429', { kind: 'http-status', status: 429 }, 'model', 'model'],
     ['first-byte timeout', { kind: 'timeout-first-byte' }, 'model', 'model'],
