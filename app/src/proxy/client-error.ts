@@ -51,7 +51,8 @@ export function clientErrorFor(
   const said = failure.error?.message ? `: ${failure.error.message}` : '';
   // After content the upstream was reached and answered: what broke is this one stream.
   if (reason === 'committed' && (failure.kind === 'connect' || failure.kind === 'timeout-idle')) {
-    const cause = failure.kind === 'connect' ? 'its connection dropped' : 'it went silent';
+    const cause =
+      failure.kind === 'connect' ? 'its connection closed before the end' : 'it went silent';
     return new RelayError(
       failure.kind === 'connect' ? 502 : 504,
       'stream_interrupted',
