@@ -325,6 +325,33 @@ describe('what an upstream error blames', () => {
     expect(keyed).toMatchObject({ status: 'ok', openModels: [{ model: 'test-drop' }] });
   });
 
+  it('a model no channel serves stays a 404 once its circuits remember it, and costs no more upstream calls', async () => {
+    const { relay, a, b } = await twoChannels();
+    for (const up of [a, b]) {
+      up.setPicker((body) =>
+        body.model === 'test-drop'
+          ? {
+              kind: 'status',
+              status: 404,
+              error: { message: 'The model `test-drop` does not exist', code: 'model_not_found' },
+            }
+          : undefined,
+      );
+    }
+    for (let i = 0; i < 8; i++) {
+      expect(await post(relay, 'test-drop')).toMatchObject({
+        status: 404,
+        error: { code: 'model_not_found' },
+        retryAfter: null,
+      });
+    }
+    const asked = (up: FaultUpstream) =>
+      up.requests.filter((r) => (r.body as { model?: string }).model === 'test-drop').length;
+    expect(asked(a)).toBe(5);
+    expect(asked(b)).toBe(5);
+    expect((await post(relay, 'test-chat')).status).toBe(200);
+  });
+
   it('a rejected key is the news, not the model: 502, then a 503 that says the keys were rejected', async () => {
     const { relay, a, b } = await twoChannels();
     for (const up of [a, b]) {

@@ -27,6 +27,12 @@ export function clientErrorFor(
       'Client closed the request.',
     );
   if (reason === 'no-channel') {
+    if (refused === 'not-served') {
+      // Every channel said it lacks the model; the breaker only remembers that for a while.
+      return new RelayError(404, 'model_not_found', 'No upstream serves this model.', {
+        param: 'model',
+      });
+    }
     return new RelayError(503, 'channels_unavailable', NO_CHANNEL[refused ?? 'model'], {
       type: 'upstream_error',
       ...retryAfter(retryAfterMs),
@@ -127,7 +133,7 @@ export function clientErrorFor(
 }
 
 /** The 503's text: a model cooling down is not the same news as channels whose keys are dead. */
-const NO_CHANNEL: Record<Refusal, string> = {
+const NO_CHANNEL: Record<Exclude<Refusal, 'not-served'>, string> = {
   model:
     'This model failed repeatedly on every channel that serves it and is cooling down. Try again after Retry-After.',
   channel:

@@ -78,19 +78,27 @@ function panicable(s: Standing): s is ChannelStanding {
   return !s.admitted && s.by === 'channel' && PANIC_CAUSES.has(s.cause);
 }
 
-/**
- * Nothing to try: how long until something admits again, and why. Channels whose one panic
- * request is in flight are free again once it reports back; every channel's key rejected is
- * the operator's to fix; anything else is the model's own circuits cooling down.
- */
+/** Nothing to try: how long until something admits again, and why (see refusalOf). */
 function noChannel<C>(standings: readonly Standing[], now: number): BreakerPlan<C> {
   const refusals = standings.filter((s) => !s.admitted);
   if (refusals.length === 0) return { order: [], panic: new Set() };
-  const busy = refusals.filter(panicable);
   const waits = refusals.map((s) =>
     Math.max(0, (panicable(s) ? (s.panicBusyUntil ?? s.retryAt) : s.retryAt) - now),
   );
-  const dead = (s: Standing) => !s.admitted && s.by === 'channel' && s.cause === 'dead';
-  const refused: Refusal = busy.length > 0 ? 'channel' : refusals.every(dead) ? 'dead' : 'model';
+  const refused = refusalOf(refusals);
   return { order: [], panic: new Set(), retryAfterMs: Math.min(...waits), refused };
+}
+
+/**
+ * The most hopeful reason first: a channel whose one panic request is in flight is free again
+ * once it reports back, and a model cooling down comes back by itself; a model that no channel
+ * serves is the client's news (a 404), unless some channel that might serve it has its key
+ * rejected, which is the operator's.
+ */
+function refusalOf(refusals: readonly Standing[]): Refusal {
+  if (refusals.some(panicable)) return 'channel';
+  const notServed = (s: Standing) => !s.admitted && s.by === 'model' && s.cause === 'not-served';
+  const dead = (s: Standing) => !s.admitted && s.by === 'channel' && s.cause === 'dead';
+  if (refusals.some((s) => !notServed(s) && !dead(s))) return 'model';
+  return refusals.every(notServed) ? 'not-served' : 'dead';
 }

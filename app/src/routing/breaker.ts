@@ -62,10 +62,10 @@ export type Admission =
 
 /**
  * Why a request finds no channel: the model's own circuits are cooling down, the channels are
- * failing and each already has its one panic request in flight, or every channel's key or
- * account is rejected.
+ * failing and each already has its one panic request in flight, every channel's key or
+ * account is rejected, or no channel serves the model (each said so, e.g. with a 404).
  */
-export type Refusal = 'model' | 'channel' | 'dead';
+export type Refusal = 'model' | 'channel' | 'dead' | 'not-served';
 
 /**
  * How one channel stands for one model, for planning. `by: 'model'` is the model's own circuit
@@ -146,7 +146,10 @@ export class BreakerRegistry {
     const entry = this.#entry(channel);
     const modelCircuit = model === undefined ? undefined : this.#modelCircuit(entry, model, now);
     const mv = modelCircuit?.verdict() ?? { ok: true as const, probe: false };
-    if (!mv.ok) return refusal(modelCircuit as Circuit, mv.retryAt, 'model');
+    if (!mv.ok) {
+      const mc = modelCircuit as Circuit;
+      return refusal(mc, mv.retryAt, mc.cause === 'not-served' ? 'not-served' : 'model');
+    }
     const c = entry.circuit;
     const cv = c.verdict();
     let role: ChannelRole = 'normal';

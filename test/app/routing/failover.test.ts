@@ -480,6 +480,23 @@ describe('panic routing', () => {
     expect(await again).toMatchObject({ ok: false, reason: 'exhausted' });
   });
 
+  it('says not-served when every channel remembers that it lacks the model; dead keys win over that', async () => {
+    const t = setup({}, { model: 'm', candidates: [{ name: 'a' }, { name: 'b' }] });
+    failOn(t, 'a', 'm', { kind: 'model', status: 404, message: 'no such model' });
+    failOn(t, 'b', 'm', { kind: 'model', status: 404, message: 'no such model' });
+    expect(await t.run()).toMatchObject({ ok: false, reason: 'no-channel', refused: 'not-served' });
+    // A third channel might serve it, but its key is rejected: the operator's news.
+    const adm = t.breaker.acquire('c', 'other');
+    if (adm.admitted) adm.permit.failure({ kind: 'auth', status: 401 });
+    const withDead = setup({}, { model: 'm', breaker: t.breaker, clock: t.clock });
+    expect(await withDead.run()).toMatchObject({
+      ok: false,
+      reason: 'no-channel',
+      refused: 'dead',
+    });
+    expect([...t.calls, ...withDead.calls]).toEqual([]);
+  });
+
   it('never tries a channel whose key was rejected', async () => {
     const t = setup({}, { model: 'm', candidates: [{ name: 'a' }, { name: 'b' }] });
     for (const name of ['a', 'b']) {
