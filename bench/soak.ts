@@ -26,6 +26,8 @@ import { sendOnce } from './soak-client.ts';
 import { CHAT_MODEL, SOAK_MODELS, clientRequest, upstreamStep } from './soak-mix.ts';
 
 const CLIENT_KEY = 'sk-soak-client-0123456789abcdef';
+/** Every circuit in detail is the admin API's; /healthz only summarises them. */
+const ADMIN_KEY = 'admin-soak-0123456789abcdef';
 
 function envInt(name: string, fallback: number, max: number): number {
   const raw = process.env[name];
@@ -89,6 +91,7 @@ async function startRelay(
       channels: [channel('A', a), channel('B', b)],
       // A quota, so every request holds and settles it as a paying key does.
       keys: [{ name: 'soak', key: CLIENT_KEY, quota: 1_000_000 }],
+      admin: { keys: [{ name: 'soak', key: ADMIN_KEY }] },
       prices: Object.fromEntries(SOAK_MODELS.map((m) => [m, { input: 1, output: 2 }])),
     },
     logFile,
@@ -169,10 +172,12 @@ interface Health {
 }
 
 async function health(relay: RelayProcess): Promise<Health> {
-  const res = await fetch(`${relay.baseUrl}/healthz`, {
-    headers: { authorization: `Bearer ${CLIENT_KEY}` },
+  const { status } = (await (await fetch(`${relay.baseUrl}/healthz`)).json()) as Health;
+  const res = await fetch(`${relay.baseUrl}/admin/api/channels`, {
+    headers: { authorization: `Bearer ${ADMIN_KEY}` },
   });
-  return (await res.json()) as Health;
+  const { channels } = (await res.json()) as { channels: { circuits: Health['circuits'] }[] };
+  return { status, circuits: channels.flatMap((c) => c.circuits) };
 }
 
 async function main(): Promise<void> {

@@ -12,6 +12,7 @@ import { eventually, startTestRelay } from '../fixtures/relay-harness.ts';
 import type { TestRelay } from '../fixtures/relay-harness.ts';
 
 const CLIENT_KEY = 'sk-breaker-client-0123456789abcdef';
+const ADMIN_KEY = 'admin-breaker-0123456789abcdef';
 const MODELS = ['test-chat', 'test-drop'];
 
 const cleanup: Array<() => Promise<void>> = [];
@@ -37,6 +38,7 @@ async function twoChannels(
     server: { heartbeatMs: 60_000, ...server },
     channels: channelsFor(a, b),
     keys: [{ name: 'breakers', key: CLIENT_KEY }],
+    admin: { keys: [{ name: 'ops', key: ADMIN_KEY }] },
   });
   cleanup.push(() => relay.close());
   return { relay, a, b, client: relay.client(CLIENT_KEY) };
@@ -115,9 +117,23 @@ async function health(relay: TestRelay, key?: string) {
   });
   return (await res.json()) as {
     status: string;
+    channels?: { total: number; open: number };
+    openChannels?: { channel: string; cause: string | null; retryAt: string | null }[];
     openModels?: { model: string; channels: string[] }[];
-    circuits?: { channel: string; model: string | null; state: string; cause: string | null }[];
+    openModelsTotal?: number;
   };
+}
+
+/** Every circuit in detail: the admin API's, not /healthz's. */
+async function adminCircuits(relay: TestRelay) {
+  const res = await fetch(`${relay.baseUrl}/admin/api/channels`, {
+    headers: { authorization: `Bearer ${ADMIN_KEY}` },
+  });
+  expect(res.status).toBe(200);
+  const body = (await res.json()) as {
+    channels: { circuits: { channel: string; model: string | null; state: string }[] }[];
+  };
+  return body.channels.flatMap((c) => c.circuits);
 }
 
 describe('one flaky model on two channels', () => {
@@ -161,8 +177,10 @@ describe('one flaky model on two channels', () => {
     expect(keyed.openModels).toEqual([
       { model: 'test-drop', channels: expect.arrayContaining(['A', 'B']) },
     ]);
+    expect(keyed).toMatchObject({ channels: { total: 2, open: 0 }, openChannels: [] });
+    const circuits = await adminCircuits(relay);
     for (const channel of ['A', 'B']) {
-      expect(keyed.circuits).toContainEqual(
+      expect(circuits).toContainEqual(
         expect.objectContaining({ channel, model: null, state: 'closed' }),
       );
     }
@@ -211,9 +229,42 @@ describe('whole channels', () => {
     expect(tally(outcomes)).toEqual({ complete: 4 });
     expect(await health(relay)).toMatchObject({ status: 'degraded' });
     const keyed = await health(relay, CLIENT_KEY);
-    expect(keyed.circuits).toContainEqual(
-      expect.objectContaining({ channel: 'A', model: null, state: 'open', cause: 'connection' }),
+    expect(keyed).toMatchObject({
+      channels: { total: 2, open: 1 },
+      openChannels: [{ channel: 'A', cause: 'connection', retryAt: expect.any(String) }],
+    });
+  });
+
+  it('a client key sees counts and the open circuits, bounded; the admin API has every circuit', async () => {
+    const { relay, a } = await twoChannels(
+      (a) => [{ name: 'A', baseUrl: a.baseUrl, apiKey: 'sk-up-a', models: ['*'] }],
+      { maxAttemptsPerChannel: 1, breaker: { consecutiveFailures: 1 } },
     );
+    // Names clients made up on a pattern channel, each failing once: 30 open circuits.
+    a.setPicker((body) =>
+      body.model === 'test-chat' ? undefined : { kind: 'status', status: 500 },
+    );
+    const names = Array.from({ length: 30 }, (_, i) => `made-up-${i}`);
+    for (const name of names) await post(relay, name);
+    const keyed = await health(relay, CLIENT_KEY);
+    expect(keyed).toMatchObject({
+      status: 'ok',
+      channels: { total: 1, open: 0 },
+      openModelsTotal: 30,
+    });
+    expect(keyed.openModels).toHaveLength(20);
+    expect(Object.keys(keyed).sort()).toEqual(
+      [
+        'channels',
+        'openChannels',
+        'openModels',
+        'openModelsTotal',
+        'status',
+        'uptimeSeconds',
+      ].sort(),
+    );
+    const detailed = await adminCircuits(relay);
+    expect(detailed.filter((c) => c.model?.startsWith('made-up-'))).toHaveLength(30);
   });
 
   it('a channel circuit that half-opened and was never tried again stops counting as `degraded`', async () => {
