@@ -29,7 +29,7 @@ export interface BreakerOptions {
   cooldownMs: number;
   /** Ceiling for a Retry-After-driven cooldown. */
   maxCooldownMs: number;
-  /** How often a dead key (401/403/no quota) gets a probe. */
+  /** How often a dead key (401, a key-invalid answer, no quota) gets a probe. */
   deadProbeIntervalMs: number;
   /** A probe passes at its first content; one that never reports back frees its slot after this long. */
   probeLeaseMs: number;
