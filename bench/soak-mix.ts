@@ -10,7 +10,13 @@ export const CHAT_MODEL = 'soak-chat';
 export const SLOW_MODEL = 'soak-slow';
 /** The flaky model: every stream drops after a few chunks of content. */
 export const DROP_MODEL = 'soak-drop';
+/** The models the two healthy upstreams serve. */
 export const SOAK_MODELS = [CHAT_MODEL, SLOW_MODEL, DROP_MODEL];
+/**
+ * A model only dead channels serve: one nobody listens on (connections refused) and one whose
+ * key is rejected. Its requests exercise channel circuits, dead keys and panic routing.
+ */
+export const DOWN_MODEL = 'soak-down';
 
 export type Weighted<T> = ReadonlyArray<readonly [number, T]>;
 
@@ -31,19 +37,30 @@ const retryLater: FaultStep = {
   error: { message: 'Rate limit reached, retry in 1s', type: 'requests', code: 'rate_limit' },
 };
 const serverError: FaultStep = { kind: 'status', status: 500 };
+/** The connection taken, the request read, then reset before any answer. */
+const reset: FaultStep = { kind: 'reset' };
 
 const chatStream: Weighted<FaultStep> = [
-  [84, { kind: 'ok' }],
+  [82, { kind: 'ok' }],
   [5, serverError],
   [4, retryLater],
   [4, { kind: 'drop-mid-stream', afterChunks: 3 }], // after content: the client sees it
   [3, { kind: 'drop-mid-stream', afterChunks: 1 }], // before content: failed over unseen
+  [2, reset],
 ];
 const chatJson: Weighted<FaultStep> = [
-  [88, { kind: 'ok' }],
+  [86, { kind: 'ok' }],
   [7, serverError],
   [5, retryLater],
+  [2, reset],
 ];
+
+/** What the upstream behind the rejected key answers, whatever it is asked. */
+export const DEAD_KEY_STEP: FaultStep = {
+  kind: 'status',
+  status: 401,
+  error: { message: 'Incorrect API key provided: sk-soak-***', code: 'invalid_api_key' },
+};
 
 /** The upstream's answer to one request, from its body. */
 export function upstreamStep(body: Record<string, unknown>, random: () => number): FaultStep {
@@ -63,11 +80,12 @@ export interface ClientRequest {
 export function clientRequest(random: () => number): ClientRequest {
   const kind = pick<ClientRequest | 'abort'>(
     [
-      [30, { model: CHAT_MODEL, stream: false }],
-      [35, { model: CHAT_MODEL, stream: true }],
+      [28, { model: CHAT_MODEL, stream: false }],
+      [34, { model: CHAT_MODEL, stream: true }],
       [10, { model: SLOW_MODEL, stream: true }],
       [10, { model: DROP_MODEL, stream: true }],
-      [15, 'abort'],
+      [5, { model: DOWN_MODEL, stream: false }],
+      [13, 'abort'],
     ],
     random,
   );

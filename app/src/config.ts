@@ -6,7 +6,7 @@ import type { ImagesConfig } from './images/config.ts';
 import { backupConfigSchema } from './store/backup-config.ts';
 import type { BackupConfig } from './store/backup-config.ts';
 import { channelTypes, defaultChannelType, wellKnownProviders } from './providers/registry.ts';
-import { DEFAULT_BREAKER_OPTIONS } from './routing/breaker.ts';
+import { DEFAULT_BREAKER_OPTIONS, type BreakerOptions } from './routing/breaker.ts';
 import { hashKey, keyHint } from './store/secrets.ts';
 
 /** `"env:NAME"` reads the secret from the environment when the config is loaded. */
@@ -81,6 +81,11 @@ const priceSchema = z
   })
   .strict();
 
+type BreakerRules = Pick<
+  BreakerOptions,
+  'cooldownMs' | 'maxCooldownMs' | 'consecutiveFailures' | 'minimumCalls'
+>;
+
 /** Circuit breakers per channel and per channel+model; README "Circuit breakers" explains them. */
 const breakerSchema = z
   .object({
@@ -111,8 +116,38 @@ const breakerSchema = z
       .int()
       .min(1_000)
       .default(DEFAULT_BREAKER_OPTIONS.deadProbeIntervalMs),
+    /**
+     * A probe holds its circuit's one slot until its first content (or its failure); one that
+     * never reports back frees it after this long. Keep it above `requestBudgetMs`.
+     */
+    probeLeaseMs: z.number().int().min(1_000).default(DEFAULT_BREAKER_OPTIONS.probeLeaseMs),
   })
-  .strict();
+  .strict()
+  .superRefine(checkBreakerRules);
+
+/** Settings that are each valid alone but make no sense together. */
+function checkBreakerRules(b: BreakerRules, ctx: z.RefinementCtx): void {
+  const issue = (path: keyof BreakerRules, message: string) =>
+    ctx.addIssue({ code: 'custom', path: [path], message });
+  if (b.cooldownMs < 1) {
+    issue('cooldownMs', 'cooldownMs must be at least 1 ms: 0 would never hold an open circuit');
+  }
+  if (b.maxCooldownMs < Math.max(1, b.cooldownMs)) {
+    issue(
+      'maxCooldownMs',
+      `maxCooldownMs (${b.maxCooldownMs}) must be at least cooldownMs (${b.cooldownMs}): ` +
+        "it caps the cooldown an upstream's Retry-After asks for",
+    );
+  }
+  if (b.consecutiveFailures > b.minimumCalls) {
+    issue(
+      'consecutiveFailures',
+      `consecutiveFailures (${b.consecutiveFailures}) must not exceed minimumCalls ` +
+        `(${b.minimumCalls}): from minimumCalls calls on the failure rate decides, so that many ` +
+        'failures in a row would never open a circuit',
+    );
+  }
+}
 
 /** More would be a typo, not a machine: each worker is a whole Node process. */
 const MAX_WORKERS = 256;

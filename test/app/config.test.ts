@@ -56,15 +56,48 @@ describe('relay config', () => {
       cooldownMs: 30_000,
       maxCooldownMs: 600_000,
       deadProbeIntervalMs: 300_000,
+      probeLeaseMs: 180_000,
     });
-    const tuned = parseRelayConfig({ server: { breaker: { failureRate: 0.25 } } }, {});
-    expect(tuned.server.breaker).toMatchObject({ failureRate: 0.25, minimumCalls: 20 });
+    const tuned = parseRelayConfig(
+      { server: { breaker: { failureRate: 0.25, probeLeaseMs: 90_000 } } },
+      {},
+    );
+    expect(tuned.server.breaker).toMatchObject({
+      failureRate: 0.25,
+      minimumCalls: 20,
+      probeLeaseMs: 90_000,
+    });
     expect(() => parseRelayConfig({ server: { breaker: { failureRate: 50 } } }, {})).toThrow(
       'server.breaker.failureRate',
     );
     expect(() => parseRelayConfig({ server: { breaker: { threshold: 5 } } }, {})).toThrow(
       'threshold',
     );
+  });
+
+  it('refuses breaker settings that make no sense together, naming the setting', () => {
+    const refused = (breaker: Record<string, number>) => () =>
+      parseRelayConfig({ server: { breaker } }, {});
+    expect(refused({ cooldownMs: 0 })).toThrow(/server\.breaker\.cooldownMs: cooldownMs must be/);
+    expect(refused({ maxCooldownMs: 0 })).toThrow(
+      /server\.breaker\.maxCooldownMs: maxCooldownMs \(0\) must be at least cooldownMs \(30000\)/,
+    );
+    expect(refused({ cooldownMs: 60_000, maxCooldownMs: 30_000 })).toThrow(
+      'server.breaker.maxCooldownMs',
+    );
+    expect(refused({ minimumCalls: 1, consecutiveFailures: 50 })).toThrow(
+      /server\.breaker\.consecutiveFailures: consecutiveFailures \(50\) must not exceed minimumCalls \(1\)/,
+    );
+    expect(
+      parseRelayConfig(
+        {
+          server: {
+            breaker: { minimumCalls: 5, consecutiveFailures: 5, cooldownMs: 1, maxCooldownMs: 1 },
+          },
+        },
+        {},
+      ).server.breaker,
+    ).toMatchObject({ minimumCalls: 5, consecutiveFailures: 5 });
   });
 
   it('refuses a provider key with a line break, without ever quoting it', () => {

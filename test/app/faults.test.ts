@@ -464,7 +464,7 @@ describe('failures after content was sent', () => {
         (async () => {
           for await (const chunk of stream) content += chunk.choices[0]?.delta.content ?? '';
         })(),
-      ).rejects.toThrow(/stream was interrupted \(its connection dropped\)/);
+      ).rejects.toThrow(/stream was interrupted \(its connection closed before the end\)/);
       expect(content).toBe('one two ');
     }));
 });
@@ -560,19 +560,13 @@ describe('circuit breakers', () => {
       const withKey = await fetch(`${r.relay.baseUrl}/healthz`, {
         headers: { authorization: `Bearer ${CLIENT_KEY}` },
       });
-      const health = (await withKey.json()) as {
-        status: string;
-        openModels: { model: string; channels: string[] }[];
-        circuits: { channel: string; model: string | null; state: string }[];
-      };
-      expect(health.status).toBe('ok');
-      expect(health.openModels).toEqual([{ model: 'm', channels: ['primary'] }]);
-      expect(health.circuits).toContainEqual(
-        expect.objectContaining({ channel: 'primary', model: 'm', state: 'open' }),
-      );
-      expect(health.circuits).toContainEqual(
-        expect.objectContaining({ channel: 'primary', model: null, state: 'closed' }),
-      );
+      expect(await withKey.json()).toMatchObject({
+        status: 'ok',
+        channels: { open: 0 },
+        openChannels: [],
+        openModels: [{ model: 'm', channels: ['primary'] }],
+        openModelsTotal: 1,
+      });
     }));
 
   it('a rejected provider key marks the channel dead at once; clients never see a 401 for it', () =>

@@ -230,7 +230,7 @@ export const CircuitSchema = z
     state: z.string(),
   })
   .openapi('Circuit', {
-    description: "The breaker's snapshot of one circuit, as /healthz shows it",
+    description: "The breaker's snapshot of one circuit (/healthz only summarises them)",
   });
 
 export const ChannelSchema = z

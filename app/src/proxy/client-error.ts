@@ -1,7 +1,9 @@
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { RelayError } from '../errors.ts';
+import type { Refusal } from '../routing/breaker-plan.ts';
 import type { FailoverStop } from '../routing/failover.ts';
 import type { UpstreamFailure } from '../core/failure.ts';
+import { isRefusalStatus } from '../routing/failure.ts';
 
 /**
  * What the client hears when no channel could answer. The relay's own trouble (its provider
@@ -12,6 +14,7 @@ export function clientErrorFor(
   reason: FailoverStop,
   failure: UpstreamFailure | undefined,
   retryAfterMs?: number,
+  refused?: Refusal,
 ): RelayError {
   const retryAfter = (ms: number | undefined) =>
     ms === undefined
@@ -24,15 +27,16 @@ export function clientErrorFor(
       'Client closed the request.',
     );
   if (reason === 'no-channel') {
-    return new RelayError(
-      503,
-      'channels_unavailable',
-      'This model failed repeatedly on every channel that serves it and is cooling down. Try again after Retry-After.',
-      {
-        type: 'upstream_error',
-        ...retryAfter(retryAfterMs),
-      },
-    );
+    if (refused === 'not-served') {
+      // Every channel said it lacks the model; the breaker only remembers that for a while.
+      return new RelayError(404, 'model_not_found', 'No upstream serves this model.', {
+        param: 'model',
+      });
+    }
+    return new RelayError(503, 'channels_unavailable', NO_CHANNEL[refused ?? 'model'], {
+      type: 'upstream_error',
+      ...retryAfter(retryAfterMs),
+    });
   }
   if (reason === 'client-error' && failure?.status !== undefined) {
     const e = failure.error;
@@ -53,7 +57,8 @@ export function clientErrorFor(
   const said = failure.error?.message ? `: ${failure.error.message}` : '';
   // After content the upstream was reached and answered: what broke is this one stream.
   if (reason === 'committed' && (failure.kind === 'connect' || failure.kind === 'timeout-idle')) {
-    const cause = failure.kind === 'connect' ? 'its connection dropped' : 'it went silent';
+    const cause =
+      failure.kind === 'connect' ? 'its connection closed before the end' : 'it went silent';
     return new RelayError(
       failure.kind === 'connect' ? 502 : 504,
       'stream_interrupted',
@@ -72,10 +77,11 @@ export function clientErrorFor(
         `Upstream unreachable or the connection dropped (${failure.message}).`,
       );
     case 'auth':
+      // The key, not the model: it fails for every model on the channel.
       return new RelayError(
         502,
         'upstream_auth_failed',
-        "Upstream rejected the relay's credentials for this model. The operator needs to check the channel.",
+        "Upstream rejected the relay's credentials. The operator needs to check the channel's key.",
       );
     case 'insufficient-quota':
       return new RelayError(
@@ -110,6 +116,14 @@ export function clientErrorFor(
           retryAfter(failure.retryAfterMs),
         );
       }
+      // A refusal's text may quote the account or the key it refused: never echoed.
+      if (failure.status !== undefined && isRefusalStatus(failure.status)) {
+        return new RelayError(
+          502,
+          'upstream_error',
+          `Upstream refused the request (HTTP ${failure.status}).`,
+        );
+      }
       return new RelayError(
         502,
         'upstream_error',
@@ -117,3 +131,12 @@ export function clientErrorFor(
       );
   }
 }
+
+/** The 503's text: a model cooling down is not the same news as channels whose keys are dead. */
+const NO_CHANNEL: Record<Exclude<Refusal, 'not-served'>, string> = {
+  model:
+    'This model failed repeatedly on every channel that serves it and is cooling down. Try again after Retry-After.',
+  channel:
+    'Every channel that serves this model is failing, and each is already being tried by another request. Try again after Retry-After.',
+  dead: "Every channel that serves this model has its upstream key or account rejected. The operator needs to check the channels' keys.",
+};

@@ -223,6 +223,11 @@ describe('the proxy over real sockets', () => {
       'connect',
     ],
     ['malformed SSE', { kind: 'malformed-sse' } as const, 'malformed'],
+    [
+      'body ended cleanly before content',
+      { kind: 'end-mid-stream', afterChunks: 1 } as const,
+      'malformed',
+    ],
     ['error object in a 200 stream', { kind: 'stream-error' } as const, 'stream-error'],
   ])('%s: fails over to the next channel, the client never sees it', async (_name, step, kind) => {
     a.script(step);
@@ -243,25 +248,36 @@ describe('the proxy over real sockets', () => {
       'idle timeout after content',
       { kind: 'hang-mid-stream', afterChunks: 3 } as const,
       'timeout-idle',
+      'stream_interrupted',
     ],
     [
       'socket dropped after content',
       { kind: 'drop-mid-stream', afterChunks: 3 } as const,
       'connect',
+      'stream_interrupted',
+    ],
+    [
+      'body ended cleanly after content',
+      { kind: 'end-mid-stream', afterChunks: 3 } as const,
+      'connect',
+      'stream_interrupted',
     ],
     [
       'error object after content',
       { kind: 'stream-error', afterChunks: 3 } as const,
       'stream-error',
+      'upstream_error',
     ],
   ])(
     '%s: committed, no failover, the stream ends with an error event',
-    async (_name, step, kind) => {
+    async (_name, step, kind, code) => {
       a.script(step);
       const t = setup();
       const payloads = await ssePayloads(await t.chat(true));
       expect(contentOf(payloads.slice(0, -1))).toBe('one two ');
-      expect(JSON.parse(payloads.at(-1)!)).toMatchObject({ error: { type: expect.any(String) } });
+      expect(JSON.parse(payloads.at(-1)!)).toMatchObject({
+        error: { type: expect.any(String), code },
+      });
       expect(payloads).not.toContain('[DONE]');
       expect(t.attemptKinds()).toEqual([['a', kind]]);
       expect(b.requests).toHaveLength(0);

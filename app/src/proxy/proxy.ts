@@ -52,6 +52,8 @@ export async function proxy(
   const run = runWithFailover({
     candidates,
     model: job.model,
+    // Circuits follow the upstream's model: an alias and its target are one model there.
+    modelOf: (route) => route.upstreamModel,
     attempt: createAttempt({
       rt,
       job,
@@ -145,7 +147,7 @@ async function settle(
   }
   const error =
     nonStreamTimeout(job.stream, rt.config.server, result, rt.clock.now() - record.startedAt) ??
-    clientErrorFor(result.reason, result.failure, result.retryAfterMs);
+    clientErrorFor(result.reason, result.failure, result.retryAfterMs, result.refused);
   record.errorMessage = error.message;
   if (result.reason !== 'aborted') {
     rt.logger.warn(

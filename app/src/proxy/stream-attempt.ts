@@ -101,9 +101,14 @@ export async function relayStreamAttempt(
     if (finished && !failure) void drain(events, close);
     else close();
   }
-  // A clean end of the body before the answer was complete is a cut answer, not a finished one.
-  if (!failure && !finished)
-    failure = { kind: 'malformed', message: 'upstream stream ended before it finished' };
+  // A clean end of the body before the answer was complete is a cut answer, not a finished one:
+  // after content, the same news as a dropped connection (the client's answer was interrupted).
+  if (!failure && !finished) {
+    const message = 'upstream stream ended before it finished';
+    failure = committed
+      ? { kind: 'connect', message, midResponse: true }
+      : { kind: 'malformed', message };
+  }
   if (failure) return { ok: false, failure };
   try {
     if (!committed) await commit();

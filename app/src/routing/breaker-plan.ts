@@ -1,4 +1,4 @@
-import type { BreakerRegistry, OpenCause, Standing } from './breaker.ts';
+import type { BreakerRegistry, OpenCause, Refusal, Standing } from './breaker.ts';
 import { planAttemptOrder, type CandidateChannel } from './plan.ts';
 
 /**
@@ -8,6 +8,8 @@ import { planAttemptOrder, type CandidateChannel } from './plan.ts';
  */
 const PANIC_CAUSES: ReadonlySet<OpenCause> = new Set(['connection', 'models']);
 
+export type { Refusal } from './breaker.ts';
+
 export interface BreakerPlan<C> {
   /** Channels to try, in order. */
   readonly order: C[];
@@ -15,6 +17,8 @@ export interface BreakerPlan<C> {
   readonly panic: ReadonlySet<string>;
   /** With an empty order: how long until one of the model's circuits admits again. */
   readonly retryAfterMs?: number;
+  /** With an empty order: why. */
+  readonly refused?: Refusal;
 }
 
 /**
@@ -22,17 +26,25 @@ export interface BreakerPlan<C> {
  * - channels whose breakers admit, in priority and weight order;
  * - a channel whose circuit opened only because of other models is as good as admitted for
  *   this model when nothing else is left;
- * - with nothing admitted, the channel that failed least recently is tried anyway: an open
- *   channel circuit is a guess from recent failures, not a verdict (see PANIC_CAUSES);
- * - only when the model's own circuits (or dead keys) refuse on every channel is the answer
- *   "no channel", with how long until the soonest one admits again.
+ * - with nothing admitted, the channel that failed least recently is tried anyway, once: an
+ *   open channel circuit is a guess from recent failures, not a verdict (see PANIC_CAUSES);
+ *   a channel takes one such panic request at a time, so a dead one never sees the whole
+ *   request rate;
+ * - otherwise the answer is "no channel", with how long until the soonest one admits again
+ *   and why (see Refusal).
  */
 export function planWithBreakers<C extends CandidateChannel>(
   candidates: readonly C[],
-  opts: { breaker: BreakerRegistry; model: string | undefined; now: number; random: () => number },
+  opts: {
+    breaker: BreakerRegistry;
+    /** The model as each channel knows it (its circuits are keyed on that name). */
+    modelOf: (channel: C) => string | undefined;
+    now: number;
+    random: () => number;
+  },
 ): BreakerPlan<C> {
   const standings = new Map<string, Standing>();
-  for (const c of candidates) standings.set(c.name, opts.breaker.standing(c.name, opts.model));
+  for (const c of candidates) standings.set(c.name, opts.breaker.standing(c.name, opts.modelOf(c)));
   const standingOf = (c: C) => standings.get(c.name) as Standing;
 
   const admitted = planAttemptOrder(candidates, {
@@ -51,19 +63,42 @@ export function planWithBreakers<C extends CandidateChannel>(
   let leastRecent: { channel: C; failedAt: number } | undefined;
   for (const channel of candidates) {
     const s = standingOf(channel);
-    if (s.admitted || s.by !== 'channel' || !PANIC_CAUSES.has(s.cause)) continue;
+    if (!panicable(s) || s.panicBusyUntil !== null) continue;
     if (!leastRecent || s.failedAt < leastRecent.failedAt)
       leastRecent = { channel, failedAt: s.failedAt };
   }
   if (leastRecent)
     return { order: [leastRecent.channel], panic: new Set([leastRecent.channel.name]) };
+  return noChannel([...standings.values()], opts.now);
+}
 
-  const waits = [...standings.values()].map((s) =>
-    s.admitted ? 0 : Math.max(0, s.retryAt - opts.now),
+type ChannelStanding = Extract<Standing, { by: 'channel' }>;
+
+function panicable(s: Standing): s is ChannelStanding {
+  return !s.admitted && s.by === 'channel' && PANIC_CAUSES.has(s.cause);
+}
+
+/** Nothing to try: how long until something admits again, and why (see refusalOf). */
+function noChannel<C>(standings: readonly Standing[], now: number): BreakerPlan<C> {
+  const refusals = standings.filter((s) => !s.admitted);
+  if (refusals.length === 0) return { order: [], panic: new Set() };
+  const waits = refusals.map((s) =>
+    Math.max(0, (panicable(s) ? (s.panicBusyUntil ?? s.retryAt) : s.retryAt) - now),
   );
-  return {
-    order: [],
-    panic: new Set(),
-    ...(waits.length > 0 && { retryAfterMs: Math.min(...waits) }),
-  };
+  const refused = refusalOf(refusals);
+  return { order: [], panic: new Set(), retryAfterMs: Math.min(...waits), refused };
+}
+
+/**
+ * The most hopeful reason first: a channel whose one panic request is in flight is free again
+ * once it reports back, and a model cooling down comes back by itself; a model that no channel
+ * serves is the client's news (a 404), unless some channel that might serve it has its key
+ * rejected, which is the operator's.
+ */
+function refusalOf(refusals: readonly Standing[]): Refusal {
+  if (refusals.some(panicable)) return 'channel';
+  const notServed = (s: Standing) => !s.admitted && s.by === 'model' && s.cause === 'not-served';
+  const dead = (s: Standing) => !s.admitted && s.by === 'channel' && s.cause === 'dead';
+  if (refusals.some((s) => !notServed(s) && !dead(s))) return 'model';
+  return refusals.every(notServed) ? 'not-served' : 'dead';
 }

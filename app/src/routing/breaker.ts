@@ -1,9 +1,16 @@
-import { attributeFailure, type AttributedFailure } from './attribution.ts';
 import { Circuit, type CircuitSnapshot, type CircuitState, type OpenCause } from './circuit.ts';
 import type { Clock } from './clock.ts';
-import type { UpstreamFailure } from '../core/failure.ts';
+import {
+  CircuitPermit,
+  type ChannelRole,
+  type ChannelTarget,
+  type Permit,
+  type PermitFailure,
+  type PermitJudge,
+} from './permit.ts';
 
 export type { CircuitSnapshot, CircuitState, OpenCause } from './circuit.ts';
+export type { Permit, PermitFailure } from './permit.ts';
 
 export interface BreakerOptions {
   /** The sliding window over which calls and failures are counted. */
@@ -22,9 +29,9 @@ export interface BreakerOptions {
   cooldownMs: number;
   /** Ceiling for a Retry-After-driven cooldown. */
   maxCooldownMs: number;
-  /** How often a dead key (401/403/no quota) gets a probe. */
+  /** How often a dead key (401, a key-invalid answer, no quota) gets a probe. */
   deadProbeIntervalMs: number;
-  /** A probe that never reports back frees its slot after this long. */
+  /** A probe passes at its first content; one that never reports back frees its slot after this long. */
   probeLeaseMs: number;
   /** Channel+model circuits kept at most: on pattern channels clients choose the model names. */
   maxModelCircuits: number;
@@ -49,28 +56,16 @@ interface ChannelEntry {
   readonly models: Map<string, Circuit>;
 }
 
-export type PermitFailure = AttributedFailure & Pick<UpstreamFailure, 'retryAfterMs'>;
-
-/** The right to send one request; settle it exactly once (later calls are ignored). */
-export interface Permit {
-  /** True when this request is the single half-open probe of a circuit. */
-  readonly probe: boolean;
-  /** True when the request passes an open channel circuit (panic routing, see acquire). */
-  readonly panic: boolean;
-  /** The channel answered usefully (including a client-error answer). */
-  success(): void;
-  /**
-   * Records the failure where attributeFailure says it belongs. `committed`: content had
-   * already reached the client (decides where a dropped connection counts).
-   */
-  failure(failure: PermitFailure, committed?: boolean): void;
-  /** Neither: e.g. the client left. Frees a probe slot without judging the channel. */
-  release(): void;
-}
-
 export type Admission =
   | { admitted: true; permit: Permit }
-  | { admitted: false; state: CircuitState; dead: boolean; retryAt: number };
+  | { admitted: false; state: CircuitState; dead: boolean; retryAt: number; refused: Refusal };
+
+/**
+ * Why a request finds no channel: the model's own circuits are cooling down, the channels are
+ * failing and each already has its one panic request in flight, every channel's key or
+ * account is rejected, or no channel serves the model (each said so, e.g. with a 404).
+ */
+export type Refusal = 'model' | 'channel' | 'dead' | 'not-served';
 
 /**
  * How one channel stands for one model, for planning. `by: 'model'` is the model's own circuit
@@ -78,7 +73,7 @@ export type Admission =
  */
 export type Standing =
   | { admitted: true }
-  | { admitted: false; by: 'model'; retryAt: number }
+  | { admitted: false; by: 'model'; retryAt: number; cause: OpenCause }
   | {
       admitted: false;
       by: 'channel';
@@ -88,10 +83,9 @@ export type Standing =
       otherModelsOnly: boolean;
       /** When the channel last failed: panic routing tries the least recent first. */
       failedAt: number;
+      /** A panic pass would have to wait for the one in flight, until about then; null: free. */
+      panicBusyUntil: number | null;
     };
-
-/** How a permit treats the channel circuit: judged as usual, as its probe, passed in panic, or not at all. */
-type ChannelRole = 'normal' | 'probe' | 'panic' | 'bypass';
 
 /**
  * Circuit breakers per channel and per channel+model. A circuit opens on a failure rate over a
@@ -115,8 +109,11 @@ export class BreakerRegistry {
   standing(channel: string, model?: string): Standing {
     const entry = this.#channels.get(channel);
     if (!entry) return { admitted: true };
-    const mv = model === undefined ? undefined : entry.models.get(model)?.verdict();
-    if (mv && !mv.ok) return { admitted: false, by: 'model', retryAt: mv.retryAt };
+    const mc = model === undefined ? undefined : entry.models.get(model);
+    const mv = mc?.verdict();
+    if (mc && mv && !mv.ok) {
+      return { admitted: false, by: 'model', retryAt: mv.retryAt, cause: mc.cause ?? 'failures' };
+    }
     const c = entry.circuit;
     const cv = c.verdict();
     if (cv.ok) return { admitted: true };
@@ -127,6 +124,7 @@ export class BreakerRegistry {
       cause: c.cause ?? 'failures',
       otherModelsOnly: otherModelsOnly(c, model),
       failedAt: c.lastFailure?.at ?? c.openedAt ?? 0,
+      panicBusyUntil: c.slotTaken() ? c.slotFreeAt() : null,
     };
   }
 
@@ -139,26 +137,36 @@ export class BreakerRegistry {
   /**
    * `panic`: let the request past the channel circuit (never past the model's own). A channel
    * opened only by other models' failures is passed untouched; any other open channel circuit
-   * is judged by the outcome as if it were probed, so one success closes it.
+   * is judged by the outcome as if it were probed, so one success closes it, and takes one
+   * panic request at a time (the probe's slot): a dead channel must not receive the whole
+   * request rate.
    */
   acquire(channel: string, model?: string, options: { panic?: boolean } = {}): Admission {
     const now = this.#clock.now();
     const entry = this.#entry(channel);
     const modelCircuit = model === undefined ? undefined : this.#modelCircuit(entry, model, now);
     const mv = modelCircuit?.verdict() ?? { ok: true as const, probe: false };
-    if (!mv.ok) return refusal(modelCircuit as Circuit, mv.retryAt);
+    if (!mv.ok) {
+      const mc = modelCircuit as Circuit;
+      return refusal(mc, mv.retryAt, mc.cause === 'not-served' ? 'not-served' : 'model');
+    }
     const c = entry.circuit;
     const cv = c.verdict();
     let role: ChannelRole = 'normal';
     if (!cv.ok) {
-      if (!options.panic) return refusal(c, cv.retryAt);
+      if (!options.panic) return refusal(c, cv.retryAt, channelRefusal(c));
       role = otherModelsOnly(c, model) ? 'bypass' : 'panic';
+      if (role === 'panic') {
+        if (c.slotTaken()) return refusal(c, c.slotFreeAt(), channelRefusal(c));
+        c.probeStartedAt = now;
+      }
     } else if (cv.probe) {
       role = 'probe';
       c.probeStartedAt = now;
     }
     if (mv.probe) (modelCircuit as Circuit).probeStartedAt = now;
-    return { admitted: true, permit: this.#permit(entry, modelCircuit, role, mv.probe) };
+    const grant = { channel: c, model: modelCircuit, role, modelProbe: mv.probe, startedAt: now };
+    return { admitted: true, permit: new CircuitPermit(grant, this.#judge(entry)) };
   }
 
   /**
@@ -223,57 +231,11 @@ export class BreakerRegistry {
     this.#modelCircuits = left;
   }
 
-  #permit(
-    entry: ChannelEntry,
-    modelCircuit: Circuit | undefined,
-    role: ChannelRole,
-    modelProbe: boolean,
-  ): Permit {
-    const channel = entry.circuit;
-    let settled = false;
-    const once = (fn: () => void): void => {
-      if (settled) return;
-      settled = true;
-      fn();
-    };
-    const freeSlots = (): void => {
-      if (role === 'probe') channel.probeStartedAt = null;
-      if (modelProbe && modelCircuit) modelCircuit.probeStartedAt = null;
-    };
-    /** The channel answered: it can be reached, whatever the answer said about the model. */
-    const channelAnswered = (failure?: AttributedFailure): void => {
-      if (role === 'normal') channel.recordOk();
-      else if (role === 'bypass') return;
-      else if (!failure || channel.cause === 'connection') channel.close();
-      else channel.reopen(failure, channel.cause ?? 'failures', undefined);
-    };
-    const success = (): void => {
-      channelAnswered();
-      if (!modelCircuit) return;
-      if (modelProbe) modelCircuit.close();
-      else modelCircuit.recordOk();
-    };
+  #judge(entry: ChannelEntry): PermitJudge {
     return {
-      probe: role === 'probe' || modelProbe,
-      panic: role === 'panic' || role === 'bypass',
-      success: () => once(success),
-      release: () => once(freeSlots),
-      failure: (failure, committed = false) =>
-        once(() => {
-          const target = attributeFailure(failure, committed);
-          if (target === 'none') {
-            if (failure.kind === 'aborted') freeSlots();
-            else success();
-            return;
-          }
-          if (target === 'model' && modelCircuit) {
-            channelAnswered(failure);
-            this.#modelFailed(entry, modelCircuit, failure, modelProbe);
-            return;
-          }
-          if (modelProbe && modelCircuit) modelCircuit.probeStartedAt = null;
-          this.#channelFailed(channel, failure, target, role);
-        }),
+      modelFailed: (c, failure, wasProbe) => this.#modelFailed(entry, c, failure, wasProbe),
+      channelFailed: (failure, target, role) =>
+        this.#channelFailed(entry.circuit, failure, target, role),
     };
   }
 
@@ -285,13 +247,13 @@ export class BreakerRegistry {
     if (cause === 'failures') this.#openAcrossModels(entry, failure);
   }
 
-  /** Several models failing on one channel: the channel itself is in trouble. */
+  /** Several models that worked there failing on one channel: the channel itself is in trouble. */
   #openAcrossModels(entry: ChannelEntry, failure: PermitFailure): void {
     const channel = entry.circuit;
     if (channel.retryAt !== null) return;
     const failing: string[] = [];
     for (const [model, c] of entry.models) {
-      if (c.retryAt !== null && c.cause === 'failures') failing.push(model);
+      if (c.cause === 'failures' && c.proven && c.tripped()) failing.push(model);
     }
     if (failing.length < this.#options.modelsToOpenChannel) return;
     channel.noteFailure(failure);
@@ -302,7 +264,7 @@ export class BreakerRegistry {
   #channelFailed(
     c: Circuit,
     failure: PermitFailure,
-    target: 'connection' | 'dead' | 'model',
+    target: ChannelTarget,
     role: ChannelRole,
   ): void {
     if (target === 'dead') {
@@ -312,8 +274,9 @@ export class BreakerRegistry {
     }
     // Without a model to blame, a model failure lands here too (callers that name no model).
     const cause: OpenCause = target === 'connection' ? 'connection' : 'failures';
-    if (role === 'bypass') return;
-    if (role === 'probe' || role === 'panic') {
+    // Passing a channel opened by other models: only news that it cannot be reached counts.
+    if (role === 'bypass' && cause !== 'connection') return;
+    if (role === 'probe' || role === 'panic' || role === 'bypass') {
       c.reopen(failure, cause, failure.retryAfterMs);
       return;
     }
@@ -323,8 +286,14 @@ export class BreakerRegistry {
   }
 }
 
-function refusal(c: Circuit, retryAt: number): Admission {
-  return { admitted: false, state: c.state(), dead: c.cause === 'dead', retryAt };
+function refusal(c: Circuit, retryAt: number, refused: Refusal): Admission {
+  return { admitted: false, state: c.state(), dead: c.cause === 'dead', retryAt, refused };
+}
+
+/** A channel circuit of callers that name no model is that model's own. */
+function channelRefusal(c: Circuit): Refusal {
+  if (c.cause === 'dead') return 'dead';
+  return c.cause === 'failures' ? 'model' : 'channel';
 }
 
 function otherModelsOnly(c: Circuit, model: string | undefined): boolean {

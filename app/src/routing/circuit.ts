@@ -43,6 +43,8 @@ export interface CircuitSnapshot {
   openedAt: number | null;
   retryAt: number | null;
   probeInFlight: boolean;
+  /** Cooling down, or opened within the window: what /healthz and the channel count as open. */
+  tripped: boolean;
   lastFailure: LastFailure | null;
 }
 
@@ -66,6 +68,12 @@ export class Circuit {
   models: readonly string[] = [];
   probeStartedAt: number | null = null;
   lastFailure: LastFailure | null = null;
+  /**
+   * A model circuit whose model has answered on this channel at least once. Only those count
+   * towards opening the channel across models: a name that never got an answer there (made
+   * up by a client on a pattern channel, or never served) says nothing about the channel.
+   */
+  proven = false;
   lastUsedAt: number;
   readonly #window: RollingWindow;
   readonly #rules: CircuitRules;
@@ -80,17 +88,46 @@ export class Circuit {
     this.lastUsedAt = clock.now();
   }
 
+  /** Half-open with no probe for a whole window since it could have had one: closed again. */
   state(): CircuitState {
     if (this.retryAt === null) return 'closed';
-    return this.#clock.now() < this.retryAt ? 'open' : 'half-open';
+    const now = this.#clock.now();
+    if (now < this.retryAt) return 'open';
+    const leaseEnd =
+      this.probeStartedAt === null ? 0 : this.probeStartedAt + this.#rules.probeLeaseMs;
+    if (now - Math.max(this.retryAt, leaseEnd) < this.#rules.windowMs) return 'half-open';
+    // Nobody asked since: the failures that opened it say nothing about now.
+    this.close();
+    return 'closed';
+  }
+
+  /**
+   * Open in the sense that matters for judging the channel or the relay: still cooling down,
+   * or opened within the window. A circuit that half-opened long ago and waits for a probe
+   * nobody sends is no news.
+   */
+  tripped(): boolean {
+    const state = this.state();
+    if (state === 'closed') return false;
+    return state === 'open' || this.#clock.now() - (this.openedAt as number) < this.#rules.windowMs;
+  }
+
+  /** The one slot is held (by a probe, or by a panic pass), until it reports back or its lease ends. */
+  slotTaken(): boolean {
+    return (
+      this.probeStartedAt !== null &&
+      this.#clock.now() - this.probeStartedAt < this.#rules.probeLeaseMs
+    );
+  }
+
+  /** When the slot's holder is expected back: it usually settles long before its lease. */
+  slotFreeAt(): number {
+    const { probeLeaseMs, cooldownMs } = this.#rules;
+    return (this.probeStartedAt ?? this.#clock.now()) + Math.min(probeLeaseMs, cooldownMs);
   }
 
   probeInFlight(): boolean {
-    return (
-      this.probeStartedAt !== null &&
-      this.#clock.now() - this.probeStartedAt < this.#rules.probeLeaseMs &&
-      this.state() === 'half-open'
-    );
+    return this.slotTaken() && this.state() === 'half-open';
   }
 
   /** Would this circuit let a request through now, and as its probe? */
@@ -98,14 +135,8 @@ export class Circuit {
     const state = this.state();
     if (state === 'closed') return { ok: true, probe: false };
     if (state === 'open') return { ok: false, retryAt: this.retryAt as number };
-    if (this.probeInFlight()) {
-      // A probe usually settles long before its lease; if it fails, a cooldown follows.
-      const { probeLeaseMs, cooldownMs } = this.#rules;
-      return {
-        ok: false,
-        retryAt: (this.probeStartedAt as number) + Math.min(probeLeaseMs, cooldownMs),
-      };
-    }
+    // If the probe fails, a cooldown follows.
+    if (this.slotTaken()) return { ok: false, retryAt: this.slotFreeAt() };
     return { ok: true, probe: true };
   }
 
@@ -198,6 +229,7 @@ export class Circuit {
       openedAt: this.openedAt,
       retryAt: this.retryAt,
       probeInFlight: this.probeInFlight(),
+      tripped: this.tripped(),
       lastFailure: this.lastFailure ? { ...this.lastFailure } : null,
     };
   }

@@ -1,6 +1,6 @@
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.ts';
 import type { BreakerRegistry } from './breaker.ts';
-import { planWithBreakers } from './breaker-plan.ts';
+import { planWithBreakers, type Refusal } from './breaker-plan.ts';
 import type { Clock } from './clock.ts';
 import {
   abortedFailure,
@@ -69,8 +69,9 @@ export type FailoverEvent =
  * - aborted: the client went away
  * - exhausted: every admitted channel failed (see `failure` for the last one)
  * - budget: maxTotalMs ran out before any content was sent
- * - no-channel: the model's own circuits (or dead keys) refuse on every channel (see
- *   `retryAfterMs`); open channel circuits alone never end here (see planWithBreakers)
+ * - no-channel: the model's own circuits (or dead keys) refuse on every channel, or each
+ *   failing channel already has its one panic request in flight (see `retryAfterMs` and
+ *   `refused`, and planWithBreakers)
  * - committed: content was already sent when the attempt failed; end the stream with an error
  */
 export type FailoverStop =
@@ -86,12 +87,19 @@ export type FailoverResult<C, T> =
       committed: boolean;
       attempts: AttemptRecord[];
       retryAfterMs?: number;
+      /** With no-channel: why no channel was left. */
+      refused?: Refusal;
     };
 
 export interface FailoverOptions<C extends CandidateChannel, T> {
   candidates: readonly C[];
-  /** The model, for channel+model breakers (the client's name for it). */
+  /** The model, for channel+model breakers, when every candidate knows it by the same name. */
   model?: string;
+  /**
+   * The model as this candidate's upstream knows it (an alias resolved), for channel+model
+   * breakers: two client names for one upstream model share its circuit. Default: `model`.
+   */
+  modelOf?: (candidate: C) => string | undefined;
   attempt: (channel: C, ctx: AttemptContext) => Promise<AttemptResult<T>>;
   maxAttemptsPerChannel: number;
   maxTotalMs: number;
@@ -128,7 +136,8 @@ class BudgetExceeded extends Error {
 export async function runWithFailover<C extends CandidateChannel, T>(
   options: FailoverOptions<C, T>,
 ): Promise<FailoverResult<C, T>> {
-  const { clock, breaker, model } = options;
+  const { clock, breaker } = options;
+  const modelOf = options.modelOf ?? (() => options.model);
   const random = options.random ?? Math.random;
   const retryAfterCap = options.retryAfterCapMs ?? DEFAULT_RETRY_AFTER_CAP_MS;
   const maxPerChannel = Math.max(1, Math.floor(options.maxAttemptsPerChannel));
@@ -164,7 +173,7 @@ export async function runWithFailover<C extends CandidateChannel, T>(
     reason: FailoverStop,
     failure?: UpstreamFailure,
     channel?: C,
-  ): FailoverResult<C, T> => ({
+  ): Extract<FailoverResult<C, T>, { ok: false }> => ({
     ok: false,
     reason,
     committed,
@@ -174,27 +183,36 @@ export async function runWithFailover<C extends CandidateChannel, T>(
   });
 
   try {
-    const plan = planWithBreakers(options.candidates, { breaker, model, now: clock.now(), random });
+    const plan = planWithBreakers(options.candidates, {
+      breaker,
+      modelOf,
+      now: clock.now(),
+      random,
+    });
     const order = plan.order;
     if (order.length === 0) {
       return {
         ...stop('no-channel'),
         ...(plan.retryAfterMs !== undefined && { retryAfterMs: plan.retryAfterMs }),
+        ...(plan.refused !== undefined && { refused: plan.refused }),
       };
     }
 
     let lastFailure: UpstreamFailure | undefined;
     let lastChannel: C | undefined;
     let attemptNo = 0;
+    /** The soonest refusal at acquire, for a request that never got to try a channel. */
+    let refusal: { retryAt: number; refused: Refusal } | undefined;
     for (const channel of order) {
       for (let channelAttempt = 1; channelAttempt <= maxPerChannel; channelAttempt++) {
         if (clientAborted()) return stop('aborted', abortedFailure(), channel);
         if (budgetExpired) return stop('budget', lastFailure, lastChannel);
-        const admission = breaker.acquire(channel.name, model, {
+        const admission = breaker.acquire(channel.name, modelOf(channel), {
           panic: plan.panic.has(channel.name),
         });
         if (!admission.admitted) {
           emit({ type: 'skip', channel: channel.name, retryAt: admission.retryAt });
+          if (!refusal || admission.retryAt < refusal.retryAt) refusal = admission;
           break;
         }
         const { permit } = admission;
@@ -218,6 +236,7 @@ export async function runWithFailover<C extends CandidateChannel, T>(
           commit: () => {
             committed = true;
             budgetTimer.abort(SETTLED);
+            permit.answered();
           },
         };
         let result: AttemptResult<T>;
@@ -281,6 +300,7 @@ export async function runWithFailover<C extends CandidateChannel, T>(
         }
         const delayMs = retryDelay(failure, channelAttempt, policy.retrySameChannel);
         const canRetry =
+          !permit.singleTry &&
           channelAttempt < maxPerChannel &&
           delayMs !== undefined &&
           clock.now() + delayMs < deadline;
@@ -300,6 +320,13 @@ export async function runWithFailover<C extends CandidateChannel, T>(
           return stop('budget', lastFailure, channel);
         }
       }
+    }
+    if (attemptNo === 0 && refusal) {
+      return {
+        ...stop('no-channel'),
+        retryAfterMs: Math.max(0, refusal.retryAt - clock.now()),
+        refused: refusal.refused,
+      };
     }
     return stop('exhausted', lastFailure, lastChannel);
   } finally {

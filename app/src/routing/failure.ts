@@ -5,6 +5,15 @@ export function isRetryableStatus(status: number): boolean {
   return status === 408 || status === 409 || status === 429 || (status >= 500 && status <= 599);
 }
 
+/**
+ * A 403 the adapter could not read as a dead key or a missing model: this channel refuses this
+ * request (a region, a moderation flag, an account policy). Another channel may not, so the
+ * request fails over; the channel's key is not blamed.
+ */
+export function isRefusalStatus(status: number): boolean {
+  return status === 403;
+}
+
 export interface FailurePolicy {
   /** Ask the same channel again after a backoff. */
   retrySameChannel: boolean;
@@ -18,11 +27,13 @@ export function failurePolicy(failure: Pick<UpstreamFailure, 'kind' | 'status'>)
     case 'timeout-connect':
       return { retrySameChannel: true, failover: true };
     case 'http-status':
-      return failure.status !== undefined && isRetryableStatus(failure.status)
-        ? { retrySameChannel: true, failover: true }
-        : // The request itself is wrong: every channel would say the same, and the channel is
-          // healthy, so the client gets the answer as is.
-          { retrySameChannel: false, failover: false };
+      if (failure.status !== undefined && isRetryableStatus(failure.status))
+        return { retrySameChannel: true, failover: true };
+      if (failure.status !== undefined && isRefusalStatus(failure.status))
+        return { retrySameChannel: false, failover: true };
+      // The request itself is wrong: every channel would say the same, and the channel is
+      // healthy, so the client gets the answer as is.
+      return { retrySameChannel: false, failover: false };
     // A channel that sat silent for a whole timeout, or talked nonsense, is unlikely to do
     // better straight away; waiting for it again would spend the client's time budget.
     case 'timeout-first-byte':

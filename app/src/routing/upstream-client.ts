@@ -94,12 +94,44 @@ export function classifyTransportError(
     return fail('malformed', `upstream response malformed (${code})`);
   }
   const codeText = typeof code === 'string' ? ` (${code})` : '';
-  if (phase === 'headers') return fail('connect', `upstream connection failed${codeText}`);
+  if (phase === 'headers' && typeof code === 'string' && isUnreachable(code))
+    return fail('connect', `upstream connection failed${codeText}`);
+  if (phase === 'headers') {
+    // A reset or a closed socket: the upstream took the connection, then hung up on this request.
+    return {
+      ...fail('connect', `upstream closed the connection before answering${codeText}`),
+      reached: true,
+    };
+  }
   // The channel was reachable: breakers must not read this as a connect failure.
   return {
     ...fail('connect', `upstream connection dropped mid-response${codeText}`),
     midResponse: true,
   };
+}
+
+/** Refused, DNS, routing and TLS failures: no connection to the upstream could be made. */
+const UNREACHABLE = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EAI_FAIL',
+  'EAI_NODATA',
+  'EAI_NONAME',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EHOSTDOWN',
+  'ENETDOWN',
+  'EADDRNOTAVAIL',
+  'ETIMEDOUT',
+  'EPROTO',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+]);
+const TLS_PREFIXES = ['ERR_TLS_', 'ERR_SSL_', 'ERR_OSSL_', 'CERT_', 'UNABLE_TO_'];
+
+function isUnreachable(code: string): boolean {
+  return UNREACHABLE.has(code) || TLS_PREFIXES.some((p) => code.startsWith(p));
 }
 
 function toHeaders(raw: Record<string, string | string[] | undefined>): Headers {

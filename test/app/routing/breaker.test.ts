@@ -124,9 +124,10 @@ describe('failure rate over a sliding window', () => {
 describe('attribution of each failure kind, before content and after', () => {
   type Where = 'channel' | 'dead' | 'model' | 'not-served' | 'nothing';
   const cases: Array<[string, Failure, Where, Where]> = [
-    ['connection refused, reset, TLS or DNS', refused, 'channel', 'model'],
+    ['connection refused, TLS or DNS', refused, 'channel', 'model'],
     ['connect timeout', { kind: 'timeout-connect' }, 'channel', 'channel'],
     ['connection dropped mid-response', { kind: 'connect', midResponse: true }, 'model', 'model'],
+    ['connection reset before the response', { kind: 'connect', reached: true }, 'model', 'model'],
     ['HTTP 500', e500, 'model', 'model'],
     ['HTTP 429', { kind: 'http-status', status: 429 }, 'model', 'model'],
     ['first-byte timeout', { kind: 'timeout-first-byte' }, 'model', 'model'],
@@ -202,8 +203,10 @@ describe('attribution of each failure kind, before content and after', () => {
 });
 
 describe('across models', () => {
-  it('a channel on which several models fail opens as a whole, naming them', () => {
+  it('a channel on which several models that worked there fail opens as a whole, naming them', () => {
     const b = new BreakerRegistry(new ManualClock(), opts);
+    ok(b, 'a', 1, 'x');
+    ok(b, 'a', 1, 'y');
     fail(b, 'a', 3, e500, 'x');
     expect(stateOf(b, 'a')?.state).toBe('closed');
     fail(b, 'a', 3, e500, 'y');
@@ -211,6 +214,61 @@ describe('across models', () => {
     expect(admitted(b, 'a', 'z')).toBe(false);
     expect(b.standing('a', 'z')).toMatchObject({ by: 'channel', otherModelsOnly: true });
     expect(b.standing('a', 'x')).toMatchObject({ by: 'model' });
+  });
+
+  it('a model circuit left half-open long ago neither opens the channel nor stays half-open', async () => {
+    const clock = new ManualClock();
+    const b = new BreakerRegistry(clock, opts);
+    fail(b, 'a', 3, e500, 'old'); // opens; nobody asks for it again
+    await clock.advance(3_600_000);
+    expect(stateOf(b, 'a', 'old')).toBeUndefined(); // closed and clean again
+    ok(b, 'a', 5, 'healthy');
+    fail(b, 'a', 3, e500, 'blip');
+    expect(stateOf(b, 'a')?.state).toBe('closed');
+    expect(admitted(b, 'a', 'healthy')).toBe(true);
+  });
+
+  it('only circuits cooling down or opened within the window count towards opening the channel', async () => {
+    const clock = new ManualClock();
+    const b = new BreakerRegistry(clock, opts);
+    fail(b, 'a', 2, e500, 'slow');
+    // Retry-After kept it cooling for 20 s; half-open since 5 s, opened 25 s ago.
+    permit(b, 'a', 'slow').failure({ kind: 'http-status', status: 429, retryAfterMs: 20_000 });
+    await clock.advance(25_000);
+    expect(stateOf(b, 'a', 'slow')).toMatchObject({ state: 'half-open', tripped: false });
+    fail(b, 'a', 3, e500, 'blip');
+    expect(stateOf(b, 'a')?.state).toBe('closed');
+    // Opened within the window, half-open or not, it does count.
+    const fresh = new BreakerRegistry(clock, opts);
+    ok(fresh, 'a', 1, 'x');
+    ok(fresh, 'a', 1, 'y');
+    fail(fresh, 'a', 3, e500, 'x');
+    await clock.advance(6_000);
+    expect(stateOf(fresh, 'a', 'x')).toMatchObject({ state: 'half-open', tripped: true });
+    fail(fresh, 'a', 3, e500, 'y');
+    expect(stateOf(fresh, 'a')).toMatchObject({
+      state: 'open',
+      cause: 'models',
+      models: ['x', 'y'],
+    });
+  });
+
+  it('names that never got an answer on the channel never open it, whatever the upstream says', () => {
+    const b = new BreakerRegistry(new ManualClock(), opts);
+    // A pattern channel: clients make names up, and this upstream answers them with 500s.
+    for (const m of ['made-up-1', 'made-up-2', 'made-up-3']) fail(b, 'a', 3, e500, m);
+    expect(stateOf(b, 'a', 'made-up-3')?.state).toBe('open');
+    expect(stateOf(b, 'a')?.state).toBe('closed');
+    expect(admitted(b, 'a', 'real')).toBe(true);
+    // A model that streamed content once counts, even if that stream broke.
+    const streamed = permit(b, 'a', 'real');
+    streamed.answered();
+    streamed.failure(dropped, true);
+    fail(b, 'a', 2, e500, 'real');
+    expect(stateOf(b, 'a')).toMatchObject({ state: 'closed' });
+    ok(b, 'a', 1, 'other');
+    fail(b, 'a', 3, e500, 'other');
+    expect(stateOf(b, 'a')).toMatchObject({ state: 'open', models: ['real', 'other'] });
   });
 
   it('models the channel does not serve never open the channel (clients choose model names)', () => {
@@ -241,6 +299,7 @@ describe('probes', () => {
       state: 'open',
       dead: false,
       retryAt: clock.now() + 5_000,
+      refused: 'model',
     });
     await clock.advance(4_999);
     expect(admitted(b, 'a', 'm')).toBe(false);
@@ -253,6 +312,28 @@ describe('probes', () => {
     probe.success();
     expect(stateOf(b, 'a', 'm')).toBeUndefined(); // closed and clean: not worth showing
     expect(permit(b, 'a', 'm').probe).toBe(false);
+  });
+
+  it('a probe passes at its first content: the circuit closes while the answer still streams', async () => {
+    const clock = new ManualClock();
+    const b = new BreakerRegistry(clock, opts);
+    fail(b, 'a', 3, e500, 'm');
+    fail(b, 'c', 2, refused, 'm');
+    await clock.advance(5_000);
+    const probe = permit(b, 'a', 'm');
+    const channelProbe = permit(b, 'c', 'm');
+    expect([probe.probe, channelProbe.probe]).toEqual([true, true]);
+    probe.answered();
+    channelProbe.answered();
+    expect(stateOf(b, 'a', 'm')).toBeUndefined(); // closed and clean
+    expect(stateOf(b, 'c')?.state).toBe('closed');
+    expect(permit(b, 'a', 'm').probe).toBe(false);
+    expect(permit(b, 'c', 'other').probe).toBe(false);
+    // The stream breaks later: an ordinary failure of the model, not a failed probe.
+    probe.failure(dropped, true);
+    expect(stateOf(b, 'a', 'm')).toMatchObject({ state: 'closed', failuresInWindow: 1 });
+    channelProbe.success();
+    expect(stateOf(b, 'c')).toMatchObject({ state: 'closed', failuresInWindow: 0 });
   });
 
   it('re-opens with a fresh cooldown when the probe fails', async () => {
@@ -306,6 +387,26 @@ describe('probes', () => {
     expect(admitted(b, 'a', 'm')).toBe(false);
     await clock.advance(30_000);
     expect(permit(b, 'a', 'm').probe).toBe(true);
+  });
+
+  it("a probe that ends after its lease leaves the next probe's slot alone", async () => {
+    const clock = new ManualClock();
+    const b = new BreakerRegistry(clock, opts);
+    fail(b, 'a', 3, e500, 'm');
+    fail(b, 'c', 2, refused, 'm');
+    await clock.advance(5_000);
+    const first = permit(b, 'a', 'm');
+    const firstOfChannel = permit(b, 'c', 'm');
+    await clock.advance(30_000); // both leases over, both still running
+    const second = permit(b, 'a', 'm');
+    const secondOfChannel = permit(b, 'c', 'm');
+    expect([second.probe, secondOfChannel.probe]).toEqual([true, true]);
+    first.release();
+    firstOfChannel.failure({ kind: 'aborted' });
+    // The second probes are still in flight: nobody else gets in.
+    expect(b.acquire('a', 'm').admitted).toBe(false);
+    expect(b.acquire('c', 'm').admitted).toBe(false);
+    expect(stateOf(b, 'a', 'm')?.probeInFlight).toBe(true);
   });
 
   it('a client error answer is a healthy channel: it does not count and closes a probe', async () => {
@@ -404,8 +505,52 @@ describe('panic admission', () => {
     expect(stateOf(b, 'a')).toMatchObject({ state: 'open', retryAt: clock.now() + 5_000 });
   });
 
+  it('takes one panic request at a time per channel; a refused one is told when to come back', async () => {
+    const clock = new ManualClock();
+    const b = new BreakerRegistry(clock, opts);
+    fail(b, 'a', 2, refused, 'm');
+    const first = b.acquire('a', 'm', { panic: true });
+    expect(first.admitted && first.permit.singleTry).toBe(true);
+    expect(b.standing('a', 'm')).toMatchObject({
+      by: 'channel',
+      panicBusyUntil: clock.now() + 5_000,
+    });
+    expect(b.acquire('a', 'other', { panic: true })).toMatchObject({
+      admitted: false,
+      refused: 'channel',
+      retryAt: clock.now() + 5_000,
+    });
+    await clock.advance(1_000);
+    if (first.admitted) first.permit.failure(refused);
+    expect(stateOf(b, 'a')).toMatchObject({
+      state: 'open',
+      cause: 'connection',
+      probeInFlight: false,
+    });
+    expect(b.acquire('a', 'm', { panic: true }).admitted).toBe(true);
+  });
+
+  it('a connection failure while passing a channel opened by other models makes it a connection outage', () => {
+    const b = new BreakerRegistry(new ManualClock(), opts);
+    ok(b, 'a', 1, 'x');
+    ok(b, 'a', 1, 'y');
+    fail(b, 'a', 3, e500, 'x');
+    fail(b, 'a', 3, e500, 'y');
+    const pass = b.acquire('a', 'z', { panic: true });
+    expect(pass.admitted && pass.permit.singleTry).toBe(false);
+    if (pass.admitted) pass.permit.failure(refused);
+    expect(stateOf(b, 'a')).toMatchObject({
+      state: 'open',
+      cause: 'connection',
+      lastFailure: { kind: 'connect' },
+    });
+    expect(b.standing('a', 'z')).toMatchObject({ by: 'channel', otherModelsOnly: false });
+  });
+
   it('a channel opened by other models is passed untouched: this model’s outcome says nothing about them', () => {
     const b = new BreakerRegistry(new ManualClock(), opts);
+    ok(b, 'a', 1, 'x');
+    ok(b, 'a', 1, 'y');
     fail(b, 'a', 3, e500, 'x');
     fail(b, 'a', 3, e500, 'y');
     const p = b.acquire('a', 'z', { panic: true });
@@ -439,6 +584,7 @@ describe('snapshots', () => {
         openedAt: clock.now(),
         retryAt: clock.now() + 120_000,
         probeInFlight: false,
+        tripped: true,
         lastFailure: { kind: 'auth', status: 401, at: clock.now() },
       },
     ]);

@@ -276,6 +276,30 @@ describe('runWithFailover', () => {
     expect(bug.breaker.snapshot()[0]?.failuresInWindow).toBe(0);
   });
 
+  it('a probe passes at its commit: other requests get in while it still streams', async () => {
+    let release: (() => void) | undefined;
+    const t = setup({
+      a: [
+        async (ctx) => {
+          ctx.commit();
+          await new Promise<void>((r) => (release = r));
+          return { ok: true, value: 'streamed' };
+        },
+      ],
+    });
+    for (let i = 0; i < 3; i++) {
+      const adm = t.breaker.acquire('a');
+      if (adm.admitted) adm.permit.failure(s500);
+    }
+    await t.clock.advance(10_000);
+    const probe = t.run();
+    await new Promise((r) => setImmediate(r));
+    expect(release).toBeDefined();
+    expect(t.breaker.peek('a').admitted).toBe(true);
+    release?.();
+    expect(await probe).toMatchObject({ ok: true, attempts: [{ probe: true }] });
+  });
+
   it('a half-open probe that succeeds closes the circuit', async () => {
     const t = setup({ a: ['ok'] });
     for (let i = 0; i < 3; i++) {
@@ -317,8 +341,11 @@ describe('panic routing', () => {
   it('channel circuits open only because of other models do not refuse this model', async () => {
     const t = setup({}, { model: 'z' });
     for (const name of ['a', 'b', 'c']) {
-      failOn(t, name, 'x', s500);
-      failOn(t, name, 'y', s500);
+      for (const model of ['x', 'y']) {
+        const adm = t.breaker.acquire(name, model);
+        if (adm.admitted) adm.permit.success(); // both worked there before
+        failOn(t, name, model, s500);
+      }
     }
     expect(t.breaker.peek('a', 'z').admitted).toBe(false);
     const result = await t.run();
@@ -356,6 +383,118 @@ describe('panic routing', () => {
     const result = await t.run();
     expect(result).toMatchObject({ ok: true, channel: { name: 'c' } });
     expect(t.calls).toEqual(['c']);
+  });
+
+  it('keys channel+model circuits on each candidate’s own name for the model (modelOf)', async () => {
+    // Two client names (an alias and the model itself) for one upstream model on channel a.
+    const t = setup({}, { candidates: [{ name: 'a' }] });
+    const run = (model: string) =>
+      runWithFailover({
+        candidates: [{ name: 'a' }],
+        model,
+        modelOf: () => 'upstream-m',
+        attempt: async () => ({ ok: false, failure: s500 }),
+        maxAttemptsPerChannel: 1,
+        maxTotalMs: 60_000,
+        clock: t.clock,
+        breaker: t.breaker,
+      });
+    await run('alias');
+    await run('upstream-m');
+    await run('alias');
+    expect(t.breaker.snapshot().filter((c) => c.model !== null)).toMatchObject([
+      { model: 'upstream-m', state: 'open', failuresInWindow: 3 },
+    ]);
+    expect(await run('another-alias')).toMatchObject({ reason: 'no-channel', refused: 'model' });
+  });
+
+  it('a dead channel gets one try per request in panic, never a retry', async () => {
+    const t = setup({}, { model: 'm', candidates: [{ name: 'a' }] });
+    let upstreamCalls = 0;
+    const attempt = async (): Promise<AttemptResult<string>> => {
+      upstreamCalls++;
+      return { ok: false, failure: refused };
+    };
+    const results = [];
+    for (let i = 0; i < 20; i++) {
+      results.push(
+        await runWithFailover({
+          candidates: [{ name: 'a' }],
+          model: 'm',
+          attempt,
+          maxAttemptsPerChannel: 2,
+          maxTotalMs: 60_000,
+          clock: t.clock,
+          breaker: t.breaker,
+          backoff: { baseMs: 0, capMs: 0 },
+        }),
+      );
+    }
+    // Two tries, the third failure opens the channel; then one panic try per request.
+    expect(upstreamCalls).toBe(2 + 1 + 18);
+    expect(results.slice(2).every((r) => r.attempts.length === 1 && r.attempts[0]?.panic)).toBe(
+      true,
+    );
+    expect(t.breaker.snapshot()[0]).toMatchObject({ state: 'open', cause: 'connection' });
+  });
+
+  it('one panic request in flight per channel: the others get no-channel with a retry time', async () => {
+    const t = setup({}, { model: 'm', candidates: [{ name: 'a' }, { name: 'b' }] });
+    failOn(t, 'a', 'm', refused);
+    failOn(t, 'b', 'm', refused);
+    const releases: Array<() => void> = [];
+    const calls: string[] = [];
+    const run = () =>
+      runWithFailover({
+        candidates: [{ name: 'a' }, { name: 'b' }],
+        model: 'm',
+        attempt: (ch) => {
+          calls.push(ch.name);
+          return new Promise<AttemptResult<string>>((resolve) =>
+            releases.push(() => resolve({ ok: false, failure: refused })),
+          );
+        },
+        maxAttemptsPerChannel: 2,
+        maxTotalMs: 60_000,
+        clock: t.clock,
+        breaker: t.breaker,
+      });
+    const inFlight = [run(), run()];
+    const refusedNow = await Promise.all([run(), run(), run()]);
+    expect(calls.sort()).toEqual(['a', 'b']); // one per channel
+    for (const r of refusedNow) {
+      expect(r).toMatchObject({
+        ok: false,
+        reason: 'no-channel',
+        refused: 'channel',
+        attempts: [],
+      });
+      expect(r.ok === false && r.retryAfterMs).toBeGreaterThan(0);
+    }
+    for (const release of releases) release();
+    await Promise.all(inFlight);
+    // Both reported back (and failed): the next request may try again.
+    const again = run();
+    expect(calls).toHaveLength(3);
+    releases[2]?.();
+    expect(await again).toMatchObject({ ok: false, reason: 'exhausted' });
+  });
+
+  it('says not-served when every channel remembers that it lacks the model; dead keys win over that', async () => {
+    const t = setup({}, { model: 'm', candidates: [{ name: 'a' }, { name: 'b' }] });
+    failOn(t, 'a', 'm', { kind: 'model', status: 404, message: 'no such model' });
+    failOn(t, 'b', 'm', { kind: 'model', status: 404, message: 'no such model' });
+    expect(await t.run()).toMatchObject({ ok: false, reason: 'no-channel', refused: 'not-served' });
+    // A third channel might serve it, but its key is rejected: the operator's news.
+    const adm = t.breaker.acquire('c', 'other');
+    if (adm.admitted) adm.permit.failure({ kind: 'auth', status: 401 });
+    const withDead = setup({}, { model: 'm', breaker: t.breaker, clock: t.clock });
+    expect(await withDead.run()).toMatchObject({
+      ok: false,
+      reason: 'no-channel',
+      refused: 'dead',
+    });
+    expect([...t.calls, ...withDead.calls]).toEqual([]);
   });
 
   it('never tries a channel whose key was rejected', async () => {

@@ -31,6 +31,12 @@ describe('failurePolicy', () => {
       expect(failurePolicy({ kind })).toEqual({ retrySameChannel: false, failover: true });
     }
   });
+  it('fails over without a same-channel retry when a channel refuses (403)', () => {
+    expect(failurePolicy({ kind: 'http-status', status: 403 })).toEqual({
+      retrySameChannel: false,
+      failover: true,
+    });
+  });
   it('never retries or penalises an abort', () => {
     expect(failurePolicy({ kind: 'aborted' })).toEqual({
       retrySameChannel: false,
@@ -55,15 +61,39 @@ describe('classifyTransportError', () => {
   });
   it('tells a connection that dropped mid-response from one that never answered', () => {
     const err = Object.assign(new Error('x'), { code: 'ECONNRESET' });
-    expect(classifyTransportError(err, 'headers', false)).toEqual({
-      kind: 'connect',
-      message: 'upstream connection failed (ECONNRESET)',
-    });
     expect(classifyTransportError(err, 'body', false)).toMatchObject({
       kind: 'connect',
       midResponse: true,
     });
   });
+  it.each([
+    'ECONNREFUSED',
+    'ENOTFOUND',
+    'EAI_AGAIN',
+    'EHOSTUNREACH',
+    'ERR_TLS_CERT_ALTNAME_INVALID',
+    'CERT_HAS_EXPIRED',
+    'DEPTH_ZERO_SELF_SIGNED_CERT',
+    'ERR_SSL_WRONG_VERSION_NUMBER',
+  ])('%s before the response: the channel cannot be reached', (code) => {
+    expect(
+      classifyTransportError(Object.assign(new Error('x'), { code }), 'headers', false),
+    ).toEqual({
+      kind: 'connect',
+      message: `upstream connection failed (${code})`,
+    });
+  });
+  it.each(['ECONNRESET', 'UND_ERR_SOCKET', 'EPIPE', undefined])(
+    '%s before the response: the channel took the connection, then hung up',
+    (code) => {
+      expect(
+        classifyTransportError(Object.assign(new Error('x'), { code }), 'headers', false),
+      ).toMatchObject({
+        kind: 'connect',
+        reached: true,
+      });
+    },
+  );
   it('an aborted signal wins over whatever error the abort caused', () => {
     expect(
       classifyTransportError(

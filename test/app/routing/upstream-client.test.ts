@@ -118,6 +118,37 @@ describe('createUpstreamClient', () => {
     expect(kind).toBe('connect');
   });
 
+  it('refused → a connection failure; reset after the request was sent → the channel was reached', async () => {
+    const failureOf = async (p: Promise<unknown>) => {
+      try {
+        await p;
+      } catch (err) {
+        if (err instanceof UpstreamError) return err.failure;
+        throw err;
+      }
+      throw new Error('expected an UpstreamError');
+    };
+    const s = createServer();
+    await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+    const { port } = s.address() as AddressInfo;
+    await new Promise<void>((r) => s.close(() => r()));
+    const url = `http://127.0.0.1:${port}/v1/chat/completions`;
+    expect(await failureOf(client.request({ url, body: '{}', timeouts }))).not.toHaveProperty(
+      'reached',
+    );
+    const resetting = createServer((req) => req.socket.destroy());
+    await new Promise<void>((r) => resetting.listen(0, '127.0.0.1', r));
+    const reset = await failureOf(
+      client.request({
+        url: `http://127.0.0.1:${(resetting.address() as AddressInfo).port}/v1/chat/completions`,
+        body: '{}',
+        timeouts,
+      }),
+    );
+    await new Promise<void>((r) => resetting.close(() => r()));
+    expect(reset).toMatchObject({ kind: 'connect', reached: true });
+  });
+
   it('no headers in time → timeout-first-byte, and the socket is closed', async () => {
     up.script({ kind: 'hang-before-headers' });
     expect(await kindOf(chat(true))).toBe('timeout-first-byte');

@@ -26,10 +26,18 @@ const classify = (
 describe('classifyAnthropicFailure', () => {
   it('marks a refused key as auth, whatever status carries it', () => {
     expect(classify(401, 'authentication_error', 'invalid x-api-key').kind).toBe('auth');
-    expect(classify(403, 'permission_error', 'Your API key does not have permission').kind).toBe(
-      'auth',
-    );
     expect(classify(400, 'authentication_error', 'invalid x-api-key').kind).toBe('auth');
+  });
+
+  it('a permission_error is a refusal of this request, not a dead key', () => {
+    expect(
+      classify(
+        403,
+        'permission_error',
+        'Your API key does not have permission to use the specified resource.',
+      ),
+    ).toMatchObject({ kind: 'http-status', status: 403 });
+    expect(classify(403, 'permission_error', 'model: claude-opus-4-1').kind).toBe('model');
   });
 
   it('marks an unknown model as model', () => {

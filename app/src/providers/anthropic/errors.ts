@@ -46,10 +46,12 @@ const saysBilling = (error: UpstreamErrorBody | undefined) =>
   error?.type === 'billing_error' || BILLING_TEXT.test(error?.message ?? '');
 
 /**
- * A non-2xx Anthropic answer: authentication_error and permission_error → auth (the channel's
- * key), not_found_error → model, billing → insufficient-quota, rate_limit_error (429) and
- * overloaded_error (529) → retryable statuses with the upstream's retry-after; any other
- * invalid_request_error is about the client's request and reaches the client.
+ * A non-2xx Anthropic answer: authentication_error → auth (the channel's key), not_found_error
+ * → model, billing → insufficient-quota, rate_limit_error (429) and overloaded_error (529) →
+ * retryable statuses with the upstream's retry-after; any other invalid_request_error is about
+ * the client's request and reaches the client. A permission_error (403) says this key may not
+ * use this resource, not that the key is dead: classifyStatus decides (a model, or a refusal
+ * of this request that another channel may not share).
  */
 export function classifyAnthropicFailure(input: HttpFailureInput): UpstreamFailure {
   const error = parseAnthropicErrorBody(input.bodyText);
@@ -58,7 +60,7 @@ export function classifyAnthropicFailure(input: HttpFailureInput): UpstreamFailu
     error,
     retryAfterMs: parseRetryAfter(input.headers, input.now),
     quota: saysBilling(error),
-    keyInvalid: error?.type === 'authentication_error' || error?.type === 'permission_error',
+    keyInvalid: error?.type === 'authentication_error',
     model: error?.type === 'not_found_error' || MODEL_TEXT.test(error?.message ?? ''),
   });
 }

@@ -55,12 +55,55 @@ describe('classifyOpenAiFailure', () => {
     ).toBe('insufficient-quota');
   });
 
-  it('maps 401 and plain 403 to auth', () => {
+  it('maps 401, and a 4xx whose code says the key is bad, to auth', () => {
     expect(
       classifyOpenAiFailure({ status: 401, bodyText: body({ message: 'Incorrect API key' }), now })
         .kind,
     ).toBe('auth');
-    expect(classifyOpenAiFailure({ status: 403, bodyText: 'Forbidden', now }).kind).toBe('auth');
+    expect(
+      classifyOpenAiFailure({
+        status: 403,
+        bodyText: body({ message: 'Invalid Authentication', code: 'invalid_api_key' }),
+        now,
+      }).kind,
+    ).toBe('auth');
+    const suspended = JSON.stringify({
+      error: {
+        code: 403,
+        message: "Permission denied: Consumer 'api_key:AIza-secret' has been suspended.",
+        status: 'PERMISSION_DENIED',
+        details: [{ reason: 'CONSUMER_SUSPENDED', domain: 'googleapis.com' }],
+      },
+    });
+    expect(classifyOpenAiFailure({ status: 403, bodyText: suspended, now }).kind).toBe('auth');
+  });
+
+  it('a 403 for a model the project may not use is about the model, not the key', () => {
+    const f = classifyOpenAiFailure({
+      status: 403,
+      bodyText: body({
+        message: 'Project `proj_abc` does not have access to model `o3`',
+        type: 'invalid_request_error',
+        code: 'model_not_found',
+      }),
+      now,
+    });
+    expect(f).toMatchObject({ kind: 'model', status: 403 });
+  });
+
+  it('a bare 403 blames neither the key nor the model', () => {
+    for (const bodyText of [
+      'Forbidden',
+      body({
+        message: 'Country, region, or territory not supported',
+        code: 'unsupported_country_region_territory',
+      }),
+    ]) {
+      expect(classifyOpenAiFailure({ status: 403, bodyText, now })).toMatchObject({
+        kind: 'http-status',
+        status: 403,
+      });
+    }
   });
 
   it('never takes client text echoed in a 400 for a dead key or a missing model', () => {

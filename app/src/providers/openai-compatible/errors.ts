@@ -48,12 +48,27 @@ const QUOTA_CODES = new Set([
 ]);
 const BILLING_TEXT = /billing|quota|balance|credit|payment|insufficient[ _]funds/i;
 /**
- * Gemini answers a bad key with a 400; only its structured `reason` is trusted, because an
- * error message often echoes what the client sent ("Invalid value: '<your role>'"), and a
- * client must never be able to make the relay think its provider key is dead.
+ * Codes (or types) with which OpenAI-compatible providers say the key itself is bad, whatever
+ * the status: OpenAI's invalid_api_key, Moonshot's invalid_authentication_error, DashScope's
+ * InvalidApiKey. Only structured fields: a message can echo what the client sent.
  */
+const KEY_CODES = new Set([
+  'invalid_api_key',
+  'incorrect_api_key',
+  'invalid_authentication',
+  'invalid_authentication_error',
+  'authentication_error',
+  'InvalidApiKey',
+]);
+/**
+ * Gemini answers a bad key with a 400 (a suspended one with a 403 whose message quotes the
+ * key); only its structured `reason` is trusted, because an error message often echoes what
+ * the client sent ("Invalid value: '<your role>'"), and a client must never be able to make
+ * the relay think its provider key is dead.
+ */
+const KEY_REASONS = new Set(['API_KEY_INVALID', 'CONSUMER_SUSPENDED']);
 function saysKeyInvalid(bodyText: string | undefined): boolean {
-  if (!bodyText || !bodyText.includes('API_KEY_INVALID')) return false;
+  if (!bodyText || ![...KEY_REASONS].some((r) => bodyText.includes(r))) return false;
   try {
     const parsed = JSON.parse(bodyText) as unknown;
     const outer = (Array.isArray(parsed) ? parsed[0] : parsed) as
@@ -61,7 +76,7 @@ function saysKeyInvalid(bodyText: string | undefined): boolean {
     const details = outer?.error?.details;
     return (
       Array.isArray(details) &&
-      details.some((d: { reason?: unknown }) => d?.reason === 'API_KEY_INVALID')
+      details.some((d: { reason?: unknown }) => KEY_REASONS.has(d?.reason as string))
     );
   } catch {
     return false;
@@ -75,8 +90,9 @@ const MODEL_TEXT =
 /**
  * Classifies a non-2xx answer of an OpenAI-compatible upstream. 429 is a rate limit unless its
  * code says the quota is gone (OpenAI's insufficient_quota); 403 talks about billing at some
- * providers for unpaid accounts; a plain 400 is about the client's request and must reach
- * the client, so it counts as a model failure only with a model code or wording.
+ * providers for unpaid accounts, and about a model the project may not use at OpenAI
+ * (`model_not_found`); a plain 400 is about the client's request and must reach the client,
+ * so it counts as a model failure only with a model code or wording.
  */
 export function classifyOpenAiFailure(input: HttpFailureInput): UpstreamFailure {
   const { status } = input;
@@ -90,7 +106,8 @@ export function classifyOpenAiFailure(input: HttpFailureInput): UpstreamFailure 
     quota:
       (status === 429 && quotaCode) ||
       (status === 403 && (quotaCode || BILLING_TEXT.test(error?.message ?? ''))),
-    keyInvalid: saysKeyInvalid(input.bodyText),
+    keyInvalid:
+      KEY_CODES.has(code) || KEY_CODES.has(error?.type ?? '') || saysKeyInvalid(input.bodyText),
     model: MODEL_CODES.has(code) || MODEL_TEXT.test(error?.message ?? ''),
   });
 }
