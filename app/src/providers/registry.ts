@@ -1,5 +1,6 @@
 import type { ProviderAdapter } from './types.ts';
 import { anthropicAdapter } from './anthropic/adapter.ts';
+import { bedrockAdapter } from './bedrock/adapter.ts';
 import { openAiCompatibleAdapter } from './openai-compatible/adapter.ts';
 
 /**
@@ -9,6 +10,7 @@ import { openAiCompatibleAdapter } from './openai-compatible/adapter.ts';
 export const adapters = {
   openai: openAiCompatibleAdapter,
   anthropic: anthropicAdapter,
+  bedrock: bedrockAdapter,
 } as const satisfies Record<string, ProviderAdapter>;
 
 export type ChannelType = keyof typeof adapters;

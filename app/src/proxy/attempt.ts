@@ -7,6 +7,7 @@ import type {
   ProviderAdapter,
   UpstreamRequest,
 } from '../providers/types.ts';
+import { dialectFor } from '../providers/types.ts';
 import { adapterFor } from '../providers/registry.ts';
 import type { AttemptContext, AttemptResult } from '../routing/failover.ts';
 import type { UpstreamResponse, WaitObserver } from '../routing/upstream-client.ts';
@@ -51,7 +52,7 @@ export function createAttempt(deps: AttemptDeps) {
   const { rt, job, reply, waits } = deps;
   return async (cand: Candidate, ctx: AttemptContext): Promise<AttemptResult<Answer>> => {
     const adapter = adapterFor(cand.channel.type);
-    const translate = adapter.dialect !== job.dialect.name;
+    const translate = dialectFor(adapter, cand.upstreamModel) !== job.dialect.name;
     const res = await send(rt, job, adapter, cand, translate, ctx, waits);
     if (res.status < 200 || res.status > 299) {
       const bodyText = await res.text(MAX_ERROR_BYTES).catch(() => '');
@@ -117,16 +118,27 @@ async function send(
     });
   }
   const t = cand.channel.timeouts;
+  const timeouts = {
+    connectMs: t.connectMs,
+    idleMs: t.idleMs,
+    firstByteMs: Math.max(1, Math.min(t.firstByteMs, ctx.remainingMs())),
+  };
+  if (adapter.transport) {
+    const images = rt.config.images;
+    return adapter.transport(req, {
+      channel: cand.channel,
+      timeouts,
+      signal: ctx.signal,
+      waits,
+      media: { maxBytes: images.maxImageBytes, timeoutMs: images.downloadTimeoutMs },
+    });
+  }
   return rt.upstream.request({
     url: req.url,
     method: req.method,
     headers: req.headers,
     body: req.body,
-    timeouts: {
-      connectMs: t.connectMs,
-      idleMs: t.idleMs,
-      firstByteMs: Math.max(1, Math.min(t.firstByteMs, ctx.remainingMs())),
-    },
+    timeouts,
     signal: ctx.signal,
     waits,
   });
