@@ -368,9 +368,10 @@ export function parseRelayConfig(input: unknown, env: Env, source = 'config'): R
   }
   const cfg = parsed.data;
   const channels = (cfg.channels ?? channelsFromEnv(env)).map((ch, i) => {
+    // A bedrock channel has no key: AWS credentials sign its requests.
     const apiKey =
       ch.type === 'bedrock' ? '' : resolveSecret(ch.apiKey, env, `channels.${i}.apiKey`);
-    headerSafe(`Bearer ${apiKey}`, `channels.${i}.apiKey`);
+    if (ch.type !== 'bedrock') headerSafe(`Bearer ${apiKey}`, `channels.${i}.apiKey`);
     for (const [name, value] of Object.entries(ch.headers)) {
       if (!HEADER_NAME.test(name))
         throw new ConfigError(`channels.${i}.headers: "${name}" is not a valid header name`);

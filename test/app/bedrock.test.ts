@@ -1,0 +1,298 @@
+/**
+ * Claude (and other models) on Amazon Bedrock through the relay, with no provider key: the
+ * channel signs with the AWS credentials in the environment (on the host, the instance role)
+ * through the official SDK, against a loopback Bedrock Runtime that verifies every SigV4
+ * signature and streams AWS's binary event-stream frames. Clients are the official OpenAI and
+ * Anthropic SDKs.
+ */
+import Anthropic from '@anthropic-ai/sdk';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import {
+  chunkFrames,
+  defaultReply,
+  golden,
+  startFakeBedrock,
+} from '../fixtures/aws/bedrock-runtime.ts';
+import type { FakeBedrock } from '../fixtures/aws/bedrock-runtime.ts';
+import { FAKE_CREDENTIALS } from '../fixtures/aws/server.ts';
+import { startOpenAiUpstream } from '../fixtures/openai-upstream.ts';
+import type { FakeUpstream } from '../fixtures/openai-upstream.ts';
+import { eventually, startTestRelay } from '../fixtures/relay-harness.ts';
+import type { TestRelay } from '../fixtures/relay-harness.ts';
+
+const KEY = 'sk-bedrock-0123456789abcdef';
+const SONNET = 'us.anthropic.claude-sonnet-4-5-20250929-v1:0';
+const NOVA = 'amazon.nova-pro-v1:0';
+
+const AWS_ENV = {
+  AWS_ACCESS_KEY_ID: FAKE_CREDENTIALS.accessKeyId,
+  AWS_SECRET_ACCESS_KEY: FAKE_CREDENTIALS.secretAccessKey,
+  // No instance metadata on a test machine: the chain must stop at the environment.
+  AWS_EC2_METADATA_DISABLED: 'true',
+};
+
+describe('bedrock channels', () => {
+  let bedrock: FakeBedrock;
+  let backup: FakeUpstream;
+  let t: TestRelay;
+  let claude: Anthropic;
+  const saved: Record<string, string | undefined> = {};
+
+  beforeAll(async () => {
+    for (const [name, value] of Object.entries(AWS_ENV)) {
+      saved[name] = process.env[name];
+      process.env[name] = value;
+    }
+    bedrock = await startFakeBedrock();
+    backup = await startOpenAiUpstream({
+      apiKey: 'up-backup-key',
+      reply: 'Hello from the backup.',
+    });
+    t = await startTestRelay({
+      channels: [
+        {
+          name: 'bedrock',
+          type: 'bedrock',
+          region: 'us-east-1',
+          endpoint: bedrock.endpoint,
+          models: [SONNET, NOVA],
+          modelMap: { 'claude-sonnet-4-5': SONNET, 'nova-pro': NOVA },
+          priority: 0,
+        },
+        {
+          name: 'backup',
+          baseUrl: backup.url,
+          apiKey: 'up-backup-key',
+          models: ['claude-sonnet-4-5'],
+          priority: 1,
+        },
+      ],
+      keys: [{ name: 'dev', key: KEY, quota: 10 }],
+      prices: { 'claude-sonnet-4-5': { input: 3, output: 15, cacheRead: 0.3, cacheWrite5m: 3.75 } },
+    });
+    claude = new Anthropic({ apiKey: KEY, baseURL: t.baseUrl, maxRetries: 0 });
+  });
+  afterAll(async () => {
+    await t?.close();
+    await bedrock?.close();
+    await backup?.close();
+    for (const [name, value] of Object.entries(saved))
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+  });
+  beforeEach(() => {
+    bedrock.calls.length = 0;
+    bedrock.refused.length = 0;
+    bedrock.reply = defaultReply;
+    backup.requests.length = 0;
+  });
+
+  const rowsFor = (model: string) =>
+    t
+      .store()
+      .listUsage()
+      .filter((r) => r.model === model);
+
+  describe('OpenAI clients: Converse', () => {
+    it('answers a chat from Converse, signed with the environment credentials', async () => {
+      const openai = t.client(KEY);
+      const before = rowsFor('claude-sonnet-4-5').length;
+      const answer = await openai.chat.completions.create({
+        model: 'claude-sonnet-4-5',
+        messages: [
+          { role: 'system', content: 'Be brief.' },
+          { role: 'user', content: 'Name 3 UK pop songs.' },
+        ],
+        max_tokens: 200,
+      });
+      expect(answer.choices[0]!.message.content).toContain('Wannabe');
+      expect(answer.choices[0]!.finish_reason).toBe('stop');
+      expect(answer.usage).toMatchObject({ prompt_tokens: 125, completion_tokens: 60 });
+      expect(bedrock.refused).toEqual([]);
+      const call = bedrock.calls.at(-1)!;
+      expect(call.op).toBe('converse');
+      expect(call.modelId).toBe(SONNET);
+      expect(call.json).toMatchObject({
+        system: [{ text: 'Be brief.' }],
+        messages: [{ role: 'user', content: [{ text: 'Name 3 UK pop songs.' }] }],
+        inferenceConfig: { maxTokens: 200 },
+      });
+      expect(call.json.modelId).toBeUndefined();
+      const rows = await eventually(() => {
+        const r = rowsFor('claude-sonnet-4-5');
+        expect(r.length).toBe(before + 1);
+        return r;
+      });
+      expect(rows.at(-1)).toMatchObject({ channel: 'bedrock', status: 200, promptTokens: 125 });
+    });
+
+    it('streams ConverseStream as chat chunks: text, a tool call, usage with cache reads', async () => {
+      const openai = t.client(KEY);
+      const stream = await openai.chat.completions.create({
+        model: 'nova-pro',
+        messages: [{ role: 'user', content: 'Top song on WZPZ?' }],
+        stream: true,
+        stream_options: { include_usage: true },
+      });
+      let text = '';
+      let args = '';
+      let name = '';
+      let usage: unknown;
+      let finish: string | null = null;
+      for await (const chunk of stream) {
+        const choice = chunk.choices[0];
+        text += choice?.delta.content ?? '';
+        const call = choice?.delta.tool_calls?.[0];
+        if (call?.function?.name) name = call.function.name;
+        args += call?.function?.arguments ?? '';
+        if (choice?.finish_reason) finish = choice.finish_reason;
+        if (chunk.usage) usage = chunk.usage;
+      }
+      expect(text).toBe('Here are 3 pop songs.');
+      expect(name).toBe('top_song');
+      expect(JSON.parse(args)).toEqual({ sign: 'WZPZ' });
+      expect(finish).toBe('tool_calls');
+      expect(usage).toMatchObject({ prompt_tokens: 130, completion_tokens: 20 });
+      expect(bedrock.calls.at(-1)).toMatchObject({ op: 'converse-stream', modelId: NOVA });
+    });
+  });
+
+  describe('Messages clients on Claude: InvokeModel with the Messages body', () => {
+    it('passes the body through with bedrock-2023-05-31 and no model, beta flags filtered', async () => {
+      const msg = await claude.messages.create(
+        {
+          model: 'claude-sonnet-4-5',
+          max_tokens: 256,
+          messages: [{ role: 'user', content: 'Hello' }],
+        },
+        {
+          headers: {
+            'anthropic-beta':
+              'claude-code-20250219,interleaved-thinking-2025-05-14,fine-grained-tool-streaming-2025-05-14',
+          },
+        },
+      );
+      expect(msg.content).toEqual([
+        expect.objectContaining({ type: 'text', text: 'Hello! How can I help you today?' }),
+      ]);
+      expect(msg.usage).toMatchObject({ input_tokens: 12, cache_read_input_tokens: 100 });
+      const call = bedrock.calls.at(-1)!;
+      expect(call.op).toBe('invoke');
+      expect(call.modelId).toBe(SONNET);
+      expect(call.json).toEqual({
+        anthropic_version: 'bedrock-2023-05-31',
+        anthropic_beta: ['interleaved-thinking-2025-05-14'],
+        max_tokens: 256,
+        messages: [{ role: 'user', content: 'Hello' }],
+      });
+    });
+
+    it('streams InvokeModelWithResponseStream as the Messages events Bedrock sent', async () => {
+      const stream = claude.messages.stream({
+        model: 'claude-sonnet-4-5',
+        max_tokens: 256,
+        messages: [{ role: 'user', content: 'Hello' }],
+      });
+      const final = await stream.finalMessage();
+      expect(final.content).toEqual([
+        expect.objectContaining({ type: 'text', text: 'Hello! How can I help you today?' }),
+      ]);
+      expect(final.stop_reason).toBe('end_turn');
+      expect(final.usage).toMatchObject({ output_tokens: 11, cache_read_input_tokens: 100 });
+      expect(bedrock.calls.at(-1)).toMatchObject({ op: 'invoke-with-response-stream' });
+      expect(bedrock.calls.at(-1)!.json.stream).toBeUndefined();
+    });
+
+    it('sends Messages clients asking for a model other than Claude to Converse', async () => {
+      const msg = await claude.messages.create({
+        model: 'nova-pro',
+        max_tokens: 100,
+        messages: [{ role: 'user', content: 'Hello' }],
+      });
+      expect(msg.content[0]).toMatchObject({ type: 'text' });
+      expect(bedrock.calls.at(-1)).toMatchObject({ op: 'converse', modelId: NOVA });
+    });
+  });
+
+  describe('errors', () => {
+    it('ThrottlingException is a retryable 429: the request fails over to the next channel', async () => {
+      bedrock.reply = () => ({
+        status: 429,
+        error: 'ThrottlingException',
+        message: 'Too many requests, please wait before trying again.',
+      });
+      const answer = await t.client(KEY).chat.completions.create({
+        model: 'claude-sonnet-4-5',
+        messages: [{ role: 'user', content: 'Hi' }],
+      });
+      expect(answer.choices[0]!.message.content).toBe('Hello from the backup.');
+      expect(bedrock.calls.length).toBeGreaterThanOrEqual(1);
+      expect(backup.requests).toHaveLength(1);
+    });
+
+    it("ValidationException is the client's 400, in its own dialect", async () => {
+      bedrock.reply = () => ({
+        status: 400,
+        error: 'ValidationException',
+        message: 'messages.0: max_tokens is too large',
+      });
+      const err = await claude.messages
+        .create({
+          model: 'claude-sonnet-4-5',
+          max_tokens: 1,
+          messages: [{ role: 'user', content: 'Hi' }],
+        })
+        .catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(Anthropic.BadRequestError);
+      expect((err as InstanceType<typeof Anthropic.BadRequestError>).error).toMatchObject({
+        type: 'error',
+        error: { type: 'invalid_request_error', message: 'messages.0: max_tokens is too large' },
+      });
+      expect(backup.requests).toHaveLength(0);
+    });
+
+    it('AccessDeniedException is a channel fault naming the model access, never a 404', async () => {
+      bedrock.reply = () => ({
+        status: 403,
+        error: 'AccessDeniedException',
+        message: `User: arn:aws:sts::123456789012:assumed-role/relay/i-0abc is not authorized to perform: bedrock:InvokeModel on resource: ${SONNET}`,
+      });
+      const res = await fetch(`${t.baseUrl}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'nova-pro', messages: [{ role: 'user', content: 'Hi' }] }),
+      });
+      const body = await res.text();
+      expect(res.status).not.toBe(404);
+      expect(res.status).toBe(502);
+      expect(body).not.toContain('model_not_found');
+      expect(body).not.toContain('123456789012');
+      const logged = t.rawLog.filter((l) => l.includes('AccessDeniedException')).join('\n');
+      expect(logged).toContain(`model ${NOVA}`);
+      expect(logged).toContain('Model access');
+    });
+
+    it('an exception mid-stream ends the Messages stream with event: error', async () => {
+      bedrock.reply = () => ({
+        frames: [
+          ...chunkFrames((golden('invoke-stream.events.json') as unknown[]).slice(0, 3)),
+          { exception: 'modelStreamErrorException', message: 'The model stopped.' },
+        ],
+      });
+      const res = await fetch(`${t.baseUrl}/v1/messages`, {
+        method: 'POST',
+        headers: { 'x-api-key': KEY, 'content-type': 'application/json' },
+        body: JSON.stringify({
+          model: 'claude-sonnet-4-5',
+          max_tokens: 64,
+          stream: true,
+          messages: [{ role: 'user', content: 'Hi' }],
+        }),
+      });
+      const text = await res.text();
+      expect(text).toContain('"text":"Hello! How can"');
+      expect(text).toContain('event: error');
+      expect(text).not.toContain('message_stop');
+    });
+  });
+});
