@@ -1,0 +1,35 @@
+import { describe, expect, it } from 'vitest';
+import { bedrockBetas, toInvokeBody } from './invoke.ts';
+
+describe('toInvokeBody', () => {
+  it('drops model and stream, adds the Bedrock Messages version, keeps the rest as sent', () => {
+    const json = {
+      model: 'claude-sonnet-4-5',
+      stream: true,
+      max_tokens: 10,
+      system: [{ type: 'text', text: 'Be brief.', cache_control: { type: 'ephemeral' } }],
+      messages: [{ role: 'user', content: 'Hi' }],
+    };
+    expect(toInvokeBody(json, undefined)).toEqual({
+      anthropic_version: 'bedrock-2023-05-31',
+      max_tokens: 10,
+      system: json.system,
+      messages: json.messages,
+    });
+  });
+
+  it('keeps only the beta flags Bedrock takes, from the header and the body', () => {
+    expect(
+      bedrockBetas('claude-code-20250219, interleaved-thinking-2025-05-14,oauth-2025-04-20'),
+    ).toEqual(['interleaved-thinking-2025-05-14']);
+    expect(
+      toInvokeBody(
+        { anthropic_beta: ['context-1m-2025-08-07', 'files-api-2025-04-14'], messages: [] },
+        'context-1m-2025-08-07',
+      ).anthropic_beta,
+    ).toEqual(['context-1m-2025-08-07']);
+    expect(toInvokeBody({ messages: [] }, 'claude-code-20250219')).not.toHaveProperty(
+      'anthropic_beta',
+    );
+  });
+});
