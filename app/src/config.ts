@@ -68,8 +68,9 @@ export const channelSchema = channelFields
         issue('baseUrl', 'a bedrock channel takes "region" (and optionally "endpoint")');
       return;
     }
-    if (ch.baseUrl === undefined) issue('baseUrl', 'required');
-    if (ch.apiKey === undefined) issue('apiKey', 'required');
+    const missing = 'Invalid input: expected string, received undefined';
+    if (ch.baseUrl === undefined) issue('baseUrl', missing);
+    if (ch.apiKey === undefined) issue('apiKey', missing);
     for (const key of ['region', 'endpoint'] as const)
       if (ch[key] !== undefined) issue(key, 'only bedrock channels take this');
   })
