@@ -15,6 +15,8 @@ import {
 } from '../fixtures/aws/bedrock-runtime.ts';
 import type { FakeBedrock } from '../fixtures/aws/bedrock-runtime.ts';
 import { FAKE_CREDENTIALS } from '../fixtures/aws/server.ts';
+import { makePng } from '../fixtures/images/make-images.ts';
+import { startHttp } from '../fixtures/images/servers.ts';
 import { startOpenAiUpstream } from '../fixtures/openai-upstream.ts';
 import type { FakeUpstream } from '../fixtures/openai-upstream.ts';
 import { eventually, startTestRelay } from '../fixtures/relay-harness.ts';
@@ -124,6 +126,113 @@ describe('bedrock channels', () => {
         return r;
       });
       expect(rows.at(-1)).toMatchObject({ channel: 'bedrock', status: 200, promptTokens: 125 });
+    });
+
+    it('sends the documented Converse body for a tool round trip (golden), and bills cache reads', async () => {
+      bedrock.reply = () => ({ json: golden('converse-tools.response.json') });
+      const request = golden('openai-tools.request.json') as Record<string, unknown>;
+      const res = await fetch(`${t.baseUrl}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
+        body: JSON.stringify(request),
+      });
+      expect(res.status).toBe(200);
+      const answer = (await res.json()) as {
+        choices: { message: { tool_calls?: { id: string; function: { arguments: string } }[] } }[];
+        usage: Record<string, unknown>;
+      };
+      expect(bedrock.calls.at(-1)!.json).toEqual(golden('openai-tools.converse.json'));
+      const call = answer.choices[0]!.message.tool_calls![0]!;
+      expect(call.id).toBe('tooluse_kZJMlvQmRJ6eAyJE5GIl7Q');
+      expect(JSON.parse(call.function.arguments)).toEqual({ sign: 'WZPZ' });
+      expect(answer.usage).toMatchObject({
+        prompt_tokens: 12 + 1200 + 216,
+        completion_tokens: 57,
+        prompt_tokens_details: { cached_tokens: 1200 },
+      });
+      const [row] = await eventually(() => {
+        const rows = rowsFor('claude-sonnet-4-5').filter((r) => r.completionTokens === 57);
+        expect(rows).toHaveLength(1);
+        return rows;
+      });
+      // 12 × 3 + 1200 × 0.3 + 216 × 3.75 + 57 × 15, in micro-dollars.
+      expect(row).toMatchObject({
+        channel: 'bedrock',
+        cacheReadTokens: 1200,
+        cacheWrite5mTokens: 216,
+        costMicros: 36 + 360 + 810 + 855,
+      });
+    });
+
+    it('downloads a URL image to bytes for Converse', async () => {
+      const png = makePng(3, 3);
+      const images = await startHttp((_req, res) => {
+        res.writeHead(200, { 'content-type': 'image/png' });
+        res.end(png);
+      });
+      try {
+        await t.client(KEY).chat.completions.create({
+          model: 'nova-pro',
+          messages: [
+            {
+              role: 'user',
+              content: [
+                { type: 'text', text: 'What is this?' },
+                { type: 'image_url', image_url: { url: `${images.url}/red.png?sig=secret` } },
+              ],
+            },
+          ],
+        });
+      } finally {
+        await images.close();
+      }
+      const content = (bedrock.calls.at(-1)!.json.messages as { content: unknown[] }[])[0]!.content;
+      expect(content[1]).toEqual({
+        image: { format: 'png', source: { bytes: png.toString('base64') } },
+      });
+    });
+
+    it("refuses an image it cannot fetch as the client's 400, without quoting the URL", async () => {
+      const res = await fetch(`${t.baseUrl}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
+        body: JSON.stringify({
+          model: 'nova-pro',
+          messages: [
+            {
+              role: 'user',
+              content: [
+                { type: 'image_url', image_url: { url: 'http://127.0.0.1:1/x.png?sig=secret' } },
+              ],
+            },
+          ],
+        }),
+      });
+      expect(res.status).toBe(400);
+      const text = await res.text();
+      expect(text).toContain('could not be fetched');
+      expect(text).not.toContain('secret');
+      expect(bedrock.calls).toHaveLength(0);
+      // The instance metadata service is never fetched on a client's behalf.
+      const imds = await t
+        .client(KEY)
+        .chat.completions.create({
+          model: 'nova-pro',
+          messages: [
+            {
+              role: 'user',
+              content: [
+                {
+                  type: 'image_url',
+                  image_url: { url: 'http://169.254.169.254/latest/meta-data/' },
+                },
+              ],
+            },
+          ],
+        })
+        .catch((e: unknown) => e);
+      expect(imds).toMatchObject({ status: 400 });
+      expect(bedrock.calls).toHaveLength(0);
     });
 
     it('streams ConverseStream as chat chunks: text, a tool call, usage with cache reads', async () => {

@@ -96,12 +96,29 @@ function wholeResponse(status: number, text: string): UpstreamResponse {
   };
 }
 
+/**
+ * The client names these URLs, and the relay fetches them from inside the account: the
+ * instance metadata service (169.254.169.254, fd00:ec2::254) and its link-local neighbours are
+ * never fetched for a client.
+ */
+function linkLocal(url: string): boolean {
+  let host: string;
+  try {
+    host = new URL(url).hostname.replace(/^\[|\]$/g, '');
+  } catch {
+    return false;
+  }
+  return /^169\.254\./.test(host) || /^fe[89ab][0-9a-f]:/i.test(host) || host === 'fd00:ec2::254';
+}
+
 /** Downloads URL images to bytes, within the image code's size and time bounds. */
 async function resolveImages(input: Record<string, unknown>, opts: TransportOptions) {
   for (const block of contentBlocks(input)) {
     const image = block.image;
     if (!isObject(image) || !isObject(image.source) || typeof image.source.url !== 'string')
       continue;
+    if (linkLocal(image.source.url))
+      throw badRequest('an image URL in the request points at a link-local address');
     try {
       const download = await openImageDownload(image.source.url, {
         maxBytes: opts.media.maxBytes,
