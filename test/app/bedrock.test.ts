@@ -23,6 +23,7 @@ import { eventually, startTestRelay } from '../fixtures/relay-harness.ts';
 import type { TestRelay } from '../fixtures/relay-harness.ts';
 
 const KEY = 'sk-bedrock-0123456789abcdef';
+const POOR = 'sk-bedrock-poor-0123456789';
 const SONNET = 'us.anthropic.claude-sonnet-4-5-20250929-v1:0';
 const NOVA = 'amazon.nova-pro-v1:0';
 
@@ -51,6 +52,8 @@ describe('bedrock channels', () => {
       reply: 'Hello from the backup.',
     });
     t = await startTestRelay({
+      // Each test scripts its own failures: none may open a circuit for the next one.
+      server: { breaker: { consecutiveFailures: 100, minimumCalls: 100 } },
       channels: [
         {
           name: 'bedrock',
@@ -69,7 +72,10 @@ describe('bedrock channels', () => {
           priority: 1,
         },
       ],
-      keys: [{ name: 'dev', key: KEY, quota: 10 }],
+      keys: [
+        { name: 'dev', key: KEY, quota: 10 },
+        { name: 'poor', key: POOR, quota: 0.000001 },
+      ],
       prices: { 'claude-sonnet-4-5': { input: 3, output: 15, cacheRead: 0.3, cacheWrite5m: 3.75 } },
     });
     claude = new Anthropic({ apiKey: KEY, baseURL: t.baseUrl, maxRetries: 0 });
@@ -324,19 +330,38 @@ describe('bedrock channels', () => {
   });
 
   describe('errors', () => {
-    it('ThrottlingException is a retryable 429: the request fails over to the next channel', async () => {
-      bedrock.reply = () => ({
-        status: 429,
-        error: 'ThrottlingException',
-        message: 'Too many requests, please wait before trying again.',
-      });
-      const answer = await t.client(KEY).chat.completions.create({
-        model: 'claude-sonnet-4-5',
-        messages: [{ role: 'user', content: 'Hi' }],
-      });
-      expect(answer.choices[0]!.message.content).toBe('Hello from the backup.');
-      expect(bedrock.calls.length).toBeGreaterThanOrEqual(1);
-      expect(backup.requests).toHaveLength(1);
+    it.each([
+      [429, 'ThrottlingException', 'Too many requests, please wait before trying again.', 429],
+      [429, 'ModelNotReadyException', 'The model is not ready to serve inference requests.', 503],
+      [503, 'ServiceUnavailableException', 'Service is unavailable. Try again later.', 503],
+    ])(
+      '%i %s (the relay reads a %i) fails over to the next channel',
+      async (status, error, message, read) => {
+        bedrock.reply = () => ({ status, error, message });
+        const answer = await t.client(KEY).chat.completions.create({
+          model: 'claude-sonnet-4-5',
+          messages: [{ role: 'user', content: 'Hi' }],
+        });
+        expect(answer.choices[0]!.message.content).toBe('Hello from the backup.');
+        expect(bedrock.calls.length).toBeGreaterThanOrEqual(1);
+        expect(backup.requests).toHaveLength(1);
+        const failed = t.logs.filter(
+          (l) => l.msg === 'upstream attempt failed' && l.channel === 'bedrock',
+        );
+        expect(failed.at(-1)).toMatchObject({ kind: 'http-status', upstreamStatus: read });
+      },
+    );
+
+    it('a key without the quota for the request never reaches Bedrock', async () => {
+      const err = await t
+        .client(POOR)
+        .chat.completions.create({
+          model: 'claude-sonnet-4-5',
+          messages: [{ role: 'user', content: 'Hi' }],
+        })
+        .catch((e: unknown) => e);
+      expect(err).toMatchObject({ status: 429, code: 'insufficient_quota' });
+      expect(bedrock.calls).toHaveLength(0);
     });
 
     it("ValidationException is the client's 400, in its own dialect", async () => {
