@@ -83,7 +83,10 @@ export class ConverseStreamDecoder implements StreamDecoder {
         return quiet(events);
       case 'contentBlockStart': {
         this.#start(events);
-        const use = isObject(data.start) && isObject(data.start.toolUse) ? data.start.toolUse : {};
+        const use =
+          isObject(data.start) && isObject(data.start.toolUse) ? data.start.toolUse : undefined;
+        // Other kinds of block open with their first delta.
+        if (!use) return quiet(events);
         const block: BlockStart = {
           type: 'tool_call',
           id: str(use.toolUseId),

@@ -18,6 +18,22 @@ describe('toInvokeBody', () => {
     });
   });
 
+  it('keeps only metadata.user_id and leaves Anthropic-only fields out', () => {
+    expect(
+      toInvokeBody(
+        { messages: [], metadata: { user_id: 'u1', tags: ['x'] }, service_tier: 'auto' },
+        undefined,
+      ),
+    ).toEqual({
+      anthropic_version: 'bedrock-2023-05-31',
+      messages: [],
+      metadata: { user_id: 'u1' },
+    });
+    expect(toInvokeBody({ messages: [], metadata: { tags: ['x'] } }, undefined)).not.toHaveProperty(
+      'metadata',
+    );
+  });
+
   it('keeps only the beta flags Bedrock takes, from the header and the body', () => {
     expect(
       bedrockBetas('claude-code-20250219, interleaved-thinking-2025-05-14,oauth-2025-04-20'),

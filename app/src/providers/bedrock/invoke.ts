@@ -4,8 +4,10 @@
  * wants `anthropic_version: bedrock-2023-05-31` in the body, and takes beta flags as
  * `anthropic_beta` in the body; a flag it does not know fails the whole request ("invalid beta
  * flag"), and SDKs and Claude Code send several Anthropic-only ones, so only the flags Bedrock
- * documents are kept.
+ * documents are kept. Its schema refuses inputs it does not know ("Extra inputs are not
+ * permitted"), so Anthropic-only fields are left out too.
  */
+import { isObject } from '../anthropic/json.ts';
 import { BEDROCK_ANTHROPIC_VERSION } from './models.ts';
 
 /** Beta flags Bedrock's Claude models take (Bedrock user guide, Anthropic Claude parameters). */
@@ -37,7 +39,17 @@ export function toInvokeBody(
   json: Readonly<Record<string, unknown>>,
   betaHeader: string | undefined,
 ): Record<string, unknown> {
-  const { model: _model, stream: _stream, anthropic_beta: inBody, ...rest } = json;
+  const {
+    model: _model,
+    stream: _stream,
+    anthropic_beta: inBody,
+    // Anthropic's API only: Bedrock has its own tiers and refuses the field.
+    service_tier: _tier,
+    metadata,
+    ...rest
+  } = json;
+  // Bedrock's Messages schema allows metadata.user_id and refuses anything else in it.
+  const userId = isObject(metadata) ? metadata.user_id : undefined;
   const betas = [
     ...new Set([
       ...bedrockBetas(betaHeader),
@@ -47,6 +59,7 @@ export function toInvokeBody(
   return {
     anthropic_version: BEDROCK_ANTHROPIC_VERSION,
     ...rest,
+    ...(typeof userId === 'string' && { metadata: { user_id: userId } }),
     ...(betas.length > 0 && { anthropic_beta: betas }),
   };
 }
