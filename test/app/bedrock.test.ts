@@ -24,6 +24,7 @@ import type { TestRelay } from '../fixtures/relay-harness.ts';
 
 const KEY = 'sk-bedrock-0123456789abcdef';
 const POOR = 'sk-bedrock-poor-0123456789';
+const ADMIN_KEY = 'admin-bedrock-0123456789abcdef';
 const SONNET = 'us.anthropic.claude-sonnet-4-5-20250929-v1:0';
 const NOVA = 'amazon.nova-pro-v1:0';
 
@@ -51,33 +52,38 @@ describe('bedrock channels', () => {
       apiKey: 'up-backup-key',
       reply: 'Hello from the backup.',
     });
-    t = await startTestRelay({
-      // Each test scripts its own failures: none may open a circuit for the next one.
-      server: { breaker: { consecutiveFailures: 100, minimumCalls: 100 } },
-      channels: [
-        {
-          name: 'bedrock',
-          type: 'bedrock',
-          region: 'us-east-1',
-          endpoint: bedrock.endpoint,
-          models: [SONNET, NOVA],
-          modelMap: { 'claude-sonnet-4-5': SONNET, 'nova-pro': NOVA },
-          priority: 0,
+    t = await startTestRelay(
+      {
+        // Each test scripts its own failures: none may open a circuit for the next one.
+        server: { breaker: { consecutiveFailures: 100, minimumCalls: 100 } },
+        channels: [
+          {
+            name: 'bedrock',
+            type: 'bedrock',
+            region: 'us-east-1',
+            endpoint: bedrock.endpoint,
+            models: [SONNET, NOVA],
+            modelMap: { 'claude-sonnet-4-5': SONNET, 'nova-pro': NOVA },
+            priority: 0,
+          },
+          {
+            name: 'backup',
+            baseUrl: backup.url,
+            apiKey: 'up-backup-key',
+            models: ['claude-sonnet-4-5'],
+            priority: 1,
+          },
+        ],
+        keys: [
+          { name: 'dev', key: KEY, quota: 10 },
+          { name: 'poor', key: POOR, quota: 0.000001 },
+        ],
+        prices: {
+          'claude-sonnet-4-5': { input: 3, output: 15, cacheRead: 0.3, cacheWrite5m: 3.75 },
         },
-        {
-          name: 'backup',
-          baseUrl: backup.url,
-          apiKey: 'up-backup-key',
-          models: ['claude-sonnet-4-5'],
-          priority: 1,
-        },
-      ],
-      keys: [
-        { name: 'dev', key: KEY, quota: 10 },
-        { name: 'poor', key: POOR, quota: 0.000001 },
-      ],
-      prices: { 'claude-sonnet-4-5': { input: 3, output: 15, cacheRead: 0.3, cacheWrite5m: 3.75 } },
-    });
+      },
+      { ADMIN_KEY },
+    );
     claude = new Anthropic({ apiKey: KEY, baseURL: t.baseUrl, maxRetries: 0 });
   });
   afterAll(async () => {
@@ -327,6 +333,16 @@ describe('bedrock channels', () => {
       expect(msg.content[0]).toMatchObject({ type: 'text' });
       expect(bedrock.calls.at(-1)).toMatchObject({ op: 'converse', modelId: NOVA });
     });
+  });
+
+  it("the console's channel test reaches Bedrock through the SDK too", async () => {
+    const res = await fetch(`${t.baseUrl}/admin/api/channels/bedrock/test`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'nova-pro' }),
+    });
+    expect(await res.json()).toMatchObject({ ok: true, channel: 'bedrock', status: 200 });
+    expect(bedrock.calls.at(-1)).toMatchObject({ op: 'converse', modelId: NOVA });
   });
 
   describe('errors', () => {

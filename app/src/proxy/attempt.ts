@@ -14,6 +14,7 @@ import type { UpstreamResponse, WaitObserver } from '../routing/upstream-client.
 import type { RelayRuntime } from '../runtime.ts';
 import type { Candidate } from './admission.ts';
 import type { Reply } from './reply.ts';
+import { sendToChannel } from './send.ts';
 import { relayStreamAttempt } from './stream-attempt.ts';
 import type { StreamTally } from './stream-attempt.ts';
 
@@ -123,25 +124,7 @@ async function send(
     idleMs: t.idleMs,
     firstByteMs: Math.max(1, Math.min(t.firstByteMs, ctx.remainingMs())),
   };
-  if (adapter.transport) {
-    const images = rt.config.images;
-    return adapter.transport(req, {
-      channel: cand.channel,
-      timeouts,
-      signal: ctx.signal,
-      waits,
-      media: { maxBytes: images.maxImageBytes, timeoutMs: images.downloadTimeoutMs },
-    });
-  }
-  return rt.upstream.request({
-    url: req.url,
-    method: req.method,
-    headers: req.headers,
-    body: req.body,
-    timeouts,
-    signal: ctx.signal,
-    waits,
-  });
+  return sendToChannel(rt, adapter, cand.channel, req, { timeouts, signal: ctx.signal, waits });
 }
 
 const NO_HEADERS: Readonly<HeaderRecord> = {};
