@@ -13,7 +13,7 @@ import {
   golden,
   startFakeBedrock,
 } from '../fixtures/aws/bedrock-runtime.ts';
-import type { FakeBedrock } from '../fixtures/aws/bedrock-runtime.ts';
+import type { FakeBedrock, StreamFrame } from '../fixtures/aws/bedrock-runtime.ts';
 import { FAKE_CREDENTIALS } from '../fixtures/aws/server.ts';
 import { makePng } from '../fixtures/images/make-images.ts';
 import { startHttp } from '../fixtures/images/servers.ts';
@@ -27,6 +27,7 @@ const POOR = 'sk-bedrock-poor-0123456789';
 const ADMIN_KEY = 'admin-bedrock-0123456789abcdef';
 const SONNET = 'us.anthropic.claude-sonnet-4-5-20250929-v1:0';
 const NOVA = 'amazon.nova-pro-v1:0';
+const LLAMA = 'meta.llama3-70b-instruct-v1:0';
 
 const AWS_ENV = {
   AWS_ACCESS_KEY_ID: FAKE_CREDENTIALS.accessKeyId,
@@ -65,6 +66,15 @@ describe('bedrock channels', () => {
             models: [SONNET, NOVA],
             modelMap: { 'claude-sonnet-4-5': SONNET, 'nova-pro': NOVA },
             priority: 0,
+          },
+          {
+            name: 'bedrock-impatient',
+            type: 'bedrock',
+            region: 'us-east-1',
+            endpoint: bedrock.endpoint,
+            models: [LLAMA],
+            modelMap: { 'llama-impatient': LLAMA },
+            timeouts: { connectMs: 1000, firstByteMs: 1000, idleMs: 200 },
           },
           {
             name: 'backup',
@@ -422,6 +432,51 @@ describe('bedrock channels', () => {
       expect(logged).toContain('Model access');
     });
 
+    it('an exception mid-ConverseStream ends the chat stream with an error and no [DONE]', async () => {
+      const frames = golden('converse-stream.events.json') as StreamFrame[];
+      bedrock.reply = () => ({
+        frames: [
+          ...frames.slice(0, 3),
+          { exception: 'modelStreamErrorException', message: 'The model stopped.' },
+        ],
+      });
+      const res = await fetch(`${t.baseUrl}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
+        body: JSON.stringify({
+          model: 'nova-pro',
+          stream: true,
+          messages: [{ role: 'user', content: 'Hi' }],
+        }),
+      });
+      const text = await res.text();
+      expect(text).toContain('"content":"Here are 3 "');
+      expect(text).toMatch(
+        /data: \{"error":\{[^\n]*The model stopped\.[^\n]*"code":"upstream_error"/,
+      );
+      expect(text).not.toContain('[DONE]');
+    });
+
+    it('a stream that goes quiet past the idle timeout is a timeout, not a clean end', async () => {
+      const frames = golden('converse-stream.events.json') as StreamFrame[];
+      bedrock.reply = () => ({ frames, gapMs: 400 });
+      const res = await fetch(`${t.baseUrl}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
+        body: JSON.stringify({
+          model: 'llama-impatient',
+          stream: true,
+          messages: [{ role: 'user', content: 'Hi' }],
+        }),
+      });
+      expect(res.status).toBe(504);
+      expect(await res.json()).toMatchObject({ error: { code: 'upstream_timeout' } });
+      const failed = t.logs.filter(
+        (l) => l.msg === 'upstream attempt failed' && l.channel === 'bedrock-impatient',
+      );
+      expect(failed.at(-1)).toMatchObject({ kind: 'timeout-idle' });
+    });
+
     it('an exception mid-stream ends the Messages stream with event: error', async () => {
       bedrock.reply = () => ({
         frames: [
@@ -442,6 +497,8 @@ describe('bedrock channels', () => {
       const text = await res.text();
       expect(text).toContain('"text":"Hello! How can"');
       expect(text).toContain('event: error');
+      // The model's own failure, not a dropped connection.
+      expect(text).toContain('The model stopped.');
       expect(text).not.toContain('message_stop');
     });
   });

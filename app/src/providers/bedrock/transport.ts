@@ -76,6 +76,10 @@ const isServiceError = (err: unknown): err is ServiceError =>
   isObject((err as unknown as Record<string, unknown>).$metadata) &&
   typeof (err as unknown as ServiceError).$metadata.httpStatusCode === 'number';
 
+/** A modelled exception the SDK read from an event-stream frame. */
+const isStreamException = (err: unknown): err is ServiceError =>
+  err instanceof Error && '$fault' in err;
+
 const encoder = new TextEncoder();
 
 function frame(event: string, data: unknown): Uint8Array {
@@ -293,11 +297,14 @@ export async function sendBedrock(
         const r = await events.next();
         dog.disarm();
         if (r.done) finish();
+        // An aborted SDK stream may just end: a timeout must not read as a clean finish.
+        if (r.done && dog.timedOut) throw new UpstreamError(dog.timedOut);
         return r;
       } catch (err) {
         finish();
-        // An exception the SDK raised from an event: the stream's own error event.
-        if (isServiceError(err) && !dog.timedOut && !outer.aborted)
+        // An exception the SDK raised from an event (no HTTP status of its own): the stream's
+        // own error event.
+        if (isStreamException(err) && !dog.timedOut && !outer.aborted)
           return {
             done: false,
             value: frame('error', { __type: err.name, message: err.message, modelId }),
