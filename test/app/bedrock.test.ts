@@ -111,6 +111,17 @@ describe('bedrock channels', () => {
     backup.requests.length = 0;
   });
 
+  /** A JSON POST to the relay; Messages calls send the key as x-api-key, like Anthropic SDKs. */
+  const post = (path: string, body: unknown, key = KEY) =>
+    fetch(`${t.baseUrl}${path}`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        ...(path === '/v1/messages' ? { 'x-api-key': key } : { authorization: `Bearer ${key}` }),
+      },
+      body: JSON.stringify(body),
+    });
+
   const rowsFor = (model: string) =>
     t
       .store()
@@ -153,11 +164,7 @@ describe('bedrock channels', () => {
     it('sends the documented Converse body for a tool round trip (golden), and bills cache reads', async () => {
       bedrock.reply = () => ({ json: golden('converse-tools.response.json') });
       const request = golden('openai-tools.request.json') as Record<string, unknown>;
-      const res = await fetch(`${t.baseUrl}/v1/chat/completions`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
-        body: JSON.stringify(request),
-      });
+      const res = await post('/v1/chat/completions', request);
       expect(res.status).toBe(200);
       const answer = (await res.json()) as {
         choices: { message: { tool_calls?: { id: string; function: { arguments: string } }[] } }[];
@@ -215,20 +222,16 @@ describe('bedrock channels', () => {
     });
 
     it("refuses an image it cannot fetch as the client's 400, without quoting the URL", async () => {
-      const res = await fetch(`${t.baseUrl}/v1/chat/completions`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
-        body: JSON.stringify({
-          model: 'nova-pro',
-          messages: [
-            {
-              role: 'user',
-              content: [
-                { type: 'image_url', image_url: { url: 'http://127.0.0.1:1/x.png?sig=secret' } },
-              ],
-            },
-          ],
-        }),
+      const res = await post('/v1/chat/completions', {
+        model: 'nova-pro',
+        messages: [
+          {
+            role: 'user',
+            content: [
+              { type: 'image_url', image_url: { url: 'http://127.0.0.1:1/x.png?sig=secret' } },
+            ],
+          },
+        ],
       });
       expect(res.status).toBe(400);
       const text = await res.text();
@@ -346,11 +349,7 @@ describe('bedrock channels', () => {
   });
 
   it("the console's channel test reaches Bedrock through the SDK too", async () => {
-    const res = await fetch(`${t.baseUrl}/admin/api/channels/bedrock/test`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ model: 'nova-pro' }),
-    });
+    const res = await post('/admin/api/channels/bedrock/test', { model: 'nova-pro' }, ADMIN_KEY);
     expect(await res.json()).toMatchObject({ ok: true, channel: 'bedrock', status: 200 });
     expect(bedrock.calls.at(-1)).toMatchObject({ op: 'converse', modelId: NOVA });
   });
@@ -417,10 +416,9 @@ describe('bedrock channels', () => {
         error: 'AccessDeniedException',
         message: `User: arn:aws:sts::123456789012:assumed-role/relay/i-0abc is not authorized to perform: bedrock:InvokeModel on resource: ${SONNET}`,
       });
-      const res = await fetch(`${t.baseUrl}/v1/chat/completions`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ model: 'nova-pro', messages: [{ role: 'user', content: 'Hi' }] }),
+      const res = await post('/v1/chat/completions', {
+        model: 'nova-pro',
+        messages: [{ role: 'user', content: 'Hi' }],
       });
       const body = await res.text();
       expect(res.status).not.toBe(404);
@@ -440,14 +438,10 @@ describe('bedrock channels', () => {
           { exception: 'modelStreamErrorException', message: 'The model stopped.' },
         ],
       });
-      const res = await fetch(`${t.baseUrl}/v1/chat/completions`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
-        body: JSON.stringify({
-          model: 'nova-pro',
-          stream: true,
-          messages: [{ role: 'user', content: 'Hi' }],
-        }),
+      const res = await post('/v1/chat/completions', {
+        model: 'nova-pro',
+        stream: true,
+        messages: [{ role: 'user', content: 'Hi' }],
       });
       const text = await res.text();
       expect(text).toContain('"content":"Here are 3 "');
@@ -460,14 +454,10 @@ describe('bedrock channels', () => {
     it('a stream that goes quiet past the idle timeout is a timeout, not a clean end', async () => {
       const frames = golden('converse-stream.events.json') as StreamFrame[];
       bedrock.reply = () => ({ frames, gapMs: 400 });
-      const res = await fetch(`${t.baseUrl}/v1/chat/completions`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
-        body: JSON.stringify({
-          model: 'llama-impatient',
-          stream: true,
-          messages: [{ role: 'user', content: 'Hi' }],
-        }),
+      const res = await post('/v1/chat/completions', {
+        model: 'llama-impatient',
+        stream: true,
+        messages: [{ role: 'user', content: 'Hi' }],
       });
       expect(res.status).toBe(504);
       expect(await res.json()).toMatchObject({ error: { code: 'upstream_timeout' } });
@@ -484,15 +474,11 @@ describe('bedrock channels', () => {
           { exception: 'modelStreamErrorException', message: 'The model stopped.' },
         ],
       });
-      const res = await fetch(`${t.baseUrl}/v1/messages`, {
-        method: 'POST',
-        headers: { 'x-api-key': KEY, 'content-type': 'application/json' },
-        body: JSON.stringify({
-          model: 'claude-sonnet-4-5',
-          max_tokens: 64,
-          stream: true,
-          messages: [{ role: 'user', content: 'Hi' }],
-        }),
+      const res = await post('/v1/messages', {
+        model: 'claude-sonnet-4-5',
+        max_tokens: 64,
+        stream: true,
+        messages: [{ role: 'user', content: 'Hi' }],
       });
       const text = await res.text();
       expect(text).toContain('"text":"Hello! How can"');

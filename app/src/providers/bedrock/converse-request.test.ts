@@ -1,23 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import type { ChatMessage, ChatRequest } from '../../core/chat.ts';
+import type { ChatRequest } from '../../core/chat.ts';
+import { assistant, chatTo, text, user } from '../../../../test/fixtures/neutral-chat.ts';
 import { invalidConverseBody } from '../../../../test/fixtures/aws/bedrock-runtime.ts';
 import { LEADING_USER_TEXT, toConverseRequest } from './converse-request.ts';
 
-const chat = (over: Partial<ChatRequest> = {}): ChatRequest => ({
-  model: 'us.anthropic.claude-sonnet-4-5-20250929-v1:0',
-  system: [],
-  messages: [{ role: 'user', content: [{ type: 'text', text: 'Hi' }] }],
-  tools: [],
-  stop: [],
-  stream: false,
-  ...over,
-});
-const user = (...content: ChatMessage['content']): ChatMessage => ({ role: 'user', content });
-const assistant = (...content: ChatMessage['content']): ChatMessage => ({
-  role: 'assistant',
-  content,
-});
-const text = (t: string) => ({ type: 'text' as const, text: t });
+const chat = chatTo('us.anthropic.claude-sonnet-4-5-20250929-v1:0');
 const call = (id: string, name = 'get_weather') => ({
   type: 'tool_call' as const,
   id,
