@@ -17,7 +17,7 @@ import type {
   ResponseStream,
 } from '@aws-sdk/client-bedrock-runtime';
 import type { ChannelConfig } from '../../config.ts';
-import { UpstreamError } from '../../core/failure.ts';
+import { abortedFailure, UpstreamError } from '../../core/failure.ts';
 import type { UpstreamFailure } from '../../core/failure.ts';
 import { openImageDownload, readAll } from '../../images/download.ts';
 import { classifyTransportError } from '../../routing/upstream-client.ts';
@@ -96,7 +96,9 @@ function wholeResponse(status: number, text: string): UpstreamResponse {
     status,
     headers: new Headers({ 'content-type': 'application/json' }),
     text: async (maxBytes = Infinity) => Buffer.from(bytes.subarray(0, maxBytes)).toString('utf8'),
-    chunks: () => [bytes][Symbol.iterator]() as unknown as AsyncIterableIterator<Uint8Array>,
+    chunks: async function* () {
+      yield bytes;
+    },
   };
 }
 
@@ -135,8 +137,7 @@ async function resolveImages(input: Record<string, unknown>, opts: TransportOpti
         source: { bytes: bytes.toString('base64') },
       };
     } catch (err) {
-      if (opts.signal.aborted)
-        throw new UpstreamError({ kind: 'aborted', message: 'client disconnected' });
+      if (opts.signal.aborted) throw new UpstreamError(abortedFailure());
       const code = (err as { code?: unknown }).code;
       // The URL itself stays out of the message: it may carry a signature.
       throw badRequest(
@@ -297,8 +298,10 @@ export async function sendBedrock(
         const r = await events.next();
         dog.disarm();
         if (r.done) finish();
-        // An aborted SDK stream may just end: a timeout must not read as a clean finish.
+        // An aborted SDK stream may just end: a timeout or a client gone must not read as a
+        // clean finish.
         if (r.done && dog.timedOut) throw new UpstreamError(dog.timedOut);
+        if (r.done && outer.aborted) throw new UpstreamError(abortedFailure());
         return r;
       } catch (err) {
         finish();
