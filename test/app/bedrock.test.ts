@@ -77,10 +77,19 @@ describe('bedrock channels', () => {
             timeouts: { connectMs: 1000, firstByteMs: 1000, idleMs: 200 },
           },
           {
+            name: 'bedrock-down',
+            type: 'bedrock',
+            region: 'us-east-1',
+            // Nothing listens on port 1: the connection is refused.
+            endpoint: 'http://127.0.0.1:1',
+            models: [SONNET],
+            modelMap: { 'claude-down': SONNET },
+          },
+          {
             name: 'backup',
             baseUrl: backup.url,
             apiKey: 'up-backup-key',
-            models: ['claude-sonnet-4-5'],
+            models: ['claude-sonnet-4-5', 'claude-down'],
             priority: 1,
           },
         ],
@@ -376,6 +385,18 @@ describe('bedrock channels', () => {
         expect(failed.at(-1)).toMatchObject({ kind: 'http-status', upstreamStatus: read });
       },
     );
+
+    it('an unreachable Bedrock endpoint is a connect failure that fails over', async () => {
+      const answer = await t.client(KEY).chat.completions.create({
+        model: 'claude-down',
+        messages: [{ role: 'user', content: 'Hi' }],
+      });
+      expect(answer.choices[0]!.message.content).toBe('Hello from the backup.');
+      const failed = t.logs.filter(
+        (l) => l.msg === 'upstream attempt failed' && l.channel === 'bedrock-down',
+      );
+      expect(failed.at(-1)).toMatchObject({ kind: 'connect' });
+    });
 
     it('a key without the quota for the request never reaches Bedrock', async () => {
       const err = await t

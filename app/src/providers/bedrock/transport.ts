@@ -44,7 +44,8 @@ async function clientFor(channel: ChannelConfig): Promise<BedrockRuntimeClient> 
     ...(channel.endpoint && { endpoint: channel.endpoint }),
     // The relay retries and fails over itself, with its own budget: the SDK must not also.
     maxAttempts: 1,
-    requestHandler: { connectionTimeout: channel.timeouts.connectMs },
+    // The SDK's own HTTP/2 handler (one stream per session, as AWS configures it) stays: the
+    // relay's first-byte and idle timers bound each call instead of handler timeouts.
   });
   clients.set(channel, client);
   return client;
