@@ -344,6 +344,18 @@ describe('bedrock channels', () => {
       expect(final.usage).toMatchObject({ output_tokens: 11, cache_read_input_tokens: 100 });
       expect(bedrock.calls.at(-1)).toMatchObject({ op: 'invoke-with-response-stream' });
       expect(bedrock.calls.at(-1)!.json.stream).toBeUndefined();
+      // One usage row, with the cache read billed apart: 12 + 100 input tokens, 11 output.
+      const [row] = await eventually(() => {
+        const rows = rowsFor('claude-sonnet-4-5').filter((r) => r.promptTokens === 112);
+        expect(rows).toHaveLength(1);
+        return rows;
+      });
+      expect(row).toMatchObject({
+        endpoint: '/messages',
+        channel: 'bedrock',
+        completionTokens: 11,
+        cacheReadTokens: 100,
+      });
     });
 
     it('sends Messages clients asking for a model other than Claude to Converse', async () => {
@@ -429,6 +441,18 @@ describe('bedrock channels', () => {
         error: { type: 'invalid_request_error', message: 'messages.0: max_tokens is too large' },
       });
       expect(backup.requests).toHaveLength(0);
+      // An OpenAI client hears it in OpenAI's shape.
+      const openaiErr = await t
+        .client(KEY)
+        .chat.completions.create({
+          model: 'claude-sonnet-4-5',
+          messages: [{ role: 'user', content: 'Hi' }],
+        })
+        .catch((e: unknown) => e);
+      expect(openaiErr).toMatchObject({
+        status: 400,
+        error: { message: 'messages.0: max_tokens is too large', type: 'invalid_request_error' },
+      });
     });
 
     it('AccessDeniedException is a channel fault naming the model access, never a 404', async () => {
