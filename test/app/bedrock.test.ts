@@ -136,6 +136,14 @@ describe('bedrock channels', () => {
       .store()
       .listUsage()
       .filter((r) => r.model === model);
+  type Row = ReturnType<typeof rowsFor>[number];
+  /** The one claude-sonnet-4-5 usage row that matches, once the relay has written it. */
+  const oneRow = (match: (row: Row) => boolean) =>
+    eventually(() => {
+      const rows = rowsFor('claude-sonnet-4-5').filter(match);
+      expect(rows).toHaveLength(1);
+      return rows[0]!;
+    });
 
   describe('OpenAI clients: Converse', () => {
     it('answers a chat from Converse, signed with the environment credentials', async () => {
@@ -162,12 +170,9 @@ describe('bedrock channels', () => {
         inferenceConfig: { maxTokens: 200 },
       });
       expect(call.json.modelId).toBeUndefined();
-      const rows = await eventually(() => {
-        const r = rowsFor('claude-sonnet-4-5');
-        expect(r.length).toBe(before + 1);
-        return r;
-      });
-      expect(rows.at(-1)).toMatchObject({ channel: 'bedrock', status: 200, promptTokens: 125 });
+      const row = await oneRow((r) => r.promptTokens === 125);
+      expect(rowsFor('claude-sonnet-4-5')).toHaveLength(before + 1);
+      expect(row).toMatchObject({ channel: 'bedrock', status: 200, completionTokens: 60 });
     });
 
     it('sends the documented Converse body for a tool round trip (golden), and bills cache reads', async () => {
@@ -188,11 +193,7 @@ describe('bedrock channels', () => {
         completion_tokens: 57,
         prompt_tokens_details: { cached_tokens: 1200 },
       });
-      const [row] = await eventually(() => {
-        const rows = rowsFor('claude-sonnet-4-5').filter((r) => r.completionTokens === 57);
-        expect(rows).toHaveLength(1);
-        return rows;
-      });
+      const row = await oneRow((r) => r.completionTokens === 57);
       // 12 × 3 + 1200 × 0.3 + 216 × 3.75 + 57 × 15, in micro-dollars.
       expect(row).toMatchObject({
         channel: 'bedrock',
@@ -345,11 +346,7 @@ describe('bedrock channels', () => {
       expect(bedrock.calls.at(-1)).toMatchObject({ op: 'invoke-with-response-stream' });
       expect(bedrock.calls.at(-1)!.json.stream).toBeUndefined();
       // One usage row, with the cache read billed apart: 12 + 100 input tokens, 11 output.
-      const [row] = await eventually(() => {
-        const rows = rowsFor('claude-sonnet-4-5').filter((r) => r.promptTokens === 112);
-        expect(rows).toHaveLength(1);
-        return rows;
-      });
+      const row = await oneRow((r) => r.promptTokens === 112);
       expect(row).toMatchObject({
         endpoint: '/messages',
         channel: 'bedrock',
