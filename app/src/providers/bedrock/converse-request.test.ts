@@ -150,22 +150,43 @@ describe('toConverseRequest', () => {
     });
   });
 
-  it('maps tool choice and Claude thinking; other models get no Claude fields', () => {
-    const claude = build(
-      chat({
-        tools: [{ name: 'a', inputSchema: { type: 'object' } }],
-        toolChoice: { type: 'required' },
-        thinking: { enabled: true, budgetTokens: 2048 },
-        topK: 5,
-      }),
+  it('maps tool choice; Claude thinking and sampling follow what the model takes', () => {
+    const tools = [{ name: 'a', inputSchema: { type: 'object' } }];
+    const thinking = { enabled: true, budgetTokens: 2048 };
+    const auto = build(
+      chat({ tools, toolChoice: { type: 'auto' }, thinking, topK: 5, temperature: 0.3 }),
     );
-    expect(claude.toolConfig).toMatchObject({ toolChoice: { any: {} } });
-    expect(claude.additionalModelRequestFields).toEqual({
-      top_k: 5,
+    expect(auto.toolConfig).toMatchObject({ toolChoice: { auto: {} } });
+    // Thinking on: no temperature, no top_k (Claude refuses them with thinking).
+    expect(auto.additionalModelRequestFields).toEqual({
       thinking: { type: 'enabled', budget_tokens: 2048 },
     });
-    const nova = build(chat({ model: 'amazon.nova-pro-v1:0', topK: 5 }));
+    expect(auto.inferenceConfig).toEqual({ maxTokens: 4096 });
+    // A forced tool call: thinking gives way, sampling stays.
+    const forced = build(chat({ tools, toolChoice: { type: 'required' }, thinking, topK: 5 }));
+    expect(forced.toolConfig).toMatchObject({ toolChoice: { any: {} } });
+    expect(forced.additionalModelRequestFields).toEqual({ top_k: 5 });
+    // Claude 4.7 and later think adaptively and refuse sampling settings.
+    const opus = build(
+      chat({ model: 'global.anthropic.claude-opus-4-7-v1:0', thinking, temperature: 0.3 }),
+    );
+    expect(opus.additionalModelRequestFields).toEqual({ thinking: { type: 'adaptive' } });
+    expect(opus.inferenceConfig).toEqual({ maxTokens: 4096 });
+    // Other models get no Claude fields, and their sampling as asked.
+    const nova = build(chat({ model: 'amazon.nova-pro-v1:0', topK: 5, temperature: 0.3 }));
     expect(nova.additionalModelRequestFields).toBeUndefined();
+    expect(nova.inferenceConfig).toEqual({ maxTokens: 4096, temperature: 0.3 });
+  });
+
+  it('drops Claude thinking in a tool loop whose assistant turn lost its signed reasoning', () => {
+    const body = build(
+      chat({
+        tools: [{ name: 'get_weather', inputSchema: { type: 'object' } }],
+        thinking: { enabled: true, budgetTokens: 2048 },
+        messages: [user(text('Weather?')), assistant(call('t1')), user(result('t1'))],
+      }),
+    );
+    expect(body.additionalModelRequestFields).toBeUndefined();
   });
 
   it("refuses an image type Bedrock cannot take, as the client's 400", () => {

@@ -9,7 +9,8 @@
  *   no tools any more: the tools the history names are declared with an open schema;
  * - cache marks become `cachePoint` blocks after the marked block (at most 4, the last ones);
  * - bytes travel as base64 in this JSON (the transport makes them bytes) and URL images as
- *   `{source: {url}}`, which the transport downloads before sending.
+ *   `{source: {url}}`, which the transport downloads before sending;
+ * - Claude's thinking and sampling settings follow what its generation takes (claude.ts).
  */
 import type {
   ChatMessage,
@@ -22,6 +23,7 @@ import type {
   ToolDef,
 } from '../../core/chat.ts';
 import { badRequest } from './request-error.ts';
+import { claudeSettings } from './claude.ts';
 import { isClaudeOnBedrock } from './models.ts';
 
 type Block = Record<string, unknown>;
@@ -252,19 +254,20 @@ export function toConverseRequest(chat: ChatRequest, defaultMaxTokens: number): 
   const tools = [...offered, ...historyTools(messages, declared)].flatMap(toolSpec);
   limitCachePoints([tools, system, ...messages.map((m) => m.content)]);
   const choice = offered.length > 0 ? toolChoiceBlock(chat.toolChoice) : undefined;
+  const claude = isClaudeOnBedrock(chat.model)
+    ? claudeSettings(chat, messages, choice !== undefined && !('auto' in choice), defaultMaxTokens)
+    : undefined;
   const inference: Block = {
-    maxTokens: chat.maxTokens ?? defaultMaxTokens,
-    ...(chat.temperature !== undefined && { temperature: chat.temperature }),
-    ...(chat.topP !== undefined && { topP: chat.topP }),
+    maxTokens: claude?.maxTokens ?? chat.maxTokens ?? defaultMaxTokens,
+    ...(claude
+      ? claude.inference
+      : {
+          ...(chat.temperature !== undefined && { temperature: chat.temperature }),
+          ...(chat.topP !== undefined && { topP: chat.topP }),
+        }),
     ...(chat.stop.length > 0 && { stopSequences: chat.stop.slice(0, 4) }),
   };
-  const extra: Block = {};
-  if (isClaudeOnBedrock(chat.model)) {
-    if (chat.topK !== undefined) extra.top_k = chat.topK;
-    const budget = chat.thinking?.budgetTokens;
-    if (chat.thinking?.enabled && budget !== undefined)
-      extra.thinking = { type: 'enabled', budget_tokens: budget };
-  }
+  const extra: Block = claude?.fields ?? {};
   return {
     modelId: chat.model,
     body: {
