@@ -73,8 +73,11 @@ export class RelayStack extends Stack {
 
   constructor(scope: Construct, id: string, props: RelayStackProps) {
     super(scope, id, { terminationProtection: true, ...props });
+    const originType = props.originType ?? 'vpc-origin';
     const network = new RelayNetwork(this, 'Network', {
       availabilityZone: props.availabilityZone,
+      // CloudFront VPC origins reach only instances in private subnets.
+      privateHost: originType === 'vpc-origin',
     });
     const originSecret = new OriginSecret(this, 'OriginSecret').secret;
     const readTimeout = Duration.seconds(props.originReadTimeoutSeconds ?? 60);
@@ -82,6 +85,7 @@ export class RelayStack extends Stack {
     this.host = new RelayHost(this, 'Host', {
       vpc: network.vpc,
       subnet: network.subnet,
+      publicAddress: originType === 'public-dns',
       bundleDir: props.relayBundleDir,
       relayConfig: props.relayConfig,
       publicBaseUrl: `https://${props.apiDomain}`,
@@ -96,6 +100,9 @@ export class RelayStack extends Stack {
       dataVolumeGiB: props.dataVolumeGiB,
       dataVolumeSnapshotId: props.dataVolumeSnapshotId,
     });
+    // cfn-init downloads the bundle from S3 while the instance is created: the endpoint's route
+    // should not appear half way through.
+    this.host.instance.node.addDependency(network.s3Endpoint);
     new VolumeBackup(this, 'Backup', {
       volume: this.host.dataVolume.volume,
       retentionDays: props.backupRetentionDays,
@@ -112,7 +119,7 @@ export class RelayStack extends Stack {
       port: this.host.port,
       publicDnsName: this.host.publicDnsName,
       originSecret,
-      type: props.originType,
+      type: originType,
       readTimeout,
       cloudfrontPrefixListId: props.cloudfrontPrefixListId,
     });
@@ -126,7 +133,7 @@ export class RelayStack extends Stack {
       webAclArn: props.webAclArn,
       adminCidrs: props.adminCidrs,
     }).distribution;
-    origin.admitVpcOrigin(this.distribution);
+    origin.admitBefore(this.distribution);
 
     new ApiAliasRecords(this, 'ApiRecords', {
       zone: props.zone,

@@ -24,31 +24,76 @@ const initOf = (x: Synthesized): Json =>
 
 const logicalIdOf = (type: string, prefix = '') => resourceNamed(s.relay, type, prefix).logicalId;
 
+/** The subnet of the host's network interface. */
+const hostSubnetOf = (x: Synthesized): { logicalId: string; resource: Json } => {
+  const eni = onlyResource(x.relay, 'AWS::EC2::NetworkInterface').resource.Properties!;
+  const logicalId = (eni.SubnetId as { Ref: string }).Ref;
+  return { logicalId, resource: (x.relay.toJSON() as Json).Resources[logicalId] };
+};
+
+/** The default route of a subnet's route table. */
+const defaultRouteOf = (x: Synthesized, subnet: string): string => {
+  const resources = (x.relay.toJSON() as Json).Resources as Record<string, Json>;
+  const association = Object.values(resources).find(
+    (r) =>
+      r.Type === 'AWS::EC2::SubnetRouteTableAssociation' && r.Properties.SubnetId.Ref === subnet,
+  );
+  const [id] = Object.entries(resources).find(
+    ([, r]) =>
+      r.Type === 'AWS::EC2::Route' &&
+      r.Properties.RouteTableId.Ref === association.Properties.RouteTableId.Ref,
+  )!;
+  return id;
+};
+
 describe('ordering on the first deploy', () => {
-  it('the Elastic IP, its association, the ENI and the instance wait for the gateway attachment and the default route', () => {
+  it('the ENI and the instance wait for the gateway attachment and the private subnet route through the NAT gateway', () => {
     const attachment = onlyResource(s.relay, 'AWS::EC2::VPCGatewayAttachment').logicalId;
-    const route = onlyResource(s.relay, 'AWS::EC2::Route').logicalId;
+    const route = defaultRouteOf(s, hostSubnetOf(s).logicalId);
+    const nat = onlyResource(s.relay, 'AWS::EC2::NatGateway');
+    expect((s.relay.toJSON() as Json).Resources[route].Properties.NatGatewayId).toEqual({
+      Ref: nat.logicalId,
+    });
+    for (const type of ['AWS::EC2::NetworkInterface', 'AWS::EC2::Instance']) {
+      const { resource } = onlyResource(s.relay, type);
+      expect(resource.DependsOn, type).toEqual(expect.arrayContaining([attachment, route]));
+    }
+    // The NAT gateway itself waits for the public subnet's route to the internet gateway.
+    const publicSubnet = (nat.resource.Properties!.SubnetId as { Ref: string }).Ref;
+    expect(nat.resource.DependsOn).toContain(defaultRouteOf(s, publicSubnet));
+  });
+
+  it('with the public-DNS origin, the Elastic IP, its association, the ENI and the instance wait for the gateway and the route', () => {
+    const pub = synth({
+      context: { originType: 'public-dns', cloudfrontPrefixListId: 'pl-3b927c52' },
+    });
+    const attachment = onlyResource(pub.relay, 'AWS::EC2::VPCGatewayAttachment').logicalId;
+    const route = onlyResource(pub.relay, 'AWS::EC2::Route').logicalId;
     for (const type of [
       'AWS::EC2::EIP',
       'AWS::EC2::EIPAssociation',
       'AWS::EC2::NetworkInterface',
       'AWS::EC2::Instance',
     ]) {
-      const { resource } = onlyResource(s.relay, type);
+      const { resource } = onlyResource(pub.relay, type);
       expect(resource.DependsOn, type).toEqual(expect.arrayContaining([attachment, route]));
     }
   });
 });
 
 describe('Availability Zone', () => {
-  it('is the first zone by name unless set; when set, the subnet and the data volume use it', () => {
-    const subnet = onlyResource(s.relay, 'AWS::EC2::Subnet').resource.Properties!;
-    expect(subnet.AvailabilityZone).toEqual({ 'Fn::Select': [0, { 'Fn::GetAZs': '' }] });
+  it('is the first zone by name unless set; when set, the subnets and the data volume use it', () => {
+    const zones = (x: Synthesized) =>
+      Object.values(x.relay.findResources('AWS::EC2::Subnet')).map(
+        (r) => r.Properties.AvailabilityZone,
+      );
+    expect(zones(s)).toEqual([
+      { 'Fn::Select': [0, { 'Fn::GetAZs': '' }] },
+      { 'Fn::Select': [0, { 'Fn::GetAZs': '' }] },
+    ]);
 
     const chosen = synth({ context: { availabilityZone: 'us-east-1b' } });
-    expect(
-      onlyResource(chosen.relay, 'AWS::EC2::Subnet').resource.Properties!.AvailabilityZone,
-    ).toBe('us-east-1b');
+    expect(zones(chosen)).toEqual(['us-east-1b', 'us-east-1b']);
     expect(
       onlyResource(chosen.relay, 'AWS::EC2::Volume').resource.Properties!.AvailabilityZone,
     ).toBe('us-east-1b');
@@ -62,8 +107,9 @@ describe('data that survives the host', () => {
     expect(volume.DeletionPolicy).toBe('Snapshot');
     expect(volume.UpdateReplacePolicy).toBe('Snapshot');
     // In the instance's zone: a volume attaches only within its own.
-    const subnet = onlyResource(s.relay, 'AWS::EC2::Subnet').resource.Properties!;
-    expect(volume.Properties!.AvailabilityZone).toEqual(subnet.AvailabilityZone);
+    expect(volume.Properties!.AvailabilityZone).toEqual(
+      hostSubnetOf(s).resource.Properties.AvailabilityZone,
+    );
   });
 
   it('is attached at launch and mounted on the data directory before anything is written there', () => {
@@ -196,7 +242,7 @@ describe('WAF', () => {
     const dist = onlyResource(s.relay, 'AWS::CloudFront::Distribution').resource.Properties!
       .DistributionConfig as { WebACLId: unknown };
     expect(joined(dist.WebACLId)).toMatch(
-      /<import:LlmRelay-Certificate:ExportsOutputFnGetAttWafWebAcl.*Arn/,
+      /^<output:LlmRelay-Certificate@us-east-1:.*WafWebAcl.*Arn/,
     );
   });
 
@@ -211,7 +257,9 @@ describe('WAF', () => {
     });
     const dist = onlyResource(eu.relay, 'AWS::CloudFront::Distribution').resource.Properties!
       .DistributionConfig as { WebACLId: unknown };
-    expect(JSON.stringify(dist.WebACLId)).toMatch(/ExportsReader.*WafWebAcl.*Arn/);
+    expect(joined(dist.WebACLId)).toMatch(
+      /^<output:LlmRelay-Certificate@us-east-1:.*WafWebAcl.*Arn/,
+    );
 
     const off = synth({ context: { waf: false } });
     off.certificate.resourceCountIs('AWS::WAFv2::WebACL', 0);
