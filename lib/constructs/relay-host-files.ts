@@ -62,6 +62,9 @@ Wants=network-online.target
 After=network-online.target
 # The database lives on its own volume: never start on an empty directory of the root volume.
 RequiresMountsFor=${HOST_PATHS.dataDir}
+# Never give up: by default five quick failures in 10 s (a fetch-secrets call that fails fast
+# while the NAT gateway or SSM hiccups) leave a single host down until someone restarts it.
+StartLimitIntervalSec=0
 
 [Service]
 # exec, not simple: "systemctl start" fails when the executable cannot be started, so cfn-init (and

@@ -378,6 +378,8 @@ describe('relay host', () => {
       const unit = file(instanceOf(s).init, '/etc/systemd/system/llm-relay.service');
       expect(unit).toContain('User=llm-relay\n');
       expect(unit).toContain('Restart=always\n');
+      // ...without systemd's default start limit, which would stop restarting after 5 fast failures.
+      expect(unit).toMatch(/^\[Unit\][^[]*^StartLimitIntervalSec=0$/m);
       expect(unit).toContain(
         `ExecStart=/usr/bin/node-${PINNED_NODE_MAJOR} --max-semi-space-size=8 /opt/llm-relay/current/server.mjs\n`,
       );
