@@ -12,6 +12,7 @@ import type { ImageBucket } from './constructs/image-bucket.ts';
 import { RelayEdge } from './constructs/edge.ts';
 import { RelayNetwork } from './constructs/network.ts';
 import { OpsReadOnlyPolicy } from './constructs/ops-policy.ts';
+import { OpsSessionDocument } from './constructs/ops-session.ts';
 import { OriginSecret } from './constructs/origin-secret.ts';
 import { RelayHost } from './constructs/relay-host.ts';
 import { RelayOrigin } from './constructs/relay-origin.ts';
@@ -140,9 +141,11 @@ export class RelayStack extends Stack {
       domainName: props.apiDomain,
       distribution: this.distribution,
     });
+    const opsSession = new OpsSessionDocument(this, 'OpsSession');
     this.opsPolicy = new OpsReadOnlyPolicy(this, 'Ops', {
       logGroupName: props.logGroupName,
       instance: this.host.instance,
+      sessionDocumentName: opsSession.documentName,
     }).policy;
 
     new CfnOutput(this, 'ApiBaseUrl', { value: `https://${props.apiDomain}/v1` });
@@ -164,6 +167,11 @@ export class RelayStack extends Stack {
       value: this.opsPolicy.managedPolicyArn,
       description:
         'Attach to the ops role or group: logs, dashboards, alarms, SSM shell on the host',
+    });
+    new CfnOutput(this, 'OpsSessionDocument', {
+      value: opsSession.documentName,
+      description:
+        'aws ssm start-session --target <InstanceId> --document-name <this>: an unprivileged shell',
     });
   }
 }

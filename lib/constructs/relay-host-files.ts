@@ -39,6 +39,12 @@ export const HOST_PATHS = {
 
 export const RELAY_SERVICE = 'llm-relay';
 export const RELAY_USER = 'llm-relay';
+/**
+ * The unprivileged account ops sessions run as (the OpsSessionDocument's runAsDefaultUser): no
+ * sudo, not in the relay's group, so it reads the journal and the relay log but neither the
+ * provider keys in relay.env nor the database.
+ */
+export const OPS_USER = 'llm-relay-ops';
 
 /** The bundle file a release directory must hold before it may go live. */
 export const RELEASE_ENTRY = 'server.mjs';

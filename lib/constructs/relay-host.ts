@@ -15,6 +15,7 @@ import type { ImageBucket } from './image-bucket.ts';
 import {
   HOST_PATHS,
   NODE_PACKAGE,
+  OPS_USER,
   RELAY_SERVICE,
   RELAY_USER,
   activateReleaseScript,
@@ -410,6 +411,11 @@ export class RelayHost extends Construct {
           ec2.InitCommand.shellCommand(
             `id -u ${RELAY_USER} >/dev/null 2>&1 || useradd --system --user-group --home-dir ${HOST_PATHS.dataDir} --shell /sbin/nologin ${RELAY_USER}`,
             { key: '10-user' },
+          ),
+          // Read-only ops sessions run as this user; systemd-journal lets it read the journal.
+          ec2.InitCommand.shellCommand(
+            `id -u ${OPS_USER} >/dev/null 2>&1 || useradd --create-home --shell /bin/bash --groups systemd-journal ${OPS_USER}`,
+            { key: '11-ops-user' },
           ),
           ec2.InitCommand.shellCommand(HOST_PATHS.mountData, {
             key: '15-data-volume',

@@ -270,7 +270,12 @@ describe('WAF', () => {
 });
 
 describe('read-only ops policy', () => {
-  type Statement = { Sid: string; Action: string | string[]; Resource: unknown };
+  type Statement = {
+    Sid: string;
+    Action: string | string[];
+    Resource: unknown;
+    Condition?: unknown;
+  };
   const statements = () =>
     (
       resourceNamed(s.relay, 'AWS::IAM::ManagedPolicy', 'OpsPolicy').resource.Properties!
@@ -308,18 +313,45 @@ describe('read-only ops policy', () => {
     expect(writes).toEqual([]);
   });
 
-  it('opens a Session Manager shell on this instance only, and is an output', () => {
+  it('opens a Session Manager shell on this instance only, through its own document only, and is an output', () => {
     const instance = onlyResource(s.relay, 'AWS::EC2::Instance').logicalId;
+    const document = onlyResource(s.relay, 'AWS::SSM::Document').logicalId;
     const shell = bySid('ShellOnTheRelayHost');
     expect(shell.Action).toBe('ssm:StartSession');
     expect([shell.Resource].flat().map(joined)).toEqual([
       `arn:<AWS::Partition>:ec2:us-east-1:<AWS::AccountId>:instance/<${instance}>`,
-      'arn:<AWS::Partition>:ssm:us-east-1:<AWS::AccountId>:document/SSM-SessionManagerRunShell',
+      `arn:<AWS::Partition>:ssm:us-east-1:<AWS::AccountId>:document/<${document}>`,
     ]);
+    // Without the check, a start-session that names no document gets the default
+    // SSM-SessionManagerRunShell (ssm-user, with sudo) without IAM looking at documents at all.
+    expect(shell.Condition).toEqual({ BoolIfExists: { 'ssm:SessionDocumentAccessCheck': 'true' } });
+    expect(JSON.stringify(statements())).not.toContain('SSM-SessionManagerRunShell');
     const policy = logicalIdOf('AWS::IAM::ManagedPolicy', 'OpsPolicy');
     expect(s.relay.findOutputs('OpsReadOnlyPolicyArn').OpsReadOnlyPolicyArn!.Value).toEqual({
       Ref: policy,
     });
+    expect(s.relay.findOutputs('OpsSessionDocument').OpsSessionDocument!.Value).toEqual({
+      Ref: document,
+    });
+  });
+
+  it('runs those shells as an unprivileged user the host creates: no sudo, not in the relay group', () => {
+    const document = onlyResource(s.relay, 'AWS::SSM::Document').resource.Properties!;
+    expect(document).toMatchObject({ DocumentType: 'Session' });
+    const content = document.Content as Json;
+    expect(content.sessionType).toBe('Standard_Stream');
+    expect(content.inputs).toMatchObject({
+      runAsEnabled: true,
+      runAsDefaultUser: 'llm-relay-ops',
+    });
+    const command: string = initOf(s).system.commands['11-ops-user'].command;
+    expect(command).toContain('useradd');
+    expect(command).toContain('--groups systemd-journal llm-relay-ops');
+    expect(command).not.toMatch(/wheel|sudo|llm-relay(?!-ops)/);
+    // Created before anything a session might look at, and idempotent across cfn-init runs.
+    const order = Object.keys(initOf(s).system.commands);
+    expect(order.indexOf('11-ops-user')).toBeLessThan(order.indexOf('15-data-volume'));
+    expect(command).toMatch(/^id -u llm-relay-ops >\/dev\/null 2>&1 \|\| /);
   });
 });
 

@@ -329,6 +329,7 @@ describe('relay host', () => {
       // Keys sort after the user and directory commands; cfn-init runs commands in key order.
       expect(Object.keys(init.system.commands)).toEqual([
         '10-user',
+        '11-ops-user',
         '15-data-volume',
         '20-dirs',
         '30-node',
