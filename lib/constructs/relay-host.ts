@@ -146,7 +146,8 @@ export class RelayHost extends Construct {
     this.securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', {
       vpc: props.vpc,
       description: `llm-relay host: port ${port} from CloudFront only, no SSH`,
-      // Upstream providers, dnf, SSM and CloudWatch are all reached over the internet.
+      // Upstream providers, dnf, SSM and CloudWatch are reached over the internet: through the NAT
+      // gateway from the private subnet, or the Elastic IP with the public-DNS origin.
       allowAllOutbound: true,
     });
 
@@ -516,7 +517,7 @@ export class RelayHost extends Construct {
     v.acknowledge({
       id: 'AwsSolutions-EC29',
       reason:
-        'A single stateful host by design (SQLite on its data volume, Elastic IP on a fixed ENI); an Auto Scaling group would replace it. API termination is disabled and status-check alarms recover it instead.',
+        'A single stateful host by design (SQLite on its data volume, a fixed ENI); an Auto Scaling group would replace it. API termination is disabled and status-check alarms recover it instead.',
     });
     v.acknowledge({
       id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore]',

@@ -422,3 +422,25 @@ describe('relay config validated at synth with the relay schema', () => {
     );
   });
 });
+
+describe('switching originType', () => {
+  it('keeps the VPC, its public subnet and the data volume, and moves the host (a new instance)', () => {
+    const pub = synth({
+      context: { originType: 'public-dns', cloudfrontPrefixListId: 'pl-3b927c52' },
+    });
+    const byType = (x: Synthesized, type: string) =>
+      Object.entries(x.relay.findResources(type)).map(([id, r]) => [id, r.Properties] as const);
+    expect(byType(pub, 'AWS::EC2::VPC')).toEqual(byType(s, 'AWS::EC2::VPC'));
+    const publicSubnet = (x: Synthesized) =>
+      byType(x, 'AWS::EC2::Subnet').filter(([, p]) => p.MapPublicIpOnLaunch === true);
+    expect(publicSubnet(pub)).toEqual(publicSubnet(s));
+    expect(onlyResource(pub.relay, 'AWS::EC2::Volume')).toEqual(
+      onlyResource(s.relay, 'AWS::EC2::Volume'),
+    );
+    // The interface moves to another subnet: CloudFormation replaces it, and with it the instance.
+    expect(hostSubnetOf(pub).logicalId).not.toBe(hostSubnetOf(s).logicalId);
+    expect(onlyResource(pub.relay, 'AWS::EC2::NetworkInterface').logicalId).toBe(
+      onlyResource(s.relay, 'AWS::EC2::NetworkInterface').logicalId,
+    );
+  });
+});
