@@ -42,7 +42,7 @@ export function composeApp(app: App, config: DeployConfig, options: ComposeOptio
     env,
     crossRegionReferences,
     description:
-      'llm-relay: image and backup bucket, access logs, relay log group, hosted zone (retained)',
+      'llm-relay: image and backup bucket, access logs, relay log group, backup vault, hosted zone (retained)',
     zoneName: config.hostedZone.zoneName,
     hostedZoneId: config.hostedZone.kind === 'import' ? config.hostedZone.hostedZoneId : undefined,
     corsOrigins: config.corsOrigins,
@@ -81,6 +81,7 @@ export function composeApp(app: App, config: DeployConfig, options: ComposeOptio
     dataVolumeGiB: config.dataVolumeGiB,
     dataVolumeSnapshotId: config.dataVolumeSnapshotId,
     backupRetentionDays: config.backupRetentionDays,
+    backupVault: stateful.backupVault,
     patchSchedule: config.patchSchedule,
     relayPort: config.relayPort,
     originType: config.originType,

@@ -1,5 +1,6 @@
 import { CfnOutput, Duration, Stack } from 'aws-cdk-lib';
 import type { StackProps } from 'aws-cdk-lib';
+import type * as backup from 'aws-cdk-lib/aws-backup';
 import type * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import type * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import type * as iam from 'aws-cdk-lib/aws-iam';
@@ -42,6 +43,8 @@ export interface RelayStackProps extends StackProps {
   readonly dataVolumeSnapshotId?: string;
   /** Days AWS Backup keeps each daily snapshot of the data volume. @default 35 */
   readonly backupRetentionDays?: number;
+  /** The retained vault (Stateful stack) the daily snapshots go to. */
+  readonly backupVault: backup.IBackupVault;
   /** @default 'cron(0 4 ? * SUN *)' */
   readonly patchSchedule?: string;
   /** @default 8787 */
@@ -106,6 +109,7 @@ export class RelayStack extends Stack {
     this.host.instance.node.addDependency(network.s3Endpoint);
     new VolumeBackup(this, 'Backup', {
       volume: this.host.dataVolume.volume,
+      vault: props.backupVault,
       retentionDays: props.backupRetentionDays,
     });
     new HostPatching(this, 'Patching', {

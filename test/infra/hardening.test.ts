@@ -151,8 +151,11 @@ describe('data that survives the host', () => {
     );
   });
 
-  it('is backed up daily by AWS Backup, kept 35 days in a retained vault', () => {
-    const vault = onlyResource(s.relay, 'AWS::Backup::BackupVault');
+  it('is backed up daily by AWS Backup, kept 35 days in a retained vault of the Stateful stack', () => {
+    // Not in the Relay stack: a vault retained from a deleted Relay stack keeps its name, and the
+    // stack deployed again (a teardown, a zone move) would fail to create it.
+    s.relay.resourceCountIs('AWS::Backup::BackupVault', 0);
+    const vault = onlyResource(s.stateful, 'AWS::Backup::BackupVault');
     expect(vault.resource.DeletionPolicy).toBe('Retain');
     const plan = onlyResource(s.relay, 'AWS::Backup::BackupPlan').resource.Properties!
       .BackupPlan as { BackupPlanRule: Record<string, unknown>[] };
@@ -160,9 +163,13 @@ describe('data that survives the host', () => {
       expect.objectContaining({
         ScheduleExpression: 'cron(0 5 * * ? *)',
         Lifecycle: { DeleteAfterDays: 35 },
-        TargetBackupVault: { 'Fn::GetAtt': [vault.logicalId, 'BackupVaultName'] },
       }),
     ]);
+    expect(joined(plan.BackupPlanRule[0]!.TargetBackupVault)).toMatch(
+      new RegExp(
+        `^<import:LlmRelay-Stateful:ExportsOutputFnGetAtt${vault.logicalId}BackupVaultName`,
+      ),
+    );
     const selection = onlyResource(s.relay, 'AWS::Backup::BackupSelection').resource.Properties!
       .BackupSelection as { Resources: unknown[] };
     const volume = onlyResource(s.relay, 'AWS::EC2::Volume').logicalId;
