@@ -18,6 +18,7 @@ import type {
   ToolDef,
 } from '../../core/chat.ts';
 import { invalidRequest } from '../../errors.ts';
+import { camelKeys } from './camel.ts';
 import type { Json } from './json.ts';
 import { count, isObject, objects, str } from './json.ts';
 import type { CallIds } from './parts.ts';
@@ -57,8 +58,10 @@ function parse<S extends z.ZodType>(schema: S, body: unknown): z.infer<S> {
   );
 }
 
-export const parseGenerateContent = (body: unknown) => parse(generateContentSchema, body);
-export const parseCountTokens = (body: unknown) => parse(countTokensSchema, body);
+/** Checked, and with field names in camelCase (see camel.ts) for reading. */
+export const parseGenerateContent = (body: unknown) =>
+  parse(generateContentSchema, camelKeys(body));
+export const parseCountTokens = (body: unknown) => parse(countTokensSchema, camelKeys(body));
 
 /**
  * Ids for the calls of a history. Gemini matches a functionResponse to its call by id when the
