@@ -1,9 +1,8 @@
-import { ApiError, GoogleGenAI } from '@google/genai';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { ApiError } from '@google/genai';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { describe, expect, it } from 'vitest';
 import { RelayError } from '../../errors.ts';
+import { withGenai } from '../../../../test/fixtures/gemini-sse.ts';
 import { geminiDialect } from './index.ts';
 
 const err = (status: number, message = 'nope') =>
@@ -33,25 +32,16 @@ describe('gemini errors', () => {
   });
 
   it('is what @google/genai turns into its ApiError with the status', async () => {
-    const server = createServer((_req, res) => {
-      res.writeHead(404, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(geminiDialect.errorBody(err(404, 'No such model.'), 'req_2')));
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    try {
-      const { port } = server.address() as AddressInfo;
-      const genai = new GoogleGenAI({
-        apiKey: 'k',
-        httpOptions: { baseUrl: `http://127.0.0.1:${port}` },
-      });
-      const error = await genai.models
-        .generateContent({ model: 'm', contents: 'x' })
-        .catch((e: unknown) => e);
-      expect(error).toBeInstanceOf(ApiError);
-      expect((error as ApiError).status).toBe(404);
-      expect((error as ApiError).message).toContain('No such model.');
-    } finally {
-      server.close();
-    }
+    const error = await withGenai(
+      (res) => {
+        res.writeHead(404, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(geminiDialect.errorBody(err(404, 'No such model.'), 'req_2')));
+      },
+      (genai) =>
+        genai.models.generateContent({ model: 'm', contents: 'x' }).catch((e: unknown) => e),
+    );
+    expect(error).toBeInstanceOf(ApiError);
+    expect((error as ApiError).status).toBe(404);
+    expect((error as ApiError).message).toContain('No such model.');
   });
 });
