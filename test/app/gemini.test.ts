@@ -7,7 +7,7 @@
 import Anthropic from '@anthropic-ai/sdk';
 import { ApiError, GoogleGenAI } from '@google/genai';
 import { Type } from '@google/genai';
-import type { Content, FunctionDeclaration } from '@google/genai';
+import type { Content, FunctionDeclaration, Part } from '@google/genai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startAnthropicUpstream } from '../fixtures/anthropic-upstream.ts';
 import type { AnthropicUpstream } from '../fixtures/anthropic-upstream.ts';
@@ -20,6 +20,7 @@ import type { TestRelay } from '../fixtures/relay-harness.ts';
 
 const KEY = 'sk-gemini-client-0123456789';
 const UP_KEY = 'up-gemini-key-0123456789';
+const LIMITED = 'sk-gemini-rpm-0123456789';
 
 const WEATHER: FunctionDeclaration = {
   name: 'get_weather',
@@ -77,7 +78,10 @@ describe('Gemini clients and gemini channels', () => {
           models: ['claude-*'],
         },
       ],
-      keys: [{ name: 'dev', key: KEY, quota: 10 }],
+      keys: [
+        { name: 'dev', key: KEY, quota: 10 },
+        { name: 'limited', key: LIMITED, rpm: 1 },
+      ],
       prices: { 'gemini-2.5-flash': { input: 0.3, output: 2.5, cacheRead: 0.075 } },
     });
     genai = new GoogleGenAI({ apiKey: KEY, httpOptions: { baseUrl: t.baseUrl } });
@@ -272,6 +276,37 @@ describe('Gemini clients and gemini channels', () => {
       );
     });
 
+    it('keeps a slow stream alive with an SSE comment the SDK skips', async () => {
+      const res = await fetch(
+        `${t.baseUrl}/v1beta/models/gemini-2.5-flash-delay-300:streamGenerateContent?alt=sse`,
+        {
+          method: 'POST',
+          headers: { 'x-goog-api-key': KEY, 'content-type': 'application/json' },
+          body: JSON.stringify({ contents: [{ role: 'user', parts: [{ text: 'Hi' }] }] }),
+        },
+      );
+      const text = await res.text();
+      expect(text.startsWith(': keep-alive\n\n')).toBe(true);
+      expect(text).toContain('"finishReason":"STOP"');
+      let streamed = '';
+      for await (const chunk of await genai.models.generateContentStream({
+        model: 'gemini-2.5-flash-delay-300',
+        contents: 'Hi',
+      }))
+        streamed += chunk.text ?? '';
+      expect(streamed).toBe('Hello from Gemini, nice to meet you.');
+    });
+
+    it('holds a key to its rpm on Gemini’s paths too', async () => {
+      const limited = new GoogleGenAI({ apiKey: LIMITED, httpOptions: { baseUrl: t.baseUrl } });
+      await limited.models.generateContent({ model: 'gemini-2.5-flash', contents: 'Hi' });
+      const error = await limited.models
+        .generateContent({ model: 'gemini-2.5-flash', contents: 'Hi' })
+        .catch((e: unknown) => e);
+      expect((error as ApiError).status).toBe(429);
+      expect((error as ApiError).message).toContain('RESOURCE_EXHAUSTED');
+    });
+
     it('passes an upstream rate limit on as RESOURCE_EXHAUSTED after its retries', async () => {
       const error = await genai.models
         .generateContent({ model: 'gemini-2.5-flash-err-429', contents: 'Hi' })
@@ -389,6 +424,57 @@ describe('Gemini clients and gemini channels', () => {
       expect(response.text).toBe('Hello from Claude.');
       const messages = claude.requests.at(-1)!.json!.messages as { role: string }[];
       expect(messages.map((m) => m.role)).toEqual(['user', 'assistant', 'user']);
+    });
+
+    it('keeps Claude’s signed thinking with its text through a Gemini client’s tool loop', async () => {
+      claude.scripts.push({
+        kind: 'reply',
+        reply: {
+          thinking: [{ text: 'Weather needs a tool.', signature: 'EqQBCgIYAhIM-claude' }],
+          toolCalls: [{ id: 'toolu_01A', name: 'get_weather', input: { city: 'Paris' } }],
+          usage: { input: 40, output: 20 },
+        },
+      });
+      const tools = [{ functionDeclarations: [WEATHER] }];
+      const config = { tools, thinkingConfig: { includeThoughts: true, thinkingBudget: 1024 } };
+      const parts: Part[] = [];
+      for await (const chunk of await genai.models.generateContentStream({
+        model: 'claude-sonnet-4-5',
+        contents: 'Weather in Paris?',
+        config,
+      }))
+        parts.push(...(chunk.candidates?.[0]?.content?.parts ?? []));
+      const call = parts.find((p) => p.functionCall)!.functionCall!;
+      expect(call).toMatchObject({ id: 'toolu_01A', name: 'get_weather', args: { city: 'Paris' } });
+      await genai.models.generateContent({
+        model: 'claude-sonnet-4-5',
+        config,
+        contents: [
+          { role: 'user', parts: [{ text: 'Weather in Paris?' }] },
+          { role: 'model', parts },
+          {
+            role: 'user',
+            parts: [
+              { functionResponse: { id: call.id, name: call.name, response: { output: 'Sunny' } } },
+            ],
+          },
+        ],
+      });
+      const messages = claude.requests.at(-1)!.json!.messages as {
+        role: string;
+        content: unknown;
+      }[];
+      expect(messages[1]).toEqual({
+        role: 'assistant',
+        content: [
+          { type: 'thinking', thinking: 'Weather needs a tool.', signature: 'EqQBCgIYAhIM-claude' },
+          { type: 'tool_use', id: 'toolu_01A', name: 'get_weather', input: { city: 'Paris' } },
+        ],
+      });
+      expect(messages[2]).toMatchObject({
+        role: 'user',
+        content: [{ type: 'tool_result', tool_use_id: 'toolu_01A' }],
+      });
     });
 
     it('counts tokens with the relay’s estimate when the channel cannot count Gemini requests', async () => {

@@ -6,7 +6,8 @@
  * part, a function call, a text part, or an empty text part at the end of a stream — and wants it
  * back on the same part. Neutral chats carry signatures on thinking parts, so a signature on a
  * part that is not a thought is read as an empty thinking part right before that part, and an
- * empty signed thinking part is written back onto the part that follows it.
+ * empty signed thinking part is written back onto the part that follows it. A signed thinking
+ * part with text (another provider's, which signs the text) stays one thought part.
  */
 import type {
   ImagePart,
@@ -60,9 +61,9 @@ export function readPart(part: Json, ids: CallIds): Part[] {
     return [{ type: 'thinking', text: str(part.text), ...(signature && { signature }) }];
   }
   if (typeof part.text === 'string') {
-    return part.text === '' && signature
-      ? [{ type: 'thinking', text: '', signature }]
-      : signed({ type: 'text', text: part.text });
+    // An empty text part (the last of a stream) says nothing, unless it carries a signature.
+    if (part.text === '') return signature ? [{ type: 'thinking', text: '', signature }] : [];
+    return signed({ type: 'text', text: part.text });
   }
   if (isObject(part.functionCall)) {
     const call = part.functionCall;
@@ -86,8 +87,28 @@ export function readPart(part: Json, ids: CallIds): Part[] {
   return file ? signed(file) : [];
 }
 
+/**
+ * Consecutive thought parts are one thought: a stream splits it into pieces (a client keeps them
+ * as it got them), and its signature may come in a piece of its own with no text. Read as one
+ * signed thinking part, as the upstream that signed it needs it back.
+ */
+function joinThoughts(parts: Json[]): Json[] {
+  const out: Json[] = [];
+  for (const part of parts) {
+    const last = out.at(-1);
+    if (part.thought === true && last?.thought === true && !last.thoughtSignature) {
+      out[out.length - 1] = {
+        ...last,
+        text: str(last.text) + str(part.text),
+        ...(part.thoughtSignature !== undefined && { thoughtSignature: part.thoughtSignature }),
+      };
+    } else out.push(part);
+  }
+  return out;
+}
+
 export function readParts(parts: unknown, ids: CallIds): Part[] {
-  return objects(parts).flatMap((p) => readPart(p, ids));
+  return joinThoughts(objects(parts)).flatMap((p) => readPart(p, ids));
 }
 
 /** Only the kinds a model writes (what an answer's candidate holds). */

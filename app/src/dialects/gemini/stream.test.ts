@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { ChatEvent } from '../../core/chat.ts';
 import { sdkChunks, sdkSummary } from '../../../../test/fixtures/gemini-sse.ts';
 import { googleStreamError } from './errors.ts';
+import { readParts } from './parts.ts';
 import { GeminiStreamEncoder } from './stream.ts';
 import { RelayError } from '../../errors.ts';
 
@@ -11,7 +12,7 @@ const encode = (events: ChatEvent[], prompt = 12) => {
 };
 
 describe('GeminiStreamEncoder', () => {
-  it('writes text and thoughts as they come, each call whole, and the signature on the part after it', async () => {
+  it('writes text and thoughts as they come, each call whole, and the signature right after its thought', async () => {
     const frames = encode([
       { type: 'start', id: 'msg_1' },
       { type: 'block_start', index: 0, block: { type: 'thinking' } },
@@ -33,11 +34,16 @@ describe('GeminiStreamEncoder', () => {
       },
     ]);
     const chunks = await sdkChunks(frames);
-    expect(chunks[1]!.candidates![0]!.content!.parts).toEqual([
-      {
-        functionCall: { id: 'toolu_1', name: 'get_weather', args: { city: 'Paris' } },
-        thoughtSignature: 'EqQB',
-      },
+    const parts = chunks.flatMap((c) => c.candidates![0]!.content!.parts!);
+    expect(parts.slice(0, 3)).toEqual([
+      { text: 'Need the weather.', thought: true },
+      { text: '', thought: true, thoughtSignature: 'EqQB' },
+      { functionCall: { id: 'toolu_1', name: 'get_weather', args: { city: 'Paris' } } },
+    ]);
+    // A client that sends its turn back as it got it sends one signed thought and the call.
+    expect(readParts(parts, { call: (id) => id, result: (id) => id })).toEqual([
+      { type: 'thinking', text: 'Need the weather.', signature: 'EqQB' },
+      { type: 'tool_call', id: 'toolu_1', name: 'get_weather', input: { city: 'Paris' } },
     ]);
     expect(await sdkSummary(frames)).toEqual({
       text: '',

@@ -1,9 +1,12 @@
 /**
  * Neutral stream events as a Gemini `streamGenerateContent?alt=sse` stream: every event a whole
  * GenerateContentResponse carrying the parts that are new. Text and thoughts go out as they come;
- * a function call goes out whole once its input is complete (Gemini never splits one), and a
- * signature rides on the part after it (see parts.ts). The last chunk carries finishReason and
- * usageMetadata. One encoder per stream attempt; its state is its own.
+ * a function call goes out whole once its input is complete (Gemini never splits one). A
+ * signature goes out as a thought part of its own, right after the thought it signs, as Gemini
+ * streams do: a client that keeps its thoughts sends both back (read as one signed thought, see
+ * parts.ts), and one that drops them drops the signature with the text it was made for, rather
+ * than send an upstream a signature that no longer matches anything. The last chunk carries
+ * finishReason and usageMetadata. One encoder per stream attempt; its state is its own.
  */
 import type { BlockStart, ChatEvent, StopReason } from '../../core/chat.ts';
 import { parseToolArguments } from '../../core/arguments.ts';
@@ -28,7 +31,6 @@ export class GeminiStreamEncoder implements StreamEncoder {
   #id: string | undefined;
   #usage: TokenUsage | undefined;
   #reason: StopReason | null = null;
-  #signature = '';
   readonly #calls = new Map<number, ToolCall>();
   #written = '';
 
@@ -47,10 +49,8 @@ export class GeminiStreamEncoder implements StreamEncoder {
         return this.#blockStart(event.index, event.block);
       case 'delta': {
         const d = event.delta;
-        if (d.type === 'signature') {
-          this.#signature += d.signature;
-          return '';
-        }
+        if (d.type === 'signature')
+          return this.#chunk([{ text: '', thought: true, thoughtSignature: d.signature }]);
         if (d.type === 'tool_input') {
           const call = this.#calls.get(event.index);
           if (call) call.json += d.json;
@@ -107,16 +107,11 @@ export class GeminiStreamEncoder implements StreamEncoder {
     ]);
   }
 
-  /** A chunk of parts; a pending signature goes onto the first of them. */
   #chunk(parts: Json[]): string {
     return this.#frame(parts, {});
   }
 
   #frame(parts: Json[], extra: Json): string {
-    if (this.#signature && parts[0]) {
-      parts[0] = { ...parts[0], thoughtSignature: this.#signature };
-      this.#signature = '';
-    }
     const { usageMetadata, ...candidate } = extra;
     return frameData(
       JSON.stringify({
