@@ -50,8 +50,11 @@ function jobFor(
   const stream = method === 'streamGenerateContent';
   const operation = method === 'countTokens' ? 'count_tokens' : 'chat';
   let chat: ChatRequest | undefined;
-  const config = request?.generationConfig;
-  const maxOut = typeof config?.maxOutputTokens === 'number' ? config.maxOutputTokens : undefined;
+  // Not yet in camelCase (see camel.ts): a snake_case limit counts too.
+  const config = (request?.generationConfig ?? request?.generation_config) as
+    Record<string, unknown> | undefined;
+  const limit = config?.maxOutputTokens ?? config?.max_output_tokens;
+  const maxOut = typeof limit === 'number' ? limit : undefined;
   return {
     dialect: geminiDialect,
     operation,

@@ -58,9 +58,12 @@ function parse<S extends z.ZodType>(schema: S, body: unknown): z.infer<S> {
   );
 }
 
-/** Checked, and with field names in camelCase (see camel.ts) for reading. */
-export const parseGenerateContent = (body: unknown) =>
-  parse(generateContentSchema, camelKeys(body));
+/**
+ * Checked as sent: a pass-through needs nothing more, so the camelCase copy (camel.ts) is made
+ * only when the request is read for translation.
+ */
+export const parseGenerateContent = (body: unknown) => parse(generateContentSchema, body);
+/** Checked with field names in camelCase: a count is rare, and reads the wrapped request. */
 export const parseCountTokens = (body: unknown) => parse(countTokensSchema, camelKeys(body));
 
 /**
@@ -154,10 +157,11 @@ function responseFormat(config: Json): ChatRequest['responseFormat'] {
 const OPENING: ChatMessage = { role: 'user', content: [{ type: 'text', text: '.' }] };
 
 export function readChatRequest(
-  body: GenerateContentRequest,
+  request: GenerateContentRequest,
   model: string,
   stream: boolean,
 ): ChatTranslation {
+  const body = camelKeys(request);
   const dropped = new Set<string>();
   const ids = new HistoryIds();
   const messages: ChatMessage[] = [];
