@@ -7,12 +7,15 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { parseMessagesRequest, toChatRequest } from '../../app/src/dialects/anthropic/request.ts';
 import { AnthropicStreamEncoder } from '../../app/src/dialects/anthropic/stream.ts';
 import { parseGenerateContent, readChatRequest } from '../../app/src/dialects/gemini/request.ts';
 import { renderGenerateContent } from '../../app/src/dialects/gemini/response.ts';
 import { GeminiStreamEncoder } from '../../app/src/dialects/gemini/stream.ts';
 import { openAiChatToNeutral } from '../../app/src/dialects/openai/chat-request.ts';
+import { toMessagesRequest } from '../../app/src/providers/anthropic/request.ts';
 import { toGenerateContentRequest } from '../../app/src/providers/gemini/request.ts';
+import { neutralToOpenAiChat } from '../../app/src/providers/openai-compatible/chat-request.ts';
 import { readGenerateContent } from '../../app/src/providers/gemini/response.ts';
 import { GeminiStreamDecoder } from '../../app/src/providers/gemini/stream.ts';
 import type { StreamEncoder } from '../../app/src/core/job.ts';
@@ -141,6 +144,27 @@ describe('golden Gemini JSON through the neutral chat', () => {
       expect(rebuilt).toEqual({ ...rest, ...(system ? { systemInstruction: system } : {}) });
     },
   );
+
+  it('Google’s function-calling request becomes the golden OpenAI and Anthropic requests', () => {
+    const { chat } = readChatRequest(
+      parseGenerateContent(json('gemini/function-calling.request.json')),
+      'gemini-2.5-flash',
+      false,
+    );
+    expect(neutralToOpenAiChat({ ...chat, model: 'deepseek-chat' })).toEqual(
+      json('gemini/function-calling.request.openai.json'),
+    );
+    expect(toMessagesRequest({ ...chat, model: 'claude-sonnet-4-6' }, 4096)).toEqual(
+      json('gemini/function-calling.request.anthropic.json'),
+    );
+  });
+
+  it('the Anthropic docs’ tool request becomes the golden Gemini request', () => {
+    const chat = toChatRequest(parseMessagesRequest(json('anthropic/tools.request.json')));
+    expect(toGenerateContentRequest({ ...chat, model: 'gemini-2.5-flash' })).toEqual(
+      json('gemini/anthropic-tools.request.gemini.json'),
+    );
+  });
 
   it('the OpenAI docs’ function-calling request becomes the golden Gemini request', () => {
     const chat = openAiChatToNeutral(json('anthropic/openai-tools.request.json'));
