@@ -21,6 +21,7 @@ import type { TestRelay } from '../fixtures/relay-harness.ts';
 const KEY = 'sk-gemini-client-0123456789';
 const UP_KEY = 'up-gemini-key-0123456789';
 const LIMITED = 'sk-gemini-rpm-0123456789';
+const POOR = 'sk-gemini-poor-0123456789';
 
 const WEATHER: FunctionDeclaration = {
   name: 'get_weather',
@@ -81,6 +82,7 @@ describe('Gemini clients and gemini channels', () => {
       keys: [
         { name: 'dev', key: KEY, quota: 10 },
         { name: 'limited', key: LIMITED, rpm: 1 },
+        { name: 'poor', key: POOR, quota: 0.000001 },
       ],
       prices: { 'gemini-2.5-flash': { input: 0.3, output: 2.5, cacheRead: 0.075 } },
     });
@@ -305,6 +307,16 @@ describe('Gemini clients and gemini channels', () => {
         .catch((e: unknown) => e);
       expect((error as ApiError).status).toBe(429);
       expect((error as ApiError).message).toContain('RESOURCE_EXHAUSTED');
+    });
+
+    it('refuses a key without quota before calling upstream, as RESOURCE_EXHAUSTED', async () => {
+      const poor = new GoogleGenAI({ apiKey: POOR, httpOptions: { baseUrl: t.baseUrl } });
+      const error = await poor.models
+        .generateContent({ model: 'gemini-2.5-flash', contents: 'Hi' })
+        .catch((e: unknown) => e);
+      expect((error as ApiError).status).toBe(429);
+      expect((error as ApiError).message).toContain('RESOURCE_EXHAUSTED');
+      expect(gemini.requests).toHaveLength(0);
     });
 
     it('passes an upstream rate limit on as RESOURCE_EXHAUSTED after its retries', async () => {
