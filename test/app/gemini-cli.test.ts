@@ -10,6 +10,8 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startAnthropicUpstream } from '../fixtures/anthropic-upstream.ts';
+import type { AnthropicUpstream } from '../fixtures/anthropic-upstream.ts';
 import { startGeminiUpstream } from '../fixtures/gemini-upstream.ts';
 import type { GeminiUpstream } from '../fixtures/gemini-upstream.ts';
 import type { ServerResponse } from 'node:http';
@@ -32,8 +34,12 @@ interface CliRun {
 }
 
 /** `gemini -p <prompt> -m <model>`, with nothing but the relay to talk to. */
-function geminiPrint(baseUrl: string, prompt: string, model: string): Promise<CliRun> {
-  const home = mkdtempSync(join(tmpdir(), 'gemini-home-'));
+function geminiPrint(
+  baseUrl: string,
+  prompt: string,
+  model: string,
+  home = mkdtempSync(join(tmpdir(), 'gemini-home-')),
+): Promise<CliRun> {
   mkdirSync(join(home, '.gemini'));
   writeFileSync(
     join(home, '.gemini', 'settings.json'),
@@ -74,6 +80,7 @@ function geminiPrint(baseUrl: string, prompt: string, model: string): Promise<Cl
 describe('Gemini CLI through the relay', { timeout: 90_000 }, () => {
   let gemini: GeminiUpstream;
   let deepseek: FakeUpstream;
+  let claude: AnthropicUpstream;
   let t: TestRelay;
 
   beforeAll(async () => {
@@ -85,8 +92,16 @@ describe('Gemini CLI through the relay', { timeout: 90_000 }, () => {
       apiKey: 'up-openai-key',
       reply: 'Hi from the OpenAI channel.',
     });
+    claude = await startAnthropicUpstream({ apiKey: 'up-anthropic-key' });
     t = await startTestRelay({
       channels: [
+        {
+          name: 'claude',
+          type: 'anthropic',
+          baseUrl: claude.url,
+          apiKey: 'up-anthropic-key',
+          models: ['claude-*'],
+        },
         {
           name: 'gemini',
           type: 'gemini',
@@ -108,6 +123,7 @@ describe('Gemini CLI through the relay', { timeout: 90_000 }, () => {
     await t?.close();
     await gemini?.close();
     await deepseek?.close();
+    await claude?.close();
   });
 
   it('answers `gemini -p` from a gemini channel, passed through', async () => {
@@ -164,5 +180,42 @@ describe('Gemini CLI through the relay', { timeout: 90_000 }, () => {
     const sent = deepseek.requests.at(-1)!.json!;
     expect(sent.model).toBe('deepseek-chat');
     expect(JSON.stringify(sent.messages)).toContain('Say hi');
+  });
+
+  it('runs a tool loop on an Anthropic channel, never sending Claude a stand-in signature', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'gemini-home-'));
+    const notes = join(home, 'notes.txt');
+    writeFileSync(notes, 'The relay says hello.');
+    claude.scripts.push(
+      {
+        kind: 'reply',
+        reply: {
+          thinking: [{ text: 'I should read the notes first.', signature: 'EqQBsig-cli' }],
+          toolCalls: [{ id: 'toolu_cli_1', name: 'read_file', input: { file_path: notes } }],
+          usage: { input: 50, output: 20 },
+        },
+      },
+      { kind: 'reply', reply: { text: 'The notes say hello.', usage: { input: 80, output: 6 } } },
+    );
+    const run = await geminiPrint(t.baseUrl, 'What do my notes say?', 'claude-sonnet-4-5', home);
+    expect(run.stdout, run.stderr).toContain('The notes say hello.');
+    const second = claude.requests.filter((r) => r.path.startsWith('/v1/messages')).at(-1)!;
+    const messages = second.json!.messages as {
+      role: string;
+      content: Record<string, unknown>[];
+    }[];
+    const result = messages.at(-1)!.content.find((b) => b.type === 'tool_result')!;
+    expect(result).toMatchObject({ tool_use_id: 'toolu_cli_1' });
+    expect(JSON.stringify(result.content)).toContain('The relay says hello.');
+    // Gemini CLI drops thoughts and signs the call it sends back with Google's stand-in
+    // signature: that signs nothing for Claude, so no thinking goes up without its own text.
+    expect(JSON.stringify(second.json)).not.toContain('skip_thought_signature_validator');
+    const thinking = messages.flatMap((m) => m.content).filter((b) => b.type === 'thinking');
+    for (const block of thinking)
+      expect(block).toEqual({
+        type: 'thinking',
+        thinking: 'I should read the notes first.',
+        signature: 'EqQBsig-cli',
+      });
   });
 });

@@ -52,9 +52,20 @@ function resultPart(response: Json, toolCallId: string): ToolResultPart {
   };
 }
 
+/**
+ * Signatures Google documents as stand-ins for one a client no longer has: Gemini takes them in
+ * place of a real one, and Gemini CLI puts the first on every function call it sends back
+ * without one. They sign nothing, so for any other upstream there is no signature at all.
+ */
+const STAND_INS = new Set([
+  'skip_thought_signature_validator',
+  'context_engineering_is_the_way_to_go',
+]);
+
 /** One Gemini part as neutral parts (none for kinds with no neutral equivalent). */
 export function readPart(part: Json, ids: CallIds): Part[] {
-  const signature = str(part.thoughtSignature);
+  const given = str(part.thoughtSignature);
+  const signature = STAND_INS.has(given) ? '' : given;
   const signed = (p: Part): Part[] =>
     signature ? [{ type: 'thinking', text: '', signature }, p] : [p];
   if (part.thought === true) {

@@ -52,6 +52,26 @@ describe('readChatRequest', () => {
     ]);
   });
 
+  it('reads Google’s stand-in signatures (Gemini CLI sends them on calls) as no signature', () => {
+    const { chat } = read({
+      contents: [
+        { role: 'user', parts: [{ text: 'Read it.' }] },
+        {
+          role: 'model',
+          parts: [
+            {
+              functionCall: { name: 'read_file', args: { file_path: '/a' } },
+              thoughtSignature: 'skip_thought_signature_validator',
+            },
+          ],
+        },
+      ],
+    });
+    expect(chat.messages[1]!.content).toEqual([
+      { type: 'tool_call', id: 'call_gemini_1', name: 'read_file', input: { file_path: '/a' } },
+    ]);
+  });
+
   it('opens a conversation that starts with the model with a user turn', () => {
     const { chat } = read({
       contents: [{ role: 'model', parts: [{ text: 'Hi, I am your agent.' }] }],
