@@ -94,6 +94,7 @@ async function send(
       channel: cand.channel,
       operation: job.operation,
       stream: job.stream,
+      model: cand.upstreamModel,
       defaultMaxTokens: rt.config.server.defaultMaxTokens,
     };
     req =
