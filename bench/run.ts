@@ -458,6 +458,29 @@ async function streamLoad(
 }
 
 const MESSAGES_MODEL = 'claude-bench';
+const GEMINI_MODEL = 'gemini-bench';
+
+function geminiBody(): string {
+  return JSON.stringify({
+    contents: [{ role: 'user', parts: [{ text: 'Say hello.' }] }],
+    generationConfig: { maxOutputTokens: 256 },
+  });
+}
+
+/** Gemini's path for a model: the stream is in the path, not the body. */
+const geminiPath = (model: string, stream: boolean) =>
+  `models/${model}:${stream ? 'streamGenerateContent?alt=sse' : 'generateContent'}`;
+
+/** CPU time (user + system) the process has used so far, in ms, or undefined off Linux. */
+function cpuMs(pid: number): number | undefined {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    const ticks = Number(fields[11]) + Number(fields[12]);
+    return (ticks * 1000) / 100; // USER_HZ is 100 on Linux.
+  } catch {
+    return undefined;
+  }
+}
 
 function messagesBody(model: string, stream: boolean): string {
   return JSON.stringify({
@@ -468,33 +491,39 @@ function messagesBody(model: string, stream: boolean): string {
   });
 }
 
-/** Each client dialect against each upstream dialect, through the running relay. */
-async function benchDialects(base: string, cpu: string | null) {
-  const cases = [
-    { name: 'chat → openai (pass-through)', path: 'chat/completions', model: MODEL, chat: true },
-    {
-      name: 'messages → anthropic (pass-through)',
-      path: 'messages',
-      model: MESSAGES_MODEL,
-      chat: false,
-    },
-    { name: 'messages → openai (translated)', path: 'messages', model: MODEL, chat: false },
-    {
-      name: 'chat → anthropic (translated)',
-      path: 'chat/completions',
-      model: MESSAGES_MODEL,
-      chat: true,
-    },
+type Dialect = 'chat' | 'messages' | 'gemini';
+
+/**
+ * Each client dialect against each upstream dialect, through the running relay, with the
+ * relay's CPU time per request (from /proc), the number that says what translation costs.
+ */
+async function benchDialects(base: string, cpu: string | null, relayPid: number) {
+  const cases: { name: string; client: Dialect; model: string }[] = [
+    { name: 'chat → openai (pass-through)', client: 'chat', model: MODEL },
+    { name: 'messages → anthropic (pass-through)', client: 'messages', model: MESSAGES_MODEL },
+    { name: 'messages → openai (translated)', client: 'messages', model: MODEL },
+    { name: 'chat → anthropic (translated)', client: 'chat', model: MESSAGES_MODEL },
+    { name: 'gemini → gemini (pass-through)', client: 'gemini', model: GEMINI_MODEL },
+    { name: 'gemini → openai (translated)', client: 'gemini', model: MODEL },
+    { name: 'chat → gemini (translated)', client: 'chat', model: GEMINI_MODEL },
   ];
+  const request = (c: (typeof cases)[number], stream: boolean) => {
+    if (c.client === 'gemini') return { path: geminiPath(c.model, stream), body: geminiBody() };
+    if (c.client === 'messages') return { path: 'messages', body: messagesBody(c.model, stream) };
+    return { path: 'chat/completions', body: chatBody(c.model, stream) };
+  };
   const rows = [];
   for (const stream of [false, true]) {
     for (const c of cases) {
-      const body = c.chat ? chatBody(c.model, stream) : messagesBody(c.model, stream);
+      const { path, body } = request(c, stream);
       progress(`dialects ${c.name} ${stream ? 'stream' : 'JSON'}`);
-      await runWrk(cpu, `${base}/${c.path}`, CLIENT_KEY, body, 10, WARMUP_SECONDS);
+      await runWrk(cpu, `${base}/${path}`, CLIENT_KEY, body, 10, WARMUP_SECONDS);
       const reps: WrkResult[] = [];
+      const cpuBefore = cpuMs(relayPid);
       for (let rep = 1; rep <= REPEATS; rep++)
-        reps.push(await runWrk(cpu, `${base}/${c.path}`, CLIENT_KEY, body, 10, SECONDS));
+        reps.push(await runWrk(cpu, `${base}/${path}`, CLIENT_KEY, body, 10, SECONDS));
+      const cpuAfter = cpuMs(relayPid);
+      const requests = reps.reduce((n, w) => n + w.requests, 0);
       rows.push({
         name: c.name,
         stream,
@@ -502,6 +531,10 @@ async function benchDialects(base: string, cpu: string | null) {
         p50: mean(reps.map((w) => w.latency_us.p50 / 1000)),
         p99: mean(reps.map((w) => w.latency_us.p99 / 1000)),
         non2xx: reps.reduce((n, w) => n + w.non2xx, 0),
+        cpuUsPerRequest:
+          cpuBefore === undefined || cpuAfter === undefined || requests === 0
+            ? undefined
+            : ((cpuAfter - cpuBefore) * 1000) / requests,
         pctOfChat: 0,
       });
     }
@@ -511,6 +544,32 @@ async function benchDialects(base: string, cpu: string | null) {
     r.pctOfChat = (r.rps / chat.rps) * 100;
   }
   return rows;
+}
+
+/**
+ * What translating a Gemini request costs the relay: CPU per request of each translated Gemini
+ * scenario over Gemini pass-through (the target is at most +20 %).
+ */
+function geminiTranslationCost(rows: Awaited<ReturnType<typeof benchDialects>>) {
+  return [false, true].flatMap((stream) => {
+    const pass = rows.find(
+      (r) => r.stream === stream && r.name === 'gemini → gemini (pass-through)',
+    );
+    return rows
+      .filter(
+        (r) => r.stream === stream && r.name.includes('gemini') && r.name.includes('translated'),
+      )
+      .map((r) => ({
+        name: r.name,
+        stream,
+        cpuUsPerRequest: r.cpuUsPerRequest,
+        passThroughCpuUs: pass?.cpuUsPerRequest,
+        addedPct:
+          r.cpuUsPerRequest === undefined || pass?.cpuUsPerRequest === undefined
+            ? undefined
+            : (r.cpuUsPerRequest / pass.cpuUsPerRequest - 1) * 100,
+      }));
+  });
 }
 
 function chatBody(model: string, stream: boolean): string {
@@ -666,10 +725,22 @@ async function main(): Promise<void> {
         channel('slow', slow, 'bench-slow'),
         // The same fast upstream, spoken to in Anthropic's Messages for the dialect scenarios.
         { ...channel('fast-messages', fast, MESSAGES_MODEL), type: 'anthropic' },
+        // And in Gemini's generateContent, at the upstream's /v1beta.
+        {
+          ...channel('fast-gemini', fast, GEMINI_MODEL),
+          type: 'gemini',
+          baseUrl: fast.base.replace(/\/v1$/, '/v1beta'),
+        },
       ],
       // A quota, so every request holds and settles it (1e9 USD never runs out).
       keys: [{ name: 'bench', key: CLIENT_KEY, quota: 1e9, models: ['*'] }],
-      prices: { [MODEL]: price, 'bench-gap': price, 'bench-slow': price, [MESSAGES_MODEL]: price },
+      prices: {
+        [MODEL]: price,
+        'bench-gap': price,
+        'bench-slow': price,
+        [MESSAGES_MODEL]: price,
+        [GEMINI_MODEL]: price,
+      },
     };
     const configPath = join(tmp, 'relay.config.json');
     const dataDir = join(tmp, 'data');
@@ -973,10 +1044,11 @@ async function main(): Promise<void> {
     results.floor = floorSummary;
 
     // --- Dialects: Messages in, pass-through and translated, against chat pass-through.
-    const dialects = await benchDialects(relay.base, otherCpu);
+    const dialects = await benchDialects(relay.base, otherCpu, relayPid);
     say(
-      'Dialects (wrk, 10 connections, JSON and stream bodies read whole): chat and Messages ' +
-        'passed through to an upstream of their own dialect, and each translated to the other:',
+      'Dialects (wrk, 10 connections, JSON and stream bodies read whole): chat, Messages and ' +
+        'Gemini passed through to an upstream of their own dialect, and translated to others; ' +
+        'relay CPU µs per request from /proc:',
     );
     say();
     say(
@@ -988,6 +1060,7 @@ async function main(): Promise<void> {
           'p50 ms',
           'p99 ms',
           '% of chat pass-through',
+          'CPU µs/req',
           'non-2xx',
         ],
         dialects.map((d) => [
@@ -997,12 +1070,32 @@ async function main(): Promise<void> {
           ms3(d.p50),
           ms3(d.p99),
           pc(d.pctOfChat),
+          d.cpuUsPerRequest === undefined ? 'n/a' : int(d.cpuUsPerRequest),
           String(d.non2xx),
         ]),
       ),
     );
     say();
+    const geminiCost = geminiTranslationCost(dialects);
+    say(
+      'Gemini translation cost (relay CPU per request over Gemini pass-through; target ≤ +20 %):',
+    );
+    say();
+    say(
+      table(
+        ['scenario', 'body', 'CPU µs/req', 'pass-through µs/req', 'added'],
+        geminiCost.map((g) => [
+          g.name,
+          g.stream ? 'stream' : 'JSON',
+          g.cpuUsPerRequest === undefined ? 'n/a' : int(g.cpuUsPerRequest),
+          g.passThroughCpuUs === undefined ? 'n/a' : int(g.passThroughCpuUs),
+          g.addedPct === undefined ? 'n/a' : (g.addedPct >= 0 ? '+' : '') + pc(g.addedPct),
+        ]),
+      ),
+    );
+    say();
     results.dialects = dialects;
+    results.geminiTranslation = geminiCost;
 
     // --- Streaming chat with undici.
     for (const t of targets) {

@@ -8,7 +8,11 @@
  * and in Anthropic's (for the Messages scenarios):
  *   - POST /v1/messages, JSON: one message with usage; stream: message_start, a ping, one text
  *     block of BENCH_CHUNKS deltas, message_delta with usage, message_stop.
- * The key is checked as each provider does (401 otherwise). Request bodies are read in full but parsed
+ * and in Gemini's (for the Gemini scenarios):
+ *   - POST /v1beta/models/{model}:generateContent: one candidate with usageMetadata;
+ *     `:streamGenerateContent?alt=sse`: BENCH_CHUNKS chunks of one text part each, the last with
+ *     finishReason and usageMetadata.
+ * The key is checked as each provider does (401, or Gemini's 400 API_KEY_INVALID, otherwise). Request bodies are read in full but parsed
  * only for the two flags that change the answer, found by substring: a JSON parse per request
  * would make the baseline slower than the upstream a relay really talks to.
  *
@@ -145,12 +149,48 @@ const anthropicUnauthorized = Buffer.from(
     error: { type: 'authentication_error', message: 'invalid x-api-key' },
   }),
 );
+
+const geminiChunk = (text: string, last: boolean) => ({
+  candidates: [
+    {
+      content: { parts: [{ text }], role: 'model' },
+      ...(last && { finishReason: 'STOP' }),
+      index: 0,
+    },
+  ],
+  usageMetadata: last
+    ? { promptTokenCount: 12, candidatesTokenCount: CHUNKS, totalTokenCount: 12 + CHUNKS }
+    : { promptTokenCount: 12, totalTokenCount: 12 },
+  modelVersion: 'gemini-bench',
+  responseId: 'bench',
+});
+const geminiJson = Buffer.from(
+  JSON.stringify(geminiChunk('Hello! How can I help you today?', true)),
+);
+const geminiFrames: string[] = [];
+for (let i = 0; i < CHUNKS; i++)
+  geminiFrames.push(`data: ${JSON.stringify(geminiChunk(`tok${i} `, i === CHUNKS - 1))}\r\n\r\n`);
+const geminiAtOnce = Buffer.from(geminiFrames.join(''));
+const geminiUnauthorized = Buffer.from(
+  JSON.stringify({
+    error: {
+      code: 400,
+      message: 'API key not valid. Please pass a valid API key.',
+      status: 'INVALID_ARGUMENT',
+      details: [{ '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason: 'API_KEY_INVALID' }],
+    },
+  }),
+);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const server = createServer((req, res) => {
   const body: Buffer[] = [];
   req.on('data', (c: Buffer) => body.push(c));
   req.on('end', () => {
+    if (req.url?.startsWith('/v1beta/models/')) {
+      answerGemini(req.headers['x-goog-api-key'] === KEY, req.url.includes(':stream'), res);
+      return;
+    }
     if (req.url === '/v1/messages') {
       answerMessages(req.headers['x-api-key'] === KEY, Buffer.concat(body).toString('latin1'), res);
       return;
@@ -202,6 +242,30 @@ function answerMessages(authorized: boolean, text: string, res: ServerResponse):
   }
   void (async () => {
     for (const f of messageFrames) {
+      if (res.destroyed) return;
+      res.write(f);
+      await sleep(GAP_MS);
+    }
+    res.end();
+  })();
+}
+
+function answerGemini(authorized: boolean, stream: boolean, res: ServerResponse): void {
+  if (!authorized) {
+    res.writeHead(400, { 'content-type': 'application/json' }).end(geminiUnauthorized);
+    return;
+  }
+  if (!stream) {
+    res.writeHead(200, { 'content-type': 'application/json' }).end(geminiJson);
+    return;
+  }
+  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+  if (GAP_MS <= 0) {
+    res.end(geminiAtOnce);
+    return;
+  }
+  void (async () => {
+    for (const f of geminiFrames) {
       if (res.destroyed) return;
       res.write(f);
       await sleep(GAP_MS);

@@ -32,7 +32,9 @@ export interface ComposeOptions {
 /** Adds the relay's stacks to `app`, wired together, from validated settings. */
 export function composeApp(app: App, config: DeployConfig, options: ComposeOptions): RelayStacks {
   const env: Environment = { account: config.account, region: config.region };
-  // Both ends of a reference that crosses regions (zone → certificate → distribution) need this.
+  // Both ends of a strong reference across regions need this: the zone id (Stateful → the
+  // us-east-1 Certificate stack). Certificate and web ACL ARNs reach the Relay stack as weak
+  // references (Fn::GetStackOutput, see CertificateStack), which need no flag.
   const crossRegionReferences = config.region !== 'us-east-1';
   const name = (suffix: string) => `${config.stackPrefix}-${suffix}`;
 
@@ -40,7 +42,7 @@ export function composeApp(app: App, config: DeployConfig, options: ComposeOptio
     env,
     crossRegionReferences,
     description:
-      'llm-relay: image and backup bucket, access logs, relay log group, hosted zone (retained)',
+      'llm-relay: image and backup bucket, access logs, relay log group, backup vault, hosted zone (retained)',
     zoneName: config.hostedZone.zoneName,
     hostedZoneId: config.hostedZone.kind === 'import' ? config.hostedZone.hostedZoneId : undefined,
     corsOrigins: config.corsOrigins,
@@ -79,6 +81,7 @@ export function composeApp(app: App, config: DeployConfig, options: ComposeOptio
     dataVolumeGiB: config.dataVolumeGiB,
     dataVolumeSnapshotId: config.dataVolumeSnapshotId,
     backupRetentionDays: config.backupRetentionDays,
+    backupVault: stateful.backupVault,
     patchSchedule: config.patchSchedule,
     relayPort: config.relayPort,
     originType: config.originType,

@@ -1,4 +1,4 @@
-import { Stack } from 'aws-cdk-lib';
+import { CrossStackReferences, ReferenceStrength, Stack } from 'aws-cdk-lib';
 import type { StackProps } from 'aws-cdk-lib';
 import type * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import type * as route53 from 'aws-cdk-lib/aws-route53';
@@ -29,14 +29,21 @@ export class CertificateStack extends Stack {
     if (this.region !== 'us-east-1') {
       throw new Error(`CertificateStack must be deployed to us-east-1, not ${this.region}`);
     }
-    this.certificate = new ApiCertificate(this, 'Api', {
+    const certificate = new ApiCertificate(this, 'Api', {
       domainName: props.domainName,
       zone: props.zone,
     }).certificate;
+    this.certificate = certificate;
+    // Weak references (Fn::GetStackOutput in the relay stack, read at its deploy): a strong one
+    // across regions is an ExportsWriter parameter that refuses to change while the relay stack
+    // reads it, so a replaced certificate (a new apiDomain) or web ACL would fail this stack's
+    // update. Weak, the new one is created here, the relay stack picks it up in the same
+    // `cdk deploy --all`, and the old one is left for CloudFormation's cleanup.
+    CrossStackReferences.of(certificate).produce(ReferenceStrength.WEAK);
     if (props.waf) {
-      this.webAclArn = new RelayWebAcl(this, 'Waf', {
-        rateLimit: props.waf.rateLimit,
-      }).webAcl.attrArn;
+      const webAcl = new RelayWebAcl(this, 'Waf', { rateLimit: props.waf.rateLimit }).webAcl;
+      CrossStackReferences.of(webAcl).produce(ReferenceStrength.WEAK);
+      this.webAclArn = webAcl.attrArn;
     }
   }
 }

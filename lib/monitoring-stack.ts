@@ -1,4 +1,4 @@
-import { CfnOutput, Stack } from 'aws-cdk-lib';
+import { CfnOutput, CrossStackReferences, ReferenceStrength, Stack } from 'aws-cdk-lib';
 import type { StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { RelayMonitoring } from './constructs/monitoring.ts';
@@ -20,6 +20,11 @@ export class MonitoringStack extends Stack {
 
   constructor(scope: Construct, id: string, props: MonitoringStackProps) {
     super(scope, id, props);
+    // The instance and distribution ids as weak references (Fn::GetStackOutput): an export in use
+    // cannot change, so a strong one would fail the Relay stack's update whenever the instance is
+    // replaced (originType or availabilityZone switched). This stack deploys after the Relay
+    // stack and follows the new ids. (Set before any child: it is construct context.)
+    CrossStackReferences.of(this).consume(ReferenceStrength.WEAK);
     this.monitoring = new RelayMonitoring(this, 'Monitoring', {
       instanceId: props.instanceId,
       distributionId: props.distributionId,

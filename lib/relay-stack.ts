@@ -1,5 +1,6 @@
 import { CfnOutput, Duration, Stack } from 'aws-cdk-lib';
 import type { StackProps } from 'aws-cdk-lib';
+import type * as backup from 'aws-cdk-lib/aws-backup';
 import type * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import type * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import type * as iam from 'aws-cdk-lib/aws-iam';
@@ -12,6 +13,7 @@ import type { ImageBucket } from './constructs/image-bucket.ts';
 import { RelayEdge } from './constructs/edge.ts';
 import { RelayNetwork } from './constructs/network.ts';
 import { OpsReadOnlyPolicy } from './constructs/ops-policy.ts';
+import { OpsSessionDocument } from './constructs/ops-session.ts';
 import { OriginSecret } from './constructs/origin-secret.ts';
 import { RelayHost } from './constructs/relay-host.ts';
 import { RelayOrigin } from './constructs/relay-origin.ts';
@@ -41,6 +43,8 @@ export interface RelayStackProps extends StackProps {
   readonly dataVolumeSnapshotId?: string;
   /** Days AWS Backup keeps each daily snapshot of the data volume. @default 35 */
   readonly backupRetentionDays?: number;
+  /** The retained vault (Stateful stack) the daily snapshots go to. */
+  readonly backupVault: backup.IBackupVault;
   /** @default 'cron(0 4 ? * SUN *)' */
   readonly patchSchedule?: string;
   /** @default 8787 */
@@ -73,8 +77,11 @@ export class RelayStack extends Stack {
 
   constructor(scope: Construct, id: string, props: RelayStackProps) {
     super(scope, id, { terminationProtection: true, ...props });
+    const originType = props.originType ?? 'vpc-origin';
     const network = new RelayNetwork(this, 'Network', {
       availabilityZone: props.availabilityZone,
+      // CloudFront VPC origins reach only instances in private subnets.
+      privateHost: originType === 'vpc-origin',
     });
     const originSecret = new OriginSecret(this, 'OriginSecret').secret;
     const readTimeout = Duration.seconds(props.originReadTimeoutSeconds ?? 60);
@@ -82,6 +89,7 @@ export class RelayStack extends Stack {
     this.host = new RelayHost(this, 'Host', {
       vpc: network.vpc,
       subnet: network.subnet,
+      publicAddress: originType === 'public-dns',
       bundleDir: props.relayBundleDir,
       relayConfig: props.relayConfig,
       publicBaseUrl: `https://${props.apiDomain}`,
@@ -96,8 +104,12 @@ export class RelayStack extends Stack {
       dataVolumeGiB: props.dataVolumeGiB,
       dataVolumeSnapshotId: props.dataVolumeSnapshotId,
     });
+    // cfn-init downloads the bundle from S3 while the instance is created: the endpoint's route
+    // should not appear half way through.
+    this.host.instance.node.addDependency(network.s3Endpoint);
     new VolumeBackup(this, 'Backup', {
       volume: this.host.dataVolume.volume,
+      vault: props.backupVault,
       retentionDays: props.backupRetentionDays,
     });
     new HostPatching(this, 'Patching', {
@@ -112,7 +124,7 @@ export class RelayStack extends Stack {
       port: this.host.port,
       publicDnsName: this.host.publicDnsName,
       originSecret,
-      type: props.originType,
+      type: originType,
       readTimeout,
       cloudfrontPrefixListId: props.cloudfrontPrefixListId,
     });
@@ -126,16 +138,18 @@ export class RelayStack extends Stack {
       webAclArn: props.webAclArn,
       adminCidrs: props.adminCidrs,
     }).distribution;
-    origin.admitVpcOrigin(this.distribution);
+    origin.admitBefore(this.distribution);
 
     new ApiAliasRecords(this, 'ApiRecords', {
       zone: props.zone,
       domainName: props.apiDomain,
       distribution: this.distribution,
     });
+    const opsSession = new OpsSessionDocument(this, 'OpsSession');
     this.opsPolicy = new OpsReadOnlyPolicy(this, 'Ops', {
       logGroupName: props.logGroupName,
       instance: this.host.instance,
+      sessionDocumentName: opsSession.documentName,
     }).policy;
 
     new CfnOutput(this, 'ApiBaseUrl', { value: `https://${props.apiDomain}/v1` });
@@ -157,6 +171,11 @@ export class RelayStack extends Stack {
       value: this.opsPolicy.managedPolicyArn,
       description:
         'Attach to the ops role or group: logs, dashboards, alarms, SSM shell on the host',
+    });
+    new CfnOutput(this, 'OpsSessionDocument', {
+      value: opsSession.documentName,
+      description:
+        'aws ssm start-session --target <InstanceId> --document-name <this>: an unprivileged shell',
     });
   }
 }

@@ -1,5 +1,6 @@
 import { CfnOutput, Fn, Stack } from 'aws-cdk-lib';
 import type { StackProps } from 'aws-cdk-lib';
+import type * as backup from 'aws-cdk-lib/aws-backup';
 import type * as route53 from 'aws-cdk-lib/aws-route53';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
@@ -7,6 +8,7 @@ import { AccessLogBucket } from './constructs/access-log-bucket.ts';
 import { RelayHostedZone } from './constructs/dns.ts';
 import { ImageBucket } from './constructs/image-bucket.ts';
 import { RelayLogGroup } from './constructs/relay-log-group.ts';
+import { relayBackupVault } from './constructs/volume-backup.ts';
 
 export interface StatefulStackProps extends StackProps {
   /** DNS name of the hosted zone holding the API domain. */
@@ -39,6 +41,8 @@ export class StatefulStack extends Stack {
   readonly images: ImageBucket;
   readonly accessLogBucket: s3.Bucket;
   readonly logGroupName: string;
+  /** Where AWS Backup keeps the data volume's daily recovery points (see VolumeBackup). */
+  readonly backupVault: backup.IBackupVault;
 
   constructor(scope: Construct, id: string, props: StatefulStackProps) {
     super(scope, id, { terminationProtection: true, ...props });
@@ -62,6 +66,7 @@ export class StatefulStack extends Stack {
       retentionDays: props.logRetentionDays,
     }).logGroup;
     this.logGroupName = props.logGroupName ?? '/llm-relay/relay';
+    this.backupVault = relayBackupVault(this, 'BackupVault');
 
     if (dns.nameServers) {
       // Nothing under the zone resolves until the registrar delegates to these.

@@ -1,4 +1,5 @@
 import { Hono } from 'hono';
+import type { HonoRequest } from 'hono';
 import { cors } from 'hono/cors';
 import { getPath } from 'hono/utils/url';
 import { RelayError, errorResponse, toRelayError } from './errors.ts';
@@ -12,17 +13,20 @@ import { dialect } from './middleware/dialect.ts';
 import { openAiDialect } from './dialects/openai/index.ts';
 import { anthropicDialect } from './dialects/anthropic/index.ts';
 import { anthropicRoutes } from './routes/anthropic.ts';
+import { geminiDialect } from './dialects/gemini/index.ts';
+import { geminiRoutes } from './routes/gemini.ts';
 import { rateLimit } from './middleware/rate-limit.ts';
 import { audioRoutes } from './routes/audio.ts';
 import { imageRoutes } from './routes/images.ts';
 import { imagesHandler, isImageError } from './images/index.ts';
 import { billingRoutes } from './routes/billing.ts';
 import { healthRoutes } from './routes/health.ts';
-import { modelRoutes } from './routes/models.ts';
+import { modelRoutes, visibleModels } from './routes/models.ts';
 import { openAiRoutes } from './routes/openai.ts';
 import { resolveRuntime } from './runtime.ts';
 import { adminRoutes } from './admin/routes.ts';
 import type { AppDeps, AppEnv } from './types.ts';
+import type { ClientDialect } from './core/job.ts';
 
 export type { AppDeps, AppEnv };
 
@@ -35,6 +39,22 @@ const relayPath = (req: Request): string => {
   return UNVERSIONED.test(path) ? `/v1${path}` : path;
 };
 
+/** `models/{model}:generateContent` and its siblings: Gemini's, under /v1beta and /v1 alike. */
+const GEMINI_CALL = /^\/v1(beta)?\/models\/[^/]+:[A-Za-z]+$/;
+
+/**
+ * Who is calling, by path: Anthropic's Messages, Gemini's paths (@google/genai 3 calls them
+ * under /v1, beside OpenAI's), OpenAI for everything else. `/v1/models` is both OpenAI's and
+ * Gemini's list: a Gemini client says so with its key header.
+ */
+function dialectOf(req: HonoRequest): ClientDialect {
+  const path = req.path;
+  if (path.startsWith('/v1/messages')) return anthropicDialect;
+  if (path.startsWith('/v1beta/') || GEMINI_CALL.test(path)) return geminiDialect;
+  if (path.startsWith('/v1/models') && req.header('x-goog-api-key')) return geminiDialect;
+  return openAiDialect;
+}
+
 /** Builds the relay. No I/O and no env reads here: everything comes in through `deps`. */
 export function createApp(deps: AppDeps): Hono<AppEnv> {
   const rt = resolveRuntime(deps);
@@ -43,7 +63,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>({ getPath: relayPath });
 
   app.use(requestId());
-  app.use(dialect([['/v1/messages', anthropicDialect]], openAiDialect));
+  app.use(dialect(dialectOf));
   app.use(accessLog(logger, now, rt.inflight));
   app.use(
     cors({
@@ -70,18 +90,31 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   // Public on purpose: image URLs are shared; their ids are unguessable.
   if (deps.imageStore) app.get('/images/*', imagesHandler(deps.imageStore));
 
-  const api = new Hono<AppEnv>();
-  api.use(bodyLimit(config.server.bodyLimitBytes));
-  api.use(auth(rt.store, now));
-  api.use(usage(rt.store, logger, now));
-  api.use(rateLimit(now, deps.rateWindows));
+  // Every API path, whatever its dialect: body limit, key, usage row and rpm, in that order.
+  const guarded = () => {
+    const sub = new Hono<AppEnv>();
+    sub.use(bodyLimit(config.server.bodyLimitBytes));
+    sub.use(auth(rt.store, now));
+    sub.use(usage(rt.store, logger, now));
+    sub.use(rateLimit(now, deps.rateWindows));
+    return sub;
+  };
+  const visible = visibleModels(rt);
+  const api = guarded();
   api.route('/', openAiRoutes(rt));
   api.route('/', anthropicRoutes(rt));
   api.route('/', audioRoutes(rt));
   if (deps.imageStore) api.route('/', imageRoutes(rt, deps.imageStore));
-  api.route('/', modelRoutes(rt));
+  api.route('/', modelRoutes(rt, visible));
   api.route('/', billingRoutes(rt));
+  // Gemini's calls (POST models/{model}:method) under /v1 too, where @google/genai 3 sends them.
+  api.route('/', geminiRoutes(rt));
   app.route('/v1', api);
+  // Gemini's own version path, which Gemini CLI and older @google/genai call.
+  const beta = guarded();
+  beta.route('/', geminiRoutes(rt));
+  beta.route('/', modelRoutes(rt, visible));
+  app.route('/v1beta', beta);
   if (rt.admin) app.route('/', adminRoutes(rt, rt.admin));
 
   app.notFound((c) => {

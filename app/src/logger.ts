@@ -14,6 +14,8 @@ const REDACT = [
   'headers.authorization',
   '*.headers.authorization',
   'headers["x-api-key"]',
+  'headers["x-goog-api-key"]',
+  '*.headers["x-goog-api-key"]',
   'headers["x-origin-secret"]',
   'apiKey',
   '*.apiKey',

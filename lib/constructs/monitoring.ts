@@ -227,7 +227,8 @@ export class RelayMonitoring extends Construct {
         evaluationPeriods: 2,
         treatMissingData: cloudwatch.TreatMissingData.MISSING,
       },
-      // Recovery keeps the instance id, ENI, Elastic IP and EBS volume: nothing downstream changes.
+      // Recovery keeps the instance id, its ENI and addresses (private, and the Elastic IP with the
+      // public-DNS origin) and its EBS volumes: the VPC origin and everything downstream stay.
       new actions.Ec2Action(actions.Ec2InstanceAction.RECOVER),
     );
     alarm(

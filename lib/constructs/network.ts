@@ -11,32 +11,65 @@ export interface RelayNetworkProps {
    */
   readonly availabilityZone?: string;
   /**
+   * Put the host in a private subnet that reaches the internet through a NAT gateway (in the
+   * public subnet). CloudFront VPC origins only reach instances in private subnets; the
+   * public-DNS origin needs the host in the public subnet instead.
+   * @default true
+   */
+  readonly privateHost?: boolean;
+  /**
    * Days to keep VPC flow logs of rejected traffic.
    * @default 30
    */
   readonly flowLogRetentionDays?: number;
 }
 
+/** Subnet ranges: a /24 VPC split into /26s, one per kind. */
+const SUBNET_CIDR_MASK = 26;
+
 /**
- * A VPC with one public subnet: the host needs a public address for CloudFront and the upstream
- * providers, and nothing here justifies a NAT gateway's cost.
+ * A VPC in one Availability Zone. With a private host (the VPC-origin default): a public subnet
+ * holding only the NAT gateway, and a private subnet for the host, whose way out (dnf, SSM,
+ * CloudFormation, the providers' APIs) is that NAT gateway. With the public-DNS origin: only the
+ * public subnet, where the host holds an Elastic IP. Either way S3 (assets, images, backups) is
+ * reached through a free gateway endpoint, not the NAT's per-GB charge.
  */
 export class RelayNetwork extends Construct {
   readonly vpc: ec2.Vpc;
-  /** Where the host lives. */
+  /** Where the host lives: private with a NAT gateway, or public. */
   readonly subnet: ec2.ISubnet;
+  readonly privateHost: boolean;
+  /** The S3 gateway endpoint: the host's cfn-init should find its route in place. */
+  readonly s3Endpoint: ec2.GatewayVpcEndpoint;
 
   constructor(scope: Construct, id: string, props: RelayNetworkProps = {}) {
     super(scope, id);
+    this.privateHost = props.privateHost ?? true;
+    const subnetConfiguration: ec2.SubnetConfiguration[] = [
+      { name: 'public', subnetType: ec2.SubnetType.PUBLIC, cidrMask: SUBNET_CIDR_MASK },
+    ];
+    if (this.privateHost) {
+      subnetConfiguration.push({
+        name: 'host',
+        subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS,
+        cidrMask: SUBNET_CIDR_MASK,
+      });
+    }
     this.vpc = new ec2.Vpc(this, 'Vpc', {
       ipAddresses: ec2.IpAddresses.cidr('10.80.0.0/24'),
       ...(props.availabilityZone ? { availabilityZones: [props.availabilityZone] } : { maxAzs: 1 }),
-      natGateways: 0,
-      subnetConfiguration: [{ name: 'public', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 26 }],
+      // One NAT gateway (~$33/month plus $0.045/GB in us-east-1) only for a private host.
+      natGateways: this.privateHost ? 1 : 0,
+      subnetConfiguration,
       // Restricting the unused default group costs a custom-resource Lambda; nothing uses it.
       restrictDefaultSecurityGroup: false,
     });
-    this.subnet = this.vpc.publicSubnets[0]!;
+    this.subnet = this.privateHost ? this.vpc.privateSubnets[0]! : this.vpc.publicSubnets[0]!;
+    // The asset download, image writes and hourly backups stay off the NAT gateway's meter.
+    this.s3Endpoint = this.vpc.addGatewayEndpoint('S3', {
+      service: ec2.GatewayVpcEndpointAwsService.S3,
+      subnets: [{ subnets: [this.subnet] }],
+    });
     // Only rejected traffic: that is what shows scans against the host, and it stays cheap.
     const flowLogGroup = new logs.LogGroup(this, 'FlowLogs', {
       retention: (props.flowLogRetentionDays ?? 30) as logs.RetentionDays,

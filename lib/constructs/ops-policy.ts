@@ -9,12 +9,15 @@ export interface OpsReadOnlyPolicyProps {
   readonly logGroupName: string;
   /** The relay host: the only target of Session Manager sessions. */
   readonly instance: ec2.IInstance;
+  /** Name of the Session document ops shells must use (see OpsSessionDocument). */
+  readonly sessionDocumentName: string;
 }
 
 /**
  * What an operator watching the relay needs and nothing more: read the relay's log group (Logs
  * Insights queries, FilterLogEvents), read dashboards, metrics and alarms, and open a Session
- * Manager shell on this one host. Attach it to the ops team's role or group.
+ * Manager shell on this one host, as an unprivileged user (OpsSessionDocument). Attach it to the
+ * ops team's role or group.
  */
 export class OpsReadOnlyPolicy extends Construct {
   readonly policy: iam.ManagedPolicy;
@@ -31,7 +34,7 @@ export class OpsReadOnlyPolicy extends Construct {
     const sessionDocument = stack.formatArn({
       service: 'ssm',
       resource: 'document',
-      resourceName: 'SSM-SessionManagerRunShell',
+      resourceName: props.sessionDocumentName,
     });
     const ownSessions = `arn:${stack.partition}:ssm:${stack.region}:${stack.account}:session/\${aws:userid}-*`;
 
@@ -74,6 +77,9 @@ export class OpsReadOnlyPolicy extends Construct {
           sid: 'ShellOnTheRelayHost',
           actions: ['ssm:StartSession'],
           resources: [instanceArn, sessionDocument],
+          // Without it, a session that names no document gets SSM-SessionManagerRunShell
+          // unchecked: a shell as ssm-user, who has sudo. With it, only the unprivileged one.
+          conditions: { BoolIfExists: { 'ssm:SessionDocumentAccessCheck': 'true' } },
         }),
         new iam.PolicyStatement({
           sid: 'OwnSessionsOnly',

@@ -39,6 +39,12 @@ export const HOST_PATHS = {
 
 export const RELAY_SERVICE = 'llm-relay';
 export const RELAY_USER = 'llm-relay';
+/**
+ * The unprivileged account ops sessions run as (the OpsSessionDocument's runAsDefaultUser): no
+ * sudo, not in the relay's group, so it reads the journal and the relay log but neither the
+ * provider keys in relay.env nor the database.
+ */
+export const OPS_USER = 'llm-relay-ops';
 
 /** The bundle file a release directory must hold before it may go live. */
 export const RELEASE_ENTRY = 'server.mjs';
@@ -62,6 +68,9 @@ Wants=network-online.target
 After=network-online.target
 # The database lives on its own volume: never start on an empty directory of the root volume.
 RequiresMountsFor=${HOST_PATHS.dataDir}
+# Never give up: by default five quick failures in 10 s (a fetch-secrets call that fails fast
+# while the NAT gateway or SSM hiccups) leave a single host down until someone restarts it.
+StartLimitIntervalSec=0
 
 [Service]
 # exec, not simple: "systemctl start" fails when the executable cannot be started, so cfn-init (and

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { Arn, Duration, Stack, Validations } from 'aws-cdk-lib';
+import { Arn, Duration, Fn, Stack, Token, Validations } from 'aws-cdk-lib';
+import type { CfnResource } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
@@ -14,6 +15,7 @@ import type { ImageBucket } from './image-bucket.ts';
 import {
   HOST_PATHS,
   NODE_PACKAGE,
+  OPS_USER,
   RELAY_SERVICE,
   RELAY_USER,
   activateReleaseScript,
@@ -41,8 +43,17 @@ export const STOP_MARGIN_SECONDS = 15;
 
 export interface RelayHostProps {
   readonly vpc: ec2.IVpc;
-  /** The public subnet the host lives in; its Availability Zone is the data volume's too. */
+  /**
+   * The subnet the host lives in (private for a VPC origin, public with `publicAddress`); its
+   * Availability Zone is the data volume's too.
+   */
   readonly subnet: ec2.ISubnet;
+  /**
+   * Give the host an Elastic IP and a public name that survives a replaced instance (the
+   * public-DNS origin); a host in a private subnet has no public address at all.
+   * @default false
+   */
+  readonly publicAddress?: boolean;
   /** Directory holding the esbuild bundle (server.mjs, keys.mjs, backup.mjs) the host runs. */
   readonly bundleDir: string;
   /**
@@ -114,8 +125,11 @@ export class RelayHost extends Construct {
   readonly securityGroup: ec2.SecurityGroup;
   readonly role: iam.Role;
   readonly dataVolume: DataVolume;
-  /** Stable public DNS name (it belongs to the Elastic IP): the public-DNS CloudFront origin. */
-  readonly publicDnsName: string;
+  /**
+   * Public DNS name of the Elastic IP (with `publicAddress` only): the public-DNS CloudFront
+   * origin. Derived from the address, not read from the instance, so a replaced instance keeps it.
+   */
+  readonly publicDnsName?: string;
   readonly agentConfigParameter: ssm.StringParameter;
   readonly port: number;
   /** Id of the bundle shipped with this synth: its release directory and what /healthz reports. */
@@ -133,7 +147,8 @@ export class RelayHost extends Construct {
     this.securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', {
       vpc: props.vpc,
       description: `llm-relay host: port ${port} from CloudFront only, no SSH`,
-      // Upstream providers, dnf, SSM and CloudWatch are all reached over the internet.
+      // Upstream providers, dnf, SSM and CloudWatch are reached over the internet: through the NAT
+      // gateway from the private subnet, or the Elastic IP with the public-DNS origin.
       allowAllOutbound: true,
     });
 
@@ -160,19 +175,15 @@ export class RelayHost extends Construct {
       snapshotId: props.dataVolumeSnapshotId,
     });
 
-    // The ENI carries the Elastic IP before the instance exists, so the instance boots with its
-    // final address and PublicDnsName already names the Elastic IP. Associating an EIP after
-    // launch would leave CloudFront pointing at the auto-assigned name that stops resolving.
+    // A fixed ENI (it carries the Elastic IP, if any, before the instance exists): the instance
+    // boots with its final address.
     const eni = new ec2.CfnNetworkInterface(this, 'Interface', {
       subnetId: props.subnet.subnetId,
       groupSet: [this.securityGroup.securityGroupId],
-      description: 'llm-relay host (holds the Elastic IP)',
+      description: 'llm-relay host',
     });
-    const eip = new ec2.CfnEIP(this, 'ElasticIp', { domain: 'vpc' });
-    const eipAssociation = new ec2.CfnEIPAssociation(this, 'ElasticIpAssociation', {
-      allocationId: eip.attrAllocationId,
-      networkInterfaceId: eni.ref,
-    });
+    const publicAddress = props.publicAddress ? this.elasticIp(eni) : undefined;
+    this.publicDnsName = publicAddress?.dnsName;
 
     const userData = ec2.UserData.forLinux();
     // Present on the standard AL2023 AMI; installing is a no-op there and a fix on minimal images.
@@ -225,21 +236,40 @@ export class RelayHost extends Construct {
     cfnInstance.addPropertyOverride('Volumes', [
       { Device: '/dev/sdf', VolumeId: this.dataVolume.volume.volumeId },
     ]);
-    cfnInstance.addResourceDependency(eipAssociation);
+    if (publicAddress) cfnInstance.addResourceDependency(publicAddress.association);
     // An EIP association needs the VPC's internet gateway attached, and cfn-init needs the
-    // default route (dnf, CloudFormation, SSM): CloudFormation orders neither on its own.
+    // subnet's default route (to the gateway, or to the NAT gateway from a private subnet) for
+    // dnf, CloudFormation and SSM: CloudFormation orders neither on its own.
     const needs = [props.subnet.internetConnectivityEstablished];
     const attachment = props.vpc.node.tryFindChild('VPCGW');
     if (attachment) needs.push(attachment);
-    for (const resource of [eip, eipAssociation, eni, cfnInstance]) {
-      resource.node.addDependency(...needs);
-    }
+    const resources: CfnResource[] = [eni, cfnInstance];
+    if (publicAddress) resources.push(publicAddress.eip, publicAddress.association);
+    for (const resource of resources) resource.node.addDependency(...needs);
     // cfn-init reads the agent config and the secrets while the instance is being created.
     this.instance.node.addDependency(this.agentConfigParameter, this.role);
-    this.publicDnsName = this.instance.instancePublicDnsName;
 
     this.acknowledgeFindings();
     this.acknowledgeAssetRead();
+  }
+
+  /**
+   * An Elastic IP on the host's ENI, and the public DNS name EC2 gives that address. The name is
+   * built from the address (ec2-a-b-c-d.<region>.compute.amazonaws.com, compute-1 in us-east-1),
+   * so it does not change when the instance does; the instance's PublicDnsName attribute would
+   * make CloudFront's origin follow every replacement.
+   */
+  private elasticIp(eni: ec2.CfnNetworkInterface): {
+    readonly eip: ec2.CfnEIP;
+    readonly association: ec2.CfnEIPAssociation;
+    readonly dnsName: string;
+  } {
+    const eip = new ec2.CfnEIP(this, 'ElasticIp', { domain: 'vpc' });
+    const association = new ec2.CfnEIPAssociation(this, 'ElasticIpAssociation', {
+      allocationId: eip.attrAllocationId,
+      networkInterfaceId: eni.ref,
+    });
+    return { eip, association, dnsName: publicDnsNameOf(eip.ref, Stack.of(this).region) };
   }
 
   /**
@@ -386,6 +416,11 @@ export class RelayHost extends Construct {
             `id -u ${RELAY_USER} >/dev/null 2>&1 || useradd --system --user-group --home-dir ${HOST_PATHS.dataDir} --shell /sbin/nologin ${RELAY_USER}`,
             { key: '10-user' },
           ),
+          // Read-only ops sessions run as this user; systemd-journal lets it read the journal.
+          ec2.InitCommand.shellCommand(
+            `id -u ${OPS_USER} >/dev/null 2>&1 || useradd --create-home --shell /bin/bash --groups systemd-journal ${OPS_USER}`,
+            { key: '11-ops-user' },
+          ),
           ec2.InitCommand.shellCommand(HOST_PATHS.mountData, {
             key: '15-data-volume',
             // The size in the metadata: growing the volume re-runs this, which grows the file system.
@@ -485,7 +520,7 @@ export class RelayHost extends Construct {
     v.acknowledge({
       id: 'AwsSolutions-EC29',
       reason:
-        'A single stateful host by design (SQLite on its data volume, Elastic IP on a fixed ENI); an Auto Scaling group would replace it. API termination is disabled and status-check alarms recover it instead.',
+        'A single stateful host by design (SQLite on its data volume, a fixed ENI); an Auto Scaling group would replace it. API termination is disabled and status-check alarms recover it instead.',
     });
     v.acknowledge({
       id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore]',
@@ -504,6 +539,18 @@ interface PolicyJson {
     readonly Action: string | string[];
     readonly Resource: unknown;
   }[];
+}
+
+/**
+ * EC2's public DNS name for a public IPv4 address (a token is fine): `ec2-a-b-c-d.compute-1.amazonaws.com`
+ * in us-east-1, `ec2-a-b-c-d.<region>.compute.amazonaws.com` elsewhere.
+ */
+export function publicDnsNameOf(address: string, region: string): string {
+  if (Token.isUnresolved(region)) {
+    throw new Error('The public-DNS origin needs the stack in an explicit region (env.region)');
+  }
+  const domain = region === 'us-east-1' ? 'compute-1' : `${region}.compute`;
+  return Fn.join('', ['ec2-', Fn.join('-', Fn.split('.', address)), `.${domain}.amazonaws.com`]);
 }
 
 function agentConfigParameterName(stack: Stack): string {

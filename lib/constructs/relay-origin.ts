@@ -6,7 +6,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
-import type { IDependable } from 'constructs';
+import type { IConstruct } from 'constructs';
 import { ORIGIN_SECRET_HEADER } from './origin-secret.ts';
 
 /** Name of the AWS-managed prefix list of CloudFront's origin-facing addresses. */
@@ -31,8 +31,11 @@ export interface RelayOriginProps {
   readonly vpc: ec2.IVpc;
   /** Port the relay listens on. */
   readonly port: number;
-  /** Stable public DNS name of the host (used by the public-DNS origin only). */
-  readonly publicDnsName: string;
+  /**
+   * Public DNS name of the host's Elastic IP (required by the public-DNS origin, unused by the VPC
+   * origin).
+   */
+  readonly publicDnsName?: string;
   /** Secret CloudFront sends in the x-origin-secret header; the relay rejects requests without it. */
   readonly originSecret: secretsmanager.ISecret;
   /**
@@ -57,11 +60,11 @@ export class RelayOrigin extends Construct {
   readonly type: RelayOriginType;
   /** The AWS::CloudFront::VpcOrigin resource (VPC origin only). */
   readonly vpcOrigin?: cloudfront.VpcOrigin;
-  readonly #props: RelayOriginProps;
+  /** The rule that admits the VPC origin's security group (VPC origin only). */
+  readonly vpcOriginIngress?: ec2.CfnSecurityGroupIngress;
 
   constructor(scope: Construct, id: string, props: RelayOriginProps) {
     super(scope, id);
-    this.#props = props;
     this.type = props.type ?? 'vpc-origin';
     const common = {
       readTimeout: props.readTimeout ?? Duration.seconds(60),
@@ -81,9 +84,15 @@ export class RelayOrigin extends Construct {
         protocolPolicy: cloudfront.OriginProtocolPolicy.HTTP_ONLY,
       });
       this.origin = origins.VpcOrigin.withVpcOrigin(this.vpcOrigin, common);
+      this.vpcOriginIngress = this.admitVpcOrigin(this.vpcOrigin, props);
       return;
     }
 
+    if (!props.publicDnsName) {
+      throw new Error(
+        'The public-DNS origin needs the public DNS name of the host (publicDnsName)',
+      );
+    }
     this.origin = new origins.HttpOrigin(props.publicDnsName, {
       ...common,
       // HTTPS to a host serving HTTP (or without a certificate for its own name) is a 502.
@@ -105,13 +114,25 @@ export class RelayOrigin extends Construct {
   }
 
   /**
-   * Opens the relay port to CloudFront's VPC origin security group. CloudFront creates that group
-   * with the VPC origin, and CloudFormation does not return its id, so it is looked up by name
-   * (the pattern the CDK documentation gives) once the distribution is deployed.
+   * Makes `distribution` wait for the host's ingress rule, so no version of the distribution
+   * sends requests to a VPC origin the host does not admit yet. Nothing to wait for with the
+   * public-DNS origin (its rule is part of the security group).
    */
-  admitVpcOrigin(distribution: IDependable): void {
-    if (!this.vpcOrigin) return;
-    const { vpc, securityGroup, port } = this.#props;
+  admitBefore(distribution: IConstruct): void {
+    if (this.vpcOriginIngress) distribution.node.addDependency(this.vpcOriginIngress);
+  }
+
+  /**
+   * Opens the relay port to CloudFront's VPC origin security group. CloudFront creates that group
+   * in the VPC with the (first) VPC origin, and CloudFormation does not return its id, so it is
+   * looked up by name (the pattern the CDK documentation gives) as soon as the VPC origin exists:
+   * before the distribution, which depends on the rule.
+   */
+  private admitVpcOrigin(
+    vpcOrigin: cloudfront.VpcOrigin,
+    props: RelayOriginProps,
+  ): ec2.CfnSecurityGroupIngress {
+    const { vpc, securityGroup, port } = props;
     const call: cr.AwsSdkCall = {
       service: 'EC2',
       action: 'DescribeSecurityGroups',
@@ -138,10 +159,10 @@ export class RelayOrigin extends Construct {
         removalPolicy: RemovalPolicy.DESTROY,
       }),
     });
-    lookup.node.addDependency(this.vpcOrigin, distribution);
-    // A separate ingress resource: inline in the group, the group would depend on the lookup,
-    // which depends on the instance, which depends on the group.
-    new ec2.CfnSecurityGroupIngress(this, 'FromVpcOrigin', {
+    lookup.node.addDependency(vpcOrigin);
+    // A standalone ingress resource: inline in the group, the group would depend on the lookup,
+    // which depends on the VPC origin, the instance, and the group again.
+    const ingress = new ec2.CfnSecurityGroupIngress(this, 'FromVpcOrigin', {
       groupId: securityGroup.securityGroupId,
       ipProtocol: 'tcp',
       fromPort: port,
@@ -163,5 +184,6 @@ export class RelayOrigin extends Construct {
           "CDK's AwsCustomResource function: the AWS-maintained policy only lets it write its own CloudWatch logs.",
       });
     }
+    return ingress;
   }
 }

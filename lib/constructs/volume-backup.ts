@@ -7,6 +7,12 @@ import { Construct } from 'constructs';
 export interface VolumeBackupProps {
   readonly volume: ec2.IVolume;
   /**
+   * The vault the recovery points go to. It belongs in a stack that is never deleted (the
+   * Stateful stack): a retained vault left behind by a deleted Relay stack keeps its name, and
+   * the same stack deployed again would fail to create it.
+   */
+  readonly vault: backup.IBackupVault;
+  /**
    * Days each daily recovery point is kept.
    * @default 35
    */
@@ -14,25 +20,20 @@ export interface VolumeBackupProps {
 }
 
 /**
- * AWS Backup of the data volume: a daily snapshot kept 35 days in a vault of its own. Chosen over
+ * AWS Backup of the data volume: a daily snapshot kept 35 days in the relay's vault. Chosen over
  * a DLM policy because the vault outlives the stack, restores are a console or CLI step with
  * the job history to go with it, and copies to another region or account (or a vault lock) are
  * one rule away. SQLite in WAL mode is crash-safe, so a crash-consistent snapshot restores.
  */
 export class VolumeBackup extends Construct {
-  readonly vault: backup.BackupVault;
   readonly plan: backup.BackupPlan;
 
   constructor(scope: Construct, id: string, props: VolumeBackupProps) {
     super(scope, id);
     const stack = Stack.of(this);
-    this.vault = new backup.BackupVault(this, 'Vault', {
-      // Recovery points must survive the stack that made them.
-      removalPolicy: RemovalPolicy.RETAIN,
-    });
     this.plan = new backup.BackupPlan(this, 'Plan', {
       backupPlanName: `${stack.stackName}-data-volume`,
-      backupVault: this.vault,
+      backupVault: props.vault,
     });
     this.plan.addRule(
       new backup.BackupPlanRule({
@@ -61,4 +62,9 @@ export class VolumeBackup extends Construct {
         'The AWS-maintained policy AWS Backup documents for the role that takes the snapshots; it follows new resource types and API changes.',
     });
   }
+}
+
+/** The vault for the data volume's recovery points: retained, they must outlive any stack. */
+export function relayBackupVault(scope: Construct, id: string): backup.BackupVault {
+  return new backup.BackupVault(scope, id, { removalPolicy: RemovalPolicy.RETAIN });
 }

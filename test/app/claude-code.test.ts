@@ -4,70 +4,17 @@
  * DeepSeek, Kimi, GLM or Qwen). Its first turn carries the whole agent request: a long system
  * prompt with cache marks, a dozen tools, adaptive thinking and beta headers.
  */
-import { execFile } from 'node:child_process';
 import type { ServerResponse } from 'node:http';
-import { mkdtempSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAnthropicUpstream } from '../fixtures/anthropic-upstream.ts';
 import type { AnthropicUpstream } from '../fixtures/anthropic-upstream.ts';
 import { sseWrite, startOpenAiUpstream } from '../fixtures/openai-upstream.ts';
 import type { FakeUpstream } from '../fixtures/openai-upstream.ts';
+import { CLAUDE_CODE_KEY, claudePrint } from '../fixtures/claude-cli.ts';
 import { eventually, startTestRelay } from '../fixtures/relay-harness.ts';
 import type { TestRelay } from '../fixtures/relay-harness.ts';
 
-const KEY = 'sk-claude-code-0123456789';
-const CLAUDE = join(
-  dirname(createRequire(import.meta.url).resolve('@anthropic-ai/claude-code/package.json')),
-  'bin',
-  'claude.exe',
-);
-
-interface ClaudeResult {
-  readonly is_error: boolean;
-  readonly result: string;
-  readonly usage: { input_tokens: number; output_tokens: number };
-}
-
-/** `claude -p <prompt> --output-format json`, with nothing but the relay to talk to. */
-function claudePrint(
-  baseUrl: string,
-  prompt: string,
-  model?: string,
-  extra: readonly string[] = [],
-): Promise<ClaudeResult> {
-  const home = mkdtempSync(join(tmpdir(), 'claude-home-'));
-  return new Promise((resolve, reject) => {
-    execFile(
-      CLAUDE,
-      ['-p', prompt, '--output-format', 'json', ...(model ? ['--model', model] : []), ...extra],
-      {
-        timeout: 60_000,
-        env: {
-          PATH: process.env.PATH,
-          HOME: home,
-          ANTHROPIC_BASE_URL: baseUrl,
-          ANTHROPIC_API_KEY: KEY,
-          // Offline: no telemetry, error reports, update checks or other calls home.
-          CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
-          DISABLE_TELEMETRY: '1',
-          DISABLE_ERROR_REPORTING: '1',
-          DISABLE_AUTOUPDATER: '1',
-        },
-      },
-      (err, stdout, stderr) => {
-        try {
-          resolve(JSON.parse(stdout) as ClaudeResult);
-        } catch {
-          reject(err ?? new Error(`claude printed no JSON:\n${stdout}\n${stderr}`));
-        }
-      },
-    );
-  });
-}
-
+const KEY = CLAUDE_CODE_KEY;
 describe('Claude Code through the relay', { timeout: 60_000 }, () => {
   let claude: AnthropicUpstream;
   let deepseek: FakeUpstream;

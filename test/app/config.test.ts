@@ -89,6 +89,26 @@ describe('relay config', () => {
     ).toThrow(/channels\.0\.region: only bedrock channels take this/);
   });
 
+  it('makes GEMINI_API_KEY a native gemini channel, with Imagen on Gemini’s OpenAI endpoint', () => {
+    const cfg = parseRelayConfig({}, { GEMINI_API_KEY: 'AIza-g' });
+    expect(cfg.channels.map((c) => [c.name, c.type, c.baseUrl, c.apiKey, c.models])).toEqual([
+      [
+        'gemini',
+        'gemini',
+        'https://generativelanguage.googleapis.com/v1beta',
+        'AIza-g',
+        ['gemini-*'],
+      ],
+      [
+        'gemini-images',
+        'openai',
+        'https://generativelanguage.googleapis.com/v1beta/openai',
+        'AIza-g',
+        ['imagen-*'],
+      ],
+    ]);
+  });
+
   it('breaker thresholds: documented defaults, overrides, and a clear error for a bad one', () => {
     expect(parseRelayConfig({}, {}).server.breaker).toEqual({
       windowMs: 30_000,

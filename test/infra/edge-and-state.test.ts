@@ -26,6 +26,7 @@ interface DistributionConfig {
   ViewerCertificate: Record<string, unknown>;
   Logging: Record<string, unknown>;
   HttpVersion: string;
+  WebACLId?: unknown;
 }
 
 describe('edge, DNS and state', () => {
@@ -61,13 +62,37 @@ describe('edge, DNS and state', () => {
       expect(endpoint).toMatchObject({ HTTPPort: 8787, OriginProtocolPolicy: 'http-only' });
     });
 
-    it('keeps the public-DNS origin as an option: the Elastic IP name, plain HTTP, the prefix list', () => {
+    it("keeps the public-DNS origin as an option: the Elastic IP's own name, plain HTTP, the prefix list", () => {
       const pub = synth({ context: { originType: 'public-dns', originReadTimeoutSeconds: 30 } });
-      const d = onlyResource(pub.relay, 'AWS::CloudFront::Distribution').resource.Properties!
-        .DistributionConfig as DistributionConfig;
-      const relay = d.Origins.find((o) => o.Id === d.DefaultCacheBehavior.TargetOriginId)!;
-      const instance = onlyResource(pub.relay, 'AWS::EC2::Instance').logicalId;
-      expect(relay.DomainName).toEqual({ 'Fn::GetAtt': [instance, 'PublicDnsName'] });
+      const relayOriginOf = (x: Synthesized) => {
+        const d = onlyResource(x.relay, 'AWS::CloudFront::Distribution').resource.Properties!
+          .DistributionConfig as DistributionConfig;
+        return d.Origins.find((o) => o.Id === d.DefaultCacheBehavior.TargetOriginId)!;
+      };
+      const relay = relayOriginOf(pub);
+      // Built from the Elastic IP, not the instance's PublicDnsName: a replaced instance keeps it.
+      const eip = onlyResource(pub.relay, 'AWS::EC2::EIP').logicalId;
+      expect(relay.DomainName).toEqual({
+        'Fn::Join': [
+          '',
+          [
+            'ec2-',
+            { 'Fn::Join': ['-', { 'Fn::Split': ['.', { Ref: eip }] }] },
+            '.compute-1.amazonaws.com',
+          ],
+        ],
+      });
+      expect(JSON.stringify(relay.DomainName)).not.toContain('Instance');
+      const eu = synth({
+        context: {
+          originType: 'public-dns',
+          region: 'eu-west-1',
+          cloudfrontPrefixListId: 'pl-4fa04526',
+        },
+      });
+      expect(JSON.stringify(relayOriginOf(eu).DomainName)).toContain(
+        '".eu-west-1.compute.amazonaws.com"',
+      );
       expect(relay.CustomOriginConfig).toMatchObject({
         OriginProtocolPolicy: 'http-only',
         HTTPPort: 8787,
@@ -207,7 +232,7 @@ describe('edge, DNS and state', () => {
         SslSupportMethod: 'sni-only',
       });
       expect(joined(dist.ViewerCertificate.AcmCertificateArn)).toMatch(
-        /<import:LlmRelay-Certificate:ExportsOutputRefApiCertificate/,
+        /^<output:LlmRelay-Certificate@us-east-1:.*ApiCertificate/,
       );
     });
 
@@ -265,8 +290,38 @@ describe('edge, DNS and state', () => {
       expect(eu.stacks.certificate.region).toBe('us-east-1');
       expect(eu.stacks.relay.region).toBe('eu-west-1');
       expect(eu.stacks.stateful.region).toBe('eu-west-1');
+      // The zone id reaches the certificate stack through an export reader (the zone is retained).
       eu.certificate.resourceCountIs('Custom::CrossRegionExportReader', 1);
-      eu.relay.resourceCountIs('Custom::CrossRegionExportReader', 1);
+    });
+
+    it('gives the relay stack the certificate and web ACL ARNs as weak references, which never block replacing them', () => {
+      for (const region of ['eu-west-1', 'us-east-1']) {
+        const x = synth({ context: { region, cloudfrontPrefixListId: 'pl-4fa04526' } });
+        const d = onlyResource(x.relay, 'AWS::CloudFront::Distribution').resource.Properties!
+          .DistributionConfig as DistributionConfig;
+        // Fn::GetStackOutput, read when the relay stack deploys: no export, no ExportsWriter
+        // parameter that would refuse a new value while the relay stack uses the old one.
+        const certificateOutputs = x.certificate.toJSON().Outputs as Record<
+          string,
+          { Value: unknown }
+        >;
+        const cert = onlyResource(x.certificate, 'AWS::CertificateManager::Certificate').logicalId;
+        const acl = onlyResource(x.certificate, 'AWS::WAFv2::WebACL').logicalId;
+        const read = (value: unknown) => {
+          const m = /^<output:LlmRelay-Certificate@us-east-1:(\w+)>$/.exec(joined(value));
+          expect(m, `${region}: ${joined(value)}`).not.toBeNull();
+          return certificateOutputs[m![1]!]!.Value;
+        };
+        expect(read(d.ViewerCertificate.AcmCertificateArn)).toEqual({ Ref: cert });
+        expect(read(d.WebACLId)).toEqual({ 'Fn::GetAtt': [acl, 'Arn'] });
+        const json = JSON.stringify(x.relay.toJSON());
+        expect(json).not.toContain('Fn::ImportValue":"LlmRelay-Certificate');
+        x.relay.resourceCountIs('Custom::CrossRegionExportReader', 0);
+        x.certificate.resourceCountIs('Custom::CrossRegionExportWriter', 0);
+        for (const o of Object.values(certificateOutputs)) expect(o).not.toHaveProperty('Export');
+        // The relay stack still deploys after the certificate stack.
+        expect(x.stacks.relay.dependencies).toContain(x.stacks.certificate);
+      }
     });
   });
 

@@ -24,31 +24,76 @@ const initOf = (x: Synthesized): Json =>
 
 const logicalIdOf = (type: string, prefix = '') => resourceNamed(s.relay, type, prefix).logicalId;
 
+/** The subnet of the host's network interface. */
+const hostSubnetOf = (x: Synthesized): { logicalId: string; resource: Json } => {
+  const eni = onlyResource(x.relay, 'AWS::EC2::NetworkInterface').resource.Properties!;
+  const logicalId = (eni.SubnetId as { Ref: string }).Ref;
+  return { logicalId, resource: (x.relay.toJSON() as Json).Resources[logicalId] };
+};
+
+/** The default route of a subnet's route table. */
+const defaultRouteOf = (x: Synthesized, subnet: string): string => {
+  const resources = (x.relay.toJSON() as Json).Resources as Record<string, Json>;
+  const association = Object.values(resources).find(
+    (r) =>
+      r.Type === 'AWS::EC2::SubnetRouteTableAssociation' && r.Properties.SubnetId.Ref === subnet,
+  );
+  const [id] = Object.entries(resources).find(
+    ([, r]) =>
+      r.Type === 'AWS::EC2::Route' &&
+      r.Properties.RouteTableId.Ref === association.Properties.RouteTableId.Ref,
+  )!;
+  return id;
+};
+
 describe('ordering on the first deploy', () => {
-  it('the Elastic IP, its association, the ENI and the instance wait for the gateway attachment and the default route', () => {
+  it('the ENI and the instance wait for the gateway attachment and the private subnet route through the NAT gateway', () => {
     const attachment = onlyResource(s.relay, 'AWS::EC2::VPCGatewayAttachment').logicalId;
-    const route = onlyResource(s.relay, 'AWS::EC2::Route').logicalId;
+    const route = defaultRouteOf(s, hostSubnetOf(s).logicalId);
+    const nat = onlyResource(s.relay, 'AWS::EC2::NatGateway');
+    expect((s.relay.toJSON() as Json).Resources[route].Properties.NatGatewayId).toEqual({
+      Ref: nat.logicalId,
+    });
+    for (const type of ['AWS::EC2::NetworkInterface', 'AWS::EC2::Instance']) {
+      const { resource } = onlyResource(s.relay, type);
+      expect(resource.DependsOn, type).toEqual(expect.arrayContaining([attachment, route]));
+    }
+    // The NAT gateway itself waits for the public subnet's route to the internet gateway.
+    const publicSubnet = (nat.resource.Properties!.SubnetId as { Ref: string }).Ref;
+    expect(nat.resource.DependsOn).toContain(defaultRouteOf(s, publicSubnet));
+  });
+
+  it('with the public-DNS origin, the Elastic IP, its association, the ENI and the instance wait for the gateway and the route', () => {
+    const pub = synth({
+      context: { originType: 'public-dns', cloudfrontPrefixListId: 'pl-3b927c52' },
+    });
+    const attachment = onlyResource(pub.relay, 'AWS::EC2::VPCGatewayAttachment').logicalId;
+    const route = onlyResource(pub.relay, 'AWS::EC2::Route').logicalId;
     for (const type of [
       'AWS::EC2::EIP',
       'AWS::EC2::EIPAssociation',
       'AWS::EC2::NetworkInterface',
       'AWS::EC2::Instance',
     ]) {
-      const { resource } = onlyResource(s.relay, type);
+      const { resource } = onlyResource(pub.relay, type);
       expect(resource.DependsOn, type).toEqual(expect.arrayContaining([attachment, route]));
     }
   });
 });
 
 describe('Availability Zone', () => {
-  it('is the first zone by name unless set; when set, the subnet and the data volume use it', () => {
-    const subnet = onlyResource(s.relay, 'AWS::EC2::Subnet').resource.Properties!;
-    expect(subnet.AvailabilityZone).toEqual({ 'Fn::Select': [0, { 'Fn::GetAZs': '' }] });
+  it('is the first zone by name unless set; when set, the subnets and the data volume use it', () => {
+    const zones = (x: Synthesized) =>
+      Object.values(x.relay.findResources('AWS::EC2::Subnet')).map(
+        (r) => r.Properties.AvailabilityZone,
+      );
+    expect(zones(s)).toEqual([
+      { 'Fn::Select': [0, { 'Fn::GetAZs': '' }] },
+      { 'Fn::Select': [0, { 'Fn::GetAZs': '' }] },
+    ]);
 
     const chosen = synth({ context: { availabilityZone: 'us-east-1b' } });
-    expect(
-      onlyResource(chosen.relay, 'AWS::EC2::Subnet').resource.Properties!.AvailabilityZone,
-    ).toBe('us-east-1b');
+    expect(zones(chosen)).toEqual(['us-east-1b', 'us-east-1b']);
     expect(
       onlyResource(chosen.relay, 'AWS::EC2::Volume').resource.Properties!.AvailabilityZone,
     ).toBe('us-east-1b');
@@ -62,8 +107,9 @@ describe('data that survives the host', () => {
     expect(volume.DeletionPolicy).toBe('Snapshot');
     expect(volume.UpdateReplacePolicy).toBe('Snapshot');
     // In the instance's zone: a volume attaches only within its own.
-    const subnet = onlyResource(s.relay, 'AWS::EC2::Subnet').resource.Properties!;
-    expect(volume.Properties!.AvailabilityZone).toEqual(subnet.AvailabilityZone);
+    expect(volume.Properties!.AvailabilityZone).toEqual(
+      hostSubnetOf(s).resource.Properties.AvailabilityZone,
+    );
   });
 
   it('is attached at launch and mounted on the data directory before anything is written there', () => {
@@ -105,8 +151,11 @@ describe('data that survives the host', () => {
     );
   });
 
-  it('is backed up daily by AWS Backup, kept 35 days in a retained vault', () => {
-    const vault = onlyResource(s.relay, 'AWS::Backup::BackupVault');
+  it('is backed up daily by AWS Backup, kept 35 days in a retained vault of the Stateful stack', () => {
+    // Not in the Relay stack: a vault retained from a deleted Relay stack keeps its name, and the
+    // stack deployed again (a teardown, a zone move) would fail to create it.
+    s.relay.resourceCountIs('AWS::Backup::BackupVault', 0);
+    const vault = onlyResource(s.stateful, 'AWS::Backup::BackupVault');
     expect(vault.resource.DeletionPolicy).toBe('Retain');
     const plan = onlyResource(s.relay, 'AWS::Backup::BackupPlan').resource.Properties!
       .BackupPlan as { BackupPlanRule: Record<string, unknown>[] };
@@ -114,9 +163,13 @@ describe('data that survives the host', () => {
       expect.objectContaining({
         ScheduleExpression: 'cron(0 5 * * ? *)',
         Lifecycle: { DeleteAfterDays: 35 },
-        TargetBackupVault: { 'Fn::GetAtt': [vault.logicalId, 'BackupVaultName'] },
       }),
     ]);
+    expect(joined(plan.BackupPlanRule[0]!.TargetBackupVault)).toMatch(
+      new RegExp(
+        `^<import:LlmRelay-Stateful:ExportsOutputFnGetAtt${vault.logicalId}BackupVaultName`,
+      ),
+    );
     const selection = onlyResource(s.relay, 'AWS::Backup::BackupSelection').resource.Properties!
       .BackupSelection as { Resources: unknown[] };
     const volume = onlyResource(s.relay, 'AWS::EC2::Volume').logicalId;
@@ -196,7 +249,7 @@ describe('WAF', () => {
     const dist = onlyResource(s.relay, 'AWS::CloudFront::Distribution').resource.Properties!
       .DistributionConfig as { WebACLId: unknown };
     expect(joined(dist.WebACLId)).toMatch(
-      /<import:LlmRelay-Certificate:ExportsOutputFnGetAttWafWebAcl.*Arn/,
+      /^<output:LlmRelay-Certificate@us-east-1:.*WafWebAcl.*Arn/,
     );
   });
 
@@ -211,7 +264,9 @@ describe('WAF', () => {
     });
     const dist = onlyResource(eu.relay, 'AWS::CloudFront::Distribution').resource.Properties!
       .DistributionConfig as { WebACLId: unknown };
-    expect(JSON.stringify(dist.WebACLId)).toMatch(/ExportsReader.*WafWebAcl.*Arn/);
+    expect(joined(dist.WebACLId)).toMatch(
+      /^<output:LlmRelay-Certificate@us-east-1:.*WafWebAcl.*Arn/,
+    );
 
     const off = synth({ context: { waf: false } });
     off.certificate.resourceCountIs('AWS::WAFv2::WebACL', 0);
@@ -222,7 +277,12 @@ describe('WAF', () => {
 });
 
 describe('read-only ops policy', () => {
-  type Statement = { Sid: string; Action: string | string[]; Resource: unknown };
+  type Statement = {
+    Sid: string;
+    Action: string | string[];
+    Resource: unknown;
+    Condition?: unknown;
+  };
   const statements = () =>
     (
       resourceNamed(s.relay, 'AWS::IAM::ManagedPolicy', 'OpsPolicy').resource.Properties!
@@ -260,18 +320,45 @@ describe('read-only ops policy', () => {
     expect(writes).toEqual([]);
   });
 
-  it('opens a Session Manager shell on this instance only, and is an output', () => {
+  it('opens a Session Manager shell on this instance only, through its own document only, and is an output', () => {
     const instance = onlyResource(s.relay, 'AWS::EC2::Instance').logicalId;
+    const document = onlyResource(s.relay, 'AWS::SSM::Document').logicalId;
     const shell = bySid('ShellOnTheRelayHost');
     expect(shell.Action).toBe('ssm:StartSession');
     expect([shell.Resource].flat().map(joined)).toEqual([
       `arn:<AWS::Partition>:ec2:us-east-1:<AWS::AccountId>:instance/<${instance}>`,
-      'arn:<AWS::Partition>:ssm:us-east-1:<AWS::AccountId>:document/SSM-SessionManagerRunShell',
+      `arn:<AWS::Partition>:ssm:us-east-1:<AWS::AccountId>:document/<${document}>`,
     ]);
+    // Without the check, a start-session that names no document gets the default
+    // SSM-SessionManagerRunShell (ssm-user, with sudo) without IAM looking at documents at all.
+    expect(shell.Condition).toEqual({ BoolIfExists: { 'ssm:SessionDocumentAccessCheck': 'true' } });
+    expect(JSON.stringify(statements())).not.toContain('SSM-SessionManagerRunShell');
     const policy = logicalIdOf('AWS::IAM::ManagedPolicy', 'OpsPolicy');
     expect(s.relay.findOutputs('OpsReadOnlyPolicyArn').OpsReadOnlyPolicyArn!.Value).toEqual({
       Ref: policy,
     });
+    expect(s.relay.findOutputs('OpsSessionDocument').OpsSessionDocument!.Value).toEqual({
+      Ref: document,
+    });
+  });
+
+  it('runs those shells as an unprivileged user the host creates: no sudo, not in the relay group', () => {
+    const document = onlyResource(s.relay, 'AWS::SSM::Document').resource.Properties!;
+    expect(document).toMatchObject({ DocumentType: 'Session' });
+    const content = document.Content as Json;
+    expect(content.sessionType).toBe('Standard_Stream');
+    expect(content.inputs).toMatchObject({
+      runAsEnabled: true,
+      runAsDefaultUser: 'llm-relay-ops',
+    });
+    const command: string = initOf(s).system.commands['11-ops-user'].command;
+    expect(command).toContain('useradd');
+    expect(command).toContain('--groups systemd-journal llm-relay-ops');
+    expect(command).not.toMatch(/wheel|sudo|llm-relay(?!-ops)/);
+    // Created before anything a session might look at, and idempotent across cfn-init runs.
+    const order = Object.keys(initOf(s).system.commands);
+    expect(order.indexOf('11-ops-user')).toBeLessThan(order.indexOf('15-data-volume'));
+    expect(command).toMatch(/^id -u llm-relay-ops >\/dev\/null 2>&1 \|\| /);
   });
 });
 
@@ -339,6 +426,28 @@ describe('relay config validated at synth with the relay schema', () => {
   it('a typo fails the synth, naming the path, before anything reaches a host', () => {
     expect(() => synth({ context: { relayConfig: { server: { heartbeatMS: 1000 } } } })).toThrow(
       /relayConfig\.server.*heartbeatMS/,
+    );
+  });
+});
+
+describe('switching originType', () => {
+  it('keeps the VPC, its public subnet and the data volume, and moves the host (a new instance)', () => {
+    const pub = synth({
+      context: { originType: 'public-dns', cloudfrontPrefixListId: 'pl-3b927c52' },
+    });
+    const byType = (x: Synthesized, type: string) =>
+      Object.entries(x.relay.findResources(type)).map(([id, r]) => [id, r.Properties] as const);
+    expect(byType(pub, 'AWS::EC2::VPC')).toEqual(byType(s, 'AWS::EC2::VPC'));
+    const publicSubnet = (x: Synthesized) =>
+      byType(x, 'AWS::EC2::Subnet').filter(([, p]) => p.MapPublicIpOnLaunch === true);
+    expect(publicSubnet(pub)).toEqual(publicSubnet(s));
+    expect(onlyResource(pub.relay, 'AWS::EC2::Volume')).toEqual(
+      onlyResource(s.relay, 'AWS::EC2::Volume'),
+    );
+    // The interface moves to another subnet: CloudFormation replaces it, and with it the instance.
+    expect(hostSubnetOf(pub).logicalId).not.toBe(hostSubnetOf(s).logicalId);
+    expect(onlyResource(pub.relay, 'AWS::EC2::NetworkInterface').logicalId).toBe(
+      onlyResource(s.relay, 'AWS::EC2::NetworkInterface').logicalId,
     );
   });
 });

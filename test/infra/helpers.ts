@@ -97,7 +97,7 @@ export function resourceNamed(
 
 /**
  * Flattens an Fn::Join (the form CDK gives strings with tokens) into text, with references shown
- * as <Ref> / <Logical.Attr> so assertions can read file contents.
+ * as <Ref> / <Logical.Attr> (and other stacks' values as <import:…> or <output:Stack@region:…>) so assertions can read file contents.
  */
 export function joined(value: unknown): string {
   if (typeof value === 'string') return value;
@@ -110,6 +110,11 @@ export function joined(value: unknown): string {
     if ('Ref' in v) return `<${String(v.Ref)}>`;
     if (Array.isArray(v['Fn::GetAtt'])) return `<${(v['Fn::GetAtt'] as string[]).join('.')}>`;
     if ('Fn::ImportValue' in v) return `<import:${joined(v['Fn::ImportValue'])}>`;
+    if ('Fn::GetStackOutput' in v) {
+      const o = v['Fn::GetStackOutput'] as Record<string, unknown>;
+      const region = typeof o.Region === 'string' ? `@${o.Region}` : '';
+      return `<output:${joined(o.StackName)}${region}:${joined(o.OutputName)}>`;
+    }
     if (typeof v['Fn::Sub'] === 'string') return v['Fn::Sub'];
   }
   return JSON.stringify(value);

@@ -30,7 +30,7 @@ function rows(w: Widget) {
   });
 }
 
-const INSTANCE = /<import:LlmRelay-Relay:ExportsOutputRefHostInstance[^>]*>/;
+const INSTANCE = /<output:LlmRelay-Relay@us-east-1:PublishOutputRefHostInstance[^>]*>/;
 
 describe('monitoring', () => {
   let s: Synthesized;
@@ -85,7 +85,7 @@ describe('monitoring', () => {
     });
 
     it('shows CloudFront requests and 4xx/5xx rates from us-east-1 (Region=Global)', () => {
-      const dist = /<import:LlmRelay-Relay:ExportsOutputRefEdgeDistribution[^>]*>/;
+      const dist = /<output:LlmRelay-Relay@us-east-1:PublishOutputRefEdgeDistribution[^>]*>/;
       const requests = rows(widget(s, 'CloudFront requests'));
       const rates = rows(widget(s, 'CloudFront error rates (%)'));
       for (const r of [...requests, ...rates]) {
@@ -316,5 +316,25 @@ describe('monitoring', () => {
       const policy = onlyResource(s.monitoring, 'AWS::SNS::TopicPolicy').resource.Properties!;
       expect(JSON.stringify(policy)).toContain('"aws:SecureTransport":"false"');
     });
+  });
+});
+
+describe('references to the Relay stack', () => {
+  it('are weak, so a replaced instance or distribution never blocks the Relay stack update', () => {
+    const x = synth({ context: { region: 'eu-west-1', cloudfrontPrefixListId: 'pl-4fa04526' } });
+    // An export in use cannot change: Fn::ImportValue here would fail the Relay stack's update
+    // when the instance is replaced (an originType or availabilityZone switch).
+    expect(JSON.stringify(x.monitoring.toJSON())).not.toContain('Fn::ImportValue');
+    const exports = Object.values(
+      (x.relay.toJSON().Outputs ?? {}) as Record<string, { Export?: { Name: unknown } }>,
+    ).filter((o) => o.Export);
+    expect(exports).toEqual([]);
+    const outputs = x.relay.toJSON().Outputs as Record<string, { Value: unknown }>;
+    const instance = onlyResource(x.relay, 'AWS::EC2::Instance').logicalId;
+    const read = [...JSON.stringify(x.monitoring.toJSON()).matchAll(/"OutputName":"(\w+)"/g)].map(
+      (m) => outputs[m[1]!]!.Value,
+    );
+    expect(read).toContainEqual({ Ref: instance });
+    expect(x.stacks.monitoring.dependencies).toContain(x.stacks.relay);
   });
 });

@@ -8,6 +8,10 @@ import { relayConfigSchema } from '../../app/src/config.ts';
 import { fakeBundle, joined, onlyResource, resourceNamed, synth } from './helpers.ts';
 import type { Synthesized } from './helpers.ts';
 
+// Raw template JSON; the assertions say what they expect of it.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Json = any;
+
 /** The Node.js major the project pins (exact devDependency `node`); the host must run the same. */
 const PINNED_NODE_MAJOR = (
   JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
@@ -122,28 +126,68 @@ describe('relay host', () => {
       s.relay.resourceCountIs('AWS::EC2::KeyPair', 0);
     });
 
-    it('boots with the Elastic IP already on its network interface, so PublicDnsName is final', () => {
-      const { resource, props } = instanceOf(s);
+    it('boots on its own network interface, with no public address (a VPC origin reaches it privately)', () => {
+      const { props } = instanceOf(s);
       const eni = onlyResource(s.relay, 'AWS::EC2::NetworkInterface');
-      const association = onlyResource(s.relay, 'AWS::EC2::EIPAssociation');
-      const eip = onlyResource(s.relay, 'AWS::EC2::EIP');
       expect(props.NetworkInterfaces).toEqual([
         { DeviceIndex: '0', NetworkInterfaceId: { Ref: eni.logicalId } },
       ]);
       expect(props.SubnetId).toBeUndefined();
+      // The only Elastic IP is the NAT gateway's.
+      const eip = onlyResource(s.relay, 'AWS::EC2::EIP').logicalId;
+      const nat = onlyResource(s.relay, 'AWS::EC2::NatGateway').resource.Properties!;
+      expect(nat.AllocationId).toEqual({ 'Fn::GetAtt': [eip, 'AllocationId'] });
+      s.relay.resourceCountIs('AWS::EC2::EIPAssociation', 0);
+    });
+
+    it('sits in a private subnet whose way out is a NAT gateway in the public subnet', () => {
+      const json = s.relay.toJSON() as { Resources: Record<string, Json> };
+      const eni = onlyResource(s.relay, 'AWS::EC2::NetworkInterface');
+      const subnetId = (eni.resource.Properties!.SubnetId as { Ref: string }).Ref;
+      expect(json.Resources[subnetId].Properties.MapPublicIpOnLaunch).toBe(false);
+      const nat = onlyResource(s.relay, 'AWS::EC2::NatGateway');
+      const natSubnet = (nat.resource.Properties!.SubnetId as { Ref: string }).Ref;
+      expect(json.Resources[natSubnet].Properties.MapPublicIpOnLaunch).toBe(true);
+      // The host subnet's default route goes to the NAT gateway, not the internet gateway.
+      const association = Object.values(
+        s.relay.findResources('AWS::EC2::SubnetRouteTableAssociation'),
+      ).find((r) => (r.Properties.SubnetId as { Ref: string }).Ref === subnetId);
+      const table = (association!.Properties.RouteTableId as { Ref: string }).Ref;
+      const routes = Object.values(s.relay.findResources('AWS::EC2::Route')).filter(
+        (r) => (r.Properties.RouteTableId as { Ref: string }).Ref === table,
+      );
+      expect(routes.map((r) => r.Properties)).toEqual([
+        expect.objectContaining({
+          DestinationCidrBlock: '0.0.0.0/0',
+          NatGatewayId: { Ref: nat.logicalId },
+        }),
+      ]);
+    });
+
+    it('reaches S3 (bundle, images, backups) through a gateway endpoint, off the NAT meter', () => {
+      const endpoint = onlyResource(s.relay, 'AWS::EC2::VPCEndpoint');
+      expect(endpoint.resource.Properties).toMatchObject({ VpcEndpointType: 'Gateway' });
+      expect(joined(endpoint.resource.Properties!.ServiceName)).toMatch(/s3$/);
+      expect(instanceOf(s).resource.DependsOn).toContain(endpoint.logicalId);
+    });
+
+    it('with the public-DNS origin: the public subnet, an Elastic IP on the interface, no NAT gateway', () => {
+      const other = synth({
+        context: { originType: 'public-dns', cloudfrontPrefixListId: 'pl-3b927c52' },
+      });
+      const json = other.relay.toJSON() as { Resources: Record<string, Json> };
+      const instance = onlyResource(other.relay, 'AWS::EC2::Instance');
+      const eni = onlyResource(other.relay, 'AWS::EC2::NetworkInterface');
+      const association = onlyResource(other.relay, 'AWS::EC2::EIPAssociation');
+      const eip = onlyResource(other.relay, 'AWS::EC2::EIP');
       expect(association.resource.Properties).toEqual({
         AllocationId: { 'Fn::GetAtt': [eip.logicalId, 'AllocationId'] },
         NetworkInterfaceId: { Ref: eni.logicalId },
       });
-      expect(resource.DependsOn).toContain(association.logicalId);
-    });
-
-    it('sits in a public subnet', () => {
-      const eni = onlyResource(s.relay, 'AWS::EC2::NetworkInterface');
-      const subnetRef = (eni.resource.Properties!.SubnetId as { Ref: string }).Ref;
-      const subnet = s.relay.toJSON().Resources[subnetRef];
-      expect(subnet.Properties.MapPublicIpOnLaunch).toBe(true);
-      s.relay.resourceCountIs('AWS::EC2::NatGateway', 0);
+      expect(instance.resource.DependsOn).toContain(association.logicalId);
+      const subnetId = (eni.resource.Properties!.SubnetId as { Ref: string }).Ref;
+      expect(json.Resources[subnetId].Properties.MapPublicIpOnLaunch).toBe(true);
+      other.relay.resourceCountIs('AWS::EC2::NatGateway', 0);
     });
   });
 
@@ -165,7 +209,7 @@ describe('relay host', () => {
       expect(JSON.stringify(ingress)).not.toContain('SourcePrefixListId');
     });
 
-    it('finds that group by name in this VPC once the VPC origin and the distribution exist', () => {
+    it('finds that group by name in this VPC once the VPC origin exists, before the distribution', () => {
       const lookup = onlyResource(s.relay, 'Custom::AWS').resource;
       const call = JSON.parse(joined((lookup.Properties as { Create: unknown }).Create)) as {
         action: string;
@@ -177,12 +221,14 @@ describe('relay host', () => {
         { Name: 'vpc-id', Values: [`<${vpc}>`] },
         { Name: 'group-name', Values: ['CloudFront-VPCOrigins-Service-SG'] },
       ]);
-      expect(lookup.DependsOn).toEqual(
-        expect.arrayContaining([
-          onlyResource(s.relay, 'AWS::CloudFront::VpcOrigin').logicalId,
-          onlyResource(s.relay, 'AWS::CloudFront::Distribution').logicalId,
-        ]),
+      expect(lookup.DependsOn).toContain(
+        onlyResource(s.relay, 'AWS::CloudFront::VpcOrigin').logicalId,
       );
+      // The distribution waits for the rule: no version of it uses a VPC origin the host refuses.
+      const ingress = onlyResource(s.relay, 'AWS::EC2::SecurityGroupIngress').logicalId;
+      const distribution = onlyResource(s.relay, 'AWS::CloudFront::Distribution');
+      expect(distribution.resource.DependsOn).toContain(ingress);
+      expect(JSON.stringify(lookup)).not.toContain(distribution.logicalId);
     });
 
     it('is open to nothing else: no 0.0.0.0/0 or ::/0 ingress and no port 22 anywhere', () => {
@@ -283,6 +329,7 @@ describe('relay host', () => {
       // Keys sort after the user and directory commands; cfn-init runs commands in key order.
       expect(Object.keys(init.system.commands)).toEqual([
         '10-user',
+        '11-ops-user',
         '15-data-volume',
         '20-dirs',
         '30-node',
@@ -332,6 +379,8 @@ describe('relay host', () => {
       const unit = file(instanceOf(s).init, '/etc/systemd/system/llm-relay.service');
       expect(unit).toContain('User=llm-relay\n');
       expect(unit).toContain('Restart=always\n');
+      // ...without systemd's default start limit, which would stop restarting after 5 fast failures.
+      expect(unit).toMatch(/^\[Unit\][^[]*^StartLimitIntervalSec=0$/m);
       expect(unit).toContain(
         `ExecStart=/usr/bin/node-${PINNED_NODE_MAJOR} --max-semi-space-size=8 /opt/llm-relay/current/server.mjs\n`,
       );

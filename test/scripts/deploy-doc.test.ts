@@ -11,6 +11,7 @@ import { captureIo } from '../fixtures/io.ts';
 import { synth } from '../infra/helpers.ts';
 
 const guide = readFileSync(join(import.meta.dirname, '../../docs/deploy.md'), 'utf8');
+const readme = readFileSync(join(import.meta.dirname, '../../README.md'), 'utf8');
 const scripts: Record<string, (argv: string[], io: Io) => Promise<number>> = {
   logs: runLogs,
   dns: runDns,
@@ -67,9 +68,10 @@ describe('docs/deploy.md', () => {
     const outputs = new Map(
       Object.values(stacks).map((stack) => [
         stack.stackName,
-        // ExportsOutput* are CDK's own cross-stack references, not outputs for people.
+        // ExportsOutput* and PublishOutput* are CDK's own cross-stack references (strong and
+        // weak), not outputs for people.
         Object.keys(Template.fromStack(stack).toJSON().Outputs ?? {}).filter(
-          (key) => !key.startsWith('ExportsOutput'),
+          (key) => !/^(Exports|Publish)Output/.test(key),
         ),
       ]),
     );
@@ -89,12 +91,18 @@ describe('docs/deploy.md', () => {
     for (const [stack, key] of reads) {
       expect(outputs.get(`LlmRelay-${stack}`), `output ${stack} ${key}`).toContain(key);
     }
-    // The table of outputs lists each stack's outputs exactly.
-    for (const [name, keys] of outputs) {
-      const row = new RegExp(`^\\| \`${name}\` +\\|[^|]+\\|(.*)\\|$`, 'm').exec(guide);
-      expect(row, name).not.toBeNull();
-      const listed = [...row![1]!.matchAll(/`([A-Z]\w+)`/g)].map((m) => m[1]);
-      expect(listed.sort(), name).toEqual([...keys].sort());
+    // The tables of outputs (the guide's, and the README's stack table, whose last column is
+    // the outputs) list each stack's outputs exactly.
+    for (const [doc, text] of [
+      ['docs/deploy.md', guide],
+      ['README.md', readme],
+    ] as const) {
+      for (const [name, keys] of outputs) {
+        const row = new RegExp(`^\\| \`${name}\` +\\|.*\\|([^|]*)\\|$`, 'm').exec(text);
+        expect(row, `${doc}: ${name}`).not.toBeNull();
+        const listed = [...row![1]!.matchAll(/`([A-Z]\w+)`/g)].map((m) => m[1]);
+        expect(listed.sort(), `${doc}: ${name}`).toEqual([...keys].sort());
+      }
     }
     for (const [, name] of guide.matchAll(/npx cdk deploy (LlmRelay-\w+)/g)) {
       expect(outputs.has(name!), name).toBe(true);

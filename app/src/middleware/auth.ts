@@ -3,14 +3,19 @@ import { RelayError } from '../errors.ts';
 import type { Store } from '../store/types.ts';
 import type { AppEnv } from '../types.ts';
 
-/** Bearer (OpenAI SDKs), x-api-key (Anthropic-style clients) or api-key (Azure-style clients). */
+/**
+ * Bearer (OpenAI SDKs), x-api-key (Anthropic-style clients), x-goog-api-key (Gemini clients) or
+ * api-key (Azure-style clients).
+ */
 export function keyFromHeaders(get: (name: string) => string | undefined): string | undefined {
   const auth = get('authorization');
   if (auth) {
     const m = /^Bearer\s+(.+)$/i.exec(auth.trim());
     return m?.[1]?.trim() || undefined;
   }
-  return get('x-api-key')?.trim() || get('api-key')?.trim() || undefined;
+  return (
+    get('x-api-key')?.trim() || get('x-goog-api-key')?.trim() || get('api-key')?.trim() || undefined
+  );
 }
 
 const invalidKey = (message: string) =>
@@ -18,13 +23,15 @@ const invalidKey = (message: string) =>
 
 export function auth(store: Store, now: () => number): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
-    const secret = keyFromHeaders((n) => c.req.header(n));
+    const dialect = c.get('dialect');
+    // Gemini clients may send the key as ?key= (Google's own convention); no other dialect does.
+    // The access log writes the path without the query, so the key never reaches a log line.
+    const secret =
+      keyFromHeaders((n) => c.req.header(n)) ??
+      (dialect?.name === 'gemini' ? c.req.query('key')?.trim() || undefined : undefined);
     if (!secret) {
-      const header =
-        c.get('dialect')?.name === 'anthropic'
-          ? "'x-api-key: YOUR_KEY'"
-          : "'Authorization: Bearer YOUR_KEY'";
-      throw invalidKey(`You didn't provide an API key. Send it as ${header}.`);
+      const hint = dialect?.keyHint ?? "'Authorization: Bearer YOUR_KEY'";
+      throw invalidKey(`You didn't provide an API key. Send it as ${hint}.`);
     }
     const key = store.findKeyBySecret(secret);
     if (!key) throw invalidKey('Incorrect API key provided.');

@@ -5,6 +5,13 @@ import type { AppEnv } from '../types.ts';
 import { RequestUsage } from '../usage/request-usage.ts';
 
 /**
+ * The row's endpoint: the path without its version; a Gemini call without its model (the row
+ * has a column for that), so `/models:generateContent` counts every model's calls together.
+ */
+export const endpointOf = (path: string): string =>
+  path.replace(/^\/v1(beta)?(?=\/)/, '').replace(/^\/models\/[^/]+:([A-Za-z]+)$/, '/models:$1');
+
+/**
  * Gives every authenticated request its RequestUsage, and writes the row of those that ended
  * before the proxy wrote one (bad body, unknown model, no quota left, a bug). A stream still
  * running (`record.done`) writes its own when it ends.
@@ -18,7 +25,7 @@ export function usage(store: Store, logger: Logger, now: () => number): Middlewa
       key: c.get('key'),
       record,
       requestId: c.get('requestId'),
-      endpoint: c.req.path.replace(/^\/v1/, ''),
+      endpoint: endpointOf(c.req.path),
       now,
     });
     c.set('usage', usage);

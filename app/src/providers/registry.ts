@@ -1,6 +1,7 @@
 import type { ProviderAdapter } from './types.ts';
 import { anthropicAdapter } from './anthropic/adapter.ts';
 import { bedrockAdapter } from './bedrock/adapter.ts';
+import { geminiAdapter } from './gemini/adapter.ts';
 import { openAiCompatibleAdapter } from './openai-compatible/adapter.ts';
 
 /**
@@ -11,6 +12,7 @@ export const adapters = {
   openai: openAiCompatibleAdapter,
   anthropic: anthropicAdapter,
   bedrock: bedrockAdapter,
+  gemini: geminiAdapter,
 } as const satisfies Record<string, ProviderAdapter>;
 
 export type ChannelType = keyof typeof adapters;
@@ -34,7 +36,10 @@ export interface WellKnownProvider {
   readonly models: readonly string[];
 }
 
-/** Anthropic speaks Messages natively; every other provider here the OpenAI wire format. */
+/**
+ * Anthropic speaks Messages natively and Gemini generateContent (its OpenAI endpoint drops thought
+ * signatures and cached-token usage); every other provider here the OpenAI wire format.
+ */
 export const wellKnownProviders: readonly WellKnownProvider[] = [
   {
     id: 'openai',
@@ -74,9 +79,18 @@ export const wellKnownProviders: readonly WellKnownProvider[] = [
     id: 'gemini',
     keyEnv: 'GEMINI_API_KEY',
     baseUrlEnv: 'GEMINI_BASE_URL',
+    baseUrl: 'https://generativelanguage.googleapis.com/v1beta',
+    type: 'gemini',
+    models: ['gemini-*'],
+  },
+  {
+    // Imagen is served by Gemini's OpenAI endpoint (/images/generations), with the same key.
+    id: 'gemini-images',
+    keyEnv: 'GEMINI_API_KEY',
+    baseUrlEnv: 'GEMINI_OPENAI_BASE_URL',
     baseUrl: 'https://generativelanguage.googleapis.com/v1beta/openai',
     type: 'openai',
-    models: ['gemini-*', 'imagen-*'],
+    models: ['imagen-*'],
   },
   {
     id: 'xai',

@@ -33,6 +33,11 @@ export interface BuildRequestInput {
   readonly channel: ChannelConfig;
   readonly operation: Operation;
   readonly stream: boolean;
+  /**
+   * The upstream's name for the model, for dialects that put it in the path (Gemini) rather
+   * than in the body.
+   */
+  readonly model?: string;
   /** Output tokens to ask for when the client named no limit and the upstream requires one. */
   readonly defaultMaxTokens: number;
   /** Client headers an upstream of the client's dialect may see; empty when translating. */

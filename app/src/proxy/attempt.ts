@@ -96,6 +96,7 @@ async function send(
       channel: cand.channel,
       operation: job.operation,
       stream: job.stream,
+      model: cand.upstreamModel,
       defaultMaxTokens: rt.config.server.defaultMaxTokens,
     };
     req =

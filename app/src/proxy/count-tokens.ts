@@ -21,6 +21,8 @@ export async function countTokens(
   rt: RelayRuntime,
   job: ProxyJob,
   estimate: () => Record<string, unknown>,
+  /** What an upstream's answer must contain to count as a count (the dialect's field). */
+  counted: RegExp = /"input_tokens"\s*:\s*\d/,
 ): Promise<Response> {
   const record = c.get('record');
   record.model = job.model;
@@ -37,6 +39,7 @@ export async function countTokens(
         channel: route.channel,
         operation: job.operation,
         stream: false,
+        model: route.upstreamModel,
         defaultMaxTokens: rt.config.server.defaultMaxTokens,
         headers: job.headers ?? {},
         ...(await job.body(route)),
@@ -55,7 +58,7 @@ export async function countTokens(
         signal: c.req.raw.signal,
       });
       const text = await res.text(64 * 1024);
-      if (res.status >= 200 && res.status < 300 && /"input_tokens"\s*:\s*\d/.test(text)) {
+      if (res.status >= 200 && res.status < 300 && counted.test(text)) {
         record.channel = route.channel.name;
         record.upstreamModel = route.upstreamModel;
         return c.body(text, 200, { 'content-type': 'application/json' });

@@ -7,20 +7,13 @@
 import type { BlockDelta, BlockStart, ChatEvent, StopReason } from '../../core/chat.ts';
 import type { EventSourceMessage } from '../../streaming/sse.ts';
 import type { DecodedEvent, StreamDecoder } from '../types.ts';
+import { NOT_AN_OBJECT, NOTHING, eventObject } from '../stream-event.ts';
 import { classifyAnthropicErrorEvent } from './errors.ts';
 import { isObject, str } from './json.ts';
 import type { Json } from './json.ts';
 import type { ToolNameMap } from './names.ts';
 import { neutralStopReason } from './response.ts';
 import { mergeAnthropicUsage, readAnthropicUsage } from './usage.ts';
-
-const NOTHING: DecodedEvent = {
-  events: [],
-  forward: true,
-  content: false,
-  finished: false,
-  last: false,
-};
 
 /** A content_block_delta's delta in neutral words, or undefined for kinds with none (citations). */
 function neutralDelta(delta: Json): BlockDelta | undefined {
@@ -62,19 +55,8 @@ export class AnthropicStreamDecoder implements StreamDecoder {
   }
 
   decode(message: EventSourceMessage): DecodedEvent {
-    let json: unknown;
-    try {
-      json = JSON.parse(message.data);
-    } catch {
-      json = undefined;
-    }
-    if (!isObject(json)) {
-      return {
-        ...NOTHING,
-        forward: false,
-        failure: { kind: 'malformed', message: 'upstream sent an event that is not a JSON object' },
-      };
-    }
+    const json = eventObject(message.data);
+    if (!json) return NOT_AN_OBJECT;
     switch (json.type ?? message.event) {
       case 'message_start':
         return this.#messageStart(isObject(json.message) ? json.message : {});

@@ -1,0 +1,13 @@
+/** Reading Gemini's JSON without trusting its shape: a field of the wrong type reads as absent. */
+export type Json = Record<string, unknown>;
+
+export const isObject = (v: unknown): v is Json =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
+export const str = (v: unknown): string => (typeof v === 'string' ? v : '');
+
+export const objects = (v: unknown): Json[] => (Array.isArray(v) ? v.filter(isObject) : []);
+
+/** A non-negative count, or undefined. */
+export const count = (v: unknown): number | undefined =>
+  typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : undefined;
