@@ -23,15 +23,23 @@ const timeoutsSchema = z
   })
   .strict();
 
-export const channelSchema = z
+const channelFields = z
   .object({
     name: z
       .string()
       .min(1)
       .regex(/^[\w.-]+$/, 'letters, digits, "_", "-" and "." only'),
     type: z.enum(channelTypes).default(defaultChannelType),
-    baseUrl: z.url({ protocol: /^https?$/ }),
-    apiKey: secretRef,
+    /** Required except on bedrock channels, which take `region` and maybe `endpoint` instead. */
+    baseUrl: z.url({ protocol: /^https?$/ }).optional(),
+    apiKey: secretRef.optional(),
+    /** Bedrock: the AWS region of the runtime endpoint. */
+    region: z
+      .string()
+      .regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, 'an AWS region such as us-east-1')
+      .optional(),
+    /** Bedrock: an endpoint override (a VPC endpoint, or a local fake in tests). */
+    endpoint: z.url({ protocol: /^https?$/ }).optional(),
     /** Upstream model names (or patterns with `*`) this channel serves. */
     models: z.array(z.string().min(1)).default([]),
     /** Client-facing alias → upstream model name. */
@@ -43,6 +51,34 @@ export const channelSchema = z
     timeouts: timeoutsSchema.default({ connectMs: 10_000, firstByteMs: 60_000, idleMs: 60_000 }),
   })
   .strict();
+
+/**
+ * A bedrock channel signs with the default AWS credential chain (on the host, its instance
+ * role): it has no key to set, and its base URL is the region's runtime endpoint.
+ */
+export const channelSchema = channelFields
+  .superRefine((ch, ctx) => {
+    const issue = (key: string, message: string) =>
+      ctx.addIssue({ code: 'custom', path: [key], message });
+    if (ch.type === 'bedrock') {
+      if (!ch.region) issue('region', 'a bedrock channel needs its AWS region');
+      if (ch.apiKey !== undefined)
+        issue('apiKey', 'a bedrock channel takes no apiKey: it uses the AWS credential chain');
+      if (ch.baseUrl !== undefined)
+        issue('baseUrl', 'a bedrock channel takes "region" (and optionally "endpoint")');
+      return;
+    }
+    const missing = 'Invalid input: expected string, received undefined';
+    if (ch.baseUrl === undefined) issue('baseUrl', missing);
+    if (ch.apiKey === undefined) issue('apiKey', missing);
+    for (const key of ['region', 'endpoint'] as const)
+      if (ch[key] !== undefined) issue(key, 'only bedrock channels take this');
+  })
+  .transform(({ baseUrl, apiKey, ...ch }) => ({
+    ...ch,
+    baseUrl: baseUrl ?? ch.endpoint ?? `https://bedrock-runtime.${ch.region}.amazonaws.com`,
+    apiKey: apiKey ?? '',
+  }));
 
 const keySchema = z
   .object({
@@ -277,7 +313,7 @@ function uniqueNames(
 }
 
 export type RawRelayConfig = z.infer<typeof relayConfigSchema>;
-export type ChannelConfig = z.infer<typeof channelSchema>;
+export type ChannelConfig = z.output<typeof channelSchema>;
 export type KeyConfig = z.infer<typeof keySchema>;
 export type Price = z.infer<typeof priceSchema>;
 /** `workers` is resolved to a count ("auto" and RELAY_WORKERS applied). */
@@ -333,8 +369,10 @@ export function parseRelayConfig(input: unknown, env: Env, source = 'config'): R
   }
   const cfg = parsed.data;
   const channels = (cfg.channels ?? channelsFromEnv(env)).map((ch, i) => {
-    const apiKey = resolveSecret(ch.apiKey, env, `channels.${i}.apiKey`);
-    headerSafe(`Bearer ${apiKey}`, `channels.${i}.apiKey`);
+    // A bedrock channel has no key: AWS credentials sign its requests.
+    const apiKey =
+      ch.type === 'bedrock' ? '' : resolveSecret(ch.apiKey, env, `channels.${i}.apiKey`);
+    if (ch.type !== 'bedrock') headerSafe(`Bearer ${apiKey}`, `channels.${i}.apiKey`);
     for (const [name, value] of Object.entries(ch.headers)) {
       if (!HEADER_NAME.test(name))
         throw new ConfigError(`channels.${i}.headers: "${name}" is not a valid header name`);

@@ -31,6 +31,7 @@ import {
   nodeVersionCheck,
   relayUnit,
 } from './relay-host-files.ts';
+import { grantBedrockInvoke } from './bedrock-access.ts';
 
 /**
  * Time the relay keeps between its non-streaming budget and CloudFront's origin read timeout:
@@ -297,6 +298,8 @@ export class RelayHost extends Construct {
     this.role.addManagedPolicy(props.imageBucket.writerPolicy);
     this.role.addManagedPolicy(props.imageBucket.backupPolicy);
     props.originSecret.grantRead(this.role);
+    // Bedrock channels sign with this role: exactly their models, nothing else.
+    grantBedrockInvoke(this.role, props.relayConfig ?? {});
     const envPath = `${ssmPrefix}/env`.slice(1);
     const envParameters = Arn.format(
       { service: 'ssm', resource: 'parameter', resourceName: `${envPath}/*` },

@@ -45,6 +45,50 @@ describe('relay config', () => {
     expect(parseRelayConfig({}, {}).channels).toEqual([]);
   });
 
+  it('a bedrock channel takes a region (and maybe an endpoint), no key and no base URL', () => {
+    const [channel] = parseRelayConfig(
+      {
+        channels: [
+          { name: 'br', type: 'bedrock', region: 'eu-west-1', models: ['amazon.nova-pro-v1:0'] },
+        ],
+      },
+      {},
+    ).channels;
+    expect(channel).toMatchObject({
+      type: 'bedrock',
+      region: 'eu-west-1',
+      baseUrl: 'https://bedrock-runtime.eu-west-1.amazonaws.com',
+      apiKey: '',
+    });
+    const local = parseRelayConfig(
+      {
+        channels: [
+          { name: 'br', type: 'bedrock', region: 'us-east-1', endpoint: 'http://127.0.0.1:4566' },
+        ],
+      },
+      {},
+    ).channels[0];
+    expect(local?.baseUrl).toBe('http://127.0.0.1:4566');
+    const refused = (channel: Record<string, unknown>) => () =>
+      parseRelayConfig({ channels: [{ name: 'br', ...channel }] }, {});
+    expect(refused({ type: 'bedrock' })).toThrow(
+      /channels\.0\.region: a bedrock channel needs its AWS region/,
+    );
+    expect(refused({ type: 'bedrock', region: 'us-east-1', apiKey: 'env:X' })).toThrow(
+      /channels\.0\.apiKey: a bedrock channel takes no apiKey/,
+    );
+    expect(refused({ type: 'bedrock', region: 'Frankfurt' })).toThrow(
+      /an AWS region such as us-east-1/,
+    );
+    expect(
+      refused({
+        baseUrl: 'https://api.example.com/v1',
+        apiKey: 'sk-0123456789abcdef',
+        region: 'us-east-1',
+      }),
+    ).toThrow(/channels\.0\.region: only bedrock channels take this/);
+  });
+
   it('makes GEMINI_API_KEY a native gemini channel, with Imagen on Gemini’s OpenAI endpoint', () => {
     const cfg = parseRelayConfig({}, { GEMINI_API_KEY: 'AIza-g' });
     expect(cfg.channels.map((c) => [c.name, c.type, c.baseUrl, c.apiKey, c.models])).toEqual([

@@ -5,6 +5,7 @@ import type { ProxyJob } from '../core/job.ts';
 import { openAiDialect } from '../dialects/openai/index.ts';
 import { adapterFor } from '../providers/registry.ts';
 import type { ProviderAdapter } from '../providers/types.ts';
+import { sendToChannel } from '../proxy/send.ts';
 import type { RelayRuntime } from '../runtime.ts';
 import { matchesAny } from '../routing/patterns.ts';
 
@@ -106,12 +107,9 @@ export async function testChannel(
       headers: {},
       chat: job.chat!(),
     });
-    const res = await rt.upstream.request({
-      url: req.url,
-      method: req.method,
-      headers: req.headers,
-      body: req.body,
+    const res = await sendToChannel(rt, adapter, channel, req, {
       timeouts: TEST_TIMEOUTS,
+      signal: AbortSignal.timeout(TEST_TIMEOUTS.firstByteMs + TEST_TIMEOUTS.idleMs),
     });
     const text = await res.text(64 * 1024);
     const latencyMs = elapsed();

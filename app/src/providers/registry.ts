@@ -1,5 +1,6 @@
 import type { ProviderAdapter } from './types.ts';
 import { anthropicAdapter } from './anthropic/adapter.ts';
+import { bedrockAdapter } from './bedrock/adapter.ts';
 import { geminiAdapter } from './gemini/adapter.ts';
 import { openAiCompatibleAdapter } from './openai-compatible/adapter.ts';
 
@@ -10,6 +11,7 @@ import { openAiCompatibleAdapter } from './openai-compatible/adapter.ts';
 export const adapters = {
   openai: openAiCompatibleAdapter,
   anthropic: anthropicAdapter,
+  bedrock: bedrockAdapter,
   gemini: geminiAdapter,
 } as const satisfies Record<string, ProviderAdapter>;
 

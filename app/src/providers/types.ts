@@ -6,6 +6,11 @@ import type { DialectName, Operation, ProxyJob } from '../core/job.ts';
 import type { HeaderSource } from '../core/retry-after.ts';
 import type { EventSourceMessage } from '../streaming/sse.ts';
 import type { TokenUsage } from '../core/usage.ts';
+import type {
+  UpstreamResponse,
+  UpstreamTimeouts,
+  WaitObserver,
+} from '../routing/upstream-client.ts';
 
 /** What fetch accepts as a request body. */
 export type UpstreamBody = string | FormData;
@@ -87,6 +92,17 @@ export interface StreamDecoder {
   decode(message: EventSourceMessage): DecodedEvent;
 }
 
+/** What a transport of its own needs besides the request (see ProviderAdapter.transport). */
+export interface TransportOptions {
+  readonly channel: ChannelConfig;
+  readonly timeouts: UpstreamTimeouts;
+  /** The client's disconnect (or the failover budget). */
+  readonly signal: AbortSignal;
+  readonly waits?: WaitObserver;
+  /** Bounds for media the transport fetches itself (URL images), the image code's own. */
+  readonly media: { readonly maxBytes: number; readonly timeoutMs: number };
+}
+
 /**
  * What it takes to speak to one kind of upstream: build the request (the client's own body when
  * the dialects match, the neutral request otherwise), decode answers and stream events, and
@@ -96,6 +112,14 @@ export interface ProviderAdapter {
   readonly type: string;
   /** The wire format the upstream speaks: a job in this dialect passes through untranslated. */
   readonly dialect: DialectName;
+  /** The wire format for one upstream model, when it depends on the model (see dialectFor). */
+  modelDialect?(upstreamModel: string): DialectName;
+  /**
+   * Sends the built request itself instead of the relay's HTTP client: for upstreams reached
+   * through an SDK that signs requests and reads a binary framing (Bedrock). It answers like
+   * the HTTP client: an error status with its body, JSON, or an SSE body.
+   */
+  transport?(req: UpstreamRequest, options: TransportOptions): Promise<UpstreamResponse>;
   /** Whether a channel of this type can serve the operation for a client of `dialect`. */
   serves(operation: Operation, dialect: DialectName): boolean;
   buildRequest(input: BuildRequestInput): UpstreamRequest;
@@ -107,6 +131,11 @@ export interface ProviderAdapter {
   buildListModels(channel: ChannelConfig): UpstreamRequest;
   /** Model ids out of the list endpoint's JSON answer. */
   parseModelList(json: unknown): string[];
+}
+
+/** The dialect a channel's upstream speaks for one model: a job in it passes through. */
+export function dialectFor(adapter: ProviderAdapter, upstreamModel: string): DialectName {
+  return adapter.modelDialect?.(upstreamModel) ?? adapter.dialect;
 }
 
 /** The channel's own headers win, whatever case the config spells them in. */

@@ -2,6 +2,7 @@ import type { Price } from '../config.ts';
 import type { ProxyJob } from '../core/job.ts';
 import { RelayError } from '../errors.ts';
 import { adapterFor } from '../providers/registry.ts';
+import { dialectFor } from '../providers/types.ts';
 import type { Route } from '../routing/channels.ts';
 import { routesFor } from '../routing/channels.ts';
 import { matchesAny } from '../routing/patterns.ts';
@@ -39,7 +40,8 @@ export function admit(rt: RelayRuntime, key: KeyRecord, job: ProxyJob): Candidat
     adapterFor(r.channel.type).serves(job.operation, job.dialect.name),
   );
   if (routes.length === 0) throw modelNotFound(job.model);
-  const native = (r: Route) => adapterFor(r.channel.type).dialect === job.dialect.name;
+  const native = (r: Route) =>
+    dialectFor(adapterFor(r.channel.type), r.upstreamModel) === job.dialect.name;
   if (job.chat && !routes.every(native)) {
     try {
       job.chat();

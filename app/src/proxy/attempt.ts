@@ -7,12 +7,14 @@ import type {
   ProviderAdapter,
   UpstreamRequest,
 } from '../providers/types.ts';
+import { dialectFor } from '../providers/types.ts';
 import { adapterFor } from '../providers/registry.ts';
 import type { AttemptContext, AttemptResult } from '../routing/failover.ts';
 import type { UpstreamResponse, WaitObserver } from '../routing/upstream-client.ts';
 import type { RelayRuntime } from '../runtime.ts';
 import type { Candidate } from './admission.ts';
 import type { Reply } from './reply.ts';
+import { sendToChannel } from './send.ts';
 import { relayStreamAttempt } from './stream-attempt.ts';
 import type { StreamTally } from './stream-attempt.ts';
 
@@ -51,7 +53,7 @@ export function createAttempt(deps: AttemptDeps) {
   const { rt, job, reply, waits } = deps;
   return async (cand: Candidate, ctx: AttemptContext): Promise<AttemptResult<Answer>> => {
     const adapter = adapterFor(cand.channel.type);
-    const translate = adapter.dialect !== job.dialect.name;
+    const translate = dialectFor(adapter, cand.upstreamModel) !== job.dialect.name;
     const res = await send(rt, job, adapter, cand, translate, ctx, waits);
     if (res.status < 200 || res.status > 299) {
       const bodyText = await res.text(MAX_ERROR_BYTES).catch(() => '');
@@ -118,19 +120,12 @@ async function send(
     });
   }
   const t = cand.channel.timeouts;
-  return rt.upstream.request({
-    url: req.url,
-    method: req.method,
-    headers: req.headers,
-    body: req.body,
-    timeouts: {
-      connectMs: t.connectMs,
-      idleMs: t.idleMs,
-      firstByteMs: Math.max(1, Math.min(t.firstByteMs, ctx.remainingMs())),
-    },
-    signal: ctx.signal,
-    waits,
-  });
+  const timeouts = {
+    connectMs: t.connectMs,
+    idleMs: t.idleMs,
+    firstByteMs: Math.max(1, Math.min(t.firstByteMs, ctx.remainingMs())),
+  };
+  return sendToChannel(rt, adapter, cand.channel, req, { timeouts, signal: ctx.signal, waits });
 }
 
 const NO_HEADERS: Readonly<HeaderRecord> = {};

@@ -96,6 +96,8 @@ function logAttempt(rt: RelayRuntime, record: RequestRecord, requestId: string) 
         attempt: e.attemptNo,
         kind: e.failure.kind,
         upstreamStatus: e.failure.status,
+        // What the operator has to fix, when the adapter could say (never keys or headers).
+        detail: e.failure.message,
         next: e.next,
       },
       'upstream attempt failed',

@@ -1,5 +1,6 @@
 import { Agent, request, type FormData } from 'undici';
 import { UpstreamError, type FailureKind, type UpstreamFailure } from '../core/failure.ts';
+import { Watchdog } from './watchdog.ts';
 
 export interface UpstreamTimeouts {
   /** TCP (and TLS) connect. */
@@ -172,26 +173,11 @@ export function createUpstreamClient(options: UpstreamClientOptions = {}): Upstr
 
       // Our own timers: undici's header/body timeouts run on a ~0.5-1 s coarse clock, too
       // loose for short per-channel limits; undici's stay as a backstop.
-      const controller = new AbortController();
-      let timedOut: UpstreamFailure | undefined;
-      let timer: NodeJS.Timeout | undefined;
-      const arm = (kind: FailureKind, ms: number, message: string): void => {
-        clearTimeout(timer);
-        timer = setTimeout(() => {
-          timedOut = { kind, message };
-          controller.abort(new UpstreamError(timedOut));
-        }, ms);
-      };
-      const disarm = (): void => clearTimeout(timer);
-      const onOuterAbort = (): void => controller.abort(outer?.reason);
-      outer?.addEventListener('abort', onOuterAbort, { once: true });
-      const finish = (): void => {
-        disarm();
-        outer?.removeEventListener('abort', onOuterAbort);
-      };
+      const dog = new Watchdog(outer);
+      const { arm, disarm, finish } = dog;
       const toError = (err: unknown, phase: 'headers' | 'body'): UpstreamError => {
         if (err instanceof UpstreamError) return err;
-        if (timedOut) return new UpstreamError(timedOut, { cause: err });
+        if (dog.timedOut) return new UpstreamError(dog.timedOut, { cause: err });
         return new UpstreamError(classifyTransportError(err, phase, outer?.aborted === true), {
           cause: err,
         });
@@ -211,7 +197,7 @@ export function createUpstreamClient(options: UpstreamClientOptions = {}): Upstr
           body: req.body ?? null,
           headersTimeout: timeouts.firstByteMs + BACKSTOP_MS,
           bodyTimeout: timeouts.idleMs + BACKSTOP_MS,
-          signal: controller.signal,
+          signal: dog.signal,
         });
       } catch (err) {
         waits?.end();

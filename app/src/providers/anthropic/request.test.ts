@@ -1,25 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import type { ChatMessage, ChatRequest } from '../../core/chat.ts';
+import { assistant, chatTo, text, user } from '../../../../test/fixtures/neutral-chat.ts';
 import { invalidMessagesBody } from '../../../../test/fixtures/anthropic-upstream.ts';
 import { anthropicToolId, anthropicToolName } from './names.ts';
 import { toMessagesRequest } from './request.ts';
 
-const chat = (over: Partial<ChatRequest> = {}): ChatRequest => ({
-  model: 'claude-sonnet-4-5',
-  system: [],
-  messages: [{ role: 'user', content: [{ type: 'text', text: 'Hi' }] }],
-  tools: [],
-  stop: [],
-  stream: false,
-  ...over,
-});
-
-const user = (...content: ChatMessage['content']): ChatMessage => ({ role: 'user', content });
-const assistant = (...content: ChatMessage['content']): ChatMessage => ({
-  role: 'assistant',
-  content,
-});
-const text = (t: string) => ({ type: 'text' as const, text: t });
+const chat = chatTo('claude-sonnet-4-5');
 
 /** The body must also pass the fake upstream's copy of Anthropic's checks. */
 function build(c: ChatRequest, defaultMaxTokens = 4096): Record<string, unknown> {

@@ -212,7 +212,7 @@ function toolChoiceBlock(
  * thinking on, no temperature or top_k and top_p only from 0.95 (Anthropic refuses the rest);
  * temperature within Anthropic's 0–1 (OpenAI's goes to 2).
  */
-function sampling(chat: ChatRequest, traits: ModelTraits, thinking: boolean): Block {
+export function sampling(chat: ChatRequest, traits: ModelTraits, thinking: boolean): Block {
   if (traits.refusesSampling) return {};
   const out: Block = {};
   if (chat.temperature !== undefined && !thinking)

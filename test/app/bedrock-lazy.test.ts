@@ -1,0 +1,55 @@
+/**
+ * The Bedrock SDK is loaded on the first Bedrock request, never at start: a relay without
+ * bedrock channels pays nothing for it (start-up time, memory). Checked in a fresh Node process
+ * that records every module specifier the relay's import graph resolves.
+ */
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const NODE = `${ROOT}node_modules/node/bin/node`;
+
+const script = `
+import { registerHooks } from 'node:module';
+const seen = new Set();
+registerHooks({
+  resolve(specifier, context, next) {
+    seen.add(specifier);
+    return next(specifier, context);
+  },
+});
+await import('./app/src/server.ts');
+const sdk = [...seen].filter((s) => s.includes('client-bedrock-runtime'));
+console.log(JSON.stringify({ before: sdk }));
+const { sendBedrock } = await import('./app/src/providers/bedrock/transport.ts');
+const channel = { name: 'b', region: 'us-east-1', endpoint: 'http://127.0.0.1:1', timeouts: { connectMs: 200 } };
+await sendBedrock(
+  { url: 'http://127.0.0.1:1/model/m/converse', method: 'POST', headers: {}, body: '{"messages":[]}' },
+  { channel, timeouts: { connectMs: 200, firstByteMs: 500, idleMs: 500 }, signal: new AbortController().signal, media: { maxBytes: 1, timeoutMs: 1 } },
+).catch(() => {});
+console.log(JSON.stringify({ after: [...seen].filter((s) => s.includes('client-bedrock-runtime')) }));
+`;
+
+describe('Bedrock SDK loading', () => {
+  it('is not imported by the relay at start, only by the first Bedrock call', () => {
+    const run = spawnSync(NODE, ['--input-type=module', '-e', script], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      timeout: 30_000,
+      env: {
+        ...process.env,
+        AWS_ACCESS_KEY_ID: 'AKIDLAZY',
+        AWS_SECRET_ACCESS_KEY: 'x',
+        AWS_EC2_METADATA_DISABLED: 'true',
+      },
+    });
+    const lines = run.stdout
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, string[]>);
+    expect(lines, run.stderr).toHaveLength(2);
+    expect(lines[0]!.before).toEqual([]);
+    expect(lines[1]!.after).toContain('@aws-sdk/client-bedrock-runtime');
+  });
+});
