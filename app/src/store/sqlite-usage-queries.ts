@@ -1,4 +1,5 @@
 import type { DatabaseSync, SQLInputValue } from 'node:sqlite';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type {
   ChannelStats,
   ExportQuery,
@@ -16,6 +17,8 @@ import type {
 import { COUNTERS } from './sqlite-rollups.ts';
 import type { DailyRollups, Dimension } from './sqlite-rollups.ts';
 import { toStoredUsageRow } from './sqlite-rows.ts';
+import { scanWindow } from './sqlite-usage-scan.ts';
+import type { Position } from './sqlite-usage-scan.ts';
 import { addDays } from '../usage/days.ts';
 import type { StoredUsageRow } from './types.ts';
 
@@ -26,7 +29,14 @@ const GROUP_COLUMN: Record<UsageGroup, string> = {
   day: 'day',
 };
 
-const EXPORT_BATCH = 1_000;
+/**
+ * Rows of an index one page of /requests may look at: a filter that matches rarely answers a
+ * short (even empty) page with a cursor to go on, instead of walking a million rows at once.
+ */
+export const REQUESTS_SCAN_BUDGET = 5_000;
+
+/** Rows an export step looks at before it hands the event loop back to other requests. */
+export const EXPORT_STEP = 500;
 
 const SUMS = COUNTERS.map((c) => `SUM(${c}) AS ${c}`).join(', ');
 
@@ -93,10 +103,10 @@ function filterSql(f: UsageFilter): { sql: string; values: SQLInputValue[] } {
   return { sql: parts.join(' '), values };
 }
 
-/** "createdAt.id" of the last row on a page; rows are ordered by (created_at, id). */
-const cursorOf = (row: { createdAt: number; id: number }) => `${row.createdAt}.${row.id}`;
+/** "createdAt.id": where the next page starts; rows are ordered by (created_at, id). */
+const cursorOf = (p: Position) => `${p[0]}.${p[1]}`;
 
-function parseCursor(cursor: string | undefined): [number, number] | undefined {
+function parseCursor(cursor: string | undefined): Position | undefined {
   if (!cursor) return undefined;
   const m = /^(\d+)\.(\d+)$/.exec(cursor);
   return m ? [Number(m[1]), Number(m[2])] : undefined;
@@ -279,53 +289,32 @@ export class SqliteUsageQueries implements UsageQueries, UsageRetention {
   }
 
   async requests(q: RequestsQuery): Promise<Page<StoredUsageRow>> {
-    const f = filterSql(q);
-    const parts = [f.sql];
-    const values = [...f.values];
-    const add = (sql: string, ...v: SQLInputValue[]) => {
-      parts.push(sql);
-      values.push(...v);
-    };
-    if (q.requestId !== undefined) add('AND request_id = ?', q.requestId);
-    if (q.status === 'error') add('AND status >= 400');
-    else if (q.status === 'ok') add('AND status < 400');
-    else if (q.status !== undefined) add('AND status = ?', q.status);
-    if (q.fromMs !== undefined) add('AND created_at >= ?', q.fromMs);
-    if (q.toMs !== undefined) add('AND created_at < ?', q.toMs);
-    const cursor = parseCursor(q.cursor);
-    if (cursor)
-      add('AND (created_at < ? OR (created_at = ? AND id < ?))', cursor[0], cursor[0], cursor[1]);
-    const rows = (
-      this.#db
-        .prepare(
-          `SELECT * FROM usage WHERE 1 = 1 ${parts.join(' ')}
-           ORDER BY created_at DESC, id DESC LIMIT ?`,
-        )
-        .all(...values, q.limit + 1) as Record<string, unknown>[]
-    ).map(toStoredUsageRow);
-    const page = rows.slice(0, q.limit);
-    return { rows: page, next: rows.length > q.limit ? cursorOf(page[page.length - 1]!) : null };
+    const { cursor, limit, ...filter } = q;
+    const page = scanWindow(this.#db, filter, {
+      order: 'desc',
+      after: parseCursor(cursor),
+      limit,
+      budget: REQUESTS_SCAN_BUDGET,
+      map: toStoredUsageRow,
+    });
+    return { rows: page.rows, next: page.next ? cursorOf(page.next) : null };
   }
 
+  /** Bounded steps, each after a turn of the event loop: a long export never starves requests. */
   async *exportRows(q: ExportQuery): AsyncIterable<readonly StoredUsageRow[]> {
-    const f = filterSql(q);
-    const stmt = this.#db.prepare(
-      `SELECT * FROM usage WHERE created_at >= ? AND created_at < ? ${f.sql}
-         AND (created_at > ? OR (created_at = ? AND id > ?))
-       ORDER BY created_at, id LIMIT ${EXPORT_BATCH}`,
-    );
-    let after: [number, number] = [q.fromMs - 1, 0];
-    for (;;) {
-      const rows = (
-        stmt.all(q.fromMs, q.toMs, ...f.values, after[0], after[0], after[1]) as Record<
-          string,
-          unknown
-        >[]
-      ).map(toStoredUsageRow);
-      if (rows.length > 0) yield rows;
-      if (rows.length < EXPORT_BATCH) return;
-      const last = rows[rows.length - 1]!;
-      after = [last.createdAt, last.id];
+    let after: Position | undefined;
+    for (let step = 0; ; step++) {
+      if (step > 0) await nextTurn();
+      const window = scanWindow(this.#db, q, {
+        order: 'asc',
+        after,
+        limit: EXPORT_STEP,
+        budget: EXPORT_STEP,
+        map: toStoredUsageRow,
+      });
+      if (window.rows.length > 0) yield window.rows;
+      if (!window.next) return;
+      after = window.next;
     }
   }
 

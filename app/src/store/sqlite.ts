@@ -8,6 +8,7 @@ import { generateKey, hashKey, keyHint } from './secrets.ts';
 import { ADMIN_SCHEMA, createSqliteAdminStore } from './sqlite-admin.ts';
 import { DailyRollups, ROLLUP_SCHEMA } from './sqlite-rollups.ts';
 import { toStoredUsageRow } from './sqlite-rows.ts';
+import { USAGE_FILTER_INDEXES } from './sqlite-usage-scan.ts';
 import { StoreError, usdToMicros } from './types.ts';
 import type {
   KeyRecord,
@@ -161,6 +162,7 @@ export class SqliteStore implements Store {
     this.#db.exec(SCHEMA);
     this.#migrate();
     this.#db.exec(USAGE_INDEXES);
+    this.#db.exec(USAGE_FILTER_INDEXES);
     this.#db.exec(ROLLUP_SCHEMA);
     this.#db.exec(ADMIN_SCHEMA);
     const stored = DailyRollups.storedZone(this.#db);

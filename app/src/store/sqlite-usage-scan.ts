@@ -1,0 +1,126 @@
+import type { DatabaseSync, SQLInputValue } from 'node:sqlite';
+import type { RequestsQuery } from './admin-types.ts';
+
+/**
+ * Indexes the admin filters walk, newest or oldest first: each filter's equality, then time (the
+ * rowid, last in every index, breaks ties in the same order as `id`). Errors get a partial index
+ * so "every failure" does not walk the successes. Created with the other usage indexes at open.
+ */
+export const USAGE_FILTER_INDEXES = `
+CREATE INDEX IF NOT EXISTS usage_key_name_time ON usage (key_name, created_at);
+CREATE INDEX IF NOT EXISTS usage_model_time ON usage (model, created_at);
+CREATE INDEX IF NOT EXISTS usage_channel_time ON usage (channel, created_at);
+CREATE INDEX IF NOT EXISTS usage_status_time ON usage (status, created_at);
+CREATE INDEX IF NOT EXISTS usage_error_time ON usage (created_at) WHERE status >= 400;
+`;
+
+export const FILTER_INDEX_NAMES = [
+  'usage_key_name_time',
+  'usage_model_time',
+  'usage_channel_time',
+  'usage_status_time',
+  'usage_error_time',
+] as const;
+
+export type ScanFilter = Omit<RequestsQuery, 'cursor' | 'limit'>;
+
+/** A position in (created_at, id) order. */
+export type Position = readonly [createdAt: number, id: number];
+
+interface Condition {
+  readonly sql: string;
+  readonly values: readonly SQLInputValue[];
+}
+
+/**
+ * The index one filter drives the walk with, and the conditions it answers. Which filter drives
+ * matters only for how many windows a rare match takes: every window is bounded either way.
+ * Time bounds go with the driver: created_at comes right after each index's equality.
+ */
+function plan(f: ScanFilter): { index: string; driving: Condition[]; rest: Condition[] } {
+  const filters: [string, Condition][] = [];
+  if (f.requestId !== undefined)
+    filters.push(['usage_request', { sql: 'request_id = ?', values: [f.requestId] }]);
+  if (f.key !== undefined)
+    filters.push(['usage_key_name_time', { sql: 'key_name = ?', values: [f.key] }]);
+  if (f.channel !== undefined)
+    filters.push(['usage_channel_time', { sql: 'channel = ?', values: [f.channel] }]);
+  if (f.model !== undefined)
+    filters.push(['usage_model_time', { sql: 'model = ?', values: [f.model] }]);
+  if (typeof f.status === 'number')
+    filters.push(['usage_status_time', { sql: 'status = ?', values: [f.status] }]);
+  else if (f.status === 'error')
+    filters.push(['usage_error_time', { sql: 'status >= 400', values: [] }]);
+  else if (f.status === 'ok') filters.push(['usage_time', { sql: 'status < 400', values: [] }]);
+  const time: Condition[] = [];
+  if (f.fromMs !== undefined) time.push({ sql: 'created_at >= ?', values: [f.fromMs] });
+  if (f.toMs !== undefined) time.push({ sql: 'created_at < ?', values: [f.toMs] });
+  const first = filters.find(([index]) => index !== 'usage_time');
+  return {
+    index: first?.[0] ?? 'usage_time',
+    driving: [...(first ? [first[1]] : []), ...time],
+    rest: filters.filter((c) => c !== first).map((c) => c[1]),
+  };
+}
+
+const and = (parts: readonly Condition[]): Condition => ({
+  sql: parts.map((p) => `(${p.sql})`).join(' AND ') || '1 = 1',
+  values: parts.flatMap((p) => p.values),
+});
+
+export interface Window<Row> {
+  readonly rows: Row[];
+  /** Where the next window starts (exclusive); null once the walk has covered every row. */
+  readonly next: Position | null;
+}
+
+/**
+ * Walks usage rows matching `filter` in (created_at, id) order from just past `after`, looking
+ * at no more than `budget` rows of the driving index, and returns up to `limit` matches. A
+ * filter that matches rarely therefore costs one bounded window per call, never a full table
+ * scan; the caller hands `next` back to go on.
+ */
+export function scanWindow<Row>(
+  db: DatabaseSync,
+  filter: ScanFilter,
+  opts: {
+    readonly order: 'asc' | 'desc';
+    readonly after?: Position | undefined;
+    readonly limit: number;
+    readonly budget: number;
+    readonly map: (row: Record<string, unknown>) => Row;
+  },
+): Window<Row> {
+  const p = plan(filter);
+  const dir = opts.order === 'asc' ? 'ASC' : 'DESC';
+  const past = opts.order === 'asc' ? '>' : '<';
+  const start: Condition[] = opts.after
+    ? [{ sql: `(created_at, id) ${past} (?, ?)`, values: [opts.after[0], opts.after[1]] }]
+    : [];
+  const order = `ORDER BY created_at ${dir}, id ${dir}`;
+  // The last row of the driving index this window may look at (a covering walk of the index).
+  const edge = and([...p.driving, ...start]);
+  const bound = db
+    .prepare(
+      `SELECT created_at, id FROM usage INDEXED BY ${p.index} WHERE ${edge.sql}
+       ${order} LIMIT 1 OFFSET ?`,
+    )
+    .get(...edge.values, opts.budget - 1) as { created_at: number; id: number } | undefined;
+  const within: Condition[] = bound
+    ? [
+        {
+          sql: `(created_at, id) ${opts.order === 'asc' ? '<=' : '>='} (?, ?)`,
+          values: [bound.created_at, bound.id],
+        },
+      ]
+    : [];
+  const all = and([...p.driving, ...p.rest, ...start, ...within]);
+  const rows = db
+    .prepare(`SELECT * FROM usage INDEXED BY ${p.index} WHERE ${all.sql} ${order} LIMIT ?`)
+    .all(...all.values, opts.limit) as Record<string, unknown>[];
+  if (rows.length === opts.limit) {
+    const last = rows[rows.length - 1]!;
+    return { rows: rows.map(opts.map), next: [last.created_at as number, last.id as number] };
+  }
+  return { rows: rows.map(opts.map), next: bound ? [bound.created_at, bound.id] : null };
+}
