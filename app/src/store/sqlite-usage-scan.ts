@@ -37,9 +37,10 @@ interface Condition {
 /**
  * The index one filter drives the walk with, and the conditions it answers. Which filter drives
  * matters only for how many windows a rare match takes: every window is bounded either way.
- * Time bounds go with the driver: created_at comes right after each index's equality.
+ * Time bounds narrow whichever index drives: created_at comes right after its equality.
  */
 function plan(f: ScanFilter): { index: string; driving: Condition[]; rest: Condition[] } {
+  // (Time bounds are not here: scanWindow folds them with the cursor into one range.)
   const filters: [string, Condition][] = [];
   if (f.requestId !== undefined)
     filters.push(['usage_request', { sql: 'request_id = ?', values: [f.requestId] }]);
@@ -58,13 +59,10 @@ function plan(f: ScanFilter): { index: string; driving: Condition[]; rest: Condi
   else if (f.status === 'error')
     filters.push(['usage_error_time', { sql: 'status >= 400', values: [] }]);
   else if (f.status === 'ok') filters.push(['usage_time', { sql: 'status < 400', values: [] }]);
-  const time: Condition[] = [];
-  if (f.fromMs !== undefined) time.push({ sql: 'created_at >= ?', values: [f.fromMs] });
-  if (f.toMs !== undefined) time.push({ sql: 'created_at < ?', values: [f.toMs] });
   const first = filters.find(([index]) => index !== 'usage_time');
   return {
     index: first?.[0] ?? 'usage_time',
-    driving: [...(first ? [first[1]] : []), ...time],
+    driving: first ? [first[1]] : [],
     rest: filters.filter((c) => c !== first).map((c) => c[1]),
   };
 }
@@ -98,29 +96,40 @@ export function scanWindow<Row>(
   },
 ): Window<Row> {
   const p = plan(filter);
-  const dir = opts.order === 'asc' ? 'ASC' : 'DESC';
-  const past = opts.order === 'asc' ? '>' : '<';
-  const start: Condition[] = opts.after
-    ? [{ sql: `(created_at, id) ${past} (?, ?)`, values: [opts.after[0], opts.after[1]] }]
-    : [];
+  const asc = opts.order === 'asc';
+  const dir = asc ? 'ASC' : 'DESC';
   const order = `ORDER BY created_at ${dir}, id ${dir}`;
+  // One plain range on created_at, the tighter of the filter's bounds and the cursor: given a
+  // bound and a row-value cursor apart, SQLite may start the index walk at the filter's bound
+  // and step over every row before the cursor, which makes a long export quadratic.
+  let lo = filter.fromMs ?? -Infinity;
+  let hi = filter.toMs === undefined ? Infinity : filter.toMs - 1;
+  const ties: Condition[] = [];
+  const from = (at: Position | undefined, forward: boolean, inclusive: boolean) => {
+    if (!at) return;
+    if (forward) lo = Math.max(lo, at[0]);
+    else hi = Math.min(hi, at[0]);
+    const op = (forward ? '>' : '<') + (inclusive ? '=' : '');
+    ties.push({ sql: `(created_at, id) ${op} (?, ?)`, values: [at[0], at[1]] });
+  };
+  const time = (): Condition[] => [
+    ...(lo === -Infinity ? [] : [{ sql: 'created_at >= ?', values: [lo] }]),
+    ...(hi === Infinity ? [] : [{ sql: 'created_at <= ?', values: [hi] }]),
+    ...ties,
+  ];
+  from(opts.after, asc, false);
+  if (lo > hi) return { rows: [], next: null };
   // The last row of the driving index this window may look at (a covering walk of the index).
-  const edge = and([...p.driving, ...start]);
-  const bound = db
+  const edge = and([...p.driving, ...time()]);
+  const found = db
     .prepare(
       `SELECT created_at, id FROM usage INDEXED BY ${p.index} WHERE ${edge.sql}
        ${order} LIMIT 1 OFFSET ?`,
     )
     .get(...edge.values, opts.budget - 1) as { created_at: number; id: number } | undefined;
-  const within: Condition[] = bound
-    ? [
-        {
-          sql: `(created_at, id) ${opts.order === 'asc' ? '<=' : '>='} (?, ?)`,
-          values: [bound.created_at, bound.id],
-        },
-      ]
-    : [];
-  const all = and([...p.driving, ...p.rest, ...start, ...within]);
+  const bound: Position | undefined = found ? [found.created_at, found.id] : undefined;
+  from(bound, !asc, true);
+  const all = and([...p.driving, ...p.rest, ...time()]);
   const rows = db
     .prepare(`SELECT * FROM usage INDEXED BY ${p.index} WHERE ${all.sql} ${order} LIMIT ?`)
     .all(...all.values, opts.limit) as Record<string, unknown>[];
@@ -128,5 +137,5 @@ export function scanWindow<Row>(
     const last = rows[rows.length - 1]!;
     return { rows: rows.map(opts.map), next: [last.created_at as number, last.id as number] };
   }
-  return { rows: rows.map(opts.map), next: bound ? [bound.created_at, bound.id] : null };
+  return { rows: rows.map(opts.map), next: bound ?? null };
 }
