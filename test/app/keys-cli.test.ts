@@ -153,4 +153,37 @@ describe('npm run keys', () => {
     expect(keys(dir, 'usage', '--until', '2000-01-01').out).toContain('No usage');
     expect(keys(dir, 'usage', '--since', 'yesterday-ish').code).toBe(2);
   });
+
+  it('writes an audit row for every change, as the admin API does, with "cli" as the actor', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'keys-cli-'));
+    const created = keys(dir, 'create', '--name', 'bob', '--quota', '2');
+    expect(created.code).toBe(0);
+    const secret = created.out.trim().split('\n').at(-1)!;
+    expect(keys(dir, 'topup', '--name', 'bob', '--amount', '3').code).toBe(0);
+    expect(keys(dir, 'disable', '--name', 'bob').code).toBe(0);
+    expect(keys(dir, 'list').code).toBe(0);
+    const store = new SqliteStore({ path: join(dir, 'relay.db') });
+    try {
+      const { rows } = await store.admin.audit.list({ limit: 10 });
+      expect(rows.map((r) => [r.actor, r.action, r.target])).toEqual([
+        ['cli', 'key.update', 'bob'],
+        ['cli', 'key.topup', 'bob'],
+        ['cli', 'key.create', 'bob'],
+      ]);
+      expect(rows[0]).toMatchObject({
+        before: { enabled: true },
+        after: { enabled: false },
+        ip: null,
+      });
+      expect(rows[0]!.requestId).toMatch(/^cli_/);
+      expect(rows[1]).toMatchObject({
+        before: { quotaUsd: 2 },
+        after: { quotaUsd: 5, amountUsd: 3 },
+      });
+      expect(rows[2]!.after).toMatchObject({ name: 'bob', quotaUsd: 2, enabled: true });
+      expect(JSON.stringify(rows)).not.toContain(secret);
+    } finally {
+      store.close();
+    }
+  });
 });

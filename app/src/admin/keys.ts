@@ -8,6 +8,7 @@ import { StoreError } from '../store/types.ts';
 import { addDays } from '../usage/days.ts';
 import type { Audit } from './audit.ts';
 import type { AdminContext, AdminEnv } from './env.ts';
+import { keyFacts } from './key-facts.ts';
 import { isoOrNull, usd } from './money.ts';
 import {
   CreateKeySchema,
@@ -55,18 +56,7 @@ function present(
 ): KeyView {
   const last30 = usage.last30.get(k.name);
   return {
-    name: k.name,
-    hint: k.hint,
-    quotaUsd: k.quotaMicros === null ? null : usd(k.quotaMicros),
-    usedUsd: usd(k.usedMicros),
-    reservedUsd: usd(k.reservedMicros),
-    remainingUsd:
-      k.quotaMicros === null ? null : usd(k.quotaMicros - k.usedMicros - k.reservedMicros),
-    models: [...k.models],
-    expiresAt: isoOrNull(k.expiresAt),
-    rpm: k.rpm,
-    enabled: k.enabled,
-    createdAt: new Date(k.createdAt).toISOString(),
+    ...keyFacts(k),
     source: ctx.rt.config.keys.some((c) => c.name === k.name) ? 'config' : 'console',
     lastUsedAt: isoOrNull(lastUsed.get(k.id)),
     usage: {

@@ -4,6 +4,8 @@ import { SqliteStore } from '../store/sqlite.ts';
 import type { KeyRecord } from '../store/types.ts';
 import { StoreError, microsToUsd } from '../store/types.ts';
 import { isMainModule } from '../main-module.ts';
+import { keyFacts } from '../admin/key-facts.ts';
+import { timeOrderedId } from '../middleware/request-id.ts';
 import { parseExpiry, parseUsd } from './parse.ts';
 
 const HELP = `Manage client keys of the relay (the store in RELAY_DATA_DIR, default ./data).
@@ -46,11 +48,42 @@ export interface CliIo {
   readonly err: (line: string) => void;
 }
 
-export function runKeysCli(
+/** What an audit row keeps of a key: its facts without the moving hold. */
+const auditFacts = (k: KeyRecord) => {
+  const { reservedUsd: _reserved, ...facts } = keyFacts(k);
+  return facts;
+};
+
+/**
+ * An audit row for a change made here, as the admin API writes one: the actor is "cli" (the
+ * CLI runs on the host, so whoever runs it has the data folder anyway), and the row's id
+ * stands in for the request id.
+ */
+async function audit(
+  store: SqliteStore,
+  action: string,
+  target: string,
+  before: KeyRecord | null,
+  after: Record<string, unknown> | null,
+): Promise<void> {
+  const at = Date.now();
+  await store.admin.audit.append({
+    at,
+    actor: 'cli',
+    action,
+    target,
+    before: before && auditFacts(before),
+    after,
+    requestId: `cli_${timeOrderedId(at)}`,
+    ip: null,
+  });
+}
+
+export async function runKeysCli(
   argv: readonly string[],
   env: Readonly<Record<string, string | undefined>>,
   io: CliIo,
-): number {
+): Promise<number> {
   let parsed;
   try {
     parsed = parseArgs({
@@ -110,6 +143,7 @@ export function runKeysCli(
           expiresAt,
           rpm,
         });
+        await audit(store, 'key.create', record.name, null, auditFacts(record));
         io.out(
           `Created key "${record.name}" (quota ${fmtUsd(record.quotaMicros)}, models ${models.join(',')}).`,
         );
@@ -176,14 +210,18 @@ export function runKeysCli(
         return 0;
       }
       case 'topup': {
+        const before = store.getKey(name!);
         const k = store.topUp(name!, amount);
+        await audit(store, 'key.topup', k.name, before, { ...auditFacts(k), amountUsd: amount });
         io.out(
           `Topped up "${k.name}" by $${amount}: quota ${fmtUsd(k.quotaMicros)}, used ${fmtUsd(k.usedMicros)}.`,
         );
         return 0;
       }
       default: {
+        const before = store.getKey(name!);
         const k = store.setEnabled(name!, command === 'enable');
+        await audit(store, 'key.update', k.name, before, auditFacts(k));
         io.out(`Key "${k.name}" is now ${k.enabled ? 'enabled' : 'disabled'}.`);
         return 0;
       }
@@ -229,7 +267,7 @@ function parseExpiryOrUsage(value: string): number {
 
 const isMain = isMainModule(import.meta.filename);
 if (isMain) {
-  process.exitCode = runKeysCli(process.argv.slice(2), process.env, {
+  process.exitCode = await runKeysCli(process.argv.slice(2), process.env, {
     out: (l) => console.log(l),
     err: (l) => console.error(l),
   });
