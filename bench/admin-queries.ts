@@ -151,12 +151,12 @@ async function walkRare(
 
 /** Every retained row as CSV, while a probe notes the longest gap between turns of the event loop. */
 async function exportAll(app: App) {
-  let longestHoldMs = 0;
+  const gaps: number[] = [];
   let last = performance.now();
   let running = true;
   const probe = () => {
     const now = performance.now();
-    longestHoldMs = Math.max(longestHoldMs, now - last);
+    gaps.push(now - last);
     last = now;
     if (running) setImmediate(probe);
   };
@@ -173,7 +173,15 @@ async function exportAll(app: App) {
     for (const b of value) if (b === 10) lines++;
   }
   running = false;
-  return { lines, bytes, seconds: (performance.now() - start) / 1000, longestHoldMs };
+  gaps.sort((a, b) => a - b);
+  return {
+    lines,
+    bytes,
+    seconds: (performance.now() - start) / 1000,
+    // The longest gap can be the OS running another process; p99 is the export's own steps.
+    longestHoldMs: gaps.at(-1)!,
+    p99HoldMs: percentile(gaps, 0.99),
+  };
 }
 
 const median = (values: number[]) =>
@@ -329,7 +337,7 @@ async function main(): Promise<void> {
     '',
     `seeding: ${seedSeconds.toFixed(1)} s; rollups built from the raw rows at open: ${rollupSeconds.toFixed(1)} s`,
     `a key on a model it never uses, walked to the end: ${walk.pages} pages of at most ${ms(walk.longestMs)} each`,
-    `CSV export of every row (${csv.lines.toLocaleString()} lines, ${(csv.bytes / 1e6).toFixed(0)} MB): ${csv.seconds.toFixed(1)} s; longest event-loop hold ${ms(csv.longestHoldMs)}`,
+    `CSV export of every row (${csv.lines.toLocaleString()} lines, ${(csv.bytes / 1e6).toFixed(0)} MB): ${csv.seconds.toFixed(1)} s; event-loop holds p99 ${ms(csv.p99HoldMs)}, longest ${ms(csv.longestHoldMs)}`,
     `one usage-row write (hold and settlement, median of ${WRITES.toLocaleString()}): ${write.withUs.toFixed(1)} µs with the filter indexes, ${write.withoutUs.toFixed(1)} µs without`,
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
