@@ -352,7 +352,7 @@ export const AuditSchema = z
 
 export const AuditQuerySchema = z.object({
   action: z.string().min(1).optional(),
-  cursor: z.string().optional(),
+  cursor: z.string().regex(/^\d+$/, 'must be the "next" of an earlier page').optional(),
   limit: z.coerce.number().int().min(1).max(500).default(50),
 });
 

@@ -81,9 +81,11 @@ describe('requests with filters that match rarely', () => {
   });
 
   it('refuses a cursor it did not hand out', async () => {
-    const res = await a.call('GET', '/requests?cursor=abc');
-    expect(res.status).toBe(400);
-    expect(res.json.error.param).toBe('cursor');
+    for (const path of ['/requests?cursor=abc', '/requests?cursor=1.2.3', '/audit?cursor=x']) {
+      const res = await a.call('GET', path);
+      expect(res.status).toBe(400);
+      expect(res.json.error.param).toBe('cursor');
+    }
   });
 });
 
