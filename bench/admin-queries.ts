@@ -272,6 +272,14 @@ async function main(): Promise<void> {
     ['usage by day, 30 days', '/usage?groupBy=day'],
     ['usage by key, 90 days', '/usage?groupBy=key&from=2026-08-25'],
     ['usage by day for one key, 90 days', '/usage?groupBy=day&key=key-007&from=2026-08-25'],
+    [
+      'usage by day, key and model it never uses, 90 days',
+      `/usage?groupBy=day&key=key-000&model=${rareModel}&from=2026-08-25`,
+    ],
+    [
+      'usage by model on one channel, 90 days',
+      '/usage?groupBy=model&channel=backup&from=2026-08-25',
+    ],
     ['keys (200, with usage)', '/keys'],
     ['channels', '/channels'],
     ['requests, newest 50', '/requests'],
