@@ -132,10 +132,12 @@ export function scanWindow<Row>(
   const all = and([...p.driving, ...p.rest, ...time()]);
   const rows = db
     .prepare(`SELECT * FROM usage INDEXED BY ${p.index} WHERE ${all.sql} ${order} LIMIT ?`)
-    .all(...all.values, opts.limit) as Record<string, unknown>[];
-  if (rows.length === opts.limit) {
-    const last = rows[rows.length - 1]!;
-    return { rows: rows.map(opts.map), next: [last.created_at as number, last.id as number] };
+    .all(...all.values, opts.limit + 1) as Record<string, unknown>[];
+  // One row more than asked says whether a full page has more after it.
+  if (rows.length > opts.limit) {
+    const page = rows.slice(0, opts.limit);
+    const last = page[page.length - 1]!;
+    return { rows: page.map(opts.map), next: [last.created_at as number, last.id as number] };
   }
   return { rows: rows.map(opts.map), next: bound ?? null };
 }

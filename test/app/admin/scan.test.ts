@@ -66,6 +66,10 @@ describe('requests with filters that match rarely', () => {
   it('finds a rare value of one filter at once through its own index', async () => {
     const [page] = await walk(a, 'model=rare-model', 1);
     expect(page!.rows.map((r) => r.requestId)).toEqual(['req_rare']);
+    // Everything found and nothing left: no cursor to an empty page.
+    expect(page!.next).toBeNull();
+    const [full] = await walk(a, 'key=bob&limit=1', 1);
+    expect(full).toMatchObject({ rows: [{ requestId: 'req_bob' }], next: null });
     const [bob] = await walk(a, 'status=429', 1);
     expect(bob!.rows.map((r) => r.requestId)).toEqual(['req_bob']);
     const [errors] = await walk(a, 'status=error', 1);
