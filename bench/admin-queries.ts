@@ -13,6 +13,7 @@
  * Env: BENCH_ROWS, BENCH_DAYS, BENCH_ITERATIONS (per query, default 50).
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { PerformanceObserver } from 'node:perf_hooks';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
@@ -160,6 +161,12 @@ async function exportAll(app: App) {
     last = now;
     if (running) setImmediate(probe);
   };
+  // Garbage-collection pauses also stop the loop; they are told apart from the export's steps.
+  let longestGcMs = 0;
+  const gc = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) longestGcMs = Math.max(longestGcMs, e.duration);
+  });
+  gc.observe({ entryTypes: ['gc'] });
   const start = performance.now();
   setImmediate(probe);
   const res = await get(app, '/usage/export.csv?from=2026-08-20');
@@ -173,6 +180,7 @@ async function exportAll(app: App) {
     for (const b of value) if (b === 10) lines++;
   }
   running = false;
+  gc.disconnect();
   gaps.sort((a, b) => a - b);
   return {
     lines,
@@ -181,6 +189,7 @@ async function exportAll(app: App) {
     // The longest gap can be the OS running another process; p99 is the export's own steps.
     longestHoldMs: gaps.at(-1)!,
     p99HoldMs: percentile(gaps, 0.99),
+    longestGcMs,
   };
 }
 
@@ -345,7 +354,7 @@ async function main(): Promise<void> {
     '',
     `seeding: ${seedSeconds.toFixed(1)} s; rollups built from the raw rows at open: ${rollupSeconds.toFixed(1)} s`,
     `a key on a model it never uses, walked to the end: ${walk.pages} pages of at most ${ms(walk.longestMs)} each`,
-    `CSV export of every row (${csv.lines.toLocaleString()} lines, ${(csv.bytes / 1e6).toFixed(0)} MB): ${csv.seconds.toFixed(1)} s; event-loop holds p99 ${ms(csv.p99HoldMs)}, longest ${ms(csv.longestHoldMs)}`,
+    `CSV export of every row (${csv.lines.toLocaleString()} lines, ${(csv.bytes / 1e6).toFixed(0)} MB): ${csv.seconds.toFixed(1)} s; event-loop holds p99 ${ms(csv.p99HoldMs)}, longest ${ms(csv.longestHoldMs)} (longest GC pause ${ms(csv.longestGcMs)})`,
     `one usage-row write (hold and settlement, median of ${WRITES.toLocaleString()}): ${write.withUs.toFixed(1)} µs with the filter indexes, ${write.withoutUs.toFixed(1)} µs without`,
   ];
   process.stdout.write(`${lines.join('\n')}\n`);

@@ -36,7 +36,7 @@ const GROUP_COLUMN: Record<UsageGroup, string> = {
 export const REQUESTS_SCAN_BUDGET = 5_000;
 
 /** Rows an export step looks at before it hands the event loop back to other requests. */
-export const EXPORT_STEP = 500;
+export const EXPORT_STEP = 250;
 
 const SUMS = COUNTERS.map((c) => `SUM(${c}) AS ${c}`).join(', ');
 
