@@ -2,6 +2,7 @@ import type { ComponentChildren } from 'preact';
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError } from './api.ts';
 import { useConsole } from './context.ts';
+import { WINDOWS_PER_LOAD } from './paging.ts';
 
 /** Loads once and again on `reload()` or when `deps` change; errors are kept for display. */
 export function useLoad<T>(load: () => Promise<T>, deps: readonly unknown[]) {
@@ -148,9 +149,6 @@ export function UsageFilterFields<F extends { key: string; model: string; channe
     </>
   );
 }
-
-/** Windows one "load" asks for at most when the API answers short pages (a rare filter). */
-const WINDOWS_PER_LOAD = 5;
 
 /**
  * A list read page by page with the API's `next` cursor; starts over when `deps` change. An

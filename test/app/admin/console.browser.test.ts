@@ -14,6 +14,8 @@ import { startOpenAiUpstream } from '../../fixtures/openai-upstream.ts';
 import type { FakeUpstream } from '../../fixtures/openai-upstream.ts';
 import { startTestRelay } from '../../fixtures/relay-harness.ts';
 import { usageRow } from '../../fixtures/admin-app.ts';
+import { WINDOWS_PER_LOAD } from '../../../app/console/paging.ts';
+import { REQUESTS_SCAN_BUDGET } from '../../../app/src/store/sqlite-usage-queries.ts';
 import type { TestRelay } from '../../fixtures/relay-harness.ts';
 
 /** Debian's chromium (.ci/run installs it); CHROMIUM_PATH points elsewhere, e.g. a CI image's Chrome. */
@@ -277,6 +279,19 @@ describe('the admin console in a real browser', () => {
       new Set(['pager']),
     );
     await p.unroute(/\/admin\/api\/requests\?.*cursor=/);
+
+    // A match older than what one load looks at: the page says so, and Load more finds it.
+    store.recordUsage(usageRow({ requestId: 'req_rare', keyName: 'busy', model: 'rare-model' }));
+    for (let i = 0; i < REQUESTS_SCAN_BUDGET * WINDOWS_PER_LOAD; i++)
+      store.recordUsage(usageRow({ requestId: `req_busy_${i}`, keyName: 'busy', keyId: null }));
+    await list.locator('input[name=key]').fill('busy');
+    await list.locator('input[name=model]').fill('rare-model');
+    await list.getByRole('button', { name: 'Apply' }).click();
+    await list.getByTestId('searching').waitFor();
+    expect(await ids()).toEqual([]);
+    await list.getByRole('button', { name: 'Load more' }).click();
+    await expect.poll(ids).toEqual(['req_rare']);
+    expect(await list.getByTestId('searching').count()).toBe(0);
     await en.close();
     expect(problems).toEqual([]);
   }, 60_000);
