@@ -4,7 +4,11 @@ import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { afterAll, describe, expect, it } from 'vitest';
 import { defuse } from '../../../app/src/admin/usage.ts';
-import { EXPORT_STEP, REQUESTS_SCAN_BUDGET } from '../../../app/src/store/sqlite-usage-queries.ts';
+import {
+  EXPORT_STEP,
+  LATENCY_SAMPLE,
+  REQUESTS_SCAN_BUDGET,
+} from '../../../app/src/store/sqlite-usage-queries.ts';
 import { FILTER_INDEX_NAMES } from '../../../app/src/store/sqlite-usage-scan.ts';
 import { SqliteStore } from '../../../app/src/store/sqlite.ts';
 import type { UsageRow } from '../../../app/src/store/types.ts';
@@ -165,5 +169,24 @@ describe('CSV export', () => {
     const csv = (await a.call('GET', '/usage/export.csv?from=2026-11-22&to=2026-11-22')).text;
     expect(csv).toContain(`"'  =HYPERLINK(""http://x"")"`);
     expect(csv).toContain(`,'-2+3`);
+  });
+});
+
+describe('the overview of a busy hour', () => {
+  it('counts every request and takes latency percentiles from the newest successes only', async () => {
+    const clock = new SettableClock(START);
+    const a = adminApp({}, {}, clock);
+    const old = 500;
+    for (let i = 0; i < old + LATENCY_SAMPLE; i++) {
+      clock.set(START + 60_000 + i * 100);
+      a.store.recordUsage(usageRow({ latencyMs: i < old ? 9_000 : 100, ttfbMs: 50 }));
+    }
+    clock.set(START + 60_000 + (old + LATENCY_SAMPLE) * 100);
+    const live = (await a.call('GET', '/overview')).json.live;
+    expect(live.requests).toBe(old + LATENCY_SAMPLE);
+    expect(live.perMinute.reduce((n: number, b: { requests: number }) => n + b.requests, 0)).toBe(
+      old + LATENCY_SAMPLE,
+    );
+    expect(live.latencyMs).toEqual({ p50: 100, p99: 100 });
   });
 });
