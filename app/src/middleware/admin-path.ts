@@ -43,6 +43,8 @@ export function loosePath(raw: string): string {
 
 const isAdmin = (path: string) => path === '/admin' || path.startsWith('/admin/');
 
+const SUSPECT = /[%\\]|\/\/|\/\.|^\/admin/i;
+
 /**
  * The CDN lets only `/admin` and `/admin/*` through its admin behavior (no caching, the
  * adminCidrs check), and compares paths literally. A path that only becomes /admin once decoded,
@@ -52,7 +54,10 @@ const isAdmin = (path: string) => path === '/admin' || path.startsWith('/admin/'
 export function canonicalAdminPath(): MiddlewareHandler {
   return async (c, next) => {
     const raw = rawPath(c);
-    if (!isAdmin(raw) && isAdmin(loosePath(raw))) {
+    // Every API request passes here: one test clears the plain paths (no escapes, dots, doubled
+    // slashes or backslashes, and no "admin" at the start in any case) before any decoding.
+    if (!SUSPECT.test(raw) || isAdmin(raw)) return next();
+    if (isAdmin(loosePath(raw))) {
       throw new RelayError(
         400,
         'non_canonical_path',
