@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { SqliteStore } from '../store/sqlite.ts';
 import type { KeyRecord } from '../store/types.ts';
 import { StoreError, microsToUsd } from '../store/types.ts';
+import { ConfigError, readRelayConfigInput } from '../config.ts';
 import { isMainModule } from '../main-module.ts';
 import { keyFacts } from '../admin/key-facts.ts';
 import { timeOrderedId } from '../middleware/request-id.ts';
@@ -23,6 +24,8 @@ Commands:
   topup   --name N --amount USD
   disable --name N
   enable  --name N
+          Keys from the config file (RELAY_CONFIG) can be disabled and enabled (it sticks
+          across restarts) but not topped up, and one the file disables stays disabled.
 
 Exit codes: 0 ok, 1 the command failed (e.g. no such key), 2 bad usage.`;
 
@@ -79,6 +82,37 @@ async function audit(
   });
 }
 
+/**
+ * The config file's keys (RELAY_CONFIG, as the relay reads it) and whether the file disables
+ * each. Read as plain JSON, not validated: the CLI may run without the relay's secrets.
+ */
+function configKeys(env: Readonly<Record<string, string | undefined>>): Map<string, boolean> {
+  const { json } = readRelayConfigInput(env);
+  const keys = (json as { keys?: unknown } | null)?.keys;
+  const out = new Map<string, boolean>();
+  if (Array.isArray(keys))
+    for (const k of keys as { name?: unknown; enabled?: unknown }[])
+      if (typeof k?.name === 'string') out.set(k.name, k.enabled !== false);
+  return out;
+}
+
+/**
+ * The relay sets a config-file key's quota again at every start, so a top-up here would quietly
+ * vanish; and it keeps a key the file disables off. Disabling and enabling otherwise stick.
+ */
+function assertCliMayChange(fromConfig: Map<string, boolean>, command: string, name: string): void {
+  const enabledInFile = fromConfig.get(name);
+  if (enabledInFile === undefined) return;
+  if (command === 'topup')
+    throw new StoreError(
+      `key "${name}" comes from the config file, which sets its quota again at every start: change it there (key_managed_by_config)`,
+    );
+  if (command === 'enable' && !enabledInFile)
+    throw new StoreError(
+      `key "${name}" is disabled in the config file ("enabled": false): enable it there (key_disabled_in_config)`,
+    );
+}
+
 export async function runKeysCli(
   argv: readonly string[],
   env: Readonly<Record<string, string | undefined>>,
@@ -126,6 +160,7 @@ export async function runKeysCli(
     const quota = values.quota === undefined ? null : parseUsdOrUsage(values.quota, '--quota');
     const expiresAt = values.expires === undefined ? null : parseExpiryOrUsage(values.expires);
     const amount = command === 'topup' ? parseUsdOrUsage(values.amount ?? '', '--amount') : 0;
+    if (['topup', 'enable'].includes(command)) assertCliMayChange(configKeys(env), command, name!);
     store = new SqliteStore({ path: join(env.RELAY_DATA_DIR || './data', 'relay.db') });
     switch (command) {
       case 'create': {
@@ -231,7 +266,7 @@ export async function runKeysCli(
       io.err(`${err.message}\n\n${HELP}`);
       return 2;
     }
-    if (err instanceof StoreError) {
+    if (err instanceof StoreError || err instanceof ConfigError) {
       io.err(`error: ${err.message}`);
       return 1;
     }
