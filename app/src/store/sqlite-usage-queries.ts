@@ -116,8 +116,9 @@ function parseCursor(cursor: string | undefined): Position | undefined {
 }
 
 /**
- * Reports from the daily rollups; "now" views, request lists and exports from raw rows
- * through the created_at and request_id indexes, so no query scans the whole usage table.
+ * Reports from the daily rollups; "now" views from raw rows of a recent window through the
+ * created_at index; request lists and exports through the index of their first filter, a
+ * bounded window at a time (sqlite-usage-scan.ts), so no query scans the whole usage table.
  */
 export class SqliteUsageQueries implements UsageQueries, UsageRetention {
   readonly #db: DatabaseSync;
