@@ -1,7 +1,8 @@
 import type { ComponentChildren } from 'preact';
-import { useCallback, useEffect, useState } from 'preact/hooks';
+import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError } from './api.ts';
 import { useConsole } from './context.ts';
+import { WINDOWS_PER_LOAD } from './paging.ts';
 
 /** Loads once and again on `reload()` or when `deps` change; errors are kept for display. */
 export function useLoad<T>(load: () => Promise<T>, deps: readonly unknown[]) {
@@ -149,28 +150,64 @@ export function UsageFilterFields<F extends { key: string; model: string; channe
   );
 }
 
-/** A list read page by page with the API's `next` cursor; starts over when `deps` change. */
+/**
+ * A list read page by page with the API's `next` cursor; starts over when `deps` change. An
+ * answer to a list whose filters have changed since is dropped (it would mix the old filter's
+ * rows into the new list), and a load already under way is not started twice. The API looks at
+ * a bounded window of rows per call, so a filter that matches rarely can answer a short page
+ * with a `next`: up to WINDOWS_PER_LOAD windows are read to fill a page, then `searching` says
+ * older rows are left to look at.
+ */
 export function useCursorPages<T>(
   fetchPage: (cursor: string | null) => Promise<{ rows: T[]; next: string | null }>,
   deps: readonly unknown[],
+  pageSize = 50,
 ) {
   const [rows, setRows] = useState<T[] | null>(null);
   const [next, setNext] = useState<string | null>(null);
+  const [short, setShort] = useState(false);
   const [error, setError] = useState<Error | null>(null);
+  const generation = useRef(0);
+  const busy = useRef(false);
   const load = async (cursor: string | null, before: T[]) => {
+    const mine = generation.current;
+    busy.current = true;
     try {
-      const page = await fetchPage(cursor);
-      setRows([...before, ...page.rows]);
-      setNext(page.next);
+      const found: T[] = [];
+      let at = cursor;
+      for (let i = 0; i < WINDOWS_PER_LOAD; i++) {
+        const page = await fetchPage(at);
+        if (mine !== generation.current) return;
+        found.push(...page.rows);
+        at = page.next;
+        if (!at || found.length >= pageSize) break;
+      }
+      setRows([...before, ...found]);
+      setNext(at);
+      setShort(at !== null && found.length < pageSize);
       setError(null);
     } catch (err) {
-      setError(err as Error);
+      if (mine === generation.current) setError(err as Error);
+    } finally {
+      if (mine === generation.current) busy.current = false;
     }
   };
   useEffect(() => {
+    generation.current++;
+    busy.current = false;
     void load(null, []);
   }, deps);
-  return { rows, error, more: next ? () => load(next, rows ?? []) : null };
+  return {
+    rows,
+    error,
+    /** The last load stopped at its window limit with matches possibly older. */
+    searching: short,
+    more: next
+      ? async () => {
+          if (!busy.current) await load(next, rows ?? []);
+        }
+      : null,
+  };
 }
 
 export function LoadMore({ more }: { more: (() => Promise<void>) | null }) {

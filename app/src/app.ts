@@ -4,6 +4,7 @@ import { cors } from 'hono/cors';
 import { getPath } from 'hono/utils/url';
 import { RelayError, errorResponse, toRelayError } from './errors.ts';
 import { accessLog } from './middleware/access-log.ts';
+import { canonicalAdminPath } from './middleware/admin-path.ts';
 import { bodyLimit } from './middleware/body-limit.ts';
 import { requestId } from './middleware/request-id.ts';
 import { auth } from './middleware/auth.ts';
@@ -86,6 +87,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     }),
   );
   app.use(originSecret(config.server.originSecret));
+  app.use(canonicalAdminPath());
   app.route('/', healthRoutes(rt));
   // Public on purpose: image URLs are shared; their ids are unguessable.
   if (deps.imageStore) app.get('/images/*', imagesHandler(deps.imageStore));

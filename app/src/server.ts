@@ -45,7 +45,7 @@ export interface StartOptions {
 }
 
 /** Upserts the config file's keys; only their hashes reach the store. */
-function syncConfigKeys(config: RelayConfig, store: SqliteStore): void {
+export function syncConfigKeys(config: RelayConfig, store: SqliteStore): void {
   for (const k of config.keys) {
     store.upsertKey({
       name: k.name,

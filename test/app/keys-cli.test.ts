@@ -1,15 +1,21 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { parseRelayConfig } from '../../app/src/config.ts';
+import { syncConfigKeys } from '../../app/src/server.ts';
 import { SqliteStore } from '../../app/src/store/sqlite.ts';
 
 const CLI = join(import.meta.dirname, '../../app/src/cli/keys.ts');
 
 function keys(dataDir: string, ...args: string[]) {
+  return keysWith({}, dataDir, ...args);
+}
+
+function keysWith(env: Record<string, string>, dataDir: string, ...args: string[]) {
   const r = spawnSync(process.execPath, [CLI, ...args], {
-    env: { ...process.env, RELAY_DATA_DIR: dataDir },
+    env: { ...process.env, RELAY_DATA_DIR: dataDir, ...env },
     encoding: 'utf8',
   });
   return { code: r.status, out: r.stdout, err: r.stderr };
@@ -152,5 +158,71 @@ describe('npm run keys', () => {
     expect(table[1]).toBe('carol\tgpt-4o\t2\t1\t20\t6\t2\t10\t1\t$0.0003');
     expect(keys(dir, 'usage', '--until', '2000-01-01').out).toContain('No usage');
     expect(keys(dir, 'usage', '--since', 'yesterday-ish').code).toBe(2);
+  });
+
+  it('writes an audit row for every change, as the admin API does, with "cli" as the actor', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'keys-cli-'));
+    const created = keys(dir, 'create', '--name', 'bob', '--quota', '2');
+    expect(created.code).toBe(0);
+    const secret = created.out.trim().split('\n').at(-1)!;
+    expect(keys(dir, 'topup', '--name', 'bob', '--amount', '3').code).toBe(0);
+    expect(keys(dir, 'disable', '--name', 'bob').code).toBe(0);
+    expect(keys(dir, 'list').code).toBe(0);
+    const store = new SqliteStore({ path: join(dir, 'relay.db') });
+    try {
+      const { rows } = await store.admin.audit.list({ limit: 10 });
+      expect(rows.map((r) => [r.actor, r.action, r.target])).toEqual([
+        ['cli', 'key.update', 'bob'],
+        ['cli', 'key.topup', 'bob'],
+        ['cli', 'key.create', 'bob'],
+      ]);
+      expect(rows[0]).toMatchObject({
+        before: { enabled: true },
+        after: { enabled: false },
+        ip: null,
+      });
+      expect(rows[0]!.requestId).toMatch(/^cli_/);
+      expect(rows[1]).toMatchObject({
+        before: { quotaUsd: 2 },
+        after: { quotaUsd: 5, amountUsd: 3 },
+      });
+      expect(rows[2]!.after).toMatchObject({ name: 'bob', quotaUsd: 2, enabled: true });
+      expect(JSON.stringify(rows)).not.toContain(secret);
+    } finally {
+      store.close();
+    }
+  });
+
+  it('leaves the quota of a config-file key to the file, and a key the file disables off', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'keys-cli-'));
+    const config = {
+      keys: [
+        { name: 'cfg', key: 'sk-cfg-key-0123456789abcdef', quota: 1 },
+        { name: 'off', key: 'sk-off-key-0123456789abcdef', quota: 1, enabled: false },
+      ],
+    };
+    const configPath = join(dir, 'relay.config.json');
+    writeFileSync(configPath, JSON.stringify(config));
+    const store = new SqliteStore({ path: join(dir, 'relay.db') });
+    syncConfigKeys(parseRelayConfig(config, {}), store);
+    store.close();
+    const run = (...args: string[]) => keysWith({ RELAY_CONFIG: configPath }, dir, ...args);
+
+    const topup = run('topup', '--name', 'cfg', '--amount', '5');
+    expect(topup.code).toBe(1);
+    expect(topup.err).toContain('key_managed_by_config');
+    const enable = run('enable', '--name', 'off');
+    expect(enable.code).toBe(1);
+    expect(enable.err).toContain('key_disabled_in_config');
+    // Switching a config key off and on is the CLI's to do, and sticks across a start.
+    expect(run('disable', '--name', 'cfg').code).toBe(0);
+    const again = new SqliteStore({ path: join(dir, 'relay.db') });
+    try {
+      syncConfigKeys(parseRelayConfig(config, {}), again);
+      expect(again.getKey('cfg')).toMatchObject({ enabled: false, quotaMicros: 1_000_000 });
+    } finally {
+      again.close();
+    }
+    expect(run('enable', '--name', 'cfg').code).toBe(0);
   });
 });

@@ -194,6 +194,15 @@ export function KeysPage() {
         >
           {data?.keys.map((k) => {
             const locked = k.source === 'config';
+            // Config-file keys too: the relay remembers the switch across restarts.
+            const toggle = (
+              <button
+                type="button"
+                onClick={() => void run(() => api('PATCH', path(k), { enabled: !k.enabled }))}
+              >
+                {k.enabled ? t('keys.disable') : t('keys.enable')}
+              </button>
+            );
             return (
               <tr key={k.name} data-key={k.name}>
                 <td>
@@ -222,7 +231,10 @@ export function KeysPage() {
                 </td>
                 <td class="row-actions">
                   {locked ? (
-                    <span class="muted">{t('keys.fromConfigHelp')}</span>
+                    <>
+                      {toggle}
+                      <span class="muted">{t('keys.fromConfigHelp')}</span>
+                    </>
                   ) : (
                     <>
                       <button
@@ -237,14 +249,7 @@ export function KeysPage() {
                       >
                         {t('keys.topup')}
                       </button>
-                      <button
-                        type="button"
-                        onClick={() =>
-                          void run(() => api('PATCH', path(k), { enabled: !k.enabled }))
-                        }
-                      >
-                        {k.enabled ? t('keys.disable') : t('keys.enable')}
-                      </button>
+                      {toggle}
                       <button
                         type="button"
                         class="danger"

@@ -129,7 +129,7 @@ export function RequestsPage() {
       </form>
       <Section title={t('nav.requests')}>
         <Table
-          empty={list.rows !== null && rows.length === 0}
+          empty={list.rows !== null && rows.length === 0 && !list.searching}
           head={
             <tr>
               <th>{t('requests.time')}</th>
@@ -173,6 +173,11 @@ export function RequestsPage() {
             </Fragment>
           ))}
         </Table>
+        {list.searching && (
+          <p class="muted" data-testid="searching">
+            {t('common.searching')}
+          </p>
+        )}
         <LoadMore more={list.more} />
       </Section>
     </div>

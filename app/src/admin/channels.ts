@@ -176,7 +176,19 @@ export function registerChannelRoutes(api: OpenAPIHono<AdminEnv>, ctx: AdminCont
     async (c) => {
       const channel = mustChannel(c.req.valid('param').name);
       const { model } = c.req.valid('json');
-      return c.json(await testChannel(rt, channel, model), 200);
+      const result = await testChannel(rt, channel, model);
+      // It spends a request of the provider's quota: who did it, and what came back.
+      await audit(c, {
+        action: 'channel.test',
+        target: channel.name,
+        after: {
+          model: result.model,
+          ok: result.ok,
+          status: result.status,
+          latencyMs: result.latencyMs,
+        },
+      });
+      return c.json(result, 200);
     },
   );
 }

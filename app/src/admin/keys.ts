@@ -8,6 +8,7 @@ import { StoreError } from '../store/types.ts';
 import { addDays } from '../usage/days.ts';
 import type { Audit } from './audit.ts';
 import type { AdminContext, AdminEnv } from './env.ts';
+import { keyFacts } from './key-facts.ts';
 import { isoOrNull, usd } from './money.ts';
 import {
   CreateKeySchema,
@@ -55,18 +56,7 @@ function present(
 ): KeyView {
   const last30 = usage.last30.get(k.name);
   return {
-    name: k.name,
-    hint: k.hint,
-    quotaUsd: k.quotaMicros === null ? null : usd(k.quotaMicros),
-    usedUsd: usd(k.usedMicros),
-    reservedUsd: usd(k.reservedMicros),
-    remainingUsd:
-      k.quotaMicros === null ? null : usd(k.quotaMicros - k.usedMicros - k.reservedMicros),
-    models: [...k.models],
-    expiresAt: isoOrNull(k.expiresAt),
-    rpm: k.rpm,
-    enabled: k.enabled,
-    createdAt: new Date(k.createdAt).toISOString(),
+    ...keyFacts(k),
     source: ctx.rt.config.keys.some((c) => c.name === k.name) ? 'config' : 'console',
     lastUsedAt: isoOrNull(lastUsed.get(k.id)),
     usage: {
@@ -98,13 +88,28 @@ export function registerKeyRoutes(api: OpenAPIHono<AdminEnv>, ctx: AdminContext,
     if (!k) throw keyNotFound(name);
     return k;
   };
+  const configured = (name: string) => ctx.rt.config.keys.find((c) => c.name === name);
   /** Config-file keys are written again at every start; a change here would quietly revert. */
   const mustBeEditable = (name: string) => {
-    if (ctx.rt.config.keys.some((c) => c.name === name)) {
+    if (configured(name)) {
       throw new RelayError(
         409,
         'key_managed_by_config',
-        `Key "${name}" comes from the config file, which sets it again at every start: change it there.`,
+        `Key "${name}" comes from the config file, which sets it again at every start: change it there (it can only be disabled or enabled here).`,
+        { param: 'name' },
+      );
+    }
+  };
+  /**
+   * A config key can be switched off and on here (the store remembers it across starts), but
+   * one the config file itself disables stays off: enabling it here would not survive a start.
+   */
+  const mustBeSwitchable = (name: string, enabled: boolean) => {
+    if (enabled && configured(name)?.enabled === false) {
+      throw new RelayError(
+        409,
+        'key_disabled_in_config',
+        `Key "${name}" is disabled in the config file ("enabled": false): enable it there.`,
         { param: 'name' },
       );
     }
@@ -179,7 +184,8 @@ export function registerKeyRoutes(api: OpenAPIHono<AdminEnv>, ctx: AdminContext,
       method: 'patch',
       path: '/keys/{name}',
       tags,
-      summary: 'Change quota, models, expiry, rpm, or disable and enable',
+      summary:
+        'Change quota, models, expiry, rpm, or disable and enable (config-file keys: enabled only)',
       request: { params: KeyNameParam, body: jsonBody(UpdateKeySchema) },
       responses: {
         200: jsonResponse(KeySchema, 'The key after the change'),
@@ -192,7 +198,9 @@ export function registerKeyRoutes(api: OpenAPIHono<AdminEnv>, ctx: AdminContext,
       const { name } = c.req.valid('param');
       const body = c.req.valid('json');
       const before = await view(await mustKey(name));
-      mustBeEditable(name);
+      const { enabled, ...fields } = body;
+      if (Object.values(fields).some((v) => v !== undefined)) mustBeEditable(name);
+      if (enabled !== undefined) mustBeSwitchable(name, enabled);
       const patch: KeyPatch = {
         ...(body.quotaUsd !== undefined && { quotaUsd: body.quotaUsd }),
         ...(body.models !== undefined && { models: body.models }),

@@ -53,7 +53,12 @@ export function registerRequestRoutes(api: OpenAPIHono<AdminEnv>, ctx: AdminCont
       summary: 'Recent requests from the usage rows, newest first, with the error each one got',
       request: { query: RequestsQuerySchema },
       responses: {
-        200: jsonResponse(RequestPage, 'One page; pass next as cursor for more'),
+        200: jsonResponse(
+          RequestPage,
+          'One page; pass next as cursor for more. Each call looks at a bounded window of rows ' +
+            "(5,000 of the first filter's index), so a rare match can answer a short or empty " +
+            'page with a next: follow it to search older rows.',
+        ),
         ...commonErrors,
       },
     }),

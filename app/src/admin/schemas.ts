@@ -326,7 +326,10 @@ export const RequestsQuerySchema = z.object({
     .openapi({ description: 'A status code, "error" (400 and above) or "ok"' }),
   from: dateInput.optional(),
   to: dateInput.optional(),
-  cursor: z.string().optional(),
+  cursor: z
+    .string()
+    .regex(/^\d+\.\d+$/, 'must be the "next" of an earlier page')
+    .optional(),
   limit: z.coerce.number().int().min(1).max(500).default(50),
 });
 
@@ -349,7 +352,7 @@ export const AuditSchema = z
 
 export const AuditQuerySchema = z.object({
   action: z.string().min(1).optional(),
-  cursor: z.string().optional(),
+  cursor: z.string().regex(/^\d+$/, 'must be the "next" of an earlier page').optional(),
   limit: z.coerce.number().int().min(1).max(500).default(50),
 });
 

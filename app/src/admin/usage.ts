@@ -94,14 +94,25 @@ const CSV_COLUMNS = [
   'error_message',
 ];
 
+/**
+ * A spreadsheet runs a cell as a formula when it starts with = + - @ (or their full-width
+ * forms), a tab or a carriage return, and some do so after leading blanks too. Such text
+ * (model names, key names and error messages all come from clients or upstreams) gets a
+ * leading apostrophe, which spreadsheets show as text and hide.
+ */
+const FORMULA_START = /^[\s\u00a0\u3000]*[=+\-@\uff1d\uff0b\uff0d\uff20]|^[\t\r\n]/;
+
+export const defuse = (cell: string | null): string | null =>
+  cell !== null && FORMULA_START.test(cell) ? `'${cell}` : cell;
+
 const csvRow = (r: StoredUsageRow) => [
   new Date(r.createdAt).toISOString(),
-  r.requestId,
-  r.keyName,
-  r.endpoint,
-  r.model,
-  r.upstreamModel,
-  r.channel,
+  defuse(r.requestId),
+  defuse(r.keyName),
+  defuse(r.endpoint),
+  defuse(r.model),
+  defuse(r.upstreamModel),
+  defuse(r.channel),
   r.status,
   r.promptTokens,
   r.completionTokens,
@@ -112,15 +123,15 @@ const csvRow = (r: StoredUsageRow) => [
   usd(r.costMicros),
   r.latencyMs,
   r.ttfbMs,
-  r.source,
-  r.errorCode,
-  r.errorMessage ?? null,
+  defuse(r.source),
+  defuse(r.errorCode),
+  defuse(r.errorMessage ?? null),
 ];
 
 /**
  * CSV of raw rows, a batch at a time as the client reads: memory stays flat whatever the
- * range. Cells a spreadsheet would run as a formula (model names come from clients) are
- * escaped by csv-stringify.
+ * range, and the store hands the event loop back between batches. Formula-like cells are
+ * defused above (csv-stringify's own escaping misses leading blanks).
  */
 function csvStream(batches: AsyncIterable<readonly StoredUsageRow[]>): ReadableStream<Uint8Array> {
   const encoder = new TextEncoder();

@@ -3,7 +3,10 @@ import { parseArgs } from 'node:util';
 import { SqliteStore } from '../store/sqlite.ts';
 import type { KeyRecord } from '../store/types.ts';
 import { StoreError, microsToUsd } from '../store/types.ts';
+import { ConfigError, readRelayConfigInput } from '../config.ts';
 import { isMainModule } from '../main-module.ts';
+import { keyFacts } from '../admin/key-facts.ts';
+import { timeOrderedId } from '../middleware/request-id.ts';
 import { parseExpiry, parseUsd } from './parse.ts';
 
 const HELP = `Manage client keys of the relay (the store in RELAY_DATA_DIR, default ./data).
@@ -21,6 +24,8 @@ Commands:
   topup   --name N --amount USD
   disable --name N
   enable  --name N
+          Keys from the config file (RELAY_CONFIG) can be disabled and enabled (it sticks
+          across restarts) but not topped up, and one the file disables stays disabled.
 
 Exit codes: 0 ok, 1 the command failed (e.g. no such key), 2 bad usage.`;
 
@@ -46,11 +51,73 @@ export interface CliIo {
   readonly err: (line: string) => void;
 }
 
-export function runKeysCli(
+/** What an audit row keeps of a key: its facts without the moving hold. */
+const auditFacts = (k: KeyRecord) => {
+  const { reservedUsd: _reserved, ...facts } = keyFacts(k);
+  return facts;
+};
+
+/**
+ * An audit row for a change made here, as the admin API writes one: the actor is "cli" (the
+ * CLI runs on the host, so whoever runs it has the data folder anyway), and the row's id
+ * stands in for the request id.
+ */
+async function audit(
+  store: SqliteStore,
+  action: string,
+  target: string,
+  before: KeyRecord | null,
+  after: Record<string, unknown> | null,
+): Promise<void> {
+  const at = Date.now();
+  await store.admin.audit.append({
+    at,
+    actor: 'cli',
+    action,
+    target,
+    before: before && auditFacts(before),
+    after,
+    requestId: `cli_${timeOrderedId(at)}`,
+    ip: null,
+  });
+}
+
+/**
+ * The config file's keys (RELAY_CONFIG, as the relay reads it) and whether the file disables
+ * each. Read as plain JSON, not validated: the CLI may run without the relay's secrets.
+ */
+function configKeys(env: Readonly<Record<string, string | undefined>>): Map<string, boolean> {
+  const { json } = readRelayConfigInput(env);
+  const keys = (json as { keys?: unknown } | null)?.keys;
+  const out = new Map<string, boolean>();
+  if (Array.isArray(keys))
+    for (const k of keys as { name?: unknown; enabled?: unknown }[])
+      if (typeof k?.name === 'string') out.set(k.name, k.enabled !== false);
+  return out;
+}
+
+/**
+ * The relay sets a config-file key's quota again at every start, so a top-up here would quietly
+ * vanish; and it keeps a key the file disables off. Disabling and enabling otherwise stick.
+ */
+function assertCliMayChange(fromConfig: Map<string, boolean>, command: string, name: string): void {
+  const enabledInFile = fromConfig.get(name);
+  if (enabledInFile === undefined) return;
+  if (command === 'topup')
+    throw new StoreError(
+      `key "${name}" comes from the config file, which sets its quota again at every start: change it there (key_managed_by_config)`,
+    );
+  if (command === 'enable' && !enabledInFile)
+    throw new StoreError(
+      `key "${name}" is disabled in the config file ("enabled": false): enable it there (key_disabled_in_config)`,
+    );
+}
+
+export async function runKeysCli(
   argv: readonly string[],
   env: Readonly<Record<string, string | undefined>>,
   io: CliIo,
-): number {
+): Promise<number> {
   let parsed;
   try {
     parsed = parseArgs({
@@ -93,6 +160,7 @@ export function runKeysCli(
     const quota = values.quota === undefined ? null : parseUsdOrUsage(values.quota, '--quota');
     const expiresAt = values.expires === undefined ? null : parseExpiryOrUsage(values.expires);
     const amount = command === 'topup' ? parseUsdOrUsage(values.amount ?? '', '--amount') : 0;
+    if (['topup', 'enable'].includes(command)) assertCliMayChange(configKeys(env), command, name!);
     store = new SqliteStore({ path: join(env.RELAY_DATA_DIR || './data', 'relay.db') });
     switch (command) {
       case 'create': {
@@ -110,6 +178,7 @@ export function runKeysCli(
           expiresAt,
           rpm,
         });
+        await audit(store, 'key.create', record.name, null, auditFacts(record));
         io.out(
           `Created key "${record.name}" (quota ${fmtUsd(record.quotaMicros)}, models ${models.join(',')}).`,
         );
@@ -176,14 +245,18 @@ export function runKeysCli(
         return 0;
       }
       case 'topup': {
+        const before = store.getKey(name!);
         const k = store.topUp(name!, amount);
+        await audit(store, 'key.topup', k.name, before, { ...auditFacts(k), amountUsd: amount });
         io.out(
           `Topped up "${k.name}" by $${amount}: quota ${fmtUsd(k.quotaMicros)}, used ${fmtUsd(k.usedMicros)}.`,
         );
         return 0;
       }
       default: {
+        const before = store.getKey(name!);
         const k = store.setEnabled(name!, command === 'enable');
+        await audit(store, 'key.update', k.name, before, auditFacts(k));
         io.out(`Key "${k.name}" is now ${k.enabled ? 'enabled' : 'disabled'}.`);
         return 0;
       }
@@ -193,7 +266,7 @@ export function runKeysCli(
       io.err(`${err.message}\n\n${HELP}`);
       return 2;
     }
-    if (err instanceof StoreError) {
+    if (err instanceof StoreError || err instanceof ConfigError) {
       io.err(`error: ${err.message}`);
       return 1;
     }
@@ -229,7 +302,7 @@ function parseExpiryOrUsage(value: string): number {
 
 const isMain = isMainModule(import.meta.filename);
 if (isMain) {
-  process.exitCode = runKeysCli(process.argv.slice(2), process.env, {
+  process.exitCode = await runKeysCli(process.argv.slice(2), process.env, {
     out: (l) => console.log(l),
     err: (l) => console.error(l),
   });

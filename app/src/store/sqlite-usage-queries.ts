@@ -1,4 +1,5 @@
 import type { DatabaseSync, SQLInputValue } from 'node:sqlite';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type {
   ChannelStats,
   ExportQuery,
@@ -16,6 +17,8 @@ import type {
 import { COUNTERS } from './sqlite-rollups.ts';
 import type { DailyRollups, Dimension } from './sqlite-rollups.ts';
 import { toStoredUsageRow } from './sqlite-rows.ts';
+import { scanWindow } from './sqlite-usage-scan.ts';
+import type { Position } from './sqlite-usage-scan.ts';
 import { addDays } from '../usage/days.ts';
 import type { StoredUsageRow } from './types.ts';
 
@@ -26,7 +29,17 @@ const GROUP_COLUMN: Record<UsageGroup, string> = {
   day: 'day',
 };
 
-const EXPORT_BATCH = 1_000;
+/**
+ * Rows of an index one page of /requests may look at: a filter that matches rarely answers a
+ * short (even empty) page with a cursor to go on, instead of walking a million rows at once.
+ */
+export const REQUESTS_SCAN_BUDGET = 5_000;
+
+/** Successful requests the overview's latency percentiles are taken from, newest first. */
+export const LATENCY_SAMPLE = 10_000;
+
+/** Rows an export step looks at before it hands the event loop back to other requests. */
+export const EXPORT_STEP = 250;
 
 const SUMS = COUNTERS.map((c) => `SUM(${c}) AS ${c}`).join(', ');
 
@@ -93,18 +106,19 @@ function filterSql(f: UsageFilter): { sql: string; values: SQLInputValue[] } {
   return { sql: parts.join(' '), values };
 }
 
-/** "createdAt.id" of the last row on a page; rows are ordered by (created_at, id). */
-const cursorOf = (row: { createdAt: number; id: number }) => `${row.createdAt}.${row.id}`;
+/** "createdAt.id": where the next page starts; rows are ordered by (created_at, id). */
+const cursorOf = (p: Position) => `${p[0]}.${p[1]}`;
 
-function parseCursor(cursor: string | undefined): [number, number] | undefined {
+function parseCursor(cursor: string | undefined): Position | undefined {
   if (!cursor) return undefined;
   const m = /^(\d+)\.(\d+)$/.exec(cursor);
   return m ? [Number(m[1]), Number(m[2])] : undefined;
 }
 
 /**
- * Reports from the daily rollups; "now" views, request lists and exports from raw rows
- * through the created_at and request_id indexes, so no query scans the whole usage table.
+ * Reports from the daily rollups; "now" views from raw rows of a recent window through the
+ * created_at index; request lists and exports through the index of their first filter, a
+ * bounded window at a time (sqlite-usage-scan.ts), so no query scans the whole usage table.
  */
 export class SqliteUsageQueries implements UsageQueries, UsageRetention {
   readonly #db: DatabaseSync;
@@ -170,45 +184,64 @@ export class SqliteUsageQueries implements UsageQueries, UsageRetention {
     }));
   }
 
+  /**
+   * Counts per bucket are summed by SQLite (a busy hour is hundreds of thousands of rows, which
+   * the event loop should not see one by one); latency percentiles come from the newest
+   * LATENCY_SAMPLE successes, which is plenty for a p99 and bounded however busy the hour.
+   */
   async live(q: { fromMs: number; toMs: number; bucketMs: number }): Promise<LiveStats> {
-    const stmt = this.#db.prepare(
-      `SELECT created_at, status, latency_ms, ttfb_ms, cost_micros FROM usage
-       WHERE created_at >= ? AND created_at < ?`,
-    );
-    stmt.setReturnArrays(true);
-    const rows = stmt.all(q.fromMs, q.toMs) as unknown as [
-      number,
-      number,
-      number,
-      number | null,
-      number,
-    ][];
+    const sums = this.#db
+      .prepare(
+        `SELECT (created_at - CAST(? AS INTEGER)) / CAST(? AS INTEGER) AS bucket,
+           COUNT(*) AS requests, SUM(status >= 400) AS errors, SUM(status >= 500) AS server_errors,
+           SUM(cost_micros) AS cost
+         FROM usage INDEXED BY usage_time WHERE created_at >= ? AND created_at < ?
+         GROUP BY bucket`,
+      )
+      .all(q.fromMs, q.bucketMs, q.fromMs, q.toMs) as {
+      bucket: number;
+      requests: number;
+      errors: number;
+      server_errors: number;
+      cost: number;
+    }[];
     const count = Math.max(1, Math.ceil((q.toMs - q.fromMs) / q.bucketMs));
     const buckets = Array.from({ length: count }, (_, i) => ({
       at: q.fromMs + i * q.bucketMs,
       requests: 0,
       errors: 0,
     }));
+    let requests = 0;
     let errors = 0;
     let serverErrors = 0;
     let cost = 0;
+    for (const b of sums) {
+      const bucket = buckets[b.bucket]!;
+      bucket.requests = b.requests;
+      bucket.errors = b.errors;
+      requests += b.requests;
+      errors += b.errors;
+      serverErrors += b.server_errors;
+      cost += b.cost;
+    }
+    const stmt = this.#db.prepare(
+      `SELECT latency_ms, ttfb_ms FROM usage INDEXED BY usage_time
+       WHERE created_at >= ? AND created_at < ? AND status < 400
+       ORDER BY created_at DESC LIMIT ?`,
+    );
+    stmt.setReturnArrays(true);
+    const sample = stmt.all(q.fromMs, q.toMs, LATENCY_SAMPLE) as unknown as [
+      number,
+      number | null,
+    ][];
     const latency: number[] = [];
     const ttfb: number[] = [];
-    for (const [at, status, latencyMs, ttfbMs, costMicros] of rows) {
-      const bucket = buckets[Math.floor((at - q.fromMs) / q.bucketMs)]!;
-      bucket.requests++;
-      cost += costMicros;
-      if (status >= 400) {
-        bucket.errors++;
-        errors++;
-        if (status >= 500) serverErrors++;
-        continue;
-      }
+    for (const [latencyMs, ttfbMs] of sample) {
       latency.push(latencyMs);
       if (ttfbMs !== null) ttfb.push(ttfbMs);
     }
     return {
-      requests: rows.length,
+      requests,
       errors,
       serverErrors,
       costMicros: cost,
@@ -279,53 +312,32 @@ export class SqliteUsageQueries implements UsageQueries, UsageRetention {
   }
 
   async requests(q: RequestsQuery): Promise<Page<StoredUsageRow>> {
-    const f = filterSql(q);
-    const parts = [f.sql];
-    const values = [...f.values];
-    const add = (sql: string, ...v: SQLInputValue[]) => {
-      parts.push(sql);
-      values.push(...v);
-    };
-    if (q.requestId !== undefined) add('AND request_id = ?', q.requestId);
-    if (q.status === 'error') add('AND status >= 400');
-    else if (q.status === 'ok') add('AND status < 400');
-    else if (q.status !== undefined) add('AND status = ?', q.status);
-    if (q.fromMs !== undefined) add('AND created_at >= ?', q.fromMs);
-    if (q.toMs !== undefined) add('AND created_at < ?', q.toMs);
-    const cursor = parseCursor(q.cursor);
-    if (cursor)
-      add('AND (created_at < ? OR (created_at = ? AND id < ?))', cursor[0], cursor[0], cursor[1]);
-    const rows = (
-      this.#db
-        .prepare(
-          `SELECT * FROM usage WHERE 1 = 1 ${parts.join(' ')}
-           ORDER BY created_at DESC, id DESC LIMIT ?`,
-        )
-        .all(...values, q.limit + 1) as Record<string, unknown>[]
-    ).map(toStoredUsageRow);
-    const page = rows.slice(0, q.limit);
-    return { rows: page, next: rows.length > q.limit ? cursorOf(page[page.length - 1]!) : null };
+    const { cursor, limit, ...filter } = q;
+    const page = scanWindow(this.#db, filter, {
+      order: 'desc',
+      after: parseCursor(cursor),
+      limit,
+      budget: REQUESTS_SCAN_BUDGET,
+      map: toStoredUsageRow,
+    });
+    return { rows: page.rows, next: page.next ? cursorOf(page.next) : null };
   }
 
+  /** Bounded steps, each after a turn of the event loop: a long export never starves requests. */
   async *exportRows(q: ExportQuery): AsyncIterable<readonly StoredUsageRow[]> {
-    const f = filterSql(q);
-    const stmt = this.#db.prepare(
-      `SELECT * FROM usage WHERE created_at >= ? AND created_at < ? ${f.sql}
-         AND (created_at > ? OR (created_at = ? AND id > ?))
-       ORDER BY created_at, id LIMIT ${EXPORT_BATCH}`,
-    );
-    let after: [number, number] = [q.fromMs - 1, 0];
-    for (;;) {
-      const rows = (
-        stmt.all(q.fromMs, q.toMs, ...f.values, after[0], after[0], after[1]) as Record<
-          string,
-          unknown
-        >[]
-      ).map(toStoredUsageRow);
-      if (rows.length > 0) yield rows;
-      if (rows.length < EXPORT_BATCH) return;
-      const last = rows[rows.length - 1]!;
-      after = [last.createdAt, last.id];
+    let after: Position | undefined;
+    for (let step = 0; ; step++) {
+      if (step > 0) await nextTurn();
+      const window = scanWindow(this.#db, q, {
+        order: 'asc',
+        after,
+        limit: EXPORT_STEP,
+        budget: EXPORT_STEP,
+        map: toStoredUsageRow,
+      });
+      if (window.rows.length > 0) yield window.rows;
+      if (!window.next) return;
+      after = window.next;
     }
   }
 

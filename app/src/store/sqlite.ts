@@ -8,6 +8,7 @@ import { generateKey, hashKey, keyHint } from './secrets.ts';
 import { ADMIN_SCHEMA, createSqliteAdminStore } from './sqlite-admin.ts';
 import { DailyRollups, ROLLUP_SCHEMA } from './sqlite-rollups.ts';
 import { toStoredUsageRow } from './sqlite-rows.ts';
+import { USAGE_FILTER_INDEXES } from './sqlite-usage-scan.ts';
 import { StoreError, usdToMicros } from './types.ts';
 import type {
   KeyRecord,
@@ -161,6 +162,7 @@ export class SqliteStore implements Store {
     this.#db.exec(SCHEMA);
     this.#migrate();
     this.#db.exec(USAGE_INDEXES);
+    this.#db.exec(USAGE_FILTER_INDEXES);
     this.#db.exec(ROLLUP_SCHEMA);
     this.#db.exec(ADMIN_SCHEMA);
     const stored = DailyRollups.storedZone(this.#db);
@@ -195,7 +197,10 @@ export class SqliteStore implements Store {
           (c) => c.name,
         ),
       );
-    if (!columnsOf('keys').has('rpm')) this.#db.exec('ALTER TABLE keys ADD COLUMN rpm INTEGER');
+    const keys = columnsOf('keys');
+    if (!keys.has('rpm')) this.#db.exec('ALTER TABLE keys ADD COLUMN rpm INTEGER');
+    if (!keys.has('disabled_by_admin'))
+      this.#db.exec('ALTER TABLE keys ADD COLUMN disabled_by_admin INTEGER NOT NULL DEFAULT 0');
     const usage = columnsOf('usage');
     for (const column of USAGE_TOKEN_COLUMNS) {
       if (!usage.has(column))
@@ -244,7 +249,8 @@ export class SqliteStore implements Store {
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (name) DO UPDATE SET hash = excluded.hash, hint = excluded.hint,
          quota_micros = excluded.quota_micros, models = excluded.models,
-         expires_at = excluded.expires_at, rpm = excluded.rpm, enabled = excluded.enabled`,
+         expires_at = excluded.expires_at, rpm = excluded.rpm,
+         enabled = excluded.enabled AND NOT keys.disabled_by_admin`,
     ).run(
       key.name,
       hash,
@@ -310,7 +316,11 @@ export class SqliteStore implements Store {
     if (patch.models !== undefined) set('models', JSON.stringify(patch.models));
     if (patch.expiresAt !== undefined) set('expires_at', patch.expiresAt);
     if (patch.rpm !== undefined) set('rpm', patch.rpm);
-    if (patch.enabled !== undefined) set('enabled', patch.enabled ? 1 : 0);
+    if (patch.enabled !== undefined) {
+      set('enabled', patch.enabled ? 1 : 0);
+      // Remembered apart from `enabled`, which the config file sets again at every start.
+      set('disabled_by_admin', patch.enabled ? 0 : 1);
+    }
     if (sets.length > 0)
       this.#db.prepare(`UPDATE keys SET ${sets.join(', ')} WHERE id = ?`).run(...values, key.id);
     return this.#mustKey(name);

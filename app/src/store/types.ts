@@ -88,7 +88,10 @@ export interface Reservation {
 }
 
 export interface Store {
-  /** Creates or updates a key by name from the config file; the key itself is only kept as a hash. */
+  /**
+   * Creates or updates a key by name from the config file; the key itself is only kept as a
+   * hash. A key disabled since (console or CLI) stays disabled: the config cannot re-enable it.
+   */
   upsertKey(key: NewKey & { readonly key: string }): KeyRecord;
   /** Generates a new key; the returned secret is shown once and never stored. */
   createKey(key: NewKey): { readonly record: KeyRecord; readonly secret: string };

@@ -91,6 +91,12 @@ describe('channels through the admin API', () => {
     expect(primary.requests.length).toBe(seen + 1);
     expect(primary.requests.at(-1)!.json).toMatchObject({ model: 'm', max_tokens: 16 });
     expect((await a.call('GET', '/requests')).json.rows.length).toBe(before);
+    const audit = (await a.call('GET', '/audit?action=channel.test')).json.rows;
+    expect(audit[0]).toMatchObject({
+      actor: 'admin',
+      target: 'primary',
+      after: { model: 'm', ok: true, status: 200 },
+    });
 
     // An alias is sent as its upstream name; a body is optional.
     const alias = await answerOf(

@@ -13,6 +13,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startOpenAiUpstream } from '../../fixtures/openai-upstream.ts';
 import type { FakeUpstream } from '../../fixtures/openai-upstream.ts';
 import { startTestRelay } from '../../fixtures/relay-harness.ts';
+import { usageRow } from '../../fixtures/admin-app.ts';
+import { WINDOWS_PER_LOAD } from '../../../app/console/paging.ts';
+import { REQUESTS_SCAN_BUDGET } from '../../../app/src/store/sqlite-usage-queries.ts';
 import type { TestRelay } from '../../fixtures/relay-harness.ts';
 
 /** Debian's chromium (.ci/run installs it); CHROMIUM_PATH points elsewhere, e.g. a CI image's Chrome. */
@@ -209,6 +212,89 @@ describe('the admin console in a real browser', () => {
 
     expect(problems).toEqual([]);
   }, 120_000);
+
+  it('pages through requests with Load more, the filters kept on every page', async () => {
+    // 70 failed requests of one key among 70 of another, newest last.
+    const store = relay.store();
+    for (let i = 0; i < 140; i++) {
+      const mine = i % 2 === 0;
+      store.recordUsage(
+        usageRow({
+          requestId: `req_page_${String(i).padStart(3, '0')}`,
+          keyName: mine ? 'pager' : 'other',
+          keyId: null,
+          status: mine ? 502 : 200,
+          errorCode: mine ? 'upstream_error' : null,
+        }),
+      );
+    }
+    const en = await browser.newContext({ locale: 'en-US' });
+    const p = await en.newPage();
+    watch(p);
+    await p.goto(`${relay.baseUrl}/admin`);
+    await p.fill('input[name=key]', ADMIN_KEY);
+    await p.getByRole('button', { name: 'Log in' }).click();
+    await p.locator('[data-page=overview]').waitFor();
+    await p.goto(`${relay.baseUrl}/admin#/requests`);
+    const list = p.locator('[data-page=requests]');
+    await list.locator('input[name=key]').fill('pager');
+    await list.locator('select[name=status]').selectOption('error');
+    await list.getByRole('button', { name: 'Apply' }).click();
+    const rows = list.locator('tr[data-request-id]');
+    const ids = () =>
+      rows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-request-id')));
+    await expect.poll(ids).toHaveLength(50);
+    expect(new Set(await rows.locator('td:nth-child(2)').allTextContents())).toEqual(
+      new Set(['pager']),
+    );
+    await list.getByRole('button', { name: 'Load more' }).click();
+    await expect.poll(ids).toHaveLength(70);
+    const seen = (await ids()) as string[];
+    expect(new Set(seen).size).toBe(70);
+    expect(seen[0]).toBe('req_page_138');
+    expect(seen.at(-1)).toBe('req_page_000');
+    expect(new Set(await rows.locator('td:nth-child(2)').allTextContents())).toEqual(
+      new Set(['pager']),
+    );
+    expect(await list.getByRole('button', { name: 'Load more' }).count()).toBe(0);
+
+    // The next page of the old filter, answered only after the filter changed: it is dropped.
+    await list.locator('input[name=key]').fill('');
+    await list.locator('select[name=status]').selectOption('');
+    await list.getByRole('button', { name: 'Apply' }).click();
+    await expect.poll(ids).toHaveLength(50);
+    let release = () => {};
+    const held = new Promise<void>((resolve) => (release = resolve));
+    await p.route(/\/admin\/api\/requests\?.*cursor=/, async (route) => {
+      await held;
+      await route.continue();
+    });
+    await list.getByRole('button', { name: 'Load more' }).click();
+    await list.locator('input[name=key]').fill('pager');
+    await list.getByRole('button', { name: 'Apply' }).click();
+    await expect.poll(ids).toHaveLength(50);
+    release();
+    await p.waitForTimeout(300);
+    expect(new Set(await rows.locator('td:nth-child(2)').allTextContents())).toEqual(
+      new Set(['pager']),
+    );
+    await p.unroute(/\/admin\/api\/requests\?.*cursor=/);
+
+    // A match older than what one load looks at: the page says so, and Load more finds it.
+    store.recordUsage(usageRow({ requestId: 'req_rare', keyName: 'busy', model: 'rare-model' }));
+    for (let i = 0; i < REQUESTS_SCAN_BUDGET * WINDOWS_PER_LOAD; i++)
+      store.recordUsage(usageRow({ requestId: `req_busy_${i}`, keyName: 'busy', keyId: null }));
+    await list.locator('input[name=key]').fill('busy');
+    await list.locator('input[name=model]').fill('rare-model');
+    await list.getByRole('button', { name: 'Apply' }).click();
+    await list.getByTestId('searching').waitFor();
+    expect(await ids()).toEqual([]);
+    await list.getByRole('button', { name: 'Load more' }).click();
+    await expect.poll(ids).toEqual(['req_rare']);
+    expect(await list.getByTestId('searching').count()).toBe(0);
+    await en.close();
+    expect(problems).toEqual([]);
+  }, 60_000);
 
   it('speaks the browser’s language from the start: Chinese for a zh-CN browser', async () => {
     const zh = await browser.newContext({ locale: 'zh-CN' });

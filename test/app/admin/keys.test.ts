@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startOpenAiUpstream } from '../../fixtures/openai-upstream.ts';
 import type { FakeUpstream } from '../../fixtures/openai-upstream.ts';
+import { syncConfigKeys } from '../../../app/src/server.ts';
 import { ADMIN_KEY, adminApp, answerOf } from '../../fixtures/admin-app.ts';
 import type { AdminApp } from '../../fixtures/admin-app.ts';
 
@@ -161,6 +162,7 @@ describe('client keys through the admin API', () => {
     expect(list.find((k: { name: string }) => k.name === 'from-config').source).toBe('config');
     for (const [method, path, body] of [
       ['PATCH', '/keys/from-config', { quotaUsd: 100 }],
+      ['PATCH', '/keys/from-config', { enabled: false, rpm: 5 }],
       ['POST', '/keys/from-config/topup', { amountUsd: 1 }],
       ['DELETE', '/keys/from-config', undefined],
     ] as const) {
@@ -169,6 +171,37 @@ describe('client keys through the admin API', () => {
       expect(res.json.error.code).toBe('key_managed_by_config');
     }
     expect((await a.store.admin.keys.get('from-config'))?.quotaMicros).toBe(1_000_000);
+    expect((await a.store.admin.keys.get('from-config'))?.enabled).toBe(true);
+  });
+
+  it('switches a config-file key off and on, audited, and the config cannot switch it back on', async () => {
+    const off = await a.call('PATCH', '/keys/from-config', { enabled: false });
+    expect(off.status).toBe(200);
+    expect(off.json.enabled).toBe(false);
+    expect((await chat(CONFIG_KEY)).status).toBe(401);
+    // What the relay does with the config file at every start.
+    const restart = () => syncConfigKeys(a.config, a.store);
+    restart();
+    expect((await a.store.admin.keys.get('from-config'))?.enabled).toBe(false);
+    const on = await a.call('PATCH', '/keys/from-config', { enabled: true });
+    expect(on.json.enabled).toBe(true);
+    restart();
+    expect((await a.store.admin.keys.get('from-config'))?.enabled).toBe(true);
+    expect((await chat(CONFIG_KEY)).status).toBe(200);
+    const audit = (await a.call('GET', '/audit?action=key.update')).json.rows;
+    expect(audit[0]).toMatchObject({ target: 'from-config', after: { enabled: true } });
+    expect(audit[1]).toMatchObject({ target: 'from-config', after: { enabled: false } });
+  });
+
+  it('refuses to enable a key the config file disables', async () => {
+    const b = adminApp({
+      keys: [{ name: 'off-in-config', key: 'sk-off-in-config-0123456789', enabled: false }],
+    });
+    const res = await b.call('PATCH', '/keys/off-in-config', { enabled: true });
+    expect(res.status).toBe(409);
+    expect(res.json.error.code).toBe('key_disabled_in_config');
+    expect((await b.store.admin.keys.get('off-in-config'))?.enabled).toBe(false);
+    expect((await b.call('PATCH', '/keys/off-in-config', { enabled: false })).status).toBe(200);
   });
 
   it('answers bad input with a 400 that names the field, and a taken name with 409', async () => {

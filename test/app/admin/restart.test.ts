@@ -55,4 +55,42 @@ describe('a channel switched off in the console, across a restart', () => {
       await second.close();
     }
   });
+
+  it('keeps a config-file key switched off in the console off after a restart, and on once switched on', async () => {
+    const config = {
+      channels: [{ name: 'primary', baseUrl: primary.url, apiKey: 'p', models: ['m'] }],
+      keys: [{ name: 'client', key: CLIENT }],
+    };
+    const ask = (relay: Awaited<ReturnType<typeof startTestRelay>>) =>
+      relay
+        .client(CLIENT)
+        .chat.completions.create({ model: 'm', messages: [{ role: 'user', content: 'hi' }] })
+        .then(
+          () => 200,
+          (err: { status?: number }) => err.status,
+        );
+    const patch = (relay: Awaited<ReturnType<typeof startTestRelay>>, enabled: boolean) =>
+      fetch(`${relay.baseUrl}/admin/api/keys/client`, {
+        method: 'PATCH',
+        headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ enabled }),
+      });
+    const first = await startTestRelay(config, { ADMIN_KEY });
+    expect((await patch(first, false)).status).toBe(200);
+    await first.close();
+
+    const second = await startTestRelay(config, { ADMIN_KEY }, { dataDir: first.dataDir });
+    try {
+      expect(await ask(second)).toBe(401);
+      expect((await patch(second, true)).status).toBe(200);
+    } finally {
+      await second.close();
+    }
+    const third = await startTestRelay(config, { ADMIN_KEY }, { dataDir: first.dataDir });
+    try {
+      expect(await ask(third)).toBe(200);
+    } finally {
+      await third.close();
+    }
+  });
 });

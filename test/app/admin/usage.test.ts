@@ -1,30 +1,11 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { UsageRow } from '../../../app/src/store/types.ts';
-import { SettableClock, adminApp } from '../../fixtures/admin-app.ts';
+import { SettableClock, adminApp, usageRow } from '../../fixtures/admin-app.ts';
 import type { AdminApp } from '../../fixtures/admin-app.ts';
 
 const at = (iso: string) => Date.parse(iso);
 
-function row(over: Partial<UsageRow>): UsageRow {
-  return {
-    requestId: `req_${Math.random().toString(16).slice(2)}`,
-    keyId: 1,
-    keyName: 'alice',
-    endpoint: '/chat/completions',
-    model: 'gpt-4o',
-    upstreamModel: 'gpt-4o',
-    channel: 'ch-a',
-    status: 200,
-    promptTokens: 0,
-    completionTokens: 0,
-    costMicros: 0,
-    latencyMs: 100,
-    ttfbMs: 50,
-    source: 'upstream',
-    errorCode: null,
-    ...over,
-  };
-}
+const row = usageRow;
 
 const FORMULA_MODEL = '=HYPERLINK("http://evil.example","x")';
 
