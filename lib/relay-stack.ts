@@ -163,6 +163,10 @@ export class RelayStack extends Stack {
     });
     new CfnOutput(this, 'ImageBucketName', { value: props.images.bucket.bucketName });
     new CfnOutput(this, 'DataVolumeId', { value: this.host.dataVolume.volume.volumeId });
+    new CfnOutput(this, 'DataVolumeDevice', {
+      value: this.host.dataVolume.device,
+      description: 'Device the data volume is attached under; a restore must pick another one',
+    });
     new CfnOutput(this, 'RelayBuild', {
       value: this.host.buildId,
       description: 'Build id of the relay bundle this deploy shipped; /healthz reports it',

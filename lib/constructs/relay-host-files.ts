@@ -294,6 +294,8 @@ exit 1
 export interface MountDataOptions {
   /** EBS volume id (a token is fine): Nitro hosts name the device after it. */
   readonly volumeId: string;
+  /** Device name of its attachment (/dev/sdf, /dev/sdg…): what a Xen host calls it. */
+  readonly device: string;
 }
 
 /**
@@ -307,11 +309,12 @@ export function mountDataScript(o: MountDataOptions): string {
 # Written by CloudFormation Init (llm-relay): mounts the data volume on ${HOST_PATHS.dataDir}.
 set -euo pipefail
 volume='${o.volumeId}'
+device='${o.device}'
 mnt='${HOST_PATHS.dataDir}'
 dev=''
 # Nitro: NVMe, named after the volume id without its dash; Xen: the attachment's device name.
 for _ in $(seq 1 90); do
-  for candidate in "/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_\${volume/-/}" /dev/sdf /dev/xvdf; do
+  for candidate in "/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_\${volume/-/}" "$device" "\${device/sd/xvd}"; do
     if [[ -b "$candidate" ]]; then
       dev="$(readlink -f "$candidate")"
       break 2
@@ -327,7 +330,8 @@ if ! blkid "$dev" >/dev/null 2>&1; then
   mkfs.xfs -L llm-relay-data "$dev"
 fi
 uuid="$(blkid -s UUID -o value "$dev")"
-# A replaced volume (dataVolumeSnapshotId, a new zone): let go of the old one first.
+# A replaced volume (dataVolumeSnapshotId: a new volume on another device, attached beside the
+# old one): let go of the old one first; CloudFormation detaches it once cfn-init is done.
 if mountpoint -q "$mnt" && [[ "$(readlink -f "$(findmnt -n -o SOURCE "$mnt")")" != "$dev" ]]; then
   echo "llm-relay: $mnt holds another volume; switching to $volume"
   systemctl stop ${RELAY_SERVICE} 2>/dev/null || true
@@ -345,7 +349,11 @@ if ! mountpoint -q "$mnt"; then
   fi
   umount "$fresh"
   rmdir "$fresh"
-  grep -q "UUID=$uuid" /etc/fstab || echo "UUID=$uuid $mnt xfs defaults,nofail,noatime 0 2" >>/etc/fstab
+  # A restored volume has another UUID: its line replaces the old volume's (one line per mount).
+  if ! grep -q "^UUID=$uuid[[:space:]]" /etc/fstab; then
+    sed -i "\\|[[:space:]]$mnt[[:space:]]|d" /etc/fstab
+    echo "UUID=$uuid $mnt xfs defaults,nofail,noatime 0 2" >>/etc/fstab
+  fi
   systemctl daemon-reload
   mount "$mnt"
 fi

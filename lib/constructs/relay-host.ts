@@ -233,7 +233,7 @@ export class RelayHost extends Construct {
     // Attached at launch, so cfn-init finds it while the instance is still being created (a
     // VolumeAttachment would wait for the creation signal that cfn-init is about to send).
     cfnInstance.addPropertyOverride('Volumes', [
-      { Device: '/dev/sdf', VolumeId: this.dataVolume.volume.volumeId },
+      { Device: this.dataVolume.device, VolumeId: this.dataVolume.volume.volumeId },
     ]);
     if (publicAddress) cfnInstance.addResourceDependency(publicAddress.association);
     // An EIP association needs the VPC's internet gateway attached, and cfn-init needs the
@@ -406,7 +406,10 @@ export class RelayHost extends Construct {
           ec2.InitFile.fromString(HOST_PATHS.dnfReleasever, 'latest\n', { mode: '000644' }),
           ec2.InitFile.fromString(
             HOST_PATHS.mountData,
-            mountDataScript({ volumeId: this.dataVolume.volume.volumeId }),
+            mountDataScript({
+              volumeId: this.dataVolume.volume.volumeId,
+              device: this.dataVolume.device,
+            }),
             { owner: 'root', group: 'root', mode: '000700' },
           ),
           ec2.InitCommand.shellCommand(

@@ -4,6 +4,7 @@
  */
 import { Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { HOST_PATHS } from '../../lib/constructs/relay-host-files.ts';
 import { joined, onlyResource, resourceNamed, synth } from './helpers.ts';
 import type { Synthesized } from './helpers.ts';
 
@@ -430,10 +431,46 @@ describe('relay config validated at synth with the relay schema', () => {
   });
 });
 
+describe('restoring the data volume from a snapshot', () => {
+  const snap = 'snap-0123456789abcdef0';
+  const volumeOf = (x: Synthesized) => onlyResource(x.relay, 'AWS::EC2::Volume');
+  const attachedOf = (x: Synthesized): { Device: string; VolumeId: Json }[] =>
+    onlyResource(x.relay, 'AWS::EC2::Instance').resource.Properties!.Volumes as Json;
+
+  it('is a new volume (a new logical id: CloudFormation cannot change SnapshotId in place)', () => {
+    const restored = synth({ context: { dataVolumeSnapshotId: snap } });
+    expect(volumeOf(s).logicalId).toMatch(/^HostDataVolume[0-9A-F]{8}$/);
+    expect(volumeOf(restored).logicalId).not.toBe(volumeOf(s).logicalId);
+    expect(volumeOf(restored).resource.Properties!.SnapshotId).toBe(snap);
+    const again = synth({ context: { dataVolumeSnapshotId: 'snap-0fedcba9876543210' } });
+    expect(volumeOf(again).logicalId).not.toBe(volumeOf(restored).logicalId);
+  });
+
+  it('is attached under another device than the first volume, which the mount script looks for', () => {
+    const restored = synth({ context: { dataVolumeSnapshotId: snap } });
+    expect(attachedOf(s)).toEqual([{ Device: '/dev/sdf', VolumeId: expect.anything() }]);
+    const [attached] = attachedOf(restored);
+    expect(attached!.Device).toMatch(/^\/dev\/sd[g-p]$/);
+    expect(attached!.VolumeId).toEqual({ Ref: volumeOf(restored).logicalId });
+    const mount = joined(initOf(restored).system.files[HOST_PATHS.mountData].content);
+    expect(mount).toContain(`device='${attached!.Device}'`);
+    // The replaced-volume branch: the old volume is unmounted and its fstab line replaced.
+    expect(mount).toMatch(/holds another volume[\s\S]*umount "\$mnt"/);
+    expect(mount).toMatch(
+      /if ! grep -q "\^UUID=\$uuid[^\n]*\n\s*sed -i [^\n]*\$mnt[^\n]*\/etc\/fstab/,
+    );
+  });
+});
+
 describe('switching originType', () => {
-  it('keeps the VPC, its public subnet and the data volume, and moves the host (a new instance)', () => {
+  it('keeps the VPC and its public subnet, moves the host (a new instance) onto a new data volume', () => {
+    const snap = 'snap-0123456789abcdef0';
     const pub = synth({
-      context: { originType: 'public-dns', cloudfrontPrefixListId: 'pl-3b927c52' },
+      context: {
+        originType: 'public-dns',
+        cloudfrontPrefixListId: 'pl-3b927c52',
+        dataVolumeSnapshotId: snap,
+      },
     });
     const byType = (x: Synthesized, type: string) =>
       Object.entries(x.relay.findResources(type)).map(([id, r]) => [id, r.Properties] as const);
@@ -441,9 +478,11 @@ describe('switching originType', () => {
     const publicSubnet = (x: Synthesized) =>
       byType(x, 'AWS::EC2::Subnet').filter(([, p]) => p.MapPublicIpOnLaunch === true);
     expect(publicSubnet(pub)).toEqual(publicSubnet(s));
-    expect(onlyResource(pub.relay, 'AWS::EC2::Volume')).toEqual(
-      onlyResource(s.relay, 'AWS::EC2::Volume'),
-    );
+    // The new instance is created before the old one is deleted, and attaches its data volume
+    // at launch: the old volume is still attached to the old host, so the new one gets its own.
+    const volume = (x: Synthesized) => onlyResource(x.relay, 'AWS::EC2::Volume');
+    expect(volume(pub).logicalId).not.toBe(volume(s).logicalId);
+    expect(volume(pub).resource.Properties!.SnapshotId).toBe(snap);
     // The interface moves to another subnet: CloudFormation replaces it, and with it the instance.
     expect(hostSubnetOf(pub).logicalId).not.toBe(hostSubnetOf(s).logicalId);
     expect(onlyResource(pub.relay, 'AWS::EC2::NetworkInterface').logicalId).toBe(
