@@ -6,7 +6,7 @@ import type { DeployConfig } from '../lib/config.ts';
 import { CertificateStack } from '../lib/certificate-stack.ts';
 import { GithubDeployStack } from '../lib/github-deploy-stack.ts';
 import { MonitoringStack } from '../lib/monitoring-stack.ts';
-import { RelayStack } from '../lib/relay-stack.ts';
+import { RelayStack, relayIdParameterNames } from '../lib/relay-stack.ts';
 import { StatefulStack } from '../lib/stateful-stack.ts';
 import { buildRelay } from '../scripts/build-relay.ts';
 
@@ -94,15 +94,18 @@ export function composeApp(app: App, config: DeployConfig, options: ComposeOptio
     webAclArn: certificate.webAclArn,
   });
 
+  const relayIds = relayIdParameterNames(config.ssmPrefix);
   const monitoring = new MonitoringStack(app, name('Monitoring'), {
     env,
     description: 'llm-relay: dashboard and alarms',
-    instanceId: relay.host.instance.instanceId,
-    distributionId: relay.distribution.distributionId,
+    instanceIdParameterName: relayIds.instanceId,
+    distributionIdParameterName: relayIds.distributionId,
     alarmEmail: config.alarmEmail,
     idleAlarmHours: config.idleAlarmHours,
     dashboardName: config.stackPrefix,
   });
+  // Reads the parameters the Relay stack writes: deploy after it.
+  monitoring.addDependency(relay);
 
   const githubDeploy = config.github.repository
     ? new GithubDeployStack(app, name('GithubDeploy'), {

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { emfFields } from '../../app/src/metrics/emf.ts';
 import type { RequestRecord } from '../../app/src/types.ts';
-import { joined, onlyResource, synth } from './helpers.ts';
+import { joined, onlyResource, resourceNamed, synth } from './helpers.ts';
 import type { Synthesized } from './helpers.ts';
 
 interface Widget {
@@ -30,7 +30,8 @@ function rows(w: Widget) {
   });
 }
 
-const INSTANCE = /<output:LlmRelay-Relay@us-east-1:PublishOutputRefHostInstance[^>]*>/;
+/** The instance id, a parameter of the Monitoring stack resolved from SSM at each deploy. */
+const INSTANCE = /^<InstanceId>$/;
 
 describe('monitoring', () => {
   let s: Synthesized;
@@ -85,7 +86,7 @@ describe('monitoring', () => {
     });
 
     it('shows CloudFront requests and 4xx/5xx rates from us-east-1 (Region=Global)', () => {
-      const dist = /<output:LlmRelay-Relay@us-east-1:PublishOutputRefEdgeDistribution[^>]*>/;
+      const dist = /^<DistributionId>$/;
       const requests = rows(widget(s, 'CloudFront requests'));
       const rates = rows(widget(s, 'CloudFront error rates (%)'));
       for (const r of [...requests, ...rates]) {
@@ -120,7 +121,8 @@ describe('monitoring', () => {
     it('host memory and disk use exactly the dimension names the agent config makes it publish', () => {
       // What the agent publishes, read from its synthesized config: append_dimensions replace the
       // host dimension; disk adds path and fstype, plus device unless drop_device is set.
-      const param = onlyResource(s.relay, 'AWS::SSM::Parameter').resource.Properties!;
+      const param = resourceNamed(s.relay, 'AWS::SSM::Parameter', 'HostAgentConfig').resource
+        .Properties!;
       const agent = JSON.parse(joined(param.Value)) as {
         metrics: {
           append_dimensions: Record<string, string>;
@@ -320,21 +322,41 @@ describe('monitoring', () => {
 });
 
 describe('references to the Relay stack', () => {
-  it('are weak, so a replaced instance or distribution never blocks the Relay stack update', () => {
+  it('go through SSM parameters, re-resolved at every deploy: nothing that can go stale', () => {
     const x = synth({ context: { region: 'eu-west-1', cloudfrontPrefixListId: 'pl-4fa04526' } });
-    // An export in use cannot change: Fn::ImportValue here would fail the Relay stack's update
-    // when the instance is replaced (an originType or availabilityZone switch).
-    expect(JSON.stringify(x.monitoring.toJSON())).not.toContain('Fn::ImportValue');
+    const monitoring = JSON.stringify(x.monitoring.toJSON());
+    // An export in use cannot change (the Relay stack's update would fail on a replaced
+    // instance); a weak Fn::GetStackOutput leaves this template byte-identical, and the CDK CLI
+    // skips an unchanged stack, so the alarms would keep the old ids.
+    expect(monitoring).not.toContain('Fn::ImportValue');
+    expect(monitoring).not.toContain('Fn::GetStackOutput');
     const exports = Object.values(
       (x.relay.toJSON().Outputs ?? {}) as Record<string, { Export?: { Name: unknown } }>,
     ).filter((o) => o.Export);
     expect(exports).toEqual([]);
-    const outputs = x.relay.toJSON().Outputs as Record<string, { Value: unknown }>;
+    const parameters = x.monitoring.toJSON().Parameters as Record<
+      string,
+      { Type: string; Default: string; Description?: string }
+    >;
+    const written = x.relay.findResources('AWS::SSM::Parameter');
+    const valueOf = (name: string) =>
+      Object.values(written).find((r) => r.Properties.Name === name)?.Properties.Value as unknown;
     const instance = onlyResource(x.relay, 'AWS::EC2::Instance').logicalId;
-    const read = [...JSON.stringify(x.monitoring.toJSON()).matchAll(/"OutputName":"(\w+)"/g)].map(
-      (m) => outputs[m[1]!]!.Value,
+    const distribution = onlyResource(x.relay, 'AWS::CloudFront::Distribution').logicalId;
+    expect(parameters.InstanceId).toMatchObject({ Type: 'AWS::SSM::Parameter::Value<String>' });
+    expect(valueOf(parameters.InstanceId!.Default)).toEqual({ Ref: instance });
+    expect(valueOf(parameters.DistributionId!.Default)).toEqual({ Ref: distribution });
+    // "[cdk:skip]" in a description would let the CLI skip the stack after all.
+    for (const p of Object.values(parameters).filter((p) => p.Type.startsWith('AWS::SSM'))) {
+      if (p.Default.includes('cdk-bootstrap')) continue;
+      expect(p.Description ?? '').not.toContain('[cdk:skip]');
+    }
+    expect(JSON.stringify(x.monitoring.findResources('AWS::CloudWatch::Alarm'))).toContain(
+      '{"Ref":"InstanceId"}',
     );
-    expect(read).toContainEqual({ Ref: instance });
+    expect(JSON.stringify(x.monitoring.findResources('AWS::CloudWatch::Dashboard'))).toContain(
+      '{"Ref":"DistributionId"}',
+    );
     expect(x.stacks.monitoring.dependencies).toContain(x.stacks.relay);
   });
 });

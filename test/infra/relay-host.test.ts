@@ -502,7 +502,8 @@ describe('relay host', () => {
 
   describe('CloudWatch agent config', () => {
     const agentConfig = () => {
-      const p = onlyResource(s.relay, 'AWS::SSM::Parameter').resource.Properties!;
+      const p = resourceNamed(s.relay, 'AWS::SSM::Parameter', 'HostAgentConfig').resource
+        .Properties!;
       return { name: p.Name, config: JSON.parse(joined(p.Value)) as AgentConfig };
     };
 
