@@ -122,6 +122,7 @@ export class RelayStack extends Stack {
       instance: this.host.instance,
       securityGroup: this.host.securityGroup,
       vpc: network.vpc,
+      subnet: network.subnet,
       port: this.host.port,
       publicDnsName: this.host.publicDnsName,
       originSecret,
