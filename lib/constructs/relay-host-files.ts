@@ -48,6 +48,8 @@ export const OPS_USER = 'llm-relay-ops';
 
 /** The bundle file a release directory must hold before it may go live. */
 export const RELEASE_ENTRY = 'server.mjs';
+/** Copy of relay.config.json a release went live with, in its directory (see activate-release). */
+export const RELEASE_CONFIG = 'relay.config.json';
 
 export interface RelayUnitOptions {
   readonly port: number;
@@ -208,9 +210,13 @@ export interface ActivateReleaseOptions {
  * `activate-release <build id> <fingerprint>`: points `current` at releases/<build id>, restarts
  * the relay and waits for /healthz to report that build. An unhealthy release is switched back to
  * the previous one (restarted and checked again) and the command fails, so cfn-init, and with it
- * the deploy's creation signal or cfn-hup's log, reports it. The fingerprint (the release plus
- * the config and unit it runs with) makes a re-run with nothing new a no-op: no restart.
- * LLM_RELAY_ROOT, LLM_RELAY_PORT and LLM_RELAY_HEALTH_TIMEOUT override the defaults (tests).
+ * the deploy's creation signal or cfn-hup's log, reports it. cfn-init has already overwritten the
+ * shared relay.config.json by then, and the config schema is strict (older code refuses a newer
+ * key), so each release keeps a copy of the config it went live with, and a rollback puts that
+ * back too: also when only the config changed (the same release, a new fingerprint).
+ * The fingerprint (the release plus the config and unit it runs with) makes a re-run with nothing
+ * new a no-op: no restart. LLM_RELAY_ROOT, LLM_RELAY_CONFIG, LLM_RELAY_PORT and
+ * LLM_RELAY_HEALTH_TIMEOUT override the defaults (tests).
  */
 export function activateReleaseScript(o: ActivateReleaseOptions): string {
   return `#!/bin/bash
@@ -219,6 +225,7 @@ set -euo pipefail
 id="\${1:?usage: activate-release <build id> [fingerprint]}"
 want="\${2:-$id}"
 root="\${LLM_RELAY_ROOT:-${HOST_PATHS.root}}"
+config="\${LLM_RELAY_CONFIG:-${HOST_PATHS.configFile}}"
 port="\${LLM_RELAY_PORT:-${o.port}}"
 wait_s="\${LLM_RELAY_HEALTH_TIMEOUT:-${o.healthTimeoutSeconds ?? 90}}"
 keep=${o.keepReleases ?? 3}
@@ -266,6 +273,8 @@ restart() {
 point "$id"
 restart
 if healthy "$id"; then
+  # The config this release is known to serve with: what a rollback to it restores.
+  cp -p "$config" "$root/releases/$id/${RELEASE_CONFIG}"
   echo "$want" >"$state"
   # Keep the newest releases (and always the live and the previous one); drop the rest.
   find "$root/releases" -mindepth 1 -maxdepth 1 -type d -printf '%T@ %f\\n' | sort -rn |
@@ -277,8 +286,15 @@ if healthy "$id"; then
 fi
 
 echo "llm-relay: release $id did not report healthy within \${wait_s}s" >&2
-if [[ -n "$previous" && "$previous" != "$id" && -f "$root/releases/$previous/${RELEASE_ENTRY}" ]]; then
+saved="$root/releases/$previous/${RELEASE_CONFIG}"
+# Back to the previous release with its own config (the same release when only the config changed).
+if [[ -n "$previous" && -f "$root/releases/$previous/${RELEASE_ENTRY}" ]] &&
+  [[ "$previous" != "$id" || -f "$saved" ]]; then
   echo "llm-relay: rolling back to release $previous" >&2
+  if [[ -f "$saved" ]]; then
+    cp -p "$saved" "$config"
+    echo "llm-relay: restored the config release $previous was live with" >&2
+  fi
   point "$previous"
   restart
   if healthy "$previous"; then

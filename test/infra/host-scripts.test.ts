@@ -220,6 +220,7 @@ describe('activate-release', () => {
       env: {
         PATH: `${sandbox.bin}:${process.env.PATH ?? ''}`,
         LLM_RELAY_ROOT: sandbox.path(HOST_PATHS.root),
+        LLM_RELAY_CONFIG: sandbox.path(HOST_PATHS.configFile),
         LLM_RELAY_HEALTH_TIMEOUT: '6',
         // What the fake systemd runs: the unit's own ExecStart, through the `current` link.
         FAKE_SERVICE_CMD: unit().execStart,
@@ -268,6 +269,33 @@ describe('activate-release', () => {
     expect(run.stderr).toContain(`rolling back to release ${good}`);
     expect(run.stderr).toContain(`release ${good} is live again`);
     expect(live()).toBe(`releases/${good}`);
+    expect(await health(port)).toMatchObject({ http: 200, build: good });
+  }, 30_000);
+
+  /** What cfn-init writes beside a new release: a key the live release's strict schema refuses. */
+  function writeNewerConfig(): string {
+    const config = sandbox.path(HOST_PATHS.configFile);
+    const before = readFileSync(config, 'utf8');
+    writeFileSync(config, JSON.stringify({ ...JSON.parse(before), featureOfNextRelease: true }));
+    return before;
+  }
+
+  it('rolls the config back with the release, so the previous release serves again', async () => {
+    const before = writeNewerConfig();
+    const run = activate(broken);
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain(`restored the config release ${good} was live with`);
+    expect(run.stderr).toContain(`release ${good} is live again`);
+    expect(readFileSync(sandbox.path(HOST_PATHS.configFile), 'utf8')).toBe(before);
+    expect(await health(port)).toMatchObject({ http: 200, build: good });
+  }, 30_000);
+
+  it('rolls back a config the live release refuses (same release, new fingerprint)', async () => {
+    const before = writeNewerConfig();
+    const run = activate(good, 'badc0ffeebadc0ff');
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain(`release ${good} is live again`);
+    expect(readFileSync(sandbox.path(HOST_PATHS.configFile), 'utf8')).toBe(before);
     expect(await health(port)).toMatchObject({ http: 200, build: good });
   }, 30_000);
 
