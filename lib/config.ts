@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { z } from 'zod';
 import { relayConfigSchema as relaySchema } from '../app/src/config.ts';
 import { parseCidr } from './constructs/admin-access.ts';
+import { REPOSITORY_PATTERN } from './constructs/github-deploy-role.ts';
 
 /**
  * Every deploy setting is CDK context (`cdk.json`, `cdk.context.json` or `-c key=value`).
@@ -64,7 +65,7 @@ export const CONTEXT_EXAMPLES: Readonly<Record<string, string>> = {
     '"relayConfig": {"channels": [{"name": "deepseek", "type": "openai", "baseUrl": "https://api.deepseek.com/v1", "apiKey": "env:DEEPSEEK_API_KEY", "models": ["deepseek-chat"]}]} in cdk.context.json',
   alarmEmail: '-c alarmEmail=ops@example.com',
   idleAlarmHours: '-c idleAlarmHours=24 (0 turns the alarm off)',
-  githubRepo: '-c githubRepo=octo-org/llm-relay',
+  githubRepo: '-c githubRepo=octo-org/llm-relay (or octo-org@123456/llm-relay@654321)',
   githubEnvironment: '-c githubEnvironment=production',
 };
 
@@ -289,7 +290,7 @@ const contextSchema = z
       optionalString,
       z
         .string()
-        .regex(/^[\w.-]+\/[\w.-]+$/, 'must be "owner/name"')
+        .regex(REPOSITORY_PATTERN, 'must be "owner/name" or "owner@ownerId/name@repoId"')
         .optional(),
     ),
     githubEnvironment: z.string().min(1).default('production'),

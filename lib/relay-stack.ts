@@ -93,6 +93,7 @@ export class RelayStack extends Stack {
       publicAddress: originType === 'public-dns',
       bundleDir: props.relayBundleDir,
       relayConfig: props.relayConfig,
+      corsOrigins: props.corsOrigins,
       publicBaseUrl: `https://${props.apiDomain}`,
       imageBucket: props.images,
       originSecret,

@@ -61,6 +61,12 @@ export interface RelayHostProps {
    * @default {}
    */
   readonly relayConfig?: Readonly<Record<string, unknown>>;
+  /**
+   * Browser origins the API admits: the default of the relay's `server.corsOrigins` (the
+   * operator's relayConfig value wins).
+   * @default - the relay's default
+   */
+  readonly corsOrigins?: readonly string[];
   /** Public https base URL of the API, used in image URLs. */
   readonly publicBaseUrl: string;
   /** Where generated images and database backups go; the role gets the bucket's two policies. */
@@ -342,6 +348,7 @@ export class RelayHost extends Construct {
       config: {
         ...operator,
         server: {
+          ...(props.corsOrigins && { corsOrigins: [...props.corsOrigins] }),
           ...operatorServer,
           originSecret: 'env:RELAY_ORIGIN_SECRET',
           publicBaseUrl: props.publicBaseUrl,

@@ -423,6 +423,23 @@ describe('non-streaming budget under the CloudFront read timeout', () => {
   });
 });
 
+describe('corsOrigins reaches the API', () => {
+  const cors = (x: Synthesized) => {
+    const text = joined(initOf(x).relay.files['/etc/llm-relay/relay.config.json'].content);
+    return (JSON.parse(text.replaceAll(/<[^>]+>/g, 'x')) as { server: { corsOrigins?: string[] } })
+      .server.corsOrigins;
+  };
+
+  it("is the host config's server.corsOrigins, unless relayConfig sets its own", () => {
+    const origins = ['https://chat.example.com'];
+    expect(cors(synth({ context: { corsOrigins: origins } }))).toEqual(origins);
+    const own = { server: { corsOrigins: ['https://app.example.com'] } };
+    expect(cors(synth({ context: { corsOrigins: origins, relayConfig: own } }))).toEqual([
+      'https://app.example.com',
+    ]);
+  });
+});
+
 describe('relay config validated at synth with the relay schema', () => {
   it('a typo fails the synth, naming the path, before anything reaches a host', () => {
     expect(() => synth({ context: { relayConfig: { server: { heartbeatMS: 1000 } } } })).toThrow(
