@@ -92,6 +92,7 @@ export function composeApp(app: App, config: DeployConfig, options: ComposeOptio
     adminCidrs: config.adminCidrs,
     ssmPrefix: config.ssmPrefix,
     webAclArn: certificate.webAclArn,
+    deployNonce: config.deployNonce,
   });
 
   const relayIds = relayIdParameterNames(config.ssmPrefix);

@@ -67,6 +67,7 @@ export const CONTEXT_EXAMPLES: Readonly<Record<string, string>> = {
   idleAlarmHours: '-c idleAlarmHours=24 (0 turns the alarm off)',
   githubRepo: '-c githubRepo=octo-org/llm-relay (or octo-org@123456/llm-relay@654321)',
   githubEnvironment: '-c githubEnvironment=production',
+  deployNonce: '-c deployNonce=1234567890-1 (deploy.yml passes the run id and attempt)',
 };
 
 const DOMAIN = /^(?=.{1,253}$)(?!-)([a-z0-9-]{1,63}\.)+[a-z]{2,63}$/;
@@ -294,6 +295,13 @@ const contextSchema = z
         .optional(),
     ),
     githubEnvironment: z.string().min(1).default('production'),
+    deployNonce: z.preprocess(
+      optionalString,
+      z
+        .string()
+        .regex(/^[\w.-]{1,64}$/, 'must be up to 64 letters, digits, ".", "_" or "-"')
+        .optional(),
+    ),
   })
   .superRefine((c, ctx) => {
     if (c.hostedZoneId && !c.hostedZoneName) {
@@ -378,6 +386,8 @@ export interface DeployConfig {
     readonly repository: string | undefined;
     readonly environment: string;
   };
+  /** Changes the host's Init metadata on each deploy, so cfn-init re-runs (a retry). */
+  readonly deployNonce: string | undefined;
 }
 
 export class DeployConfigError extends Error {
@@ -489,6 +499,7 @@ export function readDeployConfig(
       repository: c.githubRepo,
       environment: c.githubEnvironment,
     },
+    deployNonce: c.deployNonce,
   };
 }
 

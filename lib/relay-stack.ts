@@ -64,6 +64,8 @@ export interface RelayStackProps extends StackProps {
   readonly ssmPrefix?: string;
   /** CLOUDFRONT-scope web ACL from the us-east-1 stack. @default - none */
   readonly webAclArn?: string;
+  /** See RelayHostProps.deployNonce. @default - none */
+  readonly deployNonce?: string;
 }
 
 /**
@@ -94,6 +96,7 @@ export class RelayStack extends Stack {
       bundleDir: props.relayBundleDir,
       relayConfig: props.relayConfig,
       corsOrigins: props.corsOrigins,
+      deployNonce: props.deployNonce,
       publicBaseUrl: `https://${props.apiDomain}`,
       imageBucket: props.images,
       originSecret,

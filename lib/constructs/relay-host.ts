@@ -67,6 +67,14 @@ export interface RelayHostProps {
    * @default - the relay's default
    */
   readonly corsOrigins?: readonly string[];
+  /**
+   * A value that differs per deploy (deploy.yml passes the run id and attempt). cfn-hup re-runs
+   * cfn-init only when the Init metadata changes, so an activation that failed would never be
+   * tried again by re-running the same deploy; this value in the metadata makes it re-run.
+   * Outside the fingerprint: activate-release stays a no-op when the release is already live.
+   * @default - none: cfn-init re-runs only on a real change
+   */
+  readonly deployNonce?: string;
   /** Public https base URL of the API, used in image URLs. */
   readonly publicBaseUrl: string;
   /** Where generated images and database backups go; the role gets the bucket's two policies. */
@@ -500,7 +508,10 @@ export class RelayHost extends Construct {
           // release only if /healthz reports it, and fails cfn-init otherwise.
           ec2.InitCommand.shellCommand(
             `${HOST_PATHS.activateRelease} ${this.buildId} ${fingerprint}`,
-            { key: '30-activate-release' },
+            {
+              key: '30-activate-release',
+              ...(props.deployNonce && { env: { LLM_RELAY_DEPLOY: props.deployNonce } }),
+            },
           ),
           ec2.InitService.enable(RELAY_SERVICE, { serviceManager: ec2.ServiceManager.SYSTEMD }),
           ec2.InitService.enable('cfn-hup', {

@@ -2,6 +2,7 @@
  * What a first real deploy would hit, and what keeps the data and the host safe afterwards
  * (issue "Deploy hardening"), checked on the synthesized templates.
  */
+import { readFileSync } from 'node:fs';
 import { Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { HOST_PATHS } from '../../lib/constructs/relay-host-files.ts';
@@ -420,6 +421,31 @@ describe('non-streaming budget under the CloudFront read timeout', () => {
     expect(budget(synth({ context: lower }))).toBe(30_000);
     const higher = { relayConfig: { server: { nonStreamBudgetMs: 58_000 } } };
     expect(() => synth({ context: higher })).toThrow(/must stay below.*at most 55000/);
+  });
+});
+
+describe('a failed activation is retried by the next deploy', () => {
+  const activate = (x: Synthesized): Json => initOf(x).relay.commands['30-activate-release'];
+
+  it('deployNonce changes the Init metadata (cfn-hup re-runs cfn-init), not the fingerprint', () => {
+    const first = synth({ context: { deployNonce: '1001-1' } });
+    const retry = synth({ context: { deployNonce: '1001-2' } });
+    expect(activate(first).env).toEqual({ LLM_RELAY_DEPLOY: '1001-1' });
+    expect(initOf(retry)).not.toEqual(initOf(first));
+    // Same release and fingerprint: activate-release is a no-op when it is already live.
+    expect(activate(retry).command).toEqual(activate(first).command);
+    expect(activate(s).command).toEqual(activate(first).command);
+    expect(activate(s).env).toBeUndefined();
+  });
+
+  it('deploy.yml passes a per-run deployNonce to the synth it deploys', () => {
+    const workflow = readFileSync(
+      new URL('../../.github/workflows/deploy.yml', import.meta.url),
+      'utf8',
+    );
+    expect(workflow).toMatch(
+      /npx cdk synth [^\n]*-c deployNonce=\$\{\{ github\.run_id \}\}-\$\{\{ github\.run_attempt \}\}/,
+    );
   });
 });
 
