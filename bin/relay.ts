@@ -32,9 +32,9 @@ export interface ComposeOptions {
 /** Adds the relay's stacks to `app`, wired together, from validated settings. */
 export function composeApp(app: App, config: DeployConfig, options: ComposeOptions): RelayStacks {
   const env: Environment = { account: config.account, region: config.region };
-  // Both ends of a strong reference across regions need this: the zone id (Stateful → the
-  // us-east-1 Certificate stack). Certificate and web ACL ARNs reach the Relay stack as weak
-  // references (Fn::GetStackOutput, see CertificateStack), which need no flag.
+  // Both ends of a strong reference across regions would need this. The ones that cross today
+  // are weak (Fn::GetStackOutput): the zone id (see StatefulStack), the certificate and web ACL
+  // ARNs (see CertificateStack). The flag stays so a strong one added later still synthesizes.
   const crossRegionReferences = config.region !== 'us-east-1';
   const name = (suffix: string) => `${config.stackPrefix}-${suffix}`;
 
