@@ -4,7 +4,7 @@ import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
-import { ROOT_DISK_DIMENSIONS } from './relay-host-files.ts';
+import { DATA_DISK_DIMENSIONS, ROOT_DISK_DIMENSIONS } from './relay-host-files.ts';
 
 /** Embedded Metric Format names the relay emits (CONTRACTS.md): namespace, dimensions, metrics. */
 export const RELAY_METRICS = {
@@ -74,13 +74,16 @@ export class RelayMonitoring extends Construct {
       statistic: 'Maximum',
       period: FIVE_MINUTES,
     });
-    const disk = new cloudwatch.Metric({
-      namespace: 'CWAgent',
-      metricName: 'disk_used_percent',
-      dimensionsMap: { ...host, ...ROOT_DISK_DIMENSIONS },
-      statistic: 'Maximum',
-      period: FIVE_MINUTES,
-    });
+    const diskUsed = (dimensions: Readonly<Record<string, string>>) =>
+      new cloudwatch.Metric({
+        namespace: 'CWAgent',
+        metricName: 'disk_used_percent',
+        dimensionsMap: { ...host, ...dimensions },
+        statistic: 'Maximum',
+        period: FIVE_MINUTES,
+      });
+    const disk = diskUsed(ROOT_DISK_DIMENSIONS);
+    const dataDisk = diskUsed(DATA_DISK_DIMENSIONS);
 
     const relay = (metricName: string, statistic: string, label?: string) =>
       new cloudwatch.Metric({
@@ -170,7 +173,14 @@ export class RelayMonitoring extends Construct {
     this.dashboard.addWidgets(
       new cloudwatch.GraphWidget({ title: 'Host CPU (%)', left: [cpu], width: 8 }),
       new cloudwatch.GraphWidget({ title: 'Host memory used (%)', left: [memory], width: 8 }),
-      new cloudwatch.GraphWidget({ title: 'Host root disk used (%)', left: [disk], width: 8 }),
+      new cloudwatch.GraphWidget({
+        title: 'Host disks used (%)',
+        left: [
+          disk.with({ label: 'root (OS, releases, logs)' }),
+          dataDisk.with({ label: 'data volume (SQLite)' }),
+        ],
+        width: 8,
+      }),
     );
 
     const alarm = (
@@ -249,8 +259,18 @@ export class RelayMonitoring extends Construct {
       },
       new actions.Ec2Action(actions.Ec2InstanceAction.REBOOT),
     );
+    alarm('HostDataDiskUsed', {
+      alarmDescription:
+        'The data volume (the SQLite database) is more than 80 % full: raise dataVolumeGiB and deploy.',
+      metric: dataDisk,
+      threshold: 80,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 2,
+      // No data point means the agent or the mount is gone, which needs a look as much.
+      treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+    });
     alarm('HostDiskUsed', {
-      alarmDescription: 'Root disk (SQLite data, logs) is more than 85 % full.',
+      alarmDescription: 'Root disk (OS, releases, logs) is more than 85 % full.',
       metric: disk,
       threshold: 85,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,

@@ -445,13 +445,15 @@ WantedBy=multi-user.target
 
 /** Dimensions the agent publishes for the root file system; the dashboard must use exactly these. */
 export const ROOT_DISK_DIMENSIONS = { path: '/', fstype: 'xfs' } as const;
+/** The data volume's mount (the SQLite database), reported by the agent like the root disk. */
+export const DATA_DISK_DIMENSIONS = { path: HOST_PATHS.dataDir, fstype: 'xfs' } as const;
 
 export interface AgentConfigOptions {
   readonly logGroupName: string;
 }
 
 /**
- * CloudWatch agent config: memory and root-disk usage every 60 s with InstanceId appended, and the
+ * CloudWatch agent config: memory, root-disk and data-volume usage every 60 s with InstanceId appended, and the
  * relay's JSON log shipped to its log group. CloudWatch Logs extracts the Embedded Metric Format
  * records from those lines on its own; no EMF listener is needed on the host.
  */
@@ -465,7 +467,7 @@ export function cloudWatchAgentConfig(o: AgentConfigOptions): Record<string, unk
         mem: { measurement: ['mem_used_percent'], metrics_collection_interval: 60 },
         disk: {
           measurement: ['used_percent'],
-          resources: [ROOT_DISK_DIMENSIONS.path],
+          resources: [ROOT_DISK_DIMENSIONS.path, DATA_DISK_DIMENSIONS.path],
           ignore_file_system_types: ['sysfs', 'devtmpfs', 'tmpfs', 'overlay'],
           // The device name (nvme0n1p1 vs xvda1) differs by instance type; dropping it keeps the
           // dimensions InstanceId + path + fstype stable for the dashboard and the alarm.

@@ -49,13 +49,19 @@ describe('monitoring', () => {
       expect(mem!.parts.slice(0, 3)).toEqual(['CWAgent', 'mem_used_percent', 'InstanceId']);
       expect(mem!.parts).toHaveLength(4);
 
-      const [disk] = rows(widget(s, 'Host root disk used (%)'));
-      expect(disk!.parts.slice(0, 3)).toEqual(['CWAgent', 'disk_used_percent', 'InstanceId']);
-      const pairs = disk!.parts.slice(4);
-      const dims = Object.fromEntries(
-        pairs.flatMap((_, i) => (i % 2 ? [] : [[pairs[i], pairs[i + 1]]])),
-      );
-      expect(dims).toEqual({ path: '/', fstype: 'xfs' });
+      const disks = rows(widget(s, 'Host disks used (%)'));
+      expect(
+        disks.map((disk) => {
+          expect(disk.parts.slice(0, 3)).toEqual(['CWAgent', 'disk_used_percent', 'InstanceId']);
+          const pairs = disk.parts.slice(4);
+          return Object.fromEntries(
+            pairs.flatMap((_, i) => (i % 2 ? [] : [[pairs[i], pairs[i + 1]]])),
+          );
+        }),
+      ).toEqual([
+        { path: '/', fstype: 'xfs' },
+        { path: '/var/lib/llm-relay', fstype: 'xfs' },
+      ]);
     });
 
     it('shows relay requests, errors by status class, latency, TTFB and overhead percentiles', () => {
@@ -131,7 +137,8 @@ describe('monitoring', () => {
       };
       const appended = Object.keys(agent.metrics.append_dimensions);
       const disk = agent.metrics.metrics_collected.disk;
-      expect(disk.resources).toEqual(['/']);
+      // The root disk and the data volume's mount (the database).
+      expect(disk.resources).toEqual(['/', '/var/lib/llm-relay']);
       const published = {
         mem_used_percent: [...appended].sort(),
         disk_used_percent: [
@@ -152,6 +159,13 @@ describe('monitoring', () => {
       // Values: the root mount and the file system AL2023 formats it with.
       expect(alarmDims('HostDiskUsed')).toMatchObject({ path: disk.resources[0], fstype: 'xfs' });
       expect(alarmDims('HostDiskUsed').InstanceId).toMatch(INSTANCE);
+      expect(Object.keys(alarmDims('HostDataDiskUsed')).sort()).toEqual(
+        published.disk_used_percent,
+      );
+      expect(alarmDims('HostDataDiskUsed')).toMatchObject({
+        path: disk.resources[1],
+        fstype: 'xfs',
+      });
     });
 
     it('relay metrics, dimensions and Service value are exactly what the relay emits (app/src/metrics/emf.ts)', () => {
@@ -240,7 +254,7 @@ describe('monitoring', () => {
 
     it('all notify the SNS topic, which has the email subscription from context', () => {
       const alarms = Object.values(s.monitoring.findResources('AWS::CloudWatch::Alarm'));
-      expect(alarms.length).toBe(7);
+      expect(alarms.length).toBe(8);
       for (const a of alarms) expect(a.Properties.AlarmActions).toContainEqual(topic());
       s.monitoring.hasResourceProperties('AWS::SNS::Subscription', {
         Protocol: 'email',
@@ -276,6 +290,15 @@ describe('monitoring', () => {
       expect(a).toMatchObject({ MetricName: 'StatusCheckFailed_System', Namespace: 'AWS/EC2' });
       expect(JSON.stringify(a.AlarmActions)).toContain(':automate:');
       expect(JSON.stringify(a.AlarmActions)).toContain('ec2:recover');
+    });
+
+    it('fires when the data volume (the database) is above 80 %', () => {
+      expect(alarm('HostDataDiskUsed')).toMatchObject({
+        Namespace: 'CWAgent',
+        MetricName: 'disk_used_percent',
+        Threshold: 80,
+        TreatMissingData: 'breaching',
+      });
     });
 
     it('fires when the root disk is above 85 % and memory above 90 %', () => {
