@@ -292,21 +292,18 @@ describe('monitoring', () => {
       expect(JSON.stringify(a.AlarmActions)).toContain('ec2:recover');
     });
 
-    it('fires when the data volume (the database) is above 80 %', () => {
-      expect(alarm('HostDataDiskUsed')).toMatchObject({
-        Namespace: 'CWAgent',
-        MetricName: 'disk_used_percent',
-        Threshold: 80,
-        TreatMissingData: 'breaching',
-      });
-    });
-
-    it('fires when the root disk is above 85 % and memory above 90 %', () => {
-      expect(alarm('HostDiskUsed')).toMatchObject({
-        Namespace: 'CWAgent',
-        MetricName: 'disk_used_percent',
-        Threshold: 85,
-      });
+    it('fires when the data volume (the database) is above 80 %, the root disk above 85 % and memory above 90 %', () => {
+      for (const [id, threshold] of [
+        ['HostDataDiskUsed', 80],
+        ['HostDiskUsed', 85],
+      ] as const) {
+        expect(alarm(id), id).toMatchObject({
+          Namespace: 'CWAgent',
+          MetricName: 'disk_used_percent',
+          Threshold: threshold,
+          TreatMissingData: 'breaching',
+        });
+      }
       const disk = alarm('HostDiskUsed').Dimensions as { Name: string; Value: unknown }[];
       expect(disk.map((d) => d.Name).sort()).toEqual(['InstanceId', 'fstype', 'path']);
       expect(alarm('HostMemoryUsed')).toMatchObject({

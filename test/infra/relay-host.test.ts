@@ -435,6 +435,8 @@ describe('relay host', () => {
           publicBaseUrl: 'https://api.example.com',
           // CloudFront's 60 s read timeout less the margin: see non-stream-budget.test.ts.
           nonStreamBudgetMs: 55_000,
+          // The corsOrigins context (cdk.json: "*") as the default.
+          corsOrigins: ['*'],
         },
         images: { store: 's3', bucket: 'relay-bucket', region: 'us-east-1', prefix: 'images/' },
         backup: { bucket: 'relay-bucket', region: 'us-east-1', prefix: 'backups/sqlite/' },
@@ -504,7 +506,7 @@ describe('relay host', () => {
       expect(agentConfig().name).toMatch(/^AmazonCloudWatch-/);
     });
 
-    it('collects mem_used_percent and root disk used_percent every 60 s with InstanceId', () => {
+    it('collects mem_used_percent and root and data disk used_percent every 60 s with InstanceId', () => {
       const { config } = agentConfig();
       expect(config.metrics.append_dimensions).toEqual({ InstanceId: '${aws:InstanceId}' });
       expect(config.metrics.metrics_collected.mem).toEqual({
@@ -513,7 +515,7 @@ describe('relay host', () => {
       });
       expect(config.metrics.metrics_collected.disk).toMatchObject({
         measurement: ['used_percent'],
-        resources: ['/'],
+        resources: ['/', '/var/lib/llm-relay'],
         drop_device: true,
         metrics_collection_interval: 60,
       });
