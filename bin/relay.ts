@@ -101,6 +101,8 @@ export function composeApp(app: App, config: DeployConfig, options: ComposeOptio
     description: 'llm-relay: dashboard and alarms',
     instanceIdParameterName: relayIds.instanceId,
     distributionIdParameterName: relayIds.distributionId,
+    relayLogGroupName: stateful.logGroupName,
+    backupVaultName: stateful.backupVault.backupVaultName,
     alarmEmail: config.alarmEmail,
     idleAlarmHours: config.idleAlarmHours,
     dashboardName: config.stackPrefix,

@@ -8,6 +8,8 @@ export interface MonitoringStackProps extends StackProps {
   readonly instanceIdParameterName: string;
   /** SSM parameter holding the distribution's id (written by the Relay stack). */
   readonly distributionIdParameterName: string;
+  readonly relayLogGroupName: string;
+  readonly backupVaultName: string;
   /** @default - no email subscription */
   readonly alarmEmail?: string;
   /** @default 24 */
@@ -36,6 +38,8 @@ export class MonitoringStack extends Stack {
     this.monitoring = new RelayMonitoring(this, 'Monitoring', {
       instanceId: ssmValue('InstanceId', props.instanceIdParameterName),
       distributionId: ssmValue('DistributionId', props.distributionIdParameterName),
+      relayLogGroupName: props.relayLogGroupName,
+      backupVaultName: props.backupVaultName,
       alarmEmail: props.alarmEmail,
       idleAlarmHours: props.idleAlarmHours,
       dashboardName: props.dashboardName,

@@ -1,9 +1,13 @@
 import { Duration, Stack, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
+import { BACKUP_FAILED_MESSAGE } from '../../app/src/store/backup-messages.ts';
 import { DATA_DISK_DIMENSIONS, ROOT_DISK_DIMENSIONS } from './relay-host-files.ts';
 
 /** Embedded Metric Format names the relay emits (CONTRACTS.md): namespace, dimensions, metrics. */
@@ -15,6 +19,10 @@ export const RELAY_METRICS = {
 export interface RelayMonitoringProps {
   readonly instanceId: string;
   readonly distributionId: string;
+  /** The relay's log group: its failed S3 backups become a metric and an alarm. */
+  readonly relayLogGroupName: string;
+  /** The AWS Backup vault of the data volume: its failed jobs notify the alarm topic. */
+  readonly backupVaultName: string;
   /**
    * Email address subscribed to the alarm topic.
    * @default - no subscription; subscribe to the topic yourself
@@ -297,5 +305,46 @@ export class RelayMonitoring extends Construct {
         treatMissingData: cloudwatch.TreatMissingData.BREACHING,
       });
     }
+
+    this.watchBackups(props, alarm);
+  }
+
+  /**
+   * Both kinds of backup fail quietly otherwise: the relay only logs a failed hourly copy to S3
+   * (and retries the next hour), and AWS Backup only records a failed daily job in its console.
+   */
+  private watchBackups(
+    props: RelayMonitoringProps,
+    alarm: (id: string, alarmProps: cloudwatch.AlarmProps) => cloudwatch.Alarm,
+  ): void {
+    const failures = new logs.MetricFilter(this, 'BackupFailedFilter', {
+      logGroup: logs.LogGroup.fromLogGroupName(this, 'RelayLog', props.relayLogGroupName),
+      // pino's message field, the exact text the relay logs (app/src/store/backup.ts).
+      filterPattern: logs.FilterPattern.stringValue('$.msg', '=', BACKUP_FAILED_MESSAGE),
+      metricNamespace: RELAY_METRICS.namespace,
+      metricName: 'BackupFailures',
+      metricValue: '1',
+    });
+    alarm('BackupFailed', {
+      alarmDescription:
+        'The relay could not copy its database to S3 (it retries hourly): see "database backup failed" in its log.',
+      metric: failures.metric({ statistic: 'Sum', period: Duration.hours(1) }),
+      threshold: 0,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    new events.Rule(this, 'BackupJobFailed', {
+      description: 'AWS Backup jobs of the llm-relay data volume that did not complete',
+      eventPattern: {
+        source: ['aws.backup'],
+        detailType: ['Backup Job State Change'],
+        detail: {
+          state: ['FAILED', 'ABORTED', 'EXPIRED'],
+          backupVaultName: [props.backupVaultName],
+        },
+      },
+      targets: [new targets.SnsTopic(this.topic)],
+    });
   }
 }

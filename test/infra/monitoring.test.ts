@@ -1,8 +1,14 @@
 import { beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from '../../app/src/logger.ts';
 import { emfFields } from '../../app/src/metrics/emf.ts';
+import { BACKUP_FAILED_MESSAGE } from '../../app/src/store/backup-messages.ts';
 import type { RequestRecord } from '../../app/src/types.ts';
 import { joined, onlyResource, resourceNamed, synth } from './helpers.ts';
 import type { Synthesized } from './helpers.ts';
+
+// Event patterns are free-form JSON.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Json = any;
 
 interface Widget {
   properties: { title: string; metrics?: unknown[][]; region: string };
@@ -254,7 +260,7 @@ describe('monitoring', () => {
 
     it('all notify the SNS topic, which has the email subscription from context', () => {
       const alarms = Object.values(s.monitoring.findResources('AWS::CloudWatch::Alarm'));
-      expect(alarms.length).toBe(8);
+      expect(alarms.length).toBe(9);
       for (const a of alarms) expect(a.Properties.AlarmActions).toContainEqual(topic());
       s.monitoring.hasResourceProperties('AWS::SNS::Subscription', {
         Protocol: 'email',
@@ -341,6 +347,56 @@ describe('monitoring', () => {
   });
 });
 
+describe('backup failures', () => {
+  let s: Synthesized;
+  beforeAll(() => {
+    s = synth();
+  });
+
+  it("count the relay's own failure line in its log group and alarm on the first one", () => {
+    const filter = onlyResource(s.monitoring, 'AWS::Logs::MetricFilter').resource.Properties!;
+    expect(filter.LogGroupName).toBe('/llm-relay/relay');
+    expect(filter.FilterPattern).toBe('{ $.msg = "database backup failed" }');
+    // The line the relay writes: pino's msg field, the message the backup code logs.
+    const lines: string[] = [];
+    const logger = createLogger({ destination: { write: (l: string) => lines.push(l) } });
+    logger.error({ backup: { bucket: 'b' } }, BACKUP_FAILED_MESSAGE);
+    expect(JSON.parse(lines[0]!)).toMatchObject({ msg: 'database backup failed' });
+    const [transform] = filter.MetricTransformations as Record<string, unknown>[];
+    const alarm = resourceNamed(s.monitoring, 'AWS::CloudWatch::Alarm', 'MonitoringBackupFailed')
+      .resource.Properties!;
+    expect(alarm).toMatchObject({
+      Namespace: transform!.MetricNamespace,
+      MetricName: transform!.MetricName,
+      Threshold: 0,
+      ComparisonOperator: 'GreaterThanThreshold',
+    });
+    expect(alarm.AlarmActions).toContainEqual({
+      Ref: onlyResource(s.monitoring, 'AWS::SNS::Topic').logicalId,
+    });
+  });
+
+  it("send the vault's failed AWS Backup jobs to the alarm topic", () => {
+    const rule = onlyResource(s.monitoring, 'AWS::Events::Rule').resource.Properties!;
+    const vault = onlyResource(s.stateful, 'AWS::Backup::BackupVault').logicalId;
+    expect(rule.EventPattern).toMatchObject({
+      source: ['aws.backup'],
+      'detail-type': ['Backup Job State Change'],
+      detail: { state: expect.arrayContaining(['FAILED', 'ABORTED']) },
+    });
+    expect(joined((rule.EventPattern as Json).detail.backupVaultName[0])).toMatch(
+      new RegExp(`^<import:LlmRelay-Stateful:ExportsOutputFnGetAtt${vault}BackupVaultName`),
+    );
+    expect(rule.Targets).toEqual([
+      expect.objectContaining({
+        Arn: { Ref: onlyResource(s.monitoring, 'AWS::SNS::Topic').logicalId },
+      }),
+    ]);
+    const policy = JSON.stringify(onlyResource(s.monitoring, 'AWS::SNS::TopicPolicy').resource);
+    expect(policy).toContain('events.amazonaws.com');
+  });
+});
+
 describe('references to the Relay stack', () => {
   it('go through SSM parameters, re-resolved at every deploy: nothing that can go stale', () => {
     const x = synth({ context: { region: 'eu-west-1', cloudfrontPrefixListId: 'pl-4fa04526' } });
@@ -348,7 +404,8 @@ describe('references to the Relay stack', () => {
     // An export in use cannot change (the Relay stack's update would fail on a replaced
     // instance); a weak Fn::GetStackOutput leaves this template byte-identical, and the CDK CLI
     // skips an unchanged stack, so the alarms would keep the old ids.
-    expect(monitoring).not.toContain('Fn::ImportValue');
+    // (The one import, the retained backup vault's name from the Stateful stack, never changes.)
+    expect(monitoring).not.toMatch(/"Fn::ImportValue":"LlmRelay-Relay/);
     expect(monitoring).not.toContain('Fn::GetStackOutput');
     const exports = Object.values(
       (x.relay.toJSON().Outputs ?? {}) as Record<string, { Export?: { Name: unknown } }>,
