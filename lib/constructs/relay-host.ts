@@ -433,7 +433,7 @@ export class RelayHost extends Construct {
           ),
           // Read-only ops sessions run as this user; systemd-journal lets it read the journal.
           ec2.InitCommand.shellCommand(
-            `id -u ${OPS_USER} >/dev/null 2>&1 || useradd --create-home --shell /bin/bash --groups systemd-journal ${OPS_USER}`,
+            `id -u ${OPS_USER} >/dev/null 2>&1 || useradd --create-home --user-group --shell /bin/bash --groups systemd-journal ${OPS_USER}`,
             { key: '11-ops-user' },
           ),
           ec2.InitCommand.shellCommand(HOST_PATHS.mountData, {
@@ -442,7 +442,9 @@ export class RelayHost extends Construct {
             env: { DATA_VOLUME_GIB: String(props.dataVolumeGiB ?? 20) },
           }),
           ec2.InitCommand.shellCommand(
-            `install -d -o root -g ${RELAY_USER} -m 0750 ${HOST_PATHS.configDir} && install -d -o ${RELAY_USER} -g ${RELAY_USER} -m 0750 ${HOST_PATHS.dataDir} ${HOST_PATHS.logDir} && install -d -m 0755 ${HOST_PATHS.releasesDir}`,
+            // The log directory's group is the ops user's: ops sessions read the relay log, and
+            // nothing else of the relay (config, secrets and database stay llm-relay's).
+            `install -d -o root -g ${RELAY_USER} -m 0750 ${HOST_PATHS.configDir} && install -d -o ${RELAY_USER} -g ${RELAY_USER} -m 0750 ${HOST_PATHS.dataDir} && install -d -o ${RELAY_USER} -g ${OPS_USER} -m 0750 ${HOST_PATHS.logDir} && install -d -m 0755 ${HOST_PATHS.releasesDir}`,
             { key: '20-dirs' },
           ),
           ec2.InitCommand.shellCommand(nodeVersionCheck(), { key: '30-node' }),

@@ -362,6 +362,14 @@ describe('read-only ops policy', () => {
     expect(order.indexOf('11-ops-user')).toBeLessThan(order.indexOf('15-data-volume'));
     expect(command).toMatch(/^id -u llm-relay-ops >\/dev\/null 2>&1 \|\| /);
   });
+
+  it('the ops user reads the relay log directory (its group), not the config or the data', () => {
+    const dirs: string = initOf(s).system.commands['20-dirs'].command;
+    expect(initOf(s).system.commands['11-ops-user'].command).toContain('--user-group');
+    expect(dirs).toContain('install -d -o llm-relay -g llm-relay-ops -m 0750 /var/log/llm-relay');
+    expect(dirs).toContain('install -d -o llm-relay -g llm-relay -m 0750 /var/lib/llm-relay &&');
+    expect(dirs).toContain('install -d -o root -g llm-relay -m 0750 /etc/llm-relay');
+  });
 });
 
 describe('OS patching', () => {
