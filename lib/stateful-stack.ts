@@ -66,7 +66,13 @@ export class StatefulStack extends Stack {
     // ExportsWriter) that cannot change while it is read, so a new hosted zone (another
     // hostedZoneName, or a switch to an imported hostedZoneId) could never be deployed.
     // (An imported zone's id is a literal: no reference at all.)
-    if (!props.hostedZoneId) CrossStackReferences.of(dns.zone).produce(ReferenceStrength.WEAK);
+    if (!props.hostedZoneId) {
+      CrossStackReferences.of(dns.zone).produce(ReferenceStrength.WEAK);
+      // The export the strong reference used, kept under its old name: stacks deployed before
+      // still import it until their own update, and an export in use cannot be removed. Same
+      // region only (docs/deploy.md, section 3, has the step for the cross-region reader).
+      this.exportValue(dns.zone.hostedZoneId);
+    }
     const logGroup = new RelayLogGroup(this, 'RelayLog', {
       logGroupName: props.logGroupName,
       retentionDays: props.logRetentionDays,
