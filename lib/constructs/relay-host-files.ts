@@ -215,7 +215,7 @@ export interface ActivateReleaseOptions {
  * key), so each release keeps a copy of the config it went live with, and a rollback puts that
  * back too: also when only the config changed (the same release, a new fingerprint).
  * The fingerprint (the release plus the config and unit it runs with) makes a re-run with nothing
- * new a no-op: no restart. LLM_RELAY_ROOT, LLM_RELAY_CONFIG, LLM_RELAY_PORT and
+ * new a no-op: no restart. LLM_RELAY_ROOT, LLM_RELAY_CONFIG, LLM_RELAY_NODE, LLM_RELAY_PORT and
  * LLM_RELAY_HEALTH_TIMEOUT override the defaults (tests).
  */
 export function activateReleaseScript(o: ActivateReleaseOptions): string {
@@ -226,6 +226,7 @@ id="\${1:?usage: activate-release <build id> [fingerprint]}"
 want="\${2:-$id}"
 root="\${LLM_RELAY_ROOT:-${HOST_PATHS.root}}"
 config="\${LLM_RELAY_CONFIG:-${HOST_PATHS.configFile}}"
+node="\${LLM_RELAY_NODE:-${HOST_PATHS.node}}"
 port="\${LLM_RELAY_PORT:-${o.port}}"
 wait_s="\${LLM_RELAY_HEALTH_TIMEOUT:-${o.healthTimeoutSeconds ?? 90}}"
 keep=${o.keepReleases ?? 3}
@@ -252,12 +253,14 @@ previous="\${live#releases/}"
 
 # A new link renamed over the old one: the switch is atomic, never a missing "current".
 point() { ln -sfn "releases/$1" "$current.next" && mv -Tf "$current.next" "$current"; }
-# The relay answers /healthz with its build id once it serves (no key, no origin secret needed).
+# The relay answers /healthz with its build id once it serves (no key, no origin secret needed):
+# its JSON parsed, not matched as text (spacing or field order must not matter).
+build_is='process.exit(JSON.parse(process.argv[1]).build === process.argv[2] ? 0 : 1)'
 healthy() {
   local deadline=$((SECONDS + wait_s)) body
   while ((SECONDS < deadline)); do
     if body="$(curl -fsS --max-time 2 "http://127.0.0.1:$port/healthz" 2>/dev/null)" &&
-      [[ "$body" == *"\\"build\\":\\"$1\\""* ]]; then
+      "$node" -e "$build_is" "$body" "$1" 2>/dev/null; then
       return 0
     fi
     sleep 1

@@ -213,7 +213,7 @@ describe('activate-release', () => {
   const unit = () =>
     parseUnit(sandbox.localize(relayUnit({ port, region: 'us-east-1', stopTimeoutSeconds: 45 })));
 
-  function activate(id: string, fingerprint = id) {
+  function activate(id: string, fingerprint = id, service: Record<string, string> = {}) {
     return spawnSync(script(), [id, fingerprint], {
       encoding: 'utf8',
       timeout: 60_000,
@@ -221,6 +221,7 @@ describe('activate-release', () => {
         PATH: `${sandbox.bin}:${process.env.PATH ?? ''}`,
         LLM_RELAY_ROOT: sandbox.path(HOST_PATHS.root),
         LLM_RELAY_CONFIG: sandbox.path(HOST_PATHS.configFile),
+        LLM_RELAY_NODE: process.execPath,
         LLM_RELAY_HEALTH_TIMEOUT: '6',
         // What the fake systemd runs: the unit's own ExecStart, through the `current` link.
         FAKE_SERVICE_CMD: unit().execStart,
@@ -229,6 +230,7 @@ describe('activate-release', () => {
         UPSTREAM_API_KEY: 'sk-upstream',
         RELAY_DATA_DIR: sandbox.path(HOST_PATHS.dataDir),
         RELAY_CONFIG: sandbox.path(HOST_PATHS.configFile),
+        ...service,
       },
     });
   }
@@ -261,6 +263,28 @@ describe('activate-release', () => {
     expect(restarts()).toBe(before + 1);
     expect(await health(port)).toMatchObject({ build: good });
   });
+
+  it("reads /healthz as JSON: the build id counts whatever the body's spacing", async () => {
+    // A stand-in service answering pretty-printed JSON, which a text match on "build":"<id>" misses.
+    const pretty = join(sandbox.root, 'pretty-health.mjs');
+    writeFileSync(
+      pretty,
+      `import { createServer } from 'node:http';
+createServer((_, res) => res.end(JSON.stringify({ status: 'ok', build: process.env.PRETTY_BUILD }, null, 2)))
+  .listen(Number(process.env.PRETTY_PORT), '127.0.0.1');
+`,
+    );
+    const run = activate(good, 'c0ffeec0ffeec0ff', {
+      FAKE_SERVICE_CMD: `${process.execPath} ${pretty}`,
+      PRETTY_PORT: String(port),
+      PRETTY_BUILD: good,
+    });
+    expect(run.stderr).toBe('');
+    expect(run.status).toBe(0);
+    // Back to the real relay for the tests below.
+    expect(activate(good, 'c0ffeec0ffeec0fe').status).toBe(0);
+    expect(await health(port)).toMatchObject({ http: 200, build: good });
+  }, 30_000);
 
   it('rolls an unhealthy release back to the previous one, which serves again, and fails', async () => {
     const run = activate(broken);
