@@ -349,8 +349,9 @@ if ! blkid "$dev" >/dev/null 2>&1; then
   mkfs.xfs -L llm-relay-data "$dev"
 fi
 uuid="$(blkid -s UUID -o value "$dev")"
-# A replaced volume (dataVolumeSnapshotId: a new volume on another device, attached beside the
-# old one): let go of the old one first; CloudFormation detaches it once cfn-init is done.
+# A replaced volume (dataVolumeSnapshotId: a new volume on another device): let go of the old one
+# first, should it still be mounted (the restore runbook unmounts it before the deploy, as
+# CloudFormation detaches it in the same instance update that attaches the new one).
 if mountpoint -q "$mnt" && [[ "$(readlink -f "$(findmnt -n -o SOURCE "$mnt")")" != "$dev" ]]; then
   echo "llm-relay: $mnt holds another volume; switching to $volume"
   systemctl stop ${RELAY_SERVICE} 2>/dev/null || true
@@ -456,8 +457,8 @@ export interface AgentConfigOptions {
 }
 
 /**
- * CloudWatch agent config: memory, root-disk and data-volume usage every 60 s with InstanceId appended, and the
- * relay's JSON log shipped to its log group. CloudWatch Logs extracts the Embedded Metric Format
+ * CloudWatch agent config: memory, root-disk and data-volume usage every 60 s with InstanceId
+ * appended, and the relay's JSON log shipped to its log group. CloudWatch Logs extracts the Embedded Metric Format
  * records from those lines on its own; no EMF listener is needed on the host.
  */
 export function cloudWatchAgentConfig(o: AgentConfigOptions): Record<string, unknown> {
