@@ -375,7 +375,9 @@ if ! mountpoint -q "$mnt"; then
     echo "UUID=$uuid $mnt xfs defaults,nofail,noatime 0 2" >>/etc/fstab
   fi
   systemctl daemon-reload
-  mount "$mnt"
+  # The device itself, not the fstab UUID: a volume restored from a snapshot of this one has the
+  # same file system UUID, and the old volume may still be attached while this runs.
+  mount "$dev" "$mnt"
 fi
 # A larger volume (dataVolumeGiB raised) takes effect here; a no-op otherwise.
 xfs_growfs "$mnt" >/dev/null
