@@ -6,7 +6,7 @@ import type { DeployConfig } from '../lib/config.ts';
 import { CertificateStack } from '../lib/certificate-stack.ts';
 import { GithubDeployStack } from '../lib/github-deploy-stack.ts';
 import { MonitoringStack } from '../lib/monitoring-stack.ts';
-import { RelayStack } from '../lib/relay-stack.ts';
+import { RelayStack, relayIdParameterNames } from '../lib/relay-stack.ts';
 import { StatefulStack } from '../lib/stateful-stack.ts';
 import { buildRelay } from '../scripts/build-relay.ts';
 
@@ -32,9 +32,9 @@ export interface ComposeOptions {
 /** Adds the relay's stacks to `app`, wired together, from validated settings. */
 export function composeApp(app: App, config: DeployConfig, options: ComposeOptions): RelayStacks {
   const env: Environment = { account: config.account, region: config.region };
-  // Both ends of a strong reference across regions need this: the zone id (Stateful → the
-  // us-east-1 Certificate stack). Certificate and web ACL ARNs reach the Relay stack as weak
-  // references (Fn::GetStackOutput, see CertificateStack), which need no flag.
+  // Both ends of a strong reference across regions would need this. The ones that cross today
+  // are weak (Fn::GetStackOutput): the zone id (see StatefulStack), the certificate and web ACL
+  // ARNs (see CertificateStack). The flag stays so a strong one added later still synthesizes.
   const crossRegionReferences = config.region !== 'us-east-1';
   const name = (suffix: string) => `${config.stackPrefix}-${suffix}`;
 
@@ -92,17 +92,23 @@ export function composeApp(app: App, config: DeployConfig, options: ComposeOptio
     adminCidrs: config.adminCidrs,
     ssmPrefix: config.ssmPrefix,
     webAclArn: certificate.webAclArn,
+    deployNonce: config.deployNonce,
   });
 
+  const relayIds = relayIdParameterNames(config.ssmPrefix);
   const monitoring = new MonitoringStack(app, name('Monitoring'), {
     env,
     description: 'llm-relay: dashboard and alarms',
-    instanceId: relay.host.instance.instanceId,
-    distributionId: relay.distribution.distributionId,
+    instanceIdParameterName: relayIds.instanceId,
+    distributionIdParameterName: relayIds.distributionId,
+    relayLogGroupName: stateful.logGroupName,
+    backupVaultName: stateful.backupVault.backupVaultName,
     alarmEmail: config.alarmEmail,
     idleAlarmHours: config.idleAlarmHours,
     dashboardName: config.stackPrefix,
   });
+  // Reads the parameters the Relay stack writes: deploy after it.
+  monitoring.addDependency(relay);
 
   const githubDeploy = config.github.repository
     ? new GithubDeployStack(app, name('GithubDeploy'), {

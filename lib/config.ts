@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { z } from 'zod';
 import { relayConfigSchema as relaySchema } from '../app/src/config.ts';
 import { parseCidr } from './constructs/admin-access.ts';
+import { REPOSITORY_PATTERN } from './constructs/github-deploy-role.ts';
 
 /**
  * Every deploy setting is CDK context (`cdk.json`, `cdk.context.json` or `-c key=value`).
@@ -64,8 +65,9 @@ export const CONTEXT_EXAMPLES: Readonly<Record<string, string>> = {
     '"relayConfig": {"channels": [{"name": "deepseek", "type": "openai", "baseUrl": "https://api.deepseek.com/v1", "apiKey": "env:DEEPSEEK_API_KEY", "models": ["deepseek-chat"]}]} in cdk.context.json',
   alarmEmail: '-c alarmEmail=ops@example.com',
   idleAlarmHours: '-c idleAlarmHours=24 (0 turns the alarm off)',
-  githubRepo: '-c githubRepo=octo-org/llm-relay',
+  githubRepo: '-c githubRepo=octo-org/llm-relay (or octo-org@123456/llm-relay@654321)',
   githubEnvironment: '-c githubEnvironment=production',
+  deployNonce: '-c deployNonce=1234567890-1 (deploy.yml passes the run id and attempt)',
 };
 
 const DOMAIN = /^(?=.{1,253}$)(?!-)([a-z0-9-]{1,63}\.)+[a-z]{2,63}$/;
@@ -289,10 +291,17 @@ const contextSchema = z
       optionalString,
       z
         .string()
-        .regex(/^[\w.-]+\/[\w.-]+$/, 'must be "owner/name"')
+        .regex(REPOSITORY_PATTERN, 'must be "owner/name" or "owner@ownerId/name@repoId"')
         .optional(),
     ),
     githubEnvironment: z.string().min(1).default('production'),
+    deployNonce: z.preprocess(
+      optionalString,
+      z
+        .string()
+        .regex(/^[\w.-]{1,64}$/, 'must be up to 64 letters, digits, ".", "_" or "-"')
+        .optional(),
+    ),
   })
   .superRefine((c, ctx) => {
     if (c.hostedZoneId && !c.hostedZoneName) {
@@ -377,6 +386,8 @@ export interface DeployConfig {
     readonly repository: string | undefined;
     readonly environment: string;
   };
+  /** Changes the host's Init metadata on each deploy, so cfn-init re-runs (a retry). */
+  readonly deployNonce: string | undefined;
 }
 
 export class DeployConfigError extends Error {
@@ -488,6 +499,7 @@ export function readDeployConfig(
       repository: c.githubRepo,
       environment: c.githubEnvironment,
     },
+    deployNonce: c.deployNonce,
   };
 }
 

@@ -1,11 +1,15 @@
-import { CfnOutput, CrossStackReferences, ReferenceStrength, Stack } from 'aws-cdk-lib';
+import { CfnOutput, CfnParameter, Stack } from 'aws-cdk-lib';
 import type { StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { RelayMonitoring } from './constructs/monitoring.ts';
 
 export interface MonitoringStackProps extends StackProps {
-  readonly instanceId: string;
-  readonly distributionId: string;
+  /** SSM parameter holding the relay instance's id (written by the Relay stack). */
+  readonly instanceIdParameterName: string;
+  /** SSM parameter holding the distribution's id (written by the Relay stack). */
+  readonly distributionIdParameterName: string;
+  readonly relayLogGroupName: string;
+  readonly backupVaultName: string;
   /** @default - no email subscription */
   readonly alarmEmail?: string;
   /** @default 24 */
@@ -20,14 +24,22 @@ export class MonitoringStack extends Stack {
 
   constructor(scope: Construct, id: string, props: MonitoringStackProps) {
     super(scope, id, props);
-    // The instance and distribution ids as weak references (Fn::GetStackOutput): an export in use
-    // cannot change, so a strong one would fail the Relay stack's update whenever the instance is
-    // replaced (originType or availabilityZone switched). This stack deploys after the Relay
-    // stack and follows the new ids. (Set before any child: it is construct context.)
-    CrossStackReferences.of(this).consume(ReferenceStrength.WEAK);
+    // The ids come from SSM parameters the Relay stack writes, resolved by CloudFormation at
+    // every update; the CDK CLI never skips a stack with such parameters. A strong reference
+    // (an export in use cannot change) would fail the Relay stack's update when the instance is
+    // replaced; a weak one (Fn::GetStackOutput) leaves this template unchanged, so the CLI would
+    // skip it and the alarms would keep watching the old instance.
+    const ssmValue = (id: string, name: string) =>
+      new CfnParameter(this, id, {
+        type: 'AWS::SSM::Parameter::Value<String>',
+        default: name,
+        description: `SSM parameter with the relay's ${id} (written by the Relay stack)`,
+      }).valueAsString;
     this.monitoring = new RelayMonitoring(this, 'Monitoring', {
-      instanceId: props.instanceId,
-      distributionId: props.distributionId,
+      instanceId: ssmValue('InstanceId', props.instanceIdParameterName),
+      distributionId: ssmValue('DistributionId', props.distributionIdParameterName),
+      relayLogGroupName: props.relayLogGroupName,
+      backupVaultName: props.backupVaultName,
       alarmEmail: props.alarmEmail,
       idleAlarmHours: props.idleAlarmHours,
       dashboardName: props.dashboardName,

@@ -6,6 +6,7 @@ import type * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import type * as iam from 'aws-cdk-lib/aws-iam';
 import type * as route53 from 'aws-cdk-lib/aws-route53';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
+import * as ssm from 'aws-cdk-lib/aws-ssm';
 import type { Construct } from 'constructs';
 import { ApiAliasRecords } from './constructs/dns.ts';
 import { HostPatching } from './constructs/host-patching.ts';
@@ -63,6 +64,8 @@ export interface RelayStackProps extends StackProps {
   readonly ssmPrefix?: string;
   /** CLOUDFRONT-scope web ACL from the us-east-1 stack. @default - none */
   readonly webAclArn?: string;
+  /** See RelayHostProps.deployNonce. @default - none */
+  readonly deployNonce?: string;
 }
 
 /**
@@ -92,6 +95,8 @@ export class RelayStack extends Stack {
       publicAddress: originType === 'public-dns',
       bundleDir: props.relayBundleDir,
       relayConfig: props.relayConfig,
+      corsOrigins: props.corsOrigins,
+      deployNonce: props.deployNonce,
       publicBaseUrl: `https://${props.apiDomain}`,
       imageBucket: props.images,
       originSecret,
@@ -121,6 +126,7 @@ export class RelayStack extends Stack {
       instance: this.host.instance,
       securityGroup: this.host.securityGroup,
       vpc: network.vpc,
+      subnet: network.subnet,
       port: this.host.port,
       publicDnsName: this.host.publicDnsName,
       originSecret,
@@ -152,6 +158,8 @@ export class RelayStack extends Stack {
       sessionDocumentName: opsSession.documentName,
     }).policy;
 
+    this.publishIds(props.ssmPrefix ?? '/llm-relay');
+
     new CfnOutput(this, 'ApiBaseUrl', { value: `https://${props.apiDomain}/v1` });
     new CfnOutput(this, 'InstanceId', {
       value: this.host.instance.instanceId,
@@ -163,6 +171,10 @@ export class RelayStack extends Stack {
     });
     new CfnOutput(this, 'ImageBucketName', { value: props.images.bucket.bucketName });
     new CfnOutput(this, 'DataVolumeId', { value: this.host.dataVolume.volume.volumeId });
+    new CfnOutput(this, 'DataVolumeDevice', {
+      value: this.host.dataVolume.device,
+      description: 'Device the data volume is attached under; a restore must pick another one',
+    });
     new CfnOutput(this, 'RelayBuild', {
       value: this.host.buildId,
       description: 'Build id of the relay bundle this deploy shipped; /healthz reports it',
@@ -178,4 +190,36 @@ export class RelayStack extends Stack {
         'aws ssm start-session --target <InstanceId> --document-name <this>: an unprivileged shell',
     });
   }
+
+  /**
+   * The instance and distribution ids in SSM parameters, which the Monitoring stack reads as
+   * `AWS::SSM::Parameter::Value<String>` template parameters: CloudFormation resolves those at
+   * every update, and the CDK CLI never skips a stack that has them. A stack output read with
+   * Fn::GetStackOutput would leave the Monitoring template unchanged after a replaced instance,
+   * so the CLI would skip it and its alarms would watch the old id.
+   */
+  private publishIds(ssmPrefix: string): void {
+    const names = relayIdParameterNames(ssmPrefix);
+    new ssm.StringParameter(this, 'InstanceIdParameter', {
+      parameterName: names.instanceId,
+      description: 'Id of the llm-relay host instance (read by the Monitoring stack)',
+      stringValue: this.host.instance.instanceId,
+    });
+    new ssm.StringParameter(this, 'DistributionIdParameter', {
+      parameterName: names.distributionId,
+      description: 'Id of the llm-relay CloudFront distribution (read by the Monitoring stack)',
+      stringValue: this.distribution.distributionId,
+    });
+  }
+}
+
+/** Names of the SSM parameters holding the ids Monitoring watches, under the deployment's prefix. */
+export function relayIdParameterNames(ssmPrefix: string): {
+  readonly instanceId: string;
+  readonly distributionId: string;
+} {
+  return {
+    instanceId: `${ssmPrefix}/stack/instance-id`,
+    distributionId: `${ssmPrefix}/stack/distribution-id`,
+  };
 }

@@ -1,4 +1,4 @@
-import { CfnOutput, Fn, Stack } from 'aws-cdk-lib';
+import { CfnOutput, CrossStackReferences, Fn, ReferenceStrength, Stack } from 'aws-cdk-lib';
 import type { StackProps } from 'aws-cdk-lib';
 import type * as backup from 'aws-cdk-lib/aws-backup';
 import type * as route53 from 'aws-cdk-lib/aws-route53';
@@ -61,6 +61,18 @@ export class StatefulStack extends Stack {
       hostedZoneId: props.hostedZoneId,
     });
     this.zone = dns.zone;
+    // A weak reference (Fn::GetStackOutput, read when the Relay and Certificate stacks deploy): a
+    // strong one is an export (the us-east-1 Certificate stack's through the cross-region
+    // ExportsWriter) that cannot change while it is read, so a new hosted zone (another
+    // hostedZoneName, or a switch to an imported hostedZoneId) could never be deployed.
+    // (An imported zone's id is a literal: no reference at all.)
+    if (!props.hostedZoneId) {
+      CrossStackReferences.of(dns.zone).produce(ReferenceStrength.WEAK);
+      // The export the strong reference used, kept under its old name: stacks deployed before
+      // still import it until their own update, and an export in use cannot be removed. Same
+      // region only (docs/deploy.md, section 3, has the step for the cross-region reader).
+      this.exportValue(dns.zone.hostedZoneId);
+    }
     const logGroup = new RelayLogGroup(this, 'RelayLog', {
       logGroupName: props.logGroupName,
       retentionDays: props.logRetentionDays,

@@ -72,9 +72,19 @@ export const runCheckDeploy = defineScript({
       `error: ${expected.healthz} did not report build ${expected.build} in ${values.timeout ?? '15m'}; ` +
         'see /var/log/cfn-init.log and cfn-hup.log on the host (the release may have been rolled back)',
     );
+    // cfn-hup runs cfn-init once per metadata change: after a fix on the host (or a transient
+    // failure), either re-run the deploy (deploy.yml's deployNonce changes the metadata) or
+    // run cfn-init by hand, exactly as cfn-hup's hook does.
+    io.stderr(
+      `to retry the activation: re-run the deploy, or in a session on the host:\n  ${CFN_INIT_RERUN}`,
+    );
     return EXIT.checkFailed;
   },
 });
+
+/** The command cfn-hup's hook runs, read from the hook file on the host. */
+export const CFN_INIT_RERUN =
+  'sudo bash -c "$(sed -n \'s/^action=//p\' /etc/cfn/hooks.d/cfn-auto-reloader.conf)"';
 
 async function probe(url: string): Promise<{ status?: number; build?: string; describe: string }> {
   try {

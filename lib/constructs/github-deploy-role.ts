@@ -31,7 +31,8 @@ export interface GithubDeployRoleProps {
   readonly existingProviderArn?: string;
 }
 
-const REPOSITORY_PATTERN =
+/** `owner/name`, or the immutable `owner@ownerId/name@repoId` (also checked by the deploy config). */
+export const REPOSITORY_PATTERN =
   /^(?<owner>[A-Za-z0-9-]+)(?<ownerId>@\d+)?\/(?<name>[A-Za-z0-9._-]+)(?<repoId>@\d+)?$/;
 
 /**

@@ -1,10 +1,14 @@
 import { Duration, Stack, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
-import { ROOT_DISK_DIMENSIONS } from './relay-host-files.ts';
+import { BACKUP_FAILED_MESSAGE } from '../../app/src/store/backup-messages.ts';
+import { DATA_DISK_DIMENSIONS, ROOT_DISK_DIMENSIONS } from './relay-host-files.ts';
 
 /** Embedded Metric Format names the relay emits (CONTRACTS.md): namespace, dimensions, metrics. */
 export const RELAY_METRICS = {
@@ -15,6 +19,10 @@ export const RELAY_METRICS = {
 export interface RelayMonitoringProps {
   readonly instanceId: string;
   readonly distributionId: string;
+  /** The relay's log group: its failed S3 backups become a metric and an alarm. */
+  readonly relayLogGroupName: string;
+  /** The AWS Backup vault of the data volume: its failed jobs notify the alarm topic. */
+  readonly backupVaultName: string;
   /**
    * Email address subscribed to the alarm topic.
    * @default - no subscription; subscribe to the topic yourself
@@ -74,13 +82,16 @@ export class RelayMonitoring extends Construct {
       statistic: 'Maximum',
       period: FIVE_MINUTES,
     });
-    const disk = new cloudwatch.Metric({
-      namespace: 'CWAgent',
-      metricName: 'disk_used_percent',
-      dimensionsMap: { ...host, ...ROOT_DISK_DIMENSIONS },
-      statistic: 'Maximum',
-      period: FIVE_MINUTES,
-    });
+    const diskUsed = (dimensions: Readonly<Record<string, string>>) =>
+      new cloudwatch.Metric({
+        namespace: 'CWAgent',
+        metricName: 'disk_used_percent',
+        dimensionsMap: { ...host, ...dimensions },
+        statistic: 'Maximum',
+        period: FIVE_MINUTES,
+      });
+    const disk = diskUsed(ROOT_DISK_DIMENSIONS);
+    const dataDisk = diskUsed(DATA_DISK_DIMENSIONS);
 
     const relay = (metricName: string, statistic: string, label?: string) =>
       new cloudwatch.Metric({
@@ -170,7 +181,14 @@ export class RelayMonitoring extends Construct {
     this.dashboard.addWidgets(
       new cloudwatch.GraphWidget({ title: 'Host CPU (%)', left: [cpu], width: 8 }),
       new cloudwatch.GraphWidget({ title: 'Host memory used (%)', left: [memory], width: 8 }),
-      new cloudwatch.GraphWidget({ title: 'Host root disk used (%)', left: [disk], width: 8 }),
+      new cloudwatch.GraphWidget({
+        title: 'Host disks used (%)',
+        left: [
+          disk.with({ label: 'root (OS, releases, logs)' }),
+          dataDisk.with({ label: 'data volume (SQLite)' }),
+        ],
+        width: 8,
+      }),
     );
 
     const alarm = (
@@ -249,8 +267,18 @@ export class RelayMonitoring extends Construct {
       },
       new actions.Ec2Action(actions.Ec2InstanceAction.REBOOT),
     );
+    alarm('HostDataDiskUsed', {
+      alarmDescription:
+        'The data volume (the SQLite database) is more than 80 % full: raise dataVolumeGiB and deploy.',
+      metric: dataDisk,
+      threshold: 80,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 2,
+      // No data point means the agent or the mount is gone, which needs a look as much.
+      treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+    });
     alarm('HostDiskUsed', {
-      alarmDescription: 'Root disk (SQLite data, logs) is more than 85 % full.',
+      alarmDescription: 'Root disk (OS, releases, logs) is more than 85 % full.',
       metric: disk,
       threshold: 85,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
@@ -277,5 +305,46 @@ export class RelayMonitoring extends Construct {
         treatMissingData: cloudwatch.TreatMissingData.BREACHING,
       });
     }
+
+    this.watchBackups(props, alarm);
+  }
+
+  /**
+   * Both kinds of backup fail quietly otherwise: the relay only logs a failed hourly copy to S3
+   * (and retries the next hour), and AWS Backup only records a failed daily job in its console.
+   */
+  private watchBackups(
+    props: RelayMonitoringProps,
+    alarm: (id: string, alarmProps: cloudwatch.AlarmProps) => cloudwatch.Alarm,
+  ): void {
+    const failures = new logs.MetricFilter(this, 'BackupFailedFilter', {
+      logGroup: logs.LogGroup.fromLogGroupName(this, 'RelayLog', props.relayLogGroupName),
+      // pino's message field, the exact text the relay logs (app/src/store/backup.ts).
+      filterPattern: logs.FilterPattern.stringValue('$.msg', '=', BACKUP_FAILED_MESSAGE),
+      metricNamespace: RELAY_METRICS.namespace,
+      metricName: 'BackupFailures',
+      metricValue: '1',
+    });
+    alarm('BackupFailed', {
+      alarmDescription:
+        'The relay could not copy its database to S3 (it retries hourly): see "database backup failed" in its log.',
+      metric: failures.metric({ statistic: 'Sum', period: Duration.hours(1) }),
+      threshold: 0,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    new events.Rule(this, 'BackupJobFailed', {
+      description: 'AWS Backup jobs of the llm-relay data volume that did not complete',
+      eventPattern: {
+        source: ['aws.backup'],
+        detailType: ['Backup Job State Change'],
+        detail: {
+          state: ['FAILED', 'ABORTED', 'EXPIRED'],
+          backupVaultName: [props.backupVaultName],
+        },
+      },
+      targets: [new targets.SnsTopic(this.topic)],
+    });
   }
 }

@@ -48,6 +48,8 @@ export const OPS_USER = 'llm-relay-ops';
 
 /** The bundle file a release directory must hold before it may go live. */
 export const RELEASE_ENTRY = 'server.mjs';
+/** Copy of relay.config.json a release went live with, in its directory (see activate-release). */
+export const RELEASE_CONFIG = 'relay.config.json';
 
 export interface RelayUnitOptions {
   readonly port: number;
@@ -208,9 +210,13 @@ export interface ActivateReleaseOptions {
  * `activate-release <build id> <fingerprint>`: points `current` at releases/<build id>, restarts
  * the relay and waits for /healthz to report that build. An unhealthy release is switched back to
  * the previous one (restarted and checked again) and the command fails, so cfn-init, and with it
- * the deploy's creation signal or cfn-hup's log, reports it. The fingerprint (the release plus
- * the config and unit it runs with) makes a re-run with nothing new a no-op: no restart.
- * LLM_RELAY_ROOT, LLM_RELAY_PORT and LLM_RELAY_HEALTH_TIMEOUT override the defaults (tests).
+ * the deploy's creation signal or cfn-hup's log, reports it. cfn-init has already overwritten the
+ * shared relay.config.json by then, and the config schema is strict (older code refuses a newer
+ * key), so each release keeps a copy of the config it went live with, and a rollback puts that
+ * back too: also when only the config changed (the same release, a new fingerprint).
+ * The fingerprint (the release plus the config and unit it runs with) makes a re-run with nothing
+ * new a no-op: no restart. LLM_RELAY_ROOT, LLM_RELAY_CONFIG, LLM_RELAY_NODE, LLM_RELAY_PORT and
+ * LLM_RELAY_HEALTH_TIMEOUT override the defaults (tests).
  */
 export function activateReleaseScript(o: ActivateReleaseOptions): string {
   return `#!/bin/bash
@@ -219,6 +225,8 @@ set -euo pipefail
 id="\${1:?usage: activate-release <build id> [fingerprint]}"
 want="\${2:-$id}"
 root="\${LLM_RELAY_ROOT:-${HOST_PATHS.root}}"
+config="\${LLM_RELAY_CONFIG:-${HOST_PATHS.configFile}}"
+node="\${LLM_RELAY_NODE:-${HOST_PATHS.node}}"
 port="\${LLM_RELAY_PORT:-${o.port}}"
 wait_s="\${LLM_RELAY_HEALTH_TIMEOUT:-${o.healthTimeoutSeconds ?? 90}}"
 keep=${o.keepReleases ?? 3}
@@ -245,12 +253,14 @@ previous="\${live#releases/}"
 
 # A new link renamed over the old one: the switch is atomic, never a missing "current".
 point() { ln -sfn "releases/$1" "$current.next" && mv -Tf "$current.next" "$current"; }
-# The relay answers /healthz with its build id once it serves (no key, no origin secret needed).
+# The relay answers /healthz with its build id once it serves (no key, no origin secret needed):
+# its JSON parsed, not matched as text (spacing or field order must not matter).
+build_is='process.exit(JSON.parse(process.argv[1]).build === process.argv[2] ? 0 : 1)'
 healthy() {
   local deadline=$((SECONDS + wait_s)) body
   while ((SECONDS < deadline)); do
     if body="$(curl -fsS --max-time 2 "http://127.0.0.1:$port/healthz" 2>/dev/null)" &&
-      [[ "$body" == *"\\"build\\":\\"$1\\""* ]]; then
+      "$node" -e "$build_is" "$body" "$1" 2>/dev/null; then
       return 0
     fi
     sleep 1
@@ -266,6 +276,8 @@ restart() {
 point "$id"
 restart
 if healthy "$id"; then
+  # The config this release is known to serve with: what a rollback to it restores.
+  cp -p "$config" "$root/releases/$id/${RELEASE_CONFIG}"
   echo "$want" >"$state"
   # Keep the newest releases (and always the live and the previous one); drop the rest.
   find "$root/releases" -mindepth 1 -maxdepth 1 -type d -printf '%T@ %f\\n' | sort -rn |
@@ -277,8 +289,15 @@ if healthy "$id"; then
 fi
 
 echo "llm-relay: release $id did not report healthy within \${wait_s}s" >&2
-if [[ -n "$previous" && "$previous" != "$id" && -f "$root/releases/$previous/${RELEASE_ENTRY}" ]]; then
+saved="$root/releases/$previous/${RELEASE_CONFIG}"
+# Back to the previous release with its own config (the same release when only the config changed).
+if [[ -n "$previous" && -f "$root/releases/$previous/${RELEASE_ENTRY}" ]] &&
+  [[ "$previous" != "$id" || -f "$saved" ]]; then
   echo "llm-relay: rolling back to release $previous" >&2
+  if [[ -f "$saved" ]]; then
+    cp -p "$saved" "$config"
+    echo "llm-relay: restored the config release $previous was live with" >&2
+  fi
   point "$previous"
   restart
   if healthy "$previous"; then
@@ -294,6 +313,8 @@ exit 1
 export interface MountDataOptions {
   /** EBS volume id (a token is fine): Nitro hosts name the device after it. */
   readonly volumeId: string;
+  /** Device name of its attachment (/dev/sdf, /dev/sdg…): what a Xen host calls it. */
+  readonly device: string;
 }
 
 /**
@@ -307,11 +328,12 @@ export function mountDataScript(o: MountDataOptions): string {
 # Written by CloudFormation Init (llm-relay): mounts the data volume on ${HOST_PATHS.dataDir}.
 set -euo pipefail
 volume='${o.volumeId}'
+device='${o.device}'
 mnt='${HOST_PATHS.dataDir}'
 dev=''
 # Nitro: NVMe, named after the volume id without its dash; Xen: the attachment's device name.
 for _ in $(seq 1 90); do
-  for candidate in "/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_\${volume/-/}" /dev/sdf /dev/xvdf; do
+  for candidate in "/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_\${volume/-/}" "$device" "\${device/sd/xvd}"; do
     if [[ -b "$candidate" ]]; then
       dev="$(readlink -f "$candidate")"
       break 2
@@ -327,7 +349,9 @@ if ! blkid "$dev" >/dev/null 2>&1; then
   mkfs.xfs -L llm-relay-data "$dev"
 fi
 uuid="$(blkid -s UUID -o value "$dev")"
-# A replaced volume (dataVolumeSnapshotId, a new zone): let go of the old one first.
+# A replaced volume (dataVolumeSnapshotId: a new volume on another device): let go of the old one
+# first, should it still be mounted (the restore runbook unmounts it before the deploy, as
+# CloudFormation detaches it in the same instance update that attaches the new one).
 if mountpoint -q "$mnt" && [[ "$(readlink -f "$(findmnt -n -o SOURCE "$mnt")")" != "$dev" ]]; then
   echo "llm-relay: $mnt holds another volume; switching to $volume"
   systemctl stop ${RELAY_SERVICE} 2>/dev/null || true
@@ -345,9 +369,15 @@ if ! mountpoint -q "$mnt"; then
   fi
   umount "$fresh"
   rmdir "$fresh"
-  grep -q "UUID=$uuid" /etc/fstab || echo "UUID=$uuid $mnt xfs defaults,nofail,noatime 0 2" >>/etc/fstab
+  # A restored volume has another UUID: its line replaces the old volume's (one line per mount).
+  if ! grep -q "^UUID=$uuid[[:space:]]" /etc/fstab; then
+    sed -i "\\|[[:space:]]$mnt[[:space:]]|d" /etc/fstab
+    echo "UUID=$uuid $mnt xfs defaults,nofail,noatime 0 2" >>/etc/fstab
+  fi
   systemctl daemon-reload
-  mount "$mnt"
+  # The device itself, not the fstab UUID: a volume restored from a snapshot of this one has the
+  # same file system UUID, and the old volume may still be attached while this runs.
+  mount "$dev" "$mnt"
 fi
 # A larger volume (dataVolumeGiB raised) takes effect here; a no-op otherwise.
 xfs_growfs "$mnt" >/dev/null
@@ -421,14 +451,16 @@ WantedBy=multi-user.target
 
 /** Dimensions the agent publishes for the root file system; the dashboard must use exactly these. */
 export const ROOT_DISK_DIMENSIONS = { path: '/', fstype: 'xfs' } as const;
+/** The data volume's mount (the SQLite database), reported by the agent like the root disk. */
+export const DATA_DISK_DIMENSIONS = { path: HOST_PATHS.dataDir, fstype: 'xfs' } as const;
 
 export interface AgentConfigOptions {
   readonly logGroupName: string;
 }
 
 /**
- * CloudWatch agent config: memory and root-disk usage every 60 s with InstanceId appended, and the
- * relay's JSON log shipped to its log group. CloudWatch Logs extracts the Embedded Metric Format
+ * CloudWatch agent config: memory, root-disk and data-volume usage every 60 s with InstanceId
+ * appended, and the relay's JSON log shipped to its log group. CloudWatch Logs extracts the Embedded Metric Format
  * records from those lines on its own; no EMF listener is needed on the host.
  */
 export function cloudWatchAgentConfig(o: AgentConfigOptions): Record<string, unknown> {
@@ -441,7 +473,7 @@ export function cloudWatchAgentConfig(o: AgentConfigOptions): Record<string, unk
         mem: { measurement: ['mem_used_percent'], metrics_collection_interval: 60 },
         disk: {
           measurement: ['used_percent'],
-          resources: [ROOT_DISK_DIMENSIONS.path],
+          resources: [ROOT_DISK_DIMENSIONS.path, DATA_DISK_DIMENSIONS.path],
           ignore_file_system_types: ['sysfs', 'devtmpfs', 'tmpfs', 'overlay'],
           // The device name (nvme0n1p1 vs xvda1) differs by instance type; dropping it keeps the
           // dimensions InstanceId + path + fstype stable for the dashboard and the alarm.

@@ -62,6 +62,20 @@ export interface RelayHostProps {
    * @default {}
    */
   readonly relayConfig?: Readonly<Record<string, unknown>>;
+  /**
+   * Browser origins the API admits: the default of the relay's `server.corsOrigins` (the
+   * operator's relayConfig value wins).
+   * @default - the relay's default
+   */
+  readonly corsOrigins?: readonly string[];
+  /**
+   * A value that differs per deploy (deploy.yml passes the run id and attempt). cfn-hup re-runs
+   * cfn-init only when the Init metadata changes, so an activation that failed would never be
+   * tried again by re-running the same deploy; this value in the metadata makes it re-run.
+   * Outside the fingerprint: activate-release stays a no-op when the release is already live.
+   * @default - none: cfn-init re-runs only on a real change
+   */
+  readonly deployNonce?: string;
   /** Public https base URL of the API, used in image URLs. */
   readonly publicBaseUrl: string;
   /** Where generated images and database backups go; the role gets the bucket's two policies. */
@@ -234,7 +248,7 @@ export class RelayHost extends Construct {
     // Attached at launch, so cfn-init finds it while the instance is still being created (a
     // VolumeAttachment would wait for the creation signal that cfn-init is about to send).
     cfnInstance.addPropertyOverride('Volumes', [
-      { Device: '/dev/sdf', VolumeId: this.dataVolume.volume.volumeId },
+      { Device: this.dataVolume.device, VolumeId: this.dataVolume.volume.volumeId },
     ]);
     if (publicAddress) cfnInstance.addResourceDependency(publicAddress.association);
     // An EIP association needs the VPC's internet gateway attached, and cfn-init needs the
@@ -345,6 +359,7 @@ export class RelayHost extends Construct {
       config: {
         ...operator,
         server: {
+          ...(props.corsOrigins && { corsOrigins: [...props.corsOrigins] }),
           ...operatorServer,
           originSecret: 'env:RELAY_ORIGIN_SECRET',
           publicBaseUrl: props.publicBaseUrl,
@@ -409,7 +424,10 @@ export class RelayHost extends Construct {
           ec2.InitFile.fromString(HOST_PATHS.dnfReleasever, 'latest\n', { mode: '000644' }),
           ec2.InitFile.fromString(
             HOST_PATHS.mountData,
-            mountDataScript({ volumeId: this.dataVolume.volume.volumeId }),
+            mountDataScript({
+              volumeId: this.dataVolume.volume.volumeId,
+              device: this.dataVolume.device,
+            }),
             { owner: 'root', group: 'root', mode: '000700' },
           ),
           ec2.InitCommand.shellCommand(
@@ -418,7 +436,7 @@ export class RelayHost extends Construct {
           ),
           // Read-only ops sessions run as this user; systemd-journal lets it read the journal.
           ec2.InitCommand.shellCommand(
-            `id -u ${OPS_USER} >/dev/null 2>&1 || useradd --create-home --shell /bin/bash --groups systemd-journal ${OPS_USER}`,
+            `id -u ${OPS_USER} >/dev/null 2>&1 || useradd --create-home --user-group --shell /bin/bash --groups systemd-journal ${OPS_USER}`,
             { key: '11-ops-user' },
           ),
           ec2.InitCommand.shellCommand(HOST_PATHS.mountData, {
@@ -427,7 +445,9 @@ export class RelayHost extends Construct {
             env: { DATA_VOLUME_GIB: String(props.dataVolumeGiB ?? 20) },
           }),
           ec2.InitCommand.shellCommand(
-            `install -d -o root -g ${RELAY_USER} -m 0750 ${HOST_PATHS.configDir} && install -d -o ${RELAY_USER} -g ${RELAY_USER} -m 0750 ${HOST_PATHS.dataDir} ${HOST_PATHS.logDir} && install -d -m 0755 ${HOST_PATHS.releasesDir}`,
+            // The log directory's group is the ops user's: ops sessions read the relay log, and
+            // nothing else of the relay (config, secrets and database stay llm-relay's).
+            `install -d -o root -g ${RELAY_USER} -m 0750 ${HOST_PATHS.configDir} && install -d -o ${RELAY_USER} -g ${RELAY_USER} -m 0750 ${HOST_PATHS.dataDir} && install -d -o ${RELAY_USER} -g ${OPS_USER} -m 0750 ${HOST_PATHS.logDir} && install -d -m 0755 ${HOST_PATHS.releasesDir}`,
             { key: '20-dirs' },
           ),
           ec2.InitCommand.shellCommand(nodeVersionCheck(), { key: '30-node' }),
@@ -493,7 +513,10 @@ export class RelayHost extends Construct {
           // release only if /healthz reports it, and fails cfn-init otherwise.
           ec2.InitCommand.shellCommand(
             `${HOST_PATHS.activateRelease} ${this.buildId} ${fingerprint}`,
-            { key: '30-activate-release' },
+            {
+              key: '30-activate-release',
+              ...(props.deployNonce && { env: { LLM_RELAY_DEPLOY: props.deployNonce } }),
+            },
           ),
           ec2.InitService.enable(RELAY_SERVICE, { serviceManager: ec2.ServiceManager.SYSTEMD }),
           ec2.InitService.enable('cfn-hup', {

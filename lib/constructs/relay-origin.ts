@@ -1,24 +1,19 @@
-import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { Duration } from 'aws-cdk-lib';
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import * as origins from 'aws-cdk-lib/aws-cloudfront-origins';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
-import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
-import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 import type { IConstruct } from 'constructs';
 import { ORIGIN_SECRET_HEADER } from './origin-secret.ts';
 
 /** Name of the AWS-managed prefix list of CloudFront's origin-facing addresses. */
 export const CLOUDFRONT_ORIGIN_FACING_PREFIX_LIST = 'com.amazonaws.global.cloudfront.origin-facing';
-/** Construct id of the singleton function behind AwsCustomResource (fixed in aws-cdk-lib). */
-const AWS_CUSTOM_RESOURCE_PROVIDER_ID = 'AWS679f53fac002430cb0da5b7982bd2287';
-/** The security group CloudFront creates in a VPC for its VPC origins (one per VPC). */
-export const VPC_ORIGINS_SERVICE_SG = 'CloudFront-VPCOrigins-Service-SG';
 
 /**
  * - `vpc-origin`: CloudFront reaches the host on its private address inside AWS's network; the
- *   host admits only the VPC origin's security group, nothing from the internet.
+ *   host admits its own private subnet's range, where CloudFront's VPC-origin interfaces sit and
+ *   which nothing from the internet can reach (no public addresses, no inbound route).
  * - `public-dns`: CloudFront reaches the host's public name over the internet; the host admits
  *   CloudFront's origin-facing address ranges.
  * Either way the hop is plain HTTP to a relay that serves plain HTTP, with the origin secret.
@@ -29,6 +24,8 @@ export interface RelayOriginProps {
   readonly instance: ec2.Instance;
   readonly securityGroup: ec2.ISecurityGroup;
   readonly vpc: ec2.IVpc;
+  /** The host's subnet: with the VPC origin, private, and the one range the host admits. */
+  readonly subnet: ec2.ISubnet;
   /** Port the relay listens on. */
   readonly port: number;
   /**
@@ -60,7 +57,7 @@ export class RelayOrigin extends Construct {
   readonly type: RelayOriginType;
   /** The AWS::CloudFront::VpcOrigin resource (VPC origin only). */
   readonly vpcOrigin?: cloudfront.VpcOrigin;
-  /** The rule that admits the VPC origin's security group (VPC origin only). */
+  /** The rule that admits the VPC origin's interfaces (VPC origin only). */
   readonly vpcOriginIngress?: ec2.CfnSecurityGroupIngress;
 
   constructor(scope: Construct, id: string, props: RelayOriginProps) {
@@ -84,7 +81,7 @@ export class RelayOrigin extends Construct {
         protocolPolicy: cloudfront.OriginProtocolPolicy.HTTP_ONLY,
       });
       this.origin = origins.VpcOrigin.withVpcOrigin(this.vpcOrigin, common);
-      this.vpcOriginIngress = this.admitVpcOrigin(this.vpcOrigin, props);
+      this.vpcOriginIngress = this.admitVpcOrigin(props);
       return;
     }
 
@@ -123,67 +120,23 @@ export class RelayOrigin extends Construct {
   }
 
   /**
-   * Opens the relay port to CloudFront's VPC origin security group. CloudFront creates that group
-   * in the VPC with the (first) VPC origin, and CloudFormation does not return its id, so it is
-   * looked up by name (the pattern the CDK documentation gives) as soon as the VPC origin exists:
-   * before the distribution, which depends on the rule.
+   * Opens the relay port to the host's private subnet, where CloudFront puts the VPC origin's
+   * network interfaces. Not CloudFront's managed `CloudFront-VPCOrigins-Service-SG`: CloudFormation
+   * does not return its id, and the CDK documentation warns it may only exist once the
+   * distribution is deployed, so a lookup right after the VPC origin could fail the first deploy.
+   * The subnet has no public addresses and no inbound route from the internet; the host is alone
+   * in it besides CloudFront's interfaces.
    */
-  private admitVpcOrigin(
-    vpcOrigin: cloudfront.VpcOrigin,
-    props: RelayOriginProps,
-  ): ec2.CfnSecurityGroupIngress {
-    const { vpc, securityGroup, port } = props;
-    const call: cr.AwsSdkCall = {
-      service: 'EC2',
-      action: 'DescribeSecurityGroups',
-      parameters: {
-        Filters: [
-          { Name: 'vpc-id', Values: [vpc.vpcId] },
-          { Name: 'group-name', Values: [VPC_ORIGINS_SERVICE_SG] },
-        ],
-      },
-      physicalResourceId: cr.PhysicalResourceId.of(`${VPC_ORIGINS_SERVICE_SG}-lookup`),
-      outputPaths: ['SecurityGroups.0.GroupId'],
-    };
-    const lookup = new cr.AwsCustomResource(this, 'VpcOriginSecurityGroup', {
-      onCreate: call,
-      onUpdate: call,
-      // DescribeSecurityGroups has no resource-level permissions.
-      policy: cr.AwsCustomResourcePolicy.fromSdkCalls({
-        resources: cr.AwsCustomResourcePolicy.ANY_RESOURCE,
-      }),
-      installLatestAwsSdk: false,
-      // The function's own log, kept a month like the VPC's flow logs, gone with the stack.
-      logGroup: new logs.LogGroup(this, 'LookupLog', {
-        retention: logs.RetentionDays.ONE_MONTH,
-        removalPolicy: RemovalPolicy.DESTROY,
-      }),
-    });
-    lookup.node.addDependency(vpcOrigin);
-    // A standalone ingress resource: inline in the group, the group would depend on the lookup,
-    // which depends on the VPC origin, the instance, and the group again.
-    const ingress = new ec2.CfnSecurityGroupIngress(this, 'FromVpcOrigin', {
+  private admitVpcOrigin(props: RelayOriginProps): ec2.CfnSecurityGroupIngress {
+    const { subnet, securityGroup, port } = props;
+    // A standalone resource the distribution can depend on (see admitBefore).
+    return new ec2.CfnSecurityGroupIngress(this, 'FromVpcOrigin', {
       groupId: securityGroup.securityGroupId,
       ipProtocol: 'tcp',
       fromPort: port,
       toPort: port,
-      sourceSecurityGroupId: lookup.getResponseField('SecurityGroups.0.GroupId'),
-      description: 'CloudFront VPC origin only',
+      cidrIp: subnet.ipv4CidrBlock,
+      description: 'CloudFront VPC origin interfaces in the private subnet only',
     });
-    Validations.of(lookup).acknowledge({
-      id: 'AwsSolutions-IAM5[Resource::*]',
-      reason:
-        'ec2:DescribeSecurityGroups supports no resource-level permissions; the lookup function can only read security group descriptions.',
-    });
-    // The function behind every AwsCustomResource of the stack (one, here).
-    const provider = Stack.of(this).node.tryFindChild(AWS_CUSTOM_RESOURCE_PROVIDER_ID);
-    if (provider) {
-      Validations.of(provider).acknowledge({
-        id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
-        reason:
-          "CDK's AwsCustomResource function: the AWS-maintained policy only lets it write its own CloudWatch logs.",
-      });
-    }
-    return ingress;
   }
 }

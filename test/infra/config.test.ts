@@ -33,6 +33,14 @@ function failure(context: Record<string, unknown>, cwd?: string): string {
 }
 
 describe('deploy settings (CDK context)', () => {
+  it('takes githubRepo in the immutable owner@id/name@id form the deploy docs ask for', () => {
+    const ctx = { ...CDK_JSON_CONTEXT, githubRepo: 'octo-org@123456/llm-relay@654321' };
+    expect(read(ctx).github.repository).toBe('octo-org@123456/llm-relay@654321');
+    expect(read({ ...CDK_JSON_CONTEXT, githubRepo: 'octo-org/llm-relay' }).github.repository).toBe(
+      'octo-org/llm-relay',
+    );
+  });
+
   it('accepts the cdk.json defaults without AWS credentials or an account', () => {
     const config = read({ ...CDK_JSON_CONTEXT });
     expect(config).toMatchObject({

@@ -282,7 +282,9 @@ describe('edge, DNS and state', () => {
       const options = cert.resource.Properties!.DomainValidationOptions as {
         HostedZoneId: unknown;
       }[];
-      expect(joined(options[0]!.HostedZoneId)).toMatch(/<import:LlmRelay-Stateful:.*Zone/);
+      expect(joined(options[0]!.HostedZoneId)).toMatch(
+        /<output:LlmRelay-Stateful@us-east-1:.*Zone/,
+      );
     });
 
     it('stays in us-east-1 when everything else is elsewhere, with cross-region references', () => {
@@ -290,8 +292,39 @@ describe('edge, DNS and state', () => {
       expect(eu.stacks.certificate.region).toBe('us-east-1');
       expect(eu.stacks.relay.region).toBe('eu-west-1');
       expect(eu.stacks.stateful.region).toBe('eu-west-1');
-      // The zone id reaches the certificate stack through an export reader (the zone is retained).
-      eu.certificate.resourceCountIs('Custom::CrossRegionExportReader', 1);
+      // The zone id reaches the certificate stack as a weak reference: no export reader.
+      eu.certificate.resourceCountIs('Custom::CrossRegionExportReader', 0);
+    });
+
+    it('reads the hosted zone id weakly, so a new zone (another name, an imported id) can deploy', () => {
+      for (const region of ['eu-west-1', 'us-east-1']) {
+        const x = synth({ context: { region, cloudfrontPrefixListId: 'pl-4fa04526' } });
+        const zone = onlyResource(x.stateful, 'AWS::Route53::HostedZone').logicalId;
+        const outputs = x.stateful.toJSON().Outputs as Record<
+          string,
+          { Value: unknown; Export?: unknown }
+        >;
+        // An export in use cannot change; the cross-region ExportsWriter refuses the same. The
+        // one export left is the old strong reference's, kept for stacks deployed before: no
+        // stack imports it any more, so it may change with the zone.
+        const exported = Object.values(outputs).filter(
+          (o) => JSON.stringify(o.Value) === JSON.stringify({ Ref: zone }) && o.Export,
+        );
+        expect(exported.map((o) => o.Export)).toEqual([
+          { Name: 'LlmRelay-Stateful:ExportsOutputRefDnsZone1A7256CF27D1D164' },
+        ]);
+        x.stateful.resourceCountIs('Custom::CrossRegionExportWriter', 0);
+        for (const t of [x.relay, x.certificate]) {
+          expect(JSON.stringify(t.toJSON())).not.toMatch(/ImportValue[^}]*Zone/);
+          t.resourceCountIs('Custom::CrossRegionExportReader', 0);
+        }
+        const record = Object.values(x.relay.findResources('AWS::Route53::RecordSet'))[0]!;
+        expect(joined(record.Properties.HostedZoneId)).toMatch(
+          new RegExp(`^<output:LlmRelay-Stateful@${region}:\\w+>$`),
+        );
+        expect(x.stacks.certificate.dependencies).toContain(x.stacks.stateful);
+        expect(x.stacks.relay.dependencies).toContain(x.stacks.stateful);
+      }
     });
 
     it('gives the relay stack the certificate and web ACL ARNs as weak references, which never block replacing them', () => {

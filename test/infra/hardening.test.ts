@@ -2,8 +2,10 @@
  * What a first real deploy would hit, and what keeps the data and the host safe afterwards
  * (issue "Deploy hardening"), checked on the synthesized templates.
  */
+import { readFileSync } from 'node:fs';
 import { Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { HOST_PATHS } from '../../lib/constructs/relay-host-files.ts';
 import { joined, onlyResource, resourceNamed, synth } from './helpers.ts';
 import type { Synthesized } from './helpers.ts';
 
@@ -360,6 +362,14 @@ describe('read-only ops policy', () => {
     expect(order.indexOf('11-ops-user')).toBeLessThan(order.indexOf('15-data-volume'));
     expect(command).toMatch(/^id -u llm-relay-ops >\/dev\/null 2>&1 \|\| /);
   });
+
+  it('the ops user reads the relay log directory (its group), not the config or the data', () => {
+    const dirs: string = initOf(s).system.commands['20-dirs'].command;
+    expect(initOf(s).system.commands['11-ops-user'].command).toContain('--user-group');
+    expect(dirs).toContain('install -d -o llm-relay -g llm-relay-ops -m 0750 /var/log/llm-relay');
+    expect(dirs).toContain('install -d -o llm-relay -g llm-relay -m 0750 /var/lib/llm-relay &&');
+    expect(dirs).toContain('install -d -o root -g llm-relay -m 0750 /etc/llm-relay');
+  });
 });
 
 describe('OS patching', () => {
@@ -422,6 +432,48 @@ describe('non-streaming budget under the CloudFront read timeout', () => {
   });
 });
 
+describe('a failed activation is retried by the next deploy', () => {
+  const activate = (x: Synthesized): Json => initOf(x).relay.commands['30-activate-release'];
+
+  it('deployNonce changes the Init metadata (cfn-hup re-runs cfn-init), not the fingerprint', () => {
+    const first = synth({ context: { deployNonce: '1001-1' } });
+    const retry = synth({ context: { deployNonce: '1001-2' } });
+    expect(activate(first).env).toEqual({ LLM_RELAY_DEPLOY: '1001-1' });
+    expect(initOf(retry)).not.toEqual(initOf(first));
+    // Same release and fingerprint: activate-release is a no-op when it is already live.
+    expect(activate(retry).command).toEqual(activate(first).command);
+    expect(activate(s).command).toEqual(activate(first).command);
+    expect(activate(s).env).toBeUndefined();
+  });
+
+  it('deploy.yml passes a per-run deployNonce to the synth it deploys', () => {
+    const workflow = readFileSync(
+      new URL('../../.github/workflows/deploy.yml', import.meta.url),
+      'utf8',
+    );
+    expect(workflow).toMatch(
+      /npx cdk synth [^\n]*-c deployNonce=\$\{\{ github\.run_id \}\}-\$\{\{ github\.run_attempt \}\}/,
+    );
+  });
+});
+
+describe('corsOrigins reaches the API', () => {
+  const cors = (x: Synthesized) => {
+    const text = joined(initOf(x).relay.files['/etc/llm-relay/relay.config.json'].content);
+    return (JSON.parse(text.replaceAll(/<[^>]+>/g, 'x')) as { server: { corsOrigins?: string[] } })
+      .server.corsOrigins;
+  };
+
+  it("is the host config's server.corsOrigins, unless relayConfig sets its own", () => {
+    const origins = ['https://chat.example.com'];
+    expect(cors(synth({ context: { corsOrigins: origins } }))).toEqual(origins);
+    const own = { server: { corsOrigins: ['https://app.example.com'] } };
+    expect(cors(synth({ context: { corsOrigins: origins, relayConfig: own } }))).toEqual([
+      'https://app.example.com',
+    ]);
+  });
+});
+
 describe('relay config validated at synth with the relay schema', () => {
   it('a typo fails the synth, naming the path, before anything reaches a host', () => {
     expect(() => synth({ context: { relayConfig: { server: { heartbeatMS: 1000 } } } })).toThrow(
@@ -430,10 +482,46 @@ describe('relay config validated at synth with the relay schema', () => {
   });
 });
 
+describe('restoring the data volume from a snapshot', () => {
+  const snap = 'snap-0123456789abcdef0';
+  const volumeOf = (x: Synthesized) => onlyResource(x.relay, 'AWS::EC2::Volume');
+  const attachedOf = (x: Synthesized): { Device: string; VolumeId: Json }[] =>
+    onlyResource(x.relay, 'AWS::EC2::Instance').resource.Properties!.Volumes as Json;
+
+  it('is a new volume (a new logical id: CloudFormation cannot change SnapshotId in place)', () => {
+    const restored = synth({ context: { dataVolumeSnapshotId: snap } });
+    expect(volumeOf(s).logicalId).toMatch(/^HostDataVolume[0-9A-F]{8}$/);
+    expect(volumeOf(restored).logicalId).not.toBe(volumeOf(s).logicalId);
+    expect(volumeOf(restored).resource.Properties!.SnapshotId).toBe(snap);
+    const again = synth({ context: { dataVolumeSnapshotId: 'snap-0fedcba9876543210' } });
+    expect(volumeOf(again).logicalId).not.toBe(volumeOf(restored).logicalId);
+  });
+
+  it('is attached under another device than the first volume, which the mount script looks for', () => {
+    const restored = synth({ context: { dataVolumeSnapshotId: snap } });
+    expect(attachedOf(s)).toEqual([{ Device: '/dev/sdf', VolumeId: expect.anything() }]);
+    const [attached] = attachedOf(restored);
+    expect(attached!.Device).toMatch(/^\/dev\/sd[g-p]$/);
+    expect(attached!.VolumeId).toEqual({ Ref: volumeOf(restored).logicalId });
+    const mount = joined(initOf(restored).system.files[HOST_PATHS.mountData].content);
+    expect(mount).toContain(`device='${attached!.Device}'`);
+    // The replaced-volume branch: the old volume is unmounted and its fstab line replaced.
+    expect(mount).toMatch(/holds another volume[\s\S]*umount "\$mnt"/);
+    expect(mount).toMatch(
+      /if ! grep -q "\^UUID=\$uuid[^\n]*\n\s*sed -i [^\n]*\$mnt[^\n]*\/etc\/fstab/,
+    );
+  });
+});
+
 describe('switching originType', () => {
-  it('keeps the VPC, its public subnet and the data volume, and moves the host (a new instance)', () => {
+  it('keeps the VPC and its public subnet, moves the host (a new instance) onto a new data volume', () => {
+    const snap = 'snap-0123456789abcdef0';
     const pub = synth({
-      context: { originType: 'public-dns', cloudfrontPrefixListId: 'pl-3b927c52' },
+      context: {
+        originType: 'public-dns',
+        cloudfrontPrefixListId: 'pl-3b927c52',
+        dataVolumeSnapshotId: snap,
+      },
     });
     const byType = (x: Synthesized, type: string) =>
       Object.entries(x.relay.findResources(type)).map(([id, r]) => [id, r.Properties] as const);
@@ -441,9 +529,11 @@ describe('switching originType', () => {
     const publicSubnet = (x: Synthesized) =>
       byType(x, 'AWS::EC2::Subnet').filter(([, p]) => p.MapPublicIpOnLaunch === true);
     expect(publicSubnet(pub)).toEqual(publicSubnet(s));
-    expect(onlyResource(pub.relay, 'AWS::EC2::Volume')).toEqual(
-      onlyResource(s.relay, 'AWS::EC2::Volume'),
-    );
+    // The new instance is created before the old one is deleted, and attaches its data volume
+    // at launch: the old volume is still attached to the old host, so the new one gets its own.
+    const volume = (x: Synthesized) => onlyResource(x.relay, 'AWS::EC2::Volume');
+    expect(volume(pub).logicalId).not.toBe(volume(s).logicalId);
+    expect(volume(pub).resource.Properties!.SnapshotId).toBe(snap);
     // The interface moves to another subnet: CloudFormation replaces it, and with it the instance.
     expect(hostSubnetOf(pub).logicalId).not.toBe(hostSubnetOf(s).logicalId);
     expect(onlyResource(pub.relay, 'AWS::EC2::NetworkInterface').logicalId).toBe(

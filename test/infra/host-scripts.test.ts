@@ -213,13 +213,15 @@ describe('activate-release', () => {
   const unit = () =>
     parseUnit(sandbox.localize(relayUnit({ port, region: 'us-east-1', stopTimeoutSeconds: 45 })));
 
-  function activate(id: string, fingerprint = id) {
+  function activate(id: string, fingerprint = id, service: Record<string, string> = {}) {
     return spawnSync(script(), [id, fingerprint], {
       encoding: 'utf8',
       timeout: 60_000,
       env: {
         PATH: `${sandbox.bin}:${process.env.PATH ?? ''}`,
         LLM_RELAY_ROOT: sandbox.path(HOST_PATHS.root),
+        LLM_RELAY_CONFIG: sandbox.path(HOST_PATHS.configFile),
+        LLM_RELAY_NODE: process.execPath,
         LLM_RELAY_HEALTH_TIMEOUT: '6',
         // What the fake systemd runs: the unit's own ExecStart, through the `current` link.
         FAKE_SERVICE_CMD: unit().execStart,
@@ -228,6 +230,7 @@ describe('activate-release', () => {
         UPSTREAM_API_KEY: 'sk-upstream',
         RELAY_DATA_DIR: sandbox.path(HOST_PATHS.dataDir),
         RELAY_CONFIG: sandbox.path(HOST_PATHS.configFile),
+        ...service,
       },
     });
   }
@@ -261,6 +264,28 @@ describe('activate-release', () => {
     expect(await health(port)).toMatchObject({ build: good });
   });
 
+  it("reads /healthz as JSON: the build id counts whatever the body's spacing", async () => {
+    // A stand-in service answering pretty-printed JSON, which a text match on "build":"<id>" misses.
+    const pretty = join(sandbox.root, 'pretty-health.mjs');
+    writeFileSync(
+      pretty,
+      `import { createServer } from 'node:http';
+createServer((_, res) => res.end(JSON.stringify({ status: 'ok', build: process.env.PRETTY_BUILD }, null, 2)))
+  .listen(Number(process.env.PRETTY_PORT), '127.0.0.1');
+`,
+    );
+    const run = activate(good, 'c0ffeec0ffeec0ff', {
+      FAKE_SERVICE_CMD: `${process.execPath} ${pretty}`,
+      PRETTY_PORT: String(port),
+      PRETTY_BUILD: good,
+    });
+    expect(run.stderr).toBe('');
+    expect(run.status).toBe(0);
+    // Back to the real relay for the tests below.
+    expect(activate(good, 'c0ffeec0ffeec0fe').status).toBe(0);
+    expect(await health(port)).toMatchObject({ http: 200, build: good });
+  }, 30_000);
+
   it('rolls an unhealthy release back to the previous one, which serves again, and fails', async () => {
     const run = activate(broken);
     expect(run.status).toBe(1);
@@ -268,6 +293,33 @@ describe('activate-release', () => {
     expect(run.stderr).toContain(`rolling back to release ${good}`);
     expect(run.stderr).toContain(`release ${good} is live again`);
     expect(live()).toBe(`releases/${good}`);
+    expect(await health(port)).toMatchObject({ http: 200, build: good });
+  }, 30_000);
+
+  /** What cfn-init writes beside a new release: a key the live release's strict schema refuses. */
+  function writeNewerConfig(): string {
+    const config = sandbox.path(HOST_PATHS.configFile);
+    const before = readFileSync(config, 'utf8');
+    writeFileSync(config, JSON.stringify({ ...JSON.parse(before), featureOfNextRelease: true }));
+    return before;
+  }
+
+  it('rolls the config back with the release, so the previous release serves again', async () => {
+    const before = writeNewerConfig();
+    const run = activate(broken);
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain(`restored the config release ${good} was live with`);
+    expect(run.stderr).toContain(`release ${good} is live again`);
+    expect(readFileSync(sandbox.path(HOST_PATHS.configFile), 'utf8')).toBe(before);
+    expect(await health(port)).toMatchObject({ http: 200, build: good });
+  }, 30_000);
+
+  it('rolls back a config the live release refuses (same release, new fingerprint)', async () => {
+    const before = writeNewerConfig();
+    const run = activate(good, 'badc0ffeebadc0ff');
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain(`release ${good} is live again`);
+    expect(readFileSync(sandbox.path(HOST_PATHS.configFile), 'utf8')).toBe(before);
     expect(await health(port)).toMatchObject({ http: 200, build: good });
   }, 30_000);
 

@@ -1,8 +1,14 @@
 import { beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from '../../app/src/logger.ts';
 import { emfFields } from '../../app/src/metrics/emf.ts';
+import { BACKUP_FAILED_MESSAGE } from '../../app/src/store/backup-messages.ts';
 import type { RequestRecord } from '../../app/src/types.ts';
-import { joined, onlyResource, synth } from './helpers.ts';
+import { joined, onlyResource, resourceNamed, synth } from './helpers.ts';
 import type { Synthesized } from './helpers.ts';
+
+// Event patterns are free-form JSON.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Json = any;
 
 interface Widget {
   properties: { title: string; metrics?: unknown[][]; region: string };
@@ -30,7 +36,8 @@ function rows(w: Widget) {
   });
 }
 
-const INSTANCE = /<output:LlmRelay-Relay@us-east-1:PublishOutputRefHostInstance[^>]*>/;
+/** The instance id, a parameter of the Monitoring stack resolved from SSM at each deploy. */
+const INSTANCE = /^<InstanceId>$/;
 
 describe('monitoring', () => {
   let s: Synthesized;
@@ -48,13 +55,19 @@ describe('monitoring', () => {
       expect(mem!.parts.slice(0, 3)).toEqual(['CWAgent', 'mem_used_percent', 'InstanceId']);
       expect(mem!.parts).toHaveLength(4);
 
-      const [disk] = rows(widget(s, 'Host root disk used (%)'));
-      expect(disk!.parts.slice(0, 3)).toEqual(['CWAgent', 'disk_used_percent', 'InstanceId']);
-      const pairs = disk!.parts.slice(4);
-      const dims = Object.fromEntries(
-        pairs.flatMap((_, i) => (i % 2 ? [] : [[pairs[i], pairs[i + 1]]])),
-      );
-      expect(dims).toEqual({ path: '/', fstype: 'xfs' });
+      const disks = rows(widget(s, 'Host disks used (%)'));
+      expect(
+        disks.map((disk) => {
+          expect(disk.parts.slice(0, 3)).toEqual(['CWAgent', 'disk_used_percent', 'InstanceId']);
+          const pairs = disk.parts.slice(4);
+          return Object.fromEntries(
+            pairs.flatMap((_, i) => (i % 2 ? [] : [[pairs[i], pairs[i + 1]]])),
+          );
+        }),
+      ).toEqual([
+        { path: '/', fstype: 'xfs' },
+        { path: '/var/lib/llm-relay', fstype: 'xfs' },
+      ]);
     });
 
     it('shows relay requests, errors by status class, latency, TTFB and overhead percentiles', () => {
@@ -85,7 +98,7 @@ describe('monitoring', () => {
     });
 
     it('shows CloudFront requests and 4xx/5xx rates from us-east-1 (Region=Global)', () => {
-      const dist = /<output:LlmRelay-Relay@us-east-1:PublishOutputRefEdgeDistribution[^>]*>/;
+      const dist = /^<DistributionId>$/;
       const requests = rows(widget(s, 'CloudFront requests'));
       const rates = rows(widget(s, 'CloudFront error rates (%)'));
       for (const r of [...requests, ...rates]) {
@@ -120,7 +133,8 @@ describe('monitoring', () => {
     it('host memory and disk use exactly the dimension names the agent config makes it publish', () => {
       // What the agent publishes, read from its synthesized config: append_dimensions replace the
       // host dimension; disk adds path and fstype, plus device unless drop_device is set.
-      const param = onlyResource(s.relay, 'AWS::SSM::Parameter').resource.Properties!;
+      const param = resourceNamed(s.relay, 'AWS::SSM::Parameter', 'HostAgentConfig').resource
+        .Properties!;
       const agent = JSON.parse(joined(param.Value)) as {
         metrics: {
           append_dimensions: Record<string, string>;
@@ -129,7 +143,8 @@ describe('monitoring', () => {
       };
       const appended = Object.keys(agent.metrics.append_dimensions);
       const disk = agent.metrics.metrics_collected.disk;
-      expect(disk.resources).toEqual(['/']);
+      // The root disk and the data volume's mount (the database).
+      expect(disk.resources).toEqual(['/', '/var/lib/llm-relay']);
       const published = {
         mem_used_percent: [...appended].sort(),
         disk_used_percent: [
@@ -150,6 +165,13 @@ describe('monitoring', () => {
       // Values: the root mount and the file system AL2023 formats it with.
       expect(alarmDims('HostDiskUsed')).toMatchObject({ path: disk.resources[0], fstype: 'xfs' });
       expect(alarmDims('HostDiskUsed').InstanceId).toMatch(INSTANCE);
+      expect(Object.keys(alarmDims('HostDataDiskUsed')).sort()).toEqual(
+        published.disk_used_percent,
+      );
+      expect(alarmDims('HostDataDiskUsed')).toMatchObject({
+        path: disk.resources[1],
+        fstype: 'xfs',
+      });
     });
 
     it('relay metrics, dimensions and Service value are exactly what the relay emits (app/src/metrics/emf.ts)', () => {
@@ -238,7 +260,7 @@ describe('monitoring', () => {
 
     it('all notify the SNS topic, which has the email subscription from context', () => {
       const alarms = Object.values(s.monitoring.findResources('AWS::CloudWatch::Alarm'));
-      expect(alarms.length).toBe(7);
+      expect(alarms.length).toBe(9);
       for (const a of alarms) expect(a.Properties.AlarmActions).toContainEqual(topic());
       s.monitoring.hasResourceProperties('AWS::SNS::Subscription', {
         Protocol: 'email',
@@ -276,12 +298,18 @@ describe('monitoring', () => {
       expect(JSON.stringify(a.AlarmActions)).toContain('ec2:recover');
     });
 
-    it('fires when the root disk is above 85 % and memory above 90 %', () => {
-      expect(alarm('HostDiskUsed')).toMatchObject({
-        Namespace: 'CWAgent',
-        MetricName: 'disk_used_percent',
-        Threshold: 85,
-      });
+    it('fires when the data volume (the database) is above 80 %, the root disk above 85 % and memory above 90 %', () => {
+      for (const [id, threshold] of [
+        ['HostDataDiskUsed', 80],
+        ['HostDiskUsed', 85],
+      ] as const) {
+        expect(alarm(id), id).toMatchObject({
+          Namespace: 'CWAgent',
+          MetricName: 'disk_used_percent',
+          Threshold: threshold,
+          TreatMissingData: 'breaching',
+        });
+      }
       const disk = alarm('HostDiskUsed').Dimensions as { Name: string; Value: unknown }[];
       expect(disk.map((d) => d.Name).sort()).toEqual(['InstanceId', 'fstype', 'path']);
       expect(alarm('HostMemoryUsed')).toMatchObject({
@@ -319,22 +347,93 @@ describe('monitoring', () => {
   });
 });
 
+describe('backup failures', () => {
+  let s: Synthesized;
+  beforeAll(() => {
+    s = synth();
+  });
+
+  it("count the relay's own failure line in its log group and alarm on the first one", () => {
+    const filter = onlyResource(s.monitoring, 'AWS::Logs::MetricFilter').resource.Properties!;
+    expect(filter.LogGroupName).toBe('/llm-relay/relay');
+    expect(filter.FilterPattern).toBe('{ $.msg = "database backup failed" }');
+    // The line the relay writes: pino's msg field, the message the backup code logs.
+    const lines: string[] = [];
+    const logger = createLogger({ destination: { write: (l: string) => lines.push(l) } });
+    logger.error({ backup: { bucket: 'b' } }, BACKUP_FAILED_MESSAGE);
+    expect(JSON.parse(lines[0]!)).toMatchObject({ msg: 'database backup failed' });
+    const [transform] = filter.MetricTransformations as Record<string, unknown>[];
+    const alarm = resourceNamed(s.monitoring, 'AWS::CloudWatch::Alarm', 'MonitoringBackupFailed')
+      .resource.Properties!;
+    expect(alarm).toMatchObject({
+      Namespace: transform!.MetricNamespace,
+      MetricName: transform!.MetricName,
+      Threshold: 0,
+      ComparisonOperator: 'GreaterThanThreshold',
+    });
+    expect(alarm.AlarmActions).toContainEqual({
+      Ref: onlyResource(s.monitoring, 'AWS::SNS::Topic').logicalId,
+    });
+  });
+
+  it("send the vault's failed AWS Backup jobs to the alarm topic", () => {
+    const rule = onlyResource(s.monitoring, 'AWS::Events::Rule').resource.Properties!;
+    const vault = onlyResource(s.stateful, 'AWS::Backup::BackupVault').logicalId;
+    expect(rule.EventPattern).toMatchObject({
+      source: ['aws.backup'],
+      'detail-type': ['Backup Job State Change'],
+      detail: { state: expect.arrayContaining(['FAILED', 'ABORTED']) },
+    });
+    expect(joined((rule.EventPattern as Json).detail.backupVaultName[0])).toMatch(
+      new RegExp(`^<import:LlmRelay-Stateful:ExportsOutputFnGetAtt${vault}BackupVaultName`),
+    );
+    expect(rule.Targets).toEqual([
+      expect.objectContaining({
+        Arn: { Ref: onlyResource(s.monitoring, 'AWS::SNS::Topic').logicalId },
+      }),
+    ]);
+    const policy = JSON.stringify(onlyResource(s.monitoring, 'AWS::SNS::TopicPolicy').resource);
+    expect(policy).toContain('events.amazonaws.com');
+  });
+});
+
 describe('references to the Relay stack', () => {
-  it('are weak, so a replaced instance or distribution never blocks the Relay stack update', () => {
+  it('go through SSM parameters, re-resolved at every deploy: nothing that can go stale', () => {
     const x = synth({ context: { region: 'eu-west-1', cloudfrontPrefixListId: 'pl-4fa04526' } });
-    // An export in use cannot change: Fn::ImportValue here would fail the Relay stack's update
-    // when the instance is replaced (an originType or availabilityZone switch).
-    expect(JSON.stringify(x.monitoring.toJSON())).not.toContain('Fn::ImportValue');
+    const monitoring = JSON.stringify(x.monitoring.toJSON());
+    // An export in use cannot change (the Relay stack's update would fail on a replaced
+    // instance); a weak Fn::GetStackOutput leaves this template byte-identical, and the CDK CLI
+    // skips an unchanged stack, so the alarms would keep the old ids.
+    // (The one import, the retained backup vault's name from the Stateful stack, never changes.)
+    expect(monitoring).not.toMatch(/"Fn::ImportValue":"LlmRelay-Relay/);
+    expect(monitoring).not.toContain('Fn::GetStackOutput');
     const exports = Object.values(
       (x.relay.toJSON().Outputs ?? {}) as Record<string, { Export?: { Name: unknown } }>,
     ).filter((o) => o.Export);
     expect(exports).toEqual([]);
-    const outputs = x.relay.toJSON().Outputs as Record<string, { Value: unknown }>;
+    const parameters = x.monitoring.toJSON().Parameters as Record<
+      string,
+      { Type: string; Default: string; Description?: string }
+    >;
+    const written = x.relay.findResources('AWS::SSM::Parameter');
+    const valueOf = (name: string) =>
+      Object.values(written).find((r) => r.Properties.Name === name)?.Properties.Value as unknown;
     const instance = onlyResource(x.relay, 'AWS::EC2::Instance').logicalId;
-    const read = [...JSON.stringify(x.monitoring.toJSON()).matchAll(/"OutputName":"(\w+)"/g)].map(
-      (m) => outputs[m[1]!]!.Value,
+    const distribution = onlyResource(x.relay, 'AWS::CloudFront::Distribution').logicalId;
+    expect(parameters.InstanceId).toMatchObject({ Type: 'AWS::SSM::Parameter::Value<String>' });
+    expect(valueOf(parameters.InstanceId!.Default)).toEqual({ Ref: instance });
+    expect(valueOf(parameters.DistributionId!.Default)).toEqual({ Ref: distribution });
+    // "[cdk:skip]" in a description would let the CLI skip the stack after all.
+    for (const p of Object.values(parameters).filter((p) => p.Type.startsWith('AWS::SSM'))) {
+      if (p.Default.includes('cdk-bootstrap')) continue;
+      expect(p.Description ?? '').not.toContain('[cdk:skip]');
+    }
+    expect(JSON.stringify(x.monitoring.findResources('AWS::CloudWatch::Alarm'))).toContain(
+      '{"Ref":"InstanceId"}',
     );
-    expect(read).toContainEqual({ Ref: instance });
+    expect(JSON.stringify(x.monitoring.findResources('AWS::CloudWatch::Dashboard'))).toContain(
+      '{"Ref":"DistributionId"}',
+    );
     expect(x.stacks.monitoring.dependencies).toContain(x.stacks.relay);
   });
 });

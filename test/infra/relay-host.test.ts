@@ -192,15 +192,20 @@ describe('relay host', () => {
   });
 
   describe('security group', () => {
-    it('admits only the VPC origin security group CloudFront creates, only on the relay port', () => {
+    it("admits only the host's private subnet (CloudFront's VPC-origin interfaces), only on the relay port", () => {
       const ingress = s.relay.findResources('AWS::EC2::SecurityGroupIngress');
-      const lookup = onlyResource(s.relay, 'Custom::AWS');
+      const eni = onlyResource(s.relay, 'AWS::EC2::NetworkInterface').resource.Properties!;
+      const subnet = (s.relay.toJSON() as { Resources: Record<string, Json> }).Resources[
+        (eni.SubnetId as { Ref: string }).Ref
+      ];
+      expect(subnet.Properties.MapPublicIpOnLaunch).toBe(false);
+      expect(subnet.Properties.CidrBlock).toMatch(/^10\.80\.0\.\d+\/\d+$/);
       expect(Object.values(ingress).map((r) => r.Properties)).toEqual([
         expect.objectContaining({
           IpProtocol: 'tcp',
           FromPort: 8787,
           ToPort: 8787,
-          SourceSecurityGroupId: { 'Fn::GetAtt': [lookup.logicalId, 'SecurityGroups.0.GroupId'] },
+          CidrIp: subnet.Properties.CidrBlock,
         }),
       ]);
       const sg = onlyResource(s.relay, 'AWS::EC2::SecurityGroup');
@@ -209,26 +214,14 @@ describe('relay host', () => {
       expect(JSON.stringify(ingress)).not.toContain('SourcePrefixListId');
     });
 
-    it('finds that group by name in this VPC once the VPC origin exists, before the distribution', () => {
-      const lookup = onlyResource(s.relay, 'Custom::AWS').resource;
-      const call = JSON.parse(joined((lookup.Properties as { Create: unknown }).Create)) as {
-        action: string;
-        parameters: { Filters: { Name: string; Values: string[] }[] };
-      };
-      const vpc = onlyResource(s.relay, 'AWS::EC2::VPC').logicalId;
-      expect(call.action).toBe('DescribeSecurityGroups');
-      expect(call.parameters.Filters).toEqual([
-        { Name: 'vpc-id', Values: [`<${vpc}>`] },
-        { Name: 'group-name', Values: ['CloudFront-VPCOrigins-Service-SG'] },
-      ]);
-      expect(lookup.DependsOn).toContain(
-        onlyResource(s.relay, 'AWS::CloudFront::VpcOrigin').logicalId,
-      );
-      // The distribution waits for the rule: no version of it uses a VPC origin the host refuses.
+    it('looks nothing up at deploy time, and the distribution waits for the rule', () => {
+      // CloudFront's managed VPC-origins group may only exist after the distribution deploys:
+      // a lookup of it right after the VPC origin could fail the first deploy.
+      s.relay.resourceCountIs('Custom::AWS', 0);
+      expect(JSON.stringify(s.relay.toJSON())).not.toContain('CloudFront-VPCOrigins-Service-SG');
       const ingress = onlyResource(s.relay, 'AWS::EC2::SecurityGroupIngress').logicalId;
       const distribution = onlyResource(s.relay, 'AWS::CloudFront::Distribution');
       expect(distribution.resource.DependsOn).toContain(ingress);
-      expect(JSON.stringify(lookup)).not.toContain(distribution.logicalId);
     });
 
     it('is open to nothing else: no 0.0.0.0/0 or ::/0 ingress and no port 22 anywhere', () => {
@@ -442,6 +435,8 @@ describe('relay host', () => {
           publicBaseUrl: 'https://api.example.com',
           // CloudFront's 60 s read timeout less the margin: see non-stream-budget.test.ts.
           nonStreamBudgetMs: 55_000,
+          // The corsOrigins context (cdk.json: "*") as the default.
+          corsOrigins: ['*'],
         },
         images: { store: 's3', bucket: 'relay-bucket', region: 'us-east-1', prefix: 'images/' },
         backup: { bucket: 'relay-bucket', region: 'us-east-1', prefix: 'backups/sqlite/' },
@@ -502,7 +497,8 @@ describe('relay host', () => {
 
   describe('CloudWatch agent config', () => {
     const agentConfig = () => {
-      const p = onlyResource(s.relay, 'AWS::SSM::Parameter').resource.Properties!;
+      const p = resourceNamed(s.relay, 'AWS::SSM::Parameter', 'HostAgentConfig').resource
+        .Properties!;
       return { name: p.Name, config: JSON.parse(joined(p.Value)) as AgentConfig };
     };
 
@@ -510,7 +506,7 @@ describe('relay host', () => {
       expect(agentConfig().name).toMatch(/^AmazonCloudWatch-/);
     });
 
-    it('collects mem_used_percent and root disk used_percent every 60 s with InstanceId', () => {
+    it('collects mem_used_percent and root and data disk used_percent every 60 s with InstanceId', () => {
       const { config } = agentConfig();
       expect(config.metrics.append_dimensions).toEqual({ InstanceId: '${aws:InstanceId}' });
       expect(config.metrics.metrics_collected.mem).toEqual({
@@ -519,7 +515,7 @@ describe('relay host', () => {
       });
       expect(config.metrics.metrics_collected.disk).toMatchObject({
         measurement: ['used_percent'],
-        resources: ['/'],
+        resources: ['/', '/var/lib/llm-relay'],
         drop_device: true,
         metrics_collection_interval: 60,
       });

@@ -4,7 +4,8 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { synth } from './helpers.ts';
+import { readDeployConfig } from '../../lib/config.ts';
+import { CDK_JSON_CONTEXT, synth } from './helpers.ts';
 
 type LintResult = { message: string; line: number; column: number; kind: string };
 type RunLint = (source: string, path: string) => Promise<LintResult[]>;
@@ -74,6 +75,9 @@ describe('GitHub Actions workflows', () => {
       /^concurrency:\n {2}group: deploy-production\n {2}cancel-in-progress: false$/m,
     );
     expect(deploy).toMatch(/^ {4}environment: production$/m);
+    // The deploy role trusts jobs in githubEnvironment only: the job's environment must be it.
+    const { environment } = readDeployConfig((key) => CDK_JSON_CONTEXT[key], {}).github;
+    expect(deploy).toContain(`\n    environment: ${environment}\n`);
     expect(deploy).toMatch(/^ {2}workflow_dispatch:$/m);
     expect(deploy).toMatch(/^ {2}push:\n {4}branches: \[main\]$/m);
   });

@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { runCheckDeploy } from '../../scripts/check-deploy.ts';
+import { CFN_INIT_RERUN, runCheckDeploy } from '../../scripts/check-deploy.ts';
 import { captureIo } from '../fixtures/io.ts';
 
 const NEW_BUILD = '0123456789abcdef';
@@ -88,6 +88,9 @@ describe('check-deploy', () => {
     ]);
     expect(run.code).toBe(5);
     expect(run.err).toContain(`did not report build ${NEW_BUILD}`);
+    // cfn-hup never retries a failed activation on its own: the way to retry is printed.
+    expect(run.err).toContain(CFN_INIT_RERUN);
+    expect(CFN_INIT_RERUN).toContain('/etc/cfn/hooks.d/cfn-auto-reloader.conf');
   });
 
   it('rejects a missing or foreign outputs file', async () => {

@@ -10,6 +10,7 @@ import type { S3ClientConfig } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { s3ClientConfigFor } from '../images/s3-store.ts';
 import type { Logger } from '../logger.ts';
+import { BACKUP_FAILED_MESSAGE } from './backup-messages.ts';
 import type { BackupConfig } from './backup-config.ts';
 
 /** Where a backup goes: the config section, with or without its schedule. */
@@ -203,7 +204,7 @@ export function scheduleBackups(o: {
     } catch (err) {
       o.logger.error(
         { backup: { bucket: o.config.bucket, prefix: o.config.prefix }, err },
-        'database backup failed',
+        BACKUP_FAILED_MESSAGE,
       );
     }
   };
