@@ -57,6 +57,8 @@ describe('bedrock channels', () => {
       {
         // Each test scripts its own failures: none may open a circuit for the next one.
         server: { breaker: { consecutiveFailures: 100, minimumCalls: 100 } },
+        // The test's image servers are on 127.0.0.1 (link-local addresses stay refused).
+        images: { store: 'local', allowPrivateImageUrls: true },
         channels: [
           {
             name: 'bedrock',
@@ -267,6 +269,29 @@ describe('bedrock channels', () => {
         })
         .catch((e: unknown) => e);
       expect(imds).toMatchObject({ status: 400 });
+      expect(bedrock.calls).toHaveLength(0);
+    });
+
+    it('refuses an image URL that redirects to the metadata service, checking every hop', async () => {
+      const redirect = await startHttp((_req, res) => {
+        res.writeHead(302, { location: 'http://169.254.169.254/latest/meta-data/' });
+        res.end();
+      });
+      try {
+        const res = await post('/v1/chat/completions', {
+          model: 'nova-pro',
+          messages: [
+            {
+              role: 'user',
+              content: [{ type: 'image_url', image_url: { url: `${redirect.url}/cat.png` } }],
+            },
+          ],
+        });
+        expect(res.status).toBe(400);
+        expect(await res.text()).toContain('link-local');
+      } finally {
+        await redirect.close();
+      }
       expect(bedrock.calls).toHaveLength(0);
     });
 

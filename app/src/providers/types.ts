@@ -100,7 +100,12 @@ export interface TransportOptions {
   readonly signal: AbortSignal;
   readonly waits?: WaitObserver;
   /** Bounds for media the transport fetches itself (URL images), the image code's own. */
-  readonly media: { readonly maxBytes: number; readonly timeoutMs: number };
+  readonly media: {
+    readonly maxBytes: number;
+    readonly timeoutMs: number;
+    /** Client URLs may reach loopback and private addresses (never link-local ones). */
+    readonly allowPrivate?: boolean;
+  };
 }
 
 /**

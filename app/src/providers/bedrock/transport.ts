@@ -27,6 +27,7 @@ import type { TransportOptions, UpstreamRequest } from '../types.ts';
 import { blobsToBytes, bytesAsBase64, contentBlocks } from './bytes.ts';
 import { isObject } from '../anthropic/json.ts';
 import { badRequest } from './request-error.ts';
+import { ForbiddenAddressError, guardedFetch } from './url-guard.ts';
 
 type Sdk = typeof BedrockSdk;
 let sdk: Promise<Sdk> | undefined;
@@ -103,19 +104,11 @@ function wholeResponse(status: number, text: string): UpstreamResponse {
   };
 }
 
-/**
- * The client names these URLs, and the relay fetches them from inside the account: the
- * instance metadata service (169.254.169.254, fd00:ec2::254) and its link-local neighbours are
- * never fetched for a client.
- */
-function linkLocal(url: string): boolean {
-  let host: string;
-  try {
-    host = new URL(url).hostname.replace(/^\[|\]$/g, '');
-  } catch {
-    return false;
-  }
-  return /^169\.254\./.test(host) || /^fe[89ab][0-9a-f]:/i.test(host) || host === 'fd00:ec2::254';
+/** The guard's refusal somewhere in a failed download's causes. */
+function forbidden(err: unknown): ForbiddenAddressError | undefined {
+  for (let e = err; e instanceof Error; e = e.cause)
+    if (e instanceof ForbiddenAddressError) return e;
+  return undefined;
 }
 
 /** Downloads URL images to bytes, within the image code's size and time bounds. */
@@ -124,13 +117,14 @@ async function resolveImages(input: Record<string, unknown>, opts: TransportOpti
     const image = block.image;
     if (!isObject(image) || !isObject(image.source) || typeof image.source.url !== 'string')
       continue;
-    if (linkLocal(image.source.url))
-      throw badRequest('an image URL in the request points at a link-local address');
     try {
+      // The client names these URLs and the relay fetches them from inside the account: every
+      // hop's resolved address is checked (url-guard.ts).
       const download = await openImageDownload(image.source.url, {
         maxBytes: opts.media.maxBytes,
         timeoutMs: opts.media.timeoutMs,
         signal: opts.signal,
+        fetch: guardedFetch(opts.media.allowPrivate ?? false),
       });
       const bytes = await readAll(download.body);
       block.image = {
@@ -139,6 +133,9 @@ async function resolveImages(input: Record<string, unknown>, opts: TransportOpti
       };
     } catch (err) {
       if (opts.signal.aborted) throw new UpstreamError(abortedFailure());
+      const refused = forbidden(err);
+      if (refused)
+        throw badRequest(refused.message.replace('an image URL', 'an image URL in the request'));
       const code = (err as { code?: unknown }).code;
       // The URL itself stays out of the message: it may carry a signature.
       throw badRequest(
