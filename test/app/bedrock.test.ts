@@ -554,5 +554,36 @@ describe('bedrock channels', () => {
       expect(text).toContain('The model stopped.');
       expect(text).not.toContain('message_stop');
     });
+
+    it.each([
+      ['throttlingException', 'rate_limit_error'],
+      ['serviceUnavailableException', 'overloaded_error'],
+      ['modelStreamErrorException', 'api_error'],
+    ])(
+      'a mid-stream %s reaches a Messages client as its error type (%s)',
+      async (exception, type) => {
+        bedrock.reply = () => ({
+          frames: [
+            ...chunkFrames((golden('invoke-stream.events.json') as unknown[]).slice(0, 3)),
+            { exception, message: 'Try again later.' },
+          ],
+        });
+        const stream = new Anthropic({
+          apiKey: KEY,
+          baseURL: t.baseUrl,
+          maxRetries: 0,
+        }).messages.stream({
+          model: 'claude-sonnet-4-5',
+          max_tokens: 64,
+          messages: [{ role: 'user', content: 'Hi' }],
+        });
+        const err = await stream.finalMessage().catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(Anthropic.APIError);
+        expect((err as InstanceType<typeof Anthropic.APIError>).error).toMatchObject({
+          type: 'error',
+          error: { type, message: expect.stringContaining('Try again later.') },
+        });
+      },
+    );
   });
 });

@@ -161,13 +161,24 @@ async function* converseFrames(
   }
 }
 
-/** Bedrock's exception names in Anthropic's error types, for a Messages stream's error event. */
+/**
+ * Bedrock's stream exceptions in Anthropic's error types, for a Messages stream's error event:
+ * a Messages client tells a throttle (retry later) from an overload from a broken request by it.
+ */
 const ANTHROPIC_TYPES: Readonly<Record<string, string>> = {
-  throttlingException: 'rate_limit_error',
-  serviceUnavailableException: 'overloaded_error',
-  modelNotReadyException: 'overloaded_error',
-  validationException: 'invalid_request_error',
+  ThrottlingException: 'rate_limit_error',
+  ServiceUnavailableException: 'overloaded_error',
+  ModelNotReadyException: 'overloaded_error',
+  ValidationException: 'invalid_request_error',
 };
+
+/** An exception the SDK raised mid-stream as the stream's own error event, in its dialect. */
+function streamErrorFrame(err: ServiceError, op: BedrockOperation, modelId: string): Uint8Array {
+  if (op !== 'invoke-with-response-stream')
+    return frame('error', { __type: err.name, message: err.message, modelId });
+  const error = { type: ANTHROPIC_TYPES[err.name] ?? 'api_error', message: err.message };
+  return frame('error', { type: 'error', error });
+}
 
 /** InvokeModelWithResponseStream's chunks are Messages stream events, JSON in bytes. */
 async function* invokeFrames(stream: AsyncIterable<ResponseStream>): AsyncGenerator<Uint8Array> {
@@ -183,14 +194,8 @@ async function* invokeFrames(stream: AsyncIterable<ResponseStream>): AsyncGenera
         // Left to the Messages decoder, which fails the stream on data that is not JSON.
       }
       yield encoder.encode(`event: ${type}\ndata: ${text}\n\n`);
-      continue;
     }
-    for (const [name, value] of Object.entries(event)) {
-      if (!name.endsWith('Exception') || value === undefined) continue;
-      const message = isObject(value) && typeof value.message === 'string' ? value.message : name;
-      const error = { type: ANTHROPIC_TYPES[name] ?? 'api_error', message };
-      yield frame('error', { type: 'error', error });
-    }
+    // The SDK throws modelled exceptions rather than yield them: see streamErrorFrame.
   }
 }
 
@@ -306,10 +311,7 @@ export async function sendBedrock(
         // An exception the SDK raised from an event (no HTTP status of its own): the stream's
         // own error event.
         if (isStreamException(err) && !dog.timedOut && !outer.aborted)
-          return {
-            done: false,
-            value: frame('error', { __type: err.name, message: err.message, modelId }),
-          };
+          return { done: false, value: streamErrorFrame(err, op, modelId) };
         throw failureOf(err, 'body', dog.timedOut, outer);
       } finally {
         opts.waits?.end();
