@@ -93,12 +93,15 @@ const BUDGET: Readonly<Record<Effort, number>> = {
  * Gemini 3 thinks in levels (low, high), 2.5 in budgets; thoughts are asked for whenever thinking
  * is on, so clients of other dialects see the reasoning their own API would show. Off is a zero
  * budget, which only models that can stop thinking take (2.5 Pro cannot: it is left to think).
+ * Gemini 3 cannot stop thinking either, and left alone it thinks at `high`: off asks for the
+ * least it takes (`minimal` on Flash, `low` on Pro), without thoughts in the answer.
  */
 function thinkingConfig(model: string, thinking: ThinkingConfig | undefined): Json | undefined {
   if (!thinking) return undefined;
   const levels = /gemini-3/.test(model);
   if (!thinking.enabled) {
-    if (levels || /pro/.test(model)) return undefined;
+    if (levels) return { thinkingLevel: /flash/.test(model) ? 'minimal' : 'low' };
+    if (/pro/.test(model)) return undefined;
     return { thinkingBudget: 0 };
   }
   if (thinking.budgetTokens !== undefined && !levels)
