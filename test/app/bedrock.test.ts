@@ -205,6 +205,28 @@ describe('bedrock channels', () => {
       });
     });
 
+    it('logs a tool_choice none that Converse cannot keep (the history’s tools stay declared)', async () => {
+      await t.client(KEY).chat.completions.create({
+        model: 'nova-pro',
+        tool_choice: 'none',
+        tools: [{ type: 'function', function: { name: 'get_weather', parameters: {} } }],
+        messages: [
+          { role: 'user', content: 'Weather?' },
+          {
+            role: 'assistant',
+            content: null,
+            tool_calls: [
+              { id: 't1', type: 'function', function: { name: 'get_weather', arguments: '{}' } },
+            ],
+          },
+          { role: 'tool', tool_call_id: 't1', content: 'Sunny' },
+        ],
+      });
+      expect(
+        t.logs.find((l) => l.msg === 'translation left features out' && l.channel === 'bedrock'),
+      ).toMatchObject({ dropped: [expect.stringContaining('tool_choice none')] });
+    });
+
     it('downloads a URL image to bytes for Converse', async () => {
       const png = makePng(3, 3);
       const images = await startHttp((_req, res) => {

@@ -47,6 +47,8 @@ export interface BuildRequestInput {
   readonly form?: FormData;
   /** The neutral request, model already mapped to the upstream's name. */
   readonly chat?: ChatRequest;
+  /** Told what the translated request could not carry, for the operator's log. */
+  readonly dropped?: (what: readonly string[]) => void;
 }
 
 export interface HttpFailureInput {

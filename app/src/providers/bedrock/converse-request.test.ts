@@ -91,6 +91,20 @@ describe('toConverseRequest', () => {
     );
     expect(body.toolConfig).toMatchObject({ tools: [{ toolSpec: { name: 'get_weather' } }] });
     expect((body.toolConfig as Record<string, unknown>).toolChoice).toBeUndefined();
+    const told = (messages: ChatRequest['messages']) =>
+      toConverseRequest(
+        chat({
+          tools: [{ name: 'get_weather', inputSchema: { type: 'object' } }],
+          toolChoice: { type: 'none' },
+          messages,
+        }),
+        4096,
+      ).dropped;
+    // The operator hears of it only when the tools stay declared.
+    expect(told([user(text('Weather?')), assistant(call('t1')), user(result('t1'))])).toEqual([
+      expect.stringContaining('tool_choice none'),
+    ]);
+    expect(told([user(text('Weather?'))])).toEqual([]);
   });
 
   it('drops blank text blocks, and a turn left with nothing', () => {

@@ -248,6 +248,8 @@ function toolChoiceBlock(choice: ToolChoice | undefined): Block | undefined {
 export interface ConverseRequest {
   readonly modelId: string;
   readonly body: Record<string, unknown>;
+  /** What the request asked for that Converse cannot say (logged for the operator). */
+  readonly dropped: readonly string[];
 }
 
 export function toConverseRequest(chat: ChatRequest, defaultMaxTokens: number): ConverseRequest {
@@ -277,8 +279,16 @@ export function toConverseRequest(chat: ChatRequest, defaultMaxTokens: number): 
     ...(chat.stop.length > 0 && { stopSequences: chat.stop.slice(0, 4) }),
   };
   const extra: Block = claude?.fields ?? {};
+  // Without tools offered, "none" holds, unless the history's tools had to be declared again.
+  const dropped =
+    chat.toolChoice?.type === 'none' && tools.length > 0
+      ? [
+          'tool_choice none (Converse has no such choice; the tools the history names stay declared)',
+        ]
+      : [];
   return {
     modelId: chat.model,
+    dropped,
     body: {
       messages,
       ...(system.length > 0 && { system }),
