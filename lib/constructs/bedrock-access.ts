@@ -140,6 +140,7 @@ export function grantBedrockInvoke(
       } catch (err) {
         throw new Error(
           `relayConfig channel "${channel.name}" (bedrock): ${(err as Error).message}`,
+          { cause: err },
         );
       }
       for (const arn of arns) resources.add(arn);
