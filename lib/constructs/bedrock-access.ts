@@ -14,9 +14,14 @@
  * - a global profile (`global.`): the profile, the foundation model in the channel's region, and
  *   the region-less foundation model ARN (`arn:aws:bedrock:::foundation-model/<id>`), which is
  *   how Bedrock's documentation grants global routing without naming every region.
- * - a full ARN: as given.
- * Patterns (`*`) cannot be granted without wildcard resources, so synth refuses them on a
- * bedrock channel with a message that says what to write instead.
+ * - a full ARN of a foundation model or a system inference profile: as given.
+ * Synth refuses, with a message that says what to write instead:
+ * - patterns (`*`), which cannot be granted without wildcard resources;
+ * - a profile id whose geography prefix is not in the table (a new geography): granting it
+ *   would name a foundation model that does not exist, and calls would fail at random;
+ * - application inference profile ARNs: Bedrock also authorizes the foundation models the
+ *   profile routes to, which synth cannot read from the ARN (and the relay cannot tell which
+ *   model family it serves): name the system profile or foundation model id instead.
  */
 import { Aws } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -82,9 +87,18 @@ function bedrockChannels(relayConfig: Readonly<Record<string, unknown>>): Bedroc
 const fm = (region: string, id: string) =>
   `arn:${Aws.PARTITION}:bedrock:${region}::foundation-model/${id}`;
 
-/** The ARNs one model id of one channel needs. */
+/**
+ * The ARNs one model id of one channel needs; throws (with what to write instead) for an id
+ * that cannot be granted exactly.
+ */
 export function bedrockModelArns(region: string, id: string): string[] {
-  if (id.startsWith('arn:')) return [id];
+  if (id.startsWith('arn:')) {
+    if (/:application-inference-profile\//.test(id))
+      throw new Error(
+        `"${id}" is an application inference profile: Bedrock also checks the models it routes to, which the ARN does not name, so list the system inference profile or foundation model id it copies (e.g. "us.anthropic.claude-sonnet-4-5-20250929-v1:0")`,
+      );
+    return [id];
+  }
   const dot = id.indexOf('.');
   const prefix = dot > 0 ? id.slice(0, dot) : '';
   const base = id.slice(dot + 1);
@@ -93,6 +107,12 @@ export function bedrockModelArns(region: string, id: string): string[] {
     return [profile, fm(region, base), `arn:${Aws.PARTITION}:bedrock:::foundation-model/${base}`];
   const routes = PROFILE_REGIONS[prefix];
   if (routes) return [profile, ...routes.map((r) => fm(r, base))];
+  // Foundation model ids are `<provider>.<model>` with no other dot before the version; a
+  // second dot means `<geography>.<provider>.<model>`, a profile of a geography not listed.
+  if (base.split(':')[0]!.includes('.'))
+    throw new Error(
+      `"${id}" looks like an inference profile of geography "${prefix}", whose regions are not known: add them to PROFILE_REGIONS in lib/constructs/bedrock-access.ts (from the Bedrock user guide), or use a listed geography (${Object.keys(PROFILE_REGIONS).join(', ')}, global)`,
+    );
   return [fm(region, id)];
 }
 
@@ -114,7 +134,16 @@ export function grantBedrockInvoke(
         throw new Error(
           `relayConfig channel "${channel.name}" (bedrock): "${id}" is a pattern; the host role is granted exact models only (no "*" resources), so list each Bedrock model id`,
         );
-      for (const arn of bedrockModelArns(channel.region, id)) resources.add(arn);
+      let arns: string[];
+      try {
+        arns = bedrockModelArns(channel.region, id);
+      } catch (err) {
+        throw new Error(
+          `relayConfig channel "${channel.name}" (bedrock): ${(err as Error).message}`,
+          { cause: err },
+        );
+      }
+      for (const arn of arns) resources.add(arn);
     }
   }
   role.addToPrincipalPolicy(

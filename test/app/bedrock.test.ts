@@ -57,6 +57,8 @@ describe('bedrock channels', () => {
       {
         // Each test scripts its own failures: none may open a circuit for the next one.
         server: { breaker: { consecutiveFailures: 100, minimumCalls: 100 } },
+        // The test's image servers are on 127.0.0.1 (link-local addresses stay refused).
+        images: { store: 'local', allowPrivateImageUrls: true },
         channels: [
           {
             name: 'bedrock',
@@ -203,6 +205,28 @@ describe('bedrock channels', () => {
       });
     });
 
+    it('logs a tool_choice none that Converse cannot keep (the history’s tools stay declared)', async () => {
+      await t.client(KEY).chat.completions.create({
+        model: 'nova-pro',
+        tool_choice: 'none',
+        tools: [{ type: 'function', function: { name: 'get_weather', parameters: {} } }],
+        messages: [
+          { role: 'user', content: 'Weather?' },
+          {
+            role: 'assistant',
+            content: null,
+            tool_calls: [
+              { id: 't1', type: 'function', function: { name: 'get_weather', arguments: '{}' } },
+            ],
+          },
+          { role: 'tool', tool_call_id: 't1', content: 'Sunny' },
+        ],
+      });
+      expect(
+        t.logs.find((l) => l.msg === 'translation left features out' && l.channel === 'bedrock'),
+      ).toMatchObject({ dropped: [expect.stringContaining('tool_choice none')] });
+    });
+
     it('downloads a URL image to bytes for Converse', async () => {
       const png = makePng(3, 3);
       const images = await startHttp((_req, res) => {
@@ -267,6 +291,29 @@ describe('bedrock channels', () => {
         })
         .catch((e: unknown) => e);
       expect(imds).toMatchObject({ status: 400 });
+      expect(bedrock.calls).toHaveLength(0);
+    });
+
+    it('refuses an image URL that redirects to the metadata service, checking every hop', async () => {
+      const redirect = await startHttp((_req, res) => {
+        res.writeHead(302, { location: 'http://169.254.169.254/latest/meta-data/' });
+        res.end();
+      });
+      try {
+        const res = await post('/v1/chat/completions', {
+          model: 'nova-pro',
+          messages: [
+            {
+              role: 'user',
+              content: [{ type: 'image_url', image_url: { url: `${redirect.url}/cat.png` } }],
+            },
+          ],
+        });
+        expect(res.status).toBe(400);
+        expect(await res.text()).toContain('link-local');
+      } finally {
+        await redirect.close();
+      }
       expect(bedrock.calls).toHaveLength(0);
     });
 
@@ -529,5 +576,36 @@ describe('bedrock channels', () => {
       expect(text).toContain('The model stopped.');
       expect(text).not.toContain('message_stop');
     });
+
+    it.each([
+      ['throttlingException', 'rate_limit_error'],
+      ['serviceUnavailableException', 'overloaded_error'],
+      ['modelStreamErrorException', 'api_error'],
+    ])(
+      'a mid-stream %s reaches a Messages client as its error type (%s)',
+      async (exception, type) => {
+        bedrock.reply = () => ({
+          frames: [
+            ...chunkFrames((golden('invoke-stream.events.json') as unknown[]).slice(0, 3)),
+            { exception, message: 'Try again later.' },
+          ],
+        });
+        const stream = new Anthropic({
+          apiKey: KEY,
+          baseURL: t.baseUrl,
+          maxRetries: 0,
+        }).messages.stream({
+          model: 'claude-sonnet-4-5',
+          max_tokens: 64,
+          messages: [{ role: 'user', content: 'Hi' }],
+        });
+        const err = await stream.finalMessage().catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(Anthropic.APIError);
+        expect((err as InstanceType<typeof Anthropic.APIError>).error).toMatchObject({
+          type: 'error',
+          error: { type, message: expect.stringContaining('Try again later.') },
+        });
+      },
+    );
   });
 });

@@ -207,15 +207,16 @@ describe('Gemini CLI through the relay', { timeout: 90_000 }, () => {
     const result = messages.at(-1)!.content.find((b) => b.type === 'tool_result')!;
     expect(result).toMatchObject({ tool_use_id: 'toolu_cli_1' });
     expect(JSON.stringify(result.content)).toContain('The relay says hello.');
-    // Gemini CLI drops thoughts and signs the call it sends back with Google's stand-in
-    // signature: that signs nothing for Claude, so no thinking goes up without its own text.
+    // Gemini CLI drops thought parts, but keeps the signature the relay put on the call (as
+    // Gemini does): Claude gets its signature back (which holds the full thinking; the text is
+    // only a summary, and Claude's omitted display sends none), never Google's stand-in.
     expect(JSON.stringify(second.json)).not.toContain('skip_thought_signature_validator');
-    const thinking = messages.flatMap((m) => m.content).filter((b) => b.type === 'thinking');
-    for (const block of thinking)
-      expect(block).toEqual({
-        type: 'thinking',
-        thinking: 'I should read the notes first.',
-        signature: 'EqQBsig-cli',
-      });
+    const assistant = messages.findLast((m) => m.role === 'assistant')!;
+    expect(assistant.content.map((b) => b.type)).toEqual(['thinking', 'tool_use']);
+    expect(assistant.content[0]).toEqual({
+      type: 'thinking',
+      thinking: '',
+      signature: 'EqQBsig-cli',
+    });
   });
 });

@@ -7,6 +7,7 @@
 import Anthropic from '@anthropic-ai/sdk';
 import { ApiError, GoogleGenAI } from '@google/genai';
 import { Type } from '@google/genai';
+import type OpenAI from 'openai';
 import type { Content, FunctionDeclaration, Part } from '@google/genai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startAnthropicUpstream } from '../fixtures/anthropic-upstream.ts';
@@ -522,6 +523,81 @@ describe('Gemini clients and gemini channels', () => {
       expect(text).toBe('Hello from Gemini, nice to meet you.');
     });
 
+    it('keeps a Gemini 3 tool loop of an OpenAI client working, though it never sends signatures back', async () => {
+      const tools = [
+        {
+          type: 'function' as const,
+          function: {
+            name: 'get_weather',
+            parameters: { type: 'object', properties: { city: { type: 'string' } } },
+          },
+        },
+      ];
+      gemini.scripts.push({
+        kind: 'reply',
+        reply: {
+          text: 'Let me check.',
+          calls: [{ name: 'get_weather', args: { city: 'Paris' } }],
+          signature: { value: 'sig-from-gemini', on: 'call' },
+        },
+      });
+      const messages: OpenAI.ChatCompletionMessageParam[] = [
+        { role: 'user', content: 'Weather in Lyon, then Paris?' },
+        // An earlier step from a client that does echo reasoning (LiteLLM's thinking_blocks).
+        {
+          role: 'assistant',
+          content: 'Lyon first.',
+          thinking_blocks: [{ type: 'thinking', thinking: '', signature: 'sig-echoed' }],
+          tool_calls: [
+            {
+              id: 'call_lyon',
+              type: 'function',
+              function: { name: 'get_weather', arguments: '{"city":"Lyon"}' },
+            },
+          ],
+        } as OpenAI.ChatCompletionAssistantMessageParam,
+        { role: 'tool', tool_call_id: 'call_lyon', content: 'Rain' },
+      ];
+      const client = t.client(KEY);
+      const first = await client.chat.completions.create({
+        model: 'gemini-3-pro-preview',
+        messages,
+        tools,
+      });
+      const reply = first.choices[0]!.message;
+      expect(reply.tool_calls).toHaveLength(1);
+      messages.push(
+        { role: 'assistant', content: reply.content, tool_calls: reply.tool_calls! },
+        { role: 'tool', tool_call_id: reply.tool_calls![0]!.id, content: 'Sunny' },
+      );
+      const second = await client.chat.completions.create({
+        model: 'gemini-3-pro-preview',
+        messages,
+        tools,
+      });
+      expect(second.choices[0]!.message.content).toBe('Hello from Gemini, nice to meet you.');
+      const models = (gemini.requests.at(-1)!.json!.contents as Content[]).filter(
+        (c) => c.role === 'model',
+      );
+      expect(models.map((c) => c.parts)).toEqual([
+        [
+          { text: 'Lyon first.' },
+          {
+            functionCall: { name: 'get_weather', args: { city: 'Lyon' } },
+            thoughtSignature: 'sig-echoed',
+          },
+        ],
+        [
+          { text: 'Let me check.' },
+          {
+            functionCall: { name: 'get_weather', args: { city: 'Paris' } },
+            // Google's documented stand-in: the openai SDK dropped the real signature.
+            thoughtSignature: 'skip_thought_signature_validator',
+          },
+        ],
+      ]);
+    });
+
     it('maps a safety stop to content_filter for an OpenAI client', async () => {
       const completion = await t.client(KEY).chat.completions.create({
         model: 'gemini-2.5-flash-safety',
@@ -626,8 +702,12 @@ describe('Gemini clients and gemini channels', () => {
         {
           role: 'model',
           parts: [
-            { text: 'A tool will know.', thought: true, thoughtSignature: 'sig-on-the-thought' },
-            { functionCall: { name: 'get_weather', args: { city: 'Paris' } } },
+            // Gemini 3 checks the first call for the signature, so it moves there.
+            { text: 'A tool will know.', thought: true },
+            {
+              functionCall: { name: 'get_weather', args: { city: 'Paris' } },
+              thoughtSignature: 'sig-on-the-thought',
+            },
           ],
         },
         {

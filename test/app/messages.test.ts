@@ -420,7 +420,11 @@ describe('POST /v1/messages', () => {
       expect(text).toContain('event: error');
       expect(text).not.toContain('message_stop');
       const error = text.split('event: error\ndata: ')[1]!.split('\n')[0]!;
-      expect(JSON.parse(error)).toMatchObject({ type: 'error', error: { type: 'api_error' } });
+      // The upstream's own type, as Anthropic's API itself ends such a stream.
+      expect(JSON.parse(error)).toMatchObject({
+        type: 'error',
+        error: { type: 'overloaded_error' },
+      });
       // Billed for what it produced: at least the text the client received, not the 1 output
       // token message_start announced.
       const row = await eventually(() => {

@@ -102,6 +102,25 @@ describe('Bedrock access for the host role', () => {
     );
   });
 
+  it('refuses a profile of an unknown geography and an application inference profile', () => {
+    const channel = (model: string) => ({
+      channels: [{ name: 'b', type: 'bedrock', region: 'us-east-1', models: [model] }],
+    });
+    // Granted as a foundation model, "mx.anthropic.…" would be an ARN that does not exist.
+    expect(() =>
+      grantBedrockInvoke(probeRole(), channel('mx.anthropic.claude-sonnet-4-5-20250929-v1:0')),
+    ).toThrow(/channel "b".*geography "mx".*add them to PROFILE_REGIONS/);
+    expect(() =>
+      grantBedrockInvoke(
+        probeRole(),
+        channel('arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/a1b2c3'),
+      ),
+    ).toThrow(/application inference profile.*system inference profile or foundation model id/);
+    // Foundation models of every provider stay grantable as they are.
+    for (const model of ['meta.llama3-3-70b-instruct-v1:0', 'amazon.titan-text-express-v1'])
+      expect(() => grantBedrockInvoke(probeRole(), channel(model))).not.toThrow();
+  });
+
   it('stays cdk-nag clean with bedrock channels', () => {
     // The synth ran the AwsSolutions checks: an unacknowledged finding would have thrown.
     expect(() => s.app.synth({ force: true })).not.toThrow();

@@ -11,6 +11,12 @@ const common = {
     .positive()
     .default(50 * 1024 * 1024),
   downloadTimeoutMs: z.number().int().positive().default(60_000),
+  /**
+   * Let client image URLs the relay fetches itself (Bedrock) reach loopback and private
+   * addresses (RFC 1918, 100.64/10, fc00::/7). Link-local ones, the metadata service among
+   * them, stay refused either way.
+   */
+  allowPrivateImageUrls: z.boolean().default(false),
 };
 
 const localStoreSchema = z.strictObject({ store: z.literal('local'), ...common });
@@ -40,6 +46,7 @@ export const imagesConfigSchema = z
     archive: true,
     maxImageBytes: 50 * 1024 * 1024,
     downloadTimeoutMs: 60_000,
+    allowPrivateImageUrls: false,
   });
 
 export type ImagesConfig = z.output<typeof imagesConfigSchema>;

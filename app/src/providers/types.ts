@@ -47,6 +47,8 @@ export interface BuildRequestInput {
   readonly form?: FormData;
   /** The neutral request, model already mapped to the upstream's name. */
   readonly chat?: ChatRequest;
+  /** Told what the translated request could not carry, for the operator's log. */
+  readonly dropped?: (what: readonly string[]) => void;
 }
 
 export interface HttpFailureInput {
@@ -100,7 +102,12 @@ export interface TransportOptions {
   readonly signal: AbortSignal;
   readonly waits?: WaitObserver;
   /** Bounds for media the transport fetches itself (URL images), the image code's own. */
-  readonly media: { readonly maxBytes: number; readonly timeoutMs: number };
+  readonly media: {
+    readonly maxBytes: number;
+    readonly timeoutMs: number;
+    /** Client URLs may reach loopback and private addresses (never link-local ones). */
+    readonly allowPrivate?: boolean;
+  };
 }
 
 /**

@@ -105,6 +105,11 @@ async function send(
             ...base,
             headers: NO_HEADERS,
             chat: { ...job.chat(), model: cand.upstreamModel },
+            dropped: (dropped) =>
+              rt.logger.warn(
+                { channel: cand.channel.name, dropped },
+                'translation left features out',
+              ),
           })
         : adapter.buildRequest({
             ...base,

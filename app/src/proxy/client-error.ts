@@ -100,6 +100,17 @@ export function clientErrorFor(
         `Upstream answered with something that is not the wire format its channel speaks (${failure.message}).`,
       );
     case 'stream-error':
+      // A throttle or an overload the upstream named stays one: Anthropic clients tell
+      // rate_limit_error and overloaded_error (retry later) from api_error by the status.
+      if (failure.error?.type === 'rate_limit_error')
+        return new RelayError(429, 'rate_limit_exceeded', `Upstream is rate limiting${said}.`);
+      if (failure.error?.type === 'overloaded_error')
+        return new RelayError(
+          529 as ContentfulStatusCode,
+          'upstream_overloaded',
+          `Upstream is overloaded${said}.`,
+          { type: 'upstream_error' },
+        );
       return new RelayError(502, 'upstream_error', `Upstream failed mid-stream${said}.`);
     case 'aborted':
       return new RelayError(

@@ -29,7 +29,11 @@ export function sendToChannel(
     return adapter.transport(req, {
       channel,
       ...options,
-      media: { maxBytes: images.maxImageBytes, timeoutMs: images.downloadTimeoutMs },
+      media: {
+        maxBytes: images.maxImageBytes,
+        timeoutMs: images.downloadTimeoutMs,
+        allowPrivate: images.allowPrivateImageUrls,
+      },
     });
   }
   return rt.upstream.request({

@@ -85,7 +85,12 @@ describe('image keys', () => {
 
 describe('imagesConfigSchema', () => {
   it('defaults to the local store', () => {
-    const defaults = { archive: true, maxImageBytes: 50 * 1024 * 1024, downloadTimeoutMs: 60_000 };
+    const defaults = {
+      archive: true,
+      maxImageBytes: 50 * 1024 * 1024,
+      downloadTimeoutMs: 60_000,
+      allowPrivateImageUrls: false,
+    };
     expect(imagesConfigSchema.parse(undefined)).toEqual({ store: 'local', ...defaults });
     expect(imagesConfigSchema.parse({ store: 'local' })).toEqual({ store: 'local', ...defaults });
     expect(imagesConfigSchema.parse({ store: 'local', archive: false })).toMatchObject({
@@ -107,6 +112,7 @@ describe('imagesConfigSchema', () => {
       archive: true,
       maxImageBytes: 50 * 1024 * 1024,
       downloadTimeoutMs: 60_000,
+      allowPrivateImageUrls: false,
       bucket: 'relay-images',
       region: 'auto',
       prefix: 'images/',

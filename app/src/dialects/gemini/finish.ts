@@ -11,7 +11,12 @@ const FILTERED = new Set([
   'IMAGE_SAFETY',
 ]);
 
-/** `calledTools`: Gemini says STOP after function calls; other dialects' agents wait for tool_use. */
+/**
+ * `calledTools`: Gemini says STOP after function calls; other dialects' agents wait for tool_use.
+ * Gemini's other endings (MALFORMED_FUNCTION_CALL, UNEXPECTED_TOOL_CALL, TOO_MANY_TOOL_CALLS,
+ * OTHER…) read as a plain end here, because only a candidate that wrote something gets this
+ * far: one that wrote nothing is no answer and fails over (providers/gemini/response.ts).
+ */
 export function neutralFinishReason(reason: unknown, calledTools: boolean): StopReason | null {
   if (typeof reason !== 'string' || reason === '' || reason === 'FINISH_REASON_UNSPECIFIED')
     return null;

@@ -7,7 +7,10 @@
  * back on the same part. Neutral chats carry signatures on thinking parts, so a signature on a
  * part that is not a thought is read as an empty thinking part right before that part, and an
  * empty signed thinking part is written back onto the part that follows it. A signed thinking
- * part with text (another provider's, which signs the text) stays one thought part.
+ * part with text (another provider's, which signs the text) stays one thought part in requests;
+ * in answers to a Gemini client its signature goes on the part after it, as Gemini writes it,
+ * because Gemini CLI drops thought parts from the history it sends back. Read back, a signature
+ * on the part right after an unsigned thought signs that thought again.
  */
 import type {
   ImagePart,
@@ -107,7 +110,20 @@ function joinThoughts(parts: Json[]): Json[] {
   const out: Json[] = [];
   for (const part of parts) {
     const last = out.at(-1);
-    if (part.thought === true && last?.thought === true && !last.thoughtSignature) {
+    const signature = part.thoughtSignature;
+    if (
+      part.thought !== true &&
+      typeof signature === 'string' &&
+      !STAND_INS.has(signature) &&
+      last?.thought === true &&
+      str(last.text) !== '' &&
+      !last.thoughtSignature
+    ) {
+      // The signature of the thought before it (see above): back on the thought it signs.
+      const { thoughtSignature: _moved, ...rest } = part;
+      out[out.length - 1] = { ...last, thoughtSignature: signature };
+      out.push(rest);
+    } else if (part.thought === true && last?.thought === true && !last.thoughtSignature) {
       out[out.length - 1] = {
         ...last,
         text: str(last.text) + str(part.text),
@@ -175,6 +191,8 @@ export interface WriteOptions {
   readonly names: ReadonlyMap<string, string>;
   /** Put tool call ids on the wire (a Gemini client matches its responses by them). */
   readonly withIds: boolean;
+  /** Sign the part after a thought rather than the thought (answers to Gemini clients). */
+  readonly signatureAfterThought?: boolean;
 }
 
 /**
@@ -189,6 +207,11 @@ export function writeParts(parts: readonly Part[], options: WriteOptions): Json[
     out.push(pending ? { ...part, thoughtSignature: pending } : part);
     pending = '';
   };
+  const hold = (signature: string) => {
+    // Two signatures with no part between them: the first keeps an empty part of its own.
+    if (pending) out.push({ text: '', thoughtSignature: pending });
+    pending = signature;
+  };
   for (const part of parts) {
     switch (part.type) {
       case 'text':
@@ -202,9 +225,11 @@ export function writeParts(parts: readonly Part[], options: WriteOptions): Json[
         break;
       case 'thinking':
         if (!part.signature) break;
-        if (part.text.length > 0)
-          out.push({ text: part.text, thought: true, thoughtSignature: part.signature });
-        else pending = part.signature;
+        if (part.text.length === 0) hold(part.signature);
+        else if (options.signatureAfterThought) {
+          out.push({ text: part.text, thought: true });
+          hold(part.signature);
+        } else out.push({ text: part.text, thought: true, thoughtSignature: part.signature });
         break;
       case 'redacted_thinking':
         break;

@@ -134,6 +134,45 @@ describe('readChatRequest', () => {
     expect(dropped).toEqual(['tool googleSearch']);
   });
 
+  it('rewrites OpenAPI schemas (responseSchema, parameters) as the JSON Schema other upstreams take', () => {
+    const openApi = {
+      type: 'OBJECT',
+      properties: {
+        name: { type: 'STRING', nullable: true },
+        kind: { type: 'STRING', format: 'enum', enum: ['a', 'b'], nullable: true },
+        tags: { type: 'ARRAY', items: { type: 'STRING' } },
+        either: { anyOf: [{ type: 'INTEGER' }, { type: 'BOOLEAN' }], nullable: true },
+      },
+      required: ['name'],
+    };
+    const jsonSchema = {
+      type: 'object',
+      properties: {
+        name: { type: ['string', 'null'] },
+        kind: { type: ['string', 'null'], enum: ['a', 'b', null] },
+        tags: { type: 'array', items: { type: 'string' } },
+        either: { anyOf: [{ type: 'integer' }, { type: 'boolean' }, { type: 'null' }] },
+      },
+      required: ['name'],
+    };
+    const { chat } = read({
+      contents: [{ parts: [{ text: 'Hi' }] }],
+      tools: [{ functionDeclarations: [{ name: 'f', parameters: openApi }] }],
+      generationConfig: { responseMimeType: 'application/json', responseSchema: openApi },
+    });
+    expect(chat.responseFormat).toEqual({ type: 'json_schema', schema: jsonSchema });
+    expect(chat.tools[0]!.inputSchema).toEqual(jsonSchema);
+    // JSON Schema fields are JSON Schema already: passed on as they came.
+    const own = { type: 'object', properties: { n: { type: 'string', nullable: true } } };
+    const second = read({
+      contents: [{ parts: [{ text: 'Hi' }] }],
+      tools: [{ functionDeclarations: [{ name: 'f', parametersJsonSchema: own }] }],
+      generationConfig: { responseMimeType: 'application/json', responseJsonSchema: own },
+    }).chat;
+    expect(second.responseFormat).toEqual({ type: 'json_schema', schema: own });
+    expect(second.tools[0]!.inputSchema).toEqual(own);
+  });
+
   it('refuses a body without contents with a 400 naming the field', () => {
     const error = (() => {
       try {

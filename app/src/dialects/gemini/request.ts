@@ -144,7 +144,7 @@ function responseFormat(config: Json): ChatRequest['responseFormat'] {
   const schema = isObject(config.responseJsonSchema)
     ? config.responseJsonSchema
     : isObject(config.responseSchema)
-      ? config.responseSchema
+      ? lowerTypes(config.responseSchema)
       : undefined;
   return schema ? { type: 'json_schema', schema } : { type: 'json_object' };
 }
@@ -183,12 +183,12 @@ export function readChatRequest(
       const schema = isObject(d.parametersJsonSchema)
         ? d.parametersJsonSchema
         : isObject(d.parameters)
-          ? d.parameters
+          ? lowerTypes(d.parameters)
           : undefined;
       tools.push({
         name: str(d.name),
         ...(typeof d.description === 'string' && { description: d.description }),
-        inputSchema: lowerTypes(schema ?? { type: 'object', properties: {} }),
+        inputSchema: schema ?? { type: 'object', properties: {} },
       });
     }
     for (const key of Object.keys(tool))
@@ -223,22 +223,29 @@ export function readChatRequest(
 }
 
 /**
- * Gemini's `parameters` is OpenAPI's schema with upper-case types (`OBJECT`, `STRING`); JSON
- * Schema, which every other dialect speaks, has them in lower case.
+ * Gemini's `parameters` and `responseSchema` are OpenAPI's schema: upper-case types (`OBJECT`,
+ * `STRING`), `nullable: true` for a null that JSON Schema writes as a type of its own, and
+ * `format: "enum"` on a string enum. Every other dialect's upstream speaks JSON Schema and refuses
+ * those (OpenAI's strict mode: "'OBJECT' is not valid under any of the given schemas"), so they
+ * are rewritten. `parametersJsonSchema`/`responseJsonSchema` are JSON Schema already: left alone.
  */
 export function lowerTypes(schema: Json): Json {
   const out: Json = {};
+  const sub = (v: unknown) => (isObject(v) ? lowerTypes(v) : v);
   for (const [key, value] of Object.entries(schema)) {
     if (key === 'type' && typeof value === 'string') out.type = value.toLowerCase();
+    else if (key === 'nullable' || (key === 'format' && value === 'enum')) continue;
     else if (key === 'properties' && isObject(value))
-      out.properties = Object.fromEntries(
-        Object.entries(value).map(([k, v]) => [k, isObject(v) ? lowerTypes(v) : v]),
-      );
+      out.properties = Object.fromEntries(Object.entries(value).map(([k, v]) => [k, sub(v)]));
     else if ((key === 'items' || key === 'additionalProperties') && isObject(value))
       out[key] = lowerTypes(value);
-    else if (key === 'anyOf' && Array.isArray(value))
-      out.anyOf = value.map((v) => (isObject(v) ? lowerTypes(v) : v));
+    else if (key === 'anyOf' && Array.isArray(value)) out.anyOf = value.map(sub);
     else out[key] = value;
+  }
+  if (schema.nullable === true) {
+    if (typeof out.type === 'string') out.type = [out.type, 'null'];
+    else if (Array.isArray(out.anyOf)) out.anyOf = [...out.anyOf, { type: 'null' }];
+    if (Array.isArray(out.enum)) out.enum = [...out.enum, null];
   }
   return out;
 }

@@ -11,7 +11,11 @@ export const responseId = (id: string | undefined): string =>
   id || randomUUID().replace(/-/g, '').slice(0, 22);
 
 export function renderGenerateContent(response: ChatResponse, clientModel: string) {
-  const parts = writeParts(response.content, { names: NO_NAMES, withIds: true });
+  const parts = writeParts(response.content, {
+    names: NO_NAMES,
+    withIds: true,
+    signatureAfterThought: true,
+  });
   return {
     candidates: [
       {

@@ -3,6 +3,7 @@ import type { ChatEvent } from '../../core/chat.ts';
 import { sdkChunks, sdkSummary } from '../../../../test/fixtures/gemini-sse.ts';
 import { googleStreamError } from './errors.ts';
 import { readParts } from './parts.ts';
+import { renderGenerateContent } from './response.ts';
 import { GeminiStreamEncoder } from './stream.ts';
 import { RelayError } from '../../errors.ts';
 
@@ -12,7 +13,7 @@ const encode = (events: ChatEvent[], prompt = 12) => {
 };
 
 describe('GeminiStreamEncoder', () => {
-  it('writes text and thoughts as they come, each call whole, and the signature right after its thought', async () => {
+  it('writes text and thoughts as they come, each call whole, and the signature on the call after its thought', async () => {
     const frames = encode([
       { type: 'start', id: 'msg_1' },
       { type: 'block_start', index: 0, block: { type: 'thinking' } },
@@ -35,11 +36,29 @@ describe('GeminiStreamEncoder', () => {
     ]);
     const chunks = await sdkChunks(frames);
     const parts = chunks.flatMap((c) => c.candidates![0]!.content!.parts!);
-    expect(parts.slice(0, 3)).toEqual([
+    // On the call, as Gemini writes it: Gemini CLI drops thought parts, not calls.
+    expect(parts.slice(0, 2)).toEqual([
       { text: 'Need the weather.', thought: true },
-      { text: '', thought: true, thoughtSignature: 'EqQB' },
-      { functionCall: { id: 'toolu_1', name: 'get_weather', args: { city: 'Paris' } } },
+      {
+        functionCall: { id: 'toolu_1', name: 'get_weather', args: { city: 'Paris' } },
+        thoughtSignature: 'EqQB',
+      },
     ]);
+    // The JSON answer has the same parts.
+    expect(
+      renderGenerateContent(
+        {
+          id: 'msg_1',
+          model: 'm',
+          content: [
+            { type: 'thinking', text: 'Need the weather.', signature: 'EqQB' },
+            { type: 'tool_call', id: 'toolu_1', name: 'get_weather', input: { city: 'Paris' } },
+          ],
+          stopReason: 'tool_use',
+        },
+        'client-model',
+      ).candidates[0]!.content.parts,
+    ).toEqual(parts.slice(0, 2));
     // A client that sends its turn back as it got it sends one signed thought and the call.
     expect(readParts(parts, { call: (id) => id, result: (id) => id })).toEqual([
       { type: 'thinking', text: 'Need the weather.', signature: 'EqQB' },
@@ -82,5 +101,21 @@ describe('GeminiStreamEncoder', () => {
       '\n\n' +
       googleStreamError(new RelayError(502, 'upstream_error', 'It broke.'), 'req_1');
     await expect(sdkChunks(frames)).rejects.toThrow(/It broke/);
+  });
+
+  it('puts a signature with no part after it on the last chunk, and keeps two apart', async () => {
+    const frames = encode([
+      { type: 'start' },
+      { type: 'block_start', index: 0, block: { type: 'thinking' } },
+      { type: 'delta', index: 0, delta: { type: 'signature', signature: 'one' } },
+      { type: 'block_start', index: 1, block: { type: 'thinking' } },
+      { type: 'delta', index: 1, delta: { type: 'signature', signature: 'two' } },
+      { type: 'stop', reason: 'end_turn' },
+    ]);
+    const parts = (await sdkChunks(frames)).flatMap((c) => c.candidates![0]!.content!.parts!);
+    expect(parts).toEqual([
+      { text: '', thoughtSignature: 'one' },
+      { text: '', thoughtSignature: 'two' },
+    ]);
   });
 });

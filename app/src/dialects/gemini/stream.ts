@@ -2,11 +2,12 @@
  * Neutral stream events as a Gemini `streamGenerateContent?alt=sse` stream: every event a whole
  * GenerateContentResponse carrying the parts that are new. Text and thoughts go out as they come;
  * a function call goes out whole once its input is complete (Gemini never splits one). A
- * signature goes out as a thought part of its own, right after the thought it signs, as Gemini
- * streams do: a client that keeps its thoughts sends both back (read as one signed thought, see
- * parts.ts), and one that drops them drops the signature with the text it was made for, rather
- * than send an upstream a signature that no longer matches anything. The last chunk carries
- * finishReason and usageMetadata. One encoder per stream attempt; its state is its own.
+ * signature goes out on the next part that is not a thought (the function call, mostly), as
+ * Gemini writes it and as the JSON answer has it (parts.ts): Gemini CLI drops thought parts from
+ * the history it sends back, and a signature on one of its own would be lost with them, so a tool
+ * loop through Claude could not keep thinking. A signature with no part after it goes on the last
+ * chunk's empty text. The last chunk carries finishReason and usageMetadata. One encoder per
+ * stream attempt; its state is its own.
  */
 import type { BlockStart, ChatEvent, StopReason } from '../../core/chat.ts';
 import { parseToolArguments } from '../../core/arguments.ts';
@@ -33,6 +34,8 @@ export class GeminiStreamEncoder implements StreamEncoder {
   #reason: StopReason | null = null;
   readonly #calls = new Map<number, ToolCall>();
   #written = '';
+  /** A signature waiting for the next part that is not a thought. */
+  #signature = '';
 
   constructor(model: string, estimatedPrompt: number) {
     this.#model = model;
@@ -49,8 +52,12 @@ export class GeminiStreamEncoder implements StreamEncoder {
         return this.#blockStart(event.index, event.block);
       case 'delta': {
         const d = event.delta;
-        if (d.type === 'signature')
-          return this.#chunk([{ text: '', thought: true, thoughtSignature: d.signature }]);
+        if (d.type === 'signature') {
+          // Two with no part between them: the first goes out on an empty text of its own.
+          const out = this.#signature ? this.#chunk([this.#signed({ text: '' })]) : '';
+          this.#signature = d.signature;
+          return out;
+        }
         if (d.type === 'tool_input') {
           const call = this.#calls.get(event.index);
           if (call) call.json += d.json;
@@ -59,7 +66,7 @@ export class GeminiStreamEncoder implements StreamEncoder {
         if (d.text.length === 0) return '';
         this.#written += d.text;
         return this.#chunk([
-          d.type === 'thinking' ? { text: d.text, thought: true } : { text: d.text },
+          d.type === 'thinking' ? { text: d.text, thought: true } : this.#signed({ text: d.text }),
         ]);
       }
       case 'block_stop':
@@ -82,7 +89,7 @@ export class GeminiStreamEncoder implements StreamEncoder {
     };
     return (
       out +
-      this.#frame([{ text: '' }], {
+      this.#frame([this.#signed({ text: '' })], {
         finishReason: geminiFinishReason(this.#reason),
         usageMetadata: geminiUsageMetadata(usage),
       })
@@ -103,8 +110,17 @@ export class GeminiStreamEncoder implements StreamEncoder {
     this.#calls.delete(index);
     this.#written += call.json;
     return this.#chunk([
-      { functionCall: { id: call.id, name: call.name, args: parseToolArguments(call.json) } },
+      this.#signed({
+        functionCall: { id: call.id, name: call.name, args: parseToolArguments(call.json) },
+      }),
     ]);
+  }
+
+  #signed(part: Json): Json {
+    if (!this.#signature) return part;
+    const signed = { ...part, thoughtSignature: this.#signature };
+    this.#signature = '';
+    return signed;
   }
 
   #chunk(parts: Json[]): string {

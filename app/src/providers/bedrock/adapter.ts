@@ -23,7 +23,8 @@ import { bedrockPath, sendBedrock } from './transport.ts';
 function converse(input: BuildRequestInput): UpstreamRequest {
   if (!input.chat || input.operation !== 'chat')
     throw new Error('bedrock adapter: only chat reaches Converse');
-  const { modelId, body } = toConverseRequest(input.chat, input.defaultMaxTokens);
+  const { modelId, body, dropped } = toConverseRequest(input.chat, input.defaultMaxTokens);
+  if (dropped.length > 0) input.dropped?.(dropped);
   const op = input.stream ? 'converse-stream' : 'converse';
   return request(input, bedrockPath(modelId, op), body);
 }

@@ -20,7 +20,7 @@ const result = (id: string, t = 'sunny') => ({
 /** The body must also pass the fake runtime's copy of Bedrock's checks. */
 function build(c: ChatRequest): Record<string, unknown> {
   const { body } = toConverseRequest(c, 4096);
-  expect(invalidConverseBody(body)).toBeUndefined();
+  expect(invalidConverseBody(body, c.model)).toBeUndefined();
   return body;
 }
 
@@ -91,6 +91,20 @@ describe('toConverseRequest', () => {
     );
     expect(body.toolConfig).toMatchObject({ tools: [{ toolSpec: { name: 'get_weather' } }] });
     expect((body.toolConfig as Record<string, unknown>).toolChoice).toBeUndefined();
+    const told = (messages: ChatRequest['messages']) =>
+      toConverseRequest(
+        chat({
+          tools: [{ name: 'get_weather', inputSchema: { type: 'object' } }],
+          toolChoice: { type: 'none' },
+          messages,
+        }),
+        4096,
+      ).dropped;
+    // The operator hears of it only when the tools stay declared.
+    expect(told([user(text('Weather?')), assistant(call('t1')), user(result('t1'))])).toEqual([
+      expect.stringContaining('tool_choice none'),
+    ]);
+    expect(told([user(text('Weather?'))])).toEqual([]);
   });
 
   it('drops blank text blocks, and a turn left with nothing', () => {
@@ -120,6 +134,31 @@ describe('toConverseRequest', () => {
     expect(body.messages).toEqual([
       { role: 'user', content: [{ text: 'u1' }, point, { text: 'u2' }, point] },
     ]);
+  });
+
+  it('sends cache points only where the model takes them (Claude Code marks every request)', () => {
+    const marked = (t: string) => ({ type: 'text' as const, text: t, cache: {} });
+    const request = (model: string) =>
+      chatTo(model)({
+        system: [marked('s1')],
+        tools: [{ name: 'a', inputSchema: { type: 'object' }, cache: {} }],
+        messages: [user(marked('u1'))],
+      });
+    const point = { cachePoint: { type: 'default' } };
+    const tools = (body: Record<string, unknown>) =>
+      (body.toolConfig as { tools: unknown[] }).tools;
+    for (const model of ['meta.llama3-3-70b-instruct-v1:0', 'us.mistral.pixtral-large-2502-v1:0']) {
+      const body = build(request(model));
+      expect(body.system).toEqual([{ text: 's1' }]);
+      expect(body.messages).toEqual([{ role: 'user', content: [{ text: 'u1' }] }]);
+      expect(tools(body)).toHaveLength(1);
+    }
+    // Nova caches system and messages, not tool definitions.
+    const nova = build(request('us.amazon.nova-pro-v1:0'));
+    expect(nova.system).toEqual([{ text: 's1' }, point]);
+    expect(nova.messages).toEqual([{ role: 'user', content: [{ text: 'u1' }, point] }]);
+    expect(tools(nova)).toHaveLength(1);
+    expect(tools(build(request('eu.anthropic.claude-sonnet-4-5-20250929-v1:0')))).toHaveLength(2);
   });
 
   it('sends images as bytes with their format; a URL image is left for the transport', () => {

@@ -7,7 +7,8 @@
  * - blank text blocks are refused: dropped, and a turn left empty with them;
  * - a history with toolUse or toolResult blocks needs `toolConfig`, even when the client sends
  *   no tools any more: the tools the history names are declared with an open schema;
- * - cache marks become `cachePoint` blocks after the marked block (at most 4, the last ones);
+ * - cache marks become `cachePoint` blocks after the marked block (at most 4, the last ones),
+ *   only where the model takes them (models.ts `cachePointFields`);
  * - bytes travel as base64 in this JSON (the transport makes them bytes) and URL images as
  *   `{source: {url}}`, which the transport downloads before sending;
  * - Claude's thinking and sampling settings follow what its generation takes (claude.ts).
@@ -24,7 +25,7 @@ import type {
 } from '../../core/chat.ts';
 import { badRequest } from './request-error.ts';
 import { claudeSettings } from './claude.ts';
-import { isClaudeOnBedrock } from './models.ts';
+import { cachePointFields, isClaudeOnBedrock } from './models.ts';
 
 type Block = Record<string, unknown>;
 type Role = 'user' | 'assistant';
@@ -192,6 +193,10 @@ export function toConverseMessages(messages: readonly ChatMessage[]): Turn[] {
   return turns;
 }
 
+function dropCachePoints(list: Block[]): void {
+  for (let i = list.length - 1; i >= 0; i--) if ('cachePoint' in list[i]!) list.splice(i, 1);
+}
+
 /** Keeps the last MAX_CACHE_POINTS cache points in prompt order (tools, system, messages). */
 function limitCachePoints(lists: Block[][]): void {
   const points: [Block[], Block][] = [];
@@ -243,6 +248,8 @@ function toolChoiceBlock(choice: ToolChoice | undefined): Block | undefined {
 export interface ConverseRequest {
   readonly modelId: string;
   readonly body: Record<string, unknown>;
+  /** What the request asked for that Converse cannot say (logged for the operator). */
+  readonly dropped: readonly string[];
 }
 
 export function toConverseRequest(chat: ChatRequest, defaultMaxTokens: number): ConverseRequest {
@@ -252,6 +259,10 @@ export function toConverseRequest(chat: ChatRequest, defaultMaxTokens: number): 
   const offered = chat.toolChoice?.type === 'none' ? [] : chat.tools;
   const declared = new Set(offered.map((t) => t.name));
   const tools = [...offered, ...historyTools(messages, declared)].flatMap(toolSpec);
+  const cacheable = cachePointFields(chat.model);
+  if (!cacheable.tools) dropCachePoints(tools);
+  if (!cacheable.prompt)
+    for (const list of [system, ...messages.map((m) => m.content)]) dropCachePoints(list);
   limitCachePoints([tools, system, ...messages.map((m) => m.content)]);
   const choice = offered.length > 0 ? toolChoiceBlock(chat.toolChoice) : undefined;
   const claude = isClaudeOnBedrock(chat.model)
@@ -268,8 +279,16 @@ export function toConverseRequest(chat: ChatRequest, defaultMaxTokens: number): 
     ...(chat.stop.length > 0 && { stopSequences: chat.stop.slice(0, 4) }),
   };
   const extra: Block = claude?.fields ?? {};
+  // Without tools offered, "none" holds, unless the history's tools had to be declared again.
+  const dropped =
+    chat.toolChoice?.type === 'none' && tools.length > 0
+      ? [
+          'tool_choice none (Converse has no such choice; the tools the history names stay declared)',
+        ]
+      : [];
   return {
     modelId: chat.model,
+    dropped,
     body: {
       messages,
       ...(system.length > 0 && { system }),

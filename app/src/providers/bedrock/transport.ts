@@ -27,6 +27,7 @@ import type { TransportOptions, UpstreamRequest } from '../types.ts';
 import { blobsToBytes, bytesAsBase64, contentBlocks } from './bytes.ts';
 import { isObject } from '../anthropic/json.ts';
 import { badRequest } from './request-error.ts';
+import { ForbiddenAddressError, guardedFetch } from './url-guard.ts';
 
 type Sdk = typeof BedrockSdk;
 let sdk: Promise<Sdk> | undefined;
@@ -103,19 +104,11 @@ function wholeResponse(status: number, text: string): UpstreamResponse {
   };
 }
 
-/**
- * The client names these URLs, and the relay fetches them from inside the account: the
- * instance metadata service (169.254.169.254, fd00:ec2::254) and its link-local neighbours are
- * never fetched for a client.
- */
-function linkLocal(url: string): boolean {
-  let host: string;
-  try {
-    host = new URL(url).hostname.replace(/^\[|\]$/g, '');
-  } catch {
-    return false;
-  }
-  return /^169\.254\./.test(host) || /^fe[89ab][0-9a-f]:/i.test(host) || host === 'fd00:ec2::254';
+/** The guard's refusal somewhere in a failed download's causes. */
+function forbidden(err: unknown): ForbiddenAddressError | undefined {
+  for (let e = err; e instanceof Error; e = e.cause)
+    if (e instanceof ForbiddenAddressError) return e;
+  return undefined;
 }
 
 /** Downloads URL images to bytes, within the image code's size and time bounds. */
@@ -124,13 +117,14 @@ async function resolveImages(input: Record<string, unknown>, opts: TransportOpti
     const image = block.image;
     if (!isObject(image) || !isObject(image.source) || typeof image.source.url !== 'string')
       continue;
-    if (linkLocal(image.source.url))
-      throw badRequest('an image URL in the request points at a link-local address');
     try {
+      // The client names these URLs and the relay fetches them from inside the account: every
+      // hop's resolved address is checked (url-guard.ts).
       const download = await openImageDownload(image.source.url, {
         maxBytes: opts.media.maxBytes,
         timeoutMs: opts.media.timeoutMs,
         signal: opts.signal,
+        fetch: guardedFetch(opts.media.allowPrivate ?? false),
       });
       const bytes = await readAll(download.body);
       block.image = {
@@ -139,6 +133,9 @@ async function resolveImages(input: Record<string, unknown>, opts: TransportOpti
       };
     } catch (err) {
       if (opts.signal.aborted) throw new UpstreamError(abortedFailure());
+      const refused = forbidden(err);
+      if (refused)
+        throw badRequest(refused.message.replace('an image URL', 'an image URL in the request'));
       const code = (err as { code?: unknown }).code;
       // The URL itself stays out of the message: it may carry a signature.
       throw badRequest(
@@ -164,13 +161,24 @@ async function* converseFrames(
   }
 }
 
-/** Bedrock's exception names in Anthropic's error types, for a Messages stream's error event. */
+/**
+ * Bedrock's stream exceptions in Anthropic's error types, for a Messages stream's error event:
+ * a Messages client tells a throttle (retry later) from an overload from a broken request by it.
+ */
 const ANTHROPIC_TYPES: Readonly<Record<string, string>> = {
-  throttlingException: 'rate_limit_error',
-  serviceUnavailableException: 'overloaded_error',
-  modelNotReadyException: 'overloaded_error',
-  validationException: 'invalid_request_error',
+  ThrottlingException: 'rate_limit_error',
+  ServiceUnavailableException: 'overloaded_error',
+  ModelNotReadyException: 'overloaded_error',
+  ValidationException: 'invalid_request_error',
 };
+
+/** An exception the SDK raised mid-stream as the stream's own error event, in its dialect. */
+function streamErrorFrame(err: ServiceError, op: BedrockOperation, modelId: string): Uint8Array {
+  if (op !== 'invoke-with-response-stream')
+    return frame('error', { __type: err.name, message: err.message, modelId });
+  const error = { type: ANTHROPIC_TYPES[err.name] ?? 'api_error', message: err.message };
+  return frame('error', { type: 'error', error });
+}
 
 /** InvokeModelWithResponseStream's chunks are Messages stream events, JSON in bytes. */
 async function* invokeFrames(stream: AsyncIterable<ResponseStream>): AsyncGenerator<Uint8Array> {
@@ -186,14 +194,8 @@ async function* invokeFrames(stream: AsyncIterable<ResponseStream>): AsyncGenera
         // Left to the Messages decoder, which fails the stream on data that is not JSON.
       }
       yield encoder.encode(`event: ${type}\ndata: ${text}\n\n`);
-      continue;
     }
-    for (const [name, value] of Object.entries(event)) {
-      if (!name.endsWith('Exception') || value === undefined) continue;
-      const message = isObject(value) && typeof value.message === 'string' ? value.message : name;
-      const error = { type: ANTHROPIC_TYPES[name] ?? 'api_error', message };
-      yield frame('error', { type: 'error', error });
-    }
+    // The SDK throws modelled exceptions rather than yield them: see streamErrorFrame.
   }
 }
 
@@ -309,10 +311,7 @@ export async function sendBedrock(
         // An exception the SDK raised from an event (no HTTP status of its own): the stream's
         // own error event.
         if (isStreamException(err) && !dog.timedOut && !outer.aborted)
-          return {
-            done: false,
-            value: frame('error', { __type: err.name, message: err.message, modelId }),
-          };
+          return { done: false, value: streamErrorFrame(err, op, modelId) };
         throw failureOf(err, 'body', dog.timedOut, outer);
       } finally {
         opts.waits?.end();

@@ -153,6 +153,13 @@ describe('toGenerateContentRequest', () => {
     });
     const off = toGenerateContentRequest(chat({ thinking: { enabled: false } }));
     expect(off.generationConfig).toEqual({ thinkingConfig: { thinkingBudget: 0 } });
+    // Gemini 3 cannot stop thinking: off is the least it takes, not its default of high.
+    const off3 = (model: string) =>
+      toGenerateContentRequest(chat({ model, thinking: { enabled: false } })).generationConfig;
+    expect(off3('gemini-3-pro-preview')).toEqual({ thinkingConfig: { thinkingLevel: 'low' } });
+    expect(off3('gemini-3-flash-preview')).toEqual({
+      thinkingConfig: { thinkingLevel: 'minimal' },
+    });
   });
 
   it('sends images inline and URLs as file data', () => {

@@ -11,6 +11,33 @@ import type { Json } from '../../dialects/gemini/json.ts';
 import { toolNames, writeParts } from '../../dialects/gemini/parts.ts';
 import { geminiSchema } from './schema.ts';
 
+/**
+ * Google's documented stand-in for a signature the history lost (a client that does not echo
+ * reasoning back, such as the openai SDK, or a conversation begun on another provider).
+ */
+export const SKIP_SIGNATURE = 'skip_thought_signature_validator';
+
+/**
+ * Gemini 3 checks the first functionCall of each model turn for a thoughtSignature and answers a
+ * 400 ("Function call is missing a thought_signature") without one. The neutral chat keeps the
+ * signature as a thinking part ahead of the calls, which lands on whichever part came next (a
+ * text, a thought), so it moves onto the first call here; a turn without any gets the stand-in.
+ */
+function signFirstCall(parts: Json[], standIn: boolean): Json[] {
+  const first = parts.findIndex((p) => p.functionCall);
+  if (first < 0 || parts[first]!.thoughtSignature) return parts;
+  const donor = parts.findIndex((p, i) => i < first && typeof p.thoughtSignature === 'string');
+  if (donor < 0 && !standIn) return parts;
+  const signature = donor < 0 ? SKIP_SIGNATURE : parts[donor]!.thoughtSignature;
+  return parts.flatMap((part, i) => {
+    if (i === first) return [{ ...part, thoughtSignature: signature }];
+    if (i !== donor) return [part];
+    const { thoughtSignature: _moved, ...rest } = part;
+    // An empty text only ever carried the signature: Gemini refuses it bare.
+    return rest.text === '' ? [] : [rest];
+  });
+}
+
 function contents(chat: ChatRequest): Json[] {
   const names = toolNames(chat.messages);
   const out: { role: string; parts: Json[] }[] = [];
@@ -22,7 +49,10 @@ function contents(chat: ChatRequest): Json[] {
     if (last?.role === role) last.parts.push(...parts);
     else out.push({ role, parts });
   }
-  return out;
+  const standIn = /gemini-3/.test(chat.model);
+  return out.map((turn) =>
+    turn.role === 'model' ? { ...turn, parts: signFirstCall(turn.parts, standIn) } : turn,
+  );
 }
 
 function declaration(tool: ToolDef): Json {
@@ -63,12 +93,15 @@ const BUDGET: Readonly<Record<Effort, number>> = {
  * Gemini 3 thinks in levels (low, high), 2.5 in budgets; thoughts are asked for whenever thinking
  * is on, so clients of other dialects see the reasoning their own API would show. Off is a zero
  * budget, which only models that can stop thinking take (2.5 Pro cannot: it is left to think).
+ * Gemini 3 cannot stop thinking either, and left alone it thinks at `high`: off asks for the
+ * least it takes (`minimal` on Flash, `low` on Pro), without thoughts in the answer.
  */
 function thinkingConfig(model: string, thinking: ThinkingConfig | undefined): Json | undefined {
   if (!thinking) return undefined;
   const levels = /gemini-3/.test(model);
   if (!thinking.enabled) {
-    if (levels || /pro/.test(model)) return undefined;
+    if (levels) return { thinkingLevel: /flash/.test(model) ? 'minimal' : 'low' };
+    if (/pro/.test(model)) return undefined;
     return { thinkingBudget: 0 };
   }
   if (thinking.budgetTokens !== undefined && !levels)

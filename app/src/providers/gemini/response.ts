@@ -1,9 +1,8 @@
 /**
  * A GenerateContentResponse (a whole answer, or one chunk of a stream) read for the relay: the
  * first candidate's parts in neutral form, the finish reason, usage, and the answers that are
- * no answer — an error object in a 200, or an empty candidate that says STOP having written
- * nothing, which Gemini sends when it gives up and which must not reach a client as an empty
- * success.
+ * no answer — an error object in a 200, or an empty candidate (see noAnswer), which Gemini
+ * sends when it gives up and which must not reach a client as an empty success.
  */
 import { randomUUID } from 'node:crypto';
 import type { ChatResponse } from '../../core/chat.ts';
@@ -41,20 +40,31 @@ export function hasContent(parts: unknown): boolean {
   );
 }
 
-export function emptyCandidate(): UpstreamFailure {
-  return {
-    kind: 'malformed',
-    message: 'upstream answered an empty candidate (finishReason STOP, no output tokens)',
-  };
-}
+/** Gemini's word for a function call it could not write, or one it was not allowed to make. */
+const BROKEN_CALL = new Set(['MALFORMED_FUNCTION_CALL', 'UNEXPECTED_TOOL_CALL']);
 
-/** An answer that ended with STOP, wrote nothing and counted no output is no answer. */
-export function isEmptyStop(
+/**
+ * The answers that are no answer, so the attempt fails over rather than reach the client as an
+ * empty success: a candidate that wrote nothing and ended on a broken function call, or one that
+ * ended with STOP having written nothing and counted no answer tokens. Thoughts do not count:
+ * Gemini thinks and then gives up, and candidatesTokenCount (completion less reasoning here)
+ * leaves them out.
+ */
+export function noAnswer(
   reason: unknown,
   wroteSomething: boolean,
   usage: TokenUsage | undefined,
-) {
-  return reason === 'STOP' && !wroteSomething && (usage?.completionTokens ?? 0) === 0;
+): UpstreamFailure | undefined {
+  if (wroteSomething) return undefined;
+  if (typeof reason === 'string' && BROKEN_CALL.has(reason))
+    return { kind: 'malformed', message: `upstream ended with ${reason} and wrote nothing` };
+  const answerTokens = (usage?.completionTokens ?? 0) - (usage?.reasoningTokens ?? 0);
+  if (reason === 'STOP' && answerTokens <= 0)
+    return {
+      kind: 'malformed',
+      message: 'upstream answered an empty candidate (finishReason STOP, no output tokens)',
+    };
+  return undefined;
 }
 
 export interface ReadAnswer {
@@ -73,8 +83,8 @@ export function readGenerateContent(json: unknown, translate: boolean): ReadAnsw
   if (!candidate && !blocked)
     return { failure: { kind: 'malformed', message: 'upstream answer has no candidate' } };
   const parts = partsOf(candidate);
-  if (isEmptyStop(candidate?.finishReason, hasContent(parts), usage))
-    return { failure: emptyCandidate() };
+  const failure = noAnswer(candidate?.finishReason, hasContent(parts), usage);
+  if (failure) return { failure };
   if (!translate) return usage ? { usage } : {};
   const content = readOutputParts(parts, freshIds);
   const calledTools = content.some((p) => p.type === 'tool_call');

@@ -124,4 +124,40 @@ describe('GeminiStreamDecoder', () => {
     const [junk] = decodeAll([{ data: 'not json' }]);
     expect(junk!.failure).toMatchObject({ kind: 'malformed' });
   });
+
+  it('fails over a candidate that wrote nothing: a broken call, or a STOP after thinking alone', () => {
+    for (const finishReason of ['MALFORMED_FUNCTION_CALL', 'UNEXPECTED_TOOL_CALL']) {
+      const [broken] = decodeAll([
+        {
+          data: JSON.stringify({
+            candidates: [{ finishReason, finishMessage: 'Malformed function call: print(x' }],
+            usageMetadata: { promptTokenCount: 5, candidatesTokenCount: 12 },
+          }),
+        },
+      ]);
+      expect(broken!.failure).toMatchObject({
+        kind: 'malformed',
+        message: expect.stringContaining(finishReason),
+      });
+    }
+    // Thoughts are not the answer: 40 thought tokens and no answer token is still empty.
+    const [thinkingGaveUp] = decodeAll([
+      {
+        data: JSON.stringify({
+          candidates: [{ content: { parts: [], role: 'model' }, finishReason: 'STOP' }],
+          usageMetadata: { promptTokenCount: 5, candidatesTokenCount: 0, thoughtsTokenCount: 40 },
+        }),
+      },
+    ]);
+    expect(thinkingGaveUp!.failure).toMatchObject({
+      kind: 'malformed',
+      message: expect.stringContaining('empty candidate'),
+    });
+    // A broken call after text already sent is no failure: the text was the answer.
+    const after = decodeAll([
+      chunk([{ text: 'Let me run it.' }]),
+      chunk([], { finishReason: 'MALFORMED_FUNCTION_CALL' }),
+    ]);
+    expect(after.map((d) => d.failure)).toEqual([undefined, undefined]);
+  });
 });

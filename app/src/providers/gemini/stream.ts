@@ -17,14 +17,7 @@ import type { EventSourceMessage } from '../../streaming/sse.ts';
 import type { DecodedEvent, StreamDecoder } from '../types.ts';
 import { NOT_AN_OBJECT, NOTHING, eventObject } from '../stream-event.ts';
 import { classifyGeminiErrorEvent } from './errors.ts';
-import {
-  candidateOf,
-  emptyCandidate,
-  freshIds,
-  hasContent,
-  isEmptyStop,
-  partsOf,
-} from './response.ts';
+import { candidateOf, freshIds, hasContent, noAnswer, partsOf } from './response.ts';
 
 type Open = { readonly kind: 'text' | 'thinking'; readonly index: number } | undefined;
 
@@ -61,8 +54,8 @@ export class GeminiStreamDecoder implements StreamDecoder {
     const blocked = isObject(json.promptFeedback) && str(json.promptFeedback.blockReason) !== '';
     const reason = candidate?.finishReason ?? (blocked ? 'SAFETY' : undefined);
     const finished = typeof reason === 'string' && reason !== '';
-    if (finished && isEmptyStop(reason, this.#wrote, this.#usage))
-      return { ...NOTHING, forward: false, failure: emptyCandidate() };
+    const failure = finished ? noAnswer(reason, this.#wrote, this.#usage) : undefined;
+    if (failure) return { ...NOTHING, forward: false, failure };
     const decoded: DecodedEvent = {
       ...NOTHING,
       content,
