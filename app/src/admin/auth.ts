@@ -1,4 +1,4 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Context, MiddlewareHandler } from 'hono';
 import { getCookie } from 'hono/cookie';
 import { RelayError } from '../errors.ts';
@@ -20,6 +20,14 @@ const sameSecret = (a: string, b: string) => timingSafeEqual(sha256(a), sha256(b
 export const newToken = () => randomBytes(32).toString('base64url');
 
 export const sessionHash = (id: string) => hashKey(id);
+
+/**
+ * Ties a session to the admin key that opened it, so rotating or removing that key ends the
+ * session. The store gets an HMAC of the key's hash under the session id, which it only holds
+ * hashed: a copy of the database reveals neither the key nor a way to test guesses of it.
+ */
+export const sessionKeyTag = (sessionId: string, keyHash: string) =>
+  createHmac('sha256', sessionId).update(keyHash, 'utf8').digest('hex');
 
 export const authError = (message: string, code = 'invalid_admin_key') =>
   new RelayError(401, code, message, { type: 'authentication_error' });
@@ -55,12 +63,31 @@ export class AdminAuth {
     return clientAddress(c, this.#behindCdn);
   }
 
-  /** The admin key's name, or null. Every configured hash is compared, in constant time. */
-  keyName(secret: string): string | null {
+  /** The admin key's name and hash, or null. Every configured hash is compared, in constant time. */
+  keyOf(secret: string): { name: string; hash: string } | null {
     const hash = hashKey(secret);
-    let found: string | null = null;
-    for (const k of this.#ctx.rt.config.admin.keys) if (sameSecret(k.hash, hash)) found ??= k.name;
+    let found: { name: string; hash: string } | null = null;
+    for (const k of this.#ctx.rt.config.admin.keys)
+      if (sameSecret(k.hash, hash)) found ??= { name: k.name, hash: k.hash };
     return found;
+  }
+
+  keyName(secret: string): string | null {
+    return this.keyOf(secret)?.name ?? null;
+  }
+
+  /** Whether the key that opened the session is still configured, under the same name. */
+  #stillKeyed(sessionId: string, admin: string, keyTag: string | null): boolean {
+    let keyed = false;
+    for (const k of this.#ctx.rt.config.admin.keys) {
+      if (
+        keyTag !== null &&
+        k.name === admin &&
+        sameSecret(sessionKeyTag(sessionId, k.hash), keyTag)
+      )
+        keyed = true;
+    }
+    return keyed;
   }
 
   /** 429 once an address has failed too often; the window slides, so waiting works. */
@@ -136,10 +163,16 @@ export class AdminAuth {
       return { name, via: 'key' };
     }
     const cookie = getCookie(c, SESSION_COOKIE);
-    const session = cookie
-      ? await this.#ctx.store.sessions.find(sessionHash(cookie), this.#ctx.rt.clock.now())
-      : null;
+    if (!cookie) return null;
+    const session = await this.#ctx.store.sessions.find(
+      sessionHash(cookie),
+      this.#ctx.rt.clock.now(),
+    );
     if (!session) return null;
+    if (!this.#stillKeyed(cookie, session.admin, session.keyTag)) {
+      await this.#ctx.store.sessions.delete(session.idHash);
+      return null;
+    }
     if (!['GET', 'HEAD'].includes(c.req.method)) {
       const token = c.req.header(CSRF_HEADER);
       if (!token || !sameSecret(token, session.csrfToken)) {

@@ -5,7 +5,7 @@ import type { StatementSync } from 'node:sqlite';
 import { DayCalendar } from '../usage/days.ts';
 import type { AdminStore, KeyPatch } from './admin-types.ts';
 import { generateKey, hashKey, keyHint } from './secrets.ts';
-import { ADMIN_SCHEMA, createSqliteAdminStore } from './sqlite-admin.ts';
+import { ADMIN_SCHEMA, createSqliteAdminStore, migrateAdminSchema } from './sqlite-admin.ts';
 import { DailyRollups, ROLLUP_SCHEMA } from './sqlite-rollups.ts';
 import { toStoredUsageRow } from './sqlite-rows.ts';
 import { USAGE_FILTER_INDEXES } from './sqlite-usage-scan.ts';
@@ -165,6 +165,7 @@ export class SqliteStore implements Store {
     this.#db.exec(USAGE_FILTER_INDEXES);
     this.#db.exec(ROLLUP_SCHEMA);
     this.#db.exec(ADMIN_SCHEMA);
+    migrateAdminSchema(this.#db);
     const stored = DailyRollups.storedZone(this.#db);
     const zone = options.timeZone ?? stored ?? 'UTC';
     this.#rollups = new DailyRollups(this.#db, new DayCalendar(zone), this.#now);

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { sessionHash } from '../../../app/src/admin/auth.ts';
 import { parseRelayConfig } from '../../../app/src/config.ts';
+import { createApp } from '../../../app/src/app.ts';
+import { createLogger } from '../../../app/src/logger.ts';
 import { ADMIN_KEY, adminApp, answerOf } from '../../fixtures/admin-app.ts';
 
 const CLIENT = 'sk-client-0123456789abcdef';
@@ -132,6 +134,55 @@ describe('admin API authentication', () => {
       'session.logout',
       'session.login',
     ]);
+  });
+
+  it('ends console sessions once the admin key that opened them is rotated or removed', async () => {
+    const a = adminApp({ admin: { keys: [{ name: 'ops', key: 'ops-key-0123456789abcdef' }] } });
+    const { cookie } = await a.login();
+    const reopened = (env: Record<string, string>, config: Record<string, unknown> = {}) => {
+      const app = createApp({
+        config: parseRelayConfig(config, env),
+        store: a.store,
+        logger: createLogger({ level: 'silent' }),
+        admin: a.store.admin,
+      });
+      return async () => (await app.request('/admin/api/keys', { headers: { cookie } })).status;
+    };
+    // The same key after a restart: the session goes on.
+    expect(await reopened({ ADMIN_KEY })()).toBe(200);
+    // ADMIN_KEY rotated: the old cookie is refused, and its row is gone for good.
+    expect(await reopened({ ADMIN_KEY: 'admin-key-rotated-987654321' })()).toBe(401);
+    expect(await reopened({ ADMIN_KEY })()).toBe(401);
+
+    // Removed from the config (another admin key remains): refused too.
+    const b = adminApp();
+    const second = await b.login();
+    const removed = createApp({
+      config: parseRelayConfig(
+        { admin: { keys: [{ name: 'ops', key: 'ops-key-0123456789abcdef' }] } },
+        {},
+      ),
+      store: b.store,
+      logger: createLogger({ level: 'silent' }),
+      admin: b.store.admin,
+    });
+    const res = await removed.request('/admin/api/keys', { headers: { cookie: second.cookie } });
+    expect(res.status).toBe(401);
+    const id = second.cookie.split('=')[1]!;
+    expect(await b.store.admin.sessions.find(sessionHash(id), Date.now())).toBeNull();
+  });
+
+  it('ends the server-side session on logout with an admin key and the cookie together', async () => {
+    const a = adminApp();
+    const { cookie } = await a.login();
+    const out = await a.call('DELETE', '/session', undefined, {
+      cookie,
+      authorization: `Bearer ${ADMIN_KEY}`,
+    });
+    expect(out.status).toBe(204);
+    const id = cookie.split('=')[1]!;
+    expect(await a.store.admin.sessions.find(sessionHash(id), Date.now())).toBeNull();
+    expect((await a.call('GET', '/keys', undefined, { cookie })).status).toBe(401);
   });
 
   it('rate-limits failed logins per client address; the address is the one CloudFront saw', async () => {
