@@ -1,6 +1,6 @@
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { addDays } from '../usage/days.ts';
-import type { DayCalendar } from '../usage/days.ts';
+import { DayCalendar } from '../usage/days.ts';
 import type { UsageRow } from './types.ts';
 
 /** What a rollup row sums, in both rollup tables. */
@@ -212,20 +212,24 @@ export class DailyRollups {
   }
 
   /**
-   * Recomputes the rollups of every day that still has raw rows (a database from before
-   * rollups, or a changed time zone); older days keep what they have. One transaction, so a
-   * crash halfway leaves the old rollups.
+   * Brings the rollups to this calendar: built from the raw rows for a database from before
+   * rollups (no `previousZone`), or, when the zone changed, every raw row still kept moved from
+   * its day in the previous zone to its day in this one. Rows already pruned stay counted on the
+   * day they were (a day half pruned keeps its whole spend). One transaction, so a crash halfway
+   * leaves the old rollups.
    */
-  rebuild(): void {
+  rebuild(previousZone?: string): void {
     const first = this.#db.prepare('SELECT MIN(created_at) AS t FROM usage').get() as {
       t: number | null;
     };
+    const previous = previousZone === undefined ? null : new DayCalendar(previousZone);
     this.#db.exec('BEGIN IMMEDIATE');
     try {
       if (first.t !== null) {
-        this.#db
-          .prepare('DELETE FROM usage_daily WHERE day >= ?')
-          .run(this.calendar.dayOf(first.t));
+        if (!previous)
+          this.#db
+            .prepare('DELETE FROM usage_daily WHERE day >= ?')
+            .run(this.calendar.dayOf(first.t));
         const batch = this.#db.prepare(
           `SELECT id, key_name, model, channel, status, prompt_tokens, completion_tokens,
              cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens, reasoning_tokens,
@@ -233,25 +237,29 @@ export class DailyRollups {
            FROM usage WHERE id > ? ORDER BY id LIMIT ${REBUILD_BATCH}`,
         );
         const totals = new Map<string, { key: string[]; sums: number[] }>();
+        const move = (day: string, r: RawRow, sign: number) => {
+          const key = [day, r.key_name ?? '', r.model ?? '', r.channel ?? ''];
+          const id = key.join('\u0000');
+          const add = counters(r).map((v) => sign * v);
+          const entry = totals.get(id);
+          if (entry) add.forEach((v, i) => (entry.sums[i]! += v));
+          else totals.set(id, { key, sums: add });
+        };
         for (let after = 0; ;) {
           const rows = batch.all(after) as unknown as (RawRow & { id: number })[];
           for (const r of rows) {
-            const key = [
-              this.calendar.dayOf(r.created_at),
-              r.key_name ?? '',
-              r.model ?? '',
-              r.channel ?? '',
-            ];
-            const id = key.join('\u0000');
-            const add = counters(r);
-            const entry = totals.get(id);
-            if (entry) add.forEach((v, i) => (entry.sums[i]! += v));
-            else totals.set(id, { key, sums: add });
+            const day = this.calendar.dayOf(r.created_at);
+            const was = previous?.dayOf(r.created_at);
+            if (was === day) continue;
+            move(day, r, 1);
+            if (was !== undefined) move(was, r, -1);
           }
           if (rows.length < REBUILD_BATCH) break;
           after = rows[rows.length - 1]!.id;
         }
         for (const { key, sums } of totals.values()) this.#upsert.run(...key, ...sums);
+        // Days every kept row moved away from (none was pruned from them).
+        this.#db.exec('DELETE FROM usage_daily WHERE requests = 0');
       }
       // Derived again from the rebuilt days at the next report.
       this.#db.exec('DELETE FROM usage_daily_dim');

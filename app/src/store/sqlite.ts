@@ -170,7 +170,7 @@ export class SqliteStore implements Store {
     const zone = options.timeZone ?? stored ?? 'UTC';
     this.#rollups = new DailyRollups(this.#db, new DayCalendar(zone), this.#now);
     if (fresh || stored !== zone) {
-      this.#rollups.rebuild();
+      this.#rollups.rebuild(fresh ? undefined : stored);
       this.#rollups.seal();
     }
     if (options.releaseStaleHolds)
