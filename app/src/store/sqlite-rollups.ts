@@ -102,6 +102,7 @@ function counters(r: RawRow): number[] {
 const ZONE_KEY = 'rollup_time_zone';
 const SEALED_KEY = 'rollup_dims_sealed_through';
 const REBUILD_BATCH = 10_000;
+const LAST_DAY_MS = Date.UTC(9999, 0, 1);
 /** A day is sealed this long after it ended: rows stamped by a process whose clock lags still land. */
 const SEAL_DELAY_MS = 5 * 60_000;
 
@@ -170,6 +171,44 @@ export class DailyRollups {
     }
     this.#sealed = lastFinished;
     return lastFinished;
+  }
+
+  /**
+   * How to answer totals over [fromMs, toMs) when raw rows may have been pruned: whole days
+   * from `fromDay` up to (not including) `toDay` from the rollups, the rest from raw rows at
+   * or after `rawFrom`. Raw rows are only trusted from the first day after the earliest one
+   * kept (pruning may have cut that day short); a day is counted when it begins in the range.
+   */
+  split(fromMs: number, toMs: number): { fromDay: string; toDay: string; rawFrom: number } {
+    const first = this.#db.prepare('SELECT MIN(created_at) AS t FROM usage').get() as {
+      t: number | null;
+    };
+    const edge = first.t === null ? toMs : this.#rawEdge(first.t);
+    const to = Math.min(toMs, edge);
+    const fromDay = this.#firstDayFrom(fromMs);
+    const toDay = this.#firstDayFrom(to);
+    return { fromDay, toDay, rawFrom: Math.max(fromMs, this.calendar.startOf(toDay), edge) };
+  }
+
+  /** Where raw rows are whole: the earliest kept row's day, unless pruning cut it short. */
+  #rawEdge(firstRaw: number): number {
+    const day = this.calendar.dayOf(firstRaw);
+    const start = this.calendar.startOf(day);
+    const next = this.calendar.startOf(addDays(day, 1));
+    const rolled = this.#db
+      .prepare('SELECT COALESCE(SUM(requests), 0) AS n FROM usage_daily WHERE day = ?')
+      .get(day) as { n: number };
+    const raw = this.#db
+      .prepare('SELECT COUNT(*) AS n FROM usage WHERE created_at >= ? AND created_at < ?')
+      .get(start, next) as { n: number };
+    return rolled.n === raw.n ? start : next;
+  }
+
+  #firstDayFrom(ms: number): string {
+    // "Since ever" and "until forever" arrive as 0 and MAX_SAFE_INTEGER: four-digit years.
+    const t = Math.min(Math.max(ms, 0), LAST_DAY_MS);
+    const day = this.calendar.dayOf(t);
+    return this.calendar.startOf(day) >= t ? day : addDays(day, 1);
   }
 
   /** The zone the stored rollups were written in, if any. */

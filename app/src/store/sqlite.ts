@@ -477,23 +477,42 @@ export class SqliteStore implements Store {
     this.#rollups.add(u, createdAt);
   }
 
+  /** Days the raw rows no longer hold whole come from the daily rollups (by key name). */
   usageTotalMicros(keyId: number, fromMs: number, toMs: number): Micros {
+    const { fromDay, toDay, rawFrom } = this.#rollups.split(fromMs, toMs);
     const row = this.#stmt(
-      'SELECT COALESCE(SUM(cost_micros), 0) AS total FROM usage WHERE key_id = ? AND created_at >= ? AND created_at < ?',
-    ).get(keyId, fromMs, toMs) as { total: number };
+      `SELECT
+         (SELECT COALESCE(SUM(cost_micros), 0) FROM usage_daily
+          WHERE key_name = (SELECT name FROM keys WHERE id = ?) AND day >= ? AND day < ?)
+       + (SELECT COALESCE(SUM(cost_micros), 0) FROM usage
+          WHERE key_id = ? AND created_at >= ? AND created_at < ?) AS total`,
+    ).get(keyId, fromDay, toDay, keyId, rawFrom, toMs) as { total: number };
     return row.total;
   }
 
+  /** Like usageTotalMicros: whole days before the raw rows' edge from the rollups. */
   usageSummary(filter: { keyName?: string; fromMs: number; toMs: number }): UsageSummaryRow[] {
+    const { fromDay, toDay, rawFrom } = this.#rollups.split(filter.fromMs, filter.toMs);
+    const key = filter.keyName ?? null;
     const rows = this.#stmt(
-      `SELECT key_name, model, COUNT(*) AS requests, SUM(status >= 400) AS errors,
-         SUM(prompt_tokens) AS prompt, SUM(completion_tokens) AS completion,
-         SUM(cache_read_tokens) AS cache_read,
-         SUM(cache_write_5m_tokens + cache_write_1h_tokens) AS cache_write,
-         SUM(reasoning_tokens) AS reasoning, SUM(cost_micros) AS cost
-       FROM usage WHERE created_at >= ? AND created_at < ? AND (? IS NULL OR key_name = ?)
+      `SELECT key_name, model, SUM(requests) AS requests, SUM(errors) AS errors,
+         SUM(prompt) AS prompt, SUM(completion) AS completion, SUM(cache_read) AS cache_read,
+         SUM(cache_write) AS cache_write, SUM(reasoning) AS reasoning, SUM(cost) AS cost
+       FROM (
+         SELECT NULLIF(key_name, '') AS key_name, NULLIF(model, '') AS model, requests, errors,
+           prompt_tokens AS prompt, completion_tokens AS completion,
+           cache_read_tokens AS cache_read,
+           cache_write_5m_tokens + cache_write_1h_tokens AS cache_write,
+           reasoning_tokens AS reasoning, cost_micros AS cost
+         FROM usage_daily WHERE day >= ? AND day < ? AND (? IS NULL OR key_name = ?)
+         UNION ALL
+         SELECT key_name, model, 1, status >= 400, prompt_tokens, completion_tokens,
+           cache_read_tokens, cache_write_5m_tokens + cache_write_1h_tokens, reasoning_tokens,
+           cost_micros
+         FROM usage WHERE created_at >= ? AND created_at < ? AND (? IS NULL OR key_name = ?)
+       )
        GROUP BY key_name, model ORDER BY cost DESC, requests DESC`,
-    ).all(filter.fromMs, filter.toMs, filter.keyName ?? null, filter.keyName ?? null) as Record<
+    ).all(fromDay, toDay, key, key, rawFrom, filter.toMs, key, key) as Record<
       string,
       number | string | null
     >[];

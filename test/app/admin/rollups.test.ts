@@ -241,4 +241,34 @@ describe('usage retention', () => {
     ).toEqual(before);
     store.close();
   });
+
+  it('leaves key totals (billing usage, keys usage) as they were once raw rows are pruned mid-day', async () => {
+    const clock = new SettableClock(START);
+    const store = new SqliteStore({ path: tempDb(), now: () => clock.now(), timeZone: 'UTC' });
+    const alice = store.createKey({ name: 'alice', quotaUsd: null, models: ['*'] }).record;
+    const rows = randomRows(300, seededRandom(5));
+    for (const { at, row } of rows) {
+      clock.set(at);
+      store.recordUsage({ ...row, keyId: alice.id, keyName: 'alice' });
+    }
+    clock.set(START + 10 * DAY);
+    const totals = () => ({
+      ever: store.usageTotalMicros(alice.id, 0, Number.MAX_SAFE_INTEGER),
+      fromDay2: store.usageTotalMicros(alice.id, START + 2 * DAY, START + 11 * DAY),
+      summary: store.usageSummary({ keyName: 'alice', fromMs: 0, toMs: Number.MAX_SAFE_INTEGER }),
+      all: store.usageSummary({ fromMs: 0, toMs: Number.MAX_SAFE_INTEGER }),
+    });
+    const before = totals();
+    expect(before.ever).toBe(rows.reduce((n, r) => n + r.row.costMicros, 0));
+    // Half way through day 3: days 0-2 are gone, day 3 only partly kept.
+    expect(await store.admin.retention.pruneBefore(START + 3.5 * DAY, 10_000)).toBeGreaterThan(0);
+    expect(totals()).toEqual(before);
+    // A range inside the kept rows is still answered to the millisecond.
+    const t = START + 6.25 * DAY;
+    const exact = rows
+      .filter((r) => r.at >= t && r.at < t + DAY)
+      .reduce((n, r) => n + r.row.costMicros, 0);
+    expect(store.usageTotalMicros(alice.id, t, t + DAY)).toBe(exact);
+    store.close();
+  });
 });
