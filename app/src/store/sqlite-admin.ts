@@ -13,6 +13,7 @@ import type {
   Page,
   StoredAuditEntry,
 } from './admin-types.ts';
+import { isOldHint, shortenOldHint } from './secrets.ts';
 import type { DailyRollups } from './sqlite-rollups.ts';
 import { SqliteUsageQueries } from './sqlite-usage-queries.ts';
 import type { KeyRecord, NewKey } from './types.ts';
@@ -55,6 +56,14 @@ export function migrateAdminSchema(db: DatabaseSync): void {
   // Sessions from before it have no key tag: they end at their next request.
   if (!sessionColumns.includes('key_tag'))
     db.exec('ALTER TABLE admin_sessions ADD COLUMN key_tag TEXT');
+  // Audit rows written while hints showed the first eight characters too.
+  for (const side of ['before', 'after']) {
+    const hint = `json_extract(${side}, '$.hint')`;
+    db.exec(
+      `UPDATE admin_audit SET ${side} = json_set(${side}, '$.hint', ${shortenOldHint(hint)})
+       WHERE json_valid(${side}) AND json_type(${side}, '$.hint') = 'text' AND ${isOldHint(hint)}`,
+    );
+  }
 }
 
 /** The key operations of the SQLite store the admin API needs (it owns the keys table). */

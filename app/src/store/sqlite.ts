@@ -4,7 +4,7 @@ import { DatabaseSync } from 'node:sqlite';
 import type { StatementSync } from 'node:sqlite';
 import { DayCalendar } from '../usage/days.ts';
 import type { AdminStore, KeyPatch } from './admin-types.ts';
-import { generateKey, hashKey, keyHint } from './secrets.ts';
+import { generateKey, hashKey, isOldHint, keyHint, shortenOldHint } from './secrets.ts';
 import { ADMIN_SCHEMA, createSqliteAdminStore, migrateAdminSchema } from './sqlite-admin.ts';
 import { DailyRollups, ROLLUP_SCHEMA } from './sqlite-rollups.ts';
 import { toStoredUsageRow } from './sqlite-rows.ts';
@@ -209,6 +209,8 @@ export class SqliteStore implements Store {
     }
     if (!usage.has('error_message'))
       this.#db.exec('ALTER TABLE usage ADD COLUMN error_message TEXT');
+    // Hints stored before they were cut to the last four characters.
+    this.#db.exec(`UPDATE keys SET hint = ${shortenOldHint('hint')} WHERE ${isOldHint('hint')}`);
   }
 
   #stmt(sql: string): StatementSync {

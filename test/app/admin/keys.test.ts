@@ -58,7 +58,8 @@ describe('client keys through the admin API', () => {
       source: 'console',
       lastUsedAt: null,
     });
-    expect(created.json.key.hint).toBe(`${secret.slice(0, 8)}…${secret.slice(-4)}`);
+    // The generated prefix says nothing secret; of the rest, the last four characters only.
+    expect(created.json.key.hint).toBe(`sk-relay-…${secret.slice(-4)}`);
 
     expect((await chat(secret)).status).toBe(200);
     expect(
@@ -172,6 +173,26 @@ describe('client keys through the admin API', () => {
     }
     expect((await a.store.admin.keys.get('from-config'))?.quotaMicros).toBe(1_000_000);
     expect((await a.store.admin.keys.get('from-config'))?.enabled).toBe(true);
+  });
+
+  it('shows at most the last quarter of a config-file key, in the list, in one key and in audit rows', async () => {
+    const b = adminApp({
+      keys: [
+        { name: 'shortest', key: 'abcdefghijklmnop' },
+        { name: 'lookalike', key: 'sk-relay-0123456789abcdef' },
+      ],
+    });
+    const hints = Object.fromEntries(
+      (await b.call('GET', '/keys')).json.keys.map((k: { name: string; hint: string }) => [
+        k.name,
+        k.hint,
+      ]),
+    );
+    expect(hints).toEqual({ shortest: '…mnop', lookalike: '…cdef' });
+    expect((await b.call('PATCH', '/keys/shortest', { enabled: false })).status).toBe(200);
+    const audit = (await b.call('GET', '/audit')).text;
+    expect(audit).toContain('…mnop');
+    expect(audit).not.toContain('abcdefgh');
   });
 
   it('switches a config-file key off and on, audited, and the config cannot switch it back on', async () => {
