@@ -38,6 +38,9 @@ export const REQUESTS_SCAN_BUDGET = 5_000;
 /** Successful requests the overview's latency percentiles are taken from, newest first. */
 export const LATENCY_SAMPLE = 10_000;
 
+/** Successful requests per channel its latency percentiles are taken from, newest first. */
+export const CHANNEL_LATENCY_SAMPLE = 2_000;
+
 /** Rows an export step looks at before it hands the event loop back to other requests. */
 export const EXPORT_STEP = 250;
 
@@ -251,54 +254,58 @@ export class SqliteUsageQueries implements UsageQueries, UsageRetention {
     };
   }
 
+  /**
+   * Counts per channel are summed by SQLite and the last error read through the channel index,
+   * so a busy window never reaches the event loop row by row; latency percentiles come from
+   * each channel's newest CHANNEL_LATENCY_SAMPLE successes.
+   */
   async channels(q: { fromMs: number; toMs: number }): Promise<ChannelStats[]> {
-    const stmt = this.#db.prepare(
-      `SELECT channel, created_at, status, latency_ms, error_code, error_message FROM usage
-       WHERE created_at >= ? AND created_at < ? AND channel IS NOT NULL ORDER BY created_at`,
+    const sums = this.#db
+      .prepare(
+        `SELECT channel, COUNT(*) AS requests, SUM(status >= 400) AS errors,
+           SUM(status >= 500) AS server_errors
+         FROM usage INDEXED BY usage_time
+         WHERE created_at >= ? AND created_at < ? AND channel IS NOT NULL
+         GROUP BY channel ORDER BY MIN(created_at)`,
+      )
+      .all(q.fromMs, q.toMs) as {
+      channel: string;
+      requests: number;
+      errors: number;
+      server_errors: number;
+    }[];
+    const lastError = this.#db.prepare(
+      `SELECT created_at AS at, status, error_code AS code, error_message AS message
+       FROM usage INDEXED BY usage_channel_time
+       WHERE channel = ? AND created_at >= ? AND created_at < ? AND status >= 400
+       ORDER BY created_at DESC, id DESC LIMIT 1`,
     );
-    stmt.setReturnArrays(true);
-    const rows = stmt.all(q.fromMs, q.toMs) as unknown as [
-      string,
-      number,
-      number,
-      number,
-      string | null,
-      string | null,
-    ][];
-    const by = new Map<
-      string,
-      {
-        requests: number;
-        errors: number;
-        serverErrors: number;
-        latency: number[];
-        lastError: ChannelStats['lastError'];
-      }
-    >();
-    for (const [channel, at, status, latencyMs, code, message] of rows) {
-      let s = by.get(channel);
-      if (!s)
-        by.set(
-          channel,
-          (s = { requests: 0, errors: 0, serverErrors: 0, latency: [], lastError: null }),
-        );
-      s.requests++;
-      if (status < 400) {
-        s.latency.push(latencyMs);
-        continue;
-      }
-      s.errors++;
-      if (status >= 500) s.serverErrors++;
-      s.lastError = { at, status, code, message };
-    }
-    return [...by].map(([channel, s]) => ({
-      channel,
-      requests: s.requests,
-      errors: s.errors,
-      serverErrors: s.serverErrors,
-      latencyMs: percentiles(s.latency),
-      lastError: s.lastError,
-    }));
+    const latency = this.#db.prepare(
+      `SELECT latency_ms FROM usage INDEXED BY usage_channel_time
+       WHERE channel = ? AND created_at >= ? AND created_at < ? AND status < 400
+       ORDER BY created_at DESC LIMIT ?`,
+    );
+    latency.setReturnArrays(true);
+    return sums.map((s) => {
+      const last =
+        s.errors > 0
+          ? (lastError.get(s.channel, q.fromMs, q.toMs) as ChannelStats['lastError'])
+          : null;
+      const sample = latency.all(
+        s.channel,
+        q.fromMs,
+        q.toMs,
+        CHANNEL_LATENCY_SAMPLE,
+      ) as unknown as [number][];
+      return {
+        channel: s.channel,
+        requests: s.requests,
+        errors: s.errors,
+        serverErrors: s.server_errors,
+        latencyMs: percentiles(sample.map(([ms]) => ms)),
+        lastError: last ? { ...last } : null,
+      };
+    });
   }
 
   async lastUsed(keyIds: readonly number[]): Promise<Map<number, number>> {
