@@ -256,4 +256,31 @@ describe('client keys through the admin API', () => {
     expect((await a.call('PATCH', '/keys/nobody', { rpm: 5 })).status).toBe(404);
     expect((await a.call('POST', '/keys/alice/topup', { amountUsd: 0 })).status).toBe(400);
   });
+
+  it('refuses a key created already expired, and a change that changes nothing (no audit row)', async () => {
+    const expired = await a.call('POST', '/keys', { name: 'late', expiresAt: '2020-01-01' });
+    expect(expired.status).toBe(400);
+    expect(expired.json.error).toMatchObject({ param: 'expiresAt' });
+    expect(expired.json.error.message).toContain('in the past');
+    expect(await a.store.admin.keys.get('late')).toBeNull();
+
+    const audited = (await a.call('GET', '/audit')).json.rows.length;
+    const empty = await a.call('PATCH', '/keys/alice', {});
+    expect(empty.status).toBe(400);
+    expect(empty.json.error.message).toContain('Nothing to change');
+    expect((await a.call('GET', '/audit')).json.rows.length).toBe(audited);
+  });
+
+  it('says a JSON body is required when the Content-Type is not JSON', async () => {
+    const res = await answerOf(
+      await a.app.request('/admin/api/keys', {
+        method: 'POST',
+        headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'text/plain' },
+        body: JSON.stringify({ name: 'plain' }),
+      }),
+    );
+    expect(res.status).toBe(415);
+    expect(res.json.error).toMatchObject({ code: 'unsupported_media_type' });
+    expect(res.json.error.message).toContain('application/json');
+  });
 });
