@@ -255,57 +255,73 @@ export class SqliteUsageQueries implements UsageQueries, UsageRetention {
   }
 
   /**
-   * Counts per channel are summed by SQLite and the last error read through the channel index,
-   * so a busy window never reaches the event loop row by row; latency percentiles come from
-   * each channel's newest CHANNEL_LATENCY_SAMPLE successes.
+   * Never row by row in JS, and never the window's table rows: requests are counted on the
+   * (channel, time) index alone, failures (a few percent) read through the errors-only index,
+   * and latency percentiles come from each channel's newest CHANNEL_LATENCY_SAMPLE successes.
    */
   async channels(q: { fromMs: number; toMs: number }): Promise<ChannelStats[]> {
-    const sums = this.#db
+    // Every channel name ever seen, one index step each (a handful, however many rows).
+    const names = (
+      this.#db
+        .prepare(
+          `WITH RECURSIVE ch(name) AS (
+             SELECT MIN(channel) FROM usage INDEXED BY usage_channel_time WHERE channel IS NOT NULL
+             UNION ALL
+             SELECT (SELECT MIN(channel) FROM usage INDEXED BY usage_channel_time
+                     WHERE channel > ch.name)
+             FROM ch WHERE ch.name IS NOT NULL)
+           SELECT name FROM ch WHERE name IS NOT NULL`,
+        )
+        .all() as { name: string }[]
+    ).map((r) => r.name);
+    const count = this.#db.prepare(
+      `SELECT COUNT(*) AS n, MIN(created_at) AS first FROM usage INDEXED BY usage_channel_time
+       WHERE channel = ? AND created_at >= ? AND created_at < ?`,
+    );
+    // Bare columns next to MAX() come from the row holding the maximum: the last error.
+    const failures = this.#db
       .prepare(
-        `SELECT channel, COUNT(*) AS requests, SUM(status >= 400) AS errors,
-           SUM(status >= 500) AS server_errors
-         FROM usage INDEXED BY usage_time
-         WHERE created_at >= ? AND created_at < ? AND channel IS NOT NULL
-         GROUP BY channel ORDER BY MIN(created_at)`,
+        `SELECT channel, COUNT(*) AS errors, SUM(status >= 500) AS server_errors,
+           MAX(created_at) AS at, status, error_code AS code, error_message AS message
+         FROM usage INDEXED BY usage_error_time
+         WHERE status >= 400 AND created_at >= ? AND created_at < ? AND channel IS NOT NULL
+         GROUP BY channel`,
       )
       .all(q.fromMs, q.toMs) as {
       channel: string;
-      requests: number;
       errors: number;
       server_errors: number;
+      at: number;
+      status: number;
+      code: string | null;
+      message: string | null;
     }[];
-    const lastError = this.#db.prepare(
-      `SELECT created_at AS at, status, error_code AS code, error_message AS message
-       FROM usage INDEXED BY usage_channel_time
-       WHERE channel = ? AND created_at >= ? AND created_at < ? AND status >= 400
-       ORDER BY created_at DESC, id DESC LIMIT 1`,
-    );
+    const failed = new Map(failures.map((f) => [f.channel, f]));
     const latency = this.#db.prepare(
       `SELECT latency_ms FROM usage INDEXED BY usage_channel_time
        WHERE channel = ? AND created_at >= ? AND created_at < ? AND status < 400
        ORDER BY created_at DESC LIMIT ?`,
     );
     latency.setReturnArrays(true);
-    return sums.map((s) => {
-      const last =
-        s.errors > 0
-          ? (lastError.get(s.channel, q.fromMs, q.toMs) as ChannelStats['lastError'])
-          : null;
-      const sample = latency.all(
-        s.channel,
-        q.fromMs,
-        q.toMs,
-        CHANNEL_LATENCY_SAMPLE,
-      ) as unknown as [number][];
-      return {
-        channel: s.channel,
-        requests: s.requests,
-        errors: s.errors,
-        serverErrors: s.server_errors,
+    const stats: (ChannelStats & { first: number })[] = [];
+    for (const channel of names) {
+      const { n, first } = count.get(channel, q.fromMs, q.toMs) as { n: number; first: number };
+      if (n === 0) continue;
+      const f = failed.get(channel);
+      const sample = latency.all(channel, q.fromMs, q.toMs, CHANNEL_LATENCY_SAMPLE) as unknown as [
+        number,
+      ][];
+      stats.push({
+        channel,
+        first,
+        requests: n,
+        errors: f?.errors ?? 0,
+        serverErrors: f?.server_errors ?? 0,
         latencyMs: percentiles(sample.map(([ms]) => ms)),
-        lastError: last ? { ...last } : null,
-      };
-    });
+        lastError: f ? { at: f.at, status: f.status, code: f.code, message: f.message } : null,
+      });
+    }
+    return stats.sort((x, y) => x.first - y.first).map(({ first: _, ...s }) => s);
   }
 
   async lastUsed(keyIds: readonly number[]): Promise<Map<number, number>> {
