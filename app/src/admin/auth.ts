@@ -1,4 +1,5 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { isIPv6 } from 'node:net';
 import type { Context, MiddlewareHandler } from 'hono';
 import { getCookie } from 'hono/cookie';
 import { RelayError } from '../errors.ts';
@@ -48,6 +49,28 @@ export function clientAddress(c: Context, behindCdn: boolean): string {
   return incoming?.socket?.remoteAddress ?? 'unknown';
 }
 
+/**
+ * What failed logins are counted against: the address, or for IPv6 its /64, since one client
+ * usually holds a whole /64 and could otherwise try from a fresh address each time.
+ */
+export function throttleScope(address: string): string {
+  const ip = address.split('%')[0]!;
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
+  if (mapped) return mapped[1]!;
+  if (!isIPv6(ip)) return address;
+  const [head, tail] = ip.split('::') as [string, string | undefined];
+  const left = head === '' ? [] : head.split(':');
+  const right = tail === undefined || tail === '' ? [] : tail.split(':');
+  const groups =
+    tail === undefined
+      ? left
+      : [...left, ...Array(8 - left.length - right.length).fill('0'), ...right];
+  return `${groups
+    .slice(0, 4)
+    .map((g) => parseInt(g, 16).toString(16))
+    .join(':')}::/64`;
+}
+
 export class AdminAuth {
   readonly #ctx: AdminContext;
 
@@ -61,6 +84,10 @@ export class AdminAuth {
 
   address(c: Context): string {
     return clientAddress(c, this.#behindCdn);
+  }
+
+  #scope(c: Context): string {
+    return throttleScope(this.address(c));
   }
 
   /** The admin key's name and hash, or null. Every configured hash is compared, in constant time. */
@@ -94,7 +121,7 @@ export class AdminAuth {
   async assertNotThrottled(c: Context): Promise<void> {
     const now = this.#ctx.rt.clock.now();
     const failures = await this.#ctx.store.throttle.failures(
-      this.address(c),
+      this.#scope(c),
       now - FAILURE_WINDOW_MS,
     );
     if (failures >= MAX_FAILURES) {
@@ -109,7 +136,7 @@ export class AdminAuth {
 
   async recordFailure(c: Context, what: string): Promise<void> {
     const ip = this.address(c);
-    await this.#ctx.store.throttle.recordFailure(ip, this.#ctx.rt.clock.now());
+    await this.#ctx.store.throttle.recordFailure(throttleScope(ip), this.#ctx.rt.clock.now());
     this.#ctx.rt.logger.warn({ requestId: c.get('requestId'), ip }, `admin: ${what}`);
   }
 

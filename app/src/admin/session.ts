@@ -3,7 +3,14 @@ import type { OpenAPIHono } from '@hono/zod-openapi';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import type { Audit } from './audit.ts';
 import type { AdminAuth } from './auth.ts';
-import { SESSION_COOKIE, authError, newToken, sessionHash, sessionKeyTag } from './auth.ts';
+import {
+  SESSION_COOKIE,
+  authError,
+  newToken,
+  sessionHash,
+  sessionKeyTag,
+  throttleScope,
+} from './auth.ts';
 import type { AdminContext, AdminEnv } from './env.ts';
 import { LoginSchema, SessionSchema, commonErrors, jsonBody, jsonResponse } from './schemas.ts';
 
@@ -36,7 +43,7 @@ export function registerLoginRoute(
         throw authError('Incorrect admin key provided.');
       }
       const name = key.name;
-      await ctx.store.throttle.clear(auth.address(c));
+      await ctx.store.throttle.clear(throttleScope(auth.address(c)));
       const now = ctx.rt.clock.now();
       const id = newToken();
       const session = {

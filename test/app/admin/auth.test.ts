@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { sessionHash } from '../../../app/src/admin/auth.ts';
+import { sessionHash, throttleScope } from '../../../app/src/admin/auth.ts';
 import { parseRelayConfig } from '../../../app/src/config.ts';
 import { createApp } from '../../../app/src/app.ts';
 import { createLogger } from '../../../app/src/logger.ts';
@@ -215,6 +215,25 @@ describe('admin API authentication', () => {
     });
     expect(bearer.status).toBe(429);
     expect((await login(ADMIN_KEY, '198.51.100.2')).status).toBe(200);
+
+    // IPv6: one client holds a whole /64, so a fresh address in it is the same client.
+    for (let i = 1; i <= 10; i++) {
+      expect((await login('wrong-key-0123456789', `2001:db8:1:2::${i.toString(16)}`)).status).toBe(
+        401,
+      );
+    }
+    expect((await login(ADMIN_KEY, '2001:db8:1:2:ffff:1:2:3')).status).toBe(429);
+    expect((await login(ADMIN_KEY, '2001:db8:1:3::1')).status).toBe(200);
+  });
+
+  it('counts IPv6 failures per /64 and IPv4-mapped addresses as IPv4', () => {
+    expect(throttleScope('2001:db8:1:2::1')).toBe('2001:db8:1:2::/64');
+    expect(throttleScope('2001:0DB8:0001:0002:aaaa:bbbb:cccc:dddd')).toBe('2001:db8:1:2::/64');
+    expect(throttleScope('::1')).toBe('0:0:0:0::/64');
+    expect(throttleScope('fe80::1%eth0')).toBe('fe80:0:0:0::/64');
+    expect(throttleScope('::ffff:203.0.113.7')).toBe('203.0.113.7');
+    expect(throttleScope('203.0.113.7')).toBe('203.0.113.7');
+    expect(throttleScope('unknown')).toBe('unknown');
   });
 
   it('never writes an admin key or a session id to the log', async () => {
