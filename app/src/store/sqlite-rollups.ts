@@ -298,7 +298,7 @@ export class DailyRollups {
         }
         for (const { key, sums } of totals.values()) this.#upsert.run(...key, ...sums);
         // Days every kept row moved away from (none was pruned from them).
-        this.#db.exec('DELETE FROM usage_daily WHERE requests = 0');
+        this.#db.exec('DELETE FROM usage_daily WHERE requests <= 0');
       }
       // Derived again from the rebuilt days at the next report.
       this.#db.exec('DELETE FROM usage_daily_dim');
