@@ -69,7 +69,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.use(
     cors({
       origin: config.server.corsOrigins.includes('*') ? '*' : [...config.server.corsOrigins],
-      allowMethods: ['GET', 'POST', 'PUT', 'DELETE', 'OPTIONS'],
+      allowMethods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
       // Empty = echo whatever the preflight asks for (x-stainless-*, and the next SDK's headers).
       allowHeaders: [],
       exposeHeaders: [

@@ -70,6 +70,14 @@ export function toRelayError(err: unknown): RelayError {
     if (status === 413) {
       return new RelayError(413, 'request_too_large', 'Request body is too large.');
     }
+    if (status === 415) {
+      // Hono's JSON validator, for any other Content-Type: say what is required.
+      return new RelayError(
+        415,
+        'unsupported_media_type',
+        "The body must be JSON, sent with 'Content-Type: application/json'.",
+      );
+    }
     return new RelayError(
       status,
       status === 400 ? 'invalid_request_error' : 'http_error',

@@ -133,7 +133,9 @@ describe('the Chatbox desktop client', () => {
     });
     expect(res.status).toBeLessThan(300);
     expect(res.headers.get('access-control-allow-origin')).toBe('*');
-    expect(res.headers.get('access-control-allow-methods')).toBe('GET,POST,PUT,DELETE,OPTIONS');
+    expect(res.headers.get('access-control-allow-methods')).toBe(
+      'GET,POST,PUT,PATCH,DELETE,OPTIONS',
+    );
     expect(res.headers.get('access-control-allow-headers')).toContain('x-stainless-retry-count');
   });
 });

@@ -57,10 +57,20 @@ describe('the SQLite store', () => {
     old.exec(`CREATE TABLE keys (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, hash TEXT NOT NULL UNIQUE, hint TEXT NOT NULL,
       quota_micros INTEGER, used_micros INTEGER NOT NULL DEFAULT 0, reserved_micros INTEGER NOT NULL DEFAULT 0,
       models TEXT NOT NULL DEFAULT '["*"]', expires_at INTEGER, enabled INTEGER NOT NULL DEFAULT 1, created_at INTEGER NOT NULL)`);
-    old.exec(`INSERT INTO keys (name, hash, hint, created_at) VALUES ('legacy', 'h', 'sk-…', 0)`);
+    old.exec(`INSERT INTO keys (name, hash, hint, created_at) VALUES ('legacy', 'h', 'sk-…', 0),
+      ('long-hint', 'h2', 'abcdefgh…mnop', 0), ('generated', 'h3', 'sk-relay…WXYZ', 0)`);
+    old.exec(`CREATE TABLE admin_audit (id INTEGER PRIMARY KEY, at INTEGER NOT NULL, actor TEXT NOT NULL,
+      action TEXT NOT NULL, target TEXT, before TEXT, after TEXT, request_id TEXT NOT NULL, ip TEXT)`);
+    old.exec(`INSERT INTO admin_audit (at, actor, action, before, after, request_id)
+      VALUES (0, 'cli', 'key.update', '{"hint":"abcdefgh…mnop","rpm":1}', NULL, 'r')`);
     old.close();
     const store = new SqliteStore({ path });
-    expect(store.getKey('legacy')).toMatchObject({ name: 'legacy', rpm: null });
+    expect(store.getKey('legacy')).toMatchObject({ name: 'legacy', rpm: null, hint: 'sk-…' });
+    // Hints from when they showed the first eight characters too are cut to the last four.
+    expect(store.getKey('long-hint')!.hint).toBe('…mnop');
+    expect(store.getKey('generated')!.hint).toBe('sk-relay-…WXYZ');
+    const audit = new DatabaseSync(path).prepare('SELECT before FROM admin_audit').get();
+    expect(audit).toEqual({ before: '{"hint":"…mnop","rpm":1}' });
     store.upsertKey({ name: 'new', key: 'sk-store-0123456789abcdef', rpm: 30 });
     expect(store.getKey('new')!.rpm).toBe(30);
     store.close();

@@ -1,4 +1,5 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { isIPv6 } from 'node:net';
 import type { Context, MiddlewareHandler } from 'hono';
 import { getCookie } from 'hono/cookie';
 import { RelayError } from '../errors.ts';
@@ -21,6 +22,14 @@ export const newToken = () => randomBytes(32).toString('base64url');
 
 export const sessionHash = (id: string) => hashKey(id);
 
+/**
+ * Ties a session to the admin key that opened it, so rotating or removing that key ends the
+ * session. The store gets an HMAC of the key's hash under the session id, which it only holds
+ * hashed: a copy of the database reveals neither the key nor a way to test guesses of it.
+ */
+export const sessionKeyTag = (sessionId: string, keyHash: string) =>
+  createHmac('sha256', sessionId).update(keyHash, 'utf8').digest('hex');
+
 export const authError = (message: string, code = 'invalid_admin_key') =>
   new RelayError(401, code, message, { type: 'authentication_error' });
 
@@ -40,6 +49,28 @@ export function clientAddress(c: Context, behindCdn: boolean): string {
   return incoming?.socket?.remoteAddress ?? 'unknown';
 }
 
+/**
+ * What failed logins are counted against: the address, or for IPv6 its /64, since one client
+ * usually holds a whole /64 and could otherwise try from a fresh address each time.
+ */
+export function throttleScope(address: string): string {
+  const ip = address.split('%')[0]!;
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
+  if (mapped) return mapped[1]!;
+  if (!isIPv6(ip)) return address;
+  const [head, tail] = ip.split('::') as [string, string | undefined];
+  const left = head === '' ? [] : head.split(':');
+  const right = tail === undefined || tail === '' ? [] : tail.split(':');
+  const groups =
+    tail === undefined
+      ? left
+      : [...left, ...Array(8 - left.length - right.length).fill('0'), ...right];
+  return `${groups
+    .slice(0, 4)
+    .map((g) => parseInt(g, 16).toString(16))
+    .join(':')}::/64`;
+}
+
 export class AdminAuth {
   readonly #ctx: AdminContext;
 
@@ -55,19 +86,42 @@ export class AdminAuth {
     return clientAddress(c, this.#behindCdn);
   }
 
-  /** The admin key's name, or null. Every configured hash is compared, in constant time. */
-  keyName(secret: string): string | null {
+  #scope(c: Context): string {
+    return throttleScope(this.address(c));
+  }
+
+  /** The admin key's name and hash, or null. Every configured hash is compared, in constant time. */
+  keyOf(secret: string): { name: string; hash: string } | null {
     const hash = hashKey(secret);
-    let found: string | null = null;
-    for (const k of this.#ctx.rt.config.admin.keys) if (sameSecret(k.hash, hash)) found ??= k.name;
+    let found: { name: string; hash: string } | null = null;
+    for (const k of this.#ctx.rt.config.admin.keys)
+      if (sameSecret(k.hash, hash)) found ??= { name: k.name, hash: k.hash };
     return found;
+  }
+
+  keyName(secret: string): string | null {
+    return this.keyOf(secret)?.name ?? null;
+  }
+
+  /** Whether the key that opened the session is still configured, under the same name. */
+  #stillKeyed(sessionId: string, admin: string, keyTag: string | null): boolean {
+    let keyed = false;
+    for (const k of this.#ctx.rt.config.admin.keys) {
+      if (
+        keyTag !== null &&
+        k.name === admin &&
+        sameSecret(sessionKeyTag(sessionId, k.hash), keyTag)
+      )
+        keyed = true;
+    }
+    return keyed;
   }
 
   /** 429 once an address has failed too often; the window slides, so waiting works. */
   async assertNotThrottled(c: Context): Promise<void> {
     const now = this.#ctx.rt.clock.now();
     const failures = await this.#ctx.store.throttle.failures(
-      this.address(c),
+      this.#scope(c),
       now - FAILURE_WINDOW_MS,
     );
     if (failures >= MAX_FAILURES) {
@@ -82,7 +136,7 @@ export class AdminAuth {
 
   async recordFailure(c: Context, what: string): Promise<void> {
     const ip = this.address(c);
-    await this.#ctx.store.throttle.recordFailure(ip, this.#ctx.rt.clock.now());
+    await this.#ctx.store.throttle.recordFailure(throttleScope(ip), this.#ctx.rt.clock.now());
     this.#ctx.rt.logger.warn({ requestId: c.get('requestId'), ip }, `admin: ${what}`);
   }
 
@@ -136,10 +190,16 @@ export class AdminAuth {
       return { name, via: 'key' };
     }
     const cookie = getCookie(c, SESSION_COOKIE);
-    const session = cookie
-      ? await this.#ctx.store.sessions.find(sessionHash(cookie), this.#ctx.rt.clock.now())
-      : null;
+    if (!cookie) return null;
+    const session = await this.#ctx.store.sessions.find(
+      sessionHash(cookie),
+      this.#ctx.rt.clock.now(),
+    );
     if (!session) return null;
+    if (!this.#stillKeyed(cookie, session.admin, session.keyTag)) {
+      await this.#ctx.store.sessions.delete(session.idHash);
+      return null;
+    }
     if (!['GET', 'HEAD'].includes(c.req.method)) {
       const token = c.req.header(CSRF_HEADER);
       if (!token || !sameSecret(token, session.csrfToken)) {

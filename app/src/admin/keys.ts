@@ -1,7 +1,7 @@
 import { createRoute } from '@hono/zod-openapi';
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import { parseExpiry } from '../cli/parse.ts';
-import { RelayError } from '../errors.ts';
+import { RelayError, invalidRequest } from '../errors.ts';
 import type { KeyPatch, UsageGroupRow } from '../store/admin-types.ts';
 import type { KeyRecord } from '../store/types.ts';
 import { StoreError } from '../store/types.ts';
@@ -151,12 +151,19 @@ export function registerKeyRoutes(api: OpenAPIHono<AdminEnv>, ctx: AdminContext,
     }),
     async (c) => {
       const body = c.req.valid('json');
+      const expiresAt = expiry(body.expiresAt) ?? null;
+      if (expiresAt !== null && expiresAt <= ctx.rt.clock.now()) {
+        throw invalidRequest(
+          "'expiresAt' is in the past: the key would be expired before its first use.",
+          'expiresAt',
+        );
+      }
       const { record, secret } = await keys
         .create({
           name: body.name,
           quotaUsd: body.quotaUsd ?? null,
           models: body.models ?? ['*'],
-          expiresAt: expiry(body.expiresAt) ?? null,
+          expiresAt,
           rpm: body.rpm ?? null,
         })
         .catch(storeConflict);
@@ -197,6 +204,11 @@ export function registerKeyRoutes(api: OpenAPIHono<AdminEnv>, ctx: AdminContext,
     async (c) => {
       const { name } = c.req.valid('param');
       const body = c.req.valid('json');
+      if (Object.values(body).every((v) => v === undefined)) {
+        throw invalidRequest(
+          'Nothing to change: send at least one of quotaUsd, models, expiresAt, rpm, enabled.',
+        );
+      }
       const before = await view(await mustKey(name));
       const { enabled, ...fields } = body;
       if (Object.values(fields).some((v) => v !== undefined)) mustBeEditable(name);

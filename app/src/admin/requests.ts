@@ -1,6 +1,7 @@
 import { createRoute } from '@hono/zod-openapi';
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import { parseExpiry } from '../cli/parse.ts';
+import { invalidRequest } from '../errors.ts';
 import type { StoredUsageRow } from '../store/types.ts';
 import type { AdminContext, AdminEnv } from './env.ts';
 import { usd } from './money.ts';
@@ -64,14 +65,18 @@ export function registerRequestRoutes(api: OpenAPIHono<AdminEnv>, ctx: AdminCont
     }),
     async (c) => {
       const q = c.req.valid('query');
+      const fromMs = q.from === undefined ? undefined : parseExpiry(q.from);
+      const toMs = q.to === undefined ? undefined : parseExpiry(q.to);
+      if (fromMs !== undefined && toMs !== undefined && fromMs > toMs)
+        throw invalidRequest('"from" must not be after "to".', 'from');
       const page = await ctx.store.usage.requests({
         ...(q.requestId !== undefined && { requestId: q.requestId }),
         ...(q.key !== undefined && { key: q.key }),
         ...(q.model !== undefined && { model: q.model }),
         ...(q.channel !== undefined && { channel: q.channel }),
         ...(q.status !== undefined && { status: q.status }),
-        ...(q.from !== undefined && { fromMs: parseExpiry(q.from) }),
-        ...(q.to !== undefined && { toMs: parseExpiry(q.to) }),
+        ...(fromMs !== undefined && { fromMs }),
+        ...(toMs !== undefined && { toMs }),
         ...(q.cursor !== undefined && { cursor: q.cursor }),
         limit: q.limit,
       });

@@ -73,7 +73,9 @@ const models = z.array(z.string().min(1).max(200)).min(1).max(200);
 export const KeySchema = z
   .object({
     name: z.string(),
-    hint: z.string().openapi({ description: 'First and last characters; never the key' }),
+    hint: z.string().openapi({
+      description: 'The last characters (a quarter at most), after sk-relay- for generated keys',
+    }),
     quotaUsd: z.number().nullable().openapi({ description: 'null = unlimited' }),
     usedUsd: z.number(),
     reservedUsd: z.number().openapi({ description: 'Held by requests in flight' }),

@@ -3,7 +3,14 @@ import type { OpenAPIHono } from '@hono/zod-openapi';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import type { Audit } from './audit.ts';
 import type { AdminAuth } from './auth.ts';
-import { SESSION_COOKIE, authError, newToken, sessionHash } from './auth.ts';
+import {
+  SESSION_COOKIE,
+  authError,
+  newToken,
+  sessionHash,
+  sessionKeyTag,
+  throttleScope,
+} from './auth.ts';
 import type { AdminContext, AdminEnv } from './env.ts';
 import { LoginSchema, SessionSchema, commonErrors, jsonBody, jsonResponse } from './schemas.ts';
 
@@ -29,18 +36,20 @@ export function registerLoginRoute(
     }),
     async (c) => {
       await auth.assertNotThrottled(c);
-      const name = auth.keyName(c.req.valid('json').key);
-      if (!name) {
+      const key = auth.keyOf(c.req.valid('json').key);
+      if (!key) {
         await auth.recordFailure(c, 'failed login');
         // The same answer as a wrong Bearer key: nothing tells an attacker more.
         throw authError('Incorrect admin key provided.');
       }
-      await ctx.store.throttle.clear(auth.address(c));
+      const name = key.name;
+      await ctx.store.throttle.clear(throttleScope(auth.address(c)));
       const now = ctx.rt.clock.now();
       const id = newToken();
       const session = {
         idHash: sessionHash(id),
         admin: name,
+        keyTag: sessionKeyTag(id, key.hash),
         csrfToken: newToken(),
         createdAt: now,
         expiresAt: now + ctx.rt.config.admin.sessionHours * 3_600_000,
@@ -105,9 +114,14 @@ export function registerLogoutRoute(api: OpenAPIHono<AdminEnv>, audit: Audit, ct
       responses: { 204: { description: 'Logged out' }, ...commonErrors },
     }),
     async (c) => {
+      // Also with an admin key in Authorization: the cookie sent alongside ends on the server.
+      const cookie = getCookie(c, SESSION_COOKIE);
       const session = c.get('admin').session;
       if (session) await ctx.store.sessions.delete(session.idHash);
-      if (getCookie(c, SESSION_COOKIE)) deleteCookie(c, SESSION_COOKIE, { path: COOKIE_PATH });
+      if (cookie) {
+        if (!session) await ctx.store.sessions.delete(sessionHash(cookie));
+        deleteCookie(c, SESSION_COOKIE, { path: COOKIE_PATH });
+      }
       await audit(c, { action: 'session.logout', target: c.get('admin').name });
       return c.body(null, 204);
     },

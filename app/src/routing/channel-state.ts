@@ -16,6 +16,8 @@ export class ChannelState {
   #overrides = new Map<string, ChannelOverride>();
   #loadedAt = Number.NEGATIVE_INFINITY;
   #loading: Promise<void> | undefined;
+  /** Bumped by every set(): a read that started before it must not undo it. */
+  #generation = 0;
 
   constructor(source: ChannelOverrides, clock: Clock) {
     this.#source = source;
@@ -34,9 +36,12 @@ export class ChannelState {
 
   /** Reads the switches from the store; the relay awaits the first read before it serves. */
   load(): Promise<void> {
+    const generation = this.#generation;
     this.#loading ??= this.#source
       .list()
       .then((list) => {
+        // A switch made meanwhile is newer than this read; the next refresh reads it back.
+        if (generation !== this.#generation) return;
         this.#overrides = new Map(list.map((o) => [o.channel, o]));
         this.#loadedAt = this.#clock.now();
       })
@@ -47,6 +52,7 @@ export class ChannelState {
   /** Switches a channel; this process sees it at once, other processes within REFRESH_MS. */
   async set(override: ChannelOverride): Promise<void> {
     await this.#source.set(override);
+    this.#generation++;
     this.#overrides.set(override.channel, override);
   }
 }

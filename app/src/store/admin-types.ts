@@ -190,6 +190,8 @@ export interface AdminSession {
   /** SHA-256 of the cookie's value: the store never holds a usable session id. */
   readonly idHash: string;
   readonly admin: string;
+  /** sessionKeyTag() of the admin key that logged in; null for sessions stored before it was. */
+  readonly keyTag: string | null;
   readonly csrfToken: string;
   readonly createdAt: number;
   readonly expiresAt: number;

@@ -13,6 +13,7 @@ import type {
   Page,
   StoredAuditEntry,
 } from './admin-types.ts';
+import { isOldHint, shortenOldHint } from './secrets.ts';
 import type { DailyRollups } from './sqlite-rollups.ts';
 import { SqliteUsageQueries } from './sqlite-usage-queries.ts';
 import type { KeyRecord, NewKey } from './types.ts';
@@ -38,6 +39,7 @@ CREATE TABLE IF NOT EXISTS channel_overrides (
 CREATE TABLE IF NOT EXISTS admin_sessions (
   id_hash TEXT PRIMARY KEY,
   admin TEXT NOT NULL,
+  key_tag TEXT,
   csrf_token TEXT NOT NULL,
   created_at INTEGER NOT NULL,
   expires_at INTEGER NOT NULL
@@ -45,6 +47,24 @@ CREATE TABLE IF NOT EXISTS admin_sessions (
 CREATE TABLE IF NOT EXISTS admin_login_failures (scope TEXT NOT NULL, at INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS admin_login_failures_scope ON admin_login_failures (scope, at);
 `;
+
+/** Columns added to the admin tables after they first shipped. */
+export function migrateAdminSchema(db: DatabaseSync): void {
+  const sessionColumns = (
+    db.prepare('PRAGMA table_info(admin_sessions)').all() as { name: string }[]
+  ).map((c) => c.name);
+  // Sessions from before it have no key tag: they end at their next request.
+  if (!sessionColumns.includes('key_tag'))
+    db.exec('ALTER TABLE admin_sessions ADD COLUMN key_tag TEXT');
+  // Audit rows written while hints showed the first eight characters too.
+  for (const side of ['before', 'after']) {
+    const hint = `json_extract(${side}, '$.hint')`;
+    db.exec(
+      `UPDATE admin_audit SET ${side} = json_set(${side}, '$.hint', ${shortenOldHint(hint)})
+       WHERE json_valid(${side}) AND json_type(${side}, '$.hint') = 'text' AND ${isOldHint(hint)}`,
+    );
+  }
+}
 
 /** The key operations of the SQLite store the admin API needs (it owns the keys table). */
 export interface SqliteKeyTable {
@@ -148,9 +168,9 @@ function sessions(db: DatabaseSync): AdminSessions {
     async create(s: AdminSession) {
       db.prepare('DELETE FROM admin_sessions WHERE expires_at <= ?').run(s.createdAt);
       db.prepare(
-        `INSERT INTO admin_sessions (id_hash, admin, csrf_token, created_at, expires_at)
-         VALUES (?, ?, ?, ?, ?)`,
-      ).run(s.idHash, s.admin, s.csrfToken, s.createdAt, s.expiresAt);
+        `INSERT INTO admin_sessions (id_hash, admin, key_tag, csrf_token, created_at, expires_at)
+         VALUES (?, ?, ?, ?, ?, ?)`,
+      ).run(s.idHash, s.admin, s.keyTag, s.csrfToken, s.createdAt, s.expiresAt);
     },
     async find(idHash, now) {
       const r = db
@@ -160,6 +180,7 @@ function sessions(db: DatabaseSync): AdminSessions {
         ? {
             idHash: r.id_hash as string,
             admin: r.admin as string,
+            keyTag: (r.key_tag as string | null) ?? null,
             csrfToken: r.csrf_token as string,
             createdAt: r.created_at as number,
             expiresAt: r.expires_at as number,

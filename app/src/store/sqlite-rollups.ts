@@ -1,6 +1,6 @@
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { addDays } from '../usage/days.ts';
-import type { DayCalendar } from '../usage/days.ts';
+import { DayCalendar } from '../usage/days.ts';
 import type { UsageRow } from './types.ts';
 
 /** What a rollup row sums, in both rollup tables. */
@@ -102,6 +102,7 @@ function counters(r: RawRow): number[] {
 const ZONE_KEY = 'rollup_time_zone';
 const SEALED_KEY = 'rollup_dims_sealed_through';
 const REBUILD_BATCH = 10_000;
+const LAST_DAY_MS = Date.UTC(9999, 0, 1);
 /** A day is sealed this long after it ended: rows stamped by a process whose clock lags still land. */
 const SEAL_DELAY_MS = 5 * 60_000;
 
@@ -172,6 +173,44 @@ export class DailyRollups {
     return lastFinished;
   }
 
+  /**
+   * How to answer totals over [fromMs, toMs) when raw rows may have been pruned: whole days
+   * from `fromDay` up to (not including) `toDay` from the rollups, the rest from raw rows at
+   * or after `rawFrom`. Raw rows are only trusted from the first day after the earliest one
+   * kept (pruning may have cut that day short); a day is counted when it begins in the range.
+   */
+  split(fromMs: number, toMs: number): { fromDay: string; toDay: string; rawFrom: number } {
+    const first = this.#db.prepare('SELECT MIN(created_at) AS t FROM usage').get() as {
+      t: number | null;
+    };
+    const edge = first.t === null ? toMs : this.#rawEdge(first.t);
+    const to = Math.min(toMs, edge);
+    const fromDay = this.#firstDayFrom(fromMs);
+    const toDay = this.#firstDayFrom(to);
+    return { fromDay, toDay, rawFrom: Math.max(fromMs, this.calendar.startOf(toDay), edge) };
+  }
+
+  /** Where raw rows are whole: the earliest kept row's day, unless pruning cut it short. */
+  #rawEdge(firstRaw: number): number {
+    const day = this.calendar.dayOf(firstRaw);
+    const start = this.calendar.startOf(day);
+    const next = this.calendar.startOf(addDays(day, 1));
+    const rolled = this.#db
+      .prepare('SELECT COALESCE(SUM(requests), 0) AS n FROM usage_daily WHERE day = ?')
+      .get(day) as { n: number };
+    const raw = this.#db
+      .prepare('SELECT COUNT(*) AS n FROM usage WHERE created_at >= ? AND created_at < ?')
+      .get(start, next) as { n: number };
+    return rolled.n === raw.n ? start : next;
+  }
+
+  #firstDayFrom(ms: number): string {
+    // "Since ever" and "until forever" arrive as 0 and MAX_SAFE_INTEGER: four-digit years.
+    const t = Math.min(Math.max(ms, 0), LAST_DAY_MS);
+    const day = this.calendar.dayOf(t);
+    return this.calendar.startOf(day) >= t ? day : addDays(day, 1);
+  }
+
   /** The zone the stored rollups were written in, if any. */
   static storedZone(db: DatabaseSync): string | undefined {
     const row = db.prepare('SELECT value FROM meta WHERE name = ?').get(ZONE_KEY) as
@@ -212,20 +251,24 @@ export class DailyRollups {
   }
 
   /**
-   * Recomputes the rollups of every day that still has raw rows (a database from before
-   * rollups, or a changed time zone); older days keep what they have. One transaction, so a
-   * crash halfway leaves the old rollups.
+   * Brings the rollups to this calendar: built from the raw rows for a database from before
+   * rollups (no `previousZone`), or, when the zone changed, every raw row still kept moved from
+   * its day in the previous zone to its day in this one. Rows already pruned stay counted on the
+   * day they were (a day half pruned keeps its whole spend). One transaction, so a crash halfway
+   * leaves the old rollups.
    */
-  rebuild(): void {
+  rebuild(previousZone?: string): void {
     const first = this.#db.prepare('SELECT MIN(created_at) AS t FROM usage').get() as {
       t: number | null;
     };
+    const previous = previousZone === undefined ? null : new DayCalendar(previousZone);
     this.#db.exec('BEGIN IMMEDIATE');
     try {
       if (first.t !== null) {
-        this.#db
-          .prepare('DELETE FROM usage_daily WHERE day >= ?')
-          .run(this.calendar.dayOf(first.t));
+        if (!previous)
+          this.#db
+            .prepare('DELETE FROM usage_daily WHERE day >= ?')
+            .run(this.calendar.dayOf(first.t));
         const batch = this.#db.prepare(
           `SELECT id, key_name, model, channel, status, prompt_tokens, completion_tokens,
              cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens, reasoning_tokens,
@@ -233,25 +276,29 @@ export class DailyRollups {
            FROM usage WHERE id > ? ORDER BY id LIMIT ${REBUILD_BATCH}`,
         );
         const totals = new Map<string, { key: string[]; sums: number[] }>();
+        const move = (day: string, r: RawRow, sign: number) => {
+          const key = [day, r.key_name ?? '', r.model ?? '', r.channel ?? ''];
+          const id = key.join('\u0000');
+          const add = counters(r).map((v) => sign * v);
+          const entry = totals.get(id);
+          if (entry) add.forEach((v, i) => (entry.sums[i]! += v));
+          else totals.set(id, { key, sums: add });
+        };
         for (let after = 0; ;) {
           const rows = batch.all(after) as unknown as (RawRow & { id: number })[];
           for (const r of rows) {
-            const key = [
-              this.calendar.dayOf(r.created_at),
-              r.key_name ?? '',
-              r.model ?? '',
-              r.channel ?? '',
-            ];
-            const id = key.join('\u0000');
-            const add = counters(r);
-            const entry = totals.get(id);
-            if (entry) add.forEach((v, i) => (entry.sums[i]! += v));
-            else totals.set(id, { key, sums: add });
+            const day = this.calendar.dayOf(r.created_at);
+            const was = previous?.dayOf(r.created_at);
+            if (was === day) continue;
+            move(day, r, 1);
+            if (was !== undefined) move(was, r, -1);
           }
           if (rows.length < REBUILD_BATCH) break;
           after = rows[rows.length - 1]!.id;
         }
         for (const { key, sums } of totals.values()) this.#upsert.run(...key, ...sums);
+        // Days every kept row moved away from (none was pruned from them).
+        this.#db.exec('DELETE FROM usage_daily WHERE requests <= 0');
       }
       // Derived again from the rebuilt days at the next report.
       this.#db.exec('DELETE FROM usage_daily_dim');

@@ -4,8 +4,8 @@ import { DatabaseSync } from 'node:sqlite';
 import type { StatementSync } from 'node:sqlite';
 import { DayCalendar } from '../usage/days.ts';
 import type { AdminStore, KeyPatch } from './admin-types.ts';
-import { generateKey, hashKey, keyHint } from './secrets.ts';
-import { ADMIN_SCHEMA, createSqliteAdminStore } from './sqlite-admin.ts';
+import { generateKey, hashKey, isOldHint, keyHint, shortenOldHint } from './secrets.ts';
+import { ADMIN_SCHEMA, createSqliteAdminStore, migrateAdminSchema } from './sqlite-admin.ts';
 import { DailyRollups, ROLLUP_SCHEMA } from './sqlite-rollups.ts';
 import { toStoredUsageRow } from './sqlite-rows.ts';
 import { USAGE_FILTER_INDEXES } from './sqlite-usage-scan.ts';
@@ -165,11 +165,12 @@ export class SqliteStore implements Store {
     this.#db.exec(USAGE_FILTER_INDEXES);
     this.#db.exec(ROLLUP_SCHEMA);
     this.#db.exec(ADMIN_SCHEMA);
+    migrateAdminSchema(this.#db);
     const stored = DailyRollups.storedZone(this.#db);
     const zone = options.timeZone ?? stored ?? 'UTC';
     this.#rollups = new DailyRollups(this.#db, new DayCalendar(zone), this.#now);
     if (fresh || stored !== zone) {
-      this.#rollups.rebuild();
+      this.#rollups.rebuild(fresh ? undefined : stored);
       this.#rollups.seal();
     }
     if (options.releaseStaleHolds)
@@ -208,6 +209,8 @@ export class SqliteStore implements Store {
     }
     if (!usage.has('error_message'))
       this.#db.exec('ALTER TABLE usage ADD COLUMN error_message TEXT');
+    // Hints stored before they were cut to the last four characters.
+    this.#db.exec(`UPDATE keys SET hint = ${shortenOldHint('hint')} WHERE ${isOldHint('hint')}`);
   }
 
   #stmt(sql: string): StatementSync {
@@ -476,23 +479,42 @@ export class SqliteStore implements Store {
     this.#rollups.add(u, createdAt);
   }
 
+  /** Days the raw rows no longer hold whole come from the daily rollups (by key name). */
   usageTotalMicros(keyId: number, fromMs: number, toMs: number): Micros {
+    const { fromDay, toDay, rawFrom } = this.#rollups.split(fromMs, toMs);
     const row = this.#stmt(
-      'SELECT COALESCE(SUM(cost_micros), 0) AS total FROM usage WHERE key_id = ? AND created_at >= ? AND created_at < ?',
-    ).get(keyId, fromMs, toMs) as { total: number };
+      `SELECT
+         (SELECT COALESCE(SUM(cost_micros), 0) FROM usage_daily
+          WHERE key_name = (SELECT name FROM keys WHERE id = ?) AND day >= ? AND day < ?)
+       + (SELECT COALESCE(SUM(cost_micros), 0) FROM usage
+          WHERE key_id = ? AND created_at >= ? AND created_at < ?) AS total`,
+    ).get(keyId, fromDay, toDay, keyId, rawFrom, toMs) as { total: number };
     return row.total;
   }
 
+  /** Like usageTotalMicros: whole days before the raw rows' edge from the rollups. */
   usageSummary(filter: { keyName?: string; fromMs: number; toMs: number }): UsageSummaryRow[] {
+    const { fromDay, toDay, rawFrom } = this.#rollups.split(filter.fromMs, filter.toMs);
+    const key = filter.keyName ?? null;
     const rows = this.#stmt(
-      `SELECT key_name, model, COUNT(*) AS requests, SUM(status >= 400) AS errors,
-         SUM(prompt_tokens) AS prompt, SUM(completion_tokens) AS completion,
-         SUM(cache_read_tokens) AS cache_read,
-         SUM(cache_write_5m_tokens + cache_write_1h_tokens) AS cache_write,
-         SUM(reasoning_tokens) AS reasoning, SUM(cost_micros) AS cost
-       FROM usage WHERE created_at >= ? AND created_at < ? AND (? IS NULL OR key_name = ?)
+      `SELECT key_name, model, SUM(requests) AS requests, SUM(errors) AS errors,
+         SUM(prompt) AS prompt, SUM(completion) AS completion, SUM(cache_read) AS cache_read,
+         SUM(cache_write) AS cache_write, SUM(reasoning) AS reasoning, SUM(cost) AS cost
+       FROM (
+         SELECT NULLIF(key_name, '') AS key_name, NULLIF(model, '') AS model, requests, errors,
+           prompt_tokens AS prompt, completion_tokens AS completion,
+           cache_read_tokens AS cache_read,
+           cache_write_5m_tokens + cache_write_1h_tokens AS cache_write,
+           reasoning_tokens AS reasoning, cost_micros AS cost
+         FROM usage_daily WHERE day >= ? AND day < ? AND (? IS NULL OR key_name = ?)
+         UNION ALL
+         SELECT key_name, model, 1, status >= 400, prompt_tokens, completion_tokens,
+           cache_read_tokens, cache_write_5m_tokens + cache_write_1h_tokens, reasoning_tokens,
+           cost_micros
+         FROM usage WHERE created_at >= ? AND created_at < ? AND (? IS NULL OR key_name = ?)
+       )
        GROUP BY key_name, model ORDER BY cost DESC, requests DESC`,
-    ).all(filter.fromMs, filter.toMs, filter.keyName ?? null, filter.keyName ?? null) as Record<
+    ).all(fromDay, toDay, key, key, rawFrom, filter.toMs, key, key) as Record<
       string,
       number | string | null
     >[];

@@ -8,7 +8,7 @@ export const microsToUsd = (micros: Micros): number => micros / MICROS_PER_USD;
 export interface KeyRecord {
   readonly id: number;
   readonly name: string;
-  /** First and last characters of the key, enough to recognise it, never enough to use it. */
+  /** keyHint(): the last characters of the key (a quarter at most), never enough to guess it. */
   readonly hint: string;
   /** null = unlimited. */
   readonly quotaMicros: Micros | null;

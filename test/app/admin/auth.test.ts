@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { sessionHash } from '../../../app/src/admin/auth.ts';
+import { sessionHash, throttleScope } from '../../../app/src/admin/auth.ts';
 import { parseRelayConfig } from '../../../app/src/config.ts';
+import { createApp } from '../../../app/src/app.ts';
+import { createLogger } from '../../../app/src/logger.ts';
 import { ADMIN_KEY, adminApp, answerOf } from '../../fixtures/admin-app.ts';
 
 const CLIENT = 'sk-client-0123456789abcdef';
@@ -134,6 +136,55 @@ describe('admin API authentication', () => {
     ]);
   });
 
+  it('ends console sessions once the admin key that opened them is rotated or removed', async () => {
+    const a = adminApp({ admin: { keys: [{ name: 'ops', key: 'ops-key-0123456789abcdef' }] } });
+    const { cookie } = await a.login();
+    const reopened = (env: Record<string, string>, config: Record<string, unknown> = {}) => {
+      const app = createApp({
+        config: parseRelayConfig(config, env),
+        store: a.store,
+        logger: createLogger({ level: 'silent' }),
+        admin: a.store.admin,
+      });
+      return async () => (await app.request('/admin/api/keys', { headers: { cookie } })).status;
+    };
+    // The same key after a restart: the session goes on.
+    expect(await reopened({ ADMIN_KEY })()).toBe(200);
+    // ADMIN_KEY rotated: the old cookie is refused, and its row is gone for good.
+    expect(await reopened({ ADMIN_KEY: 'admin-key-rotated-987654321' })()).toBe(401);
+    expect(await reopened({ ADMIN_KEY })()).toBe(401);
+
+    // Removed from the config (another admin key remains): refused too.
+    const b = adminApp();
+    const second = await b.login();
+    const removed = createApp({
+      config: parseRelayConfig(
+        { admin: { keys: [{ name: 'ops', key: 'ops-key-0123456789abcdef' }] } },
+        {},
+      ),
+      store: b.store,
+      logger: createLogger({ level: 'silent' }),
+      admin: b.store.admin,
+    });
+    const res = await removed.request('/admin/api/keys', { headers: { cookie: second.cookie } });
+    expect(res.status).toBe(401);
+    const id = second.cookie.split('=')[1]!;
+    expect(await b.store.admin.sessions.find(sessionHash(id), Date.now())).toBeNull();
+  });
+
+  it('ends the server-side session on logout with an admin key and the cookie together', async () => {
+    const a = adminApp();
+    const { cookie } = await a.login();
+    const out = await a.call('DELETE', '/session', undefined, {
+      cookie,
+      authorization: `Bearer ${ADMIN_KEY}`,
+    });
+    expect(out.status).toBe(204);
+    const id = cookie.split('=')[1]!;
+    expect(await a.store.admin.sessions.find(sessionHash(id), Date.now())).toBeNull();
+    expect((await a.call('GET', '/keys', undefined, { cookie })).status).toBe(401);
+  });
+
   it('rate-limits failed logins per client address; the address is the one CloudFront saw', async () => {
     const a = adminApp({ server: { originSecret: 'origin-secret-0123456789' } });
     const login = (key: string, forwardedFor: string) =>
@@ -164,6 +215,25 @@ describe('admin API authentication', () => {
     });
     expect(bearer.status).toBe(429);
     expect((await login(ADMIN_KEY, '198.51.100.2')).status).toBe(200);
+
+    // IPv6: one client holds a whole /64, so a fresh address in it is the same client.
+    for (let i = 1; i <= 10; i++) {
+      expect((await login('wrong-key-0123456789', `2001:db8:1:2::${i.toString(16)}`)).status).toBe(
+        401,
+      );
+    }
+    expect((await login(ADMIN_KEY, '2001:db8:1:2:ffff:1:2:3')).status).toBe(429);
+    expect((await login(ADMIN_KEY, '2001:db8:1:3::1')).status).toBe(200);
+  });
+
+  it('counts IPv6 failures per /64 and IPv4-mapped addresses as IPv4', () => {
+    expect(throttleScope('2001:db8:1:2::1')).toBe('2001:db8:1:2::/64');
+    expect(throttleScope('2001:0DB8:0001:0002:aaaa:bbbb:cccc:dddd')).toBe('2001:db8:1:2::/64');
+    expect(throttleScope('::1')).toBe('0:0:0:0::/64');
+    expect(throttleScope('fe80::1%eth0')).toBe('fe80:0:0:0::/64');
+    expect(throttleScope('::ffff:203.0.113.7')).toBe('203.0.113.7');
+    expect(throttleScope('203.0.113.7')).toBe('203.0.113.7');
+    expect(throttleScope('unknown')).toBe('unknown');
   });
 
   it('never writes an admin key or a session id to the log', async () => {

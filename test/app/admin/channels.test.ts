@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openAiError, startOpenAiUpstream } from '../../fixtures/openai-upstream.ts';
 import type { FakeUpstream } from '../../fixtures/openai-upstream.ts';
-import { adminApp, answerOf } from '../../fixtures/admin-app.ts';
+import { CHANNEL_LATENCY_SAMPLE } from '../../../app/src/store/sqlite-usage-queries.ts';
+import { SettableClock, adminApp, answerOf, usageRow } from '../../fixtures/admin-app.ts';
 import type { AdminApp } from '../../fixtures/admin-app.ts';
 
 const CLIENT = 'sk-client-0123456789abcdef';
@@ -196,5 +197,41 @@ describe('channels through the admin API', () => {
       errorCode: 'model_not_found',
       errorMessage: expect.stringContaining('`not-a-model` does not exist'),
     });
+  });
+});
+
+describe('recent channel traffic in a busy window', () => {
+  it('counts every row and keeps the last error, with latency percentiles from the newest successes', async () => {
+    const clock = new SettableClock(Date.parse('2026-11-22T12:00:00Z'));
+    const a = adminApp({}, {}, clock);
+    const start = clock.now();
+    const record = (at: number, over: Parameters<typeof usageRow>[0]) => {
+      clock.set(at);
+      a.store.recordUsage(usageRow(over));
+    };
+    // Slow successes older than the sample, one failure, then a full sample of fast ones.
+    for (let i = 0; i < 500; i++) record(start + i, { latencyMs: 9_000 });
+    record(start + 1_000, { status: 502, errorCode: 'upstream_error', errorMessage: 'boom' });
+    for (let i = 0; i < CHANNEL_LATENCY_SAMPLE; i++) record(start + 2_000 + i, { latencyMs: 100 });
+    record(start + 9_000, { channel: 'ch-b', status: 429, errorCode: 'rate_limited' });
+    const stats = await a.store.admin.usage.channels({ fromMs: start, toMs: start + 60_000 });
+    expect(stats).toEqual([
+      {
+        channel: 'ch-a',
+        requests: 501 + CHANNEL_LATENCY_SAMPLE,
+        errors: 1,
+        serverErrors: 1,
+        latencyMs: { p50: 100, p99: 100 },
+        lastError: { at: start + 1_000, status: 502, code: 'upstream_error', message: 'boom' },
+      },
+      {
+        channel: 'ch-b',
+        requests: 1,
+        errors: 1,
+        serverErrors: 0,
+        latencyMs: { p50: null, p99: null },
+        lastError: { at: start + 9_000, status: 429, code: 'rate_limited', message: null },
+      },
+    ]);
   });
 });

@@ -3,7 +3,28 @@ import { describe, expect, it } from 'vitest';
 import { buildConsole } from '../../../app/src/admin/console-build.ts';
 import { LANGS, MESSAGES, pickLang, translate } from '../../../app/console/i18n.ts';
 
+/** A font, script, style or image the browser would fetch from another host. */
+const REMOTE = /(@import\s+(url\(\s*)?|url\(\s*|src=)["']?(https?:)?\/\//i;
+
 describe('the console build', () => {
+  it('knows a remote load when it sees one, in CSS and in markup', () => {
+    for (const remote of [
+      '@import url(https://fonts.example/css)',
+      '@import "https://cdn.example/x.css"',
+      'src: url(https://fonts.example/a.woff2)',
+      "background: url( 'http://cdn.example/a.png')",
+      'url(//cdn.example/a.png)',
+      'src="https://cdn.example/a.js"',
+    ])
+      expect(remote).toMatch(REMOTE);
+    for (const local of [
+      'url(/admin/assets/a.woff2)',
+      'url(data:image/svg+xml,abc)',
+      'src="/a.js"',
+    ])
+      expect(local).not.toMatch(REMOTE);
+  });
+
   it('is one script and one stylesheet, at most 150 KB gzipped together, loading nothing from elsewhere', async () => {
     const bundle = await buildConsole();
     expect(bundle.files.map((f) => f.path.replace(/-\w+\./, '-HASH.')).sort()).toEqual([
@@ -14,7 +35,7 @@ describe('the console build', () => {
     expect(gzipped).toBeLessThanOrEqual(150 * 1024);
     for (const f of bundle.files) {
       // No fonts, scripts or styles pulled from a CDN.
-      expect(f.body).not.toMatch(/(@import\s+url\(|src=["']?)https?:/);
+      expect(f.body).not.toMatch(REMOTE);
       expect(f.body).not.toMatch(/fonts\.googleapis|unpkg\.com|jsdelivr|cdnjs/);
     }
   });

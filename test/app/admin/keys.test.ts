@@ -58,7 +58,8 @@ describe('client keys through the admin API', () => {
       source: 'console',
       lastUsedAt: null,
     });
-    expect(created.json.key.hint).toBe(`${secret.slice(0, 8)}…${secret.slice(-4)}`);
+    // The generated prefix says nothing secret; of the rest, the last four characters only.
+    expect(created.json.key.hint).toBe(`sk-relay-…${secret.slice(-4)}`);
 
     expect((await chat(secret)).status).toBe(200);
     expect(
@@ -174,6 +175,26 @@ describe('client keys through the admin API', () => {
     expect((await a.store.admin.keys.get('from-config'))?.enabled).toBe(true);
   });
 
+  it('shows at most the last quarter of a config-file key, in the list, in one key and in audit rows', async () => {
+    const b = adminApp({
+      keys: [
+        { name: 'shortest', key: 'abcdefghijklmnop' },
+        { name: 'lookalike', key: 'sk-relay-0123456789abcdef' },
+      ],
+    });
+    const hints = Object.fromEntries(
+      (await b.call('GET', '/keys')).json.keys.map((k: { name: string; hint: string }) => [
+        k.name,
+        k.hint,
+      ]),
+    );
+    expect(hints).toEqual({ shortest: '…mnop', lookalike: '…cdef' });
+    expect((await b.call('PATCH', '/keys/shortest', { enabled: false })).status).toBe(200);
+    const audit = (await b.call('GET', '/audit')).text;
+    expect(audit).toContain('…mnop');
+    expect(audit).not.toContain('abcdefgh');
+  });
+
   it('switches a config-file key off and on, audited, and the config cannot switch it back on', async () => {
     const off = await a.call('PATCH', '/keys/from-config', { enabled: false });
     expect(off.status).toBe(200);
@@ -234,5 +255,32 @@ describe('client keys through the admin API', () => {
     expect(taken.json.error.message).toContain('already exists');
     expect((await a.call('PATCH', '/keys/nobody', { rpm: 5 })).status).toBe(404);
     expect((await a.call('POST', '/keys/alice/topup', { amountUsd: 0 })).status).toBe(400);
+  });
+
+  it('refuses a key created already expired, and a change that changes nothing (no audit row)', async () => {
+    const expired = await a.call('POST', '/keys', { name: 'late', expiresAt: '2020-01-01' });
+    expect(expired.status).toBe(400);
+    expect(expired.json.error).toMatchObject({ param: 'expiresAt' });
+    expect(expired.json.error.message).toContain('in the past');
+    expect(await a.store.admin.keys.get('late')).toBeNull();
+
+    const audited = (await a.call('GET', '/audit')).json.rows.length;
+    const empty = await a.call('PATCH', '/keys/alice', {});
+    expect(empty.status).toBe(400);
+    expect(empty.json.error.message).toContain('Nothing to change');
+    expect((await a.call('GET', '/audit')).json.rows.length).toBe(audited);
+  });
+
+  it('says a JSON body is required when the Content-Type is not JSON', async () => {
+    const res = await answerOf(
+      await a.app.request('/admin/api/keys', {
+        method: 'POST',
+        headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'text/plain' },
+        body: JSON.stringify({ name: 'plain' }),
+      }),
+    );
+    expect(res.status).toBe(415);
+    expect(res.json.error).toMatchObject({ code: 'unsupported_media_type' });
+    expect(res.json.error.message).toContain('application/json');
   });
 });

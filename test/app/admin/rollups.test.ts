@@ -109,6 +109,41 @@ describe('daily rollups', () => {
     back.close();
   });
 
+  it('keep every day whole when the time zone changes after raw rows were pruned mid-day', async () => {
+    const path = tempDb();
+    const clock = new SettableClock(START);
+    const store = new SqliteStore({ path, now: () => clock.now(), timeZone: 'UTC' });
+    const rows = randomRows(400, seededRandom(11));
+    for (const { at, row } of rows) {
+      clock.set(at);
+      store.recordUsage(row);
+    }
+    const before = await fromRollups(store);
+    // Half way through a day in both zones: the earliest kept day is partial in each.
+    expect(await store.admin.retention.pruneBefore(START + 3.5 * DAY, 10_000)).toBeGreaterThan(0);
+    store.close();
+
+    const total = async (s: SqliteStore) => {
+      const days = await s.admin.usage.report({
+        fromDay: '2026-10-31',
+        toDay: '2026-11-12',
+        groupBy: 'day',
+      });
+      return {
+        requests: days.reduce((n, r) => n + r.requests, 0),
+        cost: days.reduce((n, r) => n + r.costMicros, 0),
+      };
+    };
+    const spent = rows.reduce((n, r) => n + r.row.costMicros, 0);
+    const shanghai = new SqliteStore({ path, timeZone: 'Asia/Shanghai' });
+    expect(await total(shanghai)).toEqual({ requests: 400, cost: spent });
+    shanghai.close();
+    const back = new SqliteStore({ path, timeZone: 'UTC' });
+    expect(await total(back)).toEqual({ requests: 400, cost: spent });
+    expect(await fromRollups(back)).toEqual(before);
+    back.close();
+  });
+
   it('are built from the rows of a database made before they existed, which also gains the error text column', async () => {
     const path = tempDb();
     const old = new DatabaseSync(path);
@@ -204,6 +239,36 @@ describe('usage retention', () => {
         groupBy: 'key',
       }),
     ).toEqual(before);
+    store.close();
+  });
+
+  it('leaves key totals (billing usage, keys usage) as they were once raw rows are pruned mid-day', async () => {
+    const clock = new SettableClock(START);
+    const store = new SqliteStore({ path: tempDb(), now: () => clock.now(), timeZone: 'UTC' });
+    const alice = store.createKey({ name: 'alice', quotaUsd: null, models: ['*'] }).record;
+    const rows = randomRows(300, seededRandom(5));
+    for (const { at, row } of rows) {
+      clock.set(at);
+      store.recordUsage({ ...row, keyId: alice.id, keyName: 'alice' });
+    }
+    clock.set(START + 10 * DAY);
+    const totals = () => ({
+      ever: store.usageTotalMicros(alice.id, 0, Number.MAX_SAFE_INTEGER),
+      fromDay2: store.usageTotalMicros(alice.id, START + 2 * DAY, START + 11 * DAY),
+      summary: store.usageSummary({ keyName: 'alice', fromMs: 0, toMs: Number.MAX_SAFE_INTEGER }),
+      all: store.usageSummary({ fromMs: 0, toMs: Number.MAX_SAFE_INTEGER }),
+    });
+    const before = totals();
+    expect(before.ever).toBe(rows.reduce((n, r) => n + r.row.costMicros, 0));
+    // Half way through day 3: days 0-2 are gone, day 3 only partly kept.
+    expect(await store.admin.retention.pruneBefore(START + 3.5 * DAY, 10_000)).toBeGreaterThan(0);
+    expect(totals()).toEqual(before);
+    // A range inside the kept rows is still answered to the millisecond.
+    const t = START + 6.25 * DAY;
+    const exact = rows
+      .filter((r) => r.at >= t && r.at < t + DAY)
+      .reduce((n, r) => n + r.row.costMicros, 0);
+    expect(store.usageTotalMicros(alice.id, t, t + DAY)).toBe(exact);
     store.close();
   });
 });

@@ -153,6 +153,9 @@ describe('usage reports, requests and the overview', () => {
     expect(bad.json.error.param).toBe('from');
     expect((await a.call('GET', '/usage?groupBy=weekday')).json.error.param).toBe('groupBy');
     expect((await a.call('GET', '/usage?from=2020-01-01&to=2026-01-01')).status).toBe(400);
+    const requests = await a.call('GET', '/requests?from=2026-11-22&to=2026-11-01');
+    expect(requests.status).toBe(400);
+    expect(requests.json.error).toMatchObject({ param: 'from' });
   });
 
   it('exports the raw rows as CSV, cache and reasoning columns and error text included, formulas defused', async () => {
