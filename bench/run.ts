@@ -40,6 +40,7 @@ import { DatabaseSync } from 'node:sqlite';
 import { Agent, request } from 'undici';
 import { RELAY_NODE_FLAGS } from '../app/src/node-flags.ts';
 import { buildRelay } from '../scripts/build-relay.ts';
+import { summarizeRelayLog } from './relay-log.ts';
 
 const BENCH_DIR = import.meta.dirname;
 const REPO_ROOT = join(BENCH_DIR, '..');
@@ -1389,17 +1390,17 @@ async function main(): Promise<void> {
 
     // --- The relay's own log: one line per request; warnings and errors are worth a look.
     await stopChild(relay.proc);
-    const log = readFileSync(logPath, 'utf8');
-    // The relay writes level labels ("level":"warn"), not pino's numbers.
-    const levels = new Map<string, number>();
-    for (const m of log.matchAll(/"level":"(\w+)"/g))
-      levels.set(m[1]!, (levels.get(m[1]!) ?? 0) + 1);
+    const {
+      levels,
+      lines: logLines,
+      requestLines,
+      clientClosed,
+      sample,
+    } = await summarizeRelayLog(logPath);
     const warn = levels.get('warn') ?? 0;
     const error = (levels.get('error') ?? 0) + (levels.get('fatal') ?? 0);
     const logBytes = statSync(logPath).size;
-    const logLines = log.split('\n').length - 1;
     // Nothing lost under load: one usage row per request the relay answered, one log line each.
-    const requestLines = (log.match(/"msg":"request"/g) ?? []).length;
     const db = new DatabaseSync(join(dataDir, 'relay.db'), { readOnly: true });
     const usageRows = (db.prepare('SELECT COUNT(*) AS n FROM usage').get() as { n: number }).n;
     const heldMicros = (
@@ -1413,11 +1414,6 @@ async function main(): Promise<void> {
     }
     if (heldMicros !== 0) notes.push(`quota still held after the relay stopped: ${heldMicros} µ$`);
     if (warn + error > 0) {
-      const sample = log
-        .split('\n')
-        .filter((l) => /"level":"(warn|error|fatal)"/.test(l))
-        .slice(0, 3)
-        .map((l) => l.slice(0, 300));
       notes.push(
         `relay log has ${warn} warn and ${error} error lines, e.g.:\n${sample.join('\n')}`,
       );
@@ -1425,8 +1421,6 @@ async function main(): Promise<void> {
 
     say('## Notes');
     say();
-    // wrk closes its connections with requests in flight when a run ends: those log a 499.
-    const clientClosed = (log.match(/"level":"warn"[^\n]*"status":499,/g) ?? []).length;
     say(
       `- relay log: ${int(logLines)} lines, ${int(logBytes)} bytes (${int(logBytes / logLines)} per line), ` +
         `${warn} warn (${clientClosed} of them 499: the load generator hanging up mid-request ` +

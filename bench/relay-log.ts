@@ -1,0 +1,38 @@
+import { createReadStream } from 'node:fs';
+import { createInterface } from 'node:readline';
+
+/** What the bench reads from the relay's log after a run. */
+export interface RelayLogSummary {
+  readonly lines: number;
+  readonly levels: ReadonlyMap<string, number>;
+  readonly requestLines: number;
+  /** warn lines for 499s: wrk hanging up with requests in flight as a run ends. */
+  readonly clientClosed: number;
+  /** The first few warn/error/fatal lines, cut to 300 characters. */
+  readonly sample: readonly string[];
+}
+
+/**
+ * Reads the log line by line: a full bench writes well over 512 MB of log, more than one
+ * JavaScript string can hold, so the file is never read whole.
+ */
+export async function summarizeRelayLog(path: string): Promise<RelayLogSummary> {
+  const levels = new Map<string, number>();
+  const sample: string[] = [];
+  let lines = 0;
+  let requestLines = 0;
+  let clientClosed = 0;
+  const input = createInterface({ input: createReadStream(path, 'utf8'), crlfDelay: Infinity });
+  for await (const line of input) {
+    lines++;
+    // The relay writes level labels ("level":"warn"), not pino's numbers.
+    const level = /"level":"(\w+)"/.exec(line)?.[1];
+    if (level) levels.set(level, (levels.get(level) ?? 0) + 1);
+    if (line.includes('"msg":"request"')) requestLines++;
+    if (level === 'warn' && line.includes('"status":499,')) clientClosed++;
+    if ((level === 'warn' || level === 'error' || level === 'fatal') && sample.length < 3) {
+      sample.push(line.slice(0, 300));
+    }
+  }
+  return { lines, levels, requestLines, clientClosed, sample };
+}
