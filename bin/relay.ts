@@ -108,7 +108,7 @@ export function composeApp(app: App, config: DeployConfig, options: ComposeOptio
     dashboardName: config.stackPrefix,
   });
   // Reads the parameters the Relay stack writes: deploy after it.
-  monitoring.addDependency(relay);
+  monitoring.addStackDependency(relay, 'reads the SSM parameters the Relay stack writes');
 
   const githubDeploy = config.github.repository
     ? new GithubDeployStack(app, name('GithubDeploy'), {
