@@ -32,9 +32,8 @@ import { modelTraits } from './models.ts';
 import type { ModelTraits } from './models.ts';
 import { anthropicToolId, anthropicToolName } from './names.ts';
 import { thinkingParams } from './thinking.ts';
-
-type Block = Record<string, unknown>;
-type Role = 'user' | 'assistant';
+import { toolLoopUnsigned, toTurns, trimPrefill } from '../turns.ts';
+import type { Block, Turn, TurnShape } from '../turns.ts';
 
 function cacheControl(mark: CacheMark | undefined): Block {
   if (!mark) return {};
@@ -124,51 +123,18 @@ function partBlock(part: Part): Block | undefined {
   }
 }
 
-interface Turn {
-  role: Role;
-  content: Block[];
-}
-
-/** Tool results first, in their order; then everything else, in its order. */
-function resultsFirst(blocks: Block[]): Block[] {
-  const results = blocks.filter((b) => b.type === 'tool_result');
-  return results.length === 0
-    ? blocks
-    : [...results, ...blocks.filter((b) => b.type !== 'tool_result')];
-}
-
-/** Anthropic refuses a final assistant turn (a prefill) that ends in whitespace. */
-function trimPrefill(turns: Turn[]): void {
-  const last = turns.at(-1);
-  if (last?.role !== 'assistant') return;
-  const block = last.content.at(-1);
-  if (block?.type !== 'text' || typeof block.text !== 'string') return;
-  const text = block.text.trimEnd();
-  if (text.length > 0) last.content[last.content.length - 1] = { ...block, text };
-  else last.content.pop();
-  if (last.content.length === 0) turns.pop();
-}
+/** How Anthropic's Messages blocks are told apart (providers/turns.ts). */
+const MESSAGES_SHAPE: TurnShape = {
+  isToolResult: (b) => b.type === 'tool_result',
+  isToolCall: (b) => b.type === 'tool_use',
+  isSignedReasoning: (b) => b.type === 'thinking' || b.type === 'redacted_thinking',
+};
 
 export function toMessages(messages: readonly ChatMessage[]): Turn[] {
-  const answered = new Set<string>();
-  const turns: Turn[] = [];
-  for (const message of messages) {
-    const blocks: Block[] = [];
-    for (const part of message.content) {
-      if (part.type === 'tool_result') {
-        // One result per tool call: a repeated one (a client retrying a step) is a 400 upstream.
-        if (answered.has(part.toolCallId)) continue;
-        answered.add(part.toolCallId);
-      }
-      const block = partBlock(part);
-      if (block) blocks.push(block);
-    }
-    if (blocks.length === 0) continue;
-    const last = turns.at(-1);
-    if (last?.role === message.role) last.content.push(...blocks);
-    else turns.push({ role: message.role, content: blocks });
-  }
-  for (const turn of turns) if (turn.role === 'user') turn.content = resultsFirst(turn.content);
+  const turns = toTurns(messages, MESSAGES_SHAPE, (part) => {
+    const block = partBlock(part);
+    return block ? [block] : [];
+  });
   trimPrefill(turns);
   return turns;
 }
@@ -245,27 +211,6 @@ function limitCacheMarks(tools: Block[], system: Block[], turns: Turn[]): void {
   for (const block of marked.slice(0, -MAX_CACHE_MARKS)) delete block.cache_control;
 }
 
-/**
- * Anthropic refuses thinking when an assistant turn of the tool loop still under way does not
- * start with its signed thinking (a client that dropped it, or reasoning from another provider):
- * such a conversation can only go on without thinking.
- */
-function toolLoopUnsigned(messages: readonly Turn[]): boolean {
-  const lastAsk = messages.findLastIndex(
-    (m) => m.role === 'user' && m.content.some((b) => b.type !== 'tool_result'),
-  );
-  return messages.slice(lastAsk + 1).some((m) => {
-    if (m.role !== 'assistant') return false;
-    const blocks = m.content;
-    const first = blocks[0]?.type;
-    return (
-      blocks.some((b) => b.type === 'tool_use') &&
-      first !== 'thinking' &&
-      first !== 'redacted_thinking'
-    );
-  });
-}
-
 export function toMessagesRequest(
   chat: ChatRequest,
   defaultMaxTokens: number,
@@ -276,7 +221,7 @@ export function toMessagesRequest(
   const toolChoice =
     tools.length > 0 ? toolChoiceBlock(chat.toolChoice, chat.parallelToolCalls) : undefined;
   const forced = toolChoice?.type === 'any' || toolChoice?.type === 'tool';
-  const thinking = toolLoopUnsigned(messages) ? undefined : chat.thinking;
+  const thinking = toolLoopUnsigned(messages, MESSAGES_SHAPE) ? undefined : chat.thinking;
   const think = thinkingParams(thinking, traits, chat.maxTokens ?? defaultMaxTokens, forced);
   const system = chat.system.map(textBlock).filter((b): b is Block => b !== undefined);
   const stop = stopSequences(chat.stop);

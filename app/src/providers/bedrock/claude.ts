@@ -9,33 +9,12 @@ import type { ChatRequest } from '../../core/chat.ts';
 import { modelTraits } from '../anthropic/models.ts';
 import { sampling } from '../anthropic/request.ts';
 import { thinkingParams } from '../anthropic/thinking.ts';
-
-type Block = Record<string, unknown>;
-interface Turn {
-  readonly role: 'user' | 'assistant';
-  readonly content: readonly Block[];
-}
+import { toolLoopUnsigned } from '../turns.ts';
+import type { Block, Turn } from '../turns.ts';
+import { CONVERSE_SHAPE } from './converse-shape.ts';
 
 /** The Claude model name inside a Bedrock id (`us.anthropic.claude-…-v1:0` → `claude-…-v1:0`). */
 const claudeName = (modelId: string): string => modelId.slice(modelId.indexOf('claude-'));
-
-/**
- * Claude refuses thinking when an assistant turn of the tool loop under way does not start with
- * its signed reasoning (a client that dropped it, or another provider's).
- */
-function toolLoopUnsigned(turns: readonly Turn[]): boolean {
-  const lastAsk = turns.findLastIndex(
-    (t) => t.role === 'user' && t.content.some((b) => !('toolResult' in b)),
-  );
-  return turns
-    .slice(lastAsk + 1)
-    .some(
-      (t) =>
-        t.role === 'assistant' &&
-        t.content.some((b) => 'toolUse' in b) &&
-        !('reasoningContent' in (t.content[0] ?? {})),
-    );
-}
 
 export interface ClaudeSettings {
   readonly maxTokens: number;
@@ -52,7 +31,7 @@ export function claudeSettings(
   defaultMaxTokens: number,
 ): ClaudeSettings {
   const traits = modelTraits(claudeName(chat.model));
-  const thinking = toolLoopUnsigned(turns) ? undefined : chat.thinking;
+  const thinking = toolLoopUnsigned(turns, CONVERSE_SHAPE) ? undefined : chat.thinking;
   const think = thinkingParams(thinking, traits, chat.maxTokens ?? defaultMaxTokens, forcedTool);
   const on = think.thinking !== undefined && think.thinking.type !== 'disabled';
   const s = sampling(chat, traits, on);

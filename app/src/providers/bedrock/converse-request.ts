@@ -26,13 +26,9 @@ import type {
 import { badRequest } from './request-error.ts';
 import { claudeSettings } from './claude.ts';
 import { cachePointFields, isClaudeOnBedrock } from './models.ts';
-
-type Block = Record<string, unknown>;
-type Role = 'user' | 'assistant';
-interface Turn {
-  role: Role;
-  content: Block[];
-}
+import { toTurns, trimPrefill } from '../turns.ts';
+import type { Block, Turn } from '../turns.ts';
+import { CONVERSE_SHAPE } from './converse-shape.ts';
 
 const MAX_CACHE_POINTS = 4;
 const CACHE_POINT: Block = Object.freeze({ cachePoint: { type: 'default' } });
@@ -144,48 +140,10 @@ function blocksOf(part: Part, docIndex: () => number): Block[] {
   return 'cache' in part && part.cache ? [block, { ...CACHE_POINT }] : [block];
 }
 
-/** Tool results first, in their order; then everything else, in its order. */
-function resultsFirst(blocks: Block[]): Block[] {
-  const results = blocks.filter((b) => 'toolResult' in b);
-  return results.length === 0
-    ? blocks
-    : [...results, ...blocks.filter((b) => !('toolResult' in b))];
-}
-
-/** Strips a final assistant prefill's trailing whitespace: Converse refuses it as Anthropic does. */
-function trimPrefill(turns: Turn[]): void {
-  const last = turns.at(-1);
-  if (last?.role !== 'assistant') return;
-  const block = last.content.at(-1);
-  if (typeof block?.text !== 'string') return;
-  const text = block.text.trimEnd();
-  if (text.length > 0) last.content[last.content.length - 1] = { text };
-  else last.content.pop();
-  if (last.content.length === 0) turns.pop();
-}
-
 export function toConverseMessages(messages: readonly ChatMessage[]): Turn[] {
   let docs = 0;
   const docIndex = () => docs++;
-  const answered = new Set<string>();
-  const turns: Turn[] = [];
-  for (const message of messages) {
-    const blocks: Block[] = [];
-    for (const part of message.content) {
-      if (part.type === 'tool_result') {
-        // One result per call: a repeated one (a client retrying a step) is a 400 upstream.
-        if (answered.has(part.toolCallId)) continue;
-        answered.add(part.toolCallId);
-      }
-      blocks.push(...blocksOf(part, docIndex));
-    }
-    // A turn of nothing but cache points (its text was blank) says nothing.
-    if (!blocks.some((b) => !('cachePoint' in b))) continue;
-    const last = turns.at(-1);
-    if (last?.role === message.role) last.content.push(...blocks);
-    else turns.push({ role: message.role, content: blocks });
-  }
-  for (const turn of turns) if (turn.role === 'user') turn.content = resultsFirst(turn.content);
+  const turns = toTurns(messages, CONVERSE_SHAPE, (part) => blocksOf(part, docIndex));
   if (turns[0]?.role === 'assistant')
     turns.unshift({ role: 'user', content: [{ text: LEADING_USER_TEXT }] });
   trimPrefill(turns);
