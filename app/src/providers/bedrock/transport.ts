@@ -27,7 +27,7 @@ import type { TransportOptions, UpstreamRequest } from '../types.ts';
 import { blobsToBytes, bytesAsBase64, contentBlocks } from './bytes.ts';
 import { isObject } from '../anthropic/json.ts';
 import { badRequest } from './request-error.ts';
-import { ForbiddenAddressError, guardedFetch } from './url-guard.ts';
+import { ForbiddenAddressError, guardedFetch } from '../../images/url-guard.ts';
 
 type Sdk = typeof BedrockSdk;
 let sdk: Promise<Sdk> | undefined;

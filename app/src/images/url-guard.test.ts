@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openImageDownload, readAll } from '../../images/download.ts';
-import { makePng } from '../../../../test/fixtures/images/make-images.ts';
-import { startHttp } from '../../../../test/fixtures/images/servers.ts';
-import type { Loopback } from '../../../../test/fixtures/images/servers.ts';
+import { openImageDownload, readAll } from './download.ts';
+import { makePng } from '../../../test/fixtures/images/make-images.ts';
+import { startHttp } from '../../../test/fixtures/images/servers.ts';
+import type { Loopback } from '../../../test/fixtures/images/servers.ts';
 import { forbiddenAddress, guardedFetch } from './url-guard.ts';
 
 describe('forbiddenAddress', () => {

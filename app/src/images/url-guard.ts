@@ -1,5 +1,5 @@
 /**
- * A fetch for URLs a client names and the relay downloads from inside the account (Bedrock's URL
+ * A fetch for URLs a client names and the relay downloads from inside the account (today Bedrock's URL
  * images). What counts is the address actually connected to, on every hop: the name is
  * resolved through a lookup that refuses forbidden addresses, so a DNS name that resolves to
  * the instance metadata service, or a redirect to one, is refused like the literal address.
