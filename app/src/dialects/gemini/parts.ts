@@ -56,14 +56,17 @@ function resultPart(response: Json, toolCallId: string): ToolResultPart {
 }
 
 /**
+ * Google's documented stand-in for a signature the history lost (a client that does not echo
+ * reasoning back, such as the openai SDK, or a conversation begun on another provider).
+ */
+export const SKIP_SIGNATURE = 'skip_thought_signature_validator';
+
+/**
  * Signatures Google documents as stand-ins for one a client no longer has: Gemini takes them in
  * place of a real one, and Gemini CLI puts the first on every function call it sends back
  * without one. They sign nothing, so for any other upstream there is no signature at all.
  */
-const STAND_INS = new Set([
-  'skip_thought_signature_validator',
-  'context_engineering_is_the_way_to_go',
-]);
+const STAND_INS = new Set([SKIP_SIGNATURE, 'context_engineering_is_the_way_to_go']);
 
 /** One Gemini part as neutral parts (none for kinds with no neutral equivalent). */
 export function readPart(part: Json, ids: CallIds): Part[] {

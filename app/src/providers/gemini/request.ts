@@ -8,14 +8,8 @@
  */
 import type { ChatRequest, Effort, ThinkingConfig, ToolChoice, ToolDef } from '../../core/chat.ts';
 import type { Json } from '../../dialects/gemini/json.ts';
-import { toolNames, writeParts } from '../../dialects/gemini/parts.ts';
+import { SKIP_SIGNATURE, toolNames, writeParts } from '../../dialects/gemini/parts.ts';
 import { geminiSchema } from './schema.ts';
-
-/**
- * Google's documented stand-in for a signature the history lost (a client that does not echo
- * reasoning back, such as the openai SDK, or a conversation begun on another provider).
- */
-export const SKIP_SIGNATURE = 'skip_thought_signature_validator';
 
 /**
  * Gemini 3 checks the first functionCall of each model turn for a thoughtSignature and answers a
