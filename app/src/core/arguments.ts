@@ -1,5 +1,4 @@
-const isObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
+import { isObject } from './json.ts';
 
 /**
  * A tool call's arguments as an object. OpenAI-style upstreams send JSON text, and models

@@ -25,6 +25,8 @@ import type {
   ToolChoice,
   ToolDef,
 } from '../../core/chat.ts';
+import { isObject, str } from '../../core/json.ts';
+import type { Json } from '../../core/json.ts';
 import { invalidRequest } from '../../errors.ts';
 import type { RelayError } from '../../errors.ts';
 
@@ -92,12 +94,6 @@ export function parseCountTokensRequest(body: unknown): CountTokensRequest {
   if (!parsed.success) throw badRequest(parsed.error);
   return parsed.data;
 }
-
-type Json = Record<string, unknown>;
-
-const isObject = (v: unknown): v is Json =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
-const str = (v: unknown): string => (typeof v === 'string' ? v : '');
 
 /** Reads one request; `dropped` collects what the neutral chat cannot say. */
 class Reader {

@@ -5,8 +5,8 @@
  * function arguments and responses and of schemas' `properties` are the client's own words and
  * stay as written. Pass-through bodies are never converted.
  */
-import type { Json } from './json.ts';
-import { isObject } from './json.ts';
+import type { Json } from '../../core/json.ts';
+import { isObject } from '../../core/json.ts';
 
 /** Values whose keys belong to the client, not to Gemini's schema. */
 const OPAQUE = new Set([

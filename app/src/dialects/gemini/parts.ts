@@ -20,8 +20,8 @@ import type {
   TextPart,
   ToolResultPart,
 } from '../../core/chat.ts';
-import type { Json } from './json.ts';
-import { isObject, objects, str } from './json.ts';
+import type { Json } from '../../core/json.ts';
+import { isObject, objects, str } from '../../core/json.ts';
 
 /** Names the tool calls of one read, and finds the call a function response answers. */
 export interface CallIds {

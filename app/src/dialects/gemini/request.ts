@@ -19,8 +19,8 @@ import type {
 } from '../../core/chat.ts';
 import { invalidRequest } from '../../errors.ts';
 import { camelKeys } from './camel.ts';
-import type { Json } from './json.ts';
-import { count, isObject, objects, str } from './json.ts';
+import type { Json } from '../../core/json.ts';
+import { count, isObject, objects, str } from '../../core/json.ts';
 import type { CallIds } from './parts.ts';
 import { readParts } from './parts.ts';
 

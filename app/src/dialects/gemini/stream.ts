@@ -16,7 +16,7 @@ import type { TokenUsage } from '../../core/usage.ts';
 import { frameData } from '../../streaming/sse.ts';
 import { estimateTokens } from '../../usage/extract.ts';
 import { geminiFinishReason } from './finish.ts';
-import type { Json } from './json.ts';
+import type { Json } from '../../core/json.ts';
 import { responseId } from './response.ts';
 import { geminiUsageMetadata } from './usage.ts';
 

@@ -5,7 +5,7 @@
  * `promptTokenCount`, as cache reads are of promptTokens; tool-use prompt tokens are input.
  */
 import type { TokenUsage } from '../../core/usage.ts';
-import { count, isObject } from './json.ts';
+import { count, isObject } from '../../core/json.ts';
 
 export function readGeminiUsage(metadata: unknown): TokenUsage | undefined {
   if (!isObject(metadata)) return undefined;

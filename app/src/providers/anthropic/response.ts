@@ -4,7 +4,7 @@
  * of another dialect could not send them back anyway.
  */
 import type { ChatResponse, OutputPart, StopReason } from '../../core/chat.ts';
-import { isObject, str } from './json.ts';
+import { isObject, str } from '../../core/json.ts';
 import type { ToolNameMap } from './names.ts';
 import { readAnthropicUsage } from './usage.ts';
 

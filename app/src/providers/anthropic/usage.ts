@@ -4,8 +4,8 @@
  * their sum, with the cache parts kept as parts of it.
  */
 import type { TokenUsage } from '../../core/usage.ts';
-import { isObject } from './json.ts';
-import type { Json } from './json.ts';
+import { isObject } from '../../core/json.ts';
+import type { Json } from '../../core/json.ts';
 
 const num = (v: unknown): number | undefined =>
   typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : undefined;

@@ -9,7 +9,7 @@
  */
 import type { DialectName, Operation } from '../../core/job.ts';
 import { anthropicAdapter } from '../anthropic/adapter.ts';
-import { isObject } from '../anthropic/json.ts';
+import { isObject } from '../../core/json.ts';
 import type { BuildRequestInput, ProviderAdapter, UpstreamRequest } from '../types.ts';
 import { joinUrl } from '../types.ts';
 import { toConverseRequest } from './converse-request.ts';

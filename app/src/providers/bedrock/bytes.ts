@@ -3,8 +3,8 @@
  * the relay builds and in the answers it reads they are base64 text; only the SDK call sees
  * Uint8Arrays. These walk the few places a blob can sit.
  */
-import { isObject } from '../anthropic/json.ts';
-import type { Json } from '../anthropic/json.ts';
+import { isObject } from '../../core/json.ts';
+import type { Json } from '../../core/json.ts';
 
 type Convert = (value: unknown) => unknown;
 

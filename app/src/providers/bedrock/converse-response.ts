@@ -6,8 +6,8 @@
 import { randomUUID } from 'node:crypto';
 import type { ChatResponse, OutputPart, StopReason } from '../../core/chat.ts';
 import type { TokenUsage } from '../../core/usage.ts';
-import { isObject, str } from '../anthropic/json.ts';
-import type { Json } from '../anthropic/json.ts';
+import { isObject, str } from '../../core/json.ts';
+import type { Json } from '../../core/json.ts';
 
 const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : 0);
 

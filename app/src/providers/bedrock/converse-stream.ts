@@ -8,8 +8,8 @@
 import type { BlockDelta, BlockStart, ChatEvent } from '../../core/chat.ts';
 import type { EventSourceMessage } from '../../streaming/sse.ts';
 import type { DecodedEvent, StreamDecoder } from '../types.ts';
-import { isObject, str } from '../anthropic/json.ts';
-import type { Json } from '../anthropic/json.ts';
+import { isObject, str } from '../../core/json.ts';
+import type { Json } from '../../core/json.ts';
 import { converseId, neutralStop, readConverseUsage } from './converse-response.ts';
 import { classifyBedrockStreamError, parseBedrockError } from './errors.ts';
 

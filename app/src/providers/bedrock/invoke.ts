@@ -7,7 +7,7 @@
  * documents are kept. Its schema refuses inputs it does not know ("Extra inputs are not
  * permitted"), so Anthropic-only fields are left out too.
  */
-import { isObject } from '../anthropic/json.ts';
+import { isObject } from '../../core/json.ts';
 import { BEDROCK_ANTHROPIC_VERSION } from './models.ts';
 
 /** Beta flags Bedrock's Claude models take (Bedrock user guide, Anthropic Claude parameters). */

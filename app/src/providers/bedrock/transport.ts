@@ -25,7 +25,7 @@ import type { UpstreamResponse } from '../../routing/upstream-client.ts';
 import { Watchdog } from '../../routing/watchdog.ts';
 import type { TransportOptions, UpstreamRequest } from '../types.ts';
 import { blobsToBytes, bytesAsBase64, contentBlocks } from './bytes.ts';
-import { isObject } from '../anthropic/json.ts';
+import { isObject } from '../../core/json.ts';
 import { badRequest } from './request-error.ts';
 import { ForbiddenAddressError, guardedFetch } from '../../images/url-guard.ts';
 

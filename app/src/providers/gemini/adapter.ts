@@ -7,7 +7,7 @@
  */
 import type { ChannelConfig } from '../../config.ts';
 import type { DialectName, Operation } from '../../core/job.ts';
-import { isObject } from '../../dialects/gemini/json.ts';
+import { isObject } from '../../core/json.ts';
 import type {
   BuildRequestInput,
   HeaderRecord,

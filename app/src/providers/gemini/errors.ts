@@ -11,7 +11,7 @@
 import type { UpstreamErrorBody, UpstreamFailure } from '../../core/failure.ts';
 import { boundedMessage, classifyStatus } from '../../core/failure.ts';
 import { parseRetryAfter } from '../../core/retry-after.ts';
-import { isObject, objects, str } from '../../dialects/gemini/json.ts';
+import { isObject, objects, str } from '../../core/json.ts';
 import type { HttpFailureInput } from '../types.ts';
 
 /** Reasons that say the key (or its project) cannot use the API at all, for any model. */

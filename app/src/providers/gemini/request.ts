@@ -7,7 +7,7 @@
  * side, so they are not sent.
  */
 import type { ChatRequest, Effort, ThinkingConfig, ToolChoice, ToolDef } from '../../core/chat.ts';
-import type { Json } from '../../dialects/gemini/json.ts';
+import type { Json } from '../../core/json.ts';
 import { SKIP_SIGNATURE, toolNames, writeParts } from '../../dialects/gemini/parts.ts';
 import { geminiSchema } from './schema.ts';
 

@@ -15,8 +15,8 @@
  * object rather than an error, so a tool with an odd schema stays usable (its arguments are
  * then checked by the model's reading of the description only) and the request never hangs.
  */
-import type { Json } from '../../dialects/gemini/json.ts';
-import { isObject } from '../../dialects/gemini/json.ts';
+import type { Json } from '../../core/json.ts';
+import { isObject } from '../../core/json.ts';
 
 const KEPT = new Set([
   'type',

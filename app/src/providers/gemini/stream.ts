@@ -10,8 +10,8 @@
 import type { ChatEvent, StopReason } from '../../core/chat.ts';
 import type { TokenUsage } from '../../core/usage.ts';
 import { neutralFinishReason } from '../../dialects/gemini/finish.ts';
-import type { Json } from '../../dialects/gemini/json.ts';
-import { isObject, objects, str } from '../../dialects/gemini/json.ts';
+import type { Json } from '../../core/json.ts';
+import { isObject, objects, str } from '../../core/json.ts';
 import { readGeminiUsage } from '../../dialects/gemini/usage.ts';
 import type { EventSourceMessage } from '../../streaming/sse.ts';
 import type { DecodedEvent, StreamDecoder } from '../types.ts';

@@ -1,10 +1,8 @@
 import type { ChatResponse, OutputPart, StopReason } from '../../core/chat.ts';
 import { parseToolArguments } from '../../core/arguments.ts';
+import { isObject } from '../../core/json.ts';
+import type { Json } from '../../core/json.ts';
 import { usageFromPayload } from '../../usage/extract.ts';
-
-type Json = Record<string, unknown>;
-const isObject = (v: unknown): v is Json =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** An OpenAI finish_reason in neutral words. */
 export function stopReasonOf(finish: unknown): StopReason | null {

@@ -1,4 +1,7 @@
-/** Reading Gemini's JSON without trusting its shape: a field of the wrong type reads as absent. */
+/**
+ * Reading JSON from a client or an upstream without trusting its shape: a field of the wrong
+ * type reads as absent. Every dialect and provider reads its wire format through these.
+ */
 export type Json = Record<string, unknown>;
 
 export const isObject = (v: unknown): v is Json =>
