@@ -193,7 +193,7 @@ describe('npm run keys', () => {
     }
   });
 
-  it('leaves the quota of a config-file key to the file, and a key the file disables off', () => {
+  it('leaves the quota of a config-file key to the file, and a key the file disables off', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'keys-cli-'));
     const config = {
       keys: [
@@ -204,7 +204,7 @@ describe('npm run keys', () => {
     const configPath = join(dir, 'relay.config.json');
     writeFileSync(configPath, JSON.stringify(config));
     const store = new SqliteStore({ path: join(dir, 'relay.db') });
-    syncConfigKeys(parseRelayConfig(config, {}), store);
+    await syncConfigKeys(parseRelayConfig(config, {}), store);
     store.close();
     const run = (...args: string[]) => keysWith({ RELAY_CONFIG: configPath }, dir, ...args);
 
@@ -218,7 +218,7 @@ describe('npm run keys', () => {
     expect(run('disable', '--name', 'cfg').code).toBe(0);
     const again = new SqliteStore({ path: join(dir, 'relay.db') });
     try {
-      syncConfigKeys(parseRelayConfig(config, {}), again);
+      await syncConfigKeys(parseRelayConfig(config, {}), again);
       expect(again.getKey('cfg')).toMatchObject({ enabled: false, quotaMicros: 1_000_000 });
     } finally {
       again.close();
