@@ -94,6 +94,7 @@ describe('client keys through the admin API', () => {
       models: ['*'],
       expiresAt: null,
       rpm: null,
+      tpm: 1000,
     });
     expect(patched.status).toBe(200);
     expect(patched.json).toMatchObject({
@@ -101,6 +102,7 @@ describe('client keys through the admin API', () => {
       models: ['*'],
       expiresAt: null,
       rpm: null,
+      tpm: 1000,
       usedUsd: 0.007,
     });
 
