@@ -148,6 +148,7 @@ export function describeStoreContract(name: string, factory: StoreFactory): void
         const other = await open();
         const cache = new CachedKeyStore(store.keys, { now: clock.now, ttlMs: 2000 });
         const { secret } = await cache.create({ name: 'k' });
+        await cache.sync();
         expect((await cache.findBySecret(secret))?.enabled).toBe(true);
         // Written through the cache: seen at once.
         await cache.setEnabled('k', false);
@@ -177,6 +178,7 @@ export function describeStoreContract(name: string, factory: StoreFactory): void
         const cache = new CachedKeyStore(store.keys, { now: clock.now, versionEveryMs: 3.6e6 });
         const other = await open();
         const { secret } = await store.keys.create({ name: 'k' });
+        await cache.sync();
         expect((await cache.findBySecret(secret))?.enabled).toBe(true);
         await other.keys.setEnabled('k', false);
         clock.t += 1999;

@@ -71,12 +71,17 @@ export class CachedKeyStore implements KeyStore {
     return value;
   }
 
-  /** In the background: a lookup never waits for it. */
-  #poll(now: number): void {
+  /** Reads the keys version now (a lookup polls in the background instead, never waiting for it). */
+  sync(): Promise<void> {
+    return this.#poll(this.#now());
+  }
+
+  #poll(now: number): Promise<void> {
     this.#nextPoll = now + this.#versionEveryMs;
-    this.#inner.version().then(
+    return this.#inner.version().then(
       (version) => {
-        if (this.#version !== undefined && version !== this.#version) this.invalidate();
+        // The first answer too: it may already count a change made after an entry was read.
+        if (version !== this.#version) this.invalidate();
         this.#version = version;
       },
       // A store that cannot answer now is asked again next time; entries still expire.
