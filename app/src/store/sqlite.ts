@@ -69,12 +69,11 @@ CREATE TABLE IF NOT EXISTS usage (
 );
 CREATE INDEX IF NOT EXISTS usage_key_time ON usage (key_id, created_at);
 CREATE TABLE IF NOT EXISTS holds (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  id INTEGER PRIMARY KEY,
   key_id INTEGER NOT NULL,
   micros INTEGER NOT NULL,
   expires_at INTEGER NOT NULL
 );
-CREATE INDEX IF NOT EXISTS holds_key_expiry ON holds (key_id, expires_at);
 CREATE TABLE IF NOT EXISTS store_meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 INSERT OR IGNORE INTO store_meta (name, value) VALUES ('keys_version', 0);
 `;
@@ -115,6 +114,7 @@ const USAGE_TOKEN_COLUMNS = [
  * for dead and its hold counts no more (config `store.holdLeaseMs` sets the relay's).
  */
 export const DEFAULT_LEASE_MS = 15 * 60_000;
+const SWEEP_EVERY_MS = 1000;
 
 interface KeyRow {
   id: number;
@@ -190,6 +190,8 @@ export class SqliteStore implements Store {
   readonly #stmts: Record<string, StatementSync> = {};
   readonly #rollups: DailyRollups;
   #admin: AdminStore | undefined;
+  /** When each key's expired holds are next looked for (see #dropExpiredHolds). */
+  readonly #nextSweep = new Map<number, number>();
   #queued: {
     kind: 'hold' | 'settle';
     run: () => unknown;
@@ -416,7 +418,7 @@ export class SqliteStore implements Store {
     const amount = Math.max(0, Math.ceil(micros));
     const now = this.#now();
     return this.#atomic(() => {
-      this.#dropExpiredHolds(keyId, now);
+      if (now >= (this.#nextSweep.get(keyId) ?? 0)) this.#dropExpiredHolds(keyId, now);
       const res = this.#stmt(
         `UPDATE keys SET reserved_micros = reserved_micros + ?
          WHERE id = ? AND (quota_micros IS NULL OR quota_micros - used_micros - reserved_micros >= ?)`,
@@ -430,7 +432,13 @@ export class SqliteStore implements Store {
     });
   }
 
+  /**
+   * At most once a second per key: the sweep (a scan of the holds in flight, which has no
+   * index to keep up on every hold) costs more than the hold itself, and a lease that ended a
+   * second ago is still reclaimed long before anyone misses it.
+   */
   #dropExpiredHolds(keyId: number, now: number): void {
+    this.#nextSweep.set(keyId, now + SWEEP_EVERY_MS);
     const expired = this.#stmt(
       'DELETE FROM holds WHERE key_id = ? AND expires_at <= ? RETURNING micros',
     ).all(keyId, now) as { micros: number }[];
@@ -444,13 +452,16 @@ export class SqliteStore implements Store {
 
   /** Gives the hold back if it is still there (not already expired and dropped). */
   #dropHold(reservation: Reservation): void {
-    const hold = this.#stmt('DELETE FROM holds WHERE id = ? RETURNING key_id, micros').get(
-      Number(reservation.id),
-    ) as { key_id: number; micros: number } | undefined;
+    // Row ids come back into use once the highest is gone (AUTOINCREMENT would cost a write
+    // per hold), so the lease's end is matched too: a late settlement whose hold expired and
+    // was swept never takes a newer hold that got its id.
+    const hold = this.#stmt(
+      'DELETE FROM holds WHERE id = ? AND expires_at = ? RETURNING micros',
+    ).get(Number(reservation.id), reservation.expiresAt) as { micros: number } | undefined;
     if (!hold) return;
     this.#stmt('UPDATE keys SET reserved_micros = MAX(0, reserved_micros - ?) WHERE id = ?').run(
       hold.micros,
-      hold.key_id,
+      reservation.keyId,
     );
   }
 
