@@ -16,6 +16,7 @@ import type { TestRelay } from '../fixtures/relay-harness.ts';
 const KEY = 'sk-messages-0123456789abcdef';
 const POOR = 'sk-messages-poor-0123456789';
 const LIMITED = 'sk-messages-rpm-0123456789';
+const TOKEN_LIMITED = 'sk-messages-tpm-0123456789';
 
 const WEATHER_TOOL = {
   name: 'get_weather',
@@ -64,6 +65,7 @@ describe('POST /v1/messages', () => {
         { name: 'dev', key: KEY, quota: 10 },
         { name: 'poor', key: POOR, quota: 0.000001 },
         { name: 'limited', key: LIMITED, rpm: 1 },
+        { name: 'token-limited', key: TOKEN_LIMITED, tpm: 1 },
       ],
       prices: {
         'claude-sonnet-4-5': { input: 3, output: 15, cacheRead: 0.3, cacheWrite5m: 3.75 },
@@ -397,6 +399,23 @@ describe('POST /v1/messages', () => {
       expect(
         (second as InstanceType<typeof Anthropic.APIError>).headers?.get('retry-after'),
       ).toMatch(/^\d+$/);
+    });
+
+    it('a tpm limit answers 429 in the Anthropic shape once the settled tokens fill the minute', async () => {
+      const limited = new Anthropic({ apiKey: TOKEN_LIMITED, baseURL: t.baseUrl, maxRetries: 0 });
+      const body = {
+        model: 'deepseek-chat',
+        max_tokens: 5,
+        messages: [{ role: 'user' as const, content: 'x' }],
+      };
+      await limited.messages.create(body);
+      const second = await limited.messages.create(body).catch((e: unknown) => e);
+      expect(second).toBeInstanceOf(Anthropic.RateLimitError);
+      const refused = second as InstanceType<typeof Anthropic.APIError>;
+      expect(refused.error).toMatchObject({ type: 'error', error: { type: 'rate_limit_error' } });
+      expect(refused.headers?.get('retry-after')).toMatch(/^\d+$/);
+      expect(refused.headers?.get('x-ratelimit-limit-tokens')).toBe('1');
+      expect(refused.headers?.get('x-ratelimit-remaining-tokens')).toBe('0');
     });
 
     it('a stream that breaks after content ends with event: error and no message_stop', async () => {
