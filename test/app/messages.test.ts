@@ -386,8 +386,9 @@ describe('POST /v1/messages', () => {
       expect((refused as InstanceType<typeof Anthropic.APIError>).requestID).toMatch(/^req_/);
     });
 
-    it('an rpm limit answers 429 with retry-after on /v1/messages too', async () => {
-      const limited = new Anthropic({ apiKey: LIMITED, baseURL: t.baseUrl, maxRetries: 0 });
+    /** Two calls with a limited key: the first is let in, the second's refusal is returned. */
+    const secondCallOf = async (apiKey: string) => {
+      const limited = new Anthropic({ apiKey, baseURL: t.baseUrl, maxRetries: 0 });
       const body = {
         model: 'deepseek-chat',
         max_tokens: 5,
@@ -396,22 +397,15 @@ describe('POST /v1/messages', () => {
       await limited.messages.create(body);
       const second = await limited.messages.create(body).catch((e: unknown) => e);
       expect(second).toBeInstanceOf(Anthropic.RateLimitError);
-      expect(
-        (second as InstanceType<typeof Anthropic.APIError>).headers?.get('retry-after'),
-      ).toMatch(/^\d+$/);
+      return second as InstanceType<typeof Anthropic.APIError>;
+    };
+
+    it('an rpm limit answers 429 with retry-after on /v1/messages too', async () => {
+      expect((await secondCallOf(LIMITED)).headers?.get('retry-after')).toMatch(/^\d+$/);
     });
 
     it('a tpm limit answers 429 in the Anthropic shape once the settled tokens fill the minute', async () => {
-      const limited = new Anthropic({ apiKey: TOKEN_LIMITED, baseURL: t.baseUrl, maxRetries: 0 });
-      const body = {
-        model: 'deepseek-chat',
-        max_tokens: 5,
-        messages: [{ role: 'user' as const, content: 'x' }],
-      };
-      await limited.messages.create(body);
-      const second = await limited.messages.create(body).catch((e: unknown) => e);
-      expect(second).toBeInstanceOf(Anthropic.RateLimitError);
-      const refused = second as InstanceType<typeof Anthropic.APIError>;
+      const refused = await secondCallOf(TOKEN_LIMITED);
       expect(refused.error).toMatchObject({ type: 'error', error: { type: 'rate_limit_error' } });
       expect(refused.headers?.get('retry-after')).toMatch(/^\d+$/);
       expect(refused.headers?.get('x-ratelimit-limit-tokens')).toBe('1');
