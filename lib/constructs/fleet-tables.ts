@@ -73,7 +73,8 @@ export class FleetTables extends Construct {
         billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
         pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
         deletionProtection: true,
-        encryption: dynamodb.TableEncryption.AWS_MANAGED,
+        // An AWS-owned key: encrypted at rest, no KMS key to manage and no KMS request charges.
+        encryption: dynamodb.TableEncryption.DEFAULT,
         timeToLiveAttribute: FLEET_TABLE_TTL_ATTRIBUTE,
         removalPolicy: RemovalPolicy.RETAIN,
       });
