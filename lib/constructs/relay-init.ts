@@ -35,6 +35,14 @@ export const STOP_MARGIN_SECONDS = 15;
 
 export const CONFIG_SETS = ['default'];
 
+/**
+ * A fleet host's `server.drainDelayMs` unless the operator sets one: after SIGTERM (a stop or
+ * restart on the host) it fails /healthz for this long while still serving, so the load balancer
+ * (two failed checks 10 s apart) has taken it out before its listener closes. Scale-in and instance
+ * refresh deregister the host first anyway (see the target group's deregistration delay).
+ */
+export const FLEET_DRAIN_DELAY_MS = 25_000;
+
 /** The DynamoDB store a fleet's hosts share (app/src/config.ts `store`). */
 export interface DynamoStoreConfig {
   readonly type: 'dynamodb';
@@ -120,6 +128,8 @@ export function hostRelayConfig(
     );
   }
   const operatorServer = operator.server as Record<string, unknown> | undefined;
+  const operatorDrain = operatorServer?.drainDelayMs as number | undefined;
+  const drainDelayMs = operatorDrain ?? (store ? FLEET_DRAIN_DELAY_MS : 0);
   const operatorBackup = operator.backup as Record<string, unknown> | undefined;
   const bucket = props.imageBucket.bucket;
   return {
@@ -131,6 +141,7 @@ export function hostRelayConfig(
         originSecret: 'env:RELAY_ORIGIN_SECRET',
         publicBaseUrl: props.publicBaseUrl,
         nonStreamBudgetMs: own ?? cap,
+        ...(store && { drainDelayMs }),
       },
       images: {
         store: 's3',
@@ -152,7 +163,8 @@ export function hostRelayConfig(
             },
           }),
     },
-    stopTimeoutSeconds: Math.ceil(parsed.server.shutdownGraceMs / 1000) + STOP_MARGIN_SECONDS,
+    stopTimeoutSeconds:
+      Math.ceil((drainDelayMs + parsed.server.shutdownGraceMs) / 1000) + STOP_MARGIN_SECONDS,
   };
 }
 

@@ -260,6 +260,14 @@ describe('fleet mode', () => {
         region: 'us-east-1',
       });
       expect(config.backup).toBeUndefined();
+      // Fails /healthz for two checks' worth before closing on a stop or restart, and systemd
+      // waits for that drain delay plus the shutdown grace (45 s here) plus its margin.
+      expect(config.server).toMatchObject({ drainDelayMs: 25_000, shutdownGraceMs: 45_000 });
+      const unit = joined(
+        (init.relay!.files as Record<string, Json>)['/etc/systemd/system/llm-relay.service']!
+          .content,
+      );
+      expect(unit).toContain('TimeoutStopSec=85\n');
       expect(config.images).toMatchObject({ store: 's3', prefix: 'images/' });
       for (const type of [
         'AWS::EC2::Volume',
