@@ -1,4 +1,4 @@
-import { Arn, Duration, Stack, Validations } from 'aws-cdk-lib';
+import { Annotations, Arn, Duration, Stack, Validations } from 'aws-cdk-lib';
 import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
@@ -206,6 +206,15 @@ export class RelayFleet extends Construct {
     for (const subnet of props.subnets) {
       this.autoScalingGroup.node.addDependency(subnet.internetConnectivityEstablished);
     }
+    const warnings = Annotations.of(this.autoScalingGroup);
+    warnings.acknowledgeWarning(
+      '@aws-cdk/aws-autoscaling:desiredCapacitySet',
+      'CDK sets IgnoreUnmodifiedGroupSizeProperties: a deploy resets the size only when fleetDesiredHosts itself changed.',
+    );
+    warnings.acknowledgeWarning(
+      '@aws-cdk/aws-autoscaling:signalsNotUsedByInstanceRefresh',
+      'The signal counts at creation only; during a refresh a host is ready when the load balancer finds /healthz answering (activate-release starts the relay only if /healthz reports its build) and the warm-up has passed.',
+    );
     this.autoScalingGroup.scaleOnCpuUtilization('Cpu', {
       targetUtilizationPercent: props.cpuTargetPercent ?? 60,
     });
