@@ -134,7 +134,10 @@ export function hostRelayConfig(
   const bucket = props.imageBucket.bucket;
   return {
     config: {
-      ...operator,
+      // A fleet has no SQLite file: an operator's backup settings do not apply to it.
+      ...(store
+        ? Object.fromEntries(Object.entries(operator).filter(([key]) => key !== 'backup'))
+        : operator),
       server: {
         ...(props.corsOrigins && { corsOrigins: [...props.corsOrigins] }),
         ...operatorServer,

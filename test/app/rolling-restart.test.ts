@@ -23,8 +23,11 @@ import type { RelayProcess } from '../fixtures/relay-process.ts';
 
 const CLIENT_KEY = 'sk-rolling-0123456789abcdef';
 const UPSTREAM_KEY = 'sk-upstream-rolling-1';
-/** Proxy checks every 50 ms and takes a target out after 2 failures: ~100 ms, well inside this. */
-const DRAIN_DELAY_MS = 400;
+/**
+ * The proxy checks every 50 ms and takes a target out after 2 failures (~100 ms): well inside
+ * this, with room for a busy machine, since the test also reads /healthz within it.
+ */
+const DRAIN_DELAY_MS = 1_000;
 const CLIENTS = 4;
 /** Upper bound per client, whatever happens (the loop normally ends when the restarts do). */
 const MAX_REQUESTS_PER_CLIENT = 400;
@@ -124,6 +127,9 @@ describe('rolling restart behind a health-checking proxy', () => {
       // Out of service while it still serves (drain delay), then it exits cleanly.
       await eventually(() => expect(proxy.inService(relay.port)).toBe(false), 2_000);
       expect(relay.proc.exitCode).toBeNull();
+      const health = await fetch(`${relay.baseUrl}/healthz`);
+      expect(health.status).toBe(503);
+      expect(await health.json()).toEqual({ status: 'draining' });
       const exit = await relay.exited;
       expect(exit.code).toBe(0);
       const fresh = await start(relay.port);

@@ -70,7 +70,12 @@ describe('fleet mode', () => {
     s = synth({
       context: {
         fleet: true,
-        relayConfig: { server: { shutdownGraceMs: 45_000 }, channels: [BEDROCK_CHANNEL] },
+        relayConfig: {
+          server: { shutdownGraceMs: 45_000 },
+          channels: [BEDROCK_CHANNEL],
+          // Meaningless without a SQLite file: left out of the hosts' config.
+          backup: { bucket: 'elsewhere', region: 'us-east-1', intervalMinutes: 30 },
+        },
       },
     });
   });
