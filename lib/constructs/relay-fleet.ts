@@ -181,6 +181,10 @@ export class RelayFleet extends Construct {
       }),
       // Hosts pick up the newest AL2023 image (resolved at launch) at least every two weeks.
       maxInstanceLifetime: Duration.days(14),
+      // The same for the group's own replacements (an unhealthy host, the lifetime above): the
+      // new host first, so the group never dips below its size.
+      minHealthyPercentage: 100,
+      maxHealthyPercentage: 200,
       groupMetrics: [autoscaling.GroupMetrics.all()],
     });
     // cfn-init on each host reads the group's metadata and signals the group when the release

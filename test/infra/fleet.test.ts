@@ -216,6 +216,11 @@ describe('fleet mode', () => {
         },
       });
       expect(resource.CreationPolicy).toMatchObject({ ResourceSignal: { Count: 2 } });
+      // Replacements outside a deploy (unhealthy host, 14-day lifetime) launch first too.
+      expect(props(resource)).toMatchObject({
+        InstanceMaintenancePolicy: { MinHealthyPercentage: 100, MaxHealthyPercentage: 200 },
+        MaxInstanceLifetime: 14 * 24 * 3600,
+      });
       // The bootstrap's fingerprint in the user data: a new bundle or config is a new launch
       // template version, which is what starts the refresh.
       const { logicalId: groupId } = onlyResource(s.relay, 'AWS::AutoScaling::AutoScalingGroup');
