@@ -158,6 +158,9 @@ export class RelayFleet extends Construct {
     // A new host is healthy once cfn-init has activated the release (its /healthz checked on the
     // host) and the load balancer has seen /healthz answer twice.
     const warmup = Duration.minutes(5);
+    // The bootstrap installs Node.js and the agent with dnf before the relay starts: a host failing
+    // /healthz before this is still booting, not broken (the cfn-init timeout is 15 minutes).
+    const grace = Duration.minutes(10);
     this.autoScalingGroup = new autoscaling.AutoScalingGroup(this, 'Group', {
       vpc: props.vpc,
       vpcSubnets: subnets,
@@ -167,7 +170,7 @@ export class RelayFleet extends Construct {
       desiredCapacity: props.desiredHosts ?? 2,
       healthChecks: autoscaling.HealthChecks.withAdditionalChecks({
         additionalTypes: [autoscaling.AdditionalHealthCheckType.ELB],
-        gracePeriod: warmup,
+        gracePeriod: grace,
       }),
       defaultInstanceWarmup: warmup,
       signals: autoscaling.Signals.waitForMinCapacity({ timeout: Duration.minutes(15) }),

@@ -165,7 +165,8 @@ describe('fleet mode', () => {
       const p = props(resource);
       expect([p.MinSize, p.MaxSize, p.DesiredCapacity]).toEqual(['2', '4', '2']);
       expect(p.HealthCheckType).toBe('ELB');
-      expect(p.HealthCheckGracePeriod).toBeGreaterThanOrEqual(60);
+      // Long enough for the bootstrap (dnf installs Node.js and the agent) before the first check.
+      expect(p.HealthCheckGracePeriod).toBe(600);
       const subnets = p.VPCZoneIdentifier as { Ref: string }[];
       expect(subnets).toHaveLength(2);
       const zones = subnets.map((ref) => {
