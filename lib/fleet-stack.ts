@@ -5,7 +5,9 @@ import type { Construct } from 'constructs';
 import type { FleetConfig } from './config.ts';
 import { RelayNetwork } from './constructs/network.ts';
 import { OriginSecret } from './constructs/origin-secret.ts';
-import { FLEET_LISTENER_PORT, RelayFleet } from './constructs/relay-fleet.ts';
+import { OpsReadOnlyPolicy } from './constructs/ops-policy.ts';
+import { OpsSessionDocument } from './constructs/ops-session.ts';
+import { FLEET_HOST_TAG, FLEET_LISTENER_PORT, RelayFleet } from './constructs/relay-fleet.ts';
 import { RelayOrigin } from './constructs/relay-origin.ts';
 import { hostProps, serveApi } from './relay-stack.ts';
 import type { RelayStackProps } from './relay-stack.ts';
@@ -70,6 +72,13 @@ export class FleetRelayStack extends Stack {
     });
     this.distribution = serveApi(this, origin, props);
 
+    const opsSession = new OpsSessionDocument(this, 'OpsSession');
+    const opsPolicy = new OpsReadOnlyPolicy(this, 'Ops', {
+      logGroupName: props.logGroupName,
+      hostTag: FLEET_HOST_TAG,
+      sessionDocumentName: opsSession.documentName,
+    }).policy;
+
     const names = fleetIdParameterNames(props.ssmPrefix ?? '/llm-relay');
     const publish = (id: string, parameterName: string, stringValue: string, what: string) =>
       new ssm.StringParameter(this, id, {
@@ -107,6 +116,16 @@ export class FleetRelayStack extends Stack {
       description: 'aws autoscaling start-instance-refresh --auto-scaling-group-name <this>',
     });
     new CfnOutput(this, 'TablePrefix', { value: fleet.tablePrefix });
+    new CfnOutput(this, 'OpsReadOnlyPolicyArn', {
+      value: opsPolicy.managedPolicyArn,
+      description:
+        'Attach to the ops role or group: logs, dashboards, alarms, SSM shell on the fleet hosts',
+    });
+    new CfnOutput(this, 'OpsSessionDocument', {
+      value: opsSession.documentName,
+      description:
+        'aws ssm start-session --target <a fleet host> --document-name <this>: an unprivileged shell',
+    });
     new CfnOutput(this, 'RelayBuild', {
       value: this.host.buildId,
       description: 'Build id of the relay bundle this deploy shipped; /healthz reports it',

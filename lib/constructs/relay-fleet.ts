@@ -1,4 +1,4 @@
-import { Annotations, Arn, Duration, Stack, Validations } from 'aws-cdk-lib';
+import { Annotations, Arn, Duration, Stack, Tags, Validations } from 'aws-cdk-lib';
 import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
@@ -34,6 +34,9 @@ export const FLEET_TABLE_ACTIONS = [
   'dynamodb:Scan',
   'dynamodb:DescribeTable',
 ] as const;
+
+/** The tag every fleet host carries from launch: ops shells may open on these instances only. */
+export const FLEET_HOST_TAG = { key: 'llm-relay:host', value: 'fleet' } as const;
 
 /** Port of the load balancer's listener; CloudFront's VPC origin connects to it. */
 export const FLEET_LISTENER_PORT = 80;
@@ -213,6 +216,9 @@ export class RelayFleet extends Construct {
     for (const subnet of props.subnets) {
       this.autoScalingGroup.node.addDependency(subnet.internetConnectivityEstablished);
     }
+    Tags.of(this.autoScalingGroup).add(FLEET_HOST_TAG.key, FLEET_HOST_TAG.value, {
+      applyToLaunchedInstances: true,
+    });
     const warnings = Annotations.of(this.autoScalingGroup);
     warnings.acknowledgeWarning(
       '@aws-cdk/aws-autoscaling:desiredCapacitySet',

@@ -318,6 +318,32 @@ describe('fleet mode', () => {
     });
   });
 
+  describe('ops access', () => {
+    it('opens unprivileged shells only on instances the group tagged as fleet hosts', () => {
+      const { resource } = onlyResource(s.relay, 'AWS::AutoScaling::AutoScalingGroup');
+      expect(props(resource).Tags).toEqual(
+        expect.arrayContaining([
+          { Key: 'llm-relay:host', Value: 'fleet', PropagateAtLaunch: true },
+        ]),
+      );
+      const policy = props(onlyResource(s.relay, 'AWS::IAM::ManagedPolicy').resource)
+        .PolicyDocument as { Statement: Json[] };
+      const shells = policy.Statement.filter((st) => st.Action === 'ssm:StartSession');
+      expect(shells).toHaveLength(2);
+      const onHosts = shells.find((st) => st.Sid === 'ShellOnTheRelayHosts')!;
+      expect(joined(onHosts.Resource)).toMatch(/:instance\/\*$/);
+      expect(onHosts.Condition).toEqual({
+        BoolIfExists: { 'ssm:SessionDocumentAccessCheck': 'true' },
+        StringEquals: { 'ssm:resourceTag/llm-relay:host': 'fleet' },
+      });
+      const document = shells.find((st) => st.Sid === 'WithTheOpsSessionDocument')!;
+      expect(joined(document.Resource)).toMatch(/:document\/<OpsSession\w+>$/);
+      expect(Object.keys(s.relay.toJSON().Outputs as Json)).toEqual(
+        expect.arrayContaining(['OpsReadOnlyPolicyArn', 'OpsSessionDocument']),
+      );
+    });
+  });
+
   describe('load balancer and edge', () => {
     it('is internal, in the private subnets, idle timeout = origin read timeout', () => {
       const p = props(onlyResource(s.relay, 'AWS::ElasticLoadBalancingV2::LoadBalancer').resource);
