@@ -8,12 +8,15 @@ import { GithubDeployStack } from '../lib/github-deploy-stack.ts';
 import { MonitoringStack } from '../lib/monitoring-stack.ts';
 import { RelayStack, relayIdParameterNames } from '../lib/relay-stack.ts';
 import { StatefulStack } from '../lib/stateful-stack.ts';
+import { FleetRelayStack, fleetIdParameterNames } from '../lib/fleet-stack.ts';
+import { fleetTableNames } from '../lib/constructs/fleet-tables.ts';
 import { buildRelay } from '../scripts/build-relay.ts';
 
 export interface RelayStacks {
   readonly stateful: StatefulStack;
   readonly certificate: CertificateStack;
-  readonly relay: RelayStack;
+  /** The single host (the default), or the fleet with `-c fleet=true`. */
+  readonly relay: RelayStack | FleetRelayStack;
   readonly monitoring: MonitoringStack;
   /** Only with context `githubRepo`: the OIDC provider and role the deploy workflow assumes. */
   readonly githubDeploy?: GithubDeployStack;
@@ -51,6 +54,7 @@ export function composeApp(app: App, config: DeployConfig, options: ComposeOptio
     backupExpirationDays: config.backupRetentionDays,
     logGroupName: config.logGroupName,
     logRetentionDays: config.logRetentionDays,
+    ...(config.fleet && { fleetTablePrefix: config.fleet.tablePrefix }),
   });
 
   const certificate = new CertificateStack(app, name('Certificate'), {
@@ -62,11 +66,9 @@ export function composeApp(app: App, config: DeployConfig, options: ComposeOptio
     ...(config.waf.enabled && { waf: { rateLimit: config.waf.rateLimit } }),
   });
 
-  const relay = new RelayStack(app, name('Relay'), {
+  const relayProps = {
     env,
     crossRegionReferences,
-    description:
-      'llm-relay: relay host and data volume, CloudFront distribution, API DNS records (protected)',
     apiDomain: config.apiDomain,
     zone: stateful.zone,
     certificate: certificate.certificate,
@@ -77,32 +79,58 @@ export function composeApp(app: App, config: DeployConfig, options: ComposeOptio
     relayConfig: config.relayConfig,
     instanceType: config.instanceType,
     instanceArch: config.instanceArch,
-    availabilityZone: config.availabilityZone,
-    dataVolumeGiB: config.dataVolumeGiB,
-    dataVolumeSnapshotId: config.dataVolumeSnapshotId,
-    backupRetentionDays: config.backupRetentionDays,
-    backupVault: stateful.backupVault,
-    patchSchedule: config.patchSchedule,
     relayPort: config.relayPort,
-    originType: config.originType,
     originReadTimeoutSeconds: config.originReadTimeoutSeconds,
-    cloudfrontPrefixListId:
-      'id' in config.cloudfrontPrefixList ? config.cloudfrontPrefixList.id : undefined,
     corsOrigins: config.corsOrigins,
     adminCidrs: config.adminCidrs,
     ssmPrefix: config.ssmPrefix,
     webAclArn: certificate.webAclArn,
-    deployNonce: config.deployNonce,
-  });
+  };
+  const relay = config.fleet
+    ? new FleetRelayStack(app, name('Relay'), {
+        ...relayProps,
+        description:
+          'llm-relay: relay fleet (Auto Scaling group, internal load balancer), CloudFront distribution, API DNS records (protected)',
+        fleet: config.fleet,
+      })
+    : new RelayStack(app, name('Relay'), {
+        ...relayProps,
+        description:
+          'llm-relay: relay host and data volume, CloudFront distribution, API DNS records (protected)',
+        availabilityZone: config.availabilityZone,
+        dataVolumeGiB: config.dataVolumeGiB,
+        dataVolumeSnapshotId: config.dataVolumeSnapshotId,
+        backupRetentionDays: config.backupRetentionDays,
+        backupVault: stateful.backupVault,
+        patchSchedule: config.patchSchedule,
+        originType: config.originType,
+        cloudfrontPrefixListId:
+          'id' in config.cloudfrontPrefixList ? config.cloudfrontPrefixList.id : undefined,
+        deployNonce: config.deployNonce,
+      });
 
   const relayIds = relayIdParameterNames(config.ssmPrefix);
+  const fleetIds = fleetIdParameterNames(config.ssmPrefix);
   const monitoring = new MonitoringStack(app, name('Monitoring'), {
     env,
     description: 'llm-relay: dashboard and alarms',
-    instanceIdParameterName: relayIds.instanceId,
+    ...(config.fleet
+      ? {
+          fleet: {
+            autoScalingGroupNameParameterName: fleetIds.autoScalingGroupName,
+            loadBalancerFullNameParameterName: fleetIds.loadBalancerFullName,
+            targetGroupFullNameParameterName: fleetIds.targetGroupFullName,
+            tableNames: fleetTableNames(config.fleet.tablePrefix),
+          },
+        }
+      : {
+          host: {
+            instanceIdParameterName: relayIds.instanceId,
+            backupVaultName: stateful.backupVault.backupVaultName,
+          },
+        }),
     distributionIdParameterName: relayIds.distributionId,
     relayLogGroupName: stateful.logGroupName,
-    backupVaultName: stateful.backupVault.backupVaultName,
     alarmEmail: config.alarmEmail,
     idleAlarmHours: config.idleAlarmHours,
     dashboardName: config.stackPrefix,

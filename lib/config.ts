@@ -68,6 +68,15 @@ export const CONTEXT_EXAMPLES: Readonly<Record<string, string>> = {
   githubRepo: '-c githubRepo=octo-org/llm-relay (or octo-org@123456/llm-relay@654321)',
   githubEnvironment: '-c githubEnvironment=production',
   deployNonce: '-c deployNonce=1234567890-1 (deploy.yml passes the run id and attempt)',
+  fleet:
+    '-c fleet=true (several hosts behind an internal load balancer, state in DynamoDB; docs/fleet.md)',
+  fleetMinHosts: '-c fleetMinHosts=2',
+  fleetMaxHosts: '-c fleetMaxHosts=4',
+  fleetDesiredHosts: '-c fleetDesiredHosts=2 (between fleetMinHosts and fleetMaxHosts)',
+  fleetCpuTargetPercent: '-c fleetCpuTargetPercent=60',
+  fleetAvailabilityZones:
+    '-c fleetAvailabilityZones=us-east-1a,us-east-1b (at least two zones that offer the instance type)',
+  fleetTablePrefix: '-c fleetTablePrefix=llm-relay-',
 };
 
 const DOMAIN = /^(?=.{1,253}$)(?!-)([a-z0-9-]{1,63}\.)+[a-z]{2,63}$/;
@@ -153,196 +162,254 @@ const relayConfigSchema = z.looseObject({
 
 export type RelayConfigInput = z.infer<typeof relayConfigSchema>;
 
-const contextSchema = z
-  .object({
-    account: z.preprocess(
-      optionalString,
-      z
-        .string()
-        .regex(/^\d{12}$/, 'must be a 12-digit AWS account id')
-        .optional(),
-    ),
-    region: z
+const contextBase = z.object({
+  account: z.preprocess(
+    optionalString,
+    z
       .string()
-      .regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS region name')
-      .default('us-east-1'),
-    stackPrefix: z
+      .regex(/^\d{12}$/, 'must be a 12-digit AWS account id')
+      .optional(),
+  ),
+  region: z
+    .string()
+    .regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS region name')
+    .default('us-east-1'),
+  stackPrefix: z
+    .string()
+    .regex(/^[A-Za-z][A-Za-z0-9-]{0,40}$/, 'must be letters, digits and dashes')
+    .default('LlmRelay'),
+  apiDomain: z.string({ error: 'is required' }).toLowerCase().regex(DOMAIN, 'must be a DNS name'),
+  hostedZoneName: z.preprocess(
+    optionalString,
+    z.string().toLowerCase().regex(DOMAIN, 'must be a DNS name').optional(),
+  ),
+  hostedZoneId: z.preprocess(
+    optionalString,
+    z
       .string()
-      .regex(/^[A-Za-z][A-Za-z0-9-]{0,40}$/, 'must be letters, digits and dashes')
-      .default('LlmRelay'),
-    apiDomain: z.string({ error: 'is required' }).toLowerCase().regex(DOMAIN, 'must be a DNS name'),
-    hostedZoneName: z.preprocess(
-      optionalString,
-      z.string().toLowerCase().regex(DOMAIN, 'must be a DNS name').optional(),
-    ),
-    hostedZoneId: z.preprocess(
-      optionalString,
-      z
-        .string()
-        .regex(/^Z[A-Z0-9]{4,31}$/, 'must be a Route 53 hosted zone id')
-        .optional(),
-    ),
-    instanceType: z
+      .regex(/^Z[A-Z0-9]{4,31}$/, 'must be a Route 53 hosted zone id')
+      .optional(),
+  ),
+  instanceType: z
+    .string()
+    .regex(/^[a-z][a-z0-9-]*\.[a-z0-9]+$/, 'must be an EC2 instance type')
+    .default('t4g.small'),
+  instanceArch: z.preprocess(optionalString, z.enum(['arm64', 'x86_64']).optional()),
+  availabilityZone: z.preprocess(
+    optionalString,
+    z
       .string()
-      .regex(/^[a-z][a-z0-9-]*\.[a-z0-9]+$/, 'must be an EC2 instance type')
-      .default('t4g.small'),
-    instanceArch: z.preprocess(optionalString, z.enum(['arm64', 'x86_64']).optional()),
-    availabilityZone: z.preprocess(
-      optionalString,
-      z
-        .string()
-        .regex(/^[a-z]{2}(-[a-z]+)+-\d[a-z]$/, 'must be an Availability Zone name')
-        .optional(),
-    ),
-    dataVolumeGiB: intIn(1, 16384).default(20),
-    dataVolumeSnapshotId: z.preprocess(
-      optionalString,
-      z
-        .string()
-        .regex(/^snap-[0-9a-f]{8,17}$/, 'must be an EBS snapshot id')
-        .optional(),
-    ),
-    backupRetentionDays: intIn(1, 36500).default(35),
-    patchSchedule: z
+      .regex(/^[a-z]{2}(-[a-z]+)+-\d[a-z]$/, 'must be an Availability Zone name')
+      .optional(),
+  ),
+  dataVolumeGiB: intIn(1, 16384).default(20),
+  dataVolumeSnapshotId: z.preprocess(
+    optionalString,
+    z
       .string()
-      .regex(/^cron\(.+\)$|^rate\(.+\)$/, 'must be a cron(…) or rate(…) expression')
-      .default('cron(0 4 ? * SUN *)'),
-    relayPort: intIn(1024, 65535).default(8787),
-    originType: z.enum(['vpc-origin', 'public-dns']).default('vpc-origin'),
-    // The relay serves plain HTTP: an HTTPS origin needs a certificate for the host's own name,
-    // which does not exist, so those two values would only ever produce 502s.
-    originProtocol: z
-      .enum(['http-only', 'https-only', 'match-viewer'])
-      .refine((p) => p === 'http-only', {
-        message:
-          'must be http-only: the relay serves plain HTTP, so https-only and match-viewer give 502 on every request',
-      })
-      .default('http-only'),
-    originReadTimeoutSeconds: intIn(10, 180).default(60),
-    waf: z.preprocess(booleanish, z.boolean('must be true or false').default(true)),
-    wafRateLimit: intIn(10, 2_000_000_000).default(2000),
-    cloudfrontPrefixListId: z.preprocess(
-      optionalString,
-      z
-        .string()
-        .regex(/^pl-[0-9a-f]{8,17}$/, 'must be a prefix list id')
-        .optional(),
-    ),
-    corsOrigins: z.preprocess(
-      stringList,
-      z
-        .array(z.string().regex(/^(\*|https?:\/\/[^\s/]+)$/, 'must be "*" or an origin'))
-        .min(1)
-        .default(['*']),
-    ),
-    adminCidrs: z.preprocess(
-      stringList,
-      z
-        .array(
-          z.string().refine((cidr) => {
-            try {
-              parseCidr(cidr);
-              return true;
-            } catch {
-              return false;
-            }
-          }, 'must be an IPv4 or IPv6 CIDR such as 203.0.113.0/24'),
-        )
-        .default([]),
-    ),
-    imageExpirationDays: intIn(1, 36500).default(90),
-    accessLogExpirationDays: intIn(1, 36500).default(90),
-    logGroupName: z
+      .regex(/^snap-[0-9a-f]{8,17}$/, 'must be an EBS snapshot id')
+      .optional(),
+  ),
+  backupRetentionDays: intIn(1, 36500).default(35),
+  patchSchedule: z
+    .string()
+    .regex(/^cron\(.+\)$|^rate\(.+\)$/, 'must be a cron(…) or rate(…) expression')
+    .default('cron(0 4 ? * SUN *)'),
+  relayPort: intIn(1024, 65535).default(8787),
+  originType: z.enum(['vpc-origin', 'public-dns']).default('vpc-origin'),
+  // The relay serves plain HTTP: an HTTPS origin needs a certificate for the host's own name,
+  // which does not exist, so those two values would only ever produce 502s.
+  originProtocol: z
+    .enum(['http-only', 'https-only', 'match-viewer'])
+    .refine((p) => p === 'http-only', {
+      message:
+        'must be http-only: the relay serves plain HTTP, so https-only and match-viewer give 502 on every request',
+    })
+    .default('http-only'),
+  originReadTimeoutSeconds: intIn(10, 180).default(60),
+  waf: z.preprocess(booleanish, z.boolean('must be true or false').default(true)),
+  wafRateLimit: intIn(10, 2_000_000_000).default(2000),
+  cloudfrontPrefixListId: z.preprocess(
+    optionalString,
+    z
       .string()
-      .regex(/^[\w\-./#]{1,512}$/, 'must be a CloudWatch Logs group name')
-      .default('/llm-relay/relay'),
-    logRetentionDays: z.coerce
-      .number()
-      .refine((n) => (LOG_RETENTION_DAYS as readonly number[]).includes(n), {
-        message: `must be one of ${LOG_RETENTION_DAYS.join(', ')}`,
-      })
-      .default(30),
-    ssmPrefix: z
+      .regex(/^pl-[0-9a-f]{8,17}$/, 'must be a prefix list id')
+      .optional(),
+  ),
+  corsOrigins: z.preprocess(
+    stringList,
+    z
+      .array(z.string().regex(/^(\*|https?:\/\/[^\s/]+)$/, 'must be "*" or an origin'))
+      .min(1)
+      .default(['*']),
+  ),
+  adminCidrs: z.preprocess(
+    stringList,
+    z
+      .array(
+        z.string().refine((cidr) => {
+          try {
+            parseCidr(cidr);
+            return true;
+          } catch {
+            return false;
+          }
+        }, 'must be an IPv4 or IPv6 CIDR such as 203.0.113.0/24'),
+      )
+      .default([]),
+  ),
+  imageExpirationDays: intIn(1, 36500).default(90),
+  accessLogExpirationDays: intIn(1, 36500).default(90),
+  logGroupName: z
+    .string()
+    .regex(/^[\w\-./#]{1,512}$/, 'must be a CloudWatch Logs group name')
+    .default('/llm-relay/relay'),
+  logRetentionDays: z.coerce
+    .number()
+    .refine((n) => (LOG_RETENTION_DAYS as readonly number[]).includes(n), {
+      message: `must be one of ${LOG_RETENTION_DAYS.join(', ')}`,
+    })
+    .default(30),
+  ssmPrefix: z
+    .string()
+    .regex(/^(\/[\w.-]+)+$/, 'must start with "/" and not end with "/"')
+    .default('/llm-relay'),
+  relayConfigFile: z.preprocess(optionalString, z.string().optional()),
+  relayConfig: z.preprocess(jsonish, relayConfigSchema.optional()),
+  /** The relay's server.workers; unset leaves the relay config's own (default 1). */
+  relayWorkers: z.preprocess(
+    optionalString,
+    z
+      .union(
+        [
+          z.literal('auto'),
+          z.coerce
+            .number(WORKERS_MESSAGE)
+            .int(WORKERS_MESSAGE)
+            .min(1, WORKERS_MESSAGE)
+            .max(256, WORKERS_MESSAGE),
+        ],
+        WORKERS_MESSAGE,
+      )
+      .optional(),
+  ),
+  alarmEmail: z.preprocess(optionalString, z.email('must be an email address').optional()),
+  idleAlarmHours: intIn(0, 24).default(24),
+  githubRepo: z.preprocess(
+    optionalString,
+    z
       .string()
-      .regex(/^(\/[\w.-]+)+$/, 'must start with "/" and not end with "/"')
-      .default('/llm-relay'),
-    relayConfigFile: z.preprocess(optionalString, z.string().optional()),
-    relayConfig: z.preprocess(jsonish, relayConfigSchema.optional()),
-    /** The relay's server.workers; unset leaves the relay config's own (default 1). */
-    relayWorkers: z.preprocess(
-      optionalString,
-      z
-        .union(
-          [
-            z.literal('auto'),
-            z.coerce
-              .number(WORKERS_MESSAGE)
-              .int(WORKERS_MESSAGE)
-              .min(1, WORKERS_MESSAGE)
-              .max(256, WORKERS_MESSAGE),
-          ],
-          WORKERS_MESSAGE,
-        )
-        .optional(),
-    ),
-    alarmEmail: z.preprocess(optionalString, z.email('must be an email address').optional()),
-    idleAlarmHours: intIn(0, 24).default(24),
-    githubRepo: z.preprocess(
-      optionalString,
-      z
-        .string()
-        .regex(REPOSITORY_PATTERN, 'must be "owner/name" or "owner@ownerId/name@repoId"')
-        .optional(),
-    ),
-    githubEnvironment: z.string().min(1).default('production'),
-    deployNonce: z.preprocess(
-      optionalString,
-      z
-        .string()
-        .regex(/^[\w.-]{1,64}$/, 'must be up to 64 letters, digits, ".", "_" or "-"')
-        .optional(),
-    ),
-  })
-  .superRefine((c, ctx) => {
-    if (c.hostedZoneId && !c.hostedZoneName) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['hostedZoneName'],
-        message: 'is required when hostedZoneId is set (an imported zone is not looked up)',
-      });
-    }
-    // The base schema already reported a malformed apiDomain; zone checks would only add noise.
-    if (!DOMAIN.test(c.apiDomain)) return;
-    const zone = c.hostedZoneName ?? parentDomain(c.apiDomain);
-    if (zone && c.apiDomain !== zone && !c.apiDomain.endsWith(`.${zone}`)) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['apiDomain'],
-        message: `must be inside the hosted zone ${zone}`,
-      });
-    }
-    if (!c.hostedZoneName && !zone) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['hostedZoneName'],
-        message: 'is required when apiDomain has no parent domain',
-      });
-    }
-    if (c.availabilityZone && !c.availabilityZone.startsWith(c.region)) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['availabilityZone'],
-        message: `must be a zone of region ${c.region}`,
-      });
-    }
-    if (c.relayConfig && c.relayConfigFile) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['relayConfig'],
-        message: 'cannot be combined with relayConfigFile; use one of them',
-      });
-    }
-  });
+      .regex(REPOSITORY_PATTERN, 'must be "owner/name" or "owner@ownerId/name@repoId"')
+      .optional(),
+  ),
+  githubEnvironment: z.string().min(1).default('production'),
+  deployNonce: z.preprocess(
+    optionalString,
+    z
+      .string()
+      .regex(/^[\w.-]{1,64}$/, 'must be up to 64 letters, digits, ".", "_" or "-"')
+      .optional(),
+  ),
+  fleet: z.preprocess(booleanish, z.boolean('must be true or false').default(false)),
+  fleetMinHosts: intIn(1, 100).default(2),
+  fleetMaxHosts: intIn(1, 100).default(4),
+  fleetDesiredHosts: intIn(1, 100).default(2),
+  fleetCpuTargetPercent: intIn(10, 90).default(60),
+  fleetAvailabilityZones: z.preprocess(
+    stringList,
+    z
+      .array(z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d[a-z]$/, 'must be Availability Zone names'))
+      .min(2, 'must name at least two zones')
+      .optional(),
+  ),
+  // DynamoDB table names: letters, digits, "_", "-", "."; the longest suffix ("admin") still fits.
+  fleetTablePrefix: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,200}$/, 'must be letters, digits, "_", "-" or "."')
+    .default('llm-relay-'),
+});
+
+const contextSchema = contextBase.superRefine((c, ctx) => {
+  if (c.hostedZoneId && !c.hostedZoneName) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['hostedZoneName'],
+      message: 'is required when hostedZoneId is set (an imported zone is not looked up)',
+    });
+  }
+  // The base schema already reported a malformed apiDomain; zone checks would only add noise.
+  if (!DOMAIN.test(c.apiDomain)) return;
+  const zone = c.hostedZoneName ?? parentDomain(c.apiDomain);
+  if (zone && c.apiDomain !== zone && !c.apiDomain.endsWith(`.${zone}`)) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['apiDomain'],
+      message: `must be inside the hosted zone ${zone}`,
+    });
+  }
+  if (!c.hostedZoneName && !zone) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['hostedZoneName'],
+      message: 'is required when apiDomain has no parent domain',
+    });
+  }
+  if (c.availabilityZone && !c.availabilityZone.startsWith(c.region)) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['availabilityZone'],
+      message: `must be a zone of region ${c.region}`,
+    });
+  }
+  if (c.fleet) checkFleet(c, ctx);
+  if (c.relayConfig && c.relayConfigFile) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['relayConfig'],
+      message: 'cannot be combined with relayConfigFile; use one of them',
+    });
+  }
+});
+
+/** Fleet settings that only make sense together; checked only with `fleet=true`. */
+function checkFleet(c: z.infer<typeof contextBase>, ctx: z.core.$RefinementCtx): void {
+  const issue = (key: string, message: string) =>
+    ctx.addIssue({ code: 'custom', path: [key], message });
+  if (c.fleetMinHosts > c.fleetMaxHosts) {
+    issue('fleetMinHosts', `must not exceed fleetMaxHosts (${c.fleetMaxHosts})`);
+  }
+  if (c.fleetDesiredHosts < c.fleetMinHosts || c.fleetDesiredHosts > c.fleetMaxHosts) {
+    issue(
+      'fleetDesiredHosts',
+      `must be between fleetMinHosts (${c.fleetMinHosts}) and fleetMaxHosts (${c.fleetMaxHosts})`,
+    );
+  }
+  if (c.originType !== 'vpc-origin') {
+    issue(
+      'originType',
+      'must be vpc-origin with fleet=true: CloudFront reaches the internal load balancer only that way',
+    );
+  }
+  if (c.availabilityZone) {
+    issue(
+      'availabilityZone',
+      "is the single host's zone; with fleet=true set fleetAvailabilityZones instead",
+    );
+  }
+  for (const zone of c.fleetAvailabilityZones ?? []) {
+    if (!zone.startsWith(c.region))
+      issue('fleetAvailabilityZones', `${zone} is not a zone of region ${c.region}`);
+  }
+  // The load balancer's idle timeout follows the read timeout, and the relay keeps idle
+  // connections open for 65 s: a longer idle timeout would let the balancer reuse a connection
+  // the relay has just closed (a 502).
+  if (c.originReadTimeoutSeconds > 60) {
+    issue(
+      'originReadTimeoutSeconds',
+      "must be at most 60 with fleet=true (the relay closes idle connections after 65 s, which must outlast the load balancer's idle timeout)",
+    );
+  }
+}
 
 export type CloudFrontPrefixList = { readonly id: string } | { readonly lookup: true };
 
@@ -388,6 +455,19 @@ export interface DeployConfig {
   };
   /** Changes the host's Init metadata on each deploy, so cfn-init re-runs (a retry). */
   readonly deployNonce: string | undefined;
+  /** Several hosts behind an internal load balancer, state in DynamoDB; undefined: one host. */
+  readonly fleet: FleetConfig | undefined;
+}
+
+export interface FleetConfig {
+  readonly minHosts: number;
+  readonly maxHosts: number;
+  readonly desiredHosts: number;
+  readonly cpuTargetPercent: number;
+  /** undefined: the region's first two zones. */
+  readonly availabilityZones: readonly string[] | undefined;
+  /** The DynamoDB tables are `${tablePrefix}keys`, `…usage`, `…rate`, `…admin`. */
+  readonly tablePrefix: string;
 }
 
 export class DeployConfigError extends Error {
@@ -500,6 +580,16 @@ export function readDeployConfig(
       environment: c.githubEnvironment,
     },
     deployNonce: c.deployNonce,
+    fleet: c.fleet
+      ? {
+          minHosts: c.fleetMinHosts,
+          maxHosts: c.fleetMaxHosts,
+          desiredHosts: c.fleetDesiredHosts,
+          cpuTargetPercent: c.fleetCpuTargetPercent,
+          availabilityZones: c.fleetAvailabilityZones,
+          tablePrefix: c.fleetTablePrefix,
+        }
+      : undefined,
   };
 }
 

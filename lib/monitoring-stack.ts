@@ -1,15 +1,25 @@
 import { CfnOutput, CfnParameter, Stack } from 'aws-cdk-lib';
 import type { StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
+import type { FleetWatchTargets } from './constructs/fleet-monitoring.ts';
 import { RelayMonitoring } from './constructs/monitoring.ts';
 
 export interface MonitoringStackProps extends StackProps {
-  /** SSM parameter holding the relay instance's id (written by the Relay stack). */
-  readonly instanceIdParameterName: string;
+  /** The single host: the SSM parameter holding its instance id, and its backup vault. */
+  readonly host?: {
+    readonly instanceIdParameterName: string;
+    readonly backupVaultName: string;
+  };
+  /** Fleet mode: SSM parameters holding the group and load balancer names, and the tables. */
+  readonly fleet?: {
+    readonly autoScalingGroupNameParameterName: string;
+    readonly loadBalancerFullNameParameterName: string;
+    readonly targetGroupFullNameParameterName: string;
+    readonly tableNames: FleetWatchTargets['tableNames'];
+  };
   /** SSM parameter holding the distribution's id (written by the Relay stack). */
   readonly distributionIdParameterName: string;
   readonly relayLogGroupName: string;
-  readonly backupVaultName: string;
   /** @default - no email subscription */
   readonly alarmEmail?: string;
   /** @default 24 */
@@ -35,11 +45,33 @@ export class MonitoringStack extends Stack {
         default: name,
         description: `SSM parameter with the relay's ${id} (written by the Relay stack)`,
       }).valueAsString;
+    const { host, fleet } = props;
     this.monitoring = new RelayMonitoring(this, 'Monitoring', {
-      instanceId: ssmValue('InstanceId', props.instanceIdParameterName),
+      ...(host && {
+        host: {
+          instanceId: ssmValue('InstanceId', host.instanceIdParameterName),
+          backupVaultName: host.backupVaultName,
+        },
+      }),
+      ...(fleet && {
+        fleet: {
+          autoScalingGroupName: ssmValue(
+            'AutoScalingGroupName',
+            fleet.autoScalingGroupNameParameterName,
+          ),
+          loadBalancerFullName: ssmValue(
+            'LoadBalancerFullName',
+            fleet.loadBalancerFullNameParameterName,
+          ),
+          targetGroupFullName: ssmValue(
+            'TargetGroupFullName',
+            fleet.targetGroupFullNameParameterName,
+          ),
+          tableNames: fleet.tableNames,
+        },
+      }),
       distributionId: ssmValue('DistributionId', props.distributionIdParameterName),
       relayLogGroupName: props.relayLogGroupName,
-      backupVaultName: props.backupVaultName,
       alarmEmail: props.alarmEmail,
       idleAlarmHours: props.idleAlarmHours,
       dashboardName: props.dashboardName,

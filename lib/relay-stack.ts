@@ -6,6 +6,7 @@ import type * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import type * as iam from 'aws-cdk-lib/aws-iam';
 import type * as route53 from 'aws-cdk-lib/aws-route53';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
+import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import type { Construct } from 'constructs';
 import { ApiAliasRecords } from './constructs/dns.ts';
@@ -93,19 +94,8 @@ export class RelayStack extends Stack {
       vpc: network.vpc,
       subnet: network.subnet,
       publicAddress: originType === 'public-dns',
-      bundleDir: props.relayBundleDir,
-      relayConfig: props.relayConfig,
-      corsOrigins: props.corsOrigins,
+      ...hostProps(props, originSecret, readTimeout),
       deployNonce: props.deployNonce,
-      publicBaseUrl: `https://${props.apiDomain}`,
-      imageBucket: props.images,
-      originSecret,
-      originReadTimeout: readTimeout,
-      logGroupName: props.logGroupName,
-      ssmPrefix: props.ssmPrefix,
-      instanceType: props.instanceType,
-      architecture: props.instanceArch,
-      port: props.relayPort,
       dataVolumeGiB: props.dataVolumeGiB,
       dataVolumeSnapshotId: props.dataVolumeSnapshotId,
     });
@@ -126,7 +116,7 @@ export class RelayStack extends Stack {
       instance: this.host.instance,
       securityGroup: this.host.securityGroup,
       vpc: network.vpc,
-      subnet: network.subnet,
+      subnets: [network.subnet],
       port: this.host.port,
       publicDnsName: this.host.publicDnsName,
       originSecret,
@@ -134,23 +124,7 @@ export class RelayStack extends Stack {
       readTimeout,
       cloudfrontPrefixListId: props.cloudfrontPrefixListId,
     });
-    this.distribution = new RelayEdge(this, 'Edge', {
-      relayOrigin: origin.origin,
-      imageBucket: props.images.bucket,
-      domainName: props.apiDomain,
-      certificate: props.certificate,
-      logBucket: props.accessLogBucket,
-      corsOrigins: props.corsOrigins,
-      webAclArn: props.webAclArn,
-      adminCidrs: props.adminCidrs,
-    }).distribution;
-    origin.admitBefore(this.distribution);
-
-    new ApiAliasRecords(this, 'ApiRecords', {
-      zone: props.zone,
-      domainName: props.apiDomain,
-      distribution: this.distribution,
-    });
+    this.distribution = serveApi(this, origin, props);
     const opsSession = new OpsSessionDocument(this, 'OpsSession');
     this.opsPolicy = new OpsReadOnlyPolicy(this, 'Ops', {
       logGroupName: props.logGroupName,
@@ -160,16 +134,10 @@ export class RelayStack extends Stack {
 
     this.publishIds(props.ssmPrefix ?? '/llm-relay');
 
-    new CfnOutput(this, 'ApiBaseUrl', { value: `https://${props.apiDomain}/v1` });
     new CfnOutput(this, 'InstanceId', {
       value: this.host.instance.instanceId,
       description: 'aws ssm start-session --target <this id>',
     });
-    new CfnOutput(this, 'DistributionId', { value: this.distribution.distributionId });
-    new CfnOutput(this, 'DistributionDomainName', {
-      value: this.distribution.distributionDomainName,
-    });
-    new CfnOutput(this, 'ImageBucketName', { value: props.images.bucket.bucketName });
     new CfnOutput(this, 'DataVolumeId', { value: this.host.dataVolume.volume.volumeId });
     new CfnOutput(this, 'DataVolumeDevice', {
       value: this.host.dataVolume.device,
@@ -221,5 +189,70 @@ export function relayIdParameterNames(ssmPrefix: string): {
   return {
     instanceId: `${ssmPrefix}/stack/instance-id`,
     distributionId: `${ssmPrefix}/stack/distribution-id`,
+  };
+}
+
+/**
+ * CloudFront in front of `origin` (and the image bucket) on the API domain, with its DNS records:
+ * and the outputs naming them: the same for the single host and the fleet. The distribution
+ * waits for the origin's ingress.
+ */
+export function serveApi(
+  stack: Stack,
+  origin: RelayOrigin,
+  props: Pick<
+    RelayStackProps,
+    | 'images'
+    | 'apiDomain'
+    | 'certificate'
+    | 'accessLogBucket'
+    | 'corsOrigins'
+    | 'webAclArn'
+    | 'adminCidrs'
+    | 'zone'
+  >,
+): cloudfront.Distribution {
+  const distribution = new RelayEdge(stack, 'Edge', {
+    relayOrigin: origin.origin,
+    imageBucket: props.images.bucket,
+    domainName: props.apiDomain,
+    certificate: props.certificate,
+    logBucket: props.accessLogBucket,
+    corsOrigins: props.corsOrigins,
+    webAclArn: props.webAclArn,
+    adminCidrs: props.adminCidrs,
+  }).distribution;
+  origin.admitBefore(distribution);
+  new ApiAliasRecords(stack, 'ApiRecords', {
+    zone: props.zone,
+    domainName: props.apiDomain,
+    distribution,
+  });
+  new CfnOutput(stack, 'ApiBaseUrl', { value: `https://${props.apiDomain}/v1` });
+  new CfnOutput(stack, 'DistributionId', { value: distribution.distributionId });
+  new CfnOutput(stack, 'DistributionDomainName', { value: distribution.distributionDomainName });
+  new CfnOutput(stack, 'ImageBucketName', { value: props.images.bucket.bucketName });
+  return distribution;
+}
+
+/** What a host (or every fleet host) runs with, from the stack's settings. */
+export function hostProps(
+  props: Omit<RelayStackProps, 'backupVault'>,
+  originSecret: secretsmanager.ISecret,
+  readTimeout: Duration,
+) {
+  return {
+    bundleDir: props.relayBundleDir,
+    relayConfig: props.relayConfig,
+    corsOrigins: props.corsOrigins,
+    publicBaseUrl: `https://${props.apiDomain}`,
+    imageBucket: props.images,
+    originSecret,
+    originReadTimeout: readTimeout,
+    logGroupName: props.logGroupName,
+    ssmPrefix: props.ssmPrefix,
+    instanceType: props.instanceType,
+    architecture: props.instanceArch,
+    port: props.relayPort,
   };
 }

@@ -6,6 +6,7 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
 import { AccessLogBucket } from './constructs/access-log-bucket.ts';
 import { RelayHostedZone } from './constructs/dns.ts';
+import { FleetTables } from './constructs/fleet-tables.ts';
 import { ImageBucket } from './constructs/image-bucket.ts';
 import { RelayLogGroup } from './constructs/relay-log-group.ts';
 import { relayBackupVault } from './constructs/volume-backup.ts';
@@ -30,6 +31,11 @@ export interface StatefulStackProps extends StackProps {
   readonly logGroupName?: string;
   /** @default 30 */
   readonly logRetentionDays?: number;
+  /**
+   * Fleet mode: create the shared DynamoDB tables under this prefix (see FleetTables).
+   * @default - no tables (the single host keeps its state in SQLite)
+   */
+  readonly fleetTablePrefix?: string;
 }
 
 /**
@@ -43,6 +49,8 @@ export class StatefulStack extends Stack {
   readonly logGroupName: string;
   /** Where AWS Backup keeps the data volume's daily recovery points (see VolumeBackup). */
   readonly backupVault: backup.IBackupVault;
+  /** Fleet mode only: the shared DynamoDB tables. */
+  readonly fleetTables?: FleetTables;
 
   constructor(scope: Construct, id: string, props: StatefulStackProps) {
     super(scope, id, { terminationProtection: true, ...props });
@@ -79,6 +87,16 @@ export class StatefulStack extends Stack {
     }).logGroup;
     this.logGroupName = props.logGroupName ?? '/llm-relay/relay';
     this.backupVault = relayBackupVault(this, 'BackupVault');
+
+    if (props.fleetTablePrefix !== undefined) {
+      this.fleetTables = new FleetTables(this, 'FleetTables', {
+        tablePrefix: props.fleetTablePrefix,
+      });
+      new CfnOutput(this, 'FleetTablePrefix', {
+        value: props.fleetTablePrefix,
+        description: 'The relay finds its DynamoDB tables by this prefix (store.tablePrefix)',
+      });
+    }
 
     if (dns.nameServers) {
       // Nothing under the zone resolves until the registrar delegates to these.

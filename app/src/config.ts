@@ -233,6 +233,13 @@ const serverSchema = z
     /** How long SIGTERM waits for in-flight requests and streams. */
     shutdownGraceMs: z.number().int().positive().default(30_000),
     /**
+     * Behind a load balancer that health-checks /healthz: after SIGTERM the relay answers
+     * /healthz with 503 but keeps serving for this long, so the balancer marks it unhealthy and
+     * stops sending before the listener closes (at least its unhealthy threshold × interval).
+     * 0 (the default): close the listener at once, as a single host behind CloudFront does.
+     */
+    drainDelayMs: z.number().int().min(0).max(300_000).default(0),
+    /**
      * Open connections per upstream origin. Each stream holds one for its whole length, so
      * this caps concurrent streams to one provider; requests past it wait for a free one.
      */

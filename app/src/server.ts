@@ -152,10 +152,15 @@ export async function startRelay(options: StartOptions = {}): Promise<RunningRel
     ...(build !== undefined && { build }),
   });
 
+  // Set on SIGTERM: /healthz turns 503 so a load balancer stops sending (server.drainDelayMs).
+  let draining = false;
+  const fetch: typeof app.fetch = (request, ...rest) =>
+    draining && new URL(request.url).pathname === '/healthz'
+      ? Response.json({ status: 'draining' }, { status: 503 })
+      : app.fetch(request, ...rest);
   const server = await new Promise<ServerType>((resolve) => {
-    const s = serve(
-      { fetch: app.fetch, port, hostname: options.host ?? env.HOST ?? '0.0.0.0' },
-      () => resolve(s),
+    const s = serve({ fetch, port, hostname: options.host ?? env.HOST ?? '0.0.0.0' }, () =>
+      resolve(s),
     );
   });
   // Longer than CloudFront's origin keep-alive, so CloudFront never reuses a socket we just closed (502).
@@ -191,6 +196,12 @@ export async function startRelay(options: StartOptions = {}): Promise<RunningRel
   let closing: Promise<void> | undefined;
   const shutdown = (reason = 'shutdown') =>
     (closing ??= (async () => {
+      draining = true;
+      const delayMs = config.server.drainDelayMs;
+      if (delayMs > 0) {
+        logger.info({ reason, delayMs }, 'shutting down: failing /healthz, still serving');
+        await new Promise((resolve) => setTimeout(resolve, delayMs));
+      }
       logger.info(
         { reason, inflight: inflight.size },
         'shutting down: draining in-flight requests',
@@ -255,7 +266,8 @@ async function main(): Promise<void> {
       workers: config.server.workers,
       input,
       logger,
-      shutdownGraceMs: config.server.shutdownGraceMs,
+      // The workers' drain starts after their drain delay.
+      shutdownGraceMs: config.server.drainDelayMs + config.server.shutdownGraceMs,
     });
     if (backups) await backups.stop();
     process.exit(code);

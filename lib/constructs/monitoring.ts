@@ -9,6 +9,8 @@ import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
 import { BACKUP_FAILED_MESSAGE } from '../../app/src/store/backup-messages.ts';
 import { DATA_DISK_DIMENSIONS, ROOT_DISK_DIMENSIONS } from './relay-host-files.ts';
+import { watchFleet } from './fleet-monitoring.ts';
+import type { FleetWatchTargets } from './fleet-monitoring.ts';
 
 /** Embedded Metric Format names the relay emits (CONTRACTS.md): namespace, dimensions, metrics. */
 export const RELAY_METRICS = {
@@ -17,12 +19,17 @@ export const RELAY_METRICS = {
 } as const;
 
 export interface RelayMonitoringProps {
-  readonly instanceId: string;
+  /** The single host (with its data volume and backups); unset in fleet mode. */
+  readonly host?: {
+    readonly instanceId: string;
+    /** The AWS Backup vault of the data volume: its failed jobs notify the alarm topic. */
+    readonly backupVaultName: string;
+  };
+  /** Fleet mode: the group, load balancer and tables to watch. */
+  readonly fleet?: FleetWatchTargets;
   readonly distributionId: string;
   /** The relay's log group: its failed S3 backups become a metric and an alarm. */
   readonly relayLogGroupName: string;
-  /** The AWS Backup vault of the data volume: its failed jobs notify the alarm topic. */
-  readonly backupVaultName: string;
   /**
    * Email address subscribed to the alarm topic.
    * @default - no subscription; subscribe to the topic yourself
@@ -41,6 +48,13 @@ export interface RelayMonitoringProps {
 }
 
 const FIVE_MINUTES = Duration.minutes(5);
+
+/** Creates an alarm that notifies the topic (on ALARM and OK), with extra actions. */
+export type AlarmFactory = (
+  id: string,
+  alarmProps: cloudwatch.AlarmProps,
+  ...extra: cloudwatch.IAlarmAction[]
+) => cloudwatch.Alarm;
 
 /** The ops dashboard and the alarms (to one SNS topic) for the relay host, relay and CloudFront. */
 export class RelayMonitoring extends Construct {
@@ -65,33 +79,6 @@ export class RelayMonitoring extends Construct {
       this.topic.addSubscription(new subscriptions.EmailSubscription(props.alarmEmail));
     }
     const notify = new actions.SnsAction(this.topic);
-
-    const host = { InstanceId: props.instanceId };
-    const cpu = new cloudwatch.Metric({
-      namespace: 'AWS/EC2',
-      metricName: 'CPUUtilization',
-      dimensionsMap: host,
-      statistic: 'Average',
-      period: FIVE_MINUTES,
-    });
-    // Exactly the dimensions the agent publishes (append_dimensions InstanceId, drop_device).
-    const memory = new cloudwatch.Metric({
-      namespace: 'CWAgent',
-      metricName: 'mem_used_percent',
-      dimensionsMap: host,
-      statistic: 'Maximum',
-      period: FIVE_MINUTES,
-    });
-    const diskUsed = (dimensions: Readonly<Record<string, string>>) =>
-      new cloudwatch.Metric({
-        namespace: 'CWAgent',
-        metricName: 'disk_used_percent',
-        dimensionsMap: { ...host, ...dimensions },
-        statistic: 'Maximum',
-        period: FIVE_MINUTES,
-      });
-    const disk = diskUsed(ROOT_DISK_DIMENSIONS);
-    const dataDisk = diskUsed(DATA_DISK_DIMENSIONS);
 
     const relay = (metricName: string, statistic: string, label?: string) =>
       new cloudwatch.Metric({
@@ -178,24 +165,8 @@ export class RelayMonitoring extends Construct {
         width: 12,
       }),
     );
-    this.dashboard.addWidgets(
-      new cloudwatch.GraphWidget({ title: 'Host CPU (%)', left: [cpu], width: 8 }),
-      new cloudwatch.GraphWidget({ title: 'Host memory used (%)', left: [memory], width: 8 }),
-      new cloudwatch.GraphWidget({
-        title: 'Host disks used (%)',
-        left: [
-          disk.with({ label: 'root (OS, releases, logs)' }),
-          dataDisk.with({ label: 'data volume (SQLite)' }),
-        ],
-        width: 8,
-      }),
-    );
 
-    const alarm = (
-      id: string,
-      alarmProps: cloudwatch.AlarmProps,
-      ...extra: cloudwatch.IAlarmAction[]
-    ) => {
+    const alarm: AlarmFactory = (id, alarmProps, ...extra) => {
       const a = new cloudwatch.Alarm(this, id, alarmProps);
       a.addAlarmAction(notify, ...extra);
       a.addOkAction(notify);
@@ -229,6 +200,64 @@ export class RelayMonitoring extends Construct {
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       });
     }
+    if (props.host) this.watchHost(props.host.instanceId, alarm);
+    const idleHours = props.idleAlarmHours ?? 24;
+    if (idleHours > 0) {
+      alarm('NoRequests', {
+        alarmDescription: `No relay request for ${idleHours} h although clients are expected: the relay, its log shipping or the edge is broken.`,
+        metric: relay('Requests', 'Sum', 'requests').with({ period: Duration.hours(1) }),
+        threshold: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+        evaluationPeriods: idleHours,
+        // No EMF line at all is exactly the failure this alarm is for.
+        treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+      });
+    }
+
+    if (props.host) this.watchBackups(props.relayLogGroupName, props.host.backupVaultName, alarm);
+    if (props.fleet) watchFleet(this.dashboard, props.fleet, alarm);
+  }
+
+  /** The single host: CPU, memory, both disks, status checks (with recovery and reboot). */
+  private watchHost(instanceId: string, alarm: AlarmFactory): void {
+    const host = { InstanceId: instanceId };
+    const cpu = new cloudwatch.Metric({
+      namespace: 'AWS/EC2',
+      metricName: 'CPUUtilization',
+      dimensionsMap: host,
+      statistic: 'Average',
+      period: FIVE_MINUTES,
+    });
+    // Exactly the dimensions the agent publishes (append_dimensions InstanceId, drop_device).
+    const memory = new cloudwatch.Metric({
+      namespace: 'CWAgent',
+      metricName: 'mem_used_percent',
+      dimensionsMap: host,
+      statistic: 'Maximum',
+      period: FIVE_MINUTES,
+    });
+    const diskUsed = (dimensions: Readonly<Record<string, string>>) =>
+      new cloudwatch.Metric({
+        namespace: 'CWAgent',
+        metricName: 'disk_used_percent',
+        dimensionsMap: { ...host, ...dimensions },
+        statistic: 'Maximum',
+        period: FIVE_MINUTES,
+      });
+    const disk = diskUsed(ROOT_DISK_DIMENSIONS);
+    const dataDisk = diskUsed(DATA_DISK_DIMENSIONS);
+    this.dashboard.addWidgets(
+      new cloudwatch.GraphWidget({ title: 'Host CPU (%)', left: [cpu], width: 8 }),
+      new cloudwatch.GraphWidget({ title: 'Host memory used (%)', left: [memory], width: 8 }),
+      new cloudwatch.GraphWidget({
+        title: 'Host disks used (%)',
+        left: [
+          disk.with({ label: 'root (OS, releases, logs)' }),
+          dataDisk.with({ label: 'data volume (SQLite)' }),
+        ],
+        width: 8,
+      }),
+    );
     alarm(
       'HostSystemStatus',
       {
@@ -293,20 +322,6 @@ export class RelayMonitoring extends Construct {
       evaluationPeriods: 3,
       treatMissingData: cloudwatch.TreatMissingData.BREACHING,
     });
-    const idleHours = props.idleAlarmHours ?? 24;
-    if (idleHours > 0) {
-      alarm('NoRequests', {
-        alarmDescription: `No relay request for ${idleHours} h although clients are expected: the relay, its log shipping or the edge is broken.`,
-        metric: relay('Requests', 'Sum', 'requests').with({ period: Duration.hours(1) }),
-        threshold: 1,
-        comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
-        evaluationPeriods: idleHours,
-        // No EMF line at all is exactly the failure this alarm is for.
-        treatMissingData: cloudwatch.TreatMissingData.BREACHING,
-      });
-    }
-
-    this.watchBackups(props, alarm);
   }
 
   /**
@@ -314,11 +329,12 @@ export class RelayMonitoring extends Construct {
    * (and retries the next hour), and AWS Backup only records a failed daily job in its console.
    */
   private watchBackups(
-    props: RelayMonitoringProps,
-    alarm: (id: string, alarmProps: cloudwatch.AlarmProps) => cloudwatch.Alarm,
+    relayLogGroupName: string,
+    backupVaultName: string,
+    alarm: AlarmFactory,
   ): void {
     const failures = new logs.MetricFilter(this, 'BackupFailedFilter', {
-      logGroup: logs.LogGroup.fromLogGroupName(this, 'RelayLog', props.relayLogGroupName),
+      logGroup: logs.LogGroup.fromLogGroupName(this, 'RelayLog', relayLogGroupName),
       // pino's message field, the exact text the relay logs (app/src/store/backup.ts).
       filterPattern: logs.FilterPattern.stringValue('$.msg', '=', BACKUP_FAILED_MESSAGE),
       metricNamespace: RELAY_METRICS.namespace,
@@ -341,7 +357,7 @@ export class RelayMonitoring extends Construct {
         detailType: ['Backup Job State Change'],
         detail: {
           state: ['FAILED', 'ABORTED', 'EXPIRED'],
-          backupVaultName: [props.backupVaultName],
+          backupVaultName: [backupVaultName],
         },
       },
       targets: [new targets.SnsTopic(this.topic)],

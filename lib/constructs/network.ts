@@ -11,6 +11,14 @@ export interface RelayNetworkProps {
    */
   readonly availabilityZone?: string;
   /**
+   * A fleet: private subnets in this many zones (or in `availabilityZones`), for hosts and the
+   * internal load balancer. Overrides `availabilityZone`; needs `privateHost`.
+   * @default - one zone
+   */
+  readonly zones?: number;
+  /** The fleet's zones, when they must be chosen (instance type offerings). */
+  readonly availabilityZones?: readonly string[];
+  /**
    * Put the host in a private subnet that reaches the internet through a NAT gateway (in the
    * public subnet). CloudFront VPC origins only reach instances in private subnets; the
    * public-DNS origin needs the host in the public subnet instead.
@@ -38,6 +46,8 @@ export class RelayNetwork extends Construct {
   readonly vpc: ec2.Vpc;
   /** Where the host lives: private with a NAT gateway, or public. */
   readonly subnet: ec2.ISubnet;
+  /** Every host subnet: the one above, or a fleet's private subnet in each zone. */
+  readonly hostSubnets: readonly ec2.ISubnet[];
   readonly privateHost: boolean;
   /** The S3 gateway endpoint: the host's cfn-init should find its route in place. */
   readonly s3Endpoint: ec2.GatewayVpcEndpoint;
@@ -55,9 +65,18 @@ export class RelayNetwork extends Construct {
         cidrMask: SUBNET_CIDR_MASK,
       });
     }
+    const fleet = props.zones !== undefined || props.availabilityZones !== undefined;
+    const zones = props.availabilityZones
+      ? { availabilityZones: [...props.availabilityZones] }
+      : fleet
+        ? { maxAzs: props.zones }
+        : props.availabilityZone
+          ? { availabilityZones: [props.availabilityZone] }
+          : { maxAzs: 1 };
     this.vpc = new ec2.Vpc(this, 'Vpc', {
-      ipAddresses: ec2.IpAddresses.cidr('10.80.0.0/24'),
-      ...(props.availabilityZone ? { availabilityZones: [props.availabilityZone] } : { maxAzs: 1 }),
+      // Two /26s per zone: a /22 leaves room for a fleet in up to eight zones.
+      ipAddresses: ec2.IpAddresses.cidr(fleet ? '10.80.0.0/22' : '10.80.0.0/24'),
+      ...zones,
       // One NAT gateway (~$33/month plus $0.045/GB in us-east-1) only for a private host.
       natGateways: this.privateHost ? 1 : 0,
       subnetConfiguration,
@@ -65,11 +84,20 @@ export class RelayNetwork extends Construct {
       restrictDefaultSecurityGroup: false,
     });
     this.subnet = this.privateHost ? this.vpc.privateSubnets[0]! : this.vpc.publicSubnets[0]!;
+    this.hostSubnets = fleet ? this.vpc.privateSubnets : [this.subnet];
     // The asset download, image writes and hourly backups stay off the NAT gateway's meter.
     this.s3Endpoint = this.vpc.addGatewayEndpoint('S3', {
       service: ec2.GatewayVpcEndpointAwsService.S3,
-      subnets: [{ subnets: [this.subnet] }],
+      subnets: [{ subnets: [...this.hostSubnets] }],
     });
+    // Fleet hosts keep their state in DynamoDB: every request's reads and writes stay off the
+    // NAT gateway too (a gateway endpoint is free).
+    if (fleet) {
+      this.vpc.addGatewayEndpoint('DynamoDb', {
+        service: ec2.GatewayVpcEndpointAwsService.DYNAMODB,
+        subnets: [{ subnets: [...this.hostSubnets] }],
+      });
+    }
     // Only rejected traffic: that is what shows scans against the host, and it stays cheap.
     const flowLogGroup = new logs.LogGroup(this, 'FlowLogs', {
       retention: (props.flowLogRetentionDays ?? 30) as logs.RetentionDays,

@@ -7,8 +7,13 @@ import { acknowledgeWildcardResource } from '../nag.ts';
 export interface OpsReadOnlyPolicyProps {
   /** The relay's JSON log group (Logs Insights and FilterLogEvents, as `npm run logs` uses). */
   readonly logGroupName: string;
-  /** The relay host: the only target of Session Manager sessions. */
-  readonly instance: ec2.IInstance;
+  /** The relay host: the only target of Session Manager sessions (one of this and `hostTag`). */
+  readonly instance?: ec2.IInstance;
+  /**
+   * A fleet: the tag every relay host carries (set at launch by its group); sessions may open on
+   * instances with exactly this tag.
+   */
+  readonly hostTag?: { readonly key: string; readonly value: string };
   /** Name of the Session document ops shells must use (see OpsSessionDocument). */
   readonly sessionDocumentName: string;
 }
@@ -29,7 +34,7 @@ export class OpsReadOnlyPolicy extends Construct {
     const instanceArn = stack.formatArn({
       service: 'ec2',
       resource: 'instance',
-      resourceName: props.instance.instanceId,
+      resourceName: props.instance?.instanceId ?? '*',
     });
     const sessionDocument = stack.formatArn({
       service: 'ssm',
@@ -39,8 +44,7 @@ export class OpsReadOnlyPolicy extends Construct {
     const ownSessions = `arn:${stack.partition}:ssm:${stack.region}:${stack.account}:session/\${aws:userid}-*`;
 
     this.policy = new iam.ManagedPolicy(this, 'Policy', {
-      description:
-        'llm-relay ops: read the relay log, dashboards, metrics and alarms; SSM shell on the host',
+      description: `llm-relay ops: read the relay log, dashboards, metrics and alarms; SSM shell on the ${props.hostTag ? 'fleet hosts' : 'host'}`,
       statements: [
         new iam.PolicyStatement({
           sid: 'RelayLogRead',
@@ -73,14 +77,7 @@ export class OpsReadOnlyPolicy extends Construct {
           ],
           resources: ['*'],
         }),
-        new iam.PolicyStatement({
-          sid: 'ShellOnTheRelayHost',
-          actions: ['ssm:StartSession'],
-          resources: [instanceArn, sessionDocument],
-          // Without it, a session that names no document gets SSM-SessionManagerRunShell
-          // unchecked: a shell as ssm-user, who has sudo. With it, only the unprivileged one.
-          conditions: { BoolIfExists: { 'ssm:SessionDocumentAccessCheck': 'true' } },
-        }),
+        ...shellStatements(instanceArn, sessionDocument, props.hostTag),
         new iam.PolicyStatement({
           sid: 'OwnSessionsOnly',
           actions: ['ssm:TerminateSession', 'ssm:ResumeSession'],
@@ -98,10 +95,58 @@ export class OpsReadOnlyPolicy extends Construct {
       `${logGroupArn}:*`,
       "The relay log group's streams (one per instance): Logs actions on streams are authorized against <group ARN>:*.",
     );
+    if (props.hostTag) {
+      acknowledgeWildcardResource(
+        this.policy,
+        instanceArn,
+        'Fleet hosts come and go with their Auto Scaling group: sessions are limited to instances carrying the relay host tag the group sets at launch.',
+      );
+    }
     acknowledgeWildcardResource(
       this.policy,
       ownSessions,
       "Session Manager names each session after the caller's user id: an operator may end or resume only their own sessions.",
     );
   }
+}
+
+/**
+ * Session Manager shells: on the one host, or on the instances tagged as fleet hosts, with the
+ * unprivileged session document only.
+ */
+function shellStatements(
+  instanceArn: string,
+  sessionDocument: string,
+  hostTag: OpsReadOnlyPolicyProps['hostTag'],
+): iam.PolicyStatement[] {
+  // Without it, a session that names no document gets SSM-SessionManagerRunShell unchecked: a
+  // shell as ssm-user, who has sudo. With it, only the unprivileged one.
+  const documentCheck = { BoolIfExists: { 'ssm:SessionDocumentAccessCheck': 'true' } };
+  if (!hostTag) {
+    return [
+      new iam.PolicyStatement({
+        sid: 'ShellOnTheRelayHost',
+        actions: ['ssm:StartSession'],
+        resources: [instanceArn, sessionDocument],
+        conditions: documentCheck,
+      }),
+    ];
+  }
+  return [
+    new iam.PolicyStatement({
+      sid: 'ShellOnTheRelayHosts',
+      actions: ['ssm:StartSession'],
+      resources: [instanceArn],
+      conditions: {
+        ...documentCheck,
+        StringEquals: { [`ssm:resourceTag/${hostTag.key}`]: hostTag.value },
+      },
+    }),
+    new iam.PolicyStatement({
+      sid: 'WithTheOpsSessionDocument',
+      actions: ['ssm:StartSession'],
+      resources: [sessionDocument],
+      conditions: documentCheck,
+    }),
+  ];
 }

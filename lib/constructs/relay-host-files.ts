@@ -456,6 +456,13 @@ export const DATA_DISK_DIMENSIONS = { path: HOST_PATHS.dataDir, fstype: 'xfs' } 
 
 export interface AgentConfigOptions {
   readonly logGroupName: string;
+  /**
+   * A fleet host: metrics also carry the Auto Scaling group's name (the dashboard finds every
+   * host of the group by it), CPU comes from the agent too (EC2's own metric has no
+   * group-and-instance dimension pair), and there is no data volume.
+   * @default false
+   */
+  readonly fleet?: boolean;
 }
 
 /**
@@ -468,12 +475,20 @@ export function cloudWatchAgentConfig(o: AgentConfigOptions): Record<string, unk
     agent: { metrics_collection_interval: 60, run_as_user: 'root' },
     metrics: {
       namespace: 'CWAgent',
-      append_dimensions: { InstanceId: '${aws:InstanceId}' },
+      append_dimensions: {
+        InstanceId: '${aws:InstanceId}',
+        ...(o.fleet && { AutoScalingGroupName: '${aws:AutoScalingGroupName}' }),
+      },
       metrics_collected: {
+        ...(o.fleet && {
+          cpu: { measurement: ['usage_active'], totalcpu: true, metrics_collection_interval: 60 },
+        }),
         mem: { measurement: ['mem_used_percent'], metrics_collection_interval: 60 },
         disk: {
           measurement: ['used_percent'],
-          resources: [ROOT_DISK_DIMENSIONS.path, DATA_DISK_DIMENSIONS.path],
+          resources: o.fleet
+            ? [ROOT_DISK_DIMENSIONS.path]
+            : [ROOT_DISK_DIMENSIONS.path, DATA_DISK_DIMENSIONS.path],
           ignore_file_system_types: ['sysfs', 'devtmpfs', 'tmpfs', 'overlay'],
           // The device name (nvme0n1p1 vs xvda1) differs by instance type; dropping it keeps the
           // dimensions InstanceId + path + fstype stable for the dashboard and the alarm.

@@ -2,6 +2,7 @@ import { Duration } from 'aws-cdk-lib';
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import * as origins from 'aws-cdk-lib/aws-cloudfront-origins';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import type * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import type { IConstruct } from 'constructs';
@@ -21,12 +22,19 @@ export const CLOUDFRONT_ORIGIN_FACING_PREFIX_LIST = 'com.amazonaws.global.cloudf
 export type RelayOriginType = 'vpc-origin' | 'public-dns';
 
 export interface RelayOriginProps {
-  readonly instance: ec2.Instance;
+  /** The single host (one of `instance` and `loadBalancer`). */
+  readonly instance?: ec2.Instance;
+  /** A fleet's internal load balancer (VPC origin only). */
+  readonly loadBalancer?: elbv2.IApplicationLoadBalancer;
+  /** The group of the instance or load balancer that CloudFront connects to. */
   readonly securityGroup: ec2.ISecurityGroup;
   readonly vpc: ec2.IVpc;
-  /** The host's subnet: with the VPC origin, private, and the one range the host admits. */
-  readonly subnet: ec2.ISubnet;
-  /** Port the relay listens on. */
+  /**
+   * The origin's private subnets (the host's one, or the load balancer's): with the VPC origin,
+   * the ranges admitted, as CloudFront puts its interfaces there.
+   */
+  readonly subnets: readonly ec2.ISubnet[];
+  /** Port the origin listens on (the relay's, or the load balancer listener's). */
   readonly port: number;
   /**
    * Public DNS name of the host's Elastic IP (required by the public-DNS origin, unused by the VPC
@@ -57,8 +65,8 @@ export class RelayOrigin extends Construct {
   readonly type: RelayOriginType;
   /** The AWS::CloudFront::VpcOrigin resource (VPC origin only). */
   readonly vpcOrigin?: cloudfront.VpcOrigin;
-  /** The rule that admits the VPC origin's interfaces (VPC origin only). */
-  readonly vpcOriginIngress?: ec2.CfnSecurityGroupIngress;
+  /** The rules that admit the VPC origin's interfaces, one per subnet (VPC origin only). */
+  readonly vpcOriginIngress: readonly ec2.CfnSecurityGroupIngress[] = [];
 
   constructor(scope: Construct, id: string, props: RelayOriginProps) {
     super(scope, id);
@@ -74,7 +82,9 @@ export class RelayOrigin extends Construct {
 
     if (this.type === 'vpc-origin') {
       this.vpcOrigin = new cloudfront.VpcOrigin(this, 'VpcOrigin', {
-        endpoint: cloudfront.VpcOriginEndpoint.ec2Instance(props.instance),
+        endpoint: props.loadBalancer
+          ? cloudfront.VpcOriginEndpoint.applicationLoadBalancer(props.loadBalancer)
+          : cloudfront.VpcOriginEndpoint.ec2Instance(originInstance(props)),
         httpPort: props.port,
         httpsPort: props.port,
         // The relay serves plain HTTP; this hop stays inside AWS's network.
@@ -83,6 +93,9 @@ export class RelayOrigin extends Construct {
       this.origin = origins.VpcOrigin.withVpcOrigin(this.vpcOrigin, common);
       this.vpcOriginIngress = this.admitVpcOrigin(props);
       return;
+    }
+    if (props.loadBalancer) {
+      throw new Error('An internal load balancer is reached through a VPC origin only');
     }
 
     if (!props.publicDnsName) {
@@ -116,7 +129,7 @@ export class RelayOrigin extends Construct {
    * public-DNS origin (its rule is part of the security group).
    */
   admitBefore(distribution: IConstruct): void {
-    if (this.vpcOriginIngress) distribution.node.addDependency(this.vpcOriginIngress);
+    for (const rule of this.vpcOriginIngress) distribution.node.addDependency(rule);
   }
 
   /**
@@ -127,16 +140,27 @@ export class RelayOrigin extends Construct {
    * The subnet has no public addresses and no inbound route from the internet; the host is alone
    * in it besides CloudFront's interfaces.
    */
-  private admitVpcOrigin(props: RelayOriginProps): ec2.CfnSecurityGroupIngress {
-    const { subnet, securityGroup, port } = props;
-    // A standalone resource the distribution can depend on (see admitBefore).
-    return new ec2.CfnSecurityGroupIngress(this, 'FromVpcOrigin', {
-      groupId: securityGroup.securityGroupId,
-      ipProtocol: 'tcp',
-      fromPort: port,
-      toPort: port,
-      cidrIp: subnet.ipv4CidrBlock,
-      description: 'CloudFront VPC origin interfaces in the private subnet only',
-    });
+  private admitVpcOrigin(props: RelayOriginProps): ec2.CfnSecurityGroupIngress[] {
+    const { subnets, securityGroup, port } = props;
+    // Standalone resources the distribution can depend on (see admitBefore).
+    return subnets.map(
+      (subnet, i) =>
+        new ec2.CfnSecurityGroupIngress(this, i === 0 ? 'FromVpcOrigin' : `FromVpcOrigin${i + 1}`, {
+          groupId: securityGroup.securityGroupId,
+          ipProtocol: 'tcp',
+          fromPort: port,
+          toPort: port,
+          cidrIp: subnet.ipv4CidrBlock,
+          description:
+            subnets.length === 1
+              ? 'CloudFront VPC origin interfaces in the private subnet only'
+              : `CloudFront VPC origin interfaces in private subnet ${i + 1}`,
+        }),
+    );
   }
+}
+
+function originInstance(props: RelayOriginProps): ec2.Instance {
+  if (!props.instance) throw new Error('RelayOrigin needs an instance or a load balancer');
+  return props.instance;
 }
