@@ -3,7 +3,7 @@
  * returns a Promise so that a networked store (DynamoDB in fleet mode) can implement the same
  * interfaces; the SQLite implementation answers from its one connection.
  */
-import type { KeyRecord, Micros, NewKey, StoredUsageRow } from './types.ts';
+import type { KeyStore, Micros, StoredUsageRow } from './types.ts';
 
 /** One page of a list, newest first; `next` is an opaque cursor for the page after it. */
 export interface Page<T> {
@@ -16,19 +16,12 @@ export interface KeyPatch {
   readonly models?: readonly string[];
   readonly expiresAt?: number | null;
   readonly rpm?: number | null;
+  readonly tpm?: number | null;
   readonly enabled?: boolean;
 }
 
-export interface KeyAdmin {
-  list(): Promise<KeyRecord[]>;
-  get(name: string): Promise<KeyRecord | null>;
-  /** The secret is returned here once and never stored. */
-  create(key: NewKey): Promise<{ readonly record: KeyRecord; readonly secret: string }>;
-  update(name: string, patch: KeyPatch): Promise<KeyRecord>;
-  topUp(name: string, usd: number): Promise<KeyRecord>;
-  /** Usage rows keep the key's name; its quota and secret are gone. */
-  delete(name: string): Promise<void>;
-}
+/** What the admin API does with keys: the store's key side itself. */
+export type KeyAdmin = KeyStore;
 
 export type UsageGroup = 'key' | 'model' | 'channel' | 'day';
 

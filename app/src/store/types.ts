@@ -1,3 +1,5 @@
+import type { AdminStore, KeyPatch } from './admin-types.ts';
+
 /** Money is kept in integer micro-dollars so that sums never drift. */
 export type Micros = number;
 
@@ -20,6 +22,8 @@ export interface KeyRecord {
   readonly expiresAt: number | null;
   /** Requests per minute this key may make; null = no limit. */
   readonly rpm: number | null;
+  /** Tokens (prompt + completion) per minute; null = no limit. */
+  readonly tpm: number | null;
   readonly enabled: boolean;
   readonly createdAt: number;
 }
@@ -30,6 +34,7 @@ export interface NewKey {
   readonly models?: readonly string[];
   readonly expiresAt?: number | null;
   readonly rpm?: number | null;
+  readonly tpm?: number | null;
   readonly enabled?: boolean;
 }
 
@@ -81,52 +86,119 @@ export interface UsageSummaryRow {
   readonly costMicros: Micros;
 }
 
-/** A hold on part of a key's remaining quota while a request is in flight. */
+/**
+ * A hold on part of a key's remaining quota while a request is in flight. It carries a lease:
+ * past `expiresAt` it no longer counts against the quota, so the holds of a process that died
+ * come back by themselves (no restart sweep needed, on one host or many).
+ */
 export interface Reservation {
+  /** Opaque; lets a store find and expire this one hold. */
+  readonly id: string;
   readonly keyId: number;
   readonly micros: Micros;
+  /** Epoch ms at which the lease ends. */
+  readonly expiresAt: number;
 }
 
-export interface Store {
+/** Key lookup (hot: callers go through key-cache.ts) and the key writes of the CLI and admin API. */
+export interface KeyStore {
+  findBySecret(secret: string): Promise<KeyRecord | null>;
+  get(name: string): Promise<KeyRecord | null>;
+  list(): Promise<KeyRecord[]>;
   /**
    * Creates or updates a key by name from the config file; the key itself is only kept as a
    * hash. A key disabled since (console or CLI) stays disabled: the config cannot re-enable it.
    */
-  upsertKey(key: NewKey & { readonly key: string }): KeyRecord;
+  upsertFromConfig(key: NewKey & { readonly key: string }): Promise<KeyRecord>;
   /** Generates a new key; the returned secret is shown once and never stored. */
-  createKey(key: NewKey): { readonly record: KeyRecord; readonly secret: string };
-  findKeyBySecret(secret: string): KeyRecord | null;
-  getKey(name: string): KeyRecord | null;
-  listKeys(): KeyRecord[];
-  topUp(name: string, usd: number): KeyRecord;
-  setEnabled(name: string, enabled: boolean): KeyRecord;
-  /** Holds `micros` of the key's quota; null when the remaining quota cannot cover it. */
-  reserve(keyId: number, micros: Micros): Reservation | null;
-  /** reserve(), group-committed with the other holds and settlements of this turn. */
-  reserveSoon(keyId: number, micros: Micros): Promise<Reservation | null>;
-  /** Releases the hold, charges the real cost and records the usage row, atomically. */
-  settle(reservation: Reservation | null, usage: UsageRow): void;
+  create(key: NewKey): Promise<{ readonly record: KeyRecord; readonly secret: string }>;
+  update(name: string, patch: KeyPatch): Promise<KeyRecord>;
+  topUp(name: string, usd: number): Promise<KeyRecord>;
+  setEnabled(name: string, enabled: boolean): Promise<KeyRecord>;
+  /** Usage rows keep the key's name; its quota and secret are gone. */
+  delete(name: string): Promise<void>;
   /**
-   * settle(), group-committed: holds and settlements queued in the same event-loop turn share
-   * one transaction, in order. Resolves once this one is committed (so a caller that answers after it still
-   * never answers a request whose row could be lost); rejects if it could not be written.
+   * A number that changes whenever any key's settings change (not its used/reserved money), in
+   * any process or host on the store: the key cache polls it to drop stale entries early.
    */
-  settleSoon(reservation: Reservation | null, usage: UsageRow): Promise<void>;
+  version(): Promise<number>;
+}
+
+export interface QuotaLedger {
+  /**
+   * Holds `micros` of the key's quota for at most `leaseMs`; null when used + reserved (live
+   * holds only) + micros would pass the quota. Never overspends, across processes and hosts.
+   */
+  reserve(keyId: number, micros: Micros, leaseMs: number): Promise<Reservation | null>;
+  /**
+   * Releases the hold, charges the real cost (capped at what the key has left) and records the
+   * usage row: one row per request. Resolves once it is durable; rejects if it could not be written.
+   */
+  settle(reservation: Reservation | null, usage: UsageRow): Promise<void>;
   /** Gives a hold back without charging; for when settle() itself failed. */
-  release(reservation: Reservation): void;
+  release(reservation: Reservation): Promise<void>;
+}
+
+export interface UsageStore {
   /** A usage row for a request that held no reservation (rejected before it could). */
-  recordUsage(usage: UsageRow): void;
+  record(row: UsageRow): Promise<void>;
   /** Sum of cost over [fromMs, toMs). */
-  usageTotalMicros(keyId: number, fromMs: number, toMs: number): Micros;
-  listUsage(filter?: { readonly keyId?: number; readonly limit?: number }): StoredUsageRow[];
+  totalMicros(keyId: number, fromMs: number, toMs: number): Promise<Micros>;
+  /** Newest first. */
+  list(filter?: { readonly keyId?: number; readonly limit?: number }): Promise<StoredUsageRow[]>;
   /** Totals per key and model over [fromMs, toMs), for reports. */
-  usageSummary(filter: {
+  summary(filter: {
     readonly keyName?: string;
     readonly fromMs: number;
     readonly toMs: number;
-  }): UsageSummaryRow[];
+  }): Promise<UsageSummaryRow[]>;
+}
+
+/** A key's limits per minute; null = none. */
+export interface RateLimits {
+  readonly rpm: number | null;
+  readonly tpm: number | null;
+}
+
+/** One window's reading at admission. */
+export interface WindowUse {
+  readonly limit: number;
+  /** Requests (or tokens) counted before this request, the previous minute weighted. */
+  readonly used: number;
+  /** When this window refuses: how long until one more request would fit. */
+  readonly waitMs: number;
+}
+
+export interface RateAdmission {
+  readonly admitted: boolean;
+  /** Which window refused (requests first), or null when admitted. */
+  readonly refusedBy: 'requests' | 'tokens' | null;
+  /** null when the key has no such limit. */
+  readonly requests: WindowUse | null;
+  readonly tokens: WindowUse | null;
+  /** When refused: how long until the request would fit. */
+  readonly waitMs: number;
+}
+
+/** RPM and TPM windows per key, exact across processes and hosts sharing the store. */
+export interface RateWindows {
+  /**
+   * Counts one request by `keyId` at `t` if it fits both limits (a refused request counts in
+   * neither). TPM refuses only when the window is already full: tokens are known at settlement.
+   */
+  hit(keyId: number, limits: RateLimits, t: number): Promise<RateAdmission>;
+  /** Adds a settled request's tokens (prompt + completion) to the key's TPM window. */
+  addTokens(keyId: number, tokens: number, t: number): Promise<void>;
+}
+
+export interface Store {
+  readonly keys: KeyStore;
+  readonly ledger: QuotaLedger;
+  readonly usage: UsageStore;
+  readonly rates: RateWindows;
+  readonly admin: AdminStore;
   /** Commits queued settlements, then closes. */
-  close(): void;
+  close(): Promise<void>;
 }
 
 export class StoreError extends Error {
