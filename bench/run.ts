@@ -76,7 +76,8 @@ const CONNECTIONS = envList('BENCH_CONNECTIONS', [1, 10, 50, 200]);
 const STREAMS = envList('BENCH_STREAMS', [1, 10]);
 const OPEN_STREAMS = Math.round(envNumber('BENCH_OPEN_STREAMS', 1000));
 const WARMUP_SECONDS = 1;
-const STARTS = 3;
+const STARTS = 5;
+const START_RSS_SETTLE_MS = 500;
 const RELAY_ARGS = (process.env.BENCH_RELAY_ARGS ?? '').split(' ').filter(Boolean);
 
 // ---------------------------------------------------------------------------------------------
@@ -362,12 +363,16 @@ async function runWrk(
 interface StreamSample {
   ok: boolean;
   ttfbMs: number;
+  /** First content token: the first read by which a non-empty `"content":"…"` has arrived. */
+  ttftMs: number;
   totalMs: number;
   /** [ms since request start, bytes] per body read. */
   reads: Array<[number, number]>;
   text: string;
   error?: string;
 }
+
+const FIRST_CONTENT = /"content":"[^"]/;
 
 async function streamOnce(
   dispatcher: Agent,
@@ -380,6 +385,7 @@ async function streamOnce(
   const t0 = performance.now();
   const reads: Array<[number, number]> = [];
   let ttfbMs = NaN;
+  let ttftMs = NaN;
   let text = '';
   try {
     const res = await request(`${base}/chat/completions`, {
@@ -394,15 +400,17 @@ async function streamOnce(
       if (Number.isNaN(ttfbMs)) ttfbMs = at;
       const s = (chunk as Buffer).toString('utf8');
       if (keepReads) reads.push([at, s.length]);
+      // The role chunk's `"content":""` is no token; a token may straddle two reads.
+      if (Number.isNaN(ttftMs) && FIRST_CONTENT.test(text.slice(-20) + s)) ttftMs = at;
       text += s;
     }
     const totalMs = performance.now() - t0;
     const ok = res.statusCode === 200 && text.trimEnd().endsWith('data: [DONE]');
     const error = ok ? undefined : `HTTP ${res.statusCode}: ${text.slice(0, 200)}`;
-    return { ok, ttfbMs, totalMs, reads, text: keepReads ? text : '', error };
+    return { ok, ttfbMs, ttftMs, totalMs, reads, text: keepReads ? text : '', error };
   } catch (err) {
     const error = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
-    return { ok: false, ttfbMs, totalMs: performance.now() - t0, reads, text, error };
+    return { ok: false, ttfbMs, ttftMs, totalMs: performance.now() - t0, reads, text, error };
   }
 }
 
@@ -412,6 +420,7 @@ interface StreamLoad {
   failed: number;
   firstError?: string;
   ttfbMs: { p50: number; p99: number };
+  ttftMs: { p50: number; p99: number };
   totalMs: { p50: number; p99: number };
 }
 
@@ -423,6 +432,7 @@ async function streamLoad(
 ): Promise<StreamLoad> {
   const dispatcher = new Agent({ connections: concurrency, keepAliveTimeout: 30_000 });
   const ttfb: number[] = [];
+  const ttft: number[] = [];
   const total: number[] = [];
   let failed = 0;
   let firstError: string | undefined;
@@ -433,6 +443,7 @@ async function streamLoad(
       const s = await streamOnce(dispatcher, base, auth, MODEL, false);
       if (s.ok) {
         ttfb.push(s.ttfbMs);
+        ttft.push(s.ttftMs);
         total.push(s.totalMs);
       } else {
         failed++;
@@ -446,14 +457,14 @@ async function streamLoad(
   } finally {
     await dispatcher.close();
   }
-  ttfb.sort((a, b) => a - b);
-  total.sort((a, b) => a - b);
+  for (const xs of [ttfb, ttft, total]) xs.sort((a, b) => a - b);
   return {
     streams: total.length,
     seconds: (performance.now() - started) / 1000,
     failed,
     firstError,
     ttfbMs: { p50: pct(ttfb, 50), p99: pct(ttfb, 99) },
+    ttftMs: { p50: pct(ttft, 50), p99: pct(ttft, 99) },
     totalMs: { p50: pct(total, 50), p99: pct(total, 99) },
   };
 }
@@ -624,10 +635,36 @@ function pinLayout(): Layout {
 
 // ---------------------------------------------------------------------------------------------
 
+const TARGET_NAMES = ['direct', 'relay', 'floor'] as const;
+type TargetName = (typeof TARGET_NAMES)[number];
+
 interface Target {
-  name: 'direct' | 'relay';
+  name: TargetName;
   base: string;
   auth: string;
+}
+
+/**
+ * Runs `fn` while watching a process: its CPU time over the run (ms) and its peak RSS (KiB),
+ * sampled every 50 ms. Without a process (the upstream itself) both are NaN.
+ */
+async function watched<T>(
+  pid: number | undefined,
+  fn: () => Promise<T>,
+): Promise<{ value: T; cpuMs: number; peakRssKiB: number }> {
+  if (pid === undefined) return { value: await fn(), cpuMs: NaN, peakRssKiB: NaN };
+  let peak = rssKiB(pid);
+  const sampler = setInterval(() => (peak = Math.max(peak, rssKiB(pid))), 50);
+  const before = cpuMs(pid);
+  try {
+    const value = await fn();
+    const after = cpuMs(pid);
+    peak = Math.max(peak, rssKiB(pid));
+    const cpu = before === undefined || after === undefined ? NaN : after - before;
+    return { value, cpuMs: cpu, peakRssKiB: peak };
+  } finally {
+    clearInterval(sampler);
+  }
 }
 
 async function main(): Promise<void> {
@@ -751,10 +788,14 @@ async function main(): Promise<void> {
 
     // --- Start-up time: the first start creates the SQLite file, the others reopen it.
     const startups: number[] = [];
+    const startRss: number[] = [];
     for (let i = 0; i < STARTS; i++) {
       progress(`start-up ${i + 1}/${STARTS}`);
       const r = await startRelay(outdir, configPath, dataDir, logPath, relayCpu, []);
       startups.push(r.startupMs);
+      // Once the start's own garbage had a moment to go (a timer or two after /healthz).
+      await sleep(START_RSS_SETTLE_MS);
+      startRss.push(rssKiB(r.proc.pid!));
       await stopChild(r.proc);
     }
     results.build = { bundleBytes, buildMs };
@@ -762,6 +803,8 @@ async function main(): Promise<void> {
       runsMs: startups,
       minMs: Math.min(...startups),
       medianMs: median(startups),
+      rssKiB: startRss,
+      medianRssKiB: median(startRss),
     };
     say('## Build and start-up');
     say();
@@ -779,6 +822,10 @@ async function main(): Promise<void> {
             `${ms3(s)} ms`,
           ]),
           ['start-up best / median', `${ms3(Math.min(...startups))} / ${ms3(median(startups))} ms`],
+          [
+            `RSS ${START_RSS_SETTLE_MS} ms after /healthz 200: median (each start)`,
+            `${mb(median(startRss))} (${startRss.map(mb).join(', ')})`,
+          ],
         ],
       ),
     );
@@ -813,9 +860,23 @@ async function main(): Promise<void> {
     }
     await check.close();
 
+    // --- The floor: a bare Hono + undici pass-through on the relay's core, loaded beside the
+    // relay in every scenario (direct, relay, floor back to back).
+    const floorProc = spawnTracked(relayCpu, process.execPath, [...RELAY_NODE_FLAGS, FLOOR_TS], {
+      env: { PATH: process.env.PATH, FLOOR_UPSTREAM: fast.base, FLOOR_UPSTREAM_KEY: UPSTREAM_KEY },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const floorBase = `http://127.0.0.1:${await portFromStdout(floorProc, 'floor proxy')}/v1`;
+    floorProc.stdout!.resume();
+    const floorPid = floorProc.pid!;
+    const allTargets: Target[] = [...targets, { name: 'floor', base: floorBase, auth: 'x' }];
+    /** The process behind a target, for its CPU and RSS (none for the upstream itself). */
+    const pidOf = (t: Target) =>
+      t.name === 'relay' ? relayPid : t.name === 'floor' ? floorPid : undefined;
+
     // --- Non-streaming chat with wrk.
     const jsonBody = chatBody(MODEL, false);
-    for (const t of targets) {
+    for (const t of allTargets) {
       progress(`warm-up ${t.name} (wrk ${WARMUP_SECONDS} s)`);
       await runWrk(otherCpu, `${t.base}/chat/completions`, t.auth, jsonBody, 10, WARMUP_SECONDS);
     }
@@ -823,13 +884,17 @@ async function main(): Promise<void> {
     const rssIdle = rssKiB(relayPid);
 
     interface WrkRun {
-      target: string;
+      target: TargetName;
       connections: number;
       rep: number;
       rps: number;
       p50: number;
       p90: number;
       p99: number;
+      /** The relay's or the floor's CPU per request (user + system), NaN for direct. */
+      cpuUs: number;
+      /** The relay's or the floor's peak RSS in the run, KiB. */
+      peakRssKiB: number;
       requests: number;
       errors: number;
       non2xx: number;
@@ -838,16 +903,15 @@ async function main(): Promise<void> {
     const wrkRuns: WrkRun[] = [];
     for (const c of CONNECTIONS) {
       for (let rep = 1; rep <= REPEATS; rep++) {
-        // Direct and relay back to back, so drift in the machine hits both rows alike.
-        for (const t of targets) {
+        // Direct, relay and floor back to back, so drift in the machine hits every row alike.
+        for (const t of allTargets) {
           progress(`non-stream ${t.name} c=${c} rep ${rep}`);
-          const w = await runWrk(
-            otherCpu,
-            `${t.base}/chat/completions`,
-            t.auth,
-            jsonBody,
-            c,
-            SECONDS,
+          const {
+            value: w,
+            cpuMs,
+            peakRssKiB,
+          } = await watched(pidOf(t), () =>
+            runWrk(otherCpu, `${t.base}/chat/completions`, t.auth, jsonBody, c, SECONDS),
           );
           const e = w.errors;
           wrkRuns.push({
@@ -858,6 +922,8 @@ async function main(): Promise<void> {
             p50: w.latency_us.p50 / 1000,
             p90: w.latency_us.p90 / 1000,
             p99: w.latency_us.p99 / 1000,
+            cpuUs: w.requests > 0 ? (cpuMs * 1000) / w.requests : NaN,
+            peakRssKiB,
             requests: w.requests,
             errors: e.connect + e.read + e.write + e.timeout,
             non2xx: w.non2xx,
@@ -871,6 +937,11 @@ async function main(): Promise<void> {
     say('## Non-streaming chat (wrk, -t1, keep-alive)');
     say();
     say(
+      'Every repetition; CPU is the process’s own per request (user + system, from /proc), RSS ' +
+        'its peak during the run (sampled every 50 ms):',
+    );
+    say();
+    say(
       table(
         [
           'target',
@@ -881,6 +952,8 @@ async function main(): Promise<void> {
           'p50 ms',
           'p90 ms',
           'p99 ms',
+          'CPU µs/req',
+          'peak RSS',
           'sock errs',
           'non-2xx',
         ],
@@ -893,74 +966,84 @@ async function main(): Promise<void> {
           ms3(r.p50),
           ms3(r.p90),
           ms3(r.p99),
+          int(r.cpuUs),
+          Number.isFinite(r.peakRssKiB) ? mb(r.peakRssKiB) : '—',
           String(r.errors),
           String(r.non2xx),
         ]),
       ),
     );
     say();
-    const WRK_METRICS = ['rps', 'p50', 'p90', 'p99'] as const;
+    const WRK_METRICS = ['rps', 'p50', 'p90', 'p99', 'cpuUs', 'peakRssKiB'] as const;
     const wrkSummary = CONNECTIONS.map((c) => {
-      const agg = (target: string) =>
+      const agg = (target: TargetName) =>
         summarize(
           wrkRuns.filter((r) => r.connections === c && r.target === target),
           WRK_METRICS,
         );
       const direct = agg('direct');
       const rel = agg('relay');
+      const floor = agg('floor');
       return {
         connections: c,
         direct,
         relay: rel,
+        floor,
         relayPctOfDirect: (rel.rps / direct.rps) * 100,
+        floorPctOfDirect: (floor.rps / direct.rps) * 100,
         addedMs: added(rel, direct, ['p50', 'p90', 'p99']),
+        floorAddedMs: added(floor, direct, ['p50', 'p90', 'p99']),
       };
     });
-    say(`Mean of ${REPEATS} repetition(s); spread = (max − min) / mean across repetitions.`);
+    say(
+      `Relay and floor against direct, mean of ${REPEATS} repetition(s); added = target − direct. ` +
+        'The floor (bench/floor-proxy.ts: Hono + undici pass-through, no auth, quota, usage row or ' +
+        "log line, on the relay's core) is the least a relay on this stack can do:",
+    );
     say();
+    const rf = (relayV: string, floorV: string) => `${relayV} / ${floorV}`;
     say(
       table(
         [
           'conns',
-          'target',
-          'req/s',
-          'p50 ms',
-          'p90 ms',
-          'p99 ms',
-          'spread req/s',
-          'spread p50',
-          'spread p90',
-          'spread p99',
+          'direct req/s',
+          'relay / floor req/s',
+          '% of direct',
+          'added p50 ms',
+          'added p90 ms',
+          'added p99 ms',
+          'CPU µs/req',
+          'relay peak RSS',
         ],
-        wrkSummary.flatMap((s) =>
-          (['direct', 'relay'] as const).map((k) => [
-            String(s.connections),
-            k,
-            int(s[k].rps),
-            ms3(s[k].p50),
-            ms3(s[k].p90),
-            ms3(s[k].p99),
-            pc(s[k].spread.rps),
-            pc(s[k].spread.p50),
-            pc(s[k].spread.p90),
-            pc(s[k].spread.p99),
-          ]),
-        ),
+        wrkSummary.map((s) => [
+          String(s.connections),
+          int(s.direct.rps),
+          rf(int(s.relay.rps), int(s.floor.rps)),
+          rf(pc(s.relayPctOfDirect), pc(s.floorPctOfDirect)),
+          rf(signed(s.addedMs.p50), signed(s.floorAddedMs.p50)),
+          rf(signed(s.addedMs.p90), signed(s.floorAddedMs.p90)),
+          rf(signed(s.addedMs.p99), signed(s.floorAddedMs.p99)),
+          rf(int(s.relay.cpuUs), int(s.floor.cpuUs)),
+          mb(s.relay.peakRssKiB),
+        ]),
       ),
     );
     say();
-    say('Relay vs direct (relay − direct):');
+    say('Spread = (max − min) / mean across repetitions; above ~10 % the machine was busy:');
     say();
     say(
       table(
-        ['conns', 'relay req/s % of direct', 'added p50 ms', 'added p90 ms', 'added p99 ms'],
-        wrkSummary.map((s) => [
-          String(s.connections),
-          pc(s.relayPctOfDirect),
-          signed(s.addedMs.p50),
-          signed(s.addedMs.p90),
-          signed(s.addedMs.p99),
-        ]),
+        ['conns', 'target', 'spread req/s', 'spread p50', 'spread p99', 'spread CPU'],
+        wrkSummary.flatMap((s) =>
+          TARGET_NAMES.map((k) => [
+            String(s.connections),
+            k,
+            pc(s[k].spread.rps),
+            pc(s[k].spread.p50),
+            pc(s[k].spread.p99),
+            k === 'direct' ? '—' : pc(s[k].spread.cpuUs),
+          ]),
+        ),
       ),
     );
     say();
@@ -980,70 +1063,6 @@ async function main(): Promise<void> {
       runs: wrkRuns,
       summary: wrkSummary,
     };
-
-    // --- The floor: a bare Hono + undici pass-through on the relay's core.
-    const floorProc = spawnTracked(relayCpu, process.execPath, [...RELAY_NODE_FLAGS, FLOOR_TS], {
-      env: { PATH: process.env.PATH, FLOOR_UPSTREAM: fast.base, FLOOR_UPSTREAM_KEY: UPSTREAM_KEY },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    const floorBase = `http://127.0.0.1:${await portFromStdout(floorProc, 'floor proxy')}/v1`;
-    floorProc.stdout!.resume();
-    progress('warm-up floor (wrk 1 s)');
-    await runWrk(otherCpu, `${floorBase}/chat/completions`, 'x', jsonBody, 10, WARMUP_SECONDS);
-    const floorSummary = [];
-    for (const c of CONNECTIONS) {
-      const reps: WrkResult[] = [];
-      for (let rep = 1; rep <= REPEATS; rep++) {
-        progress(`non-stream floor c=${c} rep ${rep}`);
-        reps.push(
-          await runWrk(otherCpu, `${floorBase}/chat/completions`, 'x', jsonBody, c, SECONDS),
-        );
-      }
-      const rps = mean(reps.map((w) => w.requests / (w.duration_us / 1e6)));
-      const p50 = mean(reps.map((w) => w.latency_us.p50 / 1000));
-      const p99 = mean(reps.map((w) => w.latency_us.p99 / 1000));
-      const s = wrkSummary.find((x) => x.connections === c)!;
-      floorSummary.push({
-        connections: c,
-        rps,
-        p50,
-        p99,
-        floorPctOfDirect: (rps / s.direct.rps) * 100,
-        relayPctOfFloor: (s.relay.rps / rps) * 100,
-        addedOverFloorMs: { p50: s.relay.p50 - p50, p99: s.relay.p99 - p99 },
-      });
-    }
-    await stopChild(floorProc);
-    say(
-      'Floor: the least a relay on this stack can do (bench/floor-proxy.ts: Hono + undici ' +
-        "pass-through, no auth, quota, usage row or log line), on the relay's core:",
-    );
-    say();
-    say(
-      table(
-        [
-          'conns',
-          'floor req/s',
-          'floor % of direct',
-          'floor p50 ms',
-          'floor p99 ms',
-          'relay % of floor',
-          'relay p50 − floor p50',
-        ],
-        floorSummary.map((f) => [
-          String(f.connections),
-          int(f.rps),
-          pc(f.floorPctOfDirect),
-          ms3(f.p50),
-          ms3(f.p99),
-          pc(f.relayPctOfFloor),
-          signed(f.addedOverFloorMs.p50),
-        ]),
-      ),
-    );
-    say();
-    results.floor = floorSummary;
-
     // --- Dialects: Messages in, pass-through and translated, against chat pass-through.
     const dialects = await benchDialects(relay.base, otherCpu, relayPid);
     say(
@@ -1099,27 +1118,35 @@ async function main(): Promise<void> {
     results.geminiTranslation = geminiCost;
 
     // --- Streaming chat with undici.
-    for (const t of targets) {
+    for (const t of allTargets) {
       progress(`warm-up ${t.name} streams (${WARMUP_SECONDS} s)`);
       await streamLoad(t.base, t.auth, Math.max(...STREAMS), WARMUP_SECONDS);
     }
     interface StreamRun extends StreamLoad {
-      target: string;
+      target: TargetName;
       concurrency: number;
       rep: number;
       streamsPerSecond: number;
+      cpuUs: number;
+      peakRssKiB: number;
     }
     const streamRuns: StreamRun[] = [];
     for (const c of STREAMS) {
       for (let rep = 1; rep <= REPEATS; rep++) {
-        for (const t of targets) {
+        for (const t of allTargets) {
           progress(`stream ${t.name} c=${c} rep ${rep}`);
-          const r = await streamLoad(t.base, t.auth, c, SECONDS);
+          const {
+            value: r,
+            cpuMs,
+            peakRssKiB,
+          } = await watched(pidOf(t), () => streamLoad(t.base, t.auth, c, SECONDS));
           streamRuns.push({
             target: t.name,
             concurrency: c,
             rep,
             streamsPerSecond: r.streams / r.seconds,
+            cpuUs: r.streams > 0 ? (cpuMs * 1000) / (r.streams + r.failed) : NaN,
+            peakRssKiB,
             ...r,
           });
           if (r.failed > 0) {
@@ -1130,7 +1157,11 @@ async function main(): Promise<void> {
     }
     say(`## Streaming chat (undici client, ${CHUNKS} chunks, no gaps upstream)`);
     say();
-    say('TTFB = first body byte at the client; total = last byte.');
+    say(
+      'TTFB = first body byte at the client; TTFT = first content token (the relay holds the ' +
+        'stream until the first content, on purpose, so that it can still fail over: TTFT is ' +
+        'what a user waits for); total = last byte.',
+    );
     say();
     say(
       table(
@@ -1142,9 +1173,12 @@ async function main(): Promise<void> {
           'failed',
           'streams/s',
           'TTFB p50',
-          'TTFB p99',
+          'TTFT p50',
+          'TTFT p99',
           'total p50',
           'total p99',
+          'CPU µs/stream',
+          'peak RSS',
         ],
         streamRuns.map((r) => [
           r.target,
@@ -1154,9 +1188,12 @@ async function main(): Promise<void> {
           String(r.failed),
           int(r.streamsPerSecond),
           ms3(r.ttfbMs.p50),
-          ms3(r.ttfbMs.p99),
+          ms3(r.ttftMs.p50),
+          ms3(r.ttftMs.p99),
           ms3(r.totalMs.p50),
           ms3(r.totalMs.p99),
+          int(r.cpuUs),
+          Number.isFinite(r.peakRssKiB) ? mb(r.peakRssKiB) : '—',
         ]),
       ),
     );
@@ -1165,11 +1202,15 @@ async function main(): Promise<void> {
       'streamsPerSecond',
       'ttfbP50',
       'ttfbP99',
+      'ttftP50',
+      'ttftP99',
       'totalP50',
       'totalP99',
+      'cpuUs',
+      'peakRssKiB',
     ] as const;
     const streamSummary = STREAMS.map((c) => {
-      const agg = (target: string) =>
+      const agg = (target: TargetName) =>
         summarize(
           streamRuns
             .filter((r) => r.concurrency === c && r.target === target)
@@ -1177,73 +1218,63 @@ async function main(): Promise<void> {
               streamsPerSecond: r.streamsPerSecond,
               ttfbP50: r.ttfbMs.p50,
               ttfbP99: r.ttfbMs.p99,
+              ttftP50: r.ttftMs.p50,
+              ttftP99: r.ttftMs.p99,
               totalP50: r.totalMs.p50,
               totalP99: r.totalMs.p99,
+              cpuUs: r.cpuUs,
+              peakRssKiB: r.peakRssKiB,
             })),
           STREAM_METRICS,
         );
       const direct = agg('direct');
       const rel = agg('relay');
+      const floor = agg('floor');
+      const keys = ['ttfbP50', 'ttfbP99', 'ttftP50', 'ttftP99', 'totalP50', 'totalP99'] as const;
       return {
         concurrency: c,
         direct,
         relay: rel,
+        floor,
         relayPctOfDirect: (rel.streamsPerSecond / direct.streamsPerSecond) * 100,
-        addedMs: added(rel, direct, ['ttfbP50', 'ttfbP99', 'totalP50', 'totalP99']),
+        floorPctOfDirect: (floor.streamsPerSecond / direct.streamsPerSecond) * 100,
+        addedMs: added(rel, direct, keys),
+        floorAddedMs: added(floor, direct, keys),
       };
     });
-    say(`Mean of ${REPEATS} repetition(s), spread in brackets:`);
-    say();
     say(
-      table(
-        [
-          'streams',
-          'target',
-          'streams/s',
-          'TTFB p50 ms',
-          'TTFB p99 ms',
-          'total p50 ms',
-          'total p99 ms',
-        ],
-        streamSummary.flatMap((s) =>
-          (['direct', 'relay'] as const).map((k) => {
-            const a = s[k];
-            const w = (v: number, sp: number) => `${ms3(v)} (${pc(sp)})`;
-            return [
-              String(s.concurrency),
-              k,
-              `${int(a.streamsPerSecond)} (${pc(a.spread.streamsPerSecond)})`,
-              w(a.ttfbP50, a.spread.ttfbP50),
-              w(a.ttfbP99, a.spread.ttfbP99),
-              w(a.totalP50, a.spread.totalP50),
-              w(a.totalP99, a.spread.totalP99),
-            ];
-          }),
-        ),
-      ),
+      `Relay and floor against direct, mean of ${REPEATS} repetition(s); added = target − direct ` +
+        '(spread of the relay’s streams/s and TTFT p50 across repetitions in brackets):',
     );
     say();
     say(
       table(
         [
           'streams',
-          'relay streams/s % of direct',
-          'added TTFB p50',
-          'added TTFB p99',
-          'added total p50',
-          'added total p99',
+          'direct streams/s',
+          'relay / floor streams/s',
+          'added TTFB p50 ms',
+          'added TTFT p50 ms',
+          'added TTFT p99 ms',
+          'added total p50 ms',
+          'CPU µs/stream',
+          'relay peak RSS',
         ],
         streamSummary.map((s) => [
           String(s.concurrency),
-          pc(s.relayPctOfDirect),
-          signed(s.addedMs.ttfbP50),
-          signed(s.addedMs.ttfbP99),
-          signed(s.addedMs.totalP50),
-          signed(s.addedMs.totalP99),
+          int(s.direct.streamsPerSecond),
+          `${rf(int(s.relay.streamsPerSecond), int(s.floor.streamsPerSecond))} (${pc(s.relay.spread.streamsPerSecond)})`,
+          rf(signed(s.addedMs.ttfbP50), signed(s.floorAddedMs.ttfbP50)),
+          `${rf(signed(s.addedMs.ttftP50), signed(s.floorAddedMs.ttftP50))} (${pc(s.relay.spread.ttftP50)})`,
+          rf(signed(s.addedMs.ttftP99), signed(s.floorAddedMs.ttftP99)),
+          rf(signed(s.addedMs.totalP50), signed(s.floorAddedMs.totalP50)),
+          rf(int(s.relay.cpuUs), int(s.floor.cpuUs)),
+          mb(s.relay.peakRssKiB),
         ]),
       ),
     );
     say();
+    await stopChild(floorProc);
     results.streaming = { runs: streamRuns, summary: streamSummary };
 
     // --- Chunk forwarding: 20 chunks 5 ms apart; does each reach the client on its own?
@@ -1271,7 +1302,8 @@ async function main(): Promise<void> {
       const pass = s.ok && contentChunks === CHUNKS && contentReads.length >= CHUNKS * 0.9;
       const line =
         `${contentChunks} content chunks arrived in ${contentReads.length} separate reads ` +
-        `spread over ${overMs.toFixed(1)} ms (${s.reads.length} reads in all)`;
+        `spread over ${overMs.toFixed(1)} ms (${s.reads.length} reads in all); ` +
+        `TTFB ${ms3(s.ttfbMs)} ms, TTFT ${ms3(s.ttftMs)} ms`;
       fwdRows.push([t.name, line, pass ? 'PASS' : 'FAIL']);
       forwarding[t.name] = {
         ok: s.ok,
@@ -1280,6 +1312,8 @@ async function main(): Promise<void> {
         contentReads: contentReads.length,
         reads: s.reads.length,
         spreadMs: overMs,
+        ttfbMs: s.ttfbMs,
+        ttftMs: s.ttftMs,
         readTimesMs: s.reads.map(([at]) => at),
         pass,
       };

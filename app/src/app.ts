@@ -1,10 +1,10 @@
 import { Hono } from 'hono';
 import type { HonoRequest } from 'hono';
-import { cors } from 'hono/cors';
 import { getPath } from 'hono/utils/url';
 import { RelayError, errorResponse, toRelayError } from './errors.ts';
 import { accessLog } from './middleware/access-log.ts';
 import { canonicalAdminPath } from './middleware/admin-path.ts';
+import { corsHeaders } from './middleware/cors.ts';
 import { bodyLimit } from './middleware/body-limit.ts';
 import { requestId } from './middleware/request-id.ts';
 import { auth } from './middleware/auth.ts';
@@ -67,11 +67,9 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.use(dialect(dialectOf));
   app.use(accessLog(logger, now, rt.inflight));
   app.use(
-    cors({
-      origin: config.server.corsOrigins.includes('*') ? '*' : [...config.server.corsOrigins],
+    corsHeaders({
+      origins: config.server.corsOrigins,
       allowMethods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
-      // Empty = echo whatever the preflight asks for (x-stainless-*, and the next SDK's headers).
-      allowHeaders: [],
       exposeHeaders: [
         'x-request-id',
         // The Anthropic SDKs read the request id from it.

@@ -4,6 +4,8 @@ import type { Logger } from 'pino';
 
 export type { Logger };
 
+export type PlainLevel = 'debug' | 'info' | 'warn' | 'error';
+
 /**
  * Paths that could carry a secret if someone ever logs a request or config object whole.
  * The per-request line never includes headers or bodies in the first place.
@@ -109,4 +111,35 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     },
     options.destination ?? stdoutDestination(),
   );
+}
+
+/** What pino keeps on every logger: its destination and its bindings, already serialised. */
+interface PinoInternals {
+  [key: symbol]: unknown;
+}
+
+/**
+ * Writes lines whose fields are plain JSON values the caller built itself (numbers, strings,
+ * flat arrays and objects: no errors, no secrets, nothing circular) exactly as the logger would
+ * (`{"level":…,"time":…,<bindings>,<fields>,"msg":…}`, one line to the same destination, only
+ * at enabled levels), but serialised by one `JSON.stringify`. pino builds a line field by
+ * field; for the access line (30 fields and an EMF block) that took 5 % of the relay's CPU
+ * (4 % this way) and several KB of garbage per request. Anything that can carry an error or a
+ * secret goes through the logger itself (its serializers and redaction).
+ */
+export function plainLineWriter(
+  logger: Logger,
+): (level: PlainLevel, fields: Record<string, unknown>, msg: string) => void {
+  const internals = logger as unknown as PinoInternals;
+  const stream = internals[pino.symbols.streamSym] as pino.DestinationStream;
+  // The base fields ({"service":…}) and the child's bindings, as ',"service":"llm-relay"'.
+  const bindings = internals[pino.symbols.chindingsSym] as string;
+  return (level, fields, msg) => {
+    if (!logger.isLevelEnabled(level)) return;
+    const body = JSON.stringify(fields);
+    const rest = body.length > 2 ? `,${body.slice(1, -1)}` : '';
+    stream.write(
+      `{"level":"${level}","time":${Date.now()}${bindings}${rest},"msg":${JSON.stringify(msg)}}\n`,
+    );
+  };
 }

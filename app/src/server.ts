@@ -16,7 +16,7 @@ import { createImageStore } from './images/index.ts';
 import { parseExpiry } from './cli/parse.ts';
 import { readBuildId } from './build-info.ts';
 import { isMainModule } from './main-module.ts';
-import { scheduleBackups } from './store/backup.ts';
+import type { BackupSchedule } from './store/backup.ts';
 import { ChannelState } from './routing/channel-state.ts';
 import { systemClock } from './routing/clock.ts';
 import { startUsagePruner } from './usage/retention.ts';
@@ -80,6 +80,19 @@ function secretsOf(config: RelayConfig): string[] {
 const dbPath = sqlitePath;
 
 /**
+ * Backups go to S3: the AWS SDK they need (with the S3 image store, ~5 MB of the RSS at start) is loaded only by a relay that
+ * has `backup` configured.
+ */
+async function startBackups(
+  path: string,
+  config: NonNullable<RelayConfig['backup']>,
+  logger: Logger,
+): Promise<BackupSchedule> {
+  const { scheduleBackups } = await import('./store/backup.ts');
+  return scheduleBackups({ dbPath: path, config, logger });
+}
+
+/**
  * What a start does once, before any request: schema and migrations, dropping quota holds a
  * previous run left, the config file's keys. The cluster primary runs it before forking.
  */
@@ -136,7 +149,7 @@ export async function startRelay(options: StartOptions = {}): Promise<RunningRel
   // One process backs up: the single relay, or the cluster primary (not its workers).
   const backups =
     config.backup && config.store.type === 'sqlite' && !inWorker
-      ? scheduleBackups({ dbPath: dbPath(dataDir), config: config.backup, logger })
+      ? await startBackups(dbPath(dataDir), config.backup, logger)
       : undefined;
   const build = readBuildId();
   const app = createApp({
@@ -261,7 +274,7 @@ async function main(): Promise<void> {
     const backups =
       config.backup &&
       config.store.type === 'sqlite' &&
-      scheduleBackups({ dbPath: dbPath(dataDir), config: config.backup, logger });
+      (await startBackups(dbPath(dataDir), config.backup, logger));
     const code = await runPrimary({
       workers: config.server.workers,
       input,

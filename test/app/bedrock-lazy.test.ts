@@ -1,6 +1,7 @@
 /**
  * The Bedrock SDK is loaded on the first Bedrock request, never at start: a relay without
- * bedrock channels pays nothing for it (start-up time, memory). Checked in a fresh Node process
+ * bedrock channels pays nothing for it (start-up time, memory). No other AWS SDK is loaded at
+ * start either (S3's, for the image store and backups, on their first use). Checked in a fresh Node process
  * that records every module specifier the relay's import graph resolves.
  */
 import { spawnSync } from 'node:child_process';
@@ -21,7 +22,7 @@ registerHooks({
 });
 await import('./app/src/server.ts');
 const sdk = [...seen].filter((s) => s.includes('client-bedrock-runtime'));
-console.log(JSON.stringify({ before: sdk }));
+console.log(JSON.stringify({ before: sdk, s3: [...seen].filter((s) => s.startsWith('@aws-sdk/')) }));
 const { sendBedrock } = await import('./app/src/providers/bedrock/transport.ts');
 const channel = { name: 'b', region: 'us-east-1', endpoint: 'http://127.0.0.1:1', timeouts: { connectMs: 200 } };
 await sendBedrock(
@@ -50,6 +51,8 @@ describe('Bedrock SDK loading', () => {
       .map((l) => JSON.parse(l) as Record<string, string[]>);
     expect(lines, run.stderr).toHaveLength(2);
     expect(lines[0]!.before).toEqual([]);
+    // Nor S3's (image store, backups): loaded only by a relay configured to use them.
+    expect(lines[0]!.s3).toEqual([]);
     expect(lines[1]!.after).toContain('@aws-sdk/client-bedrock-runtime');
   });
 });

@@ -27,9 +27,40 @@ describe('the SSE body written to a client', () => {
     await expect(sink.write('more')).rejects.toBeInstanceOf(ClientGone);
   });
 
+  it('lets every write that waited for room go on once the client reads (a heartbeat beside content)', async () => {
+    const sink = new ClientStream(5_000);
+    // Fill the queue without a reader, then two writers wait at once.
+    for (let i = 0; i < 63; i++) await sink.write(`data: ${i}\n\n`);
+    const waiting = [sink.write(': heartbeat\n\n'), sink.write('data: content\n\n')];
+    const reader = sink.readable.getReader();
+    let text = '';
+    const drained = (async () => {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return;
+        text += new TextDecoder().decode(value);
+      }
+    })();
+    await Promise.all(waiting);
+    sink.close();
+    await drained;
+    expect(text).toContain(': heartbeat\n\ndata: content\n\n');
+    expect(text.split('\n\n').filter(Boolean)).toHaveLength(65);
+  });
+
   it('treats a cancelled body (client hung up) as gone', async () => {
     const sink = new ClientStream(10_000);
     await sink.readable.cancel();
     await expect(sink.write('data: x\n\n')).rejects.toBeInstanceOf(ClientGone);
+  });
+
+  it('tells a write waiting for room at once when the client hangs up', async () => {
+    const sink = new ClientStream(60_000);
+    for (let i = 0; i < 63; i++) await sink.write(`data: ${i}\n\n`);
+    const waiting = sink.write('data: last\n\n');
+    const started = performance.now();
+    await sink.readable.cancel();
+    await expect(waiting).rejects.toBeInstanceOf(ClientGone);
+    expect(performance.now() - started).toBeLessThan(1_000);
   });
 });

@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { createLogger } from '../../app/src/logger.ts';
+import { createLogger, plainLineWriter } from '../../app/src/logger.ts';
 
 function capture(secrets: string[]) {
   const lines: string[] = [];
@@ -40,5 +40,29 @@ describe('the logger', () => {
     );
     const text = lines.join('');
     for (const secret of ['sk-client-1', 'sk-up-2', 'o-3']) expect(text).not.toContain(secret);
+  });
+
+  it('writes a plain line as the logger would, with the child bindings, at enabled levels only', () => {
+    const { logger, lines } = capture([]);
+    const child = logger.child({ worker: 2 });
+    const fields = {
+      requestId: 'req_1',
+      path: '/v1/chat/completions?q="x"\u2028',
+      status: 200,
+      costUsd: 0.000014,
+      latencyMs: Number.NaN,
+      skipped: undefined,
+      _aws: { Timestamp: 1, CloudWatchMetrics: [{ Dimensions: [['Service']] }] },
+    };
+    child.info(fields, 'request');
+    plainLineWriter(child)('info', fields, 'request');
+    plainLineWriter(child)('debug', fields, 'request');
+    expect(lines).toHaveLength(2);
+    const [viaPino, plain] = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(plain).toEqual({ ...viaPino, time: plain!.time });
+    expect(Object.keys(plain!).slice(0, 4)).toEqual(['level', 'time', 'service', 'worker']);
+    expect(Object.keys(plain!).at(-1)).toBe('msg');
+    expect(lines[1]!.endsWith('}\n')).toBe(true);
+    expect(lines[1]!.split('\n')).toHaveLength(2);
   });
 });

@@ -1,8 +1,8 @@
 import { join } from 'node:path';
 import type { S3ClientConfig } from '@aws-sdk/client-s3';
 import type { ImageStoreConfig } from './config.ts';
+import { imageUrl } from './keys.ts';
 import { createLocalImageStore } from './local-store.ts';
-import { createS3ImageStore } from './s3-store.ts';
 import type { ImageStore } from './types.ts';
 
 export interface ImageStoreContext {
@@ -13,14 +13,37 @@ export interface ImageStoreContext {
   s3ClientConfig?: S3ClientConfig;
 }
 
+type S3ImagesConfig = Extract<ImageStoreConfig, { store: 's3' }>;
+
+/**
+ * The S3 store, with the AWS SDK imported on the first image
+ * call: a relay that never stores an image never loads it.
+ */
+function lazyS3ImageStore(config: S3ImagesConfig, context: ImageStoreContext): ImageStore {
+  let loaded: Promise<ImageStore> | undefined;
+  const store = (): Promise<ImageStore> =>
+    (loaded ??= import('./s3-store.ts').then(({ createS3ImageStore }) =>
+      createS3ImageStore(config, {
+        publicBaseUrl: context.publicBaseUrl,
+        ...(context.s3ClientConfig && { clientConfig: context.s3ClientConfig }),
+      }),
+    ));
+  return {
+    kind: 's3',
+    location: `s3://${config.bucket}/${config.prefix}`,
+    put: async (key, body, contentType) => (await store()).put(key, body, contentType),
+    get: async (key) => (await store()).get(key),
+    async *list(options) {
+      yield* (await store()).list(options);
+    },
+    delete: async (keys) => (await store()).delete(keys),
+    urlFor: (key) => imageUrl(context.publicBaseUrl, key),
+  };
+}
+
 /** No I/O happens here: folders are made and connections opened on first use. */
 export function createImageStore(config: ImageStoreConfig, context: ImageStoreContext): ImageStore {
-  if (config.store === 's3') {
-    return createS3ImageStore(config, {
-      publicBaseUrl: context.publicBaseUrl,
-      ...(context.s3ClientConfig && { clientConfig: context.s3ClientConfig }),
-    });
-  }
+  if (config.store === 's3') return lazyS3ImageStore(config, context);
   return createLocalImageStore({
     root: join(context.dataDir, 'images'),
     publicBaseUrl: context.publicBaseUrl,

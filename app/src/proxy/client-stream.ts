@@ -7,70 +7,90 @@ export class ClientGone extends Error {
   }
 }
 
+/** Events queued for the client before a write waits for it to take some. */
+const QUEUED_EVENTS = 64;
+
 /**
  * The body of an SSE response, written to as events arrive. Writes wait for the client to
  * take the bytes (backpressure), so a slow reader cannot make the relay buffer a whole answer.
+ * Events go straight into the response's ReadableStream: a TransformStream and its writer in
+ * front of it cost a stream of 20 chunks ~5 % of its CPU, for the same backpressure.
  */
 export class ClientStream {
   readonly readable: ReadableStream<Uint8Array>;
-  readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
+  #controller!: ReadableStreamDefaultController<Uint8Array>;
   readonly #stallMs: number;
   #closed = false;
+  /** Writes waiting for room: told when the client takes bytes (true) or goes (false). */
+  readonly #waiters = new Set<(room: boolean) => void>();
 
   /**
    * @param stallMs a client that takes no bytes for this long is treated as gone: otherwise a
    * reader that never reads would hold the request, its upstream and its quota hold forever.
    */
   constructor(stallMs = 120_000) {
-    // 64 events queue for the client; the writable side holds one more. Writes only wait (and
-    // arm the stall timer) once those are taken, so a client that stops reading pins at most
-    // ~65 events, however fast the upstream is.
-    const pipe = new TransformStream<Uint8Array, Uint8Array>(
-      undefined,
-      { highWaterMark: 1 },
-      { highWaterMark: 64 },
-    );
-    this.readable = pipe.readable;
-    this.#writer = pipe.writable.getWriter();
     this.#stallMs = stallMs;
-    // A cancelled body (client hung up) rejects pending and later writes; nobody awaits `closed`.
-    this.#writer.closed.catch(() => {});
+    // A client that stops reading pins at most QUEUED_EVENTS events, however fast the upstream.
+    this.readable = new ReadableStream<Uint8Array>(
+      {
+        start: (controller) => {
+          this.#controller = controller;
+        },
+        // Called whenever the queue has room again, i.e. the client took bytes.
+        pull: () => this.#wake(true),
+        // The client hung up: pending and later writes report it.
+        cancel: () => {
+          this.#closed = true;
+          this.#wake(false);
+        },
+      },
+      { highWaterMark: QUEUED_EVENTS },
+    );
+  }
+
+  #wake(room: boolean): void {
+    for (const waiter of this.#waiters) waiter(room);
+    this.#waiters.clear();
   }
 
   async write(text: string): Promise<void> {
     if (this.#closed) throw new ClientGone();
-    const bytes = encoder.encode(text);
-    if ((this.#writer.desiredSize ?? 0) > 0) {
-      // Room in the pipe: nothing to wait for, so no stall timer (one per chunk added up).
-      // A failure here means the client went away; the next write reports it.
-      this.#writer.write(bytes).catch(() => this.#gone());
-      return;
-    }
+    this.#controller.enqueue(encoder.encode(text));
+    // Room left in the queue: nothing to wait for, so no stall timer (one per chunk added up).
+    if ((this.#controller.desiredSize ?? 0) > 0) return;
     let timer: NodeJS.Timeout | undefined;
-    try {
-      await Promise.race([
-        this.#writer.write(bytes),
-        new Promise(
-          (_, reject) => (timer = setTimeout(() => reject(new ClientGone()), this.#stallMs)),
-        ),
-      ]);
-    } catch {
+    const room = await new Promise<boolean>((resolve) => {
+      this.#waiters.add(resolve);
+      timer = setTimeout(() => {
+        this.#waiters.delete(resolve);
+        resolve(false);
+      }, this.#stallMs);
+    });
+    clearTimeout(timer);
+    if (!room || this.#closed) {
       this.#gone();
       throw new ClientGone();
-    } finally {
-      clearTimeout(timer);
     }
   }
 
   #gone(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#writer.abort(new ClientGone()).catch(() => {});
+    try {
+      this.#controller.error(new ClientGone());
+    } catch {
+      // Already cancelled by the client.
+    }
   }
 
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#writer.close().catch(() => {});
+    this.#wake(false);
+    try {
+      this.#controller.close();
+    } catch {
+      // Already cancelled by the client.
+    }
   }
 }

@@ -24,6 +24,9 @@ import { readJson } from './body.ts';
  */
 const FORWARDED = ['anthropic-version', 'anthropic-beta'];
 
+/** Any JSON value; the dialect's parsers check it. One schema for every request, not one each. */
+const ANY_JSON = z.unknown();
+
 type Body = MessagesRequest | CountTokensRequest;
 
 function jobFor(
@@ -71,7 +74,7 @@ function translate(body: MessagesRequest, rt: RelayRuntime, requestId: string): 
 export function anthropicRoutes(rt: RelayRuntime): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   const read = async (c: Context<AppEnv>, parse: (json: unknown) => Body) => {
-    const body = parse(await readJson(c, z.unknown()));
+    const body = parse(await readJson(c, ANY_JSON));
     const headers = forwardHeaders(FORWARDED, (n) => c.req.header(n));
     return { body, headers, raw: await c.req.text() };
   };
