@@ -11,6 +11,7 @@ import { toStoredUsageRow } from './sqlite-rows.ts';
 import { USAGE_FILTER_INDEXES } from './sqlite-usage-scan.ts';
 import { memoryRateWindows } from '../ratelimit/window.ts';
 import { sqliteRoles } from './sqlite-roles.ts';
+import { DEFAULT_LEASE_MS } from './store-config.ts';
 import { StoreError, usdToMicros } from './types.ts';
 import type {
   KeyRecord,
@@ -29,7 +30,7 @@ import type {
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS keys (
-  id INTEGER PRIMARY KEY,
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
   name TEXT NOT NULL UNIQUE,
   hash TEXT NOT NULL UNIQUE,
   hint TEXT NOT NULL,
@@ -109,11 +110,6 @@ const USAGE_TOKEN_COLUMNS = [
   'reasoning_tokens',
 ] as const;
 
-/**
- * How long a hold lasts when the caller does not say: past it, a request's process is taken
- * for dead and its hold counts no more (config `store.holdLeaseMs` sets the relay's).
- */
-export const DEFAULT_LEASE_MS = 15 * 60_000;
 const SWEEP_EVERY_MS = 1000;
 
 interface KeyRow {
@@ -267,8 +263,33 @@ export class SqliteStore implements Store {
     }
     if (!usage.has('error_message'))
       this.#db.exec('ALTER TABLE usage ADD COLUMN error_message TEXT');
+    this.#neverReuseKeyIds();
     // Hints stored before they were cut to the last four characters.
     this.#db.exec(`UPDATE keys SET hint = ${shortenOldHint('hint')} WHERE ${isOldHint('hint')}`);
+  }
+
+  /**
+   * Files from before keys.id was AUTOINCREMENT get their keys table rebuilt once (ids kept):
+   * without it, a key created after the newest one was deleted took its id, and with it the old
+   * key's usage rows (totals by key id) and anything still settling against that id. A key
+   * insert is rare, so AUTOINCREMENT's extra write (sqlite_sequence) costs nothing that matters.
+   */
+  #neverReuseKeyIds(): void {
+    const { sql } = this.#db
+      .prepare("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'keys'")
+      .get() as { sql: string };
+    if (/AUTOINCREMENT/i.test(sql)) return;
+    const columns = (this.#db.prepare('PRAGMA table_info(keys)').all() as { name: string }[])
+      .map((c) => c.name)
+      .join(', ');
+    const rebuilt = sql
+      .replace(/^CREATE TABLE\s+(IF NOT EXISTS\s+)?"?keys"?/i, 'CREATE TABLE keys_rebuilt')
+      .replace(/\bid INTEGER PRIMARY KEY\b/i, 'id INTEGER PRIMARY KEY AUTOINCREMENT');
+    this.#tx(() => {
+      this.#db.exec(rebuilt);
+      this.#db.exec(`INSERT INTO keys_rebuilt (${columns}) SELECT ${columns} FROM keys`);
+      this.#db.exec('DROP TABLE keys; ALTER TABLE keys_rebuilt RENAME TO keys');
+    });
   }
 
   #stmt(sql: string): StatementSync {
@@ -395,9 +416,21 @@ export class SqliteStore implements Store {
     return this.#mustKey(name);
   }
 
+  /**
+   * The key's holds go with it (a late settlement then frees nothing), and its rate windows
+   * when cluster workers keep them in this file.
+   */
   deleteKey(name: string): void {
     const key = this.#mustKey(name);
-    this.#stmt('DELETE FROM keys WHERE id = ?').run(key.id);
+    this.#atomic(() => {
+      this.#stmt('DELETE FROM holds WHERE key_id = ?').run(key.id);
+      for (const table of ['rate_windows', 'token_windows']) {
+        if (this.#hasTable(table))
+          this.#db.prepare(`DELETE FROM ${table} WHERE key_id = ?`).run(key.id);
+      }
+      this.#stmt('DELETE FROM keys WHERE id = ?').run(key.id);
+    });
+    this.#nextSweep.delete(key.id);
   }
 
   /** The keys version (see KEYS_VERSION_TRIGGERS). */
@@ -440,10 +473,12 @@ export class SqliteStore implements Store {
   #dropExpiredHolds(keyId: number, now: number): void {
     this.#nextSweep.set(keyId, now + SWEEP_EVERY_MS);
     const expired = this.#stmt(
-      'DELETE FROM holds WHERE key_id = ? AND expires_at <= ? RETURNING micros',
-    ).all(keyId, now) as { micros: number }[];
-    if (expired.length === 0) return;
-    const micros = expired.reduce((sum, h) => sum + h.micros, 0);
+      'DELETE FROM holds WHERE key_id = ? AND expires_at <= ? RETURNING key_id, micros',
+    ).all(keyId, now) as { key_id: number; micros: number }[];
+    for (const hold of expired) this.#unreserve(hold.key_id, hold.micros);
+  }
+
+  #unreserve(keyId: number, micros: number): void {
     this.#stmt('UPDATE keys SET reserved_micros = MAX(0, reserved_micros - ?) WHERE id = ?').run(
       micros,
       keyId,
@@ -455,14 +490,26 @@ export class SqliteStore implements Store {
     // Row ids come back into use once the highest is gone (AUTOINCREMENT would cost a write
     // per hold), so the lease's end is matched too: a late settlement whose hold expired and
     // was swept never takes a newer hold that got its id.
+    // The key is the hold row's, not the caller's: the row is the truth of what was held.
     const hold = this.#stmt(
-      'DELETE FROM holds WHERE id = ? AND expires_at = ? RETURNING micros',
-    ).get(Number(reservation.id), reservation.expiresAt) as { micros: number } | undefined;
-    if (!hold) return;
-    this.#stmt('UPDATE keys SET reserved_micros = MAX(0, reserved_micros - ?) WHERE id = ?').run(
-      hold.micros,
-      reservation.keyId,
-    );
+      'DELETE FROM holds WHERE id = ? AND expires_at = ? RETURNING key_id, micros',
+    ).get(Number(reservation.id), reservation.expiresAt) as
+      { key_id: number; micros: number } | undefined;
+    if (hold) this.#unreserve(hold.key_id, hold.micros);
+  }
+
+  /** QuotaLedger.extend: a compare-and-set on the lease's end (see types.ts). */
+  extend(reservation: Reservation, leaseMs: number): Reservation | null {
+    const now = this.#now();
+    const expiresAt = now + leaseMs;
+    const res = this.#stmt(
+      'UPDATE holds SET expires_at = ? WHERE id = ? AND expires_at = ? AND expires_at > ?',
+    ).run(expiresAt, Number(reservation.id), reservation.expiresAt, now);
+    return res.changes === 1 ? { ...reservation, expiresAt } : null;
+  }
+
+  extendSoon(reservation: Reservation, leaseMs: number): Promise<Reservation | null> {
+    return this.#enqueue('hold', () => this.extend(reservation, leaseMs));
   }
 
   settle(reservation: Reservation | null, usage: UsageRow): void {

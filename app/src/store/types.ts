@@ -137,6 +137,16 @@ export interface QuotaLedger {
   settle(reservation: Reservation | null, usage: UsageRow): Promise<void>;
   /** Gives a hold back without charging; for when settle() itself failed. */
   release(reservation: Reservation): Promise<void>;
+  /**
+   * Renews a live hold's lease: it now ends `leaseMs` from now. Returns the reservation to use
+   * from then on (its `expiresAt` is the new end; settle/release/extend with the old one may
+   * find nothing), or null when the hold is no longer there: settled, released, its lease
+   * already ended, or its key deleted. A request that runs long calls it every lease/3 or so, so
+   * only a dead process's holds ever expire. Implementations: one conditional write matching
+   * the hold's id and its current `expiresAt` (a compare-and-set, so two extends cannot both
+   * win with the same reservation).
+   */
+  extend(reservation: Reservation, leaseMs: number): Promise<Reservation | null>;
 }
 
 export interface UsageStore {
