@@ -118,8 +118,10 @@ export interface KeyStore {
   /** Usage rows keep the key's name; its quota and secret are gone. */
   delete(name: string): Promise<void>;
   /**
-   * A number that changes whenever any key's settings change (not its used/reserved money), in
-   * any process or host on the store: the key cache polls it to drop stale entries early.
+   * A number that changes whenever any key's settings change, in any process or host on the
+   * store: create, upsert, update, setEnabled, delete, and topUp (it changes the quota a cached
+   * record carries). Not on spend or holds (used/reserved money), which move on every request.
+   * The key cache polls it to drop stale entries early.
    */
   version(): Promise<number>;
 }
