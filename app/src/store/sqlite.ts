@@ -2,15 +2,15 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import type { StatementSync } from 'node:sqlite';
+import { memoryRateWindows } from '../ratelimit/window.ts';
 import { DayCalendar } from '../usage/days.ts';
 import type { AdminStore, KeyPatch } from './admin-types.ts';
 import { generateKey, hashKey, isOldHint, keyHint, shortenOldHint } from './secrets.ts';
 import { ADMIN_SCHEMA, createSqliteAdminStore, migrateAdminSchema } from './sqlite-admin.ts';
 import { DailyRollups, ROLLUP_SCHEMA } from './sqlite-rollups.ts';
+import { sqliteRoles } from './sqlite-roles.ts';
 import { toStoredUsageRow } from './sqlite-rows.ts';
 import { USAGE_FILTER_INDEXES } from './sqlite-usage-scan.ts';
-import { memoryRateWindows } from '../ratelimit/window.ts';
-import { sqliteRoles } from './sqlite-roles.ts';
 import { DEFAULT_LEASE_MS } from './store-config.ts';
 import { StoreError, usdToMicros } from './types.ts';
 import type {
