@@ -262,9 +262,13 @@ export function describeStoreContract(name: string, factory: StoreFactory): void
         const { record } = await store.keys.create({ name: 'k', quotaUsd: 0.001 });
         // Held by a process that then died.
         const dead = await open();
+        const other = await open();
         const orphan = (await dead.ledger.reserve(record.id, 600, 1000))!;
         expect(await store.ledger.reserve(record.id, 600, 60_000)).toBeNull();
         clock.t += 1000;
+        // What a key shows counts live holds only, before anything else touches the ledger.
+        expect((await store.keys.get('k'))!.reservedMicros).toBe(0);
+        expect((await other.keys.list())[0]!.reservedMicros).toBe(0);
         const fresh = await store.ledger.reserve(record.id, 600, 60_000);
         expect(fresh).not.toBeNull();
         // The old request turns up after all: it is charged, but the live hold stays held.
