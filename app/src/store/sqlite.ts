@@ -8,10 +8,10 @@ import type { AdminStore, KeyPatch } from './admin-types.ts';
 import { generateKey, hashKey, isOldHint, keyHint, shortenOldHint } from './secrets.ts';
 import { ADMIN_SCHEMA, createSqliteAdminStore, migrateAdminSchema } from './sqlite-admin.ts';
 import { DailyRollups, ROLLUP_SCHEMA } from './sqlite-rollups.ts';
+import { SqliteLedger, transaction } from './sqlite-ledger.ts';
 import { sqliteRoles } from './sqlite-roles.ts';
 import { toStoredUsageRow } from './sqlite-rows.ts';
 import { USAGE_FILTER_INDEXES } from './sqlite-usage-scan.ts';
-import { DEFAULT_LEASE_MS } from './store-config.ts';
 import { StoreError, usdToMicros } from './types.ts';
 import type {
   KeyRecord,
@@ -110,8 +110,6 @@ const USAGE_TOKEN_COLUMNS = [
   'reasoning_tokens',
 ] as const;
 
-const SWEEP_EVERY_MS = 1000;
-
 interface KeyRow {
   id: number;
   name: string;
@@ -175,16 +173,6 @@ export interface SqliteStoreOptions {
   readonly rates?: RateWindows & { close?(): void };
 }
 
-/**
- * node:sqlite is synchronous and the relay is one process, so each call below is atomic
- * with respect to every other request: reserve() cannot interleave with another reserve().
- */
-/** SQLITE_BUSY or SQLITE_LOCKED (extended codes included), as node:sqlite reports them. */
-function isBusy(err: unknown): boolean {
-  const code = (err as { errcode?: unknown }).errcode;
-  return typeof code === 'number' && ((code & 0xff) === 5 || (code & 0xff) === 6);
-}
-
 export class SqliteStore implements Store {
   readonly keys: KeyStore;
   readonly ledger: QuotaLedger;
@@ -195,14 +183,7 @@ export class SqliteStore implements Store {
   readonly #stmts: Record<string, StatementSync> = {};
   readonly #rollups: DailyRollups;
   #admin: AdminStore | undefined;
-  /** When each key's expired holds are next looked for (see #dropExpiredHolds). */
-  readonly #nextSweep = new Map<number, number>();
-  #queued: {
-    kind: 'hold' | 'settle';
-    run: () => unknown;
-    resolve: (value: unknown) => void;
-    reject: (err: unknown) => void;
-  }[] = [];
+  readonly #ledger: SqliteLedger;
 
   constructor(options: SqliteStoreOptions) {
     if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
@@ -232,6 +213,12 @@ export class SqliteStore implements Store {
         'DELETE FROM holds; UPDATE keys SET reserved_micros = 0 WHERE reserved_micros <> 0',
       );
     }
+    this.#ledger = new SqliteLedger({
+      db: this.#db,
+      now: this.#now,
+      stmt: (sql) => this.#stmt(sql),
+      rollups: this.#rollups,
+    });
     this.rates = options.rates ?? memoryRateWindows();
     const roles = sqliteRoles(this);
     this.keys = roles.keys;
@@ -305,21 +292,8 @@ export class SqliteStore implements Store {
     return (this.#stmts[sql] ??= this.#db.prepare(sql));
   }
 
-  /** fn in a transaction of its own, or in the one already open (a group commit's). */
-  #atomic<T>(fn: () => T): T {
-    return this.#db.isTransaction ? fn() : this.#tx(fn);
-  }
-
   #tx<T>(fn: () => T): T {
-    this.#stmt('BEGIN IMMEDIATE').run();
-    try {
-      const out = fn();
-      this.#stmt('COMMIT').run();
-      return out;
-    } catch (err) {
-      if (this.#db.isTransaction) this.#stmt('ROLLBACK').run();
-      throw err;
-    }
+    return transaction(this.#db, (sql) => this.#stmt(sql), fn);
   }
 
   #keyByName(name: string): KeyRecord | null {
@@ -434,15 +408,14 @@ export class SqliteStore implements Store {
    */
   deleteKey(name: string): void {
     const key = this.#mustKey(name);
-    this.#atomic(() => {
-      this.#stmt('DELETE FROM holds WHERE key_id = ?').run(key.id);
+    this.#tx(() => {
+      this.#ledger.dropKeyHolds(key.id);
       for (const table of ['rate_windows', 'token_windows']) {
         if (this.#hasTable(table))
           this.#db.prepare(`DELETE FROM ${table} WHERE key_id = ?`).run(key.id);
       }
       this.#stmt('DELETE FROM keys WHERE id = ?').run(key.id);
     });
-    this.#nextSweep.delete(key.id);
   }
 
   /** The keys version (see KEYS_VERSION_TRIGGERS). */
@@ -454,202 +427,37 @@ export class SqliteStore implements Store {
     ).value;
   }
 
-  /**
-   * Holds `micros` for `leaseMs`. reserved_micros is the sum of the key's rows in `holds`; the
-   * holds whose lease ended (their request's process died) are dropped first, so they count
-   * no more.
-   */
-  reserve(keyId: number, micros: Micros, leaseMs = DEFAULT_LEASE_MS): Reservation | null {
-    const amount = Math.max(0, Math.ceil(micros));
-    const now = this.#now();
-    return this.#atomic(() => {
-      if (now >= (this.#nextSweep.get(keyId) ?? 0)) this.#dropExpiredHolds(keyId, now);
-      const res = this.#stmt(
-        `UPDATE keys SET reserved_micros = reserved_micros + ?
-         WHERE id = ? AND (quota_micros IS NULL OR quota_micros - used_micros - reserved_micros >= ?)`,
-      ).run(amount, keyId, amount);
-      if (res.changes !== 1) return null;
-      const expiresAt = now + leaseMs;
-      const hold = this.#stmt(
-        'INSERT INTO holds (key_id, micros, expires_at) VALUES (?, ?, ?)',
-      ).run(keyId, amount, expiresAt);
-      return { id: String(hold.lastInsertRowid), keyId, micros: amount, expiresAt };
-    });
+  reserve(keyId: number, micros: Micros, leaseMs?: number): Reservation | null {
+    return this.#ledger.reserve(keyId, micros, leaseMs);
   }
 
-  /**
-   * At most once a second per key: the sweep (a scan of the holds in flight, which has no
-   * index to keep up on every hold) costs more than the hold itself, and a lease that ended a
-   * second ago is still reclaimed long before anyone misses it.
-   */
-  #dropExpiredHolds(keyId: number, now: number): void {
-    this.#nextSweep.set(keyId, now + SWEEP_EVERY_MS);
-    const expired = this.#stmt(
-      'DELETE FROM holds WHERE key_id = ? AND expires_at <= ? RETURNING key_id, micros',
-    ).all(keyId, now) as { key_id: number; micros: number }[];
-    for (const hold of expired) this.#unreserve(hold.key_id, hold.micros);
-  }
-
-  #unreserve(keyId: number, micros: number): void {
-    this.#stmt('UPDATE keys SET reserved_micros = MAX(0, reserved_micros - ?) WHERE id = ?').run(
-      micros,
-      keyId,
-    );
-  }
-
-  /** Gives the hold back if it is still there (not already expired and dropped). */
-  #dropHold(reservation: Reservation): void {
-    // Row ids come back into use once the highest is gone (AUTOINCREMENT would cost a write
-    // per hold), so the lease's end is matched too: a late settlement whose hold expired and
-    // was swept never takes a newer hold that got its id.
-    // The key is the hold row's, not the caller's: the row is the truth of what was held.
-    const hold = this.#stmt(
-      'DELETE FROM holds WHERE id = ? AND expires_at = ? RETURNING key_id, micros',
-    ).get(Number(reservation.id), reservation.expiresAt) as
-      { key_id: number; micros: number } | undefined;
-    if (hold) this.#unreserve(hold.key_id, hold.micros);
-  }
-
-  /** QuotaLedger.extend: a compare-and-set on the lease's end (see types.ts). */
   extend(reservation: Reservation, leaseMs: number): Reservation | null {
-    const now = this.#now();
-    const expiresAt = now + leaseMs;
-    const res = this.#stmt(
-      'UPDATE holds SET expires_at = ? WHERE id = ? AND expires_at = ? AND expires_at > ?',
-    ).run(expiresAt, Number(reservation.id), reservation.expiresAt, now);
-    return res.changes === 1 ? { ...reservation, expiresAt } : null;
-  }
-
-  extendSoon(reservation: Reservation, leaseMs: number): Promise<Reservation | null> {
-    return this.#enqueue('hold', () => this.extend(reservation, leaseMs));
+    return this.#ledger.extend(reservation, leaseMs);
   }
 
   settle(reservation: Reservation | null, usage: UsageRow): void {
-    this.#tx(() => this.#settleOne(reservation, usage));
-  }
-
-  reserveSoon(keyId: number, micros: Micros, leaseMs?: number): Promise<Reservation | null> {
-    return this.#enqueue('hold', () => this.reserve(keyId, micros, leaseMs));
-  }
-
-  settleSoon(reservation: Reservation | null, usage: UsageRow): Promise<void> {
-    return this.#enqueue('settle', () => this.#settleOne(reservation, usage));
-  }
-
-  #enqueue<T>(kind: 'hold' | 'settle', run: () => T): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      this.#queued.push({ kind, run, resolve: resolve as (value: unknown) => void, reject });
-      if (this.#queued.length === 1) setImmediate(() => this.#commitQueued());
-    });
-  }
-
-  /**
-   * One transaction for every hold and settlement queued since the last turn, in the order they
-   * were asked for: a commit (a WAL append and its locking) costs far more than the statements
-   * in it, so under load this turns thousands of commits a second into tens. If the batch fails,
-   * each one is retried in a transaction of its own, so one bad row cannot take the others down.
-   */
-  #commitQueued(): void {
-    const batch = this.#queued;
-    this.#queued = [];
-    if (batch.length === 0) return;
-    if (!this.#db.isOpen) {
-      for (const q of batch) q.reject(new StoreError('the store is closed'));
-      return;
-    }
-    let results: unknown[] | undefined;
-    try {
-      results = this.#tx(() => batch.map((q) => q.run()));
-    } catch (err) {
-      // Locked by another process past busy_timeout: each retry would wait as long again.
-      if (isBusy(err)) {
-        for (const q of batch) q.reject(err);
-        return;
-      }
-      for (const q of batch) {
-        try {
-          q.resolve(this.#tx(q.run));
-        } catch (err) {
-          q.reject(err);
-        }
-      }
-      return;
-    }
-    batch.forEach((q, i) => q.resolve(results[i]));
-  }
-
-  #settleOne(reservation: Reservation | null, usage: UsageRow): void {
-    if (reservation) this.#dropHold(reservation);
-    let row = usage;
-    if (usage.keyId !== null && usage.costMicros > 0) {
-      // The hold was an estimate; if the upstream used more, the key is charged at most what it
-      // has left, so that no interleaving of requests ever takes it past its quota. The row keeps
-      // the full cost in `detail` for the operator.
-      const key = this.#stmt(
-        'SELECT quota_micros, used_micros, reserved_micros FROM keys WHERE id = ?',
-      ).get(usage.keyId) as
-        { quota_micros: number | null; used_micros: number; reserved_micros: number } | undefined;
-      const room =
-        key && key.quota_micros !== null
-          ? Math.max(0, key.quota_micros - key.used_micros - key.reserved_micros)
-          : Infinity;
-      const charged = Math.min(Math.ceil(usage.costMicros), room);
-      if (charged < usage.costMicros) {
-        row = {
-          ...usage,
-          costMicros: charged,
-          detail: { ...usage.detail, uncappedCostMicros: Math.ceil(usage.costMicros) },
-        };
-      }
-      this.#stmt('UPDATE keys SET used_micros = used_micros + ? WHERE id = ?').run(
-        charged,
-        usage.keyId,
-      );
-    }
-    this.#insertUsage(row);
+    this.#ledger.settle(reservation, usage);
   }
 
   release(reservation: Reservation): void {
-    this.#atomic(() => this.#dropHold(reservation));
+    this.#ledger.release(reservation);
   }
 
   recordUsage(usage: UsageRow): void {
-    this.settle(null, usage);
+    this.#ledger.settle(null, usage);
   }
 
-  #insertUsage(u: UsageRow): void {
-    const createdAt = this.#now();
-    this.#stmt(
-      `INSERT INTO usage (request_id, key_id, key_name, endpoint, model, upstream_model, channel, status,
-         prompt_tokens, completion_tokens, cache_read_tokens, cache_write_5m_tokens,
-         cache_write_1h_tokens, reasoning_tokens, cost_micros, latency_ms, ttfb_ms, source,
-         error_code, error_message, detail, created_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    ).run(
-      u.requestId,
-      u.keyId,
-      u.keyName,
-      u.endpoint,
-      u.model,
-      u.upstreamModel,
-      u.channel,
-      u.status,
-      u.promptTokens,
-      u.completionTokens,
-      u.cacheReadTokens ?? 0,
-      u.cacheWrite5mTokens ?? 0,
-      u.cacheWrite1hTokens ?? 0,
-      u.reasoningTokens ?? 0,
-      Math.round(u.costMicros),
-      Math.round(u.latencyMs),
-      u.ttfbMs === null ? null : Math.round(u.ttfbMs),
-      u.source,
-      u.errorCode,
-      u.errorMessage ?? null,
-      u.detail ? JSON.stringify(u.detail) : null,
-      createdAt,
-    );
-    this.#rollups.add(u, createdAt);
+  /** Through the group commit (see SqliteLedger). */
+  reserveSoon(keyId: number, micros: Micros, leaseMs?: number): Promise<Reservation | null> {
+    return this.#ledger.reserveSoon(keyId, micros, leaseMs);
+  }
+
+  extendSoon(reservation: Reservation, leaseMs: number): Promise<Reservation | null> {
+    return this.#ledger.extendSoon(reservation, leaseMs);
+  }
+
+  settleSoon(reservation: Reservation | null, usage: UsageRow): Promise<void> {
+    return this.#ledger.settleSoon(reservation, usage);
   }
 
   /** Days the raw rows no longer hold whole come from the daily rollups (by key name). */
@@ -723,12 +531,7 @@ export class SqliteStore implements Store {
   /** close(), for callers that cannot await (process exit paths, tests). */
   closeNow(): void {
     this.rates.close?.();
-    // Settlements still queued are written; holds are refused, since their requests would
-    // run against a closed store and leave the hold behind.
-    const holds = this.#queued.filter((q) => q.kind === 'hold');
-    this.#queued = this.#queued.filter((q) => q.kind === 'settle');
-    for (const q of holds) q.reject(new StoreError('the store is closed'));
-    if (this.#db.isOpen && this.#queued.length > 0) this.#commitQueued();
+    this.#ledger.closeQueued();
     if (this.#db.isOpen) this.#db.close();
   }
 }
