@@ -98,9 +98,11 @@ export class RequestUsage implements Renewable {
   }
 
   /**
-   * Writes the row and settles the hold, and counts the tokens in the key's TPM window. Resolves
-   * once the row is committed (QuotaLedger.settle; SQLite's group-commits); never rejects: a failed write is logged and the hold given back. A JSON
-   * answer waits for it, so a served request always has its row. A second call is ignored.
+   * Writes the row and settles the hold (after a lease renewal under way, which changes it), and
+   * counts the tokens in the key's TPM window; the lease is no longer renewed. Resolves once the
+   * row is committed (QuotaLedger.settle; SQLite's group-commits); never rejects: a failed write
+   * is logged and the hold given back, a failed token count logged. A JSON answer waits for it,
+   * so a served request always has its row. A second call is ignored.
    */
   finish(input: SettleInput): Promise<void> {
     if (this.#done) return Promise.resolve();
