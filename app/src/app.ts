@@ -25,6 +25,7 @@ import { healthRoutes } from './routes/health.ts';
 import { modelRoutes, visibleModels } from './routes/models.ts';
 import { openAiRoutes } from './routes/openai.ts';
 import { resolveRuntime } from './runtime.ts';
+import { LeaseKeeper } from './usage/lease-keeper.ts';
 import { adminRoutes } from './admin/routes.ts';
 import type { AppDeps, AppEnv } from './types.ts';
 import type { ClientDialect } from './core/job.ts';
@@ -93,12 +94,14 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   // Public on purpose: image URLs are shared; their ids are unguessable.
   if (deps.imageStore) app.get('/images/*', imagesHandler(deps.imageStore));
 
+  // One interval renews every running request's quota hold (see LeaseKeeper).
+  const leases = new LeaseKeeper(config.store.holdLeaseMs);
   // Every API path, whatever its dialect: body limit, key, usage row and rpm/tpm, in that order.
   const guarded = () => {
     const sub = new Hono<AppEnv>();
     sub.use(bodyLimit(config.server.bodyLimitBytes));
     sub.use(auth(rt.store, now));
-    sub.use(usage(rt.store, logger, now, config.store.holdLeaseMs));
+    sub.use(usage(rt.store, logger, now, leases));
     sub.use(rateLimit(now, rt.store.rates));
     return sub;
   };

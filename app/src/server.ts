@@ -9,7 +9,7 @@ import { createLogger } from './logger.ts';
 import type { Logger } from './logger.ts';
 import { createUpstreamClient } from './routing/upstream-client.ts';
 import { createStore, sqlitePath } from './store/create-store.ts';
-import type { Store } from './store/types.ts';
+import type { NewKey, Store } from './store/types.ts';
 import { createInflightTracker } from './inflight.ts';
 import { SqliteRateWindows } from './ratelimit/sqlite.ts';
 import { createImageStore } from './images/index.ts';
@@ -44,28 +44,29 @@ export interface StartOptions {
   readonly workerId?: number;
 }
 
+/** The config file's keys as the store takes them (the secret is hashed by the store). */
+export function configKeys(config: RelayConfig): (NewKey & { readonly key: string })[] {
+  return config.keys.map((k) => ({
+    name: k.name,
+    key: k.key,
+    quotaUsd: k.quota ?? null,
+    models: k.models,
+    expiresAt: k.expiresAt ? parseExpiry(k.expiresAt) : null,
+    rpm: k.rpm ?? null,
+    tpm: k.tpm ?? null,
+    enabled: k.enabled,
+  }));
+}
+
 /**
  * Upserts the config file's keys; only their hashes reach the store. All at once: a networked
- * store answers them in parallel, and SQLite's are done by the time this returns its promise.
+ * store answers them in parallel.
  */
 export async function syncConfigKeys(
   config: RelayConfig,
   store: Pick<Store, 'keys'>,
 ): Promise<void> {
-  await Promise.all(
-    config.keys.map((k) =>
-      store.keys.upsertFromConfig({
-        name: k.name,
-        key: k.key,
-        quotaUsd: k.quota ?? null,
-        models: k.models,
-        expiresAt: k.expiresAt ? parseExpiry(k.expiresAt) : null,
-        rpm: k.rpm ?? null,
-        tpm: k.tpm ?? null,
-        enabled: k.enabled,
-      }),
-    ),
-  );
+  await Promise.all(configKeys(config).map((k) => store.keys.upsertFromConfig(k)));
 }
 
 /** Provider keys, extra headers and the origin secret: what the logger blanks out of errors. */

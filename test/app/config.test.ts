@@ -51,7 +51,7 @@ describe('relay config', () => {
     const fleet = parseRelayConfig({ store: { type: 'dynamodb', region: 'eu-west-1' } }, {});
     expect(fleet.store).toMatchObject({ type: 'dynamodb', tablePrefix: 'llm-relay-' });
     expect(() => parseRelayConfig({ store: { type: 'redis' } }, {})).toThrow(/store\.type/);
-    expect(() => parseRelayConfig({ store: { type: 'sqlite', holdLeaseMs: 5 } }, {})).toThrow(
+    expect(() => parseRelayConfig({ store: { type: 'sqlite', holdLeaseMs: 60_000 } }, {})).toThrow(
       /store\.holdLeaseMs/,
     );
     expect(() =>

@@ -83,6 +83,12 @@ describe('npm run keys', () => {
     expect(keys(dir, 'update', '--name', 'carol', '--tpm', '1.5')).toMatchObject({ code: 2 });
     expect(keys(dir, 'create', '--name', 'dave', '--tpm', 'none')).toMatchObject({ code: 2 });
     expect(keys(dir, 'update', '--name', 'carol')).toMatchObject({ code: 2 });
+    // Flags update does not apply are refused, not silently dropped.
+    const quota = keys(dir, 'update', '--name', 'carol', '--rpm', '5', '--quota', '9');
+    expect(quota).toMatchObject({ code: 2 });
+    expect(quota.err).toContain('not --quota');
+    expect(keys(dir, 'update', '--name', 'carol', '--models', 'x')).toMatchObject({ code: 2 });
+    expect(JSON.parse(keys(dir, 'list', '--json').out)[0]).toMatchObject({ rpm: 'unlimited' });
   });
 
   it('tops up, disables and re-enables by name', () => {

@@ -18,6 +18,19 @@ const LIMITED = 'sk-limited-0123456789abcdef';
 const FREE = 'sk-free-0123456789abcdefgh';
 const TOKENS = 'sk-tokens-0123456789abcdef';
 
+/** Seconds in an OpenAI reset header ("20ms", "45s", "1m30s"), rounded up like Retry-After. */
+function resetSeconds(header: string | null): number {
+  const m = /^(?:(\d+)h)?(?:(\d+)m(?!s))?(?:(\d+)s)?(?:(\d+)ms)?$/.exec(header ?? '');
+  if (!header || !m) throw new Error(`not a reset header: ${header}`);
+  const [h, min, sec, ms] = m.slice(1).map((v) => Number(v ?? 0)) as [
+    number,
+    number,
+    number,
+    number,
+  ];
+  return Math.max(1, Math.ceil(h * 3600 + min * 60 + sec + ms / 1000));
+}
+
 const tempDb = () => join(mkdtempSync(join(tmpdir(), 'rate-windows-')), 'relay.db');
 
 /** The same rules whether the counters live in memory or in the SQLite file cluster workers share. */
@@ -102,7 +115,7 @@ describe.each(WINDOWS)(
       const refused = await chat(burst);
       expect(refused.status).toBe(429);
       const wait = Number(refused.headers.get('retry-after'));
-      expect(refused.headers.get('x-ratelimit-reset-requests')).toBe(`${wait}s`);
+      expect(resetSeconds(refused.headers.get('x-ratelimit-reset-requests'))).toBe(wait);
       await clock.advance(wait * 1000 - 1500);
       expect((await chat(burst)).status).toBe(429);
       await clock.advance(1500);
@@ -127,13 +140,39 @@ describe.each(WINDOWS)(
       const wait = Number(refused.headers.get('retry-after'));
       expect(wait).toBeGreaterThan(0);
       expect(refused.headers.get('x-ratelimit-remaining-tokens')).toBe('0');
-      expect(refused.headers.get('x-ratelimit-reset-tokens')).toBe(`${wait}s`);
+      expect(resetSeconds(refused.headers.get('x-ratelimit-reset-tokens'))).toBe(wait);
       const body = (await refused.json()) as { error: { code: string; message: string } };
       expect(body.error.code).toBe('rate_limit_exceeded');
       expect(body.error.message).toContain('40 tokens per minute');
       // Refused requests add nothing: waiting as long as Retry-After says lets the next one in.
       await clock.advance(wait * 1000);
       expect((await chat(TOKENS)).status).toBe(200);
+    });
+
+    it('a refusal reports the real room left in the window that did not refuse, and resets for every full one', async () => {
+      await clock.advance(10 * 60_000);
+      // 18 tokens a request: two fill 30 tokens a minute, long before 5 requests.
+      store.upsertKey({ name: 'rt', key: 'sk-rt-0123456789abcdefgh', rpm: 5, tpm: 30 });
+      for (let i = 0; i < 2; i++) expect((await chat('sk-rt-0123456789abcdefgh')).status).toBe(200);
+      const byTokens = await chat('sk-rt-0123456789abcdefgh');
+      expect(byTokens.status).toBe(429);
+      expect(byTokens.headers.get('x-ratelimit-remaining-requests')).toBe('3');
+      expect(byTokens.headers.get('x-ratelimit-remaining-tokens')).toBe('0');
+      expect(byTokens.headers.get('x-ratelimit-reset-requests')).toBeNull();
+      expect(resetSeconds(byTokens.headers.get('x-ratelimit-reset-tokens'))).toBe(
+        Number(byTokens.headers.get('retry-after')),
+      );
+      // Both full: both resets, Retry-After the later of the two.
+      store.upsertKey({ name: 'both', key: 'sk-both-0123456789abcdefg', rpm: 2, tpm: 30 });
+      for (let i = 0; i < 2; i++)
+        expect((await chat('sk-both-0123456789abcdefg')).status).toBe(200);
+      const both = await chat('sk-both-0123456789abcdefg');
+      expect(both.status).toBe(429);
+      expect(both.headers.get('x-ratelimit-remaining-requests')).toBe('0');
+      const resets = ['requests', 'tokens'].map((w) =>
+        resetSeconds(both.headers.get(`x-ratelimit-reset-${w}`)),
+      );
+      expect(Math.max(...resets)).toBe(Number(both.headers.get('retry-after')));
     });
   },
 );

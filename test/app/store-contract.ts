@@ -128,16 +128,33 @@ export function describeStoreContract(name: string, factory: StoreFactory): void
         await expect(store.keys.topUp('nobody', 1)).rejects.toThrow(/no key named/);
       });
 
-      test('moves the keys version on every key change, and not on spend', async ({ store }) => {
-        const v0 = await store.keys.version();
+      test('moves the keys version on every key setting change (a top-up included), and not on spend', async ({
+        store,
+        open,
+      }) => {
+        const other = await open();
+        const seen = [await store.keys.version()];
+        const moved = async () => {
+          const v = await other.keys.version();
+          expect(seen).not.toContain(v);
+          seen.push(v);
+        };
         const { record } = await store.keys.create({ name: 'k', quotaUsd: 1 });
-        const v1 = await store.keys.version();
-        expect(v1).not.toBe(v0);
+        await moved();
         const hold = await store.ledger.reserve(record.id, 100, 60_000);
         await store.ledger.settle(hold, row(record.id, 'k', 50));
-        expect(await store.keys.version()).toBe(v1);
+        expect(await other.keys.version()).toBe(seen.at(-1));
         await store.keys.setEnabled('k', false);
-        expect(await store.keys.version()).not.toBe(v1);
+        await moved();
+        await store.keys.update('k', { rpm: 7 });
+        await moved();
+        // A top-up changes the quota a cached record carries, so it counts as a key change.
+        await store.keys.topUp('k', 1);
+        await moved();
+        await store.keys.upsertFromConfig({ name: 'cfg', key: 'sk-contract-version-0123456789' });
+        await moved();
+        await store.keys.delete('k');
+        await moved();
       });
 
       test('a cached lookup sees a change made here at once, and one made by another process within the TTL', async ({
@@ -245,9 +262,13 @@ export function describeStoreContract(name: string, factory: StoreFactory): void
         const { record } = await store.keys.create({ name: 'k', quotaUsd: 0.001 });
         // Held by a process that then died.
         const dead = await open();
+        const other = await open();
         const orphan = (await dead.ledger.reserve(record.id, 600, 1000))!;
         expect(await store.ledger.reserve(record.id, 600, 60_000)).toBeNull();
         clock.t += 1000;
+        // What a key shows counts live holds only, before anything else touches the ledger.
+        expect((await store.keys.get('k'))!.reservedMicros).toBe(0);
+        expect((await other.keys.list())[0]!.reservedMicros).toBe(0);
         const fresh = await store.ledger.reserve(record.id, 600, 60_000);
         expect(fresh).not.toBeNull();
         // The old request turns up after all: it is charged, but the live hold stays held.
@@ -255,6 +276,95 @@ export function describeStoreContract(name: string, factory: StoreFactory): void
         expect(await store.keys.get('k')).toMatchObject({ usedMicros: 100, reservedMicros: 600 });
         expect(await store.ledger.reserve(record.id, 301, 60_000)).toBeNull();
         expect(await store.ledger.reserve(record.id, 300, 60_000)).not.toBeNull();
+      });
+
+      test('a key created after one is deleted never takes on its holds, charges or rows', async ({
+        store,
+        clock,
+      }) => {
+        const gone = (await store.keys.create({ name: 'gone', quotaUsd: 0.001 })).record;
+        const late = (await store.ledger.reserve(gone.id, 600, 1000))!;
+        const expiring = (await store.ledger.reserve(gone.id, 300, 1000))!;
+        expect(expiring).not.toBeNull();
+        await store.keys.delete('gone');
+        const fresh = (await store.keys.create({ name: 'fresh', quotaUsd: 0.001 })).record;
+        const live = (await store.ledger.reserve(fresh.id, 400, 60_000))!;
+        // The deleted key's request ends after all; and its other hold's lease runs out.
+        await store.ledger.settle(late, row(gone.id, 'gone', 250));
+        clock.t += 1000;
+        expect(await store.ledger.reserve(fresh.id, 600, 60_000)).not.toBeNull();
+        expect(await store.keys.get('fresh')).toMatchObject({
+          usedMicros: 0,
+          reservedMicros: 1000,
+        });
+        expect(await store.usage.list({ keyId: fresh.id })).toHaveLength(0);
+        expect(await store.usage.totalMicros(fresh.id, START, clock.t + 1)).toBe(0);
+        await store.ledger.release(live);
+        expect((await store.keys.get('fresh'))!.reservedMicros).toBe(600);
+      });
+
+      test('extending a hold keeps it past its old lease; a settled or expired one is not extended', async ({
+        store,
+        open,
+        clock,
+      }) => {
+        const { record } = await store.keys.create({ name: 'k', quotaUsd: 0.001 });
+        const first = (await store.ledger.reserve(record.id, 600, 1000))!;
+        clock.t += 500;
+        const extended = (await store.ledger.extend(first, 1000))!;
+        expect(extended).toMatchObject({
+          keyId: record.id,
+          micros: 600,
+          expiresAt: clock.t + 1000,
+        });
+        clock.t += 700; // past the first lease, within the new one
+        expect(await store.ledger.reserve(record.id, 600, 60_000)).toBeNull();
+        // Another process settles with the extended reservation: the hold is freed once.
+        const other = await open();
+        await other.ledger.settle(extended, row(record.id, 'k', 100));
+        expect(await store.keys.get('k')).toMatchObject({ usedMicros: 100, reservedMicros: 0 });
+        expect(await store.ledger.extend(extended, 1000)).toBeNull();
+        // A hold whose lease already ended cannot be brought back.
+        const second = (await store.ledger.reserve(record.id, 300, 1000))!;
+        clock.t += 1000;
+        expect(await store.ledger.extend(second, 1000)).toBeNull();
+        expect(await store.ledger.reserve(record.id, 900, 60_000)).not.toBeNull();
+      });
+
+      test('two processes reserving at once admit exactly what fits', async ({ store, open }) => {
+        const other = await open();
+        const { record } = await store.keys.create({ name: 'k', quotaUsd: 0.001 });
+        const holds = await Promise.all(
+          Array.from({ length: 40 }, (_, i) =>
+            (i % 2 ? store : other).ledger.reserve(record.id, 300, 60_000),
+          ),
+        );
+        const admitted = holds.filter((h) => h !== null);
+        expect(admitted).toHaveLength(3); // floor(1000 / 300)
+        expect(new Set(admitted.map((h) => h.id)).size).toBe(3);
+        const sum = admitted.reduce((n, h) => n + h.micros, 0);
+        expect((await store.keys.get('k'))!.reservedMicros).toBe(sum);
+        expect((await other.keys.get('k'))!.reservedMicros).toBe(sum);
+      });
+
+      test('a hold expires in one process while another settles its own', async ({
+        store,
+        open,
+        clock,
+      }) => {
+        const other = await open();
+        const { record } = await store.keys.create({ name: 'k', quotaUsd: 0.001 });
+        const short = (await store.ledger.reserve(record.id, 400, 1000))!;
+        const long = (await other.ledger.reserve(record.id, 500, 60_000))!;
+        clock.t += 1000;
+        const [fresh] = await Promise.all([
+          store.ledger.reserve(record.id, 400, 60_000),
+          other.ledger.settle(long, row(record.id, 'k', 200)),
+        ]);
+        expect(fresh).not.toBeNull();
+        expect(await store.keys.get('k')).toMatchObject({ usedMicros: 200, reservedMicros: 400 });
+        await store.ledger.settle(short, row(record.id, 'k', 100));
+        expect(await store.keys.get('k')).toMatchObject({ usedMicros: 300, reservedMicros: 400 });
       });
 
       test('a key without a quota holds and settles too', async ({ store }) => {

@@ -73,7 +73,15 @@ describe('the SQLite store', () => {
     expect(audit).toEqual({ before: '{"hint":"…mnop","rpm":1}' });
     store.upsertKey({ name: 'new', key: 'sk-store-0123456789abcdef', rpm: 30 });
     expect(store.getKey('new')!.rpm).toBe(30);
+    // Key ids are never reused once the table is rebuilt AUTOINCREMENT (ids and columns kept).
+    const newest = store.getKey('new')!.id;
+    store.deleteKey('new');
+    expect(store.createKey({ name: 'after' }).record.id).toBe(newest + 1);
+    expect(store.getKey('legacy')!.id).toBe(1);
     store.close();
+    const reopened = new SqliteStore({ path });
+    expect(reopened.createKey({ name: 'later' }).record.id).toBe(newest + 2);
+    reopened.close();
   });
 
   it('adds the cache and reasoning token columns to a usage table from before them', () => {

@@ -19,7 +19,7 @@ Commands:
           --rpm limits its requests per minute, --tpm its tokens (prompt + completion)
           per minute.
   update  --name N [--rpm N|none] [--tpm N|none]
-          Changes a key's limits ("none" removes one).
+          Changes a key's limits ("none" removes one); nothing else.
   list    [--json]           Lists keys with quota, spend and status (never the keys).
   usage   [--name N] [--since YYYY-MM-DD] [--until YYYY-MM-DD] [--json]
           Requests, tokens and spend per key and model (--until is exclusive);
@@ -262,6 +262,13 @@ export async function runKeysCli(
         return 0;
       }
       case 'update': {
+        const other = (['quota', 'models', 'expires', 'amount'] as const).find(
+          (flag) => values[flag] !== undefined,
+        );
+        if (other)
+          throw new UsageError(
+            `update changes only --rpm and --tpm, not --${other} (a quota grows with topup; models and expiry change in the admin console)`,
+          );
         if (rpm === undefined && tpm === undefined)
           throw new UsageError('update needs --rpm or --tpm');
         const before = await store.keys.get(name!);

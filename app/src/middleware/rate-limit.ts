@@ -1,22 +1,40 @@
 import type { MiddlewareHandler } from 'hono';
 import { RelayError } from '../errors.ts';
-import type { RateAdmission, RateWindows } from '../store/types.ts';
+import type { RateAdmission, RateWindows, WindowUse } from '../store/types.ts';
 import type { AppEnv } from '../types.ts';
 
-/** OpenAI's header names: remaining = what is left of the limit after this request. */
+/** OpenAI's format for the reset headers: "20ms", "1s", "6m0s", "1h2m3s" (whole seconds up). */
+export function resetIn(ms: number): string {
+  if (ms < 1000) return `${Math.max(1, Math.ceil(ms))}ms`;
+  const total = Math.ceil(ms / 1000);
+  const [h, m, s] = [Math.floor(total / 3600), Math.floor(total / 60) % 60, total % 60];
+  return h > 0 ? `${h}h${m}m${s}s` : m > 0 ? `${m}m${s}s` : `${s}s`;
+}
+
+/** A window that cannot take one more request now (whichever window refused this one). */
+const full = (w: WindowUse): boolean => w.used + 1 > w.limit;
+
+/**
+ * OpenAI's header names: remaining = what is left of each limit after this request (a refused
+ * request is counted in neither window, so the window that did not refuse reports its real
+ * room); a reset header for every window that is full.
+ */
 function limitHeaders(a: RateAdmission): Record<string, string> {
   const headers: Record<string, string> = {};
   const requests = a.requests;
   if (requests) {
     headers['x-ratelimit-limit-requests'] = String(requests.limit);
-    const left = a.admitted ? requests.limit - requests.used - 1 : 0;
+    const left = requests.limit - requests.used - (a.admitted ? 1 : 0);
     headers['x-ratelimit-remaining-requests'] = String(Math.max(0, Math.floor(left)));
+    if (full(requests)) headers['x-ratelimit-reset-requests'] = resetIn(requests.waitMs);
   }
   const tokens = a.tokens;
   if (tokens) {
     headers['x-ratelimit-limit-tokens'] = String(tokens.limit);
-    const left = a.refusedBy === 'tokens' ? 0 : tokens.limit - tokens.used;
-    headers['x-ratelimit-remaining-tokens'] = String(Math.max(0, Math.floor(left)));
+    headers['x-ratelimit-remaining-tokens'] = String(
+      Math.max(0, Math.floor(tokens.limit - tokens.used)),
+    );
+    if (full(tokens)) headers['x-ratelimit-reset-tokens'] = resetIn(tokens.waitMs);
   }
   return headers;
 }
@@ -40,13 +58,11 @@ export function rateLimit(now: () => number, windows: RateWindows): MiddlewareHa
         a.refusedBy === 'tokens'
           ? `${key.tpm} tokens per minute`
           : `${key.rpm} requests per minute`;
-      const reset =
-        a.refusedBy === 'tokens' ? 'x-ratelimit-reset-tokens' : 'x-ratelimit-reset-requests';
       throw new RelayError(
         429,
         'rate_limit_exceeded',
         `Rate limit reached for key "${key.name}": ${what}. Try again in ${seconds}s.`,
-        { headers: { 'retry-after': String(seconds), ...headers, [reset]: `${seconds}s` } },
+        { headers: { 'retry-after': String(seconds), ...headers } },
       );
     }
     for (const [name, value] of Object.entries(headers)) c.header(name, value);

@@ -2,6 +2,7 @@ import type { MiddlewareHandler } from 'hono';
 import type { Logger } from '../logger.ts';
 import type { Store } from '../store/types.ts';
 import type { AppEnv } from '../types.ts';
+import type { LeaseKeeper } from '../usage/lease-keeper.ts';
 import { RequestUsage } from '../usage/request-usage.ts';
 
 /**
@@ -20,7 +21,7 @@ export function usage(
   store: Store,
   logger: Logger,
   now: () => number,
-  leaseMs: number,
+  leases: LeaseKeeper,
 ): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const record = c.get('record');
@@ -32,7 +33,7 @@ export function usage(
       requestId: c.get('requestId'),
       endpoint: endpointOf(c.req.path),
       now,
-      leaseMs,
+      leases,
     });
     c.set('usage', usage);
     await next();

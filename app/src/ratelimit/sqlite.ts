@@ -41,8 +41,10 @@ const selectSql = (table: string) =>
 /**
  * Rate windows every cluster worker sees: read, decide and write in one BEGIN IMMEDIATE
  * transaction, so two workers can never both admit the last request of a minute. Only keys
- * with a limit come here; the cost is one small write transaction per such request, and one
- * per settled request of a key with a tpm (WAL with synchronous=NORMAL: no fsync on commit).
+ * with a limit come here; the cost is one small write transaction per request of a key with an
+ * rpm (a key with only a tpm just reads: admission writes nothing to its window), and the tokens
+ * of the requests settled in one event-loop turn are added in one transaction together
+ * (WAL with synchronous=NORMAL: no fsync on commit).
  */
 export class SqliteRateWindows implements RateWindows {
   readonly #db: DatabaseSync;
@@ -50,6 +52,13 @@ export class SqliteRateWindows implements RateWindows {
   readonly #selectTokens: StatementSync;
   readonly #upsertRequests: StatementSync;
   readonly #upsertTokens: StatementSync;
+  #queuedTokens: {
+    keyId: number;
+    amount: number;
+    t: number;
+    resolve: () => void;
+    reject: (err: unknown) => void;
+  }[] = [];
 
   constructor(options: SqliteRateWindowsOptions) {
     if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
@@ -78,16 +87,13 @@ export class SqliteRateWindows implements RateWindows {
 
   /** Synchronous: node:sqlite is, and the transaction must not span an await. */
   hitNow(keyId: number, limits: RateLimits, t: number): RateAdmission {
+    const tokens = () =>
+      limits.tpm === null ? undefined : (this.#selectTokens.get(keyId) as WindowState | undefined);
+    // Only a tpm: one read, no write lock (settled tokens are added by addTokens).
+    if (limits.rpm === null) return decide(limits, undefined, tokens(), t).admission;
     return this.#tx(() => {
-      const requests =
-        limits.rpm === null
-          ? undefined
-          : (this.#selectRequests.get(keyId) as WindowState | undefined);
-      const tokens =
-        limits.tpm === null
-          ? undefined
-          : (this.#selectTokens.get(keyId) as WindowState | undefined);
-      const d = decide(limits, requests, tokens, t);
+      const requests = this.#selectRequests.get(keyId) as WindowState | undefined;
+      const d = decide(limits, requests, tokens(), t);
       if (d.requests) {
         this.#upsertRequests.run(keyId, d.requests.start, d.requests.count, d.requests.previous);
       }
@@ -99,15 +105,39 @@ export class SqliteRateWindows implements RateWindows {
     return this.hitNow(keyId, limits, t);
   }
 
-  async addTokens(keyId: number, amount: number, t: number): Promise<void> {
-    if (amount <= 0) return;
-    this.#tx(() => {
-      const w = addTo(this.#selectTokens.get(keyId) as WindowState | undefined, t, amount);
-      this.#upsertTokens.run(keyId, w.start, w.count, w.previous);
+  /** Resolves once counted: with every other addTokens of this turn, in one transaction. */
+  addTokens(keyId: number, amount: number, t: number): Promise<void> {
+    if (amount <= 0) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      this.#queuedTokens.push({ keyId, amount, t, resolve, reject });
+      if (this.#queuedTokens.length === 1) setImmediate(() => this.#countQueued());
     });
   }
 
+  #countQueued(): void {
+    const batch = this.#queuedTokens;
+    this.#queuedTokens = [];
+    try {
+      this.#tx(() => {
+        for (const q of batch) {
+          const w = addTo(
+            this.#selectTokens.get(q.keyId) as WindowState | undefined,
+            q.t,
+            q.amount,
+          );
+          this.#upsertTokens.run(q.keyId, w.start, w.count, w.previous);
+        }
+      });
+    } catch (err) {
+      for (const q of batch) q.reject(err);
+      return;
+    }
+    for (const q of batch) q.resolve();
+  }
+
   close(): void {
+    // Tokens still queued are counted first, as the store commits its queued settlements.
+    if (this.#db.isOpen && this.#queuedTokens.length > 0) this.#countQueued();
     if (this.#db.isOpen) this.#db.close();
   }
 }

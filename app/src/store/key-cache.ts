@@ -4,28 +4,36 @@ import type { KeyRecord, KeyStore, Store } from './types.ts';
 export interface KeyCacheOptions {
   /** How long a found key is trusted: the bound on seeing another process's change. @default 2000 */
   readonly ttlMs?: number;
-  /** How long an unknown secret stays unknown (brute force then costs the store nothing). @default 500 */
+  /** How long an unknown secret stays unknown (the same guess again costs the store nothing). @default 500 */
   readonly negativeTtlMs?: number;
-  /** How often the keys version is polled, so another process's change usually shows sooner. @default 500 */
+  /** How often, at most, a lookup polls the keys version, so another process's change usually shows sooner. @default 500 */
   readonly versionEveryMs?: number;
-  /** Entries kept at most; the oldest go first. @default 10000 */
+  /** Found keys kept at most; the least recently used go first. @default 10000 */
   readonly maxEntries?: number;
+  /** Unknown secrets kept at most, apart from the found keys (guesses never evict a real key). @default 1000 */
+  readonly maxUnknown?: number;
   readonly now?: () => number;
 }
 
 interface Entry {
-  readonly value: Promise<KeyRecord | null>;
-  until: number;
+  readonly key: KeyRecord;
+  readonly until: number;
 }
 
 /**
  * Key lookup by secret, cached briefly by the secret's hash (the secret itself is not kept):
- * a hit answers without touching the store. Any key written through this object clears the
- * cache at once; a change made elsewhere (another worker, host or the keys CLI) moves the
- * store's keys version, which is polled every `versionEveryMs` in the background, and at the
- * latest an entry is dropped after `ttlMs`. So a new, changed or disabled key is seen by every
- * process within ttlMs (2 s by default), usually within versionEveryMs. Spend and holds in a
- * cached record may be up to ttlMs old: the ledger, not the record, decides what a key may spend.
+ * a hit answers without touching the store. Found keys and unknown secrets are kept in maps of
+ * their own, each capped, so a flood of random guesses cannot push real keys out; found keys
+ * are dropped least recently used first. A distinct guess costs one store read; only the same
+ * guess repeated within negativeTtlMs is answered from memory.
+ *
+ * Any key written through this object clears the cache at once; a change made elsewhere
+ * (another worker, host or the keys CLI) moves the store's keys version, which a lookup polls in
+ * the background at most every `versionEveryMs`; and an entry is dropped after `ttlMs` whatever
+ * the version says. So a busy process sees another's change within about versionEveryMs, and
+ * any process (an idle one's first lookup answers from the cache while the poll runs) within
+ * ttlMs (2 s by default). Spend and holds in a cached record may be up to ttlMs old: the ledger,
+ * not the record, decides what a key may spend.
  */
 export class CachedKeyStore implements KeyStore {
   readonly #inner: KeyStore;
@@ -33,8 +41,16 @@ export class CachedKeyStore implements KeyStore {
   readonly #negativeTtlMs: number;
   readonly #versionEveryMs: number;
   readonly #maxEntries: number;
+  readonly #maxUnknown: number;
   readonly #now: () => number;
-  readonly #entries = new Map<string, Entry>();
+  /** Insertion order is recency: a hit moves its entry to the end. */
+  readonly #found = new Map<string, Entry>();
+  /** Unknown secrets' hashes, and until when they stay unknown. */
+  readonly #unknown = new Map<string, number>();
+  /** Lookups under way, shared by concurrent callers with the same secret. */
+  readonly #pending = new Map<string, Promise<KeyRecord | null>>();
+  /** Moves on invalidate(): a lookup begun before it must not fill the cache after it. */
+  #generation = 0;
   #version: number | undefined;
   #nextPoll = 0;
 
@@ -44,6 +60,7 @@ export class CachedKeyStore implements KeyStore {
     this.#negativeTtlMs = options.negativeTtlMs ?? 500;
     this.#versionEveryMs = options.versionEveryMs ?? 500;
     this.#maxEntries = options.maxEntries ?? 10_000;
+    this.#maxUnknown = options.maxUnknown ?? 1000;
     this.#now = options.now ?? Date.now;
   }
 
@@ -51,22 +68,34 @@ export class CachedKeyStore implements KeyStore {
     const now = this.#now();
     if (now >= this.#nextPoll) this.#poll(now);
     const hash = hashKey(secret);
-    const hit = this.#entries.get(hash);
-    if (hit && hit.until > now) return hit.value;
-    const value = this.#inner.findBySecret(secret);
-    const entry: Entry = { value, until: now + this.#ttlMs };
-    if (hit) this.#entries.delete(hash);
-    else if (this.#entries.size >= this.#maxEntries) {
-      this.#entries.delete(this.#entries.keys().next().value!);
+    const found = this.#found.get(hash);
+    if (found) {
+      this.#found.delete(hash);
+      if (found.until > now) {
+        this.#found.set(hash, found);
+        return Promise.resolve(found.key);
+      }
     }
-    this.#entries.set(hash, entry);
+    const unknownUntil = this.#unknown.get(hash);
+    if (unknownUntil !== undefined) {
+      if (unknownUntil > now) return Promise.resolve(null);
+      this.#unknown.delete(hash);
+    }
+    const pending = this.#pending.get(hash);
+    if (pending) return pending;
+    const generation = this.#generation;
+    const value = this.#inner.findBySecret(secret).finally(() => {
+      if (this.#pending.get(hash) === value) this.#pending.delete(hash);
+    });
+    this.#pending.set(hash, value);
     value.then(
       (key) => {
-        if (key === null) entry.until = Math.min(entry.until, now + this.#negativeTtlMs);
+        if (generation !== this.#generation) return;
+        if (key) remember(this.#found, hash, { key, until: now + this.#ttlMs }, this.#maxEntries);
+        else remember(this.#unknown, hash, now + this.#negativeTtlMs, this.#maxUnknown);
       },
-      () => {
-        if (this.#entries.get(hash) === entry) this.#entries.delete(hash);
-      },
+      // Not cached: the next lookup asks the store again.
+      () => undefined,
     );
     return value;
   }
@@ -89,9 +118,12 @@ export class CachedKeyStore implements KeyStore {
     );
   }
 
-  /** Forgets every entry. */
+  /** Forgets every entry (and what lookups under way will answer). */
   invalidate(): void {
-    this.#entries.clear();
+    this.#generation++;
+    this.#found.clear();
+    this.#unknown.clear();
+    this.#pending.clear();
   }
 
   async #write<T>(write: Promise<T>): Promise<T> {
@@ -131,15 +163,34 @@ export class CachedKeyStore implements KeyStore {
   }
 }
 
-/** The same store, its key lookups cached (the admin API's key writes included, so they clear it). */
+/** Sets `key` last (the most recent), dropping the oldest while the map is full. */
+function remember<V>(map: Map<string, V>, key: string, value: V, max: number): void {
+  map.delete(key);
+  while (map.size >= max) map.delete(map.keys().next().value!);
+  map.set(key, value);
+}
+
+/**
+ * The same store, its key lookups cached (the admin API's key writes included, so they clear
+ * it). Each admin part is named, not spread: a spread would drop getters and class members.
+ */
 export function withKeyCache(store: Store, options?: KeyCacheOptions): Store {
   const keys = new CachedKeyStore(store.keys, options);
+  const admin = store.admin;
   return {
     keys,
     ledger: store.ledger,
     usage: store.usage,
     rates: store.rates,
-    admin: { ...store.admin, keys },
+    admin: {
+      keys,
+      usage: admin.usage,
+      retention: admin.retention,
+      audit: admin.audit,
+      channels: admin.channels,
+      sessions: admin.sessions,
+      throttle: admin.throttle,
+    },
     close: () => store.close(),
   };
 }

@@ -28,6 +28,7 @@ export function sqliteRoles(store: SqliteStore): {
       reserve: (keyId, micros, leaseMs) => store.reserveSoon(keyId, micros, leaseMs),
       settle: (reservation, usage) => store.settleSoon(reservation, usage),
       release: async (reservation) => store.release(reservation),
+      extend: (reservation, leaseMs) => store.extendSoon(reservation, leaseMs),
     },
     usage: {
       record: async (row) => store.recordUsage(row),

@@ -2,15 +2,16 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import type { StatementSync } from 'node:sqlite';
+import { memoryRateWindows } from '../ratelimit/window.ts';
 import { DayCalendar } from '../usage/days.ts';
 import type { AdminStore, KeyPatch } from './admin-types.ts';
 import { generateKey, hashKey, isOldHint, keyHint, shortenOldHint } from './secrets.ts';
 import { ADMIN_SCHEMA, createSqliteAdminStore, migrateAdminSchema } from './sqlite-admin.ts';
 import { DailyRollups, ROLLUP_SCHEMA } from './sqlite-rollups.ts';
+import { SqliteLedger, transaction } from './sqlite-ledger.ts';
+import { sqliteRoles } from './sqlite-roles.ts';
 import { toStoredUsageRow } from './sqlite-rows.ts';
 import { USAGE_FILTER_INDEXES } from './sqlite-usage-scan.ts';
-import { memoryRateWindows } from '../ratelimit/window.ts';
-import { sqliteRoles } from './sqlite-roles.ts';
 import { StoreError, usdToMicros } from './types.ts';
 import type {
   KeyRecord,
@@ -29,7 +30,7 @@ import type {
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS keys (
-  id INTEGER PRIMARY KEY,
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
   name TEXT NOT NULL UNIQUE,
   hash TEXT NOT NULL UNIQUE,
   hint TEXT NOT NULL,
@@ -109,13 +110,6 @@ const USAGE_TOKEN_COLUMNS = [
   'reasoning_tokens',
 ] as const;
 
-/**
- * How long a hold lasts when the caller does not say: past it, a request's process is taken
- * for dead and its hold counts no more (config `store.holdLeaseMs` sets the relay's).
- */
-export const DEFAULT_LEASE_MS = 15 * 60_000;
-const SWEEP_EVERY_MS = 1000;
-
 interface KeyRow {
   id: number;
   name: string;
@@ -129,7 +123,16 @@ interface KeyRow {
   tpm: number | null;
   enabled: number;
   created_at: number;
+  /** Held by holds whose lease ended but that no reserve has swept yet (views only). */
+  expired_micros?: number;
 }
+
+/**
+ * A view's select: reserved_micros still counts expired holds until the key's next reserve
+ * sweeps them (a write the read paths should not take), so they are subtracted here.
+ */
+const KEY_VIEW = `SELECT *, (SELECT COALESCE(SUM(micros), 0) FROM holds
+  WHERE holds.key_id = keys.id AND holds.expires_at <= ?) AS expired_micros FROM keys`;
 
 function toKey(row: KeyRow): KeyRecord {
   return {
@@ -138,7 +141,7 @@ function toKey(row: KeyRow): KeyRecord {
     hint: row.hint,
     quotaMicros: row.quota_micros,
     usedMicros: row.used_micros,
-    reservedMicros: row.reserved_micros,
+    reservedMicros: Math.max(0, row.reserved_micros - (row.expired_micros ?? 0)),
     models: JSON.parse(row.models) as string[],
     expiresAt: row.expires_at,
     rpm: row.rpm ?? null,
@@ -170,16 +173,6 @@ export interface SqliteStoreOptions {
   readonly rates?: RateWindows & { close?(): void };
 }
 
-/**
- * node:sqlite is synchronous and the relay is one process, so each call below is atomic
- * with respect to every other request: reserve() cannot interleave with another reserve().
- */
-/** SQLITE_BUSY or SQLITE_LOCKED (extended codes included), as node:sqlite reports them. */
-function isBusy(err: unknown): boolean {
-  const code = (err as { errcode?: unknown }).errcode;
-  return typeof code === 'number' && ((code & 0xff) === 5 || (code & 0xff) === 6);
-}
-
 export class SqliteStore implements Store {
   readonly keys: KeyStore;
   readonly ledger: QuotaLedger;
@@ -190,14 +183,7 @@ export class SqliteStore implements Store {
   readonly #stmts: Record<string, StatementSync> = {};
   readonly #rollups: DailyRollups;
   #admin: AdminStore | undefined;
-  /** When each key's expired holds are next looked for (see #dropExpiredHolds). */
-  readonly #nextSweep = new Map<number, number>();
-  #queued: {
-    kind: 'hold' | 'settle';
-    run: () => unknown;
-    resolve: (value: unknown) => void;
-    reject: (err: unknown) => void;
-  }[] = [];
+  readonly #ledger: SqliteLedger;
 
   constructor(options: SqliteStoreOptions) {
     if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
@@ -227,6 +213,12 @@ export class SqliteStore implements Store {
         'DELETE FROM holds; UPDATE keys SET reserved_micros = 0 WHERE reserved_micros <> 0',
       );
     }
+    this.#ledger = new SqliteLedger({
+      db: this.#db,
+      now: this.#now,
+      stmt: (sql) => this.#stmt(sql),
+      rollups: this.#rollups,
+    });
     this.rates = options.rates ?? memoryRateWindows();
     const roles = sqliteRoles(this);
     this.keys = roles.keys;
@@ -267,33 +259,46 @@ export class SqliteStore implements Store {
     }
     if (!usage.has('error_message'))
       this.#db.exec('ALTER TABLE usage ADD COLUMN error_message TEXT');
+    this.#neverReuseKeyIds();
     // Hints stored before they were cut to the last four characters.
     this.#db.exec(`UPDATE keys SET hint = ${shortenOldHint('hint')} WHERE ${isOldHint('hint')}`);
+  }
+
+  /**
+   * Files from before keys.id was AUTOINCREMENT get their keys table rebuilt once (ids kept):
+   * without it, a key created after the newest one was deleted took its id, and with it the old
+   * key's usage rows (totals by key id) and anything still settling against that id. A key
+   * insert is rare, so AUTOINCREMENT's extra write (sqlite_sequence) costs nothing that matters.
+   */
+  #neverReuseKeyIds(): void {
+    const { sql } = this.#db
+      .prepare("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'keys'")
+      .get() as { sql: string };
+    if (/AUTOINCREMENT/i.test(sql)) return;
+    const columns = (this.#db.prepare('PRAGMA table_info(keys)').all() as { name: string }[])
+      .map((c) => c.name)
+      .join(', ');
+    const rebuilt = sql
+      .replace(/^CREATE TABLE\s+(IF NOT EXISTS\s+)?"?keys"?/i, 'CREATE TABLE keys_rebuilt')
+      .replace(/\bid INTEGER PRIMARY KEY\b/i, 'id INTEGER PRIMARY KEY AUTOINCREMENT');
+    this.#tx(() => {
+      this.#db.exec(rebuilt);
+      this.#db.exec(`INSERT INTO keys_rebuilt (${columns}) SELECT ${columns} FROM keys`);
+      this.#db.exec('DROP TABLE keys; ALTER TABLE keys_rebuilt RENAME TO keys');
+    });
   }
 
   #stmt(sql: string): StatementSync {
     return (this.#stmts[sql] ??= this.#db.prepare(sql));
   }
 
-  /** fn in a transaction of its own, or in the one already open (a group commit's). */
-  #atomic<T>(fn: () => T): T {
-    return this.#db.isTransaction ? fn() : this.#tx(fn);
-  }
-
   #tx<T>(fn: () => T): T {
-    this.#stmt('BEGIN IMMEDIATE').run();
-    try {
-      const out = fn();
-      this.#stmt('COMMIT').run();
-      return out;
-    } catch (err) {
-      if (this.#db.isTransaction) this.#stmt('ROLLBACK').run();
-      throw err;
-    }
+    return transaction(this.#db, (sql) => this.#stmt(sql), fn);
   }
 
   #keyByName(name: string): KeyRecord | null {
-    const row = this.#stmt('SELECT * FROM keys WHERE name = ?').get(name) as KeyRow | undefined;
+    const row = this.#stmt(`${KEY_VIEW} WHERE name = ?`).get(this.#now(), name) as
+      KeyRow | undefined;
     return row ? toKey(row) : null;
   }
 
@@ -350,7 +355,9 @@ export class SqliteStore implements Store {
   }
 
   listKeys(): KeyRecord[] {
-    return (this.#stmt('SELECT * FROM keys ORDER BY name').all() as unknown as KeyRow[]).map(toKey);
+    return (this.#stmt(`${KEY_VIEW} ORDER BY name`).all(this.#now()) as unknown as KeyRow[]).map(
+      toKey,
+    );
   }
 
   topUp(name: string, usd: number): KeyRecord {
@@ -395,9 +402,20 @@ export class SqliteStore implements Store {
     return this.#mustKey(name);
   }
 
+  /**
+   * The key's holds go with it (a late settlement then frees nothing), and its rate windows
+   * when cluster workers keep them in this file.
+   */
   deleteKey(name: string): void {
     const key = this.#mustKey(name);
-    this.#stmt('DELETE FROM keys WHERE id = ?').run(key.id);
+    this.#tx(() => {
+      this.#ledger.dropKeyHolds(key.id);
+      for (const table of ['rate_windows', 'token_windows']) {
+        if (this.#hasTable(table))
+          this.#db.prepare(`DELETE FROM ${table} WHERE key_id = ?`).run(key.id);
+      }
+      this.#stmt('DELETE FROM keys WHERE id = ?').run(key.id);
+    });
   }
 
   /** The keys version (see KEYS_VERSION_TRIGGERS). */
@@ -409,188 +427,37 @@ export class SqliteStore implements Store {
     ).value;
   }
 
-  /**
-   * Holds `micros` for `leaseMs`. reserved_micros is the sum of the key's rows in `holds`; the
-   * holds whose lease ended (their request's process died) are dropped first, so they count
-   * no more.
-   */
-  reserve(keyId: number, micros: Micros, leaseMs = DEFAULT_LEASE_MS): Reservation | null {
-    const amount = Math.max(0, Math.ceil(micros));
-    const now = this.#now();
-    return this.#atomic(() => {
-      if (now >= (this.#nextSweep.get(keyId) ?? 0)) this.#dropExpiredHolds(keyId, now);
-      const res = this.#stmt(
-        `UPDATE keys SET reserved_micros = reserved_micros + ?
-         WHERE id = ? AND (quota_micros IS NULL OR quota_micros - used_micros - reserved_micros >= ?)`,
-      ).run(amount, keyId, amount);
-      if (res.changes !== 1) return null;
-      const expiresAt = now + leaseMs;
-      const hold = this.#stmt(
-        'INSERT INTO holds (key_id, micros, expires_at) VALUES (?, ?, ?)',
-      ).run(keyId, amount, expiresAt);
-      return { id: String(hold.lastInsertRowid), keyId, micros: amount, expiresAt };
-    });
+  reserve(keyId: number, micros: Micros, leaseMs?: number): Reservation | null {
+    return this.#ledger.reserve(keyId, micros, leaseMs);
   }
 
-  /**
-   * At most once a second per key: the sweep (a scan of the holds in flight, which has no
-   * index to keep up on every hold) costs more than the hold itself, and a lease that ended a
-   * second ago is still reclaimed long before anyone misses it.
-   */
-  #dropExpiredHolds(keyId: number, now: number): void {
-    this.#nextSweep.set(keyId, now + SWEEP_EVERY_MS);
-    const expired = this.#stmt(
-      'DELETE FROM holds WHERE key_id = ? AND expires_at <= ? RETURNING micros',
-    ).all(keyId, now) as { micros: number }[];
-    if (expired.length === 0) return;
-    const micros = expired.reduce((sum, h) => sum + h.micros, 0);
-    this.#stmt('UPDATE keys SET reserved_micros = MAX(0, reserved_micros - ?) WHERE id = ?').run(
-      micros,
-      keyId,
-    );
-  }
-
-  /** Gives the hold back if it is still there (not already expired and dropped). */
-  #dropHold(reservation: Reservation): void {
-    // Row ids come back into use once the highest is gone (AUTOINCREMENT would cost a write
-    // per hold), so the lease's end is matched too: a late settlement whose hold expired and
-    // was swept never takes a newer hold that got its id.
-    const hold = this.#stmt(
-      'DELETE FROM holds WHERE id = ? AND expires_at = ? RETURNING micros',
-    ).get(Number(reservation.id), reservation.expiresAt) as { micros: number } | undefined;
-    if (!hold) return;
-    this.#stmt('UPDATE keys SET reserved_micros = MAX(0, reserved_micros - ?) WHERE id = ?').run(
-      hold.micros,
-      reservation.keyId,
-    );
+  extend(reservation: Reservation, leaseMs: number): Reservation | null {
+    return this.#ledger.extend(reservation, leaseMs);
   }
 
   settle(reservation: Reservation | null, usage: UsageRow): void {
-    this.#tx(() => this.#settleOne(reservation, usage));
-  }
-
-  reserveSoon(keyId: number, micros: Micros, leaseMs?: number): Promise<Reservation | null> {
-    return this.#enqueue('hold', () => this.reserve(keyId, micros, leaseMs));
-  }
-
-  settleSoon(reservation: Reservation | null, usage: UsageRow): Promise<void> {
-    return this.#enqueue('settle', () => this.#settleOne(reservation, usage));
-  }
-
-  #enqueue<T>(kind: 'hold' | 'settle', run: () => T): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      this.#queued.push({ kind, run, resolve: resolve as (value: unknown) => void, reject });
-      if (this.#queued.length === 1) setImmediate(() => this.#commitQueued());
-    });
-  }
-
-  /**
-   * One transaction for every hold and settlement queued since the last turn, in the order they
-   * were asked for: a commit (a WAL append and its locking) costs far more than the statements
-   * in it, so under load this turns thousands of commits a second into tens. If the batch fails,
-   * each one is retried in a transaction of its own, so one bad row cannot take the others down.
-   */
-  #commitQueued(): void {
-    const batch = this.#queued;
-    this.#queued = [];
-    if (batch.length === 0) return;
-    if (!this.#db.isOpen) {
-      for (const q of batch) q.reject(new StoreError('the store is closed'));
-      return;
-    }
-    let results: unknown[] | undefined;
-    try {
-      results = this.#tx(() => batch.map((q) => q.run()));
-    } catch (err) {
-      // Locked by another process past busy_timeout: each retry would wait as long again.
-      if (isBusy(err)) {
-        for (const q of batch) q.reject(err);
-        return;
-      }
-      for (const q of batch) {
-        try {
-          q.resolve(this.#tx(q.run));
-        } catch (err) {
-          q.reject(err);
-        }
-      }
-      return;
-    }
-    batch.forEach((q, i) => q.resolve(results[i]));
-  }
-
-  #settleOne(reservation: Reservation | null, usage: UsageRow): void {
-    if (reservation) this.#dropHold(reservation);
-    let row = usage;
-    if (usage.keyId !== null && usage.costMicros > 0) {
-      // The hold was an estimate; if the upstream used more, the key is charged at most what it
-      // has left, so that no interleaving of requests ever takes it past its quota. The row keeps
-      // the full cost in `detail` for the operator.
-      const key = this.#stmt(
-        'SELECT quota_micros, used_micros, reserved_micros FROM keys WHERE id = ?',
-      ).get(usage.keyId) as
-        { quota_micros: number | null; used_micros: number; reserved_micros: number } | undefined;
-      const room =
-        key && key.quota_micros !== null
-          ? Math.max(0, key.quota_micros - key.used_micros - key.reserved_micros)
-          : Infinity;
-      const charged = Math.min(Math.ceil(usage.costMicros), room);
-      if (charged < usage.costMicros) {
-        row = {
-          ...usage,
-          costMicros: charged,
-          detail: { ...usage.detail, uncappedCostMicros: Math.ceil(usage.costMicros) },
-        };
-      }
-      this.#stmt('UPDATE keys SET used_micros = used_micros + ? WHERE id = ?').run(
-        charged,
-        usage.keyId,
-      );
-    }
-    this.#insertUsage(row);
+    this.#ledger.settle(reservation, usage);
   }
 
   release(reservation: Reservation): void {
-    this.#atomic(() => this.#dropHold(reservation));
+    this.#ledger.release(reservation);
   }
 
   recordUsage(usage: UsageRow): void {
-    this.settle(null, usage);
+    this.#ledger.settle(null, usage);
   }
 
-  #insertUsage(u: UsageRow): void {
-    const createdAt = this.#now();
-    this.#stmt(
-      `INSERT INTO usage (request_id, key_id, key_name, endpoint, model, upstream_model, channel, status,
-         prompt_tokens, completion_tokens, cache_read_tokens, cache_write_5m_tokens,
-         cache_write_1h_tokens, reasoning_tokens, cost_micros, latency_ms, ttfb_ms, source,
-         error_code, error_message, detail, created_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    ).run(
-      u.requestId,
-      u.keyId,
-      u.keyName,
-      u.endpoint,
-      u.model,
-      u.upstreamModel,
-      u.channel,
-      u.status,
-      u.promptTokens,
-      u.completionTokens,
-      u.cacheReadTokens ?? 0,
-      u.cacheWrite5mTokens ?? 0,
-      u.cacheWrite1hTokens ?? 0,
-      u.reasoningTokens ?? 0,
-      Math.round(u.costMicros),
-      Math.round(u.latencyMs),
-      u.ttfbMs === null ? null : Math.round(u.ttfbMs),
-      u.source,
-      u.errorCode,
-      u.errorMessage ?? null,
-      u.detail ? JSON.stringify(u.detail) : null,
-      createdAt,
-    );
-    this.#rollups.add(u, createdAt);
+  /** Through the group commit (see SqliteLedger). */
+  reserveSoon(keyId: number, micros: Micros, leaseMs?: number): Promise<Reservation | null> {
+    return this.#ledger.reserveSoon(keyId, micros, leaseMs);
+  }
+
+  extendSoon(reservation: Reservation, leaseMs: number): Promise<Reservation | null> {
+    return this.#ledger.extendSoon(reservation, leaseMs);
+  }
+
+  settleSoon(reservation: Reservation | null, usage: UsageRow): Promise<void> {
+    return this.#ledger.settleSoon(reservation, usage);
   }
 
   /** Days the raw rows no longer hold whole come from the daily rollups (by key name). */
@@ -664,12 +531,7 @@ export class SqliteStore implements Store {
   /** close(), for callers that cannot await (process exit paths, tests). */
   closeNow(): void {
     this.rates.close?.();
-    // Settlements still queued are written; holds are refused, since their requests would
-    // run against a closed store and leave the hold behind.
-    const holds = this.#queued.filter((q) => q.kind === 'hold');
-    this.#queued = this.#queued.filter((q) => q.kind === 'settle');
-    for (const q of holds) q.reject(new StoreError('the store is closed'));
-    if (this.#db.isOpen && this.#queued.length > 0) this.#commitQueued();
+    this.#ledger.closeQueued();
     if (this.#db.isOpen) this.#db.close();
   }
 }

@@ -1,18 +1,20 @@
 import { z } from 'zod';
 
+/**
+ * How long a quota hold lasts unless renewed: the relay renews the holds of running requests
+ * every lease/3 (usage/lease-keeper.ts), so the lease only bounds how long a dead process's
+ * holds keep quota from others.
+ */
+export const DEFAULT_LEASE_MS = 15 * 60_000;
+
 /** Settings every store shares. */
 const common = {
   /**
-   * How long a quota hold lasts at most: past it the hold counts no more, so the holds of a
-   * process or host that died come back by themselves. Longer than any request should run; a
-   * request still running past it may be charged less than it cost (never more than the quota).
+   * The quota hold lease (see DEFAULT_LEASE_MS). At least 2 minutes, well above the default
+   * first-byte timeout (60 s), so a process stalled for a moment (a GC pause, a busy event loop)
+   * does not lose a running request's hold between two renewals.
    */
-  holdLeaseMs: z
-    .number()
-    .int()
-    .min(10_000)
-    .max(86_400_000)
-    .default(15 * 60_000),
+  holdLeaseMs: z.number().int().min(120_000).max(86_400_000).default(DEFAULT_LEASE_MS),
 };
 
 const sqliteStoreSchema = z.strictObject({ type: z.literal('sqlite'), ...common });
@@ -37,6 +39,6 @@ const dynamodbStoreSchema = z.strictObject({
  */
 export const storeConfigSchema = z
   .discriminatedUnion('type', [sqliteStoreSchema, dynamodbStoreSchema])
-  .default({ type: 'sqlite', holdLeaseMs: 15 * 60_000 });
+  .default({ type: 'sqlite', holdLeaseMs: DEFAULT_LEASE_MS });
 
 export type StoreConfig = z.output<typeof storeConfigSchema>;

@@ -118,8 +118,10 @@ export interface KeyStore {
   /** Usage rows keep the key's name; its quota and secret are gone. */
   delete(name: string): Promise<void>;
   /**
-   * A number that changes whenever any key's settings change (not its used/reserved money), in
-   * any process or host on the store: the key cache polls it to drop stale entries early.
+   * A number that changes whenever any key's settings change, in any process or host on the
+   * store: create, upsert, update, setEnabled, delete, and topUp (it changes the quota a cached
+   * record carries). Not on spend or holds (used/reserved money), which move on every request.
+   * The key cache polls it to drop stale entries early.
    */
   version(): Promise<number>;
 }
@@ -137,6 +139,16 @@ export interface QuotaLedger {
   settle(reservation: Reservation | null, usage: UsageRow): Promise<void>;
   /** Gives a hold back without charging; for when settle() itself failed. */
   release(reservation: Reservation): Promise<void>;
+  /**
+   * Renews a live hold's lease: it now ends `leaseMs` from now. Returns the reservation to use
+   * from then on (its `expiresAt` is the new end; settle/release/extend with the old one may
+   * find nothing), or null when the hold is no longer there: settled, released, its lease
+   * already ended, or its key deleted. A request that runs long calls it every lease/3 or so, so
+   * only a dead process's holds ever expire. Implementations: one conditional write matching
+   * the hold's id and its current `expiresAt` (a compare-and-set, so two extends cannot both
+   * win with the same reservation).
+   */
+  extend(reservation: Reservation, leaseMs: number): Promise<Reservation | null>;
 }
 
 export interface UsageStore {

@@ -3,11 +3,16 @@ import { describe, expect, it } from 'vitest';
 import { createLogger } from '../logger.ts';
 import { SqliteStore } from '../store/sqlite.ts';
 import type { RequestRecord } from '../types.ts';
+import { LeaseKeeper } from './lease-keeper.ts';
 import { RequestUsage } from './request-usage.ts';
 
-function setup(quotaUsd: number | null) {
+function setup(
+  quotaUsd: number | null,
+  leases = new LeaseKeeper(60_000),
+  tpm: number | null = null,
+) {
   const store = new SqliteStore({ path: ':memory:' });
-  const key = store.upsertKey({ name: 'k', key: 'sk-usage-0123456789abcdef', quotaUsd });
+  const key = store.upsertKey({ name: 'k', key: 'sk-usage-0123456789abcdef', quotaUsd, tpm });
   const lines: Record<string, unknown>[] = [];
   const logger = createLogger({
     destination: new Writable({
@@ -26,7 +31,7 @@ function setup(quotaUsd: number | null) {
     requestId: 'req_1',
     endpoint: '/messages',
     now: () => 5,
-    leaseMs: 60_000,
+    leases,
   });
   return { store, usage, record, lines, key };
 }
@@ -98,5 +103,41 @@ describe('RequestUsage', () => {
     });
     expect(lines.some((l) => l.msg === 'failed to write usage row')).toBe(true);
     expect(store.getKey('k')!.reservedMicros).toBe(0);
+  });
+
+  it('keeps its hold while it runs past the lease, with one shared timer, until it finishes', async () => {
+    // A 90 ms lease renewed every 30 ms, on the real clock.
+    const leases = new LeaseKeeper(90);
+    const { store, usage, key } = setup(0.001, leases);
+    const other = setup(0.001, leases);
+    expect(await usage.hold(600)).toBe(true);
+    expect(await other.usage.hold(100)).toBe(true);
+    expect(leases.size).toBe(2);
+    await new Promise((r) => setTimeout(r, 300));
+    // Still held: what is left of the quota cannot take another 600.
+    expect(await store.ledger.reserve(key.id, 600, 60_000)).toBeNull();
+    await usage.finish({
+      status: 200,
+      usage: { promptTokens: 0, completionTokens: 0 },
+      source: 'upstream',
+    });
+    await other.usage.finishUnanswered(499, 'client_closed');
+    expect(leases.size).toBe(0);
+    expect(store.getKey('k')).toMatchObject({ reservedMicros: 0, usedMicros: 0 });
+  });
+
+  it('never rejects when counting tokens fails, and still writes the row', async () => {
+    const { store, usage, lines } = setup(1, undefined, 1000);
+    // The shared rate windows cannot be written (another process holds the lock too long).
+    store.rates.addTokens = () => Promise.reject(new Error('database is locked'));
+    await expect(
+      usage.finish({
+        status: 200,
+        usage: { promptTokens: 3, completionTokens: 4 },
+        source: 'upstream',
+      }),
+    ).resolves.toBeUndefined();
+    expect(store.listUsage()).toHaveLength(1);
+    expect(lines.some((l) => l.msg === 'failed to count tokens')).toBe(true);
   });
 });

@@ -2,6 +2,7 @@ import type { Price } from '../config.ts';
 import type { Logger } from '../logger.ts';
 import type { KeyRecord, Reservation, Store, UsageRow, UsageSource } from '../store/types.ts';
 import type { RequestRecord } from '../types.ts';
+import type { LeaseKeeper, Renewable } from './lease-keeper.ts';
 import type { Billable } from './pricing.ts';
 import { costMicros } from './pricing.ts';
 
@@ -21,7 +22,7 @@ const NOTHING: Billable = { promptTokens: 0, completionTokens: 0 };
  * request ends (answered, refused before any upstream call, failed, hung up on, or a bug).
  * The seam a different store (a fleet's) plugs into.
  */
-export class RequestUsage {
+export class RequestUsage implements Renewable {
   readonly #store: Store;
   readonly #logger: Logger;
   readonly #key: KeyRecord;
@@ -29,8 +30,10 @@ export class RequestUsage {
   readonly #requestId: string;
   readonly #endpoint: string;
   readonly #now: () => number;
-  readonly #leaseMs: number;
+  readonly #leases: LeaseKeeper;
   #reservation: Reservation | null = null;
+  /** A lease renewal under way: settling waits for it, since it changes the reservation. */
+  #renewing: Promise<void> | null = null;
   #done = false;
   /** What the request's tokens cost; set once the route (and so the upstream model) is known. */
   price: Price | undefined;
@@ -43,8 +46,8 @@ export class RequestUsage {
     requestId: string;
     endpoint: string;
     now: () => number;
-    /** How long the quota hold outlives a process that dies holding it. */
-    leaseMs: number;
+    /** Renews the quota hold's lease while the request runs (one per app, shared). */
+    leases: LeaseKeeper;
   }) {
     this.#store = args.store;
     this.#logger = args.logger;
@@ -53,7 +56,7 @@ export class RequestUsage {
     this.#requestId = args.requestId;
     this.#endpoint = args.endpoint;
     this.#now = args.now;
-    this.#leaseMs = args.leaseMs;
+    this.#leases = args.leases;
   }
 
   get finished(): boolean {
@@ -66,18 +69,45 @@ export class RequestUsage {
    */
   async hold(micros: number): Promise<boolean> {
     if (this.#key.quotaMicros === null || micros <= 0) return true;
-    this.#reservation = await this.#store.ledger.reserve(this.#key.id, micros, this.#leaseMs);
-    return this.#reservation !== null;
+    this.#reservation = await this.#store.ledger.reserve(
+      this.#key.id,
+      micros,
+      this.#leases.leaseMs,
+    );
+    if (this.#reservation === null) return false;
+    if (!this.#done) this.#leases.add(this);
+    return true;
+  }
+
+  /** Called by the LeaseKeeper every lease/3 while the request runs. */
+  renewLease(): void {
+    const reservation = this.#reservation;
+    if (this.#done || this.#renewing || !reservation) return;
+    this.#renewing = this.#store.ledger.extend(reservation, this.#leases.leaseMs).then(
+      (renewed) => {
+        this.#renewing = null;
+        if (renewed) this.#reservation = renewed;
+        // Gone (its key deleted, or it expired while this process stalled): nothing to keep.
+        else this.#leases.delete(this);
+      },
+      (err: unknown) => {
+        this.#renewing = null;
+        this.#logger.warn({ err, requestId: this.#requestId }, 'failed to renew quota hold');
+      },
+    );
   }
 
   /**
-   * Writes the row and settles the hold, and counts the tokens in the key's TPM window. Resolves
-   * once the row is committed (QuotaLedger.settle; SQLite's group-commits); never rejects: a failed write is logged and the hold given back. A JSON
-   * answer waits for it, so a served request always has its row. A second call is ignored.
+   * Writes the row and settles the hold (after a lease renewal under way, which changes it), and
+   * counts the tokens in the key's TPM window; the lease is no longer renewed. Resolves once the
+   * row is committed (QuotaLedger.settle; SQLite's group-commits); never rejects: a failed write
+   * is logged and the hold given back, a failed token count logged. A JSON answer waits for it,
+   * so a served request always has its row. A second call is ignored.
    */
   finish(input: SettleInput): Promise<void> {
     if (this.#done) return Promise.resolve();
     this.#done = true;
+    this.#leases.delete(this);
     const rec = this.#record;
     const billed = (input.status >= 200 && input.status < 300) || input.source === 'partial';
     const cost = billed ? costMicros(this.price, input.usage) : 0;
@@ -113,12 +143,15 @@ export class RequestUsage {
       detail: { ...input.detail, ...(rec.attempts !== undefined && { attempts: rec.attempts }) },
     };
     const tokens = u.promptTokens + u.completionTokens;
-    const settled = this.#store.ledger.settle(this.#reservation, row).catch((err: unknown) => {
-      // The response may already be out; losing the row must at least be loud, and the hold
-      // must not outlive the request (it would shrink the key's quota until its lease ends).
-      this.#logger.error({ err, requestId: this.#requestId }, 'failed to write usage row');
-      if (this.#reservation) return this.#release(this.#reservation);
-    });
+    const settle = () => this.#store.ledger.settle(this.#reservation, row);
+    const settled = (this.#renewing ? this.#renewing.then(settle) : settle()).catch(
+      (err: unknown) => {
+        // The response may already be out; losing the row must at least be loud, and the hold
+        // must not outlive the request (it would shrink the key's quota until its lease ends).
+        this.#logger.error({ err, requestId: this.#requestId }, 'failed to write usage row');
+        if (this.#reservation) return this.#release(this.#reservation);
+      },
+    );
     if (this.#key.tpm === null || tokens <= 0) return settled;
     const counted = this.#store.rates
       .addTokens(this.#key.id, tokens, this.#now())

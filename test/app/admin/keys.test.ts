@@ -286,3 +286,17 @@ describe('client keys through the admin API', () => {
     expect(res.json.error.message).toContain('application/json');
   });
 });
+
+describe('the admin test app', () => {
+  it('throws at once when its config keys clash, instead of losing the error', () => {
+    const same = 'sk-clash-0123456789abcdef';
+    expect(() =>
+      adminApp({
+        keys: [
+          { name: 'one', key: same },
+          { name: 'two', key: same },
+        ],
+      }),
+    ).toThrow(/same secret as key "one"/);
+  });
+});
