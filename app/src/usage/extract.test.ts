@@ -27,6 +27,22 @@ describe('estimatePromptTokens', () => {
     });
     expect(estimatePromptTokens(body)).toBe(estimateTokens(body));
   });
+
+  it('counts what the regex it replaced counted: runs of 1 KiB of base64 and their padding', () => {
+    const regex = (body: string) => {
+      let media = 0;
+      const text = body.replace(/[A-Za-z0-9+/]{1024,}={0,2}/g, () => (media++, ''));
+      return estimateTokens(text) + media * 1_600;
+    };
+    const b64 = (n: number) => Buffer.alloc(n, 'é').toString('base64');
+    const bodies = [
+      JSON.stringify({ a: b64(3000), b: 'x'.repeat(1023), c: `${b64(768)}===`, d: '日本語' }),
+      `${'A'.repeat(1024)}==`,
+      `${'A'.repeat(1023)}=`,
+      `héllo ${'+/'.repeat(600)}`,
+    ];
+    for (const body of bodies) expect(estimatePromptTokens(body)).toBe(regex(body));
+  });
 });
 
 describe('readUsage', () => {
