@@ -42,6 +42,17 @@ describe('estimatePromptTokens', () => {
       `héllo ${'+/'.repeat(600)}`,
     ];
     for (const body of bodies) expect(estimatePromptTokens(body)).toBe(regex(body));
+    // Runs of every length around the limit, in every mix of separators and padding.
+    let seed = 7;
+    const random = (n: number) => (seed = (seed * 48271) % 2147483647) % n;
+    for (let round = 0; round < 200; round++) {
+      let body = '';
+      while (body.length < 6000) {
+        body += 'A'.repeat([1, 5, 1023, 1024, 1025, 2047, 2048][random(7)]!);
+        body += ['', '=', '==', '===', ' ', '"', 'é', '=A'][random(8)];
+      }
+      expect(estimatePromptTokens(body), body.length.toString()).toBe(regex(body));
+    }
   });
 });
 
