@@ -1,16 +1,15 @@
 import { Hono } from 'hono';
-import type { HonoRequest } from 'hono';
+import type { Context, HonoRequest } from 'hono';
 import { getPath } from 'hono/utils/url';
 import { RelayError, errorResponse, toRelayError } from './errors.ts';
 import { accessLog } from './middleware/access-log.ts';
-import { canonicalAdminPath } from './middleware/admin-path.ts';
-import { corsHeaders } from './middleware/cors.ts';
+import { corsParts } from './middleware/cors.ts';
 import { bodyLimit } from './middleware/body-limit.ts';
-import { requestId } from './middleware/request-id.ts';
-import { auth } from './middleware/auth.ts';
+import { authenticate } from './middleware/auth.ts';
+import { edge } from './middleware/edge.ts';
+import { guard } from './middleware/guard.ts';
 import { originSecret } from './middleware/origin-secret.ts';
 import { usage } from './middleware/usage.ts';
-import { dialect } from './middleware/dialect.ts';
 import { openAiDialect } from './dialects/openai/index.ts';
 import { anthropicDialect } from './dialects/anthropic/index.ts';
 import { anthropicRoutes } from './routes/anthropic.ts';
@@ -64,32 +63,48 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   const now = () => rt.clock.now();
   const app = new Hono<AppEnv>({ getPath: relayPath });
 
-  app.use(requestId());
-  app.use(dialect(dialectOf));
-  app.use(accessLog(logger, now, rt.inflight));
+  const onError = (err: Error, c: Context<AppEnv>): Response | Promise<Response> => {
+    const relayError = isImageError(err)
+      ? new RelayError(err.status, err.code, err.message, { type: err.type, cause: err })
+      : toRelayError(err);
+    if (relayError.status >= 500 && !(err instanceof RelayError)) {
+      logger.error({ err, requestId: c.get('requestId') }, 'unhandled error');
+    }
+    const record = c.get('record');
+    if (record) {
+      record.errorCode ??= relayError.code;
+      record.errorMessage ??= relayError.message;
+    }
+    return errorResponse(c, relayError);
+  };
+
   app.use(
-    corsHeaders({
-      origins: config.server.corsOrigins,
-      allowMethods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
-      exposeHeaders: [
-        'x-request-id',
-        // The Anthropic SDKs read the request id from it.
-        'request-id',
-        'x-relay-overhead-ms',
-        'server-timing',
-        'retry-after',
-        'x-ratelimit-limit-requests',
-        'x-ratelimit-remaining-requests',
-        'x-ratelimit-reset-requests',
-        'x-ratelimit-limit-tokens',
-        'x-ratelimit-remaining-tokens',
-        'x-ratelimit-reset-tokens',
-      ],
-      maxAge: 86_400,
+    edge({
+      dialectOf,
+      accessLog: accessLog(logger, now, rt.inflight),
+      cors: corsParts({
+        origins: config.server.corsOrigins,
+        allowMethods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
+        exposeHeaders: [
+          'x-request-id',
+          // The Anthropic SDKs read the request id from it.
+          'request-id',
+          'x-relay-overhead-ms',
+          'server-timing',
+          'retry-after',
+          'x-ratelimit-limit-requests',
+          'x-ratelimit-remaining-requests',
+          'x-ratelimit-reset-requests',
+          'x-ratelimit-limit-tokens',
+          'x-ratelimit-remaining-tokens',
+          'x-ratelimit-reset-tokens',
+        ],
+        maxAge: 86_400,
+      }),
+      originCheck: originSecret(config.server.originSecret),
+      onError,
     }),
   );
-  app.use(originSecret(config.server.originSecret));
-  app.use(canonicalAdminPath());
   app.route('/', healthRoutes(rt));
   // Public on purpose: image URLs are shared; their ids are unguessable.
   if (deps.imageStore) app.get('/images/*', imagesHandler(deps.imageStore));
@@ -99,9 +114,13 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   // Every API path, whatever its dialect: body limit, key, usage row and rpm/tpm, in that order.
   const guarded = () => {
     const sub = new Hono<AppEnv>();
-    sub.use(bodyLimit(config.server.bodyLimitBytes));
-    sub.use(auth(rt.store, now));
-    sub.use(usage(rt.store, logger, now, leases));
+    sub.use(
+      guard({
+        bodyLimit: bodyLimit(config.server.bodyLimitBytes),
+        authenticate: authenticate(rt.store, now),
+        usage: usage(rt.store, logger, now, leases),
+      }),
+    );
     sub.use(rateLimit(now, rt.store.rates));
     return sub;
   };
@@ -131,19 +150,6 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
       new RelayError(404, 'not_found', `Unknown endpoint: ${c.req.method} ${c.req.path}`),
     );
   });
-  app.onError((err, c) => {
-    const relayError = isImageError(err)
-      ? new RelayError(err.status, err.code, err.message, { type: err.type, cause: err })
-      : toRelayError(err);
-    if (relayError.status >= 500 && !(err instanceof RelayError)) {
-      logger.error({ err, requestId: c.get('requestId') }, 'unhandled error');
-    }
-    const record = c.get('record');
-    if (record) {
-      record.errorCode ??= relayError.code;
-      record.errorMessage ??= relayError.message;
-    }
-    return errorResponse(c, relayError);
-  });
+  app.onError(onError);
   return app;
 }

@@ -207,6 +207,30 @@ describe('POST /v1/chat/completions through the official openai SDK', () => {
     ]);
   });
 
+  it('sends the body upstream as the client wrote it, unless the relay has to change or could misread it', async () => {
+    const send = async (body: string) => {
+      const res = await fetch(`${t.baseUrl}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${CLIENT_KEY}`, 'content-type': 'application/json' },
+        body,
+      });
+      expect(res.status).toBe(200);
+      return upstream.requests.at(-1)!.text;
+    };
+    // Spacing, key order and number spelling kept: nothing was re-serialised.
+    const asIs = `{ "messages": [{"role":"user","content":"hi"}],\n  "temperature": 0.50, "model": "deepseek-chat" }`;
+    expect(await send(asIs)).toBe(asIs);
+    // An alias is renamed, so the body is written anew.
+    const alias = `{"model": "deepseek-r1", "messages": [{"role":"user","content":"hi"}]}`;
+    expect(JSON.parse((await send(alias))!)).toMatchObject({ model: 'deepseek-reasoner' });
+    // A repeated limit: the relay held quota for the last one, so the upstream gets only that one.
+    const twice = `{"model":"deepseek-chat","max_tokens":1,"messages":[{"role":"user","content":"hi"}],"max_tokens":5}`;
+    expect(await send(twice)).toBe(JSON.stringify(JSON.parse(twice)));
+    // A key spelled with an escape could be a second "model": written anew too.
+    const escaped = `{"model":"deepseek-chat","messages":[{"role":"user","content":"hi"}],"mod\\u0065l":"deepseek-chat"}`;
+    expect(await send(escaped)).toBe(JSON.stringify(JSON.parse(escaped)));
+  });
+
   it('never forwards the client key, cookies, tracing or browser headers upstream', async () => {
     const res = await fetch(`${t.baseUrl}/v1/chat/completions`, {
       method: 'POST',

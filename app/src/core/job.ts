@@ -33,7 +33,12 @@ export interface RouteTarget {
 
 /** A body for an upstream that speaks the client's own dialect: JSON, or a multipart form. */
 export type NativePayload =
-  { readonly json: Record<string, unknown> } | { readonly form: FormData };
+  | {
+      readonly json: Record<string, unknown>;
+      /** `json` as the client sent it, when it can go upstream byte for byte (routes/body.ts). */
+      readonly text?: string;
+    }
+  | { readonly form: FormData };
 
 export interface ProxyJob {
   readonly dialect: ClientDialect;

@@ -1,9 +1,20 @@
-import type { MiddlewareHandler } from 'hono';
+import type { Context } from 'hono';
 import { plainLineWriter } from '../logger.ts';
 import type { Logger } from '../logger.ts';
 import { emfFields } from '../metrics/emf.ts';
 import { startTiming, timingHeaders } from '../timing.ts';
 import type { AppEnv, InflightTracker, RequestRecord } from '../types.ts';
+
+/** The request's record and its access line, as the edge middleware drives them. */
+export interface AccessLog {
+  /**
+   * A fresh record on the context, counted in flight until its line is written; the function
+   * returned writes the line when the response is really over (a stream's `record.done`).
+   */
+  begin(c: Context<AppEnv>): () => void;
+  /** The timing headers, once the answer is made (none, a stream's included, has been sent). */
+  stamp(c: Context<AppEnv>): void;
+}
 
 /**
  * One JSON line per request, written when the response is really over: for a stream that is
@@ -13,22 +24,17 @@ export function accessLog(
   logger: Logger,
   now: () => number,
   inflight?: InflightTracker,
-): MiddlewareHandler<AppEnv> {
+): AccessLog {
   // The line is built field by field from the record below, never from headers or bodies, so
   // the logger's redaction has nothing to find here, and its values are plain numbers and
   // strings: one JSON.stringify writes it. Errors logged elsewhere still go through pino.
   const log = plainLineWriter(logger);
-  return async (c, next) => {
-    const record: RequestRecord = { startedAt: now(), ...startTiming() };
-    c.set('record', record);
-    let release!: () => void;
-    inflight?.add(new Promise<void>((resolve) => (release = resolve)));
-    try {
-      await next();
-      // Every answer is stamped here, once: none (a stream's included) has been sent yet.
-      for (const [name, value] of Object.entries(timingHeaders(record)))
-        c.res.headers.set(name, value);
-    } finally {
+  return {
+    begin(c) {
+      const record: RequestRecord = { startedAt: now(), ...startTiming() };
+      c.set('record', record);
+      let release: (() => void) | undefined;
+      inflight?.add(new Promise<void>((resolve) => (release = resolve)));
       const write = () => {
         const status = record.status ?? c.res.status;
         const latencyMs = now() - record.startedAt;
@@ -62,8 +68,15 @@ export function accessLog(
         else log('info', line, 'request');
         release?.();
       };
-      if (record.done) record.done.then(write, write);
-      else write();
-    }
+      return () => {
+        if (record.done) record.done.then(write, write);
+        else write();
+      };
+    },
+    stamp(c) {
+      const headers = c.res.headers;
+      const timing = timingHeaders(c.get('record'));
+      for (const [name, value] of Object.entries(timing)) headers.set(name, value);
+    },
   };
 }

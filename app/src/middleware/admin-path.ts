@@ -1,4 +1,4 @@
-import type { Context, MiddlewareHandler } from 'hono';
+import type { Context } from 'hono';
 import { RelayError } from '../errors.ts';
 
 /**
@@ -49,21 +49,19 @@ const SUSPECT = /[%\\]|\/\/|\/\.|^\/admin/i;
  * The CDN lets only `/admin` and `/admin/*` through its admin behavior (no caching, the
  * adminCidrs check), and compares paths literally. A path that only becomes /admin once decoded,
  * dot-resolved, slash-collapsed or lower-cased came in through another behavior, so it is
- * refused here before any routing, whatever credentials it carries.
+ * refused here before any routing, whatever credentials it carries (a check that throws; the
+ * edge middleware runs it).
  */
-export function canonicalAdminPath(): MiddlewareHandler {
-  return async (c, next) => {
-    const raw = rawPath(c);
-    // Every API request passes here: one test clears the plain paths (no escapes, dots, doubled
-    // slashes or backslashes, and no "admin" at the start in any case) before any decoding.
-    if (!SUSPECT.test(raw) || isAdmin(raw)) return next();
-    if (isAdmin(loosePath(raw))) {
-      throw new RelayError(
-        400,
-        'non_canonical_path',
-        'The admin console and API answer only at /admin, spelled plainly: no encoded, dotted, doubled or upper-case path segments.',
-      );
-    }
-    return next();
-  };
+export function checkCanonicalAdminPath(c: Context): void {
+  const raw = rawPath(c);
+  // Every API request passes here: one test clears the plain paths (no escapes, dots, doubled
+  // slashes or backslashes, and no "admin" at the start in any case) before any decoding.
+  if (!SUSPECT.test(raw) || isAdmin(raw)) return;
+  if (isAdmin(loosePath(raw))) {
+    throw new RelayError(
+      400,
+      'non_canonical_path',
+      'The admin console and API answer only at /admin, spelled plainly: no encoded, dotted, doubled or upper-case path segments.',
+    );
+  }
 }

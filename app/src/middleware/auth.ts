@@ -1,4 +1,4 @@
-import type { MiddlewareHandler } from 'hono';
+import type { Context } from 'hono';
 import { RelayError } from '../errors.ts';
 import type { Store } from '../store/types.ts';
 import type { AppEnv } from '../types.ts';
@@ -21,8 +21,12 @@ export function keyFromHeaders(get: (name: string) => string | undefined): strin
 const invalidKey = (message: string) =>
   new RelayError(401, 'invalid_api_key', message, { type: 'invalid_request_error' });
 
-export function auth(store: Store, now: () => number): MiddlewareHandler<AppEnv> {
-  return async (c, next) => {
+/** Sets the caller's key on the context, or throws the 401 the caller's dialect renders. */
+export function authenticate(
+  store: Store,
+  now: () => number,
+): (c: Context<AppEnv>) => Promise<void> {
+  return async (c) => {
     const dialect = c.get('dialect');
     // Gemini clients may send the key as ?key= (Google's own convention); no other dialect does.
     // The access log writes the path without the query, so the key never reaches a log line.
@@ -43,6 +47,5 @@ export function auth(store: Store, now: () => number): MiddlewareHandler<AppEnv>
       );
     }
     c.set('key', key);
-    return next();
   };
 }

@@ -1,4 +1,4 @@
-import type { MiddlewareHandler } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
 import { bodyLimit as bufferingBodyLimit } from 'hono/body-limit';
 import { RelayError } from '../errors.ts';
 import type { AppEnv } from '../types.ts';
@@ -10,7 +10,9 @@ import type { AppEnv } from '../types.ts';
  * counting middleware, which has to buffer it into a new Request: fine for the rare upload that
  * streams, too costly for every chat request (it built a Web stream and a Request each time).
  */
-export function bodyLimit(maxBytes: number): MiddlewareHandler<AppEnv> {
+export function bodyLimit(
+  maxBytes: number,
+): (c: Context<AppEnv>) => MiddlewareHandler<AppEnv> | undefined {
   const tooLarge = () =>
     new RelayError(413, 'request_too_large', `Request body exceeds the ${maxBytes} byte limit.`);
   const counting = bufferingBodyLimit({
@@ -19,13 +21,14 @@ export function bodyLimit(maxBytes: number): MiddlewareHandler<AppEnv> {
       throw tooLarge();
     },
   });
-  return async (c, next) => {
+  // Checks up front (throws), or returns the counting middleware the rest must run inside.
+  return (c) => {
     const length = c.req.header('content-length');
     if (length !== undefined && c.req.header('transfer-encoding') === undefined) {
       if (Number(length) > maxBytes) throw tooLarge();
-      return next();
+      return undefined;
     }
-    if (c.req.method === 'GET' || c.req.method === 'HEAD') return next();
-    return counting(c, next);
+    if (c.req.method === 'GET' || c.req.method === 'HEAD') return undefined;
+    return counting;
   };
 }

@@ -1,5 +1,5 @@
 import { timingSafeEqual, createHash } from 'node:crypto';
-import type { MiddlewareHandler } from 'hono';
+import type { Context } from 'hono';
 import { RelayError } from '../errors.ts';
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
@@ -7,12 +7,13 @@ const digest = (s: string) => createHash('sha256').update(s).digest();
 /**
  * CloudFront adds a secret header on its way to the origin; requests without it came around
  * the CDN (straight to the instance) and are refused. /healthz stays open for local probes.
+ * A check (it throws), not a middleware: the edge middleware runs it. None without a secret.
  */
-export function originSecret(secret: string | undefined): MiddlewareHandler {
-  if (!secret) return async (_c, next) => next();
+export function originSecret(secret: string | undefined): ((c: Context) => void) | undefined {
+  if (!secret) return undefined;
   const expected = digest(secret);
-  return async (c, next) => {
-    if (c.req.path === '/healthz') return next();
+  return (c) => {
+    if (c.req.path === '/healthz') return;
     const got = c.req.header('x-origin-secret');
     // Comparing digests keeps the comparison constant-time whatever the lengths.
     if (!got || !timingSafeEqual(digest(got), expected)) {
@@ -20,6 +21,5 @@ export function originSecret(secret: string | undefined): MiddlewareHandler {
         type: 'permission_error',
       });
     }
-    return next();
   };
 }

@@ -1,6 +1,3 @@
-import type { MiddlewareHandler } from 'hono';
-import type { AppEnv } from '../types.ts';
-
 /**
  * A UUIDv7 as 32 hex digits: 48 bits of milliseconds, then random bits. Ids sorted by time
  * keep the usage table's request-id index growing at its end; random ones would write a
@@ -16,13 +13,4 @@ export function timeOrderedId(nowMs: number): string {
  * Always the relay's own id: usage rows and logs are looked up by it, so a client must not be
  * able to choose (or collide with) one.
  */
-export function requestId(): MiddlewareHandler<AppEnv> {
-  return async (c, next) => {
-    const id = `req_${timeOrderedId(Date.now())}`;
-    c.set('requestId', id);
-    c.header('x-request-id', id);
-    await next();
-    // Responses built outside the context (none today) still get it.
-    if (!c.res.headers.has('x-request-id')) c.res.headers.set('x-request-id', id);
-  };
-}
+export const newRequestId = (): string => `req_${timeOrderedId(Date.now())}`;

@@ -1,4 +1,4 @@
-import type { MiddlewareHandler } from 'hono';
+import type { Context } from 'hono';
 import type { Logger } from '../logger.ts';
 import type { Store } from '../store/types.ts';
 import type { AppEnv } from '../types.ts';
@@ -13,31 +13,37 @@ export const endpointOf = (path: string): string =>
   path.replace(/^\/v1(beta)?(?=\/)/, '').replace(/^\/models\/[^/]+:([A-Za-z]+)$/, '/models:$1');
 
 /**
- * Gives every authenticated request its RequestUsage, and writes the row of those that ended
- * before the proxy wrote one (bad body, unknown model, no quota left, a bug). A stream still
- * running (`record.done`) writes its own when it ends.
+ * Gives every authenticated request its RequestUsage (`begin`), and writes the row of those
+ * that ended before the proxy wrote one (`end`: bad body, unknown model, no quota left, a bug).
+ * A stream still running (`record.done`) writes its own when it ends.
  */
 export function usage(
   store: Store,
   logger: Logger,
   now: () => number,
   leases: LeaseKeeper,
-): MiddlewareHandler<AppEnv> {
-  return async (c, next) => {
-    const record = c.get('record');
-    const usage = new RequestUsage({
-      store,
-      logger,
-      key: c.get('key'),
-      record,
-      requestId: c.get('requestId'),
-      endpoint: endpointOf(c.req.path),
-      now,
-      leases,
-    });
-    c.set('usage', usage);
-    await next();
-    if (usage.finished || record.done || c.req.method !== 'POST') return;
-    await usage.finishUnanswered(c.res.status, record.errorCode ?? null);
+): {
+  readonly begin: (c: Context<AppEnv>) => RequestUsage;
+  readonly end: (c: Context<AppEnv>, usage: RequestUsage) => Promise<void> | undefined;
+} {
+  return {
+    begin(c) {
+      const usage = new RequestUsage({
+        store,
+        logger,
+        key: c.get('key'),
+        record: c.get('record'),
+        requestId: c.get('requestId'),
+        endpoint: endpointOf(c.req.path),
+        now,
+        leases,
+      });
+      c.set('usage', usage);
+      return usage;
+    },
+    end(c, usage) {
+      if (usage.finished || c.get('record').done || c.req.method !== 'POST') return undefined;
+      return usage.finishUnanswered(c.res.status, c.get('record').errorCode ?? null);
+    },
   };
 }

@@ -43,6 +43,11 @@ export interface BuildRequestInput {
   /** Client headers an upstream of the client's dialect may see; empty when translating. */
   readonly headers: Readonly<HeaderRecord>;
   readonly json?: Record<string, unknown>;
+  /**
+   * `json` as the client sent it, when it may go upstream as is: sent instead of serialising
+   * `json` again (a long conversation is then never copied through JSON.stringify).
+   */
+  readonly text?: string;
   /** A multipart body; fetch writes its content type with the boundary. */
   readonly form?: FormData;
   /** The neutral request, model already mapped to the upstream's name. */

@@ -65,7 +65,7 @@ export function createAttempt(deps: AttemptDeps) {
       });
       return { ok: false, failure };
     }
-    const contentType = res.headers.get('content-type') ?? 'application/json';
+    const contentType = res.contentType ?? 'application/json';
     if (job.stream && contentType.includes('text/event-stream')) {
       const result = await relayStreamAttempt({
         res,

@@ -16,13 +16,16 @@ import { proxy } from '../proxy/proxy.ts';
 import type { RelayRuntime } from '../runtime.ts';
 import type { AppEnv } from '../types.ts';
 import { estimatePromptTokens } from '../usage/extract.ts';
-import { readJson } from './body.ts';
+import { readJson, routingFields, verbatim } from './body.ts';
 
 /**
  * Anthropic headers an upstream that speaks Messages may see: the API version and the beta
  * flags the client opted into (Claude Code sends several). Never forwarded when translating.
  */
 const FORWARDED = ['anthropic-version', 'anthropic-beta'];
+
+/** What the relay reads from a body (see verbatim). */
+const ROUTING_FIELDS = routingFields(['model', 'max_tokens', 'stream']);
 
 /** Any JSON value; the dialect's parsers check it. One schema for every request, not one each. */
 const ANY_JSON = z.unknown();
@@ -55,7 +58,12 @@ function jobFor(
           : ((body as MessagesRequest).max_tokens ?? rt.config.server.defaultMaxTokens),
     },
     chat: () => (chat ??= translate(body as MessagesRequest, rt, requestId)),
-    body: async (route) => ({ json: { ...body, model: route.upstreamModel } }),
+    body: async (route) => {
+      const text = verbatim(rawText, body.model === route.upstreamModel, ROUTING_FIELDS);
+      return text !== undefined
+        ? { json: body, text }
+        : { json: { ...body, model: route.upstreamModel } };
+    },
   };
 }
 

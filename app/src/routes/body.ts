@@ -67,3 +67,30 @@ export async function readJson<S extends z.ZodType>(c: Context, schema: S): Prom
   }
   return parsed.data;
 }
+
+/**
+ * The fields a route reads from a body (names only, no regex characters), for `verbatim`: one
+ * pattern finds them all, and any \u escape, in a single pass over the text.
+ */
+export function routingFields(names: readonly string[]): RegExp {
+  return new RegExp(`"(?:${names.join('|')})"|\\\\u`, 'g');
+}
+
+/**
+ * The body as the client sent it, for an upstream of the client's own dialect, when nothing in
+ * it changes (`unchanged`: the model keeps its name, no field is added) and the upstream cannot
+ * read it differently from the relay: each field the relay routes, holds quota or bills by
+ * appears at most once in the text, and no key hides behind a \u escape. A repeated one is
+ * read by JSON.parse as its last value and by some upstreams as its first. Otherwise undefined:
+ * the caller serialises what the relay read, as it always did. One regex pass costs a tenth of
+ * JSON.stringify on a long conversation (~9 against ~50-75 µs for 47 KB).
+ */
+export function verbatim(raw: string, unchanged: boolean, fields: RegExp): string | undefined {
+  if (!unchanged) return undefined;
+  const seen = new Set<string>();
+  for (const [found] of raw.matchAll(fields)) {
+    if (found === '\\u' || seen.has(found)) return undefined;
+    seen.add(found);
+  }
+  return raw;
+}

@@ -16,7 +16,7 @@ import { proxy } from '../proxy/proxy.ts';
 import type { RelayRuntime } from '../runtime.ts';
 import type { AppEnv } from '../types.ts';
 import { estimatePromptTokens } from '../usage/extract.ts';
-import { readJson } from './body.ts';
+import { readJson, routingFields, verbatim } from './body.ts';
 
 type Method = 'generateContent' | 'streamGenerateContent' | 'countTokens';
 
@@ -25,6 +25,14 @@ type Method = 'generateContent' | 'streamGenerateContent' | 'countTokens';
  * on its first parse, and a schema made per request cost a Gemini call ~60 µs of CPU.
  */
 const ANY_OBJECT = z.looseObject({});
+
+/** What the relay reads from a body (see verbatim); the model and stream are in the path. */
+const ROUTING_FIELDS = routingFields([
+  'generationConfig',
+  'generation_config',
+  'maxOutputTokens',
+  'max_output_tokens',
+]);
 const METHODS: readonly Method[] = ['generateContent', 'streamGenerateContent', 'countTokens'];
 
 /** `gemini-2.5-flash:generateContent` → the model and the method; a 404 for anything else. */
@@ -77,7 +85,10 @@ function jobFor(
       chat: () => (chat ??= translate(request, model, stream, rt, requestId)),
     }),
     // The model lives in the path, which the gemini adapter writes: the body passes untouched.
-    body: async () => ({ json: body }),
+    body: async () => {
+      const text = verbatim(raw, true, ROUTING_FIELDS);
+      return text !== undefined ? { json: body, text } : { json: body };
+    },
   };
 }
 

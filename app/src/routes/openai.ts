@@ -9,7 +9,7 @@ import { proxy } from '../proxy/proxy.ts';
 import type { RelayRuntime } from '../runtime.ts';
 import type { AppEnv } from '../types.ts';
 import { estimatePromptTokens } from '../usage/extract.ts';
-import { readJson } from './body.ts';
+import { readJson, routingFields, verbatim } from './body.ts';
 import { chatSchema, completionSchema, embeddingSchema, responsesSchema } from './schemas.ts';
 
 type Body = Record<string, unknown> & {
@@ -25,6 +25,19 @@ type Body = Record<string, unknown> & {
 
 /** OpenAI headers an OpenAI-compatible upstream may see. */
 const FORWARDED = ['openai-beta'];
+
+/** What the relay reads from a body (see verbatim). */
+const ROUTING_FIELDS = routingFields([
+  'model',
+  'stream',
+  'stream_options',
+  'include_usage',
+  'max_tokens',
+  'max_completion_tokens',
+  'max_output_tokens',
+  'n',
+  'best_of',
+]);
 
 /** Endpoints whose streams only carry usage when asked with stream_options. */
 const USAGE_ON_REQUEST: readonly string[] = ['/chat/completions', '/completions'];
@@ -63,11 +76,19 @@ function jobFor(
     },
     ...(operation === 'chat' && { chat: () => (chat ??= openAiChatToNeutral(body)) }),
     body: async (route) => {
-      const json: Record<string, unknown> = { ...body, model: route.upstreamModel };
       // Billing needs the usage chunk; the client only sees it if it asked (see the decoder).
-      if (stream && USAGE_ON_REQUEST.includes(endpoint)) {
-        json.stream_options = { ...(body.stream_options ?? {}), include_usage: true };
-      }
+      const addUsage =
+        stream &&
+        USAGE_ON_REQUEST.includes(endpoint) &&
+        body.stream_options?.include_usage !== true;
+      const text = verbatim(
+        rawText,
+        !addUsage && body.model === route.upstreamModel,
+        ROUTING_FIELDS,
+      );
+      if (text !== undefined) return { json: body, text };
+      const json: Record<string, unknown> = { ...body, model: route.upstreamModel };
+      if (addUsage) json.stream_options = { ...(body.stream_options ?? {}), include_usage: true };
       return { json };
     },
   };

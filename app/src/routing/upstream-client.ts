@@ -38,7 +38,10 @@ export interface WaitObserver {
 
 export interface UpstreamResponse {
   status: number;
-  headers: Headers;
+  /** Built on first read: most answers only need their content type. */
+  readonly headers: Headers;
+  /** The content-type header, read without building `headers`. */
+  readonly contentType: string | undefined;
   /** Reads the whole body as UTF-8, at most `maxBytes` (the rest is dropped, socket closed). */
   text(maxBytes?: number): Promise<string>;
   /**
@@ -229,9 +232,15 @@ export function createUpstreamClient(options: UpstreamClientOptions = {}): Upstr
         // Destroying the undici body aborts the request, which closes the socket.
         nodeBody.destroy();
       };
+      const raw = res.headers;
+      let headers: Headers | undefined;
+      const type = raw['content-type'];
       return {
         status: res.statusCode,
-        headers: toHeaders(res.headers),
+        get headers() {
+          return (headers ??= toHeaders(raw));
+        },
+        contentType: Array.isArray(type) ? type.join(', ') : type,
         chunks() {
           const iterator: AsyncIterableIterator<Uint8Array> = {
             [Symbol.asyncIterator]: () => iterator,

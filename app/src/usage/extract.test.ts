@@ -27,6 +27,33 @@ describe('estimatePromptTokens', () => {
     });
     expect(estimatePromptTokens(body)).toBe(estimateTokens(body));
   });
+
+  it('counts what the regex it replaced counted: runs of 1 KiB of base64 and their padding', () => {
+    const regex = (body: string) => {
+      let media = 0;
+      const text = body.replace(/[A-Za-z0-9+/]{1024,}={0,2}/g, () => (media++, ''));
+      return estimateTokens(text) + media * 1_600;
+    };
+    const b64 = (n: number) => Buffer.alloc(n, 'é').toString('base64');
+    const bodies = [
+      JSON.stringify({ a: b64(3000), b: 'x'.repeat(1023), c: `${b64(768)}===`, d: '日本語' }),
+      `${'A'.repeat(1024)}==`,
+      `${'A'.repeat(1023)}=`,
+      `héllo ${'+/'.repeat(600)}`,
+    ];
+    for (const body of bodies) expect(estimatePromptTokens(body)).toBe(regex(body));
+    // Runs of every length around the limit, in every mix of separators and padding.
+    let seed = 7;
+    const random = (n: number) => (seed = (seed * 48271) % 2147483647) % n;
+    for (let round = 0; round < 200; round++) {
+      let body = '';
+      while (body.length < 6000) {
+        body += 'A'.repeat([1, 5, 1023, 1024, 1025, 2047, 2048][random(7)]!);
+        body += ['', '=', '==', '===', ' ', '"', 'é', '=A'][random(8)];
+      }
+      expect(estimatePromptTokens(body), body.length.toString()).toBe(regex(body));
+    }
+  });
 });
 
 describe('readUsage', () => {

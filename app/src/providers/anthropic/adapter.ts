@@ -76,7 +76,7 @@ export const anthropicAdapter: ProviderAdapter = {
       url: joinUrl(input.channel.baseUrl, path),
       method: 'POST',
       headers,
-      body: JSON.stringify(body),
+      body: passThrough && input.text !== undefined ? input.text : JSON.stringify(body),
     };
   },
 

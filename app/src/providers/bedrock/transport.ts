@@ -97,6 +97,7 @@ function wholeResponse(status: number, text: string): UpstreamResponse {
   return {
     status,
     headers: new Headers({ 'content-type': 'application/json' }),
+    contentType: 'application/json',
     text: async (maxBytes = Infinity) => Buffer.from(bytes.subarray(0, maxBytes)).toString('utf8'),
     chunks: async function* () {
       yield bytes;
@@ -330,6 +331,7 @@ export async function sendBedrock(
     return {
       status: 200,
       headers: new Headers({ 'content-type': 'text/event-stream' }),
+      contentType: 'text/event-stream',
       chunks: () => iterator,
       text: async () => {
         let out = '';

@@ -67,8 +67,10 @@ export const geminiAdapter: ProviderAdapter = {
   buildRequest(input: BuildRequestInput): UpstreamRequest {
     const model = input.model ?? input.chat?.model;
     if (!model) throw new Error('gemini adapter: the model goes in the path, and none was given');
-    let body: Record<string, unknown>;
-    if (input.json)
+    let body: Record<string, unknown> | string;
+    if (input.json && input.operation !== 'count_tokens' && input.text !== undefined)
+      body = input.text;
+    else if (input.json)
       body = input.operation === 'count_tokens' ? countBody(input.json, model) : input.json;
     else if (input.chat && input.operation === 'chat') body = toGenerateContentRequest(input.chat);
     else
@@ -79,7 +81,7 @@ export const geminiAdapter: ProviderAdapter = {
       url: joinUrl(input.channel.baseUrl, modelPath(model) + method(input.operation, input.stream)),
       method: 'POST',
       headers: out,
-      body: JSON.stringify(body),
+      body: typeof body === 'string' ? body : JSON.stringify(body),
     };
   },
 

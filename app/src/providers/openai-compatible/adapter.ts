@@ -30,6 +30,7 @@ export const openAiCompatibleAdapter: ProviderAdapter = {
     stream,
     headers,
     json,
+    text,
     form,
     chat,
   }: BuildRequestInput): UpstreamRequest {
@@ -42,7 +43,7 @@ export const openAiCompatibleAdapter: ProviderAdapter = {
     const payload = chat ? neutralToOpenAiChat(chat) : json;
     if (payload) {
       out['content-type'] = 'application/json';
-      body = JSON.stringify(payload);
+      body = !chat && text !== undefined ? text : JSON.stringify(payload);
     } else if (form) {
       // fetch writes the multipart content type, boundary included.
       delete out['content-type'];
