@@ -11,6 +11,8 @@ export interface FleetWatchTargets {
   /** `targetgroup/<name>/<id>`: the TargetGroup dimension. */
   readonly targetGroupFullName: string;
   readonly tableNames: Readonly<Record<FleetTableRole, string>>;
+  /** fleetMinHosts: fewer healthy hosts than this for long is a fault, not a deploy. */
+  readonly minHosts: number;
 }
 
 const MINUTE = Duration.minutes(1);
@@ -32,7 +34,8 @@ function perHost(group: string, schema: string, metricName: string, label: strin
  * Fleet panels and alarms on the relay's dashboard: every host's CPU and memory and the group's
  * size; the load balancer's errors, response time and healthy hosts; per table throttles,
  * consumed capacity, failed conditions ("ledger conflicts": a hold refused because the quota is
- * spent, or a lost race) and system errors. Alarms: unhealthy hosts, and throttles on any table.
+ * spent, or a lost race) and system errors. Alarms: too few healthy hosts, and throttles on any
+ * table.
  */
 export function watchFleet(
   dashboard: cloudwatch.Dashboard,
@@ -97,6 +100,7 @@ export function watchFleet(
       label,
     });
   const unhealthy = lb('UnHealthyHostCount', 'Maximum', 'unhealthy', true);
+  const healthy = lb('HealthyHostCount', 'Minimum', 'healthy', true);
   dashboard.addWidgets(
     new cloudwatch.GraphWidget({
       title: 'Load balancer 5xx',
@@ -116,7 +120,7 @@ export function watchFleet(
     }),
     new cloudwatch.GraphWidget({
       title: 'Hosts in the target group',
-      left: [lb('HealthyHostCount', 'Minimum', 'healthy', true), unhealthy],
+      left: [healthy, unhealthy],
       width: 8,
     }),
   );
@@ -184,14 +188,26 @@ export function watchFleet(
     }),
   );
 
-  alarm('FleetUnhealthyHosts', {
+  // Not on UnHealthyHostCount: every new host (deploy, scale-out, replacement) counts as
+  // unhealthy while it boots. Healthy hosts below the floor for longer than a replacement takes
+  // (the 10-minute health check grace plus two checks) is a fault; none at all is an outage.
+  alarm('FleetBelowMinHosts', {
+    alarmDescription: `Fewer than fleetMinHosts (${t.minHosts}) relay hosts pass /healthz at the load balancer for 15 minutes: the group cannot replace a host (bootstrap failing, zone or capacity trouble).`,
+    metric: healthy,
+    threshold: t.minHosts,
+    comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+    evaluationPeriods: 15,
+    datapointsToAlarm: 15,
+    treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+  });
+  alarm('FleetNoHealthyHost', {
     alarmDescription:
-      'A relay host fails its /healthz checks at the load balancer for 3 of 5 minutes; the group replaces it (ELB health check).',
-    metric: unhealthy,
-    threshold: 0,
-    comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-    evaluationPeriods: 5,
-    datapointsToAlarm: 3,
+      'No relay host passes /healthz at the load balancer for 2 minutes: every request fails with 503.',
+    metric: healthy,
+    threshold: 1,
+    comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+    evaluationPeriods: 2,
+    datapointsToAlarm: 2,
     treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
   });
   for (const [i, role] of roles.entries()) {
