@@ -1,5 +1,6 @@
 import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import { FLEET_TABLES } from './fleet-tables.ts';
 import type { FleetTableRole } from './fleet-tables.ts';
 import type { AlarmFactory } from './monitoring.ts';
 
@@ -134,23 +135,44 @@ export function watchFleet(
       period: FIVE_MINUTES,
       label,
     });
-  // Ids must be unique within a graph that shows every table.
-  const throttles = (name: string, i: number) =>
-    new cloudwatch.MathExpression({
-      expression: `reads${i} + writes${i}`,
-      usingMetrics: {
-        [`reads${i}`]: table(name, 'ReadThrottleEvents', 'Sum', 'read throttles'),
-        [`writes${i}`]: table(name, 'WriteThrottleEvents', 'Sum', 'write throttles'),
-      },
-      label: `${name} throttled`,
+  const index = (name: string, indexName: string, metricName: string) =>
+    new cloudwatch.Metric({
+      namespace: 'AWS/DynamoDB',
+      metricName,
+      dimensionsMap: { TableName: name, GlobalSecondaryIndexName: indexName },
+      statistic: 'Sum',
       period: FIVE_MINUTES,
     });
+  // A throttled write to the usage table's gsi1 throttles the table write too, but is reported
+  // only under the index's dimension. Ids must be unique within a graph that shows every table;
+  // FILL: a throttle metric has no data point while nothing is throttled.
+  const throttles = (role: FleetTableRole, i: number) => {
+    const name = t.tableNames[role];
+    const spec = FLEET_TABLES[role];
+    const indexes = 'globalIndexes' in spec ? spec.globalIndexes.map((g) => g.indexName) : [];
+    const metrics: Record<string, cloudwatch.IMetric> = {
+      [`reads${i}`]: table(name, 'ReadThrottleEvents', 'Sum', 'read throttles'),
+      [`writes${i}`]: table(name, 'WriteThrottleEvents', 'Sum', 'write throttles'),
+    };
+    for (const indexName of indexes) {
+      metrics[`${indexName}reads${i}`] = index(name, indexName, 'ReadThrottleEvents');
+      metrics[`${indexName}writes${i}`] = index(name, indexName, 'WriteThrottleEvents');
+    }
+    return new cloudwatch.MathExpression({
+      expression: `SUM([${Object.keys(metrics)
+        .map((id) => `FILL(${id}, 0)`)
+        .join(', ')}])`,
+      usingMetrics: metrics,
+      label: `${name} throttled${indexes.length ? ` (with ${indexes.join(', ')})` : ''}`,
+      period: FIVE_MINUTES,
+    });
+  };
   const roles = Object.keys(t.tableNames) as FleetTableRole[];
   const names = roles.map((role) => t.tableNames[role]);
   dashboard.addWidgets(
     new cloudwatch.GraphWidget({
       title: 'DynamoDB throttled requests',
-      left: names.map(throttles),
+      left: roles.map(throttles),
       width: 12,
     }),
     new cloudwatch.GraphWidget({
@@ -200,6 +222,22 @@ export function watchFleet(
     datapointsToAlarm: 15,
     treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
   });
+  alarm('FleetHostRootDiskUsed', {
+    alarmDescription:
+      'The root disk (OS, releases, logs) of a relay host is more than 85 % full (the fullest host of the group).',
+    metric: new cloudwatch.Metric({
+      namespace: 'CWAgent',
+      metricName: 'disk_used_percent',
+      // The agent's aggregate over the group (cloudWatchAgentConfig, aggregation_dimensions).
+      dimensionsMap: { AutoScalingGroupName: t.autoScalingGroupName },
+      statistic: 'Maximum',
+      period: FIVE_MINUTES,
+    }),
+    threshold: 85,
+    comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+    evaluationPeriods: 2,
+    treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+  });
   alarm('FleetNoHealthyHost', {
     alarmDescription:
       'No relay host passes /healthz at the load balancer for 2 minutes: every request fails with 503.',
@@ -214,7 +252,7 @@ export function watchFleet(
     const name = t.tableNames[role];
     alarm(`TableThrottles${role[0]!.toUpperCase()}${role.slice(1)}`, {
       alarmDescription: `DynamoDB throttles requests on ${name} (on-demand tables throttle past twice their previous peak, or on a hot partition).`,
-      metric: throttles(name, i),
+      metric: throttles(role, i),
       threshold: 0,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
       evaluationPeriods: 3,

@@ -64,6 +64,14 @@ function roleStatements(s: Synthesized): { actions: string[]; resources: string[
   }));
 }
 
+/** The relay config the fleet hosts' bootstrap writes. */
+function hostRelayConfig(relay: Synthesized['relay']): Json {
+  const { resource } = onlyResource(relay, 'AWS::AutoScaling::AutoScalingGroup');
+  const init = (resource.Metadata as Json)['AWS::CloudFormation::Init'] as Record<string, Json>;
+  const file = (init.relay!.files as Record<string, Json>)['/etc/llm-relay/relay.config.json']!;
+  return JSON.parse(joined(file.content)) as Json;
+}
+
 describe('fleet mode', () => {
   let s: Synthesized;
   beforeAll(() => {
@@ -299,6 +307,7 @@ describe('fleet mode', () => {
         region: 'us-east-1',
       });
       expect(config.backup).toBeUndefined();
+      expect(hostRelayConfig(s.relay)).toEqual(config);
       // Fails /healthz for two checks' worth before closing on a stop or restart, and systemd
       // waits for that drain delay plus the shutdown grace (45 s here) plus its margin.
       expect(config.server).toMatchObject({ drainDelayMs: 25_000, shutdownGraceMs: 45_000 });
@@ -316,6 +325,24 @@ describe('fleet mode', () => {
       ]) {
         s.relay.resourceCountIs(type, 0);
       }
+    });
+
+    it("keep the operator's store settings, with the fleet's type, tables and region", () => {
+      const other = synth({
+        context: {
+          fleet: true,
+          relayConfig: {
+            store: { type: 'sqlite', holdLeaseMs: 600_000 },
+            channels: [BEDROCK_CHANNEL],
+          },
+        },
+      });
+      expect(hostRelayConfig(other.relay).store).toEqual({
+        type: 'dynamodb',
+        tablePrefix: 'llm-relay-',
+        region: 'us-east-1',
+        holdLeaseMs: 600_000,
+      });
     });
 
     it('may reach their tables with the store actions only, and keep Bedrock, images and secrets', () => {
@@ -550,6 +577,10 @@ describe('fleet mode', () => {
         AlarmDescription: Match.stringLikeRegexp('fleetMinHosts \\(3\\)'),
         Threshold: 3,
       });
+      const disk = alarms.find((a) => a.id.includes('FleetHostRootDiskUsed'))!;
+      expect(JSON.stringify(disk.p)).toContain('"MetricName":"disk_used_percent"');
+      const usage = alarms.find((a) => a.id.includes('TableThrottlesUsage'))!;
+      expect(JSON.stringify(usage.p)).toContain('"GlobalSecondaryIndexName","Value":"gsi1"');
       const throttles = alarms.filter((a) => a.id.includes('TableThrottles'));
       expect(throttles).toHaveLength(4);
       for (const name of Object.values(CONTRACT_TABLES)) {
