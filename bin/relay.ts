@@ -121,6 +121,7 @@ export function composeApp(app: App, config: DeployConfig, options: ComposeOptio
             loadBalancerFullNameParameterName: fleetIds.loadBalancerFullName,
             targetGroupFullNameParameterName: fleetIds.targetGroupFullName,
             tableNames: fleetTableNames(config.fleet.tablePrefix),
+            minHosts: config.fleet.minHosts,
           },
         }
       : {

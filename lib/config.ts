@@ -77,6 +77,8 @@ export const CONTEXT_EXAMPLES: Readonly<Record<string, string>> = {
   fleetAvailabilityZones:
     '-c fleetAvailabilityZones=us-east-1a,us-east-1b (at least two zones that offer the instance type)',
   fleetTablePrefix: '-c fleetTablePrefix=llm-relay-',
+  fleetSingleNatGateway:
+    '-c fleetSingleNatGateway=true (one NAT gateway for all zones: cheaper, but the fleet loses its way out with that zone)',
 };
 
 const DOMAIN = /^(?=.{1,253}$)(?!-)([a-z0-9-]{1,63}\.)+[a-z]{2,63}$/;
@@ -327,6 +329,10 @@ const contextBase = z.object({
     .string()
     .regex(/^[A-Za-z0-9_.-]{1,200}$/, 'must be letters, digits, "_", "-" or "."')
     .default('llm-relay-'),
+  fleetSingleNatGateway: z.preprocess(
+    booleanish,
+    z.boolean('must be true or false').default(false),
+  ),
 });
 
 const contextSchema = contextBase.superRefine((c, ctx) => {
@@ -468,6 +474,11 @@ export interface FleetConfig {
   readonly availabilityZones: readonly string[] | undefined;
   /** The DynamoDB tables are `${tablePrefix}keys`, `…usage`, `…rate`, `…admin`. */
   readonly tablePrefix: string;
+  /**
+   * One NAT gateway for every zone (about $33 a month less per zone saved) instead of one per
+   * zone; losing that zone then cuts every host off the providers.
+   */
+  readonly singleNatGateway: boolean;
 }
 
 export class DeployConfigError extends Error {
@@ -588,6 +599,7 @@ export function readDeployConfig(
           cpuTargetPercent: c.fleetCpuTargetPercent,
           availabilityZones: c.fleetAvailabilityZones,
           tablePrefix: c.fleetTablePrefix,
+          singleNatGateway: c.fleetSingleNatGateway,
         }
       : undefined,
   };

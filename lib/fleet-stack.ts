@@ -42,6 +42,7 @@ export class FleetRelayStack extends Stack {
     const network = new RelayNetwork(this, 'Network', {
       zones: fleet.availabilityZones?.length ?? 2,
       availabilityZones: fleet.availabilityZones,
+      singleNatGateway: fleet.singleNatGateway,
       privateHost: true,
     });
     const originSecret = new OriginSecret(this, 'OriginSecret').secret;

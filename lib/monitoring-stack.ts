@@ -16,6 +16,7 @@ export interface MonitoringStackProps extends StackProps {
     readonly loadBalancerFullNameParameterName: string;
     readonly targetGroupFullNameParameterName: string;
     readonly tableNames: FleetWatchTargets['tableNames'];
+    readonly minHosts: number;
   };
   /** SSM parameter holding the distribution's id (written by the Relay stack). */
   readonly distributionIdParameterName: string;
@@ -68,6 +69,7 @@ export class MonitoringStack extends Stack {
             fleet.targetGroupFullNameParameterName,
           ),
           tableNames: fleet.tableNames,
+          minHosts: fleet.minHosts,
         },
       }),
       distributionId: ssmValue('DistributionId', props.distributionIdParameterName),

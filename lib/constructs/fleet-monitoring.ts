@@ -1,5 +1,6 @@
 import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import { FLEET_TABLES } from './fleet-tables.ts';
 import type { FleetTableRole } from './fleet-tables.ts';
 import type { AlarmFactory } from './monitoring.ts';
 
@@ -11,6 +12,8 @@ export interface FleetWatchTargets {
   /** `targetgroup/<name>/<id>`: the TargetGroup dimension. */
   readonly targetGroupFullName: string;
   readonly tableNames: Readonly<Record<FleetTableRole, string>>;
+  /** fleetMinHosts: fewer healthy hosts than this for long is a fault, not a deploy. */
+  readonly minHosts: number;
 }
 
 const MINUTE = Duration.minutes(1);
@@ -32,7 +35,8 @@ function perHost(group: string, schema: string, metricName: string, label: strin
  * Fleet panels and alarms on the relay's dashboard: every host's CPU and memory and the group's
  * size; the load balancer's errors, response time and healthy hosts; per table throttles,
  * consumed capacity, failed conditions ("ledger conflicts": a hold refused because the quota is
- * spent, or a lost race) and system errors. Alarms: unhealthy hosts, and throttles on any table.
+ * spent, or a lost race) and system errors. Alarms: too few healthy hosts, and throttles on any
+ * table.
  */
 export function watchFleet(
   dashboard: cloudwatch.Dashboard,
@@ -97,6 +101,7 @@ export function watchFleet(
       label,
     });
   const unhealthy = lb('UnHealthyHostCount', 'Maximum', 'unhealthy', true);
+  const healthy = lb('HealthyHostCount', 'Minimum', 'healthy', true);
   dashboard.addWidgets(
     new cloudwatch.GraphWidget({
       title: 'Load balancer 5xx',
@@ -116,7 +121,7 @@ export function watchFleet(
     }),
     new cloudwatch.GraphWidget({
       title: 'Hosts in the target group',
-      left: [lb('HealthyHostCount', 'Minimum', 'healthy', true), unhealthy],
+      left: [healthy, unhealthy],
       width: 8,
     }),
   );
@@ -130,23 +135,44 @@ export function watchFleet(
       period: FIVE_MINUTES,
       label,
     });
-  // Ids must be unique within a graph that shows every table.
-  const throttles = (name: string, i: number) =>
-    new cloudwatch.MathExpression({
-      expression: `reads${i} + writes${i}`,
-      usingMetrics: {
-        [`reads${i}`]: table(name, 'ReadThrottleEvents', 'Sum', 'read throttles'),
-        [`writes${i}`]: table(name, 'WriteThrottleEvents', 'Sum', 'write throttles'),
-      },
-      label: `${name} throttled`,
+  const index = (name: string, indexName: string, metricName: string) =>
+    new cloudwatch.Metric({
+      namespace: 'AWS/DynamoDB',
+      metricName,
+      dimensionsMap: { TableName: name, GlobalSecondaryIndexName: indexName },
+      statistic: 'Sum',
       period: FIVE_MINUTES,
     });
+  // A throttled write to the usage table's gsi1 throttles the table write too, but is reported
+  // only under the index's dimension. Ids must be unique within a graph that shows every table;
+  // FILL: a throttle metric has no data point while nothing is throttled.
+  const throttles = (role: FleetTableRole, i: number) => {
+    const name = t.tableNames[role];
+    const spec = FLEET_TABLES[role];
+    const indexes = 'globalIndexes' in spec ? spec.globalIndexes.map((g) => g.indexName) : [];
+    const metrics: Record<string, cloudwatch.IMetric> = {
+      [`reads${i}`]: table(name, 'ReadThrottleEvents', 'Sum', 'read throttles'),
+      [`writes${i}`]: table(name, 'WriteThrottleEvents', 'Sum', 'write throttles'),
+    };
+    for (const indexName of indexes) {
+      metrics[`${indexName}reads${i}`] = index(name, indexName, 'ReadThrottleEvents');
+      metrics[`${indexName}writes${i}`] = index(name, indexName, 'WriteThrottleEvents');
+    }
+    return new cloudwatch.MathExpression({
+      expression: `SUM([${Object.keys(metrics)
+        .map((id) => `FILL(${id}, 0)`)
+        .join(', ')}])`,
+      usingMetrics: metrics,
+      label: `${name} throttled${indexes.length ? ` (with ${indexes.join(', ')})` : ''}`,
+      period: FIVE_MINUTES,
+    });
+  };
   const roles = Object.keys(t.tableNames) as FleetTableRole[];
   const names = roles.map((role) => t.tableNames[role]);
   dashboard.addWidgets(
     new cloudwatch.GraphWidget({
       title: 'DynamoDB throttled requests',
-      left: names.map(throttles),
+      left: roles.map(throttles),
       width: 12,
     }),
     new cloudwatch.GraphWidget({
@@ -184,21 +210,49 @@ export function watchFleet(
     }),
   );
 
-  alarm('FleetUnhealthyHosts', {
+  // Not on UnHealthyHostCount: every new host (deploy, scale-out, replacement) counts as
+  // unhealthy while it boots. Healthy hosts below the floor for longer than a replacement takes
+  // (the 10-minute health check grace plus two checks) is a fault; none at all is an outage.
+  alarm('FleetBelowMinHosts', {
+    alarmDescription: `Fewer than fleetMinHosts (${t.minHosts}) relay hosts pass /healthz at the load balancer for 15 minutes: the group cannot replace a host (bootstrap failing, zone or capacity trouble).`,
+    metric: healthy,
+    threshold: t.minHosts,
+    comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+    evaluationPeriods: 15,
+    datapointsToAlarm: 15,
+    treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+  });
+  alarm('FleetHostRootDiskUsed', {
     alarmDescription:
-      'A relay host fails its /healthz checks at the load balancer for 3 of 5 minutes; the group replaces it (ELB health check).',
-    metric: unhealthy,
-    threshold: 0,
+      'The root disk (OS, releases, logs) of a relay host is more than 85 % full (the fullest host of the group).',
+    metric: new cloudwatch.Metric({
+      namespace: 'CWAgent',
+      metricName: 'disk_used_percent',
+      // The agent's aggregate over the group (cloudWatchAgentConfig, aggregation_dimensions).
+      dimensionsMap: { AutoScalingGroupName: t.autoScalingGroupName },
+      statistic: 'Maximum',
+      period: FIVE_MINUTES,
+    }),
+    threshold: 85,
     comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-    evaluationPeriods: 5,
-    datapointsToAlarm: 3,
+    evaluationPeriods: 2,
+    treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+  });
+  alarm('FleetNoHealthyHost', {
+    alarmDescription:
+      'No relay host passes /healthz at the load balancer for 2 minutes: every request fails with 503.',
+    metric: healthy,
+    threshold: 1,
+    comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+    evaluationPeriods: 2,
+    datapointsToAlarm: 2,
     treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
   });
   for (const [i, role] of roles.entries()) {
     const name = t.tableNames[role];
     alarm(`TableThrottles${role[0]!.toUpperCase()}${role.slice(1)}`, {
       alarmDescription: `DynamoDB throttles requests on ${name} (on-demand tables throttle past twice their previous peak, or on a hot partition).`,
-      metric: throttles(name, i),
+      metric: throttles(role, i),
       threshold: 0,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
       evaluationPeriods: 3,

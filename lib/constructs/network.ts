@@ -19,6 +19,12 @@ export interface RelayNetworkProps {
   /** The fleet's zones, when they must be chosen (instance type offerings). */
   readonly availabilityZones?: readonly string[];
   /**
+   * A fleet: one NAT gateway for all zones instead of one per zone. Cheaper, but the hosts of
+   * every zone lose their way out (providers, SSM, CloudWatch) when that one zone fails.
+   * @default false
+   */
+  readonly singleNatGateway?: boolean;
+  /**
    * Put the host in a private subnet that reaches the internet through a NAT gateway (in the
    * public subnet). CloudFront VPC origins only reach instances in private subnets; the
    * public-DNS origin needs the host in the public subnet instead.
@@ -77,8 +83,10 @@ export class RelayNetwork extends Construct {
       // Two /26s per zone: a /22 leaves room for a fleet in up to eight zones.
       ipAddresses: ec2.IpAddresses.cidr(fleet ? '10.80.0.0/22' : '10.80.0.0/24'),
       ...zones,
-      // One NAT gateway (~$33/month plus $0.045/GB in us-east-1) only for a private host.
-      natGateways: this.privateHost ? 1 : 0,
+      // A NAT gateway costs ~$33/month plus $0.045/GB in us-east-1, and only a private host
+      // needs one. A fleet gets one per zone (the default), so losing a zone does not cut the
+      // other zones' hosts off the providers; undefined means one per zone.
+      natGateways: !this.privateHost ? 0 : fleet && !props.singleNatGateway ? undefined : 1,
       subnetConfiguration,
       // Restricting the unused default group costs a custom-resource Lambda; nothing uses it.
       restrictDefaultSecurityGroup: false,

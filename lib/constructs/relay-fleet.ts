@@ -38,6 +38,9 @@ export const FLEET_TABLE_ACTIONS = [
 /** The tag every fleet host carries from launch: ops shells may open on these instances only. */
 export const FLEET_HOST_TAG = { key: 'llm-relay:host', value: 'fleet' } as const;
 
+/** The longest deregistration delay a target group accepts (3600 s). */
+const MAX_DEREGISTRATION_DELAY_MS = 3_600_000;
+
 /** Port of the load balancer's listener; CloudFront's VPC origin connects to it. */
 export const FLEET_LISTENER_PORT = 80;
 
@@ -96,6 +99,13 @@ export class RelayFleet extends Construct {
     const tablePrefix = props.tablePrefix ?? 'llm-relay-';
     const readTimeout = props.originReadTimeout ?? Duration.seconds(60);
     const server = relayConfigSchema.parse(props.relayConfig ?? {}).server;
+    if (server.shutdownGraceMs > MAX_DEREGISTRATION_DELAY_MS) {
+      // The deregistration delay follows it, and the load balancer waits at most an hour; a
+      // silent cap would cut streams the operator meant to keep.
+      throw new Error(
+        `relayConfig.server.shutdownGraceMs (${server.shutdownGraceMs}) must be at most ${MAX_DEREGISTRATION_DELAY_MS} with fleet=true: the load balancer's deregistration delay follows it and cannot exceed 3600 s`,
+      );
+    }
     this.port = port;
     this.buildId = bundleBuildId(props.bundleDir);
     const subnets = { subnets: [...props.subnets] };
@@ -241,6 +251,10 @@ export class RelayFleet extends Construct {
       // sends a heartbeat well within it.
       idleTimeout: readTimeout,
       dropInvalidHeaderFields: true,
+      // CloudFront already appended the client's address to X-Forwarded-For. Appending ours (the
+      // VPC origin's private address) would make every client look alike to the relay, which
+      // takes the last entry (admin login throttling, audit).
+      xffHeaderProcessingMode: elbv2.XffHeaderProcessingMode.PRESERVE,
     });
     const listener = this.loadBalancer.addListener('Http', {
       port: FLEET_LISTENER_PORT,

@@ -479,6 +479,9 @@ export function cloudWatchAgentConfig(o: AgentConfigOptions): Record<string, unk
         InstanceId: '${aws:InstanceId}',
         ...(o.fleet && { AutoScalingGroupName: '${aws:AutoScalingGroupName}' }),
       },
+      // A fleet's alarms cannot name instances that come and go: each host also reports under
+      // the group's name alone, whose Maximum is the fullest root disk of any host.
+      ...(o.fleet && { aggregation_dimensions: [['AutoScalingGroupName']] }),
       metrics_collected: {
         ...(o.fleet && {
           cpu: { measurement: ['usage_active'], totalcpu: true, metrics_collection_interval: 60 },

@@ -153,8 +153,10 @@ export function hostRelayConfig(
         prefix: IMAGE_KEY_PREFIX,
       },
       // A fleet keeps its state in DynamoDB (point-in-time recovery): no SQLite file to back up.
+      // The operator's own store settings (holdLeaseMs…) stay; the deploy decides only which
+      // tables the hosts share, and where.
       ...(store
-        ? { store: { ...store } }
+        ? { store: { ...(operator.store as Record<string, unknown> | undefined), ...store } }
         : {
             backup: {
               ...(operatorBackup?.intervalMinutes !== undefined && {

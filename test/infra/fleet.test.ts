@@ -64,6 +64,14 @@ function roleStatements(s: Synthesized): { actions: string[]; resources: string[
   }));
 }
 
+/** The relay config the fleet hosts' bootstrap writes. */
+function hostRelayConfig(relay: Synthesized['relay']): Json {
+  const { resource } = onlyResource(relay, 'AWS::AutoScaling::AutoScalingGroup');
+  const init = (resource.Metadata as Json)['AWS::CloudFormation::Init'] as Record<string, Json>;
+  const file = (init.relay!.files as Record<string, Json>)['/etc/llm-relay/relay.config.json']!;
+  return JSON.parse(joined(file.content)) as Json;
+}
+
 describe('fleet mode', () => {
   let s: Synthesized;
   beforeAll(() => {
@@ -175,7 +183,35 @@ describe('fleet mode', () => {
         return JSON.stringify(props(subnet).AvailabilityZone);
       });
       expect(new Set(zones).size).toBe(2);
-      s.relay.resourceCountIs('AWS::EC2::NatGateway', 1);
+    });
+
+    it('leave each zone through its own NAT gateway, so losing one zone leaves the others online', () => {
+      const json = s.relay.toJSON() as { Resources: Record<string, Json> };
+      const nats = resources(s.relay, 'AWS::EC2::NatGateway');
+      expect(nats).toHaveLength(2);
+      const zoneOf = (subnetRef: unknown) =>
+        JSON.stringify(props(json.Resources[(subnetRef as { Ref: string }).Ref]!).AvailabilityZone);
+      const natZone = new Map(nats.map(([id, nat]) => [id, zoneOf(props(nat).SubnetId)]));
+      const { resource: group } = onlyResource(s.relay, 'AWS::AutoScaling::AutoScalingGroup');
+      const hostSubnets = (props(group).VPCZoneIdentifier as { Ref: string }[]).map((r) => r.Ref);
+      const defaultRoutes = resources(s.relay, 'AWS::EC2::Route').filter(
+        ([, r]) => props(r).DestinationCidrBlock === '0.0.0.0/0' && props(r).NatGatewayId,
+      );
+      const associations = resources(s.relay, 'AWS::EC2::SubnetRouteTableAssociation');
+      for (const subnet of hostSubnets) {
+        const [, assoc] = associations.find(
+          ([, a]) => joined(props(a).SubnetId) === `<${subnet}>`,
+        )!;
+        const table = joined(props(assoc).RouteTableId);
+        const [, route] = defaultRoutes.find(([, r]) => joined(props(r).RouteTableId) === table)!;
+        const nat = (props(route).NatGatewayId as { Ref: string }).Ref;
+        expect(natZone.get(nat), subnet).toBe(zoneOf({ Ref: subnet }));
+      }
+    });
+
+    it('share one NAT gateway with fleetSingleNatGateway (cheaper, one zone for egress)', () => {
+      const single = synth({ context: { fleet: true, fleetSingleNatGateway: 'true' } });
+      single.relay.resourceCountIs('AWS::EC2::NatGateway', 1);
     });
 
     it('take min, max, desired, CPU target and zones from context (strings too)', () => {
@@ -271,6 +307,7 @@ describe('fleet mode', () => {
         region: 'us-east-1',
       });
       expect(config.backup).toBeUndefined();
+      expect(hostRelayConfig(s.relay)).toEqual(config);
       // Fails /healthz for two checks' worth before closing on a stop or restart, and systemd
       // waits for that drain delay plus the shutdown grace (45 s here) plus its margin.
       expect(config.server).toMatchObject({ drainDelayMs: 25_000, shutdownGraceMs: 45_000 });
@@ -288,6 +325,24 @@ describe('fleet mode', () => {
       ]) {
         s.relay.resourceCountIs(type, 0);
       }
+    });
+
+    it("keep the operator's store settings, with the fleet's type, tables and region", () => {
+      const other = synth({
+        context: {
+          fleet: true,
+          relayConfig: {
+            store: { type: 'sqlite', holdLeaseMs: 600_000 },
+            channels: [BEDROCK_CHANNEL],
+          },
+        },
+      });
+      expect(hostRelayConfig(other.relay).store).toEqual({
+        type: 'dynamodb',
+        tablePrefix: 'llm-relay-',
+        region: 'us-east-1',
+        holdLeaseMs: 600_000,
+      });
     });
 
     it('may reach their tables with the store actions only, and keep Bedrock, images and secrets', () => {
@@ -357,6 +412,17 @@ describe('fleet mode', () => {
       );
     });
 
+    it("keeps the client's X-Forwarded-For as it came from CloudFront (admin login throttle by client)", () => {
+      // With the default (append) the relay, which reads the last entry, would see CloudFront's
+      // VPC-origin address for every client.
+      const p = props(onlyResource(s.relay, 'AWS::ElasticLoadBalancingV2::LoadBalancer').resource);
+      expect(p.LoadBalancerAttributes).toEqual(
+        expect.arrayContaining([
+          { Key: 'routing.http.xff_header_processing.mode', Value: 'preserve' },
+        ]),
+      );
+    });
+
     it('checks /healthz and drains a leaving host for the relay shutdown grace', () => {
       const p = props(onlyResource(s.relay, 'AWS::ElasticLoadBalancingV2::TargetGroup').resource);
       expect(p).toMatchObject({
@@ -370,6 +436,14 @@ describe('fleet mode', () => {
       expect(p.TargetGroupAttributes).toEqual(
         expect.arrayContaining([{ Key: 'deregistration_delay.timeout_seconds', Value: '45' }]),
       );
+    });
+
+    it('refuses a shutdown grace longer than the load balancer can wait (3600 s)', () => {
+      expect(() =>
+        synth({
+          context: { fleet: true, relayConfig: { server: { shutdownGraceMs: 3_601_000 } } },
+        }),
+      ).toThrow(/shutdownGraceMs.*3600/);
     });
 
     it("is CloudFront's VPC origin, with the origin secret header", () => {
@@ -467,14 +541,46 @@ describe('fleet mode', () => {
       expect(body).not.toContain('data volume (SQLite)');
     });
 
-    it('alarms on unhealthy hosts and on throttles of every table, not on one instance', () => {
+    it('alarms on too few healthy hosts and on throttles of every table, not on one instance', () => {
       const alarms = resources(s.monitoring, 'AWS::CloudWatch::Alarm').map(([id, a]) => ({
         id,
         p: props(a),
       }));
-      const unhealthy = alarms.find((a) => a.id.includes('FleetUnhealthyHosts'))!;
-      expect(unhealthy.p.Threshold).toBe(0);
-      expect(JSON.stringify(unhealthy.p)).toContain('"MetricName":"UnHealthyHostCount"');
+      // A booting host (deploy, scale-out) is "unhealthy" at the balancer for minutes: only
+      // fewer healthy hosts than fleetMinHosts, for longer than a replacement takes, is a fault.
+      expect(alarms.filter((a) => a.id.includes('FleetUnhealthyHosts'))).toEqual([]);
+      expect(JSON.stringify(alarms)).not.toContain('UnHealthyHostCount');
+      const below = alarms.find((a) => a.id.includes('FleetBelowMinHosts'))!;
+      const healthyEachMinute = {
+        MetricStat: expect.objectContaining({
+          Metric: expect.objectContaining({ MetricName: 'HealthyHostCount' }),
+          Period: 60,
+          Stat: 'Minimum',
+        }),
+      };
+      expect(below.p).toMatchObject({
+        Threshold: 2,
+        ComparisonOperator: 'LessThanThreshold',
+        EvaluationPeriods: 15,
+        DatapointsToAlarm: 15,
+        Metrics: [expect.objectContaining(healthyEachMinute)],
+      });
+      const none = alarms.find((a) => a.id.includes('FleetNoHealthyHost'))!;
+      expect(none.p).toMatchObject({
+        Threshold: 1,
+        ComparisonOperator: 'LessThanThreshold',
+        EvaluationPeriods: 2,
+        Metrics: [expect.objectContaining(healthyEachMinute)],
+      });
+      const three = synth({ context: { fleet: true, fleetMinHosts: 3, fleetDesiredHosts: 3 } });
+      three.monitoring.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        AlarmDescription: Match.stringLikeRegexp('fleetMinHosts \\(3\\)'),
+        Threshold: 3,
+      });
+      const disk = alarms.find((a) => a.id.includes('FleetHostRootDiskUsed'))!;
+      expect(JSON.stringify(disk.p)).toContain('"MetricName":"disk_used_percent"');
+      const usage = alarms.find((a) => a.id.includes('TableThrottlesUsage'))!;
+      expect(JSON.stringify(usage.p)).toContain('"GlobalSecondaryIndexName","Value":"gsi1"');
       const throttles = alarms.filter((a) => a.id.includes('TableThrottles'));
       expect(throttles).toHaveLength(4);
       for (const name of Object.values(CONTRACT_TABLES)) {
@@ -518,6 +624,7 @@ describe('fleet settings', () => {
       cpuTargetPercent: 60,
       availabilityZones: undefined,
       tablePrefix: 'llm-relay-',
+      singleNatGateway: false,
     });
   });
 
