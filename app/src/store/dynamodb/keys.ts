@@ -1,0 +1,420 @@
+import {
+  BatchGetCommand,
+  DeleteCommand,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import type { BatchGetCommandOutput } from '@aws-sdk/lib-dynamodb';
+import type { KeyPatch } from '../admin-types.ts';
+import { generateKey, hashKey, keyHint } from '../secrets.ts';
+import { StoreError, usdToMicros } from '../types.ts';
+import type { KeyRecord, KeyStore, NewKey } from '../types.ts';
+import { isConditionFailed } from './client.ts';
+import type { Dynamo } from './client.ts';
+import { META_PK, NAMES_PK, counted, hashPk, keyPk, toKeyRecord } from './key-items.ts';
+import type { KeyItem } from './key-items.ts';
+
+/** Read-then-write paths give up after this many lost races (each one a hold or settle that won). */
+const MAX_REWRITES = 50;
+
+/**
+ * Keys on DynamoDB. Without transactions (dynalite, the test double, has none), a new key is
+ * written in an order that keeps names and secrets unique: the name item and the hash item are
+ * each put only if absent, then the key item; a reader that finds a name without its key item
+ * sees no key. A create that died halfway leaves a name item without a key, which the next
+ * create of that name takes over.
+ */
+export class DynamoKeyStore implements KeyStore {
+  readonly #d: Dynamo;
+
+  constructor(dynamo: Dynamo) {
+    this.#d = dynamo;
+  }
+
+  get #table(): string {
+    return this.#d.tables.keys;
+  }
+
+  async item(id: number): Promise<KeyItem | null> {
+    const out = await this.#d.doc.send(
+      new GetCommand({
+        TableName: this.#table,
+        Key: { pk: keyPk(id), sk: 'key' },
+        ConsistentRead: true,
+      }),
+    );
+    return (out.Item as KeyItem | undefined) ?? null;
+  }
+
+  async #idOfName(name: string): Promise<number | null> {
+    const out = await this.#d.doc.send(
+      new GetCommand({
+        TableName: this.#table,
+        Key: { pk: NAMES_PK, sk: name },
+        ConsistentRead: true,
+      }),
+    );
+    return (out.Item?.id as number | undefined) ?? null;
+  }
+
+  async #itemByName(name: string): Promise<KeyItem | null> {
+    const id = await this.#idOfName(name);
+    return id === null ? null : this.item(id);
+  }
+
+  async #mustItem(name: string): Promise<KeyItem> {
+    const item = await this.#itemByName(name);
+    if (!item) throw new StoreError(`no key named "${name}"`);
+    return item;
+  }
+
+  #record(item: KeyItem): KeyRecord {
+    return toKeyRecord(item, this.#d.now());
+  }
+
+  async findBySecret(secret: string): Promise<KeyRecord | null> {
+    const out = await this.#d.doc.send(
+      new GetCommand({
+        TableName: this.#table,
+        Key: { pk: hashPk(hashKey(secret)), sk: 'hash' },
+        ConsistentRead: true,
+      }),
+    );
+    const id = out.Item?.id as number | undefined;
+    if (id === undefined) return null;
+    const item = await this.item(id);
+    return item ? this.#record(item) : null;
+  }
+
+  async get(name: string): Promise<KeyRecord | null> {
+    const item = await this.#itemByName(name);
+    return item ? this.#record(item) : null;
+  }
+
+  async list(): Promise<KeyRecord[]> {
+    const ids: number[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await this.#d.doc.send(
+        new QueryCommand({
+          TableName: this.#table,
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': NAMES_PK },
+          ConsistentRead: true,
+          ExclusiveStartKey: start,
+        }),
+      );
+      for (const row of page.Items ?? []) ids.push(row.id as number);
+      start = page.LastEvaluatedKey;
+    } while (start);
+    const items: KeyItem[] = [];
+    for (let i = 0; i < ids.length; i += 100) {
+      let keys: Record<string, unknown>[] | undefined = ids
+        .slice(i, i + 100)
+        .map((id) => ({ pk: keyPk(id), sk: 'key' }));
+      while (keys && keys.length > 0) {
+        const out: BatchGetCommandOutput = await this.#d.doc.send(
+          new BatchGetCommand({
+            RequestItems: { [this.#table]: { Keys: keys, ConsistentRead: true } },
+          }),
+        );
+        items.push(...((out.Responses?.[this.#table] ?? []) as KeyItem[]));
+        keys = out.UnprocessedKeys?.[this.#table]?.Keys;
+      }
+    }
+    return items
+      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+      .map((i) => this.#record(i));
+  }
+
+  async version(): Promise<number> {
+    const out = await this.#d.doc.send(
+      new GetCommand({
+        TableName: this.#table,
+        Key: { pk: META_PK, sk: 'keysVersion' },
+        ConsistentRead: true,
+      }),
+    );
+    return (out.Item?.n as number | undefined) ?? 0;
+  }
+
+  async #bumpVersion(): Promise<void> {
+    // Any change is enough for the caches: a retried ADD that counts twice does no harm.
+    await this.#d.doc.send(
+      new UpdateCommand({
+        TableName: this.#table,
+        Key: { pk: META_PK, sk: 'keysVersion' },
+        UpdateExpression: 'ADD n :one',
+        ExpressionAttributeValues: { ':one': 1 },
+      }),
+    );
+  }
+
+  async #nextId(): Promise<number> {
+    const out = await this.#d.doc.send(
+      new UpdateCommand({
+        TableName: this.#table,
+        Key: { pk: META_PK, sk: 'nextKeyId' },
+        UpdateExpression: 'ADD n :one',
+        ExpressionAttributeValues: { ':one': 1 },
+        ReturnValues: 'UPDATED_NEW',
+      }),
+    );
+    return out.Attributes!.n as number;
+  }
+
+  /** Claims `hash` for key `id`; false when another key already has that secret. */
+  async #claimHash(hash: string, id: number): Promise<boolean> {
+    try {
+      await this.#d.doc.send(
+        new PutCommand({
+          TableName: this.#table,
+          Item: { pk: hashPk(hash), sk: 'hash', id },
+          ConditionExpression: 'attribute_not_exists(pk) OR id = :id',
+          ExpressionAttributeValues: { ':id': id },
+        }),
+      );
+      return true;
+    } catch (err) {
+      if (isConditionFailed(err)) return false;
+      throw err;
+    }
+  }
+
+  async #clashMessage(name: string, hash: string): Promise<StoreError> {
+    const out = await this.#d.doc.send(
+      new GetCommand({
+        TableName: this.#table,
+        Key: { pk: hashPk(hash), sk: 'hash' },
+        ConsistentRead: true,
+      }),
+    );
+    const other = out.Item ? await this.item(out.Item.id as number) : null;
+    return new StoreError(
+      `key "${name}" has the same secret as key "${other?.name ?? '(another key)'}"`,
+    );
+  }
+
+  async #insert(key: NewKey, secret: string): Promise<KeyItem> {
+    const id = await this.#nextId();
+    const hash = hashKey(secret);
+    try {
+      await this.#d.doc.send(
+        new PutCommand({
+          TableName: this.#table,
+          Item: { pk: NAMES_PK, sk: key.name, id },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+    } catch (err) {
+      if (!isConditionFailed(err)) throw err;
+      const taken = await this.#idOfName(key.name);
+      // A name whose key item exists is taken; one left by a create that died is not.
+      if (taken === null || (await this.item(taken)))
+        throw new StoreError(`a key named "${key.name}" already exists`);
+      await this.#d.doc.send(
+        new PutCommand({
+          TableName: this.#table,
+          Item: { pk: NAMES_PK, sk: key.name, id },
+          ConditionExpression: 'id = :old',
+          ExpressionAttributeValues: { ':old': taken },
+        }),
+      );
+    }
+    if (!(await this.#claimHash(hash, id))) {
+      const clash = await this.#clashMessage(key.name, hash);
+      await this.#d.doc.send(
+        new DeleteCommand({
+          TableName: this.#table,
+          Key: { pk: NAMES_PK, sk: key.name },
+          ConditionExpression: 'id = :id',
+          ExpressionAttributeValues: { ':id': id },
+        }),
+      );
+      throw clash;
+    }
+    const quota = key.quotaUsd == null ? undefined : usdToMicros(key.quotaUsd);
+    const item: KeyItem = {
+      pk: keyPk(id),
+      sk: 'key',
+      id,
+      name: key.name,
+      hash,
+      hint: keyHint(secret),
+      ...(quota !== undefined && { quota }),
+      used: 0,
+      avail: quota ?? 0,
+      h: {},
+      lv: 0,
+      models: key.models ?? ['*'],
+      ...(key.expiresAt != null && { keyExpiresAt: key.expiresAt }),
+      ...(key.rpm != null && { rpm: key.rpm }),
+      ...(key.tpm != null && { tpm: key.tpm }),
+      enabled: key.enabled !== false,
+      disabledByAdmin: false,
+      createdAt: this.#d.now(),
+    };
+    await this.#d.doc.send(new PutCommand({ TableName: this.#table, Item: item }));
+    await this.#bumpVersion();
+    return item;
+  }
+
+  /**
+   * Read, change, write back if nobody wrote the item in between (`lv`), else again: for the
+   * rare writes that need the item's state (quota changes recompute `avail`).
+   */
+  async rewrite(
+    id: number,
+    change: (item: KeyItem) => Partial<KeyItem>,
+    op: string,
+  ): Promise<KeyItem> {
+    for (let attempt = 0; attempt < MAX_REWRITES; attempt++) {
+      const item = await this.item(id);
+      if (!item) throw new StoreError('the key was deleted meanwhile');
+      const patch = change(item);
+      const next = { ...item, ...patch, lv: item.lv + 1 } as KeyItem;
+      const quota = next.quota;
+      const fixed: KeyItem = {
+        ...next,
+        avail: quota === undefined ? 0 : quota - next.used - counted(next),
+      };
+      if (quota === undefined) delete (fixed as { quota?: number }).quota;
+      try {
+        await this.#d.doc.send(
+          new PutCommand({
+            TableName: this.#table,
+            Item: fixed,
+            ConditionExpression: 'lv = :lv',
+            ExpressionAttributeValues: { ':lv': item.lv },
+          }),
+        );
+        return fixed;
+      } catch (err) {
+        if (!isConditionFailed(err)) throw err;
+        this.#d.emit({ kind: 'ledger-conflict', keyId: id, op });
+      }
+    }
+    throw new StoreError(`key ${id} is changing too fast to ${op}; try again`);
+  }
+
+  async upsertFromConfig(key: NewKey & { readonly key: string }): Promise<KeyRecord> {
+    const existing = await this.#itemByName(key.name);
+    if (!existing) {
+      try {
+        return this.#record(await this.#insert(key, key.key));
+      } catch (err) {
+        // Another process starting from the same config file created it first.
+        if (!(await this.#itemByName(key.name))) throw err;
+        return this.upsertFromConfig(key);
+      }
+    }
+    const hash = hashKey(key.key);
+    if (hash !== existing.hash && !(await this.#claimHash(hash, existing.id)))
+      throw await this.#clashMessage(key.name, hash);
+    const item = await this.rewrite(
+      existing.id,
+      (item) => ({
+        hash,
+        hint: keyHint(key.key),
+        quota: key.quotaUsd == null ? undefined : usdToMicros(key.quotaUsd),
+        models: key.models ?? ['*'],
+        keyExpiresAt: key.expiresAt ?? undefined,
+        rpm: key.rpm ?? undefined,
+        tpm: key.tpm ?? undefined,
+        enabled: key.enabled !== false && !item.disabledByAdmin,
+      }),
+      'upsert',
+    );
+    if (hash !== existing.hash) await this.#dropHash(existing.hash, existing.id);
+    await this.#bumpVersion();
+    return this.#record(item);
+  }
+
+  async #dropHash(hash: string, id: number): Promise<void> {
+    try {
+      await this.#d.doc.send(
+        new DeleteCommand({
+          TableName: this.#table,
+          Key: { pk: hashPk(hash), sk: 'hash' },
+          ConditionExpression: 'id = :id',
+          ExpressionAttributeValues: { ':id': id },
+        }),
+      );
+    } catch (err) {
+      if (!isConditionFailed(err)) throw err;
+    }
+  }
+
+  async create(key: NewKey): Promise<{ record: KeyRecord; secret: string }> {
+    if (await this.#itemByName(key.name))
+      throw new StoreError(`a key named "${key.name}" already exists`);
+    const secret = generateKey();
+    return { record: this.#record(await this.#insert(key, secret)), secret };
+  }
+
+  async update(name: string, patch: KeyPatch): Promise<KeyRecord> {
+    const { id } = await this.#mustItem(name);
+    const item = await this.rewrite(
+      id,
+      () => ({
+        ...(patch.quotaUsd !== undefined && {
+          quota: patch.quotaUsd === null ? undefined : usdToMicros(patch.quotaUsd),
+        }),
+        ...(patch.models !== undefined && { models: patch.models }),
+        ...(patch.expiresAt !== undefined && { keyExpiresAt: patch.expiresAt ?? undefined }),
+        ...(patch.rpm !== undefined && { rpm: patch.rpm ?? undefined }),
+        ...(patch.tpm !== undefined && { tpm: patch.tpm ?? undefined }),
+        ...(patch.enabled !== undefined && {
+          enabled: patch.enabled,
+          disabledByAdmin: !patch.enabled,
+        }),
+      }),
+      'update',
+    );
+    await this.#bumpVersion();
+    return this.#record(item);
+  }
+
+  async topUp(name: string, usd: number): Promise<KeyRecord> {
+    if (!Number.isFinite(usd) || usd <= 0)
+      throw new StoreError('top-up amount must be a positive number of USD');
+    const { id } = await this.#mustItem(name);
+    const micros = usdToMicros(usd);
+    // One atomic ADD: quota and avail move together, whatever holds come and go meanwhile.
+    try {
+      await this.#d.doc.send(
+        new UpdateCommand({
+          TableName: this.#table,
+          Key: { pk: keyPk(id), sk: 'key' },
+          UpdateExpression: 'ADD quota :m, avail :m, lv :one',
+          ConditionExpression: 'attribute_exists(quota)',
+          ExpressionAttributeValues: { ':m': micros, ':one': 1 },
+        }),
+      );
+    } catch (err) {
+      if (isConditionFailed(err))
+        throw new StoreError(`key "${name}" is unlimited; there is nothing to top up`);
+      throw err;
+    }
+    await this.#bumpVersion();
+    return (await this.get(name))!;
+  }
+
+  setEnabled(name: string, enabled: boolean): Promise<KeyRecord> {
+    return this.update(name, { enabled });
+  }
+
+  async delete(name: string): Promise<void> {
+    const item = await this.#mustItem(name);
+    await this.#d.doc.send(
+      new DeleteCommand({ TableName: this.#table, Key: { pk: keyPk(item.id), sk: 'key' } }),
+    );
+    await this.#dropHash(item.hash, item.id);
+    await this.#d.doc.send(
+      new DeleteCommand({ TableName: this.#table, Key: { pk: NAMES_PK, sk: name } }),
+    );
+    await this.#bumpVersion();
+  }
+}
