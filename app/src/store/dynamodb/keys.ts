@@ -93,7 +93,8 @@ export class DynamoKeyStore implements KeyStore {
     return item ? this.#record(item) : null;
   }
 
-  async list(): Promise<KeyRecord[]> {
+  /** Every key item, by name. */
+  async items(): Promise<KeyItem[]> {
     const ids: number[] = [];
     let start: Record<string, unknown> | undefined;
     do {
@@ -124,9 +125,11 @@ export class DynamoKeyStore implements KeyStore {
         keys = out.UnprocessedKeys?.[this.#table]?.Keys;
       }
     }
-    return items
-      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
-      .map((i) => this.#record(i));
+    return items.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  async list(): Promise<KeyRecord[]> {
+    return (await this.items()).map((i) => this.#record(i));
   }
 
   async version(): Promise<number> {
@@ -140,7 +143,7 @@ export class DynamoKeyStore implements KeyStore {
     return (out.Item?.n as number | undefined) ?? 0;
   }
 
-  async #bumpVersion(): Promise<void> {
+  async bumpVersion(): Promise<void> {
     // Any change is enough for the caches: a retried ADD that counts twice does no harm.
     await this.#d.doc.send(
       new UpdateCommand({
@@ -166,7 +169,7 @@ export class DynamoKeyStore implements KeyStore {
   }
 
   /** Claims `hash` for key `id`; false when another key already has that secret. */
-  async #claimHash(hash: string, id: number): Promise<boolean> {
+  async claimHash(hash: string, id: number): Promise<boolean> {
     try {
       await this.#d.doc.send(
         new PutCommand({
@@ -183,7 +186,7 @@ export class DynamoKeyStore implements KeyStore {
     }
   }
 
-  async #clashMessage(name: string, hash: string): Promise<StoreError> {
+  async clashMessage(name: string, hash: string): Promise<StoreError> {
     const out = await this.#d.doc.send(
       new GetCommand({
         TableName: this.#table,
@@ -197,9 +200,13 @@ export class DynamoKeyStore implements KeyStore {
     );
   }
 
-  async #insert(key: NewKey, secret: string): Promise<KeyItem> {
+  /** A new key from its secret's hash and hint (import passes them; the secret is not known). */
+  async insert(
+    key: NewKey,
+    secret: { readonly hash: string; readonly hint: string },
+  ): Promise<KeyItem> {
     const id = await this.#nextId();
-    const hash = hashKey(secret);
+    const { hash } = secret;
     try {
       await this.#d.doc.send(
         new PutCommand({
@@ -223,8 +230,8 @@ export class DynamoKeyStore implements KeyStore {
         }),
       );
     }
-    if (!(await this.#claimHash(hash, id))) {
-      const clash = await this.#clashMessage(key.name, hash);
+    if (!(await this.claimHash(hash, id))) {
+      const clash = await this.clashMessage(key.name, hash);
       await this.#d.doc.send(
         new DeleteCommand({
           TableName: this.#table,
@@ -242,7 +249,7 @@ export class DynamoKeyStore implements KeyStore {
       id,
       name: key.name,
       hash,
-      hint: keyHint(secret),
+      hint: secret.hint,
       ...(quota !== undefined && { quota }),
       used: 0,
       avail: quota ?? 0,
@@ -257,7 +264,7 @@ export class DynamoKeyStore implements KeyStore {
       createdAt: this.#d.now(),
     };
     await this.#d.doc.send(new PutCommand({ TableName: this.#table, Item: item }));
-    await this.#bumpVersion();
+    await this.bumpVersion();
     return item;
   }
 
@@ -303,7 +310,9 @@ export class DynamoKeyStore implements KeyStore {
     const existing = await this.#itemByName(key.name);
     if (!existing) {
       try {
-        return this.#record(await this.#insert(key, key.key));
+        return this.#record(
+          await this.insert(key, { hash: hashKey(key.key), hint: keyHint(key.key) }),
+        );
       } catch (err) {
         // Another process starting from the same config file created it first.
         if (!(await this.#itemByName(key.name))) throw err;
@@ -311,8 +320,8 @@ export class DynamoKeyStore implements KeyStore {
       }
     }
     const hash = hashKey(key.key);
-    if (hash !== existing.hash && !(await this.#claimHash(hash, existing.id)))
-      throw await this.#clashMessage(key.name, hash);
+    if (hash !== existing.hash && !(await this.claimHash(hash, existing.id)))
+      throw await this.clashMessage(key.name, hash);
     const item = await this.rewrite(
       existing.id,
       (item) => ({
@@ -327,12 +336,12 @@ export class DynamoKeyStore implements KeyStore {
       }),
       'upsert',
     );
-    if (hash !== existing.hash) await this.#dropHash(existing.hash, existing.id);
-    await this.#bumpVersion();
+    if (hash !== existing.hash) await this.dropHash(existing.hash, existing.id);
+    await this.bumpVersion();
     return this.#record(item);
   }
 
-  async #dropHash(hash: string, id: number): Promise<void> {
+  async dropHash(hash: string, id: number): Promise<void> {
     try {
       await this.#d.doc.send(
         new DeleteCommand({
@@ -351,7 +360,12 @@ export class DynamoKeyStore implements KeyStore {
     if (await this.#itemByName(key.name))
       throw new StoreError(`a key named "${key.name}" already exists`);
     const secret = generateKey();
-    return { record: this.#record(await this.#insert(key, secret)), secret };
+    return {
+      record: this.#record(
+        await this.insert(key, { hash: hashKey(secret), hint: keyHint(secret) }),
+      ),
+      secret,
+    };
   }
 
   async update(name: string, patch: KeyPatch): Promise<KeyRecord> {
@@ -373,7 +387,7 @@ export class DynamoKeyStore implements KeyStore {
       }),
       'update',
     );
-    await this.#bumpVersion();
+    await this.bumpVersion();
     return this.#record(item);
   }
 
@@ -398,7 +412,7 @@ export class DynamoKeyStore implements KeyStore {
         throw new StoreError(`key "${name}" is unlimited; there is nothing to top up`);
       throw err;
     }
-    await this.#bumpVersion();
+    await this.bumpVersion();
     return (await this.get(name))!;
   }
 
@@ -411,10 +425,10 @@ export class DynamoKeyStore implements KeyStore {
     await this.#d.doc.send(
       new DeleteCommand({ TableName: this.#table, Key: { pk: keyPk(item.id), sk: 'key' } }),
     );
-    await this.#dropHash(item.hash, item.id);
+    await this.dropHash(item.hash, item.id);
     await this.#d.doc.send(
       new DeleteCommand({ TableName: this.#table, Key: { pk: NAMES_PK, sk: name } }),
     );
-    await this.#bumpVersion();
+    await this.bumpVersion();
   }
 }

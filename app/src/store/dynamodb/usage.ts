@@ -64,9 +64,64 @@ export class DynamoUsageStore implements UsageStore {
    */
   async putRow(u: UsageRow): Promise<WrittenRow> {
     const createdAt = this.#stamp(u.requestId);
-    const ttl = this.#retentionMs === null ? undefined : ttlSeconds(createdAt + this.#retentionMs);
-    const item = rowItem(u, createdAt, ttl);
-    let fresh = true;
+    const item = rowItem(u, createdAt, this.#ttl(createdAt));
+    const fresh = await this.#putNew(item);
+    if (fresh) await this.#addToRollup(item, rowCounters(item), createdAt);
+    return { fresh, pk: item.pk, sk: item.sk, createdAt };
+  }
+
+  #ttl(createdAt: number): number | undefined {
+    return this.#retentionMs === null ? undefined : ttlSeconds(createdAt + this.#retentionMs);
+  }
+
+  /**
+   * A row moved from another store, at its own time; its rollup comes with the import too, so
+   * it is not added here. false when it was there already (or, in a dry run, would be).
+   */
+  async importRow(u: UsageRow, createdAt: number, dryRun: boolean): Promise<boolean> {
+    const item = rowItem(u, createdAt, this.#ttl(createdAt));
+    if (!dryRun) return this.#putNew(item);
+    const out = await this.#d.doc.send(
+      new GetCommand({
+        TableName: this.#table,
+        Key: { pk: item.pk, sk: item.sk },
+        ConsistentRead: true,
+      }),
+    );
+    return out.Item === undefined;
+  }
+
+  /** Sets a day's rollup row to `sums` (import); what that changed. */
+  async setRollup(
+    r: {
+      day: string;
+      keyName: string;
+      model: string;
+      channel: string;
+      sums: Readonly<Record<string, number>>;
+    },
+    dryRun: boolean,
+  ): Promise<'created' | 'updated' | 'unchanged'> {
+    const key = { pk: rollupPk(r.day), sk: JSON.stringify([r.keyName, r.model, r.channel]) };
+    const out = await this.#d.doc.send(
+      new GetCommand({ TableName: this.#table, Key: key, ConsistentRead: true }),
+    );
+    const sums = Object.fromEntries(COUNTERS.map((c) => [c, r.sums[c] ?? 0]));
+    if (out.Item && COUNTERS.every((c) => (out.Item![c] ?? 0) === sums[c])) return 'unchanged';
+    if (!dryRun) {
+      await this.#d.doc.send(
+        new PutCommand({
+          TableName: this.#table,
+          Item: { ...key, keyName: r.keyName, model: r.model, channel: r.channel, ...sums },
+        }),
+      );
+      await this.#noteDay(r.day);
+    }
+    return out.Item ? 'updated' : 'created';
+  }
+
+  /** Puts `item` unless a row with its key is there; whether it did. */
+  async #putNew(item: ReturnType<typeof rowItem>): Promise<boolean> {
     try {
       await this.#d.doc.send(
         new PutCommand({
@@ -75,12 +130,11 @@ export class DynamoUsageStore implements UsageStore {
           ConditionExpression: 'attribute_not_exists(pk)',
         }),
       );
+      return true;
     } catch (err) {
       if (!isConditionFailed(err)) throw err;
-      fresh = false;
+      return false;
     }
-    if (fresh) await this.#addToRollup(item, rowCounters(item), createdAt);
-    return { fresh, pk: item.pk, sk: item.sk, createdAt };
   }
 
   /** The row's time: the first attempt's, for a settle tried again in this process. */
