@@ -14,6 +14,7 @@ import { DynamoUsageQueries } from './admin-usage.ts';
 import type { Dynamo } from './client.ts';
 import type { DynamoKeyStore } from './keys.ts';
 import { ttlSeconds } from './tables.ts';
+import { rowId } from './usage-items.ts';
 import type { DynamoUsageStore } from './usage.ts';
 
 /**
@@ -66,7 +67,7 @@ function auditLog(d: Dynamo): AuditLog {
           if (rows.length === q.limit)
             return { rows, next: Buffer.from(lastSk!).toString('base64url') };
           rows.push({
-            id: Number(String(r.sk).slice(0, 13)),
+            id: rowId(r.at as number, String(r.sk)),
             at: r.at as number,
             actor: r.actor as string,
             action: r.action as string,
