@@ -1,0 +1,102 @@
+/**
+ * What the store adds to each request, SQLite against DynamoDB (dynalite on 127.0.0.1): the
+ * store calls a proxied request makes after its key is found (the key cache answers that
+ * without the store): rate hit (RPM + TPM), quota hold, settlement with its usage row and
+ * rollup, tokens into the TPM window.
+ *
+ * Caveat: dynalite is not DynamoDB. It runs in this process's machine on LevelDB in memory, with
+ * none of DynamoDB's network hops, replication or per-partition limits; its numbers tell the
+ * relay's own cost per call (SDK marshalling, signing, HTTP) and the number of round trips, not
+ * AWS latency. docs/fleet.md estimates that from the round trips.
+ *
+ * Env: BENCH_STORE_REQUESTS (default 300), BENCH_STORE_CONCURRENCY (default 16).
+ * Run: npm run bench:store
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SqliteStore } from '../app/src/store/sqlite.ts';
+import type { Store, UsageRow } from '../app/src/store/types.ts';
+import { startDynalite } from '../test/fixtures/dynalite.ts';
+
+const REQUESTS = Number(process.env.BENCH_STORE_REQUESTS ?? 300);
+const CONCURRENCY = Number(process.env.BENCH_STORE_CONCURRENCY ?? 16);
+
+const row = (keyId: number, i: number): UsageRow => ({
+  requestId: `bench-${i}-${Math.random().toString(36).slice(2)}`,
+  keyId,
+  keyName: 'bench',
+  endpoint: '/v1/chat/completions',
+  model: 'gpt-x',
+  upstreamModel: 'gpt-x',
+  channel: 'bench',
+  status: 200,
+  promptTokens: 20,
+  completionTokens: 10,
+  costMicros: 30,
+  latencyMs: 5,
+  ttfbMs: 2,
+  source: 'upstream',
+  errorCode: null,
+});
+
+/** The store calls of one proxied request, in the relay's order. */
+async function oneRequest(store: Store, keyId: number, i: number): Promise<void> {
+  const t = Date.now();
+  const admission = await store.rates.hit(keyId, { rpm: 1e9, tpm: 1e12 }, t);
+  if (!admission.admitted) throw new Error('bench key refused by its rate limit');
+  const hold = await store.ledger.reserve(keyId, 100, 60_000);
+  if (!hold) throw new Error('bench key out of quota');
+  await store.ledger.settle(hold, row(keyId, i));
+  await store.rates.addTokens(keyId, 30, t);
+}
+
+const percentile = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))]!;
+
+async function measure(name: string, store: Store): Promise<Record<string, string | number>> {
+  const { record } = await store.keys.create({ name: 'bench', quotaUsd: 1e6 });
+  for (let i = 0; i < 20; i++) await oneRequest(store, record.id, -i); // warm-up
+  const latencies: number[] = [];
+  for (let i = 0; i < REQUESTS; i++) {
+    const start = performance.now();
+    await oneRequest(store, record.id, i);
+    latencies.push((performance.now() - start) * 1000);
+  }
+  latencies.sort((a, b) => a - b);
+  let next = 0;
+  const start = performance.now();
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (next < REQUESTS) await oneRequest(store, record.id, REQUESTS + next++);
+    }),
+  );
+  const seconds = (performance.now() - start) / 1000;
+  return {
+    store: name,
+    'p50 µs/req (sequential)': Math.round(percentile(latencies, 0.5)),
+    'p99 µs/req (sequential)': Math.round(percentile(latencies, 0.99)),
+    [`req/s at ${CONCURRENCY} concurrent`]: Math.round(REQUESTS / seconds),
+  };
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'bench-store-'));
+const results: Record<string, string | number>[] = [];
+try {
+  const sqlite = new SqliteStore({ path: join(dir, 'relay.db') });
+  results.push(await measure('SQLite (file, group commit)', sqlite));
+  await sqlite.close();
+  const db = await startDynalite();
+  const dynamo = await db.store();
+  results.push(await measure('DynamoDB on dynalite', dynamo));
+  await dynamo.close();
+  await db.close();
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
+const columns = Object.keys(results[0]!);
+console.log(`| ${columns.join(' | ')} |\n| ${columns.map(() => '---').join(' | ')} |`);
+for (const r of results) console.log(`| ${columns.map((c) => r[c]).join(' | ')} |`);
+console.log(
+  `\n${REQUESTS} requests each; dynalite is not DynamoDB (see the header of bench/store-overhead.ts).`,
+);
