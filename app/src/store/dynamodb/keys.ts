@@ -16,6 +16,11 @@ import type { Dynamo } from './client.ts';
 import { META_PK, NAMES_PK, counted, hashPk, keyPk, toKeyRecord } from './key-items.ts';
 import type { KeyItem } from './key-items.ts';
 
+/** The name is someone else's already (possibly still being written). */
+class NameTaken extends StoreError {}
+
+/** A name claimed this long ago without its key item is left from a create that died. */
+const ABANDONED_CREATE_MS = 60_000;
 /** Read-then-write paths give up after this many lost races (each one a hold or settle that won). */
 const MAX_REWRITES = 50;
 
@@ -211,22 +216,34 @@ export class DynamoKeyStore implements KeyStore {
       await this.#d.doc.send(
         new PutCommand({
           TableName: this.#table,
-          Item: { pk: NAMES_PK, sk: key.name, id },
+          Item: { pk: NAMES_PK, sk: key.name, id, at: this.#d.now() },
           ConditionExpression: 'attribute_not_exists(pk)',
         }),
       );
     } catch (err) {
       if (!isConditionFailed(err)) throw err;
-      const taken = await this.#idOfName(key.name);
-      // A name whose key item exists is taken; one left by a create that died is not.
-      if (taken === null || (await this.item(taken)))
-        throw new StoreError(`a key named "${key.name}" already exists`);
+      const taken = await this.#d.doc.send(
+        new GetCommand({
+          TableName: this.#table,
+          Key: { pk: NAMES_PK, sk: key.name },
+          ConsistentRead: true,
+        }),
+      );
+      const name = taken.Item as { id: number; at?: number } | undefined;
+      // A name whose key item exists is taken, and so is one another create is still writing;
+      // one left long ago by a create that died is not.
+      if (
+        !name ||
+        (await this.item(name.id)) ||
+        this.#d.now() - (name.at ?? 0) < ABANDONED_CREATE_MS
+      )
+        throw new NameTaken(`a key named "${key.name}" already exists`);
       await this.#d.doc.send(
         new PutCommand({
           TableName: this.#table,
-          Item: { pk: NAMES_PK, sk: key.name, id },
+          Item: { pk: NAMES_PK, sk: key.name, id, at: this.#d.now() },
           ConditionExpression: 'id = :old',
-          ExpressionAttributeValues: { ':old': taken },
+          ExpressionAttributeValues: { ':old': name.id },
         }),
       );
     }
@@ -314,9 +331,14 @@ export class DynamoKeyStore implements KeyStore {
           await this.insert(key, { hash: hashKey(key.key), hint: keyHint(key.key) }),
         );
       } catch (err) {
-        // Another process starting from the same config file created it first.
-        if (!(await this.#itemByName(key.name))) throw err;
-        return this.upsertFromConfig(key);
+        if (!(err instanceof NameTaken)) throw err;
+        // Another process starting from the same config file is creating it: wait for its
+        // key item, then update that.
+        for (let i = 0; i < 100; i++) {
+          if (await this.#itemByName(key.name)) return this.upsertFromConfig(key);
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        throw err;
       }
     }
     const hash = hashKey(key.key);

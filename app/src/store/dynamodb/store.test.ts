@@ -81,6 +81,23 @@ describe('DynamoDB keys', () => {
   });
 });
 
+describe('DynamoDB keys from two processes at once', () => {
+  it('creates a config key once when two relays start together', async () => {
+    const tablePrefix = await db.tables();
+    const a = await db.store({ tablePrefix });
+    const b = await db.store({ tablePrefix });
+    const key = { name: 'shared', key: 'sk-shared-0123456789abcdef', quotaUsd: 1 };
+    const [ra, rb] = await Promise.all([
+      a.keys.upsertFromConfig(key),
+      b.keys.upsertFromConfig(key),
+    ]);
+    expect(ra.id).toBe(rb.id);
+    expect((await a.keys.list()).map((k) => k.name)).toEqual(['shared']);
+    await a.close();
+    await b.close();
+  });
+});
+
 describe('DynamoDB quota ledger', () => {
   it('holds only while used + reserved + hold ≤ quota, and settles idempotently', async () => {
     const store = await db.store();
