@@ -21,6 +21,8 @@ class NameTaken extends StoreError {}
 
 /** A name claimed this long ago without its key item is left from a create that died. */
 const ABANDONED_CREATE_MS = 60_000;
+/** Fields of the ledger, which rewrite() keeps consistent itself. */
+const LEDGER_FIELDS = new Set(['quota', 'used', 'avail', 'h', 'lv', 'pk', 'sk', 'id']);
 /** Read-then-write paths give up after this many lost races (each one a hold or settle that won). */
 const MAX_REWRITES = 50;
 
@@ -286,8 +288,11 @@ export class DynamoKeyStore implements KeyStore {
   }
 
   /**
-   * Read, change, write back if nobody wrote the item in between (`lv`), else again: for the
-   * rare writes that need the item's state (quota changes recompute `avail`).
+   * Changes a key's settings with one UpdateItem that leaves its ledger alone, so a busy key's
+   * holds and settlements never make an edit retry. A quota change moves `avail` by the same
+   * amount (`ADD`), conditioned on the quota read; only what needs the whole ledger state (a
+   * quota on an unlimited key, or `used` set by an import) is written if nothing moved since the
+   * read (`lv`), else read and tried again.
    */
   async rewrite(
     id: number,
@@ -298,23 +303,60 @@ export class DynamoKeyStore implements KeyStore {
       const item = await this.item(id);
       if (!item) throw new StoreError('the key was deleted meanwhile');
       const patch = change(item);
-      const next = { ...item, ...patch, lv: item.lv + 1 } as KeyItem;
-      const quota = next.quota;
-      const fixed: KeyItem = {
-        ...next,
-        avail: quota === undefined ? 0 : quota - next.used - counted(next),
-      };
-      if (quota === undefined) delete (fixed as { quota?: number }).quota;
+      const sets: string[] = [];
+      const removes: string[] = [];
+      const adds = ['lv :one'];
+      const conditions = ['attribute_exists(pk)'];
+      const names: Record<string, string> = {};
+      const values: Record<string, unknown> = { ':one': 1 };
+      Object.entries(patch).forEach(([field, value], i) => {
+        if (LEDGER_FIELDS.has(field)) return;
+        names[`#f${i}`] = field;
+        if (value === undefined) removes.push(`#f${i}`);
+        else {
+          sets.push(`#f${i} = :f${i}`);
+          values[`:f${i}`] = value;
+        }
+      });
+      const quota = 'quota' in patch ? patch.quota : item.quota;
+      const used = patch.used ?? item.used;
+      if (used !== item.used || (item.quota === undefined && quota !== undefined)) {
+        sets.push('used = :used', 'avail = :avail');
+        values[':used'] = used;
+        values[':avail'] = quota === undefined ? 0 : quota - used - counted(item);
+        conditions.push('lv = :lv');
+        values[':lv'] = item.lv;
+      }
+      if (quota !== item.quota) {
+        if (quota === undefined) removes.push('quota');
+        else sets.push('quota = :quota');
+        if (quota !== undefined) values[':quota'] = quota;
+        if (item.quota !== undefined) {
+          conditions.push('quota = :was');
+          values[':was'] = item.quota;
+          if (quota !== undefined && !(':avail' in values)) {
+            adds.push('avail :delta');
+            values[':delta'] = quota - item.quota;
+          }
+        }
+      }
       try {
-        await this.#d.doc.send(
-          new PutCommand({
+        const out = await this.#d.doc.send(
+          new UpdateCommand({
             TableName: this.#table,
-            Item: fixed,
-            ConditionExpression: 'lv = :lv',
-            ExpressionAttributeValues: { ':lv': item.lv },
+            Key: { pk: keyPk(id), sk: 'key' },
+            UpdateExpression: [
+              sets.length > 0 ? `SET ${sets.join(', ')}` : '',
+              removes.length > 0 ? `REMOVE ${removes.join(', ')}` : '',
+              `ADD ${adds.join(', ')}`,
+            ].join(' '),
+            ConditionExpression: conditions.join(' AND '),
+            ...(Object.keys(names).length > 0 && { ExpressionAttributeNames: names }),
+            ExpressionAttributeValues: values,
+            ReturnValues: 'ALL_NEW',
           }),
         );
-        return fixed;
+        return out.Attributes as KeyItem;
       } catch (err) {
         if (!isConditionFailed(err)) throw err;
         this.#d.emit({ kind: 'ledger-conflict', keyId: id, op });

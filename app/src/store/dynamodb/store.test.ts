@@ -116,6 +116,26 @@ describe('DynamoDB quota ledger', () => {
     await store.close();
   });
 
+  it('keeps holds right across quota changes, to unlimited and back', async () => {
+    const store = await db.store();
+    const { record } = await store.keys.create({ name: 'k', quotaUsd: 0.001 });
+    expect(await store.ledger.reserve(record.id, 600, 60_000)).not.toBeNull();
+    await store.keys.update('k', { quotaUsd: 0.002, rpm: 9 });
+    expect(await store.ledger.reserve(record.id, 1401, 60_000)).toBeNull();
+    expect(await store.ledger.reserve(record.id, 1400, 60_000)).not.toBeNull();
+    await store.keys.update('k', { quotaUsd: null });
+    expect(await store.ledger.reserve(record.id, 1e9, 60_000)).not.toBeNull();
+    await store.keys.update('k', { quotaUsd: 0.01 });
+    // 10 000 quota, 600 + 1400 + 1e9 held.
+    expect(await store.ledger.reserve(record.id, 1, 60_000)).toBeNull();
+    expect(await store.keys.get('k')).toMatchObject({
+      quotaMicros: 10_000,
+      rpm: 9,
+      reservedMicros: 1_000_002_000,
+    });
+    await store.close();
+  });
+
   it('caps a settlement above the hold at what the key has left, keeping the full cost in detail', async () => {
     const store = await db.store();
     const { record } = await store.keys.create({ name: 'k', quotaUsd: 0.001 });
