@@ -2,15 +2,18 @@
  * `keys export` / `keys import` between stores: keys travel as hashes with their balances, usage
  * as rows and daily rollups; an import is idempotent, and a dry run writes nothing.
  */
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { runKeysCli } from '../../app/src/cli/keys.ts';
 import { exportToFile, importStore } from '../../app/src/cli/keys-transfer.ts';
 import { dynamoTransfer } from '../../app/src/store/dynamodb/transfer.ts';
+import { SqliteStore } from '../../app/src/store/sqlite.ts';
+import { sqliteTransfer } from '../../app/src/store/sqlite-transfer.ts';
 import type { DynamoStore } from '../../app/src/store/dynamodb/store.ts';
 import type { Store, UsageRow } from '../../app/src/store/types.ts';
-import { startDynalite } from '../fixtures/dynalite.ts';
+import { startDynalite, TEST_CREDENTIALS, TEST_REGION } from '../fixtures/dynalite.ts';
 import type { Dynalite } from '../fixtures/dynalite.ts';
 
 let db: Dynalite;
@@ -112,5 +115,87 @@ describe('keys export / import', () => {
       rows: { created: 0, unchanged: 2 },
     });
     await expectSeeded(target, secret);
+  });
+  it('moves a single host to DynamoDB and back: SQLite → DynamoDB → SQLite', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'keys-transfer-sqlite-'));
+    const path = join(dir, 'relay.db');
+    const sqlite = new SqliteStore({ path });
+    const secret = await seed(sqlite);
+    await sqlite.close();
+    const file = tmp();
+    await exportToFile(sqliteTransfer(path), file);
+    expect(readFileSync(file, 'utf8')).not.toContain(secret);
+
+    const dynamo = await db.store();
+    const dry = await importStore(dynamoTransfer(dynamo, 'UTC'), file, true);
+    expect(dry).toMatchObject({
+      keys: { created: 2 },
+      rollups: { created: 1 },
+      rows: { created: 2 },
+    });
+    expect(await dynamo.keys.list()).toEqual([]);
+    await importStore(dynamoTransfer(dynamo, 'UTC'), file, false);
+    await expectSeeded(dynamo, secret);
+    expect(await importStore(dynamoTransfer(dynamo, 'UTC'), file, false)).toMatchObject({
+      keys: { unchanged: 2 },
+      rollups: { unchanged: 1 },
+      rows: { created: 0, unchanged: 2 },
+    });
+
+    const back = tmp();
+    await exportToFile(dynamoTransfer(dynamo, 'UTC'), back);
+    const path2 = join(dir, 'relay2.db');
+    await new SqliteStore({ path: path2 }).close();
+    const target = sqliteTransfer(path2);
+    expect(await importStore(target, back, false)).toMatchObject({
+      keys: { created: 2 },
+      rows: { created: 2 },
+    });
+    expect(await importStore(target, back, false)).toMatchObject({
+      keys: { unchanged: 2 },
+      rows: { unchanged: 2 },
+    });
+    await target.close();
+    const reopened = new SqliteStore({ path: path2 });
+    await expectSeeded(reopened, secret);
+    await reopened.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  it('runs as `npm run keys -- export` and `import`, from the stores two config files name', async () => {
+    vi.stubEnv('AWS_ACCESS_KEY_ID', TEST_CREDENTIALS.accessKeyId);
+    vi.stubEnv('AWS_SECRET_ACCESS_KEY', TEST_CREDENTIALS.secretAccessKey);
+    const dir = mkdtempSync(join(tmpdir(), 'keys-transfer-cli-'));
+    const sqliteConfig = join(dir, 'single.json');
+    writeFileSync(sqliteConfig, JSON.stringify({ store: { type: 'sqlite' } }));
+    const sqlite = new SqliteStore({ path: join(dir, 'relay.db') });
+    const secret = await seed(sqlite);
+    await sqlite.close();
+    const fleetConfig = join(dir, 'fleet.json');
+    const tablePrefix = await db.tables();
+    writeFileSync(
+      fleetConfig,
+      JSON.stringify({
+        store: { type: 'dynamodb', tablePrefix, region: TEST_REGION, endpoint: db.endpoint },
+      }),
+    );
+    const file = join(dir, 'export.jsonl');
+    const lines: string[] = [];
+    const io = { out: (l: string) => lines.push(l), err: (l: string) => lines.push(`err: ${l}`) };
+    const env = (config: string) => ({ RELAY_CONFIG: config, RELAY_DATA_DIR: dir });
+
+    expect(await runKeysCli(['export', '--out', file], env(sqliteConfig), io)).toBe(0);
+    expect(await runKeysCli(['import', '--in', file, '--dry-run'], env(fleetConfig), io)).toBe(0);
+    expect(lines).toContain('keys: 2 would be created, 0 would be updated, 0 would be unchanged');
+    expect(await runKeysCli(['import', '--in', file], env(fleetConfig), io)).toBe(0);
+    expect(lines).toContain('rows: 2 created, 0 unchanged');
+    expect(await runKeysCli(['import'], env(fleetConfig), io)).toBe(2);
+    expect(
+      await runKeysCli(['import', '--in', join(dir, 'nope.jsonl')], env(fleetConfig), io),
+    ).toBe(1);
+    const fleet = await db.store({ tablePrefix });
+    await expectSeeded(fleet, secret);
+    await fleet.close();
+    vi.unstubAllEnvs();
+    rmSync(dir, { recursive: true, force: true });
   });
 });

@@ -8,9 +8,13 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import type { Writable } from 'node:stream';
+import { ConfigError, readRelayConfigInput } from '../config.ts';
+import { sqlitePath } from '../store/create-store.ts';
 import { SqliteStore } from '../store/sqlite.ts';
+import { storeConfigSchema } from '../store/store-config.ts';
+import { StoreError } from '../store/types.ts';
 import { sqliteTransfer } from '../store/sqlite-transfer.ts';
-import { exportLines, importLines } from '../store/transfer.ts';
+import { exportLines, importLines, TransferError } from '../store/transfer.ts';
 import type { ImportCounts, StoreTransfer } from '../store/transfer.ts';
 import type { DynamoStoreConfig } from '../store/dynamodb/config.ts';
 
@@ -85,4 +89,66 @@ export function describeCounts(c: ImportCounts, dryRun: boolean): string[] {
         ]
       : []),
   ];
+}
+
+/** The store and usage sections of RELAY_CONFIG, read as plain JSON (no secrets needed). */
+export function transferConfig(env: Readonly<Record<string, string | undefined>>): TransferConfig {
+  const { json } = readRelayConfigInput(env);
+  const raw = (json ?? {}) as {
+    store?: unknown;
+    usage?: { timeZone?: unknown; retainDays?: unknown };
+  };
+  const section = storeConfigSchema.safeParse(raw.store);
+  if (!section.success)
+    throw new ConfigError(`store: ${section.error.issues.map((i) => i.message).join('; ')}`);
+  const usage = raw.usage ?? {};
+  return {
+    store: section.data,
+    usage: {
+      ...(typeof usage.timeZone === 'string' && { timeZone: usage.timeZone }),
+      ...(typeof usage.retainDays === 'number' && { retainDays: usage.retainDays }),
+    },
+  };
+}
+
+/**
+ * `export [--out FILE]` (stdout without it) and `import --in FILE [--dry-run]`, on the store the
+ * config names. Exit codes as the keys CLI: 0 ok, 1 failed, 2 bad usage.
+ */
+export async function runTransferCommand(
+  command: 'export' | 'import',
+  options: { readonly out?: string; readonly in?: string; readonly dryRun: boolean },
+  env: Readonly<Record<string, string | undefined>>,
+  io: { readonly out: (line: string) => void; readonly err: (line: string) => void },
+): Promise<number> {
+  if (command === 'import' && !options.in) {
+    io.err('import needs --in FILE (a file written by export)');
+    return 2;
+  }
+  let transfer: StoreTransfer | undefined;
+  try {
+    transfer = await openTransfer(transferConfig(env), sqlitePath(env.RELAY_DATA_DIR || './data'));
+    if (command === 'export') {
+      const file = options.out ?? '-';
+      const lines = await exportToFile(transfer, file);
+      if (file !== '-')
+        io.out(`Exported ${lines} lines to ${file} (keys as hashes, never secrets).`);
+      return 0;
+    }
+    const counts = await importStore(transfer, options.in!, options.dryRun);
+    for (const line of describeCounts(counts, options.dryRun)) io.out(line);
+    return 0;
+  } catch (err) {
+    if (err instanceof StoreError || err instanceof ConfigError || err instanceof TransferError) {
+      io.err(`${command} failed: ${err.message}`);
+      return 1;
+    }
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+      io.err(`${command} failed: no such file ${(err as NodeJS.ErrnoException).path ?? ''}`);
+      return 1;
+    }
+    throw err;
+  } finally {
+    await transfer?.close();
+  }
 }
