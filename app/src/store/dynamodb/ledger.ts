@@ -135,16 +135,25 @@ export class DynamoQuotaLedger implements QuotaLedger {
    */
   async settle(reservation: Reservation | null, usage: UsageRow): Promise<void> {
     const written = await this.#usage.putRow(usage);
+    // The rollup and the charge touch different items: one round trip for both.
+    const [, charged] = await Promise.all([
+      written.rolledUp,
+      this.#charge(reservation, usage, written.fresh),
+    ]);
+    const cost = Math.max(0, Math.ceil(usage.costMicros));
+    if (charged < cost) await this.#usage.capRow(written, usage, charged);
+  }
+
+  /** What was charged: the cost, or less when capped at what the key had left. */
+  async #charge(reservation: Reservation | null, usage: UsageRow, fresh: boolean): Promise<number> {
+    const cost = Math.max(0, Math.ceil(usage.costMicros));
     if (usage.keyId === null) {
       if (reservation) await this.release(reservation);
-      return;
+      return cost;
     }
-    const cost = Math.max(0, Math.ceil(usage.costMicros));
-    let charged: number;
-    if (reservation) charged = await this.#chargeHold(reservation, cost);
-    else if (cost > 0 && written.fresh) charged = await this.#chargeFree(usage.keyId, cost);
-    else charged = cost;
-    if (charged < cost) await this.#usage.capRow(written, usage, charged);
+    if (reservation) return this.#chargeHold(reservation, cost);
+    if (cost > 0 && fresh) return this.#chargeFree(usage.keyId, cost);
+    return cost;
   }
 
   /** Charges `cost` and drops the hold; what was charged (less than cost when capped). */

@@ -38,6 +38,8 @@ export interface WrittenRow {
   readonly pk: string;
   readonly sk: string;
   readonly createdAt: number;
+  /** The row's rollup counters, being added (resolves, never rejects). */
+  readonly rolledUp: Promise<void>;
 }
 
 export class DynamoUsageStore implements UsageStore {
@@ -66,8 +68,11 @@ export class DynamoUsageStore implements UsageStore {
     const createdAt = this.#stamp(u.requestId);
     const item = rowItem(u, createdAt, this.#ttl(createdAt));
     const fresh = await this.#putNew(item);
-    if (fresh) await this.#addToRollup(item, rowCounters(item), createdAt);
-    return { fresh, pk: item.pk, sk: item.sk, createdAt };
+    // Never rejects (a failed counter is reported): the ledger write goes alongside it.
+    const rolledUp = fresh
+      ? this.#addToRollup(item, rowCounters(item), createdAt)
+      : Promise.resolve();
+    return { fresh, pk: item.pk, sk: item.sk, createdAt, rolledUp };
   }
 
   #ttl(createdAt: number): number | undefined {
@@ -239,7 +244,9 @@ export class DynamoUsageStore implements UsageStore {
   }
 
   async record(row: UsageRow): Promise<void> {
-    await this.putRow(row);
+    await (
+      await this.putRow(row)
+    ).rolledUp;
   }
 
   async *#query(input: QueryCommandInput): AsyncGenerator<Record<string, unknown>[]> {
