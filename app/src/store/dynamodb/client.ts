@@ -3,6 +3,7 @@
  * that the SQLite default pays nothing for it at start.
  */
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { RelayError } from '../../errors.ts';
 import { tableNames } from './tables.ts';
 import type { TableNames } from './tables.ts';
 
@@ -66,6 +67,17 @@ export async function openDynamo(options: DynamoStoreOptions): Promise<Dynamo> {
   };
   const retrying = new DynamoDBClient(base);
   const single = new DynamoDBClient({ ...base, maxAttempts: 1 });
+  for (const client of [retrying, single])
+    client.middlewareStack.add(
+      (next) => async (args) => {
+        try {
+          return await next(args);
+        } catch (err) {
+          throw unavailable(err) ?? err;
+        }
+      },
+      { step: 'initialize', name: 'relayStoreUnavailable' },
+    );
   const stats: DynamoStoreStats = { ledgerConflicts: 0, expiredHolds: 0, counterFailures: 0 };
   return {
     doc: DynamoDBDocumentClient.from(retrying, translateConfig),
@@ -84,6 +96,40 @@ export async function openDynamo(options: DynamoStoreOptions): Promise<Dynamo> {
       single.destroy();
     },
   };
+}
+
+/** Throttling, DynamoDB's own failures, or no answer at all: worth a retry by the client. */
+const TRANSIENT = new Set([
+  'ProvisionedThroughputExceededException',
+  'ThrottlingException',
+  'RequestLimitExceeded',
+  'InternalServerError',
+  'ServiceUnavailable',
+  'TimeoutError',
+]);
+
+/**
+ * What the client is told when the store cannot answer after the SDK's retries: a 503 it can
+ * retry, instead of the opaque 500 of a bug. Anything else (a missing table, access denied) is
+ * a misconfiguration and stays a logged 500.
+ */
+function unavailable(err: unknown): RelayError | undefined {
+  const e = err as { name?: string; code?: string; $metadata?: { httpStatusCode?: number } } | null;
+  const transient =
+    TRANSIENT.has(e?.name ?? '') ||
+    (e?.$metadata?.httpStatusCode ?? 0) >= 500 ||
+    ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE'].includes(e?.code ?? '');
+  if (!transient) return undefined;
+  return new RelayError(
+    503,
+    'store_unavailable',
+    'The relay could not reach its store; try again shortly.',
+    {
+      type: 'server_error',
+      headers: { 'retry-after': '1' },
+      cause: err,
+    },
+  );
 }
 
 /** A conditional write whose condition did not hold (the expected outcome of a lost race). */

@@ -28,6 +28,23 @@ const row = (over: Partial<UsageRow> = {}): UsageRow => ({
   ...over,
 });
 
+describe('DynamoDB out of reach', () => {
+  it('answers a 503 the client can retry, not an opaque 500', async () => {
+    const { openDynamoStore } = await import('./store.ts');
+    const store = await openDynamoStore({
+      endpoint: 'http://127.0.0.1:1',
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'x', secretAccessKey: 'y' },
+    });
+    await expect(store.ledger.reserve(1, 1, 1000)).rejects.toMatchObject({
+      status: 503,
+      code: 'store_unavailable',
+      headers: { 'retry-after': '1' },
+    });
+    await store.close();
+  });
+});
+
 describe('DynamoDB keys', () => {
   it('creates, finds by secret, lists, updates and deletes keys, bumping the version', async () => {
     const store = await db.store();
