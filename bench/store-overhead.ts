@@ -18,27 +18,20 @@ import { join } from 'node:path';
 import { SqliteStore } from '../app/src/store/sqlite.ts';
 import type { Store, UsageRow } from '../app/src/store/types.ts';
 import { startDynalite } from '../test/fixtures/dynalite.ts';
+import { usageRow } from '../test/fixtures/usage-row.ts';
 
 const REQUESTS = Number(process.env.BENCH_STORE_REQUESTS ?? 300);
 const CONCURRENCY = Number(process.env.BENCH_STORE_CONCURRENCY ?? 16);
 
-const row = (keyId: number, i: number): UsageRow => ({
-  requestId: `bench-${i}-${Math.random().toString(36).slice(2)}`,
-  keyId,
-  keyName: 'bench',
-  endpoint: '/v1/chat/completions',
-  model: 'gpt-x',
-  upstreamModel: 'gpt-x',
-  channel: 'bench',
-  status: 200,
-  promptTokens: 20,
-  completionTokens: 10,
-  costMicros: 30,
-  latencyMs: 5,
-  ttfbMs: 2,
-  source: 'upstream',
-  errorCode: null,
-});
+const row = (keyId: number, i: number): UsageRow =>
+  usageRow({
+    requestId: `bench-${i}-${Math.random().toString(36).slice(2)}`,
+    keyId,
+    keyName: 'bench',
+    promptTokens: 20,
+    completionTokens: 10,
+    costMicros: 30,
+  });
 
 /** The store calls of one proxied request, in the relay's order. */
 async function oneRequest(store: Store, keyId: number, i: number): Promise<void> {

@@ -13,6 +13,7 @@ import { SqliteStore } from '../../app/src/store/sqlite.ts';
 import { sqliteTransfer } from '../../app/src/store/sqlite-transfer.ts';
 import type { DynamoStore } from '../../app/src/store/dynamodb/store.ts';
 import type { Store, UsageRow } from '../../app/src/store/types.ts';
+import { usageRow } from '../fixtures/usage-row.ts';
 import { startDynalite, TEST_CREDENTIALS, TEST_REGION } from '../fixtures/dynalite.ts';
 import type { Dynalite } from '../fixtures/dynalite.ts';
 
@@ -22,23 +23,8 @@ beforeAll(async () => {
 });
 afterAll(() => db.close());
 
-const row = (keyId: number, requestId: string, costMicros: number): UsageRow => ({
-  requestId,
-  keyId,
-  keyName: 'alice',
-  endpoint: '/v1/chat/completions',
-  model: 'gpt-x',
-  upstreamModel: 'gpt-x',
-  channel: 'openai',
-  status: 200,
-  promptTokens: 10,
-  completionTokens: 5,
-  costMicros,
-  latencyMs: 100,
-  ttfbMs: 40,
-  source: 'upstream',
-  errorCode: null,
-});
+const row = (keyId: number, requestId: string, costMicros: number): UsageRow =>
+  usageRow({ keyId, keyName: 'alice', requestId, costMicros });
 
 /** A store with two keys, one of them with spend and two usage rows. */
 async function seed(store: Store): Promise<string> {

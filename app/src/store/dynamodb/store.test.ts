@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDynalite } from '../../../../test/fixtures/dynalite.ts';
 import type { Dynalite } from '../../../../test/fixtures/dynalite.ts';
-import type { UsageRow } from '../types.ts';
+import { usageRow } from '../../../../test/fixtures/usage-row.ts';
 
 let db: Dynalite;
 beforeAll(async () => {
@@ -9,24 +9,7 @@ beforeAll(async () => {
 });
 afterAll(() => db.close());
 
-const row = (over: Partial<UsageRow> = {}): UsageRow => ({
-  requestId: `req-${Math.random().toString(36).slice(2)}`,
-  keyId: null,
-  keyName: null,
-  endpoint: '/v1/chat/completions',
-  model: 'gpt-x',
-  upstreamModel: 'gpt-x',
-  channel: 'openai',
-  status: 200,
-  promptTokens: 10,
-  completionTokens: 5,
-  costMicros: 0,
-  latencyMs: 100,
-  ttfbMs: 40,
-  source: 'upstream',
-  errorCode: null,
-  ...over,
-});
+const row = usageRow;
 
 describe('DynamoDB out of reach', () => {
   it('answers a 503 the client can retry, not an opaque 500', async () => {
