@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { runTracingImports } from '../fixtures/import-trace.ts';
 
 const script = (dataDir: string) => `
-const dynamo = () => [...seen].filter((s) => s.includes('dynamodb'));
+const dynamo = () => [...seen].filter((s) => s.startsWith('@aws-sdk/') && s.includes('dynamodb'));
 await import('./app/src/server.ts');
 const { createStore } = await import('./app/src/store/create-store.ts');
 const context = { dataDir: ${JSON.stringify(dataDir)} };
