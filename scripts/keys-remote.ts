@@ -38,7 +38,16 @@ const OPTIONS = {
   'dry-run': { type: 'boolean' },
 } as const;
 
-const KEYS_COMMANDS = new Set(['create', 'list', 'topup', 'disable', 'enable', 'delete', 'show']);
+const KEYS_COMMANDS = new Set([
+  'create',
+  'update',
+  'list',
+  'topup',
+  'disable',
+  'enable',
+  'delete',
+  'show',
+]);
 const PENDING = new Set(['Pending', 'InProgress', 'Delayed']);
 
 export const runKeysRemote = defineScript({

@@ -82,6 +82,9 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
         'x-ratelimit-limit-requests',
         'x-ratelimit-remaining-requests',
         'x-ratelimit-reset-requests',
+        'x-ratelimit-limit-tokens',
+        'x-ratelimit-remaining-tokens',
+        'x-ratelimit-reset-tokens',
       ],
       maxAge: 86_400,
     }),
@@ -92,13 +95,13 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   // Public on purpose: image URLs are shared; their ids are unguessable.
   if (deps.imageStore) app.get('/images/*', imagesHandler(deps.imageStore));
 
-  // Every API path, whatever its dialect: body limit, key, usage row and rpm, in that order.
+  // Every API path, whatever its dialect: body limit, key, usage row and rpm/tpm, in that order.
   const guarded = () => {
     const sub = new Hono<AppEnv>();
     sub.use(bodyLimit(config.server.bodyLimitBytes));
     sub.use(auth(rt.store, now));
-    sub.use(usage(rt.store, logger, now));
-    sub.use(rateLimit(now, deps.rateWindows));
+    sub.use(usage(rt.store, logger, now, config.store.holdLeaseMs));
+    sub.use(rateLimit(now, rt.store.rates));
     return sub;
   };
   const visible = visibleModels(rt);

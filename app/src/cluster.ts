@@ -2,8 +2,9 @@
  * `server.workers` > 1: one primary process that owns no requests, and N workers that each run
  * the whole relay on the same port (node:cluster shares the listening socket). Everything that
  * must happen once per start (stale holds, config keys) is done by the primary before it forks;
- * workers only serve. Quota and rate windows are exact across workers because both live in the
- * one SQLite file; breakers, the model catalog cache and stream heartbeats stay per worker.
+ * workers only serve. Quota and rate windows (RPM and TPM) are exact across workers because both
+ * live in the store (the one SQLite file, or DynamoDB); key lookups are cached per worker for a
+ * second or two (store/key-cache.ts); breakers, the model catalog cache and stream heartbeats stay per worker.
  */
 import cluster from 'node:cluster';
 import type { Worker } from 'node:cluster';

@@ -4,6 +4,8 @@ import { z } from 'zod';
 import { imagesConfigSchema } from './images/config.ts';
 import type { ImagesConfig } from './images/config.ts';
 import { backupConfigSchema } from './store/backup-config.ts';
+import { storeConfigSchema } from './store/store-config.ts';
+import type { StoreConfig } from './store/store-config.ts';
 import type { BackupConfig } from './store/backup-config.ts';
 import { channelTypes, defaultChannelType, wellKnownProviders } from './providers/registry.ts';
 import { DEFAULT_BREAKER_OPTIONS, type BreakerOptions } from './routing/breaker.ts';
@@ -94,6 +96,8 @@ const keySchema = z
     expiresAt: z.iso.datetime({ offset: true }).or(z.iso.date()).optional(),
     /** Requests per minute; absent = no limit. */
     rpm: z.number().int().positive().optional(),
+    /** Tokens (prompt + completion) per minute; absent = no limit. */
+    tpm: z.number().int().positive().optional(),
     enabled: z.boolean().default(true),
   })
   .strict();
@@ -285,6 +289,7 @@ export const relayConfigSchema = z
     prices: z.record(z.string().min(1), priceSchema).default({}),
     images: imagesConfigSchema,
     backup: backupConfigSchema,
+    store: storeConfigSchema,
   })
   .strict()
   .superRefine((cfg, ctx) => {
@@ -347,6 +352,8 @@ export interface RelayConfig {
   readonly images: ImagesConfig;
   /** Online database backups to S3; absent = none. */
   readonly backup?: BackupConfig;
+  /** Where keys, quota, usage and rate windows live. */
+  readonly store: StoreConfig;
 }
 
 export class ConfigError extends Error {
@@ -406,6 +413,7 @@ export function parseRelayConfig(input: unknown, env: Env, source = 'config'): R
     keys,
     prices: cfg.prices,
     images: cfg.images,
+    store: cfg.store,
     ...(cfg.backup && { backup: cfg.backup }),
   };
 }

@@ -1,5 +1,4 @@
 import cluster from 'node:cluster';
-import { join } from 'node:path';
 import { serve } from '@hono/node-server';
 import type { ServerType } from '@hono/node-server';
 import { createApp } from './app.ts';
@@ -9,7 +8,8 @@ import type { RelayConfig } from './config.ts';
 import { createLogger } from './logger.ts';
 import type { Logger } from './logger.ts';
 import { createUpstreamClient } from './routing/upstream-client.ts';
-import { SqliteStore } from './store/sqlite.ts';
+import { createStore, sqlitePath } from './store/create-store.ts';
+import type { Store } from './store/types.ts';
 import { createInflightTracker } from './inflight.ts';
 import { SqliteRateWindows } from './ratelimit/sqlite.ts';
 import { createImageStore } from './images/index.ts';
@@ -44,19 +44,28 @@ export interface StartOptions {
   readonly workerId?: number;
 }
 
-/** Upserts the config file's keys; only their hashes reach the store. */
-export function syncConfigKeys(config: RelayConfig, store: SqliteStore): void {
-  for (const k of config.keys) {
-    store.upsertKey({
-      name: k.name,
-      key: k.key,
-      quotaUsd: k.quota ?? null,
-      models: k.models,
-      expiresAt: k.expiresAt ? parseExpiry(k.expiresAt) : null,
-      rpm: k.rpm ?? null,
-      enabled: k.enabled,
-    });
-  }
+/**
+ * Upserts the config file's keys; only their hashes reach the store. All at once: a networked
+ * store answers them in parallel, and SQLite's are done by the time this returns its promise.
+ */
+export async function syncConfigKeys(
+  config: RelayConfig,
+  store: Pick<Store, 'keys'>,
+): Promise<void> {
+  await Promise.all(
+    config.keys.map((k) =>
+      store.keys.upsertFromConfig({
+        name: k.name,
+        key: k.key,
+        quotaUsd: k.quota ?? null,
+        models: k.models,
+        expiresAt: k.expiresAt ? parseExpiry(k.expiresAt) : null,
+        rpm: k.rpm ?? null,
+        tpm: k.tpm ?? null,
+        enabled: k.enabled,
+      }),
+    ),
+  );
 }
 
 /** Provider keys, extra headers and the origin secret: what the logger blanks out of errors. */
@@ -68,25 +77,21 @@ function secretsOf(config: RelayConfig): string[] {
   ];
 }
 
-const dbPath = (dataDir: string) => join(dataDir, 'relay.db');
+const dbPath = sqlitePath;
 
 /**
  * What a start does once, before any request: schema and migrations, dropping quota holds a
  * previous run left, the config file's keys. The cluster primary runs it before forking.
  */
-export function prepareStore(config: RelayConfig, dataDir: string): void {
-  const store = new SqliteStore({
-    path: dbPath(dataDir),
-    releaseStaleHolds: true,
-    timeZone: config.usage.timeZone,
-  });
+export async function prepareStore(config: RelayConfig, dataDir: string): Promise<void> {
+  const store = await createStore(config, { dataDir, releaseStaleHolds: true });
   try {
-    syncConfigKeys(config, store);
+    await syncConfigKeys(config, store);
   } finally {
-    store.close();
+    await store.close();
   }
-  // Its table too, so that workers starting together do not all race to create it.
-  new SqliteRateWindows({ path: dbPath(dataDir) }).close();
+  // Its tables too, so that workers starting together do not all race to create them.
+  if (config.store.type === 'sqlite') new SqliteRateWindows({ path: dbPath(dataDir) }).close();
 }
 
 export async function startRelay(options: StartOptions = {}): Promise<RunningRelay> {
@@ -99,12 +104,12 @@ export async function startRelay(options: StartOptions = {}): Promise<RunningRel
   const config = options.config ?? loadRelayConfig(env);
   secrets.push(...secretsOf(config));
   const dataDir = env.RELAY_DATA_DIR || './data';
-  const store = new SqliteStore({
-    path: dbPath(dataDir),
+  const store = await createStore(config, {
+    dataDir,
     releaseStaleHolds: !inWorker,
-    timeZone: config.usage.timeZone,
+    sharedRates: inWorker,
   });
-  if (!inWorker) syncConfigKeys(config, store);
+  if (!inWorker) await syncConfigKeys(config, store);
   // Channels switched off in the console stay off from the first request on.
   const channelState = new ChannelState(store.admin.channels, systemClock);
   await channelState.load();
@@ -118,7 +123,6 @@ export async function startRelay(options: StartOptions = {}): Promise<RunningRel
           logger,
         })
       : undefined;
-  const rateWindows = inWorker ? new SqliteRateWindows({ path: dbPath(dataDir) }) : undefined;
   const upstream = createUpstreamClient({
     connectionsPerOrigin: config.server.upstreamConnections,
   });
@@ -131,7 +135,7 @@ export async function startRelay(options: StartOptions = {}): Promise<RunningRel
   });
   // One process backs up: the single relay, or the cluster primary (not its workers).
   const backups =
-    config.backup && !inWorker
+    config.backup && config.store.type === 'sqlite' && !inWorker
       ? scheduleBackups({ dbPath: dbPath(dataDir), config: config.backup, logger })
       : undefined;
   const build = readBuildId();
@@ -144,7 +148,6 @@ export async function startRelay(options: StartOptions = {}): Promise<RunningRel
     imageStore,
     admin: store.admin,
     channelState,
-    ...(rateWindows && { rateWindows }),
     ...(options.workerId !== undefined && { workerId: options.workerId }),
     ...(build !== undefined && { build }),
   });
@@ -160,13 +163,14 @@ export async function startRelay(options: StartOptions = {}): Promise<RunningRel
     server.keepAliveTimeout = 65_000;
     server.headersTimeout = 66_000;
   }
+  const keyCount = (await store.keys.list()).length;
   const address = server.address();
   const actualPort = typeof address === 'object' && address ? address.port : port;
   logger.info(
     {
       port: actualPort,
       channels: config.channels.map((c) => c.name),
-      keys: store.listKeys().length,
+      keys: keyCount,
       dataDir,
       ...(build !== undefined && { build }),
     },
@@ -180,7 +184,7 @@ export async function startRelay(options: StartOptions = {}): Promise<RunningRel
   if (config.admin.keys.length === 0) {
     logger.info('admin console at /admin is locked: set ADMIN_KEY to use it');
   }
-  if (store.listKeys().length === 0) {
+  if (keyCount === 0) {
     logger.warn('no client keys yet: create one with `npm run keys -- create --name <you>`');
   }
 
@@ -206,8 +210,7 @@ export async function startRelay(options: StartOptions = {}): Promise<RunningRel
       await upstream.close();
       await backups?.stop();
       await pruner?.stop();
-      store.close();
-      rateWindows?.close();
+      await store.close();
       logger.info('stopped');
     })());
   return { server, port: actualPort, shutdown };
@@ -243,9 +246,11 @@ async function main(): Promise<void> {
       role: 'primary',
     });
     const dataDir = env.RELAY_DATA_DIR || './data';
-    prepareStore(config, dataDir);
+    await prepareStore(config, dataDir);
     const backups =
-      config.backup && scheduleBackups({ dbPath: dbPath(dataDir), config: config.backup, logger });
+      config.backup &&
+      config.store.type === 'sqlite' &&
+      scheduleBackups({ dbPath: dbPath(dataDir), config: config.backup, logger });
     const code = await runPrimary({
       workers: config.server.workers,
       input,

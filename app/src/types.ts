@@ -8,7 +8,6 @@ import type { ChannelState } from './routing/channel-state.ts';
 import type { ImageStore } from './images/index.ts';
 import type { BreakerRegistry } from './routing/breaker.ts';
 import type { Clock } from './routing/clock.ts';
-import type { RateWindows } from './ratelimit/window.ts';
 import type { UpstreamClient } from './routing/upstream-client.ts';
 
 /** Everything the app needs from the outside world, handed in so tests can use real, local parts. */
@@ -27,8 +26,6 @@ export interface AppDeps {
   readonly breaker?: BreakerRegistry;
   /** Tracks in-flight requests (streams included) for graceful shutdown. */
   readonly inflight?: InflightTracker;
-  /** Per-key rpm counters; in this process's memory unless given (cluster workers share theirs). */
-  readonly rateWindows?: RateWindows;
   /** The cluster worker id, when this app runs in one; shown to operators on /healthz. */
   readonly workerId?: number;
   /** The running bundle's id (see build-info.ts), reported by /healthz; absent from source. */

@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, parseRelayConfig } from '../../app/src/config.ts';
+import { createStore } from '../../app/src/store/create-store.ts';
 
 describe('relay config', () => {
   it('accepts the documented shape and resolves env: secrets', () => {
@@ -43,6 +44,20 @@ describe('relay config', () => {
     ]);
     expect(cfg.channels[1]?.models).toEqual(['deepseek-*']);
     expect(parseRelayConfig({}, {}).channels).toEqual([]);
+  });
+
+  it('store: SQLite by default, DynamoDB by name with a table prefix, anything else refused', async () => {
+    expect(parseRelayConfig({}, {}).store).toEqual({ type: 'sqlite', holdLeaseMs: 900_000 });
+    const fleet = parseRelayConfig({ store: { type: 'dynamodb', region: 'eu-west-1' } }, {});
+    expect(fleet.store).toMatchObject({ type: 'dynamodb', tablePrefix: 'llm-relay-' });
+    expect(() => parseRelayConfig({ store: { type: 'redis' } }, {})).toThrow(/store\.type/);
+    expect(() => parseRelayConfig({ store: { type: 'sqlite', holdLeaseMs: 5 } }, {})).toThrow(
+      /store\.holdLeaseMs/,
+    );
+    expect(() =>
+      parseRelayConfig({ keys: [{ name: 'k', key: 'sk-0123456789abcdef', tpm: 0 }] }, {}),
+    ).toThrow(/keys\.0\.tpm/);
+    await expect(createStore(fleet, { dataDir: '/nonexistent' })).rejects.toThrow(ConfigError);
   });
 
   it('a bedrock channel takes a region (and maybe an endpoint), no key and no base URL', () => {

@@ -35,6 +35,8 @@ describe('npm run keys', () => {
       'gpt-4o*,deepseek-*',
       '--rpm',
       '60',
+      '--tpm',
+      '90000',
     );
     expect(created.code).toBe(0);
     const secret = created.out.trim().split('\n').at(-1)!;
@@ -50,6 +52,7 @@ describe('npm run keys', () => {
         used: '$0.0000',
         models: 'gpt-4o*,deepseek-*',
         rpm: 60,
+        tpm: 90000,
         enabled: true,
       }),
     ]);
@@ -65,6 +68,21 @@ describe('npm run keys', () => {
     } finally {
       store.close();
     }
+  });
+
+  it("changes and removes a key's limits, and refuses a limit that is not a whole number", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'keys-cli-'));
+    keys(dir, 'create', '--name', 'carol', '--rpm', '10');
+    const changed = keys(dir, 'update', '--name', 'carol', '--rpm', 'none', '--tpm', '5000');
+    expect(changed).toMatchObject({ code: 0 });
+    expect(changed.out).toContain('unlimited requests and 5000 tokens per minute');
+    expect(JSON.parse(keys(dir, 'list', '--json').out)[0]).toMatchObject({
+      rpm: 'unlimited',
+      tpm: 5000,
+    });
+    expect(keys(dir, 'update', '--name', 'carol', '--tpm', '1.5')).toMatchObject({ code: 2 });
+    expect(keys(dir, 'create', '--name', 'dave', '--tpm', 'none')).toMatchObject({ code: 2 });
+    expect(keys(dir, 'update', '--name', 'carol')).toMatchObject({ code: 2 });
   });
 
   it('tops up, disables and re-enables by name', () => {
@@ -193,7 +211,7 @@ describe('npm run keys', () => {
     }
   });
 
-  it('leaves the quota of a config-file key to the file, and a key the file disables off', () => {
+  it('leaves the quota of a config-file key to the file, and a key the file disables off', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'keys-cli-'));
     const config = {
       keys: [
@@ -204,7 +222,7 @@ describe('npm run keys', () => {
     const configPath = join(dir, 'relay.config.json');
     writeFileSync(configPath, JSON.stringify(config));
     const store = new SqliteStore({ path: join(dir, 'relay.db') });
-    syncConfigKeys(parseRelayConfig(config, {}), store);
+    await syncConfigKeys(parseRelayConfig(config, {}), store);
     store.close();
     const run = (...args: string[]) => keysWith({ RELAY_CONFIG: configPath }, dir, ...args);
 
@@ -218,7 +236,7 @@ describe('npm run keys', () => {
     expect(run('disable', '--name', 'cfg').code).toBe(0);
     const again = new SqliteStore({ path: join(dir, 'relay.db') });
     try {
-      syncConfigKeys(parseRelayConfig(config, {}), again);
+      await syncConfigKeys(parseRelayConfig(config, {}), again);
       expect(again.getKey('cfg')).toMatchObject({ enabled: false, quotaMicros: 1_000_000 });
     } finally {
       again.close();

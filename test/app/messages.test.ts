@@ -16,6 +16,7 @@ import type { TestRelay } from '../fixtures/relay-harness.ts';
 const KEY = 'sk-messages-0123456789abcdef';
 const POOR = 'sk-messages-poor-0123456789';
 const LIMITED = 'sk-messages-rpm-0123456789';
+const TOKEN_LIMITED = 'sk-messages-tpm-0123456789';
 
 const WEATHER_TOOL = {
   name: 'get_weather',
@@ -64,6 +65,7 @@ describe('POST /v1/messages', () => {
         { name: 'dev', key: KEY, quota: 10 },
         { name: 'poor', key: POOR, quota: 0.000001 },
         { name: 'limited', key: LIMITED, rpm: 1 },
+        { name: 'token-limited', key: TOKEN_LIMITED, tpm: 1 },
       ],
       prices: {
         'claude-sonnet-4-5': { input: 3, output: 15, cacheRead: 0.3, cacheWrite5m: 3.75 },
@@ -384,8 +386,9 @@ describe('POST /v1/messages', () => {
       expect((refused as InstanceType<typeof Anthropic.APIError>).requestID).toMatch(/^req_/);
     });
 
-    it('an rpm limit answers 429 with retry-after on /v1/messages too', async () => {
-      const limited = new Anthropic({ apiKey: LIMITED, baseURL: t.baseUrl, maxRetries: 0 });
+    /** Two calls with a limited key: the first is let in, the second's refusal is returned. */
+    const secondCallOf = async (apiKey: string) => {
+      const limited = new Anthropic({ apiKey, baseURL: t.baseUrl, maxRetries: 0 });
       const body = {
         model: 'deepseek-chat',
         max_tokens: 5,
@@ -394,9 +397,19 @@ describe('POST /v1/messages', () => {
       await limited.messages.create(body);
       const second = await limited.messages.create(body).catch((e: unknown) => e);
       expect(second).toBeInstanceOf(Anthropic.RateLimitError);
-      expect(
-        (second as InstanceType<typeof Anthropic.APIError>).headers?.get('retry-after'),
-      ).toMatch(/^\d+$/);
+      return second as InstanceType<typeof Anthropic.APIError>;
+    };
+
+    it('an rpm limit answers 429 with retry-after on /v1/messages too', async () => {
+      expect((await secondCallOf(LIMITED)).headers?.get('retry-after')).toMatch(/^\d+$/);
+    });
+
+    it('a tpm limit answers 429 in the Anthropic shape once the settled tokens fill the minute', async () => {
+      const refused = await secondCallOf(TOKEN_LIMITED);
+      expect(refused.error).toMatchObject({ type: 'error', error: { type: 'rate_limit_error' } });
+      expect(refused.headers?.get('retry-after')).toMatch(/^\d+$/);
+      expect(refused.headers?.get('x-ratelimit-limit-tokens')).toBe('1');
+      expect(refused.headers?.get('x-ratelimit-remaining-tokens')).toBe('0');
     });
 
     it('a stream that breaks after content ends with event: error and no message_stop', async () => {

@@ -8,123 +8,202 @@ import { parseRelayConfig } from '../../app/src/config.ts';
 import { createLogger } from '../../app/src/logger.ts';
 import { SqliteRateWindows } from '../../app/src/ratelimit/sqlite.ts';
 import { memoryRateWindows } from '../../app/src/ratelimit/window.ts';
-import type { RateWindows } from '../../app/src/ratelimit/window.ts';
 import { SqliteStore } from '../../app/src/store/sqlite.ts';
+import type { RateWindows } from '../../app/src/store/types.ts';
 import { ManualClock } from '../fixtures/manual-clock.ts';
 import { startOpenAiUpstream } from '../fixtures/openai-upstream.ts';
 import type { FakeUpstream } from '../fixtures/openai-upstream.ts';
 
 const LIMITED = 'sk-limited-0123456789abcdef';
 const FREE = 'sk-free-0123456789abcdefgh';
+const TOKENS = 'sk-tokens-0123456789abcdef';
 
 const tempDb = () => join(mkdtempSync(join(tmpdir(), 'rate-windows-')), 'relay.db');
 
 /** The same rules whether the counters live in memory or in the SQLite file cluster workers share. */
-const WINDOWS: [string, () => RateWindows][] = [
+const WINDOWS: [string, () => RateWindows & { close?(): void }][] = [
   ['in memory (one process)', () => memoryRateWindows()],
   ['shared in SQLite (cluster workers)', () => new SqliteRateWindows({ path: tempDb() })],
 ];
 
-describe.each(WINDOWS)('requests per minute per key, counted %s', (_name, makeWindows) => {
-  let upstream: FakeUpstream;
-  let store: SqliteStore;
-  let clock: ManualClock;
-  let app: ReturnType<typeof createApp>;
-  let windows: RateWindows;
+describe.each(WINDOWS)(
+  'requests and tokens per minute per key, counted %s',
+  (_name, makeWindows) => {
+    let upstream: FakeUpstream;
+    let store: SqliteStore;
+    let clock: ManualClock;
+    let app: ReturnType<typeof createApp>;
 
-  beforeAll(async () => {
+    beforeAll(async () => {
+      upstream = await startOpenAiUpstream({ apiKey: 'up' });
+      store = new SqliteStore({ path: ':memory:', rates: makeWindows() });
+      store.upsertKey({ name: 'limited', key: LIMITED, rpm: 3 });
+      store.upsertKey({ name: 'free', key: FREE });
+      // The fake upstream answers every request with 11 + 7 = 18 tokens.
+      store.upsertKey({ name: 'tokens', key: TOKENS, tpm: 40 });
+      clock = new ManualClock();
+      const config = parseRelayConfig(
+        { channels: [{ name: 'u', baseUrl: upstream.url, apiKey: 'up', models: ['m'] }] },
+        {},
+      );
+      const logger = createLogger({ destination: new Writable({ write: (_c, _e, cb) => cb() }) });
+      app = createApp({ config, store, logger, clock });
+    });
+    afterAll(async () => {
+      await store?.close();
+      await upstream?.close();
+    });
+
+    const chat = (key: string) =>
+      app.request('/v1/chat/completions', {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'x' }] }),
+      });
+
+    it('admits the limit, then answers 429 rate_limit_exceeded with Retry-After, leaving other keys alone', async () => {
+      for (let i = 0; i < 3; i++) {
+        const res = await chat(LIMITED);
+        expect(res.status).toBe(200);
+        expect(res.headers.get('x-ratelimit-limit-requests')).toBe('3');
+        expect(res.headers.get('x-ratelimit-remaining-requests')).toBe(String(2 - i));
+      }
+      const refused = await chat(LIMITED);
+      expect(refused.status).toBe(429);
+      expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+      expect(await refused.json()).toMatchObject({
+        error: { code: 'rate_limit_exceeded', type: 'rate_limit_error' },
+      });
+      expect((await chat(FREE)).status).toBe(200);
+      // refused requests still leave a usage row
+      expect(store.listUsage({ limit: 1 })[0]).toMatchObject({ keyName: 'free' });
+      expect(store.listUsage({ limit: 2 })[1]).toMatchObject({
+        keyName: 'limited',
+        status: 429,
+        errorCode: 'rate_limit_exceeded',
+      });
+    });
+
+    it('slides: half a minute into the next window, half of the last minute still counts', async () => {
+      await clock.advance(90_000);
+      // previous window: 3 requests × 0.5 overlap = 1.5, so one more fits and a second does not
+      expect((await chat(LIMITED)).status).toBe(200);
+      expect((await chat(LIMITED)).status).toBe(429);
+      await clock.advance(60_000);
+      expect((await chat(LIMITED)).status).toBe(200);
+    });
+
+    it('a client that waits exactly as long as Retry-After says is let in', async () => {
+      store.upsertKey({ name: 'burst', key: 'sk-burst-0123456789abcdef', rpm: 2 });
+      await clock.advance(10 * 60_000);
+      const burst = 'sk-burst-0123456789abcdef';
+      expect((await chat(burst)).status).toBe(200);
+      expect((await chat(burst)).status).toBe(200);
+      const refused = await chat(burst);
+      expect(refused.status).toBe(429);
+      const wait = Number(refused.headers.get('retry-after'));
+      expect(refused.headers.get('x-ratelimit-reset-requests')).toBe(`${wait}s`);
+      await clock.advance(wait * 1000 - 1500);
+      expect((await chat(burst)).status).toBe(429);
+      await clock.advance(1500);
+      expect((await chat(burst)).status).toBe(200);
+    });
+
+    it('counts settled tokens, and refuses up front once the minute is full, with the -tokens headers', async () => {
+      await clock.advance(10 * 60_000);
+      const remaining: string[] = [];
+      for (let i = 0; i < 3; i++) {
+        const res = await chat(TOKENS);
+        expect(res.status).toBe(200);
+        expect(res.headers.get('x-ratelimit-limit-tokens')).toBe('40');
+        remaining.push(res.headers.get('x-ratelimit-remaining-tokens')!);
+        // No rpm on this key: no -requests headers.
+        expect(res.headers.get('x-ratelimit-limit-requests')).toBeNull();
+      }
+      // Before each request: 40 - 0, 40 - 18, 40 - 36 (the third still fits: the window is not full).
+      expect(remaining).toEqual(['40', '22', '4']);
+      const refused = await chat(TOKENS);
+      expect(refused.status).toBe(429);
+      const wait = Number(refused.headers.get('retry-after'));
+      expect(wait).toBeGreaterThan(0);
+      expect(refused.headers.get('x-ratelimit-remaining-tokens')).toBe('0');
+      expect(refused.headers.get('x-ratelimit-reset-tokens')).toBe(`${wait}s`);
+      const body = (await refused.json()) as { error: { code: string; message: string } };
+      expect(body.error.code).toBe('rate_limit_exceeded');
+      expect(body.error.message).toContain('40 tokens per minute');
+      // Refused requests add nothing: waiting as long as Retry-After says lets the next one in.
+      await clock.advance(wait * 1000);
+      expect((await chat(TOKENS)).status).toBe(200);
+    });
+  },
+);
+
+describe('rpm and tpm across two cluster workers sharing one SQLite file', () => {
+  let upstream: FakeUpstream;
+  const stores: SqliteStore[] = [];
+  afterAll(async () => {
+    for (const s of stores) await s.close();
+    await upstream?.close();
+  });
+
+  it('admits exactly the limit between the workers, whichever takes each request', async () => {
     upstream = await startOpenAiUpstream({ apiKey: 'up' });
-    store = new SqliteStore({ path: ':memory:' });
-    store.upsertKey({ name: 'limited', key: LIMITED, rpm: 3 });
-    store.upsertKey({ name: 'free', key: FREE });
-    clock = new ManualClock();
+    const path = tempDb();
+    const clock = new ManualClock();
     const config = parseRelayConfig(
       { channels: [{ name: 'u', baseUrl: upstream.url, apiKey: 'up', models: ['m'] }] },
       {},
     );
     const logger = createLogger({ destination: new Writable({ write: (_c, _e, cb) => cb() }) });
-    windows = makeWindows();
-    app = createApp({ config, store, logger, clock, rateWindows: windows });
-  });
-  afterAll(async () => {
-    windows?.close?.();
-    store?.close();
-    await upstream?.close();
-  });
-
-  const chat = (key: string) =>
-    app.request('/v1/chat/completions', {
-      method: 'POST',
-      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'x' }] }),
+    // Two workers: each its own connections to the one file, as server.ts opens them.
+    const apps = [0, 1].map(() => {
+      const store = new SqliteStore({
+        path,
+        now: () => clock.now(),
+        rates: new SqliteRateWindows({ path }),
+      });
+      stores.push(store);
+      return createApp({ config, store, logger, clock });
     });
-
-  it('admits the limit, then answers 429 rate_limit_exceeded with Retry-After, leaving other keys alone', async () => {
-    for (let i = 0; i < 3; i++) {
-      const res = await chat(LIMITED);
-      expect(res.status).toBe(200);
-      expect(res.headers.get('x-ratelimit-limit-requests')).toBe('3');
-      expect(res.headers.get('x-ratelimit-remaining-requests')).toBe(String(2 - i));
-    }
-    const refused = await chat(LIMITED);
-    expect(refused.status).toBe(429);
-    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
-    expect(await refused.json()).toMatchObject({
-      error: { code: 'rate_limit_exceeded', type: 'rate_limit_error' },
-    });
-    expect((await chat(FREE)).status).toBe(200);
-    // refused requests still leave a usage row
-    expect(store.listUsage({ limit: 1 })[0]).toMatchObject({ keyName: 'free' });
-    expect(store.listUsage({ limit: 2 })[1]).toMatchObject({
-      keyName: 'limited',
-      status: 429,
-      errorCode: 'rate_limit_exceeded',
-    });
-  });
-
-  it('slides: half a minute into the next window, half of the last minute still counts', async () => {
-    await clock.advance(90_000);
-    // previous window: 3 requests × 0.5 overlap = 1.5, so one more fits and a second does not
-    expect((await chat(LIMITED)).status).toBe(200);
-    expect((await chat(LIMITED)).status).toBe(429);
-    await clock.advance(60_000);
-    expect((await chat(LIMITED)).status).toBe(200);
-  });
-
-  it('a client that waits exactly as long as Retry-After says is let in', async () => {
-    store.upsertKey({ name: 'burst', key: 'sk-burst-0123456789abcdef', rpm: 2 });
-    await clock.advance(10 * 60_000);
-    const burst = 'sk-burst-0123456789abcdef';
-    expect((await chat(burst)).status).toBe(200);
-    expect((await chat(burst)).status).toBe(200);
-    const refused = await chat(burst);
-    expect(refused.status).toBe(429);
-    const wait = Number(refused.headers.get('retry-after'));
-    expect(refused.headers.get('x-ratelimit-reset-requests')).toBe(`${wait}s`);
-    await clock.advance(wait * 1000 - 1500);
-    expect((await chat(burst)).status).toBe(429);
-    await clock.advance(1500);
-    expect((await chat(burst)).status).toBe(200);
+    stores[0]!.upsertKey({ name: 'rpm', key: LIMITED, rpm: 5 });
+    stores[0]!.upsertKey({ name: 'tpm', key: TOKENS, tpm: 60 });
+    const chat = (i: number, key: string) =>
+      apps[i % 2]!.request('/v1/chat/completions', {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'x' }] }),
+      });
+    const rpm = await Promise.all(Array.from({ length: 12 }, (_, i) => chat(i, LIMITED)));
+    expect(rpm.filter((r) => r.status === 200)).toHaveLength(5);
+    expect(rpm.filter((r) => r.status === 429)).toHaveLength(7);
+    // 18 tokens a request: 0, 18, 36, 54 fit under 60 one after the other, whichever worker
+    // settled the one before; the fifth finds the window full.
+    const statuses: number[] = [];
+    for (let i = 0; i < 5; i++) statuses.push((await chat(i, TOKENS)).status);
+    expect(statuses).toEqual([200, 200, 200, 200, 429]);
   });
 });
 
 describe('rate windows shared through one SQLite file', () => {
-  it('two connections (as two workers hold) admit exactly rpm between them, and agree on the wait', () => {
+  it('two connections (as two workers hold) admit exactly rpm between them, and agree on the wait', async () => {
     const path = tempDb();
     const a = new SqliteRateWindows({ path });
     const b = new SqliteRateWindows({ path });
     try {
       const t = 1_000_000;
-      const admitted = Array.from({ length: 12 }, (_, i) => (i % 2 ? a : b).hit(7, 5, t + i));
+      const limits = { rpm: 5, tpm: null };
+      const admitted = await Promise.all(
+        Array.from({ length: 12 }, (_, i) => (i % 2 ? a : b).hit(7, limits, t + i)),
+      );
       expect(admitted.filter((x) => x.admitted)).toHaveLength(5);
-      const refusedA = a.hit(7, 5, t + 20);
-      const refusedB = b.hit(7, 5, t + 20);
-      expect(refusedA).toMatchObject({ admitted: false });
+      const refusedA = await a.hit(7, limits, t + 20);
+      const refusedB = await b.hit(7, limits, t + 20);
+      expect(refusedA).toMatchObject({ admitted: false, refusedBy: 'requests' });
       expect(refusedB.waitMs).toBe(refusedA.waitMs);
       // Another key has its own window.
-      expect(a.hit(8, 5, t + 20).admitted).toBe(true);
+      expect((await a.hit(8, limits, t + 20)).admitted).toBe(true);
       // A minute later, with the previous minute weighing almost nothing, the next one fits.
-      expect(b.hit(7, 5, t + 2 * 60_000).admitted).toBe(true);
+      expect((await b.hit(7, limits, t + 2 * 60_000)).admitted).toBe(true);
     } finally {
       a.close();
       b.close();

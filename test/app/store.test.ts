@@ -29,7 +29,7 @@ describe('the SQLite store', () => {
     const store = new SqliteStore({ path: ':memory:' });
     const key = store.upsertKey({ name: 'k', key: 'sk-store-0123456789abcdef', quotaUsd: 0.001 });
     const hold = store.reserve(key.id, 600)!;
-    expect(hold).toEqual({ keyId: key.id, micros: 600 });
+    expect(hold).toMatchObject({ keyId: key.id, micros: 600 });
     expect(store.reserve(key.id, 600)).toBeNull();
     store.settle(hold, row(key.id, 250));
     expect(store.getKey('k')).toMatchObject({ usedMicros: 250, reservedMicros: 0 });
@@ -166,7 +166,7 @@ describe('the SQLite store', () => {
       const second = store.reserveSoon(key.id, 100);
       const third = store.reserveSoon(key.id, 100); // 300 > 250: refused inside the same batch
       const [a, b, c] = await Promise.all([first, second, third]);
-      expect([a, b, c]).toEqual([
+      expect([a, b, c]).toMatchObject([
         { keyId: key.id, micros: 100 },
         { keyId: key.id, micros: 100 },
         null,
@@ -175,7 +175,7 @@ describe('the SQLite store', () => {
       const settled = store.settleSoon(a, row(key.id, 30));
       const fourth = store.reserveSoon(key.id, 100);
       await settled;
-      expect(await fourth).toEqual({ keyId: key.id, micros: 100 });
+      expect(await fourth).toMatchObject({ keyId: key.id, micros: 100 });
       expect(rowsSeenBy(path)).toBe(1);
       expect(store.getKey('k')).toMatchObject({ usedMicros: 30, reservedMicros: 200 });
       store.close();

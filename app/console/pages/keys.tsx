@@ -10,9 +10,10 @@ interface KeyForm {
   models: string;
   expires: string;
   rpm: string;
+  tpm: string;
 }
 
-const emptyForm: KeyForm = { name: '', quota: '', models: '*', expires: '', rpm: '' };
+const emptyForm: KeyForm = { name: '', quota: '', models: '*', expires: '', rpm: '', tpm: '' };
 
 const formOf = (k: Key): KeyForm => ({
   name: k.name,
@@ -20,6 +21,7 @@ const formOf = (k: Key): KeyForm => ({
   models: k.models.join(', '),
   expires: k.expiresAt ? k.expiresAt.slice(0, 10) : '',
   rpm: k.rpm === null ? '' : String(k.rpm),
+  tpm: k.tpm === null ? '' : String(k.tpm),
 });
 
 /** The form as the API wants it: empty fields mean "none" (unlimited, never, no limit). */
@@ -31,6 +33,7 @@ const bodyOf = (form: KeyForm) => ({
     .filter(Boolean),
   expiresAt: form.expires === '' ? null : form.expires,
   rpm: form.rpm.trim() === '' ? null : Number(form.rpm),
+  tpm: form.tpm.trim() === '' ? null : Number(form.tpm),
 });
 
 function KeyFields({
@@ -81,6 +84,10 @@ function KeyFields({
       <label>
         {t('keys.rpm')}
         <input name="rpm" type="number" min="1" step="1" value={form.rpm} onInput={field('rpm')} />
+      </label>
+      <label>
+        {t('keys.tpm')}
+        <input name="tpm" type="number" min="1" step="1" value={form.tpm} onInput={field('tpm')} />
       </label>
     </div>
   );
@@ -184,6 +191,7 @@ export function KeysPage() {
               <th>{t('keys.models')}</th>
               <th>{t('keys.expires')}</th>
               <th class="num">{t('keys.rpm')}</th>
+              <th class="num">{t('keys.tpm')}</th>
               <th>{t('keys.status')}</th>
               <th>{t('keys.lastUsed')}</th>
               <th class="num">{t('keys.today')}</th>
@@ -217,6 +225,7 @@ export function KeysPage() {
                 <td>{k.models.join(', ')}</td>
                 <td>{f.date(k.expiresAt)}</td>
                 <td class="num">{k.rpm === null ? t('common.unlimited') : f.int(k.rpm)}</td>
+                <td class="num">{k.tpm === null ? t('common.unlimited') : f.int(k.tpm)}</td>
                 <td>
                   {k.enabled ? (
                     <Badge kind="ok">{t('keys.enabled')}</Badge>

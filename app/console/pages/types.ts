@@ -42,6 +42,7 @@ export interface Key {
   models: string[];
   expiresAt: string | null;
   rpm: number | null;
+  tpm: number | null;
   enabled: boolean;
   createdAt: string;
   source: 'config' | 'console';

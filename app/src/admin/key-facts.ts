@@ -17,6 +17,7 @@ export function keyFacts(k: KeyRecord) {
     models: [...k.models],
     expiresAt: isoOrNull(k.expiresAt),
     rpm: k.rpm,
+    tpm: k.tpm,
     enabled: k.enabled,
     createdAt: new Date(k.createdAt).toISOString(),
   };

@@ -165,6 +165,7 @@ export function registerKeyRoutes(api: OpenAPIHono<AdminEnv>, ctx: AdminContext,
           models: body.models ?? ['*'],
           expiresAt,
           rpm: body.rpm ?? null,
+          tpm: body.tpm ?? null,
         })
         .catch(storeConflict);
       const key = await view(record);
@@ -192,7 +193,7 @@ export function registerKeyRoutes(api: OpenAPIHono<AdminEnv>, ctx: AdminContext,
       path: '/keys/{name}',
       tags,
       summary:
-        'Change quota, models, expiry, rpm, or disable and enable (config-file keys: enabled only)',
+        'Change quota, models, expiry, rpm, tpm, or disable and enable (config-file keys: enabled only)',
       request: { params: KeyNameParam, body: jsonBody(UpdateKeySchema) },
       responses: {
         200: jsonResponse(KeySchema, 'The key after the change'),
@@ -206,7 +207,7 @@ export function registerKeyRoutes(api: OpenAPIHono<AdminEnv>, ctx: AdminContext,
       const body = c.req.valid('json');
       if (Object.values(body).every((v) => v === undefined)) {
         throw invalidRequest(
-          'Nothing to change: send at least one of quotaUsd, models, expiresAt, rpm, enabled.',
+          'Nothing to change: send at least one of quotaUsd, models, expiresAt, rpm, tpm, enabled.',
         );
       }
       const before = await view(await mustKey(name));
@@ -218,6 +219,7 @@ export function registerKeyRoutes(api: OpenAPIHono<AdminEnv>, ctx: AdminContext,
         ...(body.models !== undefined && { models: body.models }),
         ...(body.expiresAt !== undefined && { expiresAt: expiry(body.expiresAt) }),
         ...(body.rpm !== undefined && { rpm: body.rpm }),
+        ...(body.tpm !== undefined && { tpm: body.tpm }),
         ...(body.enabled !== undefined && { enabled: body.enabled }),
       };
       const after = await view(await keys.update(name, patch).catch(storeConflict));

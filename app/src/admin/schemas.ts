@@ -83,6 +83,7 @@ export const KeySchema = z
     models: z.array(z.string()),
     expiresAt: iso.nullable(),
     rpm: z.number().int().nullable(),
+    tpm: z.number().int().nullable().openapi({ description: 'Tokens per minute; null = no limit' }),
     enabled: z.boolean(),
     createdAt: iso,
     source: z.enum(['config', 'console']).openapi({
@@ -113,6 +114,7 @@ export const CreateKeySchema = z
     models: models.optional(),
     expiresAt: dateInput.nullable().optional(),
     rpm: z.number().int().positive().max(1e7).nullable().optional(),
+    tpm: z.number().int().positive().max(1e12).nullable().optional(),
   })
   .strict()
   .openapi('CreateKey');
@@ -123,6 +125,7 @@ export const UpdateKeySchema = z
     models: models.optional(),
     expiresAt: dateInput.nullable().optional(),
     rpm: z.number().int().positive().max(1e7).nullable().optional(),
+    tpm: z.number().int().positive().max(1e12).nullable().optional(),
     enabled: z.boolean().optional(),
   })
   .strict()

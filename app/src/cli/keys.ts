@@ -1,7 +1,7 @@
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { SqliteStore } from '../store/sqlite.ts';
-import type { KeyRecord } from '../store/types.ts';
+import { createStore } from '../store/create-store.ts';
+import { storeConfigSchema } from '../store/store-config.ts';
+import type { KeyRecord, Store } from '../store/types.ts';
 import { StoreError, microsToUsd } from '../store/types.ts';
 import { ConfigError, readRelayConfigInput } from '../config.ts';
 import { isMainModule } from '../main-module.ts';
@@ -14,9 +14,12 @@ const HELP = `Manage client keys of the relay (the store in RELAY_DATA_DIR, defa
 Usage: npm run keys -- <command> [options]
 
 Commands:
-  create  --name N [--quota USD] [--models a,b*] [--expires YYYY-MM-DD] [--rpm N]
+  create  --name N [--quota USD] [--models a,b*] [--expires YYYY-MM-DD] [--rpm N] [--tpm N]
           Creates a key and prints it once. Without --quota the key is unlimited;
-          --rpm limits its requests per minute.
+          --rpm limits its requests per minute, --tpm its tokens (prompt + completion)
+          per minute.
+  update  --name N [--rpm N|none] [--tpm N|none]
+          Changes a key's limits ("none" removes one).
   list    [--json]           Lists keys with quota, spend and status (never the keys).
   usage   [--name N] [--since YYYY-MM-DD] [--until YYYY-MM-DD] [--json]
           Requests, tokens and spend per key and model (--until is exclusive);
@@ -42,6 +45,7 @@ function describe(k: KeyRecord): Record<string, unknown> {
     models: k.models.join(','),
     expires: k.expiresAt === null ? 'never' : new Date(k.expiresAt).toISOString(),
     rpm: k.rpm ?? 'unlimited',
+    tpm: k.tpm ?? 'unlimited',
     enabled: k.enabled,
   };
 }
@@ -63,7 +67,7 @@ const auditFacts = (k: KeyRecord) => {
  * stands in for the request id.
  */
 async function audit(
-  store: SqliteStore,
+  store: Store,
   action: string,
   target: string,
   before: KeyRecord | null,
@@ -103,9 +107,9 @@ function configKeys(env: Readonly<Record<string, string | undefined>>): Map<stri
 function assertCliMayChange(fromConfig: Map<string, boolean>, command: string, name: string): void {
   const enabledInFile = fromConfig.get(name);
   if (enabledInFile === undefined) return;
-  if (command === 'topup')
+  if (command === 'topup' || command === 'update')
     throw new StoreError(
-      `key "${name}" comes from the config file, which sets its quota again at every start: change it there (key_managed_by_config)`,
+      `key "${name}" comes from the config file, which sets its ${command === 'topup' ? 'quota' : 'limits'} again at every start: change it there (key_managed_by_config)`,
     );
   if (command === 'enable' && !enabledInFile)
     throw new StoreError(
@@ -129,6 +133,7 @@ export async function runKeysCli(
         models: { type: 'string' },
         expires: { type: 'string' },
         rpm: { type: 'string' },
+        tpm: { type: 'string' },
         since: { type: 'string' },
         until: { type: 'string' },
         amount: { type: 'string' },
@@ -151,17 +156,20 @@ export async function runKeysCli(
     return values.name;
   };
 
-  let store: SqliteStore | undefined;
+  let store: Store | undefined;
   try {
-    if (!['create', 'list', 'topup', 'disable', 'enable', 'usage'].includes(command)) {
+    if (!['create', 'update', 'list', 'topup', 'disable', 'enable', 'usage'].includes(command)) {
       throw new UsageError(`unknown command "${command}"`);
     }
     const name = command === 'list' || command === 'usage' ? values.name : needName();
     const quota = values.quota === undefined ? null : parseUsdOrUsage(values.quota, '--quota');
     const expiresAt = values.expires === undefined ? null : parseExpiryOrUsage(values.expires);
     const amount = command === 'topup' ? parseUsdOrUsage(values.amount ?? '', '--amount') : 0;
-    if (['topup', 'enable'].includes(command)) assertCliMayChange(configKeys(env), command, name!);
-    store = new SqliteStore({ path: join(env.RELAY_DATA_DIR || './data', 'relay.db') });
+    const rpm = values.rpm === undefined ? undefined : parseLimit(values.rpm, '--rpm', command);
+    const tpm = values.tpm === undefined ? undefined : parseLimit(values.tpm, '--tpm', command);
+    if (['topup', 'enable', 'update'].includes(command))
+      assertCliMayChange(configKeys(env), command, name!);
+    store = await openStore(env);
     switch (command) {
       case 'create': {
         const models = values.models
@@ -170,13 +178,13 @@ export async function runKeysCli(
               .map((m) => m.trim())
               .filter(Boolean)
           : ['*'];
-        const rpm = values.rpm === undefined ? null : parseRpm(values.rpm);
-        const { record, secret } = store.createKey({
+        const { record, secret } = await store.keys.create({
           name: name!,
           quotaUsd: quota,
           models,
           expiresAt,
-          rpm,
+          rpm: rpm ?? null,
+          tpm: tpm ?? null,
         });
         await audit(store, 'key.create', record.name, null, auditFacts(record));
         io.out(
@@ -187,7 +195,7 @@ export async function runKeysCli(
         return 0;
       }
       case 'list': {
-        const keys = store.listKeys().map(describe);
+        const keys = (await store.keys.list()).map(describe);
         if (values.json) io.out(JSON.stringify(keys, null, 2));
         else if (keys.length === 0)
           io.out('No keys yet. Create one: npm run keys -- create --name <name>');
@@ -197,7 +205,7 @@ export async function runKeysCli(
       case 'usage': {
         const fromMs = values.since ? parseExpiryOrUsage(values.since) : 0;
         const toMs = values.until ? parseExpiryOrUsage(values.until) : Number.MAX_SAFE_INTEGER;
-        const rows = store.usageSummary({ ...(name && { keyName: name }), fromMs, toMs });
+        const rows = await store.usage.summary({ ...(name && { keyName: name }), fromMs, toMs });
         if (values.json) {
           io.out(
             JSON.stringify(
@@ -245,17 +253,31 @@ export async function runKeysCli(
         return 0;
       }
       case 'topup': {
-        const before = store.getKey(name!);
-        const k = store.topUp(name!, amount);
+        const before = await store.keys.get(name!);
+        const k = await store.keys.topUp(name!, amount);
         await audit(store, 'key.topup', k.name, before, { ...auditFacts(k), amountUsd: amount });
         io.out(
           `Topped up "${k.name}" by $${amount}: quota ${fmtUsd(k.quotaMicros)}, used ${fmtUsd(k.usedMicros)}.`,
         );
         return 0;
       }
+      case 'update': {
+        if (rpm === undefined && tpm === undefined)
+          throw new UsageError('update needs --rpm or --tpm');
+        const before = await store.keys.get(name!);
+        const k = await store.keys.update(name!, {
+          ...(rpm !== undefined && { rpm }),
+          ...(tpm !== undefined && { tpm }),
+        });
+        await audit(store, 'key.update', k.name, before, auditFacts(k));
+        io.out(
+          `Key "${k.name}": ${k.rpm ?? 'unlimited'} requests and ${k.tpm ?? 'unlimited'} tokens per minute.`,
+        );
+        return 0;
+      }
       default: {
-        const before = store.getKey(name!);
-        const k = store.setEnabled(name!, command === 'enable');
+        const before = await store.keys.get(name!);
+        const k = await store.keys.setEnabled(name!, command === 'enable');
         await audit(store, 'key.update', k.name, before, auditFacts(k));
         io.out(`Key "${k.name}" is now ${k.enabled ? 'enabled' : 'disabled'}.`);
         return 0;
@@ -272,7 +294,7 @@ export async function runKeysCli(
     }
     throw err;
   } finally {
-    store?.close();
+    await store?.close();
   }
 }
 
@@ -286,10 +308,24 @@ function parseUsdOrUsage(value: string, flag: string): number {
   }
 }
 
-function parseRpm(value: string): number {
+/** A per-minute limit; `none` (update only) removes it. */
+function parseLimit(value: string, flag: string, command: string): number | null {
+  if (command === 'update' && value === 'none') return null;
   if (!/^[1-9]\d*$/.test(value))
-    throw new UsageError(`--rpm must be a positive whole number, got "${value}"`);
+    throw new UsageError(`${flag} must be a positive whole number, got "${value}"`);
   return Number(value);
+}
+
+/**
+ * The store the relay's config names (its `store` section, read as plain JSON like the keys:
+ * the CLI may run without the relay's secrets); SQLite in RELAY_DATA_DIR by default.
+ */
+async function openStore(env: Readonly<Record<string, string | undefined>>): Promise<Store> {
+  const { json } = readRelayConfigInput(env);
+  const section = storeConfigSchema.safeParse((json as { store?: unknown } | null)?.store);
+  if (!section.success)
+    throw new ConfigError(`store: ${section.error.issues.map((i) => i.message).join('; ')}`);
+  return createStore({ store: section.data }, { dataDir: env.RELAY_DATA_DIR || './data' });
 }
 
 function parseExpiryOrUsage(value: string): number {

@@ -33,7 +33,7 @@ export function auth(store: Store, now: () => number): MiddlewareHandler<AppEnv>
       const hint = dialect?.keyHint ?? "'Authorization: Bearer YOUR_KEY'";
       throw invalidKey(`You didn't provide an API key. Send it as ${hint}.`);
     }
-    const key = store.findKeyBySecret(secret);
+    const key = await store.keys.findBySecret(secret);
     if (!key) throw invalidKey('Incorrect API key provided.');
     c.get('record').keyName = key.name;
     if (!key.enabled) throw invalidKey(`API key "${key.name}" has been disabled.`);

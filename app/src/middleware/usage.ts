@@ -16,7 +16,12 @@ export const endpointOf = (path: string): string =>
  * before the proxy wrote one (bad body, unknown model, no quota left, a bug). A stream still
  * running (`record.done`) writes its own when it ends.
  */
-export function usage(store: Store, logger: Logger, now: () => number): MiddlewareHandler<AppEnv> {
+export function usage(
+  store: Store,
+  logger: Logger,
+  now: () => number,
+  leaseMs: number,
+): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const record = c.get('record');
     const usage = new RequestUsage({
@@ -27,6 +32,7 @@ export function usage(store: Store, logger: Logger, now: () => number): Middlewa
       requestId: c.get('requestId'),
       endpoint: endpointOf(c.req.path),
       now,
+      leaseMs,
     });
     c.set('usage', usage);
     await next();

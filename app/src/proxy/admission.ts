@@ -77,7 +77,7 @@ export async function holdQuota(
 ): Promise<void> {
   const hold = holdMicros(usage.price, { ...job.estimate, images: job.images ?? 0 });
   if (await usage.hold(hold)) return;
-  const fresh = rt.store.getKey(key.name) ?? key;
+  const fresh = (await rt.store.keys.get(key.name)) ?? key;
   const left =
     fresh.quotaMicros === null
       ? 0

@@ -20,8 +20,8 @@ export function billingRoutes(deps: RelayRuntime): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   const now = () => deps.clock.now();
 
-  app.get('/dashboard/billing/subscription', (c) => {
-    const key = deps.store.getKey(c.get('key').name) ?? c.get('key');
+  app.get('/dashboard/billing/subscription', async (c) => {
+    const key = (await deps.store.keys.get(c.get('key').name)) ?? c.get('key');
     const limit = key.quotaMicros === null ? UNLIMITED_USD : key.quotaMicros / 1e6;
     return c.json({
       object: 'billing_subscription',
@@ -33,13 +33,13 @@ export function billingRoutes(deps: RelayRuntime): Hono<AppEnv> {
     });
   });
 
-  app.get('/dashboard/billing/usage', (c) => {
+  app.get('/dashboard/billing/usage', async (c) => {
     const key = c.get('key');
     const from = parseDate(c.req.query('start_date'), 'start_date') ?? 0;
     // end_date is exclusive in OpenAI's API; default to "through today".
     const to = parseDate(c.req.query('end_date'), 'end_date') ?? now() + DAY_MS;
     if (to < from) throw invalidRequest("'end_date' must not be before 'start_date'.", 'end_date');
-    const micros = deps.store.usageTotalMicros(key.id, from, to);
+    const micros = await deps.store.usage.totalMicros(key.id, from, to);
     return c.json({ object: 'list', total_usage: micros / 10_000 });
   });
   return app;

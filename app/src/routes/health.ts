@@ -21,7 +21,7 @@ export const HEALTH_LIST_LIMIT = 20;
 export function healthRoutes(deps: RelayRuntime): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   const started = deps.clock.now();
-  app.get('/healthz', (c) => {
+  app.get('/healthz', async (c) => {
     const circuits = deps.breaker.snapshot();
     const body = {
       status: circuits.some((s) => s.model === null && s.tripped) ? 'degraded' : 'ok',
@@ -30,7 +30,7 @@ export function healthRoutes(deps: RelayRuntime): Hono<AppEnv> {
       ...(deps.build !== undefined && { build: deps.build }),
     };
     const secret = keyFromHeaders((n) => c.req.header(n));
-    const key = secret ? deps.store.findKeyBySecret(secret) : null;
+    const key = secret ? await deps.store.keys.findBySecret(secret) : null;
     if (!key?.enabled) return c.json(body);
     const open = openChannels(circuits);
     const models = openModels(circuits);

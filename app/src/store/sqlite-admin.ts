@@ -7,8 +7,6 @@ import type {
   AuditLog,
   ChannelOverride,
   ChannelOverrides,
-  KeyAdmin,
-  KeyPatch,
   LoginThrottle,
   Page,
   StoredAuditEntry,
@@ -16,7 +14,7 @@ import type {
 import { isOldHint, shortenOldHint } from './secrets.ts';
 import type { DailyRollups } from './sqlite-rollups.ts';
 import { SqliteUsageQueries } from './sqlite-usage-queries.ts';
-import type { KeyRecord, NewKey } from './types.ts';
+import type { KeyStore } from './types.ts';
 
 export const ADMIN_SCHEMA = `
 CREATE TABLE IF NOT EXISTS admin_audit (
@@ -65,25 +63,6 @@ export function migrateAdminSchema(db: DatabaseSync): void {
     );
   }
 }
-
-/** The key operations of the SQLite store the admin API needs (it owns the keys table). */
-export interface SqliteKeyTable {
-  listKeys(): KeyRecord[];
-  getKey(name: string): KeyRecord | null;
-  createKey(key: NewKey): { record: KeyRecord; secret: string };
-  updateKey(name: string, patch: KeyPatch): KeyRecord;
-  topUp(name: string, usd: number): KeyRecord;
-  deleteKey(name: string): void;
-}
-
-const keyAdmin = (keys: SqliteKeyTable): KeyAdmin => ({
-  list: async () => keys.listKeys(),
-  get: async (name) => keys.getKey(name),
-  create: async (key) => keys.createKey(key),
-  update: async (name, patch) => keys.updateKey(name, patch),
-  topUp: async (name, usd) => keys.topUp(name, usd),
-  delete: async (name) => keys.deleteKey(name),
-});
 
 const json = (value: unknown): string | null =>
   value === undefined ? null : JSON.stringify(value);
@@ -217,12 +196,12 @@ function loginThrottle(db: DatabaseSync): LoginThrottle {
 /** The admin views of a SQLite store, over the store's own connection. */
 export function createSqliteAdminStore(
   db: DatabaseSync,
-  keys: SqliteKeyTable,
+  keys: KeyStore,
   rollups: DailyRollups,
 ): AdminStore {
   const usage = new SqliteUsageQueries(db, rollups);
   return {
-    keys: keyAdmin(keys),
+    keys,
     usage,
     retention: usage,
     audit: auditLog(db),

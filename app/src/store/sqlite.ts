@@ -9,13 +9,19 @@ import { ADMIN_SCHEMA, createSqliteAdminStore, migrateAdminSchema } from './sqli
 import { DailyRollups, ROLLUP_SCHEMA } from './sqlite-rollups.ts';
 import { toStoredUsageRow } from './sqlite-rows.ts';
 import { USAGE_FILTER_INDEXES } from './sqlite-usage-scan.ts';
+import { memoryRateWindows } from '../ratelimit/window.ts';
+import { sqliteRoles } from './sqlite-roles.ts';
 import { StoreError, usdToMicros } from './types.ts';
 import type {
   KeyRecord,
+  KeyStore,
   Micros,
   NewKey,
+  QuotaLedger,
+  RateWindows,
   Reservation,
   Store,
+  UsageStore,
   StoredUsageRow,
   UsageRow,
   UsageSummaryRow,
@@ -62,6 +68,28 @@ CREATE TABLE IF NOT EXISTS usage (
   created_at INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS usage_key_time ON usage (key_id, created_at);
+CREATE TABLE IF NOT EXISTS holds (
+  id INTEGER PRIMARY KEY,
+  key_id INTEGER NOT NULL,
+  micros INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS store_meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+INSERT OR IGNORE INTO store_meta (name, value) VALUES ('keys_version', 0);
+`;
+
+/**
+ * keys_version moves whenever a key's settings change, whoever changes them (this process, a
+ * cluster worker, the keys CLI), so key caches can poll it. Not on spend and holds: those move
+ * on every request. Created after the column migrations (tpm).
+ */
+const BUMP = "UPDATE store_meta SET value = value + 1 WHERE name = 'keys_version';";
+const KEYS_VERSION_TRIGGERS = `
+CREATE TRIGGER IF NOT EXISTS keys_version_insert AFTER INSERT ON keys BEGIN ${BUMP} END;
+CREATE TRIGGER IF NOT EXISTS keys_version_delete AFTER DELETE ON keys BEGIN ${BUMP} END;
+CREATE TRIGGER IF NOT EXISTS keys_version_update
+  AFTER UPDATE OF name, hash, quota_micros, models, expires_at, rpm, tpm, enabled ON keys
+  BEGIN ${BUMP} END;
 `;
 
 /**
@@ -81,6 +109,13 @@ const USAGE_TOKEN_COLUMNS = [
   'reasoning_tokens',
 ] as const;
 
+/**
+ * How long a hold lasts when the caller does not say: past it, a request's process is taken
+ * for dead and its hold counts no more (config `store.holdLeaseMs` sets the relay's).
+ */
+export const DEFAULT_LEASE_MS = 15 * 60_000;
+const SWEEP_EVERY_MS = 1000;
+
 interface KeyRow {
   id: number;
   name: string;
@@ -91,6 +126,7 @@ interface KeyRow {
   models: string;
   expires_at: number | null;
   rpm: number | null;
+  tpm: number | null;
   enabled: number;
   created_at: number;
 }
@@ -106,6 +142,7 @@ function toKey(row: KeyRow): KeyRecord {
     models: JSON.parse(row.models) as string[],
     expiresAt: row.expires_at,
     rpm: row.rpm ?? null,
+    tpm: row.tpm ?? null,
     enabled: row.enabled === 1,
     createdAt: row.created_at,
   };
@@ -126,6 +163,11 @@ export interface SqliteStoreOptions {
    * @default the zone last configured, else UTC
    */
   readonly timeZone?: string;
+  /**
+   * Where rate windows are counted: this process's memory (the default, for one process), or
+   * SqliteRateWindows on the same file when cluster workers must share them. Closed with the store.
+   */
+  readonly rates?: RateWindows & { close?(): void };
 }
 
 /**
@@ -139,11 +181,17 @@ function isBusy(err: unknown): boolean {
 }
 
 export class SqliteStore implements Store {
+  readonly keys: KeyStore;
+  readonly ledger: QuotaLedger;
+  readonly usage: UsageStore;
+  readonly rates: RateWindows & { close?(): void };
   readonly #db: DatabaseSync;
   readonly #now: () => number;
   readonly #stmts: Record<string, StatementSync> = {};
   readonly #rollups: DailyRollups;
   #admin: AdminStore | undefined;
+  /** When each key's expired holds are next looked for (see #dropExpiredHolds). */
+  readonly #nextSweep = new Map<number, number>();
   #queued: {
     kind: 'hold' | 'settle';
     run: () => unknown;
@@ -173,8 +221,17 @@ export class SqliteStore implements Store {
       this.#rollups.rebuild(fresh ? undefined : stored);
       this.#rollups.seal();
     }
-    if (options.releaseStaleHolds)
-      this.#db.exec('UPDATE keys SET reserved_micros = 0 WHERE reserved_micros <> 0');
+    this.#db.exec(KEYS_VERSION_TRIGGERS);
+    if (options.releaseStaleHolds) {
+      this.#db.exec(
+        'DELETE FROM holds; UPDATE keys SET reserved_micros = 0 WHERE reserved_micros <> 0',
+      );
+    }
+    this.rates = options.rates ?? memoryRateWindows();
+    const roles = sqliteRoles(this);
+    this.keys = roles.keys;
+    this.ledger = roles.ledger;
+    this.usage = roles.usage;
   }
 
   #hasTable(name: string): boolean {
@@ -187,7 +244,7 @@ export class SqliteStore implements Store {
 
   /** Admin API views over this same connection (see admin-types.ts). */
   get admin(): AdminStore {
-    return (this.#admin ??= createSqliteAdminStore(this.#db, this, this.#rollups));
+    return (this.#admin ??= createSqliteAdminStore(this.#db, this.keys, this.#rollups));
   }
 
   /** Columns added after the first release, for databases created before them. */
@@ -200,6 +257,7 @@ export class SqliteStore implements Store {
       );
     const keys = columnsOf('keys');
     if (!keys.has('rpm')) this.#db.exec('ALTER TABLE keys ADD COLUMN rpm INTEGER');
+    if (!keys.has('tpm')) this.#db.exec('ALTER TABLE keys ADD COLUMN tpm INTEGER');
     if (!keys.has('disabled_by_admin'))
       this.#db.exec('ALTER TABLE keys ADD COLUMN disabled_by_admin INTEGER NOT NULL DEFAULT 0');
     const usage = columnsOf('usage');
@@ -215,6 +273,11 @@ export class SqliteStore implements Store {
 
   #stmt(sql: string): StatementSync {
     return (this.#stmts[sql] ??= this.#db.prepare(sql));
+  }
+
+  /** fn in a transaction of its own, or in the one already open (a group commit's). */
+  #atomic<T>(fn: () => T): T {
+    return this.#db.isTransaction ? fn() : this.#tx(fn);
   }
 
   #tx<T>(fn: () => T): T {
@@ -248,11 +311,12 @@ export class SqliteStore implements Store {
     ) as { name: string } | undefined;
     if (clash) throw new StoreError(`key "${key.name}" has the same secret as key "${clash.name}"`);
     this.#stmt(
-      `INSERT INTO keys (name, hash, hint, quota_micros, models, expires_at, rpm, enabled, created_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+      `INSERT INTO keys (name, hash, hint, quota_micros, models, expires_at, rpm, tpm, enabled,
+         created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (name) DO UPDATE SET hash = excluded.hash, hint = excluded.hint,
          quota_micros = excluded.quota_micros, models = excluded.models,
-         expires_at = excluded.expires_at, rpm = excluded.rpm,
+         expires_at = excluded.expires_at, rpm = excluded.rpm, tpm = excluded.tpm,
          enabled = excluded.enabled AND NOT keys.disabled_by_admin`,
     ).run(
       key.name,
@@ -262,6 +326,7 @@ export class SqliteStore implements Store {
       JSON.stringify(key.models ?? ['*']),
       key.expiresAt ?? null,
       key.rpm ?? null,
+      key.tpm ?? null,
       key.enabled === false ? 0 : 1,
       this.#now(),
     );
@@ -319,6 +384,7 @@ export class SqliteStore implements Store {
     if (patch.models !== undefined) set('models', JSON.stringify(patch.models));
     if (patch.expiresAt !== undefined) set('expires_at', patch.expiresAt);
     if (patch.rpm !== undefined) set('rpm', patch.rpm);
+    if (patch.tpm !== undefined) set('tpm', patch.tpm);
     if (patch.enabled !== undefined) {
       set('enabled', patch.enabled ? 1 : 0);
       // Remembered apart from `enabled`, which the config file sets again at every start.
@@ -334,21 +400,77 @@ export class SqliteStore implements Store {
     this.#stmt('DELETE FROM keys WHERE id = ?').run(key.id);
   }
 
-  reserve(keyId: number, micros: Micros): Reservation | null {
+  /** The keys version (see KEYS_VERSION_TRIGGERS). */
+  keysVersion(): number {
+    return (
+      this.#stmt("SELECT value FROM store_meta WHERE name = 'keys_version'").get() as {
+        value: number;
+      }
+    ).value;
+  }
+
+  /**
+   * Holds `micros` for `leaseMs`. reserved_micros is the sum of the key's rows in `holds`; the
+   * holds whose lease ended (their request's process died) are dropped first, so they count
+   * no more.
+   */
+  reserve(keyId: number, micros: Micros, leaseMs = DEFAULT_LEASE_MS): Reservation | null {
     const amount = Math.max(0, Math.ceil(micros));
-    const res = this.#stmt(
-      `UPDATE keys SET reserved_micros = reserved_micros + ?
-       WHERE id = ? AND (quota_micros IS NULL OR quota_micros - used_micros - reserved_micros >= ?)`,
-    ).run(amount, keyId, amount);
-    return res.changes === 1 ? { keyId, micros: amount } : null;
+    const now = this.#now();
+    return this.#atomic(() => {
+      if (now >= (this.#nextSweep.get(keyId) ?? 0)) this.#dropExpiredHolds(keyId, now);
+      const res = this.#stmt(
+        `UPDATE keys SET reserved_micros = reserved_micros + ?
+         WHERE id = ? AND (quota_micros IS NULL OR quota_micros - used_micros - reserved_micros >= ?)`,
+      ).run(amount, keyId, amount);
+      if (res.changes !== 1) return null;
+      const expiresAt = now + leaseMs;
+      const hold = this.#stmt(
+        'INSERT INTO holds (key_id, micros, expires_at) VALUES (?, ?, ?)',
+      ).run(keyId, amount, expiresAt);
+      return { id: String(hold.lastInsertRowid), keyId, micros: amount, expiresAt };
+    });
+  }
+
+  /**
+   * At most once a second per key: the sweep (a scan of the holds in flight, which has no
+   * index to keep up on every hold) costs more than the hold itself, and a lease that ended a
+   * second ago is still reclaimed long before anyone misses it.
+   */
+  #dropExpiredHolds(keyId: number, now: number): void {
+    this.#nextSweep.set(keyId, now + SWEEP_EVERY_MS);
+    const expired = this.#stmt(
+      'DELETE FROM holds WHERE key_id = ? AND expires_at <= ? RETURNING micros',
+    ).all(keyId, now) as { micros: number }[];
+    if (expired.length === 0) return;
+    const micros = expired.reduce((sum, h) => sum + h.micros, 0);
+    this.#stmt('UPDATE keys SET reserved_micros = MAX(0, reserved_micros - ?) WHERE id = ?').run(
+      micros,
+      keyId,
+    );
+  }
+
+  /** Gives the hold back if it is still there (not already expired and dropped). */
+  #dropHold(reservation: Reservation): void {
+    // Row ids come back into use once the highest is gone (AUTOINCREMENT would cost a write
+    // per hold), so the lease's end is matched too: a late settlement whose hold expired and
+    // was swept never takes a newer hold that got its id.
+    const hold = this.#stmt(
+      'DELETE FROM holds WHERE id = ? AND expires_at = ? RETURNING micros',
+    ).get(Number(reservation.id), reservation.expiresAt) as { micros: number } | undefined;
+    if (!hold) return;
+    this.#stmt('UPDATE keys SET reserved_micros = MAX(0, reserved_micros - ?) WHERE id = ?').run(
+      hold.micros,
+      reservation.keyId,
+    );
   }
 
   settle(reservation: Reservation | null, usage: UsageRow): void {
     this.#tx(() => this.#settleOne(reservation, usage));
   }
 
-  reserveSoon(keyId: number, micros: Micros): Promise<Reservation | null> {
-    return this.#enqueue('hold', () => this.reserve(keyId, micros));
+  reserveSoon(keyId: number, micros: Micros, leaseMs?: number): Promise<Reservation | null> {
+    return this.#enqueue('hold', () => this.reserve(keyId, micros, leaseMs));
   }
 
   settleSoon(reservation: Reservation | null, usage: UsageRow): Promise<void> {
@@ -398,12 +520,7 @@ export class SqliteStore implements Store {
   }
 
   #settleOne(reservation: Reservation | null, usage: UsageRow): void {
-    if (reservation && reservation.micros > 0) {
-      this.#stmt('UPDATE keys SET reserved_micros = MAX(0, reserved_micros - ?) WHERE id = ?').run(
-        reservation.micros,
-        reservation.keyId,
-      );
-    }
+    if (reservation) this.#dropHold(reservation);
     let row = usage;
     if (usage.keyId !== null && usage.costMicros > 0) {
       // The hold was an estimate; if the upstream used more, the key is charged at most what it
@@ -434,10 +551,7 @@ export class SqliteStore implements Store {
   }
 
   release(reservation: Reservation): void {
-    this.#stmt('UPDATE keys SET reserved_micros = MAX(0, reserved_micros - ?) WHERE id = ?').run(
-      reservation.micros,
-      reservation.keyId,
-    );
+    this.#atomic(() => this.#dropHold(reservation));
   }
 
   recordUsage(usage: UsageRow): void {
@@ -542,7 +656,14 @@ export class SqliteStore implements Store {
     return rows.map(toStoredUsageRow);
   }
 
-  close(): void {
+  close(): Promise<void> {
+    this.closeNow();
+    return Promise.resolve();
+  }
+
+  /** close(), for callers that cannot await (process exit paths, tests). */
+  closeNow(): void {
+    this.rates.close?.();
     // Settlements still queued are written; holds are refused, since their requests would
     // run against a closed store and leave the hold behind.
     const holds = this.#queued.filter((q) => q.kind === 'hold');

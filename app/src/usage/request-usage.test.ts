@@ -26,6 +26,7 @@ function setup(quotaUsd: number | null) {
     requestId: 'req_1',
     endpoint: '/messages',
     now: () => 5,
+    leaseMs: 60_000,
   });
   return { store, usage, record, lines, key };
 }

@@ -29,6 +29,7 @@ export class RequestUsage {
   readonly #requestId: string;
   readonly #endpoint: string;
   readonly #now: () => number;
+  readonly #leaseMs: number;
   #reservation: Reservation | null = null;
   #done = false;
   /** What the request's tokens cost; set once the route (and so the upstream model) is known. */
@@ -42,6 +43,8 @@ export class RequestUsage {
     requestId: string;
     endpoint: string;
     now: () => number;
+    /** How long the quota hold outlives a process that dies holding it. */
+    leaseMs: number;
   }) {
     this.#store = args.store;
     this.#logger = args.logger;
@@ -50,6 +53,7 @@ export class RequestUsage {
     this.#requestId = args.requestId;
     this.#endpoint = args.endpoint;
     this.#now = args.now;
+    this.#leaseMs = args.leaseMs;
   }
 
   get finished(): boolean {
@@ -62,13 +66,13 @@ export class RequestUsage {
    */
   async hold(micros: number): Promise<boolean> {
     if (this.#key.quotaMicros === null || micros <= 0) return true;
-    this.#reservation = await this.#store.reserveSoon(this.#key.id, micros);
+    this.#reservation = await this.#store.ledger.reserve(this.#key.id, micros, this.#leaseMs);
     return this.#reservation !== null;
   }
 
   /**
-   * Writes the row and settles the hold. Resolves once the row is committed (group commit, see
-   * Store.settleSoon); never rejects: a failed write is logged and the hold given back. A JSON
+   * Writes the row and settles the hold, and counts the tokens in the key's TPM window. Resolves
+   * once the row is committed (QuotaLedger.settle; SQLite's group-commits); never rejects: a failed write is logged and the hold given back. A JSON
    * answer waits for it, so a served request always has its row. A second call is ignored.
    */
   finish(input: SettleInput): Promise<void> {
@@ -108,21 +112,28 @@ export class RequestUsage {
       errorMessage,
       detail: { ...input.detail, ...(rec.attempts !== undefined && { attempts: rec.attempts }) },
     };
-    return this.#store.settleSoon(this.#reservation, row).catch((err: unknown) => {
+    const tokens = u.promptTokens + u.completionTokens;
+    const settled = this.#store.ledger.settle(this.#reservation, row).catch((err: unknown) => {
       // The response may already be out; losing the row must at least be loud, and the hold
-      // must not outlive the request (it would shrink the key's quota until a restart).
+      // must not outlive the request (it would shrink the key's quota until its lease ends).
       this.#logger.error({ err, requestId: this.#requestId }, 'failed to write usage row');
-      if (this.#reservation) {
-        try {
-          this.#store.release(this.#reservation);
-        } catch (releaseErr) {
-          this.#logger.error(
-            { err: releaseErr, requestId: this.#requestId },
-            'failed to release quota hold',
-          );
-        }
-      }
+      if (this.#reservation) return this.#release(this.#reservation);
     });
+    if (this.#key.tpm === null || tokens <= 0) return settled;
+    const counted = this.#store.rates
+      .addTokens(this.#key.id, tokens, this.#now())
+      .catch((err: unknown) =>
+        this.#logger.error({ err, requestId: this.#requestId }, 'failed to count tokens'),
+      );
+    return Promise.all([settled, counted]).then(() => undefined);
+  }
+
+  async #release(reservation: Reservation): Promise<void> {
+    try {
+      await this.#store.ledger.release(reservation);
+    } catch (err) {
+      this.#logger.error({ err, requestId: this.#requestId }, 'failed to release quota hold');
+    }
   }
 
   /** The row of a request that ended without an upstream answer (refused, bad body, a bug). */

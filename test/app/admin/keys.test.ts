@@ -94,6 +94,7 @@ describe('client keys through the admin API', () => {
       models: ['*'],
       expiresAt: null,
       rpm: null,
+      tpm: 1000,
     });
     expect(patched.status).toBe(200);
     expect(patched.json).toMatchObject({
@@ -101,6 +102,7 @@ describe('client keys through the admin API', () => {
       models: ['*'],
       expiresAt: null,
       rpm: null,
+      tpm: 1000,
       usedUsd: 0.007,
     });
 
@@ -202,11 +204,11 @@ describe('client keys through the admin API', () => {
     expect((await chat(CONFIG_KEY)).status).toBe(401);
     // What the relay does with the config file at every start.
     const restart = () => syncConfigKeys(a.config, a.store);
-    restart();
+    await restart();
     expect((await a.store.admin.keys.get('from-config'))?.enabled).toBe(false);
     const on = await a.call('PATCH', '/keys/from-config', { enabled: true });
     expect(on.json.enabled).toBe(true);
-    restart();
+    await restart();
     expect((await a.store.admin.keys.get('from-config'))?.enabled).toBe(true);
     expect((await chat(CONFIG_KEY)).status).toBe(200);
     const audit = (await a.call('GET', '/audit?action=key.update')).json.rows;
