@@ -1,6 +1,6 @@
 import { DatabaseSync } from 'node:sqlite';
 import { COUNTERS } from './sqlite-rollups.ts';
-import { toStoredUsageRow } from './sqlite-rows.ts';
+import { INSERT_USAGE, toStoredUsageRow, usageValues } from './sqlite-rows.ts';
 import type {
   Change,
   StoreTransfer,
@@ -131,13 +131,7 @@ export function sqliteTransfer(path: string): StoreTransfer {
     },
     async importRows(rows: readonly TransferRow[], dryRun) {
       const seen = db.prepare('SELECT 1 FROM usage WHERE request_id = ? AND created_at = ?');
-      const insert = db.prepare(
-        `INSERT INTO usage (request_id, key_id, key_name, endpoint, model, upstream_model, channel, status,
-           prompt_tokens, completion_tokens, cache_read_tokens, cache_write_5m_tokens,
-           cache_write_1h_tokens, reasoning_tokens, cost_micros, latency_ms, ttfb_ms, source,
-           error_code, error_message, detail, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      );
+      const insert = db.prepare(INSERT_USAGE);
       let created = 0;
       db.exec('BEGIN IMMEDIATE');
       try {
@@ -147,30 +141,7 @@ export function sqliteTransfer(path: string): StoreTransfer {
           if (dryRun) continue;
           const key =
             u.keyName === null ? undefined : (idOf.get(u.keyName) as { id: number } | undefined);
-          insert.run(
-            u.requestId,
-            key?.id ?? null,
-            u.keyName,
-            u.endpoint,
-            u.model,
-            u.upstreamModel,
-            u.channel,
-            u.status,
-            u.promptTokens,
-            u.completionTokens,
-            u.cacheReadTokens ?? 0,
-            u.cacheWrite5mTokens ?? 0,
-            u.cacheWrite1hTokens ?? 0,
-            u.reasoningTokens ?? 0,
-            u.costMicros,
-            u.latencyMs,
-            u.ttfbMs,
-            u.source,
-            u.errorCode,
-            u.errorMessage ?? null,
-            u.detail ? JSON.stringify(u.detail) : null,
-            u.createdAt,
-          );
+          insert.run(...usageValues({ ...u, keyId: key?.id ?? null }, u.createdAt));
         }
         db.exec('COMMIT');
       } catch (err) {

@@ -7,7 +7,7 @@ import type { AdminStore, KeyPatch } from './admin-types.ts';
 import { generateKey, hashKey, isOldHint, keyHint, shortenOldHint } from './secrets.ts';
 import { ADMIN_SCHEMA, createSqliteAdminStore, migrateAdminSchema } from './sqlite-admin.ts';
 import { DailyRollups, ROLLUP_SCHEMA } from './sqlite-rollups.ts';
-import { toStoredUsageRow } from './sqlite-rows.ts';
+import { INSERT_USAGE, toStoredUsageRow, usageValues } from './sqlite-rows.ts';
 import { USAGE_FILTER_INDEXES } from './sqlite-usage-scan.ts';
 import { memoryRateWindows } from '../ratelimit/window.ts';
 import { sqliteRoles } from './sqlite-roles.ts';
@@ -560,36 +560,7 @@ export class SqliteStore implements Store {
 
   #insertUsage(u: UsageRow): void {
     const createdAt = this.#now();
-    this.#stmt(
-      `INSERT INTO usage (request_id, key_id, key_name, endpoint, model, upstream_model, channel, status,
-         prompt_tokens, completion_tokens, cache_read_tokens, cache_write_5m_tokens,
-         cache_write_1h_tokens, reasoning_tokens, cost_micros, latency_ms, ttfb_ms, source,
-         error_code, error_message, detail, created_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    ).run(
-      u.requestId,
-      u.keyId,
-      u.keyName,
-      u.endpoint,
-      u.model,
-      u.upstreamModel,
-      u.channel,
-      u.status,
-      u.promptTokens,
-      u.completionTokens,
-      u.cacheReadTokens ?? 0,
-      u.cacheWrite5mTokens ?? 0,
-      u.cacheWrite1hTokens ?? 0,
-      u.reasoningTokens ?? 0,
-      Math.round(u.costMicros),
-      Math.round(u.latencyMs),
-      u.ttfbMs === null ? null : Math.round(u.ttfbMs),
-      u.source,
-      u.errorCode,
-      u.errorMessage ?? null,
-      u.detail ? JSON.stringify(u.detail) : null,
-      createdAt,
-    );
+    this.#stmt(INSERT_USAGE).run(...usageValues(u, createdAt));
     this.#rollups.add(u, createdAt);
   }
 
