@@ -10,12 +10,10 @@ import { parseRelayConfig } from '../../app/src/config.ts';
 import { createLogger } from '../../app/src/logger.ts';
 import { createStore } from '../../app/src/store/create-store.ts';
 import type { Store } from '../../app/src/store/types.ts';
-import { answerOf } from '../fixtures/admin-app.ts';
+import { ADMIN_KEY, adminCall, answerOf } from '../fixtures/admin-app.ts';
 import { startDynalite, TEST_CREDENTIALS, TEST_REGION } from '../fixtures/dynalite.ts';
 import type { Dynalite } from '../fixtures/dynalite.ts';
 import { usageRow } from '../fixtures/usage-row.ts';
-
-const ADMIN_KEY = 'admin-key-0123456789abcdef';
 
 let db: Dynalite;
 let store: Store;
@@ -44,23 +42,7 @@ afterAll(async () => {
   vi.unstubAllEnvs();
 });
 
-const call = async (
-  method: string,
-  path: string,
-  body?: unknown,
-  headers: Record<string, string> = {},
-) =>
-  answerOf(
-    await app.request(`/admin/api${path}`, {
-      method,
-      headers: {
-        ...(!('cookie' in headers) && { authorization: `Bearer ${ADMIN_KEY}` }),
-        ...(body !== undefined && { 'content-type': 'application/json' }),
-        ...headers,
-      },
-      ...(body !== undefined && { body: JSON.stringify(body) }),
-    }),
-  );
+const call: ReturnType<typeof adminCall> = (...args) => adminCall(app)(...args);
 
 describe('the admin API on DynamoDB', () => {
   it('creates, edits, tops up and lists keys, with their spend and an audit trail', async () => {
