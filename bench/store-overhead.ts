@@ -9,6 +9,9 @@
  * relay's own cost per call (SDK marshalling, signing, HTTP) and the number of round trips, not
  * AWS latency. docs/fleet.md estimates that from the round trips.
  *
+ * dynalite runs in a process of its own; "relay CPU µs/req" is this process's CPU time per
+ * request (the store client: SDK marshalling, signing, HTTP), the part that stays on AWS.
+ *
  * Env: BENCH_STORE_REQUESTS (default 300), BENCH_STORE_CONCURRENCY (default 16).
  * Run: npm run bench:store
  */
@@ -17,7 +20,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SqliteStore } from '../app/src/store/sqlite.ts';
 import type { Store, UsageRow } from '../app/src/store/types.ts';
-import { startDynalite } from '../test/fixtures/dynalite.ts';
+import { spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { freePort } from '../test/fixtures/relay-process.ts';
+import { TEST_CREDENTIALS, TEST_REGION } from '../test/fixtures/dynalite.ts';
+import { createTables } from '../app/src/store/dynamodb/create-tables.ts';
+import { openDynamoStore } from '../app/src/store/dynamodb/store.ts';
 import { usageRow } from '../test/fixtures/usage-row.ts';
 
 const REQUESTS = Number(process.env.BENCH_STORE_REQUESTS ?? 300);
@@ -51,11 +59,13 @@ async function measure(name: string, store: Store): Promise<Record<string, strin
   const { record } = await store.keys.create({ name: 'bench', quotaUsd: 1e6 });
   for (let i = 0; i < 20; i++) await oneRequest(store, record.id, -i); // warm-up
   const latencies: number[] = [];
+  const cpu = process.cpuUsage();
   for (let i = 0; i < REQUESTS; i++) {
     const start = performance.now();
     await oneRequest(store, record.id, i);
     latencies.push((performance.now() - start) * 1000);
   }
+  const used = process.cpuUsage(cpu);
   latencies.sort((a, b) => a - b);
   let next = 0;
   const start = performance.now();
@@ -69,7 +79,40 @@ async function measure(name: string, store: Store): Promise<Record<string, strin
     store: name,
     'p50 µs/req (sequential)': Math.round(percentile(latencies, 0.5)),
     'p99 µs/req (sequential)': Math.round(percentile(latencies, 0.99)),
+    // The relay side alone: dynalite runs in a process of its own.
+    'relay CPU µs/req': Math.round((used.user + used.system) / REQUESTS),
     [`req/s at ${CONCURRENCY} concurrent`]: Math.round(REQUESTS / seconds),
+  };
+}
+
+/** dynalite in a process of its own, so that its work is not counted as the relay's. */
+async function startDynaliteProcess() {
+  const port = await freePort();
+  const cli = createRequire(import.meta.url).resolve('dynalite/cli.js');
+  const proc = spawn(
+    process.execPath,
+    [cli, '--host', '127.0.0.1', '--port', String(port), '--createTableMs', '0'],
+    {
+      stdio: 'ignore',
+    },
+  );
+  const base = {
+    endpoint: `http://127.0.0.1:${port}`,
+    region: TEST_REGION,
+    credentials: TEST_CREDENTIALS,
+  };
+  for (let i = 0; ; i++) {
+    try {
+      await createTables({ ...base, tablePrefix: 'bench-' });
+      break;
+    } catch (err) {
+      if (i > 100) throw err;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  return {
+    store: () => openDynamoStore({ ...base, tablePrefix: 'bench-' }),
+    stop: () => proc.kill(),
   };
 }
 
@@ -79,11 +122,14 @@ try {
   const sqlite = new SqliteStore({ path: join(dir, 'relay.db') });
   results.push(await measure('SQLite (file, group commit)', sqlite));
   await sqlite.close();
-  const db = await startDynalite();
-  const dynamo = await db.store();
-  results.push(await measure('DynamoDB on dynalite', dynamo));
-  await dynamo.close();
-  await db.close();
+  const db = await startDynaliteProcess();
+  try {
+    const dynamo = await db.store();
+    results.push(await measure('DynamoDB on dynalite', dynamo));
+    await dynamo.close();
+  } finally {
+    db.stop();
+  }
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
