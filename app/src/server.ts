@@ -9,6 +9,7 @@ import { createLogger } from './logger.ts';
 import type { Logger } from './logger.ts';
 import { createUpstreamClient } from './routing/upstream-client.ts';
 import { createStore, sqlitePath } from './store/create-store.ts';
+import { storeEventMetrics } from './store/dynamodb/metrics.ts';
 import type { NewKey, Store } from './store/types.ts';
 import { createInflightTracker } from './inflight.ts';
 import { SqliteRateWindows } from './ratelimit/sqlite.ts';
@@ -118,10 +119,12 @@ export async function startRelay(options: StartOptions = {}): Promise<RunningRel
   const config = options.config ?? loadRelayConfig(env);
   secrets.push(...secretsOf(config));
   const dataDir = env.RELAY_DATA_DIR || './data';
+  const storeEvents = config.store.type === 'dynamodb' ? storeEventMetrics(logger) : undefined;
   const store = await createStore(config, {
     dataDir,
     releaseStaleHolds: !inWorker,
     sharedRates: inWorker,
+    ...(storeEvents && { onStoreEvent: storeEvents.record }),
   });
   if (!inWorker) await syncConfigKeys(config, store);
   // Channels switched off in the console stay off from the first request on.
@@ -236,6 +239,7 @@ export async function startRelay(options: StartOptions = {}): Promise<RunningRel
       await backups?.stop();
       await pruner?.stop();
       await store.close();
+      storeEvents?.stop();
       logger.info('stopped');
     })());
   return { server, port: actualPort, shutdown };

@@ -215,5 +215,13 @@ describe('restore refuses what it cannot use, and touches nothing', () => {
     expect(unconfigured.code).toBe(2);
     expect(unconfigured.err).toContain('has no "backup" section');
     expect((await backupCli(['restore'], dataDir)).code).toBe(2);
+
+    writeFileSync(
+      join(dataDir, 'relay.config.json'),
+      JSON.stringify({ ...relayConfig(), store: { type: 'dynamodb' } }),
+    );
+    const fleet = await backupCli(['now'], dataDir);
+    expect(fleet.code).toBe(1);
+    expect(fleet.err).toMatch(/DynamoDB, not in a SQLite file.*point-in-time recovery/);
   });
 });

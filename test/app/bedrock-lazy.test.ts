@@ -4,22 +4,10 @@
  * start either (S3's, for the image store and backups, on their first use). Checked in a fresh Node process
  * that records every module specifier the relay's import graph resolves.
  */
-import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const NODE = `${ROOT}node_modules/node/bin/node`;
+import { runTracingImports } from '../fixtures/import-trace.ts';
 
 const script = `
-import { registerHooks } from 'node:module';
-const seen = new Set();
-registerHooks({
-  resolve(specifier, context, next) {
-    seen.add(specifier);
-    return next(specifier, context);
-  },
-});
 await import('./app/src/server.ts');
 const sdk = [...seen].filter((s) => s.includes('client-bedrock-runtime'));
 console.log(JSON.stringify({ before: sdk, s3: [...seen].filter((s) => s.startsWith('@aws-sdk/')) }));
@@ -34,22 +22,8 @@ console.log(JSON.stringify({ after: [...seen].filter((s) => s.includes('client-b
 
 describe('Bedrock SDK loading', () => {
   it('is not imported by the relay at start, only by the first Bedrock call', () => {
-    const run = spawnSync(NODE, ['--input-type=module', '-e', script], {
-      cwd: ROOT,
-      encoding: 'utf8',
-      timeout: 30_000,
-      env: {
-        ...process.env,
-        AWS_ACCESS_KEY_ID: 'AKIDLAZY',
-        AWS_SECRET_ACCESS_KEY: 'x',
-        AWS_EC2_METADATA_DISABLED: 'true',
-      },
-    });
-    const lines = run.stdout
-      .split('\n')
-      .filter((l) => l.startsWith('{'))
-      .map((l) => JSON.parse(l) as Record<string, string[]>);
-    expect(lines, run.stderr).toHaveLength(2);
+    const { lines, stderr } = runTracingImports(script);
+    expect(lines, stderr).toHaveLength(2);
     expect(lines[0]!.before).toEqual([]);
     // Nor S3's (image store, backups): loaded only by a relay configured to use them.
     expect(lines[0]!.s3).toEqual([]);

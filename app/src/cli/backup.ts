@@ -26,8 +26,16 @@ Exit codes: 0 ok, 1 the command failed, 2 bad usage or no "backup" section.`;
 class UsageError extends Error {}
 
 /** The config file's backup section alone: no provider secrets are needed to back up. */
+/** Backups copy the SQLite file; a relay on DynamoDB has none. */
+class NotForThisStore extends Error {}
+
 function backupSection(env: Readonly<Record<string, string | undefined>>): BackupConfig {
   const { json, source } = readRelayConfigInput(env);
+  const store = (json as { store?: { type?: unknown } } | null)?.store;
+  if (store?.type === 'dynamodb')
+    throw new NotForThisStore(
+      `${source} keeps the relay's data in DynamoDB, not in a SQLite file: its tables have point-in-time recovery instead (see docs/fleet.md)`,
+    );
   const raw = (json as { backup?: unknown } | null)?.backup;
   if (raw === undefined) throw new UsageError(`${source} has no "backup" section`);
   const parsed = backupConfigSchema.safeParse(raw);
@@ -101,6 +109,10 @@ export async function runBackupCli(
     }
     return 0;
   } catch (err) {
+    if (err instanceof NotForThisStore) {
+      io.err(`error: ${err.message}`);
+      return 1;
+    }
     if (err instanceof UsageError || err instanceof ConfigError) {
       io.err(`${err.message}\n\n${HELP}`);
       return 2;

@@ -7,6 +7,7 @@ import { ConfigError, readRelayConfigInput } from '../config.ts';
 import { isMainModule } from '../main-module.ts';
 import { keyFacts } from '../admin/key-facts.ts';
 import { timeOrderedId } from '../middleware/request-id.ts';
+import { runTransferCommand } from './keys-transfer.ts';
 import { parseExpiry, parseUsd } from './parse.ts';
 
 const HELP = `Manage client keys of the relay (the store in RELAY_DATA_DIR, default ./data).
@@ -29,6 +30,12 @@ Commands:
   enable  --name N
           Keys from the config file (RELAY_CONFIG) can be disabled and enabled (it sticks
           across restarts) but not topped up, and one the file disables stays disabled.
+  export  [--out FILE]       Keys (secret hashes, never secrets), balances, daily rollups and
+          usage rows of the configured store, as JSON lines (stdout without --out).
+  import  --in FILE [--dry-run]
+          Reads an export into the configured store (e.g. SQLite to DynamoDB): keys by
+          name set to the exported state, rows and rollups once; run again, it changes
+          nothing. --dry-run says what it would change.
 
 Exit codes: 0 ok, 1 the command failed (e.g. no such key), 2 bad usage.`;
 
@@ -138,6 +145,9 @@ export async function runKeysCli(
         until: { type: 'string' },
         amount: { type: 'string' },
         json: { type: 'boolean' },
+        out: { type: 'string' },
+        in: { type: 'string' },
+        'dry-run': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -151,6 +161,17 @@ export async function runKeysCli(
     (command || values.help ? io.out : io.err)(HELP);
     return values.help ? 0 : 2;
   }
+  if (command === 'export' || command === 'import')
+    return runTransferCommand(
+      command,
+      {
+        ...(values.out !== undefined && { out: values.out }),
+        ...(values.in !== undefined && { in: values.in }),
+        dryRun: values['dry-run'] ?? false,
+      },
+      env,
+      io,
+    );
   const needName = () => {
     if (!values.name) throw new UsageError(`${command} needs --name`);
     return values.name;

@@ -1,8 +1,8 @@
 import { join } from 'node:path';
-import { ConfigError } from '../config.ts';
 import { SqliteRateWindows } from '../ratelimit/sqlite.ts';
 import { withKeyCache } from './key-cache.ts';
 import { SqliteStore } from './sqlite.ts';
+import type { DynamoStoreEvent } from './dynamodb/client.ts';
 import type { StoreConfig } from './store-config.ts';
 import type { Store } from './types.ts';
 
@@ -16,18 +16,31 @@ export interface StoreContext {
   readonly releaseStaleHolds?: boolean;
   /** A cluster worker: rate windows shared with the other workers instead of in memory. */
   readonly sharedRates?: boolean;
+  /** DynamoDB: told of ledger conflicts, expired holds and failed counters (dynamodb/metrics.ts). */
+  readonly onStoreEvent?: (event: DynamoStoreEvent) => void;
 }
 
 export const sqlitePath = (dataDir: string): string => join(dataDir, 'relay.db');
 
 /** The store `config.store` names, with its key lookups cached (key-cache.ts). */
 export async function createStore(
-  config: { readonly store: StoreConfig; readonly usage?: { readonly timeZone?: string } },
+  config: {
+    readonly store: StoreConfig;
+    readonly usage?: { readonly timeZone?: string; readonly retainDays?: number };
+  },
   context: StoreContext,
 ): Promise<Store> {
   if (config.store.type === 'dynamodb') {
-    // dynamo16: open the DynamoDB store here.
-    throw new ConfigError('store.type "dynamodb" is not built into this relay yet');
+    // Loaded only now: a relay on SQLite never imports the AWS SDK's DynamoDB client.
+    const { openDynamoStore } = await import('./dynamodb/store.ts');
+    const { dynamoStoreOptions } = await import('./dynamodb/config.ts');
+    const options = dynamoStoreOptions(config.store, config.usage);
+    return withKeyCache(
+      await openDynamoStore({
+        ...options,
+        ...(context.onStoreEvent && { onEvent: context.onStoreEvent }),
+      }),
+    );
   }
   const path = sqlitePath(context.dataDir);
   const store = new SqliteStore({

@@ -1,4 +1,5 @@
-import type { StoredUsageRow } from './types.ts';
+import type { SQLInputValue } from 'node:sqlite';
+import type { StoredUsageRow, UsageRow } from './types.ts';
 
 /** A `usage` table row as SQLite returns it, mapped to the store's type. */
 export function toStoredUsageRow(r: Record<string, unknown>): StoredUsageRow {
@@ -27,4 +28,38 @@ export function toStoredUsageRow(r: Record<string, unknown>): StoredUsageRow {
     detail: r.detail ? (JSON.parse(r.detail as string) as Record<string, unknown>) : null,
     createdAt: r.created_at as number,
   };
+}
+
+/** One usage row into the `usage` table; its values from usageValues(). */
+export const INSERT_USAGE = `INSERT INTO usage (request_id, key_id, key_name, endpoint, model,
+   upstream_model, channel, status, prompt_tokens, completion_tokens, cache_read_tokens,
+   cache_write_5m_tokens, cache_write_1h_tokens, reasoning_tokens, cost_micros, latency_ms, ttfb_ms,
+   source, error_code, error_message, detail, created_at)
+ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+
+export function usageValues(u: UsageRow, createdAt: number): SQLInputValue[] {
+  return [
+    u.requestId,
+    u.keyId,
+    u.keyName,
+    u.endpoint,
+    u.model,
+    u.upstreamModel,
+    u.channel,
+    u.status,
+    u.promptTokens,
+    u.completionTokens,
+    u.cacheReadTokens ?? 0,
+    u.cacheWrite5mTokens ?? 0,
+    u.cacheWrite1hTokens ?? 0,
+    u.reasoningTokens ?? 0,
+    Math.round(u.costMicros),
+    Math.round(u.latencyMs),
+    u.ttfbMs === null ? null : Math.round(u.ttfbMs),
+    u.source,
+    u.errorCode,
+    u.errorMessage ?? null,
+    u.detail ? JSON.stringify(u.detail) : null,
+    createdAt,
+  ];
 }

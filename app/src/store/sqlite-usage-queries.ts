@@ -70,7 +70,7 @@ function mergeGroups(rows: readonly UsageGroupRow[]): UsageGroupRow[] {
 }
 
 /** Days in order; anything else by cost, then requests, then name. */
-function sortReport(rows: UsageGroupRow[], groupBy: UsageGroup): UsageGroupRow[] {
+export function sortReport(rows: UsageGroupRow[], groupBy: UsageGroup): UsageGroupRow[] {
   if (groupBy === 'day') return rows.sort((a, b) => (a.group < b.group ? -1 : 1));
   return rows.sort(
     (a, b) =>
@@ -86,7 +86,7 @@ function percentile(sorted: Float64Array, p: number): number | null {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))]!;
 }
 
-function percentiles(values: number[]): Percentiles {
+export function percentiles(values: number[]): Percentiles {
   const sorted = Float64Array.from(values).sort();
   return { p50: percentile(sorted, 0.5), p99: percentile(sorted, 0.99) };
 }
