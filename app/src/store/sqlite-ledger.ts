@@ -1,5 +1,6 @@
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import type { DailyRollups } from './sqlite-rollups.ts';
+import { INSERT_USAGE, usageValues } from './sqlite-rows.ts';
 import { DEFAULT_LEASE_MS } from './store-config.ts';
 import { StoreError } from './types.ts';
 import type { Micros, Reservation, UsageRow } from './types.ts';
@@ -251,36 +252,7 @@ export class SqliteLedger {
 
   #insertUsage(u: UsageRow): void {
     const createdAt = this.#now();
-    this.#stmt(
-      `INSERT INTO usage (request_id, key_id, key_name, endpoint, model, upstream_model, channel, status,
-         prompt_tokens, completion_tokens, cache_read_tokens, cache_write_5m_tokens,
-         cache_write_1h_tokens, reasoning_tokens, cost_micros, latency_ms, ttfb_ms, source,
-         error_code, error_message, detail, created_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    ).run(
-      u.requestId,
-      u.keyId,
-      u.keyName,
-      u.endpoint,
-      u.model,
-      u.upstreamModel,
-      u.channel,
-      u.status,
-      u.promptTokens,
-      u.completionTokens,
-      u.cacheReadTokens ?? 0,
-      u.cacheWrite5mTokens ?? 0,
-      u.cacheWrite1hTokens ?? 0,
-      u.reasoningTokens ?? 0,
-      Math.round(u.costMicros),
-      Math.round(u.latencyMs),
-      u.ttfbMs === null ? null : Math.round(u.ttfbMs),
-      u.source,
-      u.errorCode,
-      u.errorMessage ?? null,
-      u.detail ? JSON.stringify(u.detail) : null,
-      createdAt,
-    );
+    this.#stmt(INSERT_USAGE).run(...usageValues(u, createdAt));
     this.#rollups.add(u, createdAt);
   }
 }
