@@ -1,6 +1,6 @@
 import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import { FLEET_TABLES } from './fleet-tables.ts';
+import { fleetTableIndexes } from './fleet-tables.ts';
 import type { FleetTableRole } from './fleet-tables.ts';
 import type { AlarmFactory } from './monitoring.ts';
 
@@ -148,8 +148,7 @@ export function watchFleet(
   // FILL: a throttle metric has no data point while nothing is throttled.
   const throttles = (role: FleetTableRole, i: number) => {
     const name = t.tableNames[role];
-    const spec = FLEET_TABLES[role];
-    const indexes = 'globalIndexes' in spec ? spec.globalIndexes.map((g) => g.indexName) : [];
+    const indexes = fleetTableIndexes(role);
     const metrics: Record<string, cloudwatch.IMetric> = {
       [`reads${i}`]: table(name, 'ReadThrottleEvents', 'Sum', 'read throttles'),
       [`writes${i}`]: table(name, 'WriteThrottleEvents', 'Sum', 'write throttles'),

@@ -1,50 +1,29 @@
 import { RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import { Construct } from 'constructs';
+import {
+  DEFAULT_TABLE_PREFIX,
+  PARTITION_KEY,
+  SORT_KEY,
+  TABLE_DEFINITIONS,
+  TTL_ATTRIBUTE,
+  tableNames,
+} from '../../app/src/store/dynamodb/tables.ts';
+import type { TableRole } from '../../app/src/store/dynamodb/tables.ts';
 
 /**
- * The DynamoDB tables a fleet shares, as the fleet contract (issue 16) fixes them: the relay's
- * DynamoDB store finds them by `store.tablePrefix` alone. Every table has the same key schema
- * (`pk`, `sk`, both strings) and TTL attribute (`expiresAt`, epoch seconds).
+ * The DynamoDB tables a fleet shares are the relay store's own definitions
+ * (app/src/store/dynamodb/tables.ts, plain data): the store, its dynalite tests and this stack
+ * read one list, so they cannot drift.
  */
-export const FLEET_TABLES = {
-  /** Keys, secret-hash lookups, the quota ledger (used, reserved, holds), the keys version. */
-  keys: { suffix: 'keys' },
-  /** Raw usage rows (with a TTL) and daily rollups (atomic counters, no TTL). */
-  usage: {
-    suffix: 'usage',
-    /** Rows across keys by time. */
-    globalIndexes: [{ indexName: 'gsi1', partitionKey: 'gsi1pk', sortKey: 'gsi1sk' }],
-  },
-  /** RPM and TPM window counters (a TTL of a few minutes). */
-  rate: { suffix: 'rate' },
-  /** Audit entries, console sessions, channel overrides, login-throttle counters. */
-  admin: { suffix: 'admin' },
-} as const satisfies Record<
-  string,
-  {
-    readonly suffix: string;
-    readonly globalIndexes?: readonly {
-      readonly indexName: string;
-      readonly partitionKey: string;
-      readonly sortKey: string;
-    }[];
-  }
->;
-
-export type FleetTableRole = keyof typeof FLEET_TABLES;
-
-export const FLEET_TABLE_KEYS = { partitionKey: 'pk', sortKey: 'sk' } as const;
-export const FLEET_TABLE_TTL_ATTRIBUTE = 'expiresAt';
+export type FleetTableRole = TableRole;
 
 /** The table names for a prefix, by role. */
-export function fleetTableNames(prefix: string): Readonly<Record<FleetTableRole, string>> {
-  const names = {} as Record<FleetTableRole, string>;
-  for (const role of Object.keys(FLEET_TABLES) as FleetTableRole[]) {
-    names[role] = `${prefix}${FLEET_TABLES[role].suffix}`;
-  }
-  return names;
-}
+export const fleetTableNames = tableNames;
+
+/** The global secondary index names of a table, by role. */
+export const fleetTableIndexes = (role: FleetTableRole): readonly string[] =>
+  (TABLE_DEFINITIONS.find((t) => t.role === role)?.indexes ?? []).map((i) => i.name);
 
 export interface FleetTablesProps {
   /** @default 'llm-relay-' */
@@ -61,27 +40,26 @@ export class FleetTables extends Construct {
 
   constructor(scope: Construct, id: string, props: FleetTablesProps = {}) {
     super(scope, id);
-    this.tablePrefix = props.tablePrefix ?? 'llm-relay-';
+    this.tablePrefix = props.tablePrefix ?? DEFAULT_TABLE_PREFIX;
     const names = fleetTableNames(this.tablePrefix);
     const string = (name: string) => ({ name, type: dynamodb.AttributeType.STRING });
     const tables = {} as Record<FleetTableRole, dynamodb.Table>;
-    for (const role of Object.keys(FLEET_TABLES) as FleetTableRole[]) {
+    for (const { role, indexes } of TABLE_DEFINITIONS) {
       const table = new dynamodb.Table(this, role[0]!.toUpperCase() + role.slice(1), {
         tableName: names[role],
-        partitionKey: string(FLEET_TABLE_KEYS.partitionKey),
-        sortKey: string(FLEET_TABLE_KEYS.sortKey),
+        partitionKey: string(PARTITION_KEY),
+        sortKey: string(SORT_KEY),
         billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
         pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
         deletionProtection: true,
         // An AWS-owned key: encrypted at rest, no KMS key to manage and no KMS request charges.
         encryption: dynamodb.TableEncryption.DEFAULT,
-        timeToLiveAttribute: FLEET_TABLE_TTL_ATTRIBUTE,
+        timeToLiveAttribute: TTL_ATTRIBUTE,
         removalPolicy: RemovalPolicy.RETAIN,
       });
-      const spec: (typeof FLEET_TABLES)[FleetTableRole] = FLEET_TABLES[role];
-      for (const index of 'globalIndexes' in spec ? spec.globalIndexes : []) {
+      for (const index of indexes) {
         table.addGlobalSecondaryIndex({
-          indexName: index.indexName,
+          indexName: index.name,
           partitionKey: string(index.partitionKey),
           sortKey: string(index.sortKey),
           projectionType: dynamodb.ProjectionType.ALL,
