@@ -2,7 +2,7 @@ import type { Context } from 'hono';
 import { plainLineWriter } from '../logger.ts';
 import type { Logger } from '../logger.ts';
 import { emfJson } from '../metrics/emf.ts';
-import { startTiming, timingHeaders } from '../timing.ts';
+import { startTiming } from '../timing.ts';
 import type { AppEnv, InflightTracker, RequestRecord } from '../types.ts';
 
 /** The request's record and its access line, as the edge middleware drives them. */
@@ -12,8 +12,6 @@ export interface AccessLog {
    * returned writes the line when the response is really over (a stream's `record.done`).
    */
   begin(c: Context<AppEnv>): () => void;
-  /** The timing headers, once the answer is made (none, a stream's included, has been sent). */
-  stamp(c: Context<AppEnv>): void;
 }
 
 /**
@@ -91,11 +89,6 @@ export function accessLog(
         if (record.done) record.done.then(writeOnce, writeOnce).catch(lost);
         else writeOnce();
       };
-    },
-    stamp(c) {
-      const headers = c.res.headers;
-      const timing = timingHeaders(c.get('record'));
-      for (const [name, value] of Object.entries(timing)) headers.set(name, value);
     },
   };
 }
