@@ -27,17 +27,17 @@ function waitedMs(record: RequestRecord, at: number): number {
 
 /**
  * `x-relay-overhead-ms` for curl and dashboards, and the standard `Server-Timing` that browser
- * dev tools chart: the time the relay spent on the request so far, without the time it waited
- * on upstreams (connect, headers, body chunks) or on their Retry-After and backoff. Taken as
- * the response leaves the middleware, before it is sent: for a stream, before its first byte.
+ * dev tools chart, written into `headers`: the time the relay spent on the request so far,
+ * without the time it waited on upstreams (connect, headers, body chunks) or on their
+ * Retry-After and backoff. Taken as the answer is made, before it is sent: for a stream,
+ * before its first byte.
  */
-export function timingHeaders(record: RequestRecord): Record<string, string> {
+export function stampTiming(record: RequestRecord, headers: Record<string, string>): void {
   const now = performance.now();
   const waited = waitedMs(record, now);
   const relay = Math.max(0, now - record.startedAtHr - waited).toFixed(3);
   record.relayMs = Number(relay);
-  return {
-    'x-relay-overhead-ms': relay,
-    'server-timing': `relay;dur=${relay};desc="relay processing", upstream;dur=${waited.toFixed(3)};desc="waiting on upstream"`,
-  };
+  headers['x-relay-overhead-ms'] = relay;
+  headers['server-timing'] =
+    `relay;dur=${relay};desc="relay processing", upstream;dur=${waited.toFixed(3)};desc="waiting on upstream"`;
 }

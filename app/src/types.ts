@@ -83,5 +83,7 @@ export interface AppEnv {
     record: RequestRecord;
     /** The request's usage row and quota hold (authenticated requests only). */
     usage: RequestUsage;
+    /** The relay's own headers for the answer (middleware/reply-headers.ts). */
+    replyHeaders: Record<string, string>;
   };
 }

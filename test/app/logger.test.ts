@@ -66,3 +66,29 @@ describe('the logger', () => {
     expect(lines[1]!.split('\n')).toHaveLength(2);
   });
 });
+
+describe('the plain line writer on a logger whose internals moved', () => {
+  it('still writes every line, through the logger itself, when pino keeps its stream elsewhere', () => {
+    const { logger, lines } = capture([]);
+    // A pino whose symbols no longer find the stream and bindings (a renamed or moved internal):
+    // the logger's own methods still work, its internals are invisible to the writer.
+    const moved = new Proxy(logger, {
+      get(target, prop) {
+        if (typeof prop === 'symbol') return undefined;
+        const value = Reflect.get(target, prop) as unknown;
+        return typeof value === 'function' ? (value as () => unknown).bind(target) : value;
+      },
+    });
+    const write = plainLineWriter(moved);
+    write('warn', { requestId: 'req_2', status: 404 }, 'request');
+    write('debug', { requestId: 'req_3' }, 'request');
+    expect(lines).toHaveLength(1);
+    expect(JSON.parse(lines[0]!)).toMatchObject({
+      level: 'warn',
+      service: 'llm-relay',
+      requestId: 'req_2',
+      status: 404,
+      msg: 'request',
+    });
+  });
+});

@@ -1,8 +1,8 @@
 import type { Context } from 'hono';
 import { plainLineWriter } from '../logger.ts';
 import type { Logger } from '../logger.ts';
-import { emfFields } from '../metrics/emf.ts';
-import { startTiming, timingHeaders } from '../timing.ts';
+import { emfJson } from '../metrics/emf.ts';
+import { startTiming } from '../timing.ts';
 import type { AppEnv, InflightTracker, RequestRecord } from '../types.ts';
 
 /** The request's record and its access line, as the edge middleware drives them. */
@@ -12,8 +12,6 @@ export interface AccessLog {
    * returned writes the line when the response is really over (a stream's `record.done`).
    */
   begin(c: Context<AppEnv>): () => void;
-  /** The timing headers, once the answer is made (none, a stream's included, has been sent). */
-  stamp(c: Context<AppEnv>): void;
 }
 
 /**
@@ -29,6 +27,13 @@ export function accessLog(
   // the logger's redaction has nothing to find here, and its values are plain numbers and
   // strings: one JSON.stringify writes it. Errors logged elsewhere still go through pino.
   const log = plainLineWriter(logger);
+  const lost = (err: unknown) => {
+    try {
+      logger.error({ err }, 'access line not written');
+    } catch {
+      // The logger's destination is what failed: there is nowhere left to say so.
+    }
+  };
   return {
     begin(c) {
       const record: RequestRecord = { startedAt: now(), ...startTiming() };
@@ -38,10 +43,11 @@ export function accessLog(
       const write = () => {
         const status = record.status ?? c.res.status;
         const latencyMs = now() - record.startedAt;
+        const path = c.req.path;
         const line = {
           requestId: c.get('requestId'),
           method: c.req.method,
-          path: c.req.path,
+          path,
           status,
           keyName: record.keyName,
           model: record.model,
@@ -56,27 +62,33 @@ export function accessLog(
           latencyMs,
           ttfbMs: record.ttfbMs,
           relayMs: record.relayMs,
-          // Health probes and the admin console are not API traffic: no metrics from them.
-          ...(c.req.path === '/healthz' || c.req.path.startsWith('/admin')
-            ? {}
-            : emfFields(record, status, latencyMs, now())),
         };
+        // Health probes and the admin console are not API traffic: no metrics from them.
+        const emf =
+          path === '/healthz' || path.startsWith('/admin')
+            ? undefined
+            : emfJson(record, status, latencyMs, now());
         // Health probes are not traffic: no metrics, and no noise in the log at info.
-        if (c.req.path === '/healthz' && status < 500) log('debug', line, 'request');
-        else if (status >= 500) log('error', line, 'request');
-        else if (status >= 400) log('warn', line, 'request');
-        else log('info', line, 'request');
-        release?.();
+        if (path === '/healthz' && status < 500) log('debug', line, 'request', emf);
+        else if (status >= 500) log('error', line, 'request', emf);
+        else if (status >= 400) log('warn', line, 'request', emf);
+        else log('info', line, 'request', emf);
+      };
+      // A writer that throws (a full disk, a closed pipe) costs the line, never the answer, an
+      // unhandled rejection, or the in-flight count a graceful shutdown waits on.
+      const writeOnce = () => {
+        try {
+          write();
+        } catch (err) {
+          lost(err);
+        } finally {
+          release?.();
+        }
       };
       return () => {
-        if (record.done) record.done.then(write, write);
-        else write();
+        if (record.done) record.done.then(writeOnce, writeOnce).catch(lost);
+        else writeOnce();
       };
-    },
-    stamp(c) {
-      const headers = c.res.headers;
-      const timing = timingHeaders(c.get('record'));
-      for (const [name, value] of Object.entries(timing)) headers.set(name, value);
     },
   };
 }

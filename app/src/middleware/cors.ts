@@ -24,14 +24,20 @@ export function corsHeaders(options: CorsOptions): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     if (c.req.method === 'OPTIONS') return preflight(c, next);
     await next();
-    stamp(c);
+    const headers: Record<string, string> = {};
+    stamp(c, headers);
+    for (const [name, value] of Object.entries(headers)) {
+      if (name === 'vary') c.res.headers.append(name, value);
+      else c.res.headers.set(name, value);
+    }
   };
 }
 
 /** The two halves of `corsHeaders`, for the edge middleware to run without a layer of its own. */
 export function corsParts(options: CorsOptions): {
   readonly preflight: MiddlewareHandler<AppEnv>;
-  readonly stamp: (c: Context<AppEnv>) => void;
+  /** Writes the answer's CORS headers into `headers`, from the request alone. */
+  readonly stamp: (c: Context<AppEnv>, headers: Record<string, string>) => void;
 } {
   const anyOrigin = options.origins.includes('*');
   const preflight = cors({
@@ -43,13 +49,11 @@ export function corsParts(options: CorsOptions): {
     maxAge: options.maxAge,
   });
   const expose = options.exposeHeaders.join(',');
-  const stamp = (c: Context<AppEnv>) => {
-    const origin = c.req.header('origin') ?? '';
-    const allowOrigin = anyOrigin ? '*' : options.origins.includes(origin) ? origin : undefined;
-    const headers = c.res.headers;
-    if (allowOrigin) headers.set('Access-Control-Allow-Origin', allowOrigin);
-    if (expose) headers.set('Access-Control-Expose-Headers', expose);
-    if (!anyOrigin) headers.append('Vary', 'Origin');
+  const stamp = (c: Context<AppEnv>, headers: Record<string, string>) => {
+    const allowOrigin = anyOrigin ? '*' : options.origins.find((o) => o === c.req.header('origin'));
+    if (allowOrigin) headers['access-control-allow-origin'] = allowOrigin;
+    if (expose) headers['access-control-expose-headers'] = expose;
+    if (!anyOrigin) headers.vary = 'Origin';
   };
   return { preflight, stamp };
 }

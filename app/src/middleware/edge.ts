@@ -5,6 +5,8 @@ import type { AccessLog } from './access-log.ts';
 import { checkCanonicalAdminPath } from './admin-path.ts';
 import type { corsParts } from './cors.ts';
 import { newRequestId } from './request-id.ts';
+import { openReplyHeaders, stampReplyHeaders } from './reply-headers.ts';
+import type { PlainHeaders } from './reply-headers.ts';
 
 export interface EdgeOptions {
   /** The caller's dialect from the request (its path, and for shared paths its key header). */
@@ -35,6 +37,11 @@ export function edge(options: EdgeOptions): MiddlewareHandler<AppEnv> {
     const end = accessLog.begin(c);
     try {
       const preflight = c.req.method === 'OPTIONS';
+      // The relay's headers, in one plain object the answer takes whole (see reply-headers.ts).
+      const headers: PlainHeaders = { 'x-request-id': id };
+      if (dialect.requestIdHeader) headers[dialect.requestIdHeader] = id;
+      if (!preflight) cors.stamp(c, headers);
+      openReplyHeaders(c, headers);
       try {
         if (preflight) {
           const res = await cors.preflight(c, next);
@@ -50,11 +57,7 @@ export function edge(options: EdgeOptions): MiddlewareHandler<AppEnv> {
         c.error = err;
         c.res = await onError(err, c);
       }
-      if (!preflight) cors.stamp(c);
-      accessLog.stamp(c);
-      const headers = c.res.headers;
-      if (dialect.requestIdHeader) headers.set(dialect.requestIdHeader, id);
-      headers.set('x-request-id', id);
+      stampReplyHeaders(c);
     } finally {
       end();
     }

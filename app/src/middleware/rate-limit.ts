@@ -2,6 +2,7 @@ import type { MiddlewareHandler } from 'hono';
 import { RelayError } from '../errors.ts';
 import type { RateAdmission, RateWindows, WindowUse } from '../store/types.ts';
 import type { AppEnv } from '../types.ts';
+import { addReplyHeaders } from './reply-headers.ts';
 
 /** OpenAI's format for the reset headers: "20ms", "1s", "6m0s", "1h2m3s" (whole seconds up). */
 export function resetIn(ms: number): string {
@@ -65,7 +66,7 @@ export function rateLimit(now: () => number, windows: RateWindows): MiddlewareHa
         { headers: { 'retry-after': String(seconds), ...headers } },
       );
     }
-    for (const [name, value] of Object.entries(headers)) c.header(name, value);
+    addReplyHeaders(c, headers);
     return next();
   };
 }

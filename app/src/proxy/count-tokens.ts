@@ -1,5 +1,6 @@
 import type { Context } from 'hono';
 import type { ProxyJob } from '../core/job.ts';
+import { answer } from '../middleware/reply-headers.ts';
 import { adapterFor } from '../providers/registry.ts';
 import type { RelayRuntime } from '../runtime.ts';
 import type { AppEnv } from '../types.ts';
@@ -61,7 +62,7 @@ export async function countTokens(
       if (res.status >= 200 && res.status < 300 && counted.test(text)) {
         record.channel = route.channel.name;
         record.upstreamModel = route.upstreamModel;
-        return c.body(text, 200, { 'content-type': 'application/json' });
+        return answer(c, text, 200, { 'content-type': 'application/json' });
       }
       rt.logger.warn(
         { requestId: c.get('requestId'), channel: route.channel.name, upstreamStatus: res.status },

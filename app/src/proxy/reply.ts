@@ -6,6 +6,7 @@ import { startHeartbeat } from '../streaming/heartbeat.ts';
 import type { Heartbeat } from '../streaming/heartbeat.ts';
 import { SSE_HEADERS } from '../streaming/sse.ts';
 import type { AppEnv } from '../types.ts';
+import { answer } from '../middleware/reply-headers.ts';
 import { ClientStream } from './client-stream.ts';
 
 /** A whole JSON answer, ready for the client (already in the client's dialect). */
@@ -97,9 +98,9 @@ export class Reply {
     if (decision.kind === 'error') throw decision.error;
     if (decision.kind === 'stream') {
       this.#c.get('record').done = ended;
-      return this.#c.body(this.sink.readable, 200, SSE_HEADERS);
+      return answer(this.#c, this.sink.readable, 200, SSE_HEADERS);
     }
     const { status, body, contentType } = decision.value;
-    return this.#c.body(body, status as 200, { 'content-type': contentType });
+    return answer(this.#c, body, status, { 'content-type': contentType });
   }
 }

@@ -1,0 +1,73 @@
+import type { Context } from 'hono';
+import { stampTiming } from '../timing.ts';
+import type { AppEnv } from '../types.ts';
+
+/** Header names in lower case, values as sent. */
+export type PlainHeaders = Record<string, string>;
+
+/**
+ * The relay's own headers on every answer (request id, CORS, rate limits, timing) gather in one
+ * plain object per request, which goes on the answer once. Set one by one on a Web `Response`,
+ * they built two or three `Headers` objects per request (one per `c.header()` merge and one per
+ * `res.headers` read) that @hono/node-server then copied into the plain object Node's
+ * `writeHead` takes. The edge middleware opens the object; a route answers with `answer`, which
+ * hands it to the Response whole, and the edge stamps it on any other answer (errors, admin,
+ * health) as before.
+ */
+export function openReplyHeaders(c: Context<AppEnv>, headers: PlainHeaders): void {
+  c.set('replyHeaders', headers);
+}
+
+/** Responses made by `answer`, which carry the relay's headers already. */
+const answered = new WeakSet<Response>();
+
+/** Adds headers to the request's answer, whichever way it is made (e.g. rate-limit headers). */
+export function addReplyHeaders(c: Context<AppEnv>, headers: PlainHeaders): void {
+  const pending = c.get('replyHeaders');
+  if (pending) mergeInto(pending, headers);
+}
+
+/** A `Vary` from both sides lists both; any other header from `extra` wins. */
+function mergeInto(target: PlainHeaders, extra: PlainHeaders): void {
+  for (const name in extra) {
+    const value = extra[name]!;
+    target[name] = name === 'vary' && target.vary ? `${target.vary}, ${value}` : value;
+  }
+}
+
+/**
+ * The Response of a route's answer, with its own headers (`own`) and the relay's, timing
+ * included, in one plain object: @hono/node-server writes such a Response's headers as they are.
+ */
+export function answer(
+  c: Context<AppEnv>,
+  body: string | ReadableStream<Uint8Array>,
+  status: number,
+  own: Readonly<PlainHeaders>,
+): Response {
+  const headers = { ...own };
+  const pending = c.get('replyHeaders');
+  if (pending) {
+    mergeInto(headers, pending);
+    stampTiming(c.get('record'), headers);
+  }
+  const res = new Response(body, { status, headers });
+  // The edge middleware leaves this one's headers alone, not an error answered after it.
+  answered.add(res);
+  return res;
+}
+
+/**
+ * For an answer not made by `answer` (an error, a preflight, admin and health routes): the
+ * relay's headers, timing included, set on it. Nothing when `answer` already took them.
+ */
+export function stampReplyHeaders(c: Context<AppEnv>): void {
+  const pending = c.get('replyHeaders');
+  if (!pending || answered.has(c.res)) return;
+  stampTiming(c.get('record'), pending);
+  const headers = c.res.headers;
+  for (const name in pending) {
+    if (name === 'vary') headers.append(name, pending[name]!);
+    else headers.set(name, pending[name]!);
+  }
+}
