@@ -80,6 +80,7 @@ const HANDOVER_WAIT_MS = 10_000;
 export async function openRelaySqliteStore(
   options: SqliteStoreOptions,
   relay: 'single' | 'worker',
+  handoverWaitMs = HANDOVER_WAIT_MS,
 ): Promise<SqliteStore> {
   const lock = new RelayLock(`${options.path}.lock`);
   if (relay === 'single' && lock.trySole())
@@ -87,13 +88,13 @@ export async function openRelaySqliteStore(
   const store = new SqliteStore({ ...options, releaseStaleHolds: false, lock });
   if (lock.tryShared()) return store;
   store.requestHandover(1);
-  for (const until = Date.now() + HANDOVER_WAIT_MS; !lock.tryShared(); await sleep(20)) {
+  for (const until = Date.now() + handoverWaitMs; !lock.tryShared(); await sleep(20)) {
     if (Date.now() < until) continue;
     store.requestHandover(0);
     store.closeNow();
     throw new StoreError(
       `another relay process on ${options.path} keeps its quota holds in memory and did not hand ` +
-        `them over within ${HANDOVER_WAIT_MS / 1000} s; stop it, or start this one when it answers`,
+        `them over within ${handoverWaitMs} ms; stop it, or start this one when it answers`,
     );
   }
   store.requestHandover(0);
