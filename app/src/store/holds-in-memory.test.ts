@@ -5,27 +5,11 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { openRelaySqliteStore } from './create-store.ts';
 import { RelayLock } from './relay-lock.ts';
 import { SqliteStore } from './sqlite.ts';
-import type { UsageRow } from './types.ts';
+import { usageRow } from '../../../test/fixtures/usage-row.ts';
 
 const LEASE = 60_000;
 
-const row = (keyId: number, costMicros: number): UsageRow => ({
-  requestId: `req_${Math.random().toString(36).slice(2)}`,
-  keyId,
-  keyName: 'k',
-  endpoint: '/chat/completions',
-  model: 'm',
-  upstreamModel: 'm',
-  channel: 'c',
-  status: 200,
-  promptTokens: 1,
-  completionTokens: 1,
-  costMicros,
-  latencyMs: 1,
-  ttfbMs: 1,
-  source: 'upstream',
-  errorCode: null,
-});
+const row = (keyId: number, costMicros: number) => usageRow({ keyId, keyName: 'k', costMicros });
 
 /** Relays (openRelaySqliteStore, as the server opens them) and plain handles (the keys CLI). */
 describe('quota holds in memory, for the only relay on a SQLite file', () => {
