@@ -1,4 +1,5 @@
-import { join } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SqliteRateWindows } from '../ratelimit/sqlite.ts';
 import { withKeyCache } from './key-cache.ts';
@@ -82,6 +83,8 @@ export async function openRelaySqliteStore(
   relay: 'single' | 'worker',
   handoverWaitMs = HANDOVER_WAIT_MS,
 ): Promise<SqliteStore> {
+  // The lock file goes beside the database, whose folder may not exist yet on a first start.
+  mkdirSync(dirname(options.path), { recursive: true });
   const lock = new RelayLock(`${options.path}.lock`);
   if (relay === 'single' && lock.trySole())
     return new SqliteStore({ ...options, holdsInMemory: true, lock });
