@@ -124,6 +124,7 @@ export async function startRelay(options: StartOptions = {}): Promise<RunningRel
     dataDir,
     releaseStaleHolds: !inWorker,
     sharedRates: inWorker,
+    relay: inWorker ? 'worker' : 'single',
     ...(storeEvents && { onStoreEvent: storeEvents.record }),
   });
   if (!inWorker) await syncConfigKeys(config, store);

@@ -1,9 +1,14 @@
-import { join } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { SqliteRateWindows } from '../ratelimit/sqlite.ts';
 import { withKeyCache } from './key-cache.ts';
+import { RelayLock } from './relay-lock.ts';
 import { SqliteStore } from './sqlite.ts';
+import type { SqliteStoreOptions } from './sqlite.ts';
 import type { DynamoStoreEvent } from './dynamodb/client.ts';
 import type { StoreConfig } from './store-config.ts';
+import { StoreError } from './types.ts';
 import type { Store } from './types.ts';
 
 export interface StoreContext {
@@ -16,6 +21,13 @@ export interface StoreContext {
   readonly releaseStaleHolds?: boolean;
   /** A cluster worker: rate windows shared with the other workers instead of in memory. */
   readonly sharedRates?: boolean;
+  /**
+   * A relay process serving requests (SQLite: it takes the relay lock, see openRelaySqliteStore):
+   * `single` may keep quota holds in memory when it is the only one on the file; `worker` (a
+   * cluster worker) never does. Absent for the keys CLI and the cluster primary's preparation,
+   * which hold no quota.
+   */
+  readonly relay?: 'single' | 'worker';
   /** DynamoDB: told of ledger conflicts, expired holds and failed counters (dynamodb/metrics.ts). */
   readonly onStoreEvent?: (event: DynamoStoreEvent) => void;
 }
@@ -43,11 +55,51 @@ export async function createStore(
     );
   }
   const path = sqlitePath(context.dataDir);
-  const store = new SqliteStore({
+  const options: SqliteStoreOptions = {
     path,
     releaseStaleHolds: context.releaseStaleHolds ?? false,
     ...(config.usage?.timeZone !== undefined && { timeZone: config.usage.timeZone }),
     ...(context.sharedRates && { rates: new SqliteRateWindows({ path }) }),
-  });
+  };
+  const store = context.relay
+    ? await openRelaySqliteStore(options, context.relay)
+    : new SqliteStore(options);
   return withKeyCache(store);
+}
+
+/** How long a relay starting beside one that keeps its holds in memory waits for them as rows. */
+const HANDOVER_WAIT_MS = 10_000;
+
+/**
+ * A relay process's SQLite store, under the relay lock (relay-lock.ts): with quota holds in
+ * memory when it is the only relay on the file, else as rows shared with the others. A relay
+ * keeping holds in memory is asked to write them out first, and this one waits for it: two
+ * relays on one file (a rolling restart, a relay beside a cluster) then both hold through rows,
+ * so neither can overspend. Stale holds are dropped only by the sole relay: rows may be another
+ * live relay's.
+ */
+export async function openRelaySqliteStore(
+  options: SqliteStoreOptions,
+  relay: 'single' | 'worker',
+  handoverWaitMs = HANDOVER_WAIT_MS,
+): Promise<SqliteStore> {
+  // The lock file goes beside the database, whose folder may not exist yet on a first start.
+  mkdirSync(dirname(options.path), { recursive: true });
+  const lock = new RelayLock(`${options.path}.lock`);
+  if (relay === 'single' && lock.trySole())
+    return new SqliteStore({ ...options, holdsInMemory: true, lock });
+  const store = new SqliteStore({ ...options, releaseStaleHolds: false, lock });
+  if (lock.tryShared()) return store;
+  store.requestHandover(1);
+  for (const until = Date.now() + handoverWaitMs; !lock.tryShared(); await sleep(20)) {
+    if (Date.now() < until) continue;
+    store.requestHandover(0);
+    store.closeNow();
+    throw new StoreError(
+      `another relay process on ${options.path} keeps its quota holds in memory and did not hand ` +
+        `them over within ${handoverWaitMs} ms; stop it, or start this one when it answers`,
+    );
+  }
+  store.requestHandover(0);
+  return store;
 }

@@ -7,6 +7,7 @@ import { DayCalendar } from '../usage/days.ts';
 import type { AdminStore, KeyPatch } from './admin-types.ts';
 import { generateKey, hashKey, isOldHint, keyHint, shortenOldHint } from './secrets.ts';
 import { ADMIN_SCHEMA, createSqliteAdminStore, migrateAdminSchema } from './sqlite-admin.ts';
+import type { RelayLock } from './relay-lock.ts';
 import { DailyRollups, ROLLUP_SCHEMA } from './sqlite-rollups.ts';
 import { SqliteLedger, transaction } from './sqlite-ledger.ts';
 import { sqliteRoles } from './sqlite-roles.ts';
@@ -134,14 +135,15 @@ interface KeyRow {
 const KEY_VIEW = `SELECT *, (SELECT COALESCE(SUM(micros), 0) FROM holds
   WHERE holds.key_id = keys.id AND holds.expires_at <= ?) AS expired_micros FROM keys`;
 
-function toKey(row: KeyRow): KeyRecord {
+/** `live`: what the ledger holds in memory and has charged but not yet committed (SqliteLedger). */
+function toKey(row: KeyRow, live: { readonly held: Micros; readonly pending: Micros }): KeyRecord {
   return {
     id: row.id,
     name: row.name,
     hint: row.hint,
     quotaMicros: row.quota_micros,
-    usedMicros: row.used_micros,
-    reservedMicros: Math.max(0, row.reserved_micros - (row.expired_micros ?? 0)),
+    usedMicros: row.used_micros + live.pending,
+    reservedMicros: Math.max(0, row.reserved_micros - (row.expired_micros ?? 0)) + live.held,
     models: JSON.parse(row.models) as string[],
     expiresAt: row.expires_at,
     rpm: row.rpm ?? null,
@@ -171,6 +173,13 @@ export interface SqliteStoreOptions {
    * SqliteRateWindows on the same file when cluster workers must share them. Closed with the store.
    */
   readonly rates?: RateWindows & { close?(): void };
+  /**
+   * Quota holds in this process's memory (SqliteLedger's single-process mode): only for the
+   * only relay on the file (relay-lock.ts; create-store.ts decides), or a ':memory:' database.
+   */
+  readonly holdsInMemory?: boolean;
+  /** The relay lock this store was opened under; stepped down on a handover, closed with it. */
+  readonly lock?: RelayLock;
 }
 
 export class SqliteStore implements Store {
@@ -184,6 +193,7 @@ export class SqliteStore implements Store {
   readonly #rollups: DailyRollups;
   #admin: AdminStore | undefined;
   readonly #ledger: SqliteLedger;
+  readonly #lock: RelayLock | undefined;
 
   constructor(options: SqliteStoreOptions) {
     if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
@@ -213,11 +223,14 @@ export class SqliteStore implements Store {
         'DELETE FROM holds; UPDATE keys SET reserved_micros = 0 WHERE reserved_micros <> 0',
       );
     }
+    this.#lock = options.lock;
     this.#ledger = new SqliteLedger({
       db: this.#db,
       now: this.#now,
       stmt: (sql) => this.#stmt(sql),
       rollups: this.#rollups,
+      holdsInMemory: options.holdsInMemory ?? false,
+      onHandover: () => this.#lock?.downgrade(),
     });
     this.rates = options.rates ?? memoryRateWindows();
     const roles = sqliteRoles(this);
@@ -296,10 +309,15 @@ export class SqliteStore implements Store {
     return transaction(this.#db, (sql) => this.#stmt(sql), fn);
   }
 
+  /** Spend and holds as the ledger knows them, in memory included. */
+  #toKey(row: KeyRow): KeyRecord {
+    return toKey(row, this.#ledger.inMemory(row.id));
+  }
+
   #keyByName(name: string): KeyRecord | null {
     const row = this.#stmt(`${KEY_VIEW} WHERE name = ?`).get(this.#now(), name) as
       KeyRow | undefined;
-    return row ? toKey(row) : null;
+    return row ? this.#toKey(row) : null;
   }
 
   #mustKey(name: string): KeyRecord {
@@ -347,7 +365,7 @@ export class SqliteStore implements Store {
   findKeyBySecret(secret: string): KeyRecord | null {
     const row = this.#stmt('SELECT * FROM keys WHERE hash = ?').get(hashKey(secret)) as
       KeyRow | undefined;
-    return row ? toKey(row) : null;
+    return row ? this.#toKey(row) : null;
   }
 
   getKey(name: string): KeyRecord | null {
@@ -356,7 +374,7 @@ export class SqliteStore implements Store {
 
   listKeys(): KeyRecord[] {
     return (this.#stmt(`${KEY_VIEW} ORDER BY name`).all(this.#now()) as unknown as KeyRow[]).map(
-      toKey,
+      (row) => this.#toKey(row),
     );
   }
 
@@ -429,6 +447,16 @@ export class SqliteStore implements Store {
 
   reserve(keyId: number, micros: Micros, leaseMs?: number): Reservation | null {
     return this.#ledger.reserve(keyId, micros, leaseMs);
+  }
+
+  /** True while quota holds are kept in memory (see SqliteLedger). */
+  get holdsInMemory(): boolean {
+    return this.#ledger.holdsInMemory;
+  }
+
+  /** Asks (1) the relay keeping holds in memory on this file to write them as rows, or stops asking (0). */
+  requestHandover(value: 0 | 1): void {
+    this.#ledger.requestHandover(value);
   }
 
   extend(reservation: Reservation, leaseMs: number): Reservation | null {
@@ -533,5 +561,7 @@ export class SqliteStore implements Store {
     this.rates.close?.();
     this.#ledger.closeQueued();
     if (this.#db.isOpen) this.#db.close();
+    // Last: until every settlement is committed, no other relay may take the file as its own.
+    this.#lock?.close();
   }
 }

@@ -1,0 +1,131 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { openRelaySqliteStore } from './create-store.ts';
+import { RelayLock } from './relay-lock.ts';
+import { SqliteStore } from './sqlite.ts';
+import { usageRow } from '../../../test/fixtures/usage-row.ts';
+
+const LEASE = 60_000;
+
+const row = (keyId: number, costMicros: number) => usageRow({ keyId, keyName: 'k', costMicros });
+
+/** Relays (openRelaySqliteStore, as the server opens them) and plain handles (the keys CLI). */
+describe('quota holds in memory, for the only relay on a SQLite file', () => {
+  const dirs: string[] = [];
+  const closers: (() => void)[] = [];
+  afterEach(() => {
+    for (const close of closers.splice(0).reverse()) close();
+    for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+  });
+
+  function file() {
+    const dir = mkdtempSync(join(tmpdir(), 'holds-in-memory-'));
+    dirs.push(dir);
+    const path = join(dir, 'relay.db');
+    const cli = () => {
+      const s = new SqliteStore({ path });
+      closers.push(() => s.closeNow());
+      return s;
+    };
+    const relay = async (kind: 'single' | 'worker' = 'single', waitMs?: number) => {
+      const s = await openRelaySqliteStore({ path }, kind, waitMs);
+      closers.push(() => s.closeNow());
+      return s;
+    };
+    const keyId = cli().createKey({ name: 'k', quotaUsd: 0.001 }).record.id;
+    return { path, cli, relay, keyId };
+  }
+
+  it('keeps holds off the file, shows them in its own views, and never passes the quota', async () => {
+    const { cli, relay, keyId } = file();
+    const r = await relay();
+    expect(r.holdsInMemory).toBe(true);
+    const holds = await Promise.all(
+      Array.from({ length: 20 }, () => r.ledger.reserve(keyId, 300, LEASE)),
+    );
+    expect(holds.filter((h) => h !== null)).toHaveLength(3);
+    expect(r.getKey('k')).toMatchObject({ reservedMicros: 900, usedMicros: 0 });
+    expect(cli().getKey('k')).toMatchObject({ reservedMicros: 0 });
+  });
+
+  it('counts a settlement decided but not yet committed, so a hold cannot take its money', async () => {
+    const { cli, relay, keyId } = file();
+    const r = await relay();
+    const hold = (await r.ledger.reserve(keyId, 600, LEASE))!;
+    // Not awaited: the charge is decided now, its commit waits for the next turn.
+    const settled = r.ledger.settle(hold, row(keyId, 600));
+    expect(cli().getKey('k')!.usedMicros).toBe(0);
+    expect(r.getKey('k')).toMatchObject({ usedMicros: 600, reservedMicros: 0 });
+    expect(await r.ledger.reserve(keyId, 401, LEASE)).toBeNull();
+    await settled;
+    expect(cli().getKey('k')!.usedMicros).toBe(600);
+    expect(await r.ledger.reserve(keyId, 400, LEASE)).not.toBeNull();
+  });
+
+  it('sees a top-up or a quota edit made by the keys CLI from the next hold on', async () => {
+    const { cli, relay, keyId } = file();
+    const r = await relay();
+    expect(await r.ledger.reserve(keyId, 1000, LEASE)).not.toBeNull();
+    expect(await r.ledger.reserve(keyId, 500, LEASE)).toBeNull();
+    cli().topUp('k', 0.0005);
+    expect(await r.ledger.reserve(keyId, 500, LEASE)).not.toBeNull();
+    cli().updateKey('k', { quotaUsd: 0.0001 });
+    expect(await r.ledger.reserve(keyId, 1, LEASE)).toBeNull();
+  });
+
+  it('writes every queued settlement when closed, as on SIGTERM', async () => {
+    const { cli, relay, keyId } = file();
+    const r = await relay();
+    const holds = await Promise.all(
+      Array.from({ length: 5 }, () => r.ledger.reserve(keyId, 100, LEASE)),
+    );
+    const settled = holds.map((h) => r.ledger.settle(h, row(keyId, 50)));
+    r.closeNow();
+    await Promise.all(settled);
+    expect(cli().listUsage()).toHaveLength(5);
+    expect(cli().getKey('k')).toMatchObject({ usedMicros: 250, reservedMicros: 0 });
+  });
+
+  it('hands its holds over as rows when a second relay starts on the file; both then hold through rows', async () => {
+    const { cli, relay, keyId } = file();
+    const first = await relay();
+    const early = (await first.ledger.reserve(keyId, 400, LEASE))!;
+    const second = await relay();
+    expect([first.holdsInMemory, second.holdsInMemory]).toEqual([false, false]);
+    expect(cli().getKey('k')!.reservedMicros).toBe(400);
+    const holds = await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        (i % 2 ? first : second).ledger.reserve(keyId, 200, LEASE),
+      ),
+    );
+    expect(holds.filter((h) => h !== null)).toHaveLength(3);
+    // The hold made in memory settles as the row it became: freed once, charged once.
+    await first.ledger.settle(early, row(keyId, 100));
+    expect(cli().getKey('k')).toMatchObject({ usedMicros: 100, reservedMicros: 600 });
+  });
+
+  it('holds through rows beside a cluster worker, and drops no stale hold that may be its', async () => {
+    const { cli, path, keyId } = file();
+    const worker = await openRelaySqliteStore({ path }, 'worker');
+    closers.push(() => worker.closeNow());
+    expect(await worker.ledger.reserve(keyId, 700, LEASE)).not.toBeNull();
+    const single = await openRelaySqliteStore({ path, releaseStaleHolds: true }, 'single');
+    closers.push(() => single.closeNow());
+    expect(single.holdsInMemory).toBe(false);
+    expect(cli().getKey('k')!.reservedMicros).toBe(700);
+    expect(await single.ledger.reserve(keyId, 400, LEASE)).toBeNull();
+  });
+
+  it('refuses to start when the relay holding the file in memory does not hand over', async () => {
+    const { path, relay } = file();
+    // A relay whose event loop never answers: the lock held, no ledger polling.
+    const stuck = new RelayLock(`${path}.lock`);
+    closers.push(() => stuck.close());
+    stuck.trySole();
+    await expect(relay('single', 100)).rejects.toThrow(/keeps its quota holds in memory/);
+    stuck.close();
+    expect((await relay()).holdsInMemory).toBe(true);
+  });
+});
