@@ -28,6 +28,7 @@ import {
   mkdtempSync,
   openSync,
   readFileSync,
+  readdirSync,
   rmSync,
   statSync,
   writeFileSync,
@@ -41,6 +42,7 @@ import { Agent, request } from 'undici';
 import { RELAY_NODE_FLAGS } from '../app/src/node-flags.ts';
 import { buildRelay } from '../scripts/build-relay.ts';
 import { summarizeRelayLog } from './relay-log.ts';
+import { ascending, mb, mean, median, pct, summarize } from './stats.ts';
 
 const BENCH_DIR = import.meta.dirname;
 const REPO_ROOT = join(BENCH_DIR, '..');
@@ -99,34 +101,10 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-function pct(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
-}
-const mean = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-/** max − min as % of the mean: how far repetitions disagree. */
-const spread = (xs: readonly number[]) =>
-  xs.length < 2 ? 0 : ((Math.max(...xs) - Math.min(...xs)) / Math.abs(mean(xs))) * 100;
-const median = (xs: readonly number[]) =>
-  pct(
-    [...xs].sort((a, b) => a - b),
-    50,
-  );
 const ms3 = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : '—');
 const signed = (x: number) => (x >= 0 ? '+' : '') + ms3(x);
 const int = (x: number) => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : '—');
 const pc = (x: number) => `${x.toFixed(1)}%`;
-const mb = (kib: number) => `${(kib / 1024).toFixed(1)} MB`;
-
-/** The mean of each metric over repetitions, with its spread under `spread`. */
-function summarize<K extends string>(
-  reps: readonly Readonly<Record<K, number>>[],
-  keys: readonly K[],
-): Record<K, number> & { spread: Record<K, number> } {
-  const over = (f: (xs: number[]) => number) =>
-    Object.fromEntries(keys.map((k) => [k, f(reps.map((r) => r[k]))])) as Record<K, number>;
-  return { ...over(mean), spread: over(spread) };
-}
 
 /** relay − direct, metric by metric. */
 function added<K extends string>(
@@ -457,15 +435,15 @@ async function streamLoad(
   } finally {
     await dispatcher.close();
   }
-  for (const xs of [ttfb, ttft, total]) xs.sort((a, b) => a - b);
+  const [ttfbUp, ttftUp, totalUp] = [ascending(ttfb), ascending(ttft), ascending(total)];
   return {
     streams: total.length,
     seconds: (performance.now() - started) / 1000,
     failed,
     firstError,
-    ttfbMs: { p50: pct(ttfb, 50), p99: pct(ttfb, 99) },
-    ttftMs: { p50: pct(ttft, 50), p99: pct(ttft, 99) },
-    totalMs: { p50: pct(total, 50), p99: pct(total, 99) },
+    ttfbMs: { p50: pct(ttfbUp, 50), p99: pct(ttfbUp, 99) },
+    ttftMs: { p50: pct(ttftUp, 50), p99: pct(ttftUp, 99) },
+    totalMs: { p50: pct(totalUp, 50), p99: pct(totalUp, 99) },
   };
 }
 
@@ -698,7 +676,7 @@ async function main(): Promise<void> {
       [
         ['cores', String(info.cores)],
         ['CPU', info.cpuModel],
-        ['memory', `${info.totalMemoryMB} MB`],
+        ['memory', `${info.totalMemoryMB} MiB`],
         ['node', info.node],
         ['OS', info.os],
         ['wrk', info.wrk],
@@ -739,6 +717,10 @@ async function main(): Promise<void> {
     await buildRelay({ outdir });
     const buildMs = performance.now() - tb;
     const bundleBytes = statSync(join(outdir, 'server.mjs')).size;
+    // The entry point plus every chunk (lazy ones included): what ships.
+    const allBytes = readdirSync(outdir)
+      .filter((f) => f.endsWith('.mjs'))
+      .reduce((n, f) => n + statSync(join(outdir, f)).size, 0);
 
     // --- Upstreams: fast (no gaps), gap (5 ms between chunks), slow (50 ms: ~1 s per stream).
     progress('starting upstreams');
@@ -798,7 +780,7 @@ async function main(): Promise<void> {
       startRss.push(rssKiB(r.proc.pid!));
       await stopChild(r.proc);
     }
-    results.build = { bundleBytes, buildMs };
+    results.build = { bundleBytes, allBytes, buildMs };
     results.startup = {
       runsMs: startups,
       minMs: Math.min(...startups),
@@ -815,6 +797,10 @@ async function main(): Promise<void> {
           [
             'bundle dist/relay/server.mjs',
             `${int(bundleBytes)} bytes (${(bundleBytes / 1024 / 1024).toFixed(2)} MiB)`,
+          ],
+          [
+            'bundle, all .mjs files (chunks read on first use included)',
+            `${int(allBytes)} bytes (${(allBytes / 1024 / 1024).toFixed(2)} MiB)`,
           ],
           ['esbuild time', `${ms3(buildMs)} ms`],
           ...startups.map((s, i) => [
@@ -996,7 +982,8 @@ async function main(): Promise<void> {
       };
     });
     say(
-      `Relay and floor against direct, mean of ${REPEATS} repetition(s); added = target − direct. ` +
+      `Relay and floor against direct, mean of ${REPEATS} repetition(s) (peak RSS: the highest); ` +
+        'added = target − direct. ' +
         'The floor (bench/floor-proxy.ts: Hono + undici pass-through, no auth, quota, usage row or ' +
         "log line, on the relay's core) is the least a relay on this stack can do:",
     );
@@ -1243,7 +1230,8 @@ async function main(): Promise<void> {
       };
     });
     say(
-      `Relay and floor against direct, mean of ${REPEATS} repetition(s); added = target − direct ` +
+      `Relay and floor against direct, mean of ${REPEATS} repetition(s) (peak RSS: the highest); ` +
+        'added = target − direct ' +
         '(spread of the relay’s streams/s and TTFT p50 across repetitions in brackets):',
     );
     say();
@@ -1350,8 +1338,8 @@ async function main(): Promise<void> {
     await many.close();
     const completed = samples.filter((s) => s.ok);
     const dropped = samples.length - completed.length;
-    const totals = completed.map((s) => s.totalMs).sort((a, b) => a - b);
-    const ttfbs = completed.map((s) => s.ttfbMs).sort((a, b) => a - b);
+    const totals = ascending(completed.map((s) => s.totalMs));
+    const ttfbs = ascending(completed.map((s) => s.ttfbMs));
     const errorKinds = new Map<string, number>();
     for (const s of samples.filter((x) => !x.ok)) {
       const k = (s.error ?? 'unknown').slice(0, 120);

@@ -4,7 +4,6 @@ import type { Context } from 'hono';
 import { RelayError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import type { AppEnv } from '../types.ts';
-import { loadConsoleAssets } from './console-assets.ts';
 
 interface Served {
   readonly type: string;
@@ -32,7 +31,10 @@ export function consoleRoutes(logger: Logger): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   let loading: Promise<Map<string, Served>> | undefined;
   const assets = () =>
-    (loading ??= loadConsoleAssets()
+    // Imported on the first /admin page: in the shipped bundle this module holds the whole built
+    // console, which a relay whose console is never opened need not read or keep.
+    (loading ??= import('./console-assets.ts')
+      .then(({ loadConsoleAssets }) => loadConsoleAssets())
       .then((bundle) => {
         const map = new Map(bundle.files.map((f) => [f.path, served(f.type, f.body)]));
         map.set('/admin', served('text/html; charset=utf-8', bundle.html));

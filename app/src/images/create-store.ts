@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import type { S3ClientConfig } from '@aws-sdk/client-s3';
 import type { ImageStoreConfig } from './config.ts';
+import { ImageError } from './errors.ts';
 import { imageUrl } from './keys.ts';
 import { createLocalImageStore } from './local-store.ts';
 import type { ImageStore } from './types.ts';
@@ -21,13 +22,23 @@ type S3ImagesConfig = Extract<ImageStoreConfig, { store: 's3' }>;
  */
 function lazyS3ImageStore(config: S3ImagesConfig, context: ImageStoreContext): ImageStore {
   let loaded: Promise<ImageStore> | undefined;
+  const load = async (): Promise<ImageStore> => {
+    const { createS3ImageStore } = await import('./s3-store.ts');
+    return createS3ImageStore(config, {
+      publicBaseUrl: context.publicBaseUrl,
+      ...(context.s3ClientConfig && { clientConfig: context.s3ClientConfig }),
+    });
+  };
+  // A load that failed (EMFILE, a file replaced mid-deploy) is forgotten, so the next image call
+  // tries again instead of failing for the life of the process, and the client hears the
+  // contract's image_store_failed rather than a bare 500.
   const store = (): Promise<ImageStore> =>
-    (loaded ??= import('./s3-store.ts').then(({ createS3ImageStore }) =>
-      createS3ImageStore(config, {
-        publicBaseUrl: context.publicBaseUrl,
-        ...(context.s3ClientConfig && { clientConfig: context.s3ClientConfig }),
-      }),
-    ));
+    (loaded ??= load().catch((err: unknown) => {
+      loaded = undefined;
+      throw new ImageError(503, 'image_store_failed', 'could not load the image store', {
+        cause: err,
+      });
+    }));
   return {
     kind: 's3',
     location: `s3://${config.bucket}/${config.prefix}`,

@@ -24,12 +24,17 @@ export class ClientStream {
   /** Writes waiting for room: told when the client takes bytes (true) or goes (false). */
   readonly #waiters = new Set<(room: boolean) => void>();
 
+  readonly #hangUp: (() => void) | undefined;
+
   /**
    * @param stallMs a client that takes no bytes for this long is treated as gone: otherwise a
    * reader that never reads would hold the request, its upstream and its quota hold forever.
+   * @param hangUp closes the client's connection (see `connectionCloser`); without one (no
+   * socket, as under `app.request()`), the body ends in an error instead.
    */
-  constructor(stallMs = 120_000) {
+  constructor(stallMs = 120_000, hangUp?: () => void) {
     this.#stallMs = stallMs;
+    this.#hangUp = hangUp;
     // A client that stops reading pins at most QUEUED_EVENTS events, however fast the upstream.
     this.readable = new ReadableStream<Uint8Array>(
       {
@@ -73,9 +78,17 @@ export class ClientStream {
     }
   }
 
+  /**
+   * Gives up on a stalled client. Its connection is closed outright: the Node adapter then
+   * cancels this body like any hang-up. Erroring the body instead would make the adapter print
+   * the error's stack to stderr for what is the client's doing, not a fault of the relay.
+   */
   #gone(): void {
     if (this.#closed) return;
     this.#closed = true;
+    // Other writes waiting for room (a heartbeat beside content) hear it now, not at their timers.
+    this.#wake(false);
+    if (this.#hangUp) return this.#hangUp();
     try {
       this.#controller.error(new ClientGone());
     } catch {
@@ -93,4 +106,14 @@ export class ClientStream {
       // Already cancelled by the client.
     }
   }
+}
+
+/**
+ * Closes the connection a request came on, when it came through @hono/node-server (whose
+ * `env.outgoing` is the Node response; destroying it destroys the socket).
+ */
+export function connectionCloser(env: unknown): (() => void) | undefined {
+  const outgoing = (env as { outgoing?: { destroy?: unknown } } | undefined)?.outgoing;
+  const destroy = outgoing?.destroy;
+  return typeof destroy === 'function' ? () => void destroy.call(outgoing) : undefined;
 }

@@ -7,7 +7,7 @@ import type { Heartbeat } from '../streaming/heartbeat.ts';
 import { SSE_HEADERS } from '../streaming/sse.ts';
 import type { AppEnv } from '../types.ts';
 import { answer } from '../middleware/reply-headers.ts';
-import { ClientStream } from './client-stream.ts';
+import { ClientStream, connectionCloser } from './client-stream.ts';
 
 /** A whole JSON answer, ready for the client (already in the client's dialect). */
 export interface JsonReply {
@@ -56,7 +56,7 @@ export class Reply {
 
   /** Only streams have a client-side pipe; a JSON answer never pays for one. */
   get sink(): ClientStream {
-    return (this.#sink ??= new ClientStream(this.#stallMs));
+    return (this.#sink ??= new ClientStream(this.#stallMs, connectionCloser(this.#c.env)));
   }
 
   /** Response headers are out (SSE): from here on every ending is written into the stream. */
