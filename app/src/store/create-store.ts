@@ -63,8 +63,31 @@ export async function createStore(
   };
   const store = context.relay
     ? await openRelaySqliteStore(options, context.relay)
-    : new SqliteStore(options);
+    : options.releaseStaleHolds
+      ? preparedSqliteStore(options)
+      : new SqliteStore(options);
   return withKeyCache(store);
+}
+
+/** The relay lock beside the database, whose folder may not exist yet on a first start. */
+function relayLockFor(path: string): RelayLock {
+  mkdirSync(dirname(path), { recursive: true });
+  return new RelayLock(`${path}.lock`);
+}
+
+/**
+ * The cluster primary's store before it forks: stale holds are dropped only while it holds the
+ * relay lock alone. Beside live relays (the old workers of a rolling restart, a single relay
+ * that handed its holds over) the rows are theirs, and dropping them would let new holds take
+ * money already held.
+ */
+function preparedSqliteStore(options: SqliteStoreOptions): SqliteStore {
+  const lock = relayLockFor(options.path);
+  try {
+    return new SqliteStore({ ...options, releaseStaleHolds: lock.trySole() });
+  } finally {
+    lock.close();
+  }
 }
 
 /** How long a relay starting beside one that keeps its holds in memory waits for them as rows. */
@@ -83,9 +106,7 @@ export async function openRelaySqliteStore(
   relay: 'single' | 'worker',
   handoverWaitMs = HANDOVER_WAIT_MS,
 ): Promise<SqliteStore> {
-  // The lock file goes beside the database, whose folder may not exist yet on a first start.
-  mkdirSync(dirname(options.path), { recursive: true });
-  const lock = new RelayLock(`${options.path}.lock`);
+  const lock = relayLockFor(options.path);
   if (relay === 'single' && lock.trySole())
     return new SqliteStore({ ...options, holdsInMemory: true, lock });
   const store = new SqliteStore({ ...options, releaseStaleHolds: false, lock });
