@@ -107,13 +107,22 @@ export async function openRelaySqliteStore(
   handoverWaitMs = HANDOVER_WAIT_MS,
 ): Promise<SqliteStore> {
   const lock = relayLockFor(options.path);
-  if (relay === 'single' && lock.trySole())
-    return new SqliteStore({ ...options, holdsInMemory: true, lock });
+  if (relay === 'single' && lock.trySole()) {
+    const sole = new SqliteStore({ ...options, holdsInMemory: true, lock });
+    // An ask left by a relay that died waiting would take the holds out of memory for nothing;
+    // a relay still waiting asks again at its next try.
+    sole.requestHandover(0);
+    return sole;
+  }
   const store = new SqliteStore({ ...options, releaseStaleHolds: false, lock });
-  if (lock.tryShared()) return store;
-  store.requestHandover(1);
-  for (const until = Date.now() + handoverWaitMs; !lock.tryShared(); await sleep(20)) {
-    if (Date.now() < until) continue;
+  const until = Date.now() + handoverWaitMs;
+  while (!lock.tryShared()) {
+    if (Date.now() < until) {
+      // Asked at every try: a relay that became sole meanwhile cleared the ask as it started.
+      store.requestHandover(1);
+      await sleep(20);
+      continue;
+    }
     store.requestHandover(0);
     store.closeNow();
     throw new StoreError(

@@ -132,6 +132,16 @@ describe('quota holds in memory, for the only relay on a SQLite file', () => {
     expect(await single.ledger.reserve(keyId, 400, LEASE)).toBeNull();
   });
 
+  it('keeps its holds in memory when a relay that asked for them died waiting', async () => {
+    const { cli, relay } = file();
+    // What a relay killed while it waited for a handover leaves in the file.
+    cli().requestHandover(1);
+    const r = await relay();
+    // Past a few of the ledger's handover polls (50 ms apart).
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    expect(r.holdsInMemory).toBe(true);
+  });
+
   it('refuses to start when the relay holding the file in memory does not hand over', async () => {
     const { path, relay } = file();
     // A relay whose event loop never answers: the lock held, no ledger polling.
