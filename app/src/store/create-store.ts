@@ -98,8 +98,8 @@ const HANDOVER_WAIT_MS = 10_000;
  * memory when it is the only relay on the file, else as rows shared with the others. A relay
  * keeping holds in memory is asked to write them out first, and this one waits for it: two
  * relays on one file (a rolling restart, a relay beside a cluster) then both hold through rows,
- * so neither can overspend. Stale holds are dropped only by the sole relay: rows may be another
- * live relay's.
+ * so neither can overspend. Stale holds are dropped only by the sole relay (or a cluster primary
+ * alone under the lock, preparedSqliteStore): rows may be another live relay's.
  */
 export async function openRelaySqliteStore(
   options: SqliteStoreOptions,
