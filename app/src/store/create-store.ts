@@ -63,8 +63,31 @@ export async function createStore(
   };
   const store = context.relay
     ? await openRelaySqliteStore(options, context.relay)
-    : new SqliteStore(options);
+    : options.releaseStaleHolds
+      ? preparedSqliteStore(options)
+      : new SqliteStore(options);
   return withKeyCache(store);
+}
+
+/** The relay lock beside the database, whose folder may not exist yet on a first start. */
+function relayLockFor(path: string): RelayLock {
+  mkdirSync(dirname(path), { recursive: true });
+  return new RelayLock(`${path}.lock`);
+}
+
+/**
+ * The cluster primary's store before it forks: stale holds are dropped only while it holds the
+ * relay lock alone. Beside live relays (the old workers of a rolling restart, a single relay
+ * that handed its holds over) the rows are theirs, and dropping them would let new holds take
+ * money already held.
+ */
+function preparedSqliteStore(options: SqliteStoreOptions): SqliteStore {
+  const lock = relayLockFor(options.path);
+  try {
+    return new SqliteStore({ ...options, releaseStaleHolds: lock.trySole() });
+  } finally {
+    lock.close();
+  }
 }
 
 /** How long a relay starting beside one that keeps its holds in memory waits for them as rows. */
@@ -75,24 +98,31 @@ const HANDOVER_WAIT_MS = 10_000;
  * memory when it is the only relay on the file, else as rows shared with the others. A relay
  * keeping holds in memory is asked to write them out first, and this one waits for it: two
  * relays on one file (a rolling restart, a relay beside a cluster) then both hold through rows,
- * so neither can overspend. Stale holds are dropped only by the sole relay: rows may be another
- * live relay's.
+ * so neither can overspend. Stale holds are dropped only by the sole relay (or a cluster primary
+ * alone under the lock, preparedSqliteStore): rows may be another live relay's.
  */
 export async function openRelaySqliteStore(
   options: SqliteStoreOptions,
   relay: 'single' | 'worker',
   handoverWaitMs = HANDOVER_WAIT_MS,
 ): Promise<SqliteStore> {
-  // The lock file goes beside the database, whose folder may not exist yet on a first start.
-  mkdirSync(dirname(options.path), { recursive: true });
-  const lock = new RelayLock(`${options.path}.lock`);
-  if (relay === 'single' && lock.trySole())
-    return new SqliteStore({ ...options, holdsInMemory: true, lock });
+  const lock = relayLockFor(options.path);
+  if (relay === 'single' && lock.trySole()) {
+    const sole = new SqliteStore({ ...options, holdsInMemory: true, lock });
+    // An ask left by a relay that died waiting would take the holds out of memory for nothing;
+    // a relay still waiting asks again at its next try.
+    sole.requestHandover(0);
+    return sole;
+  }
   const store = new SqliteStore({ ...options, releaseStaleHolds: false, lock });
-  if (lock.tryShared()) return store;
-  store.requestHandover(1);
-  for (const until = Date.now() + handoverWaitMs; !lock.tryShared(); await sleep(20)) {
-    if (Date.now() < until) continue;
+  const until = Date.now() + handoverWaitMs;
+  while (!lock.tryShared()) {
+    if (Date.now() < until) {
+      // Asked at every try: a relay that became sole meanwhile cleared the ask as it started.
+      store.requestHandover(1);
+      await sleep(20);
+      continue;
+    }
     store.requestHandover(0);
     store.closeNow();
     throw new StoreError(

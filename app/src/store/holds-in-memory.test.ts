@@ -88,6 +88,20 @@ describe('quota holds in memory, for the only relay on a SQLite file', () => {
     expect(cli().getKey('k')).toMatchObject({ usedMicros: 250, reservedMicros: 0 });
   });
 
+  it('answers a hold or a settlement after close with a rejection, never a throw', async () => {
+    const { relay, keyId } = file();
+    const r = await relay();
+    const hold = (await r.ledger.reserve(keyId, 100, LEASE))!;
+    r.closeNow();
+    // RequestUsage.finish chains .catch on the settlement: a throw would escape it.
+    let settled: Promise<void> | undefined;
+    expect(() => (settled = r.ledger.settle(hold, row(keyId, 50)))).not.toThrow();
+    await expect(settled).rejects.toThrow('the store is closed');
+    let held: Promise<unknown> | undefined;
+    expect(() => (held = r.ledger.reserve(keyId, 100, LEASE))).not.toThrow();
+    await expect(held).rejects.toThrow('the store is closed');
+  });
+
   it('hands its holds over as rows when a second relay starts on the file; both then hold through rows', async () => {
     const { cli, relay, keyId } = file();
     const first = await relay();
@@ -116,6 +130,16 @@ describe('quota holds in memory, for the only relay on a SQLite file', () => {
     expect(single.holdsInMemory).toBe(false);
     expect(cli().getKey('k')!.reservedMicros).toBe(700);
     expect(await single.ledger.reserve(keyId, 400, LEASE)).toBeNull();
+  });
+
+  it('keeps its holds in memory when a relay that asked for them died waiting', async () => {
+    const { cli, relay } = file();
+    // What a relay killed while it waited for a handover leaves in the file.
+    cli().requestHandover(1);
+    const r = await relay();
+    // Past a few of the ledger's handover polls (50 ms apart).
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    expect(r.holdsInMemory).toBe(true);
   });
 
   it('refuses to start when the relay holding the file in memory does not hand over', async () => {

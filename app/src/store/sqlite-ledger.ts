@@ -249,6 +249,8 @@ export class SqliteLedger {
    * Infinity without a quota, undefined when there is no such key.
    */
   #room(keyId: number): number | undefined {
+    // Said as the group commit says it, not as node:sqlite's finalized statement does.
+    if (!this.#db.isOpen) throw new StoreError('the store is closed');
     const key = this.#stmt(
       'SELECT quota_micros, used_micros, reserved_micros FROM keys WHERE id = ?',
     ).get(keyId) as KeyMoney | undefined;
@@ -310,12 +312,12 @@ export class SqliteLedger {
 
   /** In memory: decided now, nothing to commit. Else through the group commit. */
   reserveSoon(keyId: number, micros: Micros, leaseMs?: number): Promise<Reservation | null> {
-    if (this.#memory) return Promise.resolve(this.reserve(keyId, micros, leaseMs));
+    if (this.#memory) return decidedNow(() => this.reserve(keyId, micros, leaseMs));
     return this.#enqueue('hold', () => this.reserve(keyId, micros, leaseMs));
   }
 
   extendSoon(reservation: Reservation, leaseMs: number): Promise<Reservation | null> {
-    if (this.#memory) return Promise.resolve(this.extend(reservation, leaseMs));
+    if (this.#memory) return decidedNow(() => this.extend(reservation, leaseMs));
     return this.#enqueue('hold', () => this.extend(reservation, leaseMs));
   }
 
@@ -326,7 +328,13 @@ export class SqliteLedger {
   settleSoon(reservation: Reservation | null, usage: UsageRow): Promise<void> {
     const memory = this.#memory;
     if (!memory) return this.#enqueue('settle', () => this.#settleOne(reservation, usage));
-    const { row, charged } = this.#decide(memory, reservation, usage);
+    let decided: { row: UsageRow; charged: Micros };
+    try {
+      decided = this.#decide(memory, reservation, usage);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const { row, charged } = decided;
     const done =
       row.keyId !== null && charged > 0 ? memory.charging(row.keyId, charged) : undefined;
     return this.#enqueue('settle', () => this.#write(row, charged), done);
@@ -429,6 +437,18 @@ export class SqliteLedger {
 }
 
 const NONE = { held: 0, pending: 0 } as const;
+
+/**
+ * A call decided at once, as the promise its callers chain .catch on (RequestUsage.finish): a
+ * throw (a closed store) becomes the rejection the group commit would have given.
+ */
+function decidedNow<T>(fn: () => T): Promise<T> {
+  try {
+    return Promise.resolve(fn());
+  } catch (err) {
+    return Promise.reject(err);
+  }
+}
 
 /** Ends a queued call: its `after` first, so that pending charges are gone before anyone reads on. */
 function settled(q: Queued, ok: boolean, value: unknown): void {
