@@ -16,7 +16,10 @@
  * Env: BENCH_SECONDS (per scenario, default 5), BENCH_REPEATS (default 2), BENCH_CONNECTIONS
  * (default 1,10,50,200), BENCH_STREAMS (default 1,10), BENCH_OPEN_STREAMS (default 1000),
  * BENCH_QUICK=1 (1 s scenarios, 1 repeat: a smoke run), BENCH_NO_PIN=1 (never pin),
- * BENCH_RELAY_ARGS (node flags for the relay, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
+ * BENCH_RELAY_ARGS (node flags for the relay, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"),
+ * BENCH_RELAY_LOG (where the benched relay's log goes, default relay.log in the run's temp
+ * folder, deleted at the end: a path keeps it, or puts it on another disk such as tmpfs; it is
+ * emptied at start, and must be a regular file because the bench reads it back at the end).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -81,6 +84,7 @@ const WARMUP_SECONDS = 1;
 const STARTS = 5;
 const START_RSS_SETTLE_MS = 500;
 const RELAY_ARGS = (process.env.BENCH_RELAY_ARGS ?? '').split(' ').filter(Boolean);
+const RELAY_LOG = process.env.BENCH_RELAY_LOG || undefined;
 
 // ---------------------------------------------------------------------------------------------
 // Small helpers
@@ -764,7 +768,9 @@ async function main(): Promise<void> {
     };
     const configPath = join(tmp, 'relay.config.json');
     const dataDir = join(tmp, 'data');
-    const logPath = join(tmp, 'relay.log');
+    const logPath = RELAY_LOG ?? join(tmp, 'relay.log');
+    // Every start appends to it: a log of an earlier run would count in this one's checks.
+    if (RELAY_LOG) writeFileSync(RELAY_LOG, '');
     mkdirSync(dataDir);
     writeFileSync(configPath, JSON.stringify(config, null, 2));
 

@@ -1,6 +1,7 @@
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.ts';
 import type { BreakerRegistry } from './breaker.ts';
 import { planWithBreakers, type Refusal } from './breaker-plan.ts';
+import { after } from './clock.ts';
 import type { Clock } from './clock.ts';
 import {
   abortedFailure,
@@ -116,9 +117,6 @@ export interface FailoverOptions<C extends CandidateChannel, T> {
 
 export const DEFAULT_RETRY_AFTER_CAP_MS = 10_000;
 
-/** Shared reason for cancelling the budget timer: a fresh DOMException per request is costly. */
-const SETTLED = new Error('failover settled');
-
 class BudgetExceeded extends Error {
   constructor() {
     super('time budget for the request exhausted');
@@ -155,19 +153,16 @@ export async function runWithFailover<C extends CandidateChannel, T>(
   if (options.signal?.aborted) return { ok: false, reason: 'aborted', committed: false, attempts };
 
   const controller = new AbortController();
-  const budgetTimer = new AbortController();
   let committed = false;
   let budgetExpired = false;
   const onClientAbort = (): void => controller.abort(options.signal?.reason);
   options.signal?.addEventListener('abort', onClientAbort, { once: true });
-  clock.sleep(options.maxTotalMs, budgetTimer.signal).then(
-    () => {
-      if (committed) return;
-      budgetExpired = true;
-      controller.abort(new BudgetExceeded());
-    },
-    () => {},
-  );
+  // One timer (clock.after), cancelled at commit or at the end: every request starts one.
+  const cancelBudget = after(clock, options.maxTotalMs, () => {
+    if (committed) return;
+    budgetExpired = true;
+    controller.abort(new BudgetExceeded());
+  });
   const clientAborted = (): boolean => options.signal?.aborted === true;
   const stop = (
     reason: FailoverStop,
@@ -235,7 +230,7 @@ export async function runWithFailover<C extends CandidateChannel, T>(
           remainingMs: () => (committed ? Infinity : Math.max(0, deadline - clock.now())),
           commit: () => {
             committed = true;
-            budgetTimer.abort(SETTLED);
+            cancelBudget();
             permit.answered();
           },
         };
@@ -330,7 +325,7 @@ export async function runWithFailover<C extends CandidateChannel, T>(
     }
     return stop('exhausted', lastFailure, lastChannel);
   } finally {
-    budgetTimer.abort(SETTLED);
+    cancelBudget();
     options.signal?.removeEventListener('abort', onClientAbort);
   }
 

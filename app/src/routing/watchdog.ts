@@ -2,14 +2,25 @@ import { UpstreamError } from '../core/failure.ts';
 import type { FailureKind, UpstreamFailure } from '../core/failure.ts';
 
 /**
- * The timers around one upstream call: one armed at a time (first byte, then idle between
+ * The timers around one upstream call: one limit armed at a time (first byte, then idle between
  * chunks), each aborting the call with its own failure; the caller's signal (client disconnect,
  * failover budget) aborts it too. Our own timers, since transports' own run on coarse clocks.
+ *
+ * Arming moves a deadline; it does not restart a timer. A stream arms the idle limit before
+ * every chunk, and a clearTimeout + setTimeout pair per chunk added up: instead one timer stays
+ * pending, and when it fires early (the deadline moved on) it waits out the rest. Only a
+ * deadline earlier than the pending timer (a shorter limit) starts a new one.
  */
 export class Watchdog {
   readonly #controller = new AbortController();
   readonly #outer: AbortSignal | undefined;
   #timer: NodeJS.Timeout | undefined;
+  /** When the pending timer fires (performance.now() scale). */
+  #timerAt = 0;
+  /** When the armed limit runs out; Infinity while disarmed. */
+  #deadline = Infinity;
+  #kind: FailureKind = 'timeout-idle';
+  #message = '';
   /** The timeout that fired, if one did. */
   timedOut: UpstreamFailure | undefined;
 
@@ -24,20 +35,43 @@ export class Watchdog {
 
   readonly #onOuterAbort = (): void => this.#controller.abort(this.#outer?.reason);
 
-  // Arrow fields: callers pass these on as plain functions.
-  readonly arm = (kind: FailureKind, ms: number, message: string): void => {
+  #start(ms: number, now: number): void {
     clearTimeout(this.#timer);
-    this.#timer = setTimeout(() => {
-      this.timedOut = { kind, message };
-      this.#controller.abort(new UpstreamError(this.timedOut));
-    }, ms);
+    this.#timerAt = now + ms;
+    this.#timer = setTimeout(this.#fire, ms);
+  }
+
+  readonly #fire = (): void => {
+    this.#timer = undefined;
+    // Disarmed: the next arm starts a timer of its own.
+    if (this.#deadline === Infinity) return;
+    const now = performance.now();
+    const left = this.#deadline - now;
+    // Node's timers may fire a fraction of a millisecond before performance.now() says: that
+    // much is not worth another timer.
+    if (left >= 1) return this.#start(left, now);
+    this.timedOut = { kind: this.#kind, message: this.#message };
+    this.#controller.abort(new UpstreamError(this.timedOut));
   };
 
-  readonly disarm = (): void => clearTimeout(this.#timer);
+  // Arrow fields: callers pass these on as plain functions.
+  readonly arm = (kind: FailureKind, ms: number, message: string): void => {
+    const now = performance.now();
+    this.#deadline = now + ms;
+    this.#kind = kind;
+    this.#message = message;
+    if (this.#timer === undefined || this.#timerAt > this.#deadline) this.#start(ms, now);
+  };
+
+  readonly disarm = (): void => {
+    this.#deadline = Infinity;
+  };
 
   /** The call is over: no timer, no listener left on the caller's signal. */
   readonly finish = (): void => {
-    this.disarm();
+    this.#deadline = Infinity;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
     this.#outer?.removeEventListener('abort', this.#onOuterAbort);
   };
 

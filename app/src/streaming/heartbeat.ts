@@ -1,10 +1,8 @@
+import { after } from '../routing/clock.ts';
 import type { Clock } from '../routing/clock.ts';
 
 /** An SSE comment: clients and SDKs ignore it, but it keeps CloudFront's read timer from firing. */
 export const KEEP_ALIVE_COMMENT = ': keep-alive\n\n';
-
-/** One shared abort reason: aborting without one builds a DOMException (with a stack) per request. */
-const STOPPED = new Error('heartbeat stopped');
 
 export interface HeartbeatOptions {
   clock: Clock;
@@ -22,47 +20,64 @@ export interface Heartbeat {
   /** Beats emitted so far: more than 0 means response headers are already out. */
   readonly beats: number;
   readonly stopped: boolean;
-  /** Settles when the loop has ended. */
+  /** Settles once the heartbeat has stopped (made on first read: the relay never reads it). */
   readonly done: Promise<void>;
 }
 
 /**
  * Emits KEEP_ALIVE_COMMENT every `intervalMs` until stopped. Meant for the wait before the
  * first content chunk; once content flows the stream keeps the connection busy by itself.
+ * One timer at a time, cancelled by stop(): every stream starts a heartbeat and nearly every
+ * one stops it before its first beat, so that pair is all most streams pay.
  */
 export function startHeartbeat(options: HeartbeatOptions): Heartbeat {
-  const controller = new AbortController();
+  const { clock, intervalMs } = options;
   const maxBeats = options.maxBeats ?? 1_000;
   let beats = 0;
+  let stopped = false;
+  let cancel: (() => void) | undefined;
+  let done: Promise<void> | undefined;
+  let settle: (() => void) | undefined;
 
-  const loop = async (): Promise<void> => {
-    while (!controller.signal.aborted && beats < maxBeats) {
-      try {
-        await options.clock.sleep(options.intervalMs, controller.signal);
-      } catch {
-        return;
-      }
-      if (controller.signal.aborted) return;
-      beats++;
-      try {
-        await options.onBeat(KEEP_ALIVE_COMMENT);
-      } catch {
-        controller.abort(STOPPED);
-        return;
-      }
-    }
-    controller.abort(STOPPED);
+  const stop = (): void => {
+    if (stopped) return;
+    stopped = true;
+    cancel?.();
+    cancel = undefined;
+    settle?.();
   };
-  const done = loop();
+  const next = (): void => {
+    if (!stopped) cancel = after(clock, intervalMs, beat);
+  };
+  const beat = (): void => {
+    cancel = undefined;
+    if (stopped) return;
+    beats++;
+    let written: void | Promise<unknown>;
+    try {
+      written = options.onBeat(KEEP_ALIVE_COMMENT);
+    } catch {
+      return stop();
+    }
+    if (beats >= maxBeats) return stop();
+    // The next interval starts once this beat is written, as a client that reads slowly sets.
+    if (written instanceof Promise) written.then(next, stop);
+    else next();
+  };
+  next();
 
   return {
-    stop: () => controller.abort(STOPPED),
+    stop,
     get beats() {
       return beats;
     },
     get stopped() {
-      return controller.signal.aborted;
+      return stopped;
     },
-    done,
+    get done() {
+      return (done ??= stopped
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => (settle = resolve)));
+    },
   };
 }

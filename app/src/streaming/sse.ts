@@ -26,15 +26,18 @@ export const SSE_HEADERS: Readonly<Record<string, string>> = {
 export const MAX_SSE_EVENT_BYTES = 16 * 1024 * 1024;
 
 /**
- * Upstream bytes → SSE messages, by a maintained parser rather than string splitting. A plain
- * async generator over the body's chunks: the Web stream pipeline it replaces (decoder stream,
- * parser stream) cost several promise hops per chunk on the hottest path a relay has. Ending the
+ * Upstream bytes → SSE messages, by a maintained parser rather than string splitting, one batch
+ * per upstream chunk: the events one chunk completed (a chunk that completes none yields
+ * nothing). The relay writes a batch to the client in one write, so an upstream that packs
+ * several events into one chunk costs one socket write, not one per event. A plain async
+ * generator over the body's chunks: the Web stream pipeline it replaces (decoder stream, parser
+ * stream) cost several promise hops per chunk on the hottest path a relay has. Ending the
  * iteration early (return) ends the iteration of `chunks`, which closes the upstream socket.
  */
-export async function* sseEvents(
+export async function* sseEventBatches(
   chunks: AsyncIterable<Uint8Array>,
-): AsyncGenerator<EventSourceMessage, void, undefined> {
-  const ready: EventSourceMessage[] = [];
+): AsyncGenerator<EventSourceMessage[], void, undefined> {
+  let ready: EventSourceMessage[] = [];
   let fatal: ParseError | undefined;
   const parser = createParser({
     onEvent: (event) => ready.push(event),
@@ -45,16 +48,27 @@ export async function* sseEvents(
     maxBufferSize: MAX_SSE_EVENT_BYTES,
   });
   const decoder = new TextDecoder();
-  const drainReady = function* () {
+  /** The events parsed so far, handed over whole (the consumer may keep the array). */
+  const take = (): EventSourceMessage[] => {
     if (fatal) throw fatal;
-    for (let i = 0; i < ready.length; i++) yield ready[i]!;
-    ready.length = 0;
+    const batch = ready;
+    ready = [];
+    return batch;
   };
   for await (const chunk of chunks) {
     parser.feed(decoder.decode(chunk, { stream: true }));
-    yield* drainReady();
+    const batch = take();
+    if (batch.length > 0) yield batch;
   }
   const tail = decoder.decode();
   if (tail) parser.feed(tail);
-  yield* drainReady();
+  const batch = take();
+  if (batch.length > 0) yield batch;
+}
+
+/** The same messages one at a time, for readers that want no batches (tests, decoders). */
+export async function* sseEvents(
+  chunks: AsyncIterable<Uint8Array>,
+): AsyncGenerator<EventSourceMessage, void, undefined> {
+  for await (const batch of sseEventBatches(chunks)) yield* batch;
 }

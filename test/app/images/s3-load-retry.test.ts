@@ -4,23 +4,10 @@
  * call loads again rather than failing for the life of the process. Run in a fresh Node process
  * whose module hook fails the first read of the S3 store's file.
  */
-import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { failFirstLoad, runNodeScript } from '../../fixtures/import-trace.ts';
 
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-
-const script = `
-import { registerHooks } from 'node:module';
-let loads = 0;
-registerHooks({
-  load(url, context, next) {
-    if (url.endsWith('/images/s3-store.ts') && ++loads === 1) {
-      throw Object.assign(new Error('EMFILE: too many open files'), { code: 'EMFILE' });
-    }
-    return next(url, context);
-  },
-});
+const script = `${failFirstLoad('/images/s3-store.ts')}
 const { createImageStore } = await import('./app/src/images/create-store.ts');
 const { newImageKey } = await import('./app/src/images/keys.ts');
 const { PNG } = await import('./app/src/images/sniff.ts');
@@ -36,33 +23,18 @@ for (let i = 0; i < 2; i++) {
 
 describe('the S3 image store when its SDK fails to load', () => {
   it('answers image_store_failed, then loads again on the next call', () => {
-    const run = spawnSync(
-      `${ROOT}node_modules/node/bin/node`,
-      ['--input-type=module', '-e', script],
-      {
-        cwd: ROOT,
-        encoding: 'utf8',
-        timeout: 30_000,
-        env: {
-          ...process.env,
-          AWS_ACCESS_KEY_ID: 'AKIDLOAD',
-          AWS_SECRET_ACCESS_KEY: 'x',
-          AWS_EC2_METADATA_DISABLED: 'true',
-        },
-      },
-    );
-    const [first, second] = run.stdout
-      .split('\n')
-      .filter((l) => l.startsWith('{'))
-      .map((l) => JSON.parse(l) as Record<string, unknown>);
-    expect(first, run.stderr).toMatchObject({
+    const {
+      lines: [first, second],
+      stderr,
+    } = runNodeScript(script);
+    expect(first, stderr).toMatchObject({
       name: 'ImageError',
       code: 'image_store_failed',
       status: 503,
       message: 'could not load the image store',
     });
     // Loaded this time: the failure is the (refused) bucket's, not a remembered load error.
-    expect(second, run.stderr).toMatchObject({
+    expect(second, stderr).toMatchObject({
       name: 'ImageError',
       code: 'image_store_failed',
       message: 'could not read from the image store',

@@ -1,4 +1,5 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+import { systemClock } from '../../../app/src/routing/clock.ts';
 import { KEEP_ALIVE_COMMENT, startHeartbeat } from '../../../app/src/streaming/heartbeat.ts';
 import { ManualClock } from '../../fixtures/manual-clock.ts';
 
@@ -63,5 +64,27 @@ describe('startHeartbeat', () => {
     await hb.done;
     expect(out).toEqual([]);
     expect(hb.beats).toBe(0);
+  });
+
+  it('runs on one timer of the clock’s own (after), gone once stopped', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      const out: string[] = [];
+      const hb = startHeartbeat({
+        clock: systemClock,
+        intervalMs: 1_000,
+        onBeat: async (c) => void out.push(c),
+      });
+      expect(vi.getTimerCount()).toBe(1);
+      await vi.advanceTimersByTimeAsync(3_000);
+      expect(out).toHaveLength(3);
+      expect(vi.getTimerCount()).toBe(1);
+      hb.stop();
+      expect(vi.getTimerCount()).toBe(0);
+      await hb.done;
+      expect(hb.stopped).toBe(true);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_SSE_EVENT_BYTES, sseEvents } from '../../../app/src/streaming/sse.ts';
+import { MAX_SSE_EVENT_BYTES, sseEventBatches, sseEvents } from '../../../app/src/streaming/sse.ts';
 
 /** Bytes as an upstream might cut them, and whether the consumer let go early. */
 function source(parts: readonly Uint8Array[]) {
@@ -60,5 +60,19 @@ describe('SSE events from upstream chunks', () => {
     expect((await events.next()).value).toMatchObject({ data: '1' });
     await events.return();
     expect(state.returned).toBe(true);
+  });
+
+  it('hands over the events of one upstream chunk together, one batch per chunk', async () => {
+    const batches = [];
+    const parts = [
+      bytes('data: 1\n\ndata: 2\n\ndata: 3'),
+      // Completes nothing: no batch for it.
+      bytes('4'),
+      bytes('\n\n: keep-alive\n\n'),
+      bytes('data: 5\n\ndata: [DONE]\n\n'),
+    ];
+    for await (const batch of sseEventBatches(source(parts).iterator))
+      batches.push(batch.map((e) => e.data));
+    expect(batches).toEqual([['1', '2'], ['34'], ['5', '[DONE]']]);
   });
 });

@@ -31,7 +31,23 @@ import { ForbiddenAddressError, guardedFetch } from '../../images/url-guard.ts';
 
 type Sdk = typeof BedrockSdk;
 let sdk: Promise<Sdk> | undefined;
-const loadSdk = (): Promise<Sdk> => (sdk ??= import('@aws-sdk/client-bedrock-runtime'));
+/**
+ * A load that failed (EMFILE, a file replaced mid-deploy) is forgotten, so the next Bedrock call
+ * tries again instead of failing for the life of the process; meanwhile the channel reads as
+ * unreachable (502 upstream_unreachable), so the request fails over to the next channel.
+ */
+const loadSdk = (): Promise<Sdk> =>
+  (sdk ??= import('@aws-sdk/client-bedrock-runtime').catch((err: unknown) => {
+    sdk = undefined;
+    const code = (err as { code?: unknown } | null)?.code;
+    throw new UpstreamError(
+      {
+        kind: 'connect',
+        message: `bedrock: the AWS SDK could not be loaded${typeof code === 'string' ? ` (${code})` : ''}`,
+      },
+      { cause: err },
+    );
+  }));
 
 /** One client per channel config (a reloaded config makes new ones; the old go with it). */
 const clients = new WeakMap<ChannelConfig, BedrockRuntimeClient>();
