@@ -1,7 +1,4 @@
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
-import { DatabaseSync } from 'node:sqlite';
-import type { StatementSync } from 'node:sqlite';
+import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { memoryRateWindows } from '../ratelimit/window.ts';
 import { DayCalendar } from '../usage/days.ts';
 import type { AdminStore, KeyPatch } from './admin-types.ts';
@@ -10,6 +7,7 @@ import { ADMIN_SCHEMA, createSqliteAdminStore, migrateAdminSchema } from './sqli
 import type { RelayLock } from './relay-lock.ts';
 import { DailyRollups, ROLLUP_SCHEMA } from './sqlite-rollups.ts';
 import { SqliteLedger, transaction } from './sqlite-ledger.ts';
+import { openWalConnection } from './sqlite-connection.ts';
 import { sqliteRoles } from './sqlite-roles.ts';
 import { toStoredUsageRow } from './sqlite-rows.ts';
 import { USAGE_FILTER_INDEXES } from './sqlite-usage-scan.ts';
@@ -196,12 +194,8 @@ export class SqliteStore implements Store {
   readonly #lock: RelayLock | undefined;
 
   constructor(options: SqliteStoreOptions) {
-    if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
-    this.#db = new DatabaseSync(options.path);
+    this.#db = openWalConnection(options.path);
     this.#now = options.now ?? Date.now;
-    this.#db.exec(
-      'PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;',
-    );
     const fresh = !this.#hasTable('usage_daily');
     this.#db.exec(SCHEMA);
     this.#migrate();
