@@ -71,6 +71,13 @@ export async function createStore(
 const HANDOVER_WAIT_MS = 10_000;
 
 /**
+ * The request for a handover is renewed this often while the asker waits, and lapses this long
+ * after its last renewal: an asker that dies (SIGKILL, a crash) stops asking within 2 s.
+ */
+export const HANDOVER_RENEW_MS = 500;
+export const HANDOVER_LAPSE_MS = 2000;
+
+/**
  * A relay process's SQLite store, under the relay lock (relay-lock.ts): with quota holds in
  * memory when it is the only relay on the file, else as rows shared with the others. A relay
  * keeping holds in memory is asked to write them out first, and this one waits for it: two
@@ -90,9 +97,14 @@ export async function openRelaySqliteStore(
     return new SqliteStore({ ...options, holdsInMemory: true, lock });
   const store = new SqliteStore({ ...options, releaseStaleHolds: false, lock });
   if (lock.tryShared()) return store;
-  store.requestHandover(1);
+  let renewed = 0;
   for (const until = Date.now() + handoverWaitMs; !lock.tryShared(); await sleep(20)) {
-    if (Date.now() < until) continue;
+    const now = Date.now();
+    if (now - renewed >= HANDOVER_RENEW_MS) {
+      store.requestHandover(now + HANDOVER_LAPSE_MS);
+      renewed = now;
+    }
+    if (now < until) continue;
     store.requestHandover(0);
     store.closeNow();
     throw new StoreError(

@@ -128,11 +128,16 @@ export class SqliteLedger {
     return memory ? { held: memory.held(keyId), pending: memory.pending(keyId) } : NONE;
   }
 
-  /** A relay starting on the file asks the one keeping holds in memory to share (relay-lock.ts). */
-  requestHandover(value: 0 | 1): void {
+  /**
+   * A relay starting on the file asks the one keeping holds in memory to share (relay-lock.ts)
+   * until `deadline` (epoch ms, renewed while it waits), or stops asking (0). A deadline, not a
+   * flag: a request left by an asker that died lapses by itself, instead of making every later
+   * relay on the file hand its holds over the moment it starts.
+   */
+  requestHandover(deadline: number): void {
     this.#stmt('INSERT OR REPLACE INTO store_meta (name, value) VALUES (?, ?)').run(
       HANDOVER,
-      value,
+      deadline,
     );
   }
 
@@ -140,7 +145,8 @@ export class SqliteLedger {
     try {
       const asked = this.#stmt('SELECT value FROM store_meta WHERE name = ?').get(HANDOVER) as
         { value: number } | undefined;
-      if (asked?.value) this.handOver();
+      // Wall-clock time, not the store's clock: the deadline is another process's.
+      if (asked && asked.value > Date.now()) this.handOver();
     } catch {
       // Busy past busy_timeout (the other relay's migrations): asked again at the next poll,
       // and the relay waiting for the holds waits on. Never a crash from a timer.

@@ -448,9 +448,12 @@ export class SqliteStore implements Store {
     return this.#ledger.holdsInMemory;
   }
 
-  /** Asks (1) the relay keeping holds in memory on this file to write them as rows, or stops asking (0). */
-  requestHandover(value: 0 | 1): void {
-    this.#ledger.requestHandover(value);
+  /**
+   * Asks the relay keeping holds in memory on this file to write them as rows, until `deadline`
+   * (epoch ms), or stops asking (0). See SqliteLedger.requestHandover.
+   */
+  requestHandover(deadline: number): void {
+    this.#ledger.requestHandover(deadline);
   }
 
   extend(reservation: Reservation, leaseMs: number): Reservation | null {
