@@ -67,6 +67,12 @@ export async function createStore(
   return withKeyCache(store);
 }
 
+/**
+ * WAL checkpoints in a worker thread for the only relay on a SQLite file (sqlite-checkpoint.ts;
+ * measured with bench/commit-stalls.ts).
+ */
+const CHECKPOINT_IN_BACKGROUND = true;
+
 /** How long a relay starting beside one that keeps its holds in memory waits for them as rows. */
 const HANDOVER_WAIT_MS = 10_000;
 
@@ -94,7 +100,12 @@ export async function openRelaySqliteStore(
   mkdirSync(dirname(options.path), { recursive: true });
   const lock = new RelayLock(`${options.path}.lock`);
   if (relay === 'single' && lock.trySole())
-    return new SqliteStore({ ...options, holdsInMemory: true, lock });
+    return new SqliteStore({
+      ...options,
+      holdsInMemory: true,
+      lock,
+      checkpointInBackground: CHECKPOINT_IN_BACKGROUND,
+    });
   const store = new SqliteStore({ ...options, releaseStaleHolds: false, lock });
   if (lock.tryShared()) return store;
   let renewed = 0;

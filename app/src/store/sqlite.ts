@@ -7,6 +7,7 @@ import { ADMIN_SCHEMA, createSqliteAdminStore, migrateAdminSchema } from './sqli
 import type { RelayLock } from './relay-lock.ts';
 import { DailyRollups, ROLLUP_SCHEMA } from './sqlite-rollups.ts';
 import { SqliteLedger, transaction } from './sqlite-ledger.ts';
+import { BackgroundCheckpoints } from './sqlite-checkpoint.ts';
 import { openWalConnection } from './sqlite-connection.ts';
 import { sqliteRoles } from './sqlite-roles.ts';
 import { toStoredUsageRow } from './sqlite-rows.ts';
@@ -178,6 +179,12 @@ export interface SqliteStoreOptions {
   readonly holdsInMemory?: boolean;
   /** The relay lock this store was opened under; stepped down on a handover, closed with it. */
   readonly lock?: RelayLock;
+  /**
+   * WAL checkpoints in a worker thread instead of on the event loop (sqlite-checkpoint.ts),
+   * while quota holds are in memory: for the only relay on a file (create-store.ts), not the
+   * keys CLI. A file path only.
+   */
+  readonly checkpointInBackground?: boolean;
 }
 
 export class SqliteStore implements Store {
@@ -192,6 +199,7 @@ export class SqliteStore implements Store {
   #admin: AdminStore | undefined;
   readonly #ledger: SqliteLedger;
   readonly #lock: RelayLock | undefined;
+  readonly #checkpoints: BackgroundCheckpoints | undefined;
 
   constructor(options: SqliteStoreOptions) {
     this.#db = openWalConnection(options.path);
@@ -218,13 +226,19 @@ export class SqliteStore implements Store {
       );
     }
     this.#lock = options.lock;
+    if (options.checkpointInBackground && options.holdsInMemory && options.path !== ':memory:')
+      this.#checkpoints = new BackgroundCheckpoints(this.#db, options.path);
     this.#ledger = new SqliteLedger({
       db: this.#db,
       now: this.#now,
       stmt: (sql) => this.#stmt(sql),
       rollups: this.#rollups,
       holdsInMemory: options.holdsInMemory ?? false,
-      onHandover: () => this.#lock?.downgrade(),
+      onHandover: () => {
+        this.#lock?.downgrade();
+        this.#checkpoints?.close();
+      },
+      ...(this.#checkpoints && { commits: this.#checkpoints }),
     });
     this.rates = options.rates ?? memoryRateWindows();
     const roles = sqliteRoles(this);
@@ -556,6 +570,8 @@ export class SqliteStore implements Store {
   /** close(), for callers that cannot await (process exit paths, tests). */
   closeNow(): void {
     this.rates.close?.();
+    // First: the relay's close is then the file's last, which checkpoints and removes the WAL.
+    this.#checkpoints?.close();
     this.#ledger.closeQueued();
     if (this.#db.isOpen) this.#db.close();
     // Last: until every settlement is committed, no other relay may take the file as its own.
