@@ -10,7 +10,7 @@
  * Then the WAL's pages per row: a read kept open on the file meanwhile stops every checkpoint
  * from restarting the WAL, so it grows by exactly what the commits append.
  *
- * Env: BENCH_ROWS (default 8000), BENCH_ROUNDS (default 3). Run: node bench/commit-stalls.ts
+ * Env: BENCH_ROWS (default 8000), BENCH_ROUNDS (default 3). Run: npm run bench:commits
  */
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
