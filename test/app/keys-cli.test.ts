@@ -70,6 +70,22 @@ describe('npm run keys', () => {
     }
   });
 
+  it('lists the quota held by requests in flight, and says on stderr where a relay keeps its holds', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'keys-cli-'));
+    keys(dir, 'create', '--name', 'dave', '--quota', '1');
+    // A hold as a row, as a cluster worker or a relay that handed over keeps it.
+    const store = new SqliteStore({ path: join(dir, 'relay.db') });
+    const keyId = store.getKey('dave')!.id;
+    expect(store.reserve(keyId, 250_000, 60_000)).not.toBeNull();
+    store.closeNow();
+    const json = keys(dir, 'list', '--json');
+    expect(JSON.parse(json.out)[0]).toMatchObject({ name: 'dave', held: '$0.2500' });
+    expect(json.err).toMatch(/^held: .*keeps its holds in its memory/);
+    const tab = keys(dir, 'list');
+    expect(tab.out.trim().split('\t').at(-1)).toBe('$0.2500');
+    expect(tab.err).toContain('held:');
+  });
+
   it("changes and removes a key's limits, and refuses a limit that is not a whole number", () => {
     const dir = mkdtempSync(join(tmpdir(), 'keys-cli-'));
     keys(dir, 'create', '--name', 'carol', '--rpm', '10');

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { createStore } from '../store/create-store.ts';
 import { storeConfigSchema } from '../store/store-config.ts';
+import type { StoreConfig } from '../store/store-config.ts';
 import type { KeyRecord, Store } from '../store/types.ts';
 import { StoreError, microsToUsd } from '../store/types.ts';
 import { ConfigError, readRelayConfigInput } from '../config.ts';
@@ -21,7 +22,8 @@ Commands:
           per minute.
   update  --name N [--rpm N|none] [--tpm N|none]
           Changes a key's limits ("none" removes one); nothing else.
-  list    [--json]           Lists keys with quota, spend and status (never the keys).
+  list    [--json]           Lists keys with quota, spend, status and the quota held by
+          requests in flight (never the keys).
   usage   [--name N] [--since YYYY-MM-DD] [--until YYYY-MM-DD] [--json]
           Requests, tokens and spend per key and model (--until is exclusive);
           cache reads, cache writes and reasoning are parts of prompt and completion.
@@ -54,8 +56,19 @@ function describe(k: KeyRecord): Record<string, unknown> {
     rpm: k.rpm ?? 'unlimited',
     tpm: k.tpm ?? 'unlimited',
     enabled: k.enabled,
+    // Last, so that the tab output's earlier columns keep their places for scripts.
+    held: fmtUsd(k.reservedMicros),
   };
 }
+
+/**
+ * Said on stderr beside `list` on a SQLite store, where `held` cannot be the whole truth: the
+ * only relay on the file keeps its quota holds in its own memory (SqliteLedger).
+ */
+const HELD_NOTE =
+  'held: quota held by requests in flight. A relay running alone on this SQLite file keeps ' +
+  'its holds in its memory; they show here only once it hands them over as rows (when a ' +
+  'second relay starts) or as spend once settled.';
 
 export interface CliIo {
   readonly out: (line: string) => void;
@@ -190,7 +203,9 @@ export async function runKeysCli(
     const tpm = values.tpm === undefined ? undefined : parseLimit(values.tpm, '--tpm', command);
     if (['topup', 'enable', 'update'].includes(command))
       assertCliMayChange(configKeys(env), command, name!);
-    store = await openStore(env);
+    const config = storeConfig(env);
+    const sqlite = config.type === 'sqlite';
+    store = await createStore({ store: config }, { dataDir: env.RELAY_DATA_DIR || './data' });
     switch (command) {
       case 'create': {
         const models = values.models
@@ -217,6 +232,7 @@ export async function runKeysCli(
       }
       case 'list': {
         const keys = (await store.keys.list()).map(describe);
+        if (sqlite && keys.length > 0) io.err(HELD_NOTE);
         if (values.json) io.out(JSON.stringify(keys, null, 2));
         else if (keys.length === 0)
           io.out('No keys yet. Create one: npm run keys -- create --name <name>');
@@ -348,12 +364,12 @@ function parseLimit(value: string, flag: string, command: string): number | null
  * The store the relay's config names (its `store` section, read as plain JSON like the keys:
  * the CLI may run without the relay's secrets); SQLite in RELAY_DATA_DIR by default.
  */
-async function openStore(env: Readonly<Record<string, string | undefined>>): Promise<Store> {
+function storeConfig(env: Readonly<Record<string, string | undefined>>): StoreConfig {
   const { json } = readRelayConfigInput(env);
   const section = storeConfigSchema.safeParse((json as { store?: unknown } | null)?.store);
   if (!section.success)
     throw new ConfigError(`store: ${section.error.issues.map((i) => i.message).join('; ')}`);
-  return createStore({ store: section.data }, { dataDir: env.RELAY_DATA_DIR || './data' });
+  return section.data;
 }
 
 function parseExpiryOrUsage(value: string): number {

@@ -1,7 +1,5 @@
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
-import { DatabaseSync } from 'node:sqlite';
-import type { StatementSync } from 'node:sqlite';
+import type { DatabaseSync, StatementSync } from 'node:sqlite';
+import { openWalConnection } from '../store/sqlite-connection.ts';
 import type { RateAdmission, RateLimits, RateWindows } from '../store/types.ts';
 import { addTo, decide } from './window.ts';
 import type { WindowState } from './window.ts';
@@ -61,11 +59,7 @@ export class SqliteRateWindows implements RateWindows {
   }[] = [];
 
   constructor(options: SqliteRateWindowsOptions) {
-    if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
-    this.#db = new DatabaseSync(options.path);
-    this.#db.exec(
-      'PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;',
-    );
+    this.#db = openWalConnection(options.path);
     this.#db.exec(SCHEMA);
     this.#selectRequests = this.#db.prepare(selectSql('rate_windows'));
     this.#selectTokens = this.#db.prepare(selectSql('token_windows'));

@@ -90,8 +90,21 @@ function preparedSqliteStore(options: SqliteStoreOptions): SqliteStore {
   }
 }
 
+/**
+ * WAL checkpoints in a worker thread for the only relay on a SQLite file (sqlite-checkpoint.ts;
+ * measured with bench/commit-stalls.ts).
+ */
+const CHECKPOINT_IN_BACKGROUND = true;
+
 /** How long a relay starting beside one that keeps its holds in memory waits for them as rows. */
 const HANDOVER_WAIT_MS = 10_000;
+
+/**
+ * The request for a handover is renewed this often while the asker waits, and lapses this long
+ * after its last renewal: an asker that dies (SIGKILL, a crash) stops asking within 2 s.
+ */
+export const HANDOVER_RENEW_MS = 500;
+export const HANDOVER_LAPSE_MS = 2000;
 
 /**
  * A relay process's SQLite store, under the relay lock (relay-lock.ts): with quota holds in
@@ -107,22 +120,23 @@ export async function openRelaySqliteStore(
   handoverWaitMs = HANDOVER_WAIT_MS,
 ): Promise<SqliteStore> {
   const lock = relayLockFor(options.path);
-  if (relay === 'single' && lock.trySole()) {
-    const sole = new SqliteStore({ ...options, holdsInMemory: true, lock });
-    // An ask left by a relay that died waiting would take the holds out of memory for nothing;
-    // a relay still waiting asks again at its next try.
-    sole.requestHandover(0);
-    return sole;
-  }
+  if (relay === 'single' && lock.trySole())
+    return new SqliteStore({
+      ...options,
+      holdsInMemory: true,
+      lock,
+      checkpointInBackground: CHECKPOINT_IN_BACKGROUND,
+    });
   const store = new SqliteStore({ ...options, releaseStaleHolds: false, lock });
-  const until = Date.now() + handoverWaitMs;
-  while (!lock.tryShared()) {
-    if (Date.now() < until) {
-      // Asked at every try: a relay that became sole meanwhile cleared the ask as it started.
-      store.requestHandover(1);
-      await sleep(20);
-      continue;
+  if (lock.tryShared()) return store;
+  let renewed = 0;
+  for (const until = Date.now() + handoverWaitMs; !lock.tryShared(); await sleep(20)) {
+    const now = Date.now();
+    if (now - renewed >= HANDOVER_RENEW_MS) {
+      store.requestHandover(now + HANDOVER_LAPSE_MS);
+      renewed = now;
     }
+    if (now < until) continue;
     store.requestHandover(0);
     store.closeNow();
     throw new StoreError(

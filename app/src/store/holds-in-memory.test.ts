@@ -1,8 +1,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { openRelaySqliteStore } from './create-store.ts';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { DatabaseSync } from 'node:sqlite';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { HANDOVER_LAPSE_MS, HANDOVER_RENEW_MS, openRelaySqliteStore } from './create-store.ts';
 import { RelayLock } from './relay-lock.ts';
 import { SqliteStore } from './sqlite.ts';
 import { usageRow } from '../../../test/fixtures/usage-row.ts';
@@ -140,6 +142,43 @@ describe('quota holds in memory, for the only relay on a SQLite file', () => {
     // Past a few of the ledger's handover polls (50 ms apart).
     await new Promise((resolve) => setTimeout(resolve, 250));
     expect(r.holdsInMemory).toBe(true);
+  });
+
+  it('hands over only while the request is in time: one left by an asker that died lapses', async () => {
+    const { cli, relay } = file();
+    const owner = await relay();
+    // What an asker killed while waiting leaves behind: its last renewal, now past.
+    cli().requestHandover(Date.now() - 1);
+    await sleep(200); // four of the owner's polls
+    expect(owner.holdsInMemory).toBe(true);
+    cli().requestHandover(Date.now() + HANDOVER_LAPSE_MS);
+    await vi.waitFor(() => expect(owner.holdsInMemory).toBe(false), { timeout: 1000 });
+  });
+
+  it('renews its request while it waits, so that a slow owner still sees it in time', async () => {
+    const { path, relay } = file();
+    const stuck = new RelayLock(`${path}.lock`);
+    closers.push(() => stuck.close());
+    stuck.trySole();
+    const asked = () => {
+      const db = new DatabaseSync(path);
+      const row = db
+        .prepare("SELECT value FROM store_meta WHERE name = 'ledger_handover'")
+        .get() as { value: number };
+      db.close();
+      return row.value;
+    };
+    const waiting = relay('single', HANDOVER_LAPSE_MS + 1000);
+    await sleep(100);
+    const first = asked();
+    expect(first).toBeGreaterThan(Date.now());
+    await sleep(HANDOVER_RENEW_MS * 3);
+    // Renewed, and so still in time past the first request's own lapse.
+    expect(asked()).toBeGreaterThan(first);
+    stuck.close();
+    expect((await waiting).holdsInMemory).toBe(false);
+    // Once it stopped waiting it no longer asks.
+    expect(asked()).toBe(0);
   });
 
   it('refuses to start when the relay holding the file in memory does not hand over', async () => {

@@ -19,7 +19,19 @@ export interface SqliteLedgerPort {
   readonly holdsInMemory?: boolean;
   /** Called once the holds in memory are rows, after another relay asked to share the file. */
   readonly onHandover?: () => void;
+  /** Asked before each group commit whether it may run now (BackgroundCheckpoints). */
+  readonly commits?: CommitTurns;
 }
+
+/** Turns at the WAL's tail between the group commit and a checkpoint running beside it. */
+export interface CommitTurns {
+  /** True when a commit may run now; leave() follows it. False: ask again shortly. */
+  enter(): boolean;
+  leave(): void;
+}
+
+/** How soon a group commit that had to wait for a checkpoint asks again. */
+const COMMIT_RETRY_MS = 1;
 
 /** fn in a BEGIN IMMEDIATE transaction, rolled back if it throws. */
 export function transaction<T>(
@@ -97,6 +109,8 @@ export class SqliteLedger {
   #memory: MemoryHolds | undefined;
   #handoverPoll: ReturnType<typeof setInterval> | undefined;
   readonly #onHandover: (() => void) | undefined;
+  readonly #commits: CommitTurns | undefined;
+  #commitRetry: ReturnType<typeof setTimeout> | undefined;
 
   constructor(port: SqliteLedgerPort) {
     this.#db = port.db;
@@ -104,6 +118,7 @@ export class SqliteLedger {
     this.#stmt = port.stmt;
     this.#rollups = port.rollups;
     this.#onHandover = port.onHandover;
+    this.#commits = port.commits;
     if (port.holdsInMemory) this.#keepHoldsInMemory();
   }
 
@@ -128,11 +143,16 @@ export class SqliteLedger {
     return memory ? { held: memory.held(keyId), pending: memory.pending(keyId) } : NONE;
   }
 
-  /** A relay starting on the file asks the one keeping holds in memory to share (relay-lock.ts). */
-  requestHandover(value: 0 | 1): void {
+  /**
+   * A relay starting on the file asks the one keeping holds in memory to share (relay-lock.ts)
+   * until `deadline` (epoch ms, renewed while it waits), or stops asking (0). A deadline, not a
+   * flag: a request left by an asker that died lapses by itself, instead of making every later
+   * relay on the file hand its holds over the moment it starts.
+   */
+  requestHandover(deadline: number): void {
     this.#stmt('INSERT OR REPLACE INTO store_meta (name, value) VALUES (?, ?)').run(
       HANDOVER,
-      value,
+      deadline,
     );
   }
 
@@ -140,7 +160,8 @@ export class SqliteLedger {
     try {
       const asked = this.#stmt('SELECT value FROM store_meta WHERE name = ?').get(HANDOVER) as
         { value: number } | undefined;
-      if (asked?.value) this.handOver();
+      // Wall-clock time, not the store's clock: the deadline is another process's.
+      if (asked && asked.value > Date.now()) this.handOver();
     } catch {
       // Busy past busy_timeout (the other relay's migrations): asked again at the next poll,
       // and the relay waiting for the holds waits on. Never a crash from a timer.
@@ -155,7 +176,7 @@ export class SqliteLedger {
   handOver(): void {
     const memory = this.#memory;
     if (!memory || !this.#db.isOpen) return;
-    this.#commitQueued();
+    this.#commitQueued(true);
     this.#tx(() => {
       for (const h of memory.all()) {
         this.#stmt('INSERT INTO holds (id, key_id, micros, expires_at) VALUES (?, ?, ?, ?)').run(
@@ -200,7 +221,7 @@ export class SqliteLedger {
     const holds = this.#queued.filter((q) => q.kind === 'hold');
     this.#queued = this.#queued.filter((q) => q.kind === 'settle');
     for (const q of holds) settled(q, false, new StoreError('the store is closed'));
-    if (this.#db.isOpen && this.#queued.length > 0) this.#commitQueued();
+    if (this.#db.isOpen && this.#queued.length > 0) this.#commitQueued(true);
   }
 
   /**
@@ -353,8 +374,29 @@ export class SqliteLedger {
    * were asked for: a commit (a WAL append and its locking) costs far more than the statements
    * in it, so under load this turns thousands of commits a second into tens. If the batch fails,
    * each one is retried in a transaction of its own, so one bad row cannot take the others down.
+   * While a checkpoint copies the WAL (CommitTurns) the batch waits and grows; `now`: not even
+   * then (a handover, close).
    */
-  #commitQueued(): void {
+  #commitQueued(now = false): void {
+    clearTimeout(this.#commitRetry);
+    // Only while holds are in memory: no request waits for these commits then. With holds as
+    // rows a reserve does, and a checkpoint's few ms would be its own.
+    const turns =
+      now || !this.#memory || this.#queued.length === 0 || !this.#db.isOpen
+        ? undefined
+        : this.#commits;
+    if (turns && !turns.enter()) {
+      this.#commitRetry = setTimeout(() => this.#commitQueued(), COMMIT_RETRY_MS);
+      return;
+    }
+    try {
+      this.#commitBatch();
+    } finally {
+      turns?.leave();
+    }
+  }
+
+  #commitBatch(): void {
     const batch = this.#queued;
     this.#queued = [];
     if (batch.length === 0) return;

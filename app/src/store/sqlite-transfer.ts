@@ -1,5 +1,6 @@
 import { DatabaseSync } from 'node:sqlite';
 import { COUNTERS } from './sqlite-rollups.ts';
+import { BUSY_TIMEOUT_MS } from './sqlite-connection.ts';
 import { INSERT_USAGE, toStoredUsageRow, usageValues } from './sqlite-rows.ts';
 import type {
   Change,
@@ -38,7 +39,7 @@ const same = (a: TransferKey, b: TransferKey) => JSON.stringify(a) === JSON.stri
  */
 export function sqliteTransfer(path: string): StoreTransfer {
   const db = new DatabaseSync(path);
-  db.exec('PRAGMA busy_timeout = 5000;');
+  db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS};`);
   const zone = db.prepare("SELECT value FROM meta WHERE name = 'rollup_time_zone'").get() as
     { value: string } | undefined;
   let rollupsChanged = false;

@@ -1,7 +1,4 @@
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
-import { DatabaseSync } from 'node:sqlite';
-import type { StatementSync } from 'node:sqlite';
+import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { memoryRateWindows } from '../ratelimit/window.ts';
 import { DayCalendar } from '../usage/days.ts';
 import type { AdminStore, KeyPatch } from './admin-types.ts';
@@ -10,6 +7,8 @@ import { ADMIN_SCHEMA, createSqliteAdminStore, migrateAdminSchema } from './sqli
 import type { RelayLock } from './relay-lock.ts';
 import { DailyRollups, ROLLUP_SCHEMA } from './sqlite-rollups.ts';
 import { SqliteLedger, transaction } from './sqlite-ledger.ts';
+import { BackgroundCheckpoints } from './sqlite-checkpoint.ts';
+import { openWalConnection } from './sqlite-connection.ts';
 import { sqliteRoles } from './sqlite-roles.ts';
 import { toStoredUsageRow } from './sqlite-rows.ts';
 import { USAGE_FILTER_INDEXES } from './sqlite-usage-scan.ts';
@@ -180,6 +179,12 @@ export interface SqliteStoreOptions {
   readonly holdsInMemory?: boolean;
   /** The relay lock this store was opened under; stepped down on a handover, closed with it. */
   readonly lock?: RelayLock;
+  /**
+   * WAL checkpoints in a worker thread instead of on the event loop (sqlite-checkpoint.ts),
+   * while quota holds are in memory: for the only relay on a file (create-store.ts), not the
+   * keys CLI. A file path only.
+   */
+  readonly checkpointInBackground?: boolean;
 }
 
 export class SqliteStore implements Store {
@@ -194,14 +199,11 @@ export class SqliteStore implements Store {
   #admin: AdminStore | undefined;
   readonly #ledger: SqliteLedger;
   readonly #lock: RelayLock | undefined;
+  readonly #checkpoints: BackgroundCheckpoints | undefined;
 
   constructor(options: SqliteStoreOptions) {
-    if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
-    this.#db = new DatabaseSync(options.path);
+    this.#db = openWalConnection(options.path);
     this.#now = options.now ?? Date.now;
-    this.#db.exec(
-      'PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;',
-    );
     const fresh = !this.#hasTable('usage_daily');
     this.#db.exec(SCHEMA);
     this.#migrate();
@@ -224,13 +226,19 @@ export class SqliteStore implements Store {
       );
     }
     this.#lock = options.lock;
+    if (options.checkpointInBackground && options.holdsInMemory && options.path !== ':memory:')
+      this.#checkpoints = new BackgroundCheckpoints(this.#db, options.path);
     this.#ledger = new SqliteLedger({
       db: this.#db,
       now: this.#now,
       stmt: (sql) => this.#stmt(sql),
       rollups: this.#rollups,
       holdsInMemory: options.holdsInMemory ?? false,
-      onHandover: () => this.#lock?.downgrade(),
+      onHandover: () => {
+        this.#lock?.downgrade();
+        this.#checkpoints?.close();
+      },
+      ...(this.#checkpoints && { commits: this.#checkpoints }),
     });
     this.rates = options.rates ?? memoryRateWindows();
     const roles = sqliteRoles(this);
@@ -454,9 +462,12 @@ export class SqliteStore implements Store {
     return this.#ledger.holdsInMemory;
   }
 
-  /** Asks (1) the relay keeping holds in memory on this file to write them as rows, or stops asking (0). */
-  requestHandover(value: 0 | 1): void {
-    this.#ledger.requestHandover(value);
+  /**
+   * Asks the relay keeping holds in memory on this file to write them as rows, until `deadline`
+   * (epoch ms), or stops asking (0). See SqliteLedger.requestHandover.
+   */
+  requestHandover(deadline: number): void {
+    this.#ledger.requestHandover(deadline);
   }
 
   extend(reservation: Reservation, leaseMs: number): Reservation | null {
@@ -559,6 +570,8 @@ export class SqliteStore implements Store {
   /** close(), for callers that cannot await (process exit paths, tests). */
   closeNow(): void {
     this.rates.close?.();
+    // First: the relay's close is then the file's last, which checkpoints and removes the WAL.
+    this.#checkpoints?.close();
     this.#ledger.closeQueued();
     if (this.#db.isOpen) this.#db.close();
     // Last: until every settlement is committed, no other relay may take the file as its own.

@@ -1,0 +1,71 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { SqliteStore } from './sqlite.ts';
+import { usageRow } from '../../../test/fixtures/usage-row.ts';
+
+const ROWS = 3000;
+
+describe('WAL checkpoints in a worker thread (checkpointInBackground)', () => {
+  const dirs: string[] = [];
+  afterEach(() => {
+    for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+  });
+  const file = () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sqlite-checkpoint-'));
+    dirs.push(dir);
+    return join(dir, 'relay.db');
+  };
+  const open = (path: string) =>
+    new SqliteStore({ path, holdsInMemory: true, checkpointInBackground: true });
+
+  it('keeps the WAL bounded under a write loop, and leaves none behind at close, rows kept', async () => {
+    const path = file();
+    const store = open(path);
+    const keyId = store.upsertKey({ name: 'k', key: 'sk-checkpoint-0123456789', quotaUsd: 1e9 }).id;
+    let largest = 0;
+    for (let i = 0; i < ROWS; i++) {
+      // One row per commit: ~10 WAL pages (40 KiB) each, ~120 MiB in all if never started over.
+      await store.ledger.settle(null, usageRow({ keyId, keyName: 'k', costMicros: 1 }));
+      if (i % 100 === 0) largest = Math.max(largest, statSync(`${path}-wal`).size);
+    }
+    expect(largest).toBeLessThan(48 * 2 ** 20);
+    await store.close();
+    // The worker's connection was closed first, so the relay's close was the file's last.
+    expect(existsSync(`${path}-wal`)).toBe(false);
+    const again = new SqliteStore({ path });
+    expect(again.listUsage({ limit: ROWS + 1 })).toHaveLength(ROWS);
+    expect(again.getKey('k')!.usedMicros).toBe(ROWS);
+    again.closeNow();
+  });
+
+  it('never keeps a process alive, closed or not', () => {
+    const path = file();
+    const store = new URL('./sqlite.ts', import.meta.url).pathname;
+    for (const close of ['store.closeNow();', '']) {
+      const script = `
+        import { SqliteStore } from ${JSON.stringify(store)};
+        const store = new SqliteStore({ path: ${JSON.stringify(path)}, holdsInMemory: true, checkpointInBackground: true });
+        await store.settleSoon(null, { requestId: 'r', keyId: null, keyName: null, endpoint: '/v1/chat/completions',
+          model: 'm', upstreamModel: 'm', channel: 'c', status: 200, promptTokens: 1, completionTokens: 1,
+          costMicros: 0, latencyMs: 1, ttfbMs: 1, source: 'upstream', errorCode: null });
+        // Long enough for the worker to be in its loop.
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        ${close}`;
+      const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+        timeout: 10_000,
+        encoding: 'utf8',
+      });
+      expect({ status: run.status, signal: run.signal, stderr: run.stderr }).toEqual({
+        status: 0,
+        signal: null,
+        stderr: '',
+      });
+    }
+    const again = new SqliteStore({ path });
+    expect(again.listUsage()).toHaveLength(2);
+    again.closeNow();
+  });
+});

@@ -1,0 +1,193 @@
+import type { DatabaseSync } from 'node:sqlite';
+import { Worker } from 'node:worker_threads';
+import { BUSY_TIMEOUT_MS } from './sqlite-connection.ts';
+import type { CommitTurns } from './sqlite-ledger.ts';
+
+/** How often the worker copies the WAL back into the database file. */
+const CHECKPOINT_EVERY_MS = 100;
+
+/**
+ * Past this many WAL pages (~40 MiB) the relay checkpoints on its own connection, if the worker
+ * has not finished a checkpoint for STUCK_MS (else the next one starts the WAL over anyway, and
+ * a checkpoint of 10,000 pages on the event loop is the very stall this file is here to avoid:
+ * 30-60 ms measured); past 4 times as many, whatever the worker does.
+ */
+const WAL_PAGE_CAP = 10_000;
+const STUCK_MS = 1000;
+
+/** A WAL left larger than this by a burst is cut back to it when it starts over. */
+export const JOURNAL_SIZE_LIMIT = 16 * 1024 * 1024;
+
+/** Slots of the buffer shared with the worker. */
+const STOP = 0;
+const CLOSED = 1;
+/** Who uses the WAL's tail: IDLE, the relay COMMITTING, or the worker CHECKPOINTING. */
+const PHASE = 2;
+/** WAL pages the worker saw at its last checkpoint. */
+const WAL_PAGES = 3;
+/** Checkpoints the worker has finished: 0 until its first (SQLite's automatic ones go on). */
+const DONE = 4;
+const SLOTS = 5;
+const IDLE = 0;
+const COMMITTING = 1;
+const CHECKPOINTING = 2;
+
+/**
+ * The worker, as plain CommonJS evaluated in its thread: the relay ships as a bundle, where a
+ * worker file of its own would not be found. Each round, two checkpoints: the first beside the
+ * commits (nearly all the copying and syncing), the second in its turn between group commits
+ * (CommitTurns: the frames committed during the first), so that the WAL is copied whole with no
+ * commit after it and the relay's next commit starts it over from its first page. A checkpoint
+ * racing the commits never catches up with the last one: the WAL then never starts over and
+ * grows until the cap, and the cap's checkpoint on the relay's connection was the ~30 ms stall
+ * seen before turns were taken. `finally` tells close() it is done, whatever happened.
+ */
+const WORKER = `
+const { DatabaseSync } = require('node:sqlite');
+const { workerData } = require('node:worker_threads');
+const { path, shared, everyMs, busyMs } = workerData;
+const state = new Int32Array(shared);
+const [STOP, CLOSED, PHASE, WAL_PAGES, DONE] = [${STOP}, ${CLOSED}, ${PHASE}, ${WAL_PAGES}, ${DONE}];
+const [IDLE, COMMITTING, CHECKPOINTING] = [${IDLE}, ${COMMITTING}, ${CHECKPOINTING}];
+let db;
+try {
+  db = new DatabaseSync(path);
+  db.exec('PRAGMA busy_timeout = ' + busyMs);
+  const statement = db.prepare('PRAGMA wal_checkpoint(PASSIVE)');
+  const checkpoint = () => {
+    try {
+      Atomics.store(state, WAL_PAGES, statement.get().log);
+      Atomics.add(state, DONE, 1);
+    } catch {
+      // Busy (another process's checkpoint, or its migrations): tried again next round.
+    }
+  };
+  do {
+    checkpoint();
+    while (Atomics.compareExchange(state, PHASE, IDLE, CHECKPOINTING) !== IDLE) {
+      if (Atomics.load(state, STOP)) break;
+      Atomics.wait(state, PHASE, COMMITTING, 5);
+    }
+    if (Atomics.load(state, PHASE) !== CHECKPOINTING) break;
+    try {
+      checkpoint();
+    } finally {
+      Atomics.store(state, PHASE, IDLE);
+    }
+  } while (Atomics.wait(state, STOP, 0, everyMs) === 'timed-out');
+} finally {
+  if (db && db.isOpen) db.close();
+  Atomics.store(state, CLOSED, 1);
+  Atomics.notify(state, CLOSED);
+}
+`;
+
+/**
+ * WAL checkpoints off the event loop, for the only relay on a SQLite file: a checkpoint copies
+ * pages into the database file and syncs both files, 1-10 ms (more on a busy disk) on the event
+ * loop for the commit that set off SQLite's automatic one (every 1000 pages: ~100 usage rows at
+ * one per commit). Here a worker thread with a connection of its own checkpoints every 100 ms,
+ * and the relay's connection does not (once the worker has done its first), but cuts a WAL
+ * grown past 16 MiB back at its restart (journal_size_limit).
+ *
+ * The ledger asks enter() before each group commit: false while the worker has its turn (its
+ * second checkpoint, see WORKER), and the commit waits (with the rows it batches meanwhile) for
+ * its end. The worker starts at the first commit (a store that never writes starts no thread)
+ * and is stopped by close().
+ */
+export class BackgroundCheckpoints implements CommitTurns {
+  readonly #db: DatabaseSync;
+  readonly #path: string;
+  readonly #state = new Int32Array(new SharedArrayBuffer(SLOTS * Int32Array.BYTES_PER_ELEMENT));
+  #worker: Worker | undefined;
+  /** Set when the worker died: SQLite's automatic checkpoints are back, and commits never wait. */
+  #failed = false;
+  #closed = false;
+  #exited = false;
+  /** The worker's count of checkpoints, as last seen, and when it last moved. */
+  #done = 0;
+  #doneAt = 0;
+
+  constructor(db: DatabaseSync, path: string) {
+    this.#db = db;
+    this.#path = path;
+    db.exec(`PRAGMA journal_size_limit = ${JOURNAL_SIZE_LIMIT}`);
+  }
+
+  enter(): boolean {
+    if (this.#failed || this.#closed) return true;
+    this.#worker ??= this.#start();
+    return Atomics.compareExchange(this.#state, PHASE, IDLE, COMMITTING) === IDLE;
+  }
+
+  /** After a commit enter() let through; in its turn still, the cap's checkpoint if due. */
+  leave(): void {
+    if (this.#failed || this.#closed || !this.#worker) return;
+    this.#watchWorker();
+    Atomics.store(this.#state, PHASE, IDLE);
+    Atomics.notify(this.#state, PHASE);
+  }
+
+  #watchWorker(): void {
+    const done = Atomics.load(this.#state, DONE);
+    const now = performance.now();
+    if (done !== this.#done) {
+      // The first one: the worker runs (a thread takes tens of ms to start).
+      if (this.#done === 0) this.#db.exec('PRAGMA wal_autocheckpoint = 0');
+      this.#done = done;
+      this.#doneAt = now;
+    }
+    const pages = Atomics.load(this.#state, WAL_PAGES);
+    const stuck = done > 0 && now - this.#doneAt > STUCK_MS;
+    if (pages > 4 * WAL_PAGE_CAP || (pages > WAL_PAGE_CAP && stuck)) {
+      Atomics.store(this.#state, WAL_PAGES, 0);
+      try {
+        this.#db.exec('PRAGMA wal_checkpoint(PASSIVE)');
+      } catch {
+        // Busy: another process checkpoints; the worker's next count asks again.
+      }
+    }
+  }
+
+  #start(): Worker {
+    const worker = new Worker(WORKER, {
+      eval: true,
+      // Not the process's flags: with --input-type=module (node -e), WORKER would be a module.
+      execArgv: [],
+      workerData: {
+        path: this.#path,
+        shared: this.#state.buffer,
+        everyMs: CHECKPOINT_EVERY_MS,
+        busyMs: BUSY_TIMEOUT_MS,
+      },
+    });
+    // Never what keeps a process alive: close() stops it, and a process may exit without.
+    worker.unref();
+    worker.on('error', () => this.#fail());
+    worker.on('exit', () => {
+      this.#exited = true;
+    });
+    return worker;
+  }
+
+  #fail(): void {
+    this.#failed = true;
+    if (this.#db.isOpen) this.#db.exec('PRAGMA wal_autocheckpoint = 1000');
+  }
+
+  /**
+   * Stops the worker and waits (for a checkpoint in progress at most) until its connection is
+   * closed, so that the relay's own close is the file's last, which leaves no WAL behind. The
+   * relay's connection checkpoints as SQLite does by default again: after a handover its
+   * commits no longer take turns (see SqliteLedger), and a reserve waits for each.
+   */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#db.isOpen) this.#db.exec('PRAGMA wal_autocheckpoint = 1000');
+    if (!this.#worker || this.#failed || this.#exited) return;
+    Atomics.store(this.#state, STOP, 1);
+    Atomics.notify(this.#state, STOP);
+    Atomics.wait(this.#state, CLOSED, 0, BUSY_TIMEOUT_MS);
+  }
+}
