@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { Logger } from '../logger.ts';
 import { SqliteRateWindows } from '../ratelimit/sqlite.ts';
 import { withKeyCache } from './key-cache.ts';
 import { RelayLock } from './relay-lock.ts';
@@ -30,6 +31,8 @@ export interface StoreContext {
   readonly relay?: 'single' | 'worker';
   /** DynamoDB: told of ledger conflicts, expired holds and failed counters (dynamodb/metrics.ts). */
   readonly onStoreEvent?: (event: DynamoStoreEvent) => void;
+  /** SQLite: where failures no request sees are logged (a handover, the relay lock file deleted). */
+  readonly logger?: Pick<Logger, 'error'>;
 }
 
 export const sqlitePath = (dataDir: string): string => join(dataDir, 'relay.db');
@@ -60,6 +63,7 @@ export async function createStore(
     releaseStaleHolds: context.releaseStaleHolds ?? false,
     ...(config.usage?.timeZone !== undefined && { timeZone: config.usage.timeZone }),
     ...(context.sharedRates && { rates: new SqliteRateWindows({ path }) }),
+    ...(context.logger && { logger: context.logger }),
   };
   const store = context.relay
     ? await openRelaySqliteStore(options, context.relay)
@@ -93,6 +97,9 @@ function preparedSqliteStore(options: SqliteStoreOptions): SqliteStore {
 /** How long a relay starting beside one that keeps its holds in memory waits for them as rows. */
 const HANDOVER_WAIT_MS = 10_000;
 
+/** How often a relay looks whether its lock file is still the one the path names (a stat). */
+const LOCK_CHECK_MS = 50;
+
 /**
  * A relay process's SQLite store, under the relay lock (relay-lock.ts): with quota holds in
  * memory when it is the only relay on the file, else as rows shared with the others. A relay
@@ -112,24 +119,81 @@ export async function openRelaySqliteStore(
     // An ask left by a relay that died waiting would take the holds out of memory for nothing;
     // a relay still waiting asks again at its next try.
     sole.requestHandover(0);
+    rejoinIfMoved(sole, lock, handoverWaitMs, options.logger);
     return sole;
   }
   const store = new SqliteStore({ ...options, releaseStaleHolds: false, lock });
-  const until = Date.now() + handoverWaitMs;
-  while (!lock.tryShared()) {
-    if (Date.now() < until) {
-      // Asked at every try: a relay that became sole meanwhile cleared the ask as it started.
-      store.requestHandover(1);
-      await sleep(20);
-      continue;
-    }
-    store.requestHandover(0);
+  if (!(await joinBeside(store, lock, handoverWaitMs))) {
     store.closeNow();
     throw new StoreError(
       `another relay process on ${options.path} keeps its quota holds in memory and did not hand ` +
-        `them over within ${handoverWaitMs} ms; stop it, or start this one when it answers`,
+        `them over within ${handoverWaitMs} ms (its log says why if it failed); stop it, or ` +
+        `start this one when it answers`,
     );
   }
-  store.requestHandover(0);
+  rejoinIfMoved(store, lock, handoverWaitMs, options.logger);
   return store;
+}
+
+/** The relay lock shared, after asking a relay that keeps holds in memory to hand them over. */
+async function joinBeside(store: SqliteStore, lock: RelayLock, waitMs: number): Promise<boolean> {
+  const until = Date.now() + waitMs;
+  try {
+    while (!lock.tryShared()) {
+      if (Date.now() >= until) return false;
+      // Asked at every try: a relay that became sole meanwhile cleared the ask as it started.
+      store.requestHandover(1);
+      await sleep(20);
+    }
+    return true;
+  } finally {
+    store.requestHandover(0);
+  }
+}
+
+/**
+ * The lock file deleted or replaced under a running relay (an operator cleaning "stale" lock
+ * files): a relay starting now locks a new file and believes itself alone, and two relays
+ * keeping holds in memory overspend together. This one writes its holds out as rows and joins
+ * the new file as a relay starting beside another does, so that both end holding through rows.
+ * New holds wait meanwhile: until the other relay hands over, its holds in memory are in no row.
+ * (The other relay's holds in memory do count this one's rows: it reads reserved_micros.)
+ */
+function rejoinIfMoved(
+  store: SqliteStore,
+  lock: RelayLock,
+  waitMs: number,
+  logger: Pick<Logger, 'error'> | undefined,
+): void {
+  // Told once per deletion, not at every retry of a rejoin that waits or fails.
+  let told = false;
+  lock.watch(LOCK_CHECK_MS, async () => {
+    if (!told && lock.moved()) {
+      told = true;
+      logger?.error(
+        { lockFile: lock.path },
+        `the relay lock file ${lock.path} was deleted or replaced while this relay ran, so ` +
+          'another relay may take a new one and believe itself alone on the database; this relay ' +
+          'now keeps its quota holds as rows and joins the new lock file. Never delete the lock ' +
+          'file while a relay runs: it is never stale (the OS drops the locks of a dead process)',
+      );
+    }
+    const resume = store.pauseHolds();
+    try {
+      store.handOver();
+      if (lock.moved()) lock.reopen();
+      if (await joinBeside(store, lock, waitMs)) told = false;
+      else {
+        logger?.error(
+          { lockFile: lock.path },
+          `another relay on ${lock.path} keeps its quota holds in memory and did not hand them ` +
+            `over within ${waitMs} ms; asking again`,
+        );
+      }
+    } catch (err) {
+      if (!lock.closed) logger?.error({ err }, 'cannot rejoin the relay lock; trying again');
+    } finally {
+      resume();
+    }
+  });
 }

@@ -1,7 +1,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { createLogger } from '../logger.ts';
 import { openRelaySqliteStore } from './create-store.ts';
 import { RelayLock } from './relay-lock.ts';
 import { SqliteStore } from './sqlite.ts';
@@ -10,6 +12,21 @@ import { usageRow } from '../../../test/fixtures/usage-row.ts';
 const LEASE = 60_000;
 
 const row = (keyId: number, costMicros: number) => usageRow({ keyId, keyName: 'k', costMicros });
+
+/** A real logger whose lines are kept, parsed. */
+function logged() {
+  const lines: { msg: string; err?: { message: string } }[] = [];
+  const logger = createLogger({
+    destination: { write: (line) => void lines.push(JSON.parse(line)) },
+  });
+  return { lines, logger };
+}
+
+async function until(done: () => boolean, ms = 3000): Promise<void> {
+  for (const end = Date.now() + ms; !done(); await sleep(10)) {
+    if (Date.now() > end) throw new Error('timed out');
+  }
+}
 
 /** Relays (openRelaySqliteStore, as the server opens them) and plain handles (the keys CLI). */
 describe('quota holds in memory, for the only relay on a SQLite file', () => {
@@ -29,8 +46,12 @@ describe('quota holds in memory, for the only relay on a SQLite file', () => {
       closers.push(() => s.closeNow());
       return s;
     };
-    const relay = async (kind: 'single' | 'worker' = 'single', waitMs?: number) => {
-      const s = await openRelaySqliteStore({ path }, kind, waitMs);
+    const relay = async (
+      kind: 'single' | 'worker' = 'single',
+      waitMs?: number,
+      logger?: ReturnType<typeof createLogger>,
+    ) => {
+      const s = await openRelaySqliteStore({ path, ...(logger && { logger }) }, kind, waitMs);
       closers.push(() => s.closeNow());
       return s;
     };
@@ -151,5 +172,63 @@ describe('quota holds in memory, for the only relay on a SQLite file', () => {
     await expect(relay('single', 100)).rejects.toThrow(/keeps its quota holds in memory/);
     stuck.close();
     expect((await relay()).holdsInMemory).toBe(true);
+  });
+
+  it('logs a handover that fails for a reason other than busy, once, and keeps its holds', async () => {
+    const { cli, relay, keyId } = file();
+    const { lines, logger } = logged();
+    const r = await relay('single', undefined, logger);
+    const held = (await r.ledger.reserve(keyId, 100, LEASE))!;
+    // A hold row taking the id the hold in memory must keep as a row: the handover cannot pass.
+    expect(cli().reserve(keyId, 100, LEASE)!.id).toBe(held.id);
+    cli().requestHandover(1);
+    await sleep(300); // six polls
+    expect(r.holdsInMemory).toBe(true);
+    const failures = lines.filter((l) => l.msg.startsWith('cannot hand the quota holds'));
+    expect(failures).toHaveLength(1);
+    expect(failures[0]!.err!.message).toMatch(/UNIQUE/);
+  });
+
+  it('steps down to rows and rejoins when its lock file is deleted and a second relay starts alone', async () => {
+    const { path, cli, relay, keyId } = file();
+    const { lines, logger } = logged();
+    const first = await relay('single', undefined, logger);
+    expect(await first.ledger.reserve(keyId, 700, LEASE)).not.toBeNull();
+    // An operator deleting a "stale" lock file: the next relay locks a new one, alone.
+    rmSync(`${path}.lock`);
+    const second = await relay();
+    expect(second.holdsInMemory).toBe(true);
+    // Within one check (50 ms) the first relay notices, and says so.
+    await until(() => lines.some((l) => l.msg.includes('was deleted or replaced')));
+    const [error] = lines.filter((l) => l.msg.includes('was deleted or replaced'));
+    expect(error!.msg).toMatch(/Never delete the lock file while a relay runs/);
+    await until(() => !first.holdsInMemory && !second.holdsInMemory);
+    expect(cli().getKey('k')!.reservedMicros).toBe(700);
+    // Both hammer the key: holds and charges together never pass its quota of 1000.
+    const settled: Promise<void>[] = [];
+    const holds = await Promise.all(
+      Array.from({ length: 40 }, async (_, i) => {
+        const relay = i % 2 ? first : second;
+        const hold = await relay.ledger.reserve(keyId, 50, LEASE);
+        if (hold && i % 4 === 0) settled.push(relay.ledger.settle(hold, row(keyId, 50)));
+        return hold;
+      }),
+    );
+    await Promise.all(settled);
+    expect(holds.filter((h) => h !== null)).toHaveLength(6);
+    const key = cli().getKey('k')!;
+    expect(key.reservedMicros + key.usedMicros).toBeLessThanOrEqual(1000);
+    expect(lines.filter((l) => l.msg.includes('was deleted or replaced'))).toHaveLength(1);
+  });
+
+  it('keeps holding through rows when its lock file is deleted with no other relay', async () => {
+    const { path, cli, relay, keyId } = file();
+    const r = await relay();
+    await r.ledger.reserve(keyId, 300, LEASE);
+    rmSync(`${path}.lock`);
+    await until(() => !r.holdsInMemory);
+    expect(cli().getKey('k')!.reservedMicros).toBe(300);
+    // Its new lock file is shared: a relay starting now cannot be alone.
+    expect((await relay()).holdsInMemory).toBe(false);
   });
 });

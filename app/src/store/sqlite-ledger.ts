@@ -19,6 +19,8 @@ export interface SqliteLedgerPort {
   readonly holdsInMemory?: boolean;
   /** Called once the holds in memory are rows, after another relay asked to share the file. */
   readonly onHandover?: () => void;
+  /** Told of a failure no caller sees (a handover that failed for a reason other than busy). */
+  readonly onError?: (err: unknown, message: string) => void;
 }
 
 /** fn in a BEGIN IMMEDIATE transaction, rolled back if it throws. */
@@ -97,6 +99,11 @@ export class SqliteLedger {
   #memory: MemoryHolds | undefined;
   #handoverPoll: ReturnType<typeof setInterval> | undefined;
   readonly #onHandover: (() => void) | undefined;
+  readonly #onError: ((err: unknown, message: string) => void) | undefined;
+  /** The handover failures already told: retried every poll, told once each. */
+  readonly #toldFailures = new Set<string>();
+  /** While set, new holds wait for it (a relay rejoining the relay lock, see create-store.ts). */
+  #paused: Promise<void> | undefined;
 
   constructor(port: SqliteLedgerPort) {
     this.#db = port.db;
@@ -104,6 +111,7 @@ export class SqliteLedger {
     this.#stmt = port.stmt;
     this.#rollups = port.rollups;
     this.#onHandover = port.onHandover;
+    this.#onError = port.onError;
     if (port.holdsInMemory) this.#keepHoldsInMemory();
   }
 
@@ -141,10 +149,34 @@ export class SqliteLedger {
       const asked = this.#stmt('SELECT value FROM store_meta WHERE name = ?').get(HANDOVER) as
         { value: number } | undefined;
       if (asked?.value) this.handOver();
-    } catch {
+    } catch (err) {
       // Busy past busy_timeout (the other relay's migrations): asked again at the next poll,
-      // and the relay waiting for the holds waits on. Never a crash from a timer.
+      // and the relay waiting for the holds waits on. Never a crash from a timer. Any other
+      // failure (disk full, a hold id already taken) comes back at every poll, and the waiting
+      // relay gives up blaming this one: said here once, where the cause is known.
+      if (isBusy(err) || !this.#onError) return;
+      const message = err instanceof Error ? err.message : String(err);
+      if (this.#toldFailures.has(message)) return;
+      this.#toldFailures.add(message);
+      this.#onError(
+        err,
+        'cannot hand the quota holds kept in memory over to another relay; retrying',
+      );
     }
+  }
+
+  /**
+   * New holds wait until `resume` is called: while a relay rejoins the relay lock, another one
+   * may still keep holds in memory that the rows do not show.
+   */
+  pauseHolds(): () => void {
+    let resume!: () => void;
+    const paused = new Promise<void>((resolve) => (resume = resolve));
+    this.#paused = paused;
+    return () => {
+      if (this.#paused === paused) this.#paused = undefined;
+      resume();
+    };
   }
 
   /**
@@ -312,6 +344,7 @@ export class SqliteLedger {
 
   /** In memory: decided now, nothing to commit. Else through the group commit. */
   reserveSoon(keyId: number, micros: Micros, leaseMs?: number): Promise<Reservation | null> {
+    if (this.#paused) return this.#paused.then(() => this.reserveSoon(keyId, micros, leaseMs));
     if (this.#memory) return decidedNow(() => this.reserve(keyId, micros, leaseMs));
     return this.#enqueue('hold', () => this.reserve(keyId, micros, leaseMs));
   }

@@ -7,6 +7,7 @@ import { DayCalendar } from '../usage/days.ts';
 import type { AdminStore, KeyPatch } from './admin-types.ts';
 import { generateKey, hashKey, isOldHint, keyHint, shortenOldHint } from './secrets.ts';
 import { ADMIN_SCHEMA, createSqliteAdminStore, migrateAdminSchema } from './sqlite-admin.ts';
+import type { Logger } from '../logger.ts';
 import type { RelayLock } from './relay-lock.ts';
 import { DailyRollups, ROLLUP_SCHEMA } from './sqlite-rollups.ts';
 import { SqliteLedger, transaction } from './sqlite-ledger.ts';
@@ -180,6 +181,8 @@ export interface SqliteStoreOptions {
   readonly holdsInMemory?: boolean;
   /** The relay lock this store was opened under; stepped down on a handover, closed with it. */
   readonly lock?: RelayLock;
+  /** Where failures that no caller sees are logged (the ledger's handover). */
+  readonly logger?: Pick<Logger, 'error'>;
 }
 
 export class SqliteStore implements Store {
@@ -231,6 +234,7 @@ export class SqliteStore implements Store {
       rollups: this.#rollups,
       holdsInMemory: options.holdsInMemory ?? false,
       onHandover: () => this.#lock?.downgrade(),
+      onError: (err, message) => options.logger?.error({ err }, message),
     });
     this.rates = options.rates ?? memoryRateWindows();
     const roles = sqliteRoles(this);
@@ -457,6 +461,16 @@ export class SqliteStore implements Store {
   /** Asks (1) the relay keeping holds in memory on this file to write them as rows, or stops asking (0). */
   requestHandover(value: 0 | 1): void {
     this.#ledger.requestHandover(value);
+  }
+
+  /** Writes the holds kept in memory as rows, from now on (see SqliteLedger.handOver). */
+  handOver(): void {
+    this.#ledger.handOver();
+  }
+
+  /** New holds wait until the returned function is called (see SqliteLedger.pauseHolds). */
+  pauseHolds(): () => void {
+    return this.#ledger.pauseHolds();
   }
 
   extend(reservation: Reservation, leaseMs: number): Reservation | null {
