@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../logger.ts';
@@ -101,6 +101,13 @@ const HANDOVER_WAIT_MS = 10_000;
 const LOCK_CHECK_MS = 50;
 
 /**
+ * How long a relay sole on a lock file it created beside an existing database holds new holds
+ * back: a relay whose lock file was just deleted notices it, writes its holds as rows and asks
+ * for a handover within about two checks.
+ */
+const NEW_LOCK_WAIT_MS = 4 * LOCK_CHECK_MS;
+
+/**
  * A relay process's SQLite store, under the relay lock (relay-lock.ts): with quota holds in
  * memory when it is the only relay on the file, else as rows shared with the others. A relay
  * keeping holds in memory is asked to write them out first, and this one waits for it: two
@@ -113,12 +120,14 @@ export async function openRelaySqliteStore(
   relay: 'single' | 'worker',
   handoverWaitMs = HANDOVER_WAIT_MS,
 ): Promise<SqliteStore> {
+  const newLock = !existsSync(`${options.path}.lock`) && existsSync(options.path);
   const lock = relayLockFor(options.path);
   if (relay === 'single' && lock.trySole()) {
     const sole = new SqliteStore({ ...options, holdsInMemory: true, lock });
     // An ask left by a relay that died waiting would take the holds out of memory for nothing;
     // a relay still waiting asks again at its next try.
     sole.requestHandover(0);
+    if (newLock) holdBackForRelayOnDeletedLock(sole);
     rejoinIfMoved(sole, lock, handoverWaitMs, options.logger);
     return sole;
   }
@@ -149,6 +158,22 @@ async function joinBeside(store: SqliteStore, lock: RelayLock, waitMs: number): 
   } finally {
     store.requestHandover(0);
   }
+}
+
+/**
+ * A lock file new beside an existing database: its last one may have been deleted under a relay
+ * that still runs and keeps holds in memory, invisible here until it notices (rejoinIfMoved) and
+ * writes them as rows. New holds wait for its handover ask (answered by the ledger's poll) or
+ * NEW_LOCK_WAIT_MS, whichever comes first. Also after an upgrade from a release without the lock.
+ */
+function holdBackForRelayOnDeletedLock(store: SqliteStore): void {
+  const resume = store.pauseHolds();
+  const since = Date.now();
+  const poll = setInterval(() => {
+    if (store.holdsInMemory && Date.now() - since < NEW_LOCK_WAIT_MS) return;
+    clearInterval(poll);
+    resume();
+  }, 10);
 }
 
 /**

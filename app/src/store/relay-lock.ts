@@ -50,7 +50,12 @@ export class RelayLock {
     this.#fd = openSync(this.#path, 'a');
     const { dev, ino } = fstatSync(this.#fd, { bigint: true });
     this.#file = { dev, ino };
-    this.#db = new DatabaseSync(this.#path);
+    try {
+      this.#db = new DatabaseSync(this.#path);
+    } catch (err) {
+      closeSync(this.#fd);
+      throw err;
+    }
     // Never wait: a lock another process holds is an answer, not a delay.
     this.#db.exec('PRAGMA busy_timeout = 0');
   }
