@@ -113,7 +113,8 @@ const NEW_LOCK_WAIT_MS = 4 * LOCK_CHECK_MS;
  * keeping holds in memory is asked to write them out first, and this one waits for it: two
  * relays on one file (a rolling restart, a relay beside a cluster) then both hold through rows,
  * so neither can overspend. Stale holds are dropped only by the sole relay (or a cluster primary
- * alone under the lock, preparedSqliteStore): rows may be another live relay's.
+ * alone under the lock, preparedSqliteStore): rows may be another live relay's. A lock file
+ * deleted under running relays is recovered from (holdBackForRelayOnDeletedLock, rejoinIfMoved).
  */
 export async function openRelaySqliteStore(
   options: SqliteStoreOptions,
@@ -123,7 +124,9 @@ export async function openRelaySqliteStore(
   const newLock = !existsSync(`${options.path}.lock`) && existsSync(options.path);
   const lock = relayLockFor(options.path);
   if (relay === 'single' && lock.trySole()) {
-    const sole = new SqliteStore({ ...options, holdsInMemory: true, lock });
+    // Rows on a new lock file may be a live relay's whose lock file was deleted.
+    const releaseStaleHolds = (options.releaseStaleHolds ?? false) && !newLock;
+    const sole = new SqliteStore({ ...options, releaseStaleHolds, holdsInMemory: true, lock });
     // An ask left by a relay that died waiting would take the holds out of memory for nothing;
     // a relay still waiting asks again at its next try.
     sole.requestHandover(0);

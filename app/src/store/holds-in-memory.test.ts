@@ -218,6 +218,26 @@ describe('quota holds in memory, for the only relay on a SQLite file', () => {
     expect(told[0]!.msg).toMatch(/Never delete the lock file while a relay runs/);
   });
 
+  it('keeps the hold rows of a cluster worker when its lock file is deleted and a single relay starts alone', async () => {
+    const { path, cli, keyId } = file();
+    const worker = await openRelaySqliteStore({ path }, 'worker');
+    closers.push(() => worker.closeNow());
+    expect(await worker.ledger.reserve(keyId, 700, LEASE)).not.toBeNull();
+    rmSync(`${path}.lock`);
+    // As the server opens a single relay: stale holds dropped, if it is alone on the file.
+    const single = await openRelaySqliteStore({ path, releaseStaleHolds: true }, 'single');
+    closers.push(() => single.closeNow());
+    expect(single.holdsInMemory).toBe(true);
+    expect(cli().getKey('k')!.reservedMicros).toBe(700);
+    const holds = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        (i % 2 ? worker : single).ledger.reserve(keyId, 50, LEASE),
+      ),
+    );
+    expect(holds.filter((h) => h !== null)).toHaveLength(6);
+    expect(single.holdsInMemory).toBe(false);
+  });
+
   it('keeps holding through rows when its lock file is deleted with no other relay', async () => {
     const { path, cli, relay, keyId } = file();
     const r = await relay();
