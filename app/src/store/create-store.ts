@@ -73,6 +73,15 @@ export async function createStore(
   return withKeyCache(store);
 }
 
+/**
+ * No lock file beside an existing database: the last one may have been deleted under relays that
+ * still run, so the hold rows may be theirs, and one may keep holds in memory (see
+ * holdBackForRelayOnDeletedLock). Also the first start after an upgrade from a release without it.
+ */
+function isNewLock(path: string): boolean {
+  return !existsSync(`${path}.lock`) && existsSync(path);
+}
+
 /** The relay lock beside the database, whose folder may not exist yet on a first start. */
 function relayLockFor(path: string): RelayLock {
   mkdirSync(dirname(path), { recursive: true });
@@ -86,9 +95,10 @@ function relayLockFor(path: string): RelayLock {
  * money already held.
  */
 function preparedSqliteStore(options: SqliteStoreOptions): SqliteStore {
+  const newLock = isNewLock(options.path);
   const lock = relayLockFor(options.path);
   try {
-    return new SqliteStore({ ...options, releaseStaleHolds: lock.trySole() });
+    return new SqliteStore({ ...options, releaseStaleHolds: lock.trySole() && !newLock });
   } finally {
     lock.close();
   }
@@ -121,10 +131,9 @@ export async function openRelaySqliteStore(
   relay: 'single' | 'worker',
   handoverWaitMs = HANDOVER_WAIT_MS,
 ): Promise<SqliteStore> {
-  const newLock = !existsSync(`${options.path}.lock`) && existsSync(options.path);
+  const newLock = isNewLock(options.path);
   const lock = relayLockFor(options.path);
   if (relay === 'single' && lock.trySole()) {
-    // Rows on a new lock file may be a live relay's whose lock file was deleted.
     const releaseStaleHolds = (options.releaseStaleHolds ?? false) && !newLock;
     const sole = new SqliteStore({ ...options, releaseStaleHolds, holdsInMemory: true, lock });
     // An ask left by a relay that died waiting would take the holds out of memory for nothing;
