@@ -238,6 +238,25 @@ describe('quota holds in memory, for the only relay on a SQLite file', () => {
     expect(single.holdsInMemory).toBe(false);
   });
 
+  it('closes quietly while rejoining, and a hold asked meanwhile is refused, not left waiting', async () => {
+    const { path, relay, keyId } = file();
+    const { lines, logger } = logged();
+    const r = await relay('single', undefined, logger);
+    rmSync(`${path}.lock`);
+    // Sole on the new file and never answering: the rejoin waits.
+    const stuck = new RelayLock(`${path}.lock`);
+    closers.push(() => stuck.close());
+    stuck.trySole();
+    await until(() => !r.holdsInMemory);
+    const held = r.ledger.reserve(keyId, 100, LEASE);
+    r.closeNow();
+    await expect(held).rejects.toThrow('the store is closed');
+    await sleep(100);
+    expect(lines.map((l) => l.msg).filter((m) => !m.includes('was deleted or replaced'))).toEqual(
+      [],
+    );
+  });
+
   it('keeps holding through rows when its lock file is deleted with no other relay', async () => {
     const { path, cli, relay, keyId } = file();
     const r = await relay();
