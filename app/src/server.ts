@@ -125,6 +125,7 @@ export async function startRelay(options: StartOptions = {}): Promise<RunningRel
     releaseStaleHolds: !inWorker,
     sharedRates: inWorker,
     relay: inWorker ? 'worker' : 'single',
+    logger,
     ...(storeEvents && { onStoreEvent: storeEvents.record }),
   });
   if (!inWorker) await syncConfigKeys(config, store);

@@ -7,6 +7,7 @@
  * (at most one per request in flight), never a charge without its row or the reverse, and
  * leaves no hold behind.
  */
+import { rmSync } from 'node:fs';
 import { DatabaseSync } from 'node:sqlite';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -169,6 +170,20 @@ describe('holds in memory on the real relay process', () => {
     const u = await upstream();
     const first = await relay(u, 0.002);
     const second = await relay(u, 0.002, first.dataDir);
+    await sendFromBoth(first, second);
+  });
+
+  it('a relay whose lock file is deleted says so and rejoins: with a second relay started after, neither overspends', async () => {
+    const u = await upstream();
+    const first = await relay(u, 0.002);
+    rmSync(join(first.dataDir, 'relay.db.lock'));
+    await until(() => first.output.some((l) => l.includes('was deleted or replaced')), 5000);
+    const second = await relay(u, 0.002, first.dataDir);
+    await sendFromBoth(first, second);
+  });
+
+  /** 60 requests spread over both relays, then both stopped: the key's quota never passed. */
+  async function sendFromBoth(first: RelayProcess, second: RelayProcess): Promise<void> {
     const send = (r: RelayProcess, i: number) =>
       fetch(`${r.baseUrl}/v1/chat/completions`, {
         method: 'POST',
@@ -194,5 +209,5 @@ describe('holds in memory on the real relay process', () => {
     const file = fileOf(first);
     expect(file.ids.size).toBe(60);
     expect(file).toMatchObject({ used: ok * 110, reserved: 0, holdRows: 0 });
-  });
+  }
 });

@@ -59,4 +59,22 @@ describe('the cluster primary preparing the store beside live relays', () => {
     closers.push(() => cli.closeNow());
     expect(cli.getKey('k')!.reservedMicros).toBe(0);
   });
+
+  it('keeps the holds of workers whose lock file was just deleted (a new lock file beside the database)', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'prepare-store-holds-'));
+    dirs.push(dataDir);
+    const path = join(dataDir, 'relay.db');
+    const worker = await openRelaySqliteStore({ path }, 'worker');
+    closers.push(() => worker.closeNow());
+    const keyId = worker.createKey({ name: 'k', quotaUsd: 0.001 }).record.id;
+    expect(await worker.ledger.reserve(keyId, 700, LEASE)).not.toBeNull();
+    // Deleted, and a new cluster started before the worker noticed (its check runs every 50 ms).
+    rmSync(`${path}.lock`);
+
+    await prepareStore(parseRelayConfig({}, {}), dataDir);
+
+    const cli = new SqliteStore({ path });
+    closers.push(() => cli.closeNow());
+    expect(cli.getKey('k')!.reservedMicros).toBe(700);
+  });
 });

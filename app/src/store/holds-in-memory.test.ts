@@ -1,9 +1,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { DatabaseSync } from 'node:sqlite';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { createLogger } from '../logger.ts';
 import { HANDOVER_LAPSE_MS, HANDOVER_RENEW_MS, openRelaySqliteStore } from './create-store.ts';
 import { RelayLock } from './relay-lock.ts';
 import { SqliteStore } from './sqlite.ts';
@@ -12,6 +13,21 @@ import { usageRow } from '../../../test/fixtures/usage-row.ts';
 const LEASE = 60_000;
 
 const row = (keyId: number, costMicros: number) => usageRow({ keyId, keyName: 'k', costMicros });
+
+/** A real logger whose lines are kept, parsed. */
+function logged() {
+  const lines: { msg: string; err?: { message: string } }[] = [];
+  const logger = createLogger({
+    destination: { write: (line) => void lines.push(JSON.parse(line)) },
+  });
+  return { lines, logger };
+}
+
+async function until(done: () => boolean, ms = 3000): Promise<void> {
+  for (const end = Date.now() + ms; !done(); await sleep(10)) {
+    if (Date.now() > end) throw new Error('timed out');
+  }
+}
 
 /** Relays (openRelaySqliteStore, as the server opens them) and plain handles (the keys CLI). */
 describe('quota holds in memory, for the only relay on a SQLite file', () => {
@@ -31,8 +47,12 @@ describe('quota holds in memory, for the only relay on a SQLite file', () => {
       closers.push(() => s.closeNow());
       return s;
     };
-    const relay = async (kind: 'single' | 'worker' = 'single', waitMs?: number) => {
-      const s = await openRelaySqliteStore({ path }, kind, waitMs);
+    const relay = async (
+      kind: 'single' | 'worker' = 'single',
+      waitMs?: number,
+      logger?: ReturnType<typeof createLogger>,
+    ) => {
+      const s = await openRelaySqliteStore({ path, ...(logger && { logger }) }, kind, waitMs);
       closers.push(() => s.closeNow());
       return s;
     };
@@ -190,5 +210,99 @@ describe('quota holds in memory, for the only relay on a SQLite file', () => {
     await expect(relay('single', 100)).rejects.toThrow(/keeps its quota holds in memory/);
     stuck.close();
     expect((await relay()).holdsInMemory).toBe(true);
+  });
+
+  it('logs a handover that fails for a reason other than busy, once, and keeps its holds', async () => {
+    const { cli, relay, keyId } = file();
+    const { lines, logger } = logged();
+    const r = await relay('single', undefined, logger);
+    const held = (await r.ledger.reserve(keyId, 100, LEASE))!;
+    // A hold row taking the id the hold in memory must keep as a row: the handover cannot pass.
+    expect(cli().reserve(keyId, 100, LEASE)!.id).toBe(held.id);
+    cli().requestHandover(Date.now() + HANDOVER_LAPSE_MS);
+    await sleep(300); // six polls
+    expect(r.holdsInMemory).toBe(true);
+    const failures = lines.filter((l) => l.msg.startsWith('cannot hand the quota holds'));
+    expect(failures).toHaveLength(1);
+    expect(failures[0]!.err!.message).toMatch(/UNIQUE/);
+  });
+
+  it('steps down to rows and rejoins when its lock file is deleted and a second relay starts alone', async () => {
+    const { path, cli, relay, keyId } = file();
+    const { lines, logger } = logged();
+    const first = await relay('single', undefined, logger);
+    expect(await first.ledger.reserve(keyId, 700, LEASE)).not.toBeNull();
+    // An operator deleting a "stale" lock file: the next relay locks a new one, alone.
+    rmSync(`${path}.lock`);
+    const second = await relay();
+    expect(second.holdsInMemory).toBe(true);
+    // Both hammer the key at once: holds and charges together never pass its quota of 1000.
+    const settled: Promise<void>[] = [];
+    const holds = await Promise.all(
+      Array.from({ length: 40 }, async (_, i) => {
+        const relay = i % 2 ? first : second;
+        const hold = await relay.ledger.reserve(keyId, 50, LEASE);
+        if (hold && i % 4 === 0) settled.push(relay.ledger.settle(hold, row(keyId, 50)));
+        return hold;
+      }),
+    );
+    await Promise.all(settled);
+    expect(holds.filter((h) => h !== null)).toHaveLength(6);
+    expect([first.holdsInMemory, second.holdsInMemory]).toEqual([false, false]);
+    const key = cli().getKey('k')!;
+    expect(key.reservedMicros + key.usedMicros).toBe(1000);
+    const told = lines.filter((l) => l.msg.includes('was deleted or replaced'));
+    expect(told).toHaveLength(1);
+    expect(told[0]!.msg).toMatch(/Never delete the lock file while a relay runs/);
+  });
+
+  it('keeps the hold rows of a cluster worker when its lock file is deleted and a single relay starts alone', async () => {
+    const { path, cli, keyId } = file();
+    const worker = await openRelaySqliteStore({ path }, 'worker');
+    closers.push(() => worker.closeNow());
+    expect(await worker.ledger.reserve(keyId, 700, LEASE)).not.toBeNull();
+    rmSync(`${path}.lock`);
+    // As the server opens a single relay: stale holds dropped, if it is alone on the file.
+    const single = await openRelaySqliteStore({ path, releaseStaleHolds: true }, 'single');
+    closers.push(() => single.closeNow());
+    expect(single.holdsInMemory).toBe(true);
+    expect(cli().getKey('k')!.reservedMicros).toBe(700);
+    const holds = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        (i % 2 ? worker : single).ledger.reserve(keyId, 50, LEASE),
+      ),
+    );
+    expect(holds.filter((h) => h !== null)).toHaveLength(6);
+    expect(single.holdsInMemory).toBe(false);
+  });
+
+  it('closes quietly while rejoining, and a hold asked meanwhile is refused, not left waiting', async () => {
+    const { path, relay, keyId } = file();
+    const { lines, logger } = logged();
+    const r = await relay('single', undefined, logger);
+    rmSync(`${path}.lock`);
+    // Sole on the new file and never answering: the rejoin waits.
+    const stuck = new RelayLock(`${path}.lock`);
+    closers.push(() => stuck.close());
+    stuck.trySole();
+    await until(() => !r.holdsInMemory);
+    const held = r.ledger.reserve(keyId, 100, LEASE);
+    r.closeNow();
+    await expect(held).rejects.toThrow('the store is closed');
+    await sleep(100);
+    expect(lines.map((l) => l.msg).filter((m) => !m.includes('was deleted or replaced'))).toEqual(
+      [],
+    );
+  });
+
+  it('keeps holding through rows when its lock file is deleted with no other relay', async () => {
+    const { path, cli, relay, keyId } = file();
+    const r = await relay();
+    await r.ledger.reserve(keyId, 300, LEASE);
+    rmSync(`${path}.lock`);
+    await until(() => !r.holdsInMemory);
+    expect(cli().getKey('k')!.reservedMicros).toBe(300);
+    // Its new lock file is shared: a relay starting now cannot be alone.
+    expect((await relay()).holdsInMemory).toBe(false);
   });
 });

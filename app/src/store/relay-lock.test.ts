@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -55,5 +55,23 @@ describe('the relay lock', () => {
     owner.close();
     const next = relay();
     expect(next.trySole()).toBe(true);
+  });
+
+  it('tells when its file is deleted or replaced, and reopens the one the path names', () => {
+    const owner = relay();
+    owner.trySole();
+    expect(owner.moved()).toBe(false);
+    rmSync(path);
+    expect(owner.moved()).toBe(true);
+    // The mistake it guards against: a relay starting now is sole on a new file.
+    const next = relay();
+    expect(next.trySole()).toBe(true);
+    owner.reopen();
+    expect([owner.moved(), owner.mode]).toEqual([false, 'none']);
+    expect(owner.tryShared()).toBe(false);
+    next.close();
+    writeFileSync(`${path}.new`, '');
+    renameSync(`${path}.new`, path);
+    expect(owner.moved()).toBe(true);
   });
 });

@@ -1,3 +1,4 @@
+import { closeSync, fstatSync, openSync, statSync } from 'node:fs';
 import { DatabaseSync } from 'node:sqlite';
 import type { StatementSync } from 'node:sqlite';
 
@@ -17,17 +18,77 @@ import type { StatementSync } from 'node:sqlite';
  * through unlocked, so a third process cannot slip in as sole meanwhile), and waits for that.
  * The keys CLI takes no lock: it never holds quota, and its top-ups and quota edits are read by
  * every reserve.
+ *
+ * The one way to break it is to delete (or replace) the lock file while relays run: a relay
+ * starting then locks a new file and believes itself alone. moved() tells a relay that its file
+ * is no longer the one the path names, and reopen() lets it join the new one (create-store.ts).
  */
 export class RelayLock {
-  readonly #db: DatabaseSync;
+  readonly #path: string;
+  #db!: DatabaseSync;
+  /**
+   * Our own descriptor on the file, to know which file SQLite locked (node:sqlite does not
+   * show its own). Closed only after the connection: closing any descriptor of a file drops
+   * every POSIX lock this process holds on it.
+   */
+  #fd = -1;
+  #file!: { dev: bigint; ino: bigint };
   /** The open read that keeps the SHARED lock; dropped only with the connection. */
   #reading: Iterator<unknown> | undefined;
   #mode: 'sole' | 'shared' | 'none' = 'none';
+  #watch: ReturnType<typeof setInterval> | undefined;
+  #closed = false;
 
   constructor(path: string) {
-    this.#db = new DatabaseSync(path);
+    this.#path = path;
+    this.#open();
+  }
+
+  #open(): void {
+    // Opened (and created) before SQLite opens the path, and compared after: the file SQLite
+    // opened in between is this one unless the path changed twice in those microseconds.
+    this.#fd = openSync(this.#path, 'a');
+    const { dev, ino } = fstatSync(this.#fd, { bigint: true });
+    this.#file = { dev, ino };
+    try {
+      this.#db = new DatabaseSync(this.#path);
+    } catch (err) {
+      closeSync(this.#fd);
+      throw err;
+    }
     // Never wait: a lock another process holds is an answer, not a delay.
     this.#db.exec('PRAGMA busy_timeout = 0');
+  }
+
+  get path(): string {
+    return this.#path;
+  }
+
+  /** True when the path no longer names the file this lock is on (deleted or replaced). */
+  moved(): boolean {
+    const now = statSync(this.#path, { bigint: true, throwIfNoEntry: false });
+    return !now || now.dev !== this.#file.dev || now.ino !== this.#file.ino;
+  }
+
+  /**
+   * Calls `onMoved` (at most one call running at a time) every `everyMs` while moved() or
+   * unlocked, until close(). A stat per tick on an unref'd timer: nothing per request.
+   */
+  watch(everyMs: number, onMoved: () => Promise<void>): void {
+    let busy = false;
+    this.#watch = setInterval(() => {
+      // Unlocked (a rejoin that timed out) counts as moved: it is tried again.
+      if (busy || (this.#mode !== 'none' && !this.moved())) return;
+      busy = true;
+      void onMoved().finally(() => (busy = false));
+    }, everyMs);
+    this.#watch.unref();
+  }
+
+  /** After moved(): lets go of the old file and opens the one the path names now, unlocked. */
+  reopen(): void {
+    this.#release();
+    this.#open();
   }
 
   get mode(): 'sole' | 'shared' | 'none' {
@@ -77,9 +138,22 @@ export class RelayLock {
     return this.#db.prepare('SELECT 1 FROM sqlite_master UNION ALL SELECT 1');
   }
 
+  /** True once close() ran (the store closed): a rejoin under way stops. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
   close(): void {
+    this.#closed = true;
+    clearInterval(this.#watch);
+    this.#release();
+  }
+
+  #release(): void {
     this.#reading = undefined;
     if (this.#db.isOpen) this.#db.close();
+    if (this.#fd >= 0) closeSync(this.#fd);
+    this.#fd = -1;
     this.#mode = 'none';
   }
 }

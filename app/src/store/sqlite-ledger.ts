@@ -21,6 +21,8 @@ export interface SqliteLedgerPort {
   readonly onHandover?: () => void;
   /** Asked before each group commit whether it may run now (BackgroundCheckpoints). */
   readonly commits?: CommitTurns;
+  /** Told of a failure no caller sees (a handover that failed for a reason other than busy). */
+  readonly onError?: (err: unknown, message: string) => void;
 }
 
 /** Turns at the WAL's tail between the group commit and a checkpoint running beside it. */
@@ -111,6 +113,11 @@ export class SqliteLedger {
   readonly #onHandover: (() => void) | undefined;
   readonly #commits: CommitTurns | undefined;
   #commitRetry: ReturnType<typeof setTimeout> | undefined;
+  readonly #onError: ((err: unknown, message: string) => void) | undefined;
+  /** The handover failures already told: retried every poll, told once each. */
+  readonly #toldFailures = new Set<string>();
+  /** While set, new holds wait for it (a relay rejoining the relay lock, see create-store.ts). */
+  #paused: Promise<void> | undefined;
 
   constructor(port: SqliteLedgerPort) {
     this.#db = port.db;
@@ -119,6 +126,7 @@ export class SqliteLedger {
     this.#rollups = port.rollups;
     this.#onHandover = port.onHandover;
     this.#commits = port.commits;
+    this.#onError = port.onError;
     if (port.holdsInMemory) this.#keepHoldsInMemory();
   }
 
@@ -162,10 +170,34 @@ export class SqliteLedger {
         { value: number } | undefined;
       // Wall-clock time, not the store's clock: the deadline is another process's.
       if (asked && asked.value > Date.now()) this.handOver();
-    } catch {
+    } catch (err) {
       // Busy past busy_timeout (the other relay's migrations): asked again at the next poll,
-      // and the relay waiting for the holds waits on. Never a crash from a timer.
+      // and the relay waiting for the holds waits on. Never a crash from a timer. Any other
+      // failure (disk full, a hold id already taken) comes back at every poll, and the waiting
+      // relay gives up blaming this one: said here once, where the cause is known.
+      if (isBusy(err) || !this.#onError) return;
+      const message = err instanceof Error ? err.message : String(err);
+      if (this.#toldFailures.has(message)) return;
+      this.#toldFailures.add(message);
+      this.#onError(
+        err,
+        'cannot hand the quota holds kept in memory over to another relay; retrying',
+      );
     }
+  }
+
+  /**
+   * New holds wait until `resume` is called: while a relay rejoins the relay lock, another one
+   * may still keep holds in memory that the rows do not show.
+   */
+  pauseHolds(): () => void {
+    let resume!: () => void;
+    const paused = new Promise<void>((resolve) => (resume = resolve));
+    this.#paused = paused;
+    return () => {
+      if (this.#paused === paused) this.#paused = undefined;
+      resume();
+    };
   }
 
   /**
@@ -333,6 +365,7 @@ export class SqliteLedger {
 
   /** In memory: decided now, nothing to commit. Else through the group commit. */
   reserveSoon(keyId: number, micros: Micros, leaseMs?: number): Promise<Reservation | null> {
+    if (this.#paused) return this.#paused.then(() => this.reserveSoon(keyId, micros, leaseMs));
     if (this.#memory) return decidedNow(() => this.reserve(keyId, micros, leaseMs));
     return this.#enqueue('hold', () => this.reserve(keyId, micros, leaseMs));
   }

@@ -4,6 +4,7 @@ import { DayCalendar } from '../usage/days.ts';
 import type { AdminStore, KeyPatch } from './admin-types.ts';
 import { generateKey, hashKey, isOldHint, keyHint, shortenOldHint } from './secrets.ts';
 import { ADMIN_SCHEMA, createSqliteAdminStore, migrateAdminSchema } from './sqlite-admin.ts';
+import type { Logger } from '../logger.ts';
 import type { RelayLock } from './relay-lock.ts';
 import { DailyRollups, ROLLUP_SCHEMA } from './sqlite-rollups.ts';
 import { SqliteLedger, transaction } from './sqlite-ledger.ts';
@@ -185,6 +186,8 @@ export interface SqliteStoreOptions {
    * keys CLI. A file path only.
    */
   readonly checkpointInBackground?: boolean;
+  /** Where failures that no caller sees are logged (the ledger's handover). */
+  readonly logger?: Pick<Logger, 'error'>;
 }
 
 export class SqliteStore implements Store {
@@ -239,6 +242,7 @@ export class SqliteStore implements Store {
         this.#checkpoints?.close();
       },
       ...(this.#checkpoints && { commits: this.#checkpoints }),
+      onError: (err, message) => options.logger?.error({ err }, message),
     });
     this.rates = options.rates ?? memoryRateWindows();
     const roles = sqliteRoles(this);
@@ -468,6 +472,16 @@ export class SqliteStore implements Store {
    */
   requestHandover(deadline: number): void {
     this.#ledger.requestHandover(deadline);
+  }
+
+  /** Writes the holds kept in memory as rows, from now on (see SqliteLedger.handOver). */
+  handOver(): void {
+    this.#ledger.handOver();
+  }
+
+  /** New holds wait until the returned function is called (see SqliteLedger.pauseHolds). */
+  pauseHolds(): () => void {
+    return this.#ledger.pauseHolds();
   }
 
   extend(reservation: Reservation, leaseMs: number): Reservation | null {
