@@ -118,7 +118,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
       guard({
         bodyLimit: bodyLimit(config.server.bodyLimitBytes),
         authenticate: authenticate(rt.store, now),
-        usage: usage(rt.store, logger, now, leases),
+        usage: usage(rt.store, logger, now, leases, rt.inflight),
       }),
     );
     sub.use(rateLimit(now, rt.store.rates));

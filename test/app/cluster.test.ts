@@ -122,6 +122,12 @@ describe('a relay with two workers', () => {
 
     const store = new SqliteStore({ path: join(relay.dataDir, 'relay.db') });
     try {
+      // A row is committed just after its answer went out (and its access line was written).
+      const keyId = store.getKey('metered')!.id;
+      await until(
+        'a usage row for every request',
+        () => store.listUsage({ keyId, limit: 1000 }).length >= results.length,
+      );
       const key = store.getKey('metered')!;
       expect(key.usedMicros).toBeLessThanOrEqual(key.quotaMicros!);
       expect(key.usedMicros).toBe(FITS * REQUEST_PRICE_USD * 1_000_000);

@@ -136,6 +136,8 @@ describe('holds in memory on the real relay process', () => {
     expect((await r.exited).code).toBe(0);
     const file = fileOf(r);
     expect(answered.every((a) => a.status === 200)).toBe(true);
+    // JSON answers go out before their rows commit: the drain must cover those writes too.
+    expect(answered.filter((a) => !a.stream).length).toBeGreaterThanOrEqual(50);
     expect([...file.ids].sort()).toEqual(answered.map((a) => a.id).sort());
     expect(file).toMatchObject({ used: answered.length * 110, reserved: 0, holdRows: 0 });
     expect(file.cost).toBe(file.used);
@@ -151,9 +153,9 @@ describe('holds in memory on the real relay process', () => {
     await done;
     await r.exited;
     const file = fileOf(r);
-    // A JSON answer waits for its row's commit; a stream's end may beat it.
+    // Answers go out before their rows commit (in the same event-loop turn): a client's next
+    // request cannot arrive before its last row is committed, so at most one per client is lost.
     const lost = answered.filter((a) => !file.ids.has(a.id));
-    expect(lost.every((a) => a.stream)).toBe(true);
     expect(lost.length).toBeLessThanOrEqual(CLIENTS);
     expect(file.cost).toBe(file.used);
     expect(file).toMatchObject({ reserved: 0, holdRows: 0 });

@@ -128,8 +128,10 @@ describe('holds while a request runs', () => {
     release();
     expect((await res).status).toBe(200);
     const after = await keyFacts(name);
-    // The file agrees once settled: the JSON answer waited for its row and charge.
-    expect(t.store().getKey(name)).toMatchObject({ usedMicros: after.used, reservedMicros: 0 });
+    // The file agrees once the row and charge, written behind the answer, are committed.
+    await eventually(() =>
+      expect(t.store().getKey(name)).toMatchObject({ usedMicros: after.used, reservedMicros: 0 }),
+    );
     return { during, after: after.reserved, used: after.used };
   }
 

@@ -5,11 +5,13 @@ import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../app/src/app.ts';
 import { parseRelayConfig } from '../../app/src/config.ts';
+import { createInflightTracker } from '../../app/src/inflight.ts';
 import { createLogger } from '../../app/src/logger.ts';
 import { SqliteRateWindows } from '../../app/src/ratelimit/sqlite.ts';
 import { memoryRateWindows } from '../../app/src/ratelimit/window.ts';
 import { SqliteStore } from '../../app/src/store/sqlite.ts';
 import type { RateWindows } from '../../app/src/store/types.ts';
+import { idle } from '../fixtures/idle.ts';
 import { ManualClock } from '../fixtures/manual-clock.ts';
 import { startOpenAiUpstream } from '../fixtures/openai-upstream.ts';
 import type { FakeUpstream } from '../fixtures/openai-upstream.ts';
@@ -46,6 +48,7 @@ describe.each(WINDOWS)(
     let store: SqliteStore;
     let clock: ManualClock;
     let app: ReturnType<typeof createApp>;
+    const inflight = createInflightTracker();
 
     beforeAll(async () => {
       upstream = await startOpenAiUpstream({ apiKey: 'up' });
@@ -60,19 +63,23 @@ describe.each(WINDOWS)(
         {},
       );
       const logger = createLogger({ destination: new Writable({ write: (_c, _e, cb) => cb() }) });
-      app = createApp({ config, store, logger, clock });
+      app = createApp({ config, store, logger, clock, inflight });
     });
     afterAll(async () => {
       await store?.close();
       await upstream?.close();
     });
 
-    const chat = (key: string) =>
-      app.request('/v1/chat/completions', {
+    /** An answer, once its row and tokens (counted behind the answer) are committed too. */
+    const chat = async (key: string) => {
+      const res = await app.request('/v1/chat/completions', {
         method: 'POST',
         headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
         body: JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'x' }] }),
       });
+      await idle(inflight);
+      return res;
+    };
 
     it('admits the limit, then answers 429 rate_limit_exceeded with Retry-After, leaving other keys alone', async () => {
       for (let i = 0; i < 3; i++) {
@@ -202,16 +209,22 @@ describe('rpm and tpm across two cluster workers sharing one SQLite file', () =>
         rates: new SqliteRateWindows({ path }),
       });
       stores.push(store);
-      return createApp({ config, store, logger, clock });
+      const inflight = createInflightTracker();
+      return { app: createApp({ config, store, logger, clock, inflight }), inflight };
     });
     stores[0]!.upsertKey({ name: 'rpm', key: LIMITED, rpm: 5 });
     stores[0]!.upsertKey({ name: 'tpm', key: TOKENS, tpm: 60 });
-    const chat = (i: number, key: string) =>
-      apps[i % 2]!.request('/v1/chat/completions', {
+    /** An answer from worker i % 2, once its tokens (counted behind the answer) are too. */
+    const chat = async (i: number, key: string) => {
+      const { app, inflight } = apps[i % 2]!;
+      const res = await app.request('/v1/chat/completions', {
         method: 'POST',
         headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
         body: JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'x' }] }),
       });
+      await idle(inflight);
+      return res;
+    };
     const rpm = await Promise.all(Array.from({ length: 12 }, (_, i) => chat(i, LIMITED)));
     expect(rpm.filter((r) => r.status === 200)).toHaveLength(5);
     expect(rpm.filter((r) => r.status === 429)).toHaveLength(7);

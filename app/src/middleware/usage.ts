@@ -1,7 +1,7 @@
 import type { Context } from 'hono';
 import type { Logger } from '../logger.ts';
 import type { Store } from '../store/types.ts';
-import type { AppEnv } from '../types.ts';
+import type { AppEnv, InflightTracker } from '../types.ts';
 import type { LeaseKeeper } from '../usage/lease-keeper.ts';
 import { RequestUsage } from '../usage/request-usage.ts';
 
@@ -22,6 +22,7 @@ export function usage(
   logger: Logger,
   now: () => number,
   leases: LeaseKeeper,
+  inflight?: InflightTracker,
 ): {
   readonly begin: (c: Context<AppEnv>) => RequestUsage;
   readonly end: (c: Context<AppEnv>, usage: RequestUsage) => Promise<void> | undefined;
@@ -37,6 +38,7 @@ export function usage(
         endpoint: endpointOf(c.req.path),
         now,
         leases,
+        inflight,
       });
       c.set('usage', usage);
       return usage;

@@ -9,9 +9,11 @@ import { Writable } from 'node:stream';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startFaultUpstream, type FaultUpstream } from '../../../test/fixtures/fault-upstream.ts';
 import { ManualClock } from '../../../test/fixtures/manual-clock.ts';
+import { idle } from '../../../test/fixtures/idle.ts';
 import { eventually } from '../../../test/fixtures/relay-harness.ts';
 import { createApp } from '../app.ts';
 import { parseRelayConfig } from '../config.ts';
+import { createInflightTracker } from '../inflight.ts';
 import { createLogger } from '../logger.ts';
 import { BreakerRegistry } from '../routing/breaker.ts';
 import { createUpstreamClient, type UpstreamClient } from '../routing/upstream-client.ts';
@@ -69,7 +71,17 @@ function setup(opts: { maxAttemptsPerChannel?: number; timeouts?: typeof SHORT }
     {},
   );
   // random 0 → zero backoff, so retries happen without clock steps unless Retry-After says.
-  const app = createApp({ config, store, logger, clock, breaker, upstream, random: () => 0 });
+  const inflight = createInflightTracker();
+  const app = createApp({
+    config,
+    store,
+    logger,
+    clock,
+    breaker,
+    upstream,
+    random: () => 0,
+    inflight,
+  });
   const chat = (stream: boolean, signal?: AbortSignal) =>
     app.request('/v1/chat/completions', {
       method: 'POST',
@@ -84,7 +96,9 @@ function setup(opts: { maxAttemptsPerChannel?: number; timeouts?: typeof SHORT }
     });
   const attemptKinds = () =>
     logs.filter((l) => l.msg === 'upstream attempt failed').map((l) => [l.channel, l.kind]);
-  return { clock, breaker, store, logs, chat, attemptKinds };
+  /** A JSON answer goes out before its row is committed: reading rows waits for this. */
+  const settled = () => idle(inflight);
+  return { clock, breaker, store, logs, chat, attemptKinds, settled };
 }
 
 /** The data payloads of an SSE body, in order. */
@@ -169,6 +183,7 @@ describe('the proxy over real sockets', () => {
     expect(t.attemptKinds()).toEqual([['a', 'timeout-first-byte']]);
     expect(a.requests).toHaveLength(1); // no same-channel retry after a silent channel
     await a.requests[0]?.closed;
+    await t.settled();
     expect(t.store.listUsage()[0]).toMatchObject({ channel: 'b', detail: { attempts: 2 } });
   });
 
@@ -190,6 +205,7 @@ describe('the proxy over real sockets', () => {
     });
     expect(a.requests).toHaveLength(1);
     expect(b.requests).toHaveLength(0);
+    await t.settled();
     expect(t.store.listUsage()[0]).toMatchObject({
       status: 400,
       costMicros: 0,

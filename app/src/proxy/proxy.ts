@@ -167,9 +167,10 @@ async function settle(
     await reply.failStream(error);
     return finishStream(usage, job, tally, error.status, tally ? 'partial' : 'none', error.code);
   }
-  // The client hears about the failure once its row is committed, as with a success.
-  await usage.finishUnanswered(error.status, error.code);
+  // The error goes out at once; its row is written behind it (see answerJson).
+  const written = usage.finishUnanswered(error.status, error.code);
   reply.error(error);
+  await written;
 }
 
 /** A bug: logged, answered with a 500 in the client's dialect, and the row still written. */
@@ -195,8 +196,9 @@ async function crashed(
     await reply.failStream(error);
     return finishStream(usage, job, tally, 500, 'partial', error.code);
   }
-  await usage.finishUnanswered(500, error.code);
+  const written = usage.finishUnanswered(500, error.code);
   reply.error(error);
+  await written;
 }
 
 /**
@@ -254,7 +256,10 @@ async function streamWhole(
   });
 }
 
-/** Bills a whole JSON answer and hands it to the client: as received, translated, or transformed. */
+/**
+ * Bills a whole JSON answer and hands it to the client: as received, translated, or transformed.
+ * Resolves once the row is committed, after the answer went out.
+ */
 async function answerJson(
   c: Context<AppEnv>,
   job: ProxyJob,
@@ -278,12 +283,18 @@ async function answerJson(
   } catch (err) {
     // Image storage fails with errors of its own (app.onError renders them); anything else is a bug.
     const status = (err as { status?: number }).status ?? 500;
-    await usage.finishUnanswered(status, (err as { code?: string }).code ?? 'server_error');
+    const written = usage.finishUnanswered(
+      status,
+      (err as { code?: string }).code ?? 'server_error',
+    );
     reply.error(err);
-    return;
+    return written;
   }
   const reported = answer.decoded.usage;
-  await usage.finish({
+  // Answer first, write behind: finish() has decided the charge (or the hold still counts) by
+  // the time it returns, so the client need not wait for the commit (a setImmediate hop and a
+  // transaction on SQLite, a round trip on DynamoDB); the row stays in flight until committed.
+  const written = usage.finish({
     status: answer.status,
     usage: reported
       ? { ...reported, images }
@@ -296,4 +307,5 @@ async function answerJson(
     detail: { ...job.detail, ...(images > 0 && { images }) },
   });
   reply.json({ status: answer.status, contentType, body });
+  await written;
 }

@@ -1,8 +1,9 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
+import { createInflightTracker } from '../inflight.ts';
 import { createLogger } from '../logger.ts';
 import { SqliteStore } from '../store/sqlite.ts';
-import type { RequestRecord } from '../types.ts';
+import type { InflightTracker, RequestRecord } from '../types.ts';
 import { LeaseKeeper } from './lease-keeper.ts';
 import { RequestUsage } from './request-usage.ts';
 
@@ -10,6 +11,7 @@ function setup(
   quotaUsd: number | null,
   leases = new LeaseKeeper(60_000),
   tpm: number | null = null,
+  inflight?: InflightTracker,
 ) {
   const store = new SqliteStore({ path: ':memory:' });
   const key = store.upsertKey({ name: 'k', key: 'sk-usage-0123456789abcdef', quotaUsd, tpm });
@@ -32,6 +34,7 @@ function setup(
     endpoint: '/messages',
     now: () => 5,
     leases,
+    inflight,
   });
   return { store, usage, record, lines, key };
 }
@@ -62,6 +65,26 @@ describe('RequestUsage', () => {
       latencyMs: 5,
     });
     expect(store.getKey('k')).toMatchObject({ reservedMicros: 0, usedMicros: 75 });
+  });
+
+  it('stays in flight until its row is committed, its hold counting until then', async () => {
+    const inflight = createInflightTracker();
+    const { store, usage } = setup(1, undefined, null, inflight);
+    usage.price = { input: 1, output: 1 };
+    expect(await usage.hold(500)).toBe(true);
+    // Not awaited, as an answer that goes out first: the row waits for the group commit.
+    void usage.finish({
+      status: 200,
+      usage: { promptTokens: 100, completionTokens: 100 },
+      source: 'upstream',
+    });
+    expect(store.listUsage()).toHaveLength(0);
+    expect(store.getKey('k')).toMatchObject({ reservedMicros: 500, usedMicros: 0 });
+    expect(inflight.size).toBe(1);
+    // What a graceful shutdown waits for.
+    expect(await inflight.drain(1_000)).toBe(true);
+    expect(store.listUsage()).toHaveLength(1);
+    expect(store.getKey('k')).toMatchObject({ reservedMicros: 0, usedMicros: 200 });
   });
 
   it('refuses a hold the quota cannot cover, and a key without a quota holds nothing', async () => {

@@ -1,7 +1,7 @@
 import type { Price } from '../config.ts';
 import type { Logger } from '../logger.ts';
 import type { KeyRecord, Reservation, Store, UsageRow, UsageSource } from '../store/types.ts';
-import type { RequestRecord } from '../types.ts';
+import type { InflightTracker, RequestRecord } from '../types.ts';
 import type { LeaseKeeper, Renewable } from './lease-keeper.ts';
 import type { Billable } from './pricing.ts';
 import { costMicros } from './pricing.ts';
@@ -31,6 +31,7 @@ export class RequestUsage implements Renewable {
   readonly #endpoint: string;
   readonly #now: () => number;
   readonly #leases: LeaseKeeper;
+  readonly #inflight: InflightTracker | undefined;
   #reservation: Reservation | null = null;
   /** A lease renewal under way: settling waits for it, since it changes the reservation. */
   #renewing: Promise<void> | null = null;
@@ -48,6 +49,11 @@ export class RequestUsage implements Renewable {
     now: () => number;
     /** Renews the quota hold's lease while the request runs (one per app, shared). */
     leases: LeaseKeeper;
+    /**
+     * What a graceful shutdown waits for: the row's write is counted in it, since the answer
+     * may go out before the row is committed.
+     */
+    inflight?: InflightTracker | undefined;
   }) {
     this.#store = args.store;
     this.#logger = args.logger;
@@ -57,6 +63,7 @@ export class RequestUsage implements Renewable {
     this.#endpoint = args.endpoint;
     this.#now = args.now;
     this.#leases = args.leases;
+    this.#inflight = args.inflight;
   }
 
   get finished(): boolean {
@@ -99,10 +106,14 @@ export class RequestUsage implements Renewable {
 
   /**
    * Writes the row and settles the hold (after a lease renewal under way, which changes it), and
-   * counts the tokens in the key's TPM window; the lease is no longer renewed. Resolves once the
-   * row is committed (QuotaLedger.settle; SQLite's group-commits); never rejects: a failed write
-   * is logged and the hold given back, a failed token count logged. A JSON answer waits for it,
-   * so a served request always has its row. A second call is ignored.
+   * counts the tokens in the key's TPM window; the lease is no longer renewed. With SQLite's
+   * holds in memory the charge is decided at once (capped at the key's room and counted against
+   * it before any other request can run); with rows (workers, DynamoDB) the hold keeps counting
+   * until the settlement commits. Either way the answer may go out before this resolves without
+   * letting a next request pass the quota. The write stays in flight (the app's InflightTracker)
+   * until it is committed, so a graceful shutdown waits for it. Resolves once the row is
+   * committed; never rejects: a failed write is logged and the hold given back, a failed token
+   * count logged. A second call is ignored.
    */
   finish(input: SettleInput): Promise<void> {
     if (this.#done) return Promise.resolve();
@@ -152,13 +163,20 @@ export class RequestUsage implements Renewable {
         if (this.#reservation) return this.#release(this.#reservation);
       },
     );
-    if (this.#key.tpm === null || tokens <= 0) return settled;
-    const counted = this.#store.rates
+    const done =
+      this.#key.tpm === null || tokens <= 0
+        ? settled
+        : Promise.all([settled, this.#countTokens(tokens)]).then(() => undefined);
+    this.#inflight?.add(done);
+    return done;
+  }
+
+  #countTokens(tokens: number): Promise<void> {
+    return this.#store.rates
       .addTokens(this.#key.id, tokens, this.#now())
       .catch((err: unknown) =>
         this.#logger.error({ err, requestId: this.#requestId }, 'failed to count tokens'),
       );
-    return Promise.all([settled, counted]).then(() => undefined);
   }
 
   async #release(reservation: Reservation): Promise<void> {

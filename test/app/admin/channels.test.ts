@@ -44,14 +44,18 @@ describe('channels through the admin API', () => {
     await backup?.close();
   });
 
-  const chat = async (model = 'm') =>
-    answerOf(
+  /** A chat answer, once its usage row (written behind the answer) is committed too. */
+  const chat = async (model = 'm') => {
+    const answer = await answerOf(
       await a.app.request('/v1/chat/completions', {
         method: 'POST',
         headers: { authorization: `Bearer ${CLIENT}`, 'content-type': 'application/json' },
         body: JSON.stringify({ model, messages: [{ role: 'user', content: 'hi' }] }),
       }),
     );
+    await a.idle();
+    return answer;
+  };
 
   it('lists channels with their switch, circuit state and recent traffic', async () => {
     expect((await chat()).status).toBe(200);

@@ -27,12 +27,16 @@ describe('client keys through the admin API', () => {
     await upstream?.close();
   });
 
-  const chat = (key: string) =>
-    a.app.request('/v1/chat/completions', {
+  /** A chat answer, once its usage row (written behind the answer) is committed too. */
+  const chat = async (key: string) => {
+    const res = await a.app.request('/v1/chat/completions', {
       method: 'POST',
       headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
       body: JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'hi' }] }),
     });
+    await a.idle();
+    return res;
+  };
 
   it('creates a key, shows its secret in that answer only, and the secret works as a client key only', async () => {
     const created = await a.call('POST', '/keys', {
