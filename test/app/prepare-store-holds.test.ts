@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseRelayConfig } from '../../app/src/config.ts';
 import { prepareStore } from '../../app/src/server.ts';
-import { openRelaySqliteStore } from '../../app/src/store/create-store.ts';
+import { openRelaySqliteStore } from '../../app/src/store/relay-join.ts';
 import { SqliteStore } from '../../app/src/store/sqlite.ts';
 
 const LEASE = 60_000;

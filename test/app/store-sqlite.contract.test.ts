@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SqliteRateWindows } from '../../app/src/ratelimit/sqlite.ts';
-import { openRelaySqliteStore } from '../../app/src/store/create-store.ts';
+import { openRelaySqliteStore } from '../../app/src/store/relay-join.ts';
 import { SqliteStore } from '../../app/src/store/sqlite.ts';
 import { describeStoreContract } from './store-contract.ts';
 import type { ContractClock } from './store-contract.ts';

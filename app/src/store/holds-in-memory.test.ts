@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { DatabaseSync } from 'node:sqlite';
 import { createLogger } from '../logger.ts';
-import { HANDOVER_LAPSE_MS, HANDOVER_RENEW_MS, openRelaySqliteStore } from './create-store.ts';
+import { HANDOVER_LAPSE_MS, HANDOVER_RENEW_MS, openRelaySqliteStore } from './relay-join.ts';
 import { RelayLock } from './relay-lock.ts';
 import { SqliteStore } from './sqlite.ts';
 import { usageRow } from '../../../test/fixtures/usage-row.ts';

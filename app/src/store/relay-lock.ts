@@ -21,7 +21,7 @@ import type { StatementSync } from 'node:sqlite';
  *
  * The one way to break it is to delete (or replace) the lock file while relays run: a relay
  * starting then locks a new file and believes itself alone. moved() tells a relay that its file
- * is no longer the one the path names, and reopen() lets it join the new one (create-store.ts).
+ * is no longer the one the path names, and reopen() lets it join the new one (relay-join.ts).
  */
 export class RelayLock {
   readonly #path: string;

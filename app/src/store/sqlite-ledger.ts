@@ -116,7 +116,7 @@ export class SqliteLedger {
   readonly #onError: ((err: unknown, message: string) => void) | undefined;
   /** The handover failures already told: retried every poll, told once each. */
   readonly #toldFailures = new Set<string>();
-  /** While set, new holds wait for it (a relay rejoining the relay lock, see create-store.ts). */
+  /** While set, new holds wait for it (a relay rejoining the relay lock, see relay-join.ts). */
   #paused: Promise<void> | undefined;
 
   constructor(port: SqliteLedgerPort) {

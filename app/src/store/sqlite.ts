@@ -175,14 +175,14 @@ export interface SqliteStoreOptions {
   readonly rates?: RateWindows & { close?(): void };
   /**
    * Quota holds in this process's memory (SqliteLedger's single-process mode): only for the
-   * only relay on the file (relay-lock.ts; create-store.ts decides), or a ':memory:' database.
+   * only relay on the file (relay-lock.ts; relay-join.ts decides), or a ':memory:' database.
    */
   readonly holdsInMemory?: boolean;
   /** The relay lock this store was opened under; stepped down on a handover, closed with it. */
   readonly lock?: RelayLock;
   /**
    * WAL checkpoints in a worker thread instead of on the event loop (sqlite-checkpoint.ts),
-   * while quota holds are in memory: for the only relay on a file (create-store.ts), not the
+   * while quota holds are in memory: for the only relay on a file (relay-join.ts), not the
    * keys CLI. A file path only.
    */
   readonly checkpointInBackground?: boolean;
