@@ -215,6 +215,14 @@ describe('SIGTERM on the real relay process', () => {
       return ids;
     });
     expect(logged.sort()).toEqual(streams.map((s) => s.requestId).sort());
+    // The streams ended after the SIGTERM: their metrics, added up in the process, were written
+    // on the way out too.
+    const metrics = child.stdout
+      .filter((l) => l.includes('"msg":"request metrics"'))
+      .map((l) => JSON.parse(l) as { Model: string; Requests: number; Latency: number[] })
+      .filter((m) => m.Model === 'gpt-4o-mini');
+    expect(metrics.reduce((n, m) => n + m.Requests, 0)).toBe(streams.length);
+    expect(metrics.flatMap((m) => m.Latency)).toHaveLength(streams.length);
   });
 
   it('with two workers: SIGTERM to the primary lets every worker finish its streams, then exits 0', async () => {
