@@ -43,7 +43,8 @@ export function accessLog(
       inflight?.add(new Promise<void>((resolve) => (release = resolve)));
       const write = () => {
         const status = record.status ?? c.res.status;
-        const latencyMs = now() - record.startedAt;
+        const end = now();
+        const latencyMs = end - record.startedAt;
         const path = c.req.path;
         const line = {
           requestId: c.get('requestId'),
@@ -67,7 +68,7 @@ export function accessLog(
         // Health probes and the admin console are not API traffic: no metrics from them. Counted
         // first, so a line the destination refuses still counts.
         if (path !== '/healthz' && !path.startsWith('/admin'))
-          metrics.add(record, status, latencyMs, now());
+          metrics.add(record, status, latencyMs, end);
         // Health probes are not traffic: no noise in the log at info.
         if (path === '/healthz' && status < 500) log('debug', line, 'request');
         else if (status >= 500) log('error', line, 'request');
