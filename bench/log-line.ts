@@ -9,6 +9,7 @@ import { openSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FILE_BLOCKS, fileBlockWriter } from '../app/src/log-blocks.ts';
+import { createInflightTracker } from '../app/src/inflight.ts';
 import { createLogger } from '../app/src/logger.ts';
 import { accessLog } from '../app/src/middleware/access-log.ts';
 import { loggedRequestMetrics } from '../app/src/metrics/request-metrics.ts';
@@ -18,7 +19,8 @@ writeFileSync(file, '');
 const dest = fileBlockWriter(openSync(file, 'a'), FILE_BLOCKS);
 const logger = createLogger({ destination: dest });
 const metrics = loggedRequestMetrics(logger);
-const log = accessLog(logger, Date.now, metrics);
+// As the server runs it: every request in the in-flight count a graceful shutdown drains.
+const log = accessLog(logger, Date.now, metrics, createInflightTracker());
 const N = Number(process.env.LOG_LINES || 200_000);
 const vars = new Map<string, unknown>([['requestId', 'req_01JEXAMPLE000000000000000']]);
 const c = {
@@ -47,9 +49,16 @@ function one(i: number) {
   });
   end();
 }
-for (let i = 0; i < 20_000; i++) one(i);
+/** Ten requests a turn, then the microtasks run (the in-flight count lets them go), as in a server. */
+async function run(count: number) {
+  for (let i = 0; i < count; i++) {
+    one(i);
+    if (i % 10 === 9) await Promise.resolve();
+  }
+}
+await run(20_000);
 const t0 = process.cpuUsage();
-for (let i = 0; i < N; i++) one(i);
+await run(N);
 metrics.stop();
 const t = process.cpuUsage(t0);
 dest.flushSync();
