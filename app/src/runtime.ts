@@ -33,7 +33,10 @@ export interface RelayRuntime {
   readonly build?: string;
 }
 
-/** No I/O: an undici pool and a breaker registry open nothing until first used. */
+/**
+ * No I/O: an undici pool and a breaker registry open nothing until first used; the request
+ * metrics only start an unref'd timer.
+ */
 export function resolveRuntime(deps: AppDeps): RelayRuntime {
   const clock = deps.clock ?? systemClock;
   return {
