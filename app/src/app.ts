@@ -81,7 +81,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.use(
     edge({
       dialectOf,
-      accessLog: accessLog(logger, now, rt.inflight),
+      accessLog: accessLog(logger, now, rt.requestMetrics, rt.inflight),
       cors: corsParts({
         origins: config.server.corsOrigins,
         allowMethods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],

@@ -1,6 +1,8 @@
 import type { RelayConfig } from './config.ts';
 import type { ImageStore } from './images/index.ts';
 import type { Logger } from './logger.ts';
+import { loggedRequestMetrics } from './metrics/request-metrics.ts';
+import type { RequestMetrics } from './metrics/request-metrics.ts';
 import { BreakerRegistry } from './routing/breaker.ts';
 import type { Clock } from './routing/clock.ts';
 import { systemClock } from './routing/clock.ts';
@@ -26,11 +28,15 @@ export interface RelayRuntime {
   readonly random: () => number;
   readonly imageStore?: ImageStore;
   readonly inflight?: InflightTracker;
+  readonly requestMetrics: RequestMetrics;
   readonly workerId?: number;
   readonly build?: string;
 }
 
-/** No I/O: an undici pool and a breaker registry open nothing until first used. */
+/**
+ * No I/O: an undici pool and a breaker registry open nothing until first used; the request
+ * metrics only start an unref'd timer.
+ */
 export function resolveRuntime(deps: AppDeps): RelayRuntime {
   const clock = deps.clock ?? systemClock;
   return {
@@ -49,6 +55,7 @@ export function resolveRuntime(deps: AppDeps): RelayRuntime {
     random: deps.random ?? Math.random,
     ...(deps.imageStore && { imageStore: deps.imageStore }),
     ...(deps.inflight && { inflight: deps.inflight }),
+    requestMetrics: deps.requestMetrics ?? loggedRequestMetrics(deps.logger),
     ...(deps.workerId !== undefined && { workerId: deps.workerId }),
     ...(deps.build !== undefined && { build: deps.build }),
   };

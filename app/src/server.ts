@@ -9,6 +9,7 @@ import { createLogger } from './logger.ts';
 import type { Logger } from './logger.ts';
 import { createUpstreamClient } from './routing/upstream-client.ts';
 import { createStore, sqlitePath } from './store/create-store.ts';
+import { loggedRequestMetrics } from './metrics/request-metrics.ts';
 import { storeEventMetrics } from './store/dynamodb/metrics.ts';
 import type { NewKey, Store } from './store/types.ts';
 import { createInflightTracker } from './inflight.ts';
@@ -146,6 +147,7 @@ export async function startRelay(options: StartOptions = {}): Promise<RunningRel
     connectionsPerOrigin: config.server.upstreamConnections,
   });
   const inflight = createInflightTracker();
+  const requestMetrics = loggedRequestMetrics(logger);
   const port = options.port ?? Number(env.PORT || 8787);
   const imageStore = createImageStore(config.images, {
     dataDir,
@@ -164,6 +166,7 @@ export async function startRelay(options: StartOptions = {}): Promise<RunningRel
     logger,
     upstream,
     inflight,
+    requestMetrics,
     imageStore,
     admin: store.admin,
     channelState,
@@ -236,6 +239,8 @@ export async function startRelay(options: StartOptions = {}): Promise<RunningRel
       if ('closeAllConnections' in server) server.closeAllConnections();
       // Streams cut just now settle their usage rows as they unwind; let them, before the store closes.
       await inflight.drain(2_000);
+      // Every request that will end has ended: its metrics go out with the last batch.
+      requestMetrics.stop();
       await closed;
       await upstream.close();
       await backups?.stop();

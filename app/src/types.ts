@@ -2,6 +2,7 @@ import type { RelayConfig } from './config.ts';
 import type { ClientDialect } from './core/job.ts';
 import type { RequestUsage } from './usage/request-usage.ts';
 import type { Logger } from './logger.ts';
+import type { RequestMetrics } from './metrics/request-metrics.ts';
 import type { KeyRecord, Store, UsageSource } from './store/types.ts';
 import type { AdminStore } from './store/admin-types.ts';
 import type { ChannelState } from './routing/channel-state.ts';
@@ -34,6 +35,11 @@ export interface AppDeps {
   readonly admin?: AdminStore;
   /** Runtime channel switches, loaded before serving; made from `admin` when absent. */
   readonly channelState?: ChannelState;
+  /**
+   * The request metrics, added up in the process; the server passes its own, to flush on
+   * shutdown. Made from the logger when absent.
+   */
+  readonly requestMetrics?: RequestMetrics;
 }
 
 /** What the access log and the usage row say about one request; filled in as it goes. */

@@ -6,13 +6,16 @@ import type { TestRelay } from '../fixtures/relay-harness.ts';
 
 const KEY = 'sk-logline-0123456789abcdef';
 
-interface EmfBlock {
-  Timestamp: number;
-  CloudWatchMetrics: {
-    Namespace: string;
-    Dimensions: string[][];
-    Metrics: { Name: string; Unit: string }[];
-  }[];
+interface EmfDocument {
+  _aws: {
+    Timestamp: number;
+    CloudWatchMetrics: {
+      Namespace: string;
+      Dimensions: string[][];
+      Metrics: { Name: string; Unit: string }[];
+    }[];
+  };
+  [member: string]: unknown;
 }
 
 describe('the per-request log line', () => {
@@ -39,7 +42,8 @@ describe('the per-request log line', () => {
     });
   });
   afterAll(async () => {
-    await t?.close();
+    // Closed by the shutdown test already, unless it never ran; closing twice is harmless.
+    await t?.relay.shutdown('test');
     await upstream?.close();
   });
 
@@ -50,7 +54,11 @@ describe('the per-request log line', () => {
       return line!;
     });
 
-  it('says who, what, where and how long, and is a valid Embedded Metric Format record', async () => {
+  const metricsDocs = () =>
+    t.logs.filter((l) => l.msg === 'request metrics') as unknown as EmfDocument[];
+  let streamRelayMs: number | undefined;
+
+  it('says who, what, where and how long, and carries no metrics block', async () => {
     const raw = await fetch(`${t.baseUrl}/v1/chat/completions`, {
       method: 'POST',
       headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
@@ -76,35 +84,15 @@ describe('the per-request log line', () => {
     });
     expect(line.latencyMs).toEqual(expect.any(Number));
     expect(line.ttfbMs).toEqual(expect.any(Number));
-
-    const emf = line._aws as EmfBlock;
-    expect(emf.Timestamp).toEqual(expect.any(Number));
-    const [directive] = emf.CloudWatchMetrics;
-    expect(directive).toMatchObject({
-      Namespace: 'LlmRelay',
-      Dimensions: [['Service'], ['Service', 'Model']],
-    });
-    // Every declared metric and dimension is a top-level member of the same line, as EMF requires.
-    for (const metric of directive!.Metrics) expect(line[metric.Name]).toEqual(expect.any(Number));
-    for (const dim of directive!.Dimensions.flat()) expect(line[dim]).toEqual(expect.any(String));
-    expect(line).toMatchObject({
-      Service: 'llm-relay',
-      Model: 'gpt-4o',
-      Requests: 1,
-      Errors4xx: 0,
-      Errors5xx: 0,
-      PromptTokens: 30,
-      CompletionTokens: 12,
-    });
-    expect(line.CostUSD).toBeCloseTo((30 * 2.5 + 12 * 10) / 1e6, 9);
-    expect(directive!.Metrics.map((m) => m.Name)).toContain('TimeToFirstByte');
     // The relay's own time, the same number the client saw in x-relay-overhead-ms.
-    expect(directive!.Metrics.map((m) => m.Name)).toContain('RelayOverhead');
-    expect(line.RelayOverhead).toBe(line.relayMs);
     expect(line.relayMs).toBe(Number(raw.headers.get('x-relay-overhead-ms')));
+    streamRelayMs = line.relayMs as number;
+    // The metrics are added up in the process and written apart (see the last test).
+    expect(line._aws).toBeUndefined();
+    expect(line.Requests).toBeUndefined();
   });
 
-  it('never makes a metric dimension out of a model name no channel serves', async () => {
+  it('logs a model name no channel serves as the client sent it', async () => {
     const res = await fetch(`${t.baseUrl}/v1/chat/completions`, {
       method: 'POST',
       headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
@@ -115,20 +103,47 @@ describe('the per-request log line', () => {
     });
     expect(res.status).toBe(404);
     const line = await lineFor(res.headers.get('x-request-id')!);
-    expect(line).toMatchObject({
-      level: 'warn',
-      status: 404,
-      Model: 'none',
-      Errors4xx: 1,
-      model: 'random-junk-1234',
-    });
+    expect(line).toMatchObject({ level: 'warn', status: 404, model: 'random-junk-1234' });
   });
 
-  it('keeps health probes out of the metrics and out of the info log', async () => {
+  it('keeps health probes out of the info log', async () => {
     const res = await fetch(`${t.baseUrl}/healthz`);
     const line = await lineFor(res.headers.get('x-request-id')!);
     expect(line.level).toBe('debug');
-    expect(line._aws).toBeUndefined();
+  });
+
+  it('writes the metrics of every API request, as valid Embedded Metric Format documents, on a graceful shutdown', async () => {
+    await t.close();
+    const docs = metricsDocs();
+    expect(docs.length).toBeGreaterThan(0);
+    for (const doc of docs) {
+      const [directive] = doc._aws.CloudWatchMetrics;
+      expect(directive).toMatchObject({
+        Namespace: 'LlmRelay',
+        Dimensions: [['Service'], ['Service', 'Model']],
+      });
+      expect(doc._aws.Timestamp).toEqual(expect.any(Number));
+      // Every declared metric and dimension is a top-level member of the same line, as EMF requires.
+      for (const { Name } of directive!.Metrics) expect(doc[Name], Name).toBeDefined();
+      for (const dim of directive!.Dimensions.flat()) expect(doc[dim]).toEqual(expect.any(String));
+    }
+    const model = (name: string) => docs.filter((d) => d.Model === name);
+    // The stream, and the junk model as "none" (never a dimension of its own); no health probe.
+    expect(docs.map((d) => d.Model).sort()).toEqual(['gpt-4o', 'none']);
+    const [gpt] = model('gpt-4o');
+    expect(gpt).toMatchObject({
+      Service: 'llm-relay',
+      Requests: 1,
+      Errors4xx: 0,
+      Errors5xx: 0,
+      PromptTokens: 30,
+      CompletionTokens: 12,
+      Latency: [expect.any(Number)],
+      TimeToFirstByte: [expect.any(Number)],
+      RelayOverhead: [streamRelayMs],
+    });
+    expect(gpt!.CostUSD).toBeCloseTo((30 * 2.5 + 12 * 10) / 1e6, 9);
+    expect(model('none')).toMatchObject([{ Requests: 1, Errors4xx: 1 }]);
   });
 
   it('never contains the client key or the provider key', () => {

@@ -162,6 +162,18 @@ function usageRowsOf(child: Child, limit = 100) {
   }
 }
 
+/** The chat requests the relay's `request metrics` lines count, and the latencies they carry. */
+function metricsOf(child: Child): { requests: number; latencies: number } {
+  const docs = child.stdout
+    .filter((l) => l.includes('"msg":"request metrics"'))
+    .map((l) => JSON.parse(l) as { Model: string; Requests: number; Latency: number[] })
+    .filter((m) => m.Model === 'gpt-4o-mini');
+  return {
+    requests: docs.reduce((n, m) => n + m.Requests, 0),
+    latencies: docs.flatMap((m) => m.Latency).length,
+  };
+}
+
 describe('SIGTERM on the real relay process', () => {
   const cleanup: (() => Promise<unknown> | void)[] = [];
   afterEach(async () => {
@@ -215,6 +227,9 @@ describe('SIGTERM on the real relay process', () => {
       return ids;
     });
     expect(logged.sort()).toEqual(streams.map((s) => s.requestId).sort());
+    // The streams ended after the SIGTERM: their metrics, added up in the process, were written
+    // on the way out too.
+    expect(metricsOf(child)).toEqual({ requests: streams.length, latencies: streams.length });
   });
 
   it('with two workers: SIGTERM to the primary lets every worker finish its streams, then exits 0', async () => {
@@ -255,6 +270,8 @@ describe('SIGTERM on the real relay process', () => {
     expect(drained.map((l) => l.worker).sort()).toEqual([1, 2]);
     expect(logs().some((l) => l.msg === 'all workers stopped')).toBe(true);
     expect(child.stdout.some((l) => l.includes('grace period over'))).toBe(false);
+    // Each worker wrote the metrics it held as it stopped.
+    expect(metricsOf(child)).toEqual({ requests: streams.length, latencies: streams.length });
   });
 
   it('honours the grace deadline: a long stream is cut, the process exits, its usage row stays', async () => {

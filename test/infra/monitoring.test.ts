@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../app/src/logger.ts';
-import { emfJson } from '../../app/src/metrics/emf.ts';
+import { requestMetrics } from '../../app/src/metrics/request-metrics.ts';
 import { BACKUP_FAILED_MESSAGE } from '../../app/src/store/backup-messages.ts';
 import type { RequestRecord } from '../../app/src/types.ts';
 import { joined, onlyResource, resourceNamed, synth } from './helpers.ts';
@@ -184,7 +184,11 @@ describe('monitoring', () => {
         ttfbMs: 1,
         relayMs: 0.5,
       } as RequestRecord;
-      const line = JSON.parse(`{${emfJson(record, 200, 10, 0)}}`) as {
+      let emf = '';
+      const metrics = requestMetrics((doc) => (emf = doc));
+      metrics.add(record, 200, 10, 0);
+      metrics.stop();
+      const line = JSON.parse(`{${emf}}`) as {
         _aws: {
           CloudWatchMetrics: {
             Namespace: string;

@@ -20,10 +20,6 @@ function requestLine(minutesAgo: number, fields: Record<string, unknown>) {
     promptTokens: 10,
     completionTokens: 20,
     costUsd: 0.0001,
-    _aws: {
-      Timestamp: at(minutesAgo),
-      CloudWatchMetrics: [{ Namespace: 'LlmRelay', Dimensions: [['Service']], Metrics: [] }],
-    },
     ...fields,
   };
   return { timestamp: at(minutesAgo), message: JSON.stringify(line) };

@@ -1,5 +1,3 @@
-import type { RequestRecord } from '../types.ts';
-
 export const EMF_NAMESPACE = 'LlmRelay';
 export const SERVICE = 'llm-relay';
 
@@ -18,9 +16,9 @@ const METRICS = [
 const DIMENSIONS = [['Service'], ['Service', 'Model']];
 
 /**
- * The directive (`CloudWatchMetrics`) is the same on every line but for two metrics a request
- * may lack: its four variants are serialised once, indexed by (has first byte) + 2 × (has
- * relay time). Built per request, the block was a few KB of garbage each time.
+ * The directive (`CloudWatchMetrics`) is the same in every document but for two metrics a batch
+ * may lack: its four variants are serialised once, indexed by (has first bytes) + 2 × (has
+ * relay times).
  */
 const DIRECTIVES = [0, 1, 2, 3].map((variant) =>
   JSON.stringify([
@@ -36,37 +34,49 @@ const DIRECTIVES = [0, 1, 2, 3].map((variant) =>
   ]),
 );
 
+/**
+ * One model's requests over part of one minute: sums for what the dashboard and alarms add up,
+ * and every request's own value for what they take percentiles of.
+ */
+export interface MetricBatch {
+  readonly model: string;
+  /** When its first request ended (ms): every request in it ended in the same minute. */
+  readonly timestamp: number;
+  requests: number;
+  errors4xx: number;
+  errors5xx: number;
+  promptTokens: number;
+  completionTokens: number;
+  costMicros: number;
+  readonly latency: number[];
+  readonly ttfb: number[];
+  readonly relay: number[];
+}
+
 /** A number as JSON.stringify writes it (NaN and infinities are null). */
 const num = (n: number): string => (Number.isFinite(n) ? String(n) : 'null');
 
 /**
- * The fields that make an access-log line an Embedded Metric Format record, already serialised
- * (`"_aws":{…},"Service":…,"Model":…,"Requests":1,…`, no braces) for the line writer to append:
- * CloudWatch Logs extracts the metrics from the same line ops search, so numbers and logs never
- * disagree. Metric names and dimensions are a contract with the dashboard in
- * lib/constructs/monitoring.ts.
+ * A batch as the fields of one Embedded Metric Format document, already serialised
+ * (`"_aws":{…},"Service":…,"Model":…,"Requests":12,"Latency":[…],…`, no braces), for the line
+ * writer to append. Sums are one number each (their Sum is what the dashboard and alarms read);
+ * latencies are arrays of every request's value (at most 100, EMF's limit), so CloudWatch's
+ * percentiles are the same as from one document per request. Metric names and dimensions are a
+ * contract with the dashboard in lib/constructs/monitoring.ts.
  */
-export function emfJson(
-  record: RequestRecord,
-  status: number,
-  latencyMs: number,
-  timestamp: number,
-): string {
-  // A request that never reached an upstream has no first byte; leaving it out keeps p99 honest.
-  const ttfb = record.ttfbMs;
-  // The relay's own time (x-relay-overhead-ms), so ops see the overhead users see.
-  const relay = record.relayMs;
-  const directive = DIRECTIVES[(ttfb === undefined ? 0 : 1) + (relay === undefined ? 0 : 2)];
-  // A client can send any model name; unrouted ones must not each become a billed metric.
-  const model = record.routed && record.model ? record.model : 'none';
+export function emfJson(batch: MetricBatch): string {
+  // A batch whose requests never reached an upstream has no first byte: no value, no metric.
+  const ttfb = batch.ttfb.length > 0;
+  const relay = batch.relay.length > 0;
+  const directive = DIRECTIVES[(ttfb ? 1 : 0) + (relay ? 2 : 0)];
   return (
-    `"_aws":{"Timestamp":${num(timestamp)},"CloudWatchMetrics":${directive}},` +
-    `"Service":"${SERVICE}","Model":${JSON.stringify(model)},"Requests":1,` +
-    `"Errors4xx":${status >= 400 && status < 500 ? 1 : 0},"Errors5xx":${status >= 500 ? 1 : 0},` +
-    `"Latency":${num(latencyMs)},"PromptTokens":${num(record.promptTokens ?? 0)},` +
-    `"CompletionTokens":${num(record.completionTokens ?? 0)},` +
-    `"CostUSD":${num((record.costMicros ?? 0) / 1_000_000)}` +
-    (ttfb === undefined ? '' : `,"TimeToFirstByte":${num(ttfb)}`) +
-    (relay === undefined ? '' : `,"RelayOverhead":${num(relay)}`)
+    `"_aws":{"Timestamp":${num(batch.timestamp)},"CloudWatchMetrics":${directive}},` +
+    `"Service":"${SERVICE}","Model":${JSON.stringify(batch.model)},` +
+    `"Requests":${batch.requests},"Errors4xx":${batch.errors4xx},"Errors5xx":${batch.errors5xx},` +
+    `"Latency":[${batch.latency.join(',')}],"PromptTokens":${num(batch.promptTokens)},` +
+    `"CompletionTokens":${num(batch.completionTokens)},` +
+    `"CostUSD":${num(batch.costMicros / 1_000_000)}` +
+    (ttfb ? `,"TimeToFirstByte":[${batch.ttfb.join(',')}]` : '') +
+    (relay ? `,"RelayOverhead":[${batch.relay.join(',')}]` : '')
   );
 }

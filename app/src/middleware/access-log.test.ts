@@ -2,6 +2,7 @@ import { Hono } from 'hono';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createInflightTracker } from '../inflight.ts';
 import { createLogger } from '../logger.ts';
+import { loggedRequestMetrics } from '../metrics/request-metrics.ts';
 import type { AppEnv } from '../types.ts';
 import { accessLog } from './access-log.ts';
 
@@ -9,7 +10,7 @@ import { accessLog } from './access-log.ts';
 function appWith(write: (line: string) => void) {
   const logger = createLogger({ destination: { write } });
   const inflight = createInflightTracker();
-  const log = accessLog(logger, Date.now, inflight);
+  const log = accessLog(logger, Date.now, loggedRequestMetrics(logger), inflight);
   const app = new Hono<AppEnv>();
   app.use(async (c, next) => {
     c.set('requestId', 'req_test');

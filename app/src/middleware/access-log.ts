@@ -1,7 +1,7 @@
 import type { Context } from 'hono';
 import { plainLineWriter } from '../logger.ts';
 import type { Logger } from '../logger.ts';
-import { emfJson } from '../metrics/emf.ts';
+import type { RequestMetrics } from '../metrics/request-metrics.ts';
 import { startTiming } from '../timing.ts';
 import type { AppEnv, InflightTracker, RequestRecord } from '../types.ts';
 
@@ -21,6 +21,7 @@ export interface AccessLog {
 export function accessLog(
   logger: Logger,
   now: () => number,
+  metrics: RequestMetrics,
   inflight?: InflightTracker,
 ): AccessLog {
   // The line is built field by field from the record below, never from headers or bodies, so
@@ -42,7 +43,8 @@ export function accessLog(
       inflight?.add(new Promise<void>((resolve) => (release = resolve)));
       const write = () => {
         const status = record.status ?? c.res.status;
-        const latencyMs = now() - record.startedAt;
+        const end = now();
+        const latencyMs = end - record.startedAt;
         const path = c.req.path;
         const line = {
           requestId: c.get('requestId'),
@@ -63,16 +65,15 @@ export function accessLog(
           ttfbMs: record.ttfbMs,
           relayMs: record.relayMs,
         };
-        // Health probes and the admin console are not API traffic: no metrics from them.
-        const emf =
-          path === '/healthz' || path.startsWith('/admin')
-            ? undefined
-            : emfJson(record, status, latencyMs, now());
-        // Health probes are not traffic: no metrics, and no noise in the log at info.
-        if (path === '/healthz' && status < 500) log('debug', line, 'request', emf);
-        else if (status >= 500) log('error', line, 'request', emf);
-        else if (status >= 400) log('warn', line, 'request', emf);
-        else log('info', line, 'request', emf);
+        // Health probes and the admin console are not API traffic: no metrics from them. Counted
+        // first, so a line the destination refuses still counts.
+        if (path !== '/healthz' && !path.startsWith('/admin'))
+          metrics.add(record, status, latencyMs, end);
+        // Health probes are not traffic: no noise in the log at info.
+        if (path === '/healthz' && status < 500) log('debug', line, 'request');
+        else if (status >= 500) log('error', line, 'request');
+        else if (status >= 400) log('warn', line, 'request');
+        else log('info', line, 'request');
       };
       // A writer that throws (a full disk, a closed pipe) costs the line, never the answer, an
       // unhandled rejection, or the in-flight count a graceful shutdown waits on.
