@@ -1,7 +1,6 @@
 import { fstatSync } from 'node:fs';
 import { pino } from 'pino';
 import type { Logger } from 'pino';
-import { FILE_BLOCKS, fileBlockWriter } from './log-blocks.ts';
 
 export type { Logger };
 
@@ -47,8 +46,8 @@ let sharedStdout: pino.DestinationStream | undefined;
  * memory (asynchronous writes run on a pool thread that competes for the same core: the queue
  * grew by tens of MB under load), and a process that exits right after logging loses nothing.
  * - A regular file (production: systemd's StandardOutput=append:) gets blocks of at least 4 KiB,
- *   flushed at least every 250 ms and on exit (log-blocks.ts): under load one write per line was
- *   a tenth of the relay's CPU. A SIGKILL can lose the last 250 ms.
+ *   flushed at least every 250 ms and on exit: under load one write per line was a tenth of the
+ *   relay's CPU. A SIGKILL can lose the last 250 ms.
  * - A pipe, socket or terminal gets one write per line: cluster workers share it, and only
  *   writes of at most PIPE_BUF (4 KiB) bytes are atomic, so blocks of lines could tear.
  */
@@ -68,9 +67,23 @@ function stdoutDestination(): pino.DestinationStream {
       process.stdout as { _handle?: { setBlocking?: (on: boolean) => void } }
     )._handle?.setBlocking?.(true);
   }
-  const dest = isFile
-    ? fileBlockWriter(fd, FILE_BLOCKS)
-    : pino.destination({ dest: fd, sync: true, minLength: 0 });
+  const dest = pino.destination({
+    dest: fd,
+    sync: true,
+    minLength: isFile ? 4096 : 0,
+    // Writes what is buffered without an fsync (flushSync would fsync four times a second).
+    ...(isFile && { periodicFlush: 250 }),
+  });
+  if (isFile) {
+    // pino registers its exit flush only for asynchronous destinations.
+    process.once('exit', () => {
+      try {
+        dest.flushSync();
+      } catch {
+        // Nothing buffered, or already closed.
+      }
+    });
+  }
   sharedStdout = dest;
   return dest;
 }
