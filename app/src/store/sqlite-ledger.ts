@@ -1,4 +1,6 @@
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
+import { KeyMoneyCache } from './key-money.ts';
+import type { KeyMoney } from './key-money.ts';
 import { MemoryHolds } from './memory-holds.ts';
 import type { DailyRollups } from './sqlite-rollups.ts';
 import { INSERT_USAGE, usageValues } from './sqlite-rows.ts';
@@ -72,13 +74,7 @@ interface Queued {
   run: () => unknown;
   resolve: (value: unknown) => void;
   reject: (err: unknown) => void;
-  after: (() => void) | undefined;
-}
-
-interface KeyMoney {
-  quota_micros: number | null;
-  used_micros: number;
-  reserved_micros: number;
+  after: ((committed: boolean) => void) | undefined;
 }
 
 /**
@@ -88,10 +84,10 @@ interface KeyMoney {
  * transactions make it so across processes on the file.
  *
  * Single-process mode (`holdsInMemory`, when relay-lock.ts says no other relay is on the file):
- * holds are MemoryHolds, decided at once by a read of the key's quota and spend (an indexed
- * SELECT, no write, no wait for the group commit): quota − used − charges decided but not yet
- * committed − held ≥ hold. The keys CLI's top-ups and quota edits are in that read, so they
- * count from the next request on. Settlements decide their charge at once too (so that no
+ * holds are MemoryHolds, decided at once from the key's quota and spend (cached: KeyMoneyCache;
+ * no write, no wait for the group commit): quota − used − charges decided but not yet
+ * committed − held ≥ hold. The keys CLI's top-ups and quota edits count from the next
+ * event-loop turn on, the admin API's from the next call. Settlements decide their charge at once too (so that no
  * interleaving passes the quota) and are written behind through the group commit, as before:
  * close() (SIGTERM) commits every one; SIGKILL loses at most those queued since the last commit
  * (one event-loop turn), each with its charge (a row and its charge commit together), and the
@@ -109,6 +105,8 @@ export class SqliteLedger {
   #queued: Queued[] = [];
   /** The holds, while in single-process mode. */
   #memory: MemoryHolds | undefined;
+  /** The keys' committed money, while in single-process mode (see KeyMoneyCache). */
+  readonly #money: KeyMoneyCache;
   #handoverPoll: ReturnType<typeof setInterval> | undefined;
   readonly #onHandover: (() => void) | undefined;
   readonly #commits: CommitTurns | undefined;
@@ -127,6 +125,7 @@ export class SqliteLedger {
     this.#onHandover = port.onHandover;
     this.#commits = port.commits;
     this.#onError = port.onError;
+    this.#money = new KeyMoneyCache(port.stmt);
     if (port.holdsInMemory) this.#keepHoldsInMemory();
   }
 
@@ -224,6 +223,7 @@ export class SqliteLedger {
       }
     });
     this.#memory = undefined;
+    this.#money.clear();
     clearInterval(this.#handoverPoll);
     this.#onHandover?.();
   }
@@ -281,10 +281,8 @@ export class SqliteLedger {
   }
 
   /**
-   * The key's row read, not written: a reserve here costs no transaction at all. Measured on
-   * this VM: 4-6 µs per hold (the SELECT nearly all of it) against 17-32 µs for a hold row in a
-   * transaction of its own, before any wait for the group commit. The key cache plus deltas in
-   * memory would save the SELECT's few µs but see a CLI top-up only after the cache's poll.
+   * The key's money read from KeyMoneyCache, not written: a reserve here costs no transaction
+   * at all, and most often not even a read one (see KeyMoneyCache).
    */
   #reserveInMemory(
     memory: MemoryHolds,
@@ -304,9 +302,11 @@ export class SqliteLedger {
   #room(keyId: number): number | undefined {
     // Said as the group commit says it, not as node:sqlite's finalized statement does.
     if (!this.#db.isOpen) throw new StoreError('the store is closed');
-    const key = this.#stmt(
-      'SELECT quota_micros, used_micros, reserved_micros FROM keys WHERE id = ?',
-    ).get(keyId) as KeyMoney | undefined;
+    const key = this.#memory
+      ? this.#money.get(keyId)
+      : (this.#stmt('SELECT quota_micros, used_micros, reserved_micros FROM keys WHERE id = ?').get(
+          keyId,
+        ) as KeyMoney | undefined);
     if (!key) return undefined;
     if (key.quota_micros === null) return Infinity;
     const { held, pending } = this.inMemory(keyId);
@@ -360,7 +360,8 @@ export class SqliteLedger {
   settle(reservation: Reservation | null, usage: UsageRow): void {
     if (!this.#memory) return this.#tx(() => this.#settleOne(reservation, usage));
     const { row, charged } = this.#decide(this.#memory, reservation, usage);
-    this.#tx(() => this.#write(row, charged));
+    this.#money.ownWrite(() => this.#tx(() => this.#write(row, charged)));
+    if (row.keyId !== null) this.#money.charged(row.keyId, charged);
   }
 
   /** In memory: decided now, nothing to commit. Else through the group commit. */
@@ -389,12 +390,24 @@ export class SqliteLedger {
       return Promise.reject(err);
     }
     const { row, charged } = decided;
-    const done =
-      row.keyId !== null && charged > 0 ? memory.charging(row.keyId, charged) : undefined;
-    return this.#enqueue('settle', () => this.#write(row, charged), done);
+    const keyId = row.keyId;
+    if (keyId === null || charged <= 0) return this.#enqueue('settle', () => this.#write(row, 0));
+    const done = memory.charging(keyId, charged);
+    return this.#enqueue(
+      'settle',
+      () => this.#write(row, charged),
+      (committed) => {
+        done();
+        if (committed) this.#money.charged(keyId, charged);
+      },
+    );
   }
 
-  #enqueue<T>(kind: 'hold' | 'settle', run: () => T, after?: () => void): Promise<T> {
+  #enqueue<T>(
+    kind: 'hold' | 'settle',
+    run: () => T,
+    after?: (committed: boolean) => void,
+  ): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const resolveAny = resolve as (value: unknown) => void;
       this.#queued.push({ kind, run, resolve: resolveAny, reject, after });
@@ -423,7 +436,8 @@ export class SqliteLedger {
       return;
     }
     try {
-      this.#commitBatch();
+      if (this.#db.isOpen) this.#money.ownWrite(() => this.#commitBatch());
+      else this.#commitBatch();
     } finally {
       turns?.leave();
     }
@@ -527,7 +541,7 @@ function decidedNow<T>(fn: () => T): Promise<T> {
 
 /** Ends a queued call: its `after` first, so that pending charges are gone before anyone reads on. */
 function settled(q: Queued, ok: boolean, value: unknown): void {
-  q.after?.();
+  q.after?.(ok);
   if (ok) q.resolve(value);
   else q.reject(value);
 }
