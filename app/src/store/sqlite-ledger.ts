@@ -37,6 +37,15 @@ export interface CommitTurns {
 /** How soon a group commit that had to wait for a checkpoint asks again. */
 const COMMIT_RETRY_MS = 1;
 
+/**
+ * While holds are in memory no request waits for a commit (settlements are written behind), so
+ * the group commit waits this long after its first queued row, or until COMMIT_WINDOW_ROWS are
+ * queued, whichever comes first: a commit's cost (its WAL frames, locks and page writes) is
+ * shared by more rows than one event-loop turn brings. SIGKILL loses at most this window's rows.
+ */
+export const COMMIT_WINDOW_MS = 2;
+export const COMMIT_WINDOW_ROWS = 64;
+
 /** fn in a BEGIN IMMEDIATE transaction, rolled back if it throws. */
 export function transaction<T>(
   db: DatabaseSync,
@@ -110,7 +119,8 @@ export class SqliteLedger {
   #handoverPoll: ReturnType<typeof setInterval> | undefined;
   readonly #onHandover: (() => void) | undefined;
   readonly #commits: CommitTurns | undefined;
-  #commitRetry: ReturnType<typeof setTimeout> | undefined;
+  /** The group commit's next run: its window's end, or its retry after a checkpoint's turn. */
+  #commitTimer: ReturnType<typeof setTimeout> | undefined;
   readonly #onError: ((err: unknown, message: string) => void) | undefined;
   /** The handover failures already told: retried every poll, told once each. */
   readonly #toldFailures = new Set<string>();
@@ -411,12 +421,24 @@ export class SqliteLedger {
     return new Promise<T>((resolve, reject) => {
       const resolveAny = resolve as (value: unknown) => void;
       this.#queued.push({ kind, run, resolve: resolveAny, reject, after });
-      if (this.#queued.length === 1) setImmediate(() => this.#commitQueued());
+      this.#scheduleCommit(this.#queued.length);
     });
   }
 
+  /** With holds as rows a reserve waits for its commit: the next turn. Else see COMMIT_WINDOW_MS. */
+  #scheduleCommit(queued: number): void {
+    if (!this.#memory) {
+      if (queued === 1) setImmediate(() => this.#commitQueued());
+    } else if (queued === 1) {
+      this.#commitTimer = setTimeout(() => this.#commitQueued(), COMMIT_WINDOW_MS);
+    } else if (queued === COMMIT_WINDOW_ROWS) {
+      clearTimeout(this.#commitTimer);
+      setImmediate(() => this.#commitQueued());
+    }
+  }
+
   /**
-   * One transaction for every hold and settlement queued since the last turn, in the order they
+   * One transaction for every hold and settlement queued since the last commit, in the order they
    * were asked for: a commit (a WAL append and its locking) costs far more than the statements
    * in it, so under load this turns thousands of commits a second into tens. If the batch fails,
    * each one is retried in a transaction of its own, so one bad row cannot take the others down.
@@ -424,7 +446,7 @@ export class SqliteLedger {
    * then (a handover, close).
    */
   #commitQueued(now = false): void {
-    clearTimeout(this.#commitRetry);
+    clearTimeout(this.#commitTimer);
     // Only while holds are in memory: no request waits for these commits then. With holds as
     // rows a reserve does, and a checkpoint's few ms would be its own.
     const turns =
@@ -432,7 +454,7 @@ export class SqliteLedger {
         ? undefined
         : this.#commits;
     if (turns && !turns.enter()) {
-      this.#commitRetry = setTimeout(() => this.#commitQueued(), COMMIT_RETRY_MS);
+      this.#commitTimer = setTimeout(() => this.#commitQueued(), COMMIT_RETRY_MS);
       return;
     }
     try {
