@@ -95,8 +95,8 @@ interface Queued {
  * Single-process mode (`holdsInMemory`, when relay-lock.ts says no other relay is on the file):
  * holds are MemoryHolds, decided at once from the key's quota and spend (cached: KeyMoneyCache;
  * no write, no wait for the group commit): quota − used − charges decided but not yet
- * committed − held ≥ hold. The keys CLI's top-ups and quota edits count from the next
- * event-loop turn on, the admin API's from the next call. Settlements decide their charge at once too (so that no
+ * committed − held ≥ hold. The keys CLI's top-ups and quota edits count within
+ * THEIR_WRITES_EVERY_MS, the admin API's from the next call. Settlements decide their charge at once too (so that no
  * interleaving passes the quota) and are written behind through the group commit, as before:
  * close() (SIGTERM) commits every one; SIGKILL loses at most those queued since the last commit
  * (one event-loop turn), each with its charge (a row and its charge commit together), and the
@@ -115,7 +115,7 @@ export class SqliteLedger {
   /** The holds, while in single-process mode. */
   #memory: MemoryHolds | undefined;
   /** The keys' committed money, while in single-process mode (see KeyMoneyCache). */
-  readonly #money: KeyMoneyCache;
+  #money: KeyMoneyCache | undefined;
   #handoverPoll: ReturnType<typeof setInterval> | undefined;
   readonly #onHandover: (() => void) | undefined;
   readonly #commits: CommitTurns | undefined;
@@ -135,7 +135,6 @@ export class SqliteLedger {
     this.#onHandover = port.onHandover;
     this.#commits = port.commits;
     this.#onError = port.onError;
-    this.#money = new KeyMoneyCache(port.stmt);
     if (port.holdsInMemory) this.#keepHoldsInMemory();
   }
 
@@ -144,6 +143,7 @@ export class SqliteLedger {
       next: number;
     };
     this.#memory = new MemoryHolds(next);
+    this.#money = new KeyMoneyCache(this.#db, this.#stmt);
     this.#handoverPoll = setInterval(() => this.#answerHandover(), HANDOVER_POLL_MS);
     // A store left open must not keep the process alive.
     this.#handoverPoll.unref();
@@ -233,7 +233,8 @@ export class SqliteLedger {
       }
     });
     this.#memory = undefined;
-    this.#money.clear();
+    this.#money?.close(this.#db);
+    this.#money = undefined;
     clearInterval(this.#handoverPoll);
     this.#onHandover?.();
   }
@@ -241,6 +242,11 @@ export class SqliteLedger {
   /** fn in a transaction of its own, or in the one already open (a group commit's). */
   #atomic<T>(fn: () => T): T {
     return this.#db.isTransaction ? fn() : this.#tx(fn);
+  }
+
+  /** The ledger's own writes, which tell KeyMoneyCache what they commit. */
+  #ownWrite<T>(fn: () => T): T {
+    return this.#money ? this.#money.ownWrite(fn) : fn();
   }
 
   #tx<T>(fn: () => T): T {
@@ -312,7 +318,7 @@ export class SqliteLedger {
   #room(keyId: number): number | undefined {
     // Said as the group commit says it, not as node:sqlite's finalized statement does.
     if (!this.#db.isOpen) throw new StoreError('the store is closed');
-    const key = this.#memory
+    const key = this.#money
       ? this.#money.get(keyId)
       : (this.#stmt('SELECT quota_micros, used_micros, reserved_micros FROM keys WHERE id = ?').get(
           keyId,
@@ -370,8 +376,8 @@ export class SqliteLedger {
   settle(reservation: Reservation | null, usage: UsageRow): void {
     if (!this.#memory) return this.#tx(() => this.#settleOne(reservation, usage));
     const { row, charged } = this.#decide(this.#memory, reservation, usage);
-    this.#money.ownWrite(() => this.#tx(() => this.#write(row, charged)));
-    if (row.keyId !== null) this.#money.charged(row.keyId, charged);
+    this.#ownWrite(() => this.#tx(() => this.#write(row, charged)));
+    if (row.keyId !== null) this.#money?.charged(row.keyId, charged);
   }
 
   /** In memory: decided now, nothing to commit. Else through the group commit. */
@@ -408,7 +414,7 @@ export class SqliteLedger {
       () => this.#write(row, charged),
       (committed) => {
         done();
-        if (committed) this.#money.charged(keyId, charged);
+        if (committed) this.#money?.charged(keyId, charged);
       },
     );
   }
@@ -458,8 +464,7 @@ export class SqliteLedger {
       return;
     }
     try {
-      if (this.#db.isOpen) this.#money.ownWrite(() => this.#commitBatch());
-      else this.#commitBatch();
+      this.#ownWrite(() => this.#commitBatch());
     } finally {
       turns?.leave();
     }
