@@ -112,6 +112,8 @@ export class SqliteLedger {
   /** When each key's expired holds are next looked for (see #dropExpiredHolds). */
   readonly #nextSweep = new Map<number, number>();
   #queued: Queued[] = [];
+  /** While a group commit's batch runs with holds in memory: its charges per key (#charging). */
+  #charges: Map<number, Micros> | undefined;
   /** The holds, while in single-process mode. */
   #memory: MemoryHolds | undefined;
   /** The keys' committed money, while in single-process mode (see KeyMoneyCache). */
@@ -480,7 +482,7 @@ export class SqliteLedger {
     }
     let results: unknown[] | undefined;
     try {
-      results = this.#tx(() => batch.map((q) => q.run()));
+      results = this.#tx(() => this.#rollups.gathering(() => this.#charging(batch)));
     } catch (err) {
       // Locked by another process past busy_timeout: each retry would wait as long again.
       if (isBusy(err)) {
@@ -497,6 +499,31 @@ export class SqliteLedger {
       return;
     }
     batch.forEach((q, i) => settled(q, true, results[i]));
+  }
+
+  /**
+   * The batch's calls, their charges summed per key and written once each at the end (same
+   * transaction), while holds are in memory: a commit's rows mostly share one key. With holds
+   * as rows a reserve in the batch reads the key's spend, so each charge is written in its turn.
+   */
+  #charging(batch: readonly Queued[]): unknown[] {
+    if (!this.#memory) return batch.map((q) => q.run());
+    const charges = new Map<number, Micros>();
+    this.#charges = charges;
+    try {
+      const results = batch.map((q) => q.run());
+      for (const [keyId, micros] of charges) this.#charge(keyId, micros, true);
+      return results;
+    } finally {
+      this.#charges = undefined;
+    }
+  }
+
+  #charge(keyId: number, micros: Micros, now = false): void {
+    const charges = this.#charges;
+    if (charges && !now) charges.set(keyId, (charges.get(keyId) ?? 0) + micros);
+    else
+      this.#stmt('UPDATE keys SET used_micros = used_micros + ? WHERE id = ?').run(micros, keyId);
   }
 
   #settleOne(reservation: Reservation | null, usage: UsageRow): void {
@@ -531,12 +558,7 @@ export class SqliteLedger {
 
   /** A settlement's writes: the charge and the usage row, always in one transaction. */
   #write(row: UsageRow, charged: Micros): void {
-    if (row.keyId !== null && charged > 0) {
-      this.#stmt('UPDATE keys SET used_micros = used_micros + ? WHERE id = ?').run(
-        charged,
-        row.keyId,
-      );
-    }
+    if (row.keyId !== null && charged > 0) this.#charge(row.keyId, charged);
     this.#insertUsage(row);
   }
 
