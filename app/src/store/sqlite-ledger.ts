@@ -96,13 +96,13 @@ interface Queued {
  * holds are MemoryHolds, decided at once from the key's quota and spend (cached: KeyMoneyCache;
  * no write, no wait for the group commit): quota − used − charges decided but not yet
  * committed − held ≥ hold. The keys CLI's top-ups and quota edits count within
- * THEIR_WRITES_EVERY_MS, the admin API's from the next call. Settlements decide their charge at once too (so that no
- * interleaving passes the quota) and are written behind through the group commit, as before:
- * close() (SIGTERM) commits every one; SIGKILL loses at most those queued since the last commit
- * (one event-loop turn), each with its charge (a row and its charge commit together), and the
- * holds (they die with the only process that could settle them: exactly right). When another
- * relay starts on the file it asks (HANDOVER) for the holds, which are then written as rows with
- * their ids and leases, and this ledger goes on with rows like every process beside it.
+ * THEIR_WRITES_EVERY_MS, the admin API's from the next call. Settlements decide their charge at
+ * once too (so that no interleaving passes the quota) and are written behind through the group
+ * commit: close() (SIGTERM) commits every one; SIGKILL loses at most those queued since the last
+ * commit (one COMMIT_WINDOW_MS), each with its charge (a row and its charge commit together),
+ * and the holds (they die with the only process that could settle them: exactly right). When
+ * another relay starts on the file it asks (HANDOVER) for the holds, which are then written as
+ * rows with their ids and leases, and this ledger goes on with rows like every process beside it.
  */
 export class SqliteLedger {
   readonly #db: DatabaseSync;
@@ -433,7 +433,7 @@ export class SqliteLedger {
     });
   }
 
-  /** With holds as rows a reserve waits for its commit: the next turn. Else see COMMIT_WINDOW_MS. */
+  /** With holds as rows a reserve waits for its commit: the next turn; else COMMIT_WINDOW_MS. */
   #scheduleCommit(queued: number): void {
     if (!this.#memory) {
       if (queued === 1) setImmediate(() => this.#commitQueued());
