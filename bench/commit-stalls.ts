@@ -4,8 +4,9 @@
  * settled through the group commit on a fresh file, `perCommit` at a time, the next batch once
  * the last one is committed. Every store callback (the group commit's setImmediate, its retry
  * timer) is timed as it runs: that time is the event loop's, which a request waits behind.
- * Also the time to the commit (what a settlement waits for, not on the loop), the process's CPU
- * per row (the worker thread's included) and the WAL size when done.
+ * Also the time to the commit (what a settlement waits for, not on the loop: with holds in
+ * memory it includes the group commit's window, COMMIT_WINDOW_MS in sqlite-ledger.ts), the
+ * process's CPU per row (the worker thread's included) and the WAL size when done.
  *
  * Then the WAL's pages per row: a read kept open on the file meanwhile stops every checkpoint
  * from restarting the WAL, so it grows by exactly what the commits append.

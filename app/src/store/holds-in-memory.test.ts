@@ -23,6 +23,20 @@ function logged() {
   return { lines, logger };
 }
 
+/** Whether a hold of `micros` fits now; a hold taken to see is given back. */
+async function fits(r: SqliteStore, keyId: number, micros: number): Promise<boolean> {
+  const hold = await r.ledger.reserve(keyId, micros, LEASE);
+  if (hold) await r.ledger.release(hold);
+  return hold !== null;
+}
+
+/** Another connection's commit counts within KeyMoneyCache's poll: asked again, never slept on. */
+async function eventually(done: () => Promise<boolean>, ms = 3000): Promise<void> {
+  for (const end = Date.now() + ms; !(await done()); await sleep(1)) {
+    if (Date.now() > end) throw new Error('timed out');
+  }
+}
+
 async function until(done: () => boolean, ms = 3000): Promise<void> {
   for (const end = Date.now() + ms; !done(); await sleep(10)) {
     if (Date.now() > end) throw new Error('timed out');
@@ -83,17 +97,43 @@ describe('quota holds in memory, for the only relay on a SQLite file', () => {
     expect(await r.ledger.reserve(keyId, 401, LEASE)).toBeNull();
     await settled;
     expect(cli().getKey('k')!.usedMicros).toBe(600);
+    expect(await r.ledger.reserve(keyId, 401, LEASE)).toBeNull();
     expect(await r.ledger.reserve(keyId, 400, LEASE)).not.toBeNull();
   });
 
-  it('sees a top-up or a quota edit made by the keys CLI from the next hold on', async () => {
+  it('sees a top-up or a quota edit made by the keys CLI', async () => {
     const { cli, relay, keyId } = file();
     const r = await relay();
     expect(await r.ledger.reserve(keyId, 1000, LEASE)).not.toBeNull();
-    expect(await r.ledger.reserve(keyId, 500, LEASE)).toBeNull();
+    expect(await fits(r, keyId, 500)).toBe(false);
     cli().topUp('k', 0.0005);
-    expect(await r.ledger.reserve(keyId, 500, LEASE)).not.toBeNull();
+    await eventually(() => fits(r, keyId, 500));
     cli().updateKey('k', { quotaUsd: 0.0001 });
+    await eventually(async () => !(await fits(r, keyId, 1)));
+  });
+
+  it("sees spend written by another connection, whatever it knew of the key's money", async () => {
+    const { path, relay, keyId } = file();
+    const r = await relay();
+    const hold = (await r.ledger.reserve(keyId, 300, LEASE))!;
+    await r.ledger.settle(hold, row(keyId, 300));
+    const other = new DatabaseSync(path);
+    other.exec('PRAGMA busy_timeout = 5000');
+    other.prepare('UPDATE keys SET used_micros = used_micros + 600 WHERE id = ?').run(keyId);
+    other.close();
+    await eventually(async () => !(await fits(r, keyId, 101)));
+    expect(await fits(r, keyId, 100)).toBe(true);
+  });
+
+  it('sees a quota edit, top-up or deletion through its own admin API from the next call on', async () => {
+    const { relay, keyId } = file();
+    const r = await relay();
+    expect(await r.ledger.reserve(keyId, 600, LEASE)).not.toBeNull();
+    r.updateKey('k', { quotaUsd: 0.0007 });
+    expect(await r.ledger.reserve(keyId, 101, LEASE)).toBeNull();
+    r.topUp('k', 0.0001);
+    expect(await r.ledger.reserve(keyId, 200, LEASE)).not.toBeNull();
+    r.deleteKey('k');
     expect(await r.ledger.reserve(keyId, 1, LEASE)).toBeNull();
   });
 

@@ -1,4 +1,6 @@
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
+import { KeyMoneyCache } from './key-money.ts';
+import type { KeyMoney } from './key-money.ts';
 import { MemoryHolds } from './memory-holds.ts';
 import type { DailyRollups } from './sqlite-rollups.ts';
 import { INSERT_USAGE, usageValues } from './sqlite-rows.ts';
@@ -34,6 +36,15 @@ export interface CommitTurns {
 
 /** How soon a group commit that had to wait for a checkpoint asks again. */
 const COMMIT_RETRY_MS = 1;
+
+/**
+ * While holds are in memory no request waits for a commit (settlements are written behind), so
+ * the group commit waits this long after its first queued row, or until COMMIT_WINDOW_ROWS are
+ * queued, whichever comes first: a commit's cost (its WAL frames, locks and page writes) is
+ * shared by more rows than one event-loop turn brings. SIGKILL loses at most this window's rows.
+ */
+export const COMMIT_WINDOW_MS = 2;
+export const COMMIT_WINDOW_ROWS = 64;
 
 /** fn in a BEGIN IMMEDIATE transaction, rolled back if it throws. */
 export function transaction<T>(
@@ -72,13 +83,7 @@ interface Queued {
   run: () => unknown;
   resolve: (value: unknown) => void;
   reject: (err: unknown) => void;
-  after: (() => void) | undefined;
-}
-
-interface KeyMoney {
-  quota_micros: number | null;
-  used_micros: number;
-  reserved_micros: number;
+  after: ((committed: boolean) => void) | undefined;
 }
 
 /**
@@ -88,16 +93,16 @@ interface KeyMoney {
  * transactions make it so across processes on the file.
  *
  * Single-process mode (`holdsInMemory`, when relay-lock.ts says no other relay is on the file):
- * holds are MemoryHolds, decided at once by a read of the key's quota and spend (an indexed
- * SELECT, no write, no wait for the group commit): quota − used − charges decided but not yet
- * committed − held ≥ hold. The keys CLI's top-ups and quota edits are in that read, so they
- * count from the next request on. Settlements decide their charge at once too (so that no
- * interleaving passes the quota) and are written behind through the group commit, as before:
- * close() (SIGTERM) commits every one; SIGKILL loses at most those queued since the last commit
- * (one event-loop turn), each with its charge (a row and its charge commit together), and the
- * holds (they die with the only process that could settle them: exactly right). When another
- * relay starts on the file it asks (HANDOVER) for the holds, which are then written as rows with
- * their ids and leases, and this ledger goes on with rows like every process beside it.
+ * holds are MemoryHolds, decided at once from the key's quota and spend (cached: KeyMoneyCache;
+ * no write, no wait for the group commit): quota − used − charges decided but not yet
+ * committed − held ≥ hold. The keys CLI's top-ups and quota edits count within
+ * THEIR_WRITES_EVERY_MS, the admin API's from the next call. Settlements decide their charge at
+ * once too (so that no interleaving passes the quota) and are written behind through the group
+ * commit: close() (SIGTERM) commits every one; SIGKILL loses at most those queued since the last
+ * commit (one COMMIT_WINDOW_MS), each with its charge (a row and its charge commit together),
+ * and the holds (they die with the only process that could settle them: exactly right). When
+ * another relay starts on the file it asks (HANDOVER) for the holds, which are then written as
+ * rows with their ids and leases, and this ledger goes on with rows like every process beside it.
  */
 export class SqliteLedger {
   readonly #db: DatabaseSync;
@@ -107,12 +112,17 @@ export class SqliteLedger {
   /** When each key's expired holds are next looked for (see #dropExpiredHolds). */
   readonly #nextSweep = new Map<number, number>();
   #queued: Queued[] = [];
+  /** While a group commit's batch runs with holds in memory: its charges per key (#charging). */
+  #charges: Map<number, Micros> | undefined;
   /** The holds, while in single-process mode. */
   #memory: MemoryHolds | undefined;
+  /** The keys' committed money, while in single-process mode (see KeyMoneyCache). */
+  #money: KeyMoneyCache | undefined;
   #handoverPoll: ReturnType<typeof setInterval> | undefined;
   readonly #onHandover: (() => void) | undefined;
   readonly #commits: CommitTurns | undefined;
-  #commitRetry: ReturnType<typeof setTimeout> | undefined;
+  /** The group commit's next run: its window's end, or its retry after a checkpoint's turn. */
+  #commitTimer: ReturnType<typeof setTimeout> | undefined;
   readonly #onError: ((err: unknown, message: string) => void) | undefined;
   /** The handover failures already told: retried every poll, told once each. */
   readonly #toldFailures = new Set<string>();
@@ -135,6 +145,7 @@ export class SqliteLedger {
       next: number;
     };
     this.#memory = new MemoryHolds(next);
+    this.#money = new KeyMoneyCache(this.#db, this.#stmt);
     this.#handoverPoll = setInterval(() => this.#answerHandover(), HANDOVER_POLL_MS);
     // A store left open must not keep the process alive.
     this.#handoverPoll.unref();
@@ -224,6 +235,8 @@ export class SqliteLedger {
       }
     });
     this.#memory = undefined;
+    this.#money?.close(this.#db);
+    this.#money = undefined;
     clearInterval(this.#handoverPoll);
     this.#onHandover?.();
   }
@@ -231,6 +244,11 @@ export class SqliteLedger {
   /** fn in a transaction of its own, or in the one already open (a group commit's). */
   #atomic<T>(fn: () => T): T {
     return this.#db.isTransaction ? fn() : this.#tx(fn);
+  }
+
+  /** The ledger's own writes, which tell KeyMoneyCache what they commit. */
+  #ownWrite<T>(fn: () => T): T {
+    return this.#money ? this.#money.ownWrite(fn) : fn();
   }
 
   #tx<T>(fn: () => T): T {
@@ -281,10 +299,8 @@ export class SqliteLedger {
   }
 
   /**
-   * The key's row read, not written: a reserve here costs no transaction at all. Measured on
-   * this VM: 4-6 µs per hold (the SELECT nearly all of it) against 17-32 µs for a hold row in a
-   * transaction of its own, before any wait for the group commit. The key cache plus deltas in
-   * memory would save the SELECT's few µs but see a CLI top-up only after the cache's poll.
+   * The key's money read from KeyMoneyCache, not written: a reserve here costs no transaction
+   * at all, and most often not even a read one (see KeyMoneyCache).
    */
   #reserveInMemory(
     memory: MemoryHolds,
@@ -304,9 +320,11 @@ export class SqliteLedger {
   #room(keyId: number): number | undefined {
     // Said as the group commit says it, not as node:sqlite's finalized statement does.
     if (!this.#db.isOpen) throw new StoreError('the store is closed');
-    const key = this.#stmt(
-      'SELECT quota_micros, used_micros, reserved_micros FROM keys WHERE id = ?',
-    ).get(keyId) as KeyMoney | undefined;
+    const key = this.#money
+      ? this.#money.get(keyId)
+      : (this.#stmt('SELECT quota_micros, used_micros, reserved_micros FROM keys WHERE id = ?').get(
+          keyId,
+        ) as KeyMoney | undefined);
     if (!key) return undefined;
     if (key.quota_micros === null) return Infinity;
     const { held, pending } = this.inMemory(keyId);
@@ -360,7 +378,8 @@ export class SqliteLedger {
   settle(reservation: Reservation | null, usage: UsageRow): void {
     if (!this.#memory) return this.#tx(() => this.#settleOne(reservation, usage));
     const { row, charged } = this.#decide(this.#memory, reservation, usage);
-    this.#tx(() => this.#write(row, charged));
+    this.#ownWrite(() => this.#tx(() => this.#write(row, charged)));
+    if (row.keyId !== null) this.#money?.charged(row.keyId, charged);
   }
 
   /** In memory: decided now, nothing to commit. Else through the group commit. */
@@ -389,21 +408,45 @@ export class SqliteLedger {
       return Promise.reject(err);
     }
     const { row, charged } = decided;
-    const done =
-      row.keyId !== null && charged > 0 ? memory.charging(row.keyId, charged) : undefined;
-    return this.#enqueue('settle', () => this.#write(row, charged), done);
+    const keyId = row.keyId;
+    if (keyId === null || charged <= 0) return this.#enqueue('settle', () => this.#write(row, 0));
+    const done = memory.charging(keyId, charged);
+    return this.#enqueue(
+      'settle',
+      () => this.#write(row, charged),
+      (committed) => {
+        done();
+        if (committed) this.#money?.charged(keyId, charged);
+      },
+    );
   }
 
-  #enqueue<T>(kind: 'hold' | 'settle', run: () => T, after?: () => void): Promise<T> {
+  #enqueue<T>(
+    kind: 'hold' | 'settle',
+    run: () => T,
+    after?: (committed: boolean) => void,
+  ): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const resolveAny = resolve as (value: unknown) => void;
       this.#queued.push({ kind, run, resolve: resolveAny, reject, after });
-      if (this.#queued.length === 1) setImmediate(() => this.#commitQueued());
+      this.#scheduleCommit(this.#queued.length);
     });
   }
 
+  /** With holds as rows a reserve waits for its commit: the next turn; else COMMIT_WINDOW_MS. */
+  #scheduleCommit(queued: number): void {
+    if (!this.#memory) {
+      if (queued === 1) setImmediate(() => this.#commitQueued());
+    } else if (queued === 1) {
+      this.#commitTimer = setTimeout(() => this.#commitQueued(), COMMIT_WINDOW_MS);
+    } else if (queued === COMMIT_WINDOW_ROWS) {
+      clearTimeout(this.#commitTimer);
+      setImmediate(() => this.#commitQueued());
+    }
+  }
+
   /**
-   * One transaction for every hold and settlement queued since the last turn, in the order they
+   * One transaction for every hold and settlement queued since the last commit, in the order they
    * were asked for: a commit (a WAL append and its locking) costs far more than the statements
    * in it, so under load this turns thousands of commits a second into tens. If the batch fails,
    * each one is retried in a transaction of its own, so one bad row cannot take the others down.
@@ -411,7 +454,7 @@ export class SqliteLedger {
    * then (a handover, close).
    */
   #commitQueued(now = false): void {
-    clearTimeout(this.#commitRetry);
+    clearTimeout(this.#commitTimer);
     // Only while holds are in memory: no request waits for these commits then. With holds as
     // rows a reserve does, and a checkpoint's few ms would be its own.
     const turns =
@@ -419,11 +462,11 @@ export class SqliteLedger {
         ? undefined
         : this.#commits;
     if (turns && !turns.enter()) {
-      this.#commitRetry = setTimeout(() => this.#commitQueued(), COMMIT_RETRY_MS);
+      this.#commitTimer = setTimeout(() => this.#commitQueued(), COMMIT_RETRY_MS);
       return;
     }
     try {
-      this.#commitBatch();
+      this.#ownWrite(() => this.#commitBatch());
     } finally {
       turns?.leave();
     }
@@ -439,7 +482,7 @@ export class SqliteLedger {
     }
     let results: unknown[] | undefined;
     try {
-      results = this.#tx(() => batch.map((q) => q.run()));
+      results = this.#tx(() => this.#rollups.gathering(() => this.#charging(batch)));
     } catch (err) {
       // Locked by another process past busy_timeout: each retry would wait as long again.
       if (isBusy(err)) {
@@ -456,6 +499,31 @@ export class SqliteLedger {
       return;
     }
     batch.forEach((q, i) => settled(q, true, results[i]));
+  }
+
+  /**
+   * The batch's calls, their charges summed per key and written once each at the end (same
+   * transaction), while holds are in memory: a commit's rows mostly share one key. With holds
+   * as rows a reserve in the batch reads the key's spend, so each charge is written in its turn.
+   */
+  #charging(batch: readonly Queued[]): unknown[] {
+    if (!this.#memory) return batch.map((q) => q.run());
+    const charges = new Map<number, Micros>();
+    this.#charges = charges;
+    try {
+      const results = batch.map((q) => q.run());
+      for (const [keyId, micros] of charges) this.#charge(keyId, micros, true);
+      return results;
+    } finally {
+      this.#charges = undefined;
+    }
+  }
+
+  #charge(keyId: number, micros: Micros, now = false): void {
+    const charges = this.#charges;
+    if (charges && !now) charges.set(keyId, (charges.get(keyId) ?? 0) + micros);
+    else
+      this.#stmt('UPDATE keys SET used_micros = used_micros + ? WHERE id = ?').run(micros, keyId);
   }
 
   #settleOne(reservation: Reservation | null, usage: UsageRow): void {
@@ -490,12 +558,7 @@ export class SqliteLedger {
 
   /** A settlement's writes: the charge and the usage row, always in one transaction. */
   #write(row: UsageRow, charged: Micros): void {
-    if (row.keyId !== null && charged > 0) {
-      this.#stmt('UPDATE keys SET used_micros = used_micros + ? WHERE id = ?').run(
-        charged,
-        row.keyId,
-      );
-    }
+    if (row.keyId !== null && charged > 0) this.#charge(row.keyId, charged);
     this.#insertUsage(row);
   }
 
@@ -527,7 +590,7 @@ function decidedNow<T>(fn: () => T): Promise<T> {
 
 /** Ends a queued call: its `after` first, so that pending charges are gone before anyone reads on. */
 function settled(q: Queued, ok: boolean, value: unknown): void {
-  q.after?.();
+  q.after?.(ok);
   if (ok) q.resolve(value);
   else q.reject(value);
 }

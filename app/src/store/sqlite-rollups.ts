@@ -99,6 +99,9 @@ function counters(r: RawRow): number[] {
   ];
 }
 
+/** A rollup row's key: day, key name, model, channel. */
+type RollupRow = [day: string, key: string, model: string, channel: string];
+
 const ZONE_KEY = 'rollup_time_zone';
 const SEALED_KEY = 'rollup_dims_sealed_through';
 const REBUILD_BATCH = 10_000;
@@ -112,6 +115,8 @@ export class DailyRollups {
   readonly #now: () => number;
   /** The last day usage_daily_dim covers, as this process last saw it. */
   #sealed: string;
+  /** While gathering(): the sums of the rows added, per rollup row. */
+  #gathered: Map<string, { row: RollupRow; sums: number[] }> | undefined;
   readonly calendar: DayCalendar;
 
   constructor(db: DatabaseSync, calendar: DayCalendar, now: () => number) {
@@ -237,9 +242,34 @@ export class DailyRollups {
       ttfb_ms: u.ttfbMs === null ? null : Math.round(u.ttfbMs),
       created_at: createdAt,
     });
-    const key = u.keyName ?? '';
-    const model = u.model ?? '';
-    const channel = u.channel ?? '';
+    const row: RollupRow = [day, u.keyName ?? '', u.model ?? '', u.channel ?? ''];
+    const gathered = this.#gathered;
+    if (!gathered) return this.#write(row, sums);
+    const id = row.join('\u0000');
+    const seen = gathered.get(id);
+    if (!seen) gathered.set(id, { row, sums });
+    else sums.forEach((n, i) => (seen.sums[i]! += n));
+  }
+
+  /**
+   * add() calls made during `fn` are summed per rollup row and written once each when it ends,
+   * in the same transaction: a group commit's rows mostly share their day, key, model and
+   * channel, so one upsert serves them all. Nothing may read the rollups meanwhile.
+   */
+  gathering<T>(fn: () => T): T {
+    if (this.#gathered) return fn();
+    const gathered = new Map<string, { row: RollupRow; sums: number[] }>();
+    this.#gathered = gathered;
+    try {
+      const out = fn();
+      for (const { row, sums } of gathered.values()) this.#write(row, sums);
+      return out;
+    } finally {
+      this.#gathered = undefined;
+    }
+  }
+
+  #write([day, key, model, channel]: RollupRow, sums: number[]): void {
     this.#upsert.run(day, key, model, channel, ...sums);
     // A row for a day already sealed (a clock set back): its single-dimension totals too.
     if (day <= this.#sealed) {

@@ -109,6 +109,27 @@ describe('daily rollups', () => {
     back.close();
   });
 
+  it('add up the same, and charge each key its rows, when group commits write many rows at once', async () => {
+    const clock = new SettableClock(START);
+    const path = tempDb();
+    const store = new SqliteStore({ path, now: () => clock.now(), holdsInMemory: true });
+    const keyId = store.createKey({ name: 'alice' }).record.id;
+    const rows = randomRows(400, seededRandom(11));
+    for (let i = 0; i < rows.length; i += 40) {
+      clock.set(rows[i]!.at);
+      const batch = rows.slice(i, i + 40).map(({ row }) => ({ ...row, keyId }));
+      // Settled without waiting in between: one group commit for the forty.
+      await Promise.all(batch.map((row) => store.ledger.settle(null, row)));
+    }
+    expect(await fromRollups(store)).toEqual(fromRaw(store));
+    const cost = rows.reduce((sum, { row }) => sum + row.costMicros, 0);
+    expect(store.getKey('alice')!.usedMicros).toBe(cost);
+    const fresh = new SqliteStore({ path });
+    expect(fresh.getKey('alice')!.usedMicros).toBe(cost);
+    fresh.close();
+    store.close();
+  });
+
   it('keep every day whole when the time zone changes after raw rows were pruned mid-day', async () => {
     const path = tempDb();
     const clock = new SettableClock(START);
