@@ -1,4 +1,5 @@
-import { Agent, request, type FormData } from 'undici';
+import { Agent, request, type Dispatcher, type FormData } from 'undici';
+import type { IncomingHttpHeaders } from 'node:http';
 import { UpstreamError, type FailureKind, type UpstreamFailure } from '../core/failure.ts';
 import { Watchdog } from './watchdog.ts';
 
@@ -138,6 +139,126 @@ function isUnreachable(code: string): boolean {
   return UNREACHABLE.has(code) || TLS_PREFIXES.some((p) => code.startsWith(p));
 }
 
+type ResponseData = Dispatcher.ResponseData;
+
+const FIRST_BYTE_MESSAGE = 'upstream sent no response headers in time';
+const IDLE_MESSAGE = 'upstream went silent mid-response';
+const DONE: IteratorReturnResult<undefined> = { done: true, value: undefined };
+
+function toError(
+  err: unknown,
+  phase: 'headers' | 'body',
+  dog: Watchdog,
+  outer: AbortSignal | undefined,
+): UpstreamError {
+  if (err instanceof UpstreamError) return err;
+  if (dog.timedOut) return new UpstreamError(dog.timedOut, { cause: err });
+  return new UpstreamError(classifyTransportError(err, phase, outer?.aborted === true), {
+    cause: err,
+  });
+}
+
+/**
+ * One upstream answer after its headers: the body read under the idle timer, as chunks or as
+ * text. A class, not an object of closures: every request makes one, and a stream keeps it for
+ * as long as it runs (an object literal with a getter is a dictionary object besides).
+ */
+class UpstreamCall implements UpstreamResponse, AsyncIterableIterator<Uint8Array> {
+  readonly status: number;
+  readonly contentType: string | undefined;
+  readonly #raw: IncomingHttpHeaders;
+  #headers: Headers | undefined;
+  readonly #body: ResponseData['body'];
+  #iterator: AsyncIterator<Buffer> | undefined;
+  readonly #dog: Watchdog;
+  readonly #outer: AbortSignal | undefined;
+  readonly #idleMs: number;
+  readonly #waits: WaitObserver | undefined;
+
+  constructor(
+    res: ResponseData,
+    dog: Watchdog,
+    outer: AbortSignal | undefined,
+    idleMs: number,
+    waits: WaitObserver | undefined,
+  ) {
+    this.status = res.statusCode;
+    this.#raw = res.headers;
+    const type = res.headers['content-type'];
+    this.contentType = Array.isArray(type) ? type.join(', ') : type;
+    this.#body = res.body;
+    this.#dog = dog;
+    this.#outer = outer;
+    this.#idleMs = idleMs;
+    this.#waits = waits;
+  }
+
+  get headers(): Headers {
+    return (this.#headers ??= toHeaders(this.#raw));
+  }
+
+  /** One body chunk under the idle timer; undefined at the end. */
+  async #read(): Promise<Buffer | undefined> {
+    const dog = this.#dog;
+    dog.arm('timeout-idle', this.#idleMs, IDLE_MESSAGE);
+    this.#waits?.begin();
+    try {
+      const { value, done } = await (this.#iterator ??= this.#body[Symbol.asyncIterator]()).next();
+      this.#waits?.end();
+      dog.disarm();
+      if (done) dog.finish();
+      return done ? undefined : (value as Buffer);
+    } catch (err) {
+      this.#waits?.end();
+      dog.finish();
+      throw toError(err, 'body', dog, this.#outer);
+    }
+  }
+
+  #cancel(): void {
+    this.#dog.finish();
+    // Destroying the undici body aborts the request, which closes the socket.
+    this.#body.destroy();
+  }
+
+  chunks(): AsyncIterableIterator<Uint8Array> {
+    return this;
+  }
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<Uint8Array> {
+    return this;
+  }
+
+  async next(): Promise<IteratorResult<Uint8Array, undefined>> {
+    const value = await this.#read();
+    return value === undefined ? DONE : { done: false, value };
+  }
+
+  async return(): Promise<IteratorResult<Uint8Array, undefined>> {
+    this.#cancel();
+    return DONE;
+  }
+
+  async text(maxBytes = DEFAULT_TEXT_LIMIT): Promise<string> {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for (let chunk = await this.#read(); chunk !== undefined; chunk = await this.#read()) {
+      const room = maxBytes - size;
+      size += chunk.length;
+      chunks.push(room < chunk.length ? chunk.subarray(0, Math.max(0, room)) : chunk);
+      if (size >= maxBytes) {
+        this.#cancel();
+        break;
+      }
+    }
+    // Decoded once, whole: a multi-byte character split across chunks stays intact, and
+    // one cut at maxBytes becomes U+FFFD like a streaming TextDecoder would make it.
+    const text = Buffer.concat(chunks).toString('utf8');
+    // A byte-order mark is not part of the JSON (TextDecoder drops it too).
+    return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+  }
+}
+
 function toHeaders(raw: Record<string, string | string[] | undefined>): Headers {
   const headers = new Headers();
   for (const [key, value] of Object.entries(raw)) {
@@ -177,18 +298,9 @@ export function createUpstreamClient(options: UpstreamClientOptions = {}): Upstr
       // Our own timers: undici's header/body timeouts run on a ~0.5-1 s coarse clock, too
       // loose for short per-channel limits; undici's stay as a backstop.
       const dog = new Watchdog(outer);
-      const { arm, disarm, finish } = dog;
-      const toError = (err: unknown, phase: 'headers' | 'body'): UpstreamError => {
-        if (err instanceof UpstreamError) return err;
-        if (dog.timedOut) return new UpstreamError(dog.timedOut, { cause: err });
-        return new UpstreamError(classifyTransportError(err, phase, outer?.aborted === true), {
-          cause: err,
-        });
-      };
-
       // First byte counts from the start, connect included: it is the client's wait.
-      arm('timeout-first-byte', timeouts.firstByteMs, 'upstream sent no response headers in time');
-      let res: Awaited<ReturnType<typeof request>>;
+      dog.arm('timeout-first-byte', timeouts.firstByteMs, FIRST_BYTE_MESSAGE);
+      let res: ResponseData;
       const waits = req.waits;
       waits?.begin();
       try {
@@ -204,78 +316,12 @@ export function createUpstreamClient(options: UpstreamClientOptions = {}): Upstr
         });
       } catch (err) {
         waits?.end();
-        finish();
-        throw toError(err, 'headers');
+        dog.finish();
+        throw toError(err, 'headers', dog, outer);
       }
       waits?.end();
-      disarm();
-      const nodeBody = res.body;
-      const iterator = nodeBody[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
-      /** One body chunk under the idle timer; undefined at the end. */
-      const next = async (): Promise<Buffer | undefined> => {
-        arm('timeout-idle', timeouts.idleMs, 'upstream went silent mid-response');
-        waits?.begin();
-        try {
-          const { value, done } = await iterator.next();
-          waits?.end();
-          disarm();
-          if (done) finish();
-          return done ? undefined : value;
-        } catch (err) {
-          waits?.end();
-          finish();
-          throw toError(err, 'body');
-        }
-      };
-      const cancel = (): void => {
-        finish();
-        // Destroying the undici body aborts the request, which closes the socket.
-        nodeBody.destroy();
-      };
-      const raw = res.headers;
-      let headers: Headers | undefined;
-      const type = raw['content-type'];
-      return {
-        status: res.statusCode,
-        get headers() {
-          return (headers ??= toHeaders(raw));
-        },
-        contentType: Array.isArray(type) ? type.join(', ') : type,
-        chunks() {
-          const iterator: AsyncIterableIterator<Uint8Array> = {
-            [Symbol.asyncIterator]: () => iterator,
-            next: async () => {
-              const value = await next();
-              return value === undefined
-                ? { done: true, value: undefined }
-                : { done: false, value };
-            },
-            return: async () => {
-              cancel();
-              return { done: true, value: undefined };
-            },
-          };
-          return iterator;
-        },
-        async text(maxBytes = DEFAULT_TEXT_LIMIT) {
-          const chunks: Buffer[] = [];
-          let size = 0;
-          for (let chunk = await next(); chunk !== undefined; chunk = await next()) {
-            const room = maxBytes - size;
-            size += chunk.length;
-            chunks.push(room < chunk.length ? chunk.subarray(0, Math.max(0, room)) : chunk);
-            if (size >= maxBytes) {
-              cancel();
-              break;
-            }
-          }
-          // Decoded once, whole: a multi-byte character split across chunks stays intact, and
-          // one cut at maxBytes becomes U+FFFD like a streaming TextDecoder would make it.
-          const text = Buffer.concat(chunks).toString('utf8');
-          // A byte-order mark is not part of the JSON (TextDecoder drops it too).
-          return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
-        },
-      };
+      dog.disarm();
+      return new UpstreamCall(res, dog, outer, timeouts.idleMs, waits);
     },
     async close() {
       await Promise.all([...agents.values()].map((a) => a.close()));

@@ -54,26 +54,29 @@ export class Watchdog {
     this.#controller.abort(new UpstreamError(this.timedOut));
   };
 
-  // Arrow fields: callers pass these on as plain functions.
-  readonly arm = (kind: FailureKind, ms: number, message: string): void => {
+  // Methods, not arrow fields: every upstream call makes a watchdog, and only the two
+  // callbacks above need a function of their own.
+  arm(kind: FailureKind, ms: number, message: string): void {
     const now = performance.now();
     this.#deadline = now + ms;
     this.#kind = kind;
     this.#message = message;
     if (this.#timer === undefined || this.#timerAt > this.#deadline) this.#start(ms, now);
-  };
+  }
 
-  readonly disarm = (): void => {
+  disarm(): void {
     this.#deadline = Infinity;
-  };
+  }
 
   /** The call is over: no timer, no listener left on the caller's signal. */
-  readonly finish = (): void => {
+  finish(): void {
     this.#deadline = Infinity;
     clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#outer?.removeEventListener('abort', this.#onOuterAbort);
-  };
+  }
 
-  readonly abort = (): void => this.#controller.abort();
+  abort(): void {
+    this.#controller.abort();
+  }
 }
