@@ -20,7 +20,7 @@ import type { ChannelConfig } from '../../config.ts';
 import { abortedFailure, UpstreamError } from '../../core/failure.ts';
 import type { UpstreamFailure } from '../../core/failure.ts';
 import { openImageDownload, readAll } from '../../images/download.ts';
-import { classifyTransportError } from '../../routing/upstream-client.ts';
+import { classifyTransportError } from '../../routing/transport-error.ts';
 import type { UpstreamResponse } from '../../routing/upstream-client.ts';
 import { Watchdog } from '../../routing/watchdog.ts';
 import type { TransportOptions, UpstreamRequest } from '../types.ts';
