@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { routingFields, verbatim } from './body.ts';
+import { jsonDepth, routingFields, verbatim } from './body.ts';
 
 const FIELDS = routingFields(['model', 'max_tokens', 'stream']);
 
@@ -24,5 +24,22 @@ describe('verbatim: the body as received, or undefined when it must be written a
   it('refuses any \\u escape, which could spell a routed key another way', () => {
     expect(verbatim('{"model":"a","mod\\u0065l":"b"}', true, FIELDS)).toBeUndefined();
     expect(verbatim('{"model":"a","content":"caf\\u00e9"}', true, FIELDS)).toBeUndefined();
+  });
+});
+
+describe('jsonDepth', () => {
+  it('counts the deepest nesting of objects and arrays, scalars as 0', () => {
+    expect(jsonDepth(1)).toBe(0);
+    expect(jsonDepth(null)).toBe(0);
+    expect(jsonDepth({})).toBe(1);
+    expect(jsonDepth(JSON.parse('{"a":[1,{"b":[[]]}],"c":{"d":2},"__proto__":{"e":{}}}'))).toBe(5);
+    // A "__proto__" key is the body's own field, walked like any other.
+    expect(jsonDepth(JSON.parse('{"__proto__":{"e":{"f":{"g":{"h":{}}}}}}'))).toBe(6);
+  });
+
+  it('stops early once past the limit', () => {
+    const deep = JSON.parse('['.repeat(1000) + ']'.repeat(1000)) as unknown;
+    expect(jsonDepth(deep)).toBe(1000);
+    expect(jsonDepth(deep, 10)).toBe(11);
   });
 });

@@ -1,6 +1,9 @@
-import { Agent, request, type FormData } from 'undici';
-import { UpstreamError, type FailureKind, type UpstreamFailure } from '../core/failure.ts';
-import { Watchdog } from './watchdog.ts';
+import { Agent, type FormData } from 'undici';
+import { UpstreamError } from '../core/failure.ts';
+import { classifyTransportError } from './transport-error.ts';
+import { UpstreamCall } from './upstream-call.ts';
+
+export { classifyTransportError };
 
 export interface UpstreamTimeouts {
   /** TCP (and TLS) connect. */
@@ -64,87 +67,22 @@ export interface UpstreamClientOptions {
   connectionsPerOrigin?: number;
 }
 
-const DEFAULT_TEXT_LIMIT = 1 << 20;
 const BACKSTOP_MS = 1_000;
+const FIRST_BYTE_MESSAGE = 'upstream sent no response headers in time';
 
-interface ErrorLike {
-  code?: unknown;
-  name?: unknown;
-}
+/** Origin and path of each upstream URL seen: channels send to a handful of them. */
+const targets = new Map<string, { origin: string; path: string }>();
 
-/** Maps undici / socket errors to a failure; `phase` tells a dropped body from a refused connect. */
-export function classifyTransportError(
-  err: unknown,
-  phase: 'headers' | 'body',
-  aborted: boolean,
-): UpstreamFailure {
-  const { code, name } = (typeof err === 'object' && err !== null ? err : {}) as ErrorLike;
-  const fail = (kind: FailureKind, message: string): UpstreamFailure => ({ kind, message });
-  if (aborted || code === 'UND_ERR_ABORTED' || name === 'AbortError') {
-    return fail('aborted', 'request aborted');
+function target(url: string): { origin: string; path: string } {
+  let t = targets.get(url);
+  if (!t) {
+    const u = new URL(url);
+    t = { origin: u.origin, path: `${u.pathname}${u.search}` };
+    // Bounded: a URL per Gemini model (or a key in a query) must not grow it without end.
+    if (targets.size >= 1_000) targets.clear();
+    targets.set(url, t);
   }
-  switch (code) {
-    case 'UND_ERR_CONNECT_TIMEOUT':
-      return fail('timeout-connect', 'upstream connect timed out');
-    case 'UND_ERR_HEADERS_TIMEOUT':
-      return fail('timeout-first-byte', 'upstream sent no response headers in time');
-    case 'UND_ERR_BODY_TIMEOUT':
-      return fail('timeout-idle', 'upstream went silent mid-response');
-    case 'UND_ERR_HEADERS_OVERFLOW':
-    case 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH':
-      return fail('malformed', `upstream response malformed (${code})`);
-  }
-  if (typeof code === 'string' && code.startsWith('HPE_')) {
-    return fail('malformed', `upstream response malformed (${code})`);
-  }
-  const codeText = typeof code === 'string' ? ` (${code})` : '';
-  if (phase === 'headers' && typeof code === 'string' && isUnreachable(code))
-    return fail('connect', `upstream connection failed${codeText}`);
-  if (phase === 'headers') {
-    // A reset or a closed socket: the upstream took the connection, then hung up on this request.
-    return {
-      ...fail('connect', `upstream closed the connection before answering${codeText}`),
-      reached: true,
-    };
-  }
-  // The channel was reachable: breakers must not read this as a connect failure.
-  return {
-    ...fail('connect', `upstream connection dropped mid-response${codeText}`),
-    midResponse: true,
-  };
-}
-
-/** Refused, DNS, routing and TLS failures: no connection to the upstream could be made. */
-const UNREACHABLE = new Set([
-  'ECONNREFUSED',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EAI_FAIL',
-  'EAI_NODATA',
-  'EAI_NONAME',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'EHOSTDOWN',
-  'ENETDOWN',
-  'EADDRNOTAVAIL',
-  'ETIMEDOUT',
-  'EPROTO',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-]);
-const TLS_PREFIXES = ['ERR_TLS_', 'ERR_SSL_', 'ERR_OSSL_', 'CERT_', 'UNABLE_TO_'];
-
-function isUnreachable(code: string): boolean {
-  return UNREACHABLE.has(code) || TLS_PREFIXES.some((p) => code.startsWith(p));
-}
-
-function toHeaders(raw: Record<string, string | string[] | undefined>): Headers {
-  const headers = new Headers();
-  for (const [key, value] of Object.entries(raw)) {
-    if (value === undefined) continue;
-    for (const v of Array.isArray(value) ? value : [value]) headers.append(key, v);
-  }
-  return headers;
+  return t;
 }
 
 /**
@@ -176,106 +114,37 @@ export function createUpstreamClient(options: UpstreamClientOptions = {}): Upstr
 
       // Our own timers: undici's header/body timeouts run on a ~0.5-1 s coarse clock, too
       // loose for short per-channel limits; undici's stay as a backstop.
-      const dog = new Watchdog(outer);
-      const { arm, disarm, finish } = dog;
-      const toError = (err: unknown, phase: 'headers' | 'body'): UpstreamError => {
-        if (err instanceof UpstreamError) return err;
-        if (dog.timedOut) return new UpstreamError(dog.timedOut, { cause: err });
-        return new UpstreamError(classifyTransportError(err, phase, outer?.aborted === true), {
-          cause: err,
-        });
-      };
-
-      // First byte counts from the start, connect included: it is the client's wait.
-      arm('timeout-first-byte', timeouts.firstByteMs, 'upstream sent no response headers in time');
-      let res: Awaited<ReturnType<typeof request>>;
       const waits = req.waits;
+      const call = new UpstreamCall(outer, timeouts.idleMs, waits);
+      // First byte counts from the start, connect included: it is the client's wait.
+      call.dog.arm('timeout-first-byte', timeouts.firstByteMs, FIRST_BYTE_MESSAGE);
       waits?.begin();
       try {
-        res = await request(req.url, {
-          dispatcher: agentFor(timeouts.connectMs),
-          method: req.method ?? 'POST',
-          headers:
-            req.headers instanceof Headers ? Object.fromEntries(req.headers) : (req.headers ?? {}),
-          body: req.body ?? null,
-          headersTimeout: timeouts.firstByteMs + BACKSTOP_MS,
-          bodyTimeout: timeouts.idleMs + BACKSTOP_MS,
-          signal: dog.signal,
-        });
+        const { origin, path } = target(req.url);
+        agentFor(timeouts.connectMs).dispatch(
+          {
+            origin,
+            path,
+            method: req.method ?? 'POST',
+            headers:
+              req.headers instanceof Headers
+                ? Object.fromEntries(req.headers)
+                : (req.headers ?? {}),
+            body: req.body ?? null,
+            headersTimeout: timeouts.firstByteMs + BACKSTOP_MS,
+            bodyTimeout: timeouts.idleMs + BACKSTOP_MS,
+          },
+          call,
+        );
+        await call.answered;
       } catch (err) {
         waits?.end();
-        finish();
-        throw toError(err, 'headers');
+        call.dog.finish();
+        throw call.toError(err, 'headers');
       }
       waits?.end();
-      disarm();
-      const nodeBody = res.body;
-      const iterator = nodeBody[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
-      /** One body chunk under the idle timer; undefined at the end. */
-      const next = async (): Promise<Buffer | undefined> => {
-        arm('timeout-idle', timeouts.idleMs, 'upstream went silent mid-response');
-        waits?.begin();
-        try {
-          const { value, done } = await iterator.next();
-          waits?.end();
-          disarm();
-          if (done) finish();
-          return done ? undefined : value;
-        } catch (err) {
-          waits?.end();
-          finish();
-          throw toError(err, 'body');
-        }
-      };
-      const cancel = (): void => {
-        finish();
-        // Destroying the undici body aborts the request, which closes the socket.
-        nodeBody.destroy();
-      };
-      const raw = res.headers;
-      let headers: Headers | undefined;
-      const type = raw['content-type'];
-      return {
-        status: res.statusCode,
-        get headers() {
-          return (headers ??= toHeaders(raw));
-        },
-        contentType: Array.isArray(type) ? type.join(', ') : type,
-        chunks() {
-          const iterator: AsyncIterableIterator<Uint8Array> = {
-            [Symbol.asyncIterator]: () => iterator,
-            next: async () => {
-              const value = await next();
-              return value === undefined
-                ? { done: true, value: undefined }
-                : { done: false, value };
-            },
-            return: async () => {
-              cancel();
-              return { done: true, value: undefined };
-            },
-          };
-          return iterator;
-        },
-        async text(maxBytes = DEFAULT_TEXT_LIMIT) {
-          const chunks: Buffer[] = [];
-          let size = 0;
-          for (let chunk = await next(); chunk !== undefined; chunk = await next()) {
-            const room = maxBytes - size;
-            size += chunk.length;
-            chunks.push(room < chunk.length ? chunk.subarray(0, Math.max(0, room)) : chunk);
-            if (size >= maxBytes) {
-              cancel();
-              break;
-            }
-          }
-          // Decoded once, whole: a multi-byte character split across chunks stays intact, and
-          // one cut at maxBytes becomes U+FFFD like a streaming TextDecoder would make it.
-          const text = Buffer.concat(chunks).toString('utf8');
-          // A byte-order mark is not part of the JSON (TextDecoder drops it too).
-          return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
-        },
-      };
+      call.dog.disarm();
+      return call;
     },
     async close() {
       await Promise.all([...agents.values()].map((a) => a.close()));

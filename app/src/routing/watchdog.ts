@@ -12,7 +12,11 @@ import type { FailureKind, UpstreamFailure } from '../core/failure.ts';
  * deadline earlier than the pending timer (a shorter limit) starts a new one.
  */
 export class Watchdog {
-  readonly #controller = new AbortController();
+  /** Made on first read of `signal`: the relay's own HTTP client is told by `onAbort` instead. */
+  #controller: AbortController | undefined;
+  readonly #onAbort: ((reason: unknown) => void) | undefined;
+  /** Set once the call is aborted, with why. */
+  #aborted: { reason: unknown } | undefined;
   readonly #outer: AbortSignal | undefined;
   #timer: NodeJS.Timeout | undefined;
   /** When the pending timer fires (performance.now() scale). */
@@ -24,16 +28,32 @@ export class Watchdog {
   /** The timeout that fired, if one did. */
   timedOut: UpstreamFailure | undefined;
 
-  constructor(outer: AbortSignal | undefined) {
+  /**
+   * @param onAbort told once when the call is to stop (a limit ran out, or `outer` aborted), for
+   * a transport that takes a callback rather than a signal: no AbortController then.
+   */
+  constructor(outer: AbortSignal | undefined, onAbort?: (reason: unknown) => void) {
     this.#outer = outer;
+    this.#onAbort = onAbort;
     outer?.addEventListener('abort', this.#onOuterAbort, { once: true });
   }
 
   get signal(): AbortSignal {
+    if (!this.#controller) {
+      this.#controller = new AbortController();
+      if (this.#aborted) this.#controller.abort(this.#aborted.reason);
+    }
     return this.#controller.signal;
   }
 
-  readonly #onOuterAbort = (): void => this.#controller.abort(this.#outer?.reason);
+  readonly #onOuterAbort = (): void => this.#abort(this.#outer?.reason);
+
+  #abort(reason: unknown): void {
+    if (this.#aborted) return;
+    this.#aborted = { reason };
+    this.#onAbort?.(reason);
+    this.#controller?.abort(reason);
+  }
 
   #start(ms: number, now: number): void {
     clearTimeout(this.#timer);
@@ -51,29 +71,32 @@ export class Watchdog {
     // much is not worth another timer.
     if (left >= 1) return this.#start(left, now);
     this.timedOut = { kind: this.#kind, message: this.#message };
-    this.#controller.abort(new UpstreamError(this.timedOut));
+    this.#abort(new UpstreamError(this.timedOut));
   };
 
-  // Arrow fields: callers pass these on as plain functions.
-  readonly arm = (kind: FailureKind, ms: number, message: string): void => {
+  // Methods, not arrow fields: every upstream call makes a watchdog, and only the two
+  // callbacks above need a function of their own.
+  arm(kind: FailureKind, ms: number, message: string): void {
     const now = performance.now();
     this.#deadline = now + ms;
     this.#kind = kind;
     this.#message = message;
     if (this.#timer === undefined || this.#timerAt > this.#deadline) this.#start(ms, now);
-  };
+  }
 
-  readonly disarm = (): void => {
+  disarm(): void {
     this.#deadline = Infinity;
-  };
+  }
 
   /** The call is over: no timer, no listener left on the caller's signal. */
-  readonly finish = (): void => {
+  finish(): void {
     this.#deadline = Infinity;
     clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#outer?.removeEventListener('abort', this.#onOuterAbort);
-  };
+  }
 
-  readonly abort = (): void => this.#controller.abort();
+  abort(): void {
+    this.#abort(new DOMException('This operation was aborted', 'AbortError'));
+  }
 }

@@ -31,53 +31,67 @@ export interface Heartbeat {
  * one stops it before its first beat, so that pair is all most streams pay.
  */
 export function startHeartbeat(options: HeartbeatOptions): Heartbeat {
-  const { clock, intervalMs } = options;
-  const maxBeats = options.maxBeats ?? 1_000;
-  let beats = 0;
-  let stopped = false;
-  let cancel: (() => void) | undefined;
-  let done: Promise<void> | undefined;
-  let settle: (() => void) | undefined;
+  return new Beater(options);
+}
 
-  const stop = (): void => {
-    if (stopped) return;
-    stopped = true;
-    cancel?.();
-    cancel = undefined;
-    settle?.();
-  };
-  const next = (): void => {
-    if (!stopped) cancel = after(clock, intervalMs, beat);
-  };
-  const beat = (): void => {
-    cancel = undefined;
-    if (stopped) return;
-    beats++;
+/** A class, not closures over an object literal: every stream keeps one while it runs. */
+class Beater implements Heartbeat {
+  readonly #options: HeartbeatOptions;
+  #beats = 0;
+  #stopped = false;
+  #cancel: (() => void) | undefined;
+  #done: Promise<void> | undefined;
+  #settle: (() => void) | undefined;
+
+  constructor(options: HeartbeatOptions) {
+    this.#options = options;
+    this.#next();
+  }
+
+  get beats(): number {
+    return this.#beats;
+  }
+
+  get stopped(): boolean {
+    return this.#stopped;
+  }
+
+  get done(): Promise<void> {
+    return (this.#done ??= this.#stopped
+      ? Promise.resolve()
+      : new Promise<void>((resolve) => (this.#settle = resolve)));
+  }
+
+  stop(): void {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    this.#cancel?.();
+    this.#cancel = undefined;
+    this.#settle?.();
+  }
+
+  #next(): void {
+    if (!this.#stopped)
+      this.#cancel = after(this.#options.clock, this.#options.intervalMs, this.#beat);
+  }
+
+  readonly #beat = (): void => {
+    this.#cancel = undefined;
+    if (this.#stopped) return;
+    this.#beats++;
     let written: void | Promise<unknown>;
     try {
-      written = options.onBeat(KEEP_ALIVE_COMMENT);
+      written = this.#options.onBeat(KEEP_ALIVE_COMMENT);
     } catch {
-      return stop();
+      return this.stop();
     }
-    if (beats >= maxBeats) return stop();
+    if (this.#beats >= (this.#options.maxBeats ?? 1_000)) return this.stop();
     // The next interval starts once this beat is written, as a client that reads slowly sets.
-    if (written instanceof Promise) written.then(next, stop);
-    else next();
-  };
-  next();
-
-  return {
-    stop,
-    get beats() {
-      return beats;
-    },
-    get stopped() {
-      return stopped;
-    },
-    get done() {
-      return (done ??= stopped
-        ? Promise.resolve()
-        : new Promise<void>((resolve) => (settle = resolve)));
-    },
+    if (written instanceof Promise)
+      written.then(
+        () => this.#next(),
+        () => this.stop(),
+      );
+    else this.#next();
   };
 }

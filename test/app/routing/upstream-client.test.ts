@@ -207,6 +207,38 @@ describe('createUpstreamClient', () => {
     expect(((await up.requests[1]?.closed) as number) - at2).toBeLessThan(1_000);
   });
 
+  it('a body read slower than it arrives comes whole and in order, the socket kept', async () => {
+    // Many writes, each its own chunk: reading pauses the upstream while a chunk waits, and
+    // resumes it when the reader takes it. (A reader that stops for good: client-stall.test.ts.)
+    const pieces = Array.from({ length: 300 }, (_, i) => `${i}:${'x'.repeat(200)}\n`);
+    const s = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      const write = (i: number): void => {
+        if (i === pieces.length) return void res.end();
+        if (res.write(pieces[i])) setImmediate(write, i + 1);
+        else res.once('drain', () => write(i + 1));
+      };
+      write(0);
+    });
+    await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+    const { port } = s.address() as AddressInfo;
+    try {
+      const url = `http://127.0.0.1:${port}/slow-reader`;
+      for (let round = 0; round < 2; round++) {
+        const res = await client.request({ url, body: '{}', timeouts: slow });
+        let text = '';
+        for await (const chunk of res.chunks()) {
+          text += Buffer.from(chunk).toString('utf8');
+          await new Promise((r) => setTimeout(r, 1));
+        }
+        expect(text).toBe(pieces.join(''));
+      }
+    } finally {
+      s.closeAllConnections();
+      await new Promise<void>((r) => s.close(() => r()));
+    }
+  });
+
   it('an already aborted signal sends nothing', async () => {
     const ac = new AbortController();
     ac.abort();

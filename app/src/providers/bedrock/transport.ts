@@ -20,7 +20,7 @@ import type { ChannelConfig } from '../../config.ts';
 import { abortedFailure, UpstreamError } from '../../core/failure.ts';
 import type { UpstreamFailure } from '../../core/failure.ts';
 import { openImageDownload, readAll } from '../../images/download.ts';
-import { classifyTransportError } from '../../routing/upstream-client.ts';
+import { classifyTransportError } from '../../routing/transport-error.ts';
 import type { UpstreamResponse } from '../../routing/upstream-client.ts';
 import { Watchdog } from '../../routing/watchdog.ts';
 import type { TransportOptions, UpstreamRequest } from '../types.ts';
@@ -245,7 +245,6 @@ export async function sendBedrock(
   const input = JSON.parse(String(req.body)) as Record<string, unknown>;
   const outer = opts.signal;
   const dog = new Watchdog(outer);
-  const { arm, finish } = dog;
 
   let answer: UpstreamResponse | undefined;
   try {
@@ -254,7 +253,7 @@ export async function sendBedrock(
       blobsToBytes(input);
     }
     const [client, lib] = await Promise.all([clientFor(opts.channel), loadSdk()]);
-    arm(
+    dog.arm(
       'timeout-first-byte',
       opts.timeouts.firstByteMs,
       'upstream sent no response headers in time',
@@ -297,7 +296,7 @@ export async function sendBedrock(
       opts.waits?.end();
     }
   } catch (err) {
-    finish();
+    dog.finish();
     if (isServiceError(err) && !dog.timedOut && !outer.aborted)
       return wholeResponse(
         err.$metadata.httpStatusCode!,
@@ -305,26 +304,26 @@ export async function sendBedrock(
       );
     throw failureOf(err, 'headers', dog.timedOut, outer);
   }
-  if (!op.endsWith('stream')) finish();
+  if (!op.endsWith('stream')) dog.finish();
   return answer!;
 
   /** A stream answer: every event under the idle timer; ending early aborts the call. */
   function streamResponse(events: AsyncGenerator<Uint8Array>): UpstreamResponse {
     dog.disarm();
     const next = async (): Promise<IteratorResult<Uint8Array>> => {
-      arm('timeout-idle', opts.timeouts.idleMs, 'upstream went silent mid-response');
+      dog.arm('timeout-idle', opts.timeouts.idleMs, 'upstream went silent mid-response');
       opts.waits?.begin();
       try {
         const r = await events.next();
         dog.disarm();
-        if (r.done) finish();
+        if (r.done) dog.finish();
         // An aborted SDK stream may just end: a timeout or a client gone must not read as a
         // clean finish.
         if (r.done && dog.timedOut) throw new UpstreamError(dog.timedOut);
         if (r.done && outer.aborted) throw new UpstreamError(abortedFailure());
         return r;
       } catch (err) {
-        finish();
+        dog.finish();
         // An exception the SDK raised from an event (no HTTP status of its own): the stream's
         // own error event.
         if (isStreamException(err) && !dog.timedOut && !outer.aborted)
@@ -338,7 +337,7 @@ export async function sendBedrock(
       [Symbol.asyncIterator]: () => iterator,
       next,
       return: async () => {
-        finish();
+        dog.finish();
         dog.abort();
         void events.return(undefined).catch(() => {});
         return { done: true, value: undefined };

@@ -109,6 +109,8 @@ export class OpenAiChatDecoder implements StreamDecoder {
       }
     }
     const usageOnly = choices.length === 0 && json.usage != null;
+    // One literal of one shape per chunk, `usage` and `text` undefined when absent: spreading
+    // `{ usage }` and `{ text }` into it made two objects more and a copy, for every chunk.
     return {
       events: this.#translate ? this.#events(json, delta, choice, usage) : NO_EVENTS,
       forward: !(usageOnly && this.#hideUsage),
@@ -116,8 +118,8 @@ export class OpenAiChatDecoder implements StreamDecoder {
       // The finish chunk completes the answer; the usage chunk and [DONE] may still follow.
       finished: finish,
       last: false,
-      ...(usage && { usage }),
-      ...(text && { text }),
+      usage,
+      text: text || undefined,
     };
   }
 
