@@ -150,6 +150,30 @@ describe('quota holds in memory, for the only relay on a SQLite file', () => {
     expect(cli().getKey('k')).toMatchObject({ usedMicros: 250, reservedMicros: 0 });
   });
 
+  it('retries a batch with a bad row row by row: each good one committed once, with its charge and rollup', async () => {
+    const { path, cli, relay, keyId } = file();
+    const r = await relay();
+    const holds = await Promise.all([0, 1, 2].map(() => r.ledger.reserve(keyId, 300, LEASE)));
+    // A row the usage table refuses (NOT NULL), in the same group commit as two good ones: the
+    // batch's summed charges and gathered rollups are rolled back, then each row is retried.
+    const bad = { ...row(keyId, 300), endpoint: null as unknown as string };
+    const settled = await Promise.allSettled([
+      r.ledger.settle(holds[0]!, row(keyId, 300)),
+      r.ledger.settle(holds[1]!, bad),
+      r.ledger.settle(holds[2]!, row(keyId, 300)),
+    ]);
+    expect(settled.map((s) => s.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect(cli().getKey('k')).toMatchObject({ usedMicros: 600, reservedMicros: 0 });
+    expect(cli().listUsage()).toHaveLength(2);
+    const db = new DatabaseSync(path);
+    const rollup = db.prepare('SELECT SUM(requests) AS n, SUM(cost_micros) AS c FROM usage_daily');
+    expect({ ...rollup.get() }).toEqual({ n: 2, c: 600 });
+    db.close();
+    // What the relay leaves the key is what the file says: the failed row's charge is not counted.
+    expect(await fits(r, keyId, 401)).toBe(false);
+    expect(await fits(r, keyId, 400)).toBe(true);
+  });
+
   it('answers a hold or a settlement after close with a rejection, never a throw', async () => {
     const { relay, keyId } = file();
     const r = await relay();

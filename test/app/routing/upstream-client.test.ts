@@ -239,6 +239,36 @@ describe('createUpstreamClient', () => {
     }
   });
 
+  it("abort while waiting for the pool's only connection → aborted at once, never sent; the pool serves on", async () => {
+    // The dispatch handler has no controller until its request gets a socket: the abort must
+    // not wait for one, and the request left in the pool's queue must not jam it.
+    const one = createUpstreamClient({ connectionsPerOrigin: 1 });
+    const req = (signal?: AbortSignal) =>
+      one.request({
+        url: `${up.baseUrl}/chat/completions`,
+        body: JSON.stringify({ model: 'm', stream: false, messages: [] }),
+        timeouts: slow,
+        ...(signal ? { signal } : {}),
+      });
+    try {
+      up.script({ kind: 'hang-before-headers' }, { kind: 'ok', content: 'after' });
+      const holder = new AbortController();
+      const occupant = kindOf(req(holder.signal));
+      await up.waitForRequests(1);
+      const ac = new AbortController();
+      const queued = req(ac.signal);
+      ac.abort();
+      // The occupant still hangs: a request that waited for its connection would never settle.
+      expect(await kindOf(queued)).toBe('aborted');
+      holder.abort();
+      expect(await occupant).toBe('aborted');
+      expect(await (await req()).text()).toContain('after');
+      expect(up.requests).toHaveLength(2);
+    } finally {
+      await one.close();
+    }
+  });
+
   it('an already aborted signal sends nothing', async () => {
     const ac = new AbortController();
     ac.abort();
