@@ -42,7 +42,7 @@ import os from 'node:os';
 import { delimiter, join, relative } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { Agent, request } from 'undici';
-import { RELAY_NODE_FLAGS } from '../app/src/node-flags.ts';
+import { RELAY_NODE_ENV, RELAY_NODE_FLAGS } from '../app/src/node-flags.ts';
 import { buildRelay } from '../scripts/build-relay.ts';
 import { summarizeRelayLog } from './relay-log.ts';
 import { ascending, mb, mean, median, pct, summarize } from './stats.ts';
@@ -240,6 +240,7 @@ async function startRelay(
         HOST: '127.0.0.1',
         LOG_LEVEL: 'info',
         BENCH_UPSTREAM_KEY: UPSTREAM_KEY,
+        ...RELAY_NODE_ENV,
       },
       // Production logs go to a file (journald/CloudWatch agent), not a pipe this process reads.
       stdio: ['ignore', log, log],
@@ -855,7 +856,12 @@ async function main(): Promise<void> {
     // --- The floor: a bare Hono + undici pass-through on the relay's core, loaded beside the
     // relay in every scenario (direct, relay, floor back to back).
     const floorProc = spawnTracked(relayCpu, process.execPath, [...RELAY_NODE_FLAGS, FLOOR_TS], {
-      env: { PATH: process.env.PATH, FLOOR_UPSTREAM: fast.base, FLOOR_UPSTREAM_KEY: UPSTREAM_KEY },
+      env: {
+        PATH: process.env.PATH,
+        FLOOR_UPSTREAM: fast.base,
+        FLOOR_UPSTREAM_KEY: UPSTREAM_KEY,
+        ...RELAY_NODE_ENV,
+      },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     const floorBase = `http://127.0.0.1:${await portFromStdout(floorProc, 'floor proxy')}/v1`;

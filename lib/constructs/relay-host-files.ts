@@ -2,7 +2,7 @@
  * Text of the files CloudFormation Init writes on the relay host. Kept apart from the construct so
  * the host layout reads in one place; values may be CDK tokens (resolved into Fn::Join).
  */
-import { RELAY_NODE_FLAGS } from '../../app/src/node-flags.ts';
+import { RELAY_NODE_ENV, RELAY_NODE_FLAGS } from '../../app/src/node-flags.ts';
 
 /**
  * Node.js major the host runs: the one the project pins (package.json devDependency `node`).
@@ -64,6 +64,9 @@ export interface RelayUnitOptions {
 
 /** The relay's systemd unit: unprivileged user, secrets fetched as root just before each start. */
 export function relayUnit(o: RelayUnitOptions): string {
+  const nodeEnv = Object.entries(RELAY_NODE_ENV)
+    .map(([name, value]) => `Environment=${name}=${value}`)
+    .join('\n');
   return `[Unit]
 Description=llm-relay (OpenAI-compatible LLM API relay)
 Wants=network-online.target
@@ -85,6 +88,7 @@ Environment=PORT=${o.port}
 Environment=RELAY_CONFIG=${HOST_PATHS.configFile}
 Environment=RELAY_DATA_DIR=${HOST_PATHS.dataDir}
 Environment=AWS_REGION=${o.region}
+${nodeEnv}
 # "+" runs the fetch as root: only root can read the 0600 file it writes.
 ExecStartPre=+${HOST_PATHS.fetchSecrets}
 # systemd reads this file before every command, ExecStartPre included, and the fetch above only

@@ -380,6 +380,8 @@ describe('relay host', () => {
       // A start that cannot exec node fails `systemctl start`, hence cfn-init and the signal.
       expect(unit).toContain('Type=exec\n');
       expect(unit).toContain('Environment=PORT=8787\n');
+      // Fewer malloc arenas: a lower peak RSS (node-flags.ts).
+      expect(unit).toContain('Environment=MALLOC_ARENA_MAX=2\n');
       expect(unit).toContain('Environment=RELAY_CONFIG=/etc/llm-relay/relay.config.json\n');
       expect(unit).toContain('Environment=RELAY_DATA_DIR=/var/lib/llm-relay\n');
       expect(unit).toContain('StandardOutput=append:/var/log/llm-relay/relay.log\n');
