@@ -137,6 +137,25 @@ describe('quota holds in memory, for the only relay on a SQLite file', () => {
     expect(await r.ledger.reserve(keyId, 1, LEASE)).toBeNull();
   });
 
+  it('keeps the settlements a busy file refused and writes them once its lock is free', async () => {
+    const { path, cli, relay, keyId } = file();
+    const { lines, logger } = logged();
+    const r = await relay('single', undefined, logger);
+    const hold = (await r.ledger.reserve(keyId, 300, LEASE))!;
+    // Another process holds the write lock past busy_timeout (5 s): the first commit gives up.
+    const other = new DatabaseSync(path);
+    other.exec('BEGIN IMMEDIATE');
+    const settled = r.ledger.settle(hold, row(keyId, 300));
+    await until(() => lines.some((l) => l.msg.startsWith('the database is busy')), 10_000);
+    // Its charge still counts while it waits: no hold can take that money.
+    expect(await r.ledger.reserve(keyId, 701, LEASE)).toBeNull();
+    other.exec('ROLLBACK');
+    other.close();
+    await settled;
+    expect(cli().listUsage()).toHaveLength(1);
+    expect(cli().getKey('k')).toMatchObject({ usedMicros: 300, reservedMicros: 0 });
+  }, 20_000);
+
   it('writes every queued settlement when closed, as on SIGTERM', async () => {
     const { cli, relay, keyId } = file();
     const r = await relay();

@@ -6,6 +6,7 @@ import type { DailyRollups } from './sqlite-rollups.ts';
 import { INSERT_USAGE, usageValues } from './sqlite-rows.ts';
 import { DEFAULT_LEASE_MS } from './store-config.ts';
 import { StoreError } from './types.ts';
+import { BUSY_TIMEOUT_MS } from './sqlite-connection.ts';
 import type { Micros, Reservation, UsageRow } from './types.ts';
 
 /** What the ledger shares with the store: its connection, clock, statements and rollups. */
@@ -36,6 +37,13 @@ export interface CommitTurns {
 
 /** How soon a group commit that had to wait for a checkpoint asks again. */
 const COMMIT_RETRY_MS = 1;
+
+/**
+ * Settlements a file locked past busy_timeout refused (a backup or another process holding its
+ * write lock): tried again this often, without waiting on the lock, for up to BUSY_GIVE_UP_MS.
+ */
+const BUSY_RETRY_MS = 250;
+const BUSY_GIVE_UP_MS = 60_000;
 
 /**
  * While holds are in memory no request waits for a commit (settlements are written behind), so
@@ -123,6 +131,8 @@ export class SqliteLedger {
   readonly #commits: CommitTurns | undefined;
   /** The group commit's next run: its window's end, or its retry after a checkpoint's turn. */
   #commitTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Since when the file has refused the group commit as busy (see #waitOutBusy). */
+  #busySince: number | undefined;
   readonly #onError: ((err: unknown, message: string) => void) | undefined;
   /** The handover failures already told: retried every poll, told once each. */
   readonly #toldFailures = new Set<string>();
@@ -482,11 +492,13 @@ export class SqliteLedger {
     }
     let results: unknown[] | undefined;
     try {
-      results = this.#tx(() => this.#rollups.gathering(() => this.#charging(batch)));
+      results = this.#pollingIfBusy(() =>
+        this.#tx(() => this.#rollups.gathering(() => this.#charging(batch))),
+      );
+      this.#busySince = undefined;
     } catch (err) {
-      // Locked by another process past busy_timeout: each retry would wait as long again.
       if (isBusy(err)) {
-        for (const q of batch) settled(q, false, err);
+        this.#waitOutBusy(batch, err);
         return;
       }
       for (const q of batch) {
@@ -499,6 +511,43 @@ export class SqliteLedger {
       return;
     }
     batch.forEach((q, i) => settled(q, true, results[i]));
+  }
+
+  /**
+   * While the file is busy, a retry asks for the lock without waiting on it: busy_timeout blocks
+   * the event loop, and the first try has already waited that long.
+   */
+  #pollingIfBusy<T>(fn: () => T): T {
+    if (this.#busySince === undefined) return fn();
+    this.#db.exec('PRAGMA busy_timeout = 0');
+    try {
+      return fn();
+    } finally {
+      this.#db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    }
+  }
+
+  /**
+   * A batch the file refused as busy: its holds fail (their requests get an error and spend
+   * nothing), its settlements go back to the head of the queue and are tried again every
+   * BUSY_RETRY_MS, for up to BUSY_GIVE_UP_MS: a usage row is billing data, not to be dropped for
+   * a lock another process holds a while. Their charges stay counted meanwhile (no overspend).
+   */
+  #waitOutBusy(batch: readonly Queued[], err: unknown): void {
+    const now = Date.now();
+    const first = this.#busySince === undefined;
+    this.#busySince ??= now;
+    const wait = this.#db.isOpen && now - this.#busySince < BUSY_GIVE_UP_MS;
+    const waiting = wait ? batch.filter((q) => q.kind === 'settle') : [];
+    for (const q of batch) if (!waiting.includes(q)) settled(q, false, err);
+    if (waiting.length === 0) {
+      this.#busySince = undefined;
+      return;
+    }
+    if (first) this.#onError?.(err, 'the database is busy: usage rows wait and are tried again');
+    this.#queued = [...waiting, ...this.#queued];
+    clearTimeout(this.#commitTimer);
+    this.#commitTimer = setTimeout(() => this.#commitQueued(), BUSY_RETRY_MS);
   }
 
   /**
