@@ -142,7 +142,18 @@ export type PlainLineWriter = (
  * and if a pino release ever keeps them elsewhere, every line goes through the logger's own
  * methods instead (slower, never lost).
  */
-export function plainLineWriter(logger: Logger): PlainLineWriter {
+export function plainLineWriter(
+  logger: Logger,
+  options: {
+    /**
+     * Lines written whatever the logger's level, unless it is `silent` (metrics, which are not
+     * diagnostics: a quieter log must not blank the dashboard). Not in the fallback below.
+     */
+    readonly anyLevel?: boolean;
+  } = {},
+): PlainLineWriter {
+  const enabled = (level: PlainLevel) =>
+    options.anyLevel ? logger.level !== 'silent' : logger.isLevelEnabled(level);
   const internals = logger as unknown as PinoInternals;
   const stream = internals[pino.symbols.streamSym] as Partial<pino.DestinationStream> | undefined;
   // The base fields ({"service":…}) and the child's bindings, as ',"service":"llm-relay"'.
@@ -155,7 +166,7 @@ export function plainLineWriter(logger: Logger): PlainLineWriter {
   }
   const write = stream.write.bind(stream);
   return (level, fields, msg, raw) => {
-    if (!logger.isLevelEnabled(level)) return;
+    if (!enabled(level)) return;
     const body = JSON.stringify(fields);
     const rest = (body.length > 2 ? `,${body.slice(1, -1)}` : '') + (raw ? `,${raw}` : '');
     write(

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { RequestRecord } from '../types.ts';
-import { requestMetrics } from './request-metrics.ts';
+import { createLogger } from '../logger.ts';
+import { loggedRequestMetrics, requestMetrics } from './request-metrics.ts';
 
 interface EmfDocument {
   _aws: {
@@ -138,5 +139,20 @@ describe('request metrics added up in the process', () => {
     metrics.add(routed(), 200, 3, 0);
     expect(docs).toHaveLength(3);
     expect(docs[2]).toMatchObject({ Requests: 1, Latency: [3] });
+  });
+
+  it('writes its documents whatever the log level, unless the log is silent', () => {
+    const written = (level: string) => {
+      const lines: string[] = [];
+      const logger = createLogger({ level, destination: { write: (l) => void lines.push(l) } });
+      const metrics = loggedRequestMetrics(logger);
+      metrics.add(routed(), 200, 120, 1_000);
+      metrics.flush();
+      metrics.stop();
+      return lines.map((l) => JSON.parse(l) as { msg: string; Requests?: number });
+    };
+    expect(written('warn')).toMatchObject([{ msg: 'request metrics', Requests: 1 }]);
+    expect(written('error')).toHaveLength(1);
+    expect(written('silent')).toEqual([]);
   });
 });

@@ -92,7 +92,7 @@ export function loggedRequestMetrics(
   logger: Logger,
   options?: { readonly intervalMs?: number },
 ): RequestMetrics {
-  const log = plainLineWriter(logger);
+  const log = plainLineWriter(logger, { anyLevel: true });
   return requestMetrics((emf) => {
     try {
       log('info', {}, 'request metrics', emf);
