@@ -133,6 +133,8 @@ export class SqliteLedger {
   #commitTimer: ReturnType<typeof setTimeout> | undefined;
   /** Since when the file has refused the group commit as busy (see #waitOutBusy). */
   #busySince: number | undefined;
+  /** Set by closeQueued: a busy file's settlements fail at once (#waitOutBusy). */
+  #closing = false;
   readonly #onError: ((err: unknown, message: string) => void) | undefined;
   /** The handover failures already told: retried every poll, told once each. */
   readonly #toldFailures = new Set<string>();
@@ -281,6 +283,9 @@ export class SqliteLedger {
     const holds = this.#queued.filter((q) => q.kind === 'hold');
     this.#queued = this.#queued.filter((q) => q.kind === 'settle');
     for (const q of holds) settled(q, false, new StoreError('the store is closed'));
+    // One last try that waits out busy_timeout in full; nothing is left to try again after it.
+    this.#closing = true;
+    this.#busySince = undefined;
     if (this.#db.isOpen && this.#queued.length > 0) this.#commitQueued(true);
   }
 
@@ -537,7 +542,7 @@ export class SqliteLedger {
     const now = Date.now();
     const first = this.#busySince === undefined;
     this.#busySince ??= now;
-    const wait = this.#db.isOpen && now - this.#busySince < BUSY_GIVE_UP_MS;
+    const wait = !this.#closing && this.#db.isOpen && now - this.#busySince < BUSY_GIVE_UP_MS;
     const waiting = wait ? batch.filter((q) => q.kind === 'settle') : [];
     for (const q of batch) if (!waiting.includes(q)) settled(q, false, err);
     if (waiting.length === 0) {
