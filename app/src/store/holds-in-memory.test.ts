@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { DatabaseSync } from 'node:sqlite';
+import { Worker } from 'node:worker_threads';
 import { createLogger } from '../logger.ts';
 import { HANDOVER_LAPSE_MS, HANDOVER_RENEW_MS, openRelaySqliteStore } from './relay-join.ts';
 import { RelayLock } from './relay-lock.ts';
@@ -155,6 +156,42 @@ describe('quota holds in memory, for the only relay on a SQLite file', () => {
     expect(cli().listUsage()).toHaveLength(1);
     expect(cli().getKey('k')).toMatchObject({ usedMicros: 300, reservedMicros: 0 });
   }, 20_000);
+
+  it('hands its holds over only after the settlements a busy file made wait are written', async () => {
+    const { path, cli, relay, keyId } = file();
+    const { lines, logger } = logged();
+    const r = await relay('single', undefined, logger);
+    const hold = (await r.ledger.reserve(keyId, 300, LEASE))!;
+    // Another thread holds the write lock past busy_timeout, and lets go on its own once told:
+    // while the handover's own transaction waits on the lock, after its group commit gave up.
+    const other = new Worker(
+      `const { DatabaseSync } = require('node:sqlite');
+       const { workerData, parentPort } = require('node:worker_threads');
+       const db = new DatabaseSync(workerData.path);
+       db.exec('BEGIN IMMEDIATE');
+       parentPort.postMessage('locked');
+       parentPort.once('message', () => setTimeout(() => { db.exec('ROLLBACK'); db.close(); parentPort.close(); }, 300));`,
+      { eval: true, workerData: { path } },
+    );
+    await new Promise((resolve) => other.once('message', resolve));
+    const settled = r.ledger.settle(hold, row(keyId, 300));
+    await until(() => lines.some((l) => l.msg.startsWith('the database is busy')), 10_000);
+    other.postMessage('let go');
+    let handedOver = true;
+    try {
+      r.handOver();
+    } catch {
+      handedOver = false;
+    }
+    // Once holds are rows, the rows are all another relay sees: the waiting charge must be there.
+    if (handedOver) expect(cli().getKey('k')!.usedMicros).toBe(300);
+    expect(r.holdsInMemory).toBe(!handedOver);
+    await settled;
+    r.handOver();
+    expect(r.holdsInMemory).toBe(false);
+    expect(cli().getKey('k')).toMatchObject({ usedMicros: 300, reservedMicros: 0 });
+    expect(cli().listUsage()).toHaveLength(1);
+  }, 30_000);
 
   it('writes every queued settlement when closed, as on SIGTERM', async () => {
     const { cli, relay, keyId } = file();

@@ -133,6 +133,8 @@ export class SqliteLedger {
   #commitTimer: ReturnType<typeof setTimeout> | undefined;
   /** Since when the file has refused the group commit as busy (see #waitOutBusy). */
   #busySince: number | undefined;
+  /** The busy error that made settlements wait (a handover meanwhile fails with it). */
+  #busyError: unknown;
   /** Set by closeQueued: a busy file's settlements fail at once (#waitOutBusy). */
   #closing = false;
   readonly #onError: ((err: unknown, message: string) => void) | undefined;
@@ -232,6 +234,9 @@ export class SqliteLedger {
     const memory = this.#memory;
     if (!memory || !this.#db.isOpen) return;
     this.#commitQueued(true);
+    // Settlements a busy file made wait (#waitOutBusy) are written before the holds: once holds
+    // are rows, rows are all another relay reads. The busy error: asked again at the next poll.
+    if (this.#queued.length > 0) throw this.#busyError;
     this.#tx(() => {
       for (const h of memory.all()) {
         this.#stmt('INSERT INTO holds (id, key_id, micros, expires_at) VALUES (?, ?, ?, ?)').run(
@@ -542,6 +547,7 @@ export class SqliteLedger {
     const now = Date.now();
     const first = this.#busySince === undefined;
     this.#busySince ??= now;
+    this.#busyError = err;
     const wait = !this.#closing && this.#db.isOpen && now - this.#busySince < BUSY_GIVE_UP_MS;
     const waiting = wait ? batch.filter((q) => q.kind === 'settle') : [];
     for (const q of batch) if (!waiting.includes(q)) settled(q, false, err);
