@@ -8,6 +8,16 @@ export interface KeyMoney {
   readonly reserved_micros: number;
 }
 
+/** The key's money as the file has it now; undefined when there is no such key. */
+export function readKeyMoney(
+  stmt: (sql: string) => StatementSync,
+  keyId: number,
+): KeyMoney | undefined {
+  return stmt('SELECT quota_micros, used_micros, reserved_micros FROM keys WHERE id = ?').get(
+    keyId,
+  ) as KeyMoney | undefined;
+}
+
 /** How often, at most, the cache asks whether another connection has committed. */
 export const THEIR_WRITES_EVERY_MS = 1;
 
@@ -57,9 +67,7 @@ export class KeyMoneyCache {
     this.#dropIfTheirs();
     const cached = this.#keys.get(keyId);
     if (cached) return cached;
-    const key = this.#stmt(
-      'SELECT quota_micros, used_micros, reserved_micros FROM keys WHERE id = ?',
-    ).get(keyId) as KeyMoney | undefined;
+    const key = readKeyMoney(this.#stmt, keyId);
     if (key) this.#keys.set(keyId, { ...key });
     return key;
   }

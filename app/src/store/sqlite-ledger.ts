@@ -1,6 +1,5 @@
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
-import { KeyMoneyCache } from './key-money.ts';
-import type { KeyMoney } from './key-money.ts';
+import { KeyMoneyCache, readKeyMoney } from './key-money.ts';
 import { MemoryHolds } from './memory-holds.ts';
 import type { DailyRollups } from './sqlite-rollups.ts';
 import { INSERT_USAGE, usageValues } from './sqlite-rows.ts';
@@ -340,11 +339,7 @@ export class SqliteLedger {
   #room(keyId: number): number | undefined {
     // Said as the group commit says it, not as node:sqlite's finalized statement does.
     if (!this.#db.isOpen) throw new StoreError('the store is closed');
-    const key = this.#money
-      ? this.#money.get(keyId)
-      : (this.#stmt('SELECT quota_micros, used_micros, reserved_micros FROM keys WHERE id = ?').get(
-          keyId,
-        ) as KeyMoney | undefined);
+    const key = this.#money ? this.#money.get(keyId) : readKeyMoney(this.#stmt, keyId);
     if (!key) return undefined;
     if (key.quota_micros === null) return Infinity;
     const { held, pending } = this.inMemory(keyId);
