@@ -3,8 +3,6 @@ import { UpstreamError } from '../core/failure.ts';
 import { classifyTransportError } from './transport-error.ts';
 import { UpstreamCall } from './upstream-call.ts';
 
-export { classifyTransportError };
-
 export interface UpstreamTimeouts {
   /** TCP (and TLS) connect. */
   connectMs: number;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { failurePolicy, isRetryableStatus } from '../../../app/src/routing/failure.ts';
-import { classifyTransportError } from '../../../app/src/routing/upstream-client.ts';
+import { classifyTransportError } from '../../../app/src/routing/transport-error.ts';
 
 describe('isRetryableStatus', () => {
   it.each([408, 409, 429, 500, 502, 503, 504, 529])('%i is retryable', (s) => {
