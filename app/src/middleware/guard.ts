@@ -38,7 +38,9 @@ export function guard(options: GuardOptions): MiddlewareHandler<AppEnv> {
       }
     }
     if (admitted) await next();
-    await usage.end(c, u);
+    // Most requests wrote their row already: no promise, and no await of undefined either.
+    const written = usage.end(c, u);
+    if (written) await written;
   };
   return (c, next) => {
     // A chunked body is counted by a middleware the rest runs inside; a declared length is not.
