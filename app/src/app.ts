@@ -119,9 +119,10 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
         bodyLimit: bodyLimit(config.server.bodyLimitBytes),
         authenticate: authenticate(rt.store, now),
         usage: usage(rt.store, logger, now, leases, rt.inflight),
+        rateLimit: rateLimit(now, rt.store.rates),
+        onError,
       }),
     );
-    sub.use(rateLimit(now, rt.store.rates));
     return sub;
   };
   // Hono stays on the hot paths too: the bench floor on plain node:http instead of Hono +

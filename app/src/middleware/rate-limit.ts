@@ -1,4 +1,4 @@
-import type { MiddlewareHandler } from 'hono';
+import type { Context } from 'hono';
 import { RelayError } from '../errors.ts';
 import type { RateAdmission, RateWindows, WindowUse } from '../store/types.ts';
 import type { AppEnv } from '../types.ts';
@@ -45,28 +45,34 @@ function limitHeaders(a: RateAdmission): Record<string, string> {
  * Tokens are only known once a request settles, so TPM refuses a request when the window is
  * already full, and the settled tokens are counted then (RequestUsage). The windows are the
  * store's: in memory for one process, shared by cluster workers and fleet hosts, or each would
- * let the limit through and the key would get workers × rpm. Keys without a limit touch neither.
+ * let the limit through and the key would get workers × rpm. Keys without a limit touch neither,
+ * and get no promise to wait for (undefined): the guard runs this check itself, not as a
+ * middleware of its own, which was one more async closure and dispatch step on every request.
+ * A refused request throws the 429.
  */
-export function rateLimit(now: () => number, windows: RateWindows): MiddlewareHandler<AppEnv> {
-  return async (c, next) => {
+export function rateLimit(
+  now: () => number,
+  windows: RateWindows,
+): (c: Context<AppEnv>) => Promise<void> | undefined {
+  return (c) => {
     const key = c.get('key');
-    if ((key.rpm === null && key.tpm === null) || c.req.method !== 'POST') return next();
-    const a = await windows.hit(key.id, key, now());
-    const headers = limitHeaders(a);
-    if (!a.admitted) {
-      const seconds = Math.max(1, Math.ceil(a.waitMs / 1000));
-      const what =
-        a.refusedBy === 'tokens'
-          ? `${key.tpm} tokens per minute`
-          : `${key.rpm} requests per minute`;
-      throw new RelayError(
-        429,
-        'rate_limit_exceeded',
-        `Rate limit reached for key "${key.name}": ${what}. Try again in ${seconds}s.`,
-        { headers: { 'retry-after': String(seconds), ...headers } },
-      );
-    }
-    addReplyHeaders(c, headers);
-    return next();
+    if ((key.rpm === null && key.tpm === null) || c.req.method !== 'POST') return undefined;
+    return windows.hit(key.id, key, now()).then((a) => {
+      const headers = limitHeaders(a);
+      if (!a.admitted) {
+        const seconds = Math.max(1, Math.ceil(a.waitMs / 1000));
+        const what =
+          a.refusedBy === 'tokens'
+            ? `${key.tpm} tokens per minute`
+            : `${key.rpm} requests per minute`;
+        throw new RelayError(
+          429,
+          'rate_limit_exceeded',
+          `Rate limit reached for key "${key.name}": ${what}. Try again in ${seconds}s.`,
+          { headers: { 'retry-after': String(seconds), ...headers } },
+        );
+      }
+      addReplyHeaders(c, headers);
+    });
   };
 }

@@ -5,12 +5,22 @@ import type { AppEnv, InflightTracker } from '../types.ts';
 import type { LeaseKeeper } from '../usage/lease-keeper.ts';
 import { RequestUsage } from '../usage/request-usage.ts';
 
+const GEMINI_CALL = /^\/models\/[^/]+:([A-Za-z]+)$/;
+
 /**
  * The row's endpoint: the path without its version; a Gemini call without its model (the row
  * has a column for that), so `/models:generateContent` counts every model's calls together.
+ * Slices, and a regex only for a path with a colon: two regex replaces on every request were
+ * 0.3 % of the relay's CPU.
  */
-export const endpointOf = (path: string): string =>
-  path.replace(/^\/v1(beta)?(?=\/)/, '').replace(/^\/models\/[^/]+:([A-Za-z]+)$/, '/models:$1');
+export function endpointOf(path: string): string {
+  const rest = path.startsWith('/v1/')
+    ? path.slice(3)
+    : path.startsWith('/v1beta/')
+      ? path.slice(7)
+      : path;
+  return rest.includes(':') ? rest.replace(GEMINI_CALL, '/models:$1') : rest;
+}
 
 /**
  * Gives every authenticated request its RequestUsage (`begin`), and writes the row of those

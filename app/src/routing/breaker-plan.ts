@@ -21,6 +21,9 @@ export interface BreakerPlan<C> {
   readonly refused?: Refusal;
 }
 
+/** No panic routing: the common plan, shared (read-only) rather than a new Set per request. */
+const NO_PANIC: ReadonlySet<string> = new Set();
+
 /**
  * The attempt order for one request, with panic routing (as Envoy's panic threshold does):
  * - channels whose breakers admit, in priority and weight order;
@@ -51,7 +54,7 @@ export function planWithBreakers<C extends CandidateChannel>(
     random: opts.random,
     admits: (c) => standingOf(c).admitted,
   });
-  if (admitted.length > 0) return { order: admitted, panic: new Set() };
+  if (admitted.length > 0) return { order: admitted, panic: NO_PANIC };
 
   const passOthers = (s: Standing) => !s.admitted && s.by === 'channel' && s.otherModelsOnly;
   const others = planAttemptOrder(candidates, {
@@ -81,12 +84,12 @@ function panicable(s: Standing): s is ChannelStanding {
 /** Nothing to try: how long until something admits again, and why (see refusalOf). */
 function noChannel<C>(standings: readonly Standing[], now: number): BreakerPlan<C> {
   const refusals = standings.filter((s) => !s.admitted);
-  if (refusals.length === 0) return { order: [], panic: new Set() };
+  if (refusals.length === 0) return { order: [], panic: NO_PANIC };
   const waits = refusals.map((s) =>
     Math.max(0, (panicable(s) ? (s.panicBusyUntil ?? s.retryAt) : s.retryAt) - now),
   );
   const refused = refusalOf(refusals);
-  return { order: [], panic: new Set(), retryAfterMs: Math.min(...waits), refused };
+  return { order: [], panic: NO_PANIC, retryAfterMs: Math.min(...waits), refused };
 }
 
 /**
