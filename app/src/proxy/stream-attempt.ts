@@ -1,4 +1,3 @@
-import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { StreamEncoder } from '../core/job.ts';
 import type { UpstreamFailure } from '../core/failure.ts';
 import { UpstreamError } from '../core/failure.ts';
@@ -49,8 +48,6 @@ export async function relayStreamAttempt(
   /** Frames for the client not yet written (committed: the current chunk's). */
   let out = '';
   let committed = false;
-  /** The first write has had its turn of the event loop (see flush). */
-  let yielded = false;
   let finished = false;
   let failure: UpstreamFailure | undefined;
   const chunks = res.chunks();
@@ -68,12 +65,6 @@ export async function relayStreamAttempt(
     const text = out;
     out = '';
     await sink.write(text);
-    // Everything after this write runs in promise callbacks, and Node sends a response's
-    // writes only once those have run out: the first content would wait for the rest of the
-    // upstream's bytes, the ending and the settling. One turn of the event loop sends it first.
-    if (yielded) return;
-    yielded = true;
-    await nextTurn();
   };
 
   try {
