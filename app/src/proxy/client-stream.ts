@@ -117,3 +117,20 @@ export function connectionCloser(env: unknown): (() => void) | undefined {
   const destroy = outgoing?.destroy;
   return typeof destroy === 'function' ? () => void destroy.call(outgoing) : undefined;
 }
+
+/**
+ * Holds the client connection's writes until the promise callbacks queued now have run, as Node
+ * holds a response's body writes: the adapter writes the response head by itself (a write, and
+ * a wake-up of the client, of its own, the dearest one a stream had) and the first frames in a
+ * callback after it; held, they leave in one write. Nothing when the request came without a
+ * socket (`app.request()`), or when the writes are held already.
+ */
+export function holdWritesForATurn(env: unknown): void {
+  const outgoing = (env as { outgoing?: { socket?: unknown } } | undefined)?.outgoing;
+  const socket = outgoing?.socket as
+    { cork?: unknown; uncork?: unknown; writableCorked?: number } | null | undefined;
+  if (typeof socket?.cork !== 'function' || typeof socket.uncork !== 'function') return;
+  if (socket.writableCorked) return;
+  socket.cork();
+  process.nextTick(() => (socket.uncork as () => void).call(socket));
+}

@@ -7,7 +7,7 @@ import type { Heartbeat } from '../streaming/heartbeat.ts';
 import { SSE_HEADERS } from '../streaming/sse.ts';
 import type { AppEnv } from '../types.ts';
 import { answer } from '../middleware/reply-headers.ts';
-import { ClientStream, connectionCloser } from './client-stream.ts';
+import { ClientStream, connectionCloser, holdWritesForATurn } from './client-stream.ts';
 
 /** A whole JSON answer, ready for the client (already in the client's dialect). */
 export interface JsonReply {
@@ -71,6 +71,8 @@ export class Reply {
   openStream(): void {
     if (this.#streaming) return;
     this.#streaming = true;
+    // The head and the frames that open the stream (the first content, or a heartbeat) in one write.
+    holdWritesForATurn(this.#c.env);
     this.#decide({ kind: 'stream' });
   }
 

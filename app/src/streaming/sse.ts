@@ -8,6 +8,8 @@ export function frameEvent(msg: EventSourceMessage): string {
   let out = '';
   if (msg.event) out += `event: ${msg.event}\n`;
   if (msg.id) out += `id: ${msg.id}\n`;
+  // One line of data, as nearly every event has: no split, no array.
+  if (!msg.data.includes('\n')) return `${out}data: ${msg.data}\n\n`;
   for (const line of msg.data.split('\n')) out += `data: ${line}\n`;
   return `${out}\n`;
 }

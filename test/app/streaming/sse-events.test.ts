@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_SSE_EVENT_BYTES, sseEventBatches, sseEvents } from '../../../app/src/streaming/sse.ts';
+import {
+  MAX_SSE_EVENT_BYTES,
+  frameEvent,
+  sseEventBatches,
+  sseEvents,
+} from '../../../app/src/streaming/sse.ts';
 
 /** Bytes as an upstream might cut them, and whether the consumer let go early. */
 function source(parts: readonly Uint8Array[]) {
@@ -74,5 +79,23 @@ describe('SSE events from upstream chunks', () => {
     for await (const batch of sseEventBatches(source(parts).iterator))
       batches.push(batch.map((e) => e.data));
     expect(batches).toEqual([['1', '2'], ['34'], ['5', '[DONE]']]);
+  });
+});
+
+describe('frameEvent', () => {
+  it('frames one line and many lines of data, with the event name and id, as a parser reads them back', async () => {
+    const events = [
+      { data: '{"a":1}' },
+      { event: 'message_delta', id: '7', data: '{"b":2}' },
+      { data: 'line one\nline two\n' },
+      { event: 'ping', data: '' },
+    ];
+    const text = events.map((e) => frameEvent(e)).join('');
+    expect(frameEvent(events[0]!)).toBe('data: {"a":1}\n\n');
+    expect(frameEvent(events[2]!)).toBe('data: line one\ndata: line two\ndata: \n\n');
+    const parsed = await all([bytes(text)]);
+    expect(parsed.map((e) => [e.event, e.id, e.data])).toEqual(
+      events.map((e) => [e.event, e.id, e.data]),
+    );
   });
 });

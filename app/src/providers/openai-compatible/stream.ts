@@ -7,6 +7,7 @@ import { usageFromPayload } from '../../usage/extract.ts';
 import type { DecodedEvent, StreamDecoder } from '../types.ts';
 import { reasoningOf, stopReasonOf } from './chat-response.ts';
 import { classifyOpenAiStreamError } from './errors.ts';
+import { plainChunkText } from './plain-chunk.ts';
 
 type Json = Record<string, unknown>;
 
@@ -62,6 +63,19 @@ function parse(msg: EventSourceMessage): { json: Json } | { failure: UpstreamFai
   };
 }
 
+/** A plain text delta, passed on as is: the same shape as the parsed chunks' answers. */
+function textDelta(text: string): DecodedEvent {
+  return {
+    events: NO_EVENTS,
+    forward: true,
+    content: text.length > 0,
+    finished: false,
+    last: false,
+    usage: undefined,
+    text: text || undefined,
+  };
+}
+
 /** Chat completion chunks: what the proxy needs to know, and in translation the neutral events. */
 export class OpenAiChatDecoder implements StreamDecoder {
   readonly #translate: boolean;
@@ -87,6 +101,9 @@ export class OpenAiChatDecoder implements StreamDecoder {
 
   decode(msg: EventSourceMessage): DecodedEvent {
     if (msg.data === DONE_DATA) return this.#finish(DONE);
+    // Passed through, a plain text delta needs no parse (see plain-chunk.ts).
+    const plain = this.#translate ? undefined : plainChunkText(msg.data);
+    if (plain !== undefined) return textDelta(plain);
     const parsed = parse(msg);
     if ('failure' in parsed) return { ...SKIP, failure: parsed.failure };
     const { json } = parsed;
