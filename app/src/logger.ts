@@ -147,7 +147,7 @@ export function plainLineWriter(
   options: {
     /**
      * Lines written whatever the logger's level, unless it is `silent` (metrics, which are not
-     * diagnostics: a quieter log must not blank the dashboard). Not in the fallback below.
+     * diagnostics: a quieter log must not blank the dashboard).
      */
     readonly anyLevel?: boolean;
   } = {},
@@ -159,9 +159,11 @@ export function plainLineWriter(
   // The base fields ({"service":…}) and the child's bindings, as ',"service":"llm-relay"'.
   const bindings = internals[pino.symbols.chindingsSym];
   if (typeof stream?.write !== 'function' || typeof bindings !== 'string') {
+    // anyLevel: a child of its own level, so the logger's level does not drop these lines.
+    const target = options.anyLevel ? logger.child({}, { level: 'trace' }) : logger;
     return (level, fields, msg, raw) => {
-      if (!logger.isLevelEnabled(level)) return;
-      logger[level](raw ? { ...fields, ...(JSON.parse(`{${raw}}`) as object) } : fields, msg);
+      if (!enabled(level)) return;
+      target[level](raw ? { ...fields, ...(JSON.parse(`{${raw}}`) as object) } : fields, msg);
     };
   }
   const write = stream.write.bind(stream);

@@ -1,8 +1,9 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { createLogger, plainLineWriter } from '../../app/src/logger.ts';
+import type { Logger } from '../../app/src/logger.ts';
 
-function capture(secrets: string[]) {
+function capture(secrets: string[], level?: string) {
   const lines: string[] = [];
   const destination = new Writable({
     write(chunk: Buffer, _enc, cb) {
@@ -10,7 +11,7 @@ function capture(secrets: string[]) {
       cb();
     },
   });
-  return { logger: createLogger({ destination, secrets: () => secrets }), lines };
+  return { logger: createLogger({ destination, secrets: () => secrets, level }), lines };
 }
 
 describe('the logger', () => {
@@ -67,18 +68,24 @@ describe('the logger', () => {
   });
 });
 
+/**
+ * A pino whose symbols no longer find the stream and bindings (a renamed or moved internal): the
+ * logger's own methods still work, its internals are invisible to the writer.
+ */
+function movedInternals(logger: Logger): Logger {
+  return new Proxy(logger, {
+    get(target, prop) {
+      if (typeof prop === 'symbol') return undefined;
+      const value = Reflect.get(target, prop) as unknown;
+      return typeof value === 'function' ? (value as () => unknown).bind(target) : value;
+    },
+  });
+}
+
 describe('the plain line writer on a logger whose internals moved', () => {
   it('still writes every line, through the logger itself, when pino keeps its stream elsewhere', () => {
     const { logger, lines } = capture([]);
-    // A pino whose symbols no longer find the stream and bindings (a renamed or moved internal):
-    // the logger's own methods still work, its internals are invisible to the writer.
-    const moved = new Proxy(logger, {
-      get(target, prop) {
-        if (typeof prop === 'symbol') return undefined;
-        const value = Reflect.get(target, prop) as unknown;
-        return typeof value === 'function' ? (value as () => unknown).bind(target) : value;
-      },
-    });
+    const moved = movedInternals(logger);
     const write = plainLineWriter(moved);
     write('warn', { requestId: 'req_2', status: 404 }, 'request');
     write('debug', { requestId: 'req_3' }, 'request');
@@ -90,5 +97,19 @@ describe('the plain line writer on a logger whose internals moved', () => {
       status: 404,
       msg: 'request',
     });
+  });
+
+  it('still writes anyLevel lines (metrics) whatever the logger level, unless it is silent', () => {
+    for (const [level, expected] of [
+      ['warn', 1],
+      ['error', 1],
+      ['silent', 0],
+    ] as const) {
+      const { logger, lines } = capture([], level);
+      const write = plainLineWriter(movedInternals(logger), { anyLevel: true });
+      write('info', { Requests: 1 }, 'request metrics');
+      expect(lines, level).toHaveLength(expected);
+      if (expected) expect(JSON.parse(lines[0]!)).toMatchObject({ level: 'info', Requests: 1 });
+    }
   });
 });
