@@ -84,6 +84,30 @@ describe('the SQLite store', () => {
     reopened.close();
   });
 
+  it("finds a key's rows by its name, never those of a deleted key of the same name, and drops the key-id index of files from before", async () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'store-key-rows-')), 'relay.db');
+    const store = new SqliteStore({ path });
+    const gone = store.createKey({ name: 'twin' }).record;
+    store.recordUsage({ ...row(gone.id, 5), keyName: 'twin' });
+    store.deleteKey('twin');
+    const twin = store.createKey({ name: 'twin' }).record;
+    store.recordUsage({ ...row(twin.id, 7), keyName: 'twin' });
+    store.close();
+    const old = new DatabaseSync(path);
+    old.exec('CREATE INDEX usage_key_time ON usage (key_id, created_at)');
+    old.close();
+    const reopened = new SqliteStore({ path });
+    const indexes = new DatabaseSync(path)
+      .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name = 'usage_key_time'")
+      .all();
+    expect(indexes).toEqual([]);
+    expect(reopened.listUsage({ keyId: twin.id }).map((r) => r.costMicros)).toEqual([7]);
+    expect(reopened.usageTotalMicros(twin.id, 0, Date.now() + 1)).toBe(7);
+    const last = await reopened.admin.usage.lastUsed([twin.id]);
+    expect([...last.keys()]).toEqual([twin.id]);
+    reopened.close();
+  });
+
   it('adds the cache and reasoning token columns to a usage table from before them', () => {
     const path = join(mkdtempSync(join(tmpdir(), 'store-migrate-usage-')), 'relay.db');
     const old = new DatabaseSync(path);

@@ -46,6 +46,19 @@ describe('KeyMoneyCache', () => {
     db.close();
   });
 
+  it("sees another connection's commit when asked inside a transaction of its own", () => {
+    const { path, db, cache } = open();
+    expect(cache.get(1)).toMatchObject({ used_micros: 0 });
+    const other = new DatabaseSync(path);
+    other.exec('PRAGMA busy_timeout = 5000; UPDATE keys SET used_micros = 700 WHERE id = 1');
+    other.close();
+    db.exec('BEGIN IMMEDIATE');
+    cache.askInTransaction();
+    db.exec('COMMIT');
+    expect(cache.get(1)).toMatchObject({ used_micros: 700 });
+    db.close();
+  });
+
   it("sees another connection's commit once it asks again", async () => {
     const { path, db, cache } = open();
     expect(cache.get(1)).toMatchObject({ used_micros: 0 });

@@ -94,9 +94,21 @@ export class KeyMoneyCache {
     db.exec(TRIGGERS.map((name) => `DROP TRIGGER IF EXISTS temp.${name};`).join('\n'));
   }
 
+  /**
+   * Asks now, from inside a transaction of this connection's (the group commit's): there the
+   * question takes no lock of its own (~0.5 µs instead of ~3 µs, more in a busy relay), and the
+   * next ask outside waits THEIR_WRITES_EVERY_MS from here.
+   */
+  askInTransaction(): void {
+    this.#ask(performance.now());
+  }
+
   #dropIfTheirs(): void {
     const now = performance.now();
-    if (now < this.#nextAsk) return;
+    if (now >= this.#nextAsk) this.#ask(now);
+  }
+
+  #ask(now: number): void {
     this.#nextAsk = now + THEIR_WRITES_EVERY_MS;
     const { data_version: theirs } = this.#stmt('PRAGMA data_version').get() as {
       data_version: number;

@@ -565,6 +565,7 @@ export class SqliteLedger {
     if (!this.#memory) return batch.map((q) => q.run());
     const charges = new Map<number, Micros>();
     this.#charges = charges;
+    this.#money?.askInTransaction();
     try {
       const results = batch.map((q) => q.run());
       for (const [keyId, micros] of charges) this.#charge(keyId, micros, true);

@@ -17,7 +17,7 @@ import type {
 import { COUNTERS } from './sqlite-rollups.ts';
 import type { DailyRollups, Dimension } from './sqlite-rollups.ts';
 import { toStoredUsageRow } from './sqlite-rows.ts';
-import { scanWindow } from './sqlite-usage-scan.ts';
+import { KEY_ROWS, scanWindow } from './sqlite-usage-scan.ts';
 import type { Position } from './sqlite-usage-scan.ts';
 import { addDays } from '../usage/days.ts';
 import type { StoredUsageRow } from './types.ts';
@@ -325,7 +325,12 @@ export class SqliteUsageQueries implements UsageQueries, UsageRetention {
   }
 
   async lastUsed(keyIds: readonly number[]): Promise<Map<number, number>> {
-    const stmt = this.#db.prepare('SELECT MAX(created_at) AS t FROM usage WHERE key_id = ?');
+    // Newest first by the name index, the first row with the key's id: its rows end the walk
+    // at once unless a deleted key of the same name has rows newer than this key's last one.
+    const stmt = this.#db.prepare(
+      `SELECT MAX(created_at) AS t FROM (SELECT created_at FROM ${KEY_ROWS}
+       ORDER BY created_at DESC LIMIT 1)`,
+    );
     const out = new Map<number, number>();
     for (const id of keyIds) {
       const row = stmt.get(id) as { t: number | null };

@@ -16,6 +16,14 @@ CREATE INDEX IF NOT EXISTS usage_status_time ON usage (status, created_at) WHERE
 CREATE INDEX IF NOT EXISTS usage_error_time ON usage (created_at) WHERE status >= 400;
 `;
 
+/**
+ * A key's rows (FROM this, then more conditions with AND; the key id is parameter ?1), by the
+ * name index: there is no index on key_id (see USAGE_INDEXES in sqlite.ts). A key's name is
+ * unique and never changes, and every row with a key id carries its key's name.
+ */
+export const KEY_ROWS = `usage INDEXED BY usage_key_name_time
+  WHERE key_name = (SELECT name FROM keys WHERE id = ?1) AND key_id = ?1`;
+
 export const FILTER_INDEX_NAMES = [
   'usage_key_name_time',
   'usage_model_time',
