@@ -143,6 +143,9 @@ describe('the pass-through decoder, with and without the plain-chunk reading', (
     // Escapes: quotes, backslashes, line separators, astral characters, text that looks like keys.
     one({ content: 'say "delta": {"content": "x"} \\ \u2028 😀 \u0001' }, null),
     one({ content: '"usage":{"prompt_tokens":9}' }, null, {}, { usage: null }),
+    // A delta that is not an object, with content beside it in the choice (no text: the parse
+    // reads the delta's content only).
+    one('x', null, { content: 'beside' }),
     // Errors inside a 200 stream.
     JSON.stringify({ error: { message: 'overloaded', type: 'server_error' } }),
     JSON.stringify({ type: 'error', error: { message: 'overloaded' } }),

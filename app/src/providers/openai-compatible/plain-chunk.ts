@@ -51,7 +51,8 @@ export function plainChunkText(data: string): string | undefined {
   if (delta < 0 || finish < 0 || !data.startsWith('null', finish)) return undefined;
   if (content < 0) return '';
   if (content < delta || data.charCodeAt(content) !== 0x22) return undefined;
-  // A direct key of the delta: no object opens or closes between the two.
+  // A direct key of the delta: the delta is an object, and no object opens or closes between.
+  if (data.charCodeAt(delta) !== 0x7b) return undefined;
   for (let i = delta; i < content; i++) {
     const c = data.charCodeAt(i);
     if (c === 0x7d || (c === 0x7b && i !== delta)) return undefined;
