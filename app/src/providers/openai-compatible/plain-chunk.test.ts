@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { plainChunkText } from './plain-chunk.ts';
+import { OpenAiChatDecoder } from './stream.ts';
 
 const chunk = (delta: unknown, finish: string | null = null, extra: object = {}) =>
   JSON.stringify({
@@ -31,6 +32,19 @@ describe('plainChunkText', () => {
   it('reads a role chunk, with or without empty content, as no text', () => {
     expect(plainChunkText(chunk({ role: 'assistant', content: '' }))).toBe('');
     expect(plainChunkText(chunk({ role: 'assistant' }))).toBe('');
+  });
+
+  it('reads a text delta whose other keys are null, as OpenAI (usage, with include_usage, which the relay always asks for), DeepSeek and OpenRouter (reasoning) send every one', () => {
+    const openAi = chunk({ content: 'Hi' }, null, { usage: null });
+    const deepSeek = chunk({ content: 'Hi', reasoning_content: null });
+    const openRouter = chunk({ content: 'Hi', reasoning: null, tool_calls: null }, null, {
+      usage: null,
+    });
+    for (const data of [openAi, deepSeek, openRouter])
+      expect(plainChunkText(data), data).toBe('Hi');
+    expect(plainChunkText(chunk({ role: 'assistant', content: '' }, null, { usage: null }))).toBe(
+      '',
+    );
   });
 
   it('leaves every chunk that says more than a text delta to the full parse', () => {
@@ -81,5 +95,85 @@ describe('plainChunkText', () => {
       expect(text).toBe(parsedText(data));
     }
     expect(taken).toBeGreaterThan(0);
+  });
+});
+
+describe('the pass-through decoder, with and without the plain-chunk reading', () => {
+  const usage = { prompt_tokens: 1, completion_tokens: 2 };
+  /** A chunk with one choice: its delta, finish_reason, the choice's other keys, the chunk's. */
+  const one = (delta: unknown, finish: string | null, choice: object = {}, top: object = {}) =>
+    chunk(delta, finish, {
+      choices: [{ index: 0, delta, finish_reason: finish, ...choice }],
+      ...top,
+    });
+  const logprobs = {
+    content: [{ token: 'Hi', logprob: -0.1, bytes: [72, 105], top_logprobs: [] }],
+  };
+  /** Chunks as real upstreams send them. */
+  const datas = [
+    // OpenAI with stream_options.include_usage (the relay always asks): usage null on every chunk.
+    one({ content: 'Hi' }, null, { logprobs: null }, { usage: null }),
+    one({ role: 'assistant', content: '', refusal: null }, null, {}, { usage: null }),
+    one({ content: 'x' }, null, {}, { usage: null, service_tier: 'default', obfuscation: 'ab' }),
+    one({}, 'stop', {}, { usage: null }),
+    chunk({}, null, { choices: [], usage }),
+    // DeepSeek: reasoning_content beside content, null on the side not speaking.
+    one({ content: null, reasoning_content: 'think' }, null, {}, { usage: null }),
+    one({ content: 'ans', reasoning_content: null }, null, {}, { usage: null }),
+    // Moonshot: usage inside the finishing choice. Groq: x_groq.usage.
+    one({}, 'stop', { usage }),
+    one({}, 'stop', {}, { x_groq: { id: 'r', usage } }),
+    // logprobs with a content array of their own, beside text or alone.
+    one({ content: 'Hi' }, null, { logprobs }),
+    one({}, null, { logprobs }),
+    // Refusal, tool calls, audio, several choices.
+    one({ refusal: 'I cannot' }, null),
+    one({ tool_calls: [{ index: 0, id: 'c', function: { name: 'f', arguments: '' } }] }, null),
+    one({ content: 'x', tool_calls: null, reasoning: null }, null),
+    one({ audio: { id: 'a', data: 'AAAA', transcript: 'hello' } }, null),
+    chunk({}, null, {
+      choices: [
+        { index: 0, delta: { content: 'a' }, finish_reason: null },
+        { index: 1, delta: { content: 'b' }, finish_reason: null },
+      ],
+    }),
+    // Azure: content filter results beside the delta; a first chunk with no choices.
+    one({ content: 'Az' }, null, { content_filter_results: { hate: { filtered: false } } }),
+    chunk({}, null, { choices: [], prompt_filter_results: [{ prompt_index: 0 }] }),
+    // Escapes: quotes, backslashes, line separators, astral characters, text that looks like keys.
+    one({ content: 'say "delta": {"content": "x"} \\ \u2028 😀 \u0001' }, null),
+    one({ content: '"usage":{"prompt_tokens":9}' }, null, {}, { usage: null }),
+    // A delta that is not an object, with content beside it in the choice (no text: the parse
+    // reads the delta's content only).
+    one('x', null, { content: 'beside' }),
+    // Errors inside a 200 stream.
+    JSON.stringify({ error: { message: 'overloaded', type: 'server_error' } }),
+    JSON.stringify({ type: 'error', error: { message: 'overloaded' } }),
+    // Written by hand: spaces, \u escapes, an empty finish_reason, usage where it may hide.
+    '{"choices":[{"index":0,"delta":{"content":"spaced"},"finish_reason":null}], "usage": null}',
+    '{"choices":[{"index":0,"delta":{"content":"\\ud83d\\ude00 \\u0041\\"\\\\"},"finish_reason":null}]}',
+    '{"choices":[{"index":0,"delta":{"content":"x"},"finish_reason":""}]}',
+    '{"choices":[{"index":0,"delta":{"content":"x"},"finish_reason":null}],"usage":"null"}',
+    '{"choices":[{"index":0,"delta":{"content":"x"},"finish_reason":null}],"usage":null,"response":{"usage":{"input_tokens":1}}}',
+    '{"choices":[{"index":0,"delta":{"content":"x"},"finish_reason":null}],"error":null,"type":"error"}',
+  ];
+
+  /** The decoder's answer, all of it but the neutral events (not made when passing through). */
+  function answer(data: string, clientWantsUsage: boolean) {
+    const decoder = new OpenAiChatDecoder({ translate: false, clientWantsUsage });
+    const { events: _events, ...rest } = decoder.decode({ data });
+    return rest;
+  }
+
+  it('gives the same answer for every chunk: content, text, usage, finish, failure, forward', () => {
+    let plain = 0;
+    for (const data of datas) {
+      if (plainChunkText(data) !== undefined) plain++;
+      for (const wantsUsage of [false, true]) {
+        // JSON.parse reads a leading space as nothing; the plain-chunk reading takes no such chunk.
+        expect(answer(data, wantsUsage), data).toEqual(answer(` ${data}`, wantsUsage));
+      }
+    }
+    expect(plain).toBeGreaterThan(5);
   });
 });

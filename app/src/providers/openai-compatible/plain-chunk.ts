@@ -15,10 +15,22 @@
 const KEY =
   /"(delta|content|finish_reason|usage|error|type|tool_calls|function_call|reasoning|reasoning_content)"(\s*:)?/g;
 
+/** The keys whose null the full parse reads as no value: no usage, reasoning, calls or error. */
+const NULL_SAYS_NOTHING = new Set([
+  'usage',
+  'error',
+  'type',
+  'tool_calls',
+  'function_call',
+  'reasoning',
+  'reasoning_content',
+]);
+
 /**
  * The text of a plain chunk ('' for one that carries none, such as the role chunk), or undefined
  * when the chunk needs the full parse: more than one `delta`, `content` or `finish_reason`, a
- * finish_reason other than null, content other than a string, or any of the other keys.
+ * finish_reason other than null, content other than a string, or any of the other keys with a
+ * value other than null.
  */
 export function plainChunkText(data: string): string | undefined {
   if (data.charCodeAt(0) !== 0x7b || data.charCodeAt(data.length - 1) !== 0x7d) return undefined;
@@ -32,12 +44,15 @@ export function plainChunkText(data: string): string | undefined {
     if (m[1] === 'delta' && delta < 0) delta = after;
     else if (m[1] === 'content' && content < 0) content = after;
     else if (m[1] === 'finish_reason' && finish < 0) finish = after;
-    else return undefined;
+    // OpenAI sends `"usage":null` in every chunk when asked for usage (the relay always asks),
+    // DeepSeek and OpenRouter a null reasoning beside the text: a null tells the parse nothing.
+    else if (!NULL_SAYS_NOTHING.has(m[1]!) || !data.startsWith('null', after)) return undefined;
   }
   if (delta < 0 || finish < 0 || !data.startsWith('null', finish)) return undefined;
   if (content < 0) return '';
   if (content < delta || data.charCodeAt(content) !== 0x22) return undefined;
-  // A direct key of the delta: no object opens or closes between the two.
+  // A direct key of the delta: the delta is an object, and no object opens or closes between.
+  if (data.charCodeAt(delta) !== 0x7b) return undefined;
   for (let i = delta; i < content; i++) {
     const c = data.charCodeAt(i);
     if (c === 0x7d || (c === 0x7b && i !== delta)) return undefined;
