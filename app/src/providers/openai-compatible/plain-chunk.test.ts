@@ -158,9 +158,13 @@ describe('the pass-through decoder, with and without the plain-chunk reading', (
     '{"choices":[{"index":0,"delta":{"content":"x"},"finish_reason":null}],"error":null,"type":"error"}',
   ];
 
-  /** The decoder's answer, all of it but the neutral events (not made when passing through). */
+  /**
+   * The decoder's answer after a first content chunk (the plain reading starts there), all of
+   * it but the neutral events (not made when passing through).
+   */
   function answer(data: string, clientWantsUsage: boolean) {
     const decoder = new OpenAiChatDecoder({ translate: false, clientWantsUsage });
+    expect(decoder.decode({ data: one({ content: 'first' }, null) }).content).toBe(true);
     const { events: _events, ...rest } = decoder.decode({ data });
     return rest;
   }
@@ -175,5 +179,15 @@ describe('the pass-through decoder, with and without the plain-chunk reading', (
       }
     }
     expect(plain).toBeGreaterThan(5);
+  });
+
+  it('reads nothing the plain way before the first content: a malformed chunk there can fail over', () => {
+    // A trailing comma: plain-looking, but not JSON.
+    const junk = one({ content: 'x' }, null).replace(/}$/, ',}');
+    const decoder = new OpenAiChatDecoder({ translate: false, clientWantsUsage: false });
+    expect(decoder.decode({ data: junk }).failure).toMatchObject({ kind: 'malformed' });
+    expect(decoder.decode({ data: one({ content: 'first' }, null) }).content).toBe(true);
+    // After it, a pass-through forwards the upstream's bytes as they came.
+    expect(decoder.decode({ data: junk })).toMatchObject({ content: true, forward: true });
   });
 });

@@ -4,7 +4,9 @@
  * JSON.parse of every chunk was the largest cost a streamed answer had in the relay's own code.
  * This reads such a chunk in one regex pass over its keys instead; anything that is not plainly
  * one (usage, an error, a finish, tool calls, reasoning, several choices, a key where it did not
- * expect one) goes to the full parse.
+ * expect one) goes to the full parse. It does not validate the JSON, so it is used only after the
+ * first content (see OpenAiChatDecoder): a malformed chunk before it still fails the attempt and
+ * can fail over; after it, a pass-through forwards the upstream's bytes as they came.
  */
 
 /**

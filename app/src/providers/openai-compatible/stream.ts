@@ -83,6 +83,12 @@ export class OpenAiChatDecoder implements StreamDecoder {
   readonly #hideUsage: boolean;
   #started = false;
   #stopped = false;
+  /**
+   * Content has been decoded: from then on a plain text delta may skip the full parse. Not
+   * before: the plain reading does not validate JSON, and until the first content a malformed
+   * chunk must fail the attempt so that it can fail over.
+   */
+  #contentSeen = false;
   /** The open neutral text or thinking block. */
   #open: { index: number; kind: 'text' | 'thinking' } | undefined;
   #blocks = 0;
@@ -101,8 +107,8 @@ export class OpenAiChatDecoder implements StreamDecoder {
 
   decode(msg: EventSourceMessage): DecodedEvent {
     if (msg.data === DONE_DATA) return this.#finish(DONE);
-    // Passed through, a plain text delta needs no parse (see plain-chunk.ts).
-    const plain = this.#translate ? undefined : plainChunkText(msg.data);
+    // Passed through after the first content, a plain text delta needs no parse (plain-chunk.ts).
+    const plain = this.#translate || !this.#contentSeen ? undefined : plainChunkText(msg.data);
     if (plain !== undefined) return textDelta(plain);
     const parsed = parse(msg);
     if ('failure' in parsed) return { ...SKIP, failure: parsed.failure };
@@ -125,6 +131,7 @@ export class OpenAiChatDecoder implements StreamDecoder {
         if (typeof args === 'string') text += args;
       }
     }
+    if (content) this.#contentSeen = true;
     const usageOnly = choices.length === 0 && json.usage != null;
     // One literal of one shape per chunk, `usage` and `text` undefined when absent: spreading
     // `{ usage }` and `{ text }` into it made two objects more and a copy, for every chunk.
