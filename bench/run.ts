@@ -85,6 +85,8 @@ const STARTS = 5;
 const START_RSS_SETTLE_MS = 500;
 const RELAY_ARGS = (process.env.BENCH_RELAY_ARGS ?? '').split(' ').filter(Boolean);
 const RELAY_LOG = process.env.BENCH_RELAY_LOG || undefined;
+/** `0` skips the dialect scenarios: a profile of chat alone (see bench/README.md, Profiling). */
+const DIALECTS = process.env.BENCH_DIALECTS !== '0';
 
 // ---------------------------------------------------------------------------------------------
 // Small helpers
@@ -1063,58 +1065,60 @@ async function main(): Promise<void> {
       summary: wrkSummary,
     };
     // --- Dialects: Messages in, pass-through and translated, against chat pass-through.
-    const dialects = await benchDialects(relay.base, otherCpu, relayPid);
-    say(
-      'Dialects (wrk, 10 connections, JSON and stream bodies read whole): chat, Messages and ' +
-        'Gemini passed through to an upstream of their own dialect, and translated to others; ' +
-        'relay CPU µs per request from /proc:',
-    );
-    say();
-    say(
-      table(
-        [
-          'client → upstream',
-          'body',
-          'req/s',
-          'p50 ms',
-          'p99 ms',
-          '% of chat pass-through',
-          'CPU µs/req',
-          'non-2xx',
-        ],
-        dialects.map((d) => [
-          d.name,
-          d.stream ? 'stream' : 'JSON',
-          int(d.rps),
-          ms3(d.p50),
-          ms3(d.p99),
-          pc(d.pctOfChat),
-          d.cpuUsPerRequest === undefined ? 'n/a' : int(d.cpuUsPerRequest),
-          String(d.non2xx),
-        ]),
-      ),
-    );
-    say();
-    const geminiCost = geminiTranslationCost(dialects);
-    say(
-      'Gemini translation cost (relay CPU per request over Gemini pass-through; target ≤ +20 %):',
-    );
-    say();
-    say(
-      table(
-        ['scenario', 'body', 'CPU µs/req', 'pass-through µs/req', 'added'],
-        geminiCost.map((g) => [
-          g.name,
-          g.stream ? 'stream' : 'JSON',
-          g.cpuUsPerRequest === undefined ? 'n/a' : int(g.cpuUsPerRequest),
-          g.passThroughCpuUs === undefined ? 'n/a' : int(g.passThroughCpuUs),
-          g.addedPct === undefined ? 'n/a' : (g.addedPct >= 0 ? '+' : '') + pc(g.addedPct),
-        ]),
-      ),
-    );
-    say();
-    results.dialects = dialects;
-    results.geminiTranslation = geminiCost;
+    if (DIALECTS) {
+      const dialects = await benchDialects(relay.base, otherCpu, relayPid);
+      say(
+        'Dialects (wrk, 10 connections, JSON and stream bodies read whole): chat, Messages and ' +
+          'Gemini passed through to an upstream of their own dialect, and translated to others; ' +
+          'relay CPU µs per request from /proc:',
+      );
+      say();
+      say(
+        table(
+          [
+            'client → upstream',
+            'body',
+            'req/s',
+            'p50 ms',
+            'p99 ms',
+            '% of chat pass-through',
+            'CPU µs/req',
+            'non-2xx',
+          ],
+          dialects.map((d) => [
+            d.name,
+            d.stream ? 'stream' : 'JSON',
+            int(d.rps),
+            ms3(d.p50),
+            ms3(d.p99),
+            pc(d.pctOfChat),
+            d.cpuUsPerRequest === undefined ? 'n/a' : int(d.cpuUsPerRequest),
+            String(d.non2xx),
+          ]),
+        ),
+      );
+      say();
+      const geminiCost = geminiTranslationCost(dialects);
+      say(
+        'Gemini translation cost (relay CPU per request over Gemini pass-through; target ≤ +20 %):',
+      );
+      say();
+      say(
+        table(
+          ['scenario', 'body', 'CPU µs/req', 'pass-through µs/req', 'added'],
+          geminiCost.map((g) => [
+            g.name,
+            g.stream ? 'stream' : 'JSON',
+            g.cpuUsPerRequest === undefined ? 'n/a' : int(g.cpuUsPerRequest),
+            g.passThroughCpuUs === undefined ? 'n/a' : int(g.passThroughCpuUs),
+            g.addedPct === undefined ? 'n/a' : (g.addedPct >= 0 ? '+' : '') + pc(g.addedPct),
+          ]),
+        ),
+      );
+      say();
+      results.dialects = dialects;
+      results.geminiTranslation = geminiCost;
+    }
 
     // --- Streaming chat with undici.
     for (const t of allTargets) {
