@@ -47,6 +47,21 @@ describe('plainChunkText', () => {
     );
   });
 
+  it('reads a key spaced from its colon (a spaced value goes to the full parse), and tells `content` from the `reasoning_content` it ends', () => {
+    const spaced =
+      '{"choices":[{"delta":{"content":"Hi"},"finish_reason" \t:null}],"usage"\n:null}';
+    expect(plainChunkText(spaced)).toBe('Hi');
+    expect(plainChunkText(spaced)).toBe(parsedText(spaced));
+    expect(
+      plainChunkText('{"choices":[{"delta":{"reasoning_content" : "hm"},"finish_reason":null}]}'),
+    ).toBeUndefined();
+    expect(
+      plainChunkText(
+        '{"choices":[{"delta":{"content":"a"},"finish_reason":null}],"usage" : {"total_tokens":1}}',
+      ),
+    ).toBeUndefined();
+  });
+
   it('leaves every chunk that says more than a text delta to the full parse', () => {
     const notPlain = [
       chunk({}, 'stop'),
