@@ -3,7 +3,8 @@
  * Fixed, prebuilt answers in the OpenAI wire format:
  *   - POST /v1/chat/completions, non-stream: one JSON completion with usage;
  *   - stream: BENCH_CHUNKS content chunks (default 20), BENCH_GAP_MS apart (default 0, all in
- *     one write), then the usage chunk when stream_options.include_usage asks for it, and [DONE];
+ *     one write), then the usage chunk when stream_options.include_usage asks for it (every
+ *     chunk then carries `"usage":null`, as OpenAI's do), and [DONE];
  *   - GET /v1/models: the one model.
  * and in Anthropic's (for the Messages scenarios):
  *   - POST /v1/messages, JSON: one message with usage; stream: message_start, a ping, one text
@@ -61,9 +62,19 @@ const chunk = (delta: Record<string, unknown>, finish: string | null, extra = {}
     choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
     ...extra,
   });
-const streamFrames: string[] = [chunk({ role: 'assistant', content: '' }, null)];
-for (let i = 0; i < CHUNKS; i++) streamFrames.push(chunk({ content: `tok${i} ` }, null));
-streamFrames.push(chunk({}, 'stop'));
+/**
+ * The chunks of one answer. Asked for usage (the relay always asks), OpenAI puts `"usage":null`
+ * in every chunk before the usage chunk ("All other chunks will also include a usage field, but
+ * with a null value"), so the relay reads what it reads from OpenAI.
+ */
+function answerFrames(extra: object): string[] {
+  const frames = [chunk({ role: 'assistant', content: '' }, null, extra)];
+  for (let i = 0; i < CHUNKS; i++) frames.push(chunk({ content: `tok${i} ` }, null, extra));
+  frames.push(chunk({}, 'stop', extra));
+  return frames;
+}
+const streamFrames = answerFrames({});
+const streamFramesWithUsage = answerFrames({ usage: null });
 const usageFrame = frame({
   id: 'chatcmpl-bench',
   object: 'chat.completion.chunk',
@@ -73,7 +84,8 @@ const usageFrame = frame({
   usage,
 });
 const done = 'data: [DONE]\n\n';
-const allAtOnce = Buffer.from(streamFrames.join(''));
+const allAtOnce = Buffer.from(streamFrames.join('') + done);
+const allAtOnceWithUsage = Buffer.from(streamFramesWithUsage.join('') + usageFrame + done);
 const modelsBody = Buffer.from(
   JSON.stringify({
     object: 'list',
@@ -211,13 +223,11 @@ const server = createServer((req, res) => {
     const withUsage = /"include_usage"\s*:\s*true/.test(text);
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
     if (GAP_MS <= 0) {
-      res.end(
-        withUsage ? Buffer.concat([allAtOnce, Buffer.from(usageFrame + done)]) : allAtOnce + done,
-      );
+      res.end(withUsage ? allAtOnceWithUsage : allAtOnce);
       return;
     }
     void (async () => {
-      for (const f of streamFrames) {
+      for (const f of withUsage ? streamFramesWithUsage : streamFrames) {
         if (res.destroyed) return;
         res.write(f);
         await sleep(GAP_MS);
