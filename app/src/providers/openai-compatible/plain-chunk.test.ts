@@ -89,8 +89,32 @@ describe('plainChunkText', () => {
       '{"choices":[{"delta":{"content":"cut',
       'not json',
       '[1]',
+      // The delta's text after a null one of the same name: JSON.parse keeps the last.
+      chunk({ content: 'a' }).replace('"content":"a"', '"content":"a","content":null'),
+      // Content beside the delta, not in it.
+      '{"choices":[{"content":"x","delta":{},"finish_reason":null}]}',
     ];
     for (const data of notPlain) expect(plainChunkText(data), data).toBeUndefined();
+  });
+
+  it('leaves a chunk with a backslash outside its text to the full parse: a key spelt with escapes is still that key', () => {
+    // `\\u0063ontent` in a key is written as an escaped backslash by JSON.stringify; made a
+    // JSON escape here, the key JSON.parse reads is `content`.
+    const escape = (data: string) => data.replaceAll('\\\\u', '\\u');
+    const escapedKeys = [
+      escape(chunk({ '\\u0063ontent': 'hi' })),
+      escape(chunk({ content: 'hi' }, null, { '\\u0075sage': { prompt_tokens: 1 } })),
+      escape(chunk({ content: 'hi' }, null, { '\\u0065rror': { message: 'overloaded' } })),
+      escape(chunk({ content: 'hi', 'tool\\u005fcalls': [{ index: 0, function: {} }] })),
+      escape(chunk({ role: 'assistant', '\\u0063ontent': 'hi' })),
+      chunk({ 'x"content': 'hi' }),
+    ];
+    expect(JSON.parse(escapedKeys[0]!)).toMatchObject({ choices: [{ delta: { content: 'hi' } }] });
+    for (const data of escapedKeys) expect(plainChunkText(data), data).toBeUndefined();
+    // Escapes inside the text itself are read, as before.
+    const text = escape(chunk({ content: '\\u4f60 "q"\n' }));
+    expect(plainChunkText(text)).toBe('\u4f60 "q"\n');
+    expect(plainChunkText(text)).toBe(parsedText(text));
   });
 
   it('agrees with the full parse on every chunk of a recorded stream it takes', () => {
@@ -200,6 +224,10 @@ describe('the pass-through decoder, with and without the plain-chunk reading', (
     // A trailing comma: plain-looking, but not JSON.
     const junk = one({ content: 'x' }, null).replace(/}$/, ',}');
     const decoder = new OpenAiChatDecoder({ translate: false, clientWantsUsage: false });
+    // A role chunk first, as every stream starts: it is not content.
+    expect(decoder.decode({ data: one({ role: 'assistant', content: '' }, null) }).content).toBe(
+      false,
+    );
     expect(decoder.decode({ data: junk }).failure).toMatchObject({ kind: 'malformed' });
     expect(decoder.decode({ data: one({ content: 'first' }, null) }).content).toBe(true);
     // After it, a pass-through forwards the upstream's bytes as they came.

@@ -54,8 +54,8 @@ function afterColon(data: string, end: number): number {
 /**
  * The text of a plain chunk ('' for one that carries none, such as the role chunk), or undefined
  * when the chunk needs the full parse: more than one `delta`, `content` or `finish_reason`, a
- * finish_reason other than null, content other than a string, or any of the other keys with a
- * value other than null.
+ * finish_reason other than null, content other than a string, any of the other keys with a
+ * value other than null, or a backslash anywhere but in the text.
  */
 export function plainChunkText(data: string): string | undefined {
   if (data.charCodeAt(0) !== 0x7b || data.charCodeAt(data.length - 1) !== 0x7d) return undefined;
@@ -76,7 +76,9 @@ export function plainChunkText(data: string): string | undefined {
     else if (!data.startsWith('null', after) || !saysNothingWhenNull(data, end)) return undefined;
   }
   if (delta < 0 || finish < 0 || !data.startsWith('null', finish)) return undefined;
-  if (content < 0) return '';
+  // A backslash outside the text (a key spelt with \u escapes, a quote inside another string)
+  // could hide a key from the regex: such a chunk goes to the full parse.
+  if (content < 0) return data.includes('\\') ? undefined : '';
   if (content < delta || data.charCodeAt(content) !== 0x22) return undefined;
   // A direct key of the delta: the delta is an object, and no object opens or closes between.
   if (data.charCodeAt(delta) !== 0x7b) return undefined;
@@ -86,8 +88,11 @@ export function plainChunkText(data: string): string | undefined {
   }
   const end = closingQuote(data, content + 1);
   if (end < 0) return undefined;
+  const slash = data.indexOf('\\');
+  if (slash >= 0 && (slash < content || data.indexOf('\\', end) >= 0)) return undefined;
   const body = data.slice(content + 1, end);
-  if (!body.includes('\\')) return body;
+  // Past the checks above, any backslash is in the text.
+  if (slash < 0) return body;
   try {
     return JSON.parse(`"${body}"`) as string;
   } catch {
