@@ -543,6 +543,59 @@ async function benchDialects(base: string, cpu: string | null, relayPid: number)
   return rows;
 }
 
+/** The dialect scenarios and their tables (skipped with BENCH_DIALECTS=0). */
+async function dialectsSection(base: string, cpu: string | null, relayPid: number) {
+  const dialects = await benchDialects(base, cpu, relayPid);
+  say(
+    'Dialects (wrk, 10 connections, JSON and stream bodies read whole): chat, Messages and ' +
+      'Gemini passed through to an upstream of their own dialect, and translated to others; ' +
+      'relay CPU µs per request from /proc:',
+  );
+  say();
+  say(
+    table(
+      [
+        'client → upstream',
+        'body',
+        'req/s',
+        'p50 ms',
+        'p99 ms',
+        '% of chat pass-through',
+        'CPU µs/req',
+        'non-2xx',
+      ],
+      dialects.map((d) => [
+        d.name,
+        d.stream ? 'stream' : 'JSON',
+        int(d.rps),
+        ms3(d.p50),
+        ms3(d.p99),
+        pc(d.pctOfChat),
+        d.cpuUsPerRequest === undefined ? 'n/a' : int(d.cpuUsPerRequest),
+        String(d.non2xx),
+      ]),
+    ),
+  );
+  say();
+  const geminiCost = geminiTranslationCost(dialects);
+  say('Gemini translation cost (relay CPU per request over Gemini pass-through; target ≤ +20 %):');
+  say();
+  say(
+    table(
+      ['scenario', 'body', 'CPU µs/req', 'pass-through µs/req', 'added'],
+      geminiCost.map((g) => [
+        g.name,
+        g.stream ? 'stream' : 'JSON',
+        g.cpuUsPerRequest === undefined ? 'n/a' : int(g.cpuUsPerRequest),
+        g.passThroughCpuUs === undefined ? 'n/a' : int(g.passThroughCpuUs),
+        g.addedPct === undefined ? 'n/a' : (g.addedPct >= 0 ? '+' : '') + pc(g.addedPct),
+      ]),
+    ),
+  );
+  say();
+  return { dialects, geminiTranslation: geminiCost };
+}
+
 /**
  * What translating a Gemini request costs the relay: CPU per request of each translated Gemini
  * scenario over Gemini pass-through (the target is at most +20 %).
@@ -1065,60 +1118,7 @@ async function main(): Promise<void> {
       summary: wrkSummary,
     };
     // --- Dialects: Messages in, pass-through and translated, against chat pass-through.
-    if (DIALECTS) {
-      const dialects = await benchDialects(relay.base, otherCpu, relayPid);
-      say(
-        'Dialects (wrk, 10 connections, JSON and stream bodies read whole): chat, Messages and ' +
-          'Gemini passed through to an upstream of their own dialect, and translated to others; ' +
-          'relay CPU µs per request from /proc:',
-      );
-      say();
-      say(
-        table(
-          [
-            'client → upstream',
-            'body',
-            'req/s',
-            'p50 ms',
-            'p99 ms',
-            '% of chat pass-through',
-            'CPU µs/req',
-            'non-2xx',
-          ],
-          dialects.map((d) => [
-            d.name,
-            d.stream ? 'stream' : 'JSON',
-            int(d.rps),
-            ms3(d.p50),
-            ms3(d.p99),
-            pc(d.pctOfChat),
-            d.cpuUsPerRequest === undefined ? 'n/a' : int(d.cpuUsPerRequest),
-            String(d.non2xx),
-          ]),
-        ),
-      );
-      say();
-      const geminiCost = geminiTranslationCost(dialects);
-      say(
-        'Gemini translation cost (relay CPU per request over Gemini pass-through; target ≤ +20 %):',
-      );
-      say();
-      say(
-        table(
-          ['scenario', 'body', 'CPU µs/req', 'pass-through µs/req', 'added'],
-          geminiCost.map((g) => [
-            g.name,
-            g.stream ? 'stream' : 'JSON',
-            g.cpuUsPerRequest === undefined ? 'n/a' : int(g.cpuUsPerRequest),
-            g.passThroughCpuUs === undefined ? 'n/a' : int(g.passThroughCpuUs),
-            g.addedPct === undefined ? 'n/a' : (g.addedPct >= 0 ? '+' : '') + pc(g.addedPct),
-          ]),
-        ),
-      );
-      say();
-      results.dialects = dialects;
-      results.geminiTranslation = geminiCost;
-    }
+    if (DIALECTS) Object.assign(results, await dialectsSection(relay.base, otherCpu, relayPid));
 
     // --- Streaming chat with undici.
     for (const t of allTargets) {
