@@ -78,7 +78,8 @@ export function plainChunkText(data: string): string | undefined {
   if (delta < 0 || finish < 0 || !data.startsWith('null', finish)) return undefined;
   // A backslash outside the text (a key spelt with \u escapes, a quote inside another string)
   // could hide a key from the regex: such a chunk goes to the full parse.
-  if (content < 0) return data.includes('\\') ? undefined : '';
+  const slash = data.indexOf('\\');
+  if (content < 0) return slash < 0 ? '' : undefined;
   if (content < delta || data.charCodeAt(content) !== 0x22) return undefined;
   // A direct key of the delta: the delta is an object, and no object opens or closes between.
   if (data.charCodeAt(delta) !== 0x7b) return undefined;
@@ -88,7 +89,6 @@ export function plainChunkText(data: string): string | undefined {
   }
   const end = closingQuote(data, content + 1);
   if (end < 0) return undefined;
-  const slash = data.indexOf('\\');
   if (slash >= 0 && (slash < content || data.indexOf('\\', end) >= 0)) return undefined;
   const body = data.slice(content + 1, end);
   // Past the checks above, any backslash is in the text.
