@@ -1,9 +1,7 @@
-import { connect, createServer } from 'node:net';
-import type { AddressInfo, Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { ClientGone, ClientStream, holdWritesForATurn } from '../../app/src/proxy/client-stream.ts';
+import { ClientGone, ClientStream } from '../../app/src/proxy/client-stream.ts';
 
-describe('the SSE body written to a client', () => {
+describe('the SSE body written to a client without a socket (a Web stream)', () => {
   it('passes writes through to a reader that reads', async () => {
     const sink = new ClientStream(1_000);
     const reader = sink.readable.getReader();
@@ -64,58 +62,5 @@ describe('the SSE body written to a client', () => {
     await sink.readable.cancel();
     await expect(waiting).rejects.toBeInstanceOf(ClientGone);
     expect(performance.now() - started).toBeLessThan(1_000);
-  });
-});
-
-describe('holding the client connection’s writes for a turn', () => {
-  async function socketPair(): Promise<{ client: Socket; server: Socket; close: () => void }> {
-    const listener = createServer();
-    await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
-    const accepted = new Promise<Socket>((resolve) => listener.once('connection', resolve));
-    const client = connect((listener.address() as AddressInfo).port, '127.0.0.1');
-    const server = await accepted;
-    return {
-      client,
-      server,
-      close: () => {
-        client.destroy();
-        server.destroy();
-        listener.close();
-      },
-    };
-  }
-
-  it('keeps the writes of this turn (head, then the first frames) together, then sends them', async () => {
-    const { server, close } = await socketPair();
-    try {
-      holdWritesForATurn({ outgoing: { socket: server } });
-      expect(server.writableCorked).toBe(1);
-      server.write('HTTP/1.1 200 OK\r\n\r\n');
-      server.write('data: first\n\n');
-      // Both still held: nothing went to the kernel yet.
-      expect(server.writableLength).toBe(
-        'HTTP/1.1 200 OK\r\n\r\n'.length + 'data: first\n\n'.length,
-      );
-      await new Promise((resolve) => process.nextTick(resolve));
-      expect(server.writableCorked).toBe(0);
-      expect(server.writableLength).toBe(0);
-    } finally {
-      close();
-    }
-  });
-
-  it('leaves writes that are held already, and requests without a socket, alone', async () => {
-    const { server, close } = await socketPair();
-    try {
-      server.cork();
-      holdWritesForATurn({ outgoing: { socket: server } });
-      await new Promise((resolve) => process.nextTick(resolve));
-      expect(server.writableCorked).toBe(1);
-      server.uncork();
-      expect(() => holdWritesForATurn(undefined)).not.toThrow();
-      expect(() => holdWritesForATurn({ outgoing: {} })).not.toThrow();
-    } finally {
-      close();
-    }
   });
 });

@@ -1,6 +1,6 @@
 /**
- * A stream's first writes are held together (Reply.openStream corks the client's socket for a
- * turn). Nothing may stay held: a later chunk leaves when it comes, and the next answer on the
+ * A stream's first writes leave together (Node holds a response's writes for the turn they are
+ * made in; the relay writes to it directly, see NodeClientStream). Nothing may stay held: a later chunk leaves when it comes, and the next answer on the
  * same keep-alive connection finds the socket as Node left it. Each upstream step waits until
  * the client has seen the step before: a chunk held back would stall the test, not slow it.
  */

@@ -1,4 +1,5 @@
 import type { Context } from 'hono';
+import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { stampTiming } from '../timing.ts';
 import type { AppEnv } from '../types.ts';
 
@@ -40,6 +41,17 @@ function mergeInto(target: PlainHeaders, extra: PlainHeaders): void {
   }
 }
 
+/** The relay's headers and the route's own (`own`) for one answer, timing stamped, in one object. */
+export function answerHeaders(c: Context<AppEnv>, own: Readonly<PlainHeaders>): PlainHeaders {
+  const headers = { ...own };
+  const pending = c.get('replyHeaders');
+  if (pending) {
+    mergeInto(headers, pending);
+    stampTiming(c.get('record'), headers);
+  }
+  return headers;
+}
+
 /**
  * The Response of a route's answer, with its own headers (`own`) and the relay's, timing
  * included, in one plain object: @hono/node-server writes such a Response's headers as they are.
@@ -50,16 +62,25 @@ export function answer(
   status: number,
   own: Readonly<PlainHeaders>,
 ): Response {
-  const headers = { ...own };
-  const pending = c.get('replyHeaders');
-  if (pending) {
-    mergeInto(headers, pending);
-    stampTiming(c.get('record'), headers);
-  }
-  const res: Marked = new Response(body, { status, headers });
+  const res: Marked = new Response(body, { status, headers: answerHeaders(c, own) });
   // The edge middleware leaves this one's headers alone, not an error answered after it.
   res[ANSWERED] = true;
   return res;
+}
+
+/**
+ * @hono/node-server's "already sent" Response (status 200), marked as answered so the edge
+ * middleware never stamps headers on this one shared object.
+ */
+const SENT: Marked = RESPONSE_ALREADY_SENT;
+SENT[ANSWERED] = true;
+
+/**
+ * What a route returns after writing its answer to Node's response itself (head included, with
+ * `answerHeaders`): the adapter then leaves the connection to it.
+ */
+export function answeredDirectly(): Response {
+  return SENT;
 }
 
 /**

@@ -1,3 +1,4 @@
+import { ServerResponse } from 'node:http';
 import type { Context } from 'hono';
 import type { ProxyJob } from '../core/job.ts';
 import type { RelayError } from '../errors.ts';
@@ -6,8 +7,10 @@ import { startHeartbeat } from '../streaming/heartbeat.ts';
 import type { Heartbeat } from '../streaming/heartbeat.ts';
 import { SSE_HEADERS } from '../streaming/sse.ts';
 import type { AppEnv } from '../types.ts';
-import { answer } from '../middleware/reply-headers.ts';
-import { ClientStream, connectionCloser, holdWritesForATurn } from './client-stream.ts';
+import { answer, answerHeaders, answeredDirectly } from '../middleware/reply-headers.ts';
+import { ClientStream } from './client-stream.ts';
+import type { ClientSink } from './client-stream.ts';
+import { NodeClientStream } from './node-client-stream.ts';
 
 /** A whole JSON answer, ready for the client (already in the client's dialect). */
 export interface JsonReply {
@@ -31,7 +34,7 @@ export class Reply {
   readonly #c: Context<AppEnv>;
   readonly #job: ProxyJob;
   readonly #stallMs: number;
-  #sink: ClientStream | undefined;
+  #sink: ClientSink | undefined;
   #decide!: (d: Decision) => void;
   readonly #decided = new Promise<Decision>((resolve) => (this.#decide = resolve));
   #streaming = false;
@@ -54,9 +57,18 @@ export class Reply {
       : undefined;
   }
 
-  /** Only streams have a client-side pipe; a JSON answer never pays for one. */
-  get sink(): ClientStream {
-    return (this.#sink ??= new ClientStream(this.#stallMs, connectionCloser(this.#c.env)));
+  /**
+   * Only streams have a client-side pipe; a JSON answer never pays for one. Through a socket
+   * (@hono/node-server's `env.outgoing`) it is Node's response itself.
+   */
+  get sink(): ClientSink {
+    if (this.#sink) return this.#sink;
+    const outgoing = (this.#c.env as { outgoing?: unknown } | undefined)?.outgoing;
+    this.#sink =
+      outgoing instanceof ServerResponse
+        ? new NodeClientStream(outgoing, this.#stallMs)
+        : new ClientStream(this.#stallMs);
+    return this.#sink;
   }
 
   /** Response headers are out (SSE): from here on every ending is written into the stream. */
@@ -71,8 +83,8 @@ export class Reply {
   openStream(): void {
     if (this.#streaming) return;
     this.#streaming = true;
-    // The head and the frames that open the stream (the first content, or a heartbeat) in one write.
-    holdWritesForATurn(this.#c.env);
+    const sink = this.sink;
+    if (sink instanceof NodeClientStream) sink.open(200, answerHeaders(this.#c, SSE_HEADERS));
     this.#decide({ kind: 'stream' });
   }
 
@@ -100,7 +112,10 @@ export class Reply {
     if (decision.kind === 'error') throw decision.error;
     if (decision.kind === 'stream') {
       this.#c.get('record').done = ended;
-      return answer(this.#c, this.sink.readable, 200, SSE_HEADERS);
+      const sink = this.sink;
+      return sink instanceof ClientStream
+        ? answer(this.#c, sink.readable, 200, SSE_HEADERS)
+        : answeredDirectly();
     }
     const { status, body, contentType } = decision.value;
     return answer(this.#c, body, status, { 'content-type': contentType });

@@ -8,7 +8,7 @@ import { frameEvent, sseEventBatches } from '../streaming/sse.ts';
 import type { EventSourceMessage } from '../streaming/sse.ts';
 import type { TokenUsage } from '../core/usage.ts';
 import { ClientGone } from './client-stream.ts';
-import type { ClientStream } from './client-stream.ts';
+import type { ClientSink } from './client-stream.ts';
 
 /** What one streamed answer produced, for billing. */
 export interface StreamTally {
@@ -20,7 +20,7 @@ export interface StreamTally {
 export interface StreamAttemptOptions {
   readonly res: UpstreamResponse;
   readonly ctx: AttemptContext;
-  readonly sink: ClientStream;
+  readonly sink: ClientSink;
   /** Reads the upstream's events (its dialect). */
   readonly decoder: StreamDecoder;
   /** Writes the client's dialect when it differs; without one, frames pass through untouched. */
