@@ -15,20 +15,66 @@ export interface ClientSink {
 }
 
 /**
- * Writes waiting for the client to take bytes: told when it does (true) or goes (false). A
- * client that takes nothing for `stallMs` counts as gone: otherwise a reader that never reads
- * would hold the request, its upstream and its quota hold forever.
+ * A sink whose writes wait for the client to take bytes (backpressure), so a slow reader
+ * cannot make the relay buffer a whole answer. A client that takes nothing for `stallMs` counts
+ * as gone: otherwise a reader that never reads would hold the request, its upstream and its
+ * quota hold forever. Subclasses say where the bytes go.
  */
-export class RoomWait {
+export abstract class BackpressuredSink implements ClientSink {
   readonly #stallMs: number;
+  #closed = false;
+  /** Writes waiting for room: told when the client takes bytes (true) or goes (false). */
   readonly #waiters = new Set<(room: boolean) => void>();
 
   constructor(stallMs: number) {
     this.#stallMs = stallMs;
   }
 
-  /** True once there is room, false when the client went or stalled. */
-  async wait(): Promise<boolean> {
+  /** Hands the bytes on; false when the client must take some before the next write. */
+  protected abstract put(text: string): boolean;
+  /** Cuts off a client that stalled. */
+  protected abstract hangUp(): void;
+  /** Ends the body normally. */
+  protected abstract end(): void;
+
+  async write(text: string): Promise<void> {
+    if (this.#closed) throw new ClientGone();
+    // Room left: nothing to wait for, so no stall timer (one per chunk added up).
+    if (this.put(text)) return;
+    if (!(await this.#room()) || this.#closed) {
+      if (this.#shut()) this.hangUp();
+      throw new ClientGone();
+    }
+  }
+
+  close(): void {
+    if (this.#shut()) this.end();
+  }
+
+  /** The client took bytes: waiting writes go on. */
+  protected roomAgain(): void {
+    this.#wake(true);
+  }
+
+  /** The client hung up: waiting and later writes report it. */
+  protected gone(): void {
+    this.#shut();
+  }
+
+  /** True for the call that closed it. Every waiting write hears it at once, not at its timer. */
+  #shut(): boolean {
+    if (this.#closed) return false;
+    this.#closed = true;
+    this.#wake(false);
+    return true;
+  }
+
+  #wake(room: boolean): void {
+    for (const waiter of this.#waiters) waiter(room);
+    this.#waiters.clear();
+  }
+
+  async #room(): Promise<boolean> {
     let timer: NodeJS.Timeout | undefined;
     const room = await new Promise<boolean>((resolve) => {
       this.#waiters.add(resolve);
@@ -40,12 +86,6 @@ export class RoomWait {
     clearTimeout(timer);
     return room;
   }
-
-  /** Every write waiting (a heartbeat beside content) hears it at once, not at its timer. */
-  wake(room: boolean): void {
-    for (const waiter of this.#waiters) waiter(room);
-    this.#waiters.clear();
-  }
 }
 
 /** Events queued for the client before a write waits for it to take some. */
@@ -54,18 +94,13 @@ const QUEUED_EVENTS = 64;
 /**
  * The body of an SSE response as a Web ReadableStream, for a request that came without a Node
  * socket (`app.request()`); through a socket, NodeClientStream writes to the connection itself.
- * Writes wait for the client to take the bytes (backpressure), so a slow reader cannot make the
- * relay buffer a whole answer.
  */
-export class ClientStream implements ClientSink {
+export class ClientStream extends BackpressuredSink {
   readonly readable: ReadableStream<Uint8Array>;
   #controller!: ReadableStreamDefaultController<Uint8Array>;
-  readonly #room: RoomWait;
-  #closed = false;
 
-  /** @param stallMs see RoomWait */
   constructor(stallMs = 120_000) {
-    this.#room = new RoomWait(stallMs);
+    super(stallMs);
     // A client that stops reading pins at most QUEUED_EVENTS events, however fast the upstream.
     this.readable = new ReadableStream<Uint8Array>(
       {
@@ -73,33 +108,19 @@ export class ClientStream implements ClientSink {
           this.#controller = controller;
         },
         // Called whenever the queue has room again, i.e. the client took bytes.
-        pull: () => this.#room.wake(true),
-        // The client hung up: pending and later writes report it.
-        cancel: () => {
-          this.#closed = true;
-          this.#room.wake(false);
-        },
+        pull: () => this.roomAgain(),
+        cancel: () => this.gone(),
       },
       { highWaterMark: QUEUED_EVENTS },
     );
   }
 
-  async write(text: string): Promise<void> {
-    if (this.#closed) throw new ClientGone();
+  protected put(text: string): boolean {
     this.#controller.enqueue(encoder.encode(text));
-    // Room left in the queue: nothing to wait for, so no stall timer (one per chunk added up).
-    if ((this.#controller.desiredSize ?? 0) > 0) return;
-    if (!(await this.#room.wait()) || this.#closed) {
-      this.#gone();
-      throw new ClientGone();
-    }
+    return (this.#controller.desiredSize ?? 0) > 0;
   }
 
-  /** Gives up on a stalled client: its body ends in an error. */
-  #gone(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#room.wake(false);
+  protected hangUp(): void {
     try {
       this.#controller.error(new ClientGone());
     } catch {
@@ -107,10 +128,7 @@ export class ClientStream implements ClientSink {
     }
   }
 
-  close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#room.wake(false);
+  protected end(): void {
     try {
       this.#controller.close();
     } catch {

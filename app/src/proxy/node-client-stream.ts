@@ -1,32 +1,24 @@
-import type { ServerResponse } from 'node:http';
-import type { OutgoingHttpHeaders } from 'node:http';
-import { ClientGone, RoomWait } from './client-stream.ts';
-import type { ClientSink } from './client-stream.ts';
+import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import { BackpressuredSink } from './client-stream.ts';
 
 /**
  * The body of an SSE response written straight to Node's response, for a request that came
  * through a socket. Through a Web ReadableStream (which @hono/node-server reads and writes to
  * the socket), every event cost an encoded copy, a queue entry and a read promise: ~4 µs per
- * event, a fifth of a 20-event stream's CPU in the node adapter alone. Writes wait when the
- * socket's buffer is full (backpressure), so a slow reader cannot make the relay buffer a whole
- * answer; Node sends the writes of one turn (the head and the first frames) in one syscall.
+ * event, a fifth of a 20-event stream's CPU in a bare Hono server. Writes wait while the
+ * socket's buffer is full. Node sends the writes of one turn (the head and the first frames)
+ * in one syscall.
  */
-export class NodeClientStream implements ClientSink {
+export class NodeClientStream extends BackpressuredSink {
   readonly #res: ServerResponse;
-  readonly #room: RoomWait;
-  #closed: boolean;
 
-  /** @param stallMs see RoomWait */
   constructor(res: ServerResponse, stallMs = 120_000) {
+    super(stallMs);
     this.#res = res;
-    this.#room = new RoomWait(stallMs);
-    this.#closed = res.destroyed;
-    res.on('drain', () => this.#room.wake(true));
-    // After an end of ours, or the client hung up: pending and later writes report it.
-    res.once('close', () => {
-      this.#closed = true;
-      this.#room.wake(false);
-    });
+    if (res.destroyed) this.gone();
+    res.on('drain', () => this.roomAgain());
+    // After an end of ours, or the client hung up.
+    res.once('close', () => this.gone());
   }
 
   /** The response head; it leaves with the first write. */
@@ -34,31 +26,19 @@ export class NodeClientStream implements ClientSink {
     this.#res.writeHead(status, headers);
   }
 
-  async write(text: string): Promise<void> {
-    if (this.#closed) throw new ClientGone();
-    if (this.#res.write(text)) return;
-    if (!(await this.#room.wait()) || this.#closed) {
-      this.#gone();
-      throw new ClientGone();
-    }
+  protected put(text: string): boolean {
+    return this.#res.write(text);
   }
 
   /**
-   * Gives up on a stalled client: its connection is closed outright, which the node adapter
-   * reports as a hang-up (the request's signal aborts). Nothing goes to stderr: a stall is the
-   * client's doing, not a fault of the relay.
+   * The connection is closed outright, which the node adapter reports as a hang-up (the
+   * request's signal aborts). Nothing goes to stderr: a stall is the client's doing.
    */
-  #gone(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#room.wake(false);
+  protected hangUp(): void {
     this.#res.destroy();
   }
 
-  close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#room.wake(false);
+  protected end(): void {
     this.#res.end();
   }
 }
