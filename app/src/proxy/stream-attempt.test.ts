@@ -92,4 +92,44 @@ describe('a streamed attempt', () => {
     expect(commits).toBe(0);
     expect(writes).toEqual([]);
   });
+
+  it.each([
+    [
+      'still coming: it is read on after [DONE], so the socket can be reused',
+      false,
+      ['next', 'next'],
+    ],
+    ['all in: nothing is read after [DONE], the body is let go at once', true, ['return']],
+  ])('a finished answer whose body is %s', async (_name, bodyEnded, after) => {
+    const calls: string[] = [];
+    const parts = [role + a, stop + done, ': trailing comment\n\n'];
+    let at = 0;
+    const iterator: AsyncIterableIterator<Uint8Array> = {
+      next: async () => {
+        calls.push('next');
+        const part = parts[at++];
+        return part === undefined
+          ? { done: true, value: undefined }
+          : { done: false, value: bytes(part) };
+      },
+      return: async () => {
+        calls.push('return');
+        return { done: true, value: undefined };
+      },
+      [Symbol.asyncIterator]: () => iterator,
+    };
+    const sink = new ClientStream(5_000);
+    const result = await relayStreamAttempt({
+      res: { ...upstream([]), chunks: () => iterator, bodyEnded },
+      ctx: context(),
+      sink,
+      decoder: new OpenAiChatDecoder({ translate: false, clientWantsUsage: false }),
+      onCommit: () => {},
+    });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(result.ok).toBe(true);
+    expect(await writes(sink)).toEqual([role + a, stop + done]);
+    // Two reads for the answer, then what the ending did.
+    expect(calls).toEqual(['next', 'next', ...after]);
+  });
 });

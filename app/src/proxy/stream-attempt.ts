@@ -110,10 +110,11 @@ export async function relayStreamAttempt(
       failure = { kind: 'aborted', message: 'client disconnected' };
     else throw err;
   } finally {
-    // Detached: the client has its answer; the drain only keeps the socket reusable.
+    // Detached: the client has its answer; the drain only keeps the socket reusable (none
+    // needed when the body is all in: most often it comes with the last event).
     // Closing goes to the chunks, not the parser: it must not wait for a read in progress.
     const close = () => void chunks.return?.().catch(() => {});
-    if (finished && !failure) void drain(batches, close);
+    if (finished && !failure && !res.bodyEnded) void drain(batches, close);
     else close();
   }
   // A clean end of the body before the answer was complete is a cut answer, not a finished one:

@@ -133,6 +133,10 @@ export class UpstreamCall
     return (this.#headers ??= toHeaders(this.#raw));
   }
 
+  get bodyEnded(): boolean {
+    return this.#ended && !this.#queue?.length;
+  }
+
   /** The next chunk as undici gave it; undefined at the end. */
   #take(): Buffer | undefined | Promise<Buffer | undefined> {
     const queue = this.#queue;

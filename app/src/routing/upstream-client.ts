@@ -51,6 +51,8 @@ export interface UpstreamResponse {
    * Ending the iteration early closes the socket. Read the body once, one way or the other.
    */
   chunks(): AsyncIterableIterator<Uint8Array>;
+  /** True once the whole body has come in (nothing left to read off the connection). */
+  readonly bodyEnded?: boolean;
 }
 
 export interface UpstreamClient {
