@@ -21,6 +21,8 @@ afterEach(() => closeServer?.());
 /** A server whose one request is handed to `handle`; resolves with its port. */
 async function serve(handle: (res: ServerResponse) => Promise<void>): Promise<number> {
   const server = createServer((_req, res) => void handle(res));
+  // An idle keep-alive connection stays open for the test's length unless the relay closes it.
+  server.keepAliveTimeout = 60_000;
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   closeServer = () => {
     server.closeAllConnections();
@@ -30,11 +32,11 @@ async function serve(handle: (res: ServerResponse) => Promise<void>): Promise<nu
 }
 
 /** A client that sends a request and reads nothing until told to. */
-async function pausedClient(port: number): Promise<Socket> {
+async function pausedClient(port: number, keepAlive = false): Promise<Socket> {
   const socket = connect(port, '127.0.0.1');
   await once(socket, 'connect');
   socket.pause();
-  socket.write('GET / HTTP/1.1\r\nhost: t\r\nconnection: close\r\n\r\n');
+  socket.write(`GET / HTTP/1.1\r\nhost: t\r\n${keepAlive ? '' : 'connection: close\r\n'}\r\n`);
   return socket;
 }
 
@@ -111,17 +113,37 @@ describe('the SSE body written to a client through its socket', () => {
       const after = await sink.write('more').catch((e: unknown) => e);
       outcome = { error, writes, ms: performance.now() - started, after };
     });
-    const client = await pausedClient(port);
-    const closed = once(client, 'close');
+    // Kept alive: only the relay closing the connection ends it.
+    const client = await pausedClient(port, true);
+    const closed = once(client, 'close').then(() => 'closed');
     for (let i = 0; i < 100 && !outcome; i++) await sleep(50);
     // Reading what was buffered reaches the end: the connection was closed.
     client.resume();
-    await closed;
+    expect(await Promise.race([closed, sleep(3_000).then(() => 'still open')])).toBe('closed');
     expect(outcome!.error).toBeInstanceOf(ClientGone);
     expect(outcome!.after).toBeInstanceOf(ClientGone);
     // Loopback's socket buffers hold a few MiB: far fewer than all the writes were ever tried.
     expect(outcome!.writes).toBeLessThan(1_000);
     expect(outcome!.ms).toBeLessThan(5_000);
+  });
+
+  it('reports a client that left before the stream was opened at the first write', async () => {
+    let result: Promise<unknown> | undefined;
+    const port = await serve(async (res) => {
+      await once(res, 'close');
+      const sink = new NodeClientStream(res, 60_000);
+      sink.open(200, { 'content-type': 'text/event-stream' });
+      result = sink.write(': heartbeat\n\n').then(
+        () => 'written',
+        (e: unknown) => e,
+      );
+    });
+    const client = await pausedClient(port);
+    client.destroy();
+    for (let i = 0; i < 40 && !result; i++) await sleep(50);
+    const started = performance.now();
+    expect(await result).toBeInstanceOf(ClientGone);
+    expect(performance.now() - started).toBeLessThan(1_000);
   });
 
   it('tells a write waiting for room at once when the client hangs up', async () => {

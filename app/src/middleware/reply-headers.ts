@@ -68,19 +68,29 @@ export function answer(
   return res;
 }
 
-/**
- * @hono/node-server's "already sent" Response (status 200), marked as answered so the edge
- * middleware never stamps headers on this one shared object.
- */
-const SENT: Marked = RESPONSE_ALREADY_SENT;
-SENT[ANSWERED] = true;
+let sent: Marked | undefined;
 
 /**
  * What a route returns after writing its answer to Node's response itself (head included, with
- * `answerHeaders`): the adapter then leaves the connection to it.
+ * `answerHeaders`): @hono/node-server then leaves the connection to it. One shared Response,
+ * marked as answered so the edge middleware never stamps headers on it.
  */
 export function answeredDirectly(): Response {
-  return SENT;
+  return (sent ??= alreadySent());
+}
+
+/**
+ * @hono/node-server's "already sent" header on a Response of our own. Its RESPONSE_ALREADY_SENT
+ * only works when its module loaded before the adapter put its own Response in place of the
+ * global one: made by the adapter's, a Response is written from the adapter's cache, head and
+ * all (ERR_HTTP_HEADERS_SENT after ours). Reading the body turns the adapter's kind into a plain
+ * Response, the kind whose headers the adapter reads; on a plain one it does nothing.
+ */
+function alreadySent(): Marked {
+  const res: Marked = new Response(null, { headers: RESPONSE_ALREADY_SENT.headers });
+  void res.body;
+  res[ANSWERED] = true;
+  return res;
 }
 
 /**

@@ -16,6 +16,8 @@ export class NodeClientStream extends BackpressuredSink {
     super(stallMs);
     this.#res = res;
     if (res.destroyed) this.gone();
+    // No 'error' listener needed: Node emits one only for a write after end(), which a closed
+    // sink never makes (a write to a destroyed response just returns false).
     res.on('drain', () => this.roomAgain());
     // After an end of ours, or the client hung up.
     res.once('close', () => this.gone());

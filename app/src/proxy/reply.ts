@@ -82,9 +82,10 @@ export class Reply {
 
   openStream(): void {
     if (this.#streaming) return;
-    this.#streaming = true;
     const sink = this.sink;
+    // The head before the flag: should it throw, the request still gets an error answer.
     if (sink instanceof NodeClientStream) sink.open(200, answerHeaders(this.#c, SSE_HEADERS));
+    this.#streaming = true;
     this.#decide({ kind: 'stream' });
   }
 

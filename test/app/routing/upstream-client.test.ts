@@ -239,6 +239,39 @@ describe('createUpstreamClient', () => {
     }
   });
 
+  it('says when the whole body is in: with the last chunk, or only once a late end came', async () => {
+    let lateEnd: (() => void) | undefined;
+    const s = createServer((req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      if (req.url === '/together') return void res.end('data: a\n\ndata: [DONE]\n\n');
+      res.write('data: a\n\ndata: [DONE]\n\n');
+      lateEnd = () => res.end();
+    });
+    await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+    const { port } = s.address() as AddressInfo;
+    const read = async (path: string) => {
+      const res = await client.request({ url: `http://127.0.0.1:${port}${path}`, timeouts: slow });
+      const chunks = res.chunks();
+      const first = await chunks.next();
+      expect(Buffer.from(first.value!).toString()).toContain('[DONE]');
+      return { res, chunks };
+    };
+    try {
+      const together = await read('/together');
+      expect(together.res.bodyEnded).toBe(true);
+      expect((await together.chunks.next()).done).toBe(true);
+
+      const late = await read('/late');
+      expect(late.res.bodyEnded).toBe(false);
+      lateEnd!();
+      expect((await late.chunks.next()).done).toBe(true);
+      expect(late.res.bodyEnded).toBe(true);
+    } finally {
+      s.closeAllConnections();
+      await new Promise<void>((r) => s.close(() => r()));
+    }
+  });
+
   it("abort while waiting for the pool's only connection → aborted at once, never sent; the pool serves on", async () => {
     // The dispatch handler has no controller until its request gets a socket: the abort must
     // not wait for one, and the request left in the pool's queue must not jam it.
