@@ -40,11 +40,22 @@ async function pausedClient(port: number, keepAlive = false): Promise<Socket> {
   return socket;
 }
 
-/** Writes BIG until a write has to wait for room; returns that write, still pending. */
-async function fillUntilWaiting(sink: NodeClientStream): Promise<{ pending: Promise<void> }> {
+/**
+ * Writes BIG until a write has to wait for room and still waits 200 ms later (the client's
+ * kernel buffers are full, not just Node's); returns that write, still pending.
+ */
+async function fillUntilWaiting(
+  sink: NodeClientStream,
+  res: ServerResponse,
+): Promise<{ pending: Promise<void> }> {
   for (let i = 0; i < 2_000; i++) {
     const write = sink.write(BIG);
-    const done = await Promise.race([write.then(() => true), sleep(50).then(() => false)]);
+    // Room left: it is done already, however slow the test machine.
+    if (!res.writableNeedDrain) {
+      await write;
+      continue;
+    }
+    const done = await Promise.race([write.then(() => true), sleep(200).then(() => false)]);
     // Wrapped: an async function returning the promise itself would wait for it.
     if (!done) return { pending: write };
   }
@@ -153,7 +164,7 @@ describe('the SSE body written to a client through its socket', () => {
     const port = await serve(async (res) => {
       const sink = new NodeClientStream(res, 60_000);
       sink.open(200, { 'content-type': 'text/event-stream' });
-      const { pending } = await fillUntilWaiting(sink);
+      const { pending } = await fillUntilWaiting(sink, res);
       result = pending.then(
         () => 'written',
         (e: unknown) => e,
@@ -174,7 +185,7 @@ describe('the SSE body written to a client through its socket', () => {
     const port = await serve(async (res) => {
       const sink = new NodeClientStream(res, 5_000);
       sink.open(200, { 'content-type': 'text/event-stream' });
-      const first = (await fillUntilWaiting(sink)).pending;
+      const first = (await fillUntilWaiting(sink, res)).pending;
       const second = sink.write(': heartbeat\n\n');
       release();
       await Promise.all([first, second]);
