@@ -231,6 +231,34 @@ describe('POST /v1/chat/completions through the official openai SDK', () => {
     expect(await send(escaped)).toBe(JSON.stringify(JSON.parse(escaped)));
   });
 
+  it('asks a stream’s upstream for usage in front of the client’s own bytes, unless stream_options says otherwise', async () => {
+    const send = async (body: string) => {
+      const res = await fetch(`${t.baseUrl}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${CLIENT_KEY}`, 'content-type': 'application/json' },
+        body,
+      });
+      expect(res.status).toBe(200);
+      expect(await res.text()).toContain('[DONE]');
+      return upstream.requests.at(-1)!.text!;
+    };
+    const plain = `{ "model": "deepseek-chat", "stream": true,\n "messages": [{"role":"user","content":"hi"}] }`;
+    expect(await send(plain)).toBe(
+      `{"stream_options":{"include_usage":true}, "model": "deepseek-chat", "stream": true,\n "messages": [{"role":"user","content":"hi"}] }`,
+    );
+    // Its own stream_options (without the ask): written anew, what it said kept.
+    const own = `{"model":"deepseek-chat","stream":true,"stream_options":{"include_obfuscation":false},"messages":[{"role":"user","content":"hi"}]}`;
+    const sent = await send(own);
+    expect(sent).not.toBe(own);
+    expect(JSON.parse(sent)).toEqual({
+      ...(JSON.parse(own) as object),
+      stream_options: { include_obfuscation: false, include_usage: true },
+    });
+    // Asked already: as sent.
+    const asked = `{"model":"deepseek-chat","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"hi"}]}`;
+    expect(await send(asked)).toBe(asked);
+  });
+
   it('never forwards the client key, cookies, tracing or browser headers upstream', async () => {
     const res = await fetch(`${t.baseUrl}/v1/chat/completions`, {
       method: 'POST',

@@ -35,7 +35,10 @@ export interface RouteTarget {
 export type NativePayload =
   | {
       readonly json: Record<string, unknown>;
-      /** `json` as the client sent it, when it can go upstream byte for byte (routes/body.ts). */
+      /**
+       * `json` as the client sent it, when it can go upstream byte for byte, or with a member
+       * the relay adds in front of the client's own (routes/body.ts).
+       */
       readonly text?: string;
     }
   | { readonly form: FormData };

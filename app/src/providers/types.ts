@@ -44,8 +44,9 @@ export interface BuildRequestInput {
   readonly headers: Readonly<HeaderRecord>;
   readonly json?: Record<string, unknown>;
   /**
-   * `json` as the client sent it, when it may go upstream as is: sent instead of serialising
-   * `json` again (a long conversation is then never copied through JSON.stringify).
+   * `json` as the client sent it (with any member the relay adds in front), when it may go
+   * upstream as is: sent instead of serialising `json` again (a long conversation is then never
+   * copied through JSON.stringify).
    */
   readonly text?: string;
   /** A multipart body; fetch writes its content type with the boundary. */

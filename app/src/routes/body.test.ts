@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { jsonDepth, routingFields, verbatim } from './body.ts';
+import { jsonDepth, routingFields, verbatim, withMembers } from './body.ts';
 
 const FIELDS = routingFields(['model', 'max_tokens', 'stream']);
 
@@ -24,6 +24,20 @@ describe('verbatim: the body as received, or undefined when it must be written a
   it('refuses any \\u escape, which could spell a routed key another way', () => {
     expect(verbatim('{"model":"a","mod\\u0065l":"b"}', true, FIELDS)).toBeUndefined();
     expect(verbatim('{"model":"a","content":"caf\\u00e9"}', true, FIELDS)).toBeUndefined();
+  });
+});
+
+describe('withMembers: members added in front of a body kept as received', () => {
+  it('puts them right after the opening brace, the rest byte for byte', () => {
+    const raw = ' {\n "model" : "m", "messages": [{"content": "{ not a brace"}] }';
+    const out = withMembers(raw, '"stream_options":{"include_usage":true}');
+    expect(out).toBe(
+      ' {"stream_options":{"include_usage":true},\n "model" : "m", "messages": [{"content": "{ not a brace"}] }',
+    );
+    expect(JSON.parse(out)).toEqual({
+      stream_options: { include_usage: true },
+      ...(JSON.parse(raw) as object),
+    });
   });
 });
 

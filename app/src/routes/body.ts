@@ -117,3 +117,14 @@ export function verbatim(raw: string, unchanged: boolean, fields: RegExp): strin
   }
   return raw;
 }
+
+/**
+ * `raw`, a JSON object's text as `verbatim` kept it, with `members` (`"key":value` pairs the
+ * object does not have) in front of its own: a field the relay adds (OpenAI's ask for stream
+ * usage) without writing the whole conversation anew. Every routed body has members of its own
+ * (its model at least), so the comma always has one after it.
+ */
+export function withMembers(raw: string, members: string): string {
+  const open = raw.indexOf('{') + 1;
+  return `${raw.slice(0, open)}${members},${raw.slice(open)}`;
+}

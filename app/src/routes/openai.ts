@@ -9,7 +9,7 @@ import { proxy } from '../proxy/proxy.ts';
 import type { RelayRuntime } from '../runtime.ts';
 import type { AppEnv } from '../types.ts';
 import { estimatePromptTokens } from '../usage/extract.ts';
-import { readJson, routingFields, verbatim } from './body.ts';
+import { readJson, routingFields, verbatim, withMembers } from './body.ts';
 import { chatSchema, completionSchema, embeddingSchema, responsesSchema } from './schemas.ts';
 
 type Body = Record<string, unknown> & {
@@ -41,6 +41,7 @@ const ROUTING_FIELDS = routingFields([
 
 /** Endpoints whose streams only carry usage when asked with stream_options. */
 const USAGE_ON_REQUEST: readonly string[] = ['/chat/completions', '/completions'];
+const ASK_FOR_USAGE = '"stream_options":{"include_usage":true}';
 
 function jobFor(
   endpoint: '/chat/completions' | '/completions' | '/embeddings' | '/responses',
@@ -81,15 +82,20 @@ function jobFor(
         stream &&
         USAGE_ON_REQUEST.includes(endpoint) &&
         body.stream_options?.include_usage !== true;
+      const json: Record<string, unknown> =
+        addUsage || body.model !== route.upstreamModel
+          ? { ...body, model: route.upstreamModel }
+          : body;
+      if (addUsage) json.stream_options = { ...(body.stream_options ?? {}), include_usage: true };
+      // A client that sent no stream_options (most do not) gets the ask in front of its own
+      // bytes; one whose stream_options said otherwise gets the body written anew.
       const text = verbatim(
         rawText,
-        !addUsage && body.model === route.upstreamModel,
+        body.model === route.upstreamModel && (!addUsage || body.stream_options === undefined),
         ROUTING_FIELDS,
       );
-      if (text !== undefined) return { json: body, text };
-      const json: Record<string, unknown> = { ...body, model: route.upstreamModel };
-      if (addUsage) json.stream_options = { ...(body.stream_options ?? {}), include_usage: true };
-      return { json };
+      if (text === undefined) return { json };
+      return { json, text: addUsage ? withMembers(text, ASK_FOR_USAGE) : text };
     },
   };
 }
