@@ -207,48 +207,41 @@ describe('POST /v1/chat/completions through the official openai SDK', () => {
     ]);
   });
 
+  /** Posts `body` as written; resolves with the text the upstream received. */
+  const sendRaw = async (body: string): Promise<string> => {
+    const res = await fetch(`${t.baseUrl}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${CLIENT_KEY}`, 'content-type': 'application/json' },
+      body,
+    });
+    expect(res.status).toBe(200);
+    await res.text();
+    return upstream.requests.at(-1)!.text!;
+  };
+
   it('sends the body upstream as the client wrote it, unless the relay has to change or could misread it', async () => {
-    const send = async (body: string) => {
-      const res = await fetch(`${t.baseUrl}/v1/chat/completions`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${CLIENT_KEY}`, 'content-type': 'application/json' },
-        body,
-      });
-      expect(res.status).toBe(200);
-      return upstream.requests.at(-1)!.text;
-    };
     // Spacing, key order and number spelling kept: nothing was re-serialised.
     const asIs = `{ "messages": [{"role":"user","content":"hi"}],\n  "temperature": 0.50, "model": "deepseek-chat" }`;
-    expect(await send(asIs)).toBe(asIs);
+    expect(await sendRaw(asIs)).toBe(asIs);
     // An alias is renamed, so the body is written anew.
     const alias = `{"model": "deepseek-r1", "messages": [{"role":"user","content":"hi"}]}`;
-    expect(JSON.parse((await send(alias))!)).toMatchObject({ model: 'deepseek-reasoner' });
+    expect(JSON.parse(await sendRaw(alias))).toMatchObject({ model: 'deepseek-reasoner' });
     // A repeated limit: the relay held quota for the last one, so the upstream gets only that one.
     const twice = `{"model":"deepseek-chat","max_tokens":1,"messages":[{"role":"user","content":"hi"}],"max_tokens":5}`;
-    expect(await send(twice)).toBe(JSON.stringify(JSON.parse(twice)));
+    expect(await sendRaw(twice)).toBe(JSON.stringify(JSON.parse(twice)));
     // A key spelled with an escape could be a second "model": written anew too.
     const escaped = `{"model":"deepseek-chat","messages":[{"role":"user","content":"hi"}],"mod\\u0065l":"deepseek-chat"}`;
-    expect(await send(escaped)).toBe(JSON.stringify(JSON.parse(escaped)));
+    expect(await sendRaw(escaped)).toBe(JSON.stringify(JSON.parse(escaped)));
   });
 
   it('asks a stream’s upstream for usage in front of the client’s own bytes, unless stream_options says otherwise', async () => {
-    const send = async (body: string) => {
-      const res = await fetch(`${t.baseUrl}/v1/chat/completions`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${CLIENT_KEY}`, 'content-type': 'application/json' },
-        body,
-      });
-      expect(res.status).toBe(200);
-      expect(await res.text()).toContain('[DONE]');
-      return upstream.requests.at(-1)!.text!;
-    };
     const plain = `{ "model": "deepseek-chat", "stream": true,\n "messages": [{"role":"user","content":"hi"}] }`;
-    expect(await send(plain)).toBe(
+    expect(await sendRaw(plain)).toBe(
       `{"stream_options":{"include_usage":true}, "model": "deepseek-chat", "stream": true,\n "messages": [{"role":"user","content":"hi"}] }`,
     );
     // Its own stream_options (without the ask): written anew, what it said kept.
     const own = `{"model":"deepseek-chat","stream":true,"stream_options":{"include_obfuscation":false},"messages":[{"role":"user","content":"hi"}]}`;
-    const sent = await send(own);
+    const sent = await sendRaw(own);
     expect(sent).not.toBe(own);
     expect(JSON.parse(sent)).toEqual({
       ...(JSON.parse(own) as object),
@@ -256,7 +249,7 @@ describe('POST /v1/chat/completions through the official openai SDK', () => {
     });
     // Asked already: as sent.
     const asked = `{"model":"deepseek-chat","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"hi"}]}`;
-    expect(await send(asked)).toBe(asked);
+    expect(await sendRaw(asked)).toBe(asked);
   });
 
   it('never forwards the client key, cookies, tracing or browser headers upstream', async () => {
