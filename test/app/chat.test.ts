@@ -247,6 +247,12 @@ describe('POST /v1/chat/completions through the official openai SDK', () => {
       ...(JSON.parse(own) as object),
       stream_options: { include_obfuscation: false, include_usage: true },
     });
+    // A null stream_options is one too: never a second one in front of it.
+    const none = `{"model":"deepseek-chat","stream":true,"stream_options":null,"messages":[{"role":"user","content":"hi"}]}`;
+    expect(JSON.parse(await sendRaw(none))).toEqual({
+      ...(JSON.parse(none) as object),
+      stream_options: { include_usage: true },
+    });
     // Asked already: as sent.
     const asked = `{"model":"deepseek-chat","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"hi"}]}`;
     expect(await sendRaw(asked)).toBe(asked);
