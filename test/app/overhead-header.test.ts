@@ -28,8 +28,10 @@ describe('the relay-overhead headers', () => {
   beforeAll(async () => {
     upstream = await startOpenAiUpstream({ apiKey: UPSTREAM_KEY });
     t = await startTestRelay({
-      // Heartbeats start the stream long before the upstream's first byte.
-      server: { heartbeatMs: 20 },
+      // Heartbeats start the stream long before the upstream's first byte, and long after the
+      // relay's own work before its upstream call (which a loaded test machine can stretch to
+      // tens of ms: at 20 ms, the wait so far was at times shorter than that work).
+      server: { heartbeatMs: 100 },
       channels: [{ name: 'main', baseUrl: upstream.url, apiKey: UPSTREAM_KEY, models: ['gpt-4o'] }],
       keys: [{ name: 'timed', key: KEY, quota: 1 }],
       prices: { 'gpt-4o': { input: 2.5, output: 10 } },
