@@ -99,7 +99,8 @@ export class ClientStream extends BackpressuredSink {
   readonly readable: ReadableStream<Uint8Array>;
   #controller!: ReadableStreamDefaultController<Uint8Array>;
 
-  constructor(stallMs = 120_000) {
+  /** @param stallMs see BackpressuredSink (server.clientStallMs) */
+  constructor(stallMs: number) {
     super(stallMs);
     // A client that stops reading pins at most QUEUED_EVENTS events, however fast the upstream.
     this.readable = new ReadableStream<Uint8Array>(

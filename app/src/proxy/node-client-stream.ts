@@ -12,7 +12,8 @@ import { BackpressuredSink } from './client-stream.ts';
 export class NodeClientStream extends BackpressuredSink {
   readonly #res: ServerResponse;
 
-  constructor(res: ServerResponse, stallMs = 120_000) {
+  /** @param stallMs see BackpressuredSink (server.clientStallMs) */
+  constructor(res: ServerResponse, stallMs: number) {
     super(stallMs);
     this.#res = res;
     if (res.destroyed) this.gone();
