@@ -206,6 +206,50 @@ describe('quota holds in memory, for the only relay on a SQLite file', () => {
     expect(cli().getKey('k')).toMatchObject({ usedMicros: 250, reservedMicros: 0 });
   });
 
+  it("shows a settlement still in the group commit's window in every usage read", async () => {
+    const { relay, keyId } = file();
+    const r = await relay();
+    const usage = r.admin.usage;
+    const [from, to] = [Date.now() - 60_000, Date.now() + 60_000];
+    const today = new Date().toISOString().slice(0, 10);
+    // Each read after a settlement that is queued, not committed (nothing awaited between).
+    const reads: [string, () => Promise<number> | number][] = [
+      ['listUsage', () => r.listUsage({ keyId }).length],
+      ['usageTotalMicros', () => r.usageTotalMicros(keyId, from, to)],
+      ['usageSummary', () => r.usageSummary({ keyName: 'k', fromMs: from, toMs: to })[0]!.requests],
+      ['requests', async () => (await usage.requests({ key: 'k', limit: 100 })).rows.length],
+      [
+        'report',
+        async () =>
+          (await usage.report({ fromDay: today, toDay: today, groupBy: 'key' }))[0]!.requests,
+      ],
+      [
+        'live',
+        async () => (await usage.live({ fromMs: from, toMs: to, bucketMs: 60_000 })).requests,
+      ],
+      ['channels', async () => (await usage.channels({ fromMs: from, toMs: to }))[0]!.requests],
+      ['lastUsed', async () => ((await usage.lastUsed([keyId])).has(keyId) ? 1 : 0)],
+      [
+        'exportRows',
+        async () => {
+          let n = 0;
+          for await (const rows of usage.exportRows({ fromMs: from, toMs: to })) n += rows.length;
+          return n;
+        },
+      ],
+    ];
+    const seen: Record<string, number> = {};
+    const expected: Record<string, number> = {};
+    for (const [i, [name, read]] of reads.entries()) {
+      const settled = r.ledger.settle(null, row(keyId, 1));
+      seen[name] = await read();
+      // A count of rows, or the micros charged, or (lastUsed) whether the key has a row at all.
+      expected[name] = name === 'lastUsed' ? 1 : i + 1;
+      await settled;
+    }
+    expect(seen).toEqual(expected);
+  });
+
   it('retries a batch with a bad row row by row: each good one committed once, with its charge and rollup', async () => {
     const { path, cli, relay, keyId } = file();
     const r = await relay();

@@ -198,8 +198,9 @@ export function createSqliteAdminStore(
   db: DatabaseSync,
   keys: KeyStore,
   rollups: DailyRollups,
+  committed?: () => void,
 ): AdminStore {
-  const usage = new SqliteUsageQueries(db, rollups);
+  const usage = new SqliteUsageQueries(db, rollups, committed);
   return {
     keys,
     usage,

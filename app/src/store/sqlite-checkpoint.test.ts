@@ -23,8 +23,14 @@ describe('WAL checkpoints in a worker thread (checkpointInBackground)', () => {
     dirs.push(dir);
     return join(dir, 'relay.db');
   };
+  // A row per commit, as fast as the group commit's window lets them come.
   const open = (path: string) =>
-    new SqliteStore({ path, holdsInMemory: true, checkpointInBackground: true });
+    new SqliteStore({
+      path,
+      holdsInMemory: true,
+      checkpointInBackground: true,
+      commitWindowMs: 1,
+    });
 
   it('keeps the WAL bounded under a write loop, and leaves none behind at close, rows kept', async () => {
     const path = file();

@@ -25,6 +25,11 @@ export interface SqliteLedgerPort {
   readonly commits?: CommitTurns;
   /** Told of a failure no caller sees (a handover that failed for a reason other than busy). */
   readonly onError?: (err: unknown, message: string) => void;
+  /**
+   * How long the group commit gathers settlements while holds are in memory.
+   * @default COMMIT_WINDOW_MS
+   */
+  readonly commitWindowMs?: number;
 }
 
 /** Turns at the WAL's tail between the group commit and a checkpoint running beside it. */
@@ -49,8 +54,11 @@ const BUSY_GIVE_UP_MS = 60_000;
  * the group commit waits this long after its first queued row, or until COMMIT_WINDOW_ROWS are
  * queued, whichever comes first: a commit's cost (its WAL frames, locks and page writes) is
  * shared by more rows than one event-loop turn brings. SIGKILL loses at most this window's rows.
+ * A commit costs ~90 µs of the event loop (its ~9 WAL pages) and a row ~12 µs: at 10 ms a relay
+ * answering 4,000 requests a second commits ~40 rows at a time (~14 µs a row), at 2 ms ~8
+ * (~23 µs); past 10 ms the saving is small.
  */
-export const COMMIT_WINDOW_MS = 2;
+export const COMMIT_WINDOW_MS = 10;
 export const COMMIT_WINDOW_ROWS = 64;
 
 /** fn in a BEGIN IMMEDIATE transaction, rolled back if it throws. */
@@ -128,6 +136,7 @@ export class SqliteLedger {
   #handoverPoll: ReturnType<typeof setInterval> | undefined;
   readonly #onHandover: (() => void) | undefined;
   readonly #commits: CommitTurns | undefined;
+  readonly #windowMs: number;
   /** The group commit's next run: its window's end, or its retry after a checkpoint's turn. */
   #commitTimer: ReturnType<typeof setTimeout> | undefined;
   /** Since when the file has refused the group commit as busy (see #waitOutBusy). */
@@ -150,6 +159,7 @@ export class SqliteLedger {
     this.#onHandover = port.onHandover;
     this.#commits = port.commits;
     this.#onError = port.onError;
+    this.#windowMs = port.commitWindowMs ?? COMMIT_WINDOW_MS;
     if (port.holdsInMemory) this.#keepHoldsInMemory();
   }
 
@@ -276,6 +286,15 @@ export class SqliteLedger {
     this.#stmt('DELETE FROM holds WHERE key_id = ?').run(keyId);
     this.#memory?.dropKey(keyId);
     this.#nextSweep.delete(keyId);
+  }
+
+  /**
+   * Writes what the group commit has queued, now: for reads that must show every request
+   * already answered (a client's usage report right after its request, the admin console).
+   * Even in a checkpoint's turn: that only keeps the WAL from starting over this round.
+   */
+  commitNow(): void {
+    if (this.#queued.length > 0 && this.#db.isOpen) this.#commitQueued(true);
   }
 
   /**
@@ -453,7 +472,7 @@ export class SqliteLedger {
     if (!this.#memory) {
       if (queued === 1) setImmediate(() => this.#commitQueued());
     } else if (queued === 1) {
-      this.#commitTimer = setTimeout(() => this.#commitQueued(), COMMIT_WINDOW_MS);
+      this.#commitTimer = setTimeout(() => this.#commitQueued(), this.#windowMs);
     } else if (queued === COMMIT_WINDOW_ROWS) {
       clearTimeout(this.#commitTimer);
       setImmediate(() => this.#commitQueued());

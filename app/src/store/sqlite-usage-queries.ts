@@ -126,10 +126,13 @@ function parseCursor(cursor: string | undefined): Position | undefined {
 export class SqliteUsageQueries implements UsageQueries, UsageRetention {
   readonly #db: DatabaseSync;
   readonly #rollups: DailyRollups;
+  /** Before each read: the settlements the group commit still holds are written (commitNow). */
+  readonly #committed: () => void;
 
-  constructor(db: DatabaseSync, rollups: DailyRollups) {
+  constructor(db: DatabaseSync, rollups: DailyRollups, committed: () => void = () => {}) {
     this.#db = db;
     this.#rollups = rollups;
+    this.#committed = committed;
   }
 
   /**
@@ -137,6 +140,7 @@ export class SqliteUsageQueries implements UsageQueries, UsageRetention {
    * by it, or by day with at most that one filter), from usage_daily for the rest.
    */
   async report(q: UsageReportQuery): Promise<UsageGroupRow[]> {
+    this.#committed();
     const dim = dimensionFor(q);
     if (!dim) return sortReport(this.#fromFull(q, q.fromDay, q.toDay), q.groupBy);
     const sealed = this.#rollups.seal();
@@ -193,6 +197,7 @@ export class SqliteUsageQueries implements UsageQueries, UsageRetention {
    * LATENCY_SAMPLE successes, which is plenty for a p99 and bounded however busy the hour.
    */
   async live(q: { fromMs: number; toMs: number; bucketMs: number }): Promise<LiveStats> {
+    this.#committed();
     const sums = this.#db
       .prepare(
         `SELECT (created_at - CAST(? AS INTEGER)) / CAST(? AS INTEGER) AS bucket,
@@ -260,6 +265,7 @@ export class SqliteUsageQueries implements UsageQueries, UsageRetention {
    * and latency percentiles come from each channel's newest CHANNEL_LATENCY_SAMPLE successes.
    */
   async channels(q: { fromMs: number; toMs: number }): Promise<ChannelStats[]> {
+    this.#committed();
     // Every channel name ever seen, one index step each (a handful, however many rows).
     const names = (
       this.#db
@@ -325,6 +331,7 @@ export class SqliteUsageQueries implements UsageQueries, UsageRetention {
   }
 
   async lastUsed(keyIds: readonly number[]): Promise<Map<number, number>> {
+    this.#committed();
     // Newest first by the name index, the first row with the key's id: its rows end the walk
     // at once unless a deleted key of the same name has rows newer than this key's last one.
     const stmt = this.#db.prepare(
@@ -340,6 +347,7 @@ export class SqliteUsageQueries implements UsageQueries, UsageRetention {
   }
 
   async requests(q: RequestsQuery): Promise<Page<StoredUsageRow>> {
+    this.#committed();
     const { cursor, limit, ...filter } = q;
     const page = scanWindow(this.#db, filter, {
       order: 'desc',
@@ -353,6 +361,7 @@ export class SqliteUsageQueries implements UsageQueries, UsageRetention {
 
   /** Bounded steps, each after a turn of the event loop: a long export never starves requests. */
   async *exportRows(q: ExportQuery): AsyncIterable<readonly StoredUsageRow[]> {
+    this.#committed();
     let after: Position | undefined;
     for (let step = 0; ; step++) {
       if (step > 0) await nextTurn();

@@ -192,6 +192,11 @@ export interface SqliteStoreOptions {
   readonly checkpointInBackground?: boolean;
   /** Where failures that no caller sees are logged (the ledger's handover). */
   readonly logger?: Pick<Logger, 'error'>;
+  /**
+   * How long the group commit gathers settlements while holds are in memory.
+   * @default COMMIT_WINDOW_MS (sqlite-ledger.ts)
+   */
+  readonly commitWindowMs?: number;
 }
 
 export class SqliteStore implements Store {
@@ -246,6 +251,7 @@ export class SqliteStore implements Store {
         this.#checkpoints?.close();
       },
       ...(this.#checkpoints && { commits: this.#checkpoints }),
+      ...(options.commitWindowMs !== undefined && { commitWindowMs: options.commitWindowMs }),
       onError: (err, message) => options.logger?.error({ err }, message),
     });
     this.rates = options.rates ?? memoryRateWindows();
@@ -265,7 +271,9 @@ export class SqliteStore implements Store {
 
   /** Admin API views over this same connection (see admin-types.ts). */
   get admin(): AdminStore {
-    return (this.#admin ??= createSqliteAdminStore(this.#db, this.keys, this.#rollups));
+    return (this.#admin ??= createSqliteAdminStore(this.#db, this.keys, this.#rollups, () =>
+      this.#ledger.commitNow(),
+    ));
   }
 
   /** Columns added after the first release, for databases created before them. */
@@ -519,6 +527,7 @@ export class SqliteStore implements Store {
 
   /** Days the raw rows no longer hold whole come from the daily rollups (by key name). */
   usageTotalMicros(keyId: number, fromMs: number, toMs: number): Micros {
+    this.#ledger.commitNow();
     const { fromDay, toDay, rawFrom } = this.#rollups.split(fromMs, toMs);
     const row = this.#stmt(
       `SELECT
@@ -532,6 +541,7 @@ export class SqliteStore implements Store {
 
   /** Like usageTotalMicros: whole days before the raw rows' edge from the rollups. */
   usageSummary(filter: { keyName?: string; fromMs: number; toMs: number }): UsageSummaryRow[] {
+    this.#ledger.commitNow();
     const { fromDay, toDay, rawFrom } = this.#rollups.split(filter.fromMs, filter.toMs);
     const key = filter.keyName ?? null;
     const rows = this.#stmt(
@@ -570,7 +580,9 @@ export class SqliteStore implements Store {
     }));
   }
 
+  /** Usage reads write what the group commit still holds first: they show every answered request. */
   listUsage(filter: { keyId?: number; limit?: number } = {}): StoredUsageRow[] {
+    this.#ledger.commitNow();
     const rows = (filter.keyId === undefined
       ? this.#stmt('SELECT * FROM usage ORDER BY id DESC LIMIT ?').all(filter.limit ?? 1000)
       : this.#stmt(`SELECT * FROM ${KEY_ROWS} ORDER BY id DESC LIMIT ?2`).all(
