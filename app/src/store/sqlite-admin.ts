@@ -198,7 +198,8 @@ export function createSqliteAdminStore(
   db: DatabaseSync,
   keys: KeyStore,
   rollups: DailyRollups,
-  committed?: () => void,
+  /** Once the settlements the group commit still holds are written (SqliteLedger.committed). */
+  committed: () => Promise<void>,
 ): AdminStore {
   const usage = new SqliteUsageQueries(db, rollups, committed);
   return {

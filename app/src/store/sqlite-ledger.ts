@@ -289,12 +289,30 @@ export class SqliteLedger {
   }
 
   /**
-   * Writes what the group commit has queued, now: for reads that must show every request
-   * already answered (a client's usage report right after its request, the admin console).
-   * Even in a checkpoint's turn: that only keeps the WAL from starting over this round.
+   * Resolves once every settlement queued so far is committed (or has failed): for reads that
+   * must show every request already answered (a client's usage report right after its request,
+   * the admin console). The queue is committed at once, in its turn with a checkpoint like any
+   * group commit, else as that turn ends: a commit in the checkpoint's turn would keep the WAL
+   * from starting over, and a client reading its usage after every request could then keep it
+   * growing. Settlements run in queue order, so the last one done means all are.
    */
-  commitNow(): void {
-    if (this.#queued.length > 0 && this.#db.isOpen) this.#commitQueued(true);
+  committed(): Promise<void> {
+    const last = this.#queued.findLast((q) => q.kind === 'settle');
+    if (!last) return Promise.resolve();
+    const done = new Promise<void>((resolve) => {
+      const { resolve: ok, reject: fail } = last;
+      last.resolve = (value) => {
+        ok(value);
+        resolve();
+      };
+      last.reject = (err) => {
+        fail(err);
+        resolve();
+      };
+    });
+    // Inside a transaction (no read is today) the batch's BEGIN would fail: the window's timer.
+    if (!this.#db.isTransaction) this.#commitQueued();
+    return done;
   }
 
   /**

@@ -32,9 +32,19 @@ export function sqliteRoles(store: SqliteStore): {
     },
     usage: {
       record: async (row) => store.recordUsage(row),
-      totalMicros: async (keyId, fromMs, toMs) => store.usageTotalMicros(keyId, fromMs, toMs),
-      list: async (filter) => store.listUsage(filter),
-      summary: async (filter) => store.usageSummary(filter),
+      // After the settlements still queued: a usage read shows every request already answered.
+      totalMicros: async (keyId, fromMs, toMs) => {
+        await store.committed();
+        return store.usageTotalMicros(keyId, fromMs, toMs);
+      },
+      list: async (filter) => {
+        await store.committed();
+        return store.listUsage(filter);
+      },
+      summary: async (filter) => {
+        await store.committed();
+        return store.usageSummary(filter);
+      },
     },
   };
 }

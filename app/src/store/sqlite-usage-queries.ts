@@ -126,10 +126,10 @@ function parseCursor(cursor: string | undefined): Position | undefined {
 export class SqliteUsageQueries implements UsageQueries, UsageRetention {
   readonly #db: DatabaseSync;
   readonly #rollups: DailyRollups;
-  /** Before each read: the settlements the group commit still holds are written (commitNow). */
-  readonly #committed: () => void;
+  /** Awaited before each read: the settlements the group commit still holds are written. */
+  readonly #committed: () => Promise<void>;
 
-  constructor(db: DatabaseSync, rollups: DailyRollups, committed: () => void = () => {}) {
+  constructor(db: DatabaseSync, rollups: DailyRollups, committed: () => Promise<void>) {
     this.#db = db;
     this.#rollups = rollups;
     this.#committed = committed;
@@ -140,7 +140,7 @@ export class SqliteUsageQueries implements UsageQueries, UsageRetention {
    * by it, or by day with at most that one filter), from usage_daily for the rest.
    */
   async report(q: UsageReportQuery): Promise<UsageGroupRow[]> {
-    this.#committed();
+    await this.#committed();
     const dim = dimensionFor(q);
     if (!dim) return sortReport(this.#fromFull(q, q.fromDay, q.toDay), q.groupBy);
     const sealed = this.#rollups.seal();
@@ -197,7 +197,7 @@ export class SqliteUsageQueries implements UsageQueries, UsageRetention {
    * LATENCY_SAMPLE successes, which is plenty for a p99 and bounded however busy the hour.
    */
   async live(q: { fromMs: number; toMs: number; bucketMs: number }): Promise<LiveStats> {
-    this.#committed();
+    await this.#committed();
     const sums = this.#db
       .prepare(
         `SELECT (created_at - CAST(? AS INTEGER)) / CAST(? AS INTEGER) AS bucket,
@@ -265,7 +265,7 @@ export class SqliteUsageQueries implements UsageQueries, UsageRetention {
    * and latency percentiles come from each channel's newest CHANNEL_LATENCY_SAMPLE successes.
    */
   async channels(q: { fromMs: number; toMs: number }): Promise<ChannelStats[]> {
-    this.#committed();
+    await this.#committed();
     // Every channel name ever seen, one index step each (a handful, however many rows).
     const names = (
       this.#db
@@ -331,7 +331,7 @@ export class SqliteUsageQueries implements UsageQueries, UsageRetention {
   }
 
   async lastUsed(keyIds: readonly number[]): Promise<Map<number, number>> {
-    this.#committed();
+    await this.#committed();
     // Newest first by the name index, the first row with the key's id: its rows end the walk
     // at once unless a deleted key of the same name has rows newer than this key's last one.
     const stmt = this.#db.prepare(
@@ -347,7 +347,7 @@ export class SqliteUsageQueries implements UsageQueries, UsageRetention {
   }
 
   async requests(q: RequestsQuery): Promise<Page<StoredUsageRow>> {
-    this.#committed();
+    await this.#committed();
     const { cursor, limit, ...filter } = q;
     const page = scanWindow(this.#db, filter, {
       order: 'desc',
@@ -361,7 +361,7 @@ export class SqliteUsageQueries implements UsageQueries, UsageRetention {
 
   /** Bounded steps, each after a turn of the event loop: a long export never starves requests. */
   async *exportRows(q: ExportQuery): AsyncIterable<readonly StoredUsageRow[]> {
-    this.#committed();
+    await this.#committed();
     let after: Position | undefined;
     for (let step = 0; ; step++) {
       if (step > 0) await nextTurn();

@@ -272,7 +272,7 @@ export class SqliteStore implements Store {
   /** Admin API views over this same connection (see admin-types.ts). */
   get admin(): AdminStore {
     return (this.#admin ??= createSqliteAdminStore(this.#db, this.keys, this.#rollups, () =>
-      this.#ledger.commitNow(),
+      this.#ledger.committed(),
     ));
   }
 
@@ -525,9 +525,16 @@ export class SqliteStore implements Store {
     return this.#ledger.settleSoon(reservation, usage);
   }
 
+  /**
+   * Once every settlement queued so far is committed (SqliteLedger.committed): the usage role's
+   * and the admin API's reads wait for it, so they show every request already answered.
+   */
+  committed(): Promise<void> {
+    return this.#ledger.committed();
+  }
+
   /** Days the raw rows no longer hold whole come from the daily rollups (by key name). */
   usageTotalMicros(keyId: number, fromMs: number, toMs: number): Micros {
-    this.#ledger.commitNow();
     const { fromDay, toDay, rawFrom } = this.#rollups.split(fromMs, toMs);
     const row = this.#stmt(
       `SELECT
@@ -541,7 +548,6 @@ export class SqliteStore implements Store {
 
   /** Like usageTotalMicros: whole days before the raw rows' edge from the rollups. */
   usageSummary(filter: { keyName?: string; fromMs: number; toMs: number }): UsageSummaryRow[] {
-    this.#ledger.commitNow();
     const { fromDay, toDay, rawFrom } = this.#rollups.split(filter.fromMs, filter.toMs);
     const key = filter.keyName ?? null;
     const rows = this.#stmt(
@@ -580,9 +586,7 @@ export class SqliteStore implements Store {
     }));
   }
 
-  /** Usage reads write what the group commit still holds first: they show every answered request. */
   listUsage(filter: { keyId?: number; limit?: number } = {}): StoredUsageRow[] {
-    this.#ledger.commitNow();
     const rows = (filter.keyId === undefined
       ? this.#stmt('SELECT * FROM usage ORDER BY id DESC LIMIT ?').all(filter.limit ?? 1000)
       : this.#stmt(`SELECT * FROM ${KEY_ROWS} ORDER BY id DESC LIMIT ?2`).all(

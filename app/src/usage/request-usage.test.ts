@@ -78,7 +78,7 @@ describe('RequestUsage', () => {
       usage: { promptTokens: 100, completionTokens: 100 },
       source: 'upstream',
     });
-    // Not committed yet (a usage read would commit it first: the key's money tells).
+    expect(store.listUsage()).toHaveLength(0);
     expect(store.getKey('k')).toMatchObject({ reservedMicros: 500, usedMicros: 0 });
     expect(inflight.size).toBe(1);
     // What a graceful shutdown waits for.
