@@ -150,6 +150,8 @@ describe('quota holds in memory, for the only relay on a SQLite file', () => {
     await until(() => lines.some((l) => l.msg.startsWith('the database is busy')), 10_000);
     // Its charge still counts while it waits: no hold can take that money.
     expect(await r.ledger.reserve(keyId, 701, LEASE)).toBeNull();
+    // A usage read does not wait for the lock (up to a minute): it shows what is committed.
+    expect(await r.usage.list({ keyId })).toHaveLength(0);
     other.exec('ROLLBACK');
     other.close();
     await settled;
@@ -254,6 +256,31 @@ describe('quota holds in memory, for the only relay on a SQLite file', () => {
       await settled;
     }
     expect(seen).toEqual(expected);
+  });
+
+  it('commits for a usage read only in its turn with a checkpoint, and as soon as the turn is free', async () => {
+    const { path, cli, keyId } = file();
+    // The checkpoint worker's side of the turns, held by the test.
+    let free = false;
+    const r = new SqliteStore({
+      path,
+      holdsInMemory: true,
+      commitWindowMs: 60_000,
+      commitTurns: { enter: () => free, leave: () => {} },
+    });
+    closers.push(() => r.closeNow());
+    const settled = r.ledger.settle(null, row(keyId, 1));
+    let rows: number | undefined;
+    const read = r.usage.list({ keyId }).then((list) => (rows = list.length));
+    await sleep(30);
+    expect({ rows, committed: cli().listUsage().length }).toEqual({
+      rows: undefined,
+      committed: 0,
+    });
+    free = true;
+    await read;
+    expect(rows).toBe(1);
+    await settled;
   });
 
   it('retries a batch with a bad row row by row: each good one committed once, with its charge and rollup', async () => {

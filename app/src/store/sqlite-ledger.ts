@@ -150,6 +150,8 @@ export class SqliteLedger {
   readonly #toldFailures = new Set<string>();
   /** While set, new holds wait for it (a relay rejoining the relay lock, see relay-join.ts). */
   #paused: Promise<void> | undefined;
+  /** Reads waiting in committed(), each released once, at its commit or when the file is busy. */
+  readonly #readers = new Set<() => void>();
 
   constructor(port: SqliteLedgerPort) {
     this.#db = port.db;
@@ -294,20 +296,27 @@ export class SqliteLedger {
    * the admin console). The queue is committed at once, in its turn with a checkpoint like any
    * group commit, else as that turn ends: a commit in the checkpoint's turn would keep the WAL
    * from starting over, and a client reading its usage after every request could then keep it
-   * growing. Settlements run in queue order, so the last one done means all are.
+   * growing. Settlements run in queue order, so the last one done means all are. A file another
+   * process holds (#waitOutBusy) releases the reads at once: they show what is committed rather
+   * than wait up to BUSY_GIVE_UP_MS.
    */
   committed(): Promise<void> {
     const last = this.#queued.findLast((q) => q.kind === 'settle');
     if (!last) return Promise.resolve();
     const done = new Promise<void>((resolve) => {
+      const release = () => {
+        this.#readers.delete(release);
+        resolve();
+      };
+      this.#readers.add(release);
       const { resolve: ok, reject: fail } = last;
       last.resolve = (value) => {
         ok(value);
-        resolve();
+        release();
       };
       last.reject = (err) => {
         fail(err);
-        resolve();
+        release();
       };
     });
     // Inside a transaction (no read is today) the batch's BEGIN would fail: the window's timer.
@@ -576,6 +585,7 @@ export class SqliteLedger {
    * a lock another process holds a while. Their charges stay counted meanwhile (no overspend).
    */
   #waitOutBusy(batch: readonly Queued[], err: unknown): void {
+    for (const release of [...this.#readers]) release();
     const now = Date.now();
     const first = this.#busySince === undefined;
     this.#busySince ??= now;

@@ -8,6 +8,7 @@ import type { Logger } from '../logger.ts';
 import type { RelayLock } from './relay-lock.ts';
 import { DailyRollups, ROLLUP_SCHEMA } from './sqlite-rollups.ts';
 import { SqliteLedger, transaction } from './sqlite-ledger.ts';
+import type { CommitTurns } from './sqlite-ledger.ts';
 import { BackgroundCheckpoints } from './sqlite-checkpoint.ts';
 import { openWalConnection } from './sqlite-connection.ts';
 import { sqliteRoles } from './sqlite-roles.ts';
@@ -190,6 +191,11 @@ export interface SqliteStoreOptions {
    * keys CLI. A file path only.
    */
   readonly checkpointInBackground?: boolean;
+  /**
+   * The turns the group commit takes with a checkpoint running beside it.
+   * @default the background checkpoints' (checkpointInBackground), else none
+   */
+  readonly commitTurns?: CommitTurns;
   /** Where failures that no caller sees are logged (the ledger's handover). */
   readonly logger?: Pick<Logger, 'error'>;
   /**
@@ -240,6 +246,7 @@ export class SqliteStore implements Store {
     this.#lock = options.lock;
     if (options.checkpointInBackground && options.holdsInMemory && options.path !== ':memory:')
       this.#checkpoints = new BackgroundCheckpoints(this.#db, options.path);
+    const commits = options.commitTurns ?? this.#checkpoints;
     this.#ledger = new SqliteLedger({
       db: this.#db,
       now: this.#now,
@@ -250,7 +257,7 @@ export class SqliteStore implements Store {
         this.#lock?.downgrade();
         this.#checkpoints?.close();
       },
-      ...(this.#checkpoints && { commits: this.#checkpoints }),
+      ...(commits && { commits }),
       ...(options.commitWindowMs !== undefined && { commitWindowMs: options.commitWindowMs }),
       onError: (err, message) => options.logger?.error({ err }, message),
     });
