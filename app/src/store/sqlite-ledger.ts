@@ -309,13 +309,9 @@ export class SqliteLedger {
         resolve();
       };
       this.#readers.add(release);
-      const { resolve: ok, reject: fail } = last;
-      last.resolve = (value) => {
-        ok(value);
-        release();
-      };
-      last.reject = (err) => {
-        fail(err);
+      const after = last.after;
+      last.after = (committed) => {
+        after?.(committed);
         release();
       };
     });

@@ -32,19 +32,22 @@ export function sqliteRoles(store: SqliteStore): {
     },
     usage: {
       record: async (row) => store.recordUsage(row),
-      // After the settlements still queued: a usage read shows every request already answered.
-      totalMicros: async (keyId, fromMs, toMs) => {
-        await store.committed();
-        return store.usageTotalMicros(keyId, fromMs, toMs);
-      },
-      list: async (filter) => {
-        await store.committed();
-        return store.listUsage(filter);
-      },
-      summary: async (filter) => {
-        await store.committed();
-        return store.usageSummary(filter);
-      },
+      totalMicros: committedFirst(store, (keyId, fromMs, toMs) =>
+        store.usageTotalMicros(keyId, fromMs, toMs),
+      ),
+      list: committedFirst(store, (filter) => store.listUsage(filter)),
+      summary: committedFirst(store, (filter) => store.usageSummary(filter)),
     },
+  };
+}
+
+/** A usage read after the settlements still queued: it shows every request already answered. */
+function committedFirst<A extends unknown[], R>(
+  store: SqliteStore,
+  read: (...args: A) => R,
+): (...args: A) => Promise<R> {
+  return async (...args) => {
+    await store.committed();
+    return read(...args);
   };
 }
