@@ -1,4 +1,3 @@
-import { ServerResponse } from 'node:http';
 import type { Context } from 'hono';
 import type { ProxyJob } from '../core/job.ts';
 import type { RelayError } from '../errors.ts';
@@ -7,6 +6,7 @@ import { startHeartbeat } from '../streaming/heartbeat.ts';
 import type { Heartbeat } from '../streaming/heartbeat.ts';
 import { SSE_HEADERS } from '../streaming/sse.ts';
 import type { AppEnv } from '../types.ts';
+import { nodeOutgoing } from '../node-bindings.ts';
 import { answer, answerHeaders, answeredDirectly } from '../middleware/reply-headers.ts';
 import { ClientStream } from './client-stream.ts';
 import type { ClientSink } from './client-stream.ts';
@@ -63,11 +63,10 @@ export class Reply {
    */
   get sink(): ClientSink {
     if (this.#sink) return this.#sink;
-    const outgoing = (this.#c.env as { outgoing?: unknown } | undefined)?.outgoing;
-    this.#sink =
-      outgoing instanceof ServerResponse
-        ? new NodeClientStream(outgoing, this.#stallMs)
-        : new ClientStream(this.#stallMs);
+    const outgoing = nodeOutgoing(this.#c);
+    this.#sink = outgoing
+      ? new NodeClientStream(outgoing, this.#stallMs)
+      : new ClientStream(this.#stallMs);
     return this.#sink;
   }
 

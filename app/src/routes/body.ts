@@ -1,6 +1,7 @@
 import type { Context } from 'hono';
 import type { z } from 'zod';
 import { RelayError, invalidRequest } from '../errors.ts';
+import { requestText } from './request-text.ts';
 
 /**
  * Deepest nesting a request body may have. Real requests (tool schemas included) stay far
@@ -57,7 +58,7 @@ export async function readJson<S extends z.ZodType>(c: Context, schema: S): Prom
   }
   let json: unknown;
   try {
-    json = JSON.parse(await c.req.text());
+    json = JSON.parse(await requestText(c));
   } catch (err) {
     if (err instanceof RelayError || (err as { name?: string }).name === 'HTTPException') throw err;
     throw invalidRequest(
