@@ -1,3 +1,7 @@
+import { once } from 'node:events';
+import type { ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { serve } from '@hono/node-server';
 import { Hono } from 'hono';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createInflightTracker } from '../inflight.ts';
@@ -69,5 +73,37 @@ describe('the access log with a writer that throws', () => {
     await app.request('/stream');
     await new Promise((resolve) => setImmediate(resolve));
     expect(JSON.parse(lines[0]!)).toMatchObject({ requestId: 'req_test', path: '/stream' });
+  });
+});
+
+describe('the access line of a JSON answer through a socket', () => {
+  it('is written once the answer is out', async () => {
+    // What the answer's Node response had done when each line was written.
+    const seen: Array<{ path: string; answerEnded: boolean | undefined }> = [];
+    let outgoing: ServerResponse | undefined;
+    const { app, inflight } = appWith((line) =>
+      seen.push({
+        path: (JSON.parse(line) as { path: string }).path,
+        answerEnded: outgoing?.writableEnded,
+      }),
+    );
+    const server = serve({
+      fetch: (req, env: { outgoing: ServerResponse }) => {
+        outgoing = env.outgoing;
+        return app.fetch(req, env);
+      },
+      port: 0,
+      hostname: '127.0.0.1',
+    });
+    await once(server, 'listening');
+    try {
+      const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const res = await fetch(`${base}/json`);
+      expect(await res.text()).toBe('ok');
+      expect(seen).toEqual([{ path: '/json', answerEnded: true }]);
+      expect(await inflight.drain(1_000)).toBe(true);
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 });
