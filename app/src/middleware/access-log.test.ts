@@ -88,8 +88,8 @@ describe('the access line of a JSON answer through a socket', () => {
       }),
     );
     const server = serve({
-      fetch: (req, env: { outgoing: ServerResponse }) => {
-        outgoing = env.outgoing;
+      fetch: (req, env) => {
+        outgoing = env.outgoing as ServerResponse;
         return app.fetch(req, env);
       },
       port: 0,
