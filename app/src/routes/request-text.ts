@@ -49,5 +49,8 @@ export function bufferedBody(incoming: IncomingMessage): string | undefined {
     incoming.unshift(body);
     return;
   }
+  // The parser pushes the message's end a turn later: a paused stream would never emit 'end',
+  // and the adapter would drain it after the answer (two timers and a drain per request).
+  incoming.resume();
   return decoder.decode(body);
 }
