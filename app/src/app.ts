@@ -24,6 +24,8 @@ import { healthRoutes } from './routes/health.ts';
 import { modelRoutes, visibleModels } from './routes/models.ts';
 import { openAiRoutes } from './routes/openai.ts';
 import { resolveRuntime } from './runtime.ts';
+import { answeredDirectly } from './middleware/reply-headers.ts';
+import { nodeOutgoing } from './node-bindings.ts';
 import { LeaseKeeper } from './usage/lease-keeper.ts';
 import { adminRoutes } from './admin/routes.ts';
 import type { AppDeps, AppEnv } from './types.ts';
@@ -64,6 +66,13 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>({ getPath: relayPath });
 
   const onError = (err: Error, c: Context<AppEnv>): Response | Promise<Response> => {
+    // The answer (a stream, or JSON written by the proxy) is on the socket already: an error
+    // answer can no longer go out, and the adapter would cut the connection trying, maybe
+    // before the answer's last bytes left.
+    if (nodeOutgoing(c)?.headersSent) {
+      logger.error({ err, requestId: c.get('requestId') }, 'error after the answer was sent');
+      return answeredDirectly();
+    }
     const relayError = isImageError(err)
       ? new RelayError(err.status, err.code, err.message, { type: err.type, cause: err })
       : toRelayError(err);
