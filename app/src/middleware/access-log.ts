@@ -89,9 +89,11 @@ export function accessLog(
       };
       return () => {
         if (record.done) record.done.then(writeOnce, writeOnce).catch(lost);
-        // Behind the answer: the adapter writes it in this same run of microtasks, a tick is
-        // after them all. The line (~10 µs, a 4 KiB block write in one request of ~9) was the
-        // last thing a JSON answer waited for. Without a socket (app.request) it is written now.
+        // Behind the answer: a proxied JSON answer is on the socket already, and the adapter
+        // writes one made from a string in this same run of microtasks (a tick is after them
+        // all; a body it streams, such as an image file's, still leaves after the line). The
+        // line (~10 µs, a 4 KiB block write in one request of ~9) was the last thing a JSON
+        // answer waited for. Without a socket (app.request) it is written now.
         else if (nodeOutgoing(c)) process.nextTick(writeOnce);
         else writeOnce();
       };

@@ -97,6 +97,14 @@ describe('requestText: the body as text, read at once when Node already holds it
     expect(answers(raw)).toEqual([
       { text: body, again: body, json: JSON.parse(body), ended: true },
     ]);
+    // Part of it in with the headers: buffered, but not all that Content-Length declares.
+    const partly = await exchange(
+      [head('/text', body.length) + body.slice(0, 9), body.slice(9)],
+      30,
+    );
+    expect(answers(partly)).toEqual([
+      { text: body, again: body, json: JSON.parse(body), ended: true },
+    ]);
   });
 
   it('never reads a chunked body early (the body limit counts it as it streams)', async () => {
