@@ -89,11 +89,11 @@ export function accessLog(
       };
       return () => {
         if (record.done) record.done.then(writeOnce, writeOnce).catch(lost);
-        // Behind the answer: a proxied JSON answer is on the socket already, and the adapter
-        // writes one made from a string in this same run of microtasks (a tick is after them
-        // all; a body it streams, such as an image file's, still leaves after the line). The
-        // line (~10 µs, a 4 KiB block write in one request of ~9) was the last thing a JSON
-        // answer waited for. Without a socket (app.request) it is written now.
+        // Behind the answer. A proxied JSON answer is on the socket already (proxy/reply.ts);
+        // an answer the adapter writes from a string (errors, model lists, health) goes in this
+        // same run of microtasks, and a tick is after them all, so the line (~10 µs, a 4 KiB
+        // block write in one request of ~9) no longer delays it. A body the adapter streams
+        // (an image file) still leaves after the line. Without a socket (app.request): now.
         else if (nodeOutgoing(c)) process.nextTick(writeOnce);
         else writeOnce();
       };

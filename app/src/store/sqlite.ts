@@ -279,7 +279,7 @@ export class SqliteStore implements Store {
   /** Admin API views over this same connection (see admin-types.ts). */
   get admin(): AdminStore {
     return (this.#admin ??= createSqliteAdminStore(this.#db, this.keys, this.#rollups, () =>
-      this.#ledger.committed(),
+      this.committed(),
     ));
   }
 
