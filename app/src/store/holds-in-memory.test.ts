@@ -208,6 +208,21 @@ describe('quota holds in memory, for the only relay on a SQLite file', () => {
     expect(cli().getKey('k')).toMatchObject({ usedMicros: 250, reservedMicros: 0 });
   });
 
+  it('commits a batch larger than one insert takes: every row once, in the order settled', async () => {
+    const { path, relay } = file();
+    const r = await relay();
+    // 41 rows in one group commit: inserts of 32, 8 and 1 rows (sqlite-ledger.ts ROWS_PER_INSERT).
+    const ids = Array.from({ length: 41 }, (_, i) => `req-${i}`);
+    await Promise.all(ids.map((requestId) => r.ledger.settle(null, usageRow({ requestId }))));
+    const db = new DatabaseSync(path);
+    const rows = db.prepare('SELECT request_id FROM usage ORDER BY id').all();
+    expect(rows.map((u) => u.request_id)).toEqual(ids);
+    expect({ ...db.prepare('SELECT SUM(requests) AS n FROM usage_daily').get() }).toEqual({
+      n: 41,
+    });
+    db.close();
+  });
+
   it("shows a settlement still in the group commit's window in every usage read", async () => {
     const { path, keyId } = file();
     // A window no read waits out: each commits the queue itself.

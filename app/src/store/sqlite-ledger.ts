@@ -1,8 +1,8 @@
-import type { DatabaseSync, StatementSync } from 'node:sqlite';
+import type { DatabaseSync, SQLInputValue, StatementSync } from 'node:sqlite';
 import { KeyMoneyCache, readKeyMoney } from './key-money.ts';
 import { MemoryHolds } from './memory-holds.ts';
 import type { DailyRollups } from './sqlite-rollups.ts';
-import { INSERT_USAGE, usageValues } from './sqlite-rows.ts';
+import { INSERT_USAGE, insertUsageRows, usageValues } from './sqlite-rows.ts';
 import { DEFAULT_LEASE_MS } from './store-config.ts';
 import { StoreError } from './types.ts';
 import { BUSY_TIMEOUT_MS } from './sqlite-connection.ts';
@@ -60,6 +60,16 @@ const BUSY_GIVE_UP_MS = 60_000;
  */
 export const COMMIT_WINDOW_MS = 10;
 export const COMMIT_WINDOW_ROWS = 64;
+
+/**
+ * A group commit inserts its usage rows up to this many to a statement (in chunks of powers of
+ * two, so that at most six statements serve every batch): a statement's own cost (a cursor
+ * opened and closed on the table and on each of its indexes, each index searched from its root
+ * again, the halt) is paid once for them all. Instructions a row: 8.8 K fewer at 5 rows a commit
+ * and 11 K fewer at 40 (the same statements alone); the relay at 10 connections under callgrind,
+ * ~5 rows a commit: sqlite3_step 50 K -> 43 K a request (Dec 2026).
+ */
+const ROWS_PER_INSERT = 32;
 
 /** fn in a BEGIN IMMEDIATE transaction, rolled back if it throws. */
 export function transaction<T>(
@@ -127,6 +137,8 @@ export class SqliteLedger {
   /** When each key's expired holds are next looked for (see #dropExpiredHolds). */
   readonly #nextSweep = new Map<number, number>();
   #queued: Queued[] = [];
+  /** While a group commit's batch runs: its usage rows' values (#insertingTogether). */
+  #usageRows: SQLInputValue[][] | undefined;
   /** While a group commit's batch runs with holds in memory: its charges per key (#charging). */
   #charges: Map<number, Micros> | undefined;
   /** The holds, while in single-process mode. */
@@ -540,7 +552,9 @@ export class SqliteLedger {
     let results: unknown[] | undefined;
     try {
       results = this.#pollingIfBusy(() =>
-        this.#tx(() => this.#rollups.gathering(() => this.#charging(batch))),
+        this.#tx(() =>
+          this.#rollups.gathering(() => this.#insertingTogether(() => this.#charging(batch))),
+        ),
       );
       this.#busySince = undefined;
     } catch (err) {
@@ -668,12 +682,42 @@ export class SqliteLedger {
 
   #insertUsage(u: UsageRow): void {
     const createdAt = this.#now();
-    this.#stmt(INSERT_USAGE).run(...usageValues(u, createdAt));
+    const values = usageValues(u, createdAt);
+    if (this.#usageRows) this.#usageRows.push(values);
+    else this.#stmt(INSERT_USAGE).run(...values);
     this.#rollups.add(u, createdAt);
+  }
+
+  /**
+   * The usage rows of `fn`'s settlements inserted together when it ends, in their order and the
+   * same transaction (ROWS_PER_INSERT): nothing reads them before the commit.
+   */
+  #insertingTogether<T>(fn: () => T): T {
+    const rows: SQLInputValue[][] = [];
+    this.#usageRows = rows;
+    let out: T;
+    try {
+      out = fn();
+    } finally {
+      this.#usageRows = undefined;
+    }
+    for (let at = 0; at < rows.length;) {
+      const count = Math.min(ROWS_PER_INSERT, 1 << (31 - Math.clz32(rows.length - at)));
+      this.#stmt(insertUsageRows(count)).run(...valuesOf(rows, at, at + count));
+      at += count;
+    }
+    return out;
   }
 }
 
 const NONE = { held: 0, pending: 0 } as const;
+
+/** Rows `from` to `to` (excluded), their values one after another: flat() cost ~4 K a row. */
+function valuesOf(rows: readonly SQLInputValue[][], from: number, to: number): SQLInputValue[] {
+  const values: SQLInputValue[] = [];
+  for (let i = from; i < to; i++) for (const value of rows[i]!) values.push(value);
+  return values;
+}
 
 /**
  * A call decided at once, as the promise its callers chain .catch on (RequestUsage.finish): a

@@ -30,12 +30,22 @@ export function toStoredUsageRow(r: Record<string, unknown>): StoredUsageRow {
   };
 }
 
-/** One usage row into the `usage` table; its values from usageValues(). */
-export const INSERT_USAGE = `INSERT INTO usage (request_id, key_id, key_name, endpoint, model,
+const INSERT_INTO_USAGE = `INSERT INTO usage (request_id, key_id, key_name, endpoint, model,
    upstream_model, channel, status, prompt_tokens, completion_tokens, cache_read_tokens,
    cache_write_5m_tokens, cache_write_1h_tokens, reasoning_tokens, cost_micros, latency_ms, ttfb_ms,
    source, error_code, error_message, detail, created_at)
- VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+ VALUES `;
+const USAGE_VALUES = '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
+
+/** One usage row into the `usage` table; its values from usageValues(). */
+export const INSERT_USAGE = INSERT_INTO_USAGE + USAGE_VALUES;
+
+const insertsOfRows: string[] = [];
+
+/** INSERT_USAGE for `rows` rows at once; its values: each row's usageValues(), one after another. */
+export function insertUsageRows(rows: number): string {
+  return (insertsOfRows[rows] ??= INSERT_INTO_USAGE + Array(rows).fill(USAGE_VALUES).join(', '));
+}
 
 export function usageValues(u: UsageRow, createdAt: number): SQLInputValue[] {
   return [
