@@ -63,7 +63,7 @@ export const COMMIT_WINDOW_ROWS = 64;
 
 /**
  * A group commit inserts its usage rows up to this many to a statement (in chunks of powers of
- * two, so that at most six statements serve every batch): a statement's own cost (a cursor
+ * two, so that six prepared statements serve every batch size): a statement's own cost (a cursor
  * opened and closed on the table and on each of its indexes, each index searched from its root
  * again, the halt) is paid once for them all. Instructions a row: 8.8 K fewer at 5 rows a commit
  * and 11 K fewer at 40 (the same statements alone); the relay at 10 connections under callgrind,
