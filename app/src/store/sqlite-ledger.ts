@@ -712,7 +712,10 @@ export class SqliteLedger {
 
 const NONE = { held: 0, pending: 0 } as const;
 
-/** Rows `from` to `to` (excluded), their values one after another: flat() cost ~4 K a row. */
+/**
+ * Rows `from` to `to` (excluded), their values one after another (flat() took ~4 K more
+ * instructions a row).
+ */
 function valuesOf(rows: readonly SQLInputValue[][], from: number, to: number): SQLInputValue[] {
   const values: SQLInputValue[] = [];
   for (let i = from; i < to; i++) for (const value of rows[i]!) values.push(value);
