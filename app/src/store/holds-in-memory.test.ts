@@ -1,4 +1,5 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, watch, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -222,6 +223,39 @@ describe('quota holds in memory, for the only relay on a SQLite file', () => {
     });
     db.close();
   });
+
+  it('commits its batches without a temporary file: the multi-row insert keeps no statement journal', async () => {
+    const { path } = file();
+    // SQLite picks its temporary directory once a process: a child is told this one.
+    const temp = mkdtempSync(join(tmpdir(), 'sqlite-temp-'));
+    dirs.push(temp);
+    const created: string[] = [];
+    const watcher = watch(temp, (_event, name) => void created.push(String(name)));
+    closers.push(() => watcher.close());
+    const store = new URL('./sqlite.ts', import.meta.url).pathname;
+    const fixture = new URL('../../../test/fixtures/usage-row.ts', import.meta.url).pathname;
+    // Batches of 64 rows on six b-trees: a statement journal of their pages outgrows the 64 KiB
+    // SQLite keeps in memory, and each spill was a file made and deleted (~20 a second at load).
+    const script = `
+      import { SqliteStore } from ${JSON.stringify(store)};
+      import { usageRow } from ${JSON.stringify(fixture)};
+      const store = new SqliteStore({ path: ${JSON.stringify(path)}, holdsInMemory: true });
+      await Promise.all(Array.from({ length: 2560 }, () => store.settleSoon(null, usageRow())));
+      store.closeNow();`;
+    const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+      env: { ...process.env, SQLITE_TMPDIR: temp },
+      timeout: 20_000,
+      encoding: 'utf8',
+    });
+    expect({ status: run.status, stderr: run.stderr }).toEqual({ status: 0, stderr: '' });
+    // The watcher's events arrive in order: once our own file's has, the child's all have.
+    writeFileSync(join(temp, 'end'), '');
+    await until(() => created.includes('end'));
+    expect(created.filter((name) => name !== 'end')).toEqual([]);
+    const db = new DatabaseSync(path);
+    expect({ ...db.prepare('SELECT COUNT(*) AS n FROM usage').get() }).toEqual({ n: 2560 });
+    db.close();
+  }, 30_000);
 
   it("shows a settlement still in the group commit's window in every usage read", async () => {
     const { path, keyId } = file();

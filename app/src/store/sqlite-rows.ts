@@ -30,7 +30,7 @@ export function toStoredUsageRow(r: Record<string, unknown>): StoredUsageRow {
   };
 }
 
-const INSERT_INTO_USAGE = `INSERT INTO usage (request_id, key_id, key_name, endpoint, model,
+const INTO_USAGE = `INTO usage (request_id, key_id, key_name, endpoint, model,
    upstream_model, channel, status, prompt_tokens, completion_tokens, cache_read_tokens,
    cache_write_5m_tokens, cache_write_1h_tokens, reasoning_tokens, cost_micros, latency_ms, ttfb_ms,
    source, error_code, error_message, detail, created_at)
@@ -38,13 +38,22 @@ const INSERT_INTO_USAGE = `INSERT INTO usage (request_id, key_id, key_name, endp
 const USAGE_VALUES = '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
 
 /** One usage row into the `usage` table; its values from usageValues(). */
-export const INSERT_USAGE = INSERT_INTO_USAGE + USAGE_VALUES;
+export const INSERT_USAGE = `INSERT ${INTO_USAGE}${USAGE_VALUES}`;
 
 const insertsOfRows: string[] = [];
 
-/** INSERT_USAGE for `rows` rows at once; its values: each row's usageValues(), one after another. */
+/**
+ * INSERT_USAGE for `rows` rows at once; its values: each row's usageValues(), one after another.
+ * OR ROLLBACK: a statement that writes many rows inside a transaction and may fail halfway (a
+ * NOT NULL) otherwise keeps a statement journal to undo itself alone, a copy of every page it
+ * changes; past 64 KiB that journal spills to a file made and deleted in the temporary
+ * directory (~20 a second under load). A failed insert now rolls back the whole transaction,
+ * which the group commit did anyway before it retries each row alone. Rows a second: ~17 % more
+ * in 32-row inserts on the usage table's b-trees (Dec 2026).
+ */
 export function insertUsageRows(rows: number): string {
-  return (insertsOfRows[rows] ??= INSERT_INTO_USAGE + Array(rows).fill(USAGE_VALUES).join(', '));
+  return (insertsOfRows[rows] ??=
+    `INSERT OR ROLLBACK ${INTO_USAGE}${Array(rows).fill(USAGE_VALUES).join(', ')}`);
 }
 
 export function usageValues(u: UsageRow, createdAt: number): SQLInputValue[] {
