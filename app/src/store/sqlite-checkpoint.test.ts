@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -12,6 +13,20 @@ import { usageRow } from '../../../test/fixtures/usage-row.ts';
  * in that time: ~50 MiB on a fast machine, so the bound is throughput-bound, not exact.
  */
 const ROWS = 6000;
+
+/**
+ * The page numbers of the frames a WAL file holds now: from the first on, those whose salts are
+ * its header's (the frames of an older round, which a WAL started over keeps, do not count).
+ */
+function walPages(wal: Buffer): number[] {
+  const pageSize = wal.readUInt32BE(8);
+  const pages: number[] = [];
+  for (let at = 32; at + 24 + pageSize <= wal.length; at += 24 + pageSize) {
+    if (!wal.subarray(at + 8, at + 16).equals(wal.subarray(16, 24))) break;
+    pages.push(wal.readUInt32BE(at));
+  }
+  return pages;
+}
 
 describe('WAL checkpoints in a worker thread (checkpointInBackground)', () => {
   const dirs: string[] = [];
@@ -65,6 +80,23 @@ describe('WAL checkpoints in a worker thread (checkpointInBackground)', () => {
       again.closeNow();
     },
   );
+
+  it('starts a WAL copied whole over itself, so that no commit of the relay syncs a new header', async () => {
+    const path = file();
+    const store = open(path);
+    for (let i = 0; i < 50; i++) await store.ledger.settle(null, usageRow());
+    // Rounds every 100 ms: the relay's frames copied, the worker's own write first in a new WAL.
+    await sleep(500);
+    const idle = readFileSync(`${path}-wal`);
+    expect(walPages(idle)).toEqual([1]);
+    // Idle, the worker writes nothing more.
+    await sleep(300);
+    expect(readFileSync(`${path}-wal`).equals(idle)).toBe(true);
+    await store.close();
+    const again = new SqliteStore({ path });
+    expect(again.listUsage({ limit: 100 })).toHaveLength(50);
+    again.closeNow();
+  });
 
   it('never keeps a process alive, closed or not', () => {
     const path = file();

@@ -31,21 +31,31 @@ const SLOTS = 5;
 const IDLE = 0;
 const COMMITTING = 1;
 const CHECKPOINTING = 2;
+/** WAL frames of the worker's own write (user_version: page 1 alone). */
+const OWN_FRAMES = 1;
 
 /**
  * The worker, as plain CommonJS evaluated in its thread: the relay ships as a bundle, where a
  * worker file of its own would not be found. Each round, two checkpoints: the first beside the
  * commits (nearly all the copying and syncing), the second in its turn between group commits
  * (CommitTurns: the frames committed during the first), so that the WAL is copied whole with no
- * commit after it and the relay's next commit starts it over from its first page. A checkpoint
+ * commit after it and the next commit starts it over from its first page. A checkpoint
  * racing the commits never catches up with the last one: the WAL then never starts over and
  * grows until the cap, and the cap's checkpoint on the relay's connection was the ~30 ms stall
  * seen before turns were taken. `finally` tells close() it is done, whatever happened.
+ *
+ * A WAL copied whole is started over by the first commit after it, which writes a new header
+ * and syncs it (an fsync, even at synchronous=NORMAL): that was the relay's next commit, on the
+ * event loop, several times a second under load (~0.2 ms on a local disk, a few ms on network
+ * storage). The worker makes that first commit itself, in its turn: a write of the file's
+ * user_version (page 1; nothing reads it), left out when the WAL holds nothing but its own last
+ * one (OWN_FRAMES) so that an idle relay writes nothing. It never waits for the write lock:
+ * whoever holds it starts the WAL over.
  */
 const WORKER = `
 const { DatabaseSync } = require('node:sqlite');
 const { workerData } = require('node:worker_threads');
-const { path, shared, everyMs, busyMs } = workerData;
+const { path, shared, everyMs, busyMs, journalSizeLimit } = workerData;
 const state = new Int32Array(shared);
 const [STOP, CLOSED, PHASE, WAL_PAGES, DONE] = [${STOP}, ${CLOSED}, ${PHASE}, ${WAL_PAGES}, ${DONE}];
 const [IDLE, COMMITTING, CHECKPOINTING] = [${IDLE}, ${COMMITTING}, ${CHECKPOINTING}];
@@ -53,13 +63,30 @@ let db;
 try {
   db = new DatabaseSync(path);
   db.exec('PRAGMA busy_timeout = ' + busyMs);
+  // Starting the WAL over is this connection's now: a WAL grown by a burst is cut back then,
+  // and its write syncs the new header alone, as the relay's commits would (NORMAL, not FULL).
+  db.exec('PRAGMA journal_size_limit = ' + journalSizeLimit + '; PRAGMA synchronous = NORMAL');
   const statement = db.prepare('PRAGMA wal_checkpoint(PASSIVE)');
+  const startOver = db.prepare('PRAGMA user_version = 0');
   const checkpoint = () => {
     try {
-      Atomics.store(state, WAL_PAGES, statement.get().log);
+      const done = statement.get();
+      Atomics.store(state, WAL_PAGES, done.log);
       Atomics.add(state, DONE, 1);
+      return done;
     } catch {
       // Busy (another process's checkpoint, or its migrations): tried again next round.
+    }
+  };
+  const startOverIfCopied = (done) => {
+    if (!done || done.log <= ${OWN_FRAMES} || done.checkpointed !== done.log) return;
+    db.exec('PRAGMA busy_timeout = 0');
+    try {
+      startOver.run();
+    } catch {
+      // Another connection writes: its commit starts the WAL over.
+    } finally {
+      db.exec('PRAGMA busy_timeout = ' + busyMs);
     }
   };
   do {
@@ -70,7 +97,7 @@ try {
     }
     if (Atomics.load(state, PHASE) !== CHECKPOINTING) break;
     try {
-      checkpoint();
+      startOverIfCopied(checkpoint());
     } finally {
       Atomics.store(state, PHASE, IDLE);
     }
@@ -87,8 +114,8 @@ try {
  * pages into the database file and syncs both files, 1-10 ms (more on a busy disk) on the event
  * loop for the commit that set off SQLite's automatic one (every 1000 pages: ~100 usage rows at
  * one per commit). Here a worker thread with a connection of its own checkpoints every 100 ms,
- * and the relay's connection does not (once the worker has done its first), but cuts a WAL
- * grown past 16 MiB back at its restart (journal_size_limit).
+ * and the relay's connection does not (once the worker has done its first). Either cuts a WAL
+ * grown past 16 MiB back when it starts the WAL over (journal_size_limit).
  *
  * The ledger asks enter() before each group commit: false while the worker has its turn (its
  * second checkpoint, see WORKER), and the commit waits (with the rows it batches meanwhile) for
@@ -159,6 +186,7 @@ export class BackgroundCheckpoints implements CommitTurns {
         shared: this.#state.buffer,
         everyMs: CHECKPOINT_EVERY_MS,
         busyMs: BUSY_TIMEOUT_MS,
+        journalSizeLimit: JOURNAL_SIZE_LIMIT,
       },
     });
     // Never what keeps a process alive: close() stops it, and a process may exit without.
