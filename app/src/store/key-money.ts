@@ -35,7 +35,8 @@ const TRIGGERS = ['key_money_insert', 'key_money_delete', 'key_money_update'] as
  * relay writes every hold and charge itself). A read of the key's row costs a read transaction:
  * two fcntl locks on the WAL index, ~15 µs in the relay under load, twice a request. The cache
  * is dropped whenever anything else may have written the keys' money:
- * - another connection (the keys CLI, another process's console): `PRAGMA data_version` moves.
+ * - another connection (the keys CLI, another process's console, the relay's own checkpoint
+ *   worker starting the WAL over): `PRAGMA data_version` moves.
  *   It costs a read transaction too, so it is asked at most every THEIR_WRITES_EVERY_MS: such a
  *   change counts within that long (as if committed that much later).
  * - this connection, outside the ledger's own writes (the admin API's top-ups, quota edits, key

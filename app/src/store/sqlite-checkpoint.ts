@@ -50,9 +50,11 @@ const OWN_FRAMES = 1;
  * storage). The worker makes that first commit itself, in its turn: a write of the file's
  * user_version (page 1; nothing reads it), left out when the WAL holds nothing but its own last
  * one (OWN_FRAMES) so that an idle relay writes nothing. It never waits for the write lock:
- * whoever holds it starts the WAL over. The price: a commit of another connection's makes the
- * relay's drop its page cache, so it reads its ~24 hot pages again after each round (from the
- * OS's cache: ~950 preads against 34 fsyncs on the event loop in 4 s at 10 connections).
+ * the writer holding it, or next round's, starts the WAL over. The price: a commit of another
+ * connection's makes the relay's drop its page cache, so it reads its ~24 hot pages again after
+ * each round (from the OS's cache: ~950 preads against 34 fsyncs on the event loop in 4 s at 10
+ * connections), and its cache of the keys' money (KeyMoneyCache); and a write of the relay's
+ * outside the group commit's turns (an admin edit, a handover) may wait a few ms for this one.
  */
 const WORKER = `
 const { DatabaseSync } = require('node:sqlite');

@@ -46,7 +46,7 @@ const insertsOfRows: string[] = [];
  * INSERT_USAGE for `rows` rows at once; its values: each row's usageValues(), one after another.
  * OR ROLLBACK: a statement that writes many rows inside a transaction and may fail halfway (a
  * NOT NULL) otherwise keeps a statement journal to undo itself alone, a copy of every page it
- * changes; past 64 KiB that journal spills to a file made and deleted in the temporary
+ * changes; past 64 KiB that journal spills to a file made and deleted in SQLite's temporary
  * directory (~20 a second under load). A failed insert now rolls back the whole transaction,
  * which the group commit did anyway before it retries each row alone. Rows a second: ~17 % more
  * in 32-row inserts on the usage table's b-trees (Dec 2026).
