@@ -88,7 +88,7 @@ try {
     try {
       startOver.run();
     } catch {
-      // Another connection writes: its commit starts the WAL over.
+      // Another connection writes: its commit, or next round's write, starts the WAL over.
     } finally {
       db.exec('PRAGMA busy_timeout = ' + busyMs);
     }
