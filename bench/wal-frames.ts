@@ -1,0 +1,86 @@
+/**
+ * Which pages the relay's commits write, by table and index: `node bench/wal-frames.ts
+ * <strace log> <relay.db>` (not part of `npm test`; bench/README.md, Profiling, says how to get
+ * the log). The checkpoint worker starts the WAL over every ~100 ms, so its frames cannot be
+ * read from the file afterwards: they are read from the `pwrite64` calls that wrote them. A WAL
+ * frame is two writes, a 24-byte header (its page number, then the database's size in pages on
+ * a transaction's last frame, 0 on the others) and the page. Page numbers are mapped to their
+ * B-tree with SQLite's `dbstat` table, on the database as the run left it.
+ */
+import { readFileSync } from 'node:fs';
+import { DatabaseSync } from 'node:sqlite';
+
+/** `pid pwrite64(fd, "<24 escaped bytes>", 24, offset) = 24`, as `strace -f -o` writes it. */
+const HEADER_WRITE = /^(\d+) +pwrite64\(\d+, "((?:[^"\\]|\\.)*)", 24, \d+\) = 24$/;
+
+/** strace's C escapes (`\0`, `\n`, `\t`, `\33`, `\\`, `\"`) back to bytes. */
+function unescapeC(text: string): Buffer {
+  const bytes: number[] = [];
+  const named: Record<string, number> = { n: 10, t: 9, r: 13, v: 11, f: 12, a: 7, b: 8 };
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i]!;
+    if (ch !== '\\') {
+      bytes.push(ch.charCodeAt(0));
+      continue;
+    }
+    const octal = /^[0-7]{1,3}/.exec(text.slice(i + 1));
+    if (octal) {
+      bytes.push(parseInt(octal[0], 8));
+      i += octal[0].length;
+    } else {
+      const next = text[++i]!;
+      bytes.push(named[next] ?? next.charCodeAt(0));
+    }
+  }
+  return Buffer.from(bytes);
+}
+
+const [logFile, dbFile] = process.argv.slice(2);
+if (!logFile || !dbFile) {
+  console.error('usage: node bench/wal-frames.ts <strace log> <relay.db>');
+  process.exit(2);
+}
+
+// Frames by the thread that wrote them: the relay's commits are the main thread's, the
+// checkpoint worker's own write (page 1 after a full checkpoint) another thread's.
+const frames = new Map<string, { page: number; commit: boolean }[]>();
+for (const line of readFileSync(logFile, 'utf8').split('\n')) {
+  const m = HEADER_WRITE.exec(line);
+  if (!m) continue;
+  const header = unescapeC(m[2]!);
+  if (header.length !== 24) continue;
+  const list = frames.get(m[1]!) ?? [];
+  list.push({ page: header.readUInt32BE(0), commit: header.readUInt32BE(4) !== 0 });
+  frames.set(m[1]!, list);
+}
+const [thread, written] = [...frames].sort((a, b) => b[1].length - a[1].length)[0] ?? [];
+if (!written) {
+  console.error(`no WAL frame headers in ${logFile}`);
+  process.exit(1);
+}
+
+const db = new DatabaseSync(dbFile, { readOnly: true });
+const treeOf = new Map<number, string>();
+for (const row of db.prepare('SELECT name, pageno, pagetype FROM dbstat').all()) {
+  const kind = row.pagetype === 'internal' ? 'interior' : 'leaf';
+  treeOf.set(Number(row.pageno), `${String(row.name)} (${kind})`);
+}
+// Page 1 holds the file's header too, whose size in pages a commit that grows the file moves.
+treeOf.set(1, 'page 1 (the file header, and sqlite_schema)');
+db.close();
+
+const commits = written.filter((f) => f.commit).length;
+const byTree = new Map<string, number>();
+for (const f of written) {
+  const tree = treeOf.get(f.page) ?? `page ${f.page} (not in the file now)`;
+  byTree.set(tree, (byTree.get(tree) ?? 0) + 1);
+}
+console.log(
+  `thread ${thread}: ${written.length} frames in ${commits} commits, ` +
+    `${(written.length / Math.max(1, commits)).toFixed(2)} a commit`,
+);
+for (const [tree, n] of [...byTree].sort((a, b) => b[1] - a[1])) {
+  if (n / Math.max(1, commits) >= 0.01) {
+    console.log(`${(n / Math.max(1, commits)).toFixed(2).padStart(7)}  ${tree}`);
+  }
+}
