@@ -11,6 +11,7 @@ function appFor(origins: string[]) {
     corsHeaders({ origins, allowMethods: ['GET', 'POST'], exposeHeaders: EXPOSE, maxAge: 60 }),
   );
   app.get('/json', (c) => c.json({ ok: true }));
+  app.post('/json', (c) => c.json({ ok: true }));
   app.get('/raw', () => new Response('raw body', { headers: { 'x-own': 'kept' } }));
   app.get('/stream', (c) =>
     c.body(
@@ -55,6 +56,25 @@ describe('CORS headers', () => {
     expect(other.headers.get('access-control-allow-origin')).toBeNull();
     expect(other.headers.get('vary')).toBe('Origin');
     expect(await other.json()).toEqual({ ok: true });
+  });
+
+  it('stay off a POST without an Origin (no browser sent it), and on a GET without one', async () => {
+    for (const origins of [['*'], ['https://ok.example.com']]) {
+      const app = appFor(origins);
+      const server = await app.request('/json', { method: 'POST' });
+      expect(server.status).toBe(200);
+      expect(await server.json()).toEqual({ ok: true });
+      for (const name of ['access-control-allow-origin', 'access-control-expose-headers', 'vary'])
+        expect(server.headers.get(name), `${origins[0]} ${name}`).toBeNull();
+      const browser = await app.request('/json', {
+        method: 'POST',
+        headers: { origin: 'https://ok.example.com' },
+      });
+      expect(browser.headers.get('access-control-allow-origin')).toBe(origins[0]);
+      expect(browser.headers.get('access-control-expose-headers')).toBe(EXPOSE.join(','));
+      const get = await app.request('/json');
+      expect(get.headers.get('access-control-expose-headers')).toBe(EXPOSE.join(','));
+    }
   });
 
   it('answer a preflight without reaching the handler', async () => {
