@@ -10,8 +10,17 @@
 import { readFileSync } from 'node:fs';
 import { DatabaseSync } from 'node:sqlite';
 
-/** `pid pwrite64(fd, "<24 escaped bytes>", 24, offset) = 24`, as `strace -f -o` writes it. */
-const HEADER_WRITE = /^(\d+) +pwrite64\(\d+, "((?:[^"\\]|\\.)*)", 24, \d+\) = 24$/;
+/**
+ * `pid pwrite64(fd, "<24 escaped bytes>", 24, offset) = 24`, as `strace -f -o` writes it (no
+ * -x, -y or -t), or the same call cut short by another thread's (`<unfinished ...>`, its result
+ * on a later line): the arguments are all there when it starts.
+ */
+const HEADER_WRITE =
+  /^(\d+) +pwrite64\(\d+, "((?:[^"\\]|\\.)*)", 24, (\d+)(?:\) = 24| <unfinished \.\.\.>)$/;
+
+/** A WAL file's own header, before its first frame. */
+const WAL_HEADER_BYTES = 32;
+const FRAME_HEADER_BYTES = 24;
 
 /** strace's C escapes (`\0`, `\n`, `\t`, `\33`, `\\`, `\"`) back to bytes. */
 function unescapeC(text: string): Buffer {
@@ -43,25 +52,32 @@ if (!logFile || !dbFile) {
 
 // Frames by the thread that wrote them: the relay's commits are the main thread's, the
 // checkpoint worker's own write (page 1 after a full checkpoint) another thread's.
+const db = new DatabaseSync(dbFile, { readOnly: true });
+const { page_size: pageSize } = db.prepare('PRAGMA page_size').get() as { page_size: number };
 const frames = new Map<string, { page: number; commit: boolean }[]>();
 for (const line of readFileSync(logFile, 'utf8').split('\n')) {
   const m = HEADER_WRITE.exec(line);
   if (!m) continue;
+  // Only where a frame header sits in a WAL: any other 24-byte write is not one.
+  const offset = Number(m[3]) - WAL_HEADER_BYTES;
+  if (offset < 0 || offset % (FRAME_HEADER_BYTES + pageSize) !== 0) continue;
   const header = unescapeC(m[2]!);
-  if (header.length !== 24) continue;
+  if (header.length !== FRAME_HEADER_BYTES) continue;
   const list = frames.get(m[1]!) ?? [];
   list.push({ page: header.readUInt32BE(0), commit: header.readUInt32BE(4) !== 0 });
   frames.set(m[1]!, list);
 }
 const [thread, written] = [...frames].sort((a, b) => b[1].length - a[1].length)[0] ?? [];
 if (!written) {
-  console.error(`no WAL frame headers in ${logFile}`);
+  console.error(
+    `no WAL frame headers in ${logFile} (written by strace -f -o, without -x, -y or -t?)`,
+  );
   process.exit(1);
 }
 
-const db = new DatabaseSync(dbFile, { readOnly: true });
 const treeOf = new Map<number, string>();
 for (const row of db.prepare('SELECT name, pageno, pagetype FROM dbstat').all()) {
+  // Overflow pages (a value too long for its leaf) count with the leaves.
   const kind = row.pagetype === 'internal' ? 'interior' : 'leaf';
   treeOf.set(Number(row.pageno), `${String(row.name)} (${kind})`);
 }

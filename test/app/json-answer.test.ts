@@ -32,13 +32,13 @@ describe('a JSON chat answer over a socket', () => {
     await upstream?.close();
   });
 
-  const chat = () =>
+  const chat = (origin: string | null = 'https://app.example') =>
     fetch(`${t.baseUrl}/v1/chat/completions`, {
       method: 'POST',
       headers: {
         authorization: `Bearer ${KEY}`,
         'content-type': 'application/json',
-        origin: 'https://app.example',
+        ...(origin !== null && { origin }),
       },
       body: JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] }),
     });
@@ -67,6 +67,17 @@ describe('a JSON chat answer over a socket', () => {
     expect(res.headers.get('access-control-allow-origin')).toBe('https://app.example');
     expect(res.headers.get('access-control-expose-headers')).toContain('x-relay-overhead-ms');
     expect(await accessLine(id)).toMatchObject({ status: 200, channel: 'main', attempts: 1 });
+  });
+
+  it('goes to a client that sent no Origin (no browser) with the relay’s headers, without CORS', async () => {
+    const res = await chat(null);
+    const bytes = Buffer.from(await res.arrayBuffer());
+    expect(res.status).toBe(200);
+    expect(Number(res.headers.get('content-length'))).toBe(bytes.length);
+    expect(res.headers.get('x-request-id')).toMatch(/^req_[0-9a-f]{32}$/);
+    expect(res.headers.get('server-timing')).toMatch(/^relay;dur=/);
+    for (const name of ['access-control-allow-origin', 'access-control-expose-headers', 'vary'])
+      expect(res.headers.get(name), name).toBeNull();
   });
 
   it('keeps an upstream’s other 2xx status, in the answer and in its access line', async () => {

@@ -13,8 +13,8 @@ export interface CorsOptions {
 }
 
 /**
- * CORS: Hono's `cors()` answers preflights (OPTIONS); every other answer gets its headers here,
- * set on the response after the handler made it. Hono's middleware sets them on `c.res` before
+ * CORS: Hono's `cors()` answers preflights (OPTIONS); every other answer a browser may read gets
+ * its headers here, set on the response after the handler made it. Hono's middleware sets them on `c.res` before
  * the handler runs, and a response that already exists then makes Hono rebuild the handler's
  * own as a Web `Response` whose body is a stream (the body copied through a ReadableStream and
  * the headers merged): about a tenth of the relay's CPU per request on the chat path.
@@ -50,10 +50,10 @@ export function corsParts(options: CorsOptions): {
   });
   const expose = options.exposeHeaders.join(',');
   const stamp = (c: Context<AppEnv>, headers: Record<string, string>) => {
-    // A browser sends Origin with every request but a GET or a HEAD (Fetch), so a POST without
-    // one is a server-side client's (an SDK, a coding agent), which reads no CORS header: ~300
-    // bytes less on each of its answers. A GET's answer keeps them, whoever asked: a cache
-    // between may hand one answer to both kinds of caller.
+    // A client that checks CORS sends Origin with every request but a GET or a HEAD (Fetch;
+    // "null" when it hides where it is), so one without it (an SDK, a coding agent, a desktop
+    // app with web security off) reads no CORS header: ~300 bytes less on its answers. A GET's
+    // answer keeps them, whoever asked: a cache between may hand one answer to both.
     const method = c.req.method;
     if (method !== 'GET' && method !== 'HEAD' && !c.req.header('origin')) return;
     const allowOrigin = anyOrigin ? '*' : options.origins.find((o) => o === c.req.header('origin'));

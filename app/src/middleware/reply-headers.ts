@@ -7,7 +7,7 @@ import type { AppEnv } from '../types.ts';
 export type PlainHeaders = Record<string, string>;
 
 /**
- * The relay's own headers on every answer (request id, CORS, rate limits, timing) gather in one
+ * The relay's own headers on an answer (request id, CORS, rate limits, timing) gather in one
  * plain object per request, which goes on the answer once. Set one by one on a Web `Response`,
  * they built two or three `Headers` objects per request (one per `c.header()` merge and one per
  * `res.headers` read) that @hono/node-server then copied into the plain object Node's
