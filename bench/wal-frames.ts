@@ -22,10 +22,12 @@ const HEADER_WRITE =
 const WAL_HEADER_BYTES = 32;
 const FRAME_HEADER_BYTES = 24;
 
+/** The escapes strace writes by letter; any other escaped character stands for itself. */
+const NAMED: Record<string, number> = { n: 10, t: 9, r: 13, v: 11, f: 12, a: 7, b: 8 };
+
 /** strace's C escapes (`\0`, `\n`, `\t`, `\33`, `\\`, `\"`) back to bytes. */
 function unescapeC(text: string): Buffer {
   const bytes: number[] = [];
-  const named: Record<string, number> = { n: 10, t: 9, r: 13, v: 11, f: 12, a: 7, b: 8 };
   for (let i = 0; i < text.length; i++) {
     const ch = text[i]!;
     if (ch !== '\\') {
@@ -38,7 +40,7 @@ function unescapeC(text: string): Buffer {
       i += octal[0].length;
     } else {
       const next = text[++i]!;
-      bytes.push(named[next] ?? next.charCodeAt(0));
+      bytes.push(NAMED[next] ?? next.charCodeAt(0));
     }
   }
   return Buffer.from(bytes);
@@ -50,10 +52,10 @@ if (!logFile || !dbFile) {
   process.exit(2);
 }
 
-// Frames by the thread that wrote them: the relay's commits are the main thread's, the
-// checkpoint worker's own write (page 1 after a full checkpoint) another thread's.
 const db = new DatabaseSync(dbFile, { readOnly: true });
 const { page_size: pageSize } = db.prepare('PRAGMA page_size').get() as { page_size: number };
+// Frames by the thread that wrote them: the relay's commits are the main thread's, the
+// checkpoint worker's own write (page 1 after a full checkpoint) another thread's.
 const frames = new Map<string, { page: number; commit: boolean }[]>();
 for (const line of readFileSync(logFile, 'utf8').split('\n')) {
   const m = HEADER_WRITE.exec(line);
@@ -85,7 +87,7 @@ for (const row of db.prepare('SELECT name, pageno, pagetype FROM dbstat').all())
 treeOf.set(1, 'page 1 (the file header, and sqlite_schema)');
 db.close();
 
-const commits = written.filter((f) => f.commit).length;
+const commits = Math.max(1, written.filter((f) => f.commit).length);
 const byTree = new Map<string, number>();
 for (const f of written) {
   const tree = treeOf.get(f.page) ?? `page ${f.page} (not in the file now)`;
@@ -93,10 +95,8 @@ for (const f of written) {
 }
 console.log(
   `thread ${thread}: ${written.length} frames in ${commits} commits, ` +
-    `${(written.length / Math.max(1, commits)).toFixed(2)} a commit`,
+    `${(written.length / commits).toFixed(2)} a commit`,
 );
 for (const [tree, n] of [...byTree].sort((a, b) => b[1] - a[1])) {
-  if (n / Math.max(1, commits) >= 0.01) {
-    console.log(`${(n / Math.max(1, commits)).toFixed(2).padStart(7)}  ${tree}`);
-  }
+  if (n / commits >= 0.01) console.log(`${(n / commits).toFixed(2).padStart(7)}  ${tree}`);
 }

@@ -14,10 +14,11 @@ export interface CorsOptions {
 
 /**
  * CORS: Hono's `cors()` answers preflights (OPTIONS); every other answer a browser may read gets
- * its headers here, set on the response after the handler made it. Hono's middleware sets them on `c.res` before
- * the handler runs, and a response that already exists then makes Hono rebuild the handler's
- * own as a Web `Response` whose body is a stream (the body copied through a ReadableStream and
- * the headers merged): about a tenth of the relay's CPU per request on the chat path.
+ * its headers here, set on the response after the handler made it. Hono's middleware sets them
+ * on `c.res` before the handler runs, and a response that already exists then makes Hono
+ * rebuild the handler's own as a Web `Response` whose body is a stream (the body copied through
+ * a ReadableStream and the headers merged): about a tenth of the relay's CPU per request on the
+ * chat path.
  */
 export function corsHeaders(options: CorsOptions): MiddlewareHandler<AppEnv> {
   const { preflight, stamp } = corsParts(options);
@@ -54,9 +55,10 @@ export function corsParts(options: CorsOptions): {
     // "null" when it hides where it is), so one without it (an SDK, a coding agent, a desktop
     // app with web security off) reads no CORS header: ~300 bytes less on its answers. A GET's
     // answer keeps them, whoever asked: a cache between may hand one answer to both.
+    const origin = c.req.header('origin');
     const method = c.req.method;
-    if (method !== 'GET' && method !== 'HEAD' && !c.req.header('origin')) return;
-    const allowOrigin = anyOrigin ? '*' : options.origins.find((o) => o === c.req.header('origin'));
+    if (!origin && method !== 'GET' && method !== 'HEAD') return;
+    const allowOrigin = anyOrigin ? '*' : options.origins.find((o) => o === origin);
     if (allowOrigin) headers['access-control-allow-origin'] = allowOrigin;
     if (expose) headers['access-control-expose-headers'] = expose;
     if (!anyOrigin) headers.vary = 'Origin';
