@@ -6,6 +6,8 @@
  */
 import { performance } from 'node:perf_hooks';
 import { Writable } from 'node:stream';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startFaultUpstream, type FaultUpstream } from '../../../test/fixtures/fault-upstream.ts';
 import { ManualClock } from '../../../test/fixtures/manual-clock.ts';
@@ -43,10 +45,23 @@ afterEach(() => {
   }
 });
 
-function setup(opts: { maxAttemptsPerChannel?: number; timeouts?: typeof SHORT } = {}) {
+function setup(
+  opts: {
+    maxAttemptsPerChannel?: number;
+    timeouts?: typeof SHORT;
+    /** Holds in memory, and usage rows committed this long after the first one is queued. */
+    commitWindowMs?: number;
+  } = {},
+) {
   const clock = new ManualClock();
   const breaker = new BreakerRegistry(clock, { consecutiveFailures: 3 });
-  const store = new SqliteStore({ path: ':memory:' });
+  const store = new SqliteStore({
+    path: ':memory:',
+    ...(opts.commitWindowMs !== undefined && {
+      holdsInMemory: true,
+      commitWindowMs: opts.commitWindowMs,
+    }),
+  });
   store.upsertKey({ name: 'k', key: KEY, quotaUsd: 10 });
   const logs: Record<string, unknown>[] = [];
   const logger = createLogger({
@@ -98,7 +113,7 @@ function setup(opts: { maxAttemptsPerChannel?: number; timeouts?: typeof SHORT }
     logs.filter((l) => l.msg === 'upstream attempt failed').map((l) => [l.channel, l.kind]);
   /** A JSON answer goes out before its row is committed: reading rows waits for this. */
   const settled = () => idle(inflight);
-  return { clock, breaker, store, logs, chat, attemptKinds, settled };
+  return { app, clock, breaker, store, logs, chat, attemptKinds, settled };
 }
 
 /** The data payloads of an SSE body, in order. */
@@ -330,5 +345,39 @@ describe('the proxy over real sockets', () => {
     expect((closedAt as number) - abortedAt).toBeLessThan(1_000);
     expect(b.requests).toHaveLength(0);
     expect(t.breaker.snapshot()[0]).toMatchObject({ failuresInWindow: 0, lastFailure: null });
+  });
+});
+
+describe('an answered request while its row waits for the commit', () => {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+
+  it('is let go of: its objects need not outlive the commit window', async () => {
+    a.script({ kind: 'ok', content: 'kept short' });
+    const t = setup({ commitWindowMs: 1_500 });
+    const request = () =>
+      new Request('http://relay.test/v1/chat/completions', {
+        method: 'POST',
+        headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'm1', messages: [{ role: 'user', content: 'hi' }] }),
+      });
+    // The client's Request is what the request's context holds first: whatever keeps the
+    // context (a closure, an async function waiting on the row) keeps it too.
+    const sent = await (async () => {
+      const req = request();
+      const res = await t.app.request(req);
+      expect(res.status).toBe(200);
+      expect(await res.text()).toContain('kept short');
+      return new WeakRef(req);
+    })();
+    // A WeakRef's target lives to the end of the job that made it; and collect twice, so
+    // whatever a finalizer or a weak callback let go of in the first is gone too.
+    await new Promise((r) => setImmediate(r));
+    gc();
+    gc();
+    expect(t.store.listUsage(), 'the row is still waiting for its commit').toEqual([]);
+    expect(sent.deref() === undefined, 'the answered request is let go of').toBe(true);
+    await t.settled();
+    expect(t.store.listUsage()).toEqual([expect.objectContaining({ status: 200, channel: 'a' })]);
   });
 });

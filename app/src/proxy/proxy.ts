@@ -105,7 +105,13 @@ function logAttempt(rt: RelayRuntime, record: RequestRecord, requestId: string) 
   };
 }
 
-/** After the failover runner is done: the answer (or the error), and the one usage row. */
+/**
+ * After the failover runner is done: the answer (or the error), and the one usage row. Resolves
+ * once the answer is out, not when its row is committed: the row goes behind it, in flight
+ * (RequestUsage.finish), so nothing that waits here keeps the request's objects (its context,
+ * body, answer) alive through the commit window. They used to be: a completed request's
+ * objects then outlived a young-generation collection, and each collection copied them.
+ */
 async function settle(
   rt: RelayRuntime,
   c: Context<AppEnv>,
@@ -168,9 +174,8 @@ async function settle(
     return finishStream(usage, job, tally, error.status, tally ? 'partial' : 'none', error.code);
   }
   // The error goes out at once; its row is written behind it (see answerJson).
-  const written = usage.finishUnanswered(error.status, error.code);
+  void usage.finishUnanswered(error.status, error.code);
   reply.error(error);
-  await written;
 }
 
 /** A bug: logged, answered with a 500 in the client's dialect, and the row still written. */
@@ -196,9 +201,8 @@ async function crashed(
     await reply.failStream(error);
     return finishStream(usage, job, tally, 500, 'partial', error.code);
   }
-  const written = usage.finishUnanswered(500, error.code);
+  void usage.finishUnanswered(500, error.code);
   reply.error(error);
-  await written;
 }
 
 /**
@@ -213,7 +217,7 @@ function finishStream(
   status: number,
   source: 'upstream' | 'partial' | 'none',
   errorCode?: string,
-): Promise<void> {
+): void {
   const reported = tally?.usage;
   const produced = estimateTokens(tally?.generated ?? '');
   const billed =
@@ -224,7 +228,7 @@ function finishStream(
           promptTokens: reported?.promptTokens ?? (tally ? job.estimate.promptTokens : 0),
           completionTokens: Math.max(reported?.completionTokens ?? 0, produced),
         };
-  return usage.finish({
+  void usage.finish({
     status,
     usage: billed,
     source: source === 'upstream' ? (reported ? 'upstream' : 'estimated') : source,
@@ -246,7 +250,7 @@ async function streamWhole(
   await reply.sink.write(frames + encoder.end()).catch(() => {});
   reply.sink.close();
   const reported = answer.decoded.usage;
-  await usage.finish({
+  void usage.finish({
     status: 200,
     usage: reported ?? {
       promptTokens: job.estimate.promptTokens,
@@ -256,10 +260,7 @@ async function streamWhole(
   });
 }
 
-/**
- * Bills a whole JSON answer and hands it to the client: as received, translated, or transformed.
- * Resolves once the row is committed, after the answer went out.
- */
+/** Bills a whole JSON answer and hands it to the client: as received, translated, or transformed. */
 async function answerJson(
   c: Context<AppEnv>,
   job: ProxyJob,
@@ -283,18 +284,15 @@ async function answerJson(
   } catch (err) {
     // Image storage fails with errors of its own (app.onError renders them); anything else is a bug.
     const status = (err as { status?: number }).status ?? 500;
-    const written = usage.finishUnanswered(
-      status,
-      (err as { code?: string }).code ?? 'server_error',
-    );
+    void usage.finishUnanswered(status, (err as { code?: string }).code ?? 'server_error');
     reply.error(err);
-    return written;
+    return;
   }
   const reported = answer.decoded.usage;
   // Answer first, write behind: finish() has decided the charge (or the hold still counts) by
   // the time it returns, so the client need not wait for the commit (a setImmediate hop and a
   // transaction on SQLite, a round trip on DynamoDB); the row stays in flight until committed.
-  const written = usage.finish({
+  void usage.finish({
     status: answer.status,
     usage: reported
       ? { ...reported, images }
@@ -307,5 +305,4 @@ async function answerJson(
     detail: { ...job.detail, ...(images > 0 && { images }) },
   });
   reply.json({ status: answer.status, contentType, body });
-  await written;
 }
