@@ -195,24 +195,49 @@ export class UpstreamCall
     return DONE;
   }
 
-  async text(maxBytes = DEFAULT_TEXT_LIMIT): Promise<string> {
+  text(maxBytes = DEFAULT_TEXT_LIMIT): Promise<string> {
+    // What has come in is taken at once. A JSON answer of a few KB comes with its head, so
+    // that is all of it: resuming the parser then brings its end in the same call, and the body
+    // is read without a promise and an idle timer's arming per chunk and one more for the end.
     const chunks: Buffer[] = [];
     let size = 0;
+    for (let queue = this.#queue; queue?.length && size < maxBytes; queue = this.#queue) {
+      this.#queue = undefined;
+      for (const chunk of queue) {
+        chunks.push(chunk);
+        size += chunk.length;
+      }
+      this.#controller?.resume();
+    }
+    if (size >= maxBytes) this.#cancel();
+    else if (!this.#ended || this.#failure) return this.#readText(chunks, size, maxBytes);
+    this.dog.finish();
+    return Promise.resolve(utf8(chunks, maxBytes));
+  }
+
+  /** The rest of the body, a chunk at a time under the idle timer. */
+  async #readText(chunks: Buffer[], size: number, maxBytes: number): Promise<string> {
     for (let chunk = await this.#read(); chunk !== undefined; chunk = await this.#read()) {
-      const room = maxBytes - size;
+      chunks.push(chunk);
       size += chunk.length;
-      chunks.push(room < chunk.length ? chunk.subarray(0, Math.max(0, room)) : chunk);
       if (size >= maxBytes) {
         this.#cancel();
         break;
       }
     }
-    // Decoded once, whole: a multi-byte character split across chunks stays intact, and
-    // one cut at maxBytes becomes U+FFFD like a streaming TextDecoder would make it.
-    const text = Buffer.concat(chunks).toString('utf8');
-    // A byte-order mark is not part of the JSON (TextDecoder drops it too).
-    return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+    return utf8(chunks, maxBytes);
   }
+}
+
+/**
+ * The first maxBytes of a body, decoded once, whole: a multi-byte character split across chunks
+ * stays intact, and one cut at maxBytes becomes U+FFFD as a streaming TextDecoder would make it.
+ */
+function utf8(chunks: readonly Buffer[], maxBytes: number): string {
+  const bytes = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+  const text = bytes.toString('utf8', 0, Math.min(maxBytes, bytes.length));
+  // A byte-order mark is not part of the JSON (TextDecoder drops it too).
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
 }
 
 function toHeaders(raw: IncomingHttpHeaders): Headers {

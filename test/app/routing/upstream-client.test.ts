@@ -107,6 +107,45 @@ describe('createUpstreamClient', () => {
     expect(JSON.parse(await res.text())).toEqual({ object: 'list', data: [] });
   });
 
+  describe('text() of a body that is all in when asked for', () => {
+    // The upstream writes head and body together; a moment later every byte is in.
+    const whole = async (body: string) => {
+      up.script({ kind: 'status', status: 200, body });
+      const res = await chat(false);
+      await new Promise((r) => setTimeout(r, 20));
+      return res;
+    };
+
+    it('gives it whole, and its connection (the only one) serves the next request', async () => {
+      const single = createUpstreamClient({ connectionsPerOrigin: 1 });
+      const send = () =>
+        single.request({ url: `${up.baseUrl}/chat/completions`, body: '{}', timeouts });
+      try {
+        up.script(
+          { kind: 'status', status: 200, body: '{"n":1}' },
+          { kind: 'status', status: 200, body: '{"n":2}' },
+        );
+        const first = await send();
+        await new Promise((r) => setTimeout(r, 20));
+        expect(await first.text()).toBe('{"n":1}');
+        expect(first.bodyEnded).toBe(true);
+        expect(await (await send()).text()).toBe('{"n":2}');
+        expect(up.requests.map((r) => r.remotePort)).toEqual([
+          up.requests[0]!.remotePort,
+          up.requests[0]!.remotePort,
+        ]);
+      } finally {
+        await single.close();
+      }
+    });
+
+    it('is bounded by maxBytes, a character cut there becoming U+FFFD', async () => {
+      expect(await (await whole('x'.repeat(5_000))).text(1_000)).toHaveLength(1_000);
+      // "é" is two bytes: the cut after the first leaves half of it.
+      expect(await (await whole('aé')).text(2)).toBe('a\uFFFD');
+    });
+  });
+
   it('refused connection → connect', async () => {
     const s = createServer();
     await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
