@@ -38,9 +38,9 @@ export function guard(options: GuardOptions): MiddlewareHandler<AppEnv> {
       }
     }
     if (admitted) await next();
-    // Most requests wrote their row already: no promise, and no await of undefined either.
-    const written = usage.end(c, u);
-    if (written) await written;
+    // The row of a request refused on the way (most wrote theirs already) goes behind its
+    // answer, in flight as the proxy's do: waiting for its commit here held the answer back.
+    void usage.end(c, u);
   };
   return (c, next) => {
     // A chunked body is counted by a middleware the rest runs inside; a declared length is not.

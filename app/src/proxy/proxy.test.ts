@@ -111,7 +111,7 @@ function setup(
     });
   const attemptKinds = () =>
     logs.filter((l) => l.msg === 'upstream attempt failed').map((l) => [l.channel, l.kind]);
-  /** A JSON answer goes out before its row is committed: reading rows waits for this. */
+  /** An answer goes out before its row is committed: reading rows waits for this. */
   const settled = () => idle(inflight);
   return { app, clock, breaker, store, logs, chat, attemptKinds, settled };
 }
@@ -348,11 +348,11 @@ describe('the proxy over real sockets', () => {
   });
 });
 
-describe('an answered request while its row waits for the commit', () => {
+describe('a request whose usage row waits for the commit', () => {
   setFlagsFromString('--expose-gc');
   const gc = runInNewContext('gc') as () => void;
 
-  it('is let go of: its objects need not outlive the commit window', async () => {
+  it('is let go of once answered: its objects need not outlive the commit window', async () => {
     a.script({ kind: 'ok', content: 'kept short' });
     const t = setup({ commitWindowMs: 1_500 });
     const request = () =>
@@ -379,5 +379,20 @@ describe('an answered request while its row waits for the commit', () => {
     expect(sent.deref() === undefined, 'the answered request is let go of').toBe(true);
     await t.settled();
     expect(t.store.listUsage()).toEqual([expect.objectContaining({ status: 200, channel: 'a' })]);
+  });
+
+  it('is refused without waiting for its row', async () => {
+    const t = setup({ commitWindowMs: 1_500 });
+    const res = await t.app.request('/v1/chat/completions', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'no-such-model', messages: [{ role: 'user', content: 'hi' }] }),
+    });
+    expect(res.status).toBe(404);
+    expect(t.store.listUsage(), 'the answer came after the commit').toEqual([]);
+    await t.settled();
+    expect(t.store.listUsage()).toEqual([
+      expect.objectContaining({ status: 404, model: 'no-such-model' }),
+    ]);
   });
 });

@@ -108,9 +108,9 @@ function logAttempt(rt: RelayRuntime, record: RequestRecord, requestId: string) 
 /**
  * After the failover runner is done: the answer (or the error), and the one usage row. Resolves
  * once the answer is out, not when its row is committed: the row goes behind it, in flight
- * (RequestUsage.finish), so nothing that waits here keeps the request's objects (its context,
- * body, answer) alive through the commit window. They used to be: a completed request's
- * objects then outlived a young-generation collection, and each collection copied them.
+ * (RequestUsage.finish), so that nothing waiting here keeps the request's objects (its context,
+ * body, answer) through the commit window, where every young-generation collection would copy
+ * them.
  */
 async function settle(
   rt: RelayRuntime,

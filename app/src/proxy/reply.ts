@@ -106,7 +106,10 @@ export class Reply {
     this.sink.close();
   }
 
-  /** The Response for the handler to return, once there is one; `ended` settles when all is done. */
+  /**
+   * The Response for the handler to return, once there is one; `ended` settles once the answer is
+   * out (its row may still be on its way to the store).
+   */
   async response(ended: Promise<void>): Promise<Response> {
     const decision = await this.#decided;
     if (decision.kind === 'error') throw decision.error;
