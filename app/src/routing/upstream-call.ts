@@ -201,18 +201,23 @@ export class UpstreamCall
     // is read without a promise and an idle timer's arming per chunk and one more for the end.
     const chunks: Buffer[] = [];
     let size = 0;
-    for (let queue = this.#queue; queue?.length && size < maxBytes; queue = this.#queue) {
-      this.#queue = undefined;
-      for (const chunk of queue) {
-        chunks.push(chunk);
-        size += chunk.length;
+    try {
+      for (let queue = this.#queue; queue?.length && size < maxBytes; queue = this.#queue) {
+        this.#queue = undefined;
+        for (const chunk of queue) {
+          chunks.push(chunk);
+          size += chunk.length;
+        }
+        this.#controller?.resume();
       }
-      this.#controller?.resume();
+      if (size >= maxBytes) this.#cancel();
+      else if (!this.#ended || this.#failure) return this.#readText(chunks, size, maxBytes);
+      this.dog.finish();
+      return Promise.resolve(utf8(chunks, maxBytes));
+    } catch (err) {
+      // As from the async method it was: callers catch a rejection, not a throw.
+      return Promise.reject(err);
     }
-    if (size >= maxBytes) this.#cancel();
-    else if (!this.#ended || this.#failure) return this.#readText(chunks, size, maxBytes);
-    this.dog.finish();
-    return Promise.resolve(utf8(chunks, maxBytes));
   }
 
   /** The rest of the body, a chunk at a time under the idle timer. */

@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
@@ -108,41 +109,52 @@ describe('createUpstreamClient', () => {
   });
 
   describe('text() of a body that is all in when asked for', () => {
-    // The upstream writes head and body together; a moment later every byte is in.
-    const whole = async (body: string) => {
+    /**
+     * A request for `body`, once every byte of it is in (the upstream writes head and body
+     * together; a moment later both are here), with its waits on the upstream counted.
+     */
+    const whole = async (body: string, via = client) => {
       up.script({ kind: 'status', status: 200, body });
-      const res = await chat(false);
+      const caller = new AbortController();
+      let waits = 0;
+      const res = await via.request({
+        url: `${up.baseUrl}/chat/completions`,
+        body: '{}',
+        timeouts,
+        signal: caller.signal,
+        waits: { begin: () => waits++, end: () => undefined },
+      });
       await new Promise((r) => setTimeout(r, 20));
-      return res;
+      return { res, signal: caller.signal, waits: () => waits };
     };
 
-    it('gives it whole, and its connection (the only one) serves the next request', async () => {
+    it('is taken at once, leaving no timer or listener behind', async () => {
+      const { res, signal, waits } = await whole('{"n":1}');
+      const before = waits();
+      expect(getEventListeners(signal, 'abort')).toHaveLength(1);
+      expect(await res.text()).toBe('{"n":1}');
+      expect(res.bodyEnded).toBe(true);
+      expect(waits(), 'text() waited on the upstream').toBe(before);
+      // The watchdog is done: its idle timer cleared, its listener on the caller's signal gone.
+      expect(getEventListeners(signal, 'abort')).toHaveLength(0);
+    });
+
+    it('leaves its connection (the pool’s only one) ready for the next request', async () => {
       const single = createUpstreamClient({ connectionsPerOrigin: 1 });
-      const send = () =>
-        single.request({ url: `${up.baseUrl}/chat/completions`, body: '{}', timeouts });
       try {
-        up.script(
-          { kind: 'status', status: 200, body: '{"n":1}' },
-          { kind: 'status', status: 200, body: '{"n":2}' },
-        );
-        const first = await send();
-        await new Promise((r) => setTimeout(r, 20));
-        expect(await first.text()).toBe('{"n":1}');
-        expect(first.bodyEnded).toBe(true);
-        expect(await (await send()).text()).toBe('{"n":2}');
-        expect(up.requests.map((r) => r.remotePort)).toEqual([
-          up.requests[0]!.remotePort,
-          up.requests[0]!.remotePort,
-        ]);
+        expect(await (await whole('{"n":1}', single)).res.text()).toBe('{"n":1}');
+        expect(await (await whole('{"n":2}', single)).res.text()).toBe('{"n":2}');
+        expect(up.requests).toHaveLength(2);
+        expect(up.requests[1]!.remotePort).toBe(up.requests[0]!.remotePort);
       } finally {
         await single.close();
       }
     });
 
     it('is bounded by maxBytes, a character cut there becoming U+FFFD', async () => {
-      expect(await (await whole('x'.repeat(5_000))).text(1_000)).toHaveLength(1_000);
+      expect(await (await whole('x'.repeat(5_000))).res.text(1_000)).toHaveLength(1_000);
       // "é" is two bytes: the cut after the first leaves half of it.
-      expect(await (await whole('aé')).text(2)).toBe('a\uFFFD');
+      expect(await (await whole('aé')).res.text(2)).toBe('a\uFFFD');
     });
   });
 
