@@ -216,9 +216,12 @@ describe('Gemini clients and gemini channels', () => {
       expect(counted.totalTokens).toBeGreaterThanOrEqual(31);
       const sent = gemini.requests.at(-1)!;
       expect(sent.url).toBe('/v1beta/models/gemini-2.5-flash:countTokens');
-      const row = await eventually(() =>
-        rowsFor('flash').find((r) => r.endpoint === '/models:countTokens')!,
-      );
+      // Written behind the answer: looked for until it is committed.
+      const row = await eventually(() => {
+        const found = rowsFor('flash').find((r) => r.endpoint === '/models:countTokens');
+        if (!found) throw new Error('no countTokens row yet');
+        return found;
+      });
       expect(row).toMatchObject({ status: 200, costMicros: 0 });
     });
 
