@@ -355,16 +355,15 @@ describe('a request whose usage row waits for the commit', () => {
   it('is let go of once answered: its objects need not outlive the commit window', async () => {
     a.script({ kind: 'ok', content: 'kept short' });
     const t = setup({ commitWindowMs: 1_500 });
-    const request = () =>
-      new Request('http://relay.test/v1/chat/completions', {
+    // The client's Request is what the request's context holds first: whatever keeps the
+    // context (a closure, an async function waiting on the row) keeps it too. Made in a scope
+    // of its own, so that the test itself holds only the WeakRef.
+    const sent = await (async () => {
+      const req = new Request('http://relay.test/v1/chat/completions', {
         method: 'POST',
         headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
         body: JSON.stringify({ model: 'm1', messages: [{ role: 'user', content: 'hi' }] }),
       });
-    // The client's Request is what the request's context holds first: whatever keeps the
-    // context (a closure, an async function waiting on the row) keeps it too.
-    const sent = await (async () => {
-      const req = request();
       const res = await t.app.request(req);
       expect(res.status).toBe(200);
       expect(await res.text()).toContain('kept short');
