@@ -210,9 +210,12 @@ export class UpstreamCall
         }
         this.#controller?.resume();
       }
+      if (size < maxBytes && (!this.#ended || this.#failure)) {
+        return this.#readText(chunks, size, maxBytes);
+      }
+      // Cut at maxBytes (#cancel ends the watchdog too), or all in.
       if (size >= maxBytes) this.#cancel();
-      else if (!this.#ended || this.#failure) return this.#readText(chunks, size, maxBytes);
-      this.dog.finish();
+      else this.dog.finish();
       return Promise.resolve(utf8(chunks, maxBytes));
     } catch (err) {
       // As from the async method it was: callers catch a rejection, not a throw.
