@@ -9,10 +9,16 @@ import { usageRow } from '../../../test/fixtures/usage-row.ts';
 
 /**
  * Rows at one per commit, ~10 WAL pages (40 KiB) each: ~234 MiB if the WAL never starts over.
- * Started over every one or two worker rounds (100 ms), it peaks at what a tight loop commits
- * in that time: ~50 MiB on a fast machine, so the bound is throughput-bound, not exact.
+ * Started over every one or two worker rounds (CHECKPOINT_MS), it peaks at what a tight loop
+ * commits in that time: ~50 MiB on a fast machine, so the bound is throughput-bound, not exact.
  */
 const ROWS = 6000;
+
+/**
+ * The tests' rounds: the relay's (CHECKPOINT_EVERY_MS) are five times longer, and a loop this
+ * tight would commit most of ROWS between two of them on a fast machine.
+ */
+const CHECKPOINT_MS = 100;
 
 /**
  * The page numbers of the frames a WAL file holds now: from the first on, those whose salts are
@@ -45,6 +51,7 @@ describe('WAL checkpoints in a worker thread (checkpointInBackground)', () => {
       holdsInMemory: true,
       checkpointInBackground: true,
       commitWindowMs: 1,
+      checkpointEveryMs: CHECKPOINT_MS,
     });
 
   // A usage read commits the queue at once (SqliteLedger.committed), in its turn with the
@@ -85,7 +92,7 @@ describe('WAL checkpoints in a worker thread (checkpointInBackground)', () => {
     const path = file();
     const store = open(path);
     for (let i = 0; i < 50; i++) await store.ledger.settle(null, usageRow());
-    // Rounds every 100 ms: the relay's frames copied, the worker's own write first in a new WAL
+    // A round every CHECKPOINT_MS: the relay's frames copied, the worker's own write first in a new WAL
     // (asked until it is, for a busy machine; before, the relay's frames stayed until its next
     // commit started the WAL over).
     let pages: number[] = [];
@@ -95,8 +102,8 @@ describe('WAL checkpoints in a worker thread (checkpointInBackground)', () => {
     }
     expect(pages).toEqual([1]);
     const idle = readFileSync(`${path}-wal`);
-    // Idle, the worker writes nothing more.
-    await sleep(300);
+    // Idle, the worker writes nothing more, round after round.
+    await sleep(3 * CHECKPOINT_MS);
     expect(readFileSync(`${path}-wal`).equals(idle)).toBe(true);
     await store.close();
     const again = new SqliteStore({ path });

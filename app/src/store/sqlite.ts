@@ -203,6 +203,11 @@ export interface SqliteStoreOptions {
    * @default COMMIT_WINDOW_MS (sqlite-ledger.ts)
    */
   readonly commitWindowMs?: number;
+  /**
+   * How often the background checkpoints run (checkpointInBackground).
+   * @default CHECKPOINT_EVERY_MS (sqlite-checkpoint.ts)
+   */
+  readonly checkpointEveryMs?: number;
 }
 
 export class SqliteStore implements Store {
@@ -245,7 +250,11 @@ export class SqliteStore implements Store {
     }
     this.#lock = options.lock;
     if (options.checkpointInBackground && options.holdsInMemory && options.path !== ':memory:')
-      this.#checkpoints = new BackgroundCheckpoints(this.#db, options.path);
+      this.#checkpoints = new BackgroundCheckpoints(
+        this.#db,
+        options.path,
+        options.checkpointEveryMs,
+      );
     const commits = options.commitTurns ?? this.#checkpoints;
     this.#ledger = new SqliteLedger({
       db: this.#db,
