@@ -25,7 +25,8 @@ export interface GuardOptions {
 export function guard(options: GuardOptions): MiddlewareHandler<AppEnv> {
   const { bodyLimit, authenticate, usage, rateLimit, onError } = options;
   const guarded = async (c: Context<AppEnv>, next: Next): Promise<void> => {
-    await authenticate(c);
+    const looking = authenticate(c);
+    if (looking) await looking;
     const u = usage.begin(c);
     const limited = rateLimit(c);
     let admitted = true;

@@ -43,6 +43,29 @@ describe('the key cache', () => {
     expect(reads).toHaveBeenCalledTimes(4);
   });
 
+  it('answers a found key without a promise until its TTL ends, and never one it has not found', async () => {
+    const store = new SqliteStore({ path: ':memory:' });
+    const reads = vi.spyOn(store.keys, 'findBySecret');
+    let now = 0;
+    const cache = new CachedKeyStore(store.keys, { ttlMs: 1000, now: () => now });
+    const secret = 'sk-cache-sync-0123456789abcdef';
+    store.upsertKey({ name: 'sync', key: secret });
+    await cache.sync();
+    expect(cache.cachedBySecret(secret)).toBeUndefined();
+    expect(cache.cachedBySecret('sk-cache-guess-0123456789')).toBeUndefined();
+    await cache.findBySecret(secret);
+    expect(cache.cachedBySecret(secret)?.name).toBe('sync');
+    expect(reads).toHaveBeenCalledTimes(1);
+    now = 1000;
+    expect(cache.cachedBySecret(secret)).toBeUndefined();
+    // Expired is gone: the next lookup reads the store again.
+    expect((await cache.findBySecret(secret))?.name).toBe('sync');
+    expect(reads).toHaveBeenCalledTimes(2);
+    cache.invalidate();
+    expect(cache.cachedBySecret(secret)).toBeUndefined();
+    store.closeNow();
+  });
+
   it('keeps every admin part of the store it wraps, getters included', () => {
     const store = new SqliteStore({ path: ':memory:' });
     // An admin store whose parts are getters on its class, as a lazily opened one has.

@@ -103,6 +103,8 @@ export interface Reservation {
 /** Key lookup (hot: callers go through key-cache.ts) and the key writes of the CLI and admin API. */
 export interface KeyStore {
   findBySecret(secret: string): Promise<KeyRecord | null>;
+  /** The key of `secret` if it is at hand without a lookup (a cache's hit), else undefined. */
+  cachedBySecret?(secret: string): KeyRecord | undefined;
   get(name: string): Promise<KeyRecord | null>;
   list(): Promise<KeyRecord[]>;
   /**
