@@ -26,4 +26,23 @@ describe('createInflightTracker', () => {
     inflight.add(new Promise(() => undefined));
     expect(await inflight.drain(10)).toBe(false);
   });
+
+  it('counts work begun until it ends, once however often it is ended, and drains on its end', async () => {
+    const inflight = createInflightTracker();
+    const end = inflight.begin();
+    const other = inflight.begin();
+    expect(inflight.size).toBe(2);
+    end();
+    end();
+    expect(inflight.size).toBe(1);
+    let drained: boolean | undefined;
+    const draining = inflight.drain(1_000).then((d) => (drained = d));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(drained).toBeUndefined();
+    other();
+    expect(await draining).toBe(true);
+    expect(inflight.size).toBe(0);
+    inflight.begin();
+    expect(await inflight.drain(10)).toBe(false);
+  });
 });

@@ -75,6 +75,11 @@ export interface RequestRecord {
 
 export interface InflightTracker {
   add(done: Promise<unknown>): void;
+  /**
+   * Counts work with no promise of its own (an access line still to write) until the function
+   * returned is called; calls after the first do nothing.
+   */
+  begin(): () => void;
   readonly size: number;
   /** Resolves when nothing is in flight, or after `ms`, whichever is first; true when drained. */
   drain(ms: number): Promise<boolean>;

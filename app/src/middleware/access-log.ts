@@ -40,8 +40,7 @@ export function accessLog(
     begin(c) {
       const record: RequestRecord = { startedAt: now(), ...startTiming() };
       c.set('record', record);
-      let release: (() => void) | undefined;
-      inflight?.add(new Promise<void>((resolve) => (release = resolve)));
+      const release = inflight?.begin();
       const write = () => {
         const status = record.status ?? c.res.status;
         const end = now();
