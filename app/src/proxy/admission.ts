@@ -68,15 +68,24 @@ export function priceOf(
   return priceFor(rt.config.prices, job.model, upstreamModel);
 }
 
-/** Holds what the job may cost at most; a key that cannot cover it gets a 429 it can act on. */
-export async function holdQuota(
+/**
+ * Holds what the job may cost at most; a key that cannot cover it gets a 429 it can act on. A
+ * hold decided at once returns nothing (no promise); otherwise the promise of the hold.
+ */
+export function holdQuota(
   rt: RelayRuntime,
   key: KeyRecord,
   usage: RequestUsage,
   job: ProxyJob,
-): Promise<void> {
+): Promise<void> | undefined {
   const hold = holdMicros(usage.price, { ...job.estimate, images: job.images ?? 0 });
-  if (await usage.hold(hold)) return;
+  const held = usage.hold(hold);
+  if (held === true) return undefined;
+  if (held === false) return refuse(rt, key, hold);
+  return held.then((ok) => (ok ? undefined : refuse(rt, key, hold)));
+}
+
+async function refuse(rt: RelayRuntime, key: KeyRecord, hold: number): Promise<never> {
   const fresh = (await rt.store.keys.get(key.name)) ?? key;
   const left =
     fresh.quotaMicros === null

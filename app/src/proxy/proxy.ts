@@ -37,7 +37,8 @@ export async function proxy(
   const candidates = admit(rt, key, job);
   record.routed = true;
   usage.price = priceOf(rt, job, candidates[0]?.upstreamModel);
-  await holdQuota(rt, key, usage, job);
+  const holding = holdQuota(rt, key, usage, job);
+  if (holding) await holding;
 
   const reply = new Reply(c, rt, job);
   // The committed stream's tally, kept up to date as it runs: a stream that breaks later is

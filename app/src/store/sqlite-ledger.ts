@@ -451,6 +451,12 @@ export class SqliteLedger {
     if (row.keyId !== null) this.#money?.charged(row.keyId, charged);
   }
 
+  /** In memory and not paused (pauseHolds): decided now. Else undefined (see reserveSoon). */
+  reserveNow(keyId: number, micros: Micros, leaseMs?: number): Reservation | null | undefined {
+    if (this.#paused || !this.#memory) return undefined;
+    return this.reserve(keyId, micros, leaseMs);
+  }
+
   /** In memory: decided now, nothing to commit. Else through the group commit. */
   reserveSoon(keyId: number, micros: Micros, leaseMs?: number): Promise<Reservation | null> {
     if (this.#paused) return this.#paused.then(() => this.reserveSoon(keyId, micros, leaseMs));

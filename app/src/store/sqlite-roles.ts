@@ -26,6 +26,7 @@ export function sqliteRoles(store: SqliteStore): {
     },
     ledger: {
       reserve: (keyId, micros, leaseMs) => store.reserveSoon(keyId, micros, leaseMs),
+      reserveNow: (keyId, micros, leaseMs) => store.reserveNow(keyId, micros, leaseMs),
       settle: (reservation, usage) => store.settleSoon(reservation, usage),
       release: async (reservation) => store.release(reservation),
       extend: (reservation, leaseMs) => store.extendSoon(reservation, leaseMs),

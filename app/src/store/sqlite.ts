@@ -529,6 +529,10 @@ export class SqliteStore implements Store {
   }
 
   /** Through the group commit (see SqliteLedger). */
+  reserveNow(keyId: number, micros: Micros, leaseMs?: number): Reservation | null | undefined {
+    return this.#ledger.reserveNow(keyId, micros, leaseMs);
+  }
+
   reserveSoon(keyId: number, micros: Micros, leaseMs?: number): Promise<Reservation | null> {
     return this.#ledger.reserveSoon(keyId, micros, leaseMs);
   }

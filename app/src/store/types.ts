@@ -135,6 +135,11 @@ export interface QuotaLedger {
    */
   reserve(keyId: number, micros: Micros, leaseMs: number): Promise<Reservation | null>;
   /**
+   * reserve's answer when it is decided at once (holds in memory), without a promise; undefined
+   * when only reserve can say. Throws as reserve rejects.
+   */
+  reserveNow?(keyId: number, micros: Micros, leaseMs: number): Reservation | null | undefined;
+  /**
    * Releases the hold, charges the real cost (capped at what the key has left) and records the
    * usage row: one row per request. Resolves once it is durable; rejects if it could not be written.
    */

@@ -12,8 +12,9 @@ function setup(
   leases = new LeaseKeeper(60_000),
   tpm: number | null = null,
   inflight?: InflightTracker,
+  holdsInMemory = false,
 ) {
-  const store = new SqliteStore({ path: ':memory:' });
+  const store = new SqliteStore({ path: ':memory:', holdsInMemory });
   const key = store.upsertKey({ name: 'k', key: 'sk-usage-0123456789abcdef', quotaUsd, tpm });
   const lines: Record<string, unknown>[] = [];
   const logger = createLogger({
@@ -93,6 +94,29 @@ describe('RequestUsage', () => {
     const rich = setup(null);
     expect(await rich.usage.hold(1_000_000)).toBe(true);
     expect(rich.store.getKey('k')!.reservedMicros).toBe(0);
+  });
+
+  it('decides a hold in the same turn when the ledger can (holds in memory), else by a promise', async () => {
+    const inMemory = (quotaUsd: number) => setup(quotaUsd, undefined, null, undefined, true);
+    const held = inMemory(1);
+    expect(held.usage.hold(500)).toBe(true);
+    expect(held.store.ledger.reserveNow?.(held.key.id, 1_000_000, 1000)).toBeNull();
+    expect(inMemory(0.0001).usage.hold(1_000)).toBe(false);
+    const asRows = setup(1).usage.hold(500);
+    expect(asRows).toBeInstanceOf(Promise);
+    expect(await asRows).toBe(true);
+    // Paused (a relay rejoining the lock): the hold waits for the resume, never decided now.
+    const paused = inMemory(1);
+    const resume = paused.store.pauseHolds();
+    const waiting = paused.usage.hold(500);
+    expect(waiting).toBeInstanceOf(Promise);
+    await new Promise((r) => setTimeout(r, 10));
+    expect(paused.store.ledger.reserveNow?.(paused.key.id, 1, 1000)).toBeUndefined();
+    resume();
+    expect(await waiting).toBe(true);
+    // A closed store says so in the turn too, as reserve's rejection would.
+    held.store.closeNow();
+    expect(() => held.usage.hold(500)).toThrow(/closed/);
   });
 
   it('bills a failed request nothing unless it streamed part of an answer', async () => {

@@ -74,14 +74,20 @@ export class RequestUsage implements Renewable {
    * Holds `micros` of the key's quota until the row is written; false when what is left cannot
    * cover it. A key without a quota holds nothing: no transaction before the upstream call.
    */
-  async hold(micros: number): Promise<boolean> {
+  hold(micros: number): boolean | Promise<boolean> {
     if (this.#key.quotaMicros === null || micros <= 0) return true;
-    this.#reservation = await this.#store.ledger.reserve(
-      this.#key.id,
-      micros,
-      this.#leases.leaseMs,
-    );
-    if (this.#reservation === null) return false;
+    const { ledger } = this.#store;
+    // Decided at once (SQLite's holds in memory): no promise, and the request goes on this turn.
+    const now = ledger.reserveNow?.(this.#key.id, micros, this.#leases.leaseMs);
+    if (now !== undefined) return this.#held(now);
+    return ledger
+      .reserve(this.#key.id, micros, this.#leases.leaseMs)
+      .then((reservation) => this.#held(reservation));
+  }
+
+  #held(reservation: Reservation | null): boolean {
+    this.#reservation = reservation;
+    if (reservation === null) return false;
     if (!this.#done) this.#leases.add(this);
     return true;
   }
