@@ -55,8 +55,11 @@ export interface ProxyJob {
    * always asks upstream (billing needs it) and hides the usage chunk from those that did not.
    */
   readonly clientWantsUsage: boolean;
-  /** The client's body, rewritten for one route: for an upstream of the client's dialect. */
-  readonly body: (route: RouteTarget) => Promise<NativePayload>;
+  /**
+   * The client's body, rewritten for one route: for an upstream of the client's dialect. A JSON
+   * body is at hand (no promise); a form is built asynchronously.
+   */
+  readonly body: (route: RouteTarget) => NativePayload | Promise<NativePayload>;
   /** The request in neutral form, for an upstream of another dialect (chat only; parsed once, lazily). */
   readonly chat?: () => ChatRequest;
   /** Client headers an upstream of the client's own dialect may see (anthropic-beta…). */

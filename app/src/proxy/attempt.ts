@@ -99,23 +99,24 @@ async function send(
       model: cand.upstreamModel,
       defaultMaxTokens: rt.config.server.defaultMaxTokens,
     };
-    req =
-      translate && job.chat
-        ? adapter.buildRequest({
-            ...base,
-            headers: NO_HEADERS,
-            chat: { ...job.chat(), model: cand.upstreamModel },
-            dropped: (dropped) =>
-              rt.logger.warn(
-                { channel: cand.channel.name, dropped },
-                'translation left features out',
-              ),
-          })
-        : adapter.buildRequest({
-            ...base,
-            headers: job.headers ?? NO_HEADERS,
-            ...(await job.body(cand)),
-          });
+    const chat = translate ? job.chat : undefined;
+    if (chat) {
+      req = adapter.buildRequest({
+        ...base,
+        headers: NO_HEADERS,
+        chat: { ...chat(), model: cand.upstreamModel },
+        dropped: (dropped) =>
+          rt.logger.warn({ channel: cand.channel.name, dropped }, 'translation left features out'),
+      });
+    } else {
+      // A JSON body is at hand and goes on in the same turn; only a form is awaited.
+      const native = job.body(cand);
+      req = adapter.buildRequest({
+        ...base,
+        headers: job.headers ?? NO_HEADERS,
+        ...(native instanceof Promise ? await native : native),
+      });
+    }
   } catch (err) {
     if (err instanceof UpstreamError) throw err;
     // Never log the cause: a header error quotes the header's value, i.e. the provider key.

@@ -58,7 +58,7 @@ function jobFor(
           : ((body as MessagesRequest).max_tokens ?? rt.config.server.defaultMaxTokens),
     },
     chat: () => (chat ??= translate(body as MessagesRequest, rt, requestId)),
-    body: async (route) => {
+    body: (route) => {
       const text = verbatim(rawText, body.model === route.upstreamModel, ROUTING_FIELDS);
       return text !== undefined
         ? { json: body, text }

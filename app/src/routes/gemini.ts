@@ -85,7 +85,7 @@ function jobFor(
       chat: () => (chat ??= translate(request, model, stream, rt, requestId)),
     }),
     // The model lives in the path, which the gemini adapter writes: the body passes untouched.
-    body: async () => {
+    body: () => {
       const text = verbatim(raw, true, ROUTING_FIELDS);
       return text !== undefined ? { json: body, text } : { json: body };
     },

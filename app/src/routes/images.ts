@@ -92,7 +92,7 @@ export function imageRoutes(
         c.req.raw.signal,
         body.prompt,
       ),
-      body: async (route) => ({ json: { ...body, model: route.upstreamModel } }),
+      body: (route) => ({ json: { ...body, model: route.upstreamModel } }),
     });
   });
 

@@ -76,7 +76,7 @@ function jobFor(
         endpoint === '/embeddings' ? 0 : (maxOut ?? deps.config.server.defaultMaxTokens * choices),
     },
     ...(operation === 'chat' && { chat: () => (chat ??= openAiChatToNeutral(body)) }),
-    body: async (route) => {
+    body: (route) => {
       // Billing needs the usage chunk; the client only sees it if it asked (see the decoder).
       const addUsage =
         stream &&
