@@ -16,7 +16,7 @@ import { proxy } from '../proxy/proxy.ts';
 import type { RelayRuntime } from '../runtime.ts';
 import type { AppEnv } from '../types.ts';
 import { estimatePromptTokens } from '../usage/extract.ts';
-import { readJson, routingFields, verbatim } from './body.ts';
+import { readJsonText, routingFields, verbatim } from './body.ts';
 
 /**
  * Anthropic headers an upstream that speaks Messages may see: the API version and the beta
@@ -82,9 +82,9 @@ function translate(body: MessagesRequest, rt: RelayRuntime, requestId: string): 
 export function anthropicRoutes(rt: RelayRuntime): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   const read = async (c: Context<AppEnv>, parse: (json: unknown) => Body) => {
-    const body = parse(await readJson(c, ANY_JSON));
+    const { body, text } = await readJsonText(c, ANY_JSON);
     const headers = forwardHeaders(FORWARDED, (n) => c.req.header(n));
-    return { body, headers, raw: await c.req.text() };
+    return { body: parse(body), headers, raw: text };
   };
   app.post('/messages', async (c) => {
     const { body, headers, raw } = await read(c, parseMessagesRequest);

@@ -48,6 +48,17 @@ export function jsonDepth(value: unknown, limit = Infinity): number {
 
 /** Parses a JSON request body and checks it against `schema`; every failure is a clear 4xx. */
 export async function readJson<S extends z.ZodType>(c: Context, schema: S): Promise<z.infer<S>> {
+  return (await readJsonText(c, schema)).body;
+}
+
+/**
+ * readJson, with the text it parsed: for a route that forwards the client's own bytes, read
+ * once (a body Node holds whole is parsed in the same turn).
+ */
+export async function readJsonText<S extends z.ZodType>(
+  c: Context,
+  schema: S,
+): Promise<{ readonly body: z.infer<S>; readonly text: string }> {
   const type = c.req.header('content-type') ?? '';
   if (!/^application\/([\w.+-]+\+)?json\b/i.test(type)) {
     throw new RelayError(
@@ -57,8 +68,11 @@ export async function readJson<S extends z.ZodType>(c: Context, schema: S): Prom
     );
   }
   let json: unknown;
+  let text: string;
   try {
-    json = JSON.parse(await requestText(c));
+    const read = requestText(c);
+    text = typeof read === 'string' ? read : await read;
+    json = JSON.parse(text);
   } catch (err) {
     if (err instanceof RelayError || (err as { name?: string }).name === 'HTTPException') throw err;
     throw invalidRequest(
@@ -85,7 +99,7 @@ export async function readJson<S extends z.ZodType>(c: Context, schema: S): Prom
         : `Invalid ${param ? `'${param}'` : 'request body'}: ${issue.message}`;
     throw invalidRequest(message, param, missing ? 'missing_required_parameter' : 'invalid_value');
   }
-  return parsed.data;
+  return { body: parsed.data, text };
 }
 
 /**

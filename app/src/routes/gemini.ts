@@ -16,7 +16,7 @@ import { proxy } from '../proxy/proxy.ts';
 import type { RelayRuntime } from '../runtime.ts';
 import type { AppEnv } from '../types.ts';
 import { estimatePromptTokens } from '../usage/extract.ts';
-import { readJson, routingFields, verbatim } from './body.ts';
+import { readJsonText, routingFields, verbatim } from './body.ts';
 
 type Method = 'generateContent' | 'streamGenerateContent' | 'countTokens';
 
@@ -110,8 +110,9 @@ export function geminiRoutes(rt: RelayRuntime): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.post('/models/:call{.+}', async (c) => {
     const { model, method } = call(c);
-    const json = (await readJson(c, ANY_OBJECT)) as Record<string, unknown>;
-    const raw = await c.req.text();
+    const read = await readJsonText(c, ANY_OBJECT);
+    const json = read.body as Record<string, unknown>;
+    const raw = read.text;
     const requestId = c.get('requestId');
     c.get('record').model = model;
     if (method === 'countTokens') {

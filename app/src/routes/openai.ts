@@ -9,7 +9,7 @@ import { proxy } from '../proxy/proxy.ts';
 import type { RelayRuntime } from '../runtime.ts';
 import type { AppEnv } from '../types.ts';
 import { estimatePromptTokens } from '../usage/extract.ts';
-import { readJson, routingFields, verbatim, withMembers } from './body.ts';
+import { readJsonText, routingFields, verbatim, withMembers } from './body.ts';
 import { chatSchema, completionSchema, embeddingSchema, responsesSchema } from './schemas.ts';
 
 type Body = Record<string, unknown> & {
@@ -107,11 +107,11 @@ function jsonEndpoint(
   schema: z.ZodType,
 ) {
   app.post(endpoint, async (c) => {
-    const body = (await readJson(c, schema)) as Body;
-    // The text as received (Hono keeps it): estimating from it spares re-serialising a long
-    // conversation just to count its bytes.
+    // The text as received: estimating from it spares re-serialising a long conversation just
+    // to count its bytes.
+    const { body, text } = await readJsonText(c, schema);
     const headers = forwardHeaders(FORWARDED, (n) => c.req.header(n));
-    return proxy(c, deps, jobFor(endpoint, body, await c.req.text(), deps, headers));
+    return proxy(c, deps, jobFor(endpoint, body as Body, text, deps, headers));
   });
 }
 

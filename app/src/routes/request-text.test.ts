@@ -26,12 +26,15 @@ beforeAll(async () => {
   // seen the message's end (that comes a turn later, where `parsed` waits).
   app.post('/text', async (c) => {
     await Promise.resolve();
-    const text = await requestText(c);
+    const read = requestText(c);
+    // A string when it was all there: the caller goes on in the same turn.
+    const atOnce = typeof read === 'string';
+    const text = await read;
     const again = await c.req.text();
     const json = (await c.req.json()) as unknown;
     await parsed();
     // Read to its end, so the adapter has nothing to drain after the answer.
-    return c.json({ text, again, json, ended: c.env.incoming.readableEnded });
+    return c.json({ text, again, json, ended: c.env.incoming.readableEnded, atOnce });
   });
   server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' });
   await once(server, 'listening');
@@ -95,7 +98,7 @@ describe('requestText: the body as text, read at once when Node already holds it
     const body = '{"model":"m","messages":[]}';
     const raw = await exchange([head('/text', body.length), body.slice(0, 9), body.slice(9)], 30);
     expect(answers(raw)).toEqual([
-      { text: body, again: body, json: JSON.parse(body), ended: true },
+      { text: body, again: body, json: JSON.parse(body), ended: true, atOnce: false },
     ]);
     // Part of it in with the headers: buffered, but not all that Content-Length declares.
     const partly = await exchange(
@@ -103,7 +106,7 @@ describe('requestText: the body as text, read at once when Node already holds it
       30,
     );
     expect(answers(partly)).toEqual([
-      { text: body, again: body, json: JSON.parse(body), ended: true },
+      { text: body, again: body, json: JSON.parse(body), ended: true, atOnce: false },
     ]);
   });
 
@@ -118,7 +121,7 @@ describe('requestText: the body as text, read at once when Node already holds it
     const body = '{"model":"m","n":2}';
     const raw = await exchange([head('/text', body.length) + body]);
     expect(answers(raw)).toEqual([
-      { text: body, again: body, json: { model: 'm', n: 2 }, ended: true },
+      { text: body, again: body, json: { model: 'm', n: 2 }, ended: true, atOnce: true },
     ]);
   });
 
@@ -130,8 +133,8 @@ describe('requestText: the body as text, read at once when Node already holds it
       30,
     );
     expect(answers(raw)).toEqual([
-      { text: first, again: first, json: { i: 1 }, ended: true },
-      { text: second, again: second, json: { i: 2 }, ended: true },
+      { text: first, again: first, json: { i: 1 }, ended: true, atOnce: true },
+      { text: second, again: second, json: { i: 2 }, ended: true, atOnce: true },
     ]);
   });
 });
