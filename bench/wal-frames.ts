@@ -1,7 +1,7 @@
 /**
  * Which pages the relay's commits write, by table and index: `node bench/wal-frames.ts
  * <strace log> <relay.db>` (not part of `npm test`; bench/README.md, Profiling, says how to get
- * the log). The checkpoint worker starts the WAL over every ~100 ms, so its frames cannot be
+ * the log). The checkpoint worker starts the WAL over every ~500 ms, so its frames cannot be
  * read from the file afterwards: they are read from the `pwrite64` calls that wrote them. A WAL
  * frame is two writes, a 24-byte header (its page number, then the database's size in pages on
  * a transaction's last frame, 0 on the others) and the page. Page numbers are mapped to their

@@ -61,7 +61,9 @@ describe('authenticate', () => {
     });
     await keys.update('a', { enabled: true, expiresAt: Date.now() - 1000 });
     await call(SECRET);
-    expect((await call(SECRET)).error).toMatch(/^API key "a" expired on /);
+    const expired = await call(SECRET);
+    expect(expired.promise).toBe(false);
+    expect(expired.error).toMatch(/^API key "a" expired on /);
     sqlite.closeNow();
   });
 });

@@ -70,7 +70,7 @@ export function priceOf(
 
 /**
  * Holds what the job may cost at most; a key that cannot cover it gets a 429 it can act on. A
- * hold decided at once returns nothing (no promise); otherwise the promise of the hold.
+ * hold decided at once returns nothing (no promise) or throws; otherwise the promise of the hold.
  */
 export function holdQuota(
   rt: RelayRuntime,
@@ -85,6 +85,7 @@ export function holdQuota(
   return held.then((ok) => (ok ? undefined : refuse(rt, key, hold)));
 }
 
+/** The 429 for a hold the key cannot cover, with what it has left now (read again). */
 async function refuse(rt: RelayRuntime, key: KeyRecord, hold: number): Promise<never> {
   const fresh = (await rt.store.keys.get(key.name)) ?? key;
   const left =

@@ -52,15 +52,19 @@ describe('the key cache', () => {
     store.upsertKey({ name: 'sync', key: secret });
     await cache.sync();
     expect(cache.cachedBySecret(secret)).toBeUndefined();
-    expect(cache.cachedBySecret('sk-cache-guess-0123456789')).toBeUndefined();
+    // A secret known to be unknown is findBySecret's to answer (null), never a hit.
+    const guess = 'sk-cache-guess-0123456789';
+    expect(await cache.findBySecret(guess)).toBeNull();
+    expect(cache.cachedBySecret(guess)).toBeUndefined();
     await cache.findBySecret(secret);
     expect(cache.cachedBySecret(secret)?.name).toBe('sync');
-    expect(reads).toHaveBeenCalledTimes(1);
+    expect(reads).toHaveBeenCalledTimes(2);
     now = 1000;
     expect(cache.cachedBySecret(secret)).toBeUndefined();
     // Expired is gone: the next lookup reads the store again.
     expect((await cache.findBySecret(secret))?.name).toBe('sync');
-    expect(reads).toHaveBeenCalledTimes(2);
+    expect(reads).toHaveBeenCalledTimes(3);
+    expect(cache.cachedBySecret(secret)?.name).toBe('sync');
     cache.invalidate();
     expect(cache.cachedBySecret(secret)).toBeUndefined();
     store.closeNow();

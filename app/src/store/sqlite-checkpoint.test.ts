@@ -15,8 +15,8 @@ import { usageRow } from '../../../test/fixtures/usage-row.ts';
 const ROWS = 6000;
 
 /**
- * The tests' rounds: the relay's (CHECKPOINT_EVERY_MS) are five times longer, and a loop this
- * tight would commit most of ROWS between two of them on a fast machine.
+ * The tests' rounds: shorter than the relay's (CHECKPOINT_EVERY_MS), between two of which a loop
+ * this tight would commit most of ROWS on a fast machine.
  */
 const CHECKPOINT_MS = 100;
 

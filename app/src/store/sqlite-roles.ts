@@ -4,7 +4,7 @@ import type { KeyStore, QuotaLedger, UsageStore } from './types.ts';
 /**
  * The async role interfaces (types.ts) over the SQLite store's synchronous calls. node:sqlite
  * answers at once, so each is a resolved promise; holds and settlements go through the group
- * commit.
+ * commit. reserveNow is the one answer given as a value: a hold decided at once (in memory).
  */
 export function sqliteRoles(store: SqliteStore): {
   keys: KeyStore;

@@ -528,11 +528,12 @@ export class SqliteStore implements Store {
     this.#ledger.settle(null, usage);
   }
 
-  /** Through the group commit (see SqliteLedger). */
+  /** Decided now when holds are in memory and not paused, else undefined (see SqliteLedger). */
   reserveNow(keyId: number, micros: Micros, leaseMs?: number): Reservation | null | undefined {
     return this.#ledger.reserveNow(keyId, micros, leaseMs);
   }
 
+  /** Through the group commit (see SqliteLedger). */
   reserveSoon(keyId: number, micros: Micros, leaseMs?: number): Promise<Reservation | null> {
     return this.#ledger.reserveSoon(keyId, micros, leaseMs);
   }

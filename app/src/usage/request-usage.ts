@@ -72,14 +72,16 @@ export class RequestUsage implements Renewable {
 
   /**
    * Holds `micros` of the key's quota until the row is written; false when what is left cannot
-   * cover it. A key without a quota holds nothing: no transaction before the upstream call.
+   * cover it. A key without a quota holds nothing: no transaction before the upstream call. A
+   * promise only when the ledger must be waited for; a hold decided at once (or a closed store,
+   * which throws) is answered in the same turn.
    */
   hold(micros: number): boolean | Promise<boolean> {
     if (this.#key.quotaMicros === null || micros <= 0) return true;
     const { ledger } = this.#store;
     // Decided at once (SQLite's holds in memory): no promise, and the request goes on this turn.
-    const now = ledger.reserveNow?.(this.#key.id, micros, this.#leases.leaseMs);
-    if (now !== undefined) return this.#held(now);
+    const decided = ledger.reserveNow?.(this.#key.id, micros, this.#leases.leaseMs);
+    if (decided !== undefined) return this.#held(decided);
     return ledger
       .reserve(this.#key.id, micros, this.#leases.leaseMs)
       .then((reservation) => this.#held(reservation));
