@@ -77,7 +77,7 @@ export function createAttempt(deps: AttemptDeps) {
       });
       return result.ok ? { ok: true, value: { kind: 'stream', ...result.value } } : result;
     }
-    return readJson(res, contentType, adapter, job, translate, ctx);
+    return await readJson(res, contentType, adapter, job, translate, ctx);
   };
 }
 
@@ -131,7 +131,11 @@ async function send(
     idleMs: t.idleMs,
     firstByteMs: Math.max(1, Math.min(t.firstByteMs, ctx.remainingMs())),
   };
-  return sendToChannel(rt, adapter, cand.channel, req, { timeouts, signal: ctx.signal, waits });
+  return await sendToChannel(rt, adapter, cand.channel, req, {
+    timeouts,
+    signal: ctx.signal,
+    waits,
+  });
 }
 
 const NO_HEADERS: Readonly<HeaderRecord> = {};

@@ -75,10 +75,18 @@ export async function proxy(
     signal: c.req.raw.signal,
     onAttempt: logAttempt(rt, record, c.get('requestId')),
   });
-  const ended = run
-    .then((result) => settle(rt, c, job, reply, usage, result, served, tally))
-    .catch((err: unknown) => crashed(rt, c, job, reply, usage, err, tally));
-  return reply.response(ended);
+  // Awaited, not returned or chained: an async function (or a then callback) that hands back a
+  // promise settles through a thenable job, one more promise and turn each; on the way of a
+  // chat request there were six (`return await` here, in attempt.ts and in the routes).
+  const ended = (async () => {
+    try {
+      const result = await run;
+      await settle(rt, c, job, reply, usage, result, served, tally);
+    } catch (err) {
+      await crashed(rt, c, job, reply, usage, err, tally);
+    }
+  })();
+  return await reply.response(ended);
 }
 
 function logAttempt(rt: RelayRuntime, record: RequestRecord, requestId: string) {
@@ -152,7 +160,7 @@ async function settle(
   }
   if (result.ok) {
     served(result.channel);
-    return answerJson(c, job, reply, usage, result.value as JsonAnswer, result.channel);
+    return await answerJson(c, job, reply, usage, result.value as JsonAnswer, result.channel);
   }
   const error =
     nonStreamTimeout(job.stream, rt.config.server, result, rt.clock.now() - record.startedAt) ??

@@ -88,7 +88,7 @@ export function anthropicRoutes(rt: RelayRuntime): Hono<AppEnv> {
   };
   app.post('/messages', async (c) => {
     const { body, headers, raw } = await read(c, parseMessagesRequest);
-    return proxy(c, rt, jobFor('chat', body, raw, headers, rt, c.get('requestId')));
+    return await proxy(c, rt, jobFor('chat', body, raw, headers, rt, c.get('requestId')));
   });
   app.post('/messages/count_tokens', async (c) => {
     const { body, headers, raw } = await read(c, parseCountTokensRequest);

@@ -138,7 +138,7 @@ export function geminiRoutes(rt: RelayRuntime): Hono<AppEnv> {
       );
     }
     const body = parseGenerateContent(json);
-    return proxy(c, rt, jobFor(method, model, json, body, raw, rt, requestId));
+    return await proxy(c, rt, jobFor(method, model, json, body, raw, rt, requestId));
   });
   return app;
 }

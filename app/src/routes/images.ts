@@ -82,7 +82,7 @@ export function imageRoutes(
       quality: body.quality ?? null,
       requested: body.n ?? 1,
     };
-    return proxy(c, deps, {
+    return await proxy(c, deps, {
       ...job(
         '/images/generations',
         model,

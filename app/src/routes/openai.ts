@@ -111,7 +111,7 @@ function jsonEndpoint(
     // to count its bytes.
     const { body, text } = await readJsonText(c, schema);
     const headers = forwardHeaders(FORWARDED, (n) => c.req.header(n));
-    return proxy(c, deps, jobFor(endpoint, body as Body, text, deps, headers));
+    return await proxy(c, deps, jobFor(endpoint, body as Body, text, deps, headers));
   });
 }
 
