@@ -8,7 +8,7 @@ import { Hono } from 'hono';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bufferedBody, requestText } from './request-text.ts';
 
-/** Lets Node's parser take in what has arrived (the relay awaits its key lookup first). */
+/** Lets Node's parser take in what has arrived (as a handler that awaits something first). */
 const parsed = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 let server: ServerType;
@@ -22,8 +22,22 @@ beforeAll(async () => {
     const early = bufferedBody(c.env.incoming);
     return c.json({ early: early ?? null, text: early ?? (await c.req.text()) });
   });
-  // Read as the relay reads it, a few awaits in: the body is in, but the parser has not yet
-  // seen the message's end (that comes a turn later, where `parsed` waits).
+  // Read first thing, in the handler's synchronous start, as the relay reads it when the key and
+  // the hold are decided at once: Node's parser has not yet pushed the packet's body. How often
+  // the adapter's own text() had to read it is counted.
+  app.post('/first', async (c) => {
+    const adapter = c.req.text.bind(c.req);
+    let adapterReads = 0;
+    c.req.text = () => {
+      adapterReads++;
+      return adapter();
+    };
+    const text = await requestText(c);
+    await parsed();
+    return c.json({ text, adapterReads, ended: c.env.incoming.readableEnded });
+  });
+  // Read a few awaits in (a key looked up in the store, say): the body is in, but the parser has
+  // not yet seen the message's end (that comes a turn later, where `parsed` waits).
   app.post('/text', async (c) => {
     await Promise.resolve();
     const read = requestText(c);
@@ -115,6 +129,15 @@ describe('requestText: the body as text, read at once when Node already holds it
     const chunked = `${body.length.toString(16)}\r\n${body}\r\n0\r\n\r\n`;
     const raw = await exchange([head('/buffered', 'chunked') + chunked]);
     expect(answers(raw)).toEqual([{ early: null, text: body }]);
+  });
+
+  it("takes the body from the buffer when it is read in the handler's first turn", async () => {
+    const body = '{"model":"m","messages":[]}';
+    const raw = await exchange([head('/first', body.length) + body]);
+    expect(answers(raw)).toEqual([{ text: body, adapterReads: 0, ended: true }]);
+    // A body still on its way after that turn is the adapter's to read.
+    const split = await exchange([head('/first', body.length), body], 30);
+    expect(answers(split)).toEqual([{ text: body, adapterReads: 1, ended: true }]);
   });
 
   it("answers the request's later text() and json() from Hono's cache", async () => {

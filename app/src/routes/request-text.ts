@@ -16,11 +16,22 @@ const decoder = new TextDecoder();
  */
 export function requestText(c: Context): string | Promise<string> {
   const incoming = nodeIncoming(c);
-  const text = incoming ? bufferedBody(incoming) : undefined;
-  if (text === undefined) return c.req.text();
+  if (!incoming) return c.req.text();
+  const text = bufferedBody(incoming);
+  if (text !== undefined) return cached(c, text);
+  // Node emits 'request' from inside its parser, before the rest of the packet: a body sent with
+  // its headers is pushed only once the handler's synchronous start returns (a request whose key
+  // and hold are decided at once reaches here in that start). One turn later it is there.
+  return Promise.resolve().then(() => {
+    const later = bufferedBody(incoming);
+    return later !== undefined ? cached(c, later) : c.req.text();
+  });
+}
+
+/** The text for the caller, and a promise of it in Hono's cache for later text() and json(). */
+function cached(c: Context, text: string): string {
   // Hono keeps promises there (its type says the values), and answers text() and json() from it.
   (c.req.bodyCache as { text?: Promise<string> }).text = Promise.resolve(text);
-  // The text itself for the caller: nothing to wait for.
   return text;
 }
 
