@@ -108,6 +108,19 @@ describe('Gemini clients and gemini channels', () => {
       .filter((r) => r.model === model);
 
   describe('@google/genai on a gemini channel: passed through', () => {
+    it('sends the body upstream as the client wrote it (the model is in the path)', async () => {
+      // Spacing, key order and number spelling kept: nothing was re-serialised.
+      const asIs = `{ "generationConfig": {"temperature": 0.50},\n  "contents": [{"role":"user","parts":[{"text":"hi"}]}] }`;
+      const res = await fetch(`${t.baseUrl}/v1beta/models/gemini-2.5-flash:generateContent`, {
+        method: 'POST',
+        headers: { 'x-goog-api-key': KEY, 'content-type': 'application/json' },
+        body: asIs,
+      });
+      expect(res.status).toBe(200);
+      await res.text();
+      expect(gemini.requests.at(-1)!.text).toBe(asIs);
+    });
+
     it('answers generateContent with the upstream answer, its key swapped and the model rewritten', async () => {
       const response = await genai.models.generateContent({
         model: 'flash',

@@ -91,6 +91,23 @@ describe('POST /v1/messages', () => {
       .filter((r) => r.model === model);
 
   describe('to a channel that speaks Messages: passed through', () => {
+    it('sends the body upstream as the client wrote it when nothing in it changes', async () => {
+      // Spacing, key order and number spelling kept: nothing was re-serialised.
+      const asIs = `{ "messages": [{"role":"user","content":"hi"}],\n  "max_tokens": 64, "temperature": 0.50, "model": "claude-sonnet-4-5" }`;
+      const res = await fetch(`${t.baseUrl}/v1/messages`, {
+        method: 'POST',
+        headers: {
+          'x-api-key': KEY,
+          'anthropic-version': '2023-06-01',
+          'content-type': 'application/json',
+        },
+        body: asIs,
+      });
+      expect(res.status).toBe(200);
+      await res.text();
+      expect(claude.requests.at(-1)!.text).toBe(asIs);
+    });
+
     it('answers create() with the upstream message, thinking signature and cache usage intact', async () => {
       const msg = await sdk.messages.create(
         {

@@ -143,7 +143,7 @@ async function settle(
     // The upstream ignored `stream` and answered whole: the client still gets the stream it
     // asked for, written from the answer, in its own dialect.
     served(result.channel);
-    return streamWhole(job, reply, usage, result.value);
+    return await streamWhole(job, reply, usage, result.value);
   }
   if (result.ok && reply.streaming) {
     // Heartbeats already promised SSE, and the upstream answered a whole body that is not a

@@ -93,7 +93,7 @@ export function anthropicRoutes(rt: RelayRuntime): Hono<AppEnv> {
   app.post('/messages/count_tokens', async (c) => {
     const { body, headers, raw } = await read(c, parseCountTokensRequest);
     const job = jobFor('count_tokens', body, raw, headers, rt, c.get('requestId'));
-    return countTokens(c, rt, job, () => ({ input_tokens: job.estimate.promptTokens }));
+    return await countTokens(c, rt, job, () => ({ input_tokens: job.estimate.promptTokens }));
   });
   return app;
 }

@@ -129,7 +129,7 @@ export function geminiRoutes(rt: RelayRuntime): Hono<AppEnv> {
         requestId,
       );
       // The estimate counts the request the path names the model of; so does the upstream.
-      return countTokens(
+      return await countTokens(
         c,
         rt,
         job,

@@ -16,12 +16,13 @@ import type { CommitTurns } from './sqlite-ledger.ts';
 export const CHECKPOINT_EVERY_MS = 500;
 
 /**
- * Past this many WAL pages (~40 MiB) the relay checkpoints on its own connection, if the worker
- * has not finished a checkpoint for STUCK_MS more than a round (else the next one starts the WAL
- * over anyway, and a checkpoint of 10,000 pages on the event loop is the very stall this file is
- * here to avoid: 30-60 ms measured); past 4 times as many, whatever the worker does. A relay that
- * commits once a request (a client reading its usage after every call: each read commits what is
- * queued) can pass the first cap within a round: ~50 MiB in the WAL test at 500 ms rounds.
+ * Past this many WAL pages (~40 MiB, as the worker last counted them) the relay checkpoints on
+ * its own connection, if the worker has not finished a checkpoint for STUCK_MS more than a round
+ * (else the next one starts the WAL over anyway, and a checkpoint of 10,000 pages on the event
+ * loop is the very stall this file is here to avoid: 30-60 ms measured); past 4 times as many,
+ * whatever the worker does. A relay that commits once a request (a client reading its usage after
+ * every call: each read commits what is queued) can pass the first cap within a round: 28-54 MB
+ * in the WAL test's loop run with 500 ms rounds, 14 MB with 100 ms.
  */
 const WAL_PAGE_CAP = 10_000;
 const STUCK_MS = 1000;
@@ -64,8 +65,9 @@ const OWN_FRAMES = 1;
  * the writer holding it, or next round's, starts the WAL over. The price: a commit of another
  * connection's makes the relay's drop its page cache, so it reads its ~24 hot pages again after
  * each round (from the OS's cache: 0.013 `pread`s a request at 10 connections with 500 ms
- * rounds, 0.058 with 100 ms), and its cache of the keys' money (KeyMoneyCache); and a write of the relay's
- * outside the group commit's turns (an admin edit, a handover) may wait a few ms for this one.
+ * rounds, 0.058 with 100 ms), and its cache of the keys' money (KeyMoneyCache); and a write of
+ * the relay's outside the group commit's turns (an admin edit, a handover) may wait a few ms for
+ * this one.
  */
 const WORKER = `
 const { DatabaseSync } = require('node:sqlite');
@@ -150,11 +152,11 @@ export class BackgroundCheckpoints implements CommitTurns {
   #done = 0;
   #doneAt = 0;
 
-  /** The worker's rounds; a checkpoint is late once a round and STUCK_MS have passed since the last. */
+  /** The worker's rounds: a checkpoint is late once a round and STUCK_MS have passed. */
   readonly #everyMs: number;
 
+  /** `everyMs`: checked by SqliteStore, before it opens anything. */
   constructor(db: DatabaseSync, path: string, everyMs = CHECKPOINT_EVERY_MS) {
-    if (!(everyMs > 0)) throw new RangeError(`checkpoint rounds every ${everyMs} ms`);
     this.#db = db;
     this.#path = path;
     this.#everyMs = everyMs;

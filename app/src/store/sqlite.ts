@@ -225,6 +225,9 @@ export class SqliteStore implements Store {
   readonly #checkpoints: BackgroundCheckpoints | undefined;
 
   constructor(options: SqliteStoreOptions) {
+    const everyMs = options.checkpointEveryMs;
+    if (everyMs !== undefined && !(Number.isFinite(everyMs) && everyMs > 0))
+      throw new RangeError(`checkpointEveryMs must be a positive number of ms, not ${everyMs}`);
     this.#db = openWalConnection(options.path);
     this.#now = options.now ?? Date.now;
     const fresh = !this.#hasTable('usage_daily');
