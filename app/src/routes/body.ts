@@ -53,7 +53,7 @@ export async function readJson<S extends z.ZodType>(c: Context, schema: S): Prom
 
 /**
  * readJson, with the text it parsed: for a route that forwards the client's own bytes, read
- * once (a body Node holds whole is parsed in the same turn).
+ * once (see requestText for how a body Node already holds is taken).
  */
 export async function readJsonText<S extends z.ZodType>(
   c: Context,

@@ -8,12 +8,12 @@ const decoder = new TextDecoder();
 /**
  * The request body as text. When Node already holds all of it (the usual case: a body of a few
  * KB comes in the same packets as its headers), it is taken from the request at once, and given
- * as the string itself if that is in the caller's turn. Through
- * `c.req.text()` the adapter attaches four listeners and waits for the stream's `end`, which
- * Node emits ticks later: at one connection that was ~12 µs of a request's ~130 µs before its
- * upstream call, against ~3 µs read here. Hono's body cache gets the text either way, so every
- * later `c.req.text()` / `json()` of the request answers from it. The adapter's own Request
- * (`c.req.raw`) does not know the body was read: read it through `c.req`, never `c.req.raw`.
+ * as the string itself if that is in the caller's turn. Through `c.req.text()` the adapter
+ * attaches four listeners and waits for the stream's `end`, which Node emits ticks later: at one
+ * connection that was ~12 µs of a request's ~130 µs before its upstream call, against ~3 µs read
+ * here. Hono's body cache gets the text either way, so every later `c.req.text()` / `json()` of
+ * the request answers from it. The adapter's own Request (`c.req.raw`) does not know the body
+ * was read: read it through `c.req`, never `c.req.raw`.
  */
 export function requestText(c: Context): string | Promise<string> {
   const incoming = nodeIncoming(c);

@@ -8,10 +8,11 @@ import type { CommitTurns } from './sqlite-ledger.ts';
  * the WAL holds once (its last version), syncs both files, and makes the relay's connection read
  * its hot pages again; the same few pages (each table's and index's last leaf) are in every
  * round, so fewer rounds copy less. 100 -> 500 ms at 10 connections: the worker's CPU 3.9-4.0 ->
- * 1.6-2.8 µs a request, its fsyncs 4 times fewer, the relay's own `pread`s 0.058 -> 0.013 a request
- * (perf stat, Dec 2026). The price: the WAL grows longer between rounds (its file's largest
- * size under that load, ~5,000 requests a second: 1.1 -> 8.6 MB, under JOURNAL_SIZE_LIMIT), and a
- * power loss can roll back what was committed since the last round (synchronous=NORMAL).
+ * 1.6-2.8 µs a request, its fsyncs 4 times fewer, the relay's own `pread`s 0.058 -> 0.013 a
+ * request (perf stat, Dec 2026). The price: the WAL grows longer between rounds (its file's
+ * largest size under that load, ~5,000 requests a second: 1.1 -> 8.6 MB, under
+ * JOURNAL_SIZE_LIMIT), and a power loss can roll back what was committed since the last round
+ * (synchronous=NORMAL).
  */
 export const CHECKPOINT_EVERY_MS = 500;
 
