@@ -44,7 +44,9 @@ import { DatabaseSync } from 'node:sqlite';
 import { Agent, request } from 'undici';
 import { RELAY_NODE_ENV, RELAY_NODE_FLAGS } from '../app/src/node-flags.ts';
 import { buildRelay } from '../scripts/build-relay.ts';
+import { readCpuTicks, stealPct } from './host-steal.ts';
 import { summarizeRelayLog } from './relay-log.ts';
+import type { LogWindow } from './relay-log.ts';
 import { ascending, mb, mean, median, pct, summarize } from './stats.ts';
 
 const BENCH_DIR = import.meta.dirname;
@@ -145,6 +147,9 @@ interface Layout {
   pinned: boolean;
   relayCpu: string;
   otherCpu: string;
+  /** The CPUs whose steal is the relay's side and the load's side (unpinned: all of them). */
+  relayCores?: readonly number[];
+  otherCores?: readonly number[];
   note: string;
 }
 
@@ -667,6 +672,8 @@ function pinLayout(): Layout {
     pinned: true,
     relayCpu: '0',
     otherCpu: '1',
+    relayCores: [0],
+    otherCores: [1],
     note: 'relay alone on CPU 0; upstreams, wrk and the bench process (undici client) on CPU 1',
   };
 }
@@ -686,11 +693,37 @@ interface Target {
  * Runs `fn` while watching a process: its CPU time over the run (ms) and its peak RSS (KiB),
  * sampled every 50 ms. Without a process (the upstream itself) both are NaN.
  */
+interface Watched<T> {
+  value: T;
+  cpuMs: number;
+  peakRssKiB: number;
+  /** % of the relay's and of the load's cores the hypervisor took during the run (see host-steal.ts). */
+  steal: { relayCore: number; otherCore: number };
+  /** Wall-clock bounds of the run, to find its lines in the relay's log. */
+  window: LogWindow;
+}
+
 async function watched<T>(
   pid: number | undefined,
+  layout: Layout,
   fn: () => Promise<T>,
-): Promise<{ value: T; cpuMs: number; peakRssKiB: number }> {
-  if (pid === undefined) return { value: await fn(), cpuMs: NaN, peakRssKiB: NaN };
+): Promise<Watched<T>> {
+  const ticks = readCpuTicks();
+  const from = Date.now();
+  const finish = (value: T, cpu: number, peakRssKiB: number): Watched<T> => {
+    const after = readCpuTicks();
+    return {
+      value,
+      cpuMs: cpu,
+      peakRssKiB,
+      steal: {
+        relayCore: stealPct(ticks, after, layout.relayCores),
+        otherCore: stealPct(ticks, after, layout.otherCores),
+      },
+      window: { from, to: Date.now() },
+    };
+  };
+  if (pid === undefined) return finish(await fn(), NaN, NaN);
   let peak = rssKiB(pid);
   const sampler = setInterval(() => (peak = Math.max(peak, rssKiB(pid))), 50);
   const before = cpuMs(pid);
@@ -698,12 +731,69 @@ async function watched<T>(
     const value = await fn();
     const after = cpuMs(pid);
     peak = Math.max(peak, rssKiB(pid));
-    const cpu = before === undefined || after === undefined ? NaN : after - before;
-    return { value, cpuMs: cpu, peakRssKiB: peak };
+    return finish(value, before === undefined || after === undefined ? NaN : after - before, peak);
   } finally {
     clearInterval(sampler);
   }
 }
+
+/**
+ * The relay's own time per request, by scenario (repetitions pooled), read back from its log:
+ * what the added latency would be with no hops between processes and cores.
+ */
+function ownTimeSection(
+  windows: readonly { label: string }[],
+  relayMs: readonly number[][],
+  results: Record<string, unknown>,
+): void {
+  const byLabel = new Map<string, number[]>();
+  windows.forEach((w, i) =>
+    byLabel.set(w.label, [...(byLabel.get(w.label) ?? []), ...relayMs[i]!]),
+  );
+  const rows = [...byLabel].map(([label, xs]) => {
+    const sorted = ascending(xs);
+    return {
+      scenario: label,
+      requests: sorted.length,
+      p50: pct(sorted, 50),
+      p90: pct(sorted, 90),
+      p99: pct(sorted, 99),
+      p999: pct(sorted, 99.9),
+      max: sorted.at(-1) ?? NaN,
+    };
+  });
+  results.relayOwnTimeMs = rows;
+  say("## The relay's own time per request");
+  say();
+  say(
+    'From each request’s log line (`relayMs`, also sent as `x-relay-overhead-ms`): from the ' +
+      'relay’s first look at the request to its answer’s head, less the time it waited on the ' +
+      'upstream; for a stream, to its first byte. Not in it: what comes before the request ' +
+      'reaches the relay’s code (the socket, Node’s parser, a garbage collection or another ' +
+      'request in the way) and the hops between processes and cores, which the added latency ' +
+      'above counts. All repetitions of each scenario:',
+  );
+  say();
+  say(
+    table(
+      ['scenario', 'requests', 'p50 ms', 'p90 ms', 'p99 ms', 'p99.9 ms', 'max ms'],
+      rows.map((r) => [
+        r.scenario,
+        int(r.requests),
+        ms3(r.p50),
+        ms3(r.p90),
+        ms3(r.p99),
+        ms3(r.p999),
+        ms3(r.max),
+      ]),
+    ),
+  );
+  say();
+}
+
+/** `relay core / load core` steal, as the per-run tables show it. */
+const stealCell = (s: { relayCore: number; otherCore: number }) =>
+  Number.isFinite(s.relayCore) ? `${s.relayCore.toFixed(1)} / ${s.otherCore.toFixed(1)}` : '—';
 
 async function main(): Promise<void> {
   if (!onPath('wrk')) {
@@ -948,12 +1038,16 @@ async function main(): Promise<void> {
       cpuUs: number;
       /** The relay's or the floor's peak RSS in the run, KiB. */
       peakRssKiB: number;
+      /** % of the relay's core / the load's core the hypervisor took during the run. */
+      steal: { relayCore: number; otherCore: number };
       requests: number;
       errors: number;
       non2xx: number;
       raw: WrkResult;
     }
     const wrkRuns: WrkRun[] = [];
+    /** The relay's runs, by scenario label, to read its own time from its log at the end. */
+    const ownTimeWindows: { label: string; window: LogWindow }[] = [];
     for (const c of CONNECTIONS) {
       for (let rep = 1; rep <= REPEATS; rep++) {
         // Direct, relay and floor back to back, so drift in the machine hits every row alike.
@@ -963,9 +1057,12 @@ async function main(): Promise<void> {
             value: w,
             cpuMs,
             peakRssKiB,
-          } = await watched(pidOf(t), () =>
+            steal,
+            window,
+          } = await watched(pidOf(t), layout, () =>
             runWrk(otherCpu, `${t.base}/chat/completions`, t.auth, jsonBody, c, SECONDS),
           );
+          if (t.name === 'relay') ownTimeWindows.push({ label: `chat, ${c} conn.`, window });
           const e = w.errors;
           wrkRuns.push({
             target: t.name,
@@ -977,6 +1074,7 @@ async function main(): Promise<void> {
             p99: w.latency_us.p99 / 1000,
             cpuUs: w.requests > 0 ? (cpuMs * 1000) / w.requests : NaN,
             peakRssKiB,
+            steal,
             requests: w.requests,
             errors: e.connect + e.read + e.write + e.timeout,
             non2xx: w.non2xx,
@@ -991,7 +1089,9 @@ async function main(): Promise<void> {
     say();
     say(
       'Every repetition; CPU is the process’s own per request (user + system, from /proc), RSS ' +
-        'its peak during the run (sampled every 50 ms):',
+        'its peak during the run (sampled every 50 ms), steal the share of the relay’s core / ' +
+        'the load’s core that the hypervisor gave to others meanwhile (/proc/stat; a VM whose ' +
+        'steal is above ~1 % is shared, and its numbers move with its neighbours):',
     );
     say();
     say(
@@ -1007,6 +1107,7 @@ async function main(): Promise<void> {
           'p99 ms',
           'CPU µs/req',
           'peak RSS',
+          'steal %',
           'sock errs',
           'non-2xx',
         ],
@@ -1021,6 +1122,7 @@ async function main(): Promise<void> {
           ms3(r.p99),
           int(r.cpuUs),
           Number.isFinite(r.peakRssKiB) ? mb(r.peakRssKiB) : '—',
+          stealCell(r.steal),
           String(r.errors),
           String(r.non2xx),
         ]),
@@ -1132,6 +1234,7 @@ async function main(): Promise<void> {
       streamsPerSecond: number;
       cpuUs: number;
       peakRssKiB: number;
+      steal: { relayCore: number; otherCore: number };
     }
     const streamRuns: StreamRun[] = [];
     for (const c of STREAMS) {
@@ -1142,7 +1245,10 @@ async function main(): Promise<void> {
             value: r,
             cpuMs,
             peakRssKiB,
-          } = await watched(pidOf(t), () => streamLoad(t.base, t.auth, c, SECONDS));
+            steal,
+            window,
+          } = await watched(pidOf(t), layout, () => streamLoad(t.base, t.auth, c, SECONDS));
+          if (t.name === 'relay') ownTimeWindows.push({ label: `stream, ${c} conc.`, window });
           streamRuns.push({
             target: t.name,
             concurrency: c,
@@ -1150,6 +1256,7 @@ async function main(): Promise<void> {
             streamsPerSecond: r.streams / r.seconds,
             cpuUs: r.streams > 0 ? (cpuMs * 1000) / (r.streams + r.failed) : NaN,
             peakRssKiB,
+            steal,
             ...r,
           });
           if (r.failed > 0) {
@@ -1182,6 +1289,7 @@ async function main(): Promise<void> {
           'total p99',
           'CPU µs/stream',
           'peak RSS',
+          'steal %',
         ],
         streamRuns.map((r) => [
           r.target,
@@ -1197,6 +1305,7 @@ async function main(): Promise<void> {
           ms3(r.totalMs.p99),
           int(r.cpuUs),
           Number.isFinite(r.peakRssKiB) ? mb(r.peakRssKiB) : '—',
+          stealCell(r.steal),
         ]),
       ),
     );
@@ -1434,7 +1543,12 @@ async function main(): Promise<void> {
       requestLines,
       clientClosed,
       sample,
-    } = await summarizeRelayLog(logPath);
+      relayMs,
+    } = await summarizeRelayLog(
+      logPath,
+      ownTimeWindows.map((w) => w.window),
+    );
+    ownTimeSection(ownTimeWindows, relayMs, results);
     const warn = levels.get('warn') ?? 0;
     const error = (levels.get('error') ?? 0) + (levels.get('fatal') ?? 0);
     const logBytes = statSync(logPath).size;
@@ -1472,6 +1586,13 @@ async function main(): Promise<void> {
     const loadEnd = Number(os.loadavg()[0]!.toFixed(2));
     results.loadAverageAtEnd = loadEnd;
     say(`- load average (1 min) at the end: ${loadEnd}`);
+    const steals = [...wrkRuns, ...streamRuns].map((r) => r.steal);
+    const meanSteal = (k: 'relayCore' | 'otherCore') => mean(steals.map((x) => x[k]));
+    results.stealPctMean = { relayCore: meanSteal('relayCore'), otherCore: meanSteal('otherCore') };
+    say(
+      `- hypervisor steal, mean over the runs: ${meanSteal('relayCore').toFixed(1)} % of the ` +
+        `relay's core, ${meanSteal('otherCore').toFixed(1)} % of the load's`,
+    );
     for (const n of notes) say(`- ${n}`);
     results.notes = notes;
   } finally {
