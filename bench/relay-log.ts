@@ -1,5 +1,6 @@
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
+import { ascending, pct } from './stats.ts';
 
 /** A run's wall-clock bounds, in ms since the epoch (the log's `time`). */
 export interface LogWindow {
@@ -66,4 +67,44 @@ function addRelayMs(line: string, windows: readonly LogWindow[], into: number[][
   const t = Number(time[1]);
   const i = windows.findIndex((w) => t >= w.from && t <= w.to);
   if (i >= 0) into[i]!.push(Number(own[1]));
+}
+
+/** One scenario's own times, in ms. */
+export interface OwnTime {
+  readonly scenario: string;
+  readonly requests: number;
+  readonly p50: number;
+  readonly p90: number;
+  readonly p99: number;
+  readonly p999: number;
+  readonly max: number;
+}
+
+/**
+ * Percentiles of the relay's own time per scenario, the windows of one scenario (its
+ * repetitions) pooled: `labels[i]` names the scenario of window i, whose times are `relayMs[i]`.
+ * Scenarios come in the order they first appear.
+ */
+export function ownTimeByScenario(
+  labels: readonly string[],
+  relayMs: readonly (readonly number[])[],
+): OwnTime[] {
+  const pooled = new Map<string, number[]>();
+  labels.forEach((label, i) => {
+    const into = pooled.get(label) ?? [];
+    for (const ms of relayMs[i] ?? []) into.push(ms);
+    pooled.set(label, into);
+  });
+  return [...pooled].map(([scenario, times]) => {
+    const sorted = ascending(times);
+    return {
+      scenario,
+      requests: sorted.length,
+      p50: pct(sorted, 50),
+      p90: pct(sorted, 90),
+      p99: pct(sorted, 99),
+      p999: pct(sorted, 99.9),
+      max: sorted.at(-1) ?? NaN,
+    };
+  });
 }

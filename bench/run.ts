@@ -45,7 +45,7 @@ import { Agent, request } from 'undici';
 import { RELAY_NODE_ENV, RELAY_NODE_FLAGS } from '../app/src/node-flags.ts';
 import { buildRelay } from '../scripts/build-relay.ts';
 import { readCpuTicks, stealPct } from './host-steal.ts';
-import { summarizeRelayLog } from './relay-log.ts';
+import { ownTimeByScenario, summarizeRelayLog } from './relay-log.ts';
 import type { LogWindow } from './relay-log.ts';
 import { ascending, mb, mean, median, pct, summarize } from './stats.ts';
 
@@ -690,19 +690,28 @@ interface Target {
 }
 
 /**
- * Runs `fn` while watching a process: its CPU time over the run (ms) and its peak RSS (KiB),
- * sampled every 50 ms. Without a process (the upstream itself) both are NaN.
+ * The hypervisor's steal during a run, in % (host-steal.ts): of the relay's core and of the
+ * load's when pinned; unpinned, of all CPUs in `relayCore`, and `otherCore` is NaN.
  */
+interface Steal {
+  relayCore: number;
+  otherCore: number;
+}
+
 interface Watched<T> {
   value: T;
   cpuMs: number;
   peakRssKiB: number;
-  /** % of the relay's and of the load's cores the hypervisor took during the run (see host-steal.ts). */
-  steal: { relayCore: number; otherCore: number };
+  steal: Steal;
   /** Wall-clock bounds of the run, to find its lines in the relay's log. */
   window: LogWindow;
 }
 
+/**
+ * Runs `fn` while watching a process: its CPU time over the run (ms) and its peak RSS (KiB),
+ * sampled every 50 ms (both NaN without a process: the upstream itself), and the machine's
+ * steal over the run.
+ */
 async function watched<T>(
   pid: number | undefined,
   layout: Layout,
@@ -716,10 +725,12 @@ async function watched<T>(
       value,
       cpuMs: cpu,
       peakRssKiB,
-      steal: {
-        relayCore: stealPct(ticks, after, layout.relayCores),
-        otherCore: stealPct(ticks, after, layout.otherCores),
-      },
+      steal: layout.pinned
+        ? {
+            relayCore: stealPct(ticks, after, layout.relayCores),
+            otherCore: stealPct(ticks, after, layout.otherCores),
+          }
+        : { relayCore: stealPct(ticks, after), otherCore: NaN },
       window: { from, to: Date.now() },
     };
   };
@@ -746,22 +757,10 @@ function ownTimeSection(
   relayMs: readonly number[][],
   results: Record<string, unknown>,
 ): void {
-  const byLabel = new Map<string, number[]>();
-  windows.forEach((w, i) =>
-    byLabel.set(w.label, [...(byLabel.get(w.label) ?? []), ...relayMs[i]!]),
+  const rows = ownTimeByScenario(
+    windows.map((w) => w.label),
+    relayMs,
   );
-  const rows = [...byLabel].map(([label, xs]) => {
-    const sorted = ascending(xs);
-    return {
-      scenario: label,
-      requests: sorted.length,
-      p50: pct(sorted, 50),
-      p90: pct(sorted, 90),
-      p99: pct(sorted, 99),
-      p999: pct(sorted, 99.9),
-      max: sorted.at(-1) ?? NaN,
-    };
-  });
   results.relayOwnTimeMs = rows;
   say("## The relay's own time per request");
   say();
@@ -770,8 +769,9 @@ function ownTimeSection(
       'relay’s first look at the request to its answer’s head, less the time it waited on the ' +
       'upstream; for a stream, to its first byte. Not in it: what comes before the request ' +
       'reaches the relay’s code (the socket, Node’s parser, a garbage collection or another ' +
-      'request in the way) and the hops between processes and cores, which the added latency ' +
-      'above counts. All repetitions of each scenario:',
+      'request in the way), what the relay does while it waits (its write to the upstream, ' +
+      'undici reading the answer’s head, a collection meanwhile) and the hops between processes ' +
+      'and cores, which the added latency above counts. All repetitions of each scenario:',
   );
   say();
   say(
@@ -791,9 +791,12 @@ function ownTimeSection(
   say();
 }
 
-/** `relay core / load core` steal, as the per-run tables show it. */
-const stealCell = (s: { relayCore: number; otherCore: number }) =>
-  Number.isFinite(s.relayCore) ? `${s.relayCore.toFixed(1)} / ${s.otherCore.toFixed(1)}` : '—';
+/** `relay core / load core` steal, as the per-run tables show it (unpinned: all CPUs). */
+function stealCell(s: Steal): string {
+  if (!Number.isFinite(s.relayCore)) return '—';
+  if (!Number.isFinite(s.otherCore)) return `${s.relayCore.toFixed(1)} (all CPUs)`;
+  return `${s.relayCore.toFixed(1)} / ${s.otherCore.toFixed(1)}`;
+}
 
 async function main(): Promise<void> {
   if (!onPath('wrk')) {
@@ -1038,8 +1041,7 @@ async function main(): Promise<void> {
       cpuUs: number;
       /** The relay's or the floor's peak RSS in the run, KiB. */
       peakRssKiB: number;
-      /** % of the relay's core / the load's core the hypervisor took during the run. */
-      steal: { relayCore: number; otherCore: number };
+      steal: Steal;
       requests: number;
       errors: number;
       non2xx: number;
@@ -1090,8 +1092,9 @@ async function main(): Promise<void> {
     say(
       'Every repetition; CPU is the process’s own per request (user + system, from /proc), RSS ' +
         'its peak during the run (sampled every 50 ms), steal the share of the relay’s core / ' +
-        'the load’s core that the hypervisor gave to others meanwhile (/proc/stat; a VM whose ' +
-        'steal is above ~1 % is shared, and its numbers move with its neighbours):',
+        'the load’s core (unpinned: of all CPUs) that the hypervisor gave to others meanwhile ' +
+        '(/proc/stat; a VM whose steal is above ~1 % is shared, and its numbers move with its ' +
+        'neighbours):',
     );
     say();
     say(
@@ -1234,7 +1237,7 @@ async function main(): Promise<void> {
       streamsPerSecond: number;
       cpuUs: number;
       peakRssKiB: number;
-      steal: { relayCore: number; otherCore: number };
+      steal: Steal;
     }
     const streamRuns: StreamRun[] = [];
     for (const c of STREAMS) {
@@ -1586,13 +1589,21 @@ async function main(): Promise<void> {
     const loadEnd = Number(os.loadavg()[0]!.toFixed(2));
     results.loadAverageAtEnd = loadEnd;
     say(`- load average (1 min) at the end: ${loadEnd}`);
-    const steals = [...wrkRuns, ...streamRuns].map((r) => r.steal);
-    const meanSteal = (k: 'relayCore' | 'otherCore') => mean(steals.map((x) => x[k]));
-    results.stealPctMean = { relayCore: meanSteal('relayCore'), otherCore: meanSteal('otherCore') };
-    say(
-      `- hypervisor steal, mean over the runs: ${meanSteal('relayCore').toFixed(1)} % of the ` +
-        `relay's core, ${meanSteal('otherCore').toFixed(1)} % of the load's`,
-    );
+    // The relay's and the floor's runs: in the direct ones the relay's core sits idle.
+    const steals = [...wrkRuns, ...streamRuns].filter((r) => r.target !== 'direct');
+    const meanSteal = (k: keyof Steal) => {
+      const known = steals.map((r) => r.steal[k]).filter(Number.isFinite);
+      return known.length > 0 ? mean(known) : NaN;
+    };
+    const stealMean = { relayCore: meanSteal('relayCore'), otherCore: meanSteal('otherCore') };
+    results.stealPctMean = stealMean;
+    if (Number.isFinite(stealMean.relayCore)) {
+      const where = Number.isFinite(stealMean.otherCore)
+        ? `${stealMean.relayCore.toFixed(1)} % of the relay's core, ` +
+          `${stealMean.otherCore.toFixed(1)} % of the load's`
+        : `${stealMean.relayCore.toFixed(1)} % of all CPUs`;
+      say(`- hypervisor steal, mean over the relay's and the floor's runs: ${where}`);
+    }
     for (const n of notes) say(`- ${n}`);
     results.notes = notes;
   } finally {

@@ -3,37 +3,39 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseProcStat, stealPct } from '../../bench/host-steal.ts';
-import { summarizeRelayLog } from '../../bench/relay-log.ts';
+import { ownTimeByScenario, summarizeRelayLog } from '../../bench/relay-log.ts';
 
-// /proc/stat as Linux 6 writes it: the aggregate line, then one per CPU (user nice system idle
-// iowait irq softirq steal guest guest_nice).
+// /proc/stat as Linux 6 writes it: the aggregate line, then one per CPU. Fields: user nice
+// system idle iowait irq softirq steal guest guest_nice; guest time is already inside user.
 const statAt = (cpu0: number[], cpu1: number[]) =>
   [
-    `cpu  ${cpu0.map((x, i) => x + cpu1[i]!).join(' ')} 0 0`,
-    `cpu0 ${cpu0.join(' ')} 0 0`,
-    `cpu1 ${cpu1.join(' ')} 0 0`,
+    `cpu  ${cpu0.map((x, i) => x + cpu1[i]!).join(' ')}`,
+    `cpu0 ${cpu0.join(' ')}`,
+    `cpu1 ${cpu1.join(' ')}`,
     'intr 1 2 3',
     'ctxt 99',
   ].join('\n');
 
 describe("the bench's reading of hypervisor steal", () => {
   const before = parseProcStat(
-    statAt([100, 0, 50, 800, 0, 0, 10, 40], [10, 0, 5, 980, 0, 0, 0, 5]),
+    statAt([100, 0, 50, 800, 0, 0, 10, 40, 30, 0], [10, 0, 5, 980, 0, 0, 0, 5, 0, 0]),
   );
-  // 1,000 ticks later on each CPU: cpu0 had 20 stolen, cpu1 none.
+  // cpu0: 1,000 ticks later, 20 of them stolen (softirq moved by 35, guest by 300 inside user's
+  // 400, and neither counts); cpu1: 3,000 ticks later, 90 stolen.
   const after = parseProcStat(
-    statAt([400, 0, 150, 1360, 0, 0, 30, 60], [20, 0, 10, 1965, 0, 0, 0, 5]),
+    statAt([500, 0, 150, 1245, 0, 0, 45, 60, 330, 0], [1010, 0, 5, 2890, 0, 0, 0, 95, 0, 0]),
   );
 
-  it('gives each CPU its own share, and leaves the aggregate line out', () => {
+  it('gives each CPU its own share of steal, and leaves the aggregate line out', () => {
     expect([...before.keys()]).toEqual([0, 1]);
-    expect(stealPct(before, after, [0])).toBeCloseTo(2, 6);
-    expect(stealPct(before, after, [1])).toBe(0);
+    expect(stealPct(before, after, [0])).toBeCloseTo(2, 9);
+    expect(stealPct(before, after, [1])).toBeCloseTo(3, 9);
   });
 
-  it('pools the CPUs asked for, or all of them', () => {
-    expect(stealPct(before, after)).toBeCloseTo(1, 6);
-    expect(stealPct(before, after, [0, 1])).toBeCloseTo(1, 6);
+  it('pools the ticks of the CPUs asked for (all of them by default), not their shares', () => {
+    // 110 of 4,000 ticks: 2.75 %, where the mean of the two shares would be 2.5 %.
+    expect(stealPct(before, after)).toBeCloseTo(2.75, 9);
+    expect(stealPct(before, after, [0, 1])).toBeCloseTo(2.75, 9);
   });
 
   it('says NaN for a CPU it never read, or no time passed', () => {
@@ -93,5 +95,23 @@ describe("the bench's reading of the relay's log", () => {
     const s = await summarizeRelayLog(path);
     expect(s.relayMs).toEqual([]);
     expect(s.requestLines).toBe(1);
+  });
+});
+
+describe("the bench's table of the relay's own time", () => {
+  it("pools each scenario's repetitions, in the order scenarios first appear", () => {
+    const rows = ownTimeByScenario(
+      ['chat, 1 conn.', 'chat, 10 conn.', 'chat, 1 conn.'],
+      [[0.3, 0.1], [0.02], [0.2, 0.4]],
+    );
+    expect(rows.map((r) => [r.scenario, r.requests, r.p50, r.max])).toEqual([
+      ['chat, 1 conn.', 4, 0.2, 0.4],
+      ['chat, 10 conn.', 1, 0.02, 0.02],
+    ]);
+  });
+
+  it('says NaN for a scenario whose runs logged no request', () => {
+    const [row] = ownTimeByScenario(['stream, 1 conc.'], [[]]);
+    expect(row).toMatchObject({ requests: 0, p50: NaN, p99: NaN, max: NaN });
   });
 });
