@@ -147,7 +147,7 @@ interface Layout {
   pinned: boolean;
   relayCpu: string;
   otherCpu: string;
-  /** The CPUs whose steal is the relay's side and the load's side (unpinned: all of them). */
+  /** When pinned, the CPUs of the relay's side and of the load's, for their steal. */
   relayCores?: readonly number[];
   otherCores?: readonly number[];
   note: string;
@@ -750,7 +750,7 @@ async function watched<T>(
 
 /**
  * The relay's own time per request, by scenario (repetitions pooled), read back from its log:
- * what the added latency would be with no hops between processes and cores.
+ * its own code's part of the added latency (what it leaves out is printed with it).
  */
 function ownTimeSection(
   windows: readonly { label: string }[],
