@@ -9,11 +9,11 @@ import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { build } from 'esbuild';
-import { chromium } from 'playwright-core';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { corsOfBehavior, startEdge } from '../fixtures/cloudfront-edge.ts';
 import type { CorsConfig, Edge } from '../fixtures/cloudfront-edge.ts';
+import { launchChromium } from '../fixtures/chromium.ts';
 import { startFaultUpstream } from '../fixtures/fault-upstream.ts';
 import type { FaultUpstream } from '../fixtures/fault-upstream.ts';
 import { startTestRelay } from '../fixtures/relay-harness.ts';
@@ -22,16 +22,6 @@ import { synth } from './helpers.ts';
 
 const KEY = 'sk-browser-client-0123456789abcdef';
 const LIMITED_KEY = 'sk-browser-limited-0123456789abcd';
-const CHROMIUM_FLAGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 /** The CORS override the distribution used to put on /v1/* (the bug): kept to show it fails. */
 const OLD_OVERRIDE: CorsConfig = {
@@ -97,9 +87,7 @@ beforeAll(async () => {
   });
   await new Promise<void>((resolve) => page.listen(0, '127.0.0.1', resolve));
   pageUrl = `http://127.0.0.1:${(page.address() as AddressInfo).port}/`;
-  // Debian's Chromium; elsewhere (GitHub's runners have Google Chrome) CHROMIUM_PATH says where.
-  const executablePath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-  browser = await chromium.launch({ executablePath, args: CHROMIUM_FLAGS });
+  browser = await launchChromium();
 });
 
 afterAll(async () => {

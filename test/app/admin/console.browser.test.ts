@@ -4,32 +4,20 @@
  * request and the spend, tests and switches off a channel, and reads it all in Chinese too.
  * Screenshots of every page land in test-artifacts/admin-console/ (git-ignored).
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import OpenAI from 'openai';
-import { chromium } from 'playwright-core';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startOpenAiUpstream } from '../../fixtures/openai-upstream.ts';
 import type { FakeUpstream } from '../../fixtures/openai-upstream.ts';
+import { launchChromium } from '../../fixtures/chromium.ts';
 import { startTestRelay } from '../../fixtures/relay-harness.ts';
 import { usageRow } from '../../fixtures/admin-app.ts';
 import { WINDOWS_PER_LOAD } from '../../../app/console/paging.ts';
 import { REQUESTS_SCAN_BUDGET } from '../../../app/src/store/sqlite-usage-queries.ts';
 import type { TestRelay } from '../../fixtures/relay-harness.ts';
 
-/** Debian's chromium (.ci/run installs it); CHROMIUM_PATH points elsewhere, e.g. a CI image's Chrome. */
-const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
-const FLAGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const ADMIN_KEY = 'admin-key-0123456789abcdef';
 const SHOTS = join(import.meta.dirname, '../../../test-artifacts/admin-console');
 const PAGES = ['overview', 'keys', 'usage', 'channels', 'requests', 'audit'] as const;
@@ -60,9 +48,8 @@ describe('the admin console in a real browser', () => {
   };
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) {
-      throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (.ci/run does it)`);
-    }
+    // First: without a browser there is nothing to start the rest for.
+    browser = await launchChromium();
     mkdirSync(SHOTS, { recursive: true });
     primary = await startOpenAiUpstream({ apiKey: 'p', reply: 'from primary' });
     backup = await startOpenAiUpstream({ apiKey: 'b', reply: 'from backup' });
@@ -89,7 +76,6 @@ describe('the admin console in a real browser', () => {
       },
       { ADMIN_KEY },
     );
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
     context = await browser.newContext({ locale: 'en-US', viewport: { width: 1280, height: 900 } });
     page = await context.newPage();
     watch(page);
