@@ -93,9 +93,9 @@ describe('WAL checkpoints in a worker thread (checkpointInBackground)', () => {
     const path = file();
     const store = open(path);
     for (let i = 0; i < 50; i++) await store.ledger.settle(null, usageRow());
-    // A round every CHECKPOINT_MS: the relay's frames copied, the worker's own write first in a new WAL
-    // (asked until it is, for a busy machine; before, the relay's frames stayed until its next
-    // commit started the WAL over).
+    // A round every CHECKPOINT_MS: the relay's frames copied, the worker's own write first in a
+    // new WAL (asked until it is, for a busy machine; before, the relay's frames stayed until its
+    // next commit started the WAL over).
     let pages: number[] = [];
     for (const end = Date.now() + 5000; Date.now() < end; await sleep(50)) {
       pages = walPages(readFileSync(`${path}-wal`));
