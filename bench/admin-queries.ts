@@ -26,12 +26,8 @@ import type { Clock } from '../app/src/routing/clock.ts';
 import { SqliteStore } from '../app/src/store/sqlite.ts';
 import { FILTER_INDEX_NAMES, USAGE_FILTER_INDEXES } from '../app/src/store/sqlite-usage-scan.ts';
 import type { UsageRow } from '../app/src/store/types.ts';
+import { envInt } from './env.ts';
 
-const envInt = (name: string, fallback: number) => {
-  const n = Number(process.env[name] ?? fallback);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer`);
-  return n;
-};
 const ROWS = envInt('BENCH_ROWS', 1_000_000);
 const DAYS = envInt('BENCH_DAYS', 90);
 const ITERATIONS = envInt('BENCH_ITERATIONS', 50);

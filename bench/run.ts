@@ -21,7 +21,7 @@
  * folder, deleted at the end: a path keeps it, or puts it on another disk such as tmpfs; it is
  * emptied at start, and must be a regular file because the bench reads it back at the end).
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import {
@@ -36,16 +36,25 @@ import {
   statSync,
   writeFileSync,
 } from 'node:fs';
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import os from 'node:os';
-import { delimiter, join, relative } from 'node:path';
+import { join, relative } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { Agent, request } from 'undici';
 import { RELAY_NODE_ENV, RELAY_NODE_FLAGS } from '../app/src/node-flags.ts';
 import { buildRelay } from '../scripts/build-relay.ts';
+import { CLIENT_KEY, MODEL, UPSTREAM_KEY, chatBody } from './chat.ts';
 import { readCpuTicks, stealPct } from './host-steal.ts';
 import { ownTimeByScenario, summarizeRelayLog } from './relay-log.ts';
+import {
+  freePort,
+  killAll,
+  onPath,
+  portFromStdout,
+  spawnTracked,
+  stopAll,
+  stopChild,
+  table,
+} from './processes.ts';
 import type { LogWindow } from './relay-log.ts';
 import { ascending, mb, mean, median, pct, summarize } from './stats.ts';
 
@@ -54,9 +63,6 @@ const REPO_ROOT = join(BENCH_DIR, '..');
 const UPSTREAM_TS = join(BENCH_DIR, 'upstream.ts');
 const FLOOR_TS = join(BENCH_DIR, 'floor-proxy.ts');
 const WRK_LUA = join(BENCH_DIR, 'wrk-chat.lua');
-const UPSTREAM_KEY = 'sk-bench-upstream-0123456789';
-const CLIENT_KEY = 'sk-bench-client-0123456789';
-const MODEL = 'gpt-4o-mini';
 const CHUNKS = 20;
 
 const envNumber = (name: string, fallback: number): number => {
@@ -95,20 +101,6 @@ const DIALECTS = process.env.BENCH_DIALECTS !== '0';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-function onPath(cmd: string): boolean {
-  return (process.env.PATH ?? '')
-    .split(delimiter)
-    .some((dir) => dir !== '' && existsSync(join(dir, cmd)));
-}
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const { port } = srv.address() as AddressInfo;
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
-}
-
 const ms3 = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : '—');
 const signed = (x: number) => (x >= 0 ? '+' : '') + ms3(x);
 const int = (x: number) => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : '—');
@@ -123,25 +115,11 @@ function added<K extends string>(
   return Object.fromEntries(keys.map((k) => [k, relay[k] - direct[k]])) as Record<K, number>;
 }
 
-/** A markdown table; columns of short numbers align right, the others left. */
-function table(header: string[], rows: string[][]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const right = header.map((_, i) =>
-    rows.every((r) => /^[+-]?[\d—]/.test(r[i] ?? '') && (r[i] ?? '').length <= 24),
-  );
-  const line = (cells: string[]) =>
-    `| ${cells.map((c, i) => (right[i] ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join(' | ')} |`;
-  const rule = widths.map((w, i) => (right[i] ? `${'-'.repeat(w + 1)}:` : '-'.repeat(w + 2)));
-  return [line(header), `|${rule.join('|')}|`, ...rows.map(line)].join('\n');
-}
-
 const say = (s = '') => process.stdout.write(`${s}\n`);
 const progress = (s: string) => process.stderr.write(`  … ${s}\n`);
 
 // ---------------------------------------------------------------------------------------------
-// Processes: every child is tracked and stopped in `finally` (and on Ctrl-C).
-
-const children = new Set<ChildProcess>();
+// Processes (bench/processes.ts tracks them and stops them in `finally` and on Ctrl-C).
 
 interface Layout {
   pinned: boolean;
@@ -153,52 +131,11 @@ interface Layout {
   note: string;
 }
 
-function spawnTracked(
-  cpu: string | null,
-  cmd: string,
-  args: string[],
-  opts: Parameters<typeof spawn>[2],
-): ChildProcess {
-  const proc =
-    cpu === null ? spawn(cmd, args, opts) : spawn('taskset', ['-c', cpu, cmd, ...args], opts);
-  children.add(proc);
-  proc.once('exit', () => children.delete(proc));
-  return proc;
-}
-
-async function stopChild(proc: ChildProcess): Promise<void> {
-  if (proc.exitCode !== null || proc.signalCode !== null) return;
-  const exited = once(proc, 'exit');
-  proc.kill('SIGTERM');
-  const killer = setTimeout(() => proc.kill('SIGKILL'), 5_000);
-  await exited;
-  clearTimeout(killer);
-}
-
 interface Upstream {
   name: string;
   proc: ChildProcess;
   port: number;
   base: string;
-}
-
-/** The port a child prints as its first stdout line (`{"port":N}`); the rest is drained. */
-async function portFromStdout(proc: ChildProcess, name: string): Promise<number> {
-  return new Promise<number>((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`${name} did not start`)), 10_000);
-    proc.stdout!.on('data', (c: Buffer) => {
-      out += c.toString('utf8');
-      const nl = out.indexOf('\n');
-      if (nl < 0) return;
-      clearTimeout(timer);
-      resolve((JSON.parse(out.slice(0, nl)) as { port: number }).port);
-    });
-    proc.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`${name} exited with ${code}`));
-    });
-  });
 }
 
 async function startUpstream(name: string, gapMs: number, cpu: string | null): Promise<Upstream> {
@@ -627,14 +564,6 @@ function geminiTranslationCost(rows: Awaited<ReturnType<typeof benchDialects>>) 
   });
 }
 
-function chatBody(model: string, stream: boolean): string {
-  return JSON.stringify({
-    model,
-    messages: [{ role: 'user', content: 'Say hello.' }],
-    ...(stream ? { stream: true, stream_options: { include_usage: true } } : {}),
-  });
-}
-
 // ---------------------------------------------------------------------------------------------
 // Machine and CPU layout
 
@@ -814,7 +743,7 @@ async function main(): Promise<void> {
   const otherCpu = layout.pinned ? layout.otherCpu : null;
   const tmp = mkdtempSync(join(os.tmpdir(), 'llm-relay-bench-'));
   const onSignal = () => {
-    for (const c of children) c.kill('SIGKILL');
+    killAll();
     rmSync(tmp, { recursive: true, force: true });
     process.exit(130);
   };
@@ -1610,7 +1539,7 @@ async function main(): Promise<void> {
     progress('stopping processes');
     if (relay) await stopChild(relay.proc);
     await Promise.all(upstreams.map((u) => stopChild(u.proc)));
-    for (const c of children) await stopChild(c);
+    await stopAll();
     rmSync(tmp, { recursive: true, force: true });
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
