@@ -1,22 +1,22 @@
 /**
  * The access line's cost, alone: `node bench/log-line.ts [file]` (not part of `npm test`).
  * Drives the real access log (and its request metrics) with a minimal request context, LOG_LINES
- * times (default 200,000, after 20,000 to warm up), into a pino synchronous destination on a
- * regular file with 4 KiB blocks, as the host's stdout; prints CPU µs per line (user, system)
+ * times (default 200,000, after 20,000 to warm up), into the relay's synchronous destination
+ * for a regular file (4 KiB blocks: BlockFileWriter), as the host's stdout; prints CPU µs per line (user, system)
  * from process.cpuUsage, and bytes per line. CPU time, not wall time: it survives a busy machine.
  */
 import { openSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pino } from 'pino';
 import { createInflightTracker } from '../app/src/inflight.ts';
+import { BlockFileWriter } from '../app/src/log-blocks.ts';
 import { createLogger } from '../app/src/logger.ts';
 import { accessLog } from '../app/src/middleware/access-log.ts';
 import { loggedRequestMetrics } from '../app/src/metrics/request-metrics.ts';
 
 const file = process.argv[2] ?? join(tmpdir(), `log-line-${process.pid}.log`);
 writeFileSync(file, '');
-const dest = pino.destination({ dest: openSync(file, 'a'), sync: true, minLength: 4096 });
+const dest = new BlockFileWriter(openSync(file, 'a'), 250);
 const logger = createLogger({ destination: dest });
 const metrics = loggedRequestMetrics(logger);
 // As the server runs it: every request in the in-flight count a graceful shutdown drains.

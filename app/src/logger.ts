@@ -1,6 +1,7 @@
 import { fstatSync } from 'node:fs';
 import { pino } from 'pino';
 import type { Logger } from 'pino';
+import { BlockFileWriter } from './log-blocks.ts';
 
 export type { Logger };
 
@@ -38,6 +39,9 @@ export interface LoggerOptions {
   readonly secrets?: () => readonly string[];
 }
 
+/** How long a line may wait in a block before it is written (a SIGKILL loses at most this). */
+const FILE_FLUSH_MS = 250;
+
 /** One stdout destination per process, however many loggers write to it. */
 let sharedStdout: pino.DestinationStream | undefined;
 
@@ -45,9 +49,9 @@ let sharedStdout: pino.DestinationStream | undefined;
  * stdout, written synchronously: a saturated relay slows down instead of queueing lines in
  * memory (asynchronous writes run on a pool thread that competes for the same core: the queue
  * grew by tens of MB under load), and a process that exits right after logging loses nothing.
- * - A regular file (production: systemd's StandardOutput=append:) gets blocks of at least 4 KiB,
- *   flushed at least every 250 ms and on exit: under load one write per line was a tenth of the
- *   relay's CPU. A SIGKILL can lose the last 250 ms.
+ * - A regular file (production: systemd's StandardOutput=append:) gets blocks of at least 4 KiB
+ *   (BlockFileWriter), flushed at least every 250 ms and on exit: under load one write per line
+ *   was a tenth of the relay's CPU. A SIGKILL can lose the last 250 ms.
  * - A pipe, socket or terminal gets one write per line: cluster workers share it, and only
  *   writes of at most PIPE_BUF (4 KiB) bytes are atomic, so blocks of lines could tear.
  */
@@ -67,23 +71,11 @@ function stdoutDestination(): pino.DestinationStream {
       process.stdout as { _handle?: { setBlocking?: (on: boolean) => void } }
     )._handle?.setBlocking?.(true);
   }
-  const dest = pino.destination({
-    dest: fd,
-    sync: true,
-    minLength: isFile ? 4096 : 0,
-    // Writes what is buffered without an fsync (flushSync would fsync four times a second).
-    ...(isFile && { periodicFlush: 250 }),
-  });
-  if (isFile) {
-    // pino registers its exit flush only for asynchronous destinations.
-    process.once('exit', () => {
-      try {
-        dest.flushSync();
-      } catch {
-        // Nothing buffered, or already closed.
-      }
-    });
-  }
+  const dest = isFile
+    ? new BlockFileWriter(fd, FILE_FLUSH_MS)
+    : pino.destination({ dest: fd, sync: true, minLength: 0 });
+  // pino registers its exit flush only for asynchronous destinations.
+  if (dest instanceof BlockFileWriter) process.once('exit', () => dest.end());
   sharedStdout = dest;
   return dest;
 }
