@@ -4,7 +4,8 @@ import { newRequestId, timeOrderedId } from './request-id.ts';
 describe('timeOrderedId', () => {
   it('is a UUIDv7 without dashes: the milliseconds, version 7, RFC variant, random rest', () => {
     const at = 0x0193_9add_1380;
-    const ids = Array.from({ length: 200 }, () => timeOrderedId(at));
+    // Past two refills of the random pool (409 ids each).
+    const ids = Array.from({ length: 1_000 }, () => timeOrderedId(at));
     for (const id of ids) expect(id).toMatch(/^01939add13807[0-9a-f]{3}[89ab][0-9a-f]{15}$/);
     expect(new Set(ids).size).toBe(ids.length);
   });
