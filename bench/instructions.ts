@@ -1,19 +1,12 @@
 /**
  * `npm run bench:instructions`: the relay's cost per request counted in instructions, not timed.
  * The relay (the shipped bundle, with its Node flags) and the floor (bench/floor-proxy.ts) each
- * run under valgrind's callgrind with counting off; after a warm-up at which V8 has compiled the
- * hot path, counting is switched on for windows of a fixed number of chat requests, each
- * dumped on its own, then off again.
+ * run under valgrind's callgrind with counting off; after a warm-up long enough for V8 to have
+ * compiled the hot path, counting is switched on for windows of a fixed number of chat requests,
+ * each dumped on its own, then off again. bench/README.md says why and how far to trust it.
  *
- * On a VM a CPU's time per request moves ±25 % between runs (neighbours, steal, frequency), so a
- * change worth 2 % cannot be seen in `npm run bench`. A run alone on the machine counts the same
- * within ~1 % each time (median of the windows), whatever the VM does: this is the measure for small changes to the
- * hot path. It leaves out the kernel (socket writes and wake-ups are a quarter of the relay's
- * time) and what an instruction costs (cache misses, branches), so it orders changes; `npm run
- * bench` still says what they are worth in time.
- *
- * Needs valgrind (apt-get install valgrind). Takes ~3 minutes. Env: BENCH_IR_WARMUP (20000
- * requests), BENCH_IR_WINDOWS (5), BENCH_IR_REQUESTS (1000 a window), BENCH_IR_CONNECTIONS (10),
+ * Needs valgrind (apt-get install valgrind). Takes ~5 minutes. Env: BENCH_IR_WARMUP (40000
+ * requests), BENCH_IR_WINDOWS (5), BENCH_IR_REQUESTS (2000 a window), BENCH_IR_CONNECTIONS (10),
  * BENCH_IR_FLOOR=0 (skip the floor), BENCH_RELAY_ARGS (extra node flags for the relay, as for
  * `npm run bench`). Run nothing else meanwhile: a slower run keeps V8 compiling longer.
  */
@@ -51,9 +44,9 @@ import {
 
 const BENCH_DIR = import.meta.dirname;
 
-const WARMUP = envInt('BENCH_IR_WARMUP', 20_000);
+const WARMUP = envInt('BENCH_IR_WARMUP', 40_000);
 const WINDOWS = envInt('BENCH_IR_WINDOWS', 5);
-const PER_WINDOW = envInt('BENCH_IR_REQUESTS', 1_000);
+const PER_WINDOW = envInt('BENCH_IR_REQUESTS', 2_000);
 const CONNECTIONS = envInt('BENCH_IR_CONNECTIONS', 10);
 const RELAY_ARGS = (process.env.BENCH_RELAY_ARGS ?? '').split(' ').filter(Boolean);
 
@@ -245,6 +238,10 @@ function report(results: Record<string, WindowCount[]>): void {
       rows,
     ),
   );
+  say();
+  for (const [name, ws] of Object.entries(results)) {
+    say(`- ${name}, main thread by window: ${ws.map((w) => k(w.main)).join(', ')}`);
+  }
   const relay = results.relay;
   const floor = results.floor;
   if (relay && floor) {

@@ -11,8 +11,8 @@ const BUFFER_BYTES = 64 * 1024;
  *
  * It stands in for pino.destination's block mode (sonic-boom), which keeps the block as a
  * string: every line measured the block so far (a flatten and a UTF-8 count of up to 4 KiB), and
- * every block was encoded twice (the write, then a Buffer to slice what was written). That was
- * about 4 % of the relay's instructions at 10 connections (`npm run bench:instructions`).
+ * every block was encoded twice (the write, then a Buffer to slice what was written): 2.5 % of
+ * the relay's main-thread instructions at 10 connections (`npm run bench:instructions`).
  *
  * A write that fails (a full disk) throws, as sonic-boom's does; what was gathered stays for the
  * next try, and a line that no longer fits is refused (it throws) rather than grow the buffer.
