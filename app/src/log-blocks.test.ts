@@ -1,9 +1,10 @@
-import { closeSync, mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { BlockFileWriter } from './log-blocks.ts';
+import type { WriteBytes } from './log-blocks.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'log-blocks-'));
 const open: { fd: number; writer: BlockFileWriter }[] = [];
@@ -21,6 +22,7 @@ afterEach(() => {
     closeSync(fd);
   }
 });
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const line = (i: number) => `${JSON.stringify({ level: 'info', i, msg: 'request' })}\n`;
 
@@ -72,21 +74,50 @@ describe('BlockFileWriter', () => {
     expect(readFileSync(file, 'utf8')).toBe(accents + huge + line(1));
   });
 
-  it('throws when the file refuses a write, and refuses lines rather than grow', () => {
+  it('keeps lines while the file refuses them, and throws only once its buffer is full', () => {
     const file = join(dir, 'readonly.log');
     writeFileSync(file, '');
     const w = writerTo(file, 'r');
-    let threw = 0;
+    const threw: number[] = [];
     for (let i = 0; i < 2_000; i++) {
       try {
-        w.write(line(i));
+        w.write(`${'x'.repeat(99)}\n`);
       } catch (err) {
         expect((err as NodeJS.ErrnoException).code).toBe('EBADF');
-        threw++;
+        threw.push(i);
       }
     }
-    // Every line after the first block's worth fails, none is kept past the buffer.
-    expect(threw).toBeGreaterThan(1_500);
+    // 100 bytes a line: the first 600 fit in 64 KiB, the last 1,000 cannot.
+    expect(threw[0]).toBeGreaterThan(600);
+    expect(threw.slice(-1_000)).toEqual(Array.from({ length: 1_000 }, (_, n) => 1_000 + n));
+  });
+
+  it('writes on after the file took part of a block or refused one, losing and repeating nothing', () => {
+    const file: Buffer[] = [];
+    let call = 0;
+    // Every third call takes half of what it is given, every fifth refuses (a full disk).
+    const flaky: WriteBytes = (_fd, bytes, offset, length) => {
+      call++;
+      if (call % 5 === 0) throw Object.assign(new Error('no space'), { code: 'ENOSPC' });
+      const n = call % 3 === 0 ? Math.max(1, length >> 1) : length;
+      file.push(Buffer.from(bytes.subarray(offset, offset + n)));
+      return n;
+    };
+    const w = new BlockFileWriter(-1, 60_000, flaky);
+    const lines = Array.from({ length: 3_000 }, (_, i) => `${'é'.repeat(i % 50)}${line(i)}`);
+    for (const l of lines) w.write(l);
+    for (let i = 0; i < 10 && Buffer.concat(file).length < Buffer.byteLength(lines.join('')); i++)
+      w.flush();
+    w.end();
+    expect(Buffer.concat(file).toString('utf8')).toBe(lines.join(''));
+  });
+
+  it('writes every line at once after end(), when no timer is left', () => {
+    const file = join(dir, 'ended.log');
+    const w = writerTo(file);
+    w.end();
+    w.write(line(1));
+    expect(readFileSync(file, 'utf8')).toBe(line(1));
   });
 
   it("takes pino's lines as its destination", () => {

@@ -74,7 +74,7 @@ function stdoutDestination(): pino.DestinationStream {
   const dest = isFile
     ? new BlockFileWriter(fd, FILE_FLUSH_MS)
     : pino.destination({ dest: fd, sync: true, minLength: 0 });
-  // pino registers its exit flush only for asynchronous destinations.
+  // pino flushes no stream of ours at exit: the lines still gathered, and any logged later.
   if (dest instanceof BlockFileWriter) process.once('exit', () => dest.end());
   sharedStdout = dest;
   return dest;

@@ -1,16 +1,18 @@
 /**
  * The relay's log when stdout is a regular file, as systemd's `StandardOutput=append:` gives it
- * on the host: lines gather into blocks, and none is lost to that. A line waits at most a
- * quarter of a second; SIGTERM writes what is gathered; every line is whole JSON.
+ * on the host: lines gather into blocks, and none is lost to that. A lone line is written on a
+ * timer; the exit writes what is gathered (the last line, "stopped", only it can); every line is
+ * whole JSON.
  */
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { spawnRelay } from '../fixtures/relay-process.ts';
 import type { RelayProcess } from '../fixtures/relay-process.ts';
 
 const CLIENT_KEY = 'sk-log-file-0123456789abcdef';
+const dir = mkdtempSync(join(tmpdir(), 'relay-log-'));
 let relay: RelayProcess | undefined;
 
 afterEach(async () => {
@@ -18,6 +20,7 @@ afterEach(async () => {
   await relay?.exited;
   relay = undefined;
 });
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 async function relayLoggingTo(file: string): Promise<RelayProcess> {
   relay = await spawnRelay({
@@ -27,12 +30,16 @@ async function relayLoggingTo(file: string): Promise<RelayProcess> {
   return relay;
 }
 
-/** The request lines in the file, by request id. */
-function requestLines(file: string): string[] {
+function lines(file: string): { msg: string; requestId?: string; path?: string }[] {
   return readFileSync(file, 'utf8')
     .split('\n')
     .filter(Boolean)
-    .map((l) => JSON.parse(l) as { msg: string; requestId?: string; path?: string })
+    .map((l) => JSON.parse(l) as { msg: string; requestId?: string; path?: string });
+}
+
+/** The request lines in the file, by request id. */
+function requestLines(file: string): string[] {
+  return lines(file)
     .filter((l) => l.msg === 'request' && l.path === '/v1/models')
     .map((l) => l.requestId!);
 }
@@ -47,15 +54,15 @@ async function listModels(r: RelayProcess): Promise<string> {
 }
 
 describe('the log when stdout is a file', () => {
-  it('writes a lone line within a quarter of a second, before any block fills', async () => {
-    const file = join(mkdtempSync(join(tmpdir(), 'relay-log-')), 'relay.log');
+  it('writes a lone line on its timer, before any block fills', async () => {
+    const file = join(mkdtempSync(join(dir, 'relay-')), 'relay.log');
     const r = await relayLoggingTo(file);
     const id = await listModels(r);
     await expect.poll(() => requestLines(file), { timeout: 3_000 }).toEqual([id]);
   });
 
   it('writes every line, whole and in order, through many blocks and at SIGTERM', async () => {
-    const file = join(mkdtempSync(join(tmpdir(), 'relay-log-')), 'relay.log');
+    const file = join(mkdtempSync(join(dir, 'relay-')), 'relay.log');
     const r = await relayLoggingTo(file);
     const ids: string[] = [];
     // ~400 bytes a line: a few dozen 4 KiB blocks, and a last one still gathering.
@@ -63,5 +70,7 @@ describe('the log when stdout is a file', () => {
     r.proc.kill('SIGTERM');
     expect((await r.exited).code).toBe(0);
     expect(requestLines(file)).toEqual(ids);
+    // Logged just before the process exits: only the exit's flush can have written it.
+    expect(lines(file).at(-1)?.msg).toBe('stopped');
   });
 });

@@ -13,8 +13,8 @@ let poolAt = pool.length;
  * the RFC variant, more random bits. Ids sorted by time keep the usage table's request-id index
  * growing at its end; random ones would write a random index page for every request. The 20
  * digits after the milliseconds are 10 bytes of the pool, version and variant set in them, in
- * one hex conversion (slicing them out of crypto.randomUUID(), which concatenates 20 strings to
- * build one, took ~3,400 more instructions an id).
+ * one hex conversion: slicing them out of crypto.randomUUID(), which concatenates 20 strings to
+ * build one, took 380-418 ns an id against 244-247.
  */
 export function timeOrderedId(nowMs: number): string {
   if (nowMs !== lastMs) {
