@@ -38,7 +38,8 @@ export interface WindowCount {
 
 /**
  * Dumps `1..windows`, each taken after `requests` requests: per request, window by window.
- * Later parts (the dump at exit) are left out; a window no file speaks of counts as nothing.
+ * Later parts (the dump at exit) are left out; a window without its main thread's file throws
+ * (a lost dump must not pass for a window that cost nothing).
  */
 export function perWindow(
   parts: readonly CallgrindPart[],
@@ -46,13 +47,14 @@ export function perWindow(
   requests: number,
 ): WindowCount[] {
   return Array.from({ length: windows }, (_, i) => {
-    let main = 0;
+    let main: number | undefined;
     let others = 0;
     for (const p of parts) {
       if (p.part !== i + 1) continue;
-      if (p.thread === 1) main += p.instructions;
+      if (p.thread === 1) main = (main ?? 0) + p.instructions;
       else others += p.instructions;
     }
+    if (main === undefined) throw new Error(`no main-thread count for window ${i + 1}`);
     return { main: main / requests, others: others / requests, total: (main + others) / requests };
   });
 }

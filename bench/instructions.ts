@@ -34,6 +34,7 @@ import { envInt } from './env.ts';
 import { median } from './stats.ts';
 import {
   freePort,
+  killAll,
   onPath,
   portFromStdout,
   spawnTracked,
@@ -57,14 +58,14 @@ const RELAY_ARGS = (process.env.BENCH_RELAY_ARGS ?? '').split(' ').filter(Boolea
  * here puts the batches back at the real size.
  */
 function stretchCommitWindow(outdir: string): void {
-  const from = /\bCOMMIT_WINDOW_MS=10\b/;
-  const hits = readdirSync(outdir)
+  const from = /\bCOMMIT_WINDOW_MS=10\b/g;
+  const files = readdirSync(outdir)
     .filter((f) => f.endsWith('.mjs'))
-    .map((f) => join(outdir, f))
-    .filter((f) => from.test(readFileSync(f, 'utf8')));
-  if (hits.length !== 1) throw new Error(`expected ${from} in one chunk, found ${hits.length}`);
-  const file = hits[0]!;
-  writeFileSync(file, readFileSync(file, 'utf8').replace(from, 'COMMIT_WINDOW_MS=5000'));
+    .map((f) => ({ file: join(outdir, f), text: readFileSync(join(outdir, f), 'utf8') }));
+  const hits = files.reduce((n, f) => n + (f.text.match(from)?.length ?? 0), 0);
+  if (hits !== 1) throw new Error(`expected ${from} once in the bundle, found it ${hits} times`);
+  const hit = files.find((f) => f.text.match(from))!;
+  writeFileSync(hit.file, hit.text.replace(from, 'COMMIT_WINDOW_MS=5000'));
 }
 
 interface Target {
@@ -105,7 +106,8 @@ async function healthy(port: number, proc: ChildProcess): Promise<number> {
   const pool = new Pool(`http://127.0.0.1:${port}`, { connections: 1 });
   try {
     while (Date.now() < deadline) {
-      if (proc.exitCode !== null) throw new Error(`the relay exited with ${proc.exitCode}`);
+      if (proc.exitCode !== null || proc.signalCode !== null)
+        throw new Error(`the relay exited (${proc.exitCode ?? proc.signalCode})`);
       try {
         const res = await pool.request({ path: '/healthz', method: 'GET' });
         await res.body.text();
@@ -145,9 +147,10 @@ async function measure(target: Target, dir: string): Promise<WindowCount[]> {
   if (typeof target.stdout === 'number') closeSync(target.stdout);
   let stderr = '';
   proc.stderr!.on('data', (c: Buffer) => (stderr = (stderr + c.toString('utf8')).slice(-4000)));
+  let pool: Pool | undefined;
   try {
     const port = await target.ready(proc);
-    const pool = new Pool(`http://127.0.0.1:${port}`, { connections: CONNECTIONS });
+    pool = new Pool(`http://127.0.0.1:${port}`, { connections: CONNECTIONS });
     progress(`${target.name}: ${WARMUP} requests to warm up`);
     await load(pool, WARMUP);
     const control = (arg: string) => {
@@ -161,17 +164,17 @@ async function measure(target: Target, dir: string): Promise<WindowCount[]> {
       control('--dump');
     }
     control('--instr=off');
-    await pool.close();
   } catch (err) {
     throw new Error(`${target.name}: ${(err as Error).message}\n${stderr}`, { cause: err });
   } finally {
+    await pool?.close();
     await stopChild(proc);
   }
-  // With threads separated, the file named by --callgrind-out-file stays empty.
+  // Only the windows' dumps (callgrind.out.<part>-<thread>): the exit's, cut short by a SIGKILL
+  // if the stop takes long, could be half written. The file the flag names stays empty.
   const parts = readdirSync(out)
-    .map((f) => readFileSync(join(out, f), 'utf8'))
-    .filter((text) => text !== '')
-    .map(parseCallgrindPart);
+    .filter((f) => Number(/^callgrind\.out\.(\d+)-\d+$/.exec(f)?.[1]) <= WINDOWS)
+    .map((f) => parseCallgrindPart(readFileSync(join(out, f), 'utf8')));
   return perWindow(parts, WINDOWS, PER_WINDOW);
 }
 
@@ -187,6 +190,13 @@ async function main(): Promise<void> {
     }
   }
   const dir = mkdtempSync(join(os.tmpdir(), 'relay-ir-'));
+  const onSignal = () => {
+    killAll();
+    rmSync(dir, { recursive: true, force: true });
+    process.exit(130);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   try {
     progress('building the relay bundle');
     const outdir = join(dir, 'relay');

@@ -2,8 +2,9 @@
  * The access line's cost, alone: `node bench/log-line.ts [file]` (not part of `npm test`).
  * Drives the real access log (and its request metrics) with a minimal request context, LOG_LINES
  * times (default 200,000, after 20,000 to warm up), into the relay's synchronous destination
- * for a regular file (4 KiB blocks: BlockFileWriter), as the host's stdout; prints CPU µs per line (user, system)
- * from process.cpuUsage, and bytes per line. CPU time, not wall time: it survives a busy machine.
+ * for a regular file (4 KiB blocks: BlockFileWriter), as the host's stdout; prints CPU µs per
+ * line (user, system) from process.cpuUsage, and bytes per line. CPU time, not wall time: it
+ * survives a busy machine.
  */
 import { openSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

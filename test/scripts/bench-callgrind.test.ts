@@ -38,7 +38,7 @@ describe("the instruction bench's reading of callgrind files", () => {
     });
   });
 
-  it('counts a file without threads separated as the main thread, without parts as the first', () => {
+  it('counts a file without threads or parts as the main thread of the first dump', () => {
     expect(parseCallgrindPart(part(null, null, 42))).toMatchObject({ part: 1, thread: 1 });
   });
 
@@ -48,7 +48,7 @@ describe("the instruction bench's reading of callgrind files", () => {
     );
   });
 
-  it('gives each window its main thread and the rest per request, and leaves out the exit dump', () => {
+  it('splits each window into the main thread and the rest, without the exit dump', () => {
     const parts = [
       part(1, 1, 3_000),
       part(1, 2, 300),
@@ -61,5 +61,10 @@ describe("the instruction bench's reading of callgrind files", () => {
       { main: 1_000, others: 400, total: 1_400 },
       { main: 2_000, others: 0, total: 2_000 },
     ]);
+  });
+
+  it('refuses a window whose main thread has no count, rather than call it free', () => {
+    const parts = [part(1, 1, 3_000), part(2, 4, 300)].map(parseCallgrindPart);
+    expect(() => perWindow(parts, 2, 3)).toThrow(/window 2/);
   });
 });
