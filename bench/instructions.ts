@@ -5,7 +5,7 @@
  * compiled the hot path, counting is switched on for windows of a fixed number of chat requests,
  * each dumped on its own, then off again. bench/README.md says why and how far to trust it.
  *
- * Needs valgrind (apt-get install valgrind). Takes ~6 minutes. Env: BENCH_IR_WARMUP (40000
+ * Needs valgrind (apt-get install valgrind). Takes ~5 minutes. Env: BENCH_IR_WARMUP (40000
  * requests), BENCH_IR_WINDOWS (5), BENCH_IR_REQUESTS (2000 a window), BENCH_IR_CONNECTIONS (10),
  * BENCH_IR_FLOOR=0 (skip the floor), BENCH_RELAY_ARGS (extra node flags for the relay, as for
  * `npm run bench`). Run nothing else meanwhile: a slower run keeps V8 compiling longer.

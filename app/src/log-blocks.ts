@@ -17,8 +17,8 @@ export type WriteBytes = (fd: number, bytes: Buffer, offset: number, length: num
  *
  * It stands in for pino.destination's block mode (sonic-boom), which keeps the block as a
  * string: every line measured the block so far (a flatten and a UTF-8 count of up to 4 KiB), and
- * every block was encoded twice (the write, then a Buffer to slice what was written): 2.5 % of
- * the relay's main-thread instructions at 10 connections (`npm run bench:instructions`).
+ * every block was encoded twice (the write, then a Buffer to slice what was written): 1.3–2.5 %
+ * of the relay's main-thread instructions at 10 connections (`npm run bench:instructions`).
  *
  * A block the file refuses (a full disk) stays for the next try; `write` throws only for a line
  * it could not keep (the buffer full of blocks the file refused), so a caller's "line not
