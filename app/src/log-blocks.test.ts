@@ -92,7 +92,7 @@ describe('BlockFileWriter', () => {
     expect(threw.slice(-1_000)).toEqual(Array.from({ length: 1_000 }, (_, n) => 1_000 + n));
   });
 
-  it('writes on after the file took part of a block or refused one, losing and repeating nothing', () => {
+  it('loses and repeats nothing when the file takes part of a block or refuses one', () => {
     const file: Buffer[] = [];
     let call = 0;
     // Every third call takes half of what it is given, every fifth refuses (a full disk).
