@@ -53,9 +53,9 @@ const RELAY_ARGS = (process.env.BENCH_RELAY_ARGS ?? '').split(' ').filter(Boolea
 
 /**
  * The group commit closes its batch after COMMIT_WINDOW_MS or 64 rows. Under callgrind the relay
- * answers ~150 requests a second, so 10 ms would hold one or two rows, not the 64 of a real load
- * at 10 connections, and each row would carry a whole commit. A window longer than 64 rows take
- * here puts the batches back at the real size.
+ * answers ~150 requests a second, so 10 ms would hold one or two rows, not the tens (up to 64) of
+ * a real load at 10 connections, and each row would carry most of a commit. A window longer than
+ * 64 rows take here gives batches of 64.
  */
 function stretchCommitWindow(outdir: string): void {
   const from = /\bCOMMIT_WINDOW_MS=10\b/g;
