@@ -25,10 +25,19 @@ import {
 import os from 'node:os';
 import { join } from 'node:path';
 import { Pool } from 'undici';
-import { RELAY_NODE_ENV, RELAY_NODE_FLAGS } from '../app/src/node-flags.ts';
+import { RELAY_NODE_FLAGS } from '../app/src/node-flags.ts';
 import { buildRelay } from '../scripts/build-relay.ts';
 import { parseCallgrindPart, perWindow } from './callgrind.ts';
-import { CLIENT_KEY, MODEL, UPSTREAM_KEY, chatBody } from './chat.ts';
+import {
+  CLIENT_KEY,
+  CLIENT_KEY_CONFIG,
+  MODEL,
+  PRICE,
+  UPSTREAM_KEY,
+  chatBody,
+  floorEnv,
+  relayEnv,
+} from './chat.ts';
 import type { WindowCount } from './callgrind.ts';
 import { envInt } from './env.ts';
 import { median } from './stats.ts';
@@ -271,7 +280,6 @@ function report(results: Record<string, WindowCount[]>): void {
 }
 
 async function relayTarget(dir: string, outdir: string, base: string): Promise<Target> {
-  const price = { input: 0.15, output: 0.6 };
   const config = {
     channels: [
       {
@@ -282,9 +290,8 @@ async function relayTarget(dir: string, outdir: string, base: string): Promise<T
         models: [MODEL],
       },
     ],
-    // A quota, so every request holds and settles it, as in `npm run bench`.
-    keys: [{ name: 'bench', key: CLIENT_KEY, quota: 1e9, models: ['*'] }],
-    prices: { [MODEL]: price },
+    keys: [CLIENT_KEY_CONFIG],
+    prices: { [MODEL]: PRICE },
   };
   const configPath = join(dir, 'relay.config.json');
   writeFileSync(configPath, JSON.stringify(config));
@@ -293,15 +300,7 @@ async function relayTarget(dir: string, outdir: string, base: string): Promise<T
   return {
     name: 'relay',
     args: [...RELAY_NODE_FLAGS, ...RELAY_ARGS, join(outdir, 'server.mjs')],
-    env: {
-      RELAY_CONFIG: configPath,
-      RELAY_DATA_DIR: join(dir, 'data'),
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      LOG_LEVEL: 'info',
-      BENCH_UPSTREAM_KEY: UPSTREAM_KEY,
-      ...RELAY_NODE_ENV,
-    },
+    env: relayEnv(configPath, join(dir, 'data'), port),
     // Its log goes to a file, as in production (pipes get a write per line).
     stdout: openSync(join(dir, 'relay.log'), 'a'),
     ready: (proc) => healthy(port, proc),
@@ -312,7 +311,7 @@ function floorTarget(base: string): Target {
   return {
     name: 'floor',
     args: [...RELAY_NODE_FLAGS, join(BENCH_DIR, 'floor-proxy.ts')],
-    env: { FLOOR_UPSTREAM: base, FLOOR_UPSTREAM_KEY: UPSTREAM_KEY, ...RELAY_NODE_ENV },
+    env: floorEnv(base),
     stdout: 'pipe',
     ready: (proc) => portFromStdout(proc, 'floor', 120_000),
   };

@@ -40,9 +40,18 @@ import os from 'node:os';
 import { join, relative } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { Agent, request } from 'undici';
-import { RELAY_NODE_ENV, RELAY_NODE_FLAGS } from '../app/src/node-flags.ts';
+import { RELAY_NODE_FLAGS } from '../app/src/node-flags.ts';
 import { buildRelay } from '../scripts/build-relay.ts';
-import { CLIENT_KEY, MODEL, UPSTREAM_KEY, chatBody } from './chat.ts';
+import {
+  CLIENT_KEY,
+  CLIENT_KEY_CONFIG,
+  MODEL,
+  PRICE,
+  UPSTREAM_KEY,
+  chatBody,
+  floorEnv,
+  relayEnv,
+} from './chat.ts';
 import { readCpuTicks, stealPct } from './host-steal.ts';
 import { ownTimeByScenario, summarizeRelayLog } from './relay-log.ts';
 import {
@@ -178,13 +187,7 @@ async function startRelay(
     {
       env: {
         PATH: process.env.PATH,
-        RELAY_CONFIG: configPath,
-        RELAY_DATA_DIR: dataDir,
-        PORT: String(port),
-        HOST: '127.0.0.1',
-        LOG_LEVEL: 'info',
-        BENCH_UPSTREAM_KEY: UPSTREAM_KEY,
-        ...RELAY_NODE_ENV,
+        ...relayEnv(configPath, dataDir, port),
       },
       // Production logs go to a file (journald/CloudWatch agent), not a pipe this process reads.
       stdio: ['ignore', log, log],
@@ -811,7 +814,6 @@ async function main(): Promise<void> {
     const slow = await startUpstream('slow', 50, otherCpu);
     upstreams.push(fast, gap, slow);
 
-    const price = { input: 0.15, output: 0.6 };
     const channel = (name: string, up: Upstream, model: string) => ({
       name,
       type: 'openai',
@@ -834,14 +836,13 @@ async function main(): Promise<void> {
           baseUrl: fast.base.replace(/\/v1$/, '/v1beta'),
         },
       ],
-      // A quota, so every request holds and settles it (1e9 USD never runs out).
-      keys: [{ name: 'bench', key: CLIENT_KEY, quota: 1e9, models: ['*'] }],
+      keys: [CLIENT_KEY_CONFIG],
       prices: {
-        [MODEL]: price,
-        'bench-gap': price,
-        'bench-slow': price,
-        [MESSAGES_MODEL]: price,
-        [GEMINI_MODEL]: price,
+        [MODEL]: PRICE,
+        'bench-gap': PRICE,
+        'bench-slow': PRICE,
+        [MESSAGES_MODEL]: PRICE,
+        [GEMINI_MODEL]: PRICE,
       },
     };
     const configPath = join(tmp, 'relay.config.json');
@@ -933,12 +934,7 @@ async function main(): Promise<void> {
     // --- The floor: a bare Hono + undici pass-through on the relay's core, loaded beside the
     // relay in every scenario (direct, relay, floor back to back).
     const floorProc = spawnTracked(relayCpu, process.execPath, [...RELAY_NODE_FLAGS, FLOOR_TS], {
-      env: {
-        PATH: process.env.PATH,
-        FLOOR_UPSTREAM: fast.base,
-        FLOOR_UPSTREAM_KEY: UPSTREAM_KEY,
-        ...RELAY_NODE_ENV,
-      },
+      env: { PATH: process.env.PATH, ...floorEnv(fast.base) },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     const floorBase = `http://127.0.0.1:${await portFromStdout(floorProc, 'floor proxy')}/v1`;

@@ -71,13 +71,15 @@ function stdoutDestination(): pino.DestinationStream {
       process.stdout as { _handle?: { setBlocking?: (on: boolean) => void } }
     )._handle?.setBlocking?.(true);
   }
-  const dest = isFile
-    ? new BlockFileWriter(fd, FILE_FLUSH_MS)
-    : pino.destination({ dest: fd, sync: true, minLength: 0 });
-  // pino flushes no stream of ours at exit: the lines still gathered, and any logged later.
-  if (dest instanceof BlockFileWriter) process.once('exit', () => dest.end());
-  sharedStdout = dest;
-  return dest;
+  if (isFile) {
+    const blocks = new BlockFileWriter(fd, FILE_FLUSH_MS);
+    // pino flushes no stream of ours at exit: the lines still gathered, and any logged later.
+    process.once('exit', () => blocks.end());
+    sharedStdout = blocks;
+  } else {
+    sharedStdout = pino.destination({ dest: fd, sync: true, minLength: 0 });
+  }
+  return sharedStdout;
 }
 
 export function createLogger(options: LoggerOptions = {}): Logger {
