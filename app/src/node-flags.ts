@@ -2,13 +2,24 @@
  * Node/V8 flags the relay runs with in production: the systemd unit puts them on node's command
  * line (cluster workers inherit them), and `npm run bench` starts the relay with the same ones.
  *
- * A relay allocates a lot of short-lived garbage per request (Web Request/Response objects,
- * streams, JSON). With V8's default young generation (up to 32 MB per semi-space here) the heap
- * grew to ~285 MB RSS under load against ~25 MB of live data; 8 MB semi-spaces kept it near
- * ~150-220 MB for about 5-10 % more CPU per request (measured with `npm run bench`, Nov 2026).
- * No old-space cap: a few large image answers in flight must not crash the process.
+ * - `--max-semi-space-size=8`: a relay allocates a lot of short-lived garbage per request (Web
+ *   Request/Response objects, streams, JSON). With V8's default young generation (up to 32 MB
+ *   per semi-space here) the heap grew to ~285 MB RSS under load against ~25 MB of live data;
+ *   8 MB semi-spaces kept it near ~150-220 MB for about 5-10 % more CPU per request (measured
+ *   with `npm run bench`, Nov 2026). No old-space cap: a few large image answers in flight must
+ *   not crash the process.
+ * - `--no-async-context-frame`: Node 24 carries AsyncLocalStorage's context through every
+ *   callback and promise job, swapping a frame in and out around each nextTick, timer, immediate
+ *   and native callback, through a class whose prototype is set at startup, so that V8 reads its
+ *   methods with generic inline-cache calls. The relay uses no AsyncLocalStorage; a dependency
+ *   that did would still work, on the async_hooks implementation this brings back (Node 22's
+ *   default). The relay's main thread: 389.5 → 373.8 K instructions per chat request, -4 %
+ *   (`npm run bench:instructions`, medians of five windows, Dec 2026).
  */
-export const RELAY_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=8'];
+export const RELAY_NODE_FLAGS: readonly string[] = [
+  '--max-semi-space-size=8',
+  '--no-async-context-frame',
+];
 
 /**
  * Environment the relay runs with in production (the systemd unit's `Environment=` lines) and in

@@ -375,7 +375,7 @@ describe('relay host', () => {
       // ...without systemd's default start limit, which would stop restarting after 5 fast failures.
       expect(unit).toMatch(/^\[Unit\][^[]*^StartLimitIntervalSec=0$/m);
       expect(unit).toContain(
-        `ExecStart=/usr/bin/node-${PINNED_NODE_MAJOR} --max-semi-space-size=8 /opt/llm-relay/current/server.mjs\n`,
+        `ExecStart=/usr/bin/node-${PINNED_NODE_MAJOR} --max-semi-space-size=8 --no-async-context-frame /opt/llm-relay/current/server.mjs\n`,
       );
       // A start that cannot exec node fails `systemctl start`, hence cfn-init and the signal.
       expect(unit).toContain('Type=exec\n');
