@@ -9,12 +9,16 @@
  *   with `npm run bench`, Nov 2026). No old-space cap: a few large image answers in flight must
  *   not crash the process.
  * - `--no-async-context-frame`: Node 24 carries AsyncLocalStorage's context through every
- *   callback and promise job, swapping a frame in and out around each nextTick, timer, immediate
- *   and native callback, through a class whose prototype is set at startup, so that V8 reads its
- *   methods with generic inline-cache calls. The relay uses no AsyncLocalStorage; a dependency
- *   that did would still work, on the async_hooks implementation this brings back (Node 22's
- *   default). The relay's main thread: 389.5 → 373.8 K instructions per chat request, -4 %
- *   (`npm run bench:instructions`, medians of five windows, Dec 2026).
+ *   callback and promise job. Around each nextTick, timer, immediate and native callback it
+ *   calls `AsyncContextFrame.exchange`, which sets V8's continuation data; on first use the
+ *   frame class gets the active implementation as its prototype, so V8 reads those methods
+ *   through generic inline-cache calls. Off, the calls stay, as no-ops read inline (Node 22's
+ *   default). The relay's main thread: 389.5 → 373.8-375.1 K instructions per chat request
+ *   (−3.7 to −4.0 %; a third run 384.3 K; `npm run bench:instructions`, Dec 2026). The relay
+ *   uses no AsyncLocalStorage (test/infra/bundle.test.ts looks). A dependency that did would
+ *   still work, on the async_hooks implementation, but its first `run()` would turn on promise
+ *   hooks for the whole process, far slower than the frames: drop this flag then. (The WAL
+ *   checkpoint's worker thread starts with Node's defaults: it runs no request code.)
  */
 export const RELAY_NODE_FLAGS: readonly string[] = [
   '--max-semi-space-size=8',

@@ -133,6 +133,19 @@ describe.skipIf(!relayPresent)('bundled relay (as the host runs it)', () => {
     expect(files.length).toBeGreaterThan(entries.length);
   });
 
+  // node-flags.ts runs the relay without AsyncLocalStorage's context frames: a library that
+  // started an AsyncLocalStorage would turn on promise hooks for the whole process instead.
+  // The AWS SDK's Lambda store makes one only under Lambda (AWS_LAMBDA_MAX_CONCURRENCY).
+  it('starts no AsyncLocalStorage or async hook but the AWS SDK Lambda store', () => {
+    const uses: string[] = [];
+    for (const file of readdirSync(outdir).filter((f) => f.endsWith('.mjs'))) {
+      const text = readFileSync(join(outdir, file), 'utf8');
+      for (const m of text.matchAll(/AsyncLocalStorage|createHook\(|enterWith\(/g))
+        uses.push(`${file}: ${text.slice(Math.max(0, m.index - 200), m.index + 40)}`);
+    }
+    expect(uses.filter((use) => !use.includes('InvokeStoreMulti'))).toEqual([]);
+  });
+
   it('names itself by content: the build id the CDK app names the release after', () => {
     const id = readFileSync(join(outdir, 'build-id'), 'utf8').trim();
     expect(id).toMatch(/^[0-9a-f]{16}$/);
