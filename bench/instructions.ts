@@ -50,6 +50,7 @@ import {
   stopAll,
   stopChild,
   table,
+  waitHealthy,
 } from './processes.ts';
 
 const BENCH_DIR = import.meta.dirname;
@@ -107,29 +108,6 @@ async function load(pool: Pool, n: number): Promise<void> {
     }
   };
   await Promise.all(Array.from({ length: CONNECTIONS }, worker));
-}
-
-/** Polls /healthz until 200: the relay under valgrind takes a few seconds to start. */
-async function healthy(port: number, proc: ChildProcess): Promise<number> {
-  const deadline = Date.now() + 120_000;
-  const pool = new Pool(`http://127.0.0.1:${port}`, { connections: 1 });
-  try {
-    while (Date.now() < deadline) {
-      if (proc.exitCode !== null || proc.signalCode !== null)
-        throw new Error(`the relay exited (${proc.exitCode ?? proc.signalCode})`);
-      try {
-        const res = await pool.request({ path: '/healthz', method: 'GET' });
-        await res.body.text();
-        if (res.statusCode === 200) return port;
-      } catch {
-        // Not listening yet.
-      }
-      await new Promise((r) => setTimeout(r, 250));
-    }
-  } finally {
-    await pool.close();
-  }
-  throw new Error('the relay did not become healthy under valgrind in 120 s');
 }
 
 /** One target under callgrind: warm-up uncounted, then WINDOWS dumps of PER_WINDOW requests. */
@@ -303,7 +281,12 @@ async function relayTarget(dir: string, outdir: string, base: string): Promise<T
     env: relayEnv(configPath, join(dir, 'data'), port),
     // Its log goes to a file, as in production (pipes get a write per line).
     stdout: openSync(join(dir, 'relay.log'), 'a'),
-    ready: (proc) => healthy(port, proc),
+    // Under valgrind it takes seconds to start, and its first answers are slow.
+    ready: async (proc) => {
+      const what = 'the relay under valgrind';
+      await waitHealthy(proc, port, { timeoutMs: 120_000, everyMs: 250, tryMs: 10_000, what });
+      return port;
+    },
   };
 }
 

@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { delimiter, join } from 'node:path';
+import { Agent, request } from 'undici';
 
 const children = new Set<ChildProcess>();
 
@@ -67,6 +68,41 @@ export async function portFromStdout(
       reject(new Error(`${name} exited with ${code}`));
     });
   });
+}
+
+/**
+ * Polls `http://127.0.0.1:<port>/healthz` until it answers 200: every `everyMs`, each try cut at
+ * `tryMs`. Throws when `proc` exits first or after `timeoutMs`, naming it `what`.
+ */
+export async function waitHealthy(
+  proc: ChildProcess,
+  port: number,
+  opts: { timeoutMs: number; everyMs: number; tryMs: number; what: string },
+): Promise<void> {
+  const deadline = performance.now() + opts.timeoutMs;
+  const poll = new Agent({ connections: 1, pipelining: 0 });
+  try {
+    for (;;) {
+      if (proc.exitCode !== null || proc.signalCode !== null)
+        throw new Error(`${opts.what} exited early (${proc.exitCode ?? proc.signalCode})`);
+      const ok = await request(`http://127.0.0.1:${port}/healthz`, {
+        dispatcher: poll,
+        signal: AbortSignal.timeout(opts.tryMs),
+      }).then(
+        async (r) => {
+          await r.body.dump();
+          return r.statusCode === 200;
+        },
+        () => false,
+      );
+      if (ok) return;
+      if (performance.now() > deadline)
+        throw new Error(`${opts.what} did not answer /healthz in ${opts.timeoutMs / 1000} s`);
+      await new Promise((r) => setTimeout(r, opts.everyMs));
+    }
+  } finally {
+    await poll.close();
+  }
 }
 
 export function onPath(cmd: string): boolean {

@@ -63,6 +63,7 @@ import {
   stopAll,
   stopChild,
   table,
+  waitHealthy,
 } from './processes.ts';
 import type { LogWindow } from './relay-log.ts';
 import { ascending, mb, mean, median, pct, summarize } from './stats.ts';
@@ -194,32 +195,12 @@ async function startRelay(
     },
   );
   closeSync(log);
-  const poll = new Agent({ connections: 1, pipelining: 0 });
   try {
-    const deadline = t0 + 20_000;
-    for (;;) {
-      if (proc.exitCode !== null) {
-        throw new Error(`relay exited early (code ${proc.exitCode}); see ${logPath}`);
-      }
-      const ok = await request(`http://127.0.0.1:${port}/healthz`, {
-        dispatcher: poll,
-        signal: AbortSignal.timeout(1_000),
-      }).then(
-        async (r) => {
-          await r.body.dump();
-          return r.statusCode === 200;
-        },
-        () => false,
-      );
-      if (ok) break;
-      if (performance.now() > deadline) throw new Error(`relay did not start; see ${logPath}`);
-      await sleep(5);
-    }
+    const what = `the relay (its log: ${logPath})`;
+    await waitHealthy(proc, port, { timeoutMs: 20_000, everyMs: 5, tryMs: 1_000, what });
   } catch (err) {
     await stopChild(proc);
     throw err;
-  } finally {
-    await poll.close();
   }
   return { proc, port, base: `http://127.0.0.1:${port}/v1`, startupMs: performance.now() - t0 };
 }

@@ -10,17 +10,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildRelay, REPO_ROOT, RELAY_ENTRY_POINTS } from '../../scripts/build-relay.ts';
 import { RELAY_NODE_FLAGS } from '../../app/src/node-flags.ts';
 import { bundleBuildId } from '../../app/src/build-info.ts';
+import { freePort } from '../fixtures/relay-process.ts';
 
 // The relay's entry points arrive with the app branch; until then there is nothing to bundle.
 const relayPresent = Object.values(RELAY_ENTRY_POINTS).every((p) => existsSync(join(REPO_ROOT, p)));
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /** A loopback OpenAI-compatible upstream that answers every chat request with "pong". */
 async function fakeUpstream(): Promise<{ server: Server; url: string; seen: string[] }> {
