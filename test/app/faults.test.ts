@@ -499,6 +499,30 @@ describe('heartbeats while a model thinks', () => {
 });
 
 describe('client disconnects', () => {
+  it('a client that hangs up while the upstream has not answered closes its socket within 1 s; nothing is failed over', async () => {
+    // Limits far above 1 s, so only the hang-up can close the socket in time.
+    const r = await rig({}, { connectMs: 10_000, firstByteMs: 10_000, idleMs: 10_000 });
+    try {
+      r.primary.script({ kind: 'hang-before-headers' });
+      const abort = new AbortController();
+      const asked = r.raw({}, abort.signal).catch((err: unknown) => err);
+      await eventually(() => {
+        if (r.primary.requests.length === 0) throw new Error('not at the upstream yet');
+      });
+      const hungUpAt = performance.now();
+      abort.abort();
+      expect(await asked).toMatchObject({ name: 'AbortError' });
+      const closedAt = await r.primary.requests[0]!.closed;
+      expect(closedAt - hungUpAt).toBeLessThan(1000);
+      const row = await r.lastRow();
+      expect(row).toMatchObject({ status: 499, costMicros: 0 });
+      expect(r.backup.requests).toHaveLength(0);
+      expect(r.relay.store().getKey('fault-client')!.reservedMicros).toBe(0);
+    } finally {
+      await r.close();
+    }
+  });
+
   it('closes the upstream socket within 1 s and bills what was streamed as partial', () =>
     withRig(async (r) => {
       r.primary.script({

@@ -6,6 +6,7 @@ import type { DialectName, Operation, ProxyJob } from '../core/job.ts';
 import type { HeaderSource } from '../core/retry-after.ts';
 import type { EventSourceMessage } from '../streaming/sse.ts';
 import type { TokenUsage } from '../core/usage.ts';
+import type { AbortSource } from '../routing/cancel.ts';
 import type {
   UpstreamResponse,
   UpstreamTimeouts,
@@ -105,7 +106,7 @@ export interface TransportOptions {
   readonly channel: ChannelConfig;
   readonly timeouts: UpstreamTimeouts;
   /** The client's disconnect (or the failover budget). */
-  readonly signal: AbortSignal;
+  readonly signal: AbortSource;
   readonly waits?: WaitObserver;
   /** Bounds for media the transport fetches itself (URL images), the image code's own. */
   readonly media: {

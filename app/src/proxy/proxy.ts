@@ -15,6 +15,7 @@ import { createAttempt } from './attempt.ts';
 import type { StreamTally } from './stream-attempt.ts';
 import type { Answer, JsonAnswer } from './attempt.ts';
 import { clientErrorFor } from './client-error.ts';
+import { clientGone } from './client-gone.ts';
 import { nonStreamTimeout, requestBudgetFor } from './non-stream-budget.ts';
 import { Reply } from './reply.ts';
 
@@ -72,7 +73,7 @@ export async function proxy(
     clock: rt.clock,
     breaker: rt.breaker,
     random: rt.random,
-    signal: c.req.raw.signal,
+    signal: clientGone(c),
     onAttempt: logAttempt(rt, record, c.get('requestId')),
   });
   // Awaited, not returned or chained: an async function (or a then callback) that hands back a

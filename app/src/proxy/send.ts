@@ -5,11 +5,12 @@ import type {
   UpstreamTimeouts,
   WaitObserver,
 } from '../routing/upstream-client.ts';
+import type { AbortSource } from '../routing/cancel.ts';
 import type { RelayRuntime } from '../runtime.ts';
 
 export interface SendOptions {
   readonly timeouts: UpstreamTimeouts;
-  readonly signal: AbortSignal;
+  readonly signal: AbortSource;
   readonly waits?: WaitObserver;
 }
 

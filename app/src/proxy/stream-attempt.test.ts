@@ -3,6 +3,7 @@
  * write. The upstream body is the chunks an upstream's socket would deliver.
  */
 import { describe, expect, it } from 'vitest';
+import { Cancel } from '../routing/cancel.ts';
 import type { AttemptContext } from '../routing/failover.ts';
 import type { UpstreamResponse } from '../routing/upstream-client.ts';
 import { OpenAiChatDecoder } from '../providers/openai-compatible/stream.ts';
@@ -28,7 +29,7 @@ function context(): AttemptContext & { commits: number } {
     commits: 0,
     attemptNo: 1,
     channelAttempt: 1,
-    signal: new AbortController().signal,
+    signal: new Cancel(),
     probe: false,
     panic: false,
     remainingMs: () => Infinity,

@@ -1,6 +1,8 @@
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.ts';
 import type { BreakerRegistry } from './breaker.ts';
 import { planWithBreakers, type Refusal } from './breaker-plan.ts';
+import { Cancel, follow, unfollow } from './cancel.ts';
+import type { AbortSource } from './cancel.ts';
 import { after } from './clock.ts';
 import type { Clock } from './clock.ts';
 import {
@@ -18,7 +20,7 @@ export interface AttemptContext {
   /** 1-based on this channel. */
   channelAttempt: number;
   /** Aborts on client disconnect, and when the time budget runs out before commit. */
-  signal: AbortSignal;
+  signal: Cancel;
   /** This request is the breaker's single half-open probe for the channel. */
   probe: boolean;
   /** This request passes an open channel circuit: nothing else was left (panic routing). */
@@ -110,8 +112,8 @@ export interface FailoverOptions<C extends CandidateChannel, T> {
   /** A Retry-After longer than this is not waited for: the next channel is tried instead. */
   retryAfterCapMs?: number;
   random?: () => number;
-  /** The client's disconnect signal. */
-  signal?: AbortSignal;
+  /** The client's disconnect. */
+  signal?: AbortSource;
   onAttempt?: (event: FailoverEvent) => void;
 }
 
@@ -152,16 +154,16 @@ export async function runWithFailover<C extends CandidateChannel, T>(
 
   if (options.signal?.aborted) return { ok: false, reason: 'aborted', committed: false, attempts };
 
-  const controller = new AbortController();
+  const cancel = new Cancel();
   let committed = false;
   let budgetExpired = false;
-  const onClientAbort = (): void => controller.abort(options.signal?.reason);
-  options.signal?.addEventListener('abort', onClientAbort, { once: true });
+  const onClientAbort = (): void => cancel.abort(options.signal?.reason);
+  follow(options.signal, onClientAbort);
   // One timer (clock.after), cancelled at commit or at the end: every request starts one.
   const cancelBudget = after(clock, options.maxTotalMs, () => {
     if (committed) return;
     budgetExpired = true;
-    controller.abort(new BudgetExceeded());
+    cancel.abort(new BudgetExceeded());
   });
   const clientAborted = (): boolean => options.signal?.aborted === true;
   const stop = (
@@ -224,7 +226,7 @@ export async function runWithFailover<C extends CandidateChannel, T>(
         const ctx: AttemptContext = {
           attemptNo,
           channelAttempt,
-          signal: controller.signal,
+          signal: cancel,
           probe: permit.probe,
           panic: permit.panic,
           remainingMs: () => (committed ? Infinity : Math.max(0, deadline - clock.now())),
@@ -239,7 +241,7 @@ export async function runWithFailover<C extends CandidateChannel, T>(
           result = await options.attempt(channel, ctx);
         } catch (err) {
           if (isUpstreamError(err)) result = { ok: false, failure: err.failure };
-          else if (controller.signal.aborted) result = { ok: false, failure: abortedFailure() };
+          else if (cancel.aborted) result = { ok: false, failure: abortedFailure() };
           else {
             permit.release();
             throw err;
@@ -309,7 +311,7 @@ export async function runWithFailover<C extends CandidateChannel, T>(
         });
         if (!canRetry) break;
         try {
-          if (delayMs > 0) await clock.sleep(delayMs, controller.signal);
+          if (delayMs > 0) await clock.sleep(delayMs, cancel.signal);
         } catch {
           if (clientAborted()) return stop('aborted', abortedFailure(), channel);
           return stop('budget', lastFailure, channel);
@@ -326,7 +328,7 @@ export async function runWithFailover<C extends CandidateChannel, T>(
     return stop('exhausted', lastFailure, lastChannel);
   } finally {
     cancelBudget();
-    options.signal?.removeEventListener('abort', onClientAbort);
+    unfollow(options.signal, onClientAbort);
   }
 
   function retryDelay(

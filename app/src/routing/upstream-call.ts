@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Dispatcher } from 'undici';
 import { UpstreamError } from '../core/failure.ts';
+import type { AbortSource } from './cancel.ts';
 import { classifyTransportError } from './transport-error.ts';
 import type { UpstreamResponse, WaitObserver } from './upstream-client.ts';
 import { Watchdog } from './watchdog.ts';
@@ -32,7 +33,7 @@ export class UpstreamCall
   #raw: IncomingHttpHeaders = {};
   #headers: Headers | undefined;
   readonly dog: Watchdog;
-  readonly #outer: AbortSignal | undefined;
+  readonly #outer: AbortSource | undefined;
   readonly #idleMs: number;
   readonly #waits: WaitObserver | undefined;
   #controller: Dispatcher.DispatchController | undefined;
@@ -46,7 +47,7 @@ export class UpstreamCall
   #failure: { error: unknown } | undefined;
   #reader: Waiter<Buffer | undefined> | undefined;
 
-  constructor(outer: AbortSignal | undefined, idleMs: number, waits: WaitObserver | undefined) {
+  constructor(outer: AbortSource | undefined, idleMs: number, waits: WaitObserver | undefined) {
     this.#outer = outer;
     this.#idleMs = idleMs;
     this.#waits = waits;

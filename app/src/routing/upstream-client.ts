@@ -1,5 +1,6 @@
 import { Agent, type FormData } from 'undici';
 import { UpstreamError } from '../core/failure.ts';
+import type { AbortSource } from './cancel.ts';
 import { classifyTransportError } from './transport-error.ts';
 import { UpstreamCall } from './upstream-call.ts';
 
@@ -27,7 +28,7 @@ export interface UpstreamRequest {
   body?: string | Uint8Array | FormData | null;
   timeouts?: Partial<UpstreamTimeouts>;
   /** Client disconnect (or the failover budget): closes the upstream socket. */
-  signal?: AbortSignal;
+  signal?: AbortSource;
   /** Told when each wait on the upstream (headers, then every body chunk) begins and ends. */
   waits?: WaitObserver;
 }

@@ -1,5 +1,7 @@
 import { UpstreamError } from '../core/failure.ts';
 import type { FailureKind, UpstreamFailure } from '../core/failure.ts';
+import { follow, unfollow } from './cancel.ts';
+import type { AbortSource } from './cancel.ts';
 
 /**
  * The timers around one upstream call: one limit armed at a time (first byte, then idle between
@@ -17,7 +19,7 @@ export class Watchdog {
   readonly #onAbort: ((reason: unknown) => void) | undefined;
   /** Set once the call is aborted, with why. */
   #aborted: { reason: unknown } | undefined;
-  readonly #outer: AbortSignal | undefined;
+  readonly #outer: AbortSource | undefined;
   #timer: NodeJS.Timeout | undefined;
   /** When the pending timer fires (performance.now() scale). */
   #timerAt = 0;
@@ -32,10 +34,10 @@ export class Watchdog {
    * @param onAbort told once when the call is to stop (a limit ran out, or `outer` aborted), for
    * a transport that takes a callback rather than a signal: no AbortController then.
    */
-  constructor(outer: AbortSignal | undefined, onAbort?: (reason: unknown) => void) {
+  constructor(outer: AbortSource | undefined, onAbort?: (reason: unknown) => void) {
     this.#outer = outer;
     this.#onAbort = onAbort;
-    outer?.addEventListener('abort', this.#onOuterAbort, { once: true });
+    follow(outer, this.#onOuterAbort);
   }
 
   get signal(): AbortSignal {
@@ -93,7 +95,7 @@ export class Watchdog {
     this.#deadline = Infinity;
     clearTimeout(this.#timer);
     this.#timer = undefined;
-    this.#outer?.removeEventListener('abort', this.#onOuterAbort);
+    unfollow(this.#outer, this.#onOuterAbort);
   }
 
   abort(): void {

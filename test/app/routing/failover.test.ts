@@ -219,7 +219,7 @@ describe('runWithFailover', () => {
   it('the time budget aborts an attempt before commit, but not after', async () => {
     const hang = (ctx: AttemptContext): Promise<AttemptResult<string>> =>
       new Promise((_, reject) =>
-        ctx.signal.addEventListener('abort', () =>
+        ctx.signal.onAbort(() =>
           reject(new UpstreamError({ kind: 'aborted', message: 'aborted' })),
         ),
       );

@@ -4,6 +4,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { UpstreamError } from '../../../app/src/core/failure.ts';
+import { Cancel } from '../../../app/src/routing/cancel.ts';
 import { Watchdog } from '../../../app/src/routing/watchdog.ts';
 
 beforeEach(() => {
@@ -70,21 +71,34 @@ describe('Watchdog', () => {
     expect(dog.signal.aborted).toBe(true);
   });
 
-  it('passes the caller’s abort on until finished, and leaves no timer once finished', () => {
-    const outer = new AbortController();
-    const dog = new Watchdog(outer.signal);
-    const reason = new Error('client gone');
-    outer.abort(reason);
-    expect(dog.signal.reason).toBe(reason);
-    expect(dog.timedOut).toBeUndefined();
+  const sources = {
+    'an AbortSignal': () => {
+      const c = new AbortController();
+      return { source: c.signal, abort: (r?: unknown) => c.abort(r) };
+    },
+    'the relay’s Cancel': () => {
+      const c = new Cancel();
+      return { source: c, abort: (r?: unknown) => c.abort(r) };
+    },
+  };
+  it.each(Object.entries(sources))(
+    'passes the caller’s abort (%s) on until finished, and leaves no timer once finished',
+    (_name, make) => {
+      const outer = make();
+      const dog = new Watchdog(outer.source);
+      const reason = new Error('client gone');
+      outer.abort(reason);
+      expect(dog.signal.reason).toBe(reason);
+      expect(dog.timedOut).toBeUndefined();
 
-    const later = new AbortController();
-    const finished = new Watchdog(later.signal);
-    idle(finished, 100);
-    finished.finish();
-    expect(vi.getTimerCount()).toBe(0);
-    later.abort();
-    vi.advanceTimersByTime(1_000);
-    expect(finished.signal.aborted).toBe(false);
-  });
+      const later = make();
+      const finished = new Watchdog(later.source);
+      idle(finished, 100);
+      finished.finish();
+      expect(vi.getTimerCount()).toBe(0);
+      later.abort();
+      vi.advanceTimersByTime(1_000);
+      expect(finished.signal.aborted).toBe(false);
+    },
+  );
 });

@@ -20,6 +20,8 @@ import type { ChannelConfig } from '../../config.ts';
 import { abortedFailure, UpstreamError } from '../../core/failure.ts';
 import type { UpstreamFailure } from '../../core/failure.ts';
 import { openImageDownload, readAll } from '../../images/download.ts';
+import { signalOf } from '../../routing/cancel.ts';
+import type { AbortSource } from '../../routing/cancel.ts';
 import { classifyTransportError } from '../../routing/transport-error.ts';
 import type { UpstreamResponse } from '../../routing/upstream-client.ts';
 import { Watchdog } from '../../routing/watchdog.ts';
@@ -140,7 +142,7 @@ async function resolveImages(input: Record<string, unknown>, opts: TransportOpti
       const download = await openImageDownload(image.source.url, {
         maxBytes: opts.media.maxBytes,
         timeoutMs: opts.media.timeoutMs,
-        signal: opts.signal,
+        signal: signalOf(opts.signal),
         fetch: guardedFetch(opts.media.allowPrivate ?? false),
       });
       const bytes = await readAll(download.body);
@@ -221,7 +223,7 @@ function failureOf(
   err: unknown,
   phase: 'headers' | 'body',
   timedOut: UpstreamFailure | undefined,
-  outer: AbortSignal,
+  outer: AbortSource,
 ): UpstreamError {
   if (err instanceof UpstreamError) return err;
   if (timedOut) return new UpstreamError(timedOut, { cause: err });
