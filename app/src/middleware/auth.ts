@@ -2,6 +2,7 @@ import type { Context } from 'hono';
 import { RelayError } from '../errors.ts';
 import type { KeyRecord, Store } from '../store/types.ts';
 import type { AppEnv } from '../types.ts';
+import { requestHeader } from '../node-bindings.ts';
 
 /**
  * Bearer (OpenAI SDKs), x-api-key (Anthropic-style clients), x-goog-api-key (Gemini clients) or
@@ -46,7 +47,7 @@ export function authenticate(
     // Gemini clients may send the key as ?key= (Google's own convention); no other dialect does.
     // The access log writes the path without the query, so the key never reaches a log line.
     const secret =
-      keyFromHeaders((n) => c.req.header(n)) ??
+      keyFromHeaders((n) => requestHeader(c, n)) ??
       (dialect?.name === 'gemini' ? c.req.query('key')?.trim() || undefined : undefined);
     if (!secret) {
       const hint = dialect?.keyHint ?? "'Authorization: Bearer YOUR_KEY'";

@@ -2,6 +2,7 @@ import type { Context, MiddlewareHandler } from 'hono';
 import { bodyLimit as bufferingBodyLimit } from 'hono/body-limit';
 import { RelayError } from '../errors.ts';
 import type { AppEnv } from '../types.ts';
+import { requestHeader } from '../node-bindings.ts';
 
 /**
  * Refuses bodies over `maxBytes` with a 413. A declared Content-Length is checked up front
@@ -23,8 +24,8 @@ export function bodyLimit(
   });
   // Checks up front (throws), or returns the counting middleware the rest must run inside.
   return (c) => {
-    const length = c.req.header('content-length');
-    if (length !== undefined && c.req.header('transfer-encoding') === undefined) {
+    const length = requestHeader(c, 'content-length');
+    if (length !== undefined && requestHeader(c, 'transfer-encoding') === undefined) {
       if (Number(length) > maxBytes) throw tooLarge();
       return undefined;
     }

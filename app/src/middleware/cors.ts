@@ -1,6 +1,7 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import { cors } from 'hono/cors';
 import type { AppEnv } from '../types.ts';
+import { requestHeader } from '../node-bindings.ts';
 
 export interface CorsOptions {
   /** Allowed origins; `*` allows any. */
@@ -55,7 +56,7 @@ export function corsParts(options: CorsOptions): {
     // "null" when it hides where it is), so one without it (an SDK, a coding agent, a desktop
     // app with web security off) reads no CORS header: ~300 bytes less on its answers. A GET's
     // answer keeps them, whoever asked: a cache between may hand one answer to both.
-    const origin = c.req.header('origin');
+    const origin = requestHeader(c, 'origin');
     const method = c.req.method;
     if (!origin && method !== 'GET' && method !== 'HEAD') return;
     const allowOrigin = anyOrigin ? '*' : options.origins.find((o) => o === origin);

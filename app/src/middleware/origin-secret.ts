@@ -1,6 +1,7 @@
 import { timingSafeEqual, createHash } from 'node:crypto';
 import type { Context } from 'hono';
 import { RelayError } from '../errors.ts';
+import { requestHeader } from '../node-bindings.ts';
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
 
@@ -14,7 +15,7 @@ export function originSecret(secret: string | undefined): ((c: Context) => void)
   const expected = digest(secret);
   return (c) => {
     if (c.req.path === '/healthz') return;
-    const got = c.req.header('x-origin-secret');
+    const got = requestHeader(c, 'x-origin-secret');
     // Comparing digests keeps the comparison constant-time whatever the lengths.
     if (!got || !timingSafeEqual(digest(got), expected)) {
       throw new RelayError(403, 'forbidden', "Requests must come through the relay's CDN.", {

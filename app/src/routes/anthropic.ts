@@ -17,6 +17,7 @@ import type { RelayRuntime } from '../runtime.ts';
 import type { AppEnv } from '../types.ts';
 import { estimatePromptTokens } from '../usage/extract.ts';
 import { readJsonText, routingFields, verbatim } from './body.ts';
+import { requestHeader } from '../node-bindings.ts';
 
 /**
  * Anthropic headers an upstream that speaks Messages may see: the API version and the beta
@@ -83,7 +84,7 @@ export function anthropicRoutes(rt: RelayRuntime): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   const read = async (c: Context<AppEnv>, parse: (json: unknown) => Body) => {
     const { body, text } = await readJsonText(c, ANY_JSON);
-    const headers = forwardHeaders(FORWARDED, (n) => c.req.header(n));
+    const headers = forwardHeaders(FORWARDED, (n) => requestHeader(c, n));
     return { body: parse(body), headers, raw: text };
   };
   app.post('/messages', async (c) => {

@@ -2,6 +2,7 @@ import type { Context } from 'hono';
 import type { z } from 'zod';
 import { RelayError, invalidRequest } from '../errors.ts';
 import { requestText } from './request-text.ts';
+import { requestHeader } from '../node-bindings.ts';
 
 /**
  * Deepest nesting a request body may have. Real requests (tool schemas included) stay far
@@ -59,7 +60,7 @@ export async function readJsonText<S extends z.ZodType>(
   c: Context,
   schema: S,
 ): Promise<{ readonly body: z.infer<S>; readonly text: string }> {
-  const type = c.req.header('content-type') ?? '';
+  const type = requestHeader(c, 'content-type') ?? '';
   if (!/^application\/([\w.+-]+\+)?json\b/i.test(type)) {
     throw new RelayError(
       415,

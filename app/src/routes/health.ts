@@ -3,6 +3,7 @@ import { keyFromHeaders } from '../middleware/auth.ts';
 import type { CircuitSnapshot } from '../routing/breaker.ts';
 import type { RelayRuntime } from '../runtime.ts';
 import type { AppEnv } from '../types.ts';
+import { requestHeader } from '../node-bindings.ts';
 
 /** At most this many open channels and open models are named to a client key. */
 export const HEALTH_LIST_LIMIT = 20;
@@ -29,7 +30,7 @@ export function healthRoutes(deps: RelayRuntime): Hono<AppEnv> {
       // Public: a deploy checks through the CDN that the relay answering is the one it shipped.
       ...(deps.build !== undefined && { build: deps.build }),
     };
-    const secret = keyFromHeaders((n) => c.req.header(n));
+    const secret = keyFromHeaders((n) => requestHeader(c, n));
     const key = secret ? await deps.store.keys.findBySecret(secret) : null;
     if (!key?.enabled) return c.json(body);
     const open = openChannels(circuits);

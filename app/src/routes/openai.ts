@@ -11,6 +11,7 @@ import type { AppEnv } from '../types.ts';
 import { estimatePromptTokens } from '../usage/extract.ts';
 import { readJsonText, routingFields, verbatim, withMembers } from './body.ts';
 import { chatSchema, completionSchema, embeddingSchema, responsesSchema } from './schemas.ts';
+import { requestHeader } from '../node-bindings.ts';
 
 type Body = Record<string, unknown> & {
   model: string;
@@ -110,7 +111,7 @@ function jsonEndpoint(
     // The text as received: estimating from it spares re-serialising a long conversation just
     // to count its bytes.
     const { body, text } = await readJsonText(c, schema);
-    const headers = forwardHeaders(FORWARDED, (n) => c.req.header(n));
+    const headers = forwardHeaders(FORWARDED, (n) => requestHeader(c, n));
     return await proxy(c, deps, jobFor(endpoint, body as Body, text, deps, headers));
   });
 }
