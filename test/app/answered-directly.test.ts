@@ -7,6 +7,7 @@ import { createServer } from 'node:http';
 import type { ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
+import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { expect, it, vi } from 'vitest';
 
 it('is left alone by the node adapter even when the relay is loaded after the adapter started', async () => {
@@ -42,4 +43,16 @@ it('is left alone by the node adapter even when the relay is loaded after the ad
     server.closeAllConnections();
     server.close();
   }
+});
+
+it('reads as the adapter’s "already sent" headers would, through its shortcut', async () => {
+  const { answeredDirectly } = await import('../../app/src/middleware/reply-headers.ts');
+  const sent = answeredDirectly();
+  const plain = new Headers(RESPONSE_ALREADY_SENT.headers);
+  expect([...sent.headers]).toEqual([...plain]);
+  expect([...plain]).toHaveLength(1);
+  for (const name of ['x-hono-already-sent', 'X-Hono-Already-Sent', 'set-cookie', 'content-type'])
+    expect(sent.headers.has(name)).toBe(plain.has(name));
+  expect(sent.headers.get('x-hono-already-sent')).toBe(plain.get('x-hono-already-sent'));
+  expect(sent.body).toBeNull();
 });

@@ -89,6 +89,17 @@ export function answeredDirectly(): Response {
 function alreadySent(): Marked {
   const res: Marked = new Response(null, { headers: RESPONSE_ALREADY_SENT.headers });
   void res.body;
+  // The adapter copies every answer's headers into a plain object before it looks for the mark,
+  // through the Response's getters and Headers' own `has` and iterator: its writing of this
+  // Response took 5.4 thousand instructions a request (callgrind), 3.1 with these headers read
+  // as a list made once. They are the mark alone, and the one Response is never changed.
+  const headers = res.headers;
+  const entries: ReadonlyArray<[string, string]> = [...headers];
+  Object.defineProperties(headers, {
+    has: { value: (name: string) => entries.some(([key]) => key === name.toLowerCase()) },
+    [Symbol.iterator]: { value: () => entries[Symbol.iterator]() },
+  });
+  Object.defineProperty(res, 'headers', { value: headers });
   res[ANSWERED] = true;
   return res;
 }
