@@ -22,8 +22,8 @@ export function nodeOutgoing(c: Context): ServerResponse | undefined {
  * socket it is read off Node's raw header list, which Node's parser has already trimmed and
  * checked (a value with a control character is a 400 before any handler). @hono/node-server's
  * Headers reads the same list for some names, but builds Node's `headers` object for others
- * and checks the name and value again on every read: ~6 thousand instructions a chat request
- * (callgrind) for the six headers the relay reads.
+ * and checks the name and value again on every read: ~5 thousand instructions of a chat
+ * request's main thread (callgrind, 1.5 %) for the six headers the relay reads.
  */
 export function requestHeader(c: Context, name: string): string | undefined {
   const incoming = nodeIncoming(c);
