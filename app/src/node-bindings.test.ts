@@ -20,6 +20,9 @@ const NAMES = [
   'origin',
   'x-api-key',
   'openai-beta',
+  // Names asked in another case than the lines'.
+  'OpenAI-Beta',
+  'Content-Type',
   'cookie',
   'x-repeated',
   'accept',

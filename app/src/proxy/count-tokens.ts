@@ -5,6 +5,7 @@ import { adapterFor } from '../providers/registry.ts';
 import type { RelayRuntime } from '../runtime.ts';
 import type { AppEnv } from '../types.ts';
 import { admit } from './admission.ts';
+import { clientGone } from './client-gone.ts';
 
 /** A count is advisory: an upstream that takes longer than this is not worth waiting for. */
 const COUNT_TIMEOUT_MS = 10_000;
@@ -35,6 +36,7 @@ export async function countTokens(
   );
   if (route) {
     const adapter = adapterFor(route.channel.type);
+    const gone = clientGone(c);
     try {
       const req = adapter.buildRequest({
         channel: route.channel,
@@ -56,7 +58,7 @@ export async function countTokens(
           firstByteMs: Math.min(t.firstByteMs, COUNT_TIMEOUT_MS),
           idleMs: t.idleMs,
         },
-        signal: c.req.raw.signal,
+        signal: gone,
       });
       const text = await res.text(64 * 1024);
       if (res.status >= 200 && res.status < 300 && counted.test(text)) {
@@ -69,7 +71,7 @@ export async function countTokens(
         'token count failed upstream; answering with an estimate',
       );
     } catch (err) {
-      if (c.req.raw.signal.aborted) throw err;
+      if (gone.aborted) throw err;
       rt.logger.warn(
         {
           requestId: c.get('requestId'),

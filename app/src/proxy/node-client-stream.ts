@@ -34,8 +34,8 @@ export class NodeClientStream extends BackpressuredSink {
   }
 
   /**
-   * The connection is closed outright, which the node adapter reports as a hang-up (the
-   * request's signal aborts). Nothing goes to stderr: a stall is the client's doing.
+   * The connection is closed outright, which the proxy hears as a hang-up (client-gone.ts).
+   * Nothing goes to stderr: a stall is the client's doing.
    */
   protected hangUp(): void {
     this.#res.destroy();

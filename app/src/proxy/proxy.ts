@@ -41,7 +41,10 @@ export async function proxy(
   const holding = holdQuota(rt, key, usage, job);
   if (holding) await holding;
 
-  const reply = new Reply(c, rt, job);
+  // The client's hang-up, heard once: the failover stops on it, and a broken stream skips its
+  // error frame for a client that is gone.
+  const gone = clientGone(c);
+  const reply = new Reply(c, rt, job, gone);
   // The committed stream's tally, kept up to date as it runs: a stream that breaks later is
   // billed for what it had produced.
   let tally: StreamTally | undefined;
@@ -73,7 +76,7 @@ export async function proxy(
     clock: rt.clock,
     breaker: rt.breaker,
     random: rt.random,
-    signal: clientGone(c),
+    signal: gone,
     onAttempt: logAttempt(rt, record, c.get('requestId')),
   });
   // Awaited, not returned or chained: an async function (or a then callback) that hands back a

@@ -1,6 +1,7 @@
 import type { Context } from 'hono';
 import type { ProxyJob } from '../core/job.ts';
 import type { RelayError } from '../errors.ts';
+import type { AbortSource } from '../routing/cancel.ts';
 import type { RelayRuntime } from '../runtime.ts';
 import { startHeartbeat } from '../streaming/heartbeat.ts';
 import type { Heartbeat } from '../streaming/heartbeat.ts';
@@ -39,10 +40,13 @@ export class Reply {
   readonly #decided = new Promise<Decision>((resolve) => (this.#decide = resolve));
   #streaming = false;
   readonly #heartbeat: Heartbeat | undefined;
+  readonly #gone: AbortSource;
 
-  constructor(c: Context<AppEnv>, rt: RelayRuntime, job: ProxyJob) {
+  /** @param gone the client's hang-up (see client-gone.ts) */
+  constructor(c: Context<AppEnv>, rt: RelayRuntime, job: ProxyJob, gone: AbortSource) {
     this.#c = c;
     this.#job = job;
+    this.#gone = gone;
     this.#stallMs = rt.config.server.clientStallMs;
     // Until the first content, heartbeats keep CloudFront (60 s read timeout) and clients waiting.
     this.#heartbeat = job.stream
@@ -98,7 +102,7 @@ export class Reply {
 
   /** Ends an open stream with the dialect's error frame (skipped when the client already left). */
   async failStream(error: RelayError): Promise<void> {
-    if (!this.#c.req.raw.signal.aborted) {
+    if (!this.#gone.aborted) {
       await this.sink
         .write(this.#job.dialect.streamError(error, this.#c.get('requestId')))
         .catch(() => {});

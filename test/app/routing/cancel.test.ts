@@ -1,7 +1,7 @@
 /**
  * The relay's own abort (Cancel): what the upstream code relied on from AbortSignal — listeners
- * called once, in order, never after removal or after the fact — and a real AbortSignal for a
- * library, before or after the abort.
+ * called once, in order, never after removal (during the abort included) or after the fact — and
+ * a real AbortSignal for a library, before or after the abort.
  */
 import { describe, expect, it } from 'vitest';
 import { Cancel, follow, signalOf, unfollow } from '../../../app/src/routing/cancel.ts';
@@ -41,6 +41,37 @@ describe('Cancel', () => {
     cancel.offAbort(() => heard.push('never added'));
     cancel.abort();
     expect(heard).toEqual(['b']);
+  });
+
+  it('does not call a listener that an earlier one removed while the abort went round', () => {
+    const cancel = new Cancel();
+    const heard: string[] = [];
+    const b = () => heard.push('b');
+    const c = () => heard.push('c');
+    cancel.onAbort(() => {
+      heard.push('a');
+      cancel.offAbort(c);
+    });
+    cancel.onAbort(b);
+    cancel.onAbort(c);
+    cancel.abort();
+    expect(heard).toEqual(['a', 'b']);
+  });
+
+  it('calls a listener added twice once, as EventTarget does', () => {
+    const cancel = new Cancel();
+    let calls = 0;
+    const fn = () => calls++;
+    cancel.onAbort(() => {});
+    cancel.onAbort(fn);
+    cancel.onAbort(fn);
+    const first = () => calls++;
+    const other = new Cancel();
+    other.onAbort(first);
+    other.onAbort(first);
+    cancel.abort();
+    other.abort();
+    expect(calls).toBe(2);
   });
 
   it('never calls a listener added after the abort', () => {
