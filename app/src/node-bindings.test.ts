@@ -65,28 +65,22 @@ async function ask(lines: string[], body = ''): Promise<Record<string, Record<st
 }
 
 describe('requestHeader', () => {
-  it('reads what the adapter reads, for names sent in any case', async () => {
-    const got = await ask(
-      [
+  it.each([
+    {
+      what: 'names sent in any case',
+      lines: [
         'AUTHORIZATION: Bearer sk-one',
         'Content-Type: application/json',
         'Content-Length: 2',
         'Origin: https://app.example',
         'OpenAI-Beta: assistants=v2',
       ],
-      '{}',
-    );
-    expect(got.ours).toEqual(got.adapter);
-    expect(got.ours).toMatchObject({
-      authorization: 'Bearer sk-one',
-      'openai-beta': 'assistants=v2',
-      absent: null,
-    });
-  });
-
-  it('joins repeated lines as the adapter does, singletons and cookies included', async () => {
-    const got = await ask(
-      [
+      body: '{}',
+      expected: { authorization: 'Bearer sk-one', 'openai-beta': 'assistants=v2', absent: null },
+    },
+    {
+      what: 'repeated lines, singletons and cookies included',
+      lines: [
         'Authorization: Bearer a',
         'authorization: Bearer b',
         'X-Repeated: 1',
@@ -98,14 +92,13 @@ describe('requestHeader', () => {
         'Accept: */*',
         'Transfer-Encoding: chunked',
       ],
-      '0\r\n\r\n',
-    );
+      body: '0\r\n\r\n',
+      expected: { authorization: 'Bearer a, Bearer b', 'x-repeated': '1, 2', cookie: 'a=1; b=2' },
+    },
+  ])('reads what the adapter reads: $what', async ({ lines, body, expected }) => {
+    const got = await ask(lines, body);
     expect(got.ours).toEqual(got.adapter);
-    expect(got.ours).toMatchObject({
-      authorization: 'Bearer a, Bearer b',
-      'x-repeated': '1, 2',
-      cookie: 'a=1; b=2',
-    });
+    expect(got.ours).toMatchObject(expected);
   });
 
   it('asks the Request itself without a socket', async () => {
