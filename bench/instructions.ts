@@ -8,12 +8,16 @@
  * Needs valgrind (apt-get install valgrind). Takes ~5 minutes. Env: BENCH_IR_WARMUP (40000
  * requests), BENCH_IR_WINDOWS (5), BENCH_IR_REQUESTS (2000 a window), BENCH_IR_CONNECTIONS (10),
  * BENCH_IR_FLOOR=0 (skip the floor), BENCH_RELAY_ARGS (extra node flags for the relay, as for
- * `npm run bench`). Run nothing else meanwhile: a slower run keeps V8 compiling longer.
+ * `npm run bench`), BENCH_IR_KEEP (a folder to keep each target's callgrind files and V8's
+ * perf map in, for `node bench/callgrind-top.ts`). Run nothing else meanwhile: a slower run keeps
+ * V8 compiling longer.
  */
 import { spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import {
   closeSync,
+  cpSync,
+  existsSync,
   mkdirSync,
   mkdtempSync,
   openSync,
@@ -60,6 +64,7 @@ const WINDOWS = envInt('BENCH_IR_WINDOWS', 5);
 const PER_WINDOW = envInt('BENCH_IR_REQUESTS', 2_000);
 const CONNECTIONS = envInt('BENCH_IR_CONNECTIONS', 10);
 const RELAY_ARGS = (process.env.BENCH_RELAY_ARGS ?? '').split(' ').filter(Boolean);
+const KEEP = process.env.BENCH_IR_KEEP;
 
 /**
  * The group commit closes its batch after COMMIT_WINDOW_MS or 64 rows. Under callgrind the relay
@@ -157,12 +162,27 @@ async function measure(target: Target, dir: string): Promise<WindowCount[]> {
     await pool?.close();
     await stopChild(proc);
   }
+  if (KEEP) keep(target.name, out, proc.pid);
   // Only the windows' dumps (callgrind.out.<part>-<thread>): the exit's, cut short by a SIGKILL
   // if the stop takes long, could be half written. The file the flag names stays empty.
   const parts = readdirSync(out)
     .filter((f) => Number(/^callgrind\.out\.(\d+)-\d+$/.exec(f)?.[1]) <= WINDOWS)
     .map((f) => parseCallgrindPart(readFileSync(join(out, f), 'utf8')));
   return perWindow(parts, WINDOWS, PER_WINDOW);
+}
+
+/**
+ * Copies a target's callgrind files, and V8's map of its JIT code's addresses when node ran with
+ * --perf-basic-prof (valgrind runs node in its own process, so the pid is the one spawned), to
+ * BENCH_IR_KEEP/<target>, for bench/callgrind-top.ts to name the functions in.
+ */
+function keep(name: string, out: string, pid: number | undefined): void {
+  const to = join(KEEP!, name);
+  mkdirSync(to, { recursive: true });
+  cpSync(out, to, { recursive: true });
+  const map = `/tmp/perf-${pid}.map`;
+  if (existsSync(map)) cpSync(map, join(to, 'perf.map'));
+  progress(`${name}: callgrind files kept in ${to}`);
 }
 
 const progress = (s: string) => process.stderr.write(`  … ${s}\n`);
