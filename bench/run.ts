@@ -52,6 +52,7 @@ import {
   floorEnv,
   relayEnv,
 } from './chat.ts';
+import { cpuLabel, readCpuinfo } from './cpu-model.ts';
 import { readCpuTicks, stealPct } from './host-steal.ts';
 import { ownTimeByScenario, summarizeRelayLog } from './relay-log.ts';
 import {
@@ -555,7 +556,7 @@ function machine() {
   const wrk = spawnSync('wrk', ['-v'], { encoding: 'utf8' });
   return {
     cores: os.availableParallelism(),
-    cpuModel: os.cpus()[0]?.model.trim() ?? 'unknown',
+    cpuModel: cpuLabel(os.cpus()[0]?.model.trim() ?? 'unknown', readCpuinfo()),
     totalMemoryMB: Math.round(os.totalmem() / 1024 / 1024),
     node: process.version,
     os: `${os.type()} ${os.release()} ${os.arch()}`,
