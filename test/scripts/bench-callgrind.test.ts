@@ -78,7 +78,8 @@ describe("the instruction bench's reading of callgrind files", () => {
 
 /**
  * Function records as callgrind 3.19 writes them on a dump (names compressed, JIT code by its
- * address, a cost line after `calls=` that is the call's inclusive cost), with V8's perf map.
+ * address, a cost line after `calls=` that is the call's inclusive cost, a recursion level as
+ * `'2`), with V8's perf map.
  */
 const records = [
   'positions: line',
@@ -93,7 +94,7 @@ const records = [
   'calls=3 0 ',
   '0 9000',
   '0 500',
-  'cfn=(10)',
+  "cfn=(13) 0x00000000282ba7e9'2",
   'calls=1 0 ',
   '0 70000',
   '',
@@ -106,42 +107,85 @@ const records = [
   'fn=(12)',
   '0 400',
   '',
-  'totals: 9900',
+  'fn=(13)',
+  '0 250',
+  '',
+  'totals: 10150',
 ].join('\n');
 
+const proxy = 'JS:*proxy file:///relay/server.mjs:36:28158';
 const perfMap = [
-  '282ba000 1000 JS:*proxy file:///relay/server.mjs:36:28158',
+  '282b0000 10000 JS:*listOnTimeout node:internal/timers:623:25',
   '1a27000 3f8 Builtin:DeoptimizationEntry_Eager',
+  // V8 freed the code above and made new code at some of its addresses: the later line is it.
+  `282ba000 1000 ${proxy}`,
 ].join('\n');
 
 describe("bench/callgrind-top's reading of functions", () => {
-  it('names JIT code by the perf map range that holds its address, and leaves the rest', () => {
+  it('names JIT code by the newest perf map range that holds its address, and leaves the rest', () => {
     const map = parsePerfMap(perfMap);
-    expect(nameIn(map, '0x00000000282ba7e9')).toBe('JS:*proxy file:///relay/server.mjs:36:28158');
+    expect(nameIn(map, '0x00000000282ba7e9')).toBe(proxy);
+    // In the old range only: its name still holds there.
+    expect(nameIn(map, '0x00000000282b0010')).toBe('JS:*listOnTimeout node:internal/timers:623:25');
+    expect(nameIn(map, '0x00000000282bb000')).toBe('JS:*listOnTimeout node:internal/timers:623:25');
     expect(nameIn(map, '0x0000000001a27000')).toBe('Builtin:DeoptimizationEntry_Eager');
-    // Past a range's end, and code V8 freed: no name.
-    expect(nameIn(map, '0x00000000282bb000')).toBe('0x00000000282bb000');
+    // Past every range's end, and before the first: no name.
+    expect(nameIn(map, '0x00000000282c0000')).toBe('0x00000000282c0000');
+    expect(nameIn(map, '0x0000000000001000')).toBe('0x0000000000001000');
     expect(nameIn(map, 'sqlite3_step')).toBe('sqlite3_step');
   });
 
   it("counts a function's own cost apart from its calls', by callee, without recursion", () => {
     const fns = new Map<string, FunctionCost>();
     addFunctionCosts(records, fns, (fn) => nameIn(parsePerfMap(perfMap), fn));
-    const proxy = fns.get('JS:*proxy file:///relay/server.mjs:36:28158')!;
-    expect(proxy.self).toBe(1_500);
-    expect(proxy.calls).toBe(9_000);
-    expect([...proxy.callees]).toEqual([['sqlite3_step', 9_000]]);
-    const step = fns.get('sqlite3_step')!;
-    expect(step).toMatchObject({ self: 8_000, calls: 400 });
+    // Its recursion level ('2) is the same function: its own cost is added, the call to it is not.
+    expect(fns.get(proxy)).toMatchObject({ self: 1_750, calls: 9_000 });
+    expect([...fns.get(proxy)!.callees]).toEqual([['sqlite3_step', 9_000]]);
+    expect(fns.get('sqlite3_step')).toMatchObject({ self: 8_000, calls: 400 });
     // A compressed name seen first as a callee is the same function when it runs.
     expect(fns.get('0x000000000749e138')!.self).toBe(400);
+  });
+
+  it('reads Ir past two positions, subposition shorthands and other events', () => {
+    const fns = new Map<string, FunctionCost>();
+    const text = [
+      'positions: instr line',
+      'events: Dr Ir',
+      'fn=(1) f',
+      '0x4010 12 7 100',
+      '+3 * 7 20',
+      '-1 13 7 3',
+      'cfn=(2) g',
+      'calls=1 0x5000 40',
+      '* * 7 50',
+      'fn=(2)',
+      '0x5000 40 7 50',
+    ].join('\n');
+    addFunctionCosts(text, fns);
+    expect(fns.get('f')).toMatchObject({ self: 123, calls: 50 });
+    expect(fns.get('g')!.self).toBe(50);
+    expect(() => addFunctionCosts('events: Dr\nfn=(1) f\n0 1\n', fns)).toThrow(/no Ir/);
   });
 
   it('adds files up, each with its own name table', () => {
     const fns = new Map<string, FunctionCost>();
     addFunctionCosts(records, fns);
-    addFunctionCosts(records.replaceAll('(11)', '(99)').replace('fn=(12)\n', 'fn=(7) x\n'), fns);
+    // Another dump numbers its names anew: (11) is another function there, and (12) is unknown.
+    addFunctionCosts(
+      [
+        'events: Ir',
+        'fn=(11) other',
+        '0 5',
+        'fn=(12)',
+        '0 7',
+        'fn=(10) sqlite3_step',
+        '0 8000',
+      ].join('\n'),
+      fns,
+    );
     expect(fns.get('sqlite3_step')!.self).toBe(16_000);
-    expect(fns.get('x')!.self).toBe(400);
+    expect(fns.get('other')!.self).toBe(5);
+    expect(fns.get('(12)')!.self).toBe(7);
+    expect(fns.get('0x000000000749e138')!.self).toBe(400);
   });
 });
