@@ -4,8 +4,8 @@
  * BENCH_IR_KEEP=<dir> (the folder is <dir>/relay or <dir>/floor), JIT code named from the V8
  * perf map kept with them (JavaScript without a map shows as addresses). Prints the top functions
  * by their own instructions and by inclusive ones (own plus what they called; recursion through
- * other functions is counted at each level, so inclusive can overstate). With a name (any part of one), prints who called the
- * functions it matches and what they called instead.
+ * other functions is counted at each level, so inclusive can overstate). With a name (any part
+ * of one), prints who called the functions it matches and what they called instead.
  *
  * Env: BENCH_IR_WINDOWS and BENCH_IR_REQUESTS as the run had them (5 and 2000), TOP (40).
  */

@@ -66,7 +66,7 @@ const PER_WINDOW = envInt('BENCH_IR_REQUESTS', 2_000);
 const CONNECTIONS = envInt('BENCH_IR_CONNECTIONS', 10);
 const RELAY_ARGS = (process.env.BENCH_RELAY_ARGS ?? '').split(' ').filter(Boolean);
 const KEEP = process.env.BENCH_IR_KEEP;
-/** V8 writes /tmp/perf-<pid>.map as it makes code: ~1.5 % more (the relay 354.1 → 358.6 thousand). */
+/** V8 writes /tmp/perf-<pid>.map as it makes code: ~1.5 % more (the relay 354.1 → 358.6 k). */
 const PROFILE_ARGS = KEEP ? ['--perf-basic-prof'] : [];
 
 /**

@@ -5,9 +5,10 @@ import type { AbortSource } from '../routing/cancel.ts';
 
 /**
  * The client's disconnect, as the proxy follows it (the failover, a broken stream's error frame,
- * a token count). Through a socket it is heard on Node's response directly: `c.req.raw.signal` is an AbortController that @hono/node-server makes on
- * first read, and following it costs EventTarget's listener (see routing/cancel.ts). Under
- * `app.request()` (tests) there is no socket, and the Request's own signal is the one.
+ * a token count). Through a socket it is heard on Node's response directly: `c.req.raw.signal`
+ * is an AbortController that @hono/node-server makes on first read, and following it costs
+ * EventTarget's listener (see routing/cancel.ts). Under `app.request()` (tests) there is no
+ * socket, and the Request's own signal is the one.
  */
 export function clientGone(c: Context): AbortSource {
   const outgoing = nodeOutgoing(c);
