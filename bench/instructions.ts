@@ -10,8 +10,9 @@
  * BENCH_IR_FLOOR=0 (skip the floor), BENCH_RELAY_ARGS (extra node flags for the relay, as for
  * `npm run bench`), BENCH_IR_KEEP (a folder to keep each target's callgrind files in, for `node
  * bench/callgrind-top.ts`; both targets then run with --perf-basic-prof, so that V8's map of its
- * JIT code names their JavaScript). Run nothing else meanwhile: a slower run keeps V8 compiling
- * longer.
+ * JIT code names their JavaScript), BENCH_IR_REFUSED=unknown-key|no-key (count the relay's 401 to
+ * such a request instead of a chat answer; the floor, which checks no key, is skipped). Run
+ * nothing else meanwhile: a slower run keeps V8 compiling longer.
  */
 import { spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -69,6 +70,21 @@ const KEEP = process.env.BENCH_IR_KEEP;
 /** V8 writes /tmp/perf-<pid>.map as it makes code: ~1.5 % more (the relay 354.1 → 358.6 k). */
 const PROFILE_ARGS = KEEP ? ['--perf-basic-prof'] : [];
 
+/** What the counted requests send as their key, and the status they must get. */
+const REFUSED = process.env.BENCH_IR_REFUSED;
+const AUTH: { header?: string; status: number } =
+  REFUSED === undefined || REFUSED === ''
+    ? { header: `Bearer ${CLIENT_KEY}`, status: 200 }
+    : REFUSED === 'unknown-key'
+      ? { header: 'Bearer sk-bench-unknown-0123456789', status: 401 }
+      : REFUSED === 'no-key'
+        ? { status: 401 }
+        : failWith(`BENCH_IR_REFUSED must be unknown-key or no-key, not ${REFUSED}`);
+
+function failWith(message: string): never {
+  throw new Error(message);
+}
+
 /**
  * The group commit closes its batch after COMMIT_WINDOW_MS or 64 rows. Under callgrind the relay
  * answers ~150 requests a second, so 10 ms would hold one or two rows, not the tens (up to 64) of
@@ -98,7 +114,7 @@ interface Target {
 
 const BODY = chatBody(MODEL, false);
 
-/** `n` chat requests over `pool`'s connections, every one answered 200. */
+/** `n` chat requests over `pool`'s connections, every one answered AUTH.status. */
 async function load(pool: Pool, n: number): Promise<void> {
   let sent = 0;
   const worker = async () => {
@@ -108,10 +124,13 @@ async function load(pool: Pool, n: number): Promise<void> {
         path: '/v1/chat/completions',
         method: 'POST',
         body: BODY,
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${CLIENT_KEY}` },
+        headers: {
+          'content-type': 'application/json',
+          ...(AUTH.header && { authorization: AUTH.header }),
+        },
       });
       const text = await res.body.text();
-      if (res.statusCode !== 200)
+      if (res.statusCode !== AUTH.status)
         throw new Error(`answered ${res.statusCode}: ${text.slice(0, 200)}`);
     }
   };
@@ -224,7 +243,7 @@ async function main(): Promise<void> {
     const base = `http://127.0.0.1:${upPort}/v1`;
     const relay = await relayTarget(dir, outdir, base);
     const targets = [relay];
-    if (process.env.BENCH_IR_FLOOR !== '0') targets.push(floorTarget(base));
+    if (process.env.BENCH_IR_FLOOR !== '0' && !REFUSED) targets.push(floorTarget(base));
     const results: Record<string, WindowCount[]> = {};
     for (const t of targets) results[t.name] = await measure(t, dir);
     report(results);
@@ -242,7 +261,9 @@ function report(results: Record<string, WindowCount[]>): void {
   say(`# Instructions per request (callgrind), ${new Date().toISOString()}`);
   say();
   say(
-    `Node ${process.version}, ${CONNECTIONS} connections, ${WARMUP} requests to warm up, then ` +
+    `Node ${process.version}, ${CONNECTIONS} connections, ` +
+      `${REFUSED ? `requests refused for their key (${REFUSED}), ` : ''}` +
+      `${WARMUP} requests to warm up, then ` +
       `${WINDOWS} windows of ${PER_WINDOW} counted; relay flags: ` +
       `${[...RELAY_NODE_FLAGS, ...RELAY_ARGS, ...PROFILE_ARGS].join(' ')}`,
   );
