@@ -1,6 +1,7 @@
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { answer } from './middleware/reply-headers.ts';
 import type { AppEnv } from './types.ts';
 
 /** The OpenAI error `type` values clients switch on. */
@@ -21,6 +22,10 @@ export interface RelayErrorOptions {
   readonly headers?: Readonly<Record<string, string>>;
 }
 
+/** False under --frozen-intrinsics, where setting it would throw. */
+const STACK_LIMIT_WRITABLE =
+  Object.getOwnPropertyDescriptor(Error, 'stackTraceLimit')?.writable === true;
+
 /**
  * The one error type the relay throws on purpose. `app.onError` turns it into the
  * contract's body; anything else reaching onError is a bug and becomes a 500.
@@ -38,7 +43,13 @@ export class RelayError extends Error {
     message: string,
     options: RelayErrorOptions = {},
   ) {
+    // Without a stack: a RelayError is an answer the relay meant to give, and its code says where
+    // it came from (a bug's error, wrapped by toRelayError, keeps its own as the cause). Capturing
+    // one walks the optimized frames: ~25 thousand instructions, an eighth of a refused request.
+    const limit = Error.stackTraceLimit;
+    if (STACK_LIMIT_WRITABLE) Error.stackTraceLimit = 0;
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    if (STACK_LIMIT_WRITABLE) Error.stackTraceLimit = limit;
     this.name = 'RelayError';
     this.status = status;
     this.code = code;
@@ -100,6 +111,9 @@ export function toRelayError(err: unknown): RelayError {
  */
 export function errorResponse(c: Context<AppEnv>, err: RelayError): Response {
   const requestId = c.get('requestId') ?? 'unknown';
-  for (const [name, value] of Object.entries(err.headers)) c.header(name, value);
-  return c.json(c.get('dialect').errorBody(err, requestId) as object, err.status);
+  const body = JSON.stringify(c.get('dialect').errorBody(err, requestId));
+  // With the relay's headers in one plain object, as a route's answer: `c.json` made a Web
+  // `Headers` for it, the edge then set the relay's headers on that one by one, and the adapter
+  // copied them all out again (~45 thousand instructions of a refused request's ~195).
+  return answer(c, body, err.status, { ...err.headers, 'content-type': 'application/json' });
 }

@@ -21,6 +21,9 @@ describe('admin API authentication', () => {
       },
       request_id: none.headers.get('x-request-id'),
     });
+    // Refusals are answers of the admin API too: nothing may cache them.
+    expect(none.headers.get('cache-control')).toBe('no-store');
+    expect(none.headers.get('content-type')).toBe('application/json');
     const client = await a.call('GET', '/keys', undefined, { authorization: `Bearer ${CLIENT}` });
     expect(client.status).toBe(401);
     expect(client.json.error.code).toBe('invalid_admin_key');
