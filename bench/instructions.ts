@@ -10,9 +10,10 @@
  * BENCH_IR_FLOOR=0 (skip the floor), BENCH_RELAY_ARGS (extra node flags for the relay, as for
  * `npm run bench`), BENCH_IR_KEEP (a folder to keep each target's callgrind files in, for `node
  * bench/callgrind-top.ts`; both targets then run with --perf-basic-prof, so that V8's map of its
- * JIT code names their JavaScript), BENCH_IR_REFUSED=unknown-key|no-key (count the relay's 401 to
- * such a request instead of a chat answer; the floor, which checks no key, is skipped). Run
- * nothing else meanwhile: a slower run keeps V8 compiling longer.
+ * JIT code names their JavaScript), BENCH_IR_REFUSED=unknown-key|no-key|bad-body (count the
+ * relay's 401 to such a key, or its 400 to a body its schema refuses, instead of a chat answer;
+ * the floor, which checks neither, is skipped). Run nothing else meanwhile: a slower run keeps V8
+ * compiling longer.
  */
 import { spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -70,16 +71,19 @@ const KEEP = process.env.BENCH_IR_KEEP;
 /** V8 writes /tmp/perf-<pid>.map as it makes code: ~1.5 % more (the relay 354.1 → 358.6 k). */
 const PROFILE_ARGS = KEEP ? ['--perf-basic-prof'] : [];
 
-/** What the counted requests send as their key, and the status they must get. */
+/** What the counted requests send (their key and body), and the status they must get. */
 const REFUSED = process.env.BENCH_IR_REFUSED;
-const AUTH: { header?: string; status: number } =
+const KEYED = `Bearer ${CLIENT_KEY}`;
+const REQUEST: { auth?: string; body: string; status: number } =
   REFUSED === undefined || REFUSED === ''
-    ? { header: `Bearer ${CLIENT_KEY}`, status: 200 }
+    ? { auth: KEYED, body: chatBody(MODEL, false), status: 200 }
     : REFUSED === 'unknown-key'
-      ? { header: 'Bearer sk-bench-unknown-0123456789', status: 401 }
+      ? { auth: 'Bearer sk-bench-unknown-0123456789', body: chatBody(MODEL, false), status: 401 }
       : REFUSED === 'no-key'
-        ? { status: 401 }
-        : failWith(`BENCH_IR_REFUSED must be unknown-key or no-key, not ${REFUSED}`);
+        ? { body: chatBody(MODEL, false), status: 401 }
+        : REFUSED === 'bad-body'
+          ? { auth: KEYED, body: JSON.stringify({ model: MODEL, messages: 'hi' }), status: 400 }
+          : failWith(`BENCH_IR_REFUSED must be unknown-key, no-key or bad-body, not ${REFUSED}`);
 
 function failWith(message: string): never {
   throw new Error(message);
@@ -112,9 +116,7 @@ interface Target {
   ready: (proc: ChildProcess) => Promise<number>;
 }
 
-const BODY = chatBody(MODEL, false);
-
-/** `n` chat requests over `pool`'s connections, every one answered AUTH.status. */
+/** `n` requests over `pool`'s connections, every one answered REQUEST.status. */
 async function load(pool: Pool, n: number): Promise<void> {
   let sent = 0;
   const worker = async () => {
@@ -123,14 +125,14 @@ async function load(pool: Pool, n: number): Promise<void> {
       const res = await pool.request({
         path: '/v1/chat/completions',
         method: 'POST',
-        body: BODY,
+        body: REQUEST.body,
         headers: {
           'content-type': 'application/json',
-          ...(AUTH.header && { authorization: AUTH.header }),
+          ...(REQUEST.auth && { authorization: REQUEST.auth }),
         },
       });
       const text = await res.body.text();
-      if (res.statusCode !== AUTH.status)
+      if (res.statusCode !== REQUEST.status)
         throw new Error(`answered ${res.statusCode}: ${text.slice(0, 200)}`);
     }
   };
@@ -262,7 +264,7 @@ function report(results: Record<string, WindowCount[]>): void {
   say();
   say(
     `Node ${process.version}, ${CONNECTIONS} connections, ` +
-      `${REFUSED ? `requests refused for their key (${REFUSED}), ` : ''}` +
+      `${REFUSED ? `requests refused (${REFUSED}), ` : ''}` +
       `${WARMUP} requests to warm up, then ` +
       `${WINDOWS} windows of ${PER_WINDOW} counted; relay flags: ` +
       `${[...RELAY_NODE_FLAGS, ...RELAY_ARGS, ...PROFILE_ARGS].join(' ')}`,
