@@ -1,6 +1,7 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import type { Hook } from '@hono/zod-openapi';
 import { invalidRequest } from '../errors.ts';
+import { addReplyHeaders } from '../middleware/reply-headers.ts';
 import { auditor } from './audit.ts';
 import { AdminAuth, CSRF_HEADER, SESSION_COOKIE } from './auth.ts';
 import { registerChannelRoutes } from './channels.ts';
@@ -59,9 +60,12 @@ export function adminApi(ctx: AdminContext): OpenAPIHono<AdminEnv> {
     name: SESSION_COOKIE,
   });
 
-  api.use(async (c, next) => {
-    await next();
-    c.header('cache-control', 'no-store');
+  // With the relay's own headers, which reach every answer, errors included. Set on an answer
+  // after it is made, Hono would copy that answer into a new Response, which the edge would take
+  // for one still without the relay's headers and stamp again (Vary twice).
+  api.use((c, next) => {
+    addReplyHeaders(c, { 'cache-control': 'no-store' });
+    return next();
   });
   // Public: the document, logging in, and asking whether one is.
   api.doc31('/openapi.json', OPENAPI_INFO);

@@ -28,7 +28,7 @@ const ANSWERED = Symbol('answered');
 type Marked = Response & { [ANSWERED]?: true };
 
 /** Adds headers to the request's answer, whichever way it is made (e.g. rate-limit headers). */
-export function addReplyHeaders(c: Context<AppEnv>, headers: PlainHeaders): void {
+export function addReplyHeaders<E extends AppEnv>(c: Context<E>, headers: PlainHeaders): void {
   const pending = c.get('replyHeaders');
   if (pending) mergeInto(pending, headers);
 }

@@ -33,6 +33,17 @@ describe('admin API authentication', () => {
     expect(wrong.status).toBe(401);
   });
 
+  it("answers a browser's refused call with each header once, CORS and no-store included", async () => {
+    const origin = 'https://console.example';
+    const a = adminApp({ server: { corsOrigins: [origin] } });
+    const res = await a.call('GET', '/keys', undefined, { cookie: '', origin });
+    expect(res.status).toBe(401);
+    expect(res.headers.get('access-control-allow-origin')).toBe(origin);
+    expect(res.headers.get('vary')).toBe('Origin');
+    expect(res.headers.get('cache-control')).toBe('no-store');
+    expect(res.headers.get('x-request-id')).toBe(res.json.request_id);
+  });
+
   it('never lets an admin key act as a client key', async () => {
     const a = adminApp({ keys: [{ name: 'c', key: CLIENT }] });
     const res = await answerOf(
