@@ -1,9 +1,10 @@
-import { timingSafeEqual, createHash } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
 import type { Context } from 'hono';
 import { RelayError } from '../errors.ts';
 import { requestHeader } from '../node-bindings.ts';
 
-const digest = (s: string) => createHash('sha256').update(s).digest();
+/** One-shot: every request behind the CDN pays one (see hashKey). */
+const digest = (s: string) => hash('sha256', s, 'buffer');
 
 /**
  * CloudFront adds a secret header on its way to the origin; requests without it came around

@@ -1,8 +1,12 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 
-/** Keys are 190 random bits, so a fast hash is enough: there is nothing to brute-force. */
+/**
+ * Keys are 190 random bits, so a fast hash is enough: there is nothing to brute-force. The
+ * one-shot `hash` makes no Hash object: ~300 ns a key against ~700 for createHash's chain, paid
+ * twice by every guess of a key-scanning flood (the key cache's and the store's lookup).
+ */
 export function hashKey(secret: string): string {
-  return createHash('sha256').update(secret, 'utf8').digest('hex');
+  return hash('sha256', secret, 'hex');
 }
 
 const GENERATED_PREFIX = 'sk-relay-';
