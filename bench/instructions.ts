@@ -10,9 +10,9 @@
  * BENCH_IR_FLOOR=0 (skip the floor), BENCH_RELAY_ARGS (extra node flags for the relay, as for
  * `npm run bench`), BENCH_IR_KEEP (a folder to keep each target's callgrind files in, for `node
  * bench/callgrind-top.ts`; both targets then run with --perf-basic-prof, so that V8's map of its
- * JIT code names their JavaScript), BENCH_IR_REFUSED=unknown-key|no-key|bad-body (count the
- * relay's 401 to such a key, or its 400 to a body its schema refuses, instead of a chat answer;
- * the floor, which checks neither, is skipped). Run nothing else meanwhile: a slower run keeps V8
+ * JIT code names their JavaScript), BENCH_IR_REFUSED=unknown-key|scan|no-key|bad-body (count the
+ * relay's 401 to one unknown key, to a new one each request, or to none, or its 400 to a body its
+ * schema refuses, instead of a chat answer; the floor, which checks neither, is skipped). Run nothing else meanwhile: a slower run keeps V8
  * compiling longer.
  */
 import { spawnSync } from 'node:child_process';
@@ -72,18 +72,31 @@ const KEEP = process.env.BENCH_IR_KEEP;
 const PROFILE_ARGS = KEEP ? ['--perf-basic-prof'] : [];
 
 /** What the counted requests send (their key and body), and the status they must get. */
-const REFUSED = process.env.BENCH_IR_REFUSED;
+interface Counted {
+  readonly auth?: () => string;
+  readonly body: string;
+  readonly status: number;
+}
 const KEYED = `Bearer ${CLIENT_KEY}`;
-const REQUEST: { auth?: string; body: string; status: number } =
-  REFUSED === undefined || REFUSED === ''
-    ? { auth: KEYED, body: chatBody(MODEL, false), status: 200 }
-    : REFUSED === 'unknown-key'
-      ? { auth: 'Bearer sk-bench-unknown-0123456789', body: chatBody(MODEL, false), status: 401 }
-      : REFUSED === 'no-key'
-        ? { body: chatBody(MODEL, false), status: 401 }
-        : REFUSED === 'bad-body'
-          ? { auth: KEYED, body: JSON.stringify({ model: MODEL, messages: 'hi' }), status: 400 }
-          : failWith(`BENCH_IR_REFUSED must be unknown-key, no-key or bad-body, not ${REFUSED}`);
+const CHAT = chatBody(MODEL, false);
+let guesses = 0;
+const REFUSALS: Readonly<Record<string, Counted>> = {
+  'unknown-key': { auth: () => 'Bearer sk-bench-unknown-0123456789', body: CHAT, status: 401 },
+  scan: { auth: () => `Bearer sk-bench-guess-${++guesses}-0123456789`, body: CHAT, status: 401 },
+  'no-key': { body: CHAT, status: 401 },
+  'bad-body': {
+    auth: () => KEYED,
+    body: JSON.stringify({ model: MODEL, messages: 'hi' }),
+    status: 400,
+  },
+};
+const REFUSED = process.env.BENCH_IR_REFUSED || undefined;
+const REQUEST: Counted =
+  REFUSED === undefined
+    ? { auth: () => KEYED, body: CHAT, status: 200 }
+    : Object.hasOwn(REFUSALS, REFUSED)
+      ? REFUSALS[REFUSED]!
+      : failWith(`BENCH_IR_REFUSED must be one of ${Object.keys(REFUSALS).join(', ')}`);
 
 function failWith(message: string): never {
   throw new Error(message);
@@ -128,7 +141,7 @@ async function load(pool: Pool, n: number): Promise<void> {
         body: REQUEST.body,
         headers: {
           'content-type': 'application/json',
-          ...(REQUEST.auth && { authorization: REQUEST.auth }),
+          ...(REQUEST.auth && { authorization: REQUEST.auth() }),
         },
       });
       const text = await res.body.text();
