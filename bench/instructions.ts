@@ -12,7 +12,8 @@
  * bench/callgrind-top.ts`; both targets then run with --perf-basic-prof, so that V8's map of its
  * JIT code names their JavaScript), BENCH_IR_REFUSED=unknown-key|scan|no-key|bad-body (count the
  * relay's 401 to one unknown key, to a new one each request, or to none, or its 400 to a body its
- * schema refuses, instead of a chat answer; the floor, which checks neither, is skipped). Run nothing else meanwhile: a slower run keeps V8
+ * schema refuses, instead of a chat answer; the floor, which checks neither, is skipped),
+ * BENCH_IR_STREAM=1 (ask for streamed answers). Run nothing else meanwhile: a slower run keeps V8
  * compiling longer.
  */
 import { spawnSync } from 'node:child_process';
@@ -78,7 +79,9 @@ interface Counted {
   readonly status: number;
 }
 const KEYED = `Bearer ${CLIENT_KEY}`;
-const CHAT = chatBody(MODEL, false);
+/** Streamed chat answers (20 content chunks from the bench's upstream), read whole. */
+const STREAM = process.env.BENCH_IR_STREAM === '1';
+const CHAT = chatBody(MODEL, STREAM);
 let guesses = 0;
 const REFUSALS: Readonly<Record<string, Counted>> = {
   'unknown-key': { auth: () => 'Bearer sk-bench-unknown-0123456789', body: CHAT, status: 401 },
@@ -277,6 +280,7 @@ function report(results: Record<string, WindowCount[]>): void {
   say();
   say(
     `Node ${process.version}, ${CONNECTIONS} connections, ` +
+      `${STREAM ? 'streamed answers, ' : ''}` +
       `${REFUSED ? `requests refused (${REFUSED}), ` : ''}` +
       `${WARMUP} requests to warm up, then ` +
       `${WINDOWS} windows of ${PER_WINDOW} counted; relay flags: ` +
