@@ -232,14 +232,18 @@ function finishStream(
   errorCode?: string,
 ): void {
   const reported = tally?.usage;
-  const produced = estimateTokens(tally?.generated ?? '');
+  // The estimate only when the upstream's report is not the bill: measuring the text flattens
+  // the stream's every delta into one string and counts its UTF-8 bytes.
   const billed =
     source === 'upstream' && reported
       ? reported
       : {
           ...reported,
           promptTokens: reported?.promptTokens ?? (tally ? job.estimate.promptTokens : 0),
-          completionTokens: Math.max(reported?.completionTokens ?? 0, produced),
+          completionTokens: Math.max(
+            reported?.completionTokens ?? 0,
+            estimateTokens(tally?.generated ?? ''),
+          ),
         };
   void usage.finish({
     status,

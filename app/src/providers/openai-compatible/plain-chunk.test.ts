@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { plainChunkText } from './plain-chunk.ts';
+import { PlainChunkReader, plainChunkText } from './plain-chunk.ts';
 import { OpenAiChatDecoder } from './stream.ts';
 
 const chunk = (delta: unknown, finish: string | null = null, extra: object = {}) =>
@@ -232,5 +232,115 @@ describe('the pass-through decoder, with and without the plain-chunk reading', (
     expect(decoder.decode({ data: one({ content: 'first' }, null) }).content).toBe(true);
     // After it, a pass-through forwards the upstream's bytes as they came.
     expect(decoder.decode({ data: junk })).toMatchObject({ content: true, forward: true });
+  });
+});
+
+describe("PlainChunkReader: a stream's chunks read against the shape of its last plain one", () => {
+  /** OpenAI's text delta as it streams it, `obfuscation` padding and all. */
+  const openAi = (content: string, pad: string) =>
+    chunk({ content }, null, { usage: null, obfuscation: pad });
+  /** A chunk made by hand of the learnt parts, around a string literal's body and a padding. */
+  const made = (shape: NonNullable<PlainChunkReader['shape']>, body: string, pad = '') =>
+    `${shape.head}${body}${shape.tail}${shape.afterPad === undefined ? '' : `${pad}${shape.afterPad}`}`;
+
+  it('learns the shape of a plain chunk with text: the text apart, and the padding apart', () => {
+    const reader = new PlainChunkReader();
+    expect(reader.read(chunk({ role: 'assistant', content: '' }))).toBe('');
+    const first = openAi('Hi', 'x7Rq');
+    expect(reader.read(first)).toBe('Hi');
+    expect(reader.shape).toEqual({
+      head: first.slice(0, first.indexOf('Hi')),
+      tail: '"},"logprobs":null,"finish_reason":null}],"usage":null,"obfuscation":"',
+      afterPad: '"}',
+    });
+    // Without padding the whole rest is the tail; a chunk of another shape is learnt anew.
+    const deepSeek = chunk({ content: 'ans', reasoning_content: null });
+    expect(reader.read(deepSeek)).toBe('ans');
+    expect(reader.shape).toEqual({
+      head: deepSeek.slice(0, deepSeek.indexOf('ans')),
+      tail: deepSeek.slice(deepSeek.indexOf('ans') + 3),
+      afterPad: undefined,
+    });
+    // Chunks that are not plain teach nothing.
+    expect(reader.read(chunk({}, 'stop', { usage: null }))).toBeUndefined();
+    expect(reader.read(chunk({ content: 'x' }, null, { usage: { prompt_tokens: 1 } }))).toBe(
+      undefined,
+    );
+    expect(reader.shape?.afterPad).toBeUndefined();
+  });
+
+  it('reads a chunk of that shape as the full parse does: any text, escapes, any padding', () => {
+    const reader = new PlainChunkReader();
+    reader.read(openAi('Hi', 'ab'));
+    const shape = reader.shape!;
+    const texts = ['tok ', '', 'a "quoted" \\ back\\slash\n', 'é 😀 \u2028', '"usage":{"x":1}'];
+    for (const text of texts) {
+      for (const pad of ['', 'Zq', 'a-much-longer-padding-0123456789']) {
+        const data = openAi(text, pad);
+        expect(data).toBe(made(shape, JSON.stringify(text).slice(1, -1), pad));
+        expect(reader.read(data), data).toBe(text);
+        expect(reader.read(data)).toBe(parsedText(data));
+      }
+    }
+    // The shape it read against is still the first one.
+    expect(reader.shape).toEqual(shape);
+  });
+
+  it('answers as the full parse for a chunk that only looks like that shape', () => {
+    const learnt = openAi('Hi', 'ab');
+    const shape = (() => {
+      const reader = new PlainChunkReader();
+      reader.read(learnt);
+      return reader.shape!;
+    })();
+    const usage = '{"prompt_tokens":1,"completion_tokens":2}';
+    const lookalikes = [
+      // A quote that ends the text early, then keys of its own before the learnt end.
+      made(shape, `a","finish_reason":"stop"}],"usage":${usage},"x":"`, 'ab'),
+      made(shape, `a"},"finish_reason":"stop"}],"usage":${usage},"obfuscation":"`, 'ab'),
+      // Keys inside the padding's place: a quote or a backslash in it.
+      made(shape, 'hi', `a","usage":${usage},"x":"b`),
+      made(shape, 'hi', 'a\\",\\"usage\\":1'),
+      // A backslash alone there escapes the quote that ends it: not JSON.
+      made(shape, 'hi', 'ab\\'),
+      // A tail that differs by as many characters (a finish), an end after the padding that
+      // differs (not JSON), a head that differs, a text escape that is not JSON's.
+      made(shape, 'hi', 'ab').replace('"finish_reason":null', '"finish_reason":"st"'),
+      `${made(shape, 'hi', 'ab').slice(0, -1)}]`,
+      made(shape, 'hi', 'ab').replace('"finish_reason":null', '"finish_reason":"stop"'),
+      made(shape, 'hi', 'ab').replace('"index":0', '"index":1'),
+      made(shape, 'hi', 'ab').replace('"delta"', '"delte"'),
+      made(shape, 'bad \\x escape', 'ab'),
+      `${made(shape, 'hi', 'ab')} `,
+    ];
+    for (const data of lookalikes) {
+      const reader = new PlainChunkReader();
+      reader.read(learnt);
+      expect(reader.read(data), data).toBe(plainChunkText(data));
+    }
+    // Through the decoder: the same answer as the full parse gives (a leading space forces it).
+    const decoded = (data: string) => {
+      const decoder = new OpenAiChatDecoder({ translate: false, clientWantsUsage: true });
+      expect(decoder.decode({ data: openAi('first', '') }).content).toBe(true);
+      expect(decoder.decode({ data: learnt }).text).toBe('Hi');
+      const { events: _events, ...rest } = decoder.decode({ data });
+      return rest;
+    };
+    for (const data of lookalikes) expect(decoded(data), data).toEqual(decoded(` ${data}`));
+    expect(decoded(lookalikes[2]!).usage).toMatchObject({ promptTokens: 1 });
+  });
+
+  it('takes nothing past the learnt end of a chunk without padding', () => {
+    const learnt = chunk({ content: 'Hi' }, null, { usage: null });
+    const reader = new PlainChunkReader();
+    reader.read(learnt);
+    expect(reader.shape?.afterPad).toBeUndefined();
+    // The chunk's own end, then more: not JSON, and a usage the full parse would have read.
+    const longer = `${made(reader.shape!, 'hi')},"usage":{"prompt_tokens":1}}`;
+    expect(reader.read(longer)).toBe(plainChunkText(longer));
+    const decoder = new OpenAiChatDecoder({ translate: false, clientWantsUsage: true });
+    decoder.decode({ data: chunk({ content: 'first' }) });
+    expect(decoder.decode({ data: learnt }).text).toBe('Hi');
+    expect(decoder.decode({ data: longer }).failure).toMatchObject({ kind: 'malformed' });
   });
 });

@@ -58,6 +58,19 @@ function afterColon(data: string, end: number): number {
  * value other than null, or a backslash anywhere but in the text.
  */
 export function plainChunkText(data: string): string | undefined {
+  return plainChunk(data)?.text;
+}
+
+/** A plain chunk's text, and where its string literal's body lies (-1 when it has no content). */
+interface PlainChunk {
+  readonly text: string;
+  readonly start: number;
+  readonly end: number;
+}
+
+const NO_TEXT: PlainChunk = { text: '', start: -1, end: -1 };
+
+function plainChunk(data: string): PlainChunk | undefined {
   if (data.charCodeAt(0) !== 0x7b || data.charCodeAt(data.length - 1) !== 0x7d) return undefined;
   let delta = -1;
   let content = -1;
@@ -79,7 +92,7 @@ export function plainChunkText(data: string): string | undefined {
   // A backslash outside the text (a key spelt with \u escapes, a quote inside another string)
   // could hide a key from the regex: such a chunk goes to the full parse.
   const slash = data.indexOf('\\');
-  if (content < 0) return slash < 0 ? '' : undefined;
+  if (content < 0) return slash < 0 ? NO_TEXT : undefined;
   if (content < delta || data.charCodeAt(content) !== 0x22) return undefined;
   // A direct key of the delta: the delta is an object, and no object opens or closes between.
   if (data.charCodeAt(delta) !== 0x7b) return undefined;
@@ -90,14 +103,94 @@ export function plainChunkText(data: string): string | undefined {
   const end = closingQuote(data, content + 1);
   if (end < 0) return undefined;
   if (slash >= 0 && (slash < content || data.indexOf('\\', end) >= 0)) return undefined;
-  const body = data.slice(content + 1, end);
-  // Past the checks above, any backslash is in the text.
-  if (slash < 0) return body;
+  const text = stringBody(data.slice(content + 1, end));
+  return text === undefined ? undefined : { text, start: content + 1, end };
+}
+
+/** A string literal's body read as JSON.parse reads it; undefined when its escapes are not JSON. */
+function stringBody(body: string): string | undefined {
+  if (body.indexOf('\\') < 0) return body;
   try {
     return JSON.parse(`"${body}"`) as string;
   } catch {
     return undefined;
   }
+}
+
+/** The key of OpenAI's stream obfuscation: random characters, a new length on every chunk. */
+const PAD = '"obfuscation":"';
+
+/**
+ * A stream's plain chunks, read against the last one the full check took: one upstream sends
+ * its text deltas with the same id, model and keys, byte for byte, and only the text differs
+ * (and OpenAI's `obfuscation` padding). A chunk that is that one's text before the text, a
+ * string literal's body, and that one's text after it is a plain chunk too: two comparisons
+ * and a scan of the text for its closing quote, against the regex pass over every key (~8
+ * thousand instructions a chunk). Any other chunk takes the full check, which learns its shape
+ * when it is plain.
+ */
+export class PlainChunkReader {
+  /** The last plain chunk up to its text, the text's opening quote included. */
+  #head: string | undefined;
+  /** From the text's closing quote to the end, or to the padding's value when there is one. */
+  #tail = '';
+  /** After the padding's value, its closing quote included; undefined without padding. */
+  #afterPad: string | undefined;
+
+  /** The shape read against: the last plain chunk's parts around its text (and padding). */
+  get shape(): { head: string; tail: string; afterPad: string | undefined } | undefined {
+    return this.#head === undefined
+      ? undefined
+      : { head: this.#head, tail: this.#tail, afterPad: this.#afterPad };
+  }
+
+  /** plainChunkText's answer for `data`. */
+  read(data: string): string | undefined {
+    const known = this.#known(data);
+    if (known !== undefined) return known;
+    const plain = plainChunk(data);
+    if (plain === undefined) return undefined;
+    if (plain.start >= 0) this.#learn(data, plain);
+    return plain.text;
+  }
+
+  #known(data: string): string | undefined {
+    const head = this.#head;
+    if (head === undefined || !holds(data, 0, head)) return undefined;
+    const end = closingQuote(data, head.length);
+    if (end < 0 || !holds(data, end, this.#tail)) return undefined;
+    const rest = end + this.#tail.length;
+    const afterPad = this.#afterPad;
+    if (afterPad === undefined) {
+      if (rest !== data.length) return undefined;
+    } else {
+      // The padding's value: no quote and no backslash in it, and the learnt end after it.
+      const close = data.length - afterPad.length;
+      if (close < rest || data.indexOf('"', rest) !== close || data.indexOf('\\', rest) >= 0)
+        return undefined;
+      if (!holds(data, close, afterPad)) return undefined;
+    }
+    return stringBody(data.slice(head.length, end));
+  }
+
+  #learn(data: string, plain: PlainChunk): void {
+    this.#head = data.slice(0, plain.start);
+    const rest = data.slice(plain.end);
+    // A plain chunk has no backslash outside its text: the padding's value ends at a quote.
+    const pad = rest.indexOf(PAD);
+    const value = pad + PAD.length;
+    const close = pad < 0 ? -1 : rest.indexOf('"', value);
+    this.#tail = close < 0 ? rest : rest.slice(0, value);
+    this.#afterPad = close < 0 ? undefined : rest.slice(close);
+  }
+}
+
+/**
+ * Whether `part` is in `data` at `at`. A slice compared with === (a memcmp): V8's startsWith
+ * compares character by character, ~90-500 ns against ~40 for a chunk's 150-character head.
+ */
+function holds(data: string, at: number, part: string): boolean {
+  return data.slice(at, at + part.length) === part;
 }
 
 /** Where the string literal whose body starts at `from` ends: the first quote not escaped. */

@@ -7,7 +7,7 @@ import { usageFromPayload } from '../../usage/extract.ts';
 import type { DecodedEvent, StreamDecoder } from '../types.ts';
 import { reasoningOf, stopReasonOf } from './chat-response.ts';
 import { classifyOpenAiStreamError } from './errors.ts';
-import { plainChunkText } from './plain-chunk.ts';
+import { PlainChunkReader } from './plain-chunk.ts';
 
 type Json = Record<string, unknown>;
 
@@ -89,6 +89,7 @@ export class OpenAiChatDecoder implements StreamDecoder {
    * chunk must fail the attempt so that it can fail over.
    */
   #contentSeen = false;
+  readonly #plain = new PlainChunkReader();
   /** The open neutral text or thinking block. */
   #open: { index: number; kind: 'text' | 'thinking' } | undefined;
   #blocks = 0;
@@ -108,7 +109,7 @@ export class OpenAiChatDecoder implements StreamDecoder {
   decode(msg: EventSourceMessage): DecodedEvent {
     if (msg.data === DONE_DATA) return this.#finish(DONE);
     // Passed through after the first content, a plain text delta needs no parse (plain-chunk.ts).
-    const plain = this.#translate || !this.#contentSeen ? undefined : plainChunkText(msg.data);
+    const plain = this.#translate || !this.#contentSeen ? undefined : this.#plain.read(msg.data);
     if (plain !== undefined) return textDelta(plain);
     const parsed = parse(msg);
     if ('failure' in parsed) return { ...SKIP, failure: parsed.failure };
