@@ -94,6 +94,7 @@ const REFUSALS: Readonly<Record<string, Counted>> = {
   },
 };
 const REFUSED = process.env.BENCH_IR_REFUSED || undefined;
+if (STREAM && REFUSED) failWith('BENCH_IR_STREAM and BENCH_IR_REFUSED do not go together');
 const REQUEST: Counted =
   REFUSED === undefined
     ? { auth: () => KEYED, body: CHAT, status: 200 }
@@ -150,6 +151,9 @@ async function load(pool: Pool, n: number): Promise<void> {
       const text = await res.body.text();
       if (res.statusCode !== REQUEST.status)
         throw new Error(`answered ${res.statusCode}: ${text.slice(0, 200)}`);
+      // A stream cut short (an error event after its 200) would count as a cheap one.
+      if (STREAM && !text.endsWith('data: [DONE]\n\n'))
+        throw new Error(`a stream did not end with [DONE]: ${text.slice(-200)}`);
     }
   };
   await Promise.all(Array.from({ length: CONNECTIONS }, worker));

@@ -144,7 +144,12 @@ export class PlainChunkReader {
       : { head: this.#head, tail: this.#tail, afterPad: this.#afterPad };
   }
 
-  /** plainChunkText's answer for `data`. */
+  /**
+   * The text of `data` when it is a plain chunk, as the full parse reads it; undefined when it
+   * needs the full parse. Like plainChunkText it does not validate the JSON (it is used only
+   * after the first content), and it may take a chunk plainChunkText leaves to the parse, such
+   * as one whose text is a key's name: both then give the parse's answer.
+   */
   read(data: string): string | undefined {
     const known = this.#known(data);
     if (known !== undefined) return known;
@@ -166,8 +171,7 @@ export class PlainChunkReader {
     } else {
       // The padding's value: no quote and no backslash in it, and the learnt end after it.
       const close = data.length - afterPad.length;
-      if (close < rest || data.indexOf('"', rest) !== close || data.indexOf('\\', rest) >= 0)
-        return undefined;
+      if (data.indexOf('"', rest) !== close || data.indexOf('\\', rest) >= 0) return undefined;
       if (!holds(data, close, afterPad)) return undefined;
     }
     return stringBody(data.slice(head.length, end));
