@@ -13,6 +13,7 @@ import { isObject, str } from '../../core/json.ts';
 import type { Json } from '../../core/json.ts';
 import type { ToolNameMap } from './names.ts';
 import { neutralStopReason } from './response.ts';
+import { TextDeltaReader } from './text-deltas.ts';
 import { mergeAnthropicUsage, readAnthropicUsage } from './usage.ts';
 
 /** A content_block_delta's delta in neutral words, or undefined for kinds with none (citations). */
@@ -48,6 +49,13 @@ export class AnthropicStreamDecoder implements StreamDecoder {
   #reason: StopReason | null = null;
   #stopSequence: string | null = null;
   #stopped = false;
+  /**
+   * Content has been decoded: from then on a pass-through reads a text delta of a known shape
+   * without a parse. Not before: until the first content a malformed event must fail the
+   * attempt, so that it can fail over.
+   */
+  #contentSeen = false;
+  readonly #deltas = new TextDeltaReader();
 
   constructor(names: ToolNameMap, translate: boolean) {
     this.#names = names;
@@ -55,8 +63,18 @@ export class AnthropicStreamDecoder implements StreamDecoder {
   }
 
   decode(message: EventSourceMessage): DecodedEvent {
+    if (this.#contentSeen && !this.#translate) {
+      const text = this.#deltas.read(message.data);
+      if (text !== undefined) return { ...NOTHING, content: text.length > 0, text };
+    }
     const json = eventObject(message.data);
     if (!json) return NOT_AN_OBJECT;
+    const decoded = this.#decodeObject(json, message);
+    if (decoded.content) this.#contentSeen = true;
+    return decoded;
+  }
+
+  #decodeObject(json: Json, message: EventSourceMessage): DecodedEvent {
     switch (json.type ?? message.event) {
       case 'message_start':
         return this.#messageStart(isObject(json.message) ? json.message : {});
@@ -65,8 +83,13 @@ export class AnthropicStreamDecoder implements StreamDecoder {
           Number(json.index),
           isObject(json.content_block) ? json.content_block : {},
         );
-      case 'content_block_delta':
-        return this.#blockDelta(Number(json.index), isObject(json.delta) ? json.delta : {});
+      case 'content_block_delta': {
+        const delta = isObject(json.delta) ? json.delta : {};
+        const decoded = this.#blockDelta(Number(json.index), delta);
+        if (this.#contentSeen && !this.#translate && delta.type === 'text_delta')
+          this.#deltas.learn(message.data);
+        return decoded;
+      }
       case 'content_block_stop':
         return this.#blockStop(Number(json.index));
       case 'message_delta':
