@@ -13,7 +13,8 @@
  * JIT code names their JavaScript), BENCH_IR_REFUSED=unknown-key|scan|no-key|bad-body (count the
  * relay's 401 to one unknown key, to a new one each request, or to none, or its 400 to a body its
  * schema refuses, instead of a chat answer; the floor, which checks neither, is skipped),
- * BENCH_IR_STREAM=1 (ask for streamed answers). Run nothing else meanwhile: a slower run keeps V8
+ * BENCH_IR_STREAM=1 (ask for streamed answers), BENCH_IR_MESSAGES=1 (Anthropic's Messages passed through
+ * to the same upstream in that dialect, the relay alone). Run nothing else meanwhile: a slower run keeps V8
  * compiling longer.
  */
 import { spawnSync } from 'node:child_process';
@@ -79,9 +80,22 @@ interface Counted {
   readonly status: number;
 }
 const KEYED = `Bearer ${CLIENT_KEY}`;
-/** Streamed chat answers (20 content chunks from the bench's upstream), read whole. */
+/** Streamed answers (20 content chunks from the bench's upstream), read whole. */
 const STREAM = process.env.BENCH_IR_STREAM === '1';
-const CHAT = chatBody(MODEL, STREAM);
+/** Anthropic's Messages, passed through to an upstream of that dialect, instead of chat. */
+const MESSAGES = process.env.BENCH_IR_MESSAGES === '1';
+const MESSAGES_MODEL = 'claude-bench';
+const CHAT = MESSAGES
+  ? JSON.stringify({
+      model: MESSAGES_MODEL,
+      max_tokens: 256,
+      messages: [{ role: 'user', content: 'Say hello.' }],
+      ...(STREAM && { stream: true }),
+    })
+  : chatBody(MODEL, STREAM);
+const REQUEST_PATH = MESSAGES ? '/v1/messages' : '/v1/chat/completions';
+/** How a whole streamed answer ends: OpenAI's [DONE], or Anthropic's message_stop. */
+const STREAM_END = MESSAGES ? /"type":"message_stop"}\n\n$/ : /data: \[DONE\]\n\n$/;
 let guesses = 0;
 const REFUSALS: Readonly<Record<string, Counted>> = {
   'unknown-key': { auth: () => 'Bearer sk-bench-unknown-0123456789', body: CHAT, status: 401 },
@@ -94,7 +108,8 @@ const REFUSALS: Readonly<Record<string, Counted>> = {
   },
 };
 const REFUSED = process.env.BENCH_IR_REFUSED || undefined;
-if (STREAM && REFUSED) failWith('BENCH_IR_STREAM and BENCH_IR_REFUSED do not go together');
+if ((STREAM || MESSAGES) && REFUSED)
+  failWith('BENCH_IR_REFUSED goes with neither BENCH_IR_STREAM nor BENCH_IR_MESSAGES');
 const REQUEST: Counted =
   REFUSED === undefined
     ? { auth: () => KEYED, body: CHAT, status: 200 }
@@ -140,7 +155,7 @@ async function load(pool: Pool, n: number): Promise<void> {
     while (sent < n) {
       sent++;
       const res = await pool.request({
-        path: '/v1/chat/completions',
+        path: REQUEST_PATH,
         method: 'POST',
         body: REQUEST.body,
         headers: {
@@ -152,8 +167,8 @@ async function load(pool: Pool, n: number): Promise<void> {
       if (res.statusCode !== REQUEST.status)
         throw new Error(`answered ${res.statusCode}: ${text.slice(0, 200)}`);
       // A stream cut short (an error event after its 200) would count as a cheap one.
-      if (STREAM && !text.endsWith('data: [DONE]\n\n'))
-        throw new Error(`a stream did not end with [DONE]: ${text.slice(-200)}`);
+      if (STREAM && !STREAM_END.test(text))
+        throw new Error(`a stream did not end as a whole one does: ${text.slice(-200)}`);
     }
   };
   await Promise.all(Array.from({ length: CONNECTIONS }, worker));
@@ -265,7 +280,9 @@ async function main(): Promise<void> {
     const base = `http://127.0.0.1:${upPort}/v1`;
     const relay = await relayTarget(dir, outdir, base);
     const targets = [relay];
-    if (process.env.BENCH_IR_FLOOR !== '0' && !REFUSED) targets.push(floorTarget(base));
+    // The floor passes chat on and checks no key.
+    if (process.env.BENCH_IR_FLOOR !== '0' && !REFUSED && !MESSAGES)
+      targets.push(floorTarget(base));
     const results: Record<string, WindowCount[]> = {};
     for (const t of targets) results[t.name] = await measure(t, dir);
     report(results);
@@ -284,7 +301,7 @@ function report(results: Record<string, WindowCount[]>): void {
   say();
   say(
     `Node ${process.version}, ${CONNECTIONS} connections, ` +
-      `${STREAM ? 'streamed answers, ' : ''}` +
+      `${MESSAGES ? 'Messages passed through, ' : ''}${STREAM ? 'streamed answers, ' : ''}` +
       `${REFUSED ? `requests refused (${REFUSED}), ` : ''}` +
       `${WARMUP} requests to warm up, then ` +
       `${WINDOWS} windows of ${PER_WINDOW} counted; relay flags: ` +
@@ -337,9 +354,17 @@ async function relayTarget(dir: string, outdir: string, base: string): Promise<T
         apiKey: 'env:BENCH_UPSTREAM_KEY',
         models: [MODEL],
       },
+      // The same upstream in Anthropic's Messages (BENCH_IR_MESSAGES).
+      {
+        name: 'fast-messages',
+        type: 'anthropic',
+        baseUrl: base,
+        apiKey: 'env:BENCH_UPSTREAM_KEY',
+        models: [MESSAGES_MODEL],
+      },
     ],
     keys: [CLIENT_KEY_CONFIG],
-    prices: { [MODEL]: PRICE },
+    prices: { [MODEL]: PRICE, [MESSAGES_MODEL]: PRICE },
   };
   const configPath = join(dir, 'relay.config.json');
   writeFileSync(configPath, JSON.stringify(config));
