@@ -13,9 +13,9 @@
  * JIT code names their JavaScript), BENCH_IR_REFUSED=unknown-key|scan|no-key|bad-body (count the
  * relay's 401 to one unknown key, to a new one each request, or to none, or its 400 to a body its
  * schema refuses, instead of a chat answer; the floor, which checks neither, is skipped),
- * BENCH_IR_STREAM=1 (ask for streamed answers), BENCH_IR_MESSAGES=1 (Anthropic's Messages passed through
- * to the same upstream in that dialect, the relay alone). Run nothing else meanwhile: a slower run keeps V8
- * compiling longer.
+ * BENCH_IR_STREAM=1 (ask for streamed answers), BENCH_IR_MESSAGES=1 (Anthropic's Messages
+ * passed through to the same upstream in that dialect, the relay alone). Run nothing else
+ * meanwhile: a slower run keeps V8 compiling longer.
  */
 import { spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';

@@ -87,7 +87,7 @@ export class AnthropicStreamDecoder implements StreamDecoder {
         const delta = isObject(json.delta) ? json.delta : {};
         const decoded = this.#blockDelta(Number(json.index), delta);
         if (this.#contentSeen && !this.#translate && delta.type === 'text_delta')
-          this.#deltas.learn(message.data);
+          this.#deltas.learn(message.data, decoded.text ?? '');
         return decoded;
       }
       case 'content_block_stop':

@@ -38,14 +38,19 @@ describe("TextDeltaReader: a Messages stream's text deltas read against a parsed
   it('learns the shape of a text delta once its literal is proven to be the text', () => {
     const reader = new TextDeltaReader();
     const data = textDelta('Hi');
-    reader.learn(data);
+    reader.learn(data, 'Hi');
     expect(reader.shape).toEqual({
       head: data.slice(0, data.indexOf('Hi')),
       tail: '"}}',
       afterPad: undefined,
     });
-    // A "text" key the parse reads elsewhere, or a second one that wins: nothing learnt.
+    // A "text" key the parse reads elsewhere, or a second one that wins, even when the text is
+    // the proof's own body: nothing learnt.
     for (const unproven of [
+      '{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"hello","text":"probe"}}',
+      '{"type":"content_block_delta","index":0,"meta":{"text":"hello"},"delta":{"type":"text_delta","text":"probe"}}',
+      '{"text":"probe","type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"probe"}}',
+      '{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"x"},"delta":{"type":"text_delta","text":"probe"}}',
       '{"type":"content_block_delta","index":0,"text":"a","delta":{"type":"text_delta","text":"a"}}',
       '{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"a","text":"a"}}',
       '{"type":"content_block_delta","index":0,"delta":{"type":"thinking_delta","text":"a"}}',
@@ -54,7 +59,8 @@ describe("TextDeltaReader: a Messages stream's text deltas read against a parsed
       '{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"a"},"x":"\\u0041"}',
     ]) {
       const fresh = new TextDeltaReader();
-      fresh.learn(unproven);
+      const parsedDelta = (JSON.parse(unproven) as { delta: { text?: string } }).delta;
+      fresh.learn(unproven, parsedDelta.text ?? '');
       expect(fresh.shape, unproven).toBeUndefined();
     }
   });
@@ -91,8 +97,7 @@ describe("TextDeltaReader: a Messages stream's text deltas read against a parsed
       // Lookalikes made of the learnt parts: an early quote, then keys of their own.
       `${textDelta('a').slice(0, -3)}","type":"thinking_delta"}}`,
       `${textDelta('a').slice(0, -3)}"},"type":"message_delta","usage":{"output_tokens":9}}`,
-      `${textDelta('a')} `,
-      textDelta('a').replace('}}', '},"x":1}'),
+
       textDelta('bad \\x escape').replace('\\\\x', '\\x'),
     ];
     for (const data of others) expect(answer(decoder, data), data).toEqual(parsed(data));
@@ -108,17 +113,52 @@ describe("TextDeltaReader: a Messages stream's text deltas read against a parsed
     expect(answer(decoder, raw)).toMatchObject({ content: true, text: 'a\tb' });
   });
 
-  it('learns a new shape only after the last one served an event', () => {
+  it('tries one proof a shape: another only after the last learnt one served an event', () => {
     const reader = new TextDeltaReader();
-    reader.learn(textDelta('a', 0));
+    reader.learn(textDelta('a', 0), 'a');
     const first = reader.shape;
     // Never read through: the next text delta teaches nothing (no second parse an event).
-    reader.learn(textDelta('b', 1));
+    reader.learn(textDelta('b', 1), 'b');
     expect(reader.shape).toEqual(first);
     expect(reader.read(textDelta('c', 0))).toBe('c');
-    reader.learn(textDelta('d', 1));
+    reader.learn(textDelta('d', 1), 'd');
     expect(reader.shape).not.toEqual(first);
     expect(reader.read(textDelta('e', 1))).toBe('e');
+    // A proof that fails spends the try: the shape stays, and no other is tried until it serves.
+    const learnt = reader.shape;
+    const other =
+      '{"type":"content_block_delta","index":2,"meta":{"text":"f"},"delta":{"type":"text_delta","text":"f"}}';
+    reader.learn(other, 'f');
+    reader.learn(textDelta('g', 3), 'g');
+    expect(reader.shape).toEqual(learnt);
+  });
+
+  it('never reads through a shape an event the parse would take for another type', () => {
+    // No `type` in the data: the SSE event's name decides, and an error is a failure.
+    const typeless = (text: string) =>
+      JSON.stringify({ index: 0, delta: { type: 'text_delta', text } });
+    const decoder = decoderAfterContent();
+    for (const text of ['a', 'b', 'c'])
+      expect(decoder.decode({ event: 'content_block_delta', data: typeless(text) }).text).toBe(
+        text,
+      );
+    const error = decoder.decode({ event: 'error', data: typeless('d') });
+    expect(error.text).toBeUndefined();
+    expect(error.forward).toBe(false);
+  });
+
+  it('gives a translating decoder every text delta as a neutral event', () => {
+    const decoder = new AnthropicStreamDecoder(toolNameMap(undefined), true);
+    const block = {
+      type: 'content_block_start',
+      index: 0,
+      content_block: { type: 'text', text: '' },
+    };
+    decoder.decode({ event: 'content_block_start', data: JSON.stringify(block) });
+    for (const text of ['a', 'b', 'c', 'd', 'e']) {
+      const { events } = decoder.decode({ event: 'content_block_delta', data: textDelta(text) });
+      expect(events).toEqual([{ type: 'delta', index: 0, delta: { type: 'text', text } }]);
+    }
   });
 
   it('reads nothing through a shape before the first content: a malformed event can fail over', () => {

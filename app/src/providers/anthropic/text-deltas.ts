@@ -4,20 +4,23 @@ import { eventObject } from '../stream-event.ts';
 
 /** The body put in place of a learnt event's text, to prove where its text lies. */
 const PROBE = 'probe';
+const OTHER_PROBE = 'other probe';
 
 /**
  * A pass-through stream's text deltas, read against the shape of one already parsed (TextShape):
  * a Messages stream is mostly `content_block_delta` events whose `text_delta` differs only in
  * its text, and each was a JSON.parse (~700 ns in a loop). A shape is learnt from an event the
- * decoder parsed as a text delta, once its literal is proven to be the delta's text: the same
- * event with another body parses as a text delta of that body. So any event of that shape is a
- * text delta the decoder would read the same way. A new shape is learnt only after the last one
- * served an event: an upstream whose events never repeat one costs a failed comparison each, not
- * a second parse.
+ * decoder parsed as a text delta, once its first `"text"` literal is proven to be the delta's
+ * text: the same event with a body other than the parsed text in its place parses as a text
+ * delta of that body (a text taken from elsewhere, a duplicate key or another object, would stay
+ * the parsed text). So any event of that shape is a text delta the decoder would read the
+ * same way. One proof (one more parse) per shape: another is tried only after the last learnt
+ * shape served an event, so an upstream whose deltas never repeat a shape, or never pass the
+ * proof, pays one extra parse, not one an event.
  */
 export class TextDeltaReader {
   readonly #shape = new TextShape();
-  #learnt = false;
+  #tried = false;
   #served = false;
 
   /** The parts read against (for tests). */
@@ -32,9 +35,9 @@ export class TextDeltaReader {
     return text;
   }
 
-  /** After the decoder parsed `data` as a text delta: learns its shape, if it can prove it. */
-  learn(data: string): void {
-    if (this.#learnt && !this.#served) return;
+  /** After the decoder parsed `data` as a text delta of `text`: learns its shape, if provable. */
+  learn(data: string, text: string): void {
+    if (this.#tried && !this.#served) return;
     const key = data.indexOf('"text"');
     if (key < 0) return;
     let at = afterSpace(data, key + '"text"'.length);
@@ -47,13 +50,15 @@ export class TextDeltaReader {
     // No backslash outside the text: what lies around it is the same tokens whatever the text.
     const slash = data.indexOf('\\');
     if (slash >= 0 && (slash < start || data.indexOf('\\', end) >= 0)) return;
-    const probe = eventObject(`${data.slice(0, start)}${PROBE}${data.slice(end)}`);
+
+    this.#tried = true;
+    this.#served = false;
+    const body = text === PROBE ? OTHER_PROBE : PROBE;
+    const probe = eventObject(`${data.slice(0, start)}${body}${data.slice(end)}`);
     const delta = probe?.delta;
     if (probe?.type !== 'content_block_delta' || !isObject(delta)) return;
-    if (delta.type !== 'text_delta' || delta.text !== PROBE) return;
+    if (delta.type !== 'text_delta' || delta.text !== body) return;
     this.#shape.learn(data, start, end);
-    this.#learnt = true;
-    this.#served = false;
   }
 }
 
