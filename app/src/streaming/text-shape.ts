@@ -74,6 +74,20 @@ function holds(data: string, at: number, part: string): boolean {
   return data.slice(at, at + part.length) === part;
 }
 
+/** Where JSON's whitespace from `from` on ends. */
+export function afterSpace(data: string, from: number): number {
+  let at = from;
+  let c = data.charCodeAt(at);
+  while (c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d) c = data.charCodeAt(++at);
+  return at;
+}
+
+/** Where the value after the key ending at `end` starts, or -1 when no colon follows the key. */
+export function afterColon(data: string, end: number): number {
+  const at = afterSpace(data, end);
+  return data.charCodeAt(at) === 0x3a ? at + 1 : -1;
+}
+
 /** Where the string literal whose body starts at `from` ends: the first quote not escaped. */
 export function closingQuote(s: string, from: number): number {
   for (let at = s.indexOf('"', from); at >= 0; at = s.indexOf('"', at + 1)) {

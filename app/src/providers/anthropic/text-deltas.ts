@@ -1,5 +1,5 @@
 import { isObject } from '../../core/json.ts';
-import { TextShape, closingQuote } from '../../streaming/text-shape.ts';
+import { TextShape, afterColon, afterSpace, closingQuote } from '../../streaming/text-shape.ts';
 import { eventObject } from '../stream-event.ts';
 
 /** The body put in place of a learnt event's text, to prove where its text lies. */
@@ -40,9 +40,9 @@ export class TextDeltaReader {
     if (this.#tried && !this.#served) return;
     const key = data.indexOf('"text"');
     if (key < 0) return;
-    let at = afterSpace(data, key + '"text"'.length);
-    if (data.charCodeAt(at) !== 0x3a) return;
-    at = afterSpace(data, at + 1);
+    const colon = afterColon(data, key + '"text"'.length);
+    if (colon < 0) return;
+    const at = afterSpace(data, colon);
     if (data.charCodeAt(at) !== 0x22) return;
     const start = at + 1;
     const end = closingQuote(data, start);
@@ -60,11 +60,4 @@ export class TextDeltaReader {
     if (delta.type !== 'text_delta' || delta.text !== body) return;
     this.#shape.learn(data, start, end);
   }
-}
-
-function afterSpace(data: string, from: number): number {
-  let at = from;
-  let c = data.charCodeAt(at);
-  while (c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d) c = data.charCodeAt(++at);
-  return at;
 }

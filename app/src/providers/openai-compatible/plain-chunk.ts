@@ -1,4 +1,4 @@
-import { TextShape, closingQuote, stringBody } from '../../streaming/text-shape.ts';
+import { TextShape, afterColon, closingQuote, stringBody } from '../../streaming/text-shape.ts';
 
 /**
  * Nearly every chunk of a chat stream is one choice's text delta and nothing else. Passed through
@@ -43,14 +43,6 @@ function matched(data: string, end: number, name: string): boolean {
 function saysNothingWhenNull(data: string, end: number): boolean {
   for (const name of NULL_SAYS_NOTHING) if (matched(data, end, name)) return true;
   return false;
-}
-
-/** Where the value after the key ending at `end` starts, or -1 when no colon follows the key. */
-function afterColon(data: string, end: number): number {
-  let at = end;
-  let c = data.charCodeAt(at);
-  while (c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d) c = data.charCodeAt(++at);
-  return data.charCodeAt(at) === 0x3a ? at + 1 : -1;
 }
 
 /**
